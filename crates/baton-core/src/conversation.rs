@@ -1,0 +1,807 @@
+//! The conversation lifecycle: states, commands, events, and the pure functions between them.
+//!
+//! `decide(conversation, command, actor, now)` validates a command against the current state and
+//! returns the events it produces; `apply(conversation, event)` folds one event into the state.
+//! The store persists both, in one transaction. Replaying a conversation's events from
+//! [`Conversation::new`] rebuilds exactly the stored projection.
+
+use crate::ids::{AgentId, ApiKeyId, ConversationId, CustomerId, MessageId, QueueId, TenantId};
+use crate::time::Timestamp;
+use crate::values::{CsatScore, MessageRole, Priority};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a conversation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// The bot is handling it.
+    Bot,
+    /// Waiting for a human (possibly with an offer out to one agent).
+    Queued,
+    /// A human agent owns it; the bot is silent toward the customer.
+    Assigned,
+    /// Nobody can take it now; someone follows up later.
+    Deferred,
+    /// Done. A new customer message reopens it.
+    Closed,
+}
+
+impl ConversationState {
+    /// Every state.
+    pub const ALL: [ConversationState; 5] = [
+        ConversationState::Bot,
+        ConversationState::Queued,
+        ConversationState::Assigned,
+        ConversationState::Deferred,
+        ConversationState::Closed,
+    ];
+
+    /// The wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Bot => "bot",
+            ConversationState::Queued => "queued",
+            ConversationState::Assigned => "assigned",
+            ConversationState::Deferred => "deferred",
+            ConversationState::Closed => "closed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for ConversationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who did something. Every event records one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Actor {
+    /// The customer, through a channel.
+    Customer,
+    /// The tenant's bot.
+    Bot,
+    /// A logged-in person.
+    Agent {
+        /// Which one.
+        id: AgentId,
+    },
+    /// An integration authenticated with an API key.
+    ApiKey {
+        /// Which key.
+        id: ApiKeyId,
+    },
+    /// Baton itself (router, timers, detector).
+    System,
+}
+
+impl Actor {
+    /// The agent behind this actor, if it is one.
+    pub fn agent(&self) -> Option<&AgentId> {
+        match self {
+            Actor::Agent { id } => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// Who asked for a human.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffSource {
+    /// The customer asked (explicitly or through a button).
+    Customer,
+    /// The bot (or an LLM tool call) asked.
+    Bot,
+    /// An agent took over.
+    Agent,
+    /// An API client asked.
+    Api,
+    /// Baton's escalation rules decided.
+    Rule,
+}
+
+/// A pending offer: a reservation of a queued conversation for one agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The agent who may accept.
+    pub agent: AgentId,
+    /// When the offer lapses.
+    pub expires_at: Timestamp,
+}
+
+/// The latest handoff request, kept on the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffInfo {
+    /// Machine-readable reason, e.g. `customer_request` or `sensitive_topic:refund`.
+    pub reason: String,
+    /// Who asked.
+    pub source: HandoffSource,
+    /// Free-text note for the agent.
+    pub note: Option<String>,
+    /// When it was asked.
+    pub at: Timestamp,
+}
+
+/// How a conversation came to be assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignVia {
+    /// The agent claimed it from the queue.
+    Claim,
+    /// The agent accepted an offer.
+    Offer,
+    /// The agent took over a bot conversation.
+    Takeover,
+    /// Another agent transferred it.
+    Transfer,
+}
+
+/// The conversation projection: what the store keeps per conversation, rebuilt by events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Its id.
+    pub id: ConversationId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Its customer.
+    pub customer: CustomerId,
+    /// The channel it arrived on (`web`, `whatsapp`, `api`, ...).
+    pub channel: String,
+    /// Free attributes given at start (page URL, order context, ...).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Current state.
+    pub state: ConversationState,
+    /// The queue it waits in or was handled from.
+    pub queue: Option<QueueId>,
+    /// Current priority.
+    pub priority: Priority,
+    /// The agent who owns it while `assigned`.
+    pub assignee: Option<AgentId>,
+    /// The pending offer while `queued`.
+    pub offer: Option<Offer>,
+    /// Agents who declined or let an offer lapse since it was last queued.
+    pub declined_by: Vec<AgentId>,
+    /// The latest handoff request.
+    pub handoff: Option<HandoffInfo>,
+    /// The resolution given at the last close.
+    pub resolution: Option<String>,
+    /// The CSAT score, once given (per closing).
+    pub csat: Option<CsatScore>,
+    /// Transcript length (customer, bot, agent and system turns; notes excluded).
+    pub message_count: u32,
+    /// Number of events applied, i.e. the version of this projection.
+    pub version: u32,
+    /// When it started.
+    pub created_at: Timestamp,
+    /// When anything last happened.
+    pub updated_at: Timestamp,
+    /// When it last entered `queued`.
+    pub queued_at: Option<Timestamp>,
+    /// When it was last assigned.
+    pub assigned_at: Option<Timestamp>,
+    /// When it was last closed.
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Conversation {
+    /// The state before its first event. `started` is always the first event applied.
+    pub fn new(
+        id: ConversationId,
+        tenant: TenantId,
+        customer: CustomerId,
+        channel: String,
+        now: Timestamp,
+    ) -> Self {
+        Conversation {
+            id,
+            tenant,
+            customer,
+            channel,
+            attributes: serde_json::Map::new(),
+            state: ConversationState::Bot,
+            queue: None,
+            priority: Priority::DEFAULT,
+            assignee: None,
+            offer: None,
+            declined_by: Vec::new(),
+            handoff: None,
+            resolution: None,
+            csat: None,
+            message_count: 0,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+            queued_at: None,
+            assigned_at: None,
+            closed_at: None,
+        }
+    }
+}
+
+/// A message as recorded in an event (the transcript row holds the same).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// Its id.
+    pub id: MessageId,
+    /// Who wrote it.
+    pub role: MessageRole,
+    /// The text.
+    pub text: String,
+    /// The agent who wrote it, for agent turns and notes.
+    pub agent: Option<AgentId>,
+    /// The channel's own id for it, if any.
+    pub external_id: Option<String>,
+    /// Bot turn metadata.
+    pub bot: Option<BotTurn>,
+}
+
+/// What the bot said about its own turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BotTurn {
+    /// Confidence in [0, 1].
+    pub confidence: Option<f64>,
+    /// The intent it recognised.
+    pub intent: Option<String>,
+    /// Whether this was a fallback ("I didn't understand").
+    #[serde(default)]
+    pub fallback: bool,
+}
+
+/// Something that happened to a conversation. Stored in the append-only event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The conversation began.
+    Started {
+        /// The channel.
+        channel: String,
+        /// Conversation attributes (page URL, order context, ...).
+        #[serde(default)]
+        attributes: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A transcript entry was added (customer, bot, agent or system turn, or note).
+    MessageAdded {
+        /// The message.
+        message: MessageRecord,
+    },
+    /// A closed conversation came back to life because the customer wrote again.
+    Reopened,
+    /// Someone asked for a human.
+    HandoffRequested {
+        /// Machine-readable reason.
+        reason: String,
+        /// Who asked.
+        source: HandoffSource,
+        /// Target queue, if chosen.
+        queue: Option<QueueId>,
+        /// Priority.
+        priority: Priority,
+        /// Note for the agent.
+        note: Option<String>,
+    },
+    /// The conversation was offered to one agent.
+    Offered {
+        /// The agent.
+        agent: AgentId,
+        /// When the offer lapses.
+        expires_at: Timestamp,
+    },
+    /// The offered agent declined.
+    OfferDeclined {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// The offer lapsed unanswered (or was withdrawn).
+    OfferExpired {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// An agent now owns the conversation.
+    Assigned {
+        /// The agent.
+        agent: AgentId,
+        /// How.
+        via: AssignVia,
+    },
+    /// The owner handed it on.
+    Transferred {
+        /// The previous owner.
+        from_agent: AgentId,
+        /// Target agent, if any.
+        to_agent: Option<AgentId>,
+        /// Target queue, if any.
+        to_queue: Option<QueueId>,
+        /// Note for the next agent.
+        note: String,
+    },
+    /// Nobody can take it now; follow up later.
+    Deferred {
+        /// Why (e.g. `after_hours`, `no_agent_available`).
+        reason: String,
+    },
+    /// A deferred conversation went back into its queue.
+    Requeued,
+    /// The priority changed.
+    PriorityChanged {
+        /// The new priority.
+        priority: Priority,
+    },
+    /// Done.
+    Closed {
+        /// How it ended.
+        resolution: Option<String>,
+    },
+    /// The customer rated the conversation.
+    CsatRecorded {
+        /// 1 to 5.
+        score: CsatScore,
+        /// Optional comment.
+        comment: Option<String>,
+    },
+}
+
+impl EventKind {
+    /// The snake_case event name, as stored and streamed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Started { .. } => "started",
+            EventKind::MessageAdded { .. } => "message_added",
+            EventKind::Reopened => "reopened",
+            EventKind::HandoffRequested { .. } => "handoff_requested",
+            EventKind::Offered { .. } => "offered",
+            EventKind::OfferDeclined { .. } => "offer_declined",
+            EventKind::OfferExpired { .. } => "offer_expired",
+            EventKind::Assigned { .. } => "assigned",
+            EventKind::Transferred { .. } => "transferred",
+            EventKind::Deferred { .. } => "deferred",
+            EventKind::Requeued => "requeued",
+            EventKind::PriorityChanged { .. } => "priority_changed",
+            EventKind::Closed { .. } => "closed",
+            EventKind::CsatRecorded { .. } => "csat_recorded",
+        }
+    }
+}
+
+/// An intent to change a conversation. `decide` turns it into events or refuses it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Add a customer, bot, agent or system turn, or an internal note.
+    AddMessage(MessageRecord),
+    /// Ask for a human.
+    RequestHandoff {
+        /// Machine-readable reason.
+        reason: String,
+        /// Who asked.
+        source: HandoffSource,
+        /// Target queue.
+        queue: Option<QueueId>,
+        /// Priority; default when absent.
+        priority: Option<Priority>,
+        /// Note for the agent.
+        note: Option<String>,
+    },
+    /// An agent takes a queued (or deferred) conversation.
+    Claim,
+    /// Offer the queued conversation to an agent (router).
+    Offer {
+        /// The agent.
+        agent: AgentId,
+        /// When the offer lapses.
+        expires_at: Timestamp,
+    },
+    /// The offered agent accepts.
+    Accept,
+    /// The offered agent declines.
+    Decline,
+    /// The offer lapsed (timer) or was withdrawn (agent went away).
+    ExpireOffer,
+    /// The owner hands the conversation to another agent or queue.
+    Transfer {
+        /// Target agent.
+        to_agent: Option<AgentId>,
+        /// Target queue.
+        to_queue: Option<QueueId>,
+        /// Note for the next agent.
+        note: String,
+        /// The actor may act on another agent's conversation (supervisor).
+        override_owner: bool,
+    },
+    /// Park the conversation until someone can take it.
+    Defer {
+        /// Why.
+        reason: String,
+    },
+    /// Put a deferred conversation back in its queue.
+    Requeue,
+    /// Change the priority.
+    SetPriority(Priority),
+    /// Close.
+    Close {
+        /// How it ended.
+        resolution: Option<String>,
+        /// The actor may act on another agent's conversation (supervisor).
+        override_owner: bool,
+    },
+    /// Record the customer's rating.
+    RecordCsat {
+        /// 1 to 5.
+        score: CsatScore,
+        /// Optional comment.
+        comment: Option<String>,
+    },
+}
+
+/// Why a command was refused. Every variant is a conflict with the current state (HTTP 409).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The command makes no sense in the current state.
+    #[error("cannot {action} a conversation that is {state}")]
+    InvalidState {
+        /// What was attempted.
+        action: &'static str,
+        /// The state it is in.
+        state: ConversationState,
+    },
+    /// The conversation belongs to another agent.
+    #[error("conversation is assigned to another agent")]
+    NotAssignee,
+    /// The command needs an agent as actor.
+    #[error("only an agent can {0}")]
+    AgentRequired(&'static str),
+    /// There is no offer for this agent.
+    #[error("there is no pending offer for this agent")]
+    NoOffer,
+    /// An offer is already out.
+    #[error("the conversation is already offered to an agent")]
+    AlreadyOffered,
+    /// This agent already declined the conversation.
+    #[error("the agent already declined this conversation")]
+    AlreadyDeclined,
+    /// The conversation was already rated.
+    #[error("the conversation was already rated")]
+    CsatAlreadyRecorded,
+    /// The bot may not write once a human owns the conversation.
+    #[error("the bot cannot write to the customer while an agent owns the conversation")]
+    BotSilenced,
+    /// Transfer needs a target.
+    #[error("a transfer needs to_agent or to_queue")]
+    TransferTargetMissing,
+    /// An offer must expire in the future.
+    #[error("an offer must expire after now")]
+    OfferInPast,
+    /// Transfer to oneself.
+    #[error("cannot transfer a conversation to its current owner")]
+    TransferToSelf,
+}
+
+impl TransitionError {
+    /// The machine-readable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TransitionError::InvalidState { .. } => "invalid_state",
+            TransitionError::NotAssignee => "not_assignee",
+            TransitionError::AgentRequired(_) => "agent_required",
+            TransitionError::NoOffer => "no_offer",
+            TransitionError::AlreadyOffered => "already_offered",
+            TransitionError::AlreadyDeclined => "already_declined",
+            TransitionError::CsatAlreadyRecorded => "csat_already_recorded",
+            TransitionError::BotSilenced => "bot_silenced",
+            TransitionError::TransferTargetMissing => "transfer_target_missing",
+            TransitionError::TransferToSelf => "transfer_to_self",
+            TransitionError::OfferInPast => "offer_in_past",
+        }
+    }
+}
+
+use ConversationState as S;
+
+fn invalid(action: &'static str, state: ConversationState) -> TransitionError {
+    TransitionError::InvalidState { action, state }
+}
+
+fn require_agent<'a>(actor: &'a Actor, action: &'static str) -> Result<&'a AgentId, TransitionError> {
+    actor.agent().ok_or(TransitionError::AgentRequired(action))
+}
+
+/// Validates `command` by `actor` against `conv` at `now` and returns the events it produces,
+/// in order. Never mutates; apply the events with [`apply`].
+pub fn decide(
+    conv: &Conversation,
+    command: &Command,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Vec<EventKind>, TransitionError> {
+    let state = conv.state;
+    let events = match command {
+        Command::AddMessage(message) => decide_message(conv, message, actor)?,
+        Command::RequestHandoff { reason, source, queue, priority, note } => {
+            let requested = EventKind::HandoffRequested {
+                reason: reason.clone(),
+                source: *source,
+                queue: queue.clone().or_else(|| conv.queue.clone()),
+                priority: priority.unwrap_or(conv.priority),
+                note: note.clone(),
+            };
+            match (state, actor.agent()) {
+                // An agent asking for a handoff of a bot conversation takes it over.
+                (S::Bot, Some(agent)) => vec![
+                    requested,
+                    EventKind::Assigned { agent: agent.clone(), via: AssignVia::Takeover },
+                ],
+                (S::Bot | S::Deferred, _) => vec![requested],
+                (s, _) => return Err(invalid("hand off", s)),
+            }
+        }
+        Command::Claim => {
+            let agent = require_agent(actor, "claim")?;
+            match state {
+                S::Queued | S::Deferred => {
+                    let mut events = Vec::new();
+                    if let Some(offer) = &conv.offer
+                        && &offer.agent != agent
+                    {
+                        events.push(EventKind::OfferExpired { agent: offer.agent.clone() });
+                    }
+                    events.push(EventKind::Assigned { agent: agent.clone(), via: AssignVia::Claim });
+                    events
+                }
+                S::Assigned if conv.assignee.as_ref() == Some(agent) => {
+                    return Err(invalid("claim", state));
+                }
+                S::Assigned => return Err(TransitionError::NotAssignee),
+                s => return Err(invalid("claim", s)),
+            }
+        }
+        Command::Offer { agent, expires_at } => {
+            if *expires_at <= now {
+                return Err(TransitionError::OfferInPast);
+            }
+            if state != S::Queued {
+                return Err(invalid("offer", state));
+            }
+            if conv.offer.is_some() {
+                return Err(TransitionError::AlreadyOffered);
+            }
+            if conv.declined_by.contains(agent) {
+                return Err(TransitionError::AlreadyDeclined);
+            }
+            vec![EventKind::Offered { agent: agent.clone(), expires_at: *expires_at }]
+        }
+        Command::Accept | Command::Decline => {
+            let agent = require_agent(actor, "answer an offer")?;
+            match &conv.offer {
+                Some(offer) if &offer.agent == agent && state == S::Queued => {
+                    if *command == Command::Accept {
+                        vec![EventKind::Assigned { agent: agent.clone(), via: AssignVia::Offer }]
+                    } else {
+                        vec![EventKind::OfferDeclined { agent: agent.clone() }]
+                    }
+                }
+                _ => return Err(TransitionError::NoOffer),
+            }
+        }
+        Command::ExpireOffer => match &conv.offer {
+            Some(offer) => vec![EventKind::OfferExpired { agent: offer.agent.clone() }],
+            None => return Err(TransitionError::NoOffer),
+        },
+        Command::Transfer { to_agent, to_queue, note, override_owner } => {
+            if state != S::Assigned {
+                return Err(invalid("transfer", state));
+            }
+            check_owner(conv, actor, *override_owner)?;
+            let from = conv.assignee.clone().ok_or(invalid("transfer", state))?;
+            if to_agent.is_none() && to_queue.is_none() {
+                return Err(TransitionError::TransferTargetMissing);
+            }
+            if to_agent.as_ref() == Some(&from) {
+                return Err(TransitionError::TransferToSelf);
+            }
+            vec![EventKind::Transferred {
+                from_agent: from,
+                to_agent: to_agent.clone(),
+                to_queue: to_queue.clone(),
+                note: note.clone(),
+            }]
+        }
+        Command::Defer { reason } => match state {
+            S::Queued | S::Bot => {
+                let mut events = Vec::new();
+                if let Some(offer) = &conv.offer {
+                    events.push(EventKind::OfferExpired { agent: offer.agent.clone() });
+                }
+                events.push(EventKind::Deferred { reason: reason.clone() });
+                events
+            }
+            s => return Err(invalid("defer", s)),
+        },
+        Command::Requeue => match state {
+            S::Deferred => vec![EventKind::Requeued],
+            s => return Err(invalid("requeue", s)),
+        },
+        Command::SetPriority(p) => match state {
+            S::Closed => return Err(invalid("reprioritise", state)),
+            _ if *p == conv.priority => vec![],
+            _ => vec![EventKind::PriorityChanged { priority: *p }],
+        },
+        Command::Close { resolution, override_owner } => {
+            if state == S::Closed {
+                return Err(invalid("close", state));
+            }
+            check_owner(conv, actor, *override_owner)?;
+            vec![EventKind::Closed { resolution: resolution.clone() }]
+        }
+        Command::RecordCsat { score, comment } => {
+            if state != S::Closed {
+                return Err(invalid("rate", state));
+            }
+            if conv.csat.is_some() {
+                return Err(TransitionError::CsatAlreadyRecorded);
+            }
+            vec![EventKind::CsatRecorded { score: *score, comment: comment.clone() }]
+        }
+    };
+    Ok(events)
+}
+
+/// An agent acting on an assigned conversation must own it, unless the caller's role allows
+/// overriding (supervisors). Non-agent actors (integrations, system) are authorised upstream.
+fn check_owner(conv: &Conversation, actor: &Actor, override_owner: bool) -> Result<(), TransitionError> {
+    match (conv.state, actor.agent()) {
+        (S::Assigned, Some(agent)) if !override_owner && conv.assignee.as_ref() != Some(agent) => {
+            Err(TransitionError::NotAssignee)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn decide_message(
+    conv: &Conversation,
+    message: &MessageRecord,
+    actor: &Actor,
+) -> Result<Vec<EventKind>, TransitionError> {
+    let state = conv.state;
+    let added = EventKind::MessageAdded { message: message.clone() };
+    match message.role {
+        MessageRole::Customer => Ok(if state == S::Closed {
+            vec![EventKind::Reopened, added]
+        } else {
+            vec![added]
+        }),
+        MessageRole::Bot => match state {
+            S::Bot | S::Queued | S::Deferred => Ok(vec![added]),
+            S::Assigned => Err(TransitionError::BotSilenced),
+            S::Closed => Err(invalid("add a bot message to", state)),
+        },
+        MessageRole::Agent => {
+            let agent = require_agent(actor, "write as an agent")?;
+            match state {
+                S::Assigned if conv.assignee.as_ref() == Some(agent) => Ok(vec![added]),
+                S::Assigned => Err(TransitionError::NotAssignee),
+                s => Err(invalid("reply to", s)),
+            }
+        }
+        MessageRole::System => match state {
+            S::Closed => Err(invalid("add a system message to", state)),
+            _ => Ok(vec![added]),
+        },
+        MessageRole::Note => {
+            require_agent(actor, "write a note")?;
+            Ok(vec![added])
+        }
+    }
+}
+
+/// Folds one event into the projection. Total: it never fails, so replay always succeeds.
+pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
+    conv.version += 1;
+    conv.updated_at = at;
+    match event {
+        EventKind::Started { channel, attributes } => {
+            conv.channel = channel.clone();
+            conv.attributes = attributes.clone();
+            conv.created_at = at;
+        }
+        EventKind::MessageAdded { message } => {
+            if message.role != MessageRole::Note {
+                conv.message_count += 1;
+            }
+        }
+        EventKind::Reopened => {
+            conv.state = S::Bot;
+            conv.assignee = None;
+            conv.offer = None;
+            conv.declined_by.clear();
+            conv.csat = None;
+            conv.resolution = None;
+            conv.closed_at = None;
+        }
+        EventKind::HandoffRequested { reason, source, queue, priority, note } => {
+            conv.state = S::Queued;
+            conv.queue = queue.clone();
+            conv.priority = *priority;
+            conv.queued_at = Some(at);
+            conv.declined_by.clear();
+            conv.handoff = Some(HandoffInfo {
+                reason: reason.clone(),
+                source: *source,
+                note: note.clone(),
+                at,
+            });
+        }
+        EventKind::Offered { agent, expires_at } => {
+            conv.offer = Some(Offer { agent: agent.clone(), expires_at: *expires_at });
+        }
+        EventKind::OfferDeclined { agent } | EventKind::OfferExpired { agent } => {
+            conv.offer = None;
+            if !conv.declined_by.contains(agent) {
+                conv.declined_by.push(agent.clone());
+            }
+        }
+        EventKind::Assigned { agent, .. } => {
+            conv.state = S::Assigned;
+            conv.assignee = Some(agent.clone());
+            conv.offer = None;
+            conv.assigned_at = Some(at);
+        }
+        EventKind::Transferred { to_agent, to_queue, .. } => {
+            if let Some(q) = to_queue {
+                conv.queue = Some(q.clone());
+            }
+            match to_agent {
+                Some(agent) => {
+                    conv.assignee = Some(agent.clone());
+                    conv.assigned_at = Some(at);
+                }
+                None => {
+                    conv.state = S::Queued;
+                    conv.assignee = None;
+                    conv.queued_at = Some(at);
+                    conv.declined_by.clear();
+                }
+            }
+        }
+        EventKind::Deferred { .. } => {
+            conv.state = S::Deferred;
+            conv.offer = None;
+        }
+        EventKind::Requeued => {
+            conv.state = S::Queued;
+            conv.queued_at = Some(at);
+            conv.declined_by.clear();
+        }
+        EventKind::PriorityChanged { priority } => conv.priority = *priority,
+        EventKind::Closed { resolution } => {
+            conv.state = S::Closed;
+            conv.assignee = None;
+            conv.offer = None;
+            conv.resolution = resolution.clone();
+            conv.closed_at = Some(at);
+        }
+        EventKind::CsatRecorded { score, .. } => conv.csat = Some(*score),
+    }
+}
+
+/// Decides and applies in one step, returning the events. The usual way to run a command.
+pub fn execute(
+    conv: &mut Conversation,
+    command: &Command,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Vec<EventKind>, TransitionError> {
+    let events = decide(conv, command, actor, now)?;
+    for event in &events {
+        apply(conv, event, now);
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! Baton persistence.
+//!
+//! One [`Store`] trait with two implementations, SQLite (embedded default) and PostgreSQL
+//! (scale-out). Both run the same SQL text (written with `$n` placeholders, which both drivers
+//! accept), generated once by a macro in [`sql`], with separate migration folders.
+//!
+//! Writes go through a [`Tx`]: a command is one transaction that appends events and updates
+//! projections. [`service`] holds the backend-agnostic orchestration (load, decide in the core,
+//! persist) that the server and the CLI call.
+
+pub mod error;
+pub mod live;
+pub mod model;
+pub mod service;
+mod sql;
+
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+pub use sql::{connect, connect_with};
+
+use async_trait::async_trait;
+use baton_core::{AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, QueueId, TenantId, Timestamp};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Persistence for Baton. Every call that touches tenant data takes the tenant id.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Which database this is.
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Checks the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Starts a write transaction. Dropping it without `commit` rolls back.
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+    /// Events committed from now on, by this process or (PostgreSQL) any instance.
+    fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>>;
+
+    /// A tenant.
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
+    /// The live (not revoked) key with this secret hash.
+    async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// A tenant's keys, newest first.
+    async fn api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKey>>;
+    /// One agent.
+    async fn agent(&self, tenant: &TenantId, id: &AgentId) -> StoreResult<Option<Agent>>;
+    /// The agent with this login email and their password hash.
+    async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>>;
+    /// A tenant's agents, by name.
+    async fn agents(&self, tenant: &TenantId) -> StoreResult<Vec<Agent>>;
+    /// The session with this token hash, if it has not expired at `now`.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>>;
+    /// One queue.
+    async fn queue(&self, tenant: &TenantId, id: &QueueId) -> StoreResult<Option<Queue>>;
+    /// A tenant's queues, by name.
+    async fn queues(&self, tenant: &TenantId) -> StoreResult<Vec<Queue>>;
+    /// One customer.
+    async fn customer(&self, tenant: &TenantId, id: &CustomerId) -> StoreResult<Option<Customer>>;
+    /// One conversation.
+    async fn conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> StoreResult<Option<Conversation>>;
+    /// Conversations, newest first.
+    async fn conversations(
+        &self,
+        tenant: &TenantId,
+        filter: &ConversationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>>;
+    /// A conversation's transcript, oldest first.
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>>;
+    /// A conversation's events, oldest first.
+    async fn events(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StoredEvent>>;
+    /// Events with `seq` in `seqs` (used to fan out notifications from other instances).
+    async fn events_by_seq(&self, seqs: &[i64]) -> StoreResult<Vec<StoredEvent>>;
+    /// Number of conversations per state, across tenants (for `/metrics`).
+    async fn conversation_counts(&self) -> StoreResult<Vec<(String, i64)>>;
+
+    /// Claims an idempotency key for a request with this fingerprint.
+    async fn idempotency_claim(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Records the response of a claimed key.
+    async fn idempotency_complete(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> StoreResult<()>;
+    /// Forgets a claimed key whose request failed on the server side, so a retry can run.
+    async fn idempotency_release(&self, scope: &str, key: &str) -> StoreResult<()>;
+}
+
+/// One write transaction. Each command of Baton is exactly one of these.
+#[async_trait]
+pub trait Tx: Send {
+    /// Serializes routing decisions for a tenant until commit (PostgreSQL advisory lock;
+    /// SQLite write transactions are already serialized).
+    async fn lock_tenant(&mut self, tenant: &TenantId) -> StoreResult<()>;
+
+    /// Inserts a tenant.
+    async fn insert_tenant(&mut self, tenant: &Tenant) -> StoreResult<()>;
+    /// Inserts an API key with the hash of its secret.
+    async fn insert_api_key(&mut self, key: &ApiKey, hash: &str) -> StoreResult<()>;
+    /// Revokes a key; false when there is no such live key.
+    async fn revoke_api_key(
+        &mut self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Inserts an agent. A taken email is [`StoreError::Conflict`].
+    async fn insert_agent(&mut self, agent: &Agent, password_hash: &str) -> StoreResult<()>;
+    /// Locks and reads an agent.
+    async fn agent_for_update(
+        &mut self,
+        tenant: &TenantId,
+        id: &AgentId,
+    ) -> StoreResult<Option<Agent>>;
+    /// Updates an agent's profile and status (not email or password).
+    async fn update_agent(&mut self, agent: &Agent) -> StoreResult<()>;
+    /// Changes an agent's password hash.
+    async fn set_agent_password(
+        &mut self,
+        tenant: &TenantId,
+        id: &AgentId,
+        password_hash: &str,
+    ) -> StoreResult<()>;
+    /// Inserts a session.
+    async fn insert_session(&mut self, token_hash: &str, session: &Session) -> StoreResult<()>;
+    /// Deletes a session.
+    async fn delete_session(&mut self, token_hash: &str) -> StoreResult<()>;
+    /// Inserts or replaces a queue.
+    async fn upsert_queue(&mut self, queue: &Queue) -> StoreResult<()>;
+    /// Deletes a queue; false when there is none.
+    async fn delete_queue(&mut self, tenant: &TenantId, id: &QueueId) -> StoreResult<bool>;
+    /// Finds a customer by the tenant's external id.
+    async fn customer_by_external_id(
+        &mut self,
+        tenant: &TenantId,
+        external_id: &str,
+    ) -> StoreResult<Option<Customer>>;
+    /// Inserts or updates a customer (by id).
+    async fn upsert_customer(&mut self, customer: &Customer) -> StoreResult<()>;
+    /// Inserts a new conversation projection.
+    async fn insert_conversation(&mut self, conversation: &Conversation) -> StoreResult<()>;
+    /// Locks and reads a conversation (row lock on PostgreSQL).
+    async fn conversation_for_update(
+        &mut self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> StoreResult<Option<Conversation>>;
+    /// Writes a conversation projection back.
+    async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()>;
+    /// The message with this channel id in this tenant, if any.
+    async fn message_by_external_id(
+        &mut self,
+        tenant: &TenantId,
+        external_id: &str,
+    ) -> StoreResult<Option<Message>>;
+    /// Inserts a transcript entry; its `seq` is assigned and returned.
+    async fn insert_message(&mut self, message: &Message) -> StoreResult<i64>;
+    /// Appends an event; returns it with its `seq`.
+    async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent>;
+    /// Commits, then publishes the appended events to live subscribers.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}

@@ -1,0 +1,281 @@
+//! The records the store keeps, beside the core's conversation projection.
+
+use baton_core::conversation::{Actor, BotTurn, EventKind};
+use baton_core::{
+    AgentId, AgentStatus, ApiKeyId, ConversationId, CustomerId, MessageId, MessageRole, QueueId,
+    Role, TenantId, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+/// A company using Baton.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Its id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// An integration key. The secret itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Its id.
+    pub id: ApiKeyId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// What it is for.
+    pub name: String,
+    /// The first characters of the secret, to recognise it in lists.
+    pub prefix: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// When it was revoked; revoked keys authenticate nothing.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A skill an agent has, with a level from 1 to 10.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Skill {
+    /// Skill name, e.g. `billing`.
+    pub name: String,
+    /// 1 (basic) to 10 (expert).
+    pub level: u8,
+}
+
+/// A person who logs in: agent, supervisor or admin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Its id.
+    pub id: AgentId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Login email, unique across Baton.
+    pub email: String,
+    /// Display name shown to customers.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+    /// Availability.
+    pub status: AgentStatus,
+    /// When `status` last changed.
+    pub status_changed_at: Timestamp,
+    /// Skills with levels.
+    pub skills: Vec<Skill>,
+    /// Languages spoken (BCP 47 primary tags such as `en`, `es`).
+    pub languages: Vec<String>,
+    /// Queues (teams) they belong to.
+    pub queues: Vec<QueueId>,
+    /// Maximum concurrent conversations.
+    pub capacity: u32,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A logged-in session. The token is only stored as its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The agent.
+    pub agent: AgentId,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// A queue (team) that conversations wait in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    /// Its id.
+    pub id: QueueId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Skills an agent needs for this queue.
+    pub skills: Vec<Skill>,
+    /// Languages served (empty: any).
+    pub languages: Vec<String>,
+    /// Routing strategy name (`round_robin`, `longest_idle`, `least_busy`, `best_match`).
+    pub strategy: String,
+    /// How long an offer waits for an answer.
+    pub offer_timeout_secs: u32,
+    /// Everything else the router reads (overflow steps, hours, weights), as JSON.
+    pub settings: serde_json::Value,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A customer of a tenant, identified by the tenant's own `external_id` when given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Its id.
+    pub id: CustomerId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The tenant's id for this customer.
+    pub external_id: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Preferred language.
+    pub language: Option<String>,
+    /// Tier, e.g. `vip`.
+    pub tier: Option<String>,
+    /// Free attributes.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// One transcript entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Its id.
+    pub id: MessageId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Its conversation.
+    pub conversation: ConversationId,
+    /// Order within the store (increasing).
+    pub seq: i64,
+    /// Who wrote it.
+    pub role: MessageRole,
+    /// The text.
+    pub text: String,
+    /// The agent who wrote it (agent turns and notes).
+    pub agent: Option<AgentId>,
+    /// The channel's id for it (deduplication key).
+    pub external_id: Option<String>,
+    /// Bot metadata.
+    pub bot: Option<BotTurn>,
+    /// When it was stored.
+    pub created_at: Timestamp,
+}
+
+/// An event to append: conversation events carry a core [`EventKind`]; tenant-wide events
+/// (agent status, configuration changes) carry their own JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The conversation, for conversation events.
+    pub conversation: Option<ConversationId>,
+    /// Snake-case type name.
+    pub kind: String,
+    /// Who did it.
+    pub actor: Actor,
+    /// The event body (for conversation events, the serialized [`EventKind`]).
+    pub data: serde_json::Value,
+    /// When.
+    pub at: Timestamp,
+}
+
+impl NewEvent {
+    /// A conversation event from the core.
+    pub fn conversation(
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        event: &EventKind,
+        actor: &Actor,
+        at: Timestamp,
+    ) -> Self {
+        NewEvent {
+            tenant: tenant.clone(),
+            conversation: Some(conversation.clone()),
+            kind: event.name().to_string(),
+            actor: actor.clone(),
+            data: serde_json::to_value(event).expect("events serialize"),
+            at,
+        }
+    }
+}
+
+/// An event as stored: the append-only log that feeds the live views and the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Position in the log (increasing, unique across the store).
+    pub seq: i64,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The conversation, for conversation events.
+    pub conversation: Option<ConversationId>,
+    /// Snake-case type name.
+    pub kind: String,
+    /// Who did it.
+    pub actor: Actor,
+    /// The event body.
+    pub data: serde_json::Value,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Filters for listing conversations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationFilter {
+    /// Only in this state.
+    pub state: Option<baton_core::ConversationState>,
+    /// Only in this queue.
+    pub queue: Option<QueueId>,
+    /// Only assigned to this agent.
+    pub assignee: Option<AgentId>,
+    /// Created at or after.
+    pub since: Option<Timestamp>,
+    /// Created before.
+    pub until: Option<Timestamp>,
+}
+
+/// A page request: at most `limit` items after `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1 to 500.
+    pub limit: u32,
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<String>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest { limit: 50, cursor: None }
+    }
+}
+
+/// A page of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor for the next page; `None` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// What a stored idempotency key says about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First use: run the request, then record its response.
+    Claimed,
+    /// Already answered: replay this.
+    Replay {
+        /// HTTP status.
+        status: u16,
+        /// Response body.
+        body: String,
+    },
+    /// The first request with this key is still running.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// Which database is behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}

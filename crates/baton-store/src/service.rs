@@ -1,0 +1,549 @@
+//! Backend-agnostic command orchestration: open a transaction, load and lock, let the core
+//! decide, persist events and projections, commit. The server and the CLI call these; nothing
+//! else writes conversation state.
+
+use crate::model::*;
+use crate::{Store, StoreError, StoreResult, Tx};
+use baton_core::conversation::{self, Actor, BotTurn, Command, EventKind, MessageRecord};
+use baton_core::{
+    AgentId, AgentStatus, ApiKeyId, Conversation, ConversationId, CustomerId, MessageId,
+    MessageRole, Role, TenantId, Timestamp,
+};
+use sha2::{Digest, Sha256};
+
+/// A fresh, time-sortable unique suffix for ids.
+pub fn new_suffix() -> String {
+    ulid::Ulid::generate().to_string().to_ascii_lowercase()
+}
+
+/// A random secret of 32 bytes, hex encoded, with a readable prefix (`bk_` keys, `bs_` sessions).
+pub fn new_secret(prefix: &str) -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// SHA-256 of a high-entropy secret (API keys, session tokens), hex encoded. These secrets are
+/// random, so a fast hash is enough; passwords use argon2 in the server.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Customer details given when a conversation starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerInput {
+    /// The tenant's id for the customer; a known one reuses (and updates) the customer.
+    pub external_id: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Preferred language.
+    pub language: Option<String>,
+    /// Tier.
+    pub tier: Option<String>,
+    /// Free attributes (merged into the stored ones).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The result of a conversation command.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The conversation after the command.
+    pub conversation: Conversation,
+    /// The events appended, in order.
+    pub events: Vec<StoredEvent>,
+}
+
+/// The result of posting a message.
+#[derive(Debug, Clone)]
+pub struct MessageOutcome {
+    /// The stored message (the earlier one for a duplicate).
+    pub message: Message,
+    /// The conversation after it.
+    pub conversation: Conversation,
+    /// True when `external_id` matched an earlier message and nothing was written.
+    pub duplicate: bool,
+    /// The events appended.
+    pub events: Vec<StoredEvent>,
+}
+
+/// A message to add to a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    /// Who writes.
+    pub role: MessageRole,
+    /// The text.
+    pub text: String,
+    /// The channel's id for deduplication.
+    pub external_id: Option<String>,
+    /// Bot metadata (bot turns only).
+    pub bot: Option<BotTurn>,
+}
+
+/// Starts a conversation for a (new or returning) customer.
+pub async fn start_conversation(
+    store: &dyn Store,
+    tenant: &TenantId,
+    customer: CustomerInput,
+    channel: String,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<(Outcome, Customer)> {
+    let mut tx = store.begin().await?;
+    let customer = upsert_customer(tx.as_mut(), tenant, customer, now).await?;
+    let id = ConversationId::with_suffix(&new_suffix());
+    let mut conv = Conversation::new(id, tenant.clone(), customer.id.clone(), channel.clone(), now);
+    let started = EventKind::Started { channel, attributes };
+    conversation::apply(&mut conv, &started, now);
+    tx.insert_conversation(&conv).await?;
+    let event = tx
+        .append_event(&NewEvent::conversation(tenant, &conv.id, &started, actor, now))
+        .await?;
+    tx.commit().await?;
+    Ok((Outcome { conversation: conv, events: vec![event] }, customer))
+}
+
+async fn upsert_customer(
+    tx: &mut dyn Tx,
+    tenant: &TenantId,
+    input: CustomerInput,
+    now: Timestamp,
+) -> StoreResult<Customer> {
+    let existing = match &input.external_id {
+        Some(ext) => tx.customer_by_external_id(tenant, ext).await?,
+        None => None,
+    };
+    let customer = match existing {
+        Some(mut c) => {
+            // A returning customer: what the channel knows now wins, nothing known is erased.
+            c.name = input.name.or(c.name);
+            c.email = input.email.or(c.email);
+            c.phone = input.phone.or(c.phone);
+            c.language = input.language.or(c.language);
+            c.tier = input.tier.or(c.tier);
+            c.attributes.extend(input.attributes);
+            c
+        }
+        None => Customer {
+            id: CustomerId::with_suffix(&new_suffix()),
+            tenant: tenant.clone(),
+            external_id: input.external_id,
+            name: input.name,
+            email: input.email,
+            phone: input.phone,
+            language: input.language,
+            tier: input.tier,
+            attributes: input.attributes,
+            created_at: now,
+        },
+    };
+    tx.upsert_customer(&customer).await?;
+    Ok(customer)
+}
+
+async fn load(
+    tx: &mut dyn Tx,
+    tenant: &TenantId,
+    id: &ConversationId,
+) -> StoreResult<Conversation> {
+    tx.conversation_for_update(tenant, id).await?.ok_or(StoreError::NotFound("conversation"))
+}
+
+async fn persist(
+    tx: &mut dyn Tx,
+    conv: &Conversation,
+    events: &[EventKind],
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<Vec<StoredEvent>> {
+    let mut stored = Vec::with_capacity(events.len());
+    for event in events {
+        stored.push(
+            tx.append_event(&NewEvent::conversation(&conv.tenant, &conv.id, event, actor, now))
+                .await?,
+        );
+    }
+    tx.save_conversation(conv).await?;
+    Ok(stored)
+}
+
+/// Runs one command on a conversation in one transaction.
+pub async fn run_command(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    command: &Command,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<Outcome> {
+    let mut tx = store.begin().await?;
+    if routes(command) {
+        tx.lock_tenant(tenant).await?;
+    }
+    let mut conv = load(tx.as_mut(), tenant, id).await?;
+    let events = conversation::execute(&mut conv, command, actor, now)?;
+    let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
+    tx.commit().await?;
+    Ok(Outcome { conversation: conv, events: stored })
+}
+
+/// Commands that change who owns what are serialized per tenant, so two instances never
+/// assign one conversation twice or overfill an agent.
+fn routes(command: &Command) -> bool {
+    !matches!(command, Command::AddMessage(_) | Command::RecordCsat { .. } | Command::SetPriority(_))
+}
+
+/// Adds a message (or note) to a conversation. A message whose `external_id` was seen before in
+/// this tenant is not stored again: the first one is returned with `duplicate: true`.
+pub async fn post_message(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    input: NewMessage,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<MessageOutcome> {
+    let mut tx = store.begin().await?;
+    let mut conv = load(tx.as_mut(), tenant, id).await?;
+    if let Some(ext) = &input.external_id
+        && let Some(message) = tx.message_by_external_id(tenant, ext).await?
+    {
+        if &message.conversation != id {
+            return Err(StoreError::Conflict {
+                code: "external_id_reused",
+                message: format!(
+                    "external_id '{ext}' already belongs to a message of another conversation"
+                ),
+            });
+        }
+        return Ok(MessageOutcome { message, conversation: conv, duplicate: true, events: vec![] });
+    }
+    let record = MessageRecord {
+        id: MessageId::with_suffix(&new_suffix()),
+        role: input.role,
+        text: input.text,
+        agent: actor.agent().cloned(),
+        external_id: input.external_id,
+        bot: input.bot,
+    };
+    let events =
+        conversation::execute(&mut conv, &Command::AddMessage(record.clone()), actor, now)?;
+    let mut message = Message {
+        id: record.id,
+        tenant: tenant.clone(),
+        conversation: id.clone(),
+        seq: 0,
+        role: record.role,
+        text: record.text,
+        agent: record.agent,
+        external_id: record.external_id,
+        bot: record.bot,
+        created_at: now,
+    };
+    message.seq = tx.insert_message(&message).await?;
+    let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
+    tx.commit().await?;
+    Ok(MessageOutcome { message, conversation: conv, duplicate: false, events: stored })
+}
+
+/// What `create_tenant` made: the admin's password and the API key secret are shown once.
+#[derive(Debug, Clone)]
+pub struct CreatedTenant {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Its first admin.
+    pub admin: Agent,
+    /// Its first API key (record).
+    pub api_key: ApiKey,
+    /// The key's secret; only its hash is stored.
+    pub api_key_secret: String,
+}
+
+/// A new agent's profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAgent {
+    /// Login email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Skills.
+    pub skills: Vec<Skill>,
+    /// Languages.
+    pub languages: Vec<String>,
+    /// Queues.
+    pub queues: Vec<baton_core::QueueId>,
+    /// Capacity.
+    pub capacity: u32,
+}
+
+/// Creates a tenant with its first admin (whose password hash the caller computed) and an
+/// API key, in one transaction.
+pub async fn create_tenant(
+    store: &dyn Store,
+    name: &str,
+    admin_email: &str,
+    admin_password_hash: &str,
+    now: Timestamp,
+) -> StoreResult<CreatedTenant> {
+    let tenant = Tenant {
+        id: TenantId::with_suffix(&new_suffix()),
+        name: name.to_string(),
+        created_at: now,
+    };
+    let mut tx = store.begin().await?;
+    tx.insert_tenant(&tenant).await?;
+    let admin = NewAgent {
+        email: admin_email.to_string(),
+        name: "Admin".to_string(),
+        role: Role::Admin,
+        skills: vec![],
+        languages: vec!["en".to_string()],
+        queues: vec![],
+        capacity: 5,
+    };
+    let admin = insert_agent(tx.as_mut(), &tenant.id, admin, admin_password_hash, now).await?;
+    let (api_key, api_key_secret) = insert_api_key(tx.as_mut(), &tenant.id, "default", now).await?;
+    tx.commit().await?;
+    Ok(CreatedTenant { tenant, admin, api_key, api_key_secret })
+}
+
+async fn insert_agent(
+    tx: &mut dyn Tx,
+    tenant: &TenantId,
+    new: NewAgent,
+    password_hash: &str,
+    now: Timestamp,
+) -> StoreResult<Agent> {
+    let agent = Agent {
+        id: AgentId::with_suffix(&new_suffix()),
+        tenant: tenant.clone(),
+        email: new.email.trim().to_ascii_lowercase(),
+        name: new.name,
+        role: new.role,
+        status: AgentStatus::Offline,
+        status_changed_at: now,
+        skills: new.skills,
+        languages: new.languages,
+        queues: new.queues,
+        capacity: new.capacity,
+        created_at: now,
+    };
+    tx.insert_agent(&agent, password_hash).await?;
+    Ok(agent)
+}
+
+async fn insert_api_key(
+    tx: &mut dyn Tx,
+    tenant: &TenantId,
+    name: &str,
+    now: Timestamp,
+) -> StoreResult<(ApiKey, String)> {
+    let secret = new_secret("bk_");
+    let key = ApiKey {
+        id: ApiKeyId::with_suffix(&new_suffix()),
+        tenant: tenant.clone(),
+        name: name.to_string(),
+        prefix: secret[..10].to_string(),
+        created_at: now,
+        revoked_at: None,
+    };
+    tx.insert_api_key(&key, &hash_secret(&secret)).await?;
+    Ok((key, secret))
+}
+
+/// Records a tenant-wide audit event (configuration changes, agent status).
+fn tenant_event(
+    tenant: &TenantId,
+    kind: &str,
+    actor: &Actor,
+    data: serde_json::Value,
+    now: Timestamp,
+) -> NewEvent {
+    NewEvent {
+        tenant: tenant.clone(),
+        conversation: None,
+        kind: kind.to_string(),
+        actor: actor.clone(),
+        data,
+        at: now,
+    }
+}
+
+/// Creates an agent; the caller hashed the password.
+pub async fn create_agent(
+    store: &dyn Store,
+    tenant: &TenantId,
+    new: NewAgent,
+    password_hash: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<Agent> {
+    let mut tx = store.begin().await?;
+    let agent = insert_agent(tx.as_mut(), tenant, new, password_hash, now).await?;
+    tx.append_event(&tenant_event(
+        tenant,
+        "agent_created",
+        actor,
+        serde_json::json!({ "after": &agent }),
+        now,
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(agent)
+}
+
+/// Applies `change` to an agent under a row lock and records before and after.
+pub async fn update_agent(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &AgentId,
+    actor: &Actor,
+    now: Timestamp,
+    change: impl FnOnce(&mut Agent) + Send,
+) -> StoreResult<Agent> {
+    let mut tx = store.begin().await?;
+    tx.lock_tenant(tenant).await?;
+    let before = tx.agent_for_update(tenant, id).await?.ok_or(StoreError::NotFound("agent"))?;
+    let mut agent = before.clone();
+    change(&mut agent);
+    if agent.status != before.status {
+        agent.status_changed_at = now;
+    }
+    if agent == before {
+        return Ok(agent);
+    }
+    tx.update_agent(&agent).await?;
+    let kind = if agent.status != before.status { "agent_status_changed" } else { "agent_updated" };
+    tx.append_event(&tenant_event(
+        tenant,
+        kind,
+        actor,
+        serde_json::json!({ "agent": id, "before": before, "after": &agent }),
+        now,
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(agent)
+}
+
+/// Creates an API key; returns the record and the secret (shown once).
+pub async fn create_api_key(
+    store: &dyn Store,
+    tenant: &TenantId,
+    name: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<(ApiKey, String)> {
+    let mut tx = store.begin().await?;
+    let (key, secret) = insert_api_key(tx.as_mut(), tenant, name, now).await?;
+    tx.append_event(&tenant_event(
+        tenant,
+        "api_key_created",
+        actor,
+        serde_json::json!({ "after": &key }),
+        now,
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok((key, secret))
+}
+
+/// Revokes an API key.
+pub async fn revoke_api_key(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ApiKeyId,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let mut tx = store.begin().await?;
+    if !tx.revoke_api_key(tenant, id, now).await? {
+        return Err(StoreError::NotFound("api key"));
+    }
+    tx.append_event(&tenant_event(
+        tenant,
+        "api_key_revoked",
+        actor,
+        serde_json::json!({ "api_key": id }),
+        now,
+    ))
+    .await?;
+    tx.commit().await
+}
+
+/// Creates or replaces a queue, recording before and after.
+pub async fn save_queue(
+    store: &dyn Store,
+    queue: &Queue,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let before = store.queue(&queue.tenant, &queue.id).await?;
+    let mut tx = store.begin().await?;
+    tx.upsert_queue(queue).await?;
+    let kind = if before.is_some() { "queue_updated" } else { "queue_created" };
+    tx.append_event(&tenant_event(
+        &queue.tenant,
+        kind,
+        actor,
+        serde_json::json!({ "queue": &queue.id, "before": before, "after": queue }),
+        now,
+    ))
+    .await?;
+    tx.commit().await
+}
+
+/// Deletes a queue.
+pub async fn delete_queue(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &baton_core::QueueId,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let before = store.queue(tenant, id).await?.ok_or(StoreError::NotFound("queue"))?;
+    let mut tx = store.begin().await?;
+    if !tx.delete_queue(tenant, id).await? {
+        return Err(StoreError::NotFound("queue"));
+    }
+    tx.append_event(&tenant_event(
+        tenant,
+        "queue_deleted",
+        actor,
+        serde_json::json!({ "queue": id, "before": before }),
+        now,
+    ))
+    .await?;
+    tx.commit().await
+}
+
+/// Opens a session for an agent; returns the token (shown once).
+pub async fn open_session(
+    store: &dyn Store,
+    agent: &Agent,
+    ttl_ms: i64,
+    now: Timestamp,
+) -> StoreResult<String> {
+    let token = new_secret("bs_");
+    let session = Session {
+        tenant: agent.tenant.clone(),
+        agent: agent.id.clone(),
+        expires_at: now.plus_millis(ttl_ms),
+    };
+    let mut tx = store.begin().await?;
+    tx.insert_session(&hash_secret(&token), &session).await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// Ends a session.
+pub async fn close_session(store: &dyn Store, token: &str) -> StoreResult<()> {
+    let mut tx = store.begin().await?;
+    tx.delete_session(&hash_secret(token)).await?;
+    tx.commit().await
+}

@@ -1,0 +1,1 @@
+//! SQL implementation of the store (placeholder until the SQL layer lands).
