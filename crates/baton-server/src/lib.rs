@@ -1,1 +1,135 @@
-//! placeholder
+//! Baton's HTTP and WebSocket server.
+//!
+//! Handlers are thin: parse and validate (extractors and `dto`), authorize (`auth`), call the
+//! store's service layer, map errors once (`error`). The server starts from a bound listener and
+//! a shutdown future, so tests run many instances on port 0 side by side.
+
+pub mod auth;
+pub mod config;
+pub mod dto;
+pub mod error;
+mod idempotency;
+mod metrics;
+mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use baton_core::Timestamp;
+use baton_store::Store;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use config::Config;
+pub use metrics::Metrics;
+
+/// Largest accepted request body, in bytes.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Shared state of one server instance.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Prometheus metrics of this instance.
+    pub metrics: Arc<Metrics>,
+    /// How long a login session lasts, in milliseconds.
+    pub session_ttl_ms: i64,
+}
+
+impl AppState {
+    /// State over a store with default settings.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AppState { store, metrics: Arc::new(Metrics::default()), session_ttl_ms: 12 * 3600 * 1000 }
+    }
+}
+
+/// The current time as a core timestamp. The only clock read of the server.
+pub fn now() -> Timestamp {
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    Timestamp::from_millis(ms as i64)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Baton",
+        description = "Hand customer conversations from an AI assistant to human agents, with full context.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(error::ErrorBody)),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "conversations", description = "The conversation lifecycle"),
+        (name = "agents", description = "People and their status"),
+        (name = "configuration", description = "Queues and API keys"),
+        (name = "auth", description = "Login and sessions"),
+        (name = "operations", description = "Health, readiness, metrics, live events"),
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A tenant API key (bk_...) or a session token (bs_...)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::conversations::router())
+        .merge(routes::people::router())
+        .merge(routes::config::router())
+        .merge(routes::ops::router())
+        .split_for_parts();
+    doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    (router, doc)
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
+/// The full application: routes, OpenAPI document, middleware.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = documented_routes();
+    let openapi = Arc::new(openapi);
+    api.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let doc = openapi.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .fallback(|| async { error::ApiError::NotFound("route") })
+    .with_state(state)
+}
+
+/// Serves the app on `listener` until `shutdown` resolves, then drains connections.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

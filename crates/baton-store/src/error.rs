@@ -26,9 +26,13 @@ pub enum StoreError {
     /// Stored data could not be decoded (a bug or a hand-edited database).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The connection string is not one Baton understands.
+    /// The connection string is not one Baton understands, or the database it names cannot
+    /// be reached at start-up.
     #[error("{0}")]
     Config(String),
+    /// The caller passed something malformed (e.g. a page cursor that is not one of ours).
+    #[error("{0}")]
+    InvalidInput(String),
 }
 
 /// Result of a store call.
@@ -37,5 +41,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
         StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing the request).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+            )
+        )
     }
 }

@@ -13,13 +13,16 @@ pub mod live;
 pub mod model;
 pub mod service;
 mod sql;
+pub mod testing;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
-pub use sql::{connect, connect_with};
+pub use sql::{ConnectOptions, connect, connect_with};
 
 use async_trait::async_trait;
-use baton_core::{AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, QueueId, TenantId, Timestamp};
+use baton_core::{
+    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, QueueId, TenantId, Timestamp,
+};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 

@@ -240,7 +240,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { limit: 50, cursor: None }
+        PageRequest {
+            limit: 50,
+            cursor: None,
+        }
     }
 }
 

@@ -95,15 +95,32 @@ pub async fn start_conversation(
     let mut tx = store.begin().await?;
     let customer = upsert_customer(tx.as_mut(), tenant, customer, now).await?;
     let id = ConversationId::with_suffix(&new_suffix());
-    let mut conv = Conversation::new(id, tenant.clone(), customer.id.clone(), channel.clone(), now);
-    let started = EventKind::Started { channel, attributes };
+    let mut conv = Conversation::new(
+        id,
+        tenant.clone(),
+        customer.id.clone(),
+        channel.clone(),
+        now,
+    );
+    let started = EventKind::Started {
+        channel,
+        attributes,
+    };
     conversation::apply(&mut conv, &started, now);
     tx.insert_conversation(&conv).await?;
     let event = tx
-        .append_event(&NewEvent::conversation(tenant, &conv.id, &started, actor, now))
+        .append_event(&NewEvent::conversation(
+            tenant, &conv.id, &started, actor, now,
+        ))
         .await?;
     tx.commit().await?;
-    Ok((Outcome { conversation: conv, events: vec![event] }, customer))
+    Ok((
+        Outcome {
+            conversation: conv,
+            events: vec![event],
+        },
+        customer,
+    ))
 }
 
 async fn upsert_customer(
@@ -149,7 +166,9 @@ async fn load(
     tenant: &TenantId,
     id: &ConversationId,
 ) -> StoreResult<Conversation> {
-    tx.conversation_for_update(tenant, id).await?.ok_or(StoreError::NotFound("conversation"))
+    tx.conversation_for_update(tenant, id)
+        .await?
+        .ok_or(StoreError::NotFound("conversation"))
 }
 
 async fn persist(
@@ -162,8 +181,14 @@ async fn persist(
     let mut stored = Vec::with_capacity(events.len());
     for event in events {
         stored.push(
-            tx.append_event(&NewEvent::conversation(&conv.tenant, &conv.id, event, actor, now))
-                .await?,
+            tx.append_event(&NewEvent::conversation(
+                &conv.tenant,
+                &conv.id,
+                event,
+                actor,
+                now,
+            ))
+            .await?,
         );
     }
     tx.save_conversation(conv).await?;
@@ -187,13 +212,19 @@ pub async fn run_command(
     let events = conversation::execute(&mut conv, command, actor, now)?;
     let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
     tx.commit().await?;
-    Ok(Outcome { conversation: conv, events: stored })
+    Ok(Outcome {
+        conversation: conv,
+        events: stored,
+    })
 }
 
 /// Commands that change who owns what are serialized per tenant, so two instances never
 /// assign one conversation twice or overfill an agent.
 fn routes(command: &Command) -> bool {
-    !matches!(command, Command::AddMessage(_) | Command::RecordCsat { .. } | Command::SetPriority(_))
+    !matches!(
+        command,
+        Command::AddMessage(_) | Command::RecordCsat { .. } | Command::SetPriority(_)
+    )
 }
 
 /// Adds a message (or note) to a conversation. A message whose `external_id` was seen before in
@@ -219,7 +250,12 @@ pub async fn post_message(
                 ),
             });
         }
-        return Ok(MessageOutcome { message, conversation: conv, duplicate: true, events: vec![] });
+        return Ok(MessageOutcome {
+            message,
+            conversation: conv,
+            duplicate: true,
+            events: vec![],
+        });
     }
     let record = MessageRecord {
         id: MessageId::with_suffix(&new_suffix()),
@@ -246,7 +282,12 @@ pub async fn post_message(
     message.seq = tx.insert_message(&message).await?;
     let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
     tx.commit().await?;
-    Ok(MessageOutcome { message, conversation: conv, duplicate: false, events: stored })
+    Ok(MessageOutcome {
+        message,
+        conversation: conv,
+        duplicate: false,
+        events: stored,
+    })
 }
 
 /// What `create_tenant` made: the admin's password and the API key secret are shown once.
@@ -309,7 +350,12 @@ pub async fn create_tenant(
     let admin = insert_agent(tx.as_mut(), &tenant.id, admin, admin_password_hash, now).await?;
     let (api_key, api_key_secret) = insert_api_key(tx.as_mut(), &tenant.id, "default", now).await?;
     tx.commit().await?;
-    Ok(CreatedTenant { tenant, admin, api_key, api_key_secret })
+    Ok(CreatedTenant {
+        tenant,
+        admin,
+        api_key,
+        api_key_secret,
+    })
 }
 
 async fn insert_agent(
@@ -397,33 +443,50 @@ pub async fn create_agent(
     Ok(agent)
 }
 
-/// Applies `change` to an agent under a row lock and records before and after.
+/// Applies `change` (and a new password hash, if given) to an agent under a row lock, in one
+/// transaction, and records before and after (never the password).
 pub async fn update_agent(
     store: &dyn Store,
     tenant: &TenantId,
     id: &AgentId,
     actor: &Actor,
     now: Timestamp,
+    password_hash: Option<String>,
     change: impl FnOnce(&mut Agent) + Send,
 ) -> StoreResult<Agent> {
     let mut tx = store.begin().await?;
     tx.lock_tenant(tenant).await?;
-    let before = tx.agent_for_update(tenant, id).await?.ok_or(StoreError::NotFound("agent"))?;
+    let before = tx
+        .agent_for_update(tenant, id)
+        .await?
+        .ok_or(StoreError::NotFound("agent"))?;
     let mut agent = before.clone();
     change(&mut agent);
     if agent.status != before.status {
         agent.status_changed_at = now;
     }
-    if agent == before {
+    if let Some(hash) = &password_hash {
+        tx.set_agent_password(tenant, id, hash).await?;
+    }
+    if agent == before && password_hash.is_none() {
         return Ok(agent);
     }
     tx.update_agent(&agent).await?;
-    let kind = if agent.status != before.status { "agent_status_changed" } else { "agent_updated" };
+    let kind = if agent.status != before.status {
+        "agent_status_changed"
+    } else {
+        "agent_updated"
+    };
     tx.append_event(&tenant_event(
         tenant,
         kind,
         actor,
-        serde_json::json!({ "agent": id, "before": before, "after": &agent }),
+        serde_json::json!({
+            "agent": id,
+            "before": before,
+            "after": &agent,
+            "password_changed": password_hash.is_some(),
+        }),
         now,
     ))
     .await?;
@@ -486,7 +549,11 @@ pub async fn save_queue(
     let before = store.queue(&queue.tenant, &queue.id).await?;
     let mut tx = store.begin().await?;
     tx.upsert_queue(queue).await?;
-    let kind = if before.is_some() { "queue_updated" } else { "queue_created" };
+    let kind = if before.is_some() {
+        "queue_updated"
+    } else {
+        "queue_created"
+    };
     tx.append_event(&tenant_event(
         &queue.tenant,
         kind,
@@ -506,7 +573,10 @@ pub async fn delete_queue(
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<()> {
-    let before = store.queue(tenant, id).await?.ok_or(StoreError::NotFound("queue"))?;
+    let before = store
+        .queue(tenant, id)
+        .await?
+        .ok_or(StoreError::NotFound("queue"))?;
     let mut tx = store.begin().await?;
     if !tx.delete_queue(tenant, id).await? {
         return Err(StoreError::NotFound("queue"));

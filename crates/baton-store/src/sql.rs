@@ -1,1 +1,1249 @@
-//! SQL implementation of the store (placeholder until the SQL layer lands).
+//! SQL implementation of the store, for SQLite and PostgreSQL.
+//!
+//! Every query is written once, with `$n` placeholders (sqlx-sqlite binds `$NNN` by number, like
+//! PostgreSQL), inside the `sql_backend!` macro, which is instantiated for `SqlStore<Sqlite>` and
+//! `SqlStore<Postgres>`. What really differs between the two databases (how a write transaction
+//! starts, row locks, the tenant lock, live fan-out) lives in the small [`Dialect`] trait.
+
+#[macro_use]
+mod rows;
+
+use self::rows::*;
+use crate::live::LiveHub;
+use crate::model::*;
+use crate::{Store, StoreError, StoreResult, Tx};
+use async_trait::async_trait;
+use baton_core::{
+    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, QueueId, TenantId, Timestamp,
+};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{
+    AssertSqlSafe, ConnectOptions as _, Connection as _, Database, Pool, Postgres, Sqlite,
+    Transaction,
+};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The PostgreSQL channel that carries the seqs of committed events between instances.
+const EVENTS_CHANNEL: &str = "baton_events";
+/// Seqs per notification: a NOTIFY payload must stay under 8000 bytes.
+const SEQS_PER_NOTIFY: usize = 200;
+/// Seqs per `IN (...)` list when fetching events by seq.
+const SEQS_PER_QUERY: usize = 500;
+/// An unfinished idempotent request older than this is presumed dead and may be taken over.
+const IDEMPOTENCY_TAKEOVER_MS: i64 = 60_000;
+/// Largest page a caller may ask for.
+const MAX_PAGE: u32 = 500;
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Size of the connection pool.
+    pub max_connections: u32,
+    /// SQLite: create the database file (and its folder) when missing.
+    pub create_if_missing: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_connections: 8,
+            create_if_missing: true,
+        }
+    }
+}
+
+/// Opens a store with default options: `sqlite://PATH` or `postgres://...`.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    connect_with(url, ConnectOptions::default()).await
+}
+
+/// Opens a store: `sqlite://PATH` (file created when missing) or
+/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (also `postgresql://`).
+/// Does not migrate; call [`Store::migrate`].
+pub async fn connect_with(url: &str, opts: ConnectOptions) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(connect_sqlite(url, &opts).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(connect_postgres(url, &opts).await?))
+    } else {
+        // Only the scheme is echoed: the rest may hold a password.
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("(none)");
+        Err(StoreError::Config(format!(
+            "unsupported database URL scheme '{scheme}': use sqlite://PATH (e.g. \
+             sqlite://data/baton.db) or postgres://USER:PASSWORD@HOST:PORT/DATABASE \
+             (postgresql:// works too)"
+        )))
+    }
+}
+
+async fn connect_sqlite(url: &str, opts: &ConnectOptions) -> StoreResult<SqlStore<Sqlite>> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(StoreError::Config(
+            "in-memory SQLite is not supported: use sqlite://PATH with a file path".into(),
+        ));
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
+        .create_if_missing(opts.create_if_missing)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: an acknowledged commit survives kill -9 and power loss, also in WAL mode.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let path = options.get_filename().to_path_buf();
+    if opts.create_if_missing
+        && let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        tokio::fs::create_dir_all(parent).await.map_err(|e| {
+            StoreError::Config(format!(
+                "cannot create folder {} for SQLite: {e}",
+                parent.display()
+            ))
+        })?;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(opts.max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await
+        .map_err(|e| {
+            StoreError::Config(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(SqlStore {
+        pool,
+        shared: Arc::new(Shared::default()),
+        _listener: None,
+    })
+}
+
+async fn connect_postgres(url: &str, opts: &ConnectOptions) -> StoreResult<SqlStore<Postgres>> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+    let unreachable = |e: sqlx::Error| {
+        StoreError::Config(format!(
+            "cannot connect to PostgreSQL at {}:{} (database '{}'): {e}; check that PostgreSQL \
+             is running and reachable there, and that the database and user exist",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("(default)"),
+        ))
+    };
+    // One direct attempt first: the pool would retry a refused connection until its acquire
+    // timeout and then report only the timeout.
+    let probe = tokio::time::timeout(Duration::from_secs(10), options.connect())
+        .await
+        .map_err(|_| {
+            unreachable(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer within 10 s",
+            )))
+        })?
+        .map_err(unreachable)?;
+    probe.close().await.ok();
+    let pool = PgPoolOptions::new()
+        .max_connections(opts.max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options.clone())
+        .await
+        .map_err(unreachable)?;
+    let shared = Arc::new(Shared::default());
+    // The listener gets its own one-connection pool so it never starves the main one. It is
+    // listening before `connect` returns, so no event committed afterwards is missed.
+    let listen_pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(options.clone());
+    let listener = pg_listener(&listen_pool).await.map_err(unreachable)?;
+    let task = tokio::spawn(pg_fan_out(
+        pool.clone(),
+        listen_pool,
+        listener,
+        shared.hub.clone(),
+    ));
+    Ok(SqlStore {
+        pool,
+        shared,
+        _listener: Some(AbortOnDrop(task)),
+    })
+}
+
+async fn pg_listener(pool: &Pool<Postgres>) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(EVENTS_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Turns `baton_events` notifications (seqs of committed events, in commit order) into hub
+/// publications. This is also how an instance sees its own events, so each arrives exactly once.
+async fn pg_fan_out(
+    pool: Pool<Postgres>,
+    listen_pool: Pool<Postgres>,
+    mut listener: PgListener,
+    hub: LiveHub,
+) {
+    const MIN_BACKOFF: Duration = Duration::from_millis(100);
+    const MAX_BACKOFF: Duration = Duration::from_secs(5);
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => {
+                backoff = MIN_BACKOFF;
+                let seqs: Vec<i64> = notification
+                    .payload()
+                    .split(',')
+                    .filter_map(|s| s.parse().ok())
+                    .collect();
+                match fetch_events_by_seq_pg(&pool, &seqs).await {
+                    Ok(events) => hub.publish(events),
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        count = seqs.len(),
+                        "could not load notified events; they are not pushed live"
+                    ),
+                }
+            }
+            Ok(None) => tracing::warn!(
+                "live event listener lost its PostgreSQL connection; reconnecting (events \
+                 committed meanwhile are not pushed live)"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "live event listener failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                match pg_listener(&listen_pool).await {
+                    Ok(fresh) => {
+                        tracing::info!("live event listener reconnected");
+                        listener = fresh;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live event listener cannot reconnect yet")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Aborts the background task when the store goes away.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What a store shares with its transactions.
+#[derive(Debug, Default)]
+struct Shared {
+    hub: LiveHub,
+    /// SQLite: held from COMMIT until the events are published, so subscribers see commit order.
+    publish: tokio::sync::Mutex<()>,
+}
+
+/// A store on one database pool.
+#[derive(Debug)]
+struct SqlStore<DB: Database> {
+    pool: Pool<DB>,
+    shared: Arc<Shared>,
+    _listener: Option<AbortOnDrop>,
+}
+
+/// One write transaction and the events it appended (published once committed).
+struct SqlTx<DB: Database> {
+    tx: Transaction<'static, DB>,
+    events: Vec<StoredEvent>,
+    shared: Arc<Shared>,
+}
+
+/// What differs between the two databases.
+trait Dialect: Database {
+    /// Starts a write transaction.
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error>;
+    /// Serializes routing decisions of one tenant until commit.
+    async fn lock_tenant(tx: &mut Transaction<'static, Self>, tenant: &TenantId)
+    -> StoreResult<()>;
+    /// Commits and arranges for `events` to reach live subscribers.
+    async fn commit(
+        tx: Transaction<'static, Self>,
+        events: Vec<StoredEvent>,
+        shared: &Shared,
+    ) -> StoreResult<()>;
+    /// The migrations for this database.
+    fn migrator() -> &'static Migrator;
+}
+
+impl Dialect for Sqlite {
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        // writes can fail with SQLITE_BUSY instead of waiting (lock upgrade deadlock).
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn lock_tenant(_: &mut Transaction<'static, Self>, _: &TenantId) -> StoreResult<()> {
+        // Write transactions are already serialized by BEGIN IMMEDIATE.
+        Ok(())
+    }
+
+    async fn commit(
+        tx: Transaction<'static, Self>,
+        events: Vec<StoredEvent>,
+        shared: &Shared,
+    ) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(tx.commit().await?);
+        }
+        let _order = shared.publish.lock().await;
+        tx.commit().await?;
+        shared.hub.publish(events);
+        Ok(())
+    }
+
+    fn migrator() -> &'static Migrator {
+        &SQLITE_MIGRATOR
+    }
+}
+
+impl Dialect for Postgres {
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    async fn lock_tenant(
+        tx: &mut Transaction<'static, Self>,
+        tenant: &TenantId,
+    ) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(tenant.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(
+        mut tx: Transaction<'static, Self>,
+        events: Vec<StoredEvent>,
+        _: &Shared,
+    ) -> StoreResult<()> {
+        // NOTIFY inside the transaction is delivered only if it commits, in commit order. The
+        // listener task (of every instance, this one included) publishes the events.
+        for chunk in events.chunks(SEQS_PER_NOTIFY) {
+            let payload = chunk
+                .iter()
+                .map(|e| e.seq.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(EVENTS_CHANNEL)
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
+    fn migrator() -> &'static Migrator {
+        &POSTGRES_MIGRATOR
+    }
+}
+
+/// Maps a unique violation to a named conflict; other errors pass through.
+fn conflict(code: &'static str, message: &str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
+            code,
+            message: message.to_string(),
+        },
+        _ => StoreError::Database(e),
+    }
+}
+
+fn page_limit(page: &PageRequest) -> u32 {
+    page.limit.clamp(1, MAX_PAGE)
+}
+
+/// A seq cursor (messages, events): the last seq of the previous page.
+fn seq_cursor(page: &PageRequest) -> StoreResult<i64> {
+    match &page.cursor {
+        None => Ok(0),
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| StoreError::InvalidInput(format!("invalid cursor '{c}'"))),
+    }
+}
+
+/// Splits `limit + 1` fetched rows into a page and the cursor of the next one.
+fn into_page<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = if more { items.last().map(cursor) } else { None };
+    Page { items, next_cursor }
+}
+
+/// A value bound to a dynamically built query.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// `SELECT data FROM conversations` with only the filters given, newest first.
+fn conversations_query(
+    tenant: &TenantId,
+    filter: &ConversationFilter,
+    page: &PageRequest,
+) -> StoreResult<(String, Vec<Arg>)> {
+    let mut sql = String::from("SELECT data FROM conversations WHERE tenant = $1");
+    let mut args = vec![Arg::Text(tenant.to_string())];
+    let mut add = |condition: &str, arg: Arg| {
+        args.push(arg);
+        sql.push_str(&format!(" AND {condition} ${}", args.len()));
+    };
+    if let Some(state) = filter.state {
+        add("state =", Arg::Text(state.as_str().to_string()));
+    }
+    if let Some(queue) = &filter.queue {
+        add("queue =", Arg::Text(queue.to_string()));
+    }
+    if let Some(assignee) = &filter.assignee {
+        add("assignee =", Arg::Text(assignee.to_string()));
+    }
+    if let Some(since) = filter.since {
+        add("created_at >=", Arg::Int(since.millis()));
+    }
+    if let Some(until) = filter.until {
+        add("created_at <", Arg::Int(until.millis()));
+    }
+    if let Some(cursor) = &page.cursor {
+        let id = ConversationId::parse(cursor.as_str())
+            .map_err(|_| StoreError::InvalidInput(format!("invalid cursor '{cursor}'")))?;
+        add("id <", Arg::Text(id.to_string()));
+    }
+    args.push(Arg::Int(i64::from(page_limit(page)) + 1));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", args.len()));
+    Ok((sql, args))
+}
+
+/// `... WHERE seq IN ($1, ..., $n)` for one chunk of seqs.
+fn events_by_seq_query(count: usize) -> String {
+    let list = (1..=count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        concat!(
+            "SELECT ",
+            event_cols!(),
+            " FROM events WHERE seq IN ({}) ORDER BY seq"
+        ),
+        list
+    )
+}
+
+async fn fetch_events_by_seq_pg(
+    pool: &Pool<Postgres>,
+    seqs: &[i64],
+) -> StoreResult<Vec<StoredEvent>> {
+    SqlStore::<Postgres>::fetch_events_by_seq(pool, seqs).await
+}
+
+macro_rules! sql_backend {
+    ($db:ty, backend = $backend:expr, for_update = $for_update:literal) => {
+        impl SqlStore<$db> {
+            async fn fetch_events_by_seq(
+                pool: &Pool<$db>,
+                seqs: &[i64],
+            ) -> StoreResult<Vec<StoredEvent>> {
+                let mut out = Vec::with_capacity(seqs.len());
+                for chunk in seqs.chunks(SEQS_PER_QUERY) {
+                    let sql = events_by_seq_query(chunk.len());
+                    let mut query = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql));
+                    for seq in chunk {
+                        query = query.bind(*seq);
+                    }
+                    for row in query.fetch_all(pool).await? {
+                        out.push(row.into_model()?);
+                    }
+                }
+                Ok(out)
+            }
+        }
+
+        #[async_trait]
+        impl Store for SqlStore<$db> {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                <$db as Dialect>::migrator().run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+                let tx = <$db as Dialect>::begin_write(&self.pool).await?;
+                Ok(Box::new(SqlTx::<$db> { tx, events: Vec::new(), shared: self.shared.clone() }))
+            }
+
+            fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+                self.shared.hub.subscribe()
+            }
+
+            async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
+                sqlx::query_as::<_, TenantRow>(
+                    "SELECT id, name, created_at FROM tenants WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(TenantRow::into_model)
+                .transpose()
+            }
+
+            async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
+                sqlx::query_as::<_, ApiKeyRow>(concat!(
+                    "SELECT ",
+                    api_key_cols!(),
+                    " FROM api_keys WHERE hash = $1 AND revoked_at IS NULL"
+                ))
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(ApiKeyRow::into_model)
+                .transpose()
+            }
+
+            async fn api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKey>> {
+                sqlx::query_as::<_, ApiKeyRow>(concat!(
+                    "SELECT ",
+                    api_key_cols!(),
+                    " FROM api_keys WHERE tenant = $1 ORDER BY created_at DESC, id DESC"
+                ))
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(ApiKeyRow::into_model)
+                .collect()
+            }
+
+            async fn agent(&self, tenant: &TenantId, id: &AgentId) -> StoreResult<Option<Agent>> {
+                sqlx::query_as::<_, AgentRow>(concat!(
+                    "SELECT ",
+                    agent_cols!(),
+                    " FROM agents WHERE tenant = $1 AND id = $2"
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(AgentRow::into_model)
+                .transpose()
+            }
+
+            async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>> {
+                let row = sqlx::query_as::<_, LoginRow>(concat!(
+                    "SELECT ",
+                    agent_cols!(),
+                    ", password_hash FROM agents WHERE email = $1"
+                ))
+                .bind(email.trim().to_ascii_lowercase())
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(row) => Ok(Some((row.agent.into_model()?, row.password_hash))),
+                    None => Ok(None),
+                }
+            }
+
+            async fn agents(&self, tenant: &TenantId) -> StoreResult<Vec<Agent>> {
+                sqlx::query_as::<_, AgentRow>(concat!(
+                    "SELECT ",
+                    agent_cols!(),
+                    " FROM agents WHERE tenant = $1 ORDER BY name, id"
+                ))
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(AgentRow::into_model)
+                .collect()
+            }
+
+            async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>> {
+                sqlx::query_as::<_, SessionRow>(
+                    "SELECT tenant, agent, expires_at FROM sessions \
+                     WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now.millis())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(SessionRow::into_model)
+                .transpose()
+            }
+
+            async fn queue(&self, tenant: &TenantId, id: &QueueId) -> StoreResult<Option<Queue>> {
+                sqlx::query_as::<_, QueueRow>(concat!(
+                    "SELECT ",
+                    queue_cols!(),
+                    " FROM queues WHERE tenant = $1 AND id = $2"
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(QueueRow::into_model)
+                .transpose()
+            }
+
+            async fn queues(&self, tenant: &TenantId) -> StoreResult<Vec<Queue>> {
+                sqlx::query_as::<_, QueueRow>(concat!(
+                    "SELECT ",
+                    queue_cols!(),
+                    " FROM queues WHERE tenant = $1 ORDER BY name, id"
+                ))
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(QueueRow::into_model)
+                .collect()
+            }
+
+            async fn customer(
+                &self,
+                tenant: &TenantId,
+                id: &CustomerId,
+            ) -> StoreResult<Option<Customer>> {
+                sqlx::query_as::<_, CustomerRow>(concat!(
+                    "SELECT ",
+                    customer_cols!(),
+                    " FROM customers WHERE tenant = $1 AND id = $2"
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(CustomerRow::into_model)
+                .transpose()
+            }
+
+            async fn conversation(
+                &self,
+                tenant: &TenantId,
+                id: &ConversationId,
+            ) -> StoreResult<Option<Conversation>> {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM conversations WHERE tenant = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|data| conversation_from_json(&data))
+                .transpose()
+            }
+
+            async fn conversations(
+                &self,
+                tenant: &TenantId,
+                filter: &ConversationFilter,
+                page: &PageRequest,
+            ) -> StoreResult<Page<Conversation>> {
+                let (sql, args) = conversations_query(tenant, filter, page)?;
+                let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+                for arg in args {
+                    query = match arg {
+                        Arg::Text(s) => query.bind(s),
+                        Arg::Int(n) => query.bind(n),
+                    };
+                }
+                let items = query
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|data| conversation_from_json(data))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok(into_page(items, page_limit(page), |c| c.id.to_string()))
+            }
+
+            async fn messages(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                page: &PageRequest,
+            ) -> StoreResult<Page<Message>> {
+                let after = seq_cursor(page)?;
+                let limit = page_limit(page);
+                let items = sqlx::query_as::<_, MessageRow>(concat!(
+                    "SELECT ",
+                    message_cols!(),
+                    " FROM messages WHERE tenant = $1 AND conversation = $2 AND seq > $3 \
+                     ORDER BY seq LIMIT $4"
+                ))
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(MessageRow::into_model)
+                .collect::<StoreResult<Vec<_>>>()?;
+                Ok(into_page(items, limit, |m| m.seq.to_string()))
+            }
+
+            async fn events(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                page: &PageRequest,
+            ) -> StoreResult<Page<StoredEvent>> {
+                let after = seq_cursor(page)?;
+                let limit = page_limit(page);
+                let items = sqlx::query_as::<_, EventRow>(concat!(
+                    "SELECT ",
+                    event_cols!(),
+                    " FROM events WHERE tenant = $1 AND conversation = $2 AND seq > $3 \
+                     ORDER BY seq LIMIT $4"
+                ))
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(EventRow::into_model)
+                .collect::<StoreResult<Vec<_>>>()?;
+                Ok(into_page(items, limit, |e| e.seq.to_string()))
+            }
+
+            async fn events_by_seq(&self, seqs: &[i64]) -> StoreResult<Vec<StoredEvent>> {
+                Self::fetch_events_by_seq(&self.pool, seqs).await
+            }
+
+            async fn conversation_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+                Ok(sqlx::query_as::<_, (String, i64)>(
+                    "SELECT state, COUNT(*) FROM conversations GROUP BY state ORDER BY state",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn idempotency_claim(
+                &self,
+                scope: &str,
+                key: &str,
+                fingerprint: &str,
+                now: Timestamp,
+            ) -> StoreResult<IdempotencyClaim> {
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotency (scope, idem_key, fingerprint, created_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (scope, idem_key) DO NOTHING",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(fingerprint)
+                .bind(now.millis())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if inserted == 1 {
+                    return Ok(IdempotencyClaim::Claimed);
+                }
+                let row = sqlx::query_as::<_, IdempotencyRow>(
+                    "SELECT fingerprint, status, body, created_at FROM idempotency \
+                     WHERE scope = $1 AND idem_key = $2",
+                )
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+                // Released between our insert and our read: a retry will claim it.
+                let Some(row) = row else { return Ok(IdempotencyClaim::InProgress) };
+                if row.fingerprint != fingerprint {
+                    return Ok(IdempotencyClaim::Mismatch);
+                }
+                if let Some(status) = row.status {
+                    let status = u16::try_from(status).map_err(|_| {
+                        StoreError::Corrupt(format!("idempotency status {status}"))
+                    })?;
+                    return Ok(IdempotencyClaim::Replay { status, body: row.body.unwrap_or_default() });
+                }
+                if now.millis().saturating_sub(row.created_at) < IDEMPOTENCY_TAKEOVER_MS {
+                    return Ok(IdempotencyClaim::InProgress);
+                }
+                // The first request died: take over, unless another retry just did.
+                let taken = sqlx::query(
+                    "UPDATE idempotency SET created_at = $3 WHERE scope = $1 AND idem_key = $2 \
+                     AND created_at = $4 AND status IS NULL",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(now.millis())
+                .bind(row.created_at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(if taken == 1 { IdempotencyClaim::Claimed } else { IdempotencyClaim::InProgress })
+            }
+
+            async fn idempotency_complete(
+                &self,
+                scope: &str,
+                key: &str,
+                status: u16,
+                body: &str,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE idempotency SET status = $3, body = $4 \
+                     WHERE scope = $1 AND idem_key = $2",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(i64::from(status))
+                .bind(body)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn idempotency_release(&self, scope: &str, key: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "DELETE FROM idempotency WHERE scope = $1 AND idem_key = $2 \
+                     AND status IS NULL",
+                )
+                .bind(scope)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Tx for SqlTx<$db> {
+            async fn lock_tenant(&mut self, tenant: &TenantId) -> StoreResult<()> {
+                <$db as Dialect>::lock_tenant(&mut self.tx, tenant).await
+            }
+
+            async fn insert_tenant(&mut self, tenant: &Tenant) -> StoreResult<()> {
+                sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(tenant.id.as_str())
+                    .bind(&tenant.name)
+                    .bind(tenant.created_at.millis())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict("tenant_exists", "a tenant with this id already exists"))?;
+                Ok(())
+            }
+
+            async fn insert_api_key(&mut self, key: &ApiKey, hash: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, tenant, name, prefix, hash, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(key.id.as_str())
+                .bind(key.tenant.as_str())
+                .bind(&key.name)
+                .bind(&key.prefix)
+                .bind(hash)
+                .bind(key.created_at.millis())
+                .bind(key.revoked_at.map(Timestamp::millis))
+                .execute(&mut *self.tx)
+                .await
+                .map_err(conflict("api_key_exists", "this API key already exists"))?;
+                Ok(())
+            }
+
+            async fn revoke_api_key(
+                &mut self,
+                tenant: &TenantId,
+                id: &ApiKeyId,
+                now: Timestamp,
+            ) -> StoreResult<bool> {
+                let n = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $3 \
+                     WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn insert_agent(&mut self, agent: &Agent, password_hash: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO agents (id, tenant, email, name, role, status, \
+                     status_changed_at, skills, languages, queues, capacity, password_hash, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(agent.id.as_str())
+                .bind(agent.tenant.as_str())
+                .bind(agent.email.trim().to_ascii_lowercase())
+                .bind(&agent.name)
+                .bind(agent.role.as_str())
+                .bind(agent.status.as_str())
+                .bind(agent.status_changed_at.millis())
+                .bind(serde_json::to_string(&agent.skills)?)
+                .bind(serde_json::to_string(&agent.languages)?)
+                .bind(serde_json::to_string(&agent.queues)?)
+                .bind(i64::from(agent.capacity))
+                .bind(password_hash)
+                .bind(agent.created_at.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(conflict("email_taken", "an account with this email already exists"))?;
+                Ok(())
+            }
+
+            async fn agent_for_update(
+                &mut self,
+                tenant: &TenantId,
+                id: &AgentId,
+            ) -> StoreResult<Option<Agent>> {
+                sqlx::query_as::<_, AgentRow>(concat!(
+                    "SELECT ",
+                    agent_cols!(),
+                    " FROM agents WHERE tenant = $1 AND id = $2",
+                    $for_update
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .map(AgentRow::into_model)
+                .transpose()
+            }
+
+            async fn update_agent(&mut self, agent: &Agent) -> StoreResult<()> {
+                let n = sqlx::query(
+                    "UPDATE agents SET name = $3, role = $4, status = $5, status_changed_at = $6, \
+                     skills = $7, languages = $8, queues = $9, capacity = $10 \
+                     WHERE tenant = $1 AND id = $2",
+                )
+                .bind(agent.tenant.as_str())
+                .bind(agent.id.as_str())
+                .bind(&agent.name)
+                .bind(agent.role.as_str())
+                .bind(agent.status.as_str())
+                .bind(agent.status_changed_at.millis())
+                .bind(serde_json::to_string(&agent.skills)?)
+                .bind(serde_json::to_string(&agent.languages)?)
+                .bind(serde_json::to_string(&agent.queues)?)
+                .bind(i64::from(agent.capacity))
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound("agent"));
+                }
+                Ok(())
+            }
+
+            async fn set_agent_password(
+                &mut self,
+                tenant: &TenantId,
+                id: &AgentId,
+                password_hash: &str,
+            ) -> StoreResult<()> {
+                let n = sqlx::query(
+                    "UPDATE agents SET password_hash = $3 WHERE tenant = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .bind(password_hash)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound("agent"));
+                }
+                Ok(())
+            }
+
+            async fn insert_session(&mut self, token_hash: &str, session: &Session) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, tenant, agent, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(session.tenant.as_str())
+                .bind(session.agent.as_str())
+                .bind(session.expires_at.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(conflict("session_exists", "this session token already exists"))?;
+                Ok(())
+            }
+
+            async fn delete_session(&mut self, token_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn upsert_queue(&mut self, queue: &Queue) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO queues (tenant, id, name, skills, languages, strategy, \
+                     offer_timeout_secs, settings, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (tenant, id) DO UPDATE SET name = excluded.name, \
+                     skills = excluded.skills, languages = excluded.languages, \
+                     strategy = excluded.strategy, \
+                     offer_timeout_secs = excluded.offer_timeout_secs, \
+                     settings = excluded.settings",
+                )
+                .bind(queue.tenant.as_str())
+                .bind(queue.id.as_str())
+                .bind(&queue.name)
+                .bind(serde_json::to_string(&queue.skills)?)
+                .bind(serde_json::to_string(&queue.languages)?)
+                .bind(&queue.strategy)
+                .bind(i64::from(queue.offer_timeout_secs))
+                .bind(serde_json::to_string(&queue.settings)?)
+                .bind(queue.created_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_queue(&mut self, tenant: &TenantId, id: &QueueId) -> StoreResult<bool> {
+                let n = sqlx::query("DELETE FROM queues WHERE tenant = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn customer_by_external_id(
+                &mut self,
+                tenant: &TenantId,
+                external_id: &str,
+            ) -> StoreResult<Option<Customer>> {
+                sqlx::query_as::<_, CustomerRow>(concat!(
+                    "SELECT ",
+                    customer_cols!(),
+                    " FROM customers WHERE tenant = $1 AND external_id = $2"
+                ))
+                .bind(tenant.as_str())
+                .bind(external_id)
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .map(CustomerRow::into_model)
+                .transpose()
+            }
+
+            async fn upsert_customer(&mut self, customer: &Customer) -> StoreResult<()> {
+                let n = sqlx::query(
+                    "INSERT INTO customers (id, tenant, external_id, name, email, phone, \
+                     language, tier, attributes, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (id) DO UPDATE SET external_id = excluded.external_id, \
+                     name = excluded.name, email = excluded.email, phone = excluded.phone, \
+                     language = excluded.language, tier = excluded.tier, \
+                     attributes = excluded.attributes \
+                     WHERE customers.tenant = excluded.tenant",
+                )
+                .bind(customer.id.as_str())
+                .bind(customer.tenant.as_str())
+                .bind(customer.external_id.as_deref())
+                .bind(customer.name.as_deref())
+                .bind(customer.email.as_deref())
+                .bind(customer.phone.as_deref())
+                .bind(customer.language.as_deref())
+                .bind(customer.tier.as_deref())
+                .bind(serde_json::to_string(&customer.attributes)?)
+                .bind(customer.created_at.millis())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(conflict(
+                    "customer_external_id_taken",
+                    "another customer of this tenant has this external_id",
+                ))?
+                .rows_affected();
+                if n == 0 {
+                    // The id exists in another tenant.
+                    return Err(StoreError::NotFound("customer"));
+                }
+                Ok(())
+            }
+
+            async fn insert_conversation(&mut self, conversation: &Conversation) -> StoreResult<()> {
+                let c = conversation;
+                sqlx::query(
+                    "INSERT INTO conversations (tenant, id, customer_id, channel, state, queue, \
+                     assignee, priority, version, created_at, updated_at, data) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(c.tenant.as_str())
+                .bind(c.id.as_str())
+                .bind(c.customer.as_str())
+                .bind(&c.channel)
+                .bind(c.state.as_str())
+                .bind(c.queue.as_ref().map(QueueId::as_str))
+                .bind(c.assignee.as_ref().map(AgentId::as_str))
+                .bind(i64::from(c.priority))
+                .bind(i64::from(c.version))
+                .bind(c.created_at.millis())
+                .bind(c.updated_at.millis())
+                .bind(serde_json::to_string(c)?)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(conflict("conversation_exists", "a conversation with this id exists"))?;
+                Ok(())
+            }
+
+            async fn conversation_for_update(
+                &mut self,
+                tenant: &TenantId,
+                id: &ConversationId,
+            ) -> StoreResult<Option<Conversation>> {
+                sqlx::query_scalar::<_, String>(concat!(
+                    "SELECT data FROM conversations WHERE tenant = $1 AND id = $2",
+                    $for_update
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .map(|data| conversation_from_json(&data))
+                .transpose()
+            }
+
+            async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()> {
+                let c = conversation;
+                let n = sqlx::query(
+                    "UPDATE conversations SET state = $3, queue = $4, assignee = $5, \
+                     priority = $6, version = $7, updated_at = $8, data = $9 \
+                     WHERE tenant = $1 AND id = $2",
+                )
+                .bind(c.tenant.as_str())
+                .bind(c.id.as_str())
+                .bind(c.state.as_str())
+                .bind(c.queue.as_ref().map(QueueId::as_str))
+                .bind(c.assignee.as_ref().map(AgentId::as_str))
+                .bind(i64::from(c.priority))
+                .bind(i64::from(c.version))
+                .bind(c.updated_at.millis())
+                .bind(serde_json::to_string(c)?)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound("conversation"));
+                }
+                Ok(())
+            }
+
+            async fn message_by_external_id(
+                &mut self,
+                tenant: &TenantId,
+                external_id: &str,
+            ) -> StoreResult<Option<Message>> {
+                sqlx::query_as::<_, MessageRow>(concat!(
+                    "SELECT ",
+                    message_cols!(),
+                    " FROM messages WHERE tenant = $1 AND external_id = $2"
+                ))
+                .bind(tenant.as_str())
+                .bind(external_id)
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .map(MessageRow::into_model)
+                .transpose()
+            }
+
+            async fn insert_message(&mut self, message: &Message) -> StoreResult<i64> {
+                let m = message;
+                let bot = m.bot.as_ref().map(serde_json::to_string).transpose()?;
+                let seq = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO messages (id, tenant, conversation, role, text, agent, \
+                     external_id, bot, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+                )
+                .bind(m.id.as_str())
+                .bind(m.tenant.as_str())
+                .bind(m.conversation.as_str())
+                .bind(m.role.as_str())
+                .bind(&m.text)
+                .bind(m.agent.as_ref().map(AgentId::as_str))
+                .bind(m.external_id.as_deref())
+                .bind(bot)
+                .bind(m.created_at.millis())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(conflict(
+                    "external_id_reused",
+                    "a message with this external_id already exists",
+                ))?;
+                Ok(seq)
+            }
+
+            async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent> {
+                let seq = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO events (tenant, conversation, kind, actor, data, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+                )
+                .bind(event.tenant.as_str())
+                .bind(event.conversation.as_ref().map(ConversationId::as_str))
+                .bind(&event.kind)
+                .bind(serde_json::to_string(&event.actor)?)
+                .bind(serde_json::to_string(&event.data)?)
+                .bind(event.at.millis())
+                .fetch_one(&mut *self.tx)
+                .await?;
+                let stored = StoredEvent {
+                    seq,
+                    tenant: event.tenant.clone(),
+                    conversation: event.conversation.clone(),
+                    kind: event.kind.clone(),
+                    actor: event.actor.clone(),
+                    data: event.data.clone(),
+                    at: event.at,
+                };
+                self.events.push(stored.clone());
+                Ok(stored)
+            }
+
+            async fn commit(self: Box<Self>) -> StoreResult<()> {
+                let SqlTx { tx, events, shared } = *self;
+                <$db as Dialect>::commit(tx, events, &shared).await
+            }
+        }
+    };
+}
+
+sql_backend!(Sqlite, backend = Backend::Sqlite, for_update = "");
+sql_backend!(
+    Postgres,
+    backend = Backend::Postgres,
+    for_update = " FOR UPDATE"
+);

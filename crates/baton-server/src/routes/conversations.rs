@@ -1,0 +1,420 @@
+//! `/v1/conversations`: the lifecycle.
+
+use super::conversation_id;
+use crate::auth::{Principal, PrincipalKind};
+use crate::dto::*;
+use crate::error::{ApiError, ApiResult, Json, Query, optional_json};
+use crate::{AppState, now};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use baton_core::conversation::{Command, HandoffSource};
+use baton_core::{AgentId, ConversationState, CsatScore, MessageRole, Priority, QueueId, Role, TenantId};
+use baton_store::service::{self, NewMessage};
+use baton_store::{ConversationFilter, Store};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The conversation routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start, list))
+        .routes(routes!(get_one))
+        .routes(routes!(post_message, list_messages))
+        .routes(routes!(list_events))
+        .routes(routes!(handoff))
+        .routes(routes!(claim))
+        .routes(routes!(accept))
+        .routes(routes!(decline))
+        .routes(routes!(transfer))
+        .routes(routes!(note))
+        .routes(routes!(close))
+        .routes(routes!(csat))
+}
+
+async fn view(state: &AppState, tenant: &TenantId, id: &baton_core::ConversationId) -> ApiResult<ConversationView> {
+    let conv = state.store.conversation(tenant, id).await?.ok_or(ApiError::NotFound("conversation"))?;
+    let customer = state.store.customer(tenant, &conv.customer).await?;
+    Ok(ConversationView::new(conv, customer))
+}
+
+async fn known_queue(store: &dyn Store, tenant: &TenantId, raw: Option<String>) -> ApiResult<Option<QueueId>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let unknown = || ApiError::invalid("unknown_queue", format!("there is no queue '{raw}'"));
+    let id = QueueId::parse(raw.as_str()).map_err(|_| unknown())?;
+    store.queue(tenant, &id).await?.ok_or_else(unknown)?;
+    Ok(Some(id))
+}
+
+async fn known_agent(store: &dyn Store, tenant: &TenantId, raw: Option<String>) -> ApiResult<Option<AgentId>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let unknown = || ApiError::invalid("unknown_agent", format!("there is no agent '{raw}'"));
+    let id = AgentId::parse(raw.as_str()).map_err(|_| unknown())?;
+    store.agent(tenant, &id).await?.ok_or_else(unknown)?;
+    Ok(Some(id))
+}
+
+/// Start a conversation.
+#[utoipa::path(post, path = "/v1/conversations", tag = "conversations",
+    request_body = StartConversationBody,
+    responses((status = 201, body = ConversationView), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn start(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<StartConversationBody>,
+) -> ApiResult<(StatusCode, Json<ConversationView>)> {
+    principal.require_integration()?;
+    let customer = body.customer.validate()?;
+    let channel = token("channel", body.channel.as_deref().unwrap_or("api"), 32)?;
+    let (outcome, customer) = service::start_conversation(
+        state.store.as_ref(),
+        &principal.tenant,
+        customer,
+        channel,
+        body.attributes,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(ConversationView::new(outcome.conversation, Some(customer)))))
+}
+
+/// Filters of `GET /v1/conversations`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct ListQuery {
+    /// State.
+    state: Option<String>,
+    /// Queue id.
+    queue: Option<String>,
+    /// Assignee agent id (`me` for yourself).
+    assignee: Option<String>,
+    /// Created at or after (RFC 3339).
+    since: Option<String>,
+    /// Created before (RFC 3339).
+    until: Option<String>,
+    /// 1-500.
+    limit: Option<u32>,
+    /// Cursor.
+    cursor: Option<String>,
+}
+
+/// List conversations, newest first.
+#[utoipa::path(get, path = "/v1/conversations", tag = "conversations", params(ListQuery),
+    responses((status = 200, body = Page<ConversationView>)), security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Page<ConversationView>>> {
+    let me = principal.require_role(Role::Agent)?.clone();
+    let filter = ConversationFilter {
+        state: q
+            .state
+            .map(|s| {
+                ConversationState::parse(&s).ok_or_else(|| {
+                    ApiError::invalid("invalid_state", "state must be bot, queued, assigned, deferred or closed")
+                })
+            })
+            .transpose()?,
+        queue: q
+            .queue
+            .map(|s| QueueId::parse(s).map_err(|_| ApiError::invalid("invalid_queue", "queue is not a queue id")))
+            .transpose()?,
+        assignee: q
+            .assignee
+            .map(|s| {
+                if s == "me" {
+                    Ok(me.clone())
+                } else {
+                    AgentId::parse(s).map_err(|_| ApiError::invalid("invalid_assignee", "assignee is not an agent id"))
+                }
+            })
+            .transpose()?,
+        since: q.since.as_deref().map(|s| parse_time("since", s)).transpose()?,
+        until: q.until.as_deref().map(|s| parse_time("until", s)).transpose()?,
+    };
+    let page = PageQuery { limit: q.limit, cursor: q.cursor }.into_request()?;
+    let found = state.store.conversations(&principal.tenant, &filter, &page).await?;
+    Ok(Json(Page {
+        items: found.items.into_iter().map(|c| ConversationView::new(c, None)).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+/// One conversation with its customer.
+#[utoipa::path(get, path = "/v1/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, body = ConversationView), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationView>> {
+    let id = conversation_id(&id)?;
+    Ok(Json(view(&state, &principal.tenant, &id).await?))
+}
+
+/// Add a message. Integrations post `customer` or `bot` turns; agents post replies.
+#[utoipa::path(post, path = "/v1/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    request_body = PostMessageBody,
+    responses((status = 201, body = PostMessageResponse), (status = 200, description = "duplicate external_id", body = PostMessageResponse),
+        (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn post_message(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<PostMessageBody>,
+) -> ApiResult<(StatusCode, Json<PostMessageResponse>)> {
+    let id = conversation_id(&id)?;
+    let text = required_text("text", body.text, MAX_TEXT)?;
+    let external_id = optional_text("external_id", body.external_id, 200)?;
+    let role = match (&principal.kind, body.role.as_deref()) {
+        (PrincipalKind::Integration { .. }, Some("customer")) => MessageRole::Customer,
+        (PrincipalKind::Integration { .. }, Some("bot")) => MessageRole::Bot,
+        (PrincipalKind::Integration { .. }, _) => {
+            return Err(ApiError::invalid("invalid_role", "role must be customer or bot"));
+        }
+        (PrincipalKind::Person { .. }, None | Some("agent")) => MessageRole::Agent,
+        (PrincipalKind::Person { .. }, Some(_)) => {
+            return Err(ApiError::invalid(
+                "invalid_role",
+                "agents post role agent; use /notes for internal notes",
+            ));
+        }
+    };
+    let bot = match (role, body.bot) {
+        (MessageRole::Bot, Some(b)) => Some(b.validate()?),
+        (_, Some(_)) => return Err(ApiError::invalid("invalid_field", "bot metadata is only for bot messages")),
+        (_, None) => None,
+    };
+    let outcome = service::post_message(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        NewMessage { role, text, external_id, bot },
+        &actor_for(&principal, role),
+        now(),
+    )
+    .await?;
+    let status = if outcome.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let customer = state.store.customer(&principal.tenant, &outcome.conversation.customer).await?;
+    let conversation = ConversationView::new(outcome.conversation, customer);
+    Ok((
+        status,
+        Json(PostMessageResponse {
+            message: outcome.message.into(),
+            state: conversation.state.clone(),
+            conversation,
+            escalation: None,
+            duplicate: outcome.duplicate,
+        }),
+    ))
+}
+
+/// Integrations write on behalf of the customer or the bot; the event records that.
+fn actor_for(principal: &Principal, role: MessageRole) -> baton_core::conversation::Actor {
+    use baton_core::conversation::Actor;
+    match role {
+        MessageRole::Customer => Actor::Customer,
+        MessageRole::Bot => Actor::Bot,
+        _ => principal.actor(),
+    }
+}
+
+/// The transcript, oldest first.
+#[utoipa::path(get, path = "/v1/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id"), PageQuery),
+    responses((status = 200, body = Page<MessageView>)), security(("bearer" = [])))]
+async fn list_messages(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<MessageView>>> {
+    let id = conversation_id(&id)?;
+    let page = page.into_request()?;
+    state.store.conversation(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("conversation"))?;
+    let found = state.store.messages(&principal.tenant, &id, &page).await?;
+    // Integrations face the customer: internal notes never reach them.
+    let customer_facing = matches!(principal.kind, PrincipalKind::Integration { .. });
+    let items = found
+        .items
+        .into_iter()
+        .filter(|m| !(customer_facing && m.role == MessageRole::Note))
+        .map(Into::into)
+        .collect();
+    Ok(Json(Page { items, next_cursor: found.next_cursor }))
+}
+
+/// The audit trail of one conversation.
+#[utoipa::path(get, path = "/v1/conversations/{id}/events", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id"), PageQuery),
+    responses((status = 200, body = Page<EventView>)), security(("bearer" = [])))]
+async fn list_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Page<EventView>>> {
+    principal.require_role(Role::Agent)?;
+    let id = conversation_id(&id)?;
+    let page = page.into_request()?;
+    state.store.conversation(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("conversation"))?;
+    let found = state.store.events(&principal.tenant, &id, &page).await?;
+    Ok(Json(Page { items: found.items.iter().map(EventView::from).collect(), next_cursor: found.next_cursor }))
+}
+
+async fn run(state: &AppState, principal: &Principal, id: &str, command: Command) -> ApiResult<Json<ConversationView>> {
+    let id = conversation_id(id)?;
+    service::run_command(state.store.as_ref(), &principal.tenant, &id, &command, &principal.actor(), now()).await?;
+    Ok(Json(view(state, &principal.tenant, &id).await?))
+}
+
+/// Ask for a human. From an agent on a `bot` conversation this is a takeover.
+#[utoipa::path(post, path = "/v1/conversations/{id}/handoff", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")), request_body = HandoffBody,
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn handoff(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<HandoffBody>,
+) -> ApiResult<Json<ConversationView>> {
+    let reason = token("reason", body.reason.trim(), 100)?;
+    let priority = body
+        .priority
+        .map(|p| Priority::new(p).map_err(|e| ApiError::invalid("invalid_priority", e.0)))
+        .transpose()?;
+    let source = match (&principal.kind, body.source.as_deref()) {
+        (PrincipalKind::Person { .. }, None) => HandoffSource::Agent,
+        (PrincipalKind::Person { .. }, Some(_)) => {
+            return Err(ApiError::invalid("invalid_field", "source is only for integrations"));
+        }
+        (PrincipalKind::Integration { .. }, None | Some("api")) => HandoffSource::Api,
+        (PrincipalKind::Integration { .. }, Some("customer")) => HandoffSource::Customer,
+        (PrincipalKind::Integration { .. }, Some("bot")) => HandoffSource::Bot,
+        (PrincipalKind::Integration { .. }, Some(_)) => {
+            return Err(ApiError::invalid("invalid_source", "source must be customer, bot or api"));
+        }
+    };
+    let queue = known_queue(state.store.as_ref(), &principal.tenant, body.queue).await?;
+    let note = optional_text("note", body.note, 2000)?;
+    let command = Command::RequestHandoff { reason, source, queue, priority, note };
+    run(&state, &principal, &id, command).await
+}
+
+/// Take a queued conversation.
+#[utoipa::path(post, path = "/v1/conversations/{id}/claim", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn claim(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<ConversationView>> {
+    principal.require_role(Role::Agent)?;
+    run(&state, &principal, &id, Command::Claim).await
+}
+
+/// Accept the offer made to you.
+#[utoipa::path(post, path = "/v1/conversations/{id}/accept", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn accept(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<ConversationView>> {
+    principal.require_role(Role::Agent)?;
+    run(&state, &principal, &id, Command::Accept).await
+}
+
+/// Decline the offer made to you.
+#[utoipa::path(post, path = "/v1/conversations/{id}/decline", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn decline(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<ConversationView>> {
+    principal.require_role(Role::Agent)?;
+    run(&state, &principal, &id, Command::Decline).await
+}
+
+/// Hand the conversation to another agent or queue, with a note.
+#[utoipa::path(post, path = "/v1/conversations/{id}/transfer", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")), request_body = TransferBody,
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn transfer(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<TransferBody>,
+) -> ApiResult<Json<ConversationView>> {
+    principal.require_role(Role::Agent)?;
+    let note = required_text("note", body.note, 2000)?;
+    let to_agent = known_agent(state.store.as_ref(), &principal.tenant, body.to_agent).await?;
+    let to_queue = known_queue(state.store.as_ref(), &principal.tenant, body.to_queue).await?;
+    let override_owner = principal.role().is_some_and(|r| r.at_least(Role::Supervisor));
+    run(&state, &principal, &id, Command::Transfer { to_agent, to_queue, note, override_owner }).await
+}
+
+/// Add an internal note (never shown to the customer).
+#[utoipa::path(post, path = "/v1/conversations/{id}/notes", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")), request_body = NoteBody,
+    responses((status = 201, body = MessageView)), security(("bearer" = [])))]
+async fn note(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<NoteBody>,
+) -> ApiResult<(StatusCode, Json<MessageView>)> {
+    principal.require_role(Role::Agent)?;
+    let id = conversation_id(&id)?;
+    let text = required_text("text", body.text, MAX_TEXT)?;
+    let outcome = service::post_message(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        NewMessage { role: MessageRole::Note, text, external_id: None, bot: None },
+        &principal.actor(),
+        now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(outcome.message.into())))
+}
+
+/// Close the conversation.
+#[utoipa::path(post, path = "/v1/conversations/{id}/close", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")), request_body = Option<CloseBody>,
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn close(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<ConversationView>> {
+    let body: CloseBody = optional_json(&body)?;
+    let resolution = body.resolution.map(|r| token("resolution", r.trim(), 100)).transpose()?;
+    let override_owner = match principal.role() {
+        Some(role) => role.at_least(Role::Supervisor),
+        None => true,
+    };
+    run(&state, &principal, &id, Command::Close { resolution, override_owner }).await
+}
+
+/// Record the customer's rating after close.
+#[utoipa::path(post, path = "/v1/conversations/{id}/csat", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")), request_body = CsatBody,
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn csat(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<CsatBody>,
+) -> ApiResult<Json<ConversationView>> {
+    principal.require_integration()?;
+    let score = CsatScore::new(body.score).map_err(|e| ApiError::invalid("invalid_score", e.0))?;
+    let comment = optional_text("comment", body.comment, 2000)?;
+    run(&state, &principal, &id, Command::RecordCsat { score, comment }).await
+}

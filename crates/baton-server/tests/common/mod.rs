@@ -1,0 +1,213 @@
+//! Test harness: real servers on port 0, each on its own fresh database, with typed helpers.
+#![allow(dead_code)]
+
+use baton_server::AppState;
+use baton_store::Store;
+use baton_store::testing::TestDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database for one test; `None` when PostgreSQL is not configured (the test is skipped).
+pub async fn database(backend: Backend, name: &str) -> Option<TestDatabase> {
+    match backend {
+        Backend::Sqlite => Some(TestDatabase::sqlite(name).await),
+        Backend::Postgres => {
+            let db = TestDatabase::postgres(name).await;
+            if db.is_none() {
+                eprintln!("skipping {name} on PostgreSQL: BATON_TEST_POSTGRES_URL is not set");
+            }
+            db
+        }
+    }
+}
+
+/// One running server instance.
+pub struct Instance {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts a server on port 0 over the database at `url`.
+pub async fn start_instance(url: &str) -> Instance {
+    let store = baton_store::connect(url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let state = AppState::new(store.clone());
+    tokio::spawn(async move {
+        baton_server::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Instance { base: format!("http://{addr}"), addr, store, shutdown: Some(tx) }
+}
+
+/// A tenant with an admin session and an API key, on one instance.
+pub struct TestApp {
+    pub db: TestDatabase,
+    pub instance: Instance,
+    pub client: reqwest::Client,
+    pub tenant: String,
+    pub api_key: String,
+    pub admin_token: String,
+    pub admin_id: String,
+}
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// A response: status and JSON body (Null when empty).
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Res {
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+    }
+
+    /// Asserts an error status and code, and that the message is non-empty.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.code(), code, "body: {}", self.body);
+        assert!(
+            !self.body["error"]["message"].as_str().unwrap_or("").is_empty(),
+            "error without message: {}",
+            self.body
+        );
+    }
+}
+
+/// Sends a request with an optional bearer token and JSON body.
+pub async fn send(client: &reqwest::Client, method: Method, url: &str, token: Option<&str>, body: Option<Value>) -> Res {
+    let mut req = client.request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    Res { status, body, headers }
+}
+
+impl TestApp {
+    /// A fresh database, one instance, a tenant with an admin and a key.
+    pub async fn spawn(backend: Backend, name: &str) -> Option<TestApp> {
+        let db = database(backend, name).await?;
+        let instance = start_instance(db.url()).await;
+        Some(Self::with_instance(db, instance).await)
+    }
+
+    /// Seeds a tenant on an already started instance.
+    pub async fn with_instance(db: TestDatabase, instance: Instance) -> TestApp {
+        let (tenant, api_key, admin_email) = create_tenant(instance.store.as_ref(), "Test Co").await;
+        let client = reqwest::Client::new();
+        let login = send(&client, Method::POST, &format!("{}/v1/auth/login", instance.base), None,
+            Some(json!({"email": admin_email, "password": PASSWORD}))).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        TestApp {
+            db,
+            tenant,
+            api_key,
+            admin_token: login.body["token"].as_str().unwrap().to_string(),
+            admin_id: login.body["agent"]["id"].as_str().unwrap().to_string(),
+            instance,
+            client,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.instance.base, path)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Res {
+        send(&self.client, Method::GET, &self.url(path), Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Res {
+        send(&self.client, Method::POST, &self.url(path), Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
+        send(&self.client, Method::PUT, &self.url(path), Some(token), Some(body)).await
+    }
+
+    /// Creates a person with `role` and logs them in; returns (agent id, token).
+    pub async fn person(&self, email: &str, role: &str) -> (String, String) {
+        let created = self
+            .post("/v1/agents", &self.admin_token, json!({
+                "email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD,
+                "role": role, "skills": [{"name": "billing", "level": 5}], "languages": ["en"],
+            }))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let login = send(&self.client, Method::POST, &self.url("/v1/auth/login"), None,
+            Some(json!({"email": email, "password": PASSWORD}))).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        (created.body["id"].as_str().unwrap().to_string(), login.body["token"].as_str().unwrap().to_string())
+    }
+
+    /// Starts a conversation through the integration API; returns its id.
+    pub async fn conversation(&self) -> String {
+        let res = self
+            .post("/v1/conversations", &self.api_key, json!({"customer": {"external_id": "c-1", "name": "John"}, "channel": "web"}))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Starts a conversation and hands it off; returns its id.
+    pub async fn queued_conversation(&self) -> String {
+        let id = self.conversation().await;
+        let res = self.post(&format!("/v1/conversations/{id}/handoff"), &self.api_key, json!({"reason": "customer_request"})).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        id
+    }
+
+    /// Number of events of a conversation (through the store, so it is independent of the API).
+    pub async fn event_count(&self, conversation: &str) -> usize {
+        let tenant = baton_core::TenantId::parse(self.tenant.as_str()).unwrap();
+        let id = baton_core::ConversationId::parse(conversation).unwrap();
+        let page = baton_store::PageRequest { limit: 500, cursor: None };
+        self.instance.store.events(&tenant, &id, &page).await.unwrap().items.len()
+    }
+}
+
+/// Creates a tenant directly through the service layer; returns (tenant id, api key, admin email).
+pub async fn create_tenant(store: &dyn Store, name: &str) -> (String, String, String) {
+    let email = format!("admin-{}@test.example", baton_store::service::new_suffix());
+    let hash = baton_server::auth::hash_password_blocking(PASSWORD).unwrap();
+    let created = baton_store::service::create_tenant(store, name, &email, &hash, baton_server::now()).await.unwrap();
+    (created.tenant.id.to_string(), created.api_key_secret, email)
+}

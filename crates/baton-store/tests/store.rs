@@ -1,0 +1,1267 @@
+//! The store's backend suite: every test is one async function over `Arc<dyn Store>`, run
+//! against SQLite (a fresh file each) and against PostgreSQL when `BATON_TEST_POSTGRES_URL` is
+//! set (a fresh database each, dropped at the end).
+
+use baton_core::conversation::{self, Actor, BotTurn, Command, EventKind, HandoffSource};
+use baton_core::{
+    AgentId, Conversation, ConversationId, ConversationState, CsatScore, MessageRole, QueueId,
+    Role, TenantId, Timestamp, TransitionError,
+};
+use baton_store::service::{self, CustomerInput, NewAgent, NewMessage};
+use baton_store::*;
+use futures::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn at(offset_ms: i64) -> Timestamp {
+    Timestamp::from_millis(T0 + offset_ms)
+}
+
+fn unique() -> String {
+    ulid::Ulid::generate().to_string().to_ascii_lowercase()
+}
+
+// ---------------------------------------------------------------- harness
+
+/// A fresh SQLite file in its own (not yet existing) folder, removed afterwards.
+struct SqliteDir(PathBuf);
+
+impl Drop for SqliteDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn with_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = SqliteDir(std::env::temp_dir().join(format!("baton-store-test-{}", unique())));
+    let url = format!("sqlite://{}", dir.0.join("nested/baton.db").display());
+    let store = connect(&url).await.expect("open sqlite");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store.migrate().await.expect("migrate");
+    store.migrate().await.expect("migrating twice is a no-op");
+    test(store).await;
+}
+
+fn postgres_admin_url(test: &str) -> Option<String> {
+    match std::env::var("BATON_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipping postgres::{test}: BATON_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// `admin` with its database replaced by `db` (query string kept).
+fn with_database(admin: &str, db: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    format!("{}/{db}{query}", &base[..host_end])
+}
+
+/// Creates database `baton_test_<random>`, runs `test` with its URL, drops it (even on panic).
+async fn with_postgres_db<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    use sqlx::Connection;
+    let Some(admin_url) = postgres_admin_url(name) else {
+        return;
+    };
+    let db = format!("baton_test_{}", unique());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("admin connection");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let result = AssertUnwindSafe(test(with_database(&admin_url, &db)))
+        .catch_unwind()
+        .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop test database");
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn pg_store(url: &str) -> Arc<dyn Store> {
+    let store = connect(url).await.expect("open postgres");
+    assert_eq!(store.backend(), Backend::Postgres);
+    store.migrate().await.expect("migrate");
+    store
+}
+
+async fn with_postgres<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_postgres_db(name, |url| async move {
+        let store = pg_store(&url).await;
+        test(store).await;
+    })
+    .await;
+}
+
+/// Runs each listed test against SQLite and PostgreSQL.
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::with_sqlite(super::$name).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::with_postgres(stringify!($name), super::$name).await;
+                }
+            )+
+        }
+    };
+}
+
+backend_tests!(
+    story,
+    concurrent_duplicate_posts,
+    tenant_isolation,
+    pagination,
+    idempotency,
+    live_events,
+    errors_and_conflicts,
+);
+
+// ---------------------------------------------------------------- helpers
+
+async fn new_tenant(store: &dyn Store, name: &str) -> service::CreatedTenant {
+    let email = format!("admin-{}@{name}.example", unique());
+    service::create_tenant(store, name, &email, "argon2-hash-admin", at(0))
+        .await
+        .expect("tenant")
+}
+
+async fn new_agent(store: &dyn Store, tenant: &TenantId, email: &str) -> baton_core::AgentId {
+    let new = NewAgent {
+        email: email.to_string(),
+        name: format!("Agent {email}"),
+        role: Role::Agent,
+        skills: vec![Skill {
+            name: "billing".into(),
+            level: 7,
+        }],
+        languages: vec!["en".into(), "es".into()],
+        queues: vec![QueueId::with_suffix("billing")],
+        capacity: 3,
+    };
+    service::create_agent(store, tenant, new, "argon2-hash", &Actor::System, at(1))
+        .await
+        .expect("agent")
+        .id
+}
+
+async fn start(store: &dyn Store, tenant: &TenantId, external: Option<&str>) -> Conversation {
+    let customer = CustomerInput {
+        external_id: external.map(str::to_string),
+        name: Some("Ada".into()),
+        ..Default::default()
+    };
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("page".into(), serde_json::json!("/pricing"));
+    service::start_conversation(
+        store,
+        tenant,
+        customer,
+        "web".into(),
+        attrs,
+        &Actor::Customer,
+        at(10),
+    )
+    .await
+    .expect("start")
+    .0
+    .conversation
+}
+
+fn text(role: MessageRole, text: &str, external_id: Option<&str>) -> NewMessage {
+    NewMessage {
+        role,
+        text: text.to_string(),
+        external_id: external_id.map(str::to_string),
+        bot: None,
+    }
+}
+
+async fn all_events(store: &dyn Store, tenant: &TenantId, id: &ConversationId) -> Vec<StoredEvent> {
+    let mut out = Vec::new();
+    let mut page = PageRequest {
+        limit: 2,
+        cursor: None,
+    };
+    loop {
+        let p = store.events(tenant, id, &page).await.expect("events");
+        out.extend(p.items);
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+fn handoff(queue: &QueueId) -> Command {
+    Command::RequestHandoff {
+        reason: "customer_request".into(),
+        source: HandoffSource::Customer,
+        queue: Some(queue.clone()),
+        priority: None,
+        note: Some("wants a refund".into()),
+    }
+}
+
+async fn recv(rx: &mut broadcast::Receiver<Arc<StoredEvent>>) -> Arc<StoredEvent> {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("receiver open")
+}
+
+// ---------------------------------------------------------------- tests
+
+/// The life of a tenant: accounts, sessions, queues, and one conversation from first message to
+/// CSAT, with illegal moves refused and the event log able to rebuild the projection.
+async fn story(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    store.ping().await.expect("ping");
+
+    // Tenant, admin and first API key.
+    let created = new_tenant(store, "acme").await;
+    let tenant = created.tenant.id.clone();
+    assert_eq!(
+        store.tenant(&tenant).await.unwrap(),
+        Some(created.tenant.clone())
+    );
+    let key = store
+        .api_key_by_hash(&service::hash_secret(&created.api_key_secret))
+        .await
+        .unwrap()
+        .expect("key by hash");
+    assert_eq!(key, created.api_key);
+    assert_eq!(
+        store.api_keys(&tenant).await.unwrap(),
+        vec![created.api_key.clone()]
+    );
+    service::revoke_api_key(store, &tenant, &key.id, &Actor::System, at(2))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .api_key_by_hash(&service::hash_secret(&created.api_key_secret))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        service::revoke_api_key(store, &tenant, &key.id, &Actor::System, at(2)).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Agents and login (email is case-insensitive).
+    let email = format!("Bea-{}@Acme.example", unique());
+    let bea = new_agent(store, &tenant, &email).await;
+    let (agent, hash) = store
+        .agent_for_login(&email.to_uppercase())
+        .await
+        .unwrap()
+        .expect("login lookup");
+    assert_eq!(agent.id, bea);
+    assert_eq!(agent.email, email.to_ascii_lowercase());
+    assert_eq!(hash, "argon2-hash");
+    assert_eq!(
+        agent.skills,
+        vec![Skill {
+            name: "billing".into(),
+            level: 7
+        }]
+    );
+    assert_eq!(
+        store.agent(&tenant, &bea).await.unwrap(),
+        Some(agent.clone())
+    );
+    let cid = new_agent(store, &tenant, &format!("cid-{}@acme.example", unique())).await;
+    assert_eq!(store.agents(&tenant).await.unwrap().len(), 3);
+    let updated = service::update_agent(
+        store,
+        &tenant,
+        &bea,
+        &Actor::System,
+        at(3),
+        None,
+        |a: &mut Agent| {
+            a.status = baton_core::AgentStatus::Available;
+            a.capacity = 5;
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.agent(&tenant, &bea).await.unwrap(), Some(updated));
+    let mut tx = store.begin().await.unwrap();
+    tx.set_agent_password(&tenant, &bea, "new-hash")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.agent_for_login(&email).await.unwrap().unwrap().1,
+        "new-hash"
+    );
+
+    // Sessions expire.
+    let session_token = service::open_session(store, &agent, 1_000, at(0))
+        .await
+        .unwrap();
+    let token_hash = service::hash_secret(&session_token);
+    let session = store
+        .session(&token_hash, at(999))
+        .await
+        .unwrap()
+        .expect("live session");
+    assert_eq!(
+        (session.tenant.clone(), session.agent.clone()),
+        (tenant.clone(), bea.clone())
+    );
+    assert!(
+        store
+            .session(&token_hash, at(1_000))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    service::close_session(store, &session_token).await.unwrap();
+    assert!(
+        store.session(&token_hash, at(0)).await.unwrap().is_none(),
+        "closed"
+    );
+
+    // Queues: create, update, list, delete.
+    let billing = QueueId::with_suffix("billing");
+    let mut queue = Queue {
+        id: billing.clone(),
+        tenant: tenant.clone(),
+        name: "Billing".into(),
+        skills: vec![Skill {
+            name: "billing".into(),
+            level: 3,
+        }],
+        languages: vec!["en".into()],
+        strategy: "round_robin".into(),
+        offer_timeout_secs: 30,
+        settings: serde_json::json!({ "overflow": [] }),
+        created_at: at(4),
+    };
+    service::save_queue(store, &queue, &Actor::System, at(4))
+        .await
+        .unwrap();
+    queue.name = "Billing & refunds".into();
+    queue.strategy = "least_busy".into();
+    service::save_queue(store, &queue, &Actor::System, at(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.queue(&tenant, &billing).await.unwrap(),
+        Some(queue.clone())
+    );
+    let spare = Queue {
+        id: QueueId::with_suffix("spare"),
+        name: "Spare".into(),
+        ..queue.clone()
+    };
+    service::save_queue(store, &spare, &Actor::System, at(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.queues(&tenant).await.unwrap(),
+        vec![queue.clone(), spare.clone()]
+    );
+    service::delete_queue(store, &tenant, &spare.id, &Actor::System, at(6))
+        .await
+        .unwrap();
+    assert!(store.queue(&tenant, &spare.id).await.unwrap().is_none());
+    assert!(matches!(
+        service::delete_queue(store, &tenant, &spare.id, &Actor::System, at(6)).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // A conversation: customer and bot turns, a duplicate delivery.
+    let conv = start(store, &tenant, Some("crm-42")).await;
+    let id = conv.id.clone();
+    assert_eq!(
+        store.conversation(&tenant, &id).await.unwrap(),
+        Some(conv.clone())
+    );
+    let customer = store
+        .customer(&tenant, &conv.customer)
+        .await
+        .unwrap()
+        .expect("customer");
+    assert_eq!(customer.external_id.as_deref(), Some("crm-42"));
+    let again = start(store, &tenant, Some("crm-42")).await;
+    assert_eq!(
+        again.customer, conv.customer,
+        "a returning customer is reused"
+    );
+
+    let first = service::post_message(
+        store,
+        &tenant,
+        &id,
+        text(
+            MessageRole::Customer,
+            "my invoice is wrong",
+            Some("wamid.1"),
+        ),
+        &Actor::Customer,
+        at(20),
+    )
+    .await
+    .unwrap();
+    assert!(!first.duplicate);
+    let dup = service::post_message(
+        store,
+        &tenant,
+        &id,
+        text(
+            MessageRole::Customer,
+            "my invoice is wrong",
+            Some("wamid.1"),
+        ),
+        &Actor::Customer,
+        at(21),
+    )
+    .await
+    .unwrap();
+    assert!(dup.duplicate);
+    assert_eq!(dup.message, first.message);
+    assert!(dup.events.is_empty());
+    let bot = NewMessage {
+        bot: Some(BotTurn {
+            confidence: Some(0.4),
+            intent: Some("billing".into()),
+            fallback: false,
+        }),
+        ..text(MessageRole::Bot, "Let me check.", None)
+    };
+    let bot = service::post_message(store, &tenant, &id, bot, &Actor::Bot, at(22))
+        .await
+        .unwrap();
+    assert!(bot.message.seq > first.message.seq);
+
+    // Handoff, claim, reply, note, close, CSAT.
+    let cmd = |c: Command, actor: Actor, t: i64| {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        async move { service::run_command(store, &tenant, &id, &c, &actor, at(t)).await }
+    };
+    let bea_actor = Actor::Agent { id: bea.clone() };
+    let out = cmd(handoff(&billing), Actor::Customer, 30).await.unwrap();
+    assert_eq!(out.conversation.state, ConversationState::Queued);
+    let out = cmd(Command::Claim, bea_actor.clone(), 31).await.unwrap();
+    assert_eq!(out.conversation.assignee.as_ref(), Some(&bea));
+    assert_eq!(out.events.len(), 1);
+    assert_eq!(out.events[0].kind, "assigned");
+    let stolen = cmd(Command::Claim, Actor::Agent { id: cid.clone() }, 32).await;
+    assert!(matches!(
+        stolen,
+        Err(StoreError::Transition(TransitionError::NotAssignee))
+    ));
+    service::post_message(
+        store,
+        &tenant,
+        &id,
+        text(MessageRole::Agent, "Fixed, sorry!", None),
+        &bea_actor,
+        at(33),
+    )
+    .await
+    .unwrap();
+    service::post_message(
+        store,
+        &tenant,
+        &id,
+        text(MessageRole::Note, "refund issued", None),
+        &bea_actor,
+        at(34),
+    )
+    .await
+    .unwrap();
+    let assigned = store
+        .conversations(
+            &tenant,
+            &ConversationFilter {
+                assignee: Some(bea.clone()),
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        assigned.items.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        vec![&id]
+    );
+    let close = Command::Close {
+        resolution: Some("refunded".into()),
+        override_owner: false,
+    };
+    let out = cmd(close.clone(), bea_actor.clone(), 35).await.unwrap();
+    assert_eq!(out.conversation.state, ConversationState::Closed);
+    let csat = Command::RecordCsat {
+        score: CsatScore::new(5).unwrap(),
+        comment: None,
+    };
+    cmd(csat.clone(), Actor::Customer, 36).await.unwrap();
+
+    // Illegal moves are refused and write nothing.
+    let before = all_events(store, &tenant, &id).await;
+    let stored_before = store.conversation(&tenant, &id).await.unwrap();
+    let reply = service::post_message(
+        store,
+        &tenant,
+        &id,
+        text(MessageRole::Agent, "one more thing", None),
+        &bea_actor,
+        at(37),
+    )
+    .await;
+    assert!(
+        matches!(
+            reply,
+            Err(StoreError::Transition(TransitionError::InvalidState { .. }))
+        ),
+        "{reply:?}"
+    );
+    assert!(matches!(
+        cmd(csat, Actor::Customer, 38).await,
+        Err(StoreError::Transition(TransitionError::CsatAlreadyRecorded))
+    ));
+    assert!(matches!(
+        cmd(close, bea_actor.clone(), 39).await,
+        Err(StoreError::Transition(TransitionError::InvalidState { .. }))
+    ));
+    assert_eq!(
+        all_events(store, &tenant, &id).await,
+        before,
+        "refused commands append nothing"
+    );
+    assert_eq!(
+        store.conversation(&tenant, &id).await.unwrap(),
+        stored_before
+    );
+    let messages = store
+        .messages(&tenant, &id, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(messages.items.len(), 4);
+    assert_eq!(
+        messages.items[1].bot.as_ref().and_then(|b| b.confidence),
+        Some(0.4)
+    );
+    assert_eq!(messages.items[3].role, MessageRole::Note);
+
+    // Replaying the log rebuilds the stored projection.
+    let stored = store.conversation(&tenant, &id).await.unwrap().unwrap();
+    let mut replayed = Conversation::new(
+        id.clone(),
+        tenant.clone(),
+        conv.customer.clone(),
+        String::new(),
+        at(0),
+    );
+    for event in &before {
+        let kind: EventKind = serde_json::from_value(event.data.clone()).expect("event kind");
+        assert_eq!(kind.name(), event.kind);
+        conversation::apply(&mut replayed, &kind, event.at);
+    }
+    assert_eq!(replayed, stored);
+    assert_eq!(stored.version as usize, before.len());
+
+    // Counts per state, across tenants.
+    let counts = store.conversation_counts().await.unwrap();
+    assert!(counts.contains(&("closed".to_string(), 1)), "{counts:?}");
+    assert!(counts.contains(&("bot".to_string(), 1)), "{counts:?}");
+}
+
+/// Five deliveries of one channel message at once are stored once.
+async fn concurrent_duplicate_posts(store: Arc<dyn Store>) {
+    let tenant = new_tenant(store.as_ref(), "dupes").await.tenant.id;
+    let conv = start(store.as_ref(), &tenant, None).await;
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let (store, tenant, id) = (store.clone(), tenant.clone(), conv.id.clone());
+        tasks.push(tokio::spawn(async move {
+            service::post_message(
+                store.as_ref(),
+                &tenant,
+                &id,
+                text(MessageRole::Customer, "hello", Some("wamid.same")),
+                &Actor::Customer,
+                at(100 + i),
+            )
+            .await
+        }));
+    }
+    let mut fresh = 0;
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        // A racing insert may also lose on the unique index; both are "not stored twice".
+        match outcome {
+            Ok(o) if !o.duplicate => fresh += 1,
+            Ok(_) => {}
+            Err(StoreError::Conflict {
+                code: "external_id_reused",
+                ..
+            }) => {}
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert_eq!(fresh, 1);
+    let messages = store
+        .messages(&tenant, &conv.id, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(messages.items.len(), 1);
+    let conv = store
+        .conversation(&tenant, &conv.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conv.message_count, 1);
+}
+
+/// Nothing of one tenant is visible through another's id.
+async fn tenant_isolation(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let a = new_tenant(store, "alpha").await;
+    let b = new_tenant(store, "beta").await;
+    let (ta, tb) = (a.tenant.id.clone(), b.tenant.id.clone());
+    let conv = start(store, &ta, Some("same-external")).await;
+    service::post_message(
+        store,
+        &ta,
+        &conv.id,
+        text(MessageRole::Customer, "hi", Some("m1")),
+        &Actor::Customer,
+        at(1),
+    )
+    .await
+    .unwrap();
+    let queue = Queue {
+        id: QueueId::with_suffix("general"),
+        tenant: ta.clone(),
+        name: "General".into(),
+        skills: vec![],
+        languages: vec![],
+        strategy: "round_robin".into(),
+        offer_timeout_secs: 30,
+        settings: serde_json::json!({}),
+        created_at: at(0),
+    };
+    service::save_queue(store, &queue, &Actor::System, at(0))
+        .await
+        .unwrap();
+
+    assert!(store.conversation(&tb, &conv.id).await.unwrap().is_none());
+    assert!(store.customer(&tb, &conv.customer).await.unwrap().is_none());
+    assert!(store.agent(&tb, &a.admin.id).await.unwrap().is_none());
+    assert!(store.queue(&tb, &queue.id).await.unwrap().is_none());
+    assert!(store.queues(&tb).await.unwrap().is_empty());
+    assert!(
+        store
+            .api_keys(&tb)
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.tenant == tb)
+    );
+    assert_eq!(store.agents(&tb).await.unwrap().len(), 1);
+    let listed = store
+        .conversations(&tb, &ConversationFilter::default(), &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+    assert!(
+        store
+            .messages(&tb, &conv.id, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .events(&tb, &conv.id, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let refused =
+        service::run_command(store, &tb, &conv.id, &Command::Claim, &Actor::System, at(2)).await;
+    assert!(matches!(refused, Err(StoreError::NotFound("conversation"))));
+    assert!(matches!(
+        service::delete_queue(store, &tb, &queue.id, &Actor::System, at(2)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // The same external ids are independent per tenant.
+    let conv_b = start(store, &tb, Some("same-external")).await;
+    assert_ne!(conv_b.customer, conv.customer);
+    let posted = service::post_message(
+        store,
+        &tb,
+        &conv_b.id,
+        text(MessageRole::Customer, "hi", Some("m1")),
+        &Actor::Customer,
+        at(3),
+    )
+    .await
+    .unwrap();
+    assert!(!posted.duplicate);
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.revoke_api_key(&tb, &a.api_key.id, at(4)).await.unwrap());
+    assert!(
+        tx.agent_for_update(&tb, &a.admin.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        tx.conversation_for_update(&tb, &conv.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Conversations page newest first by id; messages and events oldest first by seq.
+async fn pagination(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let tenant = new_tenant(store, "pages").await.tenant.id;
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(start(store, &tenant, None).await.id);
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut page = PageRequest {
+        limit: 3,
+        cursor: None,
+    };
+    let mut pages = 0;
+    loop {
+        let p = store
+            .conversations(&tenant, &ConversationFilter::default(), &page)
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(p.items.into_iter().map(|c| c.id));
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ids, "newest first, each once");
+    let exact = PageRequest {
+        limit: 7,
+        cursor: None,
+    };
+    let p = store
+        .conversations(&tenant, &ConversationFilter::default(), &exact)
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.items.len(), p.next_cursor),
+        (7, None),
+        "no empty last page"
+    );
+
+    // Filters.
+    let queued = &ids[0];
+    let q = QueueId::with_suffix("vip");
+    service::run_command(
+        store,
+        &tenant,
+        queued,
+        &handoff(&q),
+        &Actor::Customer,
+        at(50),
+    )
+    .await
+    .unwrap();
+    let filter = ConversationFilter {
+        state: Some(ConversationState::Queued),
+        ..Default::default()
+    };
+    let p = store
+        .conversations(&tenant, &filter, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.items.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        vec![queued]
+    );
+    let filter = ConversationFilter {
+        queue: Some(q),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .conversations(&tenant, &filter, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let filter = ConversationFilter {
+        since: Some(at(11)),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .conversations(&tenant, &filter, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let filter = ConversationFilter {
+        until: Some(at(11)),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .conversations(&tenant, &filter, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        7
+    );
+
+    // Messages.
+    let id = &ids[1];
+    for i in 0..5 {
+        service::post_message(
+            store,
+            &tenant,
+            id,
+            text(MessageRole::Customer, &format!("m{i}"), None),
+            &Actor::Customer,
+            at(60 + i),
+        )
+        .await
+        .unwrap();
+    }
+    let mut texts = Vec::new();
+    let mut page = PageRequest {
+        limit: 2,
+        cursor: None,
+    };
+    loop {
+        let p = store.messages(&tenant, id, &page).await.unwrap();
+        texts.extend(p.items.into_iter().map(|m| m.text));
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(texts, ["m0", "m1", "m2", "m3", "m4"]);
+
+    // Events: 1 started + 5 messages, in order, across pages of 2.
+    let events = all_events(store, &tenant, id).await;
+    assert_eq!(events.len(), 6);
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(events[0].kind, "started");
+
+    // Bad cursors are the caller's mistake.
+    let bad = PageRequest {
+        limit: 2,
+        cursor: Some("not-a-seq".into()),
+    };
+    assert!(matches!(
+        store.messages(&tenant, id, &bad).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        store.events(&tenant, id, &bad).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    let bad = PageRequest {
+        limit: 2,
+        cursor: Some("no spaces allowed".into()),
+    };
+    assert!(matches!(
+        store
+            .conversations(&tenant, &ConversationFilter::default(), &bad)
+            .await,
+        Err(StoreError::InvalidInput(_))
+    ));
+}
+
+/// Claim, replay, in-progress, take-over after 60 s, mismatch, release.
+async fn idempotency(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let claim =
+        |key: &'static str, fp: &'static str, t: i64| s.idempotency_claim("ten_a", key, fp, at(t));
+    assert_eq!(
+        claim("k1", "fp1", 0).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    assert_eq!(
+        claim("k1", "fp1", 1).await.unwrap(),
+        IdempotencyClaim::InProgress
+    );
+    assert_eq!(
+        claim("k1", "fp2", 1).await.unwrap(),
+        IdempotencyClaim::Mismatch
+    );
+    s.idempotency_complete("ten_a", "k1", 201, r#"{"ok":true}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim("k1", "fp1", 2).await.unwrap(),
+        IdempotencyClaim::Replay {
+            status: 201,
+            body: r#"{"ok":true}"#.into()
+        }
+    );
+    assert_eq!(
+        claim("k1", "fp2", 2).await.unwrap(),
+        IdempotencyClaim::Mismatch
+    );
+    // Completed keys are not released.
+    s.idempotency_release("ten_a", "k1").await.unwrap();
+    assert!(matches!(
+        claim("k1", "fp1", 3).await.unwrap(),
+        IdempotencyClaim::Replay { .. }
+    ));
+
+    // Scopes are independent.
+    assert_eq!(
+        s.idempotency_claim("ten_b", "k1", "fp9", at(0))
+            .await
+            .unwrap(),
+        IdempotencyClaim::Claimed
+    );
+
+    // A request that died is taken over after 60 s, once.
+    assert_eq!(
+        claim("k2", "fp1", 0).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    assert_eq!(
+        claim("k2", "fp1", 59_999).await.unwrap(),
+        IdempotencyClaim::InProgress
+    );
+    assert_eq!(
+        claim("k2", "fp1", 60_000).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    assert_eq!(
+        claim("k2", "fp1", 60_001).await.unwrap(),
+        IdempotencyClaim::InProgress
+    );
+
+    // A released key can be claimed again.
+    assert_eq!(
+        claim("k3", "fp1", 0).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    s.idempotency_release("ten_a", "k3").await.unwrap();
+    assert_eq!(
+        claim("k3", "fp2", 1).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+}
+
+/// Subscribers get committed events in commit order; a dropped transaction publishes nothing.
+async fn live_events(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let tenant = new_tenant(s, "live").await.tenant.id;
+    let mut rx = s.subscribe();
+    let conv = start(s, &tenant, None).await;
+    let started = recv(&mut rx).await;
+    assert_eq!(
+        (started.kind.as_str(), started.conversation.as_ref()),
+        ("started", Some(&conv.id))
+    );
+
+    // Rolled back: never published.
+    let mut tx = s.begin().await.unwrap();
+    let ghost = NewEvent {
+        tenant: tenant.clone(),
+        conversation: None,
+        kind: "ghost".into(),
+        actor: Actor::System,
+        data: serde_json::json!({}),
+        at: at(1),
+    };
+    tx.append_event(&ghost).await.unwrap();
+    drop(tx);
+
+    let out = service::run_command(
+        s,
+        &tenant,
+        &conv.id,
+        &handoff(&QueueId::with_suffix("q")),
+        &Actor::Customer,
+        at(2),
+    )
+    .await
+    .unwrap();
+    let mut tx = s.begin().await.unwrap();
+    let audit = tx
+        .append_event(&NewEvent {
+            kind: "audit".into(),
+            ..ghost.clone()
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut got = Vec::new();
+    for _ in 0..out.events.len() + 1 {
+        got.push(recv(&mut rx).await.as_ref().clone());
+    }
+    let mut expected = out.events.clone();
+    expected.push(audit);
+    assert_eq!(got, expected);
+    assert!(got.iter().all(|e| e.kind != "ghost"));
+    assert!(rx.try_recv().is_err(), "nothing else was published");
+    assert_eq!(
+        s.events_by_seq(&[expected[0].seq]).await.unwrap(),
+        vec![expected[0].clone()]
+    );
+}
+
+/// Named conflicts and bad URLs.
+async fn errors_and_conflicts(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let a = new_tenant(s, "conflicts").await;
+    let b = new_tenant(s, "others").await;
+    let new = NewAgent {
+        email: format!("  {}  ", a.admin.email.to_uppercase()),
+        name: "Twin".into(),
+        role: Role::Agent,
+        skills: vec![],
+        languages: vec![],
+        queues: vec![],
+        capacity: 1,
+    };
+    let taken = service::create_agent(s, &b.tenant.id, new, "h", &Actor::System, at(0)).await;
+    assert!(
+        matches!(
+            taken,
+            Err(StoreError::Conflict {
+                code: "email_taken",
+                ..
+            })
+        ),
+        "email is unique across tenants: {taken:?}"
+    );
+    // The failed transaction left nothing behind.
+    assert_eq!(s.agents(&b.tenant.id).await.unwrap().len(), 1);
+
+    let conv = start(s, &a.tenant.id, None).await;
+    let other = start(s, &a.tenant.id, None).await;
+    service::post_message(
+        s,
+        &a.tenant.id,
+        &conv.id,
+        text(MessageRole::Customer, "x", Some("ext")),
+        &Actor::Customer,
+        at(1),
+    )
+    .await
+    .unwrap();
+    let reused = service::post_message(
+        s,
+        &a.tenant.id,
+        &other.id,
+        text(MessageRole::Customer, "x", Some("ext")),
+        &Actor::Customer,
+        at(1),
+    )
+    .await;
+    assert!(matches!(
+        reused,
+        Err(StoreError::Conflict {
+            code: "external_id_reused",
+            ..
+        })
+    ));
+
+    let mut tx = s.begin().await.unwrap();
+    let again = tx.insert_tenant(&a.tenant).await;
+    assert!(matches!(
+        again,
+        Err(StoreError::Conflict {
+            code: "tenant_exists",
+            ..
+        })
+    ));
+    drop(tx);
+
+    let err = connect("mysql://root:secret@db/baton").await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Config(_)));
+    assert!(
+        msg.contains("sqlite://") && msg.contains("postgres://"),
+        "{msg}"
+    );
+    assert!(!msg.contains("secret"), "{msg}");
+    let err = connect("postgres://baton:hunter2@127.0.0.1:1/baton")
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("127.0.0.1:1") && msg.contains("running"),
+        "{msg}"
+    );
+    assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+// ---------------------------------------------------------------- PostgreSQL only
+
+/// Two instances (two pools) claim one queued conversation at once: exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_claim_across_instances() {
+    with_postgres_db("concurrent_claim_across_instances", |url| async move {
+        let a = pg_store(&url).await;
+        let b = pg_store(&url).await;
+        let created = new_tenant(a.as_ref(), "race").await;
+        let tenant = created.tenant.id.clone();
+        let ann = new_agent(
+            a.as_ref(),
+            &tenant,
+            &format!("ann-{}@race.example", unique()),
+        )
+        .await;
+        let bob = new_agent(
+            a.as_ref(),
+            &tenant,
+            &format!("bob-{}@race.example", unique()),
+        )
+        .await;
+        for round in 0..5 {
+            let conv = start(a.as_ref(), &tenant, None).await;
+            service::run_command(
+                a.as_ref(),
+                &tenant,
+                &conv.id,
+                &handoff(&QueueId::with_suffix("q")),
+                &Actor::Customer,
+                at(1),
+            )
+            .await
+            .unwrap();
+            let claim = |store: Arc<dyn Store>, agent: AgentId| {
+                let (tenant, id) = (tenant.clone(), conv.id.clone());
+                tokio::spawn(async move {
+                    service::run_command(
+                        store.as_ref(),
+                        &tenant,
+                        &id,
+                        &Command::Claim,
+                        &Actor::Agent { id: agent },
+                        at(2),
+                    )
+                    .await
+                })
+            };
+            let (ra, rb) = (claim(a.clone(), ann.clone()), claim(b.clone(), bob.clone()));
+            let results = [ra.await.unwrap(), rb.await.unwrap()];
+            let wins = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(wins, 1, "round {round}: {results:?}");
+            for r in &results {
+                if let Err(e) = r {
+                    assert!(
+                        matches!(
+                            e,
+                            StoreError::Transition(
+                                TransitionError::NotAssignee | TransitionError::InvalidState { .. }
+                            )
+                        ),
+                        "{e:?}"
+                    );
+                }
+            }
+            let assigned = all_events(b.as_ref(), &tenant, &conv.id)
+                .await
+                .into_iter()
+                .filter(|e| e.kind == "assigned")
+                .count();
+            assert_eq!(assigned, 1);
+        }
+    })
+    .await;
+}
+
+/// An event committed through instance A reaches subscribers of instance B, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_live_across_instances() {
+    with_postgres_db("live_across_instances", |url| async move {
+        let a = pg_store(&url).await;
+        let b = pg_store(&url).await;
+        let mut rx_a = a.subscribe();
+        let mut rx_b = b.subscribe();
+        let tenant = new_tenant(a.as_ref(), "fanout").await.tenant.id;
+        let conv = start(a.as_ref(), &tenant, None).await;
+        let on_b = recv(&mut rx_b).await;
+        assert_eq!(on_b.kind, "started");
+        assert_eq!(on_b.conversation.as_ref(), Some(&conv.id));
+        let on_a = recv(&mut rx_a).await;
+        assert_eq!(on_a, on_b);
+        // B's own commit comes back to A after it, in commit order, exactly once each.
+        let msg = service::post_message(
+            b.as_ref(),
+            &tenant,
+            &conv.id,
+            text(MessageRole::Customer, "hi", None),
+            &Actor::Customer,
+            at(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(recv(&mut rx_a).await.as_ref(), &msg.events[0]);
+        assert_eq!(recv(&mut rx_b).await.as_ref(), &msg.events[0]);
+        assert!(rx_a.try_recv().is_err() && rx_b.try_recv().is_err());
+    })
+    .await;
+}
