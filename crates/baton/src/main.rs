@@ -1,1 +1,159 @@
-fn main() {}
+//! The `baton` command.
+
+mod demo;
+mod serve;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Baton: hand customer conversations from an AI assistant to human agents.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where to find configuration and the database.
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', env = "BATON_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (overrides the config file).
+    #[arg(long)]
+    database: Option<String>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> anyhow::Result<baton_server::Config> {
+        let mut config = baton_server::Config::load(self.config.as_deref(), std::env::vars())?;
+        if let Some(url) = &self.database {
+            config.database_url = Some(url.clone());
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (overrides the config file).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Run a server with a ready demo tenant on the embedded database.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Directory for the demo database.
+        #[arg(long, default_value = "data/demo")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with an admin and an API key; prints the admin's password and the key.
+    Create {
+        /// The tenant's display name.
+        name: String,
+        /// The first admin's login email.
+        #[arg(long)]
+        admin_email: String,
+        /// Print one JSON object for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config, listen } => {
+            let mut config = config.load()?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            serve::init_tracing(&config.log);
+            let store = serve::open_store(&config).await?;
+            serve::run(config, store, None).await
+        }
+        Command::Migrate { config } => {
+            let config = config.load()?;
+            let store = serve::open_store(&config).await?;
+            drop(store);
+            println!("migrations applied to {}", baton_server::config::redact_url(&config.database_url()));
+            Ok(())
+        }
+        Command::Tenant { command: TenantCommand::Create { name, admin_email, json, config } } => {
+            let config = config.load()?;
+            let store = serve::open_store(&config).await?;
+            let created = demo::create_tenant(store.as_ref(), &name, &admin_email)
+                .await
+                .context("creating the tenant")?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "tenant_id": created.tenant.id,
+                        "api_key": created.api_key,
+                        "admin": { "email": created.admin_email, "password": created.admin_password },
+                    })
+                );
+            } else {
+                println!("Created tenant '{}' ({})", name, created.tenant.id);
+                println!("  admin login:  {} / {}", created.admin_email, created.admin_password);
+                println!("  API key:      {}", created.api_key);
+                println!("Store these now: the password and the key are not shown again.");
+            }
+            Ok(())
+        }
+        Command::Demo { listen, data_dir } => {
+            let config = baton_server::Config {
+                listen,
+                data_dir,
+                log: std::env::var("BATON_LOG").unwrap_or_else(|_| "info".into()),
+                ..Default::default()
+            };
+            serve::init_tracing(&config.log);
+            let store = serve::open_store(&config).await?;
+            let banner = demo::seed(store.as_ref()).await.context("seeding the demo tenant")?;
+            serve::run(config, store, Some(banner)).await
+        }
+    }
+}

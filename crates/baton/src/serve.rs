@@ -1,0 +1,68 @@
+//! `baton serve`: open the store, bind, serve until Ctrl-C or SIGTERM.
+
+use anyhow::Context;
+use baton_server::config::redact_url;
+use baton_server::{AppState, Config};
+use baton_store::Store;
+use std::sync::Arc;
+
+/// Sets up logging to stderr.
+pub fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Connects to the configured database and applies migrations, explaining failures.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url();
+    let shown = redact_url(&url);
+    eprintln!("baton: opening database {shown}");
+    let store = baton_store::connect(&url).await.with_context(|| {
+        format!("cannot open the database {shown}; check --database / BATON_DATABASE_URL and that the server is running")
+    })?;
+    store.migrate().await.with_context(|| format!("cannot migrate the database {shown}"))?;
+    Ok(store)
+}
+
+/// Binds and serves; prints `banner` once listening.
+pub async fn run(config: Config, store: Arc<dyn Store>, banner: Option<String>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "cannot listen on {}: the port is in use; stop the other process or pass --listen 127.0.0.1:PORT",
+                config.listen
+            )
+        } else {
+            anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
+        }
+    })?;
+    let addr = listener.local_addr()?;
+    let mut state = AppState::new(store);
+    state.session_ttl_ms = i64::from(config.session_ttl_hours) * 3600 * 1000;
+    if let Some(banner) = banner {
+        println!("{}", banner.replace("{base}", &format!("http://{addr}")));
+    }
+    eprintln!("baton: listening on http://{addr} (API under /v1, description at /openapi.json)");
+    baton_server::serve(listener, state, shutdown_signal()).await?;
+    eprintln!("baton: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
