@@ -68,9 +68,9 @@ impl Principal {
     pub fn require_role(&self, role: Role) -> ApiResult<&AgentId> {
         match &self.kind {
             PrincipalKind::Person { agent, role: have } if have.at_least(role) => Ok(agent),
-            PrincipalKind::Person { .. } => {
-                Err(ApiError::forbidden(format!("this needs the {role} role or higher")))
-            }
+            PrincipalKind::Person { .. } => Err(ApiError::forbidden(format!(
+                "this needs the {role} role or higher"
+            ))),
             PrincipalKind::Integration { .. } => Err(ApiError::forbidden(format!(
                 "this needs a person with the {role} role; API keys cannot do it"
             ))),
@@ -104,7 +104,8 @@ pub fn bearer_token(parts: &axum::http::request::Parts) -> Option<String> {
         return value.strip_prefix("Bearer ").map(|t| t.trim().to_string());
     }
     parts.uri.query().and_then(|q| {
-        q.split('&').find_map(|pair| pair.strip_prefix("token=").map(|t| t.to_string()))
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("token=").map(|t| t.to_string()))
     })
 }
 
@@ -112,10 +113,21 @@ pub fn bearer_token(parts: &axum::http::request::Parts) -> Option<String> {
 pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
     let hash = hash_secret(token);
     if token.starts_with("bk_") {
-        let key = state.store.api_key_by_hash(&hash).await?.ok_or_else(invalid_token)?;
-        return Ok(Principal { tenant: key.tenant, kind: PrincipalKind::Integration { key: key.id } });
+        let key = state
+            .store
+            .api_key_by_hash(&hash)
+            .await?
+            .ok_or_else(invalid_token)?;
+        return Ok(Principal {
+            tenant: key.tenant,
+            kind: PrincipalKind::Integration { key: key.id },
+        });
     }
-    let session = state.store.session(&hash, crate::now()).await?.ok_or_else(invalid_token)?;
+    let session = state
+        .store
+        .session(&hash, crate::now())
+        .await?
+        .ok_or_else(invalid_token)?;
     let agent = state
         .store
         .agent(&session.tenant, &session.agent)
@@ -123,7 +135,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal>
         .ok_or_else(invalid_token)?;
     Ok(Principal {
         tenant: session.tenant,
-        kind: PrincipalKind::Person { agent: agent.id, role: agent.role },
+        kind: PrincipalKind::Person {
+            agent: agent.id,
+            role: agent.role,
+        },
     })
 }
 
@@ -153,10 +168,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts.extensions.get::<Principal>().cloned().ok_or(ApiError::Unauthorized(
-            "missing_credentials",
-            "send 'Authorization: Bearer <api key or session token>'".into(),
-        ))
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized(
+                "missing_credentials",
+                "send 'Authorization: Bearer <api key or session token>'".into(),
+            ))
     }
 }
 
@@ -176,7 +195,11 @@ pub async fn hash_password(password: String) -> ApiResult<String> {
 pub async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -185,5 +208,8 @@ pub async fn verify_password(password: String, hash: String) -> bool {
 
 /// Hashes a password synchronously (CLI and demo seeding).
 pub fn hash_password_blocking(password: &str) -> Result<String, String> {
-    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| e.to_string())
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
 }

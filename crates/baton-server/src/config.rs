@@ -38,7 +38,10 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
             .field("data_dir", &self.data_dir)
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("log", &self.log)
@@ -52,7 +55,12 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let creds = &url[scheme_end + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }
@@ -97,8 +105,10 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse {
                     path: path.to_path_buf(),
                     message: e.to_string(),
@@ -141,9 +151,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("baton-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("baton.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndatabase_url = \"postgres://u:secret@db/baton\"\n")
-            .unwrap();
-        let config = Config::load(Some(&file), [("BATON_LISTEN".into(), "127.0.0.1:1".into())]).unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"postgres://u:secret@db/baton\"\n",
+        )
+        .unwrap();
+        let config =
+            Config::load(Some(&file), [("BATON_LISTEN".into(), "127.0.0.1:1".into())]).unwrap();
         assert_eq!(config.listen, "127.0.0.1:1");
         assert_eq!(config.database_url(), "postgres://u:secret@db/baton");
         let printed = format!("{config:?}");
@@ -163,7 +177,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("BATON_SESSION_TTL_HOURS"), "{err}");
-        let missing = Config::load(Some(&dir.join("nope.toml")), []).unwrap_err().to_string();
+        let missing = Config::load(Some(&dir.join("nope.toml")), [])
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("nope.toml"), "{missing}");
         assert_eq!(Config::default().database_url(), "sqlite://data/baton.db");
     }

@@ -58,7 +58,9 @@ pub fn required_text(field: &str, value: String, max: usize) -> ApiResult<String
 pub fn token(field: &str, value: &str, max: usize) -> ApiResult<String> {
     let ok = !value.is_empty()
         && value.len() <= max
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b));
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:.".contains(&b));
     if ok {
         Ok(value.to_string())
     } else {
@@ -101,7 +103,10 @@ impl CustomerBody {
         if let Some(e) = &email
             && (!e.contains('@') || e.contains(char::is_whitespace))
         {
-            return Err(ApiError::invalid("invalid_email", "customer.email is not an email address"));
+            return Err(ApiError::invalid(
+                "invalid_email",
+                "customer.email is not an email address",
+            ));
         }
         let language = optional_text("customer.language", self.language, 16)?;
         if let Some(l) = &language
@@ -158,7 +163,10 @@ impl BotTurnBody {
         if let Some(c) = self.confidence
             && !(0.0..=1.0).contains(&c)
         {
-            return Err(ApiError::invalid("invalid_confidence", "bot.confidence must be between 0 and 1"));
+            return Err(ApiError::invalid(
+                "invalid_confidence",
+                "bot.confidence must be between 0 and 1",
+            ));
         }
         Ok(BotTurn {
             confidence: self.confidence,
@@ -367,7 +375,10 @@ impl ConversationView {
                 note: h.note,
                 at: rfc3339(h.at),
             }),
-            offer: c.offer.map(|o| OfferView { agent: o.agent.to_string(), expires_at: rfc3339(o.expires_at) }),
+            offer: c.offer.map(|o| OfferView {
+                agent: o.agent.to_string(),
+                expires_at: rfc3339(o.expires_at),
+            }),
             resolution: c.resolution,
             csat: c.csat.map(|s| s.get()),
             message_count: c.message_count,
@@ -422,7 +433,11 @@ impl From<Message> for MessageView {
             text: m.text,
             agent_id: m.agent.map(String::from),
             external_id: m.external_id,
-            bot: m.bot.map(|b| BotTurnView { confidence: b.confidence, intent: b.intent, fallback: b.fallback }),
+            bot: m.bot.map(|b| BotTurnView {
+                confidence: b.confidence,
+                intent: b.intent,
+                fallback: b.fallback,
+            }),
             created_at: rfc3339(m.created_at),
         }
     }
@@ -494,15 +509,27 @@ pub fn skills(field: &str, skills: Vec<SkillView>) -> ApiResult<Vec<Skill>> {
         .map(|s| {
             let name = token(field, &s.name, 40)?;
             if !(1..=10).contains(&s.level) {
-                return Err(ApiError::invalid("invalid_skill", format!("{field}: level must be 1-10")));
+                return Err(ApiError::invalid(
+                    "invalid_skill",
+                    format!("{field}: level must be 1-10"),
+                ));
             }
-            Ok(Skill { name, level: s.level })
+            Ok(Skill {
+                name,
+                level: s.level,
+            })
         })
         .collect()
 }
 
 fn skill_views(skills: Vec<Skill>) -> Vec<SkillView> {
-    skills.into_iter().map(|s| SkillView { name: s.name, level: s.level }).collect()
+    skills
+        .into_iter()
+        .map(|s| SkillView {
+            name: s.name,
+            level: s.level,
+        })
+        .collect()
 }
 
 /// An agent.
@@ -561,13 +588,17 @@ pub struct StatusBody {
 impl StatusBody {
     /// Parses the status.
     pub fn parse(&self) -> ApiResult<AgentStatus> {
-        self.status.parse().map_err(|e: baton_core::ValueError| ApiError::invalid("invalid_status", e.0))
+        self.status
+            .parse()
+            .map_err(|e: baton_core::ValueError| ApiError::invalid("invalid_status", e.0))
     }
 }
 
 /// Parses a role name.
 pub fn role(value: &str) -> ApiResult<Role> {
-    value.parse().map_err(|e: baton_core::ValueError| ApiError::invalid("invalid_role", e.0))
+    value
+        .parse()
+        .map_err(|e: baton_core::ValueError| ApiError::invalid("invalid_role", e.0))
 }
 
 /// `POST /v1/agents`.
@@ -622,7 +653,10 @@ pub fn capacity(value: u32) -> ApiResult<u32> {
     if (1..=100).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid("invalid_capacity", "capacity must be between 1 and 100"))
+        Err(ApiError::invalid(
+            "invalid_capacity",
+            "capacity must be between 1 and 100",
+        ))
     }
 }
 
@@ -632,8 +666,14 @@ pub fn languages(values: Vec<String>) -> ApiResult<Vec<String>> {
         .into_iter()
         .map(|l| {
             let l = l.trim().to_ascii_lowercase();
-            if l.is_empty() || l.len() > 16 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                Err(ApiError::invalid("invalid_language", format!("'{l}' is not a language tag such as en or pt-br")))
+            if l.is_empty()
+                || l.len() > 16
+                || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                Err(ApiError::invalid(
+                    "invalid_language",
+                    format!("'{l}' is not a language tag such as en or pt-br"),
+                ))
             } else {
                 Ok(l)
             }
@@ -785,8 +825,14 @@ impl PageQuery {
     pub fn into_request(self) -> ApiResult<baton_store::PageRequest> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
-            return Err(ApiError::invalid("invalid_limit", "limit must be between 1 and 500"));
+            return Err(ApiError::invalid(
+                "invalid_limit",
+                "limit must be between 1 and 500",
+            ));
         }
-        Ok(baton_store::PageRequest { limit, cursor: self.cursor })
+        Ok(baton_store::PageRequest {
+            limit,
+            cursor: self.cursor,
+        })
     }
 }

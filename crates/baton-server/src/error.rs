@@ -57,7 +57,10 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 with a code and message.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Invalid { code, message: message.into() }
+        ApiError::Invalid {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 403 with a message.
@@ -102,7 +105,12 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message: self.to_string() } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message: self.to_string(),
+            },
+        };
         (status, axum::Json(body)).into_response()
     }
 }
@@ -112,7 +120,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
-            StoreError::Transition(t) => ApiError::Conflict { code: t.code(), message: t.to_string() },
+            StoreError::Transition(t) => ApiError::Conflict {
+                code: t.code(),
+                message: t.to_string(),
+            },
             StoreError::InvalidInput(message) => ApiError::invalid("invalid_input", message),
             e if e.is_unavailable() => {
                 ApiError::Unavailable("the database is unavailable; retry shortly".into())
@@ -129,9 +140,10 @@ impl From<JsonRejection> for ApiError {
                 // Well-formed JSON with missing fields or wrong types.
                 ApiError::invalid("invalid_body", e.body_text())
             }
-            JsonRejection::JsonSyntaxError(e) => {
-                ApiError::BadRequest { code: "malformed_json", message: e.body_text() }
-            }
+            JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest {
+                code: "malformed_json",
+                message: e.body_text(),
+            },
             JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest {
                 code: "unsupported_media_type",
                 message: "send the body as JSON with 'Content-Type: application/json'".into(),
@@ -139,14 +151,20 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::PayloadTooLarge(crate::BODY_LIMIT)
             }
-            other => ApiError::BadRequest { code: "bad_request", message: other.body_text() },
+            other => ApiError::BadRequest {
+                code: "bad_request",
+                message: other.body_text(),
+            },
         }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::BadRequest { code: "invalid_query", message: rejection.body_text() }
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: rejection.body_text(),
+        }
     }
 }
 
@@ -173,7 +191,10 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> 
     }
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::invalid("invalid_body", e.to_string()),
-        _ => ApiError::BadRequest { code: "malformed_json", message: e.to_string() },
+        _ => ApiError::BadRequest {
+            code: "malformed_json",
+            message: e.to_string(),
+        },
     })
 }
 

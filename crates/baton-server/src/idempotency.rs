@@ -44,7 +44,11 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let mut material = format!("{} {}\n", parts.method, parts.uri.path()).into_bytes();
     material.extend_from_slice(&bytes);
     let fingerprint = hash_secret(&String::from_utf8_lossy(&material));
-    let claim = match state.store.idempotency_claim(&scope, &key, &fingerprint, now()).await {
+    let claim = match state
+        .store
+        .idempotency_claim(&scope, &key, &fingerprint, now())
+        .await
+    {
         Ok(claim) => claim,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -53,7 +57,10 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             let mut response = Response::new(Body::from(body));
             *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
             response
         }
@@ -69,7 +76,9 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         )
         .into_response(),
         IdempotencyClaim::Claimed => {
-            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
             let (parts, body) = response.into_parts();
             let Ok(bytes) = to_bytes(body, usize::MAX).await else {
                 let _ = state.store.idempotency_release(&scope, &key).await;
@@ -79,7 +88,10 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
                 state.store.idempotency_release(&scope, &key).await
             } else {
                 let text = String::from_utf8_lossy(&bytes);
-                state.store.idempotency_complete(&scope, &key, parts.status.as_u16(), &text).await
+                state
+                    .store
+                    .idempotency_complete(&scope, &key, parts.status.as_u16(), &text)
+                    .await
             };
             if let Err(e) = recorded {
                 tracing::warn!(error = %e, "could not record idempotent response");

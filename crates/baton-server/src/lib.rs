@@ -43,13 +43,20 @@ pub struct AppState {
 impl AppState {
     /// State over a store with default settings.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppState { store, metrics: Arc::new(Metrics::default()), session_ttl_ms: 12 * 3600 * 1000 }
+        AppState {
+            store,
+            metrics: Arc::new(Metrics::default()),
+            session_ttl_ms: 12 * 3600 * 1000,
+        }
     }
 }
 
 /// The current time as a core timestamp. The only clock read of the server.
 pub fn now() -> Timestamp {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     Timestamp::from_millis(ms as i64)
 }
 
@@ -83,7 +90,9 @@ impl utoipa::Modify for SecurityAddon {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A tenant API key (bk_...) or a session token (bs_...)"))
+                    .description(Some(
+                        "A tenant API key (bk_...) or a session token (bs_...)",
+                    ))
                     .build(),
             ),
         );
@@ -117,9 +126,18 @@ pub fn app(state: AppState) -> Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
-    .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
-    .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve))
-    .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::layer,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::resolve,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        metrics::track,
+    ))
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .fallback(|| async { error::ApiError::NotFound("route") })
     .with_state(state)
@@ -131,5 +149,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -47,14 +47,27 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
         let conversations = Family::<StateLabels, Gauge>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
             latency.clone(),
         );
-        registry.register("conversations", "Conversations by state", conversations.clone());
-        Metrics { registry, requests, latency, conversations }
+        registry.register(
+            "conversations",
+            "Conversations by state",
+            conversations.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            conversations,
+        }
     }
 }
 
@@ -62,8 +75,15 @@ impl Metrics {
     /// Sets the conversations-by-state gauges (read from the store at scrape time).
     pub fn set_conversations(&self, counts: &[(String, i64)]) {
         for state in baton_core::ConversationState::ALL {
-            let n = counts.iter().find(|(s, _)| s == state.as_str()).map_or(0, |(_, n)| *n);
-            self.conversations.get_or_create(&StateLabels { state: state.as_str().into() }).set(n);
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == state.as_str())
+                .map_or(0, |(_, n)| *n);
+            self.conversations
+                .get_or_create(&StateLabels {
+                    state: state.as_str().into(),
+                })
+                .set(n);
         }
     }
 
@@ -87,9 +107,18 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let response = next.run(request).await;
     let elapsed = started.elapsed().as_secs_f64();
     let m = &state.metrics;
-    m.latency.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() }).observe(elapsed);
+    m.latency
+        .get_or_create(&RouteLabels {
+            method: method.clone(),
+            route: route.clone(),
+        })
+        .observe(elapsed);
     m.requests
-        .get_or_create(&RequestLabels { method, route, status: response.status().as_u16() })
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
         .inc();
     response
 }

@@ -22,14 +22,29 @@ macro_rules! on_both_backends {
     )*};
 }
 
-on_both_backends!(story, bad_input, tenant_isolation, roles, idempotency, pagination, reopen_and_takeover);
+on_both_backends!(
+    story,
+    bad_input,
+    tenant_isolation,
+    roles,
+    idempotency,
+    pagination,
+    reopen_and_takeover
+);
 
 fn kinds(events: &Value) -> Vec<String> {
-    events["items"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
 }
 
 async fn story(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "api_story").await else { return };
+    let Some(app) = TestApp::spawn(backend, "api_story").await else {
+        return;
+    };
     let queue = app.post("/v1/queues", &app.admin_token, json!({"id": "billing", "name": "Billing", "skills": [{"name": "billing", "level": 3}]})).await;
     assert_eq!(queue.status, 201, "{}", queue.body);
     let (agent_id, agent) = app.person("sara@test.example", "agent").await;
@@ -44,7 +59,10 @@ async fn story(backend: Backend) {
     assert_eq!(started.status, 201, "{}", started.body);
     assert_eq!(started.body["state"], "bot");
     assert_eq!(started.body["customer"]["tier"], "vip");
-    assert_eq!(started.body["attributes"]["page_url"], "https://shop.example/orders/1234");
+    assert_eq!(
+        started.body["attributes"]["page_url"],
+        "https://shop.example/orders/1234"
+    );
     let id = started.body["id"].as_str().unwrap().to_string();
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
 
@@ -69,19 +87,43 @@ async fn story(backend: Backend) {
     // The agent sees it in the queue and claims it.
     let queued = app.get("/v1/conversations?state=queued", &agent).await;
     assert_eq!(queued.status, 200, "{}", queued.body);
-    assert!(queued.body["items"].as_array().unwrap().iter().any(|c| c["id"] == id.as_str()));
+    assert!(
+        queued.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str())
+    );
     let claimed = app.post(&path("/claim"), &agent, json!({})).await;
     assert_eq!(claimed.status, 200, "{}", claimed.body);
     assert_eq!(claimed.body["state"], "assigned");
     assert_eq!(claimed.body["assignee"], agent_id.as_str());
 
     // The bot is silent now; the agent replies and writes a note.
-    app.post(&path("/messages"), &app.api_key, json!({"role": "bot", "text": "Anything else?"})).await.assert_error(409, "bot_silenced");
-    let reply = app.post(&path("/messages"), &agent, json!({"text": "Hi John, I'm Sara. I'm issuing the refund now."})).await;
+    app.post(
+        &path("/messages"),
+        &app.api_key,
+        json!({"role": "bot", "text": "Anything else?"}),
+    )
+    .await
+    .assert_error(409, "bot_silenced");
+    let reply = app
+        .post(
+            &path("/messages"),
+            &agent,
+            json!({"text": "Hi John, I'm Sara. I'm issuing the refund now."}),
+        )
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.body["message"]["role"], "agent");
     assert_eq!(reply.body["message"]["agent_id"], agent_id.as_str());
-    let note = app.post(&path("/notes"), &agent, json!({"text": "Refund approved by policy 4.2"})).await;
+    let note = app
+        .post(
+            &path("/notes"),
+            &agent,
+            json!({"text": "Refund approved by policy 4.2"}),
+        )
+        .await;
     assert_eq!(note.status, 201, "{}", note.body);
     assert_eq!(note.body["role"], "note");
 
@@ -89,15 +131,32 @@ async fn story(backend: Backend) {
     let for_agent = app.get(&path("/messages"), &agent).await;
     assert_eq!(for_agent.body["items"].as_array().unwrap().len(), 4);
     let for_channel = app.get(&path("/messages"), &app.api_key).await;
-    let roles: Vec<&str> = for_channel.body["items"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = for_channel.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["customer", "bot", "agent"]);
 
     // Close and rate.
-    let closed = app.post(&path("/close"), &agent, json!({"resolution": "refund_issued"})).await;
+    let closed = app
+        .post(
+            &path("/close"),
+            &agent,
+            json!({"resolution": "refund_issued"}),
+        )
+        .await;
     assert_eq!(closed.status, 200, "{}", closed.body);
     assert_eq!(closed.body["state"], "closed");
     assert_eq!(closed.body["resolution"], "refund_issued");
-    let rated = app.post(&path("/csat"), &app.api_key, json!({"score": 5, "comment": "Great"})).await;
+    let rated = app
+        .post(
+            &path("/csat"),
+            &app.api_key,
+            json!({"score": 5, "comment": "Great"}),
+        )
+        .await;
     assert_eq!(rated.status, 200, "{}", rated.body);
     assert_eq!(rated.body["csat"], 5);
 
@@ -106,7 +165,17 @@ async fn story(backend: Backend) {
     assert_eq!(events.status, 200, "{}", events.body);
     assert_eq!(
         kinds(&events.body),
-        ["started", "message_added", "message_added", "handoff_requested", "assigned", "message_added", "message_added", "closed", "csat_recorded"]
+        [
+            "started",
+            "message_added",
+            "message_added",
+            "handoff_requested",
+            "assigned",
+            "message_added",
+            "message_added",
+            "closed",
+            "csat_recorded"
+        ]
     );
     let items = events.body["items"].as_array().unwrap();
     assert_eq!(items[1]["actor"]["type"], "customer");
@@ -123,27 +192,53 @@ async fn story(backend: Backend) {
 }
 
 async fn reopen_and_takeover(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "api_reopen").await else { return };
+    let Some(app) = TestApp::spawn(backend, "api_reopen").await else {
+        return;
+    };
     let (agent_id, agent) = app.person("tom@test.example", "agent").await;
     let id = app.conversation().await;
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
     // An agent taking over a bot conversation owns it at once.
-    let took = app.post(&path("/handoff"), &agent, json!({"reason": "agent_takeover"})).await;
+    let took = app
+        .post(
+            &path("/handoff"),
+            &agent,
+            json!({"reason": "agent_takeover"}),
+        )
+        .await;
     assert_eq!(took.status, 200, "{}", took.body);
     assert_eq!(took.body["state"], "assigned");
     assert_eq!(took.body["assignee"], agent_id.as_str());
     assert_eq!(took.body["handoff"]["source"], "agent");
     app.post(&path("/close"), &app.api_key, json!({})).await;
     // The customer writes again: back to the bot.
-    let again = app.post(&path("/messages"), &app.api_key, json!({"role": "customer", "text": "one more thing"})).await;
+    let again = app
+        .post(
+            &path("/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": "one more thing"}),
+        )
+        .await;
     assert_eq!(again.status, 201, "{}", again.body);
     assert_eq!(again.body["state"], "bot");
     let events = app.get(&path("/events"), &agent).await;
-    assert_eq!(kinds(&events.body), ["started", "handoff_requested", "assigned", "closed", "reopened", "message_added"]);
+    assert_eq!(
+        kinds(&events.body),
+        [
+            "started",
+            "handoff_requested",
+            "assigned",
+            "closed",
+            "reopened",
+            "message_added"
+        ]
+    );
 }
 
 async fn bad_input(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "api_bad_input").await else { return };
+    let Some(app) = TestApp::spawn(backend, "api_bad_input").await else {
+        return;
+    };
     let (_, agent) = app.person("ana@test.example", "agent").await;
     let id = app.conversation().await;
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
@@ -156,78 +251,304 @@ async fn bad_input(backend: Backend) {
         let url = app.url(&path("/messages"));
         let key = key.clone();
         async move {
-            let r = client.post(url).bearer_auth(key).header("content-type", content_type).body(body).send().await.unwrap();
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
             let body: Value = r.json().await.unwrap();
-            (status, body["error"]["code"].as_str().unwrap_or_default().to_string())
+            (
+                status,
+                body["error"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
         }
     };
-    assert_eq!(raw("{\"role\": \"customer\", \"text\": ", "application/json").await, (400, "malformed_json".into()));
-    assert_eq!(raw("{\"role\": \"customer\", \"text\": \"hi\"}", "text/plain").await, (400, "unsupported_media_type".into()));
-    app.post(&path("/messages"), &key, json!({"role": "customer"})).await.assert_error(422, "invalid_body");
-    app.post(&path("/messages"), &key, json!({"role": "customer", "text": 5})).await.assert_error(422, "invalid_body");
-    app.post(&path("/messages"), &key, json!({"role": "customer", "text": "hi", "colour": "red"})).await.assert_error(422, "invalid_body");
-    app.post(&path("/messages"), &key, json!({"role": "customer", "text": "   "})).await.assert_error(422, "missing_field");
-    app.post(&path("/messages"), &key, json!({"role": "wizard", "text": "hi"})).await.assert_error(422, "invalid_role");
-    app.post(&path("/messages"), &key, json!({"role": "bot", "text": "hi", "bot": {"confidence": 1.5}})).await.assert_error(422, "invalid_confidence");
-    app.post(&path("/messages"), &key, json!({"role": "customer", "text": "hi", "bot": {"confidence": 0.5}})).await.assert_error(422, "invalid_field");
-    app.post(&path("/messages"), &agent, json!({"role": "customer", "text": "pretend"})).await.assert_error(422, "invalid_role");
+    assert_eq!(
+        raw("{\"role\": \"customer\", \"text\": ", "application/json").await,
+        (400, "malformed_json".into())
+    );
+    assert_eq!(
+        raw("{\"role\": \"customer\", \"text\": \"hi\"}", "text/plain").await,
+        (400, "unsupported_media_type".into())
+    );
+    app.post(&path("/messages"), &key, json!({"role": "customer"}))
+        .await
+        .assert_error(422, "invalid_body");
+    app.post(
+        &path("/messages"),
+        &key,
+        json!({"role": "customer", "text": 5}),
+    )
+    .await
+    .assert_error(422, "invalid_body");
+    app.post(
+        &path("/messages"),
+        &key,
+        json!({"role": "customer", "text": "hi", "colour": "red"}),
+    )
+    .await
+    .assert_error(422, "invalid_body");
+    app.post(
+        &path("/messages"),
+        &key,
+        json!({"role": "customer", "text": "   "}),
+    )
+    .await
+    .assert_error(422, "missing_field");
+    app.post(
+        &path("/messages"),
+        &key,
+        json!({"role": "wizard", "text": "hi"}),
+    )
+    .await
+    .assert_error(422, "invalid_role");
+    app.post(
+        &path("/messages"),
+        &key,
+        json!({"role": "bot", "text": "hi", "bot": {"confidence": 1.5}}),
+    )
+    .await
+    .assert_error(422, "invalid_confidence");
+    app.post(
+        &path("/messages"),
+        &key,
+        json!({"role": "customer", "text": "hi", "bot": {"confidence": 0.5}}),
+    )
+    .await
+    .assert_error(422, "invalid_field");
+    app.post(
+        &path("/messages"),
+        &agent,
+        json!({"role": "customer", "text": "pretend"}),
+    )
+    .await
+    .assert_error(422, "invalid_role");
     // Oversized body.
     let huge = "x".repeat(300 * 1024);
-    app.post(&path("/messages"), &key, json!({"role": "customer", "text": huge})).await.assert_error(413, "payload_too_large");
+    app.post(
+        &path("/messages"),
+        &key,
+        json!({"role": "customer", "text": huge}),
+    )
+    .await
+    .assert_error(413, "payload_too_large");
     let long = "x".repeat(25_000);
-    app.post(&path("/messages"), &key, json!({"role": "customer", "text": long})).await.assert_error(422, "too_long");
+    app.post(
+        &path("/messages"),
+        &key,
+        json!({"role": "customer", "text": long}),
+    )
+    .await
+    .assert_error(422, "too_long");
     // Unknown ids.
-    app.post("/v1/conversations/conv_nope/messages", &key, json!({"role": "customer", "text": "hi"})).await.assert_error(404, "not_found");
-    app.get("/v1/conversations/..%2F..%2Fetc", &agent).await.assert_error(404, "not_found");
-    app.post(&path("/handoff"), &key, json!({"reason": "x", "queue": "no_such_queue"})).await.assert_error(422, "unknown_queue");
-    app.post(&path("/handoff"), &key, json!({"reason": "Not A Token!"})).await.assert_error(422, "invalid_field");
-    app.post(&path("/handoff"), &key, json!({"reason": "x", "priority": 101})).await.assert_error(422, "invalid_priority");
-    app.post(&path("/handoff"), &key, json!({"reason": "x", "source": "moon"})).await.assert_error(422, "invalid_source");
-    app.post(&path("/csat"), &key, json!({"score": 9})).await.assert_error(422, "invalid_score");
+    app.post(
+        "/v1/conversations/conv_nope/messages",
+        &key,
+        json!({"role": "customer", "text": "hi"}),
+    )
+    .await
+    .assert_error(404, "not_found");
+    app.get("/v1/conversations/..%2F..%2Fetc", &agent)
+        .await
+        .assert_error(404, "not_found");
+    app.post(
+        &path("/handoff"),
+        &key,
+        json!({"reason": "x", "queue": "no_such_queue"}),
+    )
+    .await
+    .assert_error(422, "unknown_queue");
+    app.post(&path("/handoff"), &key, json!({"reason": "Not A Token!"}))
+        .await
+        .assert_error(422, "invalid_field");
+    app.post(
+        &path("/handoff"),
+        &key,
+        json!({"reason": "x", "priority": 101}),
+    )
+    .await
+    .assert_error(422, "invalid_priority");
+    app.post(
+        &path("/handoff"),
+        &key,
+        json!({"reason": "x", "source": "moon"}),
+    )
+    .await
+    .assert_error(422, "invalid_source");
+    app.post(&path("/csat"), &key, json!({"score": 9}))
+        .await
+        .assert_error(422, "invalid_score");
     // Illegal transitions.
-    app.post(&path("/claim"), &agent, json!({})).await.assert_error(409, "invalid_state");
-    app.post(&path("/accept"), &agent, json!({})).await.assert_error(409, "no_offer");
-    app.post(&path("/csat"), &key, json!({"score": 4})).await.assert_error(409, "invalid_state");
-    app.post(&path("/transfer"), &agent, json!({"to_queue": "nowhere", "note": "n"})).await.assert_error(422, "unknown_queue");
-    app.post(&path("/messages"), &agent, json!({"text": "I'm not assigned"})).await.assert_error(409, "invalid_state");
+    app.post(&path("/claim"), &agent, json!({}))
+        .await
+        .assert_error(409, "invalid_state");
+    app.post(&path("/accept"), &agent, json!({}))
+        .await
+        .assert_error(409, "no_offer");
+    app.post(&path("/csat"), &key, json!({"score": 4}))
+        .await
+        .assert_error(409, "invalid_state");
+    app.post(
+        &path("/transfer"),
+        &agent,
+        json!({"to_queue": "nowhere", "note": "n"}),
+    )
+    .await
+    .assert_error(422, "unknown_queue");
+    app.post(
+        &path("/messages"),
+        &agent,
+        json!({"text": "I'm not assigned"}),
+    )
+    .await
+    .assert_error(409, "invalid_state");
     // Auth problems.
-    send(&app.client, Method::GET, &app.url("/v1/conversations"), None, None).await.assert_error(401, "missing_credentials");
-    send(&app.client, Method::GET, &app.url("/v1/conversations"), Some("bk_forged"), None).await.assert_error(401, "invalid_token");
-    send(&app.client, Method::POST, &app.url("/v1/auth/login"), None, Some(json!({"email": "ana@test.example", "password": "wrong-password"}))).await.assert_error(401, "invalid_credentials");
+    send(
+        &app.client,
+        Method::GET,
+        &app.url("/v1/conversations"),
+        None,
+        None,
+    )
+    .await
+    .assert_error(401, "missing_credentials");
+    send(
+        &app.client,
+        Method::GET,
+        &app.url("/v1/conversations"),
+        Some("bk_forged"),
+        None,
+    )
+    .await
+    .assert_error(401, "invalid_token");
+    send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": "ana@test.example", "password": "wrong-password"})),
+    )
+    .await
+    .assert_error(401, "invalid_credentials");
     // Query validation.
-    app.get("/v1/conversations?state=sleeping", &agent).await.assert_error(422, "invalid_state");
-    app.get("/v1/conversations?since=yesterday", &agent).await.assert_error(422, "invalid_time");
-    app.get("/v1/conversations?limit=0", &agent).await.assert_error(422, "invalid_limit");
-    app.get("/v1/conversations?limit=abc", &agent).await.assert_error(400, "invalid_query");
+    app.get("/v1/conversations?state=sleeping", &agent)
+        .await
+        .assert_error(422, "invalid_state");
+    app.get("/v1/conversations?since=yesterday", &agent)
+        .await
+        .assert_error(422, "invalid_time");
+    app.get("/v1/conversations?limit=0", &agent)
+        .await
+        .assert_error(422, "invalid_limit");
+    app.get("/v1/conversations?limit=abc", &agent)
+        .await
+        .assert_error(400, "invalid_query");
     // Agent and configuration validation.
-    app.post("/v1/agents", &app.admin_token, json!({"email": "x@y.z", "name": "X", "password": "short"})).await.assert_error(422, "weak_password");
-    app.post("/v1/agents", &app.admin_token, json!({"email": "not-an-email", "name": "X", "password": "long-enough"})).await.assert_error(422, "invalid_email");
-    app.post("/v1/agents", &app.admin_token, json!({"email": "ana@test.example", "name": "Dup", "password": "long-enough"})).await.assert_error(409, "email_taken");
-    app.post("/v1/agents", &app.admin_token, json!({"email": "q@test.example", "name": "Q", "password": "long-enough", "role": "king"})).await.assert_error(422, "invalid_role");
-    app.post("/v1/queues", &app.admin_token, json!({"name": "Q", "strategy": "random"})).await.assert_error(422, "invalid_strategy");
-    app.post("/v1/queues", &app.admin_token, json!({"name": "Q", "offer_timeout_secs": 1})).await.assert_error(422, "invalid_offer_timeout");
-    app.post("/v1/queues", &app.admin_token, json!({"name": "Q", "skills": [{"name": "billing", "level": 11}]})).await.assert_error(422, "invalid_skill");
-    app.put("/v1/agents/me/status", &agent, json!({"status": "sleeping"})).await.assert_error(422, "invalid_status");
-    app.post("/v1/conversations", &key, json!({"customer": {"email": "nope"}})).await.assert_error(422, "invalid_email");
-    app.post("/v1/conversations", &key, json!({"channel": "Web Chat!"})).await.assert_error(422, "invalid_field");
-    app.get("/v1/no-such-route", &agent).await.assert_error(404, "not_found");
+    app.post(
+        "/v1/agents",
+        &app.admin_token,
+        json!({"email": "x@y.z", "name": "X", "password": "short"}),
+    )
+    .await
+    .assert_error(422, "weak_password");
+    app.post(
+        "/v1/agents",
+        &app.admin_token,
+        json!({"email": "not-an-email", "name": "X", "password": "long-enough"}),
+    )
+    .await
+    .assert_error(422, "invalid_email");
+    app.post(
+        "/v1/agents",
+        &app.admin_token,
+        json!({"email": "ana@test.example", "name": "Dup", "password": "long-enough"}),
+    )
+    .await
+    .assert_error(409, "email_taken");
+    app.post(
+        "/v1/agents",
+        &app.admin_token,
+        json!({"email": "q@test.example", "name": "Q", "password": "long-enough", "role": "king"}),
+    )
+    .await
+    .assert_error(422, "invalid_role");
+    app.post(
+        "/v1/queues",
+        &app.admin_token,
+        json!({"name": "Q", "strategy": "random"}),
+    )
+    .await
+    .assert_error(422, "invalid_strategy");
+    app.post(
+        "/v1/queues",
+        &app.admin_token,
+        json!({"name": "Q", "offer_timeout_secs": 1}),
+    )
+    .await
+    .assert_error(422, "invalid_offer_timeout");
+    app.post(
+        "/v1/queues",
+        &app.admin_token,
+        json!({"name": "Q", "skills": [{"name": "billing", "level": 11}]}),
+    )
+    .await
+    .assert_error(422, "invalid_skill");
+    app.put(
+        "/v1/agents/me/status",
+        &agent,
+        json!({"status": "sleeping"}),
+    )
+    .await
+    .assert_error(422, "invalid_status");
+    app.post(
+        "/v1/conversations",
+        &key,
+        json!({"customer": {"email": "nope"}}),
+    )
+    .await
+    .assert_error(422, "invalid_email");
+    app.post("/v1/conversations", &key, json!({"channel": "Web Chat!"}))
+        .await
+        .assert_error(422, "invalid_field");
+    app.get("/v1/no-such-route", &agent)
+        .await
+        .assert_error(404, "not_found");
 
     // None of that wrote anything.
     assert_eq!(app.event_count(&id).await, before);
     let msgs = app.get(&path("/messages"), &agent).await;
     assert_eq!(msgs.body["items"].as_array().unwrap().len(), 0);
     let agents = app.get("/v1/agents", &app.admin_token).await;
-    assert_eq!(agents.body["items"].as_array().unwrap().len(), 2, "only the admin and ana");
+    assert_eq!(
+        agents.body["items"].as_array().unwrap().len(),
+        2,
+        "only the admin and ana"
+    );
     let queues = app.get("/v1/queues", &app.admin_token).await;
     assert_eq!(queues.body["items"].as_array().unwrap().len(), 0);
 }
 
 async fn tenant_isolation(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "api_isolation").await else { return };
+    let Some(app) = TestApp::spawn(backend, "api_isolation").await else {
+        return;
+    };
     let id = app.conversation().await;
     let (_, other_key, other_admin) = create_tenant(app.instance.store.as_ref(), "Other Co").await;
-    let login = send(&app.client, Method::POST, &app.url("/v1/auth/login"), None, Some(json!({"email": other_admin, "password": PASSWORD}))).await;
+    let login = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": other_admin, "password": PASSWORD})),
+    )
+    .await;
     let other = login.body["token"].as_str().unwrap().to_string();
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
     for (method, p, token, body) in [
@@ -235,13 +556,35 @@ async fn tenant_isolation(backend: Backend) {
         (Method::GET, path(""), &other, None),
         (Method::GET, path("/messages"), &other_key, None),
         (Method::GET, path("/events"), &other, None),
-        (Method::POST, path("/messages"), &other_key, Some(json!({"role": "customer", "text": "hi"}))),
-        (Method::POST, path("/handoff"), &other_key, Some(json!({"reason": "x"}))),
+        (
+            Method::POST,
+            path("/messages"),
+            &other_key,
+            Some(json!({"role": "customer", "text": "hi"})),
+        ),
+        (
+            Method::POST,
+            path("/handoff"),
+            &other_key,
+            Some(json!({"reason": "x"})),
+        ),
         (Method::POST, path("/close"), &other_key, Some(json!({}))),
-        (Method::POST, path("/notes"), &other, Some(json!({"text": "x"}))),
-        (Method::GET, format!("/v1/agents/{}", app.admin_id), &other, None),
+        (
+            Method::POST,
+            path("/notes"),
+            &other,
+            Some(json!({"text": "x"})),
+        ),
+        (
+            Method::GET,
+            format!("/v1/agents/{}", app.admin_id),
+            &other,
+            None,
+        ),
     ] {
-        send(&app.client, method, &app.url(&p), Some(token), body).await.assert_error(404, "not_found");
+        send(&app.client, method, &app.url(&p), Some(token), body)
+            .await
+            .assert_error(404, "not_found");
     }
     let list = app.get("/v1/conversations", &other).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 0);
@@ -249,42 +592,115 @@ async fn tenant_isolation(backend: Backend) {
 }
 
 async fn roles(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "api_roles").await else { return };
+    let Some(app) = TestApp::spawn(backend, "api_roles").await else {
+        return;
+    };
     let (_, agent) = app.person("a@test.example", "agent").await;
     let (_, supervisor) = app.person("s@test.example", "supervisor").await;
     let id = app.queued_conversation().await;
-    app.get("/v1/agents", &agent).await.assert_error(403, "forbidden");
+    app.get("/v1/agents", &agent)
+        .await
+        .assert_error(403, "forbidden");
     assert_eq!(app.get("/v1/agents", &supervisor).await.status, 200);
-    app.post("/v1/queues", &supervisor, json!({"name": "X"})).await.assert_error(403, "forbidden");
-    app.post("/v1/api-keys", &agent, json!({"name": "x"})).await.assert_error(403, "forbidden");
-    app.get("/v1/conversations", &app.api_key).await.assert_error(403, "forbidden");
-    app.post("/v1/conversations", &agent, json!({})).await.assert_error(403, "forbidden");
-    app.post(&format!("/v1/conversations/{id}/claim"), &app.api_key, json!({})).await.assert_error(403, "forbidden");
-    app.post(&format!("/v1/conversations/{id}/csat"), &agent, json!({"score": 3})).await.assert_error(403, "forbidden");
+    app.post("/v1/queues", &supervisor, json!({"name": "X"}))
+        .await
+        .assert_error(403, "forbidden");
+    app.post("/v1/api-keys", &agent, json!({"name": "x"}))
+        .await
+        .assert_error(403, "forbidden");
+    app.get("/v1/conversations", &app.api_key)
+        .await
+        .assert_error(403, "forbidden");
+    app.post("/v1/conversations", &agent, json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    app.post(
+        &format!("/v1/conversations/{id}/claim"),
+        &app.api_key,
+        json!({}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    app.post(
+        &format!("/v1/conversations/{id}/csat"),
+        &agent,
+        json!({"score": 3}),
+    )
+    .await
+    .assert_error(403, "forbidden");
     // An agent cannot close someone else's conversation; a supervisor can.
     let (_, other) = app.person("b@test.example", "agent").await;
-    assert_eq!(app.post(&format!("/v1/conversations/{id}/claim"), &other, json!({})).await.status, 200);
-    app.post(&format!("/v1/conversations/{id}/close"), &agent, json!({})).await.assert_error(409, "not_assignee");
-    assert_eq!(app.post(&format!("/v1/conversations/{id}/close"), &supervisor, json!({})).await.status, 200);
+    assert_eq!(
+        app.post(&format!("/v1/conversations/{id}/claim"), &other, json!({}))
+            .await
+            .status,
+        200
+    );
+    app.post(&format!("/v1/conversations/{id}/close"), &agent, json!({}))
+        .await
+        .assert_error(409, "not_assignee");
+    assert_eq!(
+        app.post(
+            &format!("/v1/conversations/{id}/close"),
+            &supervisor,
+            json!({})
+        )
+        .await
+        .status,
+        200
+    );
     // API keys: created once with the secret, listed without it, revoked keys stop working.
-    let created = app.post("/v1/api-keys", &app.admin_token, json!({"name": "widget"})).await;
+    let created = app
+        .post("/v1/api-keys", &app.admin_token, json!({"name": "widget"}))
+        .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let secret = created.body["key"].as_str().unwrap().to_string();
     let listed = app.get("/v1/api-keys", &app.admin_token).await;
-    assert!(listed.body["items"].as_array().unwrap().iter().all(|k| k.get("key").is_none()));
-    assert_eq!(app.post("/v1/conversations", &secret, json!({})).await.status, 201);
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("key").is_none())
+    );
+    assert_eq!(
+        app.post("/v1/conversations", &secret, json!({}))
+            .await
+            .status,
+        201
+    );
     let key_id = created.body["id"].as_str().unwrap();
-    let revoked = send(&app.client, Method::DELETE, &app.url(&format!("/v1/api-keys/{key_id}")), Some(&app.admin_token), None).await;
+    let revoked = send(
+        &app.client,
+        Method::DELETE,
+        &app.url(&format!("/v1/api-keys/{key_id}")),
+        Some(&app.admin_token),
+        None,
+    )
+    .await;
     assert_eq!(revoked.status, 204);
-    app.post("/v1/conversations", &secret, json!({})).await.assert_error(401, "invalid_token");
+    app.post("/v1/conversations", &secret, json!({}))
+        .await
+        .assert_error(401, "invalid_token");
     // Logging out ends the session.
-    let out = send(&app.client, Method::POST, &app.url("/v1/auth/logout"), Some(&agent), None).await;
+    let out = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/logout"),
+        Some(&agent),
+        None,
+    )
+    .await;
     assert_eq!(out.status, 204);
-    app.get("/v1/agents/me", &agent).await.assert_error(401, "invalid_token");
+    app.get("/v1/agents/me", &agent)
+        .await
+        .assert_error(401, "invalid_token");
 }
 
 async fn idempotency(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "api_idempotency").await else { return };
+    let Some(app) = TestApp::spawn(backend, "api_idempotency").await else {
+        return;
+    };
     let id = app.conversation().await;
     let url = app.url(&format!("/v1/conversations/{id}/messages"));
     // The same channel message posted five times at once is stored once.
@@ -293,22 +709,47 @@ async fn idempotency(backend: Backend) {
         let url = url.clone();
         let key = app.api_key.clone();
         tokio::spawn(async move {
-            let r = client.post(url).bearer_auth(key).json(&json!({"role": "customer", "text": "hello", "external_id": "wamid.1"})).send().await.unwrap();
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"role": "customer", "text": "hello", "external_id": "wamid.1"}))
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
             let body: Value = r.json().await.unwrap();
             (status, body["message"]["id"].as_str().unwrap().to_string())
         })
     });
-    let results: Vec<(u16, String)> = futures::future::join_all(posts).await.into_iter().map(Result::unwrap).collect();
-    assert_eq!(results.iter().filter(|(s, _)| *s == 201).count(), 1, "{results:?}");
-    assert_eq!(results.iter().filter(|(s, _)| *s == 200).count(), 4, "{results:?}");
+    let results: Vec<(u16, String)> = futures::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        results.iter().filter(|(s, _)| *s == 201).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|(s, _)| *s == 200).count(),
+        4,
+        "{results:?}"
+    );
     assert!(results.iter().all(|(_, m)| *m == results[0].1));
-    let msgs = app.get(&format!("/v1/conversations/{id}/messages"), &app.api_key).await;
+    let msgs = app
+        .get(&format!("/v1/conversations/{id}/messages"), &app.api_key)
+        .await;
     assert_eq!(msgs.body["items"].as_array().unwrap().len(), 1);
 
     // Idempotency-Key: a retry returns the first response without a second effect.
     let start = |key: &'static str, body: Value| {
-        app.client.post(app.url("/v1/conversations")).bearer_auth(&app.api_key).header("Idempotency-Key", key).json(&body).send()
+        app.client
+            .post(app.url("/v1/conversations"))
+            .bearer_auth(&app.api_key)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
     };
     let first = start("start-1", json!({"channel": "web"})).await.unwrap();
     assert_eq!(first.status(), 201);
@@ -321,11 +762,17 @@ async fn idempotency(backend: Backend) {
     let reused = start("start-1", json!({"channel": "sms"})).await.unwrap();
     assert_eq!(reused.status(), 422);
     let admin = app.get("/v1/conversations", &app.admin_token).await;
-    assert_eq!(admin.body["items"].as_array().unwrap().len(), 2, "one from the first helper, one from start-1");
+    assert_eq!(
+        admin.body["items"].as_array().unwrap().len(),
+        2,
+        "one from the first helper, one from start-1"
+    );
 }
 
 async fn pagination(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "api_pagination").await else { return };
+    let Some(app) = TestApp::spawn(backend, "api_pagination").await else {
+        return;
+    };
     let mut made = Vec::new();
     for _ in 0..7 {
         made.push(app.conversation().await);
@@ -388,24 +835,70 @@ async fn openapi_describes_every_route() {
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
     ] {
-        let entry = paths.get(path).unwrap_or_else(|| panic!("{path} missing from /openapi.json"));
+        let entry = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} missing from /openapi.json"));
         for m in methods {
-            assert!(entry.get(*m).is_some(), "{m} {path} missing from /openapi.json");
+            assert!(
+                entry.get(*m).is_some(),
+                "{m} {path} missing from /openapi.json"
+            );
         }
     }
 }
 
 #[tokio::test]
 async fn served_openapi_health_and_metrics() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite, "api_ops").await else { return };
-    let doc = send(&app.client, Method::GET, &app.url("/openapi.json"), None, None).await;
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "api_ops").await else {
+        return;
+    };
+    let doc = send(
+        &app.client,
+        Method::GET,
+        &app.url("/openapi.json"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(doc.status, 200);
-    assert_eq!(doc.body, serde_json::to_value(baton_server::openapi()).unwrap());
-    assert_eq!(send(&app.client, Method::GET, &app.url("/healthz"), None, None).await.status, 200);
-    assert_eq!(send(&app.client, Method::GET, &app.url("/readyz"), None, None).await.status, 200);
+    assert_eq!(
+        doc.body,
+        serde_json::to_value(baton_server::openapi()).unwrap()
+    );
+    assert_eq!(
+        send(&app.client, Method::GET, &app.url("/healthz"), None, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(&app.client, Method::GET, &app.url("/readyz"), None, None)
+            .await
+            .status,
+        200
+    );
     app.queued_conversation().await;
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("baton_conversations{state=\"queued\"} 1"), "{text}");
-    assert!(text.contains("baton_http_requests_total{method=\"POST\",route=\"/v1/conversations\",status=\"201\"}"), "{text}");
-    assert!(text.contains("baton_http_request_duration_seconds_bucket"), "{text}");
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("baton_conversations{state=\"queued\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "baton_http_requests_total{method=\"POST\",route=\"/v1/conversations\",status=\"201\"}"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("baton_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
 }

@@ -19,7 +19,13 @@ enum Cleanup {
 fn unique(name: &str) -> String {
     let clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(30)
         .collect();
     format!("baton_test_{clean}_{}", crate::service::new_suffix())
@@ -32,7 +38,9 @@ pub fn with_database(admin: &str, db: &str) -> String {
         None => (admin, String::new()),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| i + scheme_end);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| i + scheme_end);
     format!("{}/{db}{query}", &base[..host_end])
 }
 
@@ -41,13 +49,18 @@ impl TestDatabase {
     pub async fn sqlite(name: &str) -> TestDatabase {
         let dir = std::env::temp_dir().join(unique(name));
         let url = format!("sqlite://{}", dir.join("baton.db").display());
-        TestDatabase { url, cleanup: Cleanup::Dir(dir) }
+        TestDatabase {
+            url,
+            cleanup: Cleanup::Dir(dir),
+        }
     }
 
     /// A fresh PostgreSQL database, or `None` when `BATON_TEST_POSTGRES_URL` is not set.
     pub async fn postgres(name: &str) -> Option<TestDatabase> {
         use sqlx::Connection;
-        let admin_url = std::env::var("BATON_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+        let admin_url = std::env::var("BATON_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
         let db = unique(name);
         let mut admin = sqlx::PgConnection::connect(&admin_url)
             .await
@@ -58,7 +71,10 @@ impl TestDatabase {
             .expect("create test database");
         Some(TestDatabase {
             url: with_database(&admin_url, &db),
-            cleanup: Cleanup::Postgres { admin_url, name: db },
+            cleanup: Cleanup::Postgres {
+                admin_url,
+                name: db,
+            },
         })
     }
 
@@ -78,7 +94,9 @@ impl Drop for TestDatabase {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside a runtime; do the async cleanup on a thread of its own.
                 let _ = std::thread::spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build()
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
                     else {
                         return;
                     };
@@ -86,7 +104,9 @@ impl Drop for TestDatabase {
                         use sqlx::Connection;
                         if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
                             let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                                .execute(&mut admin)
+                                .await;
                         }
                     });
                 })

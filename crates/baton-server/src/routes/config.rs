@@ -25,13 +25,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// All queues.
 #[utoipa::path(get, path = "/v1/queues", tag = "configuration",
     responses((status = 200, body = Page<QueueView>)), security(("bearer" = [])))]
-async fn list_queues(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<QueueView>>> {
+async fn list_queues(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<QueueView>>> {
     principal.require_role(Role::Supervisor)?;
     let queues = state.store.queues(&principal.tenant).await?;
-    Ok(Json(Page { items: queues.into_iter().map(Into::into).collect(), next_cursor: None }))
+    Ok(Json(Page {
+        items: queues.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
 }
 
-fn build_queue(principal: &Principal, id: QueueId, body: QueueBody, created_at: baton_core::Timestamp) -> ApiResult<Queue> {
+fn build_queue(
+    principal: &Principal,
+    id: QueueId,
+    body: QueueBody,
+    created_at: baton_core::Timestamp,
+) -> ApiResult<Queue> {
     let strategy = body.strategy.unwrap_or_else(|| "longest_idle".to_string());
     if !STRATEGIES.contains(&strategy.as_str()) {
         return Err(ApiError::invalid(
@@ -41,11 +52,17 @@ fn build_queue(principal: &Principal, id: QueueId, body: QueueBody, created_at: 
     }
     let offer_timeout_secs = body.offer_timeout_secs.unwrap_or(30);
     if !(5..=600).contains(&offer_timeout_secs) {
-        return Err(ApiError::invalid("invalid_offer_timeout", "offer_timeout_secs must be between 5 and 600"));
+        return Err(ApiError::invalid(
+            "invalid_offer_timeout",
+            "offer_timeout_secs must be between 5 and 600",
+        ));
     }
     let settings = body.settings.unwrap_or_else(|| serde_json::json!({}));
     if !settings.is_object() {
-        return Err(ApiError::invalid("invalid_settings", "settings must be a JSON object"));
+        return Err(ApiError::invalid(
+            "invalid_settings",
+            "settings must be a JSON object",
+        ));
     }
     Ok(Queue {
         id,
@@ -75,9 +92,13 @@ async fn create_queue(
         Some(id) => id,
         None => slug(&body.name),
     };
-    let id = QueueId::parse(raw.as_str()).map_err(|e| ApiError::invalid("invalid_id", e.to_string()))?;
+    let id =
+        QueueId::parse(raw.as_str()).map_err(|e| ApiError::invalid("invalid_id", e.to_string()))?;
     if state.store.queue(&principal.tenant, &id).await?.is_some() {
-        return Err(ApiError::Conflict { code: "queue_exists", message: format!("a queue '{id}' already exists") });
+        return Err(ApiError::Conflict {
+            code: "queue_exists",
+            message: format!("a queue '{id}' already exists"),
+        });
     }
     let queue = build_queue(&principal, id, body, now())?;
     service::save_queue(state.store.as_ref(), &queue, &principal.actor(), now()).await?;
@@ -99,10 +120,18 @@ fn slug(name: &str) -> String {
     params(("id" = String, Path, description = "Queue id")),
     responses((status = 200, body = QueueView), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn get_queue(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<QueueView>> {
+async fn get_queue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<QueueView>> {
     principal.require_role(Role::Supervisor)?;
     let id = queue_id(&id)?;
-    let queue = state.store.queue(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("queue"))?;
+    let queue = state
+        .store
+        .queue(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("queue"))?;
     Ok(Json(queue.into()))
 }
 
@@ -120,9 +149,16 @@ async fn replace_queue(
     principal.require_role(Role::Admin)?;
     let id = queue_id(&id)?;
     if body.id.as_deref().is_some_and(|b| b != id.as_str()) {
-        return Err(ApiError::invalid("id_mismatch", "the body's id differs from the path; queue ids cannot change"));
+        return Err(ApiError::invalid(
+            "id_mismatch",
+            "the body's id differs from the path; queue ids cannot change",
+        ));
     }
-    let existing = state.store.queue(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("queue"))?;
+    let existing = state
+        .store
+        .queue(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("queue"))?;
     let queue = build_queue(&principal, id, body, existing.created_at)?;
     service::save_queue(state.store.as_ref(), &queue, &principal.actor(), now()).await?;
     Ok(Json(queue.into()))
@@ -132,20 +168,37 @@ async fn replace_queue(
 #[utoipa::path(delete, path = "/v1/queues/{id}", tag = "configuration",
     params(("id" = String, Path, description = "Queue id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-async fn delete_queue(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_queue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     principal.require_role(Role::Admin)?;
     let id = queue_id(&id)?;
-    service::delete_queue(state.store.as_ref(), &principal.tenant, &id, &principal.actor(), now()).await?;
+    service::delete_queue(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The tenant's API keys (never their secrets).
 #[utoipa::path(get, path = "/v1/api-keys", tag = "configuration",
     responses((status = 200, body = Page<ApiKeyView>)), security(("bearer" = [])))]
-async fn list_keys(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<ApiKeyView>>> {
+async fn list_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<ApiKeyView>>> {
     principal.require_role(Role::Admin)?;
     let keys = state.store.api_keys(&principal.tenant).await?;
-    Ok(Json(Page { items: keys.into_iter().map(Into::into).collect(), next_cursor: None }))
+    Ok(Json(Page {
+        items: keys.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
 }
 
 /// Create an API key; its secret is in this response only.
@@ -158,8 +211,14 @@ async fn create_key(
 ) -> ApiResult<(StatusCode, Json<ApiKeyView>)> {
     principal.require_role(Role::Admin)?;
     let name = required_text("name", body.name, 100)?;
-    let (key, secret) =
-        service::create_api_key(state.store.as_ref(), &principal.tenant, &name, &principal.actor(), now()).await?;
+    let (key, secret) = service::create_api_key(
+        state.store.as_ref(),
+        &principal.tenant,
+        &name,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     let mut view = ApiKeyView::from(key);
     view.key = Some(secret);
     Ok((StatusCode::CREATED, Json(view)))
@@ -169,9 +228,20 @@ async fn create_key(
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "configuration",
     params(("id" = String, Path, description = "API key id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-async fn revoke_key(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     principal.require_role(Role::Admin)?;
     let id = ApiKeyId::parse(id).map_err(|_| ApiError::NotFound("api key"))?;
-    service::revoke_api_key(state.store.as_ref(), &principal.tenant, &id, &principal.actor(), now()).await?;
+    service::revoke_api_key(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,9 @@ use crate::{AppState, now};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_core::conversation::{Command, HandoffSource};
-use baton_core::{AgentId, ConversationState, CsatScore, MessageRole, Priority, QueueId, Role, TenantId};
+use baton_core::{
+    AgentId, ConversationState, CsatScore, MessageRole, Priority, QueueId, Role, TenantId,
+};
 use baton_store::service::{self, NewMessage};
 use baton_store::{ConversationFilter, Store};
 use serde::Deserialize;
@@ -32,13 +34,25 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(csat))
 }
 
-async fn view(state: &AppState, tenant: &TenantId, id: &baton_core::ConversationId) -> ApiResult<ConversationView> {
-    let conv = state.store.conversation(tenant, id).await?.ok_or(ApiError::NotFound("conversation"))?;
+async fn view(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &baton_core::ConversationId,
+) -> ApiResult<ConversationView> {
+    let conv = state
+        .store
+        .conversation(tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
     let customer = state.store.customer(tenant, &conv.customer).await?;
     Ok(ConversationView::new(conv, customer))
 }
 
-async fn known_queue(store: &dyn Store, tenant: &TenantId, raw: Option<String>) -> ApiResult<Option<QueueId>> {
+async fn known_queue(
+    store: &dyn Store,
+    tenant: &TenantId,
+    raw: Option<String>,
+) -> ApiResult<Option<QueueId>> {
     let Some(raw) = raw else { return Ok(None) };
     let unknown = || ApiError::invalid("unknown_queue", format!("there is no queue '{raw}'"));
     let id = QueueId::parse(raw.as_str()).map_err(|_| unknown())?;
@@ -46,7 +60,11 @@ async fn known_queue(store: &dyn Store, tenant: &TenantId, raw: Option<String>) 
     Ok(Some(id))
 }
 
-async fn known_agent(store: &dyn Store, tenant: &TenantId, raw: Option<String>) -> ApiResult<Option<AgentId>> {
+async fn known_agent(
+    store: &dyn Store,
+    tenant: &TenantId,
+    raw: Option<String>,
+) -> ApiResult<Option<AgentId>> {
     let Some(raw) = raw else { return Ok(None) };
     let unknown = || ApiError::invalid("unknown_agent", format!("there is no agent '{raw}'"));
     let id = AgentId::parse(raw.as_str()).map_err(|_| unknown())?;
@@ -77,7 +95,10 @@ async fn start(
         now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(ConversationView::new(outcome.conversation, Some(customer)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ConversationView::new(outcome.conversation, Some(customer))),
+    ))
 }
 
 /// Filters of `GET /v1/conversations`.
@@ -113,13 +134,19 @@ async fn list(
             .state
             .map(|s| {
                 ConversationState::parse(&s).ok_or_else(|| {
-                    ApiError::invalid("invalid_state", "state must be bot, queued, assigned, deferred or closed")
+                    ApiError::invalid(
+                        "invalid_state",
+                        "state must be bot, queued, assigned, deferred or closed",
+                    )
                 })
             })
             .transpose()?,
         queue: q
             .queue
-            .map(|s| QueueId::parse(s).map_err(|_| ApiError::invalid("invalid_queue", "queue is not a queue id")))
+            .map(|s| {
+                QueueId::parse(s)
+                    .map_err(|_| ApiError::invalid("invalid_queue", "queue is not a queue id"))
+            })
             .transpose()?,
         assignee: q
             .assignee
@@ -127,17 +154,38 @@ async fn list(
                 if s == "me" {
                     Ok(me.clone())
                 } else {
-                    AgentId::parse(s).map_err(|_| ApiError::invalid("invalid_assignee", "assignee is not an agent id"))
+                    AgentId::parse(s).map_err(|_| {
+                        ApiError::invalid("invalid_assignee", "assignee is not an agent id")
+                    })
                 }
             })
             .transpose()?,
-        since: q.since.as_deref().map(|s| parse_time("since", s)).transpose()?,
-        until: q.until.as_deref().map(|s| parse_time("until", s)).transpose()?,
+        since: q
+            .since
+            .as_deref()
+            .map(|s| parse_time("since", s))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|s| parse_time("until", s))
+            .transpose()?,
     };
-    let page = PageQuery { limit: q.limit, cursor: q.cursor }.into_request()?;
-    let found = state.store.conversations(&principal.tenant, &filter, &page).await?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .into_request()?;
+    let found = state
+        .store
+        .conversations(&principal.tenant, &filter, &page)
+        .await?;
     Ok(Json(Page {
-        items: found.items.into_iter().map(|c| ConversationView::new(c, None)).collect(),
+        items: found
+            .items
+            .into_iter()
+            .map(|c| ConversationView::new(c, None))
+            .collect(),
         next_cursor: found.next_cursor,
     }))
 }
@@ -176,7 +224,10 @@ async fn post_message(
         (PrincipalKind::Integration { .. }, Some("customer")) => MessageRole::Customer,
         (PrincipalKind::Integration { .. }, Some("bot")) => MessageRole::Bot,
         (PrincipalKind::Integration { .. }, _) => {
-            return Err(ApiError::invalid("invalid_role", "role must be customer or bot"));
+            return Err(ApiError::invalid(
+                "invalid_role",
+                "role must be customer or bot",
+            ));
         }
         (PrincipalKind::Person { .. }, None | Some("agent")) => MessageRole::Agent,
         (PrincipalKind::Person { .. }, Some(_)) => {
@@ -188,20 +239,37 @@ async fn post_message(
     };
     let bot = match (role, body.bot) {
         (MessageRole::Bot, Some(b)) => Some(b.validate()?),
-        (_, Some(_)) => return Err(ApiError::invalid("invalid_field", "bot metadata is only for bot messages")),
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                "bot metadata is only for bot messages",
+            ));
+        }
         (_, None) => None,
     };
     let outcome = service::post_message(
         state.store.as_ref(),
         &principal.tenant,
         &id,
-        NewMessage { role, text, external_id, bot },
+        NewMessage {
+            role,
+            text,
+            external_id,
+            bot,
+        },
         &actor_for(&principal, role),
         now(),
     )
     .await?;
-    let status = if outcome.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    let customer = state.store.customer(&principal.tenant, &outcome.conversation.customer).await?;
+    let status = if outcome.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let customer = state
+        .store
+        .customer(&principal.tenant, &outcome.conversation.customer)
+        .await?;
     let conversation = ConversationView::new(outcome.conversation, customer);
     Ok((
         status,
@@ -237,7 +305,11 @@ async fn list_messages(
 ) -> ApiResult<Json<Page<MessageView>>> {
     let id = conversation_id(&id)?;
     let page = page.into_request()?;
-    state.store.conversation(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("conversation"))?;
+    state
+        .store
+        .conversation(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
     let found = state.store.messages(&principal.tenant, &id, &page).await?;
     // Integrations face the customer: internal notes never reach them.
     let customer_facing = matches!(principal.kind, PrincipalKind::Integration { .. });
@@ -247,7 +319,10 @@ async fn list_messages(
         .filter(|m| !(customer_facing && m.role == MessageRole::Note))
         .map(Into::into)
         .collect();
-    Ok(Json(Page { items, next_cursor: found.next_cursor }))
+    Ok(Json(Page {
+        items,
+        next_cursor: found.next_cursor,
+    }))
 }
 
 /// The audit trail of one conversation.
@@ -263,14 +338,34 @@ async fn list_events(
     principal.require_role(Role::Agent)?;
     let id = conversation_id(&id)?;
     let page = page.into_request()?;
-    state.store.conversation(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("conversation"))?;
+    state
+        .store
+        .conversation(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
     let found = state.store.events(&principal.tenant, &id, &page).await?;
-    Ok(Json(Page { items: found.items.iter().map(EventView::from).collect(), next_cursor: found.next_cursor }))
+    Ok(Json(Page {
+        items: found.items.iter().map(EventView::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
 }
 
-async fn run(state: &AppState, principal: &Principal, id: &str, command: Command) -> ApiResult<Json<ConversationView>> {
+async fn run(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    command: Command,
+) -> ApiResult<Json<ConversationView>> {
     let id = conversation_id(id)?;
-    service::run_command(state.store.as_ref(), &principal.tenant, &id, &command, &principal.actor(), now()).await?;
+    service::run_command(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &command,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     Ok(Json(view(state, &principal.tenant, &id).await?))
 }
 
@@ -293,18 +388,30 @@ async fn handoff(
     let source = match (&principal.kind, body.source.as_deref()) {
         (PrincipalKind::Person { .. }, None) => HandoffSource::Agent,
         (PrincipalKind::Person { .. }, Some(_)) => {
-            return Err(ApiError::invalid("invalid_field", "source is only for integrations"));
+            return Err(ApiError::invalid(
+                "invalid_field",
+                "source is only for integrations",
+            ));
         }
         (PrincipalKind::Integration { .. }, None | Some("api")) => HandoffSource::Api,
         (PrincipalKind::Integration { .. }, Some("customer")) => HandoffSource::Customer,
         (PrincipalKind::Integration { .. }, Some("bot")) => HandoffSource::Bot,
         (PrincipalKind::Integration { .. }, Some(_)) => {
-            return Err(ApiError::invalid("invalid_source", "source must be customer, bot or api"));
+            return Err(ApiError::invalid(
+                "invalid_source",
+                "source must be customer, bot or api",
+            ));
         }
     };
     let queue = known_queue(state.store.as_ref(), &principal.tenant, body.queue).await?;
     let note = optional_text("note", body.note, 2000)?;
-    let command = Command::RequestHandoff { reason, source, queue, priority, note };
+    let command = Command::RequestHandoff {
+        reason,
+        source,
+        queue,
+        priority,
+        note,
+    };
     run(&state, &principal, &id, command).await
 }
 
@@ -313,7 +420,11 @@ async fn handoff(
     params(("id" = String, Path, description = "Conversation id")),
     responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn claim(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<ConversationView>> {
+async fn claim(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
     run(&state, &principal, &id, Command::Claim).await
 }
@@ -323,7 +434,11 @@ async fn claim(State(state): State<AppState>, principal: Principal, Path(id): Pa
     params(("id" = String, Path, description = "Conversation id")),
     responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn accept(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<ConversationView>> {
+async fn accept(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
     run(&state, &principal, &id, Command::Accept).await
 }
@@ -333,7 +448,11 @@ async fn accept(State(state): State<AppState>, principal: Principal, Path(id): P
     params(("id" = String, Path, description = "Conversation id")),
     responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn decline(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<ConversationView>> {
+async fn decline(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
     run(&state, &principal, &id, Command::Decline).await
 }
@@ -353,8 +472,21 @@ async fn transfer(
     let note = required_text("note", body.note, 2000)?;
     let to_agent = known_agent(state.store.as_ref(), &principal.tenant, body.to_agent).await?;
     let to_queue = known_queue(state.store.as_ref(), &principal.tenant, body.to_queue).await?;
-    let override_owner = principal.role().is_some_and(|r| r.at_least(Role::Supervisor));
-    run(&state, &principal, &id, Command::Transfer { to_agent, to_queue, note, override_owner }).await
+    let override_owner = principal
+        .role()
+        .is_some_and(|r| r.at_least(Role::Supervisor));
+    run(
+        &state,
+        &principal,
+        &id,
+        Command::Transfer {
+            to_agent,
+            to_queue,
+            note,
+            override_owner,
+        },
+    )
+    .await
 }
 
 /// Add an internal note (never shown to the customer).
@@ -374,7 +506,12 @@ async fn note(
         state.store.as_ref(),
         &principal.tenant,
         &id,
-        NewMessage { role: MessageRole::Note, text, external_id: None, bot: None },
+        NewMessage {
+            role: MessageRole::Note,
+            text,
+            external_id: None,
+            bot: None,
+        },
         &principal.actor(),
         now(),
     )
@@ -394,12 +531,24 @@ async fn close(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<ConversationView>> {
     let body: CloseBody = optional_json(&body)?;
-    let resolution = body.resolution.map(|r| token("resolution", r.trim(), 100)).transpose()?;
+    let resolution = body
+        .resolution
+        .map(|r| token("resolution", r.trim(), 100))
+        .transpose()?;
     let override_owner = match principal.role() {
         Some(role) => role.at_least(Role::Supervisor),
         None => true,
     };
-    run(&state, &principal, &id, Command::Close { resolution, override_owner }).await
+    run(
+        &state,
+        &principal,
+        &id,
+        Command::Close {
+            resolution,
+            override_owner,
+        },
+    )
+    .await
 }
 
 /// Record the customer's rating after close.
@@ -416,5 +565,11 @@ async fn csat(
     principal.require_integration()?;
     let score = CsatScore::new(body.score).map_err(|e| ApiError::invalid("invalid_score", e.0))?;
     let comment = optional_text("comment", body.comment, 2000)?;
-    run(&state, &principal, &id, Command::RecordCsat { score, comment }).await
+    run(
+        &state,
+        &principal,
+        &id,
+        Command::RecordCsat { score, comment },
+    )
+    .await
 }

@@ -1,11 +1,11 @@
 //! Operations: liveness, readiness, metrics, and the live event stream.
 
+use crate::AppState;
 use crate::auth::Principal;
 use crate::dto::EventView;
 use crate::error::{ApiError, ApiResult};
-use crate::AppState;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use baton_core::{Role, TenantId};
@@ -49,7 +49,10 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let counts = state.store.conversation_counts().await?;
     state.metrics.set_conversations(&counts);
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
         .into_response())
@@ -61,7 +64,11 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     params(("token" = Option<String>, Query, description = "Session token, for browsers")),
     responses((status = 101, description = "WebSocket upgrade"), (status = 401, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn live(State(state): State<AppState>, principal: Principal, ws: WebSocketUpgrade) -> ApiResult<Response> {
+async fn live(
+    State(state): State<AppState>,
+    principal: Principal,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
     principal.require_role(Role::Agent)?;
     // Subscribe before answering, so nothing committed after the upgrade is missed.
     let events = state.store.subscribe();
@@ -69,7 +76,11 @@ async fn live(State(state): State<AppState>, principal: Principal, ws: WebSocket
     Ok(ws.on_upgrade(move |socket| stream(socket, events, tenant)))
 }
 
-async fn stream(mut socket: WebSocket, mut events: broadcast::Receiver<Arc<StoredEvent>>, tenant: TenantId) {
+async fn stream(
+    mut socket: WebSocket,
+    mut events: broadcast::Receiver<Arc<StoredEvent>>,
+    tenant: TenantId,
+) {
     loop {
         tokio::select! {
             event = events.recv() => match event {

@@ -30,25 +30,42 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 /// Log in with email and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody)))]
-async fn login(State(state): State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<Json<LoginResponse>> {
+async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Json<LoginResponse>> {
     let email = body.email.trim().to_ascii_lowercase();
     let found = state.store.agent_for_login(&email).await?;
-    let hash = found.as_ref().map(|(_, h)| h.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
+    let hash = found
+        .as_ref()
+        .map(|(_, h)| h.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_string());
     let ok = auth::verify_password(body.password, hash).await;
     let agent = match (found, ok) {
         (Some((agent, _)), true) => agent,
         _ => {
-            return Err(ApiError::Unauthorized("invalid_credentials", "email or password is wrong".into()));
+            return Err(ApiError::Unauthorized(
+                "invalid_credentials",
+                "email or password is wrong".into(),
+            ));
         }
     };
-    let token = service::open_session(state.store.as_ref(), &agent, state.session_ttl_ms, now()).await?;
-    Ok(Json(LoginResponse { token, agent: agent.into() }))
+    let token =
+        service::open_session(state.store.as_ref(), &agent, state.session_ttl_ms, now()).await?;
+    Ok(Json(LoginResponse {
+        token,
+        agent: agent.into(),
+    }))
 }
 
 /// End the current session.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
     responses((status = 204)), security(("bearer" = [])))]
-async fn logout(State(state): State<AppState>, principal: Principal, parts: Parts) -> ApiResult<StatusCode> {
+async fn logout(
+    State(state): State<AppState>,
+    principal: Principal,
+    parts: Parts,
+) -> ApiResult<StatusCode> {
     principal.require_role(Role::Agent)?;
     if let Some(token) = auth::bearer_token(&parts) {
         service::close_session(state.store.as_ref(), &token).await?;
@@ -61,7 +78,11 @@ async fn logout(State(state): State<AppState>, principal: Principal, parts: Part
     responses((status = 200, body = AgentView)), security(("bearer" = [])))]
 async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<AgentView>> {
     let id = principal.require_role(Role::Agent)?;
-    let agent = state.store.agent(&principal.tenant, id).await?.ok_or(ApiError::NotFound("agent"))?;
+    let agent = state
+        .store
+        .agent(&principal.tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound("agent"))?;
     Ok(Json(agent.into()))
 }
 
@@ -76,9 +97,15 @@ async fn set_my_status(
 ) -> ApiResult<Json<AgentView>> {
     let id = principal.require_role(Role::Agent)?.clone();
     let status = body.parse()?;
-    let agent = service::update_agent(state.store.as_ref(), &principal.tenant, &id, &principal.actor(), now(), None, |a| {
-        a.status = status
-    })
+    let agent = service::update_agent(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &principal.actor(),
+        now(),
+        None,
+        |a| a.status = status,
+    )
     .await?;
     Ok(Json(agent.into()))
 }
@@ -86,28 +113,48 @@ async fn set_my_status(
 /// All agents of the tenant.
 #[utoipa::path(get, path = "/v1/agents", tag = "agents",
     responses((status = 200, body = Page<AgentView>)), security(("bearer" = [])))]
-async fn list_agents(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<AgentView>>> {
+async fn list_agents(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<AgentView>>> {
     principal.require_role(Role::Supervisor)?;
     let agents = state.store.agents(&principal.tenant).await?;
-    Ok(Json(Page { items: agents.into_iter().map(Into::into).collect(), next_cursor: None }))
+    Ok(Json(Page {
+        items: agents.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
 }
 
 fn password(value: &str) -> ApiResult<()> {
     if value.chars().count() < 8 {
-        return Err(ApiError::invalid("weak_password", "password must be at least 8 characters"));
+        return Err(ApiError::invalid(
+            "weak_password",
+            "password must be at least 8 characters",
+        ));
     }
     if value.len() > 256 {
-        return Err(ApiError::invalid("too_long", "password must be at most 256 bytes"));
+        return Err(ApiError::invalid(
+            "too_long",
+            "password must be at most 256 bytes",
+        ));
     }
     Ok(())
 }
 
-async fn queue_ids(state: &AppState, principal: &Principal, raw: Vec<String>) -> ApiResult<Vec<QueueId>> {
+async fn queue_ids(
+    state: &AppState,
+    principal: &Principal,
+    raw: Vec<String>,
+) -> ApiResult<Vec<QueueId>> {
     let mut ids = Vec::with_capacity(raw.len());
     for q in raw {
         let unknown = || ApiError::invalid("unknown_queue", format!("there is no queue '{q}'"));
         let id = QueueId::parse(q.as_str()).map_err(|_| unknown())?;
-        state.store.queue(&principal.tenant, &id).await?.ok_or_else(unknown)?;
+        state
+            .store
+            .queue(&principal.tenant, &id)
+            .await?
+            .ok_or_else(unknown)?;
         ids.push(id);
     }
     Ok(ids)
@@ -126,21 +173,36 @@ async fn create_agent(
     principal.require_role(Role::Admin)?;
     let email = body.email.trim().to_ascii_lowercase();
     if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
-        return Err(ApiError::invalid("invalid_email", "email is not an email address"));
+        return Err(ApiError::invalid(
+            "invalid_email",
+            "email is not an email address",
+        ));
     }
     password(&body.password)?;
     let new = NewAgent {
         email,
         name: required_text("name", body.name, 100)?,
-        role: body.role.as_deref().map(role).transpose()?.unwrap_or(Role::Agent),
+        role: body
+            .role
+            .as_deref()
+            .map(role)
+            .transpose()?
+            .unwrap_or(Role::Agent),
         skills: skills("skills", body.skills)?,
         languages: languages(body.languages)?,
         queues: queue_ids(&state, &principal, body.queues).await?,
         capacity: capacity(body.capacity.unwrap_or(3))?,
     };
     let hash = auth::hash_password(body.password).await?;
-    let agent =
-        service::create_agent(state.store.as_ref(), &principal.tenant, new, &hash, &principal.actor(), now()).await?;
+    let agent = service::create_agent(
+        state.store.as_ref(),
+        &principal.tenant,
+        new,
+        &hash,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(agent.into())))
 }
 
@@ -149,10 +211,18 @@ async fn create_agent(
     params(("id" = String, Path, description = "Agent id")),
     responses((status = 200, body = AgentView), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn get_agent(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<AgentView>> {
+async fn get_agent(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AgentView>> {
     principal.require_role(Role::Supervisor)?;
     let id = agent_id(&id)?;
-    let agent = state.store.agent(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("agent"))?;
+    let agent = state
+        .store
+        .agent(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("agent"))?;
     Ok(Json(agent.into()))
 }
 
@@ -170,9 +240,15 @@ async fn update_agent(
     principal.require_role(Role::Admin)?;
     let id = agent_id(&id)?;
     // Validate everything before writing anything.
-    let name = body.name.map(|n| required_text("name", n, 100)).transpose()?;
+    let name = body
+        .name
+        .map(|n| required_text("name", n, 100))
+        .transpose()?;
     let new_role = body.role.as_deref().map(role).transpose()?;
-    let status = body.status.map(|s| StatusBody { status: s }.parse()).transpose()?;
+    let status = body
+        .status
+        .map(|s| StatusBody { status: s }.parse())
+        .transpose()?;
     let new_skills = body.skills.map(|s| skills("skills", s)).transpose()?;
     let new_languages = body.languages.map(languages).transpose()?;
     let new_queues = match body.queues {
@@ -193,29 +269,37 @@ async fn update_agent(
         }
         None => None,
     };
-    let agent = service::update_agent(state.store.as_ref(), &principal.tenant, &id, &principal.actor(), now(), hash, |a| {
-        if let Some(v) = name {
-            a.name = v;
-        }
-        if let Some(v) = new_role {
-            a.role = v;
-        }
-        if let Some(v) = status {
-            a.status = v;
-        }
-        if let Some(v) = new_skills {
-            a.skills = v;
-        }
-        if let Some(v) = new_languages {
-            a.languages = v;
-        }
-        if let Some(v) = new_queues {
-            a.queues = v;
-        }
-        if let Some(v) = new_capacity {
-            a.capacity = v;
-        }
-    })
+    let agent = service::update_agent(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &principal.actor(),
+        now(),
+        hash,
+        |a| {
+            if let Some(v) = name {
+                a.name = v;
+            }
+            if let Some(v) = new_role {
+                a.role = v;
+            }
+            if let Some(v) = status {
+                a.status = v;
+            }
+            if let Some(v) = new_skills {
+                a.skills = v;
+            }
+            if let Some(v) = new_languages {
+                a.languages = v;
+            }
+            if let Some(v) = new_queues {
+                a.queues = v;
+            }
+            if let Some(v) = new_capacity {
+                a.capacity = v;
+            }
+        },
+    )
     .await?;
     Ok(Json(agent.into()))
 }

@@ -62,7 +62,12 @@ pub async fn start_instance(url: &str) -> Instance {
         .await
         .unwrap();
     });
-    Instance { base: format!("http://{addr}"), addr, store, shutdown: Some(tx) }
+    Instance {
+        base: format!("http://{addr}"),
+        addr,
+        store,
+        shutdown: Some(tx),
+    }
 }
 
 /// A tenant with an admin session and an API key, on one instance.
@@ -89,7 +94,9 @@ pub struct Res {
 impl Res {
     /// The error code of an error body.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
     }
 
     /// Asserts an error status and code, and that the message is non-empty.
@@ -97,7 +104,10 @@ impl Res {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
         assert_eq!(self.code(), code, "body: {}", self.body);
         assert!(
-            !self.body["error"]["message"].as_str().unwrap_or("").is_empty(),
+            !self.body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty(),
             "error without message: {}",
             self.body
         );
@@ -105,7 +115,13 @@ impl Res {
 }
 
 /// Sends a request with an optional bearer token and JSON body.
-pub async fn send(client: &reqwest::Client, method: Method, url: &str, token: Option<&str>, body: Option<Value>) -> Res {
+pub async fn send(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Res {
     let mut req = client.request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -117,8 +133,16 @@ pub async fn send(client: &reqwest::Client, method: Method, url: &str, token: Op
     let status = resp.status();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    Res { status, body, headers }
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Res {
+        status,
+        body,
+        headers,
+    }
 }
 
 impl TestApp {
@@ -131,10 +155,17 @@ impl TestApp {
 
     /// Seeds a tenant on an already started instance.
     pub async fn with_instance(db: TestDatabase, instance: Instance) -> TestApp {
-        let (tenant, api_key, admin_email) = create_tenant(instance.store.as_ref(), "Test Co").await;
+        let (tenant, api_key, admin_email) =
+            create_tenant(instance.store.as_ref(), "Test Co").await;
         let client = reqwest::Client::new();
-        let login = send(&client, Method::POST, &format!("{}/v1/auth/login", instance.base), None,
-            Some(json!({"email": admin_email, "password": PASSWORD}))).await;
+        let login = send(
+            &client,
+            Method::POST,
+            &format!("{}/v1/auth/login", instance.base),
+            None,
+            Some(json!({"email": admin_email, "password": PASSWORD})),
+        )
+        .await;
         assert_eq!(login.status, 200, "{}", login.body);
         TestApp {
             db,
@@ -152,36 +183,74 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Res {
-        send(&self.client, Method::GET, &self.url(path), Some(token), None).await
+        send(
+            &self.client,
+            Method::GET,
+            &self.url(path),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Res {
-        send(&self.client, Method::POST, &self.url(path), Some(token), Some(body)).await
+        send(
+            &self.client,
+            Method::POST,
+            &self.url(path),
+            Some(token),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
-        send(&self.client, Method::PUT, &self.url(path), Some(token), Some(body)).await
+        send(
+            &self.client,
+            Method::PUT,
+            &self.url(path),
+            Some(token),
+            Some(body),
+        )
+        .await
     }
 
     /// Creates a person with `role` and logs them in; returns (agent id, token).
     pub async fn person(&self, email: &str, role: &str) -> (String, String) {
         let created = self
-            .post("/v1/agents", &self.admin_token, json!({
-                "email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD,
-                "role": role, "skills": [{"name": "billing", "level": 5}], "languages": ["en"],
-            }))
+            .post(
+                "/v1/agents",
+                &self.admin_token,
+                json!({
+                    "email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD,
+                    "role": role, "skills": [{"name": "billing", "level": 5}], "languages": ["en"],
+                }),
+            )
             .await;
         assert_eq!(created.status, 201, "{}", created.body);
-        let login = send(&self.client, Method::POST, &self.url("/v1/auth/login"), None,
-            Some(json!({"email": email, "password": PASSWORD}))).await;
+        let login = send(
+            &self.client,
+            Method::POST,
+            &self.url("/v1/auth/login"),
+            None,
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
         assert_eq!(login.status, 200, "{}", login.body);
-        (created.body["id"].as_str().unwrap().to_string(), login.body["token"].as_str().unwrap().to_string())
+        (
+            created.body["id"].as_str().unwrap().to_string(),
+            login.body["token"].as_str().unwrap().to_string(),
+        )
     }
 
     /// Starts a conversation through the integration API; returns its id.
     pub async fn conversation(&self) -> String {
         let res = self
-            .post("/v1/conversations", &self.api_key, json!({"customer": {"external_id": "c-1", "name": "John"}, "channel": "web"}))
+            .post(
+                "/v1/conversations",
+                &self.api_key,
+                json!({"customer": {"external_id": "c-1", "name": "John"}, "channel": "web"}),
+            )
             .await;
         assert_eq!(res.status, 201, "{}", res.body);
         res.body["id"].as_str().unwrap().to_string()
@@ -190,7 +259,13 @@ impl TestApp {
     /// Starts a conversation and hands it off; returns its id.
     pub async fn queued_conversation(&self) -> String {
         let id = self.conversation().await;
-        let res = self.post(&format!("/v1/conversations/{id}/handoff"), &self.api_key, json!({"reason": "customer_request"})).await;
+        let res = self
+            .post(
+                &format!("/v1/conversations/{id}/handoff"),
+                &self.api_key,
+                json!({"reason": "customer_request"}),
+            )
+            .await;
         assert_eq!(res.status, 200, "{}", res.body);
         id
     }
@@ -199,8 +274,17 @@ impl TestApp {
     pub async fn event_count(&self, conversation: &str) -> usize {
         let tenant = baton_core::TenantId::parse(self.tenant.as_str()).unwrap();
         let id = baton_core::ConversationId::parse(conversation).unwrap();
-        let page = baton_store::PageRequest { limit: 500, cursor: None };
-        self.instance.store.events(&tenant, &id, &page).await.unwrap().items.len()
+        let page = baton_store::PageRequest {
+            limit: 500,
+            cursor: None,
+        };
+        self.instance
+            .store
+            .events(&tenant, &id, &page)
+            .await
+            .unwrap()
+            .items
+            .len()
     }
 }
 
@@ -208,6 +292,9 @@ impl TestApp {
 pub async fn create_tenant(store: &dyn Store, name: &str) -> (String, String, String) {
     let email = format!("admin-{}@test.example", baton_store::service::new_suffix());
     let hash = baton_server::auth::hash_password_blocking(PASSWORD).unwrap();
-    let created = baton_store::service::create_tenant(store, name, &email, &hash, baton_server::now()).await.unwrap();
+    let created =
+        baton_store::service::create_tenant(store, name, &email, &hash, baton_server::now())
+            .await
+            .unwrap();
     (created.tenant.id.to_string(), created.api_key_secret, email)
 }

@@ -1,0 +1,227 @@
+//! Live updates over WebSocket, and several instances sharing one PostgreSQL.
+
+mod common;
+
+use common::*;
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(instance: &Instance, token: &str) -> Socket {
+    let url = format!("ws://{}/v1/live?token={token}", instance.addr);
+    let (socket, response) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects");
+    assert_eq!(response.status(), 101);
+    socket
+}
+
+/// Reads events until `n` events of `conversation` arrived (10 s at most); returns their types.
+async fn next_events(socket: &mut Socket, conversation: &str, n: usize) -> Vec<Value> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while got.len() < n {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; got {got:?}"))
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = frame {
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if event["conversation_id"] == conversation {
+                got.push(event);
+            }
+        }
+    }
+    got
+}
+
+fn types(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+}
+
+async fn live_in_order(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "live_order").await else {
+        return;
+    };
+    let (_, agent) = app.person("live@test.example", "agent").await;
+    let mut socket = connect(&app.instance, &agent).await;
+
+    // Another tenant's activity must not reach this socket.
+    let (_, other_key, _) = create_tenant(app.instance.store.as_ref(), "Other").await;
+    let other = app.post("/v1/conversations", &other_key, json!({})).await;
+    assert_eq!(other.status, 201);
+
+    let id = app.conversation().await;
+    for text in ["one", "two", "three"] {
+        let r = app
+            .post(
+                &format!("/v1/conversations/{id}/messages"),
+                &app.api_key,
+                json!({"role": "customer", "text": text}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    app.post(
+        &format!("/v1/conversations/{id}/handoff"),
+        &app.api_key,
+        json!({"reason": "customer_request"}),
+    )
+    .await;
+    let events = next_events(&mut socket, &id, 5).await;
+    assert_eq!(
+        types(&events),
+        [
+            "started",
+            "message_added",
+            "message_added",
+            "message_added",
+            "handoff_requested"
+        ]
+    );
+    let texts: Vec<&str> = events[1..4]
+        .iter()
+        .map(|e| e["data"]["message"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let other_id = other.body["id"].as_str().unwrap();
+    assert_ne!(other_id, id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_in_order_sqlite() {
+    live_in_order(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_in_order_postgres() {
+    live_in_order(Backend::Postgres).await
+}
+
+#[tokio::test]
+async fn live_requires_a_person() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "live_auth").await else {
+        return;
+    };
+    let anonymous = send(&app.client, Method::GET, &app.url("/v1/live"), None, None).await;
+    anonymous.assert_error(401, "missing_credentials");
+    let url = format!("ws://{}/v1/live?token={}", app.instance.addr, app.api_key);
+    let refused = tokio_tungstenite::connect_async(url).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("an API key must not open the live stream: {other:?}"),
+    }
+}
+
+/// Two instances on one PostgreSQL: a second `Instance` over the same database.
+async fn second_instance(app: &TestApp) -> Instance {
+    start_instance(app.db.url()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_across_instances_postgres() {
+    let Some(app) = TestApp::spawn(Backend::Postgres, "live_two").await else {
+        return;
+    };
+    let b = second_instance(&app).await;
+    let (_, agent) = app.person("two@test.example", "agent").await;
+    // The agent is connected to instance A; everything is posted to instance B.
+    let mut socket = connect(&app.instance, &agent).await;
+    let on_b = |path: &str| format!("{}{}", b.base, path);
+    let started = send(
+        &app.client,
+        Method::POST,
+        &on_b("/v1/conversations"),
+        Some(&app.api_key),
+        Some(json!({"channel": "web"})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let id = started.body["id"].as_str().unwrap().to_string();
+    for i in 0..5 {
+        let r = send(
+            &app.client,
+            Method::POST,
+            &on_b(&format!("/v1/conversations/{id}/messages")),
+            Some(&app.api_key),
+            Some(json!({"role": "customer", "text": format!("message {i}")})),
+        )
+        .await;
+        assert_eq!(r.status, 201);
+    }
+    let events = next_events(&mut socket, &id, 6).await;
+    assert_eq!(types(&events)[0], "started");
+    let texts: Vec<String> = events[1..]
+        .iter()
+        .map(|e| e["data"]["message"]["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        (0..5).map(|i| format!("message {i}")).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_race_across_instances_postgres() {
+    let Some(app) = TestApp::spawn(Backend::Postgres, "claim_race").await else {
+        return;
+    };
+    let b = second_instance(&app).await;
+    let (first_id, first) = app.person("first@test.example", "agent").await;
+    let (second_id, second) = app.person("second@test.example", "agent").await;
+    for round in 0..5 {
+        let id = app.queued_conversation().await;
+        let (url_a, url_b) = (
+            app.url(&format!("/v1/conversations/{id}/claim")),
+            format!("{}/v1/conversations/{id}/claim", b.base),
+        );
+        let claim_a = send(
+            &app.client,
+            Method::POST,
+            &url_a,
+            Some(&first),
+            Some(json!({})),
+        );
+        let claim_b = send(
+            &app.client,
+            Method::POST,
+            &url_b,
+            Some(&second),
+            Some(json!({})),
+        );
+        let (a, bres) = tokio::join!(claim_a, claim_b);
+        let statuses = [a.status.as_u16(), bres.status.as_u16()];
+        assert!(
+            statuses.contains(&200) && statuses.contains(&409),
+            "round {round}: {statuses:?} {} {}",
+            a.body,
+            bres.body
+        );
+        let loser = if a.status == 409 { &a } else { &bres };
+        assert_eq!(loser.code(), "not_assignee", "{}", loser.body);
+        let events = app
+            .get(&format!("/v1/conversations/{id}/events"), &first)
+            .await;
+        let assigned: Vec<&Value> = events.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "assigned")
+            .collect();
+        assert_eq!(assigned.len(), 1, "round {round}: exactly one assignment");
+        let winner = assigned[0]["data"]["agent"].as_str().unwrap();
+        assert!(winner == first_id || winner == second_id);
+        let conv = app.get(&format!("/v1/conversations/{id}"), &first).await;
+        assert_eq!(conv.body["assignee"], winner);
+    }
+}
