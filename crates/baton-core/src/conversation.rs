@@ -175,6 +175,8 @@ pub struct Conversation {
     pub resolution: Option<String>,
     /// The CSAT score, once given (per closing).
     pub csat: Option<CsatScore>,
+    /// The latest escalation evaluation (signals, fired rules, decision).
+    pub escalation: Option<serde_json::Value>,
     /// Transcript length (customer, bot, agent and system turns; notes excluded).
     pub message_count: u32,
     /// Number of events applied, i.e. the version of this projection.
@@ -215,6 +217,7 @@ impl Conversation {
             handoff: None,
             resolution: None,
             csat: None,
+            escalation: None,
             message_count: 0,
             version: 0,
             created_at: now,
@@ -339,6 +342,11 @@ pub enum EventKind {
         /// How it ended.
         resolution: Option<String>,
     },
+    /// The escalation detector evaluated a turn: signals measured, rules fired, decision.
+    EscalationEvaluated {
+        /// The serialized [`crate::escalation::Evaluation`].
+        evaluation: serde_json::Value,
+    },
     /// The customer rated the conversation.
     CsatRecorded {
         /// 1 to 5.
@@ -366,6 +374,7 @@ impl EventKind {
             EventKind::PriorityChanged { .. } => "priority_changed",
             EventKind::Closed { .. } => "closed",
             EventKind::CsatRecorded { .. } => "csat_recorded",
+            EventKind::EscalationEvaluated { .. } => "escalation_evaluated",
         }
     }
 }
@@ -430,6 +439,8 @@ pub enum Command {
         /// The actor may act on another agent's conversation (supervisor).
         override_owner: bool,
     },
+    /// Record an escalation evaluation.
+    RecordEvaluation(serde_json::Value),
     /// Record the customer's rating.
     RecordCsat {
         /// 1 to 5.
@@ -638,6 +649,9 @@ pub fn decide(
             check_owner(conv, actor, *override_owner)?;
             vec![EventKind::Closed { resolution: resolution.clone() }]
         }
+        Command::RecordEvaluation(evaluation) => {
+            vec![EventKind::EscalationEvaluated { evaluation: evaluation.clone() }]
+        }
         Command::RecordCsat { score, comment } => {
             if state != S::Closed {
                 return Err(invalid("rate", state));
@@ -786,6 +800,9 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.closed_at = Some(at);
         }
         EventKind::CsatRecorded { score, .. } => conv.csat = Some(*score),
+        EventKind::EscalationEvaluated { evaluation } => {
+            conv.escalation = Some(evaluation.clone());
+        }
     }
 }
 

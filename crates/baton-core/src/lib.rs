@@ -3,8 +3,12 @@
 //! Everything here is a function of its inputs: no I/O, no async, no clock reads. Time comes in
 //! as a [`Timestamp`] value. The store and the server call into this crate; it calls nothing back.
 
+pub mod brief;
 pub mod conversation;
+pub mod escalation;
+pub mod hours;
 pub mod ids;
+pub mod routing;
 pub mod time;
 pub mod values;
 

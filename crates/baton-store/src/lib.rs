@@ -89,6 +89,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<Page<StoredEvent>>;
     /// Events with `seq` in `seqs` (used to fan out notifications from other instances).
     async fn events_by_seq(&self, seqs: &[i64]) -> StoreResult<Vec<StoredEvent>>;
+    /// A tenant's configuration document stored under `key` (rules, hours...).
+    async fn setting(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<serde_json::Value>>;
     /// Number of conversations per state, across tenants (for `/metrics`).
     async fn conversation_counts(&self) -> StoreResult<Vec<(String, i64)>>;
 
@@ -179,6 +181,21 @@ pub trait Tx: Send {
         tenant: &TenantId,
         external_id: &str,
     ) -> StoreResult<Option<Message>>;
+    /// The last `limit` transcript entries of a conversation, oldest first.
+    async fn recent_messages(
+        &mut self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Stores (replaces) a tenant's configuration document under `key`.
+    async fn put_setting(
+        &mut self,
+        tenant: &TenantId,
+        key: &str,
+        value: &serde_json::Value,
+        now: Timestamp,
+    ) -> StoreResult<()>;
     /// Inserts a transcript entry; its `seq` is assigned and returned.
     async fn insert_message(&mut self, message: &Message) -> StoreResult<i64>;
     /// Appends an event; returns it with its `seq`.

@@ -5,9 +5,10 @@
 use crate::model::*;
 use crate::{Store, StoreError, StoreResult, Tx};
 use baton_core::conversation::{self, Actor, BotTurn, Command, EventKind, MessageRecord};
+use baton_core::escalation::{self, Detector};
 use baton_core::{
     AgentId, AgentStatus, ApiKeyId, Conversation, ConversationId, CustomerId, MessageId,
-    MessageRole, Role, TenantId, Timestamp,
+    MessageRole, QueueId, Role, TenantId, Timestamp,
 };
 use sha2::{Digest, Sha256};
 
@@ -67,6 +68,8 @@ pub struct MessageOutcome {
     pub duplicate: bool,
     /// The events appended.
     pub events: Vec<StoredEvent>,
+    /// The escalation evaluation of this turn, when the detector ran.
+    pub evaluation: Option<serde_json::Value>,
 }
 
 /// A message to add to a conversation.
@@ -227,8 +230,26 @@ fn routes(command: &Command) -> bool {
     )
 }
 
+/// What the escalation detector needs beside the message itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Detection<'a> {
+    /// The tenant's compiled detector.
+    pub detector: &'a Detector,
+    /// Whether the tenant is within business hours now (`None`: no calendar).
+    pub business_open: Option<bool>,
+    /// A button or quick-reply payload sent with the message (`"talk_to_human"`).
+    pub payload: Option<&'a serde_json::Value>,
+}
+
+/// How many earlier turns the detector sees.
+const DETECTION_HISTORY: u32 = 30;
+
 /// Adds a message (or note) to a conversation. A message whose `external_id` was seen before in
 /// this tenant is not stored again: the first one is returned with `duplicate: true`.
+///
+/// With `detection`, customer and bot turns are evaluated in the same transaction: the
+/// evaluation is recorded as an event and its decision (hand over, raise priority, defer) is
+/// applied at once, so a message is never stored without its consequence.
 pub async fn post_message(
     store: &dyn Store,
     tenant: &TenantId,
@@ -236,7 +257,18 @@ pub async fn post_message(
     input: NewMessage,
     actor: &Actor,
     now: Timestamp,
+    detection: Option<Detection<'_>>,
 ) -> StoreResult<MessageOutcome> {
+    let detected = detection.filter(|_| matches!(input.role, MessageRole::Customer | MessageRole::Bot));
+    // Read-only context, read before the write transaction to keep it short.
+    let (queues, customer) = match detected {
+        Some(_) => {
+            let queues: Vec<QueueId> = store.queues(tenant).await?.into_iter().map(|q| q.id).collect();
+            let conv = store.conversation(tenant, id).await?.ok_or(StoreError::NotFound("conversation"))?;
+            (queues, store.customer(tenant, &conv.customer).await?)
+        }
+        None => (Vec::new(), None),
+    };
     let mut tx = store.begin().await?;
     let mut conv = load(tx.as_mut(), tenant, id).await?;
     if let Some(ext) = &input.external_id
@@ -255,6 +287,7 @@ pub async fn post_message(
             conversation: conv,
             duplicate: true,
             events: vec![],
+            evaluation: None,
         });
     }
     let record = MessageRecord {
@@ -280,14 +313,82 @@ pub async fn post_message(
         created_at: now,
     };
     message.seq = tx.insert_message(&message).await?;
-    let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
+    let mut stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
+    let mut evaluation = None;
+    if let Some(detection) = detected {
+        let history = tx.recent_messages(tenant, id, DETECTION_HISTORY + 1).await?;
+        let (value, follow_up) =
+            evaluate(&conv, &message, &history, customer.as_ref(), &queues, detection, now);
+        let mut events =
+            conversation::execute(&mut conv, &Command::RecordEvaluation(value.clone()), &Actor::System, now)?;
+        if let Some(command) = follow_up {
+            events.extend(conversation::execute(&mut conv, &command, &Actor::System, now)?);
+        }
+        stored.extend(persist(tx.as_mut(), &conv, &events, &Actor::System, now).await?);
+        evaluation = Some(value);
+    }
     tx.commit().await?;
-    Ok(MessageOutcome {
-        message,
-        conversation: conv,
-        duplicate: false,
-        events: stored,
+    Ok(MessageOutcome { message, conversation: conv, duplicate: false, events: stored, evaluation })
+}
+
+fn turn_of(m: &Message) -> Option<escalation::Turn<'_>> {
+    let role = match m.role {
+        MessageRole::Customer => escalation::TurnRole::Customer,
+        MessageRole::Bot => escalation::TurnRole::Bot,
+        _ => return None,
+    };
+    Some(escalation::Turn {
+        role,
+        text: &m.text,
+        confidence: m.bot.as_ref().and_then(|b| b.confidence),
+        fallback: m.bot.as_ref().is_some_and(|b| b.fallback),
+        at: m.created_at,
     })
+}
+
+/// Runs the detector on the new message with the transcript before it; returns the serialized
+/// evaluation and the command its decision calls for.
+fn evaluate(
+    conv: &Conversation,
+    message: &Message,
+    transcript: &[Message],
+    customer: Option<&Customer>,
+    queues: &[QueueId],
+    detection: Detection<'_>,
+    now: Timestamp,
+) -> (serde_json::Value, Option<Command>) {
+    let history: Vec<escalation::Turn<'_>> =
+        transcript.iter().filter(|m| m.id != message.id).filter_map(turn_of).collect();
+    let count = |role| history.iter().filter(|t| t.role == role).count() as u32;
+    let turn = turn_of(message).expect("only customer and bot turns are evaluated");
+    let input = escalation::TurnInput {
+        turn,
+        payload: detection.payload,
+        history: &history,
+        customer: escalation::CustomerInfo {
+            tier: customer.and_then(|c| c.tier.as_deref()),
+            language: customer.and_then(|c| c.language.as_deref()),
+            attributes: customer.map(|c| &c.attributes),
+        },
+        conversation: escalation::ConversationInfo {
+            channel: &conv.channel,
+            attributes: Some(&conv.attributes),
+            started_at: conv.created_at,
+            bot_turns: count(escalation::TurnRole::Bot) + u32::from(turn.role == escalation::TurnRole::Bot),
+            customer_turns: count(escalation::TurnRole::Customer)
+                + u32::from(turn.role == escalation::TurnRole::Customer),
+        },
+        now,
+        business_open: detection.business_open,
+        explicit: None,
+    };
+    let evaluation = detection.detector.evaluate(&input);
+    let command = evaluation
+        .decision
+        .as_ref()
+        .and_then(|d| escalation::plan::command_for(conv, d, |q| queues.contains(q)));
+    let value = serde_json::to_value(&evaluation).unwrap_or(serde_json::Value::Null);
+    (value, command)
 }
 
 /// What `create_tenant` made: the admin's password and the API key secret are shown once.
@@ -533,6 +634,29 @@ pub async fn revoke_api_key(
         "api_key_revoked",
         actor,
         serde_json::json!({ "api_key": id }),
+        now,
+    ))
+    .await?;
+    tx.commit().await
+}
+
+/// Stores a tenant configuration document under `key`, recording before and after.
+pub async fn put_setting(
+    store: &dyn Store,
+    tenant: &TenantId,
+    key: &str,
+    value: &serde_json::Value,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let before = store.setting(tenant, key).await?;
+    let mut tx = store.begin().await?;
+    tx.put_setting(tenant, key, value, now).await?;
+    tx.append_event(&tenant_event(
+        tenant,
+        &format!("{key}_updated"),
+        actor,
+        serde_json::json!({ "key": key, "before": before, "after": value }),
         now,
     ))
     .await?;

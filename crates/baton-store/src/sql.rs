@@ -283,6 +283,8 @@ trait Dialect: Database {
     ) -> StoreResult<()>;
     /// The migrations for this database.
     fn migrator() -> &'static Migrator;
+    /// Whether concurrent migrators are serialized by the database (an advisory lock).
+    const MIGRATIONS_LOCKED: bool;
 }
 
 impl Dialect for Sqlite {
@@ -314,6 +316,8 @@ impl Dialect for Sqlite {
     fn migrator() -> &'static Migrator {
         &SQLITE_MIGRATOR
     }
+
+    const MIGRATIONS_LOCKED: bool = false;
 }
 
 impl Dialect for Postgres {
@@ -357,6 +361,8 @@ impl Dialect for Postgres {
     fn migrator() -> &'static Migrator {
         &POSTGRES_MIGRATOR
     }
+
+    const MIGRATIONS_LOCKED: bool = true;
 }
 
 /// Maps a unique violation to a named conflict; other errors pass through.
@@ -489,8 +495,21 @@ macro_rules! sql_backend {
             }
 
             async fn migrate(&self) -> StoreResult<()> {
-                <$db as Dialect>::migrator().run(&self.pool).await?;
-                Ok(())
+                // SQLite has no migration lock: processes opening a new file at once all try to
+                // apply migration 1 and the losers fail ("table already exists"). Each migration
+                // commits together with its record, so a loser only has to run again to find it
+                // applied.
+                let mut attempt = 0u64;
+                loop {
+                    match <$db as Dialect>::migrator().run(&self.pool).await {
+                        Ok(()) => return Ok(()),
+                        Err(e) if <$db as Dialect>::MIGRATIONS_LOCKED || attempt >= 10 => return Err(e.into()),
+                        Err(_) => {
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                        }
+                    }
+                }
             }
 
             async fn ping(&self) -> StoreResult<()> {
@@ -740,6 +759,22 @@ macro_rules! sql_backend {
 
             async fn events_by_seq(&self, seqs: &[i64]) -> StoreResult<Vec<StoredEvent>> {
                 Self::fetch_events_by_seq(&self.pool, seqs).await
+            }
+
+            async fn setting(
+                &self,
+                tenant: &TenantId,
+                key: &str,
+            ) -> StoreResult<Option<serde_json::Value>> {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT value FROM settings WHERE tenant = $1 AND key = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|v| serde_json::from_str(&v).map_err(StoreError::from))
+                .transpose()
             }
 
             async fn conversation_counts(&self) -> StoreResult<Vec<(String, i64)>> {
@@ -1179,6 +1214,51 @@ macro_rules! sql_backend {
                 .await?
                 .map(MessageRow::into_model)
                 .transpose()
+            }
+
+            async fn recent_messages(
+                &mut self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                limit: u32,
+            ) -> StoreResult<Vec<Message>> {
+                let mut items = sqlx::query_as::<_, MessageRow>(concat!(
+                    "SELECT ",
+                    message_cols!(),
+                    " FROM messages WHERE tenant = $1 AND conversation = $2 \
+                     ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(MessageRow::into_model)
+                .collect::<StoreResult<Vec<_>>>()?;
+                items.reverse();
+                Ok(items)
+            }
+
+            async fn put_setting(
+                &mut self,
+                tenant: &TenantId,
+                key: &str,
+                value: &serde_json::Value,
+                now: Timestamp,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO settings (tenant, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (tenant, key) DO UPDATE SET value = excluded.value, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(tenant.as_str())
+                .bind(key)
+                .bind(serde_json::to_string(value)?)
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
             }
 
             async fn insert_message(&mut self, message: &Message) -> StoreResult<i64> {

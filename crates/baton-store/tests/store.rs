@@ -447,8 +447,7 @@ async fn story(store: Arc<dyn Store>) {
             Some("wamid.1"),
         ),
         &Actor::Customer,
-        at(20),
-    )
+        at(20), None)
     .await
     .unwrap();
     assert!(!first.duplicate);
@@ -462,8 +461,7 @@ async fn story(store: Arc<dyn Store>) {
             Some("wamid.1"),
         ),
         &Actor::Customer,
-        at(21),
-    )
+        at(21), None)
     .await
     .unwrap();
     assert!(dup.duplicate);
@@ -477,7 +475,7 @@ async fn story(store: Arc<dyn Store>) {
         }),
         ..text(MessageRole::Bot, "Let me check.", None)
     };
-    let bot = service::post_message(store, &tenant, &id, bot, &Actor::Bot, at(22))
+    let bot = service::post_message(store, &tenant, &id, bot, &Actor::Bot, at(22), None)
         .await
         .unwrap();
     assert!(bot.message.seq > first.message.seq);
@@ -505,8 +503,7 @@ async fn story(store: Arc<dyn Store>) {
         &id,
         text(MessageRole::Agent, "Fixed, sorry!", None),
         &bea_actor,
-        at(33),
-    )
+        at(33), None)
     .await
     .unwrap();
     service::post_message(
@@ -515,8 +512,7 @@ async fn story(store: Arc<dyn Store>) {
         &id,
         text(MessageRole::Note, "refund issued", None),
         &bea_actor,
-        at(34),
-    )
+        at(34), None)
     .await
     .unwrap();
     let assigned = store
@@ -555,8 +551,7 @@ async fn story(store: Arc<dyn Store>) {
         &id,
         text(MessageRole::Agent, "one more thing", None),
         &bea_actor,
-        at(37),
-    )
+        at(37), None)
     .await;
     assert!(
         matches!(
@@ -630,8 +625,7 @@ async fn concurrent_duplicate_posts(store: Arc<dyn Store>) {
                 &id,
                 text(MessageRole::Customer, "hello", Some("wamid.same")),
                 &Actor::Customer,
-                at(100 + i),
-            )
+                at(100 + i), None)
             .await
         }));
     }
@@ -676,8 +670,7 @@ async fn tenant_isolation(store: Arc<dyn Store>) {
         &conv.id,
         text(MessageRole::Customer, "hi", Some("m1")),
         &Actor::Customer,
-        at(1),
-    )
+        at(1), None)
     .await
     .unwrap();
     let queue = Queue {
@@ -746,8 +739,7 @@ async fn tenant_isolation(store: Arc<dyn Store>) {
         &conv_b.id,
         text(MessageRole::Customer, "hi", Some("m1")),
         &Actor::Customer,
-        at(3),
-    )
+        at(3), None)
     .await
     .unwrap();
     assert!(!posted.duplicate);
@@ -883,8 +875,7 @@ async fn pagination(store: Arc<dyn Store>) {
             id,
             text(MessageRole::Customer, &format!("m{i}"), None),
             &Actor::Customer,
-            at(60 + i),
-        )
+            at(60 + i), None)
         .await
         .unwrap();
     }
@@ -1106,8 +1097,7 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
         &conv.id,
         text(MessageRole::Customer, "x", Some("ext")),
         &Actor::Customer,
-        at(1),
-    )
+        at(1), None)
     .await
     .unwrap();
     let reused = service::post_message(
@@ -1116,8 +1106,7 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
         &other.id,
         text(MessageRole::Customer, "x", Some("ext")),
         &Actor::Customer,
-        at(1),
-    )
+        at(1), None)
     .await;
     assert!(matches!(
         reused,
@@ -1255,8 +1244,7 @@ async fn postgres_live_across_instances() {
             &conv.id,
             text(MessageRole::Customer, "hi", None),
             &Actor::Customer,
-            at(5),
-        )
+            at(5), None)
         .await
         .unwrap();
         assert_eq!(recv(&mut rx_a).await.as_ref(), &msg.events[0]);

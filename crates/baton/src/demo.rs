@@ -142,7 +142,7 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
         role,
         text: text.into(),
         external_id: None,
-        bot: (role == MessageRole::Bot).then(|| BotTurn { confidence, intent: None, fallback: false }),
+        bot: (role == MessageRole::Bot).then_some(BotTurn { confidence, intent: None, fallback: false }),
     };
     let actor_for = |role: MessageRole| if role == MessageRole::Customer { Actor::Customer } else { Actor::Bot };
 
@@ -152,7 +152,7 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
         (MessageRole::Customer, "Hi, where is my order #A-1234? It was due yesterday.", None),
         (MessageRole::Bot, "Order A-1234 shipped on Monday with tracking 1Z999AA10123456784; it is out for delivery today.", Some(0.86)),
     ] {
-        service::post_message(store, &tenant, &c1.conversation.id, say(role, text, conf), &actor_for(role), now()).await?;
+        service::post_message(store, &tenant, &c1.conversation.id, say(role, text, conf), &actor_for(role), now(), None).await?;
     }
 
     // A VIP customer waiting in the billing queue.
@@ -162,7 +162,7 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
         (MessageRole::Bot, "I'm sorry about that. Duplicate charges are usually refunded automatically within 5 days.", Some(0.41)),
         (MessageRole::Customer, "That's not good enough, I want a refund now. Can I talk to a person?", None),
     ] {
-        service::post_message(store, &tenant, &c2.conversation.id, say(role, text, conf), &actor_for(role), now()).await?;
+        service::post_message(store, &tenant, &c2.conversation.id, say(role, text, conf), &actor_for(role), now(), None).await?;
     }
     service::run_command(store, &tenant, &c2.conversation.id, &Command::RequestHandoff {
         reason: "customer_request".into(),
@@ -174,7 +174,7 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
 
     // One Sara is handling.
     let (c3, _) = service::start_conversation(store, &tenant, customer("cust-3003", "Lucía García", "lucia@example.com", None, "es"), "whatsapp".into(), serde_json::Map::new(), &api, now()).await?;
-    service::post_message(store, &tenant, &c3.conversation.id, say(MessageRole::Customer, "Quiero cancelar mi suscripción, por favor.", None), &Actor::Customer, now()).await?;
+    service::post_message(store, &tenant, &c3.conversation.id, say(MessageRole::Customer, "Quiero cancelar mi suscripción, por favor.", None), &Actor::Customer, now(), None).await?;
     service::run_command(store, &tenant, &c3.conversation.id, &Command::RequestHandoff {
         reason: "sensitive_topic:cancellation".into(),
         source: HandoffSource::Rule,
@@ -184,12 +184,12 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
     }, &Actor::System, now()).await?;
     let sara_actor = Actor::Agent { id: sara.clone() };
     service::run_command(store, &tenant, &c3.conversation.id, &Command::Claim, &sara_actor, now()).await?;
-    service::post_message(store, &tenant, &c3.conversation.id, NewMessage { role: MessageRole::Agent, text: "¡Hola Lucía! Soy Sara. Te ayudo con la cancelación.".into(), external_id: None, bot: None }, &sara_actor, now()).await?;
+    service::post_message(store, &tenant, &c3.conversation.id, NewMessage { role: MessageRole::Agent, text: "¡Hola Lucía! Soy Sara. Te ayudo con la cancelación.".into(), external_id: None, bot: None }, &sara_actor, now(), None).await?;
 
     // A closed, rated one.
     let (c4, _) = service::start_conversation(store, &tenant, customer("cust-4004", "Ken Ito", "ken@example.com", None, "en"), "api".into(), serde_json::Map::new(), &api, now()).await?;
-    service::post_message(store, &tenant, &c4.conversation.id, say(MessageRole::Customer, "How do I reset my password?", None), &Actor::Customer, now()).await?;
-    service::post_message(store, &tenant, &c4.conversation.id, say(MessageRole::Bot, "Use 'Forgot password' on the sign-in page; the link is valid for 1 hour.", Some(0.93)), &Actor::Bot, now()).await?;
+    service::post_message(store, &tenant, &c4.conversation.id, say(MessageRole::Customer, "How do I reset my password?", None), &Actor::Customer, now(), None).await?;
+    service::post_message(store, &tenant, &c4.conversation.id, say(MessageRole::Bot, "Use 'Forgot password' on the sign-in page; the link is valid for 1 hour.", Some(0.93)), &Actor::Bot, now(), None).await?;
     service::run_command(store, &tenant, &c4.conversation.id, &Command::Close { resolution: Some("resolved_by_bot".into()), override_owner: false }, &api, now()).await?;
     service::run_command(store, &tenant, &c4.conversation.id, &Command::RecordCsat { score: CsatScore::new(5)?, comment: Some("Quick!".into()) }, &api, now()).await?;
     Ok(tenant)

@@ -258,8 +258,7 @@ async fn post_message(
             bot,
         },
         &actor_for(&principal, role),
-        now(),
-    )
+        now(), None)
     .await?;
     let status = if outcome.duplicate {
         StatusCode::OK
@@ -513,8 +512,7 @@ async fn note(
             bot: None,
         },
         &principal.actor(),
-        now(),
-    )
+        now(), None)
     .await?;
     Ok((StatusCode::CREATED, Json(outcome.message.into())))
 }
