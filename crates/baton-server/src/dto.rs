@@ -188,6 +188,10 @@ pub struct PostMessageBody {
     pub external_id: Option<String>,
     /// Bot metadata (bot messages only).
     pub bot: Option<BotTurnBody>,
+    /// A button or quick-reply payload, e.g. `"talk_to_human"` from a "Talk to a person"
+    /// button (a request for a person with certainty).
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
 }
 
 /// `POST /v1/conversations/{id}/handoff`.
@@ -338,6 +342,9 @@ pub struct ConversationView {
     pub csat: Option<u8>,
     /// Transcript length (notes excluded).
     pub message_count: u32,
+    /// The latest escalation evaluation: signals, fired rules, decision.
+    #[schema(value_type = Option<Object>)]
+    pub escalation: Option<Value>,
     /// The handoff brief (built by the brief engine; null until it exists).
     #[schema(value_type = Option<Object>)]
     pub brief: Option<Value>,
@@ -382,6 +389,7 @@ impl ConversationView {
             resolution: c.resolution,
             csat: c.csat.map(|s| s.get()),
             message_count: c.message_count,
+            escalation: c.escalation,
             brief: None,
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod detection;
 pub mod dto;
 pub mod error;
 mod idempotency;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// How long a login session lasts, in milliseconds.
     pub session_ttl_ms: i64,
+    /// Compiled per-tenant escalation settings.
+    pub detectors: Arc<detection::Detectors>,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             store,
             metrics: Arc::new(Metrics::default()),
             session_ttl_ms: 12 * 3600 * 1000,
+            detectors: Arc::new(detection::Detectors::default()),
         }
     }
 }
@@ -105,6 +109,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::people::router())
         .merge(routes::config::router())
         .merge(routes::ops::router())
+        .merge(routes::rules::router())
         .split_for_parts();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     (router, doc)
@@ -149,6 +154,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    detection::spawn_invalidation(state.store.clone(), state.detectors.clone());
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

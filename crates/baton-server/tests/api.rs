@@ -66,11 +66,13 @@ async fn story(backend: Backend) {
     let id = started.body["id"].as_str().unwrap().to_string();
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
 
-    let m1 = app.post(&path("/messages"), &app.api_key, json!({"role": "customer", "text": "My order #1234 arrived damaged, I want a refund", "external_id": "wa-1"})).await;
+    let m1 = app.post(&path("/messages"), &app.api_key, json!({"role": "customer", "text": "Hi, my order #1234 arrived damaged", "external_id": "wa-1"})).await;
     assert_eq!(m1.status, 201, "{}", m1.body);
     assert_eq!(m1.body["message"]["role"], "customer");
     assert_eq!(m1.body["state"], "bot");
-    assert!(m1.body.get("escalation").is_some());
+    // A damaged item reads as frustration: the detector offers a person but does not hand over.
+    assert_eq!(m1.body["escalation"]["decision"]["action"], "offer_human", "{}", m1.body);
+    assert!(m1.body["escalation"]["signals"].is_object(), "{}", m1.body);
     let m2 = app.post(&path("/messages"), &app.api_key, json!({"role": "bot", "text": "I can help with refunds. Could you share a photo?", "bot": {"confidence": 0.42, "intent": "refund", "fallback": false}})).await;
     assert_eq!(m2.status, 201, "{}", m2.body);
     assert_eq!(m2.body["message"]["bot"]["confidence"], 0.42);
@@ -168,7 +170,9 @@ async fn story(backend: Backend) {
         [
             "started",
             "message_added",
+            "escalation_evaluated",
             "message_added",
+            "escalation_evaluated",
             "handoff_requested",
             "assigned",
             "message_added",
@@ -179,11 +183,12 @@ async fn story(backend: Backend) {
     );
     let items = events.body["items"].as_array().unwrap();
     assert_eq!(items[1]["actor"]["type"], "customer");
-    assert_eq!(items[2]["actor"]["type"], "bot");
-    assert_eq!(items[3]["actor"]["type"], "api_key");
-    assert_eq!(items[3]["data"]["reason"], "refund_request");
-    assert_eq!(items[4]["actor"], json!({"type": "agent", "id": agent_id}));
-    assert_eq!(items[4]["data"]["via"], "claim");
+    assert_eq!(items[2]["actor"]["type"], "system");
+    assert_eq!(items[3]["actor"]["type"], "bot");
+    assert_eq!(items[5]["actor"]["type"], "api_key");
+    assert_eq!(items[5]["data"]["reason"], "refund_request");
+    assert_eq!(items[6]["actor"], json!({"type": "agent", "id": agent_id}));
+    assert_eq!(items[6]["data"]["via"], "claim");
 
     // The conversation view carries the customer profile.
     let one = app.get(&path(""), &agent).await;
@@ -230,7 +235,8 @@ async fn reopen_and_takeover(backend: Backend) {
             "assigned",
             "closed",
             "reopened",
-            "message_added"
+            "message_added",
+            "escalation_evaluated"
         ]
     );
 }

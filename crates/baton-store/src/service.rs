@@ -12,9 +12,15 @@ use baton_core::{
 };
 use sha2::{Digest, Sha256};
 
-/// A fresh, time-sortable unique suffix for ids.
+/// A fresh, time-sortable unique suffix for ids. Monotonic within the process, so ids made in
+/// the same millisecond still sort in creation order (list pagination relies on it).
 pub fn new_suffix() -> String {
-    ulid::Ulid::generate().to_string().to_ascii_lowercase()
+    static GENERATOR: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let id = generator
+        .generate()
+        .unwrap_or_else(|_| ulid::Ulid::generate());
+    id.to_string().to_ascii_lowercase()
 }
 
 /// A random secret of 32 bytes, hex encoded, with a readable prefix (`bk_` keys, `bs_` sessions).
@@ -640,26 +646,31 @@ pub async fn revoke_api_key(
     tx.commit().await
 }
 
-/// Stores a tenant configuration document under `key`, recording before and after.
-pub async fn put_setting(
+/// Stores tenant configuration documents (key, value) in one transaction, recording before and
+/// after for each: either all change or none.
+pub async fn put_settings(
     store: &dyn Store,
     tenant: &TenantId,
-    key: &str,
-    value: &serde_json::Value,
+    settings: &[(&str, serde_json::Value)],
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<()> {
-    let before = store.setting(tenant, key).await?;
+    let mut before = Vec::with_capacity(settings.len());
+    for (key, _) in settings {
+        before.push(store.setting(tenant, key).await?);
+    }
     let mut tx = store.begin().await?;
-    tx.put_setting(tenant, key, value, now).await?;
-    tx.append_event(&tenant_event(
-        tenant,
-        &format!("{key}_updated"),
-        actor,
-        serde_json::json!({ "key": key, "before": before, "after": value }),
-        now,
-    ))
-    .await?;
+    for ((key, value), before) in settings.iter().zip(before) {
+        tx.put_setting(tenant, key, value, now).await?;
+        tx.append_event(&tenant_event(
+            tenant,
+            &format!("{key}_updated"),
+            actor,
+            serde_json::json!({ "key": key, "before": before, "after": value }),
+            now,
+        ))
+        .await?;
+    }
     tx.commit().await
 }
 

@@ -1,7 +1,9 @@
 //! The `baton` command.
 
 mod demo;
+mod eval;
 mod serve;
+mod simulate;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -56,6 +58,10 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Measure the escalation detector on labelled data (`text<TAB>label` files).
+    Eval(eval::EvalArgs),
+    /// Simulate a contact centre with the real router: waits, abandonment, utilisation.
+    Simulate(simulate::SimulateArgs),
     /// Run a server with a ready demo tenant on the embedded database.
     Demo {
         /// Address to listen on.
@@ -143,6 +149,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Eval(args) => eval::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Demo { listen, data_dir } => {
             let config = baton_server::Config {
                 listen,

@@ -190,7 +190,8 @@ impl Extractors {
         self.custom.iter().map(|c| c.name.as_str())
     }
 
-    /// Every field in `text`, in order of appearance (built-ins first, then tenant extractors).
+    /// Every field in `text`, in order of appearance. Tenant extractors win over built-ins on
+    /// overlapping text.
     /// `from_customer` enables the extractors that are only meaningful in the customer's words
     /// (relative dates: the bot's "today" is small talk).
     pub fn extract_text<'t>(&self, text: &'t str, from_customer: bool) -> Vec<Extracted<'t>> {
@@ -209,7 +210,26 @@ impl Extractors {
         let bytes = text.as_bytes();
         let has_digit = bytes.iter().any(u8::is_ascii_digit);
         let has_at = memchr_at(bytes);
-        let base = out.len();
+        // Tenant extractors first: where one matches, its meaning wins over a built-in guess
+        // ("BK-20931" is the tenant's booking reference, not a product code).
+        let mut kept: Vec<(usize, usize)> = Vec::new();
+        let mut found: Vec<Extracted<'t>> = Vec::new();
+        for c in &self.custom {
+            for caps in c.re.captures_iter(text) {
+                let Some(m) = caps.get(c.group) else { continue };
+                let value = m.as_str().trim();
+                if value.is_empty() {
+                    continue;
+                }
+                kept.push((m.start(), m.end()));
+                found.push(Extracted {
+                    name: Cow::Owned(c.name.clone()),
+                    value: value.to_owned(),
+                    raw: m.as_str(),
+                    start: m.start(),
+                });
+            }
+        }
         if has_digit || has_at || from_customer {
             let mut cands: Vec<(u8, Extracted<'t>, usize)> = Vec::new();
             for b in BUILTINS.iter() {
@@ -222,7 +242,8 @@ impl Extractors {
                     continue;
                 }
                 for caps in b.re.captures_iter(text) {
-                    let Some(v) = caps.name("v") else { continue };
+                    // `v` is the value's span; `wd` stands in for it in "on Monday".
+                    let Some(v) = caps.name("v").or_else(|| caps.name("wd")) else { continue };
                     let Some(value) = (b.normalize)(&caps, text) else { continue };
                     cands.push((
                         b.priority,
@@ -239,30 +260,15 @@ impl Extractors {
             // Strongest first; among equals, leftmost first. Keep a candidate only if its value
             // span overlaps no kept one.
             cands.sort_by_key(|(p, e, _)| (*p, e.start));
-            let mut kept: Vec<(usize, usize)> = Vec::with_capacity(cands.len());
             for (_, e, end) in cands {
                 if kept.iter().all(|&(s, t)| end <= s || e.start >= t) {
                     kept.push((e.start, end));
-                    out.push(e);
+                    found.push(e);
                 }
             }
-            out[base..].sort_by_key(|e| e.start);
         }
-        for c in &self.custom {
-            for caps in c.re.captures_iter(text) {
-                let Some(m) = caps.get(c.group) else { continue };
-                let value = m.as_str().trim();
-                if value.is_empty() {
-                    continue;
-                }
-                out.push(Extracted {
-                    name: Cow::Owned(c.name.clone()),
-                    value: value.to_owned(),
-                    raw: m.as_str(),
-                    start: m.start(),
-                });
-            }
-        }
+        found.sort_by_key(|e| e.start);
+        out.extend(found);
     }
 }
 
@@ -382,7 +388,7 @@ static BUILTINS: LazyLock<Vec<Builtin>> = LazyLock::new(|| {
             4,
             Digit,
             &format!(
-                r"(?i)\b(?:account|acct|a/c|customer|client|member(?:ship)?|subscriber|cuenta|conta|compte|konto|kundennummer){NUMBER_WORDS}{{0,3}}\s*[:#]?\s*#?\s*(?P<v>(?-i:[A-Z]{{1,4}}-?)?[0-9][0-9\-]{{3,}}[0-9A-Z]*)"
+                r"(?i)\b(?:account|acct|a/c|customer|client|member(?:ship)?|subscriber|cuenta|conta|compte|konto|kundennummer|socio|sócio|adhérent|mitglied(?:snummer)?){NUMBER_WORDS}{{0,3}}\s*[:#]?\s*#?\s*(?P<v>(?-i:[A-Z]{{1,4}}-?)?[0-9][0-9\-]{{3,}}[0-9A-Z]*)"
             ),
             norm_account,
         ),
@@ -526,8 +532,8 @@ static BUILTINS: LazyLock<Vec<Builtin>> = LazyLock::new(|| {
             "date",
             17,
             Customer,
-            r"(?i)\b(?P<v>yesterday|today|tonight|tomorrow|this morning|last night|last (?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:[0-9]{1,2}|a|one|two|three|four|five|six|a few|several)\s+(?:days?|weeks?|months?)\s+ago|anteayer|ayer|hoy|ontem|hoje|gestern|heute|aujourd'hui)\b",
-            norm_lower,
+            r"(?i)\b(?:on\s+(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?P<v>yesterday|today|tonight|tomorrow|this morning|last night|(?:last|next) (?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:[0-9]{1,2}|a|one|two|three|four|five|six|a few|several)\s+(?:days?|weeks?|months?)\s+ago|hace\s+(?:[0-9]{1,2}|un|una|dos|tres|cuatro|cinco|unos|unas)\s+(?:d[ií]as?|semanas?|mes|meses)|h[aá]\s+(?:[0-9]{1,2}|um|uma|dois|duas|tr[eê]s)\s+(?:dias?|semanas?|m[eê]s|meses)|il y a\s+(?:[0-9]{1,2}|un|une|deux|trois)\s+(?:jours?|semaines?|mois)|vor\s+(?:[0-9]{1,2}|einem|einer|zwei|drei)\s+(?:tagen?|wochen?|monaten?)|anteayer|ayer|hoy|ontem|hoje|gestern|heute|aujourd'hui))\b",
+            norm_relative,
         ),
     ]
 });
@@ -759,8 +765,9 @@ fn norm_phone(caps: &Captures<'_>, text: &str) -> Option<String> {
     ok.then(|| if plus { format!("+{digits}") } else { digits })
 }
 
-fn norm_lower(caps: &Captures<'_>, _: &str) -> Option<String> {
-    Some(v(caps).to_lowercase())
+fn norm_relative(caps: &Captures<'_>, _: &str) -> Option<String> {
+    let m = caps.name("v").or_else(|| caps.name("wd"))?;
+    Some(m.as_str().to_lowercase())
 }
 
 /// The role a field's source message had, for [`Field::source`].
@@ -833,6 +840,7 @@ mod tests {
         assert!(of("customer since 2019", "account_number").is_empty());
         assert!(of("my account is locked since 3 days", "account_number").is_empty());
         assert!(of("card ending in 4821", "account_number").is_empty());
+        assert_eq!(of("número de socio 5512-0098", "account_number"), ["5512-0098"]);
     }
 
     #[test]
@@ -902,6 +910,11 @@ mod tests {
         assert_eq!(of("am 2. Februar 2026", "date"), ["2026-02-02"]);
         assert_eq!(of("it came yesterday", "date"), ["yesterday"]);
         assert_eq!(of("ordered 2 weeks ago", "date"), ["2 weeks ago"]);
+        assert_eq!(of("I'm moving next week", "date"), ["next week"]);
+        assert_eq!(of("I clicked it on Monday", "date"), ["monday"]);
+        assert_eq!(of("lo pedí hace dos semanas", "date"), ["hace dos semanas"]);
+        assert_eq!(of("paguei há 3 dias", "date"), ["há 3 dias"]);
+        assert_eq!(of("bestellt vor zwei Wochen", "date"), ["vor zwei wochen"]);
     }
 
     #[test]
@@ -985,6 +998,11 @@ mod tests {
         assert!(got.contains(&("ticket", "TKT-00042")));
         assert!(got.contains(&("loyalty_card", "12345678")));
         assert_eq!(ex.custom_names().collect::<Vec<_>>(), ["ticket", "loyalty_card"]);
+        // The tenant's meaning wins over the built-in guess on the same text.
+        let ex = Extractors::with_custom(&[("booking_ref", r"\bBK-\d{5}\b")]).unwrap();
+        let got = ex.extract_text("booked BK-20931 for $45", true);
+        let got: Vec<_> = got.iter().map(|e| (e.name.as_ref(), e.value.as_str())).collect();
+        assert_eq!(got, [("booking_ref", "BK-20931"), ("amount", "45 USD")]);
     }
 
     #[test]

@@ -493,12 +493,12 @@ impl BriefTopic {
 /// Caller hints first, then the topic named in the handoff reason, then the brief's own lexicon
 /// over the customer's words (only when it found something). At most 3.
 fn rank_topics(input: &BriefInput<'_>) -> Vec<BriefTopic> {
-    let mut out: Vec<BriefTopic> = Vec::new();
-    let mut push = |t: BriefTopic, out: &mut Vec<BriefTopic>| {
+    fn push(t: BriefTopic, out: &mut Vec<BriefTopic>) {
         if !out.contains(&t) {
             out.push(t);
         }
-    };
+    }
+    let mut out: Vec<BriefTopic> = Vec::new();
     for hint in input.topics {
         let hint = hint.trim();
         if hint.is_empty() {

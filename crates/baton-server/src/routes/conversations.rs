@@ -247,18 +247,22 @@ async fn post_message(
         }
         (_, None) => None,
     };
+    let now = now();
+    let tenant_detection = state.detectors.get(state.store.as_ref(), &principal.tenant).await?;
+    let detection = service::Detection {
+        detector: &tenant_detection.detector,
+        business_open: tenant_detection.calendar.as_ref().map(|c| c.is_open(now)),
+        payload: body.payload.as_ref(),
+    };
     let outcome = service::post_message(
         state.store.as_ref(),
         &principal.tenant,
         &id,
-        NewMessage {
-            role,
-            text,
-            external_id,
-            bot,
-        },
+        NewMessage { role, text, external_id, bot },
         &actor_for(&principal, role),
-        now(), None)
+        now,
+        Some(detection),
+    )
     .await?;
     let status = if outcome.duplicate {
         StatusCode::OK
@@ -276,7 +280,7 @@ async fn post_message(
             message: outcome.message.into(),
             state: conversation.state.clone(),
             conversation,
-            escalation: None,
+            escalation: outcome.evaluation,
             duplicate: outcome.duplicate,
         }),
     ))

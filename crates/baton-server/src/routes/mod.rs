@@ -4,6 +4,7 @@ pub mod config;
 pub mod conversations;
 pub mod ops;
 pub mod people;
+pub mod rules;
 
 use crate::error::{ApiError, ApiResult};
 use baton_core::{AgentId, ConversationId, QueueId};

@@ -1,0 +1,123 @@
+//! Per-tenant escalation settings, compiled once and cached: the detector (rules + config) and
+//! the business-hours calendar. Changing them through the API invalidates the cache here at
+//! once and, through the live event stream, on every other instance.
+
+use baton_core::TenantId;
+use baton_core::escalation::{Detector, DetectorConfig, RuleError, RuleSet};
+use baton_core::hours::{Calendar, CalendarError};
+use baton_store::{Store, StoreResult};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Setting key of the rule set.
+pub const RULES: &str = "rules";
+/// Setting key of the detector configuration (thresholds, topics).
+pub const DETECTOR_CONFIG: &str = "detector_config";
+/// Setting key of the tenant's business-hours calendar.
+pub const BUSINESS_HOURS: &str = "business_hours";
+
+/// What a tenant's messages are evaluated with.
+#[derive(Debug)]
+pub struct TenantDetection {
+    /// The compiled detector.
+    pub detector: Detector,
+    /// The business-hours calendar, if the tenant set one.
+    pub calendar: Option<Calendar>,
+}
+
+/// The cache of compiled per-tenant settings.
+#[derive(Debug, Default)]
+pub struct Detectors {
+    cache: RwLock<HashMap<TenantId, Arc<TenantDetection>>>,
+}
+
+impl Detectors {
+    /// The tenant's compiled settings, loading and compiling them on first use.
+    pub async fn get(&self, store: &dyn Store, tenant: &TenantId) -> StoreResult<Arc<TenantDetection>> {
+        if let Some(hit) = self.cache.read().expect("lock").get(tenant) {
+            return Ok(hit.clone());
+        }
+        let rules = store.setting(tenant, RULES).await?;
+        let config = store.setting(tenant, DETECTOR_CONFIG).await?;
+        let hours = store.setting(tenant, BUSINESS_HOURS).await?;
+        let compiled = Arc::new(compile(rules.as_ref(), config.as_ref(), hours.as_ref()).unwrap_or_else(|e| {
+            // Stored settings were validated on the way in; this only happens after a
+            // hand-edited database or an incompatible upgrade. Keep escalating with defaults.
+            tracing::error!(%tenant, error = %e, "stored escalation settings do not compile; using defaults");
+            TenantDetection { detector: Detector::with_defaults(), calendar: None }
+        }));
+        self.cache.write().expect("lock").insert(tenant.clone(), compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Forgets a tenant's compiled settings (they changed).
+    pub fn invalidate(&self, tenant: &TenantId) {
+        self.cache.write().expect("lock").remove(tenant);
+    }
+}
+
+/// Why settings do not compile, with where.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A rule problem at a JSON pointer.
+    #[error("{}: {}", .0.path, .0.message)]
+    Rules(RuleError),
+    /// A calendar problem.
+    #[error("{}: {}", .0.field, .0.message)]
+    Hours(CalendarError),
+    /// The detector configuration does not parse.
+    #[error("config: {0}")]
+    Config(String),
+}
+
+/// Parses a rule set document (`{"rules": [...]}` or a bare array).
+pub fn parse_rules(value: &serde_json::Value) -> Result<RuleSet, SettingsError> {
+    RuleSet::from_json(&value.to_string()).map_err(SettingsError::Rules)
+}
+
+/// Parses a detector configuration document.
+pub fn parse_config(value: &serde_json::Value) -> Result<DetectorConfig, SettingsError> {
+    serde_json::from_value(value.clone()).map_err(|e| SettingsError::Config(e.to_string()))
+}
+
+/// Parses a calendar document.
+pub fn parse_calendar(value: &serde_json::Value) -> Result<Calendar, SettingsError> {
+    Calendar::parse(&value.to_string()).map_err(SettingsError::Hours)
+}
+
+/// Compiles stored (or candidate) settings; absent ones take the defaults.
+pub fn compile(
+    rules: Option<&serde_json::Value>,
+    config: Option<&serde_json::Value>,
+    hours: Option<&serde_json::Value>,
+) -> Result<TenantDetection, SettingsError> {
+    let rules = rules.map(parse_rules).transpose()?.unwrap_or_else(RuleSet::default_rules);
+    let config = config.map(parse_config).transpose()?.unwrap_or_default();
+    let detector = Detector::new(config, rules).map_err(SettingsError::Rules)?;
+    let calendar = hours.map(parse_calendar).transpose()?;
+    Ok(TenantDetection { detector, calendar })
+}
+
+/// Keeps `detectors` in step with settings changed on any instance.
+pub fn spawn_invalidation(store: Arc<dyn Store>, detectors: Arc<Detectors>) {
+    let mut events = store.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) if event.conversation.is_none() && is_settings_event(&event.kind) => {
+                    detectors.invalidate(&event.tenant);
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // Missed events may have been settings changes: start over.
+                    detectors.cache.write().expect("lock").clear();
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+fn is_settings_event(kind: &str) -> bool {
+    [RULES, DETECTOR_CONFIG, BUSINESS_HOURS].iter().any(|k| kind.strip_suffix("_updated") == Some(k))
+}

@@ -1,0 +1,112 @@
+//! `/v1/rules` and `/v1/business-hours`: escalation settings as data. A document that does not
+//! compile is refused whole with a 422 that points at the problem; nothing is half-applied.
+
+use crate::auth::Principal;
+use crate::detection::{self, BUSINESS_HOURS, DETECTOR_CONFIG, RULES, SettingsError};
+use crate::error::{ApiError, ApiResult, Json};
+use crate::{AppState, now};
+use axum::extract::State;
+use baton_core::Role;
+use baton_core::escalation::{DetectorConfig, RuleSet};
+use baton_store::service;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The settings routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_rules, put_rules)).routes(routes!(get_hours, put_hours))
+}
+
+/// The tenant's escalation rules and detector configuration.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RulesDocument {
+    /// Rules in order: `{"id", "name", "enabled", "when": condition, "then": [actions]}`.
+    #[schema(value_type = Vec<Object>)]
+    pub rules: Value,
+    /// Detector thresholds and topic sets; absent keeps the current ones.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    /// True when these are Baton's defaults (the tenant set none).
+    #[serde(default)]
+    pub defaults: bool,
+}
+
+fn unprocessable(e: SettingsError) -> ApiError {
+    let code = match e {
+        SettingsError::Rules(_) => "invalid_rules",
+        SettingsError::Hours(_) => "invalid_business_hours",
+        SettingsError::Config(_) => "invalid_config",
+    };
+    ApiError::invalid(code, e.to_string())
+}
+
+/// The escalation rules in force.
+#[utoipa::path(get, path = "/v1/rules", tag = "configuration",
+    responses((status = 200, body = RulesDocument)), security(("bearer" = [])))]
+async fn get_rules(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<RulesDocument>> {
+    principal.require_role(Role::Supervisor)?;
+    let stored = state.store.setting(&principal.tenant, RULES).await?;
+    let config = state.store.setting(&principal.tenant, DETECTOR_CONFIG).await?;
+    let defaults = stored.is_none();
+    let rules = match stored {
+        Some(v) => detection::parse_rules(&v).map_err(unprocessable)?,
+        None => RuleSet::default_rules(),
+    };
+    let config = config.unwrap_or_else(|| serde_json::to_value(DetectorConfig::default()).unwrap_or_default());
+    Ok(Json(RulesDocument { rules: rules.to_json()["rules"].clone(), config: Some(config), defaults }))
+}
+
+/// Replace the escalation rules (and optionally the detector configuration).
+#[utoipa::path(put, path = "/v1/rules", tag = "configuration", request_body = RulesDocument,
+    responses((status = 200, body = RulesDocument), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn put_rules(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<RulesDocument>,
+) -> ApiResult<Json<RulesDocument>> {
+    principal.require_role(Role::Admin)?;
+    let tenant = &principal.tenant;
+    let rules_doc = serde_json::json!({ "rules": body.rules });
+    let config = match body.config {
+        Some(c) => Some(c),
+        None => state.store.setting(tenant, DETECTOR_CONFIG).await?,
+    };
+    let hours = state.store.setting(tenant, BUSINESS_HOURS).await?;
+    // Compile everything together before storing anything.
+    let compiled = detection::compile(Some(&rules_doc), config.as_ref(), hours.as_ref()).map_err(unprocessable)?;
+    drop(compiled);
+    let canonical = detection::parse_rules(&rules_doc).map_err(unprocessable)?.to_json();
+    let mut settings = vec![(RULES, canonical.clone())];
+    if let Some(c) = &config {
+        settings.push((DETECTOR_CONFIG, c.clone()));
+    }
+    service::put_settings(state.store.as_ref(), tenant, &settings, &principal.actor(), now()).await?;
+    state.detectors.invalidate(tenant);
+    Ok(Json(RulesDocument { rules: canonical["rules"].clone(), config, defaults: false }))
+}
+
+/// The tenant's business hours, or null.
+#[utoipa::path(get, path = "/v1/business-hours", tag = "configuration",
+    responses((status = 200, description = "`{\"tz\", \"weekly\", \"holidays\"}` or null")), security(("bearer" = [])))]
+async fn get_hours(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require_role(Role::Supervisor)?;
+    Ok(Json(state.store.setting(&principal.tenant, BUSINESS_HOURS).await?.unwrap_or(Value::Null)))
+}
+
+/// Set the business hours: `{"tz": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]}`.
+#[utoipa::path(put, path = "/v1/business-hours", tag = "configuration",
+    responses((status = 200, description = "the stored calendar"), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn put_hours(State(state): State<AppState>, principal: Principal, Json(body): Json<Value>) -> ApiResult<Json<Value>> {
+    principal.require_role(Role::Admin)?;
+    detection::parse_calendar(&body).map_err(unprocessable)?;
+    service::put_settings(state.store.as_ref(), &principal.tenant, &[(BUSINESS_HOURS, body.clone())], &principal.actor(), now())
+        .await?;
+    state.detectors.invalidate(&principal.tenant);
+    Ok(Json(body))
+}

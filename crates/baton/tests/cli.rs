@@ -1,0 +1,444 @@
+//! The `baton` binary, black box: operator commands, startup failures, configuration precedence
+//! and the demo, over real processes and real HTTP.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_create_prints_working_credentials() {
+    let dir = TempDir::new("tenant");
+    let db = dir.sqlite_url("baton.db");
+    let created = create_tenant(&db, "Acme Support", "Owner@Acme.example").await;
+    assert_eq!(
+        created.email, "owner@acme.example",
+        "the login email is normalized"
+    );
+    assert!(
+        created.password.len() >= 16,
+        "weak generated password: {}",
+        created.password
+    );
+
+    let server = Server::serve(&db).await;
+    let client = reqwest::Client::new();
+    let token = login(&client, &server, &created.email, &created.password).await;
+    let me = send(
+        &client,
+        Method::GET,
+        &server.url("/v1/agents/me"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["role"], "admin", "{}", me.body);
+
+    let started = send(
+        &client,
+        Method::POST,
+        &server.url("/v1/conversations"),
+        Some(&created.api_key),
+        Some(json!({"customer": {"external_id": "c-1", "name": "Jo"}, "channel": "web"})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(started.body["state"], "bot");
+    drop(server);
+
+    // The same login again, in any case: refused, naming the email.
+    let again = run(
+        &[
+            "tenant",
+            "create",
+            "Other",
+            "--admin-email",
+            "OWNER@acme.example",
+            "--json",
+            "--database",
+            &db,
+        ],
+        &[],
+    )
+    .await;
+    let err = again.failed();
+    assert!(
+        err.contains("owner@acme.example") && err.contains("already"),
+        "{err}"
+    );
+    assert!(
+        again.stdout.trim().is_empty(),
+        "nothing on stdout on failure: {}",
+        again.stdout
+    );
+
+    for bad in ["not-an-email", "two words@x.example"] {
+        let out = run(
+            &[
+                "tenant",
+                "create",
+                "Bad",
+                "--admin-email",
+                bad,
+                "--json",
+                "--database",
+                &db,
+            ],
+            &[],
+        )
+        .await;
+        let err = out.failed();
+        assert!(
+            err.contains(bad) && err.contains("not an email address"),
+            "{err}"
+        );
+    }
+    let out = run(
+        &[
+            "tenant",
+            "create",
+            "  ",
+            "--admin-email",
+            "x@y.example",
+            "--database",
+            &db,
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.failed().contains("tenant name"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_create_human_output_shows_secrets_once() {
+    let dir = TempDir::new("tenant-human");
+    let out = run(
+        &[
+            "tenant",
+            "create",
+            "Human Co",
+            "--admin-email",
+            "h@h.example",
+            "--database",
+            &dir.sqlite_url("b.db"),
+        ],
+        &[],
+    )
+    .await;
+    let stdout = out.ok();
+    assert!(stdout.contains("Created tenant 'Human Co'"), "{stdout}");
+    assert!(stdout.contains("admin login:  h@h.example / "), "{stdout}");
+    assert!(stdout.contains("API key:"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_reports_success_and_rejects_unknown_schemes() {
+    let dir = TempDir::new("migrate");
+    let db = dir.sqlite_url("nested/baton.db");
+    let out = run(&["migrate", "--database", &db], &[]).await;
+    assert!(out.ok().contains("migrations applied to"), "{}", out.stdout);
+    assert!(
+        dir.path().join("nested/baton.db").exists(),
+        "the SQLite file is created"
+    );
+    // Idempotent.
+    run(&["migrate", "--database", &db], &[]).await.ok();
+
+    let out = run(&["migrate", "--database", "mysql://x"], &[]).await;
+    let err = out.failed();
+    assert!(
+        err.contains("'mysql'") && err.contains("sqlite://") && err.contains("postgres://"),
+        "{err}"
+    );
+
+    // The database URL can come from the environment too.
+    let out = run(&["migrate"], &[("BATON_DATABASE_URL", &db)]).await;
+    assert!(out.ok().contains(&db), "{}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_in_database_urls_are_never_printed() {
+    let out = run(
+        &[
+            "migrate",
+            "--database",
+            "postgres://baton:hunter2@127.0.0.1:1/baton",
+        ],
+        &[],
+    )
+    .await;
+    let err = out.failed();
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.contains("baton:***@127.0.0.1:1"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_postgres_fails_fast_naming_the_address() {
+    let out = run(
+        &[
+            "serve",
+            "--database",
+            "postgres://postgres@127.0.0.1:1/x",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    )
+    .await;
+    let err = out.failed();
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(err.contains("PostgreSQL"), "{err}");
+    assert!(!err.contains("listening on"), "{err}");
+    assert!(
+        out.elapsed < Duration::from_secs(12),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_config_files_name_the_file_and_the_key() {
+    let dir = TempDir::new("config");
+    let out = run(&["serve", "--config", "/nonexistent.toml"], &[]).await;
+    let err = out.failed();
+    assert!(err.contains("/nonexistent.toml"), "{err}");
+
+    let file = dir.path().join("bad-value.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:0\"\nsession_ttl_hours = \"soon\"\n",
+    )
+    .unwrap();
+    let out = run(&["serve", "--config", file.to_str().unwrap()], &[]).await;
+    let err = out.failed();
+    assert!(
+        err.contains("bad-value.toml") && err.contains("session_ttl_hours"),
+        "{err}"
+    );
+
+    let file = dir.path().join("typo.toml");
+    std::fs::write(&file, "lisen = \"127.0.0.1:0\"\n").unwrap();
+    let out = run(&["serve", "--config", file.to_str().unwrap()], &[]).await;
+    let err = out.failed();
+    assert!(err.contains("typo.toml") && err.contains("lisen"), "{err}");
+
+    let out = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("BATON_SESSION_TTL_HOURS", "soon")],
+    )
+    .await;
+    assert!(
+        out.failed().contains("BATON_SESSION_TTL_HOURS"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_in_use_is_explained() {
+    let dir = TempDir::new("port");
+    let first = Server::serve(&dir.sqlite_url("a.db")).await;
+    let out = run(
+        &[
+            "serve",
+            "--database",
+            &dir.sqlite_url("b.db"),
+            "--listen",
+            &first.addr,
+        ],
+        &[],
+    )
+    .await;
+    let err = out.failed();
+    assert!(err.contains(&first.addr) && err.contains("in use"), "{err}");
+    // The first server is unaffected.
+    let health = reqwest::get(first.url("/healthz")).await.unwrap();
+    assert!(health.status().is_success());
+}
+
+/// `listen` from a file, then `BATON_LISTEN`, then `--listen`: each later source wins. Distinct
+/// loopback addresses with port 0 tell the sources apart without racing for free ports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_address_precedence_flag_over_env_over_file() {
+    if std::net::TcpListener::bind("127.0.0.2:0").is_err()
+        || std::net::TcpListener::bind("127.0.0.3:0").is_err()
+    {
+        eprintln!("skipping: 127.0.0.2 and 127.0.0.3 are not loopback addresses here");
+        return;
+    }
+    let dir = TempDir::new("precedence");
+    let file = dir.path().join("baton.toml");
+    let db = dir.sqlite_url("baton.db");
+    std::fs::write(
+        &file,
+        format!("listen = \"127.0.0.2:0\"\ndatabase_url = \"{db}\"\n"),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+
+    let host = |s: &Server| s.addr.rsplit_once(':').unwrap().0.to_string();
+    let from_file = Server::start(&["serve", "--config", file], &[]).await;
+    assert_eq!(host(&from_file), "127.0.0.2", "{}", from_file.stderr());
+    drop(from_file);
+
+    // The config file named by BATON_CONFIG, the address by BATON_LISTEN.
+    let from_env = Server::start(
+        &["serve"],
+        &[("BATON_CONFIG", file), ("BATON_LISTEN", "127.0.0.3:0")],
+    )
+    .await;
+    assert_eq!(host(&from_env), "127.0.0.3", "{}", from_env.stderr());
+    drop(from_env);
+
+    let from_flag = Server::start(
+        &["serve", "--config", file, "--listen", "127.0.0.1:0"],
+        &[("BATON_LISTEN", "127.0.0.3:0")],
+    )
+    .await;
+    assert_eq!(host(&from_flag), "127.0.0.1", "{}", from_flag.stderr());
+    // And --database beats the file's database_url: a fresh, empty database.
+    drop(from_flag);
+    let other = dir.sqlite_url("other.db");
+    let flagged = Server::start(&["serve", "--config", file, "--database", &other], &[]).await;
+    assert!(flagged.stderr().contains(&other), "{}", flagged.stderr());
+}
+
+fn demo_key(stdout: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("Integration API key"))
+        .unwrap_or_else(|| panic!("no key line:\n{stdout}"));
+    line.rsplit(' ').next().unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_seeds_a_tenant_once_and_prints_a_working_key() {
+    let dir = TempDir::new("demo");
+    let data = dir.path().join("demo");
+    let args = [
+        "demo",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let client = reqwest::Client::new();
+
+    let first = Server::start(&args, &[]).await;
+    let stdout = first.wait_stdout("Tenant:").await;
+    for who in [
+        "sara@demo.baton.dev",
+        "tom@demo.baton.dev",
+        "ana@demo.baton.dev",
+        "sam@demo.baton.dev",
+        "admin@demo.baton.dev",
+        "baton-demo",
+    ] {
+        assert!(stdout.contains(who), "banner lacks {who}:\n{stdout}");
+    }
+    assert!(
+        stdout.contains(&first.base),
+        "banner shows the bound address {}:\n{stdout}",
+        first.base
+    );
+    assert!(!stdout.contains("{base}"), "{stdout}");
+    let key1 = demo_key(&stdout);
+    assert!(data.join("baton.db").exists());
+
+    login(&client, &first, "sara@demo.baton.dev", "baton-demo").await;
+    let sam = login(&client, &first, "sam@demo.baton.dev", "baton-demo").await;
+    let states = |items: &[serde_json::Value]| -> BTreeSet<String> {
+        items
+            .iter()
+            .map(|c| c["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let listed = all_pages(&client, &first, "/v1/conversations", &sam).await;
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(
+        states(&listed),
+        BTreeSet::from(["assigned", "bot", "closed", "queued"].map(String::from))
+    );
+    first.kill().await;
+
+    // A second run on the same folder reuses the tenant and prints a new key that works.
+    let second = Server::start(&args, &[]).await;
+    let stdout = second.wait_stdout("Tenant:").await;
+    let key2 = demo_key(&stdout);
+    assert_ne!(key1, key2);
+    let sam = login(&client, &second, "sam@demo.baton.dev", "baton-demo").await;
+    let listed = all_pages(&client, &second, "/v1/conversations", &sam).await;
+    assert_eq!(listed.len(), 4, "still the seeded four: {listed:?}");
+    for key in [&key2, &key1] {
+        let started = send(
+            &client,
+            Method::POST,
+            &second.url("/v1/conversations"),
+            Some(key),
+            Some(json!({"customer": {"name": "Jo"}, "channel": "web"})),
+        )
+        .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_cleanly() {
+    let dir = TempDir::new("sigterm");
+    let mut server = Server::serve(&dir.sqlite_url("baton.db")).await;
+    let status = server.terminate().await;
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status}\n{}",
+        server.stderr()
+    );
+    server.wait_stderr("baton: stopped").await;
+}
+
+/// Several commands opening a new SQLite file at once (a server and an operator's `tenant
+/// create`, say) all migrate it; a login taken concurrently is given out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_runs_on_a_new_sqlite_file() {
+    let dir = TempDir::new("concurrent");
+    let db = dir.sqlite_url("baton.db");
+    let args = ["migrate", "--database", db.as_str()];
+    let migrations = (0..8).map(|_| run(&args, &[]));
+    for out in futures::future::join_all(migrations).await {
+        out.ok();
+    }
+
+    let creates = (0..3).map(|i| {
+        let name = format!("Race {i}");
+        let db = db.clone();
+        async move {
+            run(
+                &[
+                    "tenant",
+                    "create",
+                    &name,
+                    "--admin-email",
+                    "same@race.example",
+                    "--json",
+                    "--database",
+                    &db,
+                ],
+                &[],
+            )
+            .await
+        }
+    });
+    let outs = futures::future::join_all(creates).await;
+    assert_eq!(
+        outs.iter().filter(|o| o.status.success()).count(),
+        1,
+        "{outs:#?}"
+    );
+    for out in outs.iter().filter(|o| !o.status.success()) {
+        assert!(out.failed().contains("already"), "{}", out.stderr);
+    }
+}
