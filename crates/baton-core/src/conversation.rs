@@ -191,6 +191,22 @@ pub struct Conversation {
     pub assigned_at: Option<Timestamp>,
     /// When it was last closed.
     pub closed_at: Option<Timestamp>,
+    /// How many overflow steps of its current queue already ran (routing bookkeeping; reset
+    /// when it enters a queue anew: handoff, requeue, queue change, transfer to a queue).
+    #[serde(default)]
+    pub overflow_stage: u32,
+    /// When it entered its current queue (the overflow clock); `queued_at` when absent.
+    #[serde(default)]
+    pub entered_queue_at: Option<Timestamp>,
+    /// Its place in line while waiting (1 is next), as last announced.
+    #[serde(default)]
+    pub position: Option<u32>,
+    /// The estimated wait announced with `position`, in seconds.
+    #[serde(default)]
+    pub estimated_wait_secs: Option<u64>,
+    /// Why the router made the latest offer (its explanation), if it was routed.
+    #[serde(default)]
+    pub routing: Option<serde_json::Value>,
 }
 
 impl Conversation {
@@ -225,7 +241,24 @@ impl Conversation {
             queued_at: None,
             assigned_at: None,
             closed_at: None,
+            overflow_stage: 0,
+            entered_queue_at: None,
+            position: None,
+            estimated_wait_secs: None,
+            routing: None,
         }
+    }
+
+    /// Starts the routing bookkeeping over: it (re)entered a queue at `at`.
+    fn entered_queue(&mut self, at: Timestamp) {
+        self.overflow_stage = 0;
+        self.entered_queue_at = Some(at);
+    }
+
+    /// It left the line: no position to announce any more.
+    fn left_line(&mut self) {
+        self.position = None;
+        self.estimated_wait_secs = None;
     }
 }
 
@@ -296,6 +329,9 @@ pub enum EventKind {
         agent: AgentId,
         /// When the offer lapses.
         expires_at: Timestamp,
+        /// Why the router chose this agent (its serialized explanation), if it did.
+        #[serde(default)]
+        explanation: Option<serde_json::Value>,
     },
     /// The offered agent declined.
     OfferDeclined {
@@ -354,6 +390,23 @@ pub enum EventKind {
         /// Optional comment.
         comment: Option<String>,
     },
+    /// Overflow moved the queued conversation to another queue (its overflow plan restarts).
+    QueueChanged {
+        /// The new queue.
+        queue: QueueId,
+    },
+    /// An overflow step of the current queue ran (routing bookkeeping).
+    OverflowStep {
+        /// How many steps have run now.
+        stage: u32,
+    },
+    /// The conversation's place in line (or its estimated wait) changed.
+    QueuePositions {
+        /// 1 is next.
+        position: u32,
+        /// Estimated seconds until an agent takes it; `None` when nobody is staffed.
+        estimated_wait_secs: Option<u64>,
+    },
 }
 
 impl EventKind {
@@ -375,6 +428,9 @@ impl EventKind {
             EventKind::Closed { .. } => "closed",
             EventKind::CsatRecorded { .. } => "csat_recorded",
             EventKind::EscalationEvaluated { .. } => "escalation_evaluated",
+            EventKind::QueueChanged { .. } => "queue_changed",
+            EventKind::OverflowStep { .. } => "overflow_step",
+            EventKind::QueuePositions { .. } => "queue_positions",
         }
     }
 }
@@ -405,6 +461,8 @@ pub enum Command {
         agent: AgentId,
         /// When the offer lapses.
         expires_at: Timestamp,
+        /// Why the router chose this agent, recorded with the offer.
+        explanation: Option<serde_json::Value>,
     },
     /// The offered agent accepts.
     Accept,
@@ -447,6 +505,23 @@ pub enum Command {
         score: CsatScore,
         /// Optional comment.
         comment: Option<String>,
+    },
+    /// Overflow: move a queued conversation to another queue.
+    ChangeQueue {
+        /// The target queue.
+        queue: QueueId,
+    },
+    /// Overflow: record that the current queue's overflow plan reached `stage`.
+    RecordOverflowStep {
+        /// Steps run so far.
+        stage: u32,
+    },
+    /// Record a waiting conversation's place in line; nothing happens when it is unchanged.
+    SetPosition {
+        /// 1 is next.
+        position: u32,
+        /// Estimated wait in seconds.
+        estimated_wait_secs: Option<u64>,
     },
 }
 
@@ -571,7 +646,7 @@ pub fn decide(
                 s => return Err(invalid("claim", s)),
             }
         }
-        Command::Offer { agent, expires_at } => {
+        Command::Offer { agent, expires_at, explanation } => {
             if *expires_at <= now {
                 return Err(TransitionError::OfferInPast);
             }
@@ -584,7 +659,11 @@ pub fn decide(
             if conv.declined_by.contains(agent) {
                 return Err(TransitionError::AlreadyDeclined);
             }
-            vec![EventKind::Offered { agent: agent.clone(), expires_at: *expires_at }]
+            vec![EventKind::Offered {
+                agent: agent.clone(),
+                expires_at: *expires_at,
+                explanation: explanation.clone(),
+            }]
         }
         Command::Accept | Command::Decline => {
             let agent = require_agent(actor, "answer an offer")?;
@@ -661,6 +740,37 @@ pub fn decide(
             }
             vec![EventKind::CsatRecorded { score: *score, comment: comment.clone() }]
         }
+        Command::ChangeQueue { queue } => match state {
+            S::Queued if conv.queue.as_ref() == Some(queue) => vec![],
+            S::Queued => {
+                let mut events = Vec::new();
+                if let Some(offer) = &conv.offer {
+                    events.push(EventKind::OfferExpired { agent: offer.agent.clone() });
+                }
+                events.push(EventKind::QueueChanged { queue: queue.clone() });
+                events
+            }
+            s => return Err(invalid("move", s)),
+        },
+        Command::RecordOverflowStep { stage } => match state {
+            S::Queued | S::Deferred if *stage == conv.overflow_stage => vec![],
+            S::Queued | S::Deferred => vec![EventKind::OverflowStep { stage: *stage }],
+            s => return Err(invalid("escalate", s)),
+        },
+        Command::SetPosition { position, estimated_wait_secs } => match state {
+            S::Queued
+                if conv.position == Some(*position)
+                    && conv.estimated_wait_secs == *estimated_wait_secs =>
+            {
+                vec![]
+            }
+            S::Queued if conv.offer.is_none() => vec![EventKind::QueuePositions {
+                position: *position,
+                estimated_wait_secs: *estimated_wait_secs,
+            }],
+            S::Queued => return Err(TransitionError::AlreadyOffered),
+            s => return Err(invalid("position", s)),
+        },
     };
     Ok(events)
 }
@@ -729,6 +839,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             }
         }
         EventKind::Reopened => {
+            conv.left_line();
             conv.state = S::Bot;
             conv.assignee = None;
             conv.offer = None;
@@ -743,6 +854,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.priority = *priority;
             conv.queued_at = Some(at);
             conv.declined_by.clear();
+            conv.entered_queue(at);
             conv.handoff = Some(HandoffInfo {
                 reason: reason.clone(),
                 source: *source,
@@ -750,8 +862,12 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
                 at,
             });
         }
-        EventKind::Offered { agent, expires_at } => {
+        EventKind::Offered { agent, expires_at, explanation } => {
             conv.offer = Some(Offer { agent: agent.clone(), expires_at: *expires_at });
+            conv.left_line();
+            if explanation.is_some() {
+                conv.routing = explanation.clone();
+            }
         }
         EventKind::OfferDeclined { agent } | EventKind::OfferExpired { agent } => {
             conv.offer = None;
@@ -764,6 +880,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.assignee = Some(agent.clone());
             conv.offer = None;
             conv.assigned_at = Some(at);
+            conv.left_line();
         }
         EventKind::Transferred { to_agent, to_queue, .. } => {
             if let Some(q) = to_queue {
@@ -779,17 +896,20 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
                     conv.assignee = None;
                     conv.queued_at = Some(at);
                     conv.declined_by.clear();
+                    conv.entered_queue(at);
                 }
             }
         }
         EventKind::Deferred { .. } => {
             conv.state = S::Deferred;
             conv.offer = None;
+            conv.left_line();
         }
         EventKind::Requeued => {
             conv.state = S::Queued;
             conv.queued_at = Some(at);
             conv.declined_by.clear();
+            conv.entered_queue(at);
         }
         EventKind::PriorityChanged { priority } => conv.priority = *priority,
         EventKind::Closed { resolution } => {
@@ -798,10 +918,21 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.offer = None;
             conv.resolution = resolution.clone();
             conv.closed_at = Some(at);
+            conv.left_line();
         }
         EventKind::CsatRecorded { score, .. } => conv.csat = Some(*score),
         EventKind::EscalationEvaluated { evaluation } => {
             conv.escalation = Some(evaluation.clone());
+        }
+        EventKind::QueueChanged { queue } => {
+            conv.queue = Some(queue.clone());
+            conv.entered_queue(at);
+            conv.left_line();
+        }
+        EventKind::OverflowStep { stage } => conv.overflow_stage = *stage,
+        EventKind::QueuePositions { position, estimated_wait_secs } => {
+            conv.position = Some(*position);
+            conv.estimated_wait_secs = *estimated_wait_secs;
         }
     }
 }

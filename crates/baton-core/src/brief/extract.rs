@@ -12,7 +12,7 @@
 //! normaliser, which returns `None` to reject a candidate.
 
 use crate::values::MessageRole;
-use regex::{Captures, Regex, RegexBuilder};
+use regex::{Captures, Regex, RegexBuilder, RegexSet};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -153,10 +153,14 @@ impl Extractors {
         for (name, pattern) in custom {
             let (name, pattern) = (name.as_ref(), pattern.as_ref());
             if !valid_name(name) {
-                return Err(ExtractorError::InvalidName { name: name.to_owned() });
+                return Err(ExtractorError::InvalidName {
+                    name: name.to_owned(),
+                });
             }
             if out.iter().any(|c| c.name == name) {
-                return Err(ExtractorError::Duplicate { name: name.to_owned() });
+                return Err(ExtractorError::Duplicate {
+                    name: name.to_owned(),
+                });
             }
             if pattern.len() > MAX_PATTERN_LEN {
                 return Err(ExtractorError::PatternTooLong {
@@ -174,13 +178,19 @@ impl Extractors {
                     message: e.to_string(),
                 })?;
             if re.is_match("") {
-                return Err(ExtractorError::MatchesEmpty { name: name.to_owned() });
+                return Err(ExtractorError::MatchesEmpty {
+                    name: name.to_owned(),
+                });
             }
             let group = re
                 .capture_names()
                 .position(|n| n == Some("value"))
                 .unwrap_or(if re.captures_len() > 1 { 1 } else { 0 });
-            out.push(Custom { name: name.to_owned(), re, group });
+            out.push(Custom {
+                name: name.to_owned(),
+                re,
+                group,
+            });
         }
         Ok(Extractors { custom: out })
     }
@@ -232,7 +242,8 @@ impl Extractors {
         }
         if has_digit || has_at || from_customer {
             let mut cands: Vec<(u8, Extracted<'t>, usize)> = Vec::new();
-            for b in BUILTINS.iter() {
+            for i in BUILTIN_SET.matches(text).iter() {
+                let b = &BUILTINS[i];
                 let wanted = match b.needs {
                     Needs::Digit => has_digit,
                     Needs::At => has_at,
@@ -243,17 +254,26 @@ impl Extractors {
                 }
                 for caps in b.re.captures_iter(text) {
                     // `v` is the value's span; `wd` stands in for it in "on Monday".
-                    let Some(v) = caps.name("v").or_else(|| caps.name("wd")) else { continue };
-                    let Some(value) = (b.normalize)(&caps, text) else { continue };
+                    let Some(v) = caps.name("v").or_else(|| caps.name("wd")) else {
+                        continue;
+                    };
+                    let Some(value) = (b.normalize)(&caps, text) else {
+                        continue;
+                    };
+                    // An amount's raw text includes its currency ("$49.99", "49,99 €").
+                    let (start, end) = match caps.name("cur") {
+                        Some(c) => (v.start().min(c.start()), v.end().max(c.end())),
+                        None => (v.start(), v.end()),
+                    };
                     cands.push((
                         b.priority,
                         Extracted {
                             name: Cow::Borrowed(b.name),
                             value,
-                            raw: v.as_str(),
-                            start: v.start(),
+                            raw: &text[start..end],
+                            start,
                         },
-                        v.end(),
+                        end,
                     ));
                 }
             }
@@ -276,7 +296,8 @@ fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     (1..=40).contains(&b.len())
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 fn memchr_at(bytes: &[u8]) -> bool {
@@ -329,6 +350,16 @@ fn compile(pattern: &str) -> Regex {
         Err(e) => panic!("built-in extractor pattern does not compile: {e}\n{pattern}"),
     }
 }
+
+/// All built-in patterns as one set: a single pass over a message tells which extractors match
+/// at all, and only those run their (slower) capturing search.
+static BUILTIN_SET: LazyLock<RegexSet> =
+    LazyLock::new(
+        || match RegexSet::new(BUILTINS.iter().map(|b| b.re.as_str())) {
+            Ok(set) => set,
+            Err(e) => panic!("built-in extractor set does not compile: {e}"),
+        },
+    );
 
 const NUMBER_WORDS: &str = r"(?:\s+(?:number|num|no\.?|nr\.?|n[º°o]\.?|id|ref|reference|número|numero|nummer|code|is|was|de|#))";
 
@@ -540,8 +571,10 @@ static BUILTINS: LazyLock<Vec<Builtin>> = LazyLock::new(|| {
 
 /// Whether the text right after the match continues it as a decimal number ("129" of "129.99").
 fn decimal_follows(caps: &Captures<'_>, text: &str) -> bool {
-    let Some(v) = caps.name("v") else { return false };
-    let rest = text[v.end()..].as_bytes();
+    let Some(v) = caps.name("v") else {
+        return false;
+    };
+    let rest = &text.as_bytes()[v.end()..];
     rest.len() >= 2 && (rest[0] == b'.' || rest[0] == b',') && rest[1].is_ascii_digit()
 }
 
@@ -558,7 +591,13 @@ fn norm_email(caps: &Captures<'_>, _: &str) -> Option<String> {
 }
 
 fn norm_compact_upper(caps: &Captures<'_>, _: &str) -> Option<String> {
-    Some(v(caps).chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase())
+    Some(
+        v(caps)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase(),
+    )
 }
 
 fn norm_id(caps: &Captures<'_>, text: &str) -> Option<String> {
@@ -581,8 +620,9 @@ fn norm_hash_order(caps: &Captures<'_>, text: &str) -> Option<String> {
     let start = caps.get(0).map_or(0, |m| m.start());
     let before = &text[start.saturating_sub(16)..start];
     let before = before.trim_end().to_ascii_lowercase();
-    const NOT_ORDERS: [&str; 10] =
-        ["ticket", "case", "item", "sku", "apt", "suite", "unit", "room", "issue", "invoice"];
+    const NOT_ORDERS: [&str; 10] = [
+        "ticket", "case", "item", "sku", "apt", "suite", "unit", "room", "issue", "invoice",
+    ];
     if NOT_ORDERS.iter().any(|w| before.ends_with(w)) {
         return None;
     }
@@ -596,7 +636,9 @@ fn norm_tracking_ctx(caps: &Captures<'_>, _: &str) -> Option<String> {
     }
     // "tracking for order 12345678": the number belongs to the other keyword.
     let fill = caps.name("fill").map_or("", |m| m.as_str()).to_lowercase();
-    const OTHER: [&str; 7] = ["order", "pedido", "account", "invoice", "phone", "customer", "sku"];
+    const OTHER: [&str; 7] = [
+        "order", "pedido", "account", "invoice", "phone", "customer", "sku",
+    ];
     if OTHER.iter().any(|w| fill.contains(w)) {
         return None;
     }
@@ -649,9 +691,12 @@ fn currency_code(cur: &str) -> Option<&'static str> {
         "₹" | "rupees" => "INR",
         "francs" => "CHF",
         _ => {
-            return ["USD", "EUR", "GBP", "BRL", "CAD", "AUD", "JPY", "CHF", "INR", "MXN", "SEK", "NOK", "DKK", "PLN", "NZD", "ZAR"]
-                .into_iter()
-                .find(|c| c.eq_ignore_ascii_case(cur));
+            return [
+                "USD", "EUR", "GBP", "BRL", "CAD", "AUD", "JPY", "CHF", "INR", "MXN", "SEK", "NOK",
+                "DKK", "PLN", "NZD", "ZAR",
+            ]
+            .into_iter()
+            .find(|c| c.eq_ignore_ascii_case(cur));
         }
     })
 }
@@ -664,7 +709,11 @@ fn normalize_number(s: &str) -> Option<String> {
     let frac = &s[i + 1..];
     let int: String = s[..i].chars().filter(char::is_ascii_digit).collect();
     if frac.len() <= 2 {
-        let int = if int.is_empty() { "0" } else { strip_zeros(&int) };
+        let int = if int.is_empty() {
+            "0"
+        } else {
+            strip_zeros(&int)
+        };
         Some(format!("{int}.{frac:0<2}"))
     } else {
         let all: String = s.chars().filter(char::is_ascii_digit).collect();
@@ -693,10 +742,20 @@ fn norm_date_iso(caps: &Captures<'_>, _: &str) -> Option<String> {
 fn norm_date_numeric(caps: &Captures<'_>, _: &str) -> Option<String> {
     let raw = v(caps);
     let (a, b, y, dotted) = if caps.name("a").is_some() {
-        (num(caps, "a")?, num(caps, "b")?, caps.name("y")?.as_str(), false)
+        (
+            num(caps, "a")?,
+            num(caps, "b")?,
+            caps.name("y")?.as_str(),
+            false,
+        )
     } else {
         let dotted = caps.name("sep2").is_some_and(|m| m.as_str() == ".");
-        (num(caps, "a2")?, num(caps, "b2")?, caps.name("y2")?.as_str(), dotted)
+        (
+            num(caps, "a2")?,
+            num(caps, "b2")?,
+            caps.name("y2")?.as_str(),
+            dotted,
+        )
     };
     let year: u32 = y.parse().ok()?;
     let year = if y.len() == 2 { 2000 + year } else { year };
@@ -704,9 +763,7 @@ fn norm_date_numeric(caps: &Captures<'_>, _: &str) -> Option<String> {
     // month-first when it must be (03/13). Otherwise both readings are valid: keep the literal.
     if a > 12 || dotted {
         iso(year, b, a)
-    } else if b > 12 {
-        iso(year, a, b)
-    } else if a == b {
+    } else if b > 12 || a == b {
         iso(year, a, b)
     } else {
         iso(year, a, b).map(|_| raw.to_owned())
@@ -714,8 +771,18 @@ fn norm_date_numeric(caps: &Captures<'_>, _: &str) -> Option<String> {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 fn month_number(name: &str) -> Option<u32> {
@@ -761,7 +828,11 @@ fn norm_phone(caps: &Captures<'_>, text: &str) -> Option<String> {
     let s = v(caps).trim();
     let digits: String = s.chars().filter(char::is_ascii_digit).collect();
     let plus = s.starts_with('+');
-    let ok = if plus { (8..=15).contains(&digits.len()) } else { (7..=12).contains(&digits.len()) };
+    let ok = if plus {
+        (8..=15).contains(&digits.len())
+    } else {
+        (7..=12).contains(&digits.len())
+    };
     ok.then(|| if plus { format!("+{digits}") } else { digits })
 }
 
@@ -794,11 +865,17 @@ mod tests {
     }
 
     fn of(text: &str, name: &str) -> Vec<String> {
-        all(text).into_iter().filter(|(n, _)| n == name).map(|(_, v)| v).collect()
+        all(text)
+            .into_iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .collect()
     }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -817,7 +894,10 @@ mod tests {
         assert_eq!(of("commande n° 88231", "order_id"), ["88231"]);
         assert_eq!(of("Order ID: ORD-2026-0042", "order_id"), ["ORD-2026-0042"]);
         assert_eq!(of("ref ORD-77120 please", "order_id"), ["ORD-77120"]);
-        assert_eq!(of("amazon order 112-7765431-2234455", "order_id"), ["112-7765431-2234455"]);
+        assert_eq!(
+            of("amazon order 112-7765431-2234455", "order_id"),
+            ["112-7765431-2234455"]
+        );
         assert_eq!(of("#4411 still not here", "order_id"), ["4411"]);
     }
 
@@ -833,19 +913,28 @@ mod tests {
 
     #[test]
     fn account_numbers() {
-        assert_eq!(of("account number 12345678", "account_number"), ["12345678"]);
+        assert_eq!(
+            of("account number 12345678", "account_number"),
+            ["12345678"]
+        );
         assert_eq!(of("Account #: AC-445566", "account_number"), ["AC-445566"]);
         assert_eq!(of("customer id 77881", "account_number"), ["77881"]);
         assert_eq!(of("it's CUST-100234", "account_number"), ["CUST-100234"]);
         assert!(of("customer since 2019", "account_number").is_empty());
         assert!(of("my account is locked since 3 days", "account_number").is_empty());
         assert!(of("card ending in 4821", "account_number").is_empty());
-        assert_eq!(of("número de socio 5512-0098", "account_number"), ["5512-0098"]);
+        assert_eq!(
+            of("número de socio 5512-0098", "account_number"),
+            ["5512-0098"]
+        );
     }
 
     #[test]
     fn emails() {
-        assert_eq!(of("it's John.Doe+shop@Example.co.uk.", "email"), ["john.doe+shop@example.co.uk"]);
+        assert_eq!(
+            of("it's John.Doe+shop@Example.co.uk.", "email"),
+            ["john.doe+shop@example.co.uk"]
+        );
         assert!(of("find me @johndoe on twitter", "email").is_empty());
         assert!(of("a@b is not an email", "email").is_empty());
     }
@@ -853,7 +942,10 @@ mod tests {
     #[test]
     fn phones() {
         assert_eq!(of("call me on +44 7700 900123", "phone"), ["+447700900123"]);
-        assert_eq!(of("+1 (555) 010-4477 is my cell", "phone"), ["+15550104477"]);
+        assert_eq!(
+            of("+1 (555) 010-4477 is my cell", "phone"),
+            ["+15550104477"]
+        );
         assert_eq!(of("reach me at 555-010-4477", "phone"), ["5550104477"]);
         assert_eq!(of("(555) 010 4477", "phone"), ["5550104477"]);
         assert_eq!(of("mon portable: 06 12 34 56 78", "phone"), ["0612345678"]);
@@ -932,8 +1024,14 @@ mod tests {
     fn product_codes() {
         assert_eq!(of("SKU: AB-1234-X", "product_code"), ["AB-1234-X"]);
         assert_eq!(of("the product code is xy123", "product_code"), ["XY123"]);
-        assert_eq!(of("model WH-1000XM4 stopped working", "product_code"), ["WH-1000XM4"]);
-        assert_eq!(of("I got JKT-4410-M instead", "product_code"), ["JKT-4410-M"]);
+        assert_eq!(
+            of("model WH-1000XM4 stopped working", "product_code"),
+            ["WH-1000XM4"]
+        );
+        assert_eq!(
+            of("I got JKT-4410-M instead", "product_code"),
+            ["JKT-4410-M"]
+        );
         assert!(of("COVID-19 delays", "product_code").is_empty());
         assert!(of("the model is broken", "product_code").is_empty());
         assert!(of("INV-2026-0042", "product_code").is_empty());
@@ -941,16 +1039,31 @@ mod tests {
 
     #[test]
     fn tracking_numbers() {
-        assert_eq!(of("1Z999AA10123456784", "tracking_number"), ["1Z999AA10123456784"]);
+        assert_eq!(
+            of("1Z999AA10123456784", "tracking_number"),
+            ["1Z999AA10123456784"]
+        );
         assert_eq!(
             of("usps 9400 1000 0000 0000 0000 00", "tracking_number"),
             ["9400100000000000000000"]
         );
-        assert_eq!(of("RR123456785DE from Germany", "tracking_number"), ["RR123456785DE"]);
-        assert_eq!(of("FedEx tracking: 123456789012", "tracking_number"), ["123456789012"]);
-        assert_eq!(of("DHL 1234567890 says delivered", "tracking_number"), ["1234567890"]);
         assert_eq!(
-            of("the tracking number is JD014600006281234567", "tracking_number"),
+            of("RR123456785DE from Germany", "tracking_number"),
+            ["RR123456785DE"]
+        );
+        assert_eq!(
+            of("FedEx tracking: 123456789012", "tracking_number"),
+            ["123456789012"]
+        );
+        assert_eq!(
+            of("DHL 1234567890 says delivered", "tracking_number"),
+            ["1234567890"]
+        );
+        assert_eq!(
+            of(
+                "the tracking number is JD014600006281234567",
+                "tracking_number"
+            ),
             ["JD014600006281234567"]
         );
         assert!(of("tracking for order 12345678", "tracking_number").is_empty());
@@ -960,7 +1073,10 @@ mod tests {
 
     #[test]
     fn invoices() {
-        assert_eq!(of("invoice INV-2026-0042 is wrong", "invoice_number"), ["INV-2026-0042"]);
+        assert_eq!(
+            of("invoice INV-2026-0042 is wrong", "invoice_number"),
+            ["INV-2026-0042"]
+        );
         assert_eq!(of("factura nº 7781", "invoice_number"), ["7781"]);
         assert!(of("invoice #5531", "order_id").is_empty());
     }
@@ -994,14 +1110,23 @@ mod tests {
         ])
         .unwrap();
         let got = ex.extract_text("TKT-00042 and loyalty card 12345678", true);
-        let got: Vec<_> = got.iter().map(|e| (e.name.as_ref(), e.value.as_str())).collect();
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.name.as_ref(), e.value.as_str()))
+            .collect();
         assert!(got.contains(&("ticket", "TKT-00042")));
         assert!(got.contains(&("loyalty_card", "12345678")));
-        assert_eq!(ex.custom_names().collect::<Vec<_>>(), ["ticket", "loyalty_card"]);
+        assert_eq!(
+            ex.custom_names().collect::<Vec<_>>(),
+            ["ticket", "loyalty_card"]
+        );
         // The tenant's meaning wins over the built-in guess on the same text.
         let ex = Extractors::with_custom(&[("booking_ref", r"\bBK-\d{5}\b")]).unwrap();
         let got = ex.extract_text("booked BK-20931 for $45", true);
-        let got: Vec<_> = got.iter().map(|e| (e.name.as_ref(), e.value.as_str())).collect();
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| (e.name.as_ref(), e.value.as_str()))
+            .collect();
         assert_eq!(got, [("booking_ref", "BK-20931"), ("amount", "45 USD")]);
     }
 
@@ -1021,9 +1146,13 @@ mod tests {
         assert!(matches!(e, ExtractorError::Duplicate { .. }));
         let e = Extractors::with_custom(&[("huge", r"(\w{100}){100}")]).unwrap_err();
         assert!(matches!(e, ExtractorError::InvalidPattern { .. }), "{e}");
-        let many: Vec<(String, String)> =
-            (0..=MAX_CUSTOM_EXTRACTORS).map(|i| (format!("x{i}"), "a".into())).collect();
-        assert!(matches!(Extractors::with_custom(&many), Err(ExtractorError::TooMany { .. })));
+        let many: Vec<(String, String)> = (0..=MAX_CUSTOM_EXTRACTORS)
+            .map(|i| (format!("x{i}"), "a".into()))
+            .collect();
+        assert!(matches!(
+            Extractors::with_custom(&many),
+            Err(ExtractorError::TooMany { .. })
+        ));
     }
 
     #[test]

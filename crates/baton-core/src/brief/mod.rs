@@ -66,7 +66,12 @@ pub struct Turn<'a> {
 
 impl<'a> Turn<'a> {
     /// A customer turn.
-    pub fn customer(message_id: &'a str, text: &'a str, at: Timestamp, sentiment: Option<f64>) -> Self {
+    pub fn customer(
+        message_id: &'a str,
+        text: &'a str,
+        at: Timestamp,
+        sentiment: Option<f64>,
+    ) -> Self {
         Turn {
             message_id,
             role: MessageRole::Customer,
@@ -82,12 +87,20 @@ impl<'a> Turn<'a> {
 
     /// A bot turn.
     pub fn bot(message_id: &'a str, text: &'a str, at: Timestamp, confidence: Option<f64>) -> Self {
-        Turn { role: MessageRole::Bot, bot_confidence: confidence, sentiment: None, ..Turn::customer(message_id, text, at, None) }
+        Turn {
+            role: MessageRole::Bot,
+            bot_confidence: confidence,
+            sentiment: None,
+            ..Turn::customer(message_id, text, at, None)
+        }
     }
 
     /// A turn of any other role (agent, system, note).
     pub fn other(message_id: &'a str, role: MessageRole, text: &'a str, at: Timestamp) -> Self {
-        Turn { role, ..Turn::customer(message_id, text, at, None) }
+        Turn {
+            role,
+            ..Turn::customer(message_id, text, at, None)
+        }
     }
 }
 
@@ -423,7 +436,18 @@ pub fn build_brief(input: &BriefInput<'_>) -> Brief {
     let fields = extract_fields(input);
     let sentiment = sentiment_summary(input);
     let (bot, bot_attempts) = bot_summary(turns);
-    let topics = rank_topics(input);
+    // Topic keyword counts per customer turn, computed once: ranking and the key turn use them.
+    let turn_topics: Vec<(usize, TopicCounts)> = turns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.role == MessageRole::Customer)
+        .map(|(i, t)| {
+            let mut counts = topics::empty_counts();
+            topics::topic_hits(extract::clip(t.text, MAX_SCAN_BYTES), &mut counts);
+            (i, counts)
+        })
+        .collect();
+    let topics = rank_topics(input, &turn_topics);
     let customer = customer_view(input);
     let handoff = input.handoff.map(|h| HandoffView {
         reason: h.reason.to_owned(),
@@ -436,14 +460,17 @@ pub fn build_brief(input: &BriefInput<'_>) -> Brief {
     articles.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
     articles.truncate(MAX_ARTICLES);
 
-    let ctx = summary::Context {
+    let mut ctx = summary::Context {
         input,
         fields: &fields,
         sentiment: &sentiment,
         bot: &bot,
         topics: &topics,
         customer: &customer,
+        turn_topics: &turn_topics,
+        key: None,
     };
+    ctx.key = summary::key_turn(&ctx);
     let summary = summary::summary(&ctx);
     let greeting = summary::greeting(&ctx);
     let next_steps = summary::next_steps(&ctx, &articles);
@@ -465,14 +492,19 @@ pub fn build_brief(input: &BriefInput<'_>) -> Brief {
         customer,
         transcript: TranscriptStats {
             messages: turns.len() as u32,
-            customer_messages: turns.iter().filter(|t| t.role == MessageRole::Customer).count()
-                as u32,
+            customer_messages: turns
+                .iter()
+                .filter(|t| t.role == MessageRole::Customer)
+                .count() as u32,
             started_at: turns.first().map(|t| t.at),
             last_message_at: turns.last().map(|t| t.at),
         },
         generated_at: input.now,
     }
 }
+
+/// Keyword hits per topic in one text.
+pub(crate) type TopicCounts = [(Topic, u32); 8];
 
 /// A topic of this brief: one with a template and playbook, or a caller hint we only name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -491,8 +523,8 @@ impl BriefTopic {
 }
 
 /// Caller hints first, then the topic named in the handoff reason, then the brief's own lexicon
-/// over the customer's words (only when it found something). At most 3.
-fn rank_topics(input: &BriefInput<'_>) -> Vec<BriefTopic> {
+/// over the customer's words (at least 2 hits when the caller named topics). At most 3.
+fn rank_topics(input: &BriefInput<'_>, turn_topics: &[(usize, TopicCounts)]) -> Vec<BriefTopic> {
     fn push(t: BriefTopic, out: &mut Vec<BriefTopic>) {
         if !out.contains(&t) {
             out.push(t);
@@ -513,15 +545,27 @@ fn rank_topics(input: &BriefInput<'_>) -> Vec<BriefTopic> {
         push(BriefTopic::Known(t), &mut out);
     }
     let mut counts = topics::empty_counts();
-    for t in input.turns.iter().filter(|t| t.role == MessageRole::Customer) {
-        topics::topic_hits(extract::clip(t.text, MAX_SCAN_BYTES), &mut counts);
+    for (_, c) in turn_topics {
+        for (total, (topic, n)) in counts.iter_mut().zip(c) {
+            total.0 = *topic;
+            total.1 += n;
+        }
     }
     let mut ranked: Vec<(Topic, u32)> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
     // Most hits first; ties by the fixed order of Topic::ALL (fraud before billing...).
-    let order = |t: Topic| Topic::ALL.iter().position(|x| *x == t).unwrap_or(usize::MAX);
+    let order = |t: Topic| {
+        Topic::ALL
+            .iter()
+            .position(|x| *x == t)
+            .unwrap_or(usize::MAX)
+    };
     ranked.sort_by_key(|&(t, n)| (std::cmp::Reverse(n), order(t)));
-    for (t, _) in ranked {
-        push(BriefTopic::Known(t), &mut out);
+    // Next to the caller's topics, a keyword seen once ("shipped") is noise, not a topic.
+    let min_hits = if out.is_empty() { 1 } else { 2 };
+    for (t, n) in ranked {
+        if n >= min_hits {
+            push(BriefTopic::Known(t), &mut out);
+        }
     }
     out.truncate(3);
     out
@@ -532,14 +576,19 @@ fn extract_fields(input: &BriefInput<'_>) -> Vec<Field> {
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut buf = Vec::new();
     // Customer turns first: their words are what the agent must not ask for again.
-    let customer = input.turns.iter().filter(|t| t.role == MessageRole::Customer);
+    let customer = input
+        .turns
+        .iter()
+        .filter(|t| t.role == MessageRole::Customer);
     let others = input
         .turns
         .iter()
         .filter(|t| !matches!(t.role, MessageRole::Customer | MessageRole::System));
     for turn in customer.chain(others) {
         buf.clear();
-        input.extractors.extract_into(turn.text, turn.role == MessageRole::Customer, &mut buf);
+        input
+            .extractors
+            .extract_into(turn.text, turn.role == MessageRole::Customer, &mut buf);
         for e in buf.drain(..) {
             if fields.len() >= MAX_FIELDS {
                 return fields;
@@ -557,7 +606,11 @@ fn round2(x: f64) -> f64 {
 }
 
 fn mean(xs: &[f64]) -> f64 {
-    if xs.is_empty() { 0.0 } else { xs.iter().sum::<f64>() / xs.len() as f64 }
+    if xs.is_empty() {
+        0.0
+    } else {
+        xs.iter().sum::<f64>() / xs.len() as f64
+    }
 }
 
 fn sentiment_summary(input: &BriefInput<'_>) -> SentimentSummary {
@@ -567,7 +620,10 @@ fn sentiment_summary(input: &BriefInput<'_>) -> SentimentSummary {
         .filter(|t| t.role == MessageRole::Customer)
         .filter_map(|t| {
             let s = t.sentiment.filter(|s| s.is_finite())?.clamp(-1.0, 1.0);
-            Some(SentimentPoint { message_id: t.message_id.to_owned(), score: round2(s) })
+            Some(SentimentPoint {
+                message_id: t.message_id.to_owned(),
+                score: round2(s),
+            })
         })
         .collect();
     let scores: Vec<f64> = trajectory.iter().map(|p| p.score).collect();
@@ -606,7 +662,13 @@ fn sentiment_summary(input: &BriefInput<'_>) -> SentimentSummary {
     if flagged && frustration < Frustration::Medium {
         frustration = Frustration::Medium;
     }
-    SentimentSummary { trajectory, current, lowest: round2(lowest), trend, frustration }
+    SentimentSummary {
+        trajectory,
+        current,
+        lowest: round2(lowest),
+        trend,
+        frustration,
+    }
 }
 
 fn is_frustration_rule(rule: &str) -> bool {
@@ -627,7 +689,10 @@ fn bot_summary(turns: &[Turn<'_>]) -> (BotStats, Vec<BotAttempt>) {
             AttemptKind::Question => stats.questions += 1,
             AttemptKind::Fallback => stats.fallbacks += 1,
         }
-        let confidence = t.bot_confidence.filter(|c| c.is_finite()).map(|c| c.clamp(0.0, 1.0));
+        let confidence = t
+            .bot_confidence
+            .filter(|c| c.is_finite())
+            .map(|c| c.clamp(0.0, 1.0));
         if let Some(c) = confidence {
             conf_sum += c;
             conf_n += 1;
@@ -671,7 +736,11 @@ pub(crate) fn attempt_kind(t: &Turn<'_>) -> AttemptKind {
 
 fn customer_view(input: &BriefInput<'_>) -> CustomerView {
     let c = &input.customer;
-    let clean = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let clean = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let last = input.past.iter().max_by_key(|p| (p.closed_at, p.id));
     let recent = input
         .past

@@ -2,10 +2,10 @@
 //! brief already computed, in English (they are read by agents; the greeting is a draft the agent
 //! edits).
 
-use super::topics::{self, Topic};
+use super::topics::Topic;
 use super::{
     ArticleRef, AttemptKind, BotStats, BriefInput, BriefTopic, CustomerView, Field, Frustration,
-    MAX_NEXT_STEPS, SentimentSummary, Trend, attempt_kind,
+    MAX_NEXT_STEPS, SentimentSummary, TopicCounts, Trend, Turn, attempt_kind,
 };
 use crate::conversation::HandoffSource;
 use crate::values::MessageRole;
@@ -25,6 +25,10 @@ pub(crate) struct Context<'c, 'a> {
     pub bot: &'c BotStats,
     pub topics: &'c [BriefTopic],
     pub customer: &'c CustomerView,
+    /// Topic keyword counts per customer turn (index into the transcript, counts).
+    pub turn_topics: &'c [(usize, TopicCounts)],
+    /// The customer turn that states the request ([`key_turn`]), set once.
+    pub key: Option<&'a Turn<'a>>,
 }
 
 /// The key values the templates mention.
@@ -33,6 +37,7 @@ struct Keys<'c> {
     amount: Option<&'c Field>,
     tracking: Option<&'c str>,
     email: Option<&'c str>,
+    invoice: Option<&'c str>,
 }
 
 impl<'c> Context<'c, '_> {
@@ -45,10 +50,31 @@ impl<'c> Context<'c, '_> {
             .or_else(|| fields.iter().find(|f| f.name == name))
     }
 
+    /// The first field with this name from the key turn, else [`Self::first`].
+    fn key_first(&self, name: &str, key_id: Option<&str>) -> Option<&'c Field> {
+        let fields = self.fields;
+        key_id
+            .and_then(|id| fields.iter().find(|f| f.name == name && f.message_id == id))
+            .or_else(|| self.first(name))
+    }
+
     fn keys(&self) -> Keys<'c> {
+        let key_id = self.key.map(|t| t.message_id);
+        let amount = if self.primary() == Some(&BriefTopic::Known(Topic::Fraud)) {
+            // Fraud: the biggest amount is the one that matters.
+            self.fields
+                .iter()
+                .filter(|f| f.name == "amount")
+                .max_by(|a, b| amount_value(a).total_cmp(&amount_value(b)))
+        } else {
+            self.key_first("amount", key_id)
+        };
         Keys {
-            order: self.first("order_id").map(|f| order_ref(&f.value)),
-            amount: self.first("amount"),
+            order: self
+                .key_first("order_id", key_id)
+                .map(|f| order_ref(&f.value)),
+            amount,
+            invoice: self.first("invoice_number").map(|f| f.value.as_str()),
             tracking: self.first("tracking_number").map(|f| f.value.as_str()),
             email: self
                 .first("email")
@@ -62,9 +88,21 @@ impl<'c> Context<'c, '_> {
     }
 }
 
+fn amount_value(f: &Field) -> f64 {
+    f.value
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// "#1234" for a plain number, the id itself otherwise ("A-1234").
 fn order_ref(v: &str) -> String {
-    if v.bytes().all(|b| b.is_ascii_digit()) { format!("#{v}") } else { v.to_owned() }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        format!("#{v}")
+    } else {
+        v.to_owned()
+    }
 }
 
 /// `s` with whitespace collapsed, cut to `max` characters on a word boundary, with "…" if cut.
@@ -99,9 +137,27 @@ pub(crate) fn cut(s: &str, max: usize) -> String {
 
 /// Drops a leading greeting ("Hi there,", "Hello!", "Hola,") from a quote.
 fn strip_greeting(s: &str) -> &str {
-    const GREETINGS: [&str; 14] = [
-        "good morning", "good afternoon", "good evening", "hello", "hallo", "hey", "hiya", "hi",
-        "hola", "bonjour", "olá", "ola", "buenas", "guten tag",
+    const GREETINGS: [&str; 20] = [
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "hello",
+        "hallo",
+        "hey",
+        "hiya",
+        "hi",
+        "hola",
+        "bonjour",
+        "olá",
+        "ola",
+        "buenas tardes",
+        "buenos días",
+        "buenas",
+        "guten tag",
+        "ciao",
+        "salut",
+        "bom dia",
+        "boa tarde",
     ];
     let t = s.trim_start();
     let lower = t.to_lowercase();
@@ -125,14 +181,22 @@ fn strip_greeting(s: &str) -> &str {
 
 /// The customer turn that states the request best: most topic keywords and extracted values,
 /// earliest on ties, so "hi" or "???" never wins over "my order #1234 arrived broken".
-fn key_turn<'a>(ctx: &Context<'_, 'a>) -> Option<&'a str> {
+pub(crate) fn key_turn<'a>(ctx: &Context<'_, 'a>) -> Option<&'a Turn<'a>> {
     let turns = ctx.input.turns;
-    let mut best: Option<(u32, &'a str)> = None;
-    for t in turns.iter().filter(|t| t.role == MessageRole::Customer) {
+    let mut best: Option<(u32, &'a Turn<'a>)> = None;
+    let mut opening = true;
+    let primary = ctx.primary();
+    for (i, counts) in ctx.turn_topics {
+        let t = &turns[*i];
         let text = super::extract::clip(t.text, 4096);
-        let mut counts = topics::empty_counts();
-        topics::topic_hits(text, &mut counts);
         let topic_score: u32 = counts.iter().map(|(_, n)| n).sum::<u32>().min(3) * 2;
+        // A turn about the conversation's main topic beats one about a side issue.
+        let primary_score = match primary {
+            Some(BriefTopic::Known(p)) => {
+                2 * u32::from(counts.iter().any(|(t, n)| t == p && *n > 0))
+            }
+            _ => 0,
+        };
         let field_score = ctx
             .fields
             .iter()
@@ -140,12 +204,18 @@ fn key_turn<'a>(ctx: &Context<'_, 'a>) -> Option<&'a str> {
             .count()
             .min(3) as u32;
         let words = text.split_whitespace().count();
-        let score = topic_score + field_score + u32::from(words >= 5);
+        let mut score = topic_score + primary_score + field_score + u32::from(words >= 5);
+        // The first customer turn with any signal usually states the request; later turns
+        // add details and anger.
+        if opening && score > 1 {
+            score += 2;
+            opening = false;
+        }
         if best.is_none_or(|(b, _)| score > b) {
-            best = Some((score, t.text));
+            best = Some((score, t));
         }
     }
-    best.map(|(_, text)| text)
+    best.map(|(_, t)| t)
 }
 
 fn topic_want(topic: Option<&BriefTopic>, k: &Keys<'_>) -> String {
@@ -189,8 +259,11 @@ fn topic_want(topic: Option<&BriefTopic>, k: &Keys<'_>) -> String {
             if let Some(a) = amount {
                 let _ = write!(s, " of {a}");
             }
-            match order {
-                Some(o) => write!(s, " on order {o}"),
+            if let Some(o) = order {
+                let _ = write!(s, " on order {o}");
+            }
+            match k.invoice {
+                Some(i) => write!(s, " (invoice {i})"),
                 None => Ok(()),
             }
         }
@@ -208,7 +281,9 @@ fn topic_want(topic: Option<&BriefTopic>, k: &Keys<'_>) -> String {
                 None => Ok(()),
             }
         }
-        Some(BriefTopic::Known(Topic::Outage)) => write!(s, "reports that the service is not working"),
+        Some(BriefTopic::Known(Topic::Outage)) => {
+            write!(s, "reports that the service is not working")
+        }
         Some(BriefTopic::Other(hint)) => {
             let _ = write!(s, "needs help with {}", humanize(hint));
             match order {
@@ -253,10 +328,15 @@ fn tried(ctx: &Context<'_, '_>) -> String {
     if b.turns == 0 {
         return "The bot had not answered yet.".to_owned();
     }
-    let mut s = format!("The bot replied {}", if b.turns == 1 { "once".to_owned() } else { format!("{} times", b.turns) });
+    let mut s = format!("The bot replied {}", times(b.turns));
     // The intent it kept coming back to, if any ("explained the refund policy twice").
     let mut intents: Vec<(&str, u32)> = Vec::new();
-    for t in ctx.input.turns.iter().filter(|t| t.role == MessageRole::Bot) {
+    for t in ctx
+        .input
+        .turns
+        .iter()
+        .filter(|t| t.role == MessageRole::Bot)
+    {
         if let Some(i) = t.bot_intent.map(str::trim).filter(|i| !i.is_empty()) {
             match intents.iter_mut().find(|(x, _)| *x == i) {
                 Some((_, n)) => *n += 1,
@@ -264,23 +344,37 @@ fn tried(ctx: &Context<'_, '_>) -> String {
             }
         }
     }
-    if let Some((intent, n)) = intents.iter().copied().filter(|(_, n)| *n >= 2).max_by_key(|(_, n)| *n) {
-        let _ = write!(s, " ({} {})", humanize(intent), times(n));
+    let mut details: Vec<String> = Vec::new();
+    if let Some((intent, n)) = intents
+        .iter()
+        .copied()
+        .filter(|(_, n)| *n >= 2)
+        .max_by_key(|(_, n)| *n)
+    {
+        details.push(format!("{} {}", humanize(intent), times(n)));
     }
     let low = b.low_confidence.saturating_sub(b.fallbacks);
     let answered = b.turns - b.fallbacks;
     if low > 0 {
-        if low == answered && answered > 1 {
-            s.push_str(", all with low confidence");
-        } else if answered == 1 {
-            s.push_str(", with low confidence");
+        details.push(if b.turns == 1 {
+            "with low confidence".to_owned()
+        } else if low == answered && answered > 1 && b.fallbacks == 0 {
+            "all with low confidence".to_owned()
         } else {
-            let _ = write!(s, ", {low} with low confidence");
-        }
+            format!("{low} with low confidence")
+        });
     }
     if b.fallbacks > 0 {
-        let _ = write!(s, ", failed to understand {}", times(b.fallbacks));
+        details.push(if b.turns == 1 {
+            "not understood".to_owned()
+        } else {
+            format!("{} not understood", b.fallbacks)
+        });
     }
+    if !details.is_empty() {
+        let _ = write!(s, " ({})", details.join("; "));
+    }
+    let cited = !b.articles_used.is_empty();
     if let Some(first) = b.articles_used.first() {
         let _ = write!(s, ", citing “{}”", cut(first, TITLE_CHARS));
         if b.articles_used.len() > 1 {
@@ -299,7 +393,12 @@ fn tried(ctx: &Context<'_, '_>) -> String {
         let start = text[..text.len().saturating_sub(1)]
             .rfind(['.', '!', '?', '\n'])
             .map_or(0, |i| i + 1);
-        let _ = write!(s, ", and asked “{}”", cut(text[start..].trim(), QUESTION_CHARS));
+        let _ = write!(
+            s,
+            "{} asked “{}”",
+            if cited { ", and" } else { " and" },
+            cut(text[start..].trim(), QUESTION_CHARS)
+        );
     }
     s.push('.');
     s
@@ -313,12 +412,15 @@ pub(crate) fn reason_label(reason: &str) -> String {
         None => (r.clone(), None),
     };
     let fixed = match head.as_str() {
-        "customer_request" | "human_request" | "explicit_request" | "customer" | "requested_human" => {
-            "customer asked for a person"
-        }
+        "customer_request" | "human_request" | "explicit_request" | "customer"
+        | "requested_human" => "customer asked for a person",
         "sentiment" | "frustration" | "negative_sentiment" | "anger" => "frustration detected",
-        "low_confidence" | "low_confidence_streak" | "repeated_low_confidence" => "repeated low bot confidence",
-        "fallback" | "fallbacks" | "repeated_fallback" | "bot_failure" => "the bot failed to understand",
+        "low_confidence" | "low_confidence_streak" | "repeated_low_confidence" => {
+            "repeated low bot confidence"
+        }
+        "fallback" | "fallbacks" | "repeated_fallback" | "bot_failure" => {
+            "the bot failed to understand"
+        }
         "loop" | "repetition" | "repeat" => "the conversation was going in circles",
         "bot_request" | "bot_handoff" | "handoff_tool" | "tool_call" => "the bot asked for a human",
         "max_turns" | "long_conversation" | "time_in_bot" | "too_long" => "too long with the bot",
@@ -344,7 +446,12 @@ fn stands(ctx: &Context<'_, '_>) -> String {
         Frustration::Medium => "frustrated",
         Frustration::Low => "somewhat annoyed",
         Frustration::None if sent.trajectory.is_empty() => "",
-        Frustration::None if sent.current >= 0.3 => "positive",
+        Frustration::None
+            if sent.trajectory.iter().map(|p| p.score).sum::<f64>()
+                >= 0.4 * sent.trajectory.len() as f64 =>
+        {
+            "positive"
+        }
         Frustration::None => "calm",
     };
     let mut s = String::new();
@@ -368,11 +475,19 @@ fn stands(ctx: &Context<'_, '_>) -> String {
             let label = reason_label(h.reason);
             let clause = match h.source {
                 HandoffSource::Customer if label == "customer asked for a person" => {
-                    if s.is_empty() { "customer asked for a person".to_owned() } else { "asked for a person".to_owned() }
+                    if s.is_empty() {
+                        "customer asked for a person".to_owned()
+                    } else {
+                        "asked for a person".to_owned()
+                    }
                 }
                 HandoffSource::Customer => format!(
                     "{} ({label})",
-                    if s.is_empty() { "customer asked for a person" } else { "asked for a person" }
+                    if s.is_empty() {
+                        "customer asked for a person"
+                    } else {
+                        "asked for a person"
+                    }
                 ),
                 HandoffSource::Bot => format!("the bot handed off ({label})"),
                 HandoffSource::Rule => format!("escalation rules handed off ({label})"),
@@ -396,7 +511,7 @@ fn stands(ctx: &Context<'_, '_>) -> String {
 /// The 2-3 sentence summary.
 pub(crate) fn summary(ctx: &Context<'_, '_>) -> String {
     let keys = ctx.keys();
-    let Some(key) = key_turn(ctx) else {
+    let Some(key) = ctx.key.map(|t| t.text) else {
         let mut s = String::from("No customer messages yet.");
         if ctx.input.handoff.is_some() {
             s.push(' ');
@@ -406,6 +521,7 @@ pub(crate) fn summary(ctx: &Context<'_, '_>) -> String {
     };
     let mut s = topic_want(ctx.primary(), &keys);
     let quote = cut(strip_greeting(key), QUOTE_CHARS);
+    let quote = quote.trim_end_matches(['.', ',', ';', ':', ' ']);
     if !quote.is_empty() {
         let _ = write!(s, ": “{quote}”");
     }
@@ -431,7 +547,12 @@ pub(crate) fn greeting(ctx: &Context<'_, '_>) -> String {
     let keys = ctx.keys();
     let mut s = String::new();
     let _ = write!(s, "Hi {}", first_name(ctx).unwrap_or("there"));
-    match ctx.input.agent_name.map(str::trim).filter(|a| !a.is_empty()) {
+    match ctx
+        .input
+        .agent_name
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
         Some(agent) => {
             let _ = write!(s, ", this is {agent}.");
         }
@@ -440,6 +561,10 @@ pub(crate) fn greeting(ctx: &Context<'_, '_>) -> String {
     let order = keys.order.as_deref();
     let amount = keys.amount.map(|f| f.raw.trim());
     let issue: Option<String> = match ctx.primary() {
+        Some(BriefTopic::Known(Topic::Legal)) => {
+            s.push_str(" I see you raised a formal concern, and I want to make sure it is handled properly.");
+            None
+        }
         Some(BriefTopic::Known(t)) => Some(match t {
             Topic::Refund => match order {
                 Some(o) => format!("a refund for order {o}"),
@@ -459,7 +584,7 @@ pub(crate) fn greeting(ctx: &Context<'_, '_>) -> String {
                 None => "a charge on your account".to_owned(),
             },
             Topic::Fraud => "activity on your account that you did not make".to_owned(),
-            Topic::Legal => "a formal concern".to_owned(),
+            Topic::Legal => String::new(),
             Topic::Outage => "the service not working for you".to_owned(),
         }),
         Some(BriefTopic::Other(h)) => Some(humanize(h)),
@@ -469,6 +594,7 @@ pub(crate) fn greeting(ctx: &Context<'_, '_>) -> String {
         Some(i) => {
             let _ = write!(s, " I see you were asking about {i}.");
         }
+        None if ctx.primary() == Some(&BriefTopic::Known(Topic::Legal)) => {}
         None => s.push_str(" I've read your conversation so far."),
     }
     if ctx.sentiment.frustration >= Frustration::Medium {
@@ -480,14 +606,30 @@ pub(crate) fn greeting(ctx: &Context<'_, '_>) -> String {
 }
 
 fn playbook(topic: Topic, k: &Keys<'_>) -> Vec<String> {
-    let order = k.order.as_deref().map(|o| format!(" {o}")).unwrap_or_default();
-    let amount = k.amount.map(|f| format!(" of {}", f.value)).unwrap_or_default();
+    let order = k
+        .order
+        .as_deref()
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    let the_order = k
+        .order
+        .as_deref()
+        .map_or("the order".to_owned(), |o| format!("order {o}"));
+    let bought = k
+        .order
+        .as_deref()
+        .map(|o| format!(" (order {o})"))
+        .unwrap_or_default();
+    let amount = k
+        .amount
+        .map(|f| format!(" of {}", f.value))
+        .unwrap_or_default();
     let email_paren = k.email.map(|e| format!(" ({e})")).unwrap_or_default();
     let email_to = k.email.map(|e| format!(" to {e}")).unwrap_or_default();
     let tracking = k.tracking.map(|t| format!(" ({t})")).unwrap_or_default();
     match topic {
         Topic::Refund => vec![
-            format!("Look up order{order}: delivery date, items, and any refund already issued"),
+            format!("Look up what was bought{bought}: payment, delivery, and any refund already issued"),
             "Check the refund policy (return window, item condition); ask for photos only if the customer has not already described the damage".to_owned(),
             format!("Issue the refund{amount} or explain the decision, and confirm the timeline in writing"),
         ],
@@ -502,7 +644,7 @@ fn playbook(topic: Topic, k: &Keys<'_>) -> Vec<String> {
             "Send a password reset or unlock the account, and stay until the customer has signed in".to_owned(),
         ],
         Topic::Delivery => vec![
-            format!("Check the carrier status{tracking} and the delivery address on order{order}"),
+            format!("Check the carrier status{tracking} and the delivery address on {the_order}"),
             "Compare with the promised date; open a carrier investigation if it shows delivered but never arrived".to_owned(),
             "If lost, late past the promise or damaged: offer a reshipment or a refund per policy".to_owned(),
         ],
@@ -539,7 +681,12 @@ pub(crate) fn next_steps(ctx: &Context<'_, '_>, articles: &[ArticleRef]) -> Vec<
         && let Some(last) = &ctx.customer.last_outcome
     {
         let mut s = format!("Read the previous conversation {}", last.id);
-        if let Some(r) = last.resolution.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        if let Some(r) = last
+            .resolution
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             let _ = write!(s, " (closed as “{}”)", cut(r, 60));
         }
         s.push_str(": this is a repeat contact");
@@ -547,7 +694,9 @@ pub(crate) fn next_steps(ctx: &Context<'_, '_>, articles: &[ArticleRef]) -> Vec<
     }
     let mut first = true;
     for topic in ctx.topics {
-        let BriefTopic::Known(t) = topic else { continue };
+        let BriefTopic::Known(t) = topic else {
+            continue;
+        };
         let steps = playbook(*t, &keys);
         if first {
             out.extend(steps);
@@ -580,7 +729,10 @@ mod tests {
 
     #[test]
     fn greetings_are_stripped() {
-        assert_eq!(strip_greeting("Hi there, my order is late"), "my order is late");
+        assert_eq!(
+            strip_greeting("Hi there, my order is late"),
+            "my order is late"
+        );
         assert_eq!(strip_greeting("Hello! refund please"), "refund please");
         assert_eq!(strip_greeting("hiking boots broke"), "hiking boots broke");
         assert_eq!(strip_greeting("Hi"), "Hi");
@@ -588,8 +740,14 @@ mod tests {
 
     #[test]
     fn reason_labels() {
-        assert_eq!(reason_label("customer_request"), "customer asked for a person");
-        assert_eq!(reason_label("sensitive_topic:double_charge"), "sensitive topic: double charge");
+        assert_eq!(
+            reason_label("customer_request"),
+            "customer asked for a person"
+        );
+        assert_eq!(
+            reason_label("sensitive_topic:double_charge"),
+            "sensitive topic: double charge"
+        );
         assert_eq!(reason_label("custom_rule_7"), "custom rule 7");
     }
 

@@ -16,7 +16,10 @@ fn empty_transcript() {
     assert!(b.fields.is_empty());
     assert_eq!(b.sentiment.trend, Trend::Steady);
     assert_eq!(b.sentiment.frustration, Frustration::None);
-    assert_eq!(b.greeting, "Hi there, thanks for waiting. I've read your conversation so far. You won't need to repeat anything; let me take it from here.");
+    assert_eq!(
+        b.greeting,
+        "Hi there, thanks for waiting. I've read your conversation so far. You won't need to repeat anything; let me take it from here."
+    );
     assert_eq!(b.transcript.messages, 0);
 }
 
@@ -31,7 +34,10 @@ fn empty_transcript_with_handoff() {
         at: t(0),
     });
     let b = build_brief(&input);
-    assert_eq!(b.summary, "No customer messages yet. Customer asked for a person.");
+    assert_eq!(
+        b.summary,
+        "No customer messages yet. Customer asked for a person."
+    );
     assert_eq!(b.requested_by, Some(HandoffSource::Customer));
 }
 
@@ -40,11 +46,17 @@ fn the_request_turn_wins_over_hello() {
     let turns = [
         Turn::customer("m1", "hi", t(0), Some(0.0)),
         Turn::bot("m2", "Hello! How can I help you today?", t(1), Some(0.9)),
-        Turn::customer("m3", "I want a refund for order #1234, it arrived damaged", t(2), Some(-0.4)),
+        Turn::customer(
+            "m3",
+            "I want a refund for order #1234, it arrived damaged",
+            t(2),
+            Some(-0.4),
+        ),
     ];
     let b = build(&turns);
     assert!(
-        b.summary.starts_with("Customer wants a refund for order #1234: “I want a refund"),
+        b.summary
+            .starts_with("Customer wants a refund for order #1234: “I want a refund"),
         "{}",
         b.summary
     );
@@ -54,11 +66,20 @@ fn the_request_turn_wins_over_hello() {
 #[test]
 fn customer_fields_come_first_and_dedupe() {
     let turns = [
-        Turn::bot("b1", "Your tracking number is 1Z999AA10123456784 for order #5555.", t(0), Some(0.9)),
+        Turn::bot(
+            "b1",
+            "Your tracking number is 1Z999AA10123456784 for order #5555.",
+            t(0),
+            Some(0.9),
+        ),
         Turn::customer("c1", "order #5555 never came", t(1), None),
     ];
     let b = build(&turns);
-    let got: Vec<_> = b.fields.iter().map(|f| (f.name.as_str(), f.value.as_str(), f.source)).collect();
+    let got: Vec<_> = b
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.value.as_str(), f.source))
+        .collect();
     assert_eq!(
         got,
         [
@@ -70,7 +91,10 @@ fn customer_fields_come_first_and_dedupe() {
 
 #[test]
 fn huge_unicode_messages_are_fine() {
-    let huge = format!("Mi pedido #98765 🙂 {} ¿dónde está?", "ñandú 日本語 ".repeat(10_000));
+    let huge = format!(
+        "Mi pedido #98765 🙂 {} ¿dónde está?",
+        "ñandú 日本語 ".repeat(10_000)
+    );
     assert!(huge.len() > 100_000);
     let bot = "x".repeat(100_000);
     let turns = [
@@ -78,7 +102,11 @@ fn huge_unicode_messages_are_fine() {
         Turn::bot("m2", &bot, t(1), Some(0.3)),
     ];
     let b = build(&turns);
-    assert!(b.summary.chars().count() <= summary::SUMMARY_MAX_CHARS + 1, "{}", b.summary);
+    assert!(
+        b.summary.chars().count() <= summary::SUMMARY_MAX_CHARS + 1,
+        "{}",
+        b.summary
+    );
     assert_eq!(b.field("order_id").unwrap().value, "98765");
     assert!(b.bot_attempts[0].text.chars().count() <= ATTEMPT_TEXT_CHARS);
 }
@@ -89,21 +117,31 @@ fn missing_and_odd_names() {
     let ex = Extractors::builtin();
     let mut input = BriefInput::new(&turns, &ex, t(10));
     input.customer.name = Some("  ");
-    assert!(build_brief(&input).greeting.starts_with("Hi there, thanks for waiting."));
+    assert!(
+        build_brief(&input)
+            .greeting
+            .starts_with("Hi there, thanks for waiting.")
+    );
     input.customer.name = Some("user+123@example.com");
     assert!(build_brief(&input).greeting.starts_with("Hi there,"));
     input.customer.name = Some("Zoë Müller");
     input.agent_name = Some("Sara");
     let g = build_brief(&input).greeting;
-    assert!(g.starts_with("Hi Zoë, this is Sara. I see you were asking about cancelling."), "{g}");
+    assert!(
+        g.starts_with("Hi Zoë, this is Sara. I see you were asking about cancelling."),
+        "{g}"
+    );
 }
 
 #[test]
 fn sentiment_trend_and_frustration() {
     let scores = [0.2, -0.1, -0.5, -0.8];
     let ids = ["a", "b", "c", "d"];
-    let turns: Vec<Turn<'_>> =
-        ids.iter().zip(scores).map(|(id, s)| Turn::customer(id, "meh", t(0), Some(s))).collect();
+    let turns: Vec<Turn<'_>> = ids
+        .iter()
+        .zip(scores)
+        .map(|(id, s)| Turn::customer(id, "meh", t(0), Some(s)))
+        .collect();
     let b = build(&turns);
     assert_eq!(b.sentiment.trend, Trend::Worsening);
     assert_eq!(b.sentiment.frustration, Frustration::High);
@@ -126,19 +164,33 @@ fn sentiment_trend_and_frustration() {
 
 #[test]
 fn frustration_rule_raises_the_level() {
-    let turns = [Turn::customer("a", "this is the third time I ask", t(0), Some(-0.05))];
+    let turns = [Turn::customer(
+        "a",
+        "this is the third time I ask",
+        t(0),
+        Some(-0.05),
+    )];
     let ex = Extractors::builtin();
-    let reasons = [Reason { rule: "frustration".into(), detail: "repeated complaint".into() }];
+    let reasons = [Reason {
+        rule: "frustration".into(),
+        detail: "repeated complaint".into(),
+    }];
     let mut input = BriefInput::new(&turns, &ex, t(1));
     input.reasons = &reasons;
-    assert_eq!(build_brief(&input).sentiment.frustration, Frustration::Medium);
+    assert_eq!(
+        build_brief(&input).sentiment.frustration,
+        Frustration::Medium
+    );
 }
 
 #[test]
 fn bot_attempts_are_classified_and_capped() {
     let texts: Vec<String> = (0..30).map(|i| format!("answer {i}")).collect();
-    let mut turns: Vec<Turn<'_>> =
-        texts.iter().enumerate().map(|(i, s)| Turn::bot("b", s, t(i as i64), Some(0.4))).collect();
+    let mut turns: Vec<Turn<'_>> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Turn::bot("b", s, t(i as i64), Some(0.4)))
+        .collect();
     turns.push(Turn::bot("q", "Could you send a photo?", t(40), Some(0.8)));
     let mut fb = Turn::bot("f", "Sorry, I didn't get that.", t(41), None);
     fb.fallback = true;
@@ -167,8 +219,18 @@ fn with_summary_swaps_the_text() {
 #[test]
 fn deterministic_and_serializable() {
     let turns = [
-        Turn::customer("a", "I was charged $49.99 twice on 2026-03-01 for order #7788!!", t(0), Some(-0.6)),
-        Turn::bot("b", "I can help with billing. Which card did you use?", t(1), Some(0.45)),
+        Turn::customer(
+            "a",
+            "I was charged $49.99 twice on 2026-03-01 for order #7788!!",
+            t(0),
+            Some(-0.6),
+        ),
+        Turn::bot(
+            "b",
+            "I can help with billing. Which card did you use?",
+            t(1),
+            Some(0.45),
+        ),
     ];
     let one = build(&turns);
     let two = build(&turns);
@@ -202,5 +264,9 @@ fn topic_hints_win_and_map() {
     input.topics = &["double_charge", "warranty_claim"];
     let b = build_brief(&input);
     assert_eq!(b.topics, ["billing", "warranty_claim", "delivery"]);
-    assert!(b.summary.starts_with("Customer disputes a charge"), "{}", b.summary);
+    assert!(
+        b.summary.starts_with("Customer disputes a charge"),
+        "{}",
+        b.summary
+    );
 }

@@ -4,7 +4,7 @@
 //! win. This lexicon only serves the brief when hints are absent and to score which customer
 //! turn states the request, so it is deliberately small and biased to precision.
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
@@ -63,8 +63,14 @@ impl Topic {
         let h = hint.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         Some(match h.as_str() {
             "refund" | "refunds" | "return" | "returns" | "money_back" => Topic::Refund,
-            "cancel" | "cancellation" | "cancellations" | "cancel_order" | "cancel_subscription"
-            | "subscription_cancel" | "churn" | "unsubscribe" => Topic::Cancellation,
+            "cancel"
+            | "cancellation"
+            | "cancellations"
+            | "cancel_order"
+            | "cancel_subscription"
+            | "subscription_cancel"
+            | "churn"
+            | "unsubscribe" => Topic::Cancellation,
             "login" | "log_in" | "sign_in" | "signin" | "password" | "password_reset" | "2fa"
             | "mfa" | "account_access" | "locked_out" | "access" => Topic::Login,
             "delivery" | "deliveries" | "shipping" | "shipment" | "tracking" | "order_status"
@@ -86,8 +92,9 @@ impl Topic {
 }
 
 /// Keyword patterns per topic (lower-case text, ASCII word boundary at the start only so that
-/// "refund" also matches "refunded").
-static LEXICON: LazyLock<Vec<(Topic, Regex)>> = LazyLock::new(|| {
+/// "refund" also matches "refunded"), plus a set over all of them: one pass tells which topics
+/// occur at all, and only those are counted.
+static LEXICON: LazyLock<(RegexSet, Vec<(Topic, Regex)>)> = LazyLock::new(|| {
     let table: [(Topic, &str); 8] = [
         (
             Topic::Refund,
@@ -103,7 +110,7 @@ static LEXICON: LazyLock<Vec<(Topic, Regex)>> = LazyLock::new(|| {
         ),
         (
             Topic::Delivery,
-            r"deliver|package|parcel|shipping|shipment|shipped|tracking|courier|arriv|entrega|env[ií]o|llegado|lleg[oó]|livraison|colis|lieferung|paket|encomenda|chegou",
+            r"deliver|package|parcel|shipping|shipment|shipped|tracking|courier|arriv|customs|zoll|aduana|douane|alfândega|entrega|env[ií]o|llegado|lleg[oó]|livraison|colis|lieferung|paket|encomenda|chegou",
         ),
         (
             Topic::Billing,
@@ -122,23 +129,33 @@ static LEXICON: LazyLock<Vec<(Topic, Regex)>> = LazyLock::new(|| {
             r"outage|is down\b|are you down|not loading|won'?t load|service unavailable|status page|error 50[0-9]|everything is broken|site (?:is )?down|app (?:is )?down",
         ),
     ];
-    table
-        .into_iter()
-        .map(|(t, p)| {
-            let p = format!(r"(?i)\b(?:{p})").replace(r"\b", r"(?-u:\b)");
-            match Regex::new(&p) {
-                Ok(re) => (t, re),
-                Err(e) => panic!("brief topic pattern does not compile: {e}"),
-            }
+    let patterns: Vec<String> = table
+        .iter()
+        .map(|(_, p)| format!(r"(?i)\b(?:{p})").replace(r"\b", r"(?-u:\b)"))
+        .collect();
+    let set = match RegexSet::new(&patterns) {
+        Ok(set) => set,
+        Err(e) => panic!("brief topic pattern does not compile: {e}"),
+    };
+    let each = table
+        .iter()
+        .zip(&patterns)
+        .map(|((t, _), p)| match Regex::new(p) {
+            Ok(re) => (*t, re),
+            Err(e) => panic!("brief topic pattern does not compile: {e}"),
         })
-        .collect()
+        .collect();
+    (set, each)
 });
 
 /// Adds the keyword hits per topic in `text` to `counts` (lexicon table order).
 pub(crate) fn topic_hits(text: &str, counts: &mut [(Topic, u32); 8]) {
-    for (i, (topic, re)) in LEXICON.iter().enumerate() {
+    let (set, each) = &*LEXICON;
+    for (i, (topic, _)) in each.iter().enumerate() {
         counts[i].0 = *topic;
-        counts[i].1 += re.find_iter(text).count() as u32;
+    }
+    for i in set.matches(text).iter() {
+        counts[i].1 += each[i].1.find_iter(text).count() as u32;
     }
 }
 

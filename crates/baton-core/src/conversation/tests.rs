@@ -108,6 +108,7 @@ fn offer_to(n: u8) -> Command {
     Command::Offer {
         agent: agent_id(n),
         expires_at: later(30_000),
+        explanation: None,
     }
 }
 
@@ -620,7 +621,8 @@ fn offer_a_queued_conversation() {
         events,
         vec![EventKind::Offered {
             agent: agent_id(2),
-            expires_at: later(30_000)
+            expires_at: later(30_000),
+            explanation: None,
         }]
     );
     assert_eq!(c.state, S::Queued);
@@ -658,6 +660,7 @@ fn offer_refusals() {
         let cmd = Command::Offer {
             agent: agent_id(1),
             expires_at,
+            explanation: None,
         };
         assert_eq!(
             refused(&queued(), &cmd, &Actor::System),
@@ -667,6 +670,7 @@ fn offer_refusals() {
     let just_after = Command::Offer {
         agent: agent_id(1),
         expires_at: later(1),
+        explanation: None,
     };
     ok(&mut queued(), &just_after, &Actor::System);
 }
@@ -1113,9 +1117,10 @@ struct Step {
 impl Step {
     fn command_at(&self, now: Timestamp) -> Command {
         match &self.command {
-            Command::Offer { agent, expires_at } => Command::Offer {
+            Command::Offer { agent, expires_at, explanation } => Command::Offer {
                 agent: agent.clone(),
                 expires_at: now.plus_millis(expires_at.millis()),
+                explanation: explanation.clone(),
             },
             other => other.clone(),
         }
@@ -1212,6 +1217,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
         5 => (arb_agent_id(), -1_000i64..60_000).prop_map(|(agent, rel)| Command::Offer {
             agent,
             expires_at: Timestamp::from_millis(rel),
+            explanation: None,
         }),
         4 => Just(Command::Accept),
         4 => Just(Command::Decline),
@@ -1308,6 +1314,149 @@ fn check_serde_round_trip(event: &EventKind) -> Result<(), TestCaseError> {
     let back: EventKind = serde_json::from_value(value.clone()).unwrap();
     prop_assert_eq!(&back, event, "serde round trip via {}", value);
     Ok(())
+}
+
+// ---------------------------------------------------------------- routing bookkeeping
+
+#[test]
+fn handoff_starts_the_overflow_clock() {
+    let c = queued();
+    assert_eq!(c.overflow_stage, 0);
+    assert_eq!(c.entered_queue_at, Some(NOW));
+    assert_eq!(c.position, None);
+}
+
+#[test]
+fn change_queue_moves_a_queued_conversation_and_resets_overflow() {
+    let mut c = queued();
+    ok(&mut c, &Command::RecordOverflowStep { stage: 2 }, &Actor::System);
+    assert_eq!(c.overflow_stage, 2);
+    ok(
+        &mut c,
+        &Command::SetPosition { position: 3, estimated_wait_secs: Some(60) },
+        &Actor::System,
+    );
+    let events = ok(&mut c, &Command::ChangeQueue { queue: queue(2) }, &Actor::System);
+    assert_eq!(events, vec![EventKind::QueueChanged { queue: queue(2) }]);
+    assert_eq!(c.queue, Some(queue(2)));
+    assert_eq!(c.overflow_stage, 0);
+    assert_eq!(c.entered_queue_at, Some(NOW));
+    assert_eq!((c.position, c.estimated_wait_secs), (None, None));
+    assert_eq!(c.state, S::Queued);
+    // Same queue: nothing to record.
+    assert!(ok(&mut c, &Command::ChangeQueue { queue: queue(2) }, &Actor::System).is_empty());
+}
+
+#[test]
+fn change_queue_withdraws_a_pending_offer() {
+    let mut c = queued();
+    ok(&mut c, &offer_to(2), &Actor::System);
+    let events = ok(&mut c, &Command::ChangeQueue { queue: queue(3) }, &Actor::System);
+    assert_eq!(
+        events,
+        vec![
+            EventKind::OfferExpired { agent: agent_id(2) },
+            EventKind::QueueChanged { queue: queue(3) },
+        ]
+    );
+    assert_eq!(c.offer, None);
+}
+
+#[test]
+fn change_queue_only_while_queued() {
+    let mut c = queued();
+    ok(&mut c, &Command::Claim, &agent(1));
+    assert!(matches!(
+        refused(&c, &Command::ChangeQueue { queue: queue(2) }, &Actor::System),
+        TransitionError::InvalidState { .. }
+    ));
+    assert!(matches!(
+        refused(&conv(), &Command::ChangeQueue { queue: queue(2) }, &Actor::System),
+        TransitionError::InvalidState { .. }
+    ));
+}
+
+#[test]
+fn overflow_step_recorded_while_waiting_and_reset_on_requeue() {
+    let mut c = queued();
+    let events = ok(&mut c, &Command::RecordOverflowStep { stage: 1 }, &Actor::System);
+    assert_eq!(events, vec![EventKind::OverflowStep { stage: 1 }]);
+    assert!(ok(&mut c, &Command::RecordOverflowStep { stage: 1 }, &Actor::System).is_empty());
+    ok(&mut c, &defer(), &Actor::System);
+    ok(&mut c, &Command::RecordOverflowStep { stage: 2 }, &Actor::System);
+    assert_eq!(c.overflow_stage, 2);
+    ok(&mut c, &Command::Requeue, &Actor::System);
+    assert_eq!(c.overflow_stage, 0);
+    ok(&mut c, &Command::Claim, &agent(1));
+    assert!(matches!(
+        refused(&c, &Command::RecordOverflowStep { stage: 1 }, &Actor::System),
+        TransitionError::InvalidState { .. }
+    ));
+}
+
+#[test]
+fn transfer_to_a_queue_resets_overflow() {
+    let mut c = queued();
+    ok(&mut c, &Command::RecordOverflowStep { stage: 1 }, &Actor::System);
+    ok(&mut c, &Command::Claim, &agent(1));
+    ok(&mut c, &transfer(None, Some(2), false), &agent(1));
+    assert_eq!(c.state, S::Queued);
+    assert_eq!(c.overflow_stage, 0);
+    assert_eq!(c.entered_queue_at, Some(NOW));
+}
+
+#[test]
+fn positions_recorded_only_when_changed_and_cleared_on_leaving_the_line() {
+    let mut c = queued();
+    let set = |p, w| Command::SetPosition { position: p, estimated_wait_secs: w };
+    assert_eq!(
+        ok(&mut c, &set(2, Some(300)), &Actor::System),
+        vec![EventKind::QueuePositions { position: 2, estimated_wait_secs: Some(300) }]
+    );
+    assert!(ok(&mut c, &set(2, Some(300)), &Actor::System).is_empty());
+    assert_eq!(ok(&mut c, &set(1, Some(150)), &Actor::System).len(), 1);
+    assert_eq!((c.position, c.estimated_wait_secs), (Some(1), Some(150)));
+    ok(&mut c, &offer_to(2), &Actor::System);
+    assert_eq!(c.position, None);
+    assert_eq!(refused(&c, &set(1, None), &Actor::System), TransitionError::AlreadyOffered);
+    ok(&mut c, &Command::Accept, &agent(2));
+    assert!(matches!(
+        refused(&c, &set(1, None), &Actor::System),
+        TransitionError::InvalidState { .. }
+    ));
+}
+
+#[test]
+fn offer_explanation_is_kept_on_the_projection() {
+    let mut c = queued();
+    let why = serde_json::json!({"winner_reason": "longest idle"});
+    let cmd = Command::Offer {
+        agent: agent_id(2),
+        expires_at: later(30_000),
+        explanation: Some(why.clone()),
+    };
+    let events = ok(&mut c, &cmd, &Actor::System);
+    assert_eq!(
+        events,
+        vec![EventKind::Offered {
+            agent: agent_id(2),
+            expires_at: later(30_000),
+            explanation: Some(why.clone()),
+        }]
+    );
+    assert_eq!(c.routing, Some(why));
+    // Events stored before the field existed still parse.
+    let old = serde_json::json!({"type": "offered", "agent": "agt_2", "expires_at": later(1)});
+    let parsed: EventKind = serde_json::from_value(old).unwrap();
+    assert!(matches!(parsed, EventKind::Offered { explanation: None, .. }));
+    // Projections stored before the routing fields existed still parse.
+    let mut value = serde_json::to_value(&c).unwrap();
+    for field in ["overflow_stage", "entered_queue_at", "position", "estimated_wait_secs", "routing"] {
+        value.as_object_mut().unwrap().remove(field);
+    }
+    let back: Conversation = serde_json::from_value(value).unwrap();
+    assert_eq!(back.overflow_stage, 0);
+    assert_eq!(back.routing, None);
 }
 
 proptest! {
