@@ -19,6 +19,9 @@ pub struct Config {
     pub session_ttl_hours: u32,
     /// Log filter (tracing `EnvFilter` syntax). `BATON_LOG`.
     pub log: String,
+    /// An available or busy agent whose live connection to this instance has been gone this
+    /// long is set `away` (their offers go to others). `BATON_STALE_PRESENCE_SECS`.
+    pub stale_presence_secs: u32,
 }
 
 impl Default for Config {
@@ -29,6 +32,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             session_ttl_hours: 12,
             log: "info".into(),
+            stale_presence_secs: 120,
         }
     }
 }
@@ -45,6 +49,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("log", &self.log)
+            .field("stale_presence_secs", &self.stale_presence_secs)
             .finish()
     }
 }
@@ -126,6 +131,12 @@ impl Config {
                     config.session_ttl_hours = value.parse().map_err(|_| ConfigError::Env {
                         name,
                         message: format!("'{value}' is not a whole number of hours"),
+                    })?
+                }
+                "BATON_STALE_PRESENCE_SECS" => {
+                    config.stale_presence_secs = value.parse().map_err(|_| ConfigError::Env {
+                        name,
+                        message: format!("'{value}' is not a whole number of seconds"),
                     })?
                 }
                 _ => {}

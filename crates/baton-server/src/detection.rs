@@ -3,6 +3,7 @@
 //! once and, through the live event stream, on every other instance.
 
 use baton_core::TenantId;
+use baton_core::brief::Extractors;
 use baton_core::escalation::{Detector, DetectorConfig, RuleError, RuleSet};
 use baton_core::hours::{Calendar, CalendarError};
 use baton_store::{Store, StoreResult};
@@ -15,6 +16,8 @@ pub const RULES: &str = "rules";
 pub const DETECTOR_CONFIG: &str = "detector_config";
 /// Setting key of the tenant's business-hours calendar.
 pub const BUSINESS_HOURS: &str = "business_hours";
+/// Setting key of the tenant's own field extractors (named regexes) for the brief.
+pub const EXTRACTORS: &str = "extractors";
 
 /// What a tenant's messages are evaluated with.
 #[derive(Debug)]
@@ -23,6 +26,8 @@ pub struct TenantDetection {
     pub detector: Detector,
     /// The business-hours calendar, if the tenant set one.
     pub calendar: Option<Calendar>,
+    /// Field extractors for the brief (built-in plus the tenant's own).
+    pub extractors: Extractors,
 }
 
 /// The cache of compiled per-tenant settings.
@@ -40,11 +45,12 @@ impl Detectors {
         let rules = store.setting(tenant, RULES).await?;
         let config = store.setting(tenant, DETECTOR_CONFIG).await?;
         let hours = store.setting(tenant, BUSINESS_HOURS).await?;
-        let compiled = Arc::new(compile(rules.as_ref(), config.as_ref(), hours.as_ref()).unwrap_or_else(|e| {
+        let extractors = store.setting(tenant, EXTRACTORS).await?;
+        let compiled = Arc::new(compile(rules.as_ref(), config.as_ref(), hours.as_ref(), extractors.as_ref()).unwrap_or_else(|e| {
             // Stored settings were validated on the way in; this only happens after a
             // hand-edited database or an incompatible upgrade. Keep escalating with defaults.
             tracing::error!(%tenant, error = %e, "stored escalation settings do not compile; using defaults");
-            TenantDetection { detector: Detector::with_defaults(), calendar: None }
+            TenantDetection { detector: Detector::with_defaults(), calendar: None, extractors: Extractors::builtin() }
         }));
         self.cache.write().expect("lock").insert(tenant.clone(), compiled.clone());
         Ok(compiled)
@@ -68,6 +74,27 @@ pub enum SettingsError {
     /// The detector configuration does not parse.
     #[error("config: {0}")]
     Config(String),
+    /// A tenant extractor is invalid.
+    #[error("{0}")]
+    Extractors(String),
+}
+
+/// One tenant extractor as stored: `{"name": "ticket_id", "pattern": "TCK-\\d{6}"}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractorSpec {
+    /// Field name in the brief.
+    pub name: String,
+    /// Regular expression (Rust `regex` syntax).
+    pub pattern: String,
+}
+
+/// Parses and compiles a tenant's extractor list.
+pub fn parse_extractors(value: &serde_json::Value) -> Result<Extractors, SettingsError> {
+    let specs: Vec<ExtractorSpec> =
+        serde_json::from_value(value.clone()).map_err(|e| SettingsError::Extractors(e.to_string()))?;
+    let pairs: Vec<(&str, &str)> = specs.iter().map(|s| (s.name.as_str(), s.pattern.as_str())).collect();
+    Extractors::with_custom(&pairs).map_err(|e| SettingsError::Extractors(e.to_string()))
 }
 
 /// Parses a rule set document (`{"rules": [...]}` or a bare array).
@@ -90,16 +117,22 @@ pub fn compile(
     rules: Option<&serde_json::Value>,
     config: Option<&serde_json::Value>,
     hours: Option<&serde_json::Value>,
+    extractors: Option<&serde_json::Value>,
 ) -> Result<TenantDetection, SettingsError> {
     let rules = rules.map(parse_rules).transpose()?.unwrap_or_else(RuleSet::default_rules);
     let config = config.map(parse_config).transpose()?.unwrap_or_default();
     let detector = Detector::new(config, rules).map_err(SettingsError::Rules)?;
     let calendar = hours.map(parse_calendar).transpose()?;
-    Ok(TenantDetection { detector, calendar })
+    let extractors = extractors.map(parse_extractors).transpose()?.unwrap_or_else(Extractors::builtin);
+    Ok(TenantDetection { detector, calendar, extractors })
 }
 
-/// Keeps `detectors` in step with settings changed on any instance.
-pub fn spawn_invalidation(store: Arc<dyn Store>, detectors: Arc<Detectors>) {
+/// Keeps `detectors` and the knowledge index in step with changes made on any instance.
+pub fn spawn_invalidation(
+    store: Arc<dyn Store>,
+    detectors: Arc<Detectors>,
+    knowledge: crate::knowledge::Knowledge,
+) {
     let mut events = store.subscribe();
     tokio::spawn(async move {
         loop {
@@ -107,10 +140,14 @@ pub fn spawn_invalidation(store: Arc<dyn Store>, detectors: Arc<Detectors>) {
                 Ok(event) if event.conversation.is_none() && is_settings_event(&event.kind) => {
                     detectors.invalidate(&event.tenant);
                 }
+                Ok(event) if event.kind.starts_with("kb_article_") => {
+                    knowledge.forget(&event.tenant);
+                }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // Missed events may have been settings changes: start over.
                     detectors.cache.write().expect("lock").clear();
+                    knowledge.forget_all();
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
@@ -119,5 +156,5 @@ pub fn spawn_invalidation(store: Arc<dyn Store>, detectors: Arc<Detectors>) {
 }
 
 fn is_settings_event(kind: &str) -> bool {
-    [RULES, DETECTOR_CONFIG, BUSINESS_HOURS].iter().any(|k| kind.strip_suffix("_updated") == Some(k))
+    [RULES, DETECTOR_CONFIG, BUSINESS_HOURS, EXTRACTORS].iter().any(|k| kind.strip_suffix("_updated") == Some(k))
 }

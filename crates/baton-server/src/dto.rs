@@ -23,6 +23,27 @@ pub fn rfc3339(ts: Timestamp) -> String {
         .unwrap_or_default()
 }
 
+/// Rewrites core timestamps (integer milliseconds under keys `at` or `*_at`) inside a JSON
+/// document as RFC 3339 strings, the API's one time format.
+pub fn times_to_rfc3339(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::Number(n) if key == "at" || key.ends_with("_at") => {
+                        if let Some(ms) = n.as_i64() {
+                            *v = Value::String(rfc3339(Timestamp::from_millis(ms)));
+                        }
+                    }
+                    _ => times_to_rfc3339(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(times_to_rfc3339),
+        _ => {}
+    }
+}
+
 /// Parses an RFC 3339 time from a query or body.
 pub fn parse_time(field: &str, value: &str) -> ApiResult<Timestamp> {
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
@@ -358,6 +379,14 @@ pub struct ConversationView {
     pub assigned_at: Option<String>,
     /// Last closed.
     pub closed_at: Option<String>,
+    /// Place in line while queued and waiting (1 is next), as last announced by the router.
+    pub position: Option<u32>,
+    /// Estimated seconds until an agent takes it (with `position`); null when nobody is staffed.
+    pub estimated_wait_secs: Option<u64>,
+    /// Why the router made the latest offer: queue, strategy, candidates with scores and
+    /// exclusions, and why the winner won. Null when it was never routed.
+    #[schema(value_type = Option<Object>)]
+    pub routing: Option<Value>,
 }
 
 impl ConversationView {
@@ -396,6 +425,9 @@ impl ConversationView {
             queued_at: c.queued_at.map(rfc3339),
             assigned_at: c.assigned_at.map(rfc3339),
             closed_at: c.closed_at.map(rfc3339),
+            position: c.position,
+            estimated_wait_secs: c.estimated_wait_secs,
+            routing: c.routing,
         }
     }
 }
@@ -494,7 +526,11 @@ impl From<&StoredEvent> for EventView {
             conversation_id: e.conversation.as_ref().map(|c| c.to_string()),
             kind: e.kind.clone(),
             actor: serde_json::to_value(&e.actor).unwrap_or(Value::Null),
-            data: e.data.clone(),
+            data: {
+                let mut data = e.data.clone();
+                times_to_rfc3339(&mut data);
+                data
+            },
             at: rfc3339(e.at),
         }
     }

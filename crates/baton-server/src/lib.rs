@@ -5,13 +5,17 @@
 //! a shutdown future, so tests run many instances on port 0 side by side.
 
 pub mod auth;
+pub mod bots;
+pub mod brief;
 pub mod config;
 pub mod detection;
 pub mod dto;
 pub mod error;
+pub mod knowledge;
 mod idempotency;
 mod metrics;
 mod routes;
+pub mod routing;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -41,6 +45,17 @@ pub struct AppState {
     pub session_ttl_ms: i64,
     /// Compiled per-tenant escalation settings.
     pub detectors: Arc<detection::Detectors>,
+    /// Runs routing passes (see [`routing`]).
+    pub dispatcher: Arc<baton_store::routing::Dispatcher>,
+    /// Live connections of agents to this instance (stale presence).
+    pub presence: Arc<routing::Presence>,
+    /// An available or busy agent whose live connection to this instance has been gone this
+    /// long (ms) is set away.
+    pub stale_presence_ms: i64,
+    /// The knowledge-base index.
+    pub knowledge: knowledge::Knowledge,
+    /// Per-tenant bot configurations and the HTTP client the bots use.
+    pub bots: Arc<bots::Bots>,
 }
 
 impl AppState {
@@ -51,6 +66,11 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             session_ttl_ms: 12 * 3600 * 1000,
             detectors: Arc::new(detection::Detectors::default()),
+            dispatcher: Arc::new(baton_store::routing::Dispatcher::new()),
+            presence: Arc::new(routing::Presence::default()),
+            stale_presence_ms: 120_000,
+            knowledge: knowledge::Knowledge::default(),
+            bots: Arc::new(bots::Bots::default()),
         }
     }
 }
@@ -76,7 +96,8 @@ pub fn now() -> Timestamp {
     tags(
         (name = "conversations", description = "The conversation lifecycle"),
         (name = "agents", description = "People and their status"),
-        (name = "configuration", description = "Queues and API keys"),
+        (name = "configuration", description = "Queues, rules, business hours and API keys"),
+        (name = "knowledge", description = "Knowledge-base articles and search"),
         (name = "auth", description = "Login and sessions"),
         (name = "operations", description = "Health, readiness, metrics, live events"),
     )
@@ -110,6 +131,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::config::router())
         .merge(routes::ops::router())
         .merge(routes::rules::router())
+        .merge(routes::kb::router())
+        .merge(routes::bot::router())
         .split_for_parts();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     (router, doc)
@@ -154,8 +177,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    detection::spawn_invalidation(state.store.clone(), state.detectors.clone());
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    detection::spawn_invalidation(state.store.clone(), state.detectors.clone(), state.knowledge.clone());
+    bots::spawn_invalidation(state.store.clone(), state.bots.clone());
+    // The routing timer worker runs alongside and stops at shutdown.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(routing::run_worker(state.clone(), stopped));
+    let stop_on_shutdown = stop.clone();
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_on_shutdown.send(true);
+        })
+        .await;
+    let _ = stop.send(true);
+    let _ = worker.await;
+    served
 }

@@ -11,6 +11,7 @@
 pub mod error;
 pub mod live;
 pub mod model;
+pub mod routing;
 pub mod service;
 mod sql;
 pub mod testing;
@@ -25,6 +26,9 @@ use baton_core::{
 };
 use std::sync::Arc;
 use tokio::sync::broadcast;
+
+/// How long a claimed timer is hidden from other instances (see [`Store::due_timers`]).
+pub const TIMER_LEASE_MS: i64 = 30_000;
 
 /// Persistence for Baton. Every call that touches tenant data takes the tenant id.
 #[async_trait]
@@ -91,6 +95,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn events_by_seq(&self, seqs: &[i64]) -> StoreResult<Vec<StoredEvent>>;
     /// A tenant's configuration document stored under `key` (rules, hours...).
     async fn setting(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    /// One knowledge-base article.
+    async fn kb_article(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<KbArticle>>;
+    /// A tenant's knowledge-base articles, by id.
+    async fn kb_articles(&self, tenant: &TenantId) -> StoreResult<Vec<KbArticle>>;
+    /// A tenant's open conversations as the router tracks them: `queued`, `assigned` and
+    /// `deferred`, by id.
+    async fn open_conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
+    /// The earliest due time of any persisted timer (all tenants).
+    async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>>;
+    /// Claims up to `limit` timers due at `now` (earliest first): each claimed timer is pushed
+    /// back by a lease of [`TIMER_LEASE_MS`], so other instances skip it while this one works
+    /// (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite has one writer). Whoever handles the timer
+    /// sets it to its real next deadline; an instance dying mid-way only delays it by the lease.
+    async fn due_timers(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<(TenantId, String)>>;
     /// Number of conversations per state, across tenants (for `/metrics`).
     async fn conversation_counts(&self) -> StoreResult<Vec<(String, i64)>>;
 
@@ -196,8 +214,25 @@ pub trait Tx: Send {
         value: &serde_json::Value,
         now: Timestamp,
     ) -> StoreResult<()>;
+    /// Inserts or replaces a knowledge-base article.
+    async fn put_kb_article(&mut self, article: &KbArticle) -> StoreResult<()>;
+    /// Deletes a knowledge-base article; false when there is none.
+    async fn delete_kb_article(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool>;
     /// Inserts a transcript entry; its `seq` is assigned and returned.
     async fn insert_message(&mut self, message: &Message) -> StoreResult<i64>;
+    /// A tenant's agents, read inside this transaction.
+    async fn tenant_agents(&mut self, tenant: &TenantId) -> StoreResult<Vec<Agent>>;
+    /// A tenant's queues, by id, read inside this transaction.
+    async fn tenant_queues(&mut self, tenant: &TenantId) -> StoreResult<Vec<Queue>>;
+    /// [`Store::open_conversations`] read inside this transaction.
+    async fn open_conversations(&mut self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
+    /// Sets (or with `None` removes) the tenant's timer of this kind.
+    async fn set_timer(
+        &mut self,
+        tenant: &TenantId,
+        kind: &str,
+        due: Option<Timestamp>,
+    ) -> StoreResult<()>;
     /// Appends an event; returns it with its `seq`.
     async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent>;
     /// Commits, then publishes the appended events to live subscribers.

@@ -223,6 +223,8 @@ pub struct ConversationFilter {
     pub queue: Option<QueueId>,
     /// Only assigned to this agent.
     pub assignee: Option<AgentId>,
+    /// Only of this customer.
+    pub customer: Option<CustomerId>,
     /// Created at or after.
     pub since: Option<Timestamp>,
     /// Created before.
@@ -281,4 +283,25 @@ pub enum Backend {
     Sqlite,
     /// PostgreSQL.
     Postgres,
+}
+
+/// A knowledge-base article (Markdown body). Searched through the server's index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KbArticle {
+    /// Id (a slug, unique per tenant).
+    pub id: String,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Title.
+    pub title: String,
+    /// Body in Markdown.
+    pub body: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Language (`en`, `es`...).
+    pub language: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
 }

@@ -170,7 +170,7 @@ async fn upsert_customer(
     Ok(customer)
 }
 
-async fn load(
+pub(crate) async fn load(
     tx: &mut dyn Tx,
     tenant: &TenantId,
     id: &ConversationId,
@@ -180,7 +180,7 @@ async fn load(
         .ok_or(StoreError::NotFound("conversation"))
 }
 
-async fn persist(
+pub(crate) async fn persist(
     tx: &mut dyn Tx,
     conv: &Conversation,
     events: &[EventKind],
@@ -750,5 +750,51 @@ pub async fn open_session(
 pub async fn close_session(store: &dyn Store, token: &str) -> StoreResult<()> {
     let mut tx = store.begin().await?;
     tx.delete_session(&hash_secret(token)).await?;
+    tx.commit().await
+}
+
+/// Saves knowledge-base articles in one transaction (one audit event each).
+pub async fn save_kb_articles(
+    store: &dyn Store,
+    tenant: &TenantId,
+    articles: &[KbArticle],
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let mut tx = store.begin().await?;
+    for article in articles {
+        tx.put_kb_article(article).await?;
+        tx.append_event(&tenant_event(
+            tenant,
+            "kb_article_saved",
+            actor,
+            serde_json::json!({ "article": article.id, "title": article.title }),
+            now,
+        ))
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Deletes a knowledge-base article.
+pub async fn delete_kb_article(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let mut tx = store.begin().await?;
+    if !tx.delete_kb_article(tenant, id).await? {
+        return Err(StoreError::NotFound("article"));
+    }
+    tx.append_event(&tenant_event(
+        tenant,
+        "kb_article_deleted",
+        actor,
+        serde_json::json!({ "article": id }),
+        now,
+    ))
+    .await?;
     tx.commit().await
 }

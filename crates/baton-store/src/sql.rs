@@ -427,6 +427,9 @@ fn conversations_query(
     if let Some(assignee) = &filter.assignee {
         add("assignee =", Arg::Text(assignee.to_string()));
     }
+    if let Some(customer) = &filter.customer {
+        add("customer_id =", Arg::Text(customer.to_string()));
+    }
     if let Some(since) = filter.since {
         add("created_at >=", Arg::Int(since.millis()));
     }
@@ -442,6 +445,10 @@ fn conversations_query(
     sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", args.len()));
     Ok((sql, args))
 }
+
+/// The conversations a router tracks (served by the `(tenant, state, id)` index).
+const OPEN_CONVERSATIONS: &str = "SELECT data FROM conversations WHERE tenant = $1 \
+     AND state IN ('queued', 'assigned', 'deferred') ORDER BY id";
 
 /// `... WHERE seq IN ($1, ..., $n)` for one chunk of seqs.
 fn events_by_seq_query(count: usize) -> String {
@@ -467,7 +474,8 @@ async fn fetch_events_by_seq_pg(
 }
 
 macro_rules! sql_backend {
-    ($db:ty, backend = $backend:expr, for_update = $for_update:literal) => {
+    ($db:ty, backend = $backend:expr, for_update = $for_update:literal,
+     skip_locked = $skip_locked:literal) => {
         impl SqlStore<$db> {
             async fn fetch_events_by_seq(
                 pool: &Pool<$db>,
@@ -775,6 +783,77 @@ macro_rules! sql_backend {
                 .await?
                 .map(|v| serde_json::from_str(&v).map_err(StoreError::from))
                 .transpose()
+            }
+
+            async fn kb_article(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<KbArticle>> {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM kb_articles WHERE tenant = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|d| serde_json::from_str(&d).map_err(StoreError::from))
+                .transpose()
+            }
+
+            async fn kb_articles(&self, tenant: &TenantId) -> StoreResult<Vec<KbArticle>> {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM kb_articles WHERE tenant = $1 ORDER BY id",
+                )
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|d| serde_json::from_str(d).map_err(StoreError::from))
+                .collect()
+            }
+
+            async fn open_conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
+                sqlx::query_scalar::<_, String>(OPEN_CONVERSATIONS)
+                    .bind(tenant.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|data| conversation_from_json(data))
+                    .collect()
+            }
+
+            async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>> {
+                let due = sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(due_at) FROM timers")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(due.map(Timestamp::from_millis))
+            }
+
+            async fn due_timers(
+                &self,
+                now: Timestamp,
+                limit: u32,
+            ) -> StoreResult<Vec<(TenantId, String)>> {
+                let mut tx = <$db as Dialect>::begin_write(&self.pool).await?;
+                let rows = sqlx::query_as::<_, (String, String)>(concat!(
+                    "SELECT tenant, kind FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+                    $skip_locked
+                ))
+                .bind(now.millis())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for (tenant, kind) in rows {
+                    sqlx::query("UPDATE timers SET due_at = $3 WHERE tenant = $1 AND kind = $2")
+                        .bind(&tenant)
+                        .bind(&kind)
+                        .bind(now.millis() + crate::TIMER_LEASE_MS)
+                        .execute(&mut *tx)
+                        .await?;
+                    let tenant = TenantId::parse(tenant)
+                        .map_err(|e| StoreError::Corrupt(format!("timer tenant: {e}")))?;
+                    out.push((tenant, kind));
+                }
+                tx.commit().await?;
+                Ok(out)
             }
 
             async fn conversation_counts(&self) -> StoreResult<Vec<(String, i64)>> {
@@ -1261,6 +1340,30 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            async fn put_kb_article(&mut self, article: &KbArticle) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO kb_articles (tenant, id, data, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (tenant, id) DO UPDATE SET data = excluded.data, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(article.tenant.as_str())
+                .bind(&article.id)
+                .bind(serde_json::to_string(article)?)
+                .bind(article.updated_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_kb_article(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM kb_articles WHERE tenant = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn insert_message(&mut self, message: &Message) -> StoreResult<i64> {
                 let m = message;
                 let bot = m.bot.as_ref().map(serde_json::to_string).transpose()?;
@@ -1285,6 +1388,69 @@ macro_rules! sql_backend {
                     "a message with this external_id already exists",
                 ))?;
                 Ok(seq)
+            }
+
+            async fn tenant_agents(&mut self, tenant: &TenantId) -> StoreResult<Vec<Agent>> {
+                sqlx::query_as::<_, AgentRow>(concat!(
+                    "SELECT ",
+                    agent_cols!(),
+                    " FROM agents WHERE tenant = $1 ORDER BY id"
+                ))
+                .bind(tenant.as_str())
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(AgentRow::into_model)
+                .collect()
+            }
+
+            async fn tenant_queues(&mut self, tenant: &TenantId) -> StoreResult<Vec<Queue>> {
+                sqlx::query_as::<_, QueueRow>(concat!(
+                    "SELECT ",
+                    queue_cols!(),
+                    " FROM queues WHERE tenant = $1 ORDER BY id"
+                ))
+                .bind(tenant.as_str())
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(QueueRow::into_model)
+                .collect()
+            }
+
+            async fn open_conversations(&mut self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
+                sqlx::query_scalar::<_, String>(OPEN_CONVERSATIONS)
+                    .bind(tenant.as_str())
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .iter()
+                    .map(|data| conversation_from_json(data))
+                    .collect()
+            }
+
+            async fn set_timer(
+                &mut self,
+                tenant: &TenantId,
+                kind: &str,
+                due: Option<Timestamp>,
+            ) -> StoreResult<()> {
+                match due {
+                    Some(due) => sqlx::query(
+                        "INSERT INTO timers (tenant, kind, due_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (tenant, kind) DO UPDATE SET due_at = excluded.due_at",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(kind)
+                    .bind(due.millis())
+                    .execute(&mut *self.tx)
+                    .await?,
+                    None => sqlx::query("DELETE FROM timers WHERE tenant = $1 AND kind = $2")
+                        .bind(tenant.as_str())
+                        .bind(kind)
+                        .execute(&mut *self.tx)
+                        .await?,
+                };
+                Ok(())
             }
 
             async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent> {
@@ -1321,9 +1487,15 @@ macro_rules! sql_backend {
     };
 }
 
-sql_backend!(Sqlite, backend = Backend::Sqlite, for_update = "");
+sql_backend!(
+    Sqlite,
+    backend = Backend::Sqlite,
+    for_update = "",
+    skip_locked = ""
+);
 sql_backend!(
     Postgres,
     backend = Backend::Postgres,
-    for_update = " FOR UPDATE"
+    for_update = " FOR UPDATE",
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 );

@@ -40,6 +40,7 @@ pub async fn run(config: Config, store: Arc<dyn Store>, banner: Option<String>) 
     let addr = listener.local_addr()?;
     let mut state = AppState::new(store);
     state.session_ttl_ms = i64::from(config.session_ttl_hours) * 3600 * 1000;
+    state.stale_presence_ms = i64::from(config.stale_presence_secs) * 1000;
     if let Some(banner) = banner {
         println!("{}", banner.replace("{base}", &format!("http://{addr}")));
     }

@@ -37,11 +37,21 @@ async fn list_queues(
     }))
 }
 
+/// The tenant's queue ids plus `id` (targets a queue's overflow steps may name).
+async fn queue_ids_with(state: &AppState, principal: &Principal, id: &QueueId) -> ApiResult<Vec<QueueId>> {
+    let mut ids: Vec<QueueId> = state.store.queues(&principal.tenant).await?.into_iter().map(|q| q.id).collect();
+    if !ids.contains(id) {
+        ids.push(id.clone());
+    }
+    Ok(ids)
+}
+
 fn build_queue(
     principal: &Principal,
     id: QueueId,
     body: QueueBody,
     created_at: baton_core::Timestamp,
+    queues: &[QueueId],
 ) -> ApiResult<Queue> {
     let strategy = body.strategy.unwrap_or_else(|| "longest_idle".to_string());
     if !STRATEGIES.contains(&strategy.as_str()) {
@@ -64,6 +74,8 @@ fn build_queue(
             "settings must be a JSON object",
         ));
     }
+    baton_store::routing::parse_queue_settings(&settings, &id, queues)
+        .map_err(|e| ApiError::invalid("invalid_settings", e))?;
     Ok(Queue {
         id,
         tenant: principal.tenant.clone(),
@@ -100,8 +112,10 @@ async fn create_queue(
             message: format!("a queue '{id}' already exists"),
         });
     }
-    let queue = build_queue(&principal, id, body, now())?;
+    let ids = queue_ids_with(&state, &principal, &id).await?;
+    let queue = build_queue(&principal, id, body, now(), &ids)?;
     service::save_queue(state.store.as_ref(), &queue, &principal.actor(), now()).await?;
+    crate::routing::after_change(&state, &principal.tenant).await;
     Ok((StatusCode::CREATED, Json(queue.into())))
 }
 
@@ -159,8 +173,10 @@ async fn replace_queue(
         .queue(&principal.tenant, &id)
         .await?
         .ok_or(ApiError::NotFound("queue"))?;
-    let queue = build_queue(&principal, id, body, existing.created_at)?;
+    let ids = queue_ids_with(&state, &principal, &id).await?;
+    let queue = build_queue(&principal, id, body, existing.created_at, &ids)?;
     service::save_queue(state.store.as_ref(), &queue, &principal.actor(), now()).await?;
+    crate::routing::after_change(&state, &principal.tenant).await;
     Ok(Json(queue.into()))
 }
 
@@ -183,6 +199,7 @@ async fn delete_queue(
         now(),
     )
     .await?;
+    crate::routing::after_change(&state, &principal.tenant).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

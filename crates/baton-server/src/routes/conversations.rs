@@ -170,6 +170,7 @@ async fn list(
             .as_deref()
             .map(|s| parse_time("until", s))
             .transpose()?,
+        customer: None,
     };
     let page = PageQuery {
         limit: q.limit,
@@ -201,7 +202,22 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationView>> {
     let id = conversation_id(&id)?;
-    Ok(Json(view(&state, &principal.tenant, &id).await?))
+    let conv = state
+        .store
+        .conversation(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    // The greeting is written for the owner, or for the person looking.
+    let agent = match conv.assignee.as_ref().or(principal.agent()) {
+        Some(agent) => state.store.agent(&principal.tenant, agent).await?,
+        None => None,
+    };
+    let first_name = agent.as_ref().and_then(|a| a.name.split_whitespace().next());
+    let brief = crate::brief::build(&state, &conv, first_name, now()).await?;
+    let customer = state.store.customer(&principal.tenant, &conv.customer).await?;
+    let mut view = ConversationView::new(conv, customer);
+    view.brief = brief;
+    Ok(Json(view))
 }
 
 /// Add a message. Integrations post `customer` or `bot` turns; agents post replies.
@@ -264,6 +280,13 @@ async fn post_message(
         Some(detection),
     )
     .await?;
+    if !outcome.duplicate {
+        // The bot answers in the background; the response does not wait for it.
+        crate::bots::runner::after_customer_message(&state, &outcome.conversation, &outcome.message);
+    }
+    if outcome.events.iter().any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str())) {
+        crate::routing::after_change(&state, &principal.tenant).await;
+    }
     let status = if outcome.duplicate {
         StatusCode::OK
     } else {
@@ -369,6 +392,9 @@ async fn run(
         now(),
     )
     .await?;
+    if !matches!(command, Command::RecordCsat { .. }) {
+        crate::routing::after_change(state, &principal.tenant).await;
+    }
     Ok(Json(view(state, &principal.tenant, &id).await?))
 }
 

@@ -1,7 +1,9 @@
 //! Route modules, one `router()` each, merged in `lib.rs`.
 
+pub mod bot;
 pub mod config;
 pub mod conversations;
+pub mod kb;
 pub mod ops;
 pub mod people;
 pub mod rules;

@@ -69,11 +69,16 @@ async fn live(
     principal: Principal,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    principal.require_role(Role::Agent)?;
+    let agent = principal.require_role(Role::Agent)?.clone();
     // Subscribe before answering, so nothing committed after the upgrade is missed.
     let events = state.store.subscribe();
     let tenant = principal.tenant.clone();
-    Ok(ws.on_upgrade(move |socket| stream(socket, events, tenant)))
+    Ok(ws.on_upgrade(move |socket| async move {
+        // Presence: this instance knows the agent is connected until the socket closes.
+        state.presence.connected(&tenant, &agent);
+        stream(socket, events, tenant.clone()).await;
+        state.presence.disconnected(&tenant, &agent, crate::now());
+    }))
 }
 
 async fn stream(

@@ -107,6 +107,7 @@ async fn set_my_status(
         |a| a.status = status,
     )
     .await?;
+    crate::routing::after_change(&state, &principal.tenant).await;
     Ok(Json(agent.into()))
 }
 
@@ -301,5 +302,6 @@ async fn update_agent(
         },
     )
     .await?;
+    crate::routing::after_change(&state, &principal.tenant).await;
     Ok(Json(agent.into()))
 }

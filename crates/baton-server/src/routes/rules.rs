@@ -2,7 +2,7 @@
 //! compile is refused whole with a 422 that points at the problem; nothing is half-applied.
 
 use crate::auth::Principal;
-use crate::detection::{self, BUSINESS_HOURS, DETECTOR_CONFIG, RULES, SettingsError};
+use crate::detection::{self, BUSINESS_HOURS, DETECTOR_CONFIG, EXTRACTORS, ExtractorSpec, RULES, SettingsError};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::{AppState, now};
 use axum::extract::State;
@@ -17,7 +17,10 @@ use utoipa_axum::routes;
 
 /// The settings routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_rules, put_rules)).routes(routes!(get_hours, put_hours))
+    OpenApiRouter::new()
+        .routes(routes!(get_rules, put_rules))
+        .routes(routes!(get_hours, put_hours))
+        .routes(routes!(get_extractors, put_extractors))
 }
 
 /// The tenant's escalation rules and detector configuration.
@@ -40,6 +43,7 @@ fn unprocessable(e: SettingsError) -> ApiError {
         SettingsError::Rules(_) => "invalid_rules",
         SettingsError::Hours(_) => "invalid_business_hours",
         SettingsError::Config(_) => "invalid_config",
+        SettingsError::Extractors(_) => "invalid_extractor",
     };
     ApiError::invalid(code, e.to_string())
 }
@@ -78,7 +82,7 @@ async fn put_rules(
     };
     let hours = state.store.setting(tenant, BUSINESS_HOURS).await?;
     // Compile everything together before storing anything.
-    let compiled = detection::compile(Some(&rules_doc), config.as_ref(), hours.as_ref()).map_err(unprocessable)?;
+    let compiled = detection::compile(Some(&rules_doc), config.as_ref(), hours.as_ref(), None).map_err(unprocessable)?;
     drop(compiled);
     let canonical = detection::parse_rules(&rules_doc).map_err(unprocessable)?.to_json();
     let mut settings = vec![(RULES, canonical.clone())];
@@ -109,4 +113,25 @@ async fn put_hours(State(state): State<AppState>, principal: Principal, Json(bod
         .await?;
     state.detectors.invalidate(&principal.tenant);
     Ok(Json(body))
+}
+
+/// The tenant's own field extractors for the handoff brief.
+#[utoipa::path(get, path = "/v1/extractors", tag = "configuration",
+    responses((status = 200, body = Vec<ExtractorSpec>)), security(("bearer" = [])))]
+async fn get_extractors(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require_role(Role::Supervisor)?;
+    Ok(Json(state.store.setting(&principal.tenant, EXTRACTORS).await?.unwrap_or_else(|| serde_json::json!([]))))
+}
+
+/// Replace the tenant's field extractors: `[{"name": "ticket_id", "pattern": "TCK-\\d{6}"}]`.
+#[utoipa::path(put, path = "/v1/extractors", tag = "configuration", request_body = Vec<ExtractorSpec>,
+    responses((status = 200, body = Vec<ExtractorSpec>), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn put_extractors(State(state): State<AppState>, principal: Principal, Json(body): Json<Vec<ExtractorSpec>>) -> ApiResult<Json<Value>> {
+    principal.require_role(Role::Admin)?;
+    let value = serde_json::to_value(&body).unwrap_or_default();
+    detection::parse_extractors(&value).map_err(unprocessable)?;
+    service::put_settings(state.store.as_ref(), &principal.tenant, &[(EXTRACTORS, value.clone())], &principal.actor(), now()).await?;
+    state.detectors.invalidate(&principal.tenant);
+    Ok(Json(value))
 }

@@ -49,12 +49,19 @@ impl Drop for Instance {
 
 /// Starts a server on port 0 over the database at `url`.
 pub async fn start_instance(url: &str) -> Instance {
+    start_instance_with_state(url).await.0
+}
+
+/// Like [`start_instance`], also returning (a clone of) the server's state, whose caches and
+/// background work (e.g. `bots.settled()`) tests may inspect.
+pub async fn start_instance_with_state(url: &str) -> (Instance, AppState) {
     let store = baton_store::connect(url).await.expect("connect");
     store.migrate().await.expect("migrate");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let state = AppState::new(store.clone());
+    let shared = state.clone();
     tokio::spawn(async move {
         baton_server::serve(listener, state, async {
             let _ = rx.await;
@@ -62,12 +69,13 @@ pub async fn start_instance(url: &str) -> Instance {
         .await
         .unwrap();
     });
-    Instance {
+    let instance = Instance {
         base: format!("http://{addr}"),
         addr,
         store,
         shutdown: Some(tx),
-    }
+    };
+    (instance, shared)
 }
 
 /// A tenant with an admin session and an API key, on one instance.

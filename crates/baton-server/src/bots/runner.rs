@@ -1,0 +1,258 @@
+//! Runs the tenant's bot on a customer message, off the request path.
+//!
+//! The turn is spawned after the customer message is stored; the HTTP response does not wait.
+//! The reply is stored like any bot turn, through the escalation detector, so a bot's low
+//! confidence counts toward escalation. Replies while the conversation waits for a person
+//! (`queued` or `deferred`) are marked with the intent [`WHILE_WAITING`]; once a person owns
+//! the conversation the core refuses bot turns (`bot_silenced`) and the reply is dropped. A bot
+//! that fails (error, timeout, invalid reply) on a `bot` conversation hands it to a person with
+//! the reason [`BOT_UNAVAILABLE`], after a short system message to the customer.
+
+use super::{BotKind, BotOutcome, BotReply, HandoffRequest, kb, llm, webhook};
+use crate::{AppState, now};
+use baton_core::conversation::{Actor, BotTurn, Command, HandoffSource};
+use baton_core::{
+    Conversation, ConversationState, MessageRole, QueueId, TenantId, TransitionError,
+};
+use baton_store::service::{self, NewMessage};
+use baton_store::{Customer, Message, PageRequest, StoreError, StoreResult};
+use std::collections::VecDeque;
+use tokio::task::JoinHandle;
+
+/// Intent of bot turns written while the conversation waits for a person.
+pub const WHILE_WAITING: &str = "while_waiting";
+/// Handoff reason when the bot fails.
+pub const BOT_UNAVAILABLE: &str = "bot_unavailable";
+/// Transcript entries a bot sees (the webhook gets the last 10 before the message).
+const HISTORY: usize = 20;
+/// Longest bot reply stored, in characters.
+const MAX_REPLY: usize = crate::dto::MAX_TEXT;
+
+/// Everything a bot sees for one customer message.
+#[derive(Debug, Clone)]
+pub struct TurnContext {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The conversation as it is when the bot starts.
+    pub conversation: Conversation,
+    /// Its customer.
+    pub customer: Option<Customer>,
+    /// The customer message to answer.
+    pub message: Message,
+    /// Recent customer, bot, agent and system turns up to and including `message`, oldest first.
+    pub transcript: Vec<Message>,
+}
+
+impl TurnContext {
+    /// The conversation waits for a person: the bot may help meanwhile.
+    pub fn waiting(&self) -> bool {
+        matches!(self.conversation.state, ConversationState::Queued | ConversationState::Deferred)
+    }
+
+    /// The customer's language (primary subtag, lower-case), if known.
+    pub fn language(&self) -> Option<String> {
+        let lang = self.customer.as_ref()?.language.as_deref()?;
+        let primary = lang.split(['-', '_']).next()?.trim().to_ascii_lowercase();
+        (!primary.is_empty()).then_some(primary)
+    }
+
+    /// Turns before the message, oldest first.
+    pub fn history(&self) -> &[Message] {
+        &self.transcript[..self.transcript.len().saturating_sub(1)]
+    }
+}
+
+/// Starts the bot's turn for a freshly stored customer message when the conversation is with
+/// the bot or waiting for a person. Returns the task, which tests and callers may await (or drop).
+pub fn after_customer_message(
+    state: &AppState,
+    conversation: &Conversation,
+    message: &Message,
+) -> Option<JoinHandle<()>> {
+    let eligible = matches!(
+        conversation.state,
+        ConversationState::Bot | ConversationState::Queued | ConversationState::Deferred
+    );
+    if message.role != MessageRole::Customer || !eligible {
+        return None;
+    }
+    let state = state.clone();
+    let message = message.clone();
+    let guard = state.bots.track();
+    Some(tokio::spawn(async move {
+        let _guard = guard;
+        if let Err(e) = run_turn(&state, &message).await {
+            tracing::warn!(conversation = %message.conversation, error = %e, "bot turn failed to run");
+        }
+    }))
+}
+
+/// One bot turn for `message`, start to finish.
+pub async fn run_turn(state: &AppState, message: &Message) -> StoreResult<()> {
+    let tenant = &message.tenant;
+    let config = state.bots.get(state.store.as_ref(), tenant).await?;
+    if config.kind == BotKind::None {
+        return Ok(());
+    }
+    let Some(ctx) = context(state, message).await? else { return Ok(()) };
+    if !(ctx.waiting() || ctx.conversation.state == ConversationState::Bot) {
+        return Ok(());
+    }
+    let outcome = match config.kind {
+        BotKind::None => return Ok(()),
+        BotKind::Kb => kb::answer(state, &config.kb, &ctx).await,
+        BotKind::Webhook => match &config.webhook {
+            Some(w) => webhook::call(state.bots.http(), w, &ctx, now()).await,
+            None => BotOutcome::Failed("no webhook configured".into()),
+        },
+        BotKind::Llm => match &config.llm {
+            Some(l) => llm::call(state, l, &config.kb, &ctx).await,
+            None => BotOutcome::Failed("no LLM configured".into()),
+        },
+    };
+    apply(state, &ctx, outcome).await
+}
+
+/// Loads the conversation, customer and recent transcript; `None` when the conversation is gone.
+async fn context(state: &AppState, message: &Message) -> StoreResult<Option<TurnContext>> {
+    let store = state.store.as_ref();
+    let tenant = &message.tenant;
+    let Some(conversation) = store.conversation(tenant, &message.conversation).await? else {
+        return Ok(None);
+    };
+    let customer = store.customer(tenant, &conversation.customer).await?;
+    // Oldest first, paged: keep the last HISTORY turns up to the message.
+    let mut recent = VecDeque::with_capacity(HISTORY + 1);
+    let mut page = PageRequest { limit: 500, cursor: None };
+    'pages: for _ in 0..50 {
+        let found = store.messages(tenant, &message.conversation, &page).await?;
+        for m in found.items {
+            if m.role == MessageRole::Note {
+                continue;
+            }
+            let done = m.id == message.id;
+            recent.push_back(m);
+            if recent.len() > HISTORY {
+                recent.pop_front();
+            }
+            if done {
+                break 'pages;
+            }
+        }
+        match found.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut transcript: Vec<Message> = recent.into();
+    if transcript.last().map(|m| &m.id) != Some(&message.id) {
+        transcript.push(message.clone());
+    }
+    Ok(Some(TurnContext { tenant: tenant.clone(), conversation, customer, message: message.clone(), transcript }))
+}
+
+async fn apply(state: &AppState, ctx: &TurnContext, outcome: BotOutcome) -> StoreResult<()> {
+    let id = &ctx.conversation.id;
+    match outcome {
+        BotOutcome::Silent => Ok(()),
+        BotOutcome::Failed(why) => {
+            tracing::warn!(conversation = %id, reason = %why, "bot failed");
+            let current = state.store.conversation(&ctx.tenant, id).await?.map(|c| c.state);
+            if current != Some(ConversationState::Bot) {
+                // Already waiting for (or with) a person: nothing to hand over.
+                return Ok(());
+            }
+            let text = kb::phrases(ctx.language().as_deref()).connecting.to_string();
+            let system = NewMessage { role: MessageRole::System, text, external_id: None, bot: None };
+            ignore_refusal(
+                service::post_message(state.store.as_ref(), &ctx.tenant, id, system, &Actor::System, now(), None)
+                    .await
+                    .map(|_| ()),
+            )?;
+            let handoff = HandoffRequest { reason: BOT_UNAVAILABLE.into(), queue: None, note: Some(why) };
+            request_handoff(state, ctx, handoff).await
+        }
+        BotOutcome::Reply(reply) => {
+            let BotReply { text, confidence, intent, fallback, handoff } = reply;
+            if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+                if !post_reply(state, ctx, text, BotTurn { confidence, intent, fallback }).await? {
+                    return Ok(());
+                }
+            }
+            match handoff {
+                Some(h) => request_handoff(state, ctx, h).await,
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// Stores the bot's reply through the detector. False when the core refused it (a person owns
+/// the conversation now, or it closed).
+async fn post_reply(state: &AppState, ctx: &TurnContext, text: String, mut turn: BotTurn) -> StoreResult<bool> {
+    let tenant = &ctx.tenant;
+    let id = &ctx.conversation.id;
+    let Some(current) = state.store.conversation(tenant, id).await? else { return Ok(false) };
+    if matches!(current.state, ConversationState::Queued | ConversationState::Deferred) {
+        turn.intent = Some(WHILE_WAITING.into());
+    }
+    let now = now();
+    let detection = state.detectors.get(state.store.as_ref(), tenant).await?;
+    let detection_input = service::Detection {
+        detector: &detection.detector,
+        business_open: detection.calendar.as_ref().map(|c| c.is_open(now)),
+        payload: None,
+    };
+    let input = NewMessage { role: MessageRole::Bot, text: super::truncate(&text, MAX_REPLY), external_id: None, bot: Some(turn) };
+    let posted =
+        service::post_message(state.store.as_ref(), tenant, id, input, &Actor::Bot, now, Some(detection_input)).await;
+    match posted {
+        Ok(_) => Ok(true),
+        Err(e) if is_refusal(&e) => {
+            tracing::debug!(conversation = %id, error = %e, "bot reply dropped");
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Asks for a person on the bot's behalf, when the conversation is still the bot's (or deferred).
+async fn request_handoff(state: &AppState, ctx: &TurnContext, handoff: HandoffRequest) -> StoreResult<()> {
+    let tenant = &ctx.tenant;
+    let id = &ctx.conversation.id;
+    let Some(current) = state.store.conversation(tenant, id).await? else { return Ok(()) };
+    if !matches!(current.state, ConversationState::Bot | ConversationState::Deferred) {
+        tracing::debug!(conversation = %id, state = %current.state, "bot handoff request ignored");
+        return Ok(());
+    }
+    let mut queue = None;
+    if let Some(raw) = &handoff.queue {
+        match QueueId::parse(raw.as_str()) {
+            Ok(q) if state.store.queue(tenant, &q).await?.is_some() => queue = Some(q),
+            _ => tracing::debug!(conversation = %id, queue = %raw, "bot asked for an unknown queue"),
+        }
+    }
+    let command = Command::RequestHandoff {
+        reason: handoff.reason,
+        source: HandoffSource::Bot,
+        queue,
+        priority: None,
+        note: handoff.note.map(|n| super::truncate(&n, 2000)),
+    };
+    ignore_refusal(service::run_command(state.store.as_ref(), tenant, id, &command, &Actor::Bot, now()).await.map(|_| ()))
+}
+
+fn is_refusal(e: &StoreError) -> bool {
+    matches!(e, StoreError::Transition(TransitionError::BotSilenced | TransitionError::InvalidState { .. }))
+}
+
+/// The conversation moved on meanwhile (assigned, closed): not an error for a background turn.
+fn ignore_refusal(result: StoreResult<()>) -> StoreResult<()> {
+    match result {
+        Err(e) if is_refusal(&e) => {
+            tracing::debug!(error = %e, "bot action refused: the conversation moved on");
+            Ok(())
+        }
+        other => other,
+    }
+}

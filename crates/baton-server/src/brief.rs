@@ -1,0 +1,115 @@
+//! Builds the handoff brief of a conversation from what the store and the knowledge base know:
+//! the transcript, the customer and their past conversations, the escalation evaluation, and
+//! related articles. The brief itself is computed by the pure core (`baton_core::brief`).
+
+use crate::AppState;
+use crate::error::ApiResult;
+use baton_core::brief::{self, ArticleRef, BriefInput, CustomerProfile, HandoffRequest, PastConversation, Reason, Turn};
+use baton_core::conversation::Conversation;
+use baton_core::escalation::sentiment::polarity_scores;
+use baton_core::{ConversationState, MessageRole, Timestamp};
+use baton_kb::SearchOptions;
+use baton_store::{ConversationFilter, PageRequest};
+use serde_json::Value;
+
+/// How much transcript a brief reads.
+const TRANSCRIPT_LIMIT: u32 = 500;
+/// How many past conversations the profile lists.
+const PAST_LIMIT: u32 = 20;
+
+/// The brief of `conv`, or `None` while nobody asked for a person.
+pub async fn build(state: &AppState, conv: &Conversation, agent_name: Option<&str>, now: Timestamp) -> ApiResult<Option<Value>> {
+    let Some(handoff) = &conv.handoff else { return Ok(None) };
+    let store = state.store.as_ref();
+    let tenant = &conv.tenant;
+    let page = PageRequest { limit: TRANSCRIPT_LIMIT, cursor: None };
+    let messages = store.messages(tenant, &conv.id, &page).await?.items;
+    let customer = store.customer(tenant, &conv.customer).await?;
+    let filter = ConversationFilter { customer: Some(conv.customer.clone()), ..Default::default() };
+    let past_rows = store
+        .conversations(tenant, &filter, &PageRequest { limit: PAST_LIMIT, cursor: None })
+        .await?
+        .items;
+    let past: Vec<PastConversation<'_>> = past_rows
+        .iter()
+        .filter(|c| c.id != conv.id && c.state == ConversationState::Closed)
+        .filter_map(|c| {
+            Some(PastConversation {
+                id: c.id.as_str(),
+                closed_at: c.closed_at?,
+                resolution: c.resolution.as_deref(),
+                csat: c.csat.map(|s| s.get()),
+            })
+        })
+        .collect();
+    let turns: Vec<Turn<'_>> = messages
+        .iter()
+        .filter(|m| m.role != MessageRole::Note)
+        .map(|m| match m.role {
+            MessageRole::Customer => {
+                Turn::customer(m.id.as_str(), &m.text, m.created_at, Some(polarity_scores(&m.text).compound))
+            }
+            MessageRole::Bot => Turn {
+                bot_intent: m.bot.as_ref().and_then(|b| b.intent.as_deref()),
+                fallback: m.bot.as_ref().is_some_and(|b| b.fallback),
+                ..Turn::bot(m.id.as_str(), &m.text, m.created_at, m.bot.as_ref().and_then(|b| b.confidence))
+            },
+            role => Turn::other(m.id.as_str(), role, &m.text, m.created_at),
+        })
+        .collect();
+    let evaluation = conv.escalation.as_ref();
+    let reasons: Vec<Reason> = evaluation
+        .and_then(|e| e["fired"].as_array())
+        .map(|fired| {
+            fired
+                .iter()
+                .filter_map(|r| Some(Reason { rule: r["id"].as_str()?.to_string(), detail: r["name"].as_str()?.to_string() }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let topic_names: Vec<String> = evaluation
+        .and_then(|e| e["signals"]["topics"].as_array())
+        .map(|t| t.iter().filter_map(|m| m["topic"].as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    let topics: Vec<&str> = topic_names.iter().map(String::as_str).collect();
+    // Related articles: what the customer said most recently, in their words.
+    let query: String = messages
+        .iter()
+        .rev()
+        .filter(|m| m.role == MessageRole::Customer)
+        .take(3)
+        .map(|m| m.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let opts = SearchOptions { limit: 3, ..Default::default() };
+    let articles: Vec<ArticleRef> = state
+        .knowledge
+        .search(store, tenant, &query, &opts)
+        .await?
+        .into_iter()
+        .map(|h| ArticleRef { id: h.id, title: h.title, score: f64::from(h.score) })
+        .collect();
+    let settings = state.detectors.get(store, tenant).await?;
+    let mut input = BriefInput::new(&turns, &settings.extractors, now);
+    input.customer = CustomerProfile {
+        name: customer.as_ref().and_then(|c| c.name.as_deref()),
+        tier: customer.as_ref().and_then(|c| c.tier.as_deref()),
+        language: customer.as_ref().and_then(|c| c.language.as_deref()),
+        email: customer.as_ref().and_then(|c| c.email.as_deref()),
+    };
+    input.past = &past;
+    input.handoff = Some(HandoffRequest {
+        reason: &handoff.reason,
+        source: handoff.source,
+        note: handoff.note.as_deref(),
+        at: handoff.at,
+    });
+    input.reasons = &reasons;
+    input.articles = &articles;
+    input.topics = &topics;
+    input.agent_name = agent_name;
+    let built = brief::build_brief(&input);
+    let mut value = serde_json::to_value(built).unwrap_or(Value::Null);
+    crate::dto::times_to_rfc3339(&mut value);
+    Ok(Some(value))
+}

@@ -1,0 +1,551 @@
+//! Routing in the server: the pure [`Router`] of `baton_core::routing`, run against the store.
+//!
+//! [`Dispatcher::route`] is one routing pass for one tenant, in one transaction:
+//!
+//! 1. begin, and take the tenant lock ([`Tx::lock_tenant`]: a PostgreSQL advisory transaction
+//!    lock; SQLite's single writer), so routing passes of a tenant never interleave, on any
+//!    instance, and neither do the commands that change ownership (they take the same lock);
+//! 2. rebuild the tenant's [`Router`] from the store inside that transaction: queues, agents,
+//!    and the open conversations with their pending offer, decline list and overflow stage;
+//! 3. [`Router::route_all`] at `now` (which also fires due timers: offer expiries, overflow
+//!    steps, sticky windows);
+//! 4. apply every [`Decision`] as a core command on the locked conversation
+//!    ([`Tx::conversation_for_update`]), persisting events exactly like
+//!    [`service::run_command`](crate::service::run_command); a command the core refuses (the
+//!    conversation changed meanwhile) is skipped and logged at debug level, never failing the
+//!    pass;
+//! 5. store the router's next deadline as the tenant's `routing` timer and commit.
+//!
+//! The router is rebuilt on every pass rather than cached: a pass is O(open conversations +
+//! agents) of the tenant, and there is nothing to keep in sync across instances. The price is
+//! that round-robin rotation and the learned handle times (estimated waits) start from their
+//! defaults on every pass; `longest_idle` uses the later of the agent's last status change and
+//! their latest current assignment.
+//!
+//! # Decisions as commands
+//!
+//! | decision | command |
+//! |---|---|
+//! | `Offer` | `Offer` with the explanation (shown as `routing` on the conversation) |
+//! | `Assign` (auto-accept) | `Offer`, then `Accept` as that agent |
+//! | `OfferExpired`, `ReleaseOffer` | `ExpireOffer` (only if that agent's offer is still out) |
+//! | `Defer` `after_hours` | `Defer` |
+//! | `Defer` `no_agent_available` | nothing: the conversation **stays queued** and is offered as soon as an eligible agent is staffed and free (customer-facing deferral with an email follow-up is a separate flow) |
+//! | `Requeue` | `Requeue` |
+//! | `RaisePriority` | `SetPriority`, then `RecordOverflowStep` |
+//! | `MoveQueue` | `ChangeQueue` (the overflow plan restarts in the new queue) |
+//! | `Widen` | `RecordOverflowStep` |
+//! | `PositionsChanged` | `SetPosition` on every waiting conversation of the queue whose position or estimated wait changed (a `queue_positions` event) |
+//!
+//! # Defaults
+//!
+//! A conversation without a queue (or whose queue was deleted) waits in the tenant's *default
+//! queue*: the first queue by id. Agents who list no queue work the default queue. A tenant
+//! without any queue routes through a built-in queue `default` (longest idle, 30 s offers) that
+//! every agent works. Agents with status `available` get offers; `busy` agents count as staffed
+//! but get none; `away` and `offline` agents lose their pending offers.
+//!
+//! # Queue settings
+//!
+//! `Queue::settings` is a JSON object; every field is optional:
+//!
+//! ```json
+//! {
+//!   "auto_accept": false,
+//!   "aging_per_minute": 1.0,
+//!   "sticky_window_secs": 0,
+//!   "weights": {"skill": 1, "language": 1, "previous_agent": 2, "handle_time": 0.5, "csat": 0.5},
+//!   "overflow": [
+//!     {"after_secs": 60,  "action": {"type": "raise_priority", "by": 10}},
+//!     {"after_secs": 120, "action": {"type": "widen", "lower_skills": [{"skill": "billing", "min_level": 1}], "add_languages": ["en"]}},
+//!     {"after_secs": 300, "action": {"type": "move_to_queue", "queue": "general"}}
+//!   ],
+//!   "hours": {"tz": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": []}
+//! }
+//! ```
+//!
+//! - `auto_accept`: offers are accepted on the agent's behalf at once.
+//! - `aging_per_minute`: priority points a waiting conversation gains per minute (0-1000).
+//! - `sticky_window_secs`: a returning customer waits this long for their previous agent.
+//! - `weights`: the `best_match` score weights (each 0-100).
+//! - `overflow`: steps by time spent in the queue; when no eligible agent is staffed at all
+//!   they run at once. `move_to_queue` must name another existing queue.
+//! - `hours`: the queue's business hours (as `/v1/business-hours`); while closed, its waiting
+//!   conversations are deferred (`after_hours`) and requeued when it opens. Without `hours` a
+//!   queue is always open.
+//!
+//! [`parse_queue_settings`] validates the object (unknown fields are refused); the queues API
+//! answers 422 with its message.
+
+use crate::model::{Agent, Queue, StoredEvent};
+use crate::service::{load, persist};
+use crate::{Store, StoreError, StoreResult, Tx};
+use baton_core::conversation::{self, Actor, Command};
+use baton_core::hours::{Calendar, CalendarSpec};
+use baton_core::routing::{
+    AgentInfo, AgentStats, ConversationInfo, Decision, Eligibility, MatchWeights, OverflowAction,
+    OverflowStep, QueueConfig, Router, RouterConfig, RoutingState, SkillRequirement, Strategy,
+};
+use baton_core::{AgentId, Conversation, ConversationId, ConversationState, QueueId, TenantId};
+use baton_core::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The kind of the timer that wakes the tenant's router.
+pub const ROUTING_TIMER: &str = "routing";
+
+/// The queue of a tenant that has no queues configured.
+pub const BUILTIN_QUEUE: &str = "default";
+
+/// The routing fields of [`Queue::settings`]. See the module docs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    /// Offers are accepted on the agent's behalf at once.
+    #[serde(default)]
+    pub auto_accept: bool,
+    /// Priority points gained per minute of waiting.
+    #[serde(default)]
+    pub aging_per_minute: Option<f64>,
+    /// A returning customer waits this long for their previous agent (0: off).
+    #[serde(default)]
+    pub sticky_window_secs: u64,
+    /// `best_match` weights.
+    #[serde(default)]
+    pub weights: Option<MatchWeights>,
+    /// Overflow steps.
+    #[serde(default)]
+    pub overflow: Vec<OverflowStep>,
+    /// Business hours of the queue.
+    #[serde(default)]
+    pub hours: Option<CalendarSpec>,
+}
+
+/// Parses and validates a queue's settings. `queue` is the queue's own id and `queues` every
+/// queue of the tenant (targets of `move_to_queue`). The error says what to fix.
+pub fn parse_queue_settings(
+    value: &serde_json::Value,
+    queue: &QueueId,
+    queues: &[QueueId],
+) -> Result<QueueSettings, String> {
+    let settings: QueueSettings =
+        serde_json::from_value(value.clone()).map_err(|e| format!("settings: {e}"))?;
+    if let Some(a) = settings.aging_per_minute
+        && !(a.is_finite() && (0.0..=1000.0).contains(&a))
+    {
+        return Err("settings.aging_per_minute must be between 0 and 1000".into());
+    }
+    if settings.sticky_window_secs > 86_400 {
+        return Err("settings.sticky_window_secs must be at most 86400".into());
+    }
+    if let Some(w) = &settings.weights {
+        for (name, v) in [
+            ("skill", w.skill),
+            ("language", w.language),
+            ("previous_agent", w.previous_agent),
+            ("handle_time", w.handle_time),
+            ("csat", w.csat),
+        ] {
+            if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
+                return Err(format!("settings.weights.{name} must be between 0 and 100"));
+            }
+        }
+    }
+    if settings.overflow.len() > 20 {
+        return Err("settings.overflow has at most 20 steps".into());
+    }
+    for (i, step) in settings.overflow.iter().enumerate() {
+        if step.after_secs > 7 * 86_400 {
+            return Err(format!("settings.overflow[{i}].after_secs must be at most 604800"));
+        }
+        match &step.action {
+            OverflowAction::MoveToQueue { queue: target } if target == queue => {
+                return Err(format!("settings.overflow[{i}]: a queue cannot overflow to itself"));
+            }
+            OverflowAction::MoveToQueue { queue: target } if !queues.contains(target) => {
+                return Err(format!("settings.overflow[{i}]: unknown queue '{target}'"));
+            }
+            OverflowAction::RaisePriority { by: 0 } => {
+                return Err(format!("settings.overflow[{i}]: raise_priority needs by >= 1"));
+            }
+            _ => {}
+        }
+    }
+    if let Some(hours) = &settings.hours {
+        Calendar::new(hours.clone()).map_err(|e| format!("settings.hours.{e}"))?;
+    }
+    Ok(settings)
+}
+
+/// Routes tenants against the store. Stateless (see the module docs); one per server.
+#[derive(Debug, Default)]
+pub struct Dispatcher {}
+
+/// What a tenant's routing state was built from (one pass).
+struct Snapshot {
+    config: RouterConfig,
+    agents: Vec<AgentInfo>,
+    conversations: Vec<ConversationInfo>,
+    /// Closed queues with hours: when they open next.
+    openings: Vec<Timestamp>,
+    /// Offer timeout per queue, for auto-accepted assignments.
+    timeouts: HashMap<QueueId, u64>,
+}
+
+impl Dispatcher {
+    /// A dispatcher.
+    pub fn new() -> Self {
+        Dispatcher::default()
+    }
+
+    /// One routing pass for `tenant` at `now`; returns the events it appended (also published
+    /// live on commit).
+    pub async fn route(
+        &self,
+        store: &dyn Store,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let mut tx = store.begin().await?;
+        tx.lock_tenant(tenant).await?;
+        let queues = tx.tenant_queues(tenant).await?;
+        let agents = tx.tenant_agents(tenant).await?;
+        let open = tx.open_conversations(tenant).await?;
+        let snapshot = build(&queues, &agents, &open, now);
+        let openings = snapshot.openings.clone();
+        let timeouts = snapshot.timeouts;
+        let mut router = match Router::new(snapshot.config, snapshot.agents, snapshot.conversations)
+        {
+            Ok(router) => router,
+            Err(e) => {
+                // `build` drops what the router would refuse; this is a bug, not bad data.
+                tracing::error!(%tenant, error = %e, "cannot build the router; routing skipped");
+                return Ok(Vec::new());
+            }
+        };
+        let decisions = router.route_all(now);
+        let known: HashMap<&ConversationId, &Conversation> =
+            open.iter().map(|c| (&c.id, c)).collect();
+        let mut stored = Vec::new();
+        let mut positions = BTreeSet::new();
+        for decision in decisions {
+            if let Decision::PositionsChanged { queue } = decision {
+                positions.insert(queue);
+                continue;
+            }
+            let Some(id) = decision.conversation().cloned() else { continue };
+            for (command, actor) in commands(&decision, &timeouts, now) {
+                stored.extend(apply(tx.as_mut(), tenant, &id, &command, &actor, now).await?);
+            }
+        }
+        for queue in positions {
+            for p in router.queue_positions(&queue) {
+                let unchanged = known.get(&p.conversation).is_some_and(|c| {
+                    c.position == Some(p.position)
+                        && c.estimated_wait_secs == p.estimated_wait_secs
+                        && c.state == ConversationState::Queued
+                        && c.offer.is_none()
+                });
+                if unchanged {
+                    continue;
+                }
+                let command = Command::SetPosition {
+                    position: p.position,
+                    estimated_wait_secs: p.estimated_wait_secs,
+                };
+                stored.extend(
+                    apply(tx.as_mut(), tenant, &p.conversation, &command, &Actor::System, now)
+                        .await?,
+                );
+            }
+        }
+        let next = router.next_timer().into_iter().chain(openings).min();
+        tx.set_timer(tenant, ROUTING_TIMER, next).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+}
+
+/// Runs one command of the router on the locked conversation; a refusal is skipped.
+async fn apply(
+    tx: &mut dyn Tx,
+    tenant: &TenantId,
+    id: &ConversationId,
+    command: &Command,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<Vec<StoredEvent>> {
+    let mut conv = match load(tx, tenant, id).await {
+        Ok(conv) => conv,
+        Err(StoreError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    if let Command::ExpireOffer = command
+        && conv.offer.is_none()
+    {
+        return Ok(Vec::new());
+    }
+    match conversation::execute(&mut conv, command, actor, now) {
+        Ok(events) if events.is_empty() => Ok(Vec::new()),
+        Ok(events) => persist(tx, &conv, &events, actor, now).await,
+        Err(e) => {
+            tracing::debug!(%tenant, conversation = %id, ?command, error = %e,
+                "routing decision refused by the conversation; skipped");
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// The commands (and their actors) a decision maps to. See the module docs.
+fn commands(
+    decision: &Decision,
+    timeouts: &HashMap<QueueId, u64>,
+    now: Timestamp,
+) -> Vec<(Command, Actor)> {
+    let system = |c| (c, Actor::System);
+    match decision {
+        Decision::Offer { agent, expires_at, explanation, .. } => vec![system(Command::Offer {
+            agent: agent.clone(),
+            expires_at: *expires_at,
+            explanation: serde_json::to_value(explanation).ok(),
+        })],
+        Decision::Assign { agent, explanation, .. } => {
+            let secs = timeouts.get(&explanation.queue).copied().unwrap_or(30).max(1);
+            vec![
+                system(Command::Offer {
+                    agent: agent.clone(),
+                    expires_at: now.plus_millis((secs as i64) * 1000),
+                    explanation: serde_json::to_value(explanation).ok(),
+                }),
+                (Command::Accept, Actor::Agent { id: agent.clone() }),
+            ]
+        }
+        Decision::OfferExpired { .. } | Decision::ReleaseOffer { .. } => {
+            vec![system(Command::ExpireOffer)]
+        }
+        Decision::Defer { reason, .. } if reason == "after_hours" => {
+            vec![system(Command::Defer { reason: reason.clone() })]
+        }
+        Decision::Defer { .. } => Vec::new(),
+        Decision::Requeue { .. } => vec![system(Command::Requeue)],
+        Decision::RaisePriority { priority, stage, .. } => vec![
+            system(Command::SetPriority(*priority)),
+            system(Command::RecordOverflowStep { stage: *stage }),
+        ],
+        Decision::MoveQueue { queue, .. } => {
+            vec![system(Command::ChangeQueue { queue: queue.clone() })]
+        }
+        Decision::Widen { stage, .. } => vec![system(Command::RecordOverflowStep { stage: *stage })],
+        Decision::PositionsChanged { .. } => Vec::new(),
+    }
+}
+
+/// Builds the router's inputs from the stored records (pure).
+fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timestamp) -> Snapshot {
+    let ids: Vec<QueueId> = queues.iter().map(|q| q.id.clone()).collect();
+    let builtin = QueueId::parse(BUILTIN_QUEUE).expect("valid id");
+    let default = ids.first().cloned().unwrap_or_else(|| builtin.clone());
+    let mut configs = Vec::new();
+    let mut openings = Vec::new();
+    let mut timeouts = HashMap::new();
+    for q in queues {
+        let settings = parse_queue_settings(&q.settings, &q.id, &ids).unwrap_or_else(|e| {
+            // Validated on the way in; a later deletion of an overflow target lands here.
+            tracing::warn!(tenant = %q.tenant, queue = %q.id, error = %e,
+                "queue settings partly invalid; ignoring the invalid overflow steps");
+            lenient_settings(&q.settings, &ids)
+        });
+        let mut cfg = QueueConfig::new(q.id.clone());
+        cfg.strategy = Strategy::parse(&q.strategy).unwrap_or_default();
+        cfg.eligibility = Eligibility {
+            required_skills: q
+                .skills
+                .iter()
+                .map(|s| SkillRequirement { skill: s.name.clone(), min_level: s.level })
+                .collect(),
+            languages: q.languages.clone(),
+        };
+        cfg.offer_timeout_secs = u64::from(q.offer_timeout_secs.max(1));
+        cfg.auto_accept = settings.auto_accept;
+        cfg.overflow = settings.overflow;
+        if let Some(a) = settings.aging_per_minute {
+            cfg.aging_per_minute = a;
+        }
+        cfg.sticky_window_secs = settings.sticky_window_secs;
+        if let Some(w) = settings.weights {
+            cfg.weights = w;
+        }
+        if let Some(calendar) = settings.hours.and_then(|h| Calendar::new(h).ok()) {
+            cfg.open = calendar.is_open(now);
+            if !cfg.open
+                && let Some(at) = calendar.next_open(now)
+            {
+                openings.push(at);
+            }
+        }
+        timeouts.insert(q.id.clone(), cfg.offer_timeout_secs);
+        configs.push(cfg);
+    }
+    if queues.is_empty() {
+        configs.push(QueueConfig::new(builtin.clone()));
+    }
+    let mut busy_since: HashMap<&AgentId, Timestamp> = HashMap::new();
+    for c in open {
+        if let (ConversationState::Assigned, Some(a), Some(at)) = (c.state, &c.assignee, c.assigned_at)
+        {
+            let e = busy_since.entry(a).or_insert(at);
+            *e = (*e).max(at);
+        }
+    }
+    let agent_infos = agents
+        .iter()
+        .map(|a| {
+            let mut member: Vec<QueueId> =
+                a.queues.iter().filter(|q| ids.contains(q)).cloned().collect();
+            if member.is_empty() {
+                member.push(default.clone());
+            }
+            let idle_since = busy_since
+                .get(&a.id)
+                .map_or(a.status_changed_at, |t| (*t).max(a.status_changed_at));
+            AgentInfo {
+                id: a.id.clone(),
+                status: a.status,
+                skills: a.skills.iter().map(|s| (s.name.clone(), s.level)).collect::<BTreeMap<_, _>>(),
+                languages: a.languages.clone(),
+                queues: member,
+                capacity: a.capacity,
+                idle_since,
+                stats: AgentStats::default(),
+            }
+        })
+        .collect();
+    let conversations = open
+        .iter()
+        .filter_map(|c| {
+            let state = match (c.state, &c.offer, &c.assignee) {
+                (ConversationState::Queued, Some(offer), _) => RoutingState::Offered {
+                    agent: offer.agent.clone(),
+                    expires_at: offer.expires_at,
+                },
+                (ConversationState::Queued, None, _) => RoutingState::Waiting,
+                (ConversationState::Assigned, _, Some(agent)) => RoutingState::Assigned {
+                    agent: agent.clone(),
+                    since: c.assigned_at.unwrap_or(c.updated_at),
+                },
+                (ConversationState::Deferred, _, _) => RoutingState::Deferred,
+                _ => return None,
+            };
+            let queue = c.queue.clone().filter(|q| ids.contains(q)).unwrap_or_else(|| default.clone());
+            let stays_in_queue = c.queue.as_ref() == Some(&queue);
+            Some(ConversationInfo {
+                id: c.id.clone(),
+                queue,
+                priority: c.priority,
+                queued_at: c.queued_at.unwrap_or(c.created_at),
+                language: None,
+                channel: c.channel.clone(),
+                declined_by: c.declined_by.clone(),
+                previous_agent: None,
+                overflow_stage: if stays_in_queue { c.overflow_stage } else { 0 },
+                entered_queue_at: c.entered_queue_at,
+                state,
+            })
+        })
+        .collect();
+    Snapshot {
+        config: RouterConfig { queues: configs, channel_weights: BTreeMap::new() },
+        agents: agent_infos,
+        conversations,
+        openings,
+        timeouts,
+    }
+}
+
+/// Stored settings that no longer validate (an overflow target was deleted): keep what still
+/// makes sense.
+fn lenient_settings(value: &serde_json::Value, queues: &[QueueId]) -> QueueSettings {
+    let mut settings: QueueSettings = serde_json::from_value(value.clone()).unwrap_or_default();
+    settings.overflow.retain(|s| match &s.action {
+        OverflowAction::MoveToQueue { queue } => queues.contains(queue),
+        _ => true,
+    });
+    if settings.hours.as_ref().is_some_and(|h| Calendar::new(h.clone()).is_err()) {
+        settings.hours = None;
+    }
+    settings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn q(s: &str) -> QueueId {
+        QueueId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn settings_are_validated() {
+        let ids = [q("billing"), q("general")];
+        let ok = json!({
+            "auto_accept": true,
+            "overflow": [
+                {"after_secs": 60, "action": {"type": "raise_priority", "by": 10}},
+                {"after_secs": 300, "action": {"type": "move_to_queue", "queue": "general"}}
+            ],
+            "hours": {"tz": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}}
+        });
+        let parsed = parse_queue_settings(&ok, &q("billing"), &ids).unwrap();
+        assert!(parsed.auto_accept);
+        assert_eq!(parsed.overflow.len(), 2);
+        assert_eq!(parse_queue_settings(&json!({}), &q("billing"), &ids).unwrap(), QueueSettings::default());
+        for bad in [
+            json!({"unknown": 1}),
+            json!({"auto_accept": "yes"}),
+            json!({"aging_per_minute": -1}),
+            json!({"overflow": [{"after_secs": 1, "action": {"type": "move_to_queue", "queue": "nope"}}]}),
+            json!({"overflow": [{"after_secs": 1, "action": {"type": "move_to_queue", "queue": "billing"}}]}),
+            json!({"overflow": [{"after_secs": 1, "action": {"type": "teleport"}}]}),
+            json!({"hours": {"tz": "Mars/Olympus"}}),
+            json!({"weights": {"skill": 1000}}),
+        ] {
+            assert!(parse_queue_settings(&bad, &q("billing"), &ids).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn deleted_overflow_targets_are_dropped() {
+        let value = json!({"overflow": [
+            {"after_secs": 60, "action": {"type": "raise_priority", "by": 10}},
+            {"after_secs": 300, "action": {"type": "move_to_queue", "queue": "gone"}}
+        ]});
+        let settings = lenient_settings(&value, &[q("billing")]);
+        assert_eq!(settings.overflow.len(), 1);
+    }
+
+    #[test]
+    fn assign_is_offer_then_accept_by_the_agent() {
+        let agent = AgentId::parse("agt_1").unwrap();
+        let decision = Decision::Assign {
+            conversation: ConversationId::parse("conv_1").unwrap(),
+            agent: agent.clone(),
+            explanation: baton_core::routing::Explanation {
+                queue: q("billing"),
+                strategy: Strategy::LongestIdle,
+                candidates: vec![],
+                winner_reason: "only one".into(),
+            },
+        };
+        let now = Timestamp::from_millis(1_000);
+        let cmds = commands(&decision, &HashMap::new(), now);
+        assert!(matches!(&cmds[0], (Command::Offer { explanation: Some(_), .. }, Actor::System)));
+        assert_eq!(cmds[1], (Command::Accept, Actor::Agent { id: agent }));
+        let defer = |reason: &str| Decision::Defer {
+            conversation: ConversationId::parse("conv_1").unwrap(),
+            reason: reason.into(),
+        };
+        assert!(commands(&defer("no_agent_available"), &HashMap::new(), now).is_empty());
+        assert_eq!(commands(&defer("after_hours"), &HashMap::new(), now).len(), 1);
+    }
+}
