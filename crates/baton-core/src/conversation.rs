@@ -145,7 +145,7 @@ pub enum AssignVia {
 }
 
 /// The conversation projection: what the store keeps per conversation, rebuilt by events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
     /// Its id.
     pub id: ConversationId,
@@ -177,6 +177,9 @@ pub struct Conversation {
     pub csat: Option<CsatScore>,
     /// The latest escalation evaluation (signals, fired rules, decision).
     pub escalation: Option<serde_json::Value>,
+    /// Bot replies waiting for an agent's approval (review mode).
+    #[serde(default)]
+    pub held: Vec<HeldReply>,
     /// Transcript length (customer, bot, agent and system turns; notes excluded).
     pub message_count: u32,
     /// Number of events applied, i.e. the version of this projection.
@@ -234,6 +237,7 @@ impl Conversation {
             resolution: None,
             csat: None,
             escalation: None,
+            held: Vec::new(),
             message_count: 0,
             version: 0,
             created_at: now,
@@ -277,6 +281,29 @@ pub struct MessageRecord {
     pub external_id: Option<String>,
     /// Bot turn metadata.
     pub bot: Option<BotTurn>,
+}
+
+/// A bot reply held by review mode until an agent approves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldReply {
+    /// The message id it will have once approved.
+    pub id: MessageId,
+    /// The text the bot proposed.
+    pub text: String,
+    /// The bot's metadata.
+    pub bot: Option<BotTurn>,
+}
+
+/// What an agent did with a copilot draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftAction {
+    /// Sent unchanged.
+    Sent,
+    /// Edited, then sent.
+    Edited,
+    /// Not used.
+    Ignored,
 }
 
 /// What the bot said about its own turn.
@@ -383,6 +410,37 @@ pub enum EventKind {
         /// The serialized [`crate::escalation::Evaluation`].
         evaluation: serde_json::Value,
     },
+    /// Review mode held a low-confidence bot reply for an agent to approve.
+    BotReplyHeld {
+        /// The held reply.
+        reply: HeldReply,
+    },
+    /// An agent approved (possibly edited) a held bot reply; a `message_added` follows.
+    BotReplyApproved {
+        /// Which reply.
+        id: MessageId,
+        /// Whether the agent changed the text.
+        edited: bool,
+    },
+    /// An agent rejected a held bot reply; the customer never sees it.
+    BotReplyRejected {
+        /// Which reply.
+        id: MessageId,
+    },
+    /// The handoff brief as built when the conversation was handed over.
+    BriefBuilt {
+        /// The serialized brief.
+        brief: serde_json::Value,
+    },
+    /// The agent did something with a copilot draft.
+    DraftUsed {
+        /// The draft's id.
+        draft_id: String,
+        /// Where it came from (`kb`, `canned`, `llm`).
+        source: String,
+        /// `sent` as is, `edited` then sent, or `ignored`.
+        action: DraftAction,
+    },
     /// The customer rated the conversation.
     CsatRecorded {
         /// 1 to 5.
@@ -427,6 +485,11 @@ impl EventKind {
             EventKind::PriorityChanged { .. } => "priority_changed",
             EventKind::Closed { .. } => "closed",
             EventKind::CsatRecorded { .. } => "csat_recorded",
+            EventKind::BotReplyHeld { .. } => "bot_reply_held",
+            EventKind::BotReplyApproved { .. } => "bot_reply_approved",
+            EventKind::BotReplyRejected { .. } => "bot_reply_rejected",
+            EventKind::DraftUsed { .. } => "draft_used",
+            EventKind::BriefBuilt { .. } => "brief_built",
             EventKind::EscalationEvaluated { .. } => "escalation_evaluated",
             EventKind::QueueChanged { .. } => "queue_changed",
             EventKind::OverflowStep { .. } => "overflow_step",
@@ -499,6 +562,31 @@ pub enum Command {
     },
     /// Record an escalation evaluation.
     RecordEvaluation(serde_json::Value),
+    /// Hold a bot reply for review instead of sending it.
+    HoldBotReply(HeldReply),
+    /// Approve a held reply (optionally with new text): it is added as a bot message.
+    ApproveHeld {
+        /// Which reply.
+        id: MessageId,
+        /// Replacement text, when the agent edited it.
+        text: Option<String>,
+    },
+    /// Reject a held reply.
+    RejectHeld {
+        /// Which reply.
+        id: MessageId,
+    },
+    /// Record the brief built at handoff.
+    RecordBrief(serde_json::Value),
+    /// Record what an agent did with a copilot draft.
+    RecordDraftUse {
+        /// The draft's id.
+        draft_id: String,
+        /// Its source.
+        source: String,
+        /// What the agent did.
+        action: DraftAction,
+    },
     /// Record the customer's rating.
     RecordCsat {
         /// 1 to 5.
@@ -563,6 +651,9 @@ pub enum TransitionError {
     /// An offer must expire in the future.
     #[error("an offer must expire after now")]
     OfferInPast,
+    /// No held bot reply with that id.
+    #[error("there is no held bot reply with that id")]
+    NoHeldReply,
     /// Transfer to oneself.
     #[error("cannot transfer a conversation to its current owner")]
     TransferToSelf,
@@ -583,6 +674,7 @@ impl TransitionError {
             TransitionError::TransferTargetMissing => "transfer_target_missing",
             TransitionError::TransferToSelf => "transfer_to_self",
             TransitionError::OfferInPast => "offer_in_past",
+            TransitionError::NoHeldReply => "no_held_reply",
         }
     }
 }
@@ -728,6 +820,45 @@ pub fn decide(
             check_owner(conv, actor, *override_owner)?;
             vec![EventKind::Closed { resolution: resolution.clone() }]
         }
+        Command::HoldBotReply(reply) => match state {
+            S::Bot | S::Queued | S::Deferred => vec![EventKind::BotReplyHeld { reply: reply.clone() }],
+            S::Assigned => return Err(TransitionError::BotSilenced),
+            s => return Err(invalid("hold a reply for", s)),
+        },
+        Command::ApproveHeld { id, text } => {
+            require_agent(actor, "approve a bot reply")?;
+            let held = conv.held.iter().find(|h| &h.id == id).ok_or(TransitionError::NoHeldReply)?;
+            let message = MessageRecord {
+                id: held.id.clone(),
+                role: MessageRole::Bot,
+                text: text.clone().unwrap_or_else(|| held.text.clone()),
+                agent: None,
+                external_id: None,
+                bot: held.bot.clone(),
+            };
+            let mut events = vec![EventKind::BotReplyApproved {
+                id: id.clone(),
+                edited: text.as_ref().is_some_and(|t| t != &held.text),
+            }];
+            // The approved reply is a bot turn: refused like one once a human owns the chat.
+            events.extend(decide_message(conv, &message, &Actor::Bot)?);
+            events
+        }
+        Command::RejectHeld { id } => {
+            require_agent(actor, "reject a bot reply")?;
+            if !conv.held.iter().any(|h| &h.id == id) {
+                return Err(TransitionError::NoHeldReply);
+            }
+            vec![EventKind::BotReplyRejected { id: id.clone() }]
+        }
+        Command::RecordDraftUse { draft_id, source, action } => {
+            let agent = require_agent(actor, "use a draft")?;
+            if conv.state != S::Assigned || conv.assignee.as_ref() != Some(agent) {
+                return Err(TransitionError::NotAssignee);
+            }
+            vec![EventKind::DraftUsed { draft_id: draft_id.clone(), source: source.clone(), action: *action }]
+        }
+        Command::RecordBrief(brief) => vec![EventKind::BriefBuilt { brief: brief.clone() }],
         Command::RecordEvaluation(evaluation) => {
             vec![EventKind::EscalationEvaluated { evaluation: evaluation.clone() }]
         }
@@ -921,6 +1052,11 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.left_line();
         }
         EventKind::CsatRecorded { score, .. } => conv.csat = Some(*score),
+        EventKind::BotReplyHeld { reply } => conv.held.push(reply.clone()),
+        EventKind::BotReplyApproved { id, .. } | EventKind::BotReplyRejected { id } => {
+            conv.held.retain(|h| &h.id != id);
+        }
+        EventKind::DraftUsed { .. } | EventKind::BriefBuilt { .. } => {}
         EventKind::EscalationEvaluated { evaluation } => {
             conv.escalation = Some(evaluation.clone());
         }

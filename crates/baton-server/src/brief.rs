@@ -113,3 +113,32 @@ pub async fn build(state: &AppState, conv: &Conversation, agent_name: Option<&st
     crate::dto::times_to_rfc3339(&mut value);
     Ok(Some(value))
 }
+
+/// After a handoff, records the brief as a `brief_built` event so subscribers (webhooks,
+/// ticketing, the console) get the full context with the handoff. Failures are logged: the
+/// handoff itself already committed.
+pub async fn record_after_handoff(state: &AppState, events: &[baton_store::StoredEvent]) {
+    let Some(handoff) = events.iter().find(|e| e.kind == "handoff_requested") else { return };
+    let Some(id) = &handoff.conversation else { return };
+    let result = async {
+        let conv = state.store.conversation(&handoff.tenant, id).await?;
+        let Some(conv) = conv else { return Ok(()) };
+        if let Some(brief) = build(state, &conv, None, crate::now()).await? {
+            let command = baton_core::conversation::Command::RecordBrief(brief);
+            baton_store::service::run_command(
+                state.store.as_ref(),
+                &handoff.tenant,
+                id,
+                &command,
+                &baton_core::conversation::Actor::System,
+                crate::now(),
+            )
+            .await?;
+        }
+        Ok::<(), crate::error::ApiError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(conversation = %id, error = %e, "could not record the handoff brief");
+    }
+}

@@ -18,6 +18,8 @@ pub const DETECTOR_CONFIG: &str = "detector_config";
 pub const BUSINESS_HOURS: &str = "business_hours";
 /// Setting key of the tenant's own field extractors (named regexes) for the brief.
 pub const EXTRACTORS: &str = "extractors";
+/// Setting key of review mode: `{"enabled": true, "threshold": 0.5}`.
+pub const REVIEW: &str = "review";
 
 /// What a tenant's messages are evaluated with.
 #[derive(Debug)]
@@ -28,6 +30,8 @@ pub struct TenantDetection {
     pub calendar: Option<Calendar>,
     /// Field extractors for the brief (built-in plus the tenant's own).
     pub extractors: Extractors,
+    /// Review mode: bot replies below this confidence wait for an agent.
+    pub review_below: Option<f64>,
 }
 
 /// The cache of compiled per-tenant settings.
@@ -46,12 +50,15 @@ impl Detectors {
         let config = store.setting(tenant, DETECTOR_CONFIG).await?;
         let hours = store.setting(tenant, BUSINESS_HOURS).await?;
         let extractors = store.setting(tenant, EXTRACTORS).await?;
-        let compiled = Arc::new(compile(rules.as_ref(), config.as_ref(), hours.as_ref(), extractors.as_ref()).unwrap_or_else(|e| {
+        let review = store.setting(tenant, REVIEW).await?;
+        let mut compiled = compile(rules.as_ref(), config.as_ref(), hours.as_ref(), extractors.as_ref()).unwrap_or_else(|e| {
             // Stored settings were validated on the way in; this only happens after a
             // hand-edited database or an incompatible upgrade. Keep escalating with defaults.
             tracing::error!(%tenant, error = %e, "stored escalation settings do not compile; using defaults");
-            TenantDetection { detector: Detector::with_defaults(), calendar: None, extractors: Extractors::builtin() }
-        }));
+            TenantDetection { detector: Detector::with_defaults(), calendar: None, extractors: Extractors::builtin(), review_below: None }
+        });
+        compiled.review_below = review.as_ref().and_then(|r| parse_review(r).ok()).flatten();
+        let compiled = Arc::new(compiled);
         self.cache.write().expect("lock").insert(tenant.clone(), compiled.clone());
         Ok(compiled)
     }
@@ -89,6 +96,31 @@ pub struct ExtractorSpec {
     pub pattern: String,
 }
 
+/// Review mode settings.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    /// Hold low-confidence bot replies for an agent.
+    pub enabled: bool,
+    /// Replies below this confidence (0-1) are held. Default 0.5.
+    #[serde(default = "default_review_threshold")]
+    pub threshold: f64,
+}
+
+fn default_review_threshold() -> f64 {
+    0.5
+}
+
+/// Parses review settings into the threshold in force (`None`: review off).
+pub fn parse_review(value: &serde_json::Value) -> Result<Option<f64>, SettingsError> {
+    let r: ReviewSettings =
+        serde_json::from_value(value.clone()).map_err(|e| SettingsError::Config(e.to_string()))?;
+    if !(0.0..=1.0).contains(&r.threshold) {
+        return Err(SettingsError::Config("threshold must be between 0 and 1".into()));
+    }
+    Ok(r.enabled.then_some(r.threshold))
+}
+
 /// Parses and compiles a tenant's extractor list.
 pub fn parse_extractors(value: &serde_json::Value) -> Result<Extractors, SettingsError> {
     let specs: Vec<ExtractorSpec> =
@@ -124,7 +156,7 @@ pub fn compile(
     let detector = Detector::new(config, rules).map_err(SettingsError::Rules)?;
     let calendar = hours.map(parse_calendar).transpose()?;
     let extractors = extractors.map(parse_extractors).transpose()?.unwrap_or_else(Extractors::builtin);
-    Ok(TenantDetection { detector, calendar, extractors })
+    Ok(TenantDetection { detector, calendar, extractors, review_below: None })
 }
 
 /// Keeps `detectors` and the knowledge index in step with changes made on any instance.
@@ -156,5 +188,5 @@ pub fn spawn_invalidation(
 }
 
 fn is_settings_event(kind: &str) -> bool {
-    [RULES, DETECTOR_CONFIG, BUSINESS_HOURS, EXTRACTORS].iter().any(|k| kind.strip_suffix("_updated") == Some(k))
+    [RULES, DETECTOR_CONFIG, BUSINESS_HOURS, EXTRACTORS, REVIEW].iter().any(|k| kind.strip_suffix("_updated") == Some(k))
 }

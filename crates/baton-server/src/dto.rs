@@ -366,6 +366,8 @@ pub struct ConversationView {
     /// The latest escalation evaluation: signals, fired rules, decision.
     #[schema(value_type = Option<Object>)]
     pub escalation: Option<Value>,
+    /// Bot replies waiting for an agent's approval (review mode).
+    pub held: Vec<HeldView>,
     /// The handoff brief (built by the brief engine; null until it exists).
     #[schema(value_type = Option<Object>)]
     pub brief: Option<Value>,
@@ -419,6 +421,15 @@ impl ConversationView {
             csat: c.csat.map(|s| s.get()),
             message_count: c.message_count,
             escalation: c.escalation,
+            held: c
+                .held
+                .into_iter()
+                .map(|h| HeldView {
+                    id: h.id.to_string(),
+                    text: h.text,
+                    confidence: h.bot.and_then(|b| b.confidence),
+                })
+                .collect(),
             brief: None,
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
@@ -430,6 +441,17 @@ impl ConversationView {
             routing: c.routing,
         }
     }
+}
+
+/// A held bot reply.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldView {
+    /// Its id (the message id it gets once approved).
+    pub id: String,
+    /// The proposed text.
+    pub text: String,
+    /// The bot's confidence.
+    pub confidence: Option<f64>,
 }
 
 /// Bot metadata of a stored message.
@@ -497,6 +519,9 @@ pub struct PostMessageResponse {
     pub escalation: Option<Value>,
     /// True when this `external_id` was seen before and nothing new was stored.
     pub duplicate: bool,
+    /// True when review mode held this bot reply for an agent (HTTP 202): the customer sees
+    /// it only once an agent approves it.
+    pub held: bool,
 }
 
 /// An event of the audit trail.

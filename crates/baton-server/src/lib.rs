@@ -98,6 +98,7 @@ pub fn now() -> Timestamp {
         (name = "agents", description = "People and their status"),
         (name = "configuration", description = "Queues, rules, business hours and API keys"),
         (name = "knowledge", description = "Knowledge-base articles and search"),
+        (name = "copilot", description = "Drafted replies, canned responses and review mode"),
         (name = "auth", description = "Login and sessions"),
         (name = "operations", description = "Health, readiness, metrics, live events"),
     )
@@ -132,6 +133,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::ops::router())
         .merge(routes::rules::router())
         .merge(routes::kb::router())
+        .merge(routes::copilot::router())
         .merge(routes::bot::router())
         .split_for_parts();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;

@@ -174,6 +174,7 @@ async fn story(backend: Backend) {
             "message_added",
             "escalation_evaluated",
             "handoff_requested",
+            "brief_built",
             "assigned",
             "message_added",
             "message_added",
@@ -187,8 +188,9 @@ async fn story(backend: Backend) {
     assert_eq!(items[3]["actor"]["type"], "bot");
     assert_eq!(items[5]["actor"]["type"], "api_key");
     assert_eq!(items[5]["data"]["reason"], "refund_request");
-    assert_eq!(items[6]["actor"], json!({"type": "agent", "id": agent_id}));
-    assert_eq!(items[6]["data"]["via"], "claim");
+    assert!(items[6]["data"]["brief"]["summary"].is_string(), "{}", items[6]);
+    assert_eq!(items[7]["actor"], json!({"type": "agent", "id": agent_id}));
+    assert_eq!(items[7]["data"]["via"], "claim");
 
     // The conversation view carries the customer profile.
     let one = app.get(&path(""), &agent).await;
@@ -233,6 +235,7 @@ async fn reopen_and_takeover(backend: Backend) {
             "started",
             "handoff_requested",
             "assigned",
+            "brief_built",
             "closed",
             "reopened",
             "message_added",

@@ -40,7 +40,7 @@ async fn explicit_requests_escalate_and_negations_do_not() {
     assert_eq!(conv.body["escalation"]["decision"]["reason"], "human_request");
     let events = app.get(&format!("/v1/conversations/{id}/events"), &app.admin_token).await;
     let kinds: Vec<&str> = events.body["items"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["started", "message_added", "escalation_evaluated", "handoff_requested"]);
+    assert_eq!(kinds, ["started", "message_added", "escalation_evaluated", "handoff_requested", "brief_built"]);
     assert_eq!(events.body["items"][3]["actor"]["type"], "system");
 
     // A "Talk to a person" button is a request with certainty, whatever the text.

@@ -87,7 +87,7 @@ use baton_core::routing::{
     OverflowStep, QueueConfig, Router, RouterConfig, RoutingState, SkillRequirement, Strategy,
 };
 use baton_core::{AgentId, Conversation, ConversationId, ConversationState, QueueId, TenantId};
-use baton_core::Timestamp;
+use baton_core::{AgentStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -210,7 +210,28 @@ impl Dispatcher {
         tx.lock_tenant(tenant).await?;
         let queues = tx.tenant_queues(tenant).await?;
         let agents = tx.tenant_agents(tenant).await?;
-        let open = tx.open_conversations(tenant).await?;
+        let mut open = tx.open_conversations(tenant).await?;
+        // Offers held by agents who went away or offline (or were removed) are withdrawn first;
+        // the router then sees those conversations waiting, with that agent as a decliner.
+        let present: HashMap<&AgentId, AgentStatus> =
+            agents.iter().map(|a| (&a.id, a.status)).collect();
+        let mut stored = Vec::new();
+        for conv in open.iter_mut() {
+            let Some(offer) = &conv.offer else { continue };
+            if matches!(
+                present.get(&offer.agent),
+                Some(AgentStatus::Available | AgentStatus::Busy)
+            ) {
+                continue;
+            }
+            let (events, after) =
+                apply(tx.as_mut(), tenant, &conv.id, &Command::ExpireOffer, &Actor::System, now)
+                    .await?;
+            stored.extend(events);
+            if let Some(after) = after {
+                *conv = after;
+            }
+        }
         let snapshot = build(&queues, &agents, &open, now);
         let openings = snapshot.openings.clone();
         let timeouts = snapshot.timeouts;
@@ -226,7 +247,6 @@ impl Dispatcher {
         let decisions = router.route_all(now);
         let known: HashMap<&ConversationId, &Conversation> =
             open.iter().map(|c| (&c.id, c)).collect();
-        let mut stored = Vec::new();
         let mut positions = BTreeSet::new();
         for decision in decisions {
             if let Decision::PositionsChanged { queue } = decision {
@@ -235,7 +255,7 @@ impl Dispatcher {
             }
             let Some(id) = decision.conversation().cloned() else { continue };
             for (command, actor) in commands(&decision, &timeouts, now) {
-                stored.extend(apply(tx.as_mut(), tenant, &id, &command, &actor, now).await?);
+                stored.extend(apply(tx.as_mut(), tenant, &id, &command, &actor, now).await?.0);
             }
         }
         for queue in positions {
@@ -255,7 +275,8 @@ impl Dispatcher {
                 };
                 stored.extend(
                     apply(tx.as_mut(), tenant, &p.conversation, &command, &Actor::System, now)
-                        .await?,
+                        .await?
+                        .0,
                 );
             }
         }
@@ -266,7 +287,8 @@ impl Dispatcher {
     }
 }
 
-/// Runs one command of the router on the locked conversation; a refusal is skipped.
+/// Runs one command of the router on the locked conversation; a refusal is skipped. Returns
+/// the events appended and the conversation after the command (if it exists).
 async fn apply(
     tx: &mut dyn Tx,
     tenant: &TenantId,
@@ -274,24 +296,25 @@ async fn apply(
     command: &Command,
     actor: &Actor,
     now: Timestamp,
-) -> StoreResult<Vec<StoredEvent>> {
+) -> StoreResult<(Vec<StoredEvent>, Option<Conversation>)> {
     let mut conv = match load(tx, tenant, id).await {
         Ok(conv) => conv,
-        Err(StoreError::NotFound(_)) => return Ok(Vec::new()),
+        Err(StoreError::NotFound(_)) => return Ok((Vec::new(), None)),
         Err(e) => return Err(e),
     };
     if let Command::ExpireOffer = command
         && conv.offer.is_none()
     {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Some(conv)));
     }
+    let before = conv.clone();
     match conversation::execute(&mut conv, command, actor, now) {
-        Ok(events) if events.is_empty() => Ok(Vec::new()),
-        Ok(events) => persist(tx, &conv, &events, actor, now).await,
+        Ok(events) if events.is_empty() => Ok((Vec::new(), Some(conv))),
+        Ok(events) => Ok((persist(tx, &conv, &events, actor, now).await?, Some(conv))),
         Err(e) => {
             tracing::debug!(%tenant, conversation = %id, ?command, error = %e,
                 "routing decision refused by the conversation; skipped");
-            Ok(Vec::new())
+            Ok((Vec::new(), Some(before)))
         }
     }
 }

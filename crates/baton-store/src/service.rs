@@ -76,6 +76,8 @@ pub struct MessageOutcome {
     pub events: Vec<StoredEvent>,
     /// The escalation evaluation of this turn, when the detector ran.
     pub evaluation: Option<serde_json::Value>,
+    /// True when review mode held this bot reply for an agent (not in the transcript yet).
+    pub held: bool,
 }
 
 /// A message to add to a conversation.
@@ -187,8 +189,37 @@ pub(crate) async fn persist(
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<Vec<StoredEvent>> {
+    Ok(persist_with_messages(tx, conv, events, actor, now).await?.0)
+}
+
+/// Appends events and saves the projection; the transcript is the projection of
+/// `message_added` events, so each one also inserts its message row (returned with its seq).
+pub(crate) async fn persist_with_messages(
+    tx: &mut dyn Tx,
+    conv: &Conversation,
+    events: &[EventKind],
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<(Vec<StoredEvent>, Vec<Message>)> {
     let mut stored = Vec::with_capacity(events.len());
+    let mut messages = Vec::new();
     for event in events {
+        if let EventKind::MessageAdded { message: record } = event {
+            let mut message = Message {
+                id: record.id.clone(),
+                tenant: conv.tenant.clone(),
+                conversation: conv.id.clone(),
+                seq: 0,
+                role: record.role,
+                text: record.text.clone(),
+                agent: record.agent.clone(),
+                external_id: record.external_id.clone(),
+                bot: record.bot.clone(),
+                created_at: now,
+            };
+            message.seq = tx.insert_message(&message).await?;
+            messages.push(message);
+        }
         stored.push(
             tx.append_event(&NewEvent::conversation(
                 &conv.tenant,
@@ -201,7 +232,7 @@ pub(crate) async fn persist(
         );
     }
     tx.save_conversation(conv).await?;
-    Ok(stored)
+    Ok((stored, messages))
 }
 
 /// Runs one command on a conversation in one transaction.
@@ -245,6 +276,8 @@ pub struct Detection<'a> {
     pub business_open: Option<bool>,
     /// A button or quick-reply payload sent with the message (`"talk_to_human"`).
     pub payload: Option<&'a serde_json::Value>,
+    /// Review mode: bot replies with a confidence below this are held for an agent.
+    pub review_below: Option<f64>,
 }
 
 /// How many earlier turns the detector sees.
@@ -294,6 +327,7 @@ pub async fn post_message(
             duplicate: true,
             events: vec![],
             evaluation: None,
+            held: false,
         });
     }
     let record = MessageRecord {
@@ -304,22 +338,49 @@ pub async fn post_message(
         external_id: input.external_id,
         bot: input.bot,
     };
-    let events =
-        conversation::execute(&mut conv, &Command::AddMessage(record.clone()), actor, now)?;
-    let mut message = Message {
-        id: record.id,
-        tenant: tenant.clone(),
-        conversation: id.clone(),
-        seq: 0,
-        role: record.role,
-        text: record.text,
-        agent: record.agent,
-        external_id: record.external_id,
-        bot: record.bot,
-        created_at: now,
+    // Review mode: a low-confidence bot reply waits for an agent instead of reaching the customer.
+    let hold = record.role == MessageRole::Bot
+        && detected.and_then(|d| d.review_below).is_some_and(|threshold| {
+            record.bot.as_ref().and_then(|b| b.confidence).unwrap_or(0.0) < threshold
+        });
+    let command = if hold {
+        Command::HoldBotReply(conversation::HeldReply {
+            id: record.id.clone(),
+            text: record.text.clone(),
+            bot: record.bot.clone(),
+        })
+    } else {
+        Command::AddMessage(record.clone())
     };
-    message.seq = tx.insert_message(&message).await?;
-    let mut stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
+    let events = conversation::execute(&mut conv, &command, actor, now)?;
+    let (mut stored, inserted) = persist_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
+    let message = match inserted.into_iter().next() {
+        Some(message) => message,
+        None => {
+            // Held: nothing reaches the transcript (or the detector) until an agent approves.
+            tx.commit().await?;
+            let message = Message {
+                id: record.id,
+                tenant: tenant.clone(),
+                conversation: id.clone(),
+                seq: 0,
+                role: record.role,
+                text: record.text,
+                agent: None,
+                external_id: record.external_id,
+                bot: record.bot,
+                created_at: now,
+            };
+            return Ok(MessageOutcome {
+                message,
+                conversation: conv,
+                duplicate: false,
+                events: stored,
+                evaluation: None,
+                held: true,
+            });
+        }
+    };
     let mut evaluation = None;
     if let Some(detection) = detected {
         let history = tx.recent_messages(tenant, id, DETECTION_HISTORY + 1).await?;
@@ -334,7 +395,7 @@ pub async fn post_message(
         evaluation = Some(value);
     }
     tx.commit().await?;
-    Ok(MessageOutcome { message, conversation: conv, duplicate: false, events: stored, evaluation })
+    Ok(MessageOutcome { message, conversation: conv, duplicate: false, events: stored, evaluation, held: false })
 }
 
 fn turn_of(m: &Message) -> Option<escalation::Turn<'_>> {

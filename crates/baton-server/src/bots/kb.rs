@@ -129,22 +129,50 @@ pub fn phrases(language: Option<&str>) -> &'static Phrases {
 
 /// Unsure answers in a row before the bot offers a person.
 const OFFER_PERSON_AFTER: usize = 2;
-/// A message this short (in words) is read together with the previous customer turn when it
-/// does not match well on its own ("and for gift cards?").
+/// A reply this short (in words) to a clarifying question is read together with the previous
+/// customer turn when it does not match well on its own ("the app one").
 const FOLLOW_UP_WORDS: usize = 6;
 
 /// Searches the knowledge base for the customer's message: in the customer's language first
-/// (all languages when that finds nothing), and for a short follow-up also together with the
-/// previous customer turn. Returns the hits and their confidence.
-pub async fn retrieve(state: &AppState, settings: &KbSettings, ctx: &TurnContext) -> StoreResult<(Vec<Hit>, f64)> {
+/// (all languages when that finds nothing), and for a short reply to the bot's clarifying
+/// question also together with the previous customer turn. Returns the hits and their
+/// confidence.
+pub async fn retrieve(
+    state: &AppState,
+    settings: &KbSettings,
+    ctx: &TurnContext,
+) -> StoreResult<(Vec<Hit>, f64)> {
     let text = ctx.message.text.as_str();
     let language = ctx.language();
     let mut best = search(state, ctx, text, language.as_deref(), settings.max_articles).await?;
-    if best.1 < settings.threshold && text.split_whitespace().count() <= FOLLOW_UP_WORDS {
-        let previous = ctx.history().iter().rev().find(|m| m.role == MessageRole::Customer);
+    // A short answer to the bot's clarifying question is read with the question it clarifies.
+    let last_bot = ctx
+        .history()
+        .iter()
+        .rev()
+        .find(|m| m.role == MessageRole::Bot);
+    let clarifying = last_bot
+        .and_then(|m| m.bot.as_ref())
+        .is_some_and(|b| b.fallback);
+    if best.1 < settings.threshold
+        && clarifying
+        && text.split_whitespace().count() <= FOLLOW_UP_WORDS
+    {
+        let previous = ctx
+            .history()
+            .iter()
+            .rev()
+            .find(|m| m.role == MessageRole::Customer);
         if let Some(previous) = previous {
             let combined = format!("{} {text}", previous.text);
-            let found = search(state, ctx, &combined, language.as_deref(), settings.max_articles).await?;
+            let found = search(
+                state,
+                ctx,
+                &combined,
+                language.as_deref(),
+                settings.max_articles,
+            )
+            .await?;
             if found.1 > best.1 {
                 best = found;
             }
@@ -160,11 +188,21 @@ async fn search(
     language: Option<&str>,
     limit: usize,
 ) -> StoreResult<(Vec<Hit>, f64)> {
-    let mut opts = SearchOptions { limit, language: language.map(str::to_string), tags: vec![] };
-    let mut hits = state.knowledge.search(state.store.as_ref(), &ctx.tenant, query, &opts).await?;
+    let mut opts = SearchOptions {
+        limit,
+        language: language.map(str::to_string),
+        tags: vec![],
+    };
+    let mut hits = state
+        .knowledge
+        .search(state.store.as_ref(), &ctx.tenant, query, &opts)
+        .await?;
     if hits.is_empty() && opts.language.is_some() {
         opts.language = None;
-        hits = state.knowledge.search(state.store.as_ref(), &ctx.tenant, query, &opts).await?;
+        hits = state
+            .knowledge
+            .search(state.store.as_ref(), &ctx.tenant, query, &opts)
+            .await?;
     }
     let confidence = baton_kb::confidence(&hits);
     Ok((hits, confidence))
@@ -179,19 +217,39 @@ pub async fn answer(state: &AppState, settings: &KbSettings, ctx: &TurnContext) 
 }
 
 fn fill(template: &str, title: &str, snippet: &str) -> String {
-    template.replace("{title}", title).replace("{snippet}", snippet.trim())
+    template
+        .replace("{title}", title)
+        .replace("{snippet}", snippet.trim())
 }
 
 /// Turns search results into the reply; pure, so the templates are unit-tested.
-pub fn compose(settings: &KbSettings, ctx: &TurnContext, hits: &[Hit], confidence: f64) -> BotOutcome {
+pub fn compose(
+    settings: &KbSettings,
+    ctx: &TurnContext,
+    hits: &[Hit],
+    confidence: f64,
+) -> BotOutcome {
     let p = phrases(ctx.language().as_deref());
     let confidence = (confidence * 1000.0).round() / 1000.0;
     let sure = !hits.is_empty() && confidence >= settings.threshold;
     if sure {
         let top = &hits[0];
-        let mut text = fill(if ctx.waiting() { p.waiting_found } else { p.found }, &top.title, &top.snippet);
-        let others: Vec<String> =
-            hits.iter().skip(1).map(|h| format!("{}{}{}", p.quotes.0, h.title, p.quotes.1)).collect();
+        let mut text = fill(
+            if ctx.waiting() {
+                p.waiting_found
+            } else {
+                p.found
+            },
+            &top.title,
+            &top.snippet,
+        );
+        // Suggest only articles in the language of the answer.
+        let others: Vec<String> = hits
+            .iter()
+            .skip(1)
+            .filter(|h| h.language == top.language)
+            .map(|h| format!("{}{}{}", p.quotes.0, h.title, p.quotes.1))
+            .collect();
         if !others.is_empty() {
             text.push(' ');
             text.push_str(&p.see_also.replace("{titles}", &others.join(", ")));
@@ -206,10 +264,12 @@ pub fn compose(settings: &KbSettings, ctx: &TurnContext, hits: &[Hit], confidenc
     }
     if ctx.waiting() {
         // Ask once for details; after that, stay quiet unless sure.
-        let asked = ctx
-            .history()
-            .iter()
-            .any(|m| m.role == MessageRole::Bot && m.bot.as_ref().is_some_and(|b| b.intent.as_deref() == Some(WHILE_WAITING) && b.confidence.is_none()));
+        let asked = ctx.history().iter().any(|m| {
+            m.role == MessageRole::Bot
+                && m.bot.as_ref().is_some_and(|b| {
+                    b.intent.as_deref() == Some(WHILE_WAITING) && b.confidence.is_none()
+                })
+        });
         if asked {
             return BotOutcome::Silent;
         }

@@ -16,7 +16,10 @@
 //! (`bot_unavailable`).
 
 use super::runner::TurnContext;
-use super::{BotOutcome, BotReply, HandoffRequest, KbSettings, LlmSettings, describe, read_limited, to_token, truncate};
+use super::{
+    BotOutcome, BotReply, HandoffRequest, KbSettings, LlmSettings, describe, read_limited,
+    to_token, truncate,
+};
 use crate::AppState;
 use baton_core::MessageRole;
 use serde_json::{Value, json};
@@ -58,10 +61,19 @@ pub fn tools() -> Value {
 }
 
 /// The request body for a turn, given the knowledge-base context.
-pub fn request_body(settings: &LlmSettings, ctx: &TurnContext, context: &[(String, String, String)]) -> Value {
-    let mut system = settings.system_prompt.clone().unwrap_or_else(|| DEFAULT_PROMPT.to_string());
+pub fn request_body(
+    settings: &LlmSettings,
+    ctx: &TurnContext,
+    context: &[(String, String, String)],
+) -> Value {
+    let mut system = settings
+        .system_prompt
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PROMPT.to_string());
     if let Some(lang) = ctx.language() {
-        system.push_str(&format!("\n\nThe customer's language is '{lang}'; answer in it."));
+        system.push_str(&format!(
+            "\n\nThe customer's language is '{lang}'; answer in it."
+        ));
     }
     if context.is_empty() {
         system.push_str("\n\nNo knowledge base article matched the question.");
@@ -97,7 +109,8 @@ pub fn request_body(settings: &LlmSettings, ctx: &TurnContext, context: &[(Strin
 
 /// Reads a chat-completions response; `kb_confidence` is the grounding of the context.
 pub fn parse_response(body: &[u8], kb_confidence: f64) -> Result<BotOutcome, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| format!("invalid response JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("invalid response JSON: {e}"))?;
     let message = value
         .get("choices")
         .and_then(|c| c.get(0))
@@ -108,13 +121,21 @@ pub fn parse_response(body: &[u8], kb_confidence: f64) -> Result<BotOutcome, Str
         Some(Value::String(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
         // Content parts: [{"type": "text", "text": "..."}].
         Some(Value::Array(parts)) => {
-            let joined: String = parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect();
+            let joined: String = parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect();
             Some(joined.trim().to_string()).filter(|s| !s.is_empty())
         }
         Some(_) => return Err("choices[0].message.content is not text".into()),
     };
     let mut handoff = None;
-    for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+    for call in message
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let function = call.get("function").ok_or("a tool call without function")?;
         if function.get("name").and_then(Value::as_str) != Some(HANDOFF_TOOL) {
             continue;
@@ -125,7 +146,11 @@ pub fn parse_response(body: &[u8], kb_confidence: f64) -> Result<BotOutcome, Str
                 .ok()
                 .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_string))
                 .unwrap_or_default(),
-            Some(v) => v.get("reason").and_then(Value::as_str).unwrap_or_default().to_string(),
+            Some(v) => v
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             None => String::new(),
         };
         let token = to_token(&reason, 90);
@@ -139,7 +164,8 @@ pub fn parse_response(body: &[u8], kb_confidence: f64) -> Result<BotOutcome, Str
     if text.is_none() && handoff.is_none() {
         return Err("the model returned neither text nor a handoff".into());
     }
-    let confidence = (BASE_CONFIDENCE + (1.0 - BASE_CONFIDENCE) * kb_confidence.clamp(0.0, 1.0)).clamp(0.0, 1.0);
+    let confidence =
+        (BASE_CONFIDENCE + (1.0 - BASE_CONFIDENCE) * kb_confidence.clamp(0.0, 1.0)).clamp(0.0, 1.0);
     Ok(BotOutcome::Reply(BotReply {
         text,
         confidence: Some((confidence * 1000.0).round() / 1000.0),
@@ -150,7 +176,12 @@ pub fn parse_response(body: &[u8], kb_confidence: f64) -> Result<BotOutcome, Str
 }
 
 /// The LLM bot's turn.
-pub async fn call(state: &AppState, settings: &LlmSettings, kb: &KbSettings, ctx: &TurnContext) -> BotOutcome {
+pub async fn call(
+    state: &AppState,
+    settings: &LlmSettings,
+    kb: &KbSettings,
+    ctx: &TurnContext,
+) -> BotOutcome {
     let (hits, kb_confidence) = match super::kb::retrieve(state, kb, ctx).await {
         Ok(found) => found,
         Err(e) => {
@@ -167,7 +198,10 @@ pub async fn call(state: &AppState, settings: &LlmSettings, kb: &KbSettings, ctx
         context.push((hit.id.clone(), hit.title.clone(), body));
     }
     let body = request_body(settings, ctx, &context);
-    let url = format!("{}/chat/completions", settings.base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/chat/completions",
+        settings.base_url.trim_end_matches('/')
+    );
     let mut request = state
         .bots
         .http()
@@ -185,7 +219,10 @@ pub async fn call(state: &AppState, settings: &LlmSettings, kb: &KbSettings, ctx
     if !status.is_success() {
         return BotOutcome::Failed(format!("LLM answered HTTP {}", status.as_u16()));
     }
-    match read_limited(resp, MAX_RESPONSE_BYTES).await.and_then(|b| parse_response(&b, kb_confidence)) {
+    match read_limited(resp, MAX_RESPONSE_BYTES)
+        .await
+        .and_then(|b| parse_response(&b, kb_confidence))
+    {
         Ok(outcome) => outcome,
         Err(e) => BotOutcome::Failed(format!("LLM: {e}")),
     }
@@ -200,7 +237,9 @@ mod tests {
         let body = json!({"choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "handoff_to_human", "arguments": "{\"reason\": \"Customer is angry\"}"}}
         ]}, "finish_reason": "tool_calls"}]});
-        let BotOutcome::Reply(r) = parse_response(body.to_string().as_bytes(), 0.0).unwrap() else { panic!() };
+        let BotOutcome::Reply(r) = parse_response(body.to_string().as_bytes(), 0.0).unwrap() else {
+            panic!()
+        };
         let h = r.handoff.unwrap();
         assert_eq!(h.reason, "llm:customer_is_angry");
         assert_eq!(h.note.as_deref(), Some("Customer is angry"));
@@ -210,7 +249,9 @@ mod tests {
     #[test]
     fn plain_answers_and_confidence() {
         let body = json!({"choices": [{"message": {"role": "assistant", "content": "Sure!"}}]});
-        let BotOutcome::Reply(r) = parse_response(body.to_string().as_bytes(), 0.5).unwrap() else { panic!() };
+        let BotOutcome::Reply(r) = parse_response(body.to_string().as_bytes(), 0.5).unwrap() else {
+            panic!()
+        };
         assert_eq!(r.text.as_deref(), Some("Sure!"));
         assert_eq!(r.confidence, Some(0.8));
         assert!(parse_response(b"{\"choices\": []}", 0.0).is_err());

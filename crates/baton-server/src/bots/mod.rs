@@ -84,7 +84,10 @@ pub struct KbSettings {
 
 impl Default for KbSettings {
     fn default() -> Self {
-        KbSettings { threshold: 0.35, max_articles: 3 }
+        KbSettings {
+            threshold: 0.35,
+            max_articles: 3,
+        }
     }
 }
 
@@ -147,7 +150,10 @@ pub struct ConfigError {
 }
 
 fn bad(field: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { field: field.to_string(), message: message.into() }
+    ConfigError {
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 fn check_url(field: &str, raw: &str) -> Result<(), ConfigError> {
@@ -175,7 +181,8 @@ fn check_timeout(field: &str, ms: u64) -> Result<(), ConfigError> {
 impl BotConfig {
     /// Parses a stored or submitted document.
     pub fn parse(value: &serde_json::Value) -> Result<BotConfig, ConfigError> {
-        let config: BotConfig = serde_json::from_value(value.clone()).map_err(|e| bad("bot", e.to_string()))?;
+        let config: BotConfig =
+            serde_json::from_value(value.clone()).map_err(|e| bad("bot", e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -198,7 +205,9 @@ impl BotConfig {
                 webhook::signing_key(&w.secret).map_err(|m| bad("webhook.secret", m))?;
                 check_timeout("webhook.timeout_ms", w.timeout_ms)?;
             }
-            (None, BotKind::Webhook) => return Err(bad("webhook", "is required when type is webhook")),
+            (None, BotKind::Webhook) => {
+                return Err(bad("webhook", "is required when type is webhook"));
+            }
             (None, _) => {}
         }
         match (&self.llm, self.kind) {
@@ -210,11 +219,17 @@ impl BotConfig {
                 if l.model.len() > 200 {
                     return Err(bad("llm.model", "must be at most 200 characters"));
                 }
-                if l.api_key.as_deref().is_some_and(|k| k.trim().is_empty() || k.len() > 1000) {
+                if l.api_key
+                    .as_deref()
+                    .is_some_and(|k| k.trim().is_empty() || k.len() > 1000)
+                {
                     return Err(bad("llm.api_key", "must be 1-1000 characters when given"));
                 }
                 check_timeout("llm.timeout_ms", l.timeout_ms)?;
-                if l.system_prompt.as_deref().is_some_and(|p| p.chars().count() > 20_000) {
+                if l.system_prompt
+                    .as_deref()
+                    .is_some_and(|p| p.chars().count() > 20_000)
+                {
                     return Err(bad("llm.system_prompt", "must be at most 20000 characters"));
                 }
                 if l.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
@@ -252,7 +267,12 @@ impl BotConfig {
             w.secret = stored
                 .and_then(|s| s.webhook.as_ref())
                 .map(|s| s.secret.clone())
-                .ok_or_else(|| bad("webhook.secret", "\"***\" keeps the stored secret, but there is none"))?;
+                .ok_or_else(|| {
+                    bad(
+                        "webhook.secret",
+                        "\"***\" keeps the stored secret, but there is none",
+                    )
+                })?;
         }
         if let Some(l) = &mut self.llm
             && l.api_key.as_deref() == Some(REDACTED)
@@ -261,7 +281,12 @@ impl BotConfig {
                 stored
                     .and_then(|s| s.llm.as_ref())
                     .and_then(|s| s.api_key.clone())
-                    .ok_or_else(|| bad("llm.api_key", "\"***\" keeps the stored key, but there is none"))?,
+                    .ok_or_else(|| {
+                        bad(
+                            "llm.api_key",
+                            "\"***\" keeps the stored key, but there is none",
+                        )
+                    })?,
             );
         }
         Ok(())
@@ -285,7 +310,11 @@ impl Default for Bots {
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .unwrap_or_default();
-        Bots { cache: RwLock::default(), http, inflight: Arc::new(tokio::sync::watch::Sender::new(0)) }
+        Bots {
+            cache: RwLock::default(),
+            http,
+            inflight: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
     }
 }
 
@@ -303,7 +332,10 @@ impl Bots {
             }),
         };
         let config = Arc::new(config);
-        self.cache.write().expect("lock").insert(tenant.clone(), config.clone());
+        self.cache
+            .write()
+            .expect("lock")
+            .insert(tenant.clone(), config.clone());
         Ok(config)
     }
 
@@ -354,9 +386,13 @@ pub fn spawn_invalidation(store: Arc<dyn Store>, bots: Arc<Bots>) {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(event) if event.conversation.is_none() && event.kind == kind => bots.invalidate(&event.tenant),
+                Ok(event) if event.conversation.is_none() && event.kind == kind => {
+                    bots.invalidate(&event.tenant)
+                }
                 Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => bots.cache.write().expect("lock").clear(),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    bots.cache.write().expect("lock").clear()
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
@@ -406,7 +442,11 @@ pub enum BotOutcome {
 pub fn to_token(raw: &str, max: usize) -> String {
     let mut out = String::new();
     for c in raw.trim().chars().flat_map(char::to_lowercase) {
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() || "_-:.".contains(c) { c } else { '_' };
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() || "_-:.".contains(c) {
+            c
+        } else {
+            '_'
+        };
         if c == '_' && (out.is_empty() || out.ends_with('_')) {
             continue;
         }
@@ -427,7 +467,10 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Reads a response body of at most `limit` bytes.
-pub(crate) async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+pub(crate) async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
         if body.len() + chunk.len() > limit {
@@ -456,7 +499,10 @@ mod tests {
 
     #[test]
     fn tokens_from_free_text() {
-        assert_eq!(to_token("Customer wants a REFUND!", 100), "customer_wants_a_refund");
+        assert_eq!(
+            to_token("Customer wants a REFUND!", 100),
+            "customer_wants_a_refund"
+        );
         assert_eq!(to_token("  billing:refund ", 100), "billing:refund");
         assert_eq!(to_token("¿¿??", 100), "");
         assert_eq!(to_token("abcdef", 3), "abc");
@@ -466,14 +512,28 @@ mod tests {
     fn validation_names_the_field() {
         let err = |v| BotConfig::parse(&v).unwrap_err().field;
         assert_eq!(err(json!({"type": "webhook"})), "webhook");
-        assert_eq!(err(json!({"type": "webhook", "webhook": {"url": "ftp://x", "secret": "s"}})), "webhook.url");
-        assert_eq!(err(json!({"type": "webhook", "webhook": {"url": "http://x", "secret": ""}})), "webhook.secret");
         assert_eq!(
-            err(json!({"type": "webhook", "webhook": {"url": "http://x", "secret": "s", "timeout_ms": 50}})),
+            err(json!({"type": "webhook", "webhook": {"url": "ftp://x", "secret": "s"}})),
+            "webhook.url"
+        );
+        assert_eq!(
+            err(json!({"type": "webhook", "webhook": {"url": "http://x", "secret": ""}})),
+            "webhook.secret"
+        );
+        assert_eq!(
+            err(
+                json!({"type": "webhook", "webhook": {"url": "http://x", "secret": "s", "timeout_ms": 50}})
+            ),
             "webhook.timeout_ms"
         );
-        assert_eq!(err(json!({"type": "llm", "llm": {"base_url": "http://x"}})), "llm.model");
-        assert_eq!(err(json!({"type": "kb", "kb": {"threshold": 2}})), "kb.threshold");
+        assert_eq!(
+            err(json!({"type": "llm", "llm": {"base_url": "http://x"}})),
+            "llm.model"
+        );
+        assert_eq!(
+            err(json!({"type": "kb", "kb": {"threshold": 2}})),
+            "kb.threshold"
+        );
         assert_eq!(err(json!({"type": "robot"})), "bot");
         let ok = BotConfig::parse(&json!({"type": "kb"})).unwrap();
         assert_eq!(ok.kb, KbSettings::default());
@@ -481,13 +541,19 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_and_kept() {
-        let stored = BotConfig::parse(&json!({"type": "webhook", "webhook": {"url": "http://x", "secret": "s3cret"}})).unwrap();
+        let stored = BotConfig::parse(
+            &json!({"type": "webhook", "webhook": {"url": "http://x", "secret": "s3cret"}}),
+        )
+        .unwrap();
         let shown = stored.redacted();
         assert_eq!(shown.webhook.as_ref().unwrap().secret, REDACTED);
         let mut resubmitted = shown.clone();
         resubmitted.keep_secrets(Some(&stored)).unwrap();
         assert_eq!(resubmitted, stored);
         let mut orphan = shown;
-        assert_eq!(orphan.keep_secrets(None).unwrap_err().field, "webhook.secret");
+        assert_eq!(
+            orphan.keep_secrets(None).unwrap_err().field,
+            "webhook.secret"
+        );
     }
 }

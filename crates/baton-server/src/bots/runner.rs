@@ -46,7 +46,10 @@ pub struct TurnContext {
 impl TurnContext {
     /// The conversation waits for a person: the bot may help meanwhile.
     pub fn waiting(&self) -> bool {
-        matches!(self.conversation.state, ConversationState::Queued | ConversationState::Deferred)
+        matches!(
+            self.conversation.state,
+            ConversationState::Queued | ConversationState::Deferred
+        )
     }
 
     /// The customer's language (primary subtag, lower-case), if known.
@@ -94,7 +97,9 @@ pub async fn run_turn(state: &AppState, message: &Message) -> StoreResult<()> {
     if config.kind == BotKind::None {
         return Ok(());
     }
-    let Some(ctx) = context(state, message).await? else { return Ok(()) };
+    let Some(ctx) = context(state, message).await? else {
+        return Ok(());
+    };
     if !(ctx.waiting() || ctx.conversation.state == ConversationState::Bot) {
         return Ok(());
     }
@@ -123,7 +128,10 @@ async fn context(state: &AppState, message: &Message) -> StoreResult<Option<Turn
     let customer = store.customer(tenant, &conversation.customer).await?;
     // Oldest first, paged: keep the last HISTORY turns up to the message.
     let mut recent = VecDeque::with_capacity(HISTORY + 1);
-    let mut page = PageRequest { limit: 500, cursor: None };
+    let mut page = PageRequest {
+        limit: 500,
+        cursor: None,
+    };
     'pages: for _ in 0..50 {
         let found = store.messages(tenant, &message.conversation, &page).await?;
         for m in found.items {
@@ -148,7 +156,13 @@ async fn context(state: &AppState, message: &Message) -> StoreResult<Option<Turn
     if transcript.last().map(|m| &m.id) != Some(&message.id) {
         transcript.push(message.clone());
     }
-    Ok(Some(TurnContext { tenant: tenant.clone(), conversation, customer, message: message.clone(), transcript }))
+    Ok(Some(TurnContext {
+        tenant: tenant.clone(),
+        conversation,
+        customer,
+        message: message.clone(),
+        transcript,
+    }))
 }
 
 async fn apply(state: &AppState, ctx: &TurnContext, outcome: BotOutcome) -> StoreResult<()> {
@@ -157,25 +171,59 @@ async fn apply(state: &AppState, ctx: &TurnContext, outcome: BotOutcome) -> Stor
         BotOutcome::Silent => Ok(()),
         BotOutcome::Failed(why) => {
             tracing::warn!(conversation = %id, reason = %why, "bot failed");
-            let current = state.store.conversation(&ctx.tenant, id).await?.map(|c| c.state);
+            let current = state
+                .store
+                .conversation(&ctx.tenant, id)
+                .await?
+                .map(|c| c.state);
             if current != Some(ConversationState::Bot) {
                 // Already waiting for (or with) a person: nothing to hand over.
                 return Ok(());
             }
-            let text = kb::phrases(ctx.language().as_deref()).connecting.to_string();
-            let system = NewMessage { role: MessageRole::System, text, external_id: None, bot: None };
+            let text = kb::phrases(ctx.language().as_deref())
+                .connecting
+                .to_string();
+            let system = NewMessage {
+                role: MessageRole::System,
+                text,
+                external_id: None,
+                bot: None,
+            };
             ignore_refusal(
-                service::post_message(state.store.as_ref(), &ctx.tenant, id, system, &Actor::System, now(), None)
-                    .await
-                    .map(|_| ()),
+                service::post_message(
+                    state.store.as_ref(),
+                    &ctx.tenant,
+                    id,
+                    system,
+                    &Actor::System,
+                    now(),
+                    None,
+                )
+                .await
+                .map(|_| ()),
             )?;
-            let handoff = HandoffRequest { reason: BOT_UNAVAILABLE.into(), queue: None, note: Some(why) };
+            let handoff = HandoffRequest {
+                reason: BOT_UNAVAILABLE.into(),
+                queue: None,
+                note: Some(why),
+            };
             request_handoff(state, ctx, handoff).await
         }
         BotOutcome::Reply(reply) => {
-            let BotReply { text, confidence, intent, fallback, handoff } = reply;
+            let BotReply {
+                text,
+                confidence,
+                intent,
+                fallback,
+                handoff,
+            } = reply;
             if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
-                if !post_reply(state, ctx, text, BotTurn { confidence, intent, fallback }).await? {
+                let turn = BotTurn {
+                    confidence,
+                    intent,
+                    fallback,
+                };
+                if !post_reply(state, ctx, text, turn).await? {
                     return Ok(());
                 }
             }
@@ -189,11 +237,21 @@ async fn apply(state: &AppState, ctx: &TurnContext, outcome: BotOutcome) -> Stor
 
 /// Stores the bot's reply through the detector. False when the core refused it (a person owns
 /// the conversation now, or it closed).
-async fn post_reply(state: &AppState, ctx: &TurnContext, text: String, mut turn: BotTurn) -> StoreResult<bool> {
+async fn post_reply(
+    state: &AppState,
+    ctx: &TurnContext,
+    text: String,
+    mut turn: BotTurn,
+) -> StoreResult<bool> {
     let tenant = &ctx.tenant;
     let id = &ctx.conversation.id;
-    let Some(current) = state.store.conversation(tenant, id).await? else { return Ok(false) };
-    if matches!(current.state, ConversationState::Queued | ConversationState::Deferred) {
+    let Some(current) = state.store.conversation(tenant, id).await? else {
+        return Ok(false);
+    };
+    if matches!(
+        current.state,
+        ConversationState::Queued | ConversationState::Deferred
+    ) {
         turn.intent = Some(WHILE_WAITING.into());
     }
     let now = now();
@@ -202,10 +260,25 @@ async fn post_reply(state: &AppState, ctx: &TurnContext, text: String, mut turn:
         detector: &detection.detector,
         business_open: detection.calendar.as_ref().map(|c| c.is_open(now)),
         payload: None,
+        // Review mode holds low-confidence replies for an agent, as for API-posted bot turns.
+        review_below: detection.review_below,
     };
-    let input = NewMessage { role: MessageRole::Bot, text: super::truncate(&text, MAX_REPLY), external_id: None, bot: Some(turn) };
-    let posted =
-        service::post_message(state.store.as_ref(), tenant, id, input, &Actor::Bot, now, Some(detection_input)).await;
+    let input = NewMessage {
+        role: MessageRole::Bot,
+        text: super::truncate(&text, MAX_REPLY),
+        external_id: None,
+        bot: Some(turn),
+    };
+    let posted = service::post_message(
+        state.store.as_ref(),
+        tenant,
+        id,
+        input,
+        &Actor::Bot,
+        now,
+        Some(detection_input),
+    )
+    .await;
     match posted {
         Ok(_) => Ok(true),
         Err(e) if is_refusal(&e) => {
@@ -217,11 +290,20 @@ async fn post_reply(state: &AppState, ctx: &TurnContext, text: String, mut turn:
 }
 
 /// Asks for a person on the bot's behalf, when the conversation is still the bot's (or deferred).
-async fn request_handoff(state: &AppState, ctx: &TurnContext, handoff: HandoffRequest) -> StoreResult<()> {
+async fn request_handoff(
+    state: &AppState,
+    ctx: &TurnContext,
+    handoff: HandoffRequest,
+) -> StoreResult<()> {
     let tenant = &ctx.tenant;
     let id = &ctx.conversation.id;
-    let Some(current) = state.store.conversation(tenant, id).await? else { return Ok(()) };
-    if !matches!(current.state, ConversationState::Bot | ConversationState::Deferred) {
+    let Some(current) = state.store.conversation(tenant, id).await? else {
+        return Ok(());
+    };
+    if !matches!(
+        current.state,
+        ConversationState::Bot | ConversationState::Deferred
+    ) {
         tracing::debug!(conversation = %id, state = %current.state, "bot handoff request ignored");
         return Ok(());
     }
@@ -229,7 +311,9 @@ async fn request_handoff(state: &AppState, ctx: &TurnContext, handoff: HandoffRe
     if let Some(raw) = &handoff.queue {
         match QueueId::parse(raw.as_str()) {
             Ok(q) if state.store.queue(tenant, &q).await?.is_some() => queue = Some(q),
-            _ => tracing::debug!(conversation = %id, queue = %raw, "bot asked for an unknown queue"),
+            _ => {
+                tracing::debug!(conversation = %id, queue = %raw, "bot asked for an unknown queue")
+            }
         }
     }
     let command = Command::RequestHandoff {
@@ -239,11 +323,25 @@ async fn request_handoff(state: &AppState, ctx: &TurnContext, handoff: HandoffRe
         priority: None,
         note: handoff.note.map(|n| super::truncate(&n, 2000)),
     };
-    ignore_refusal(service::run_command(state.store.as_ref(), tenant, id, &command, &Actor::Bot, now()).await.map(|_| ()))
+    ignore_refusal(
+        service::run_command(
+            state.store.as_ref(),
+            tenant,
+            id,
+            &command,
+            &Actor::Bot,
+            now(),
+        )
+        .await
+        .map(|_| ()),
+    )
 }
 
 fn is_refusal(e: &StoreError) -> bool {
-    matches!(e, StoreError::Transition(TransitionError::BotSilenced | TransitionError::InvalidState { .. }))
+    matches!(
+        e,
+        StoreError::Transition(TransitionError::BotSilenced | TransitionError::InvalidState { .. })
+    )
 }
 
 /// The conversation moved on meanwhile (assigned, closed): not an error for a background turn.

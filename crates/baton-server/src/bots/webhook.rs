@@ -16,7 +16,9 @@
 //! person with the reason `bot_unavailable`.
 
 use super::runner::TurnContext;
-use super::{BotOutcome, BotReply, HandoffRequest, WebhookSettings, describe, read_limited, to_token};
+use super::{
+    BotOutcome, BotReply, HandoffRequest, WebhookSettings, describe, read_limited, to_token,
+};
 use crate::dto::rfc3339;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -39,7 +41,13 @@ pub fn signing_key(secret: &str) -> Result<Vec<u8>, String> {
         Some(b64) => STANDARD
             .decode(b64)
             .map_err(|e| format!("a whsec_ secret must be base64 after the prefix: {e}"))
-            .and_then(|k| if k.is_empty() { Err("the whsec_ secret is empty".into()) } else { Ok(k) }),
+            .and_then(|k| {
+                if k.is_empty() {
+                    Err("the whsec_ secret is empty".into())
+                } else {
+                    Ok(k)
+                }
+            }),
         None => Ok(secret.as_bytes().to_vec()),
     }
 }
@@ -47,7 +55,8 @@ pub fn signing_key(secret: &str) -> Result<Vec<u8>, String> {
 /// The `webhook-signature` header value: `v1,` and the base64 HMAC-SHA256 of
 /// `"{id}.{timestamp}.{body}"`.
 pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -69,7 +78,10 @@ pub fn request_body(ctx: &TurnContext) -> Value {
         })
     });
     let history = ctx.history();
-    let history: Vec<Value> = history[history.len().saturating_sub(HISTORY)..].iter().map(message_json).collect();
+    let history: Vec<Value> = history[history.len().saturating_sub(HISTORY)..]
+        .iter()
+        .map(message_json)
+        .collect();
     json!({
         "type": "message",
         "conversation_id": ctx.conversation.id,
@@ -103,17 +115,26 @@ pub fn parse_reply(body: &[u8]) -> Result<BotOutcome, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(BotOutcome::Silent);
     }
-    let wire: WireReply = serde_json::from_slice(body).map_err(|e| format!("invalid reply JSON: {e}"))?;
+    let wire: WireReply =
+        serde_json::from_slice(body).map_err(|e| format!("invalid reply JSON: {e}"))?;
     if wire.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
         return Err("confidence must be between 0 and 1".into());
     }
-    if wire.intent.as_deref().is_some_and(|i| i.chars().count() > 100) {
+    if wire
+        .intent
+        .as_deref()
+        .is_some_and(|i| i.chars().count() > 100)
+    {
         return Err("intent must be at most 100 characters".into());
     }
     let handoff = wire.handoff.map(|h| {
         let reason = to_token(h.reason.as_deref().unwrap_or(""), 100);
         HandoffRequest {
-            reason: if reason.is_empty() { "bot_request".into() } else { reason },
+            reason: if reason.is_empty() {
+                "bot_request".into()
+            } else {
+                reason
+            },
             queue: h.queue,
             note: h.note,
         }
@@ -132,7 +153,12 @@ pub fn parse_reply(body: &[u8]) -> Result<BotOutcome, String> {
 }
 
 /// Posts the turn to the bot and reads its reply.
-pub async fn call(http: &reqwest::Client, settings: &WebhookSettings, ctx: &TurnContext, now: Timestamp) -> BotOutcome {
+pub async fn call(
+    http: &reqwest::Client,
+    settings: &WebhookSettings,
+    ctx: &TurnContext,
+    now: Timestamp,
+) -> BotOutcome {
     let key = match signing_key(&settings.secret) {
         Ok(k) => k,
         Err(e) => return BotOutcome::Failed(e),
@@ -159,7 +185,10 @@ pub async fn call(http: &reqwest::Client, settings: &WebhookSettings, ctx: &Turn
     if !status.is_success() {
         return BotOutcome::Failed(format!("webhook bot answered HTTP {}", status.as_u16()));
     }
-    match read_limited(resp, MAX_REPLY_BYTES).await.and_then(|b| parse_reply(&b)) {
+    match read_limited(resp, MAX_REPLY_BYTES)
+        .await
+        .and_then(|b| parse_reply(&b))
+    {
         Ok(outcome) => outcome,
         Err(e) => BotOutcome::Failed(format!("webhook bot: {e}")),
     }
@@ -188,7 +217,9 @@ mod tests {
         assert_eq!(parse_reply(b"{}").unwrap(), BotOutcome::Silent);
         assert!(parse_reply(b"<html>").is_err());
         assert!(parse_reply(br#"{"text": "hi", "confidence": 7}"#).is_err());
-        let BotOutcome::Reply(r) = parse_reply(br#"{"handoff": {"reason": "Wants a Refund"}}"#).unwrap() else {
+        let BotOutcome::Reply(r) =
+            parse_reply(br#"{"handoff": {"reason": "Wants a Refund"}}"#).unwrap()
+        else {
             panic!()
         };
         assert_eq!(r.handoff.unwrap().reason, "wants_a_refund");

@@ -23,9 +23,15 @@ fn invalid(e: bots::ConfigError) -> ApiError {
 /// The tenant's bot configuration, secrets shown as `"***"`. `type: "none"` when unset.
 #[utoipa::path(get, path = "/v1/bot", tag = "configuration",
     responses((status = 200, body = BotConfig)), security(("bearer" = [])))]
-async fn get_bot(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<BotConfig>> {
+async fn get_bot(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<BotConfig>> {
     principal.require_role(Role::Supervisor)?;
-    let config = state.bots.get(state.store.as_ref(), &principal.tenant).await?;
+    let config = state
+        .bots
+        .get(state.store.as_ref(), &principal.tenant)
+        .await?;
     Ok(Json(config.redacted()))
 }
 
@@ -34,12 +40,20 @@ async fn get_bot(State(state): State<AppState>, principal: Principal) -> ApiResu
 #[utoipa::path(put, path = "/v1/bot", tag = "configuration", request_body = BotConfig,
     responses((status = 200, body = BotConfig), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn put_bot(State(state): State<AppState>, principal: Principal, Json(body): Json<Value>) -> ApiResult<Json<BotConfig>> {
+async fn put_bot(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<Value>,
+) -> ApiResult<Json<BotConfig>> {
     principal.require_role(Role::Admin)?;
     let tenant = &principal.tenant;
-    let mut config: BotConfig =
-        serde_json::from_value(body).map_err(|e| ApiError::invalid("invalid_bot", format!("bot: {e}")))?;
-    let stored = state.store.setting(tenant, bots::SETTING).await?.and_then(|v| BotConfig::parse(&v).ok());
+    let mut config: BotConfig = serde_json::from_value(body)
+        .map_err(|e| ApiError::invalid("invalid_bot", format!("bot: {e}")))?;
+    let stored = state
+        .store
+        .setting(tenant, bots::SETTING)
+        .await?
+        .and_then(|v| BotConfig::parse(&v).ok());
     config.keep_secrets(stored.as_ref()).map_err(invalid)?;
     config.validate().map_err(invalid)?;
     let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;

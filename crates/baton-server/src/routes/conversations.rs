@@ -269,6 +269,7 @@ async fn post_message(
         detector: &tenant_detection.detector,
         business_open: tenant_detection.calendar.as_ref().map(|c| c.is_open(now)),
         payload: body.payload.as_ref(),
+        review_below: tenant_detection.review_below,
     };
     let outcome = service::post_message(
         state.store.as_ref(),
@@ -287,8 +288,11 @@ async fn post_message(
     if outcome.events.iter().any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str())) {
         crate::routing::after_change(&state, &principal.tenant).await;
     }
+    crate::brief::record_after_handoff(&state, &outcome.events).await;
     let status = if outcome.duplicate {
         StatusCode::OK
+    } else if outcome.held {
+        StatusCode::ACCEPTED
     } else {
         StatusCode::CREATED
     };
@@ -305,6 +309,7 @@ async fn post_message(
             conversation,
             escalation: outcome.evaluation,
             duplicate: outcome.duplicate,
+            held: outcome.held,
         }),
     ))
 }
@@ -383,7 +388,7 @@ async fn run(
     command: Command,
 ) -> ApiResult<Json<ConversationView>> {
     let id = conversation_id(id)?;
-    service::run_command(
+    let outcome = service::run_command(
         state.store.as_ref(),
         &principal.tenant,
         &id,
@@ -392,6 +397,7 @@ async fn run(
         now(),
     )
     .await?;
+    crate::brief::record_after_handoff(state, &outcome.events).await;
     if !matches!(command, Command::RecordCsat { .. }) {
         crate::routing::after_change(state, &principal.tenant).await;
     }

@@ -3,6 +3,7 @@
 pub mod bot;
 pub mod config;
 pub mod conversations;
+pub mod copilot;
 pub mod kb;
 pub mod ops;
 pub mod people;

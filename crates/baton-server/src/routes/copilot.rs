@@ -1,0 +1,315 @@
+//! The agent copilot: drafted replies (knowledge base and canned responses) with every choice
+//! recorded, and review mode (approve or reject bot replies held for low confidence).
+
+use super::conversation_id;
+use crate::auth::Principal;
+use crate::detection::{self, REVIEW, ReviewSettings};
+use crate::dto::{ConversationView, MAX_TEXT, MessageView, optional_text, required_text, token};
+use crate::error::{ApiError, ApiResult, Json};
+use crate::{AppState, now};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use baton_core::conversation::{Command, DraftAction};
+use baton_core::{MessageId, MessageRole, Role};
+use baton_kb::SearchOptions;
+use baton_store::service::{self, NewMessage};
+use baton_store::{Message, PageRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Setting key of the tenant's canned responses.
+pub const CANNED: &str = "canned_responses";
+
+/// The copilot routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(drafts))
+        .routes(routes!(use_draft))
+        .routes(routes!(approve_held))
+        .routes(routes!(reject_held))
+        .routes(routes!(get_canned, put_canned))
+        .routes(routes!(get_review, put_review))
+}
+
+/// A canned response: `{customer_name}` and `{agent_name}` are filled in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedResponse {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Text with placeholders.
+    pub text: String,
+    /// Words that make it relevant.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A drafted reply.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Draft {
+    /// Stable id (`kb:<article>` or `canned:<id>`).
+    pub id: String,
+    /// `kb` or `canned`.
+    pub source: String,
+    /// The reply text, ready to send or edit.
+    pub text: String,
+    /// Where it comes from (article or canned response title).
+    pub title: String,
+    /// Relevance in [0, 1].
+    pub score: f64,
+}
+
+/// Drafts for a conversation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftsResponse {
+    /// Best first.
+    pub items: Vec<Draft>,
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+fn fill(template: &str, customer: &str, agent: &str) -> String {
+    template.replace("{customer_name}", customer).replace("{agent_name}", agent)
+}
+
+/// Drafted replies for the conversation's latest customer messages.
+#[utoipa::path(get, path = "/v1/conversations/{id}/drafts", tag = "copilot",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, body = DraftsResponse)), security(("bearer" = [])))]
+async fn drafts(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<DraftsResponse>> {
+    let me = principal.require_role(Role::Agent)?.clone();
+    let id = conversation_id(&id)?;
+    let store = state.store.as_ref();
+    let conv = store.conversation(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("conversation"))?;
+    let messages: Vec<Message> = store.messages(&principal.tenant, &id, &PageRequest { limit: 500, cursor: None }).await?.items;
+    let recent: Vec<&str> =
+        messages.iter().rev().filter(|m| m.role == MessageRole::Customer).take(2).map(|m| m.text.as_str()).collect();
+    let query = recent.join(" ");
+    let customer = store.customer(&principal.tenant, &conv.customer).await?;
+    let customer_name = customer
+        .as_ref()
+        .and_then(|c| c.name.as_deref())
+        .and_then(|n| n.split_whitespace().next())
+        .unwrap_or("there")
+        .to_string();
+    let agent = store.agent(&principal.tenant, &me).await?.map(|a| a.name).unwrap_or_default();
+    let agent_name = agent.split_whitespace().next().unwrap_or("").to_string();
+    let mut items = Vec::new();
+    if !query.trim().is_empty() {
+        let hits = state
+            .knowledge
+            .search(store, &principal.tenant, &query, &SearchOptions { limit: 2, ..Default::default() })
+            .await?;
+        let confidence = baton_kb::confidence(&hits);
+        for (rank, hit) in hits.into_iter().enumerate() {
+            items.push(Draft {
+                id: format!("kb:{}", hit.id),
+                source: "kb".into(),
+                text: format!(
+                    "Hi {customer_name}, {} You can find the details in our article “{}”.",
+                    hit.snippet.trim(),
+                    hit.title
+                ),
+                title: hit.title,
+                score: if rank == 0 { confidence } else { confidence / 2.0 },
+            });
+        }
+    }
+    let canned: Vec<CannedResponse> = store
+        .setting(&principal.tenant, CANNED)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let asked = words(&query);
+    for c in canned {
+        let vocabulary: Vec<String> = words(&c.title).into_iter().chain(c.tags.iter().map(|t| t.to_lowercase())).collect();
+        let overlap = vocabulary.iter().filter(|w| asked.iter().any(|a| a.starts_with(w.as_str()) || w.starts_with(a.as_str()))).count();
+        if overlap > 0 {
+            items.push(Draft {
+                id: format!("canned:{}", c.id),
+                source: "canned".into(),
+                text: fill(&c.text, &customer_name, &agent_name),
+                title: c.title,
+                score: (overlap as f64 / vocabulary.len().max(1) as f64).min(1.0),
+            });
+        }
+    }
+    items.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(Json(DraftsResponse { items }))
+}
+
+/// What the agent did with a draft.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UseDraftBody {
+    /// The draft's id.
+    pub draft_id: String,
+    /// `sent`, `edited` or `ignored`.
+    #[schema(value_type = String)]
+    pub action: DraftAction,
+    /// The text sent (required for `edited`; defaults to the draft's for `sent`).
+    pub text: Option<String>,
+}
+
+/// Send, edit-and-send or ignore a draft; the choice is recorded as a `draft_used` event.
+#[utoipa::path(post, path = "/v1/conversations/{id}/drafts/use", tag = "copilot",
+    params(("id" = String, Path, description = "Conversation id")), request_body = UseDraftBody,
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn use_draft(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<UseDraftBody>,
+) -> ApiResult<Json<ConversationView>> {
+    principal.require_role(Role::Agent)?;
+    let id = conversation_id(&id)?;
+    let draft_id = token("draft_id", &body.draft_id, 140)?;
+    let source = draft_id.split(':').next().unwrap_or("").to_string();
+    if !["kb", "canned", "llm"].contains(&source.as_str()) {
+        return Err(ApiError::invalid("invalid_field", "draft_id must be an id from GET .../drafts"));
+    }
+    let text = optional_text("text", body.text, MAX_TEXT)?;
+    let store = state.store.as_ref();
+    let actor = principal.actor();
+    if body.action != DraftAction::Ignored {
+        let text = text.ok_or_else(|| ApiError::invalid("missing_field", "text is required to send a draft"))?;
+        service::post_message(
+            store,
+            &principal.tenant,
+            &id,
+            NewMessage { role: MessageRole::Agent, text, external_id: None, bot: None },
+            &actor,
+            now(),
+            None,
+        )
+        .await?;
+    }
+    let command = Command::RecordDraftUse { draft_id, source, action: body.action };
+    let outcome = service::run_command(store, &principal.tenant, &id, &command, &actor, now()).await?;
+    Ok(Json(ConversationView::new(outcome.conversation, None)))
+}
+
+/// Approve a held bot reply (optionally edited): it is sent to the customer as the bot's.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// Replacement text.
+    pub text: Option<String>,
+}
+
+fn held_id(raw: &str) -> ApiResult<MessageId> {
+    MessageId::parse(raw).map_err(|_| ApiError::NotFound("held reply"))
+}
+
+/// Approve a bot reply held by review mode.
+#[utoipa::path(post, path = "/v1/conversations/{id}/held/{held_id}/approve", tag = "copilot",
+    params(("id" = String, Path, description = "Conversation id"), ("held_id" = String, Path, description = "Held reply id")),
+    request_body = Option<ApproveBody>,
+    responses((status = 201, body = MessageView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn approve_held(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, held)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<MessageView>)> {
+    principal.require_role(Role::Agent)?;
+    let body: ApproveBody = crate::error::optional_json(&body)?;
+    let id = conversation_id(&id)?;
+    let held = held_id(&held)?;
+    let text = body.text.map(|t| required_text("text", t, MAX_TEXT)).transpose()?;
+    let command = Command::ApproveHeld { id: held.clone(), text };
+    service::run_command(state.store.as_ref(), &principal.tenant, &id, &command, &principal.actor(), now()).await?;
+    let messages = state.store.messages(&principal.tenant, &id, &PageRequest { limit: 500, cursor: None }).await?;
+    let message = messages.items.into_iter().find(|m| m.id == held).ok_or(ApiError::NotFound("message"))?;
+    Ok((StatusCode::CREATED, Json(message.into())))
+}
+
+/// Reject a bot reply held by review mode.
+#[utoipa::path(post, path = "/v1/conversations/{id}/held/{held_id}/reject", tag = "copilot",
+    params(("id" = String, Path, description = "Conversation id"), ("held_id" = String, Path, description = "Held reply id")),
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn reject_held(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, held)): Path<(String, String)>,
+) -> ApiResult<Json<ConversationView>> {
+    principal.require_role(Role::Agent)?;
+    let id = conversation_id(&id)?;
+    let command = Command::RejectHeld { id: held_id(&held)? };
+    let outcome = service::run_command(state.store.as_ref(), &principal.tenant, &id, &command, &principal.actor(), now()).await?;
+    Ok(Json(ConversationView::new(outcome.conversation, None)))
+}
+
+/// The tenant's canned responses.
+#[utoipa::path(get, path = "/v1/canned-responses", tag = "copilot",
+    responses((status = 200, body = Vec<CannedResponse>)), security(("bearer" = [])))]
+async fn get_canned(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<serde_json::Value>> {
+    principal.require_role(Role::Agent)?;
+    Ok(Json(state.store.setting(&principal.tenant, CANNED).await?.unwrap_or_else(|| serde_json::json!([]))))
+}
+
+/// Replace the canned responses.
+#[utoipa::path(put, path = "/v1/canned-responses", tag = "copilot", request_body = Vec<CannedResponse>,
+    responses((status = 200, body = Vec<CannedResponse>), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn put_canned(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<Vec<CannedResponse>>,
+) -> ApiResult<Json<serde_json::Value>> {
+    principal.require_role(Role::Admin)?;
+    if body.len() > 500 {
+        return Err(ApiError::invalid("too_many", "at most 500 canned responses"));
+    }
+    for (i, c) in body.iter().enumerate() {
+        token(&format!("[{i}].id"), &c.id, 60)?;
+        required_text(&format!("[{i}].title"), c.title.clone(), 200)?;
+        required_text(&format!("[{i}].text"), c.text.clone(), MAX_TEXT)?;
+        if body[..i].iter().any(|o| o.id == c.id) {
+            return Err(ApiError::invalid("duplicate_id", format!("[{i}].id '{}' is used twice", c.id)));
+        }
+    }
+    let value = serde_json::to_value(&body).unwrap_or_default();
+    service::put_settings(state.store.as_ref(), &principal.tenant, &[(CANNED, value.clone())], &principal.actor(), now())
+        .await?;
+    Ok(Json(value))
+}
+
+/// Review mode settings.
+#[utoipa::path(get, path = "/v1/review", tag = "copilot",
+    responses((status = 200, body = ReviewSettings)), security(("bearer" = [])))]
+async fn get_review(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<serde_json::Value>> {
+    principal.require_role(Role::Supervisor)?;
+    let value = state.store.setting(&principal.tenant, REVIEW).await?;
+    Ok(Json(value.unwrap_or_else(|| serde_json::json!({"enabled": false, "threshold": 0.5}))))
+}
+
+/// Turn review mode on or off: `{"enabled": true, "threshold": 0.5}`.
+#[utoipa::path(put, path = "/v1/review", tag = "copilot", request_body = ReviewSettings,
+    responses((status = 200, body = ReviewSettings), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn put_review(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<ReviewSettings>,
+) -> ApiResult<Json<serde_json::Value>> {
+    principal.require_role(Role::Admin)?;
+    let value = serde_json::to_value(&body).unwrap_or_default();
+    detection::parse_review(&value).map_err(|e| ApiError::invalid("invalid_review", e.to_string()))?;
+    service::put_settings(state.store.as_ref(), &principal.tenant, &[(REVIEW, value.clone())], &principal.actor(), now())
+        .await?;
+    state.detectors.invalidate(&principal.tenant);
+    Ok(Json(value))
+}
