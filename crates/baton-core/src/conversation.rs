@@ -685,7 +685,10 @@ fn invalid(action: &'static str, state: ConversationState) -> TransitionError {
     TransitionError::InvalidState { action, state }
 }
 
-fn require_agent<'a>(actor: &'a Actor, action: &'static str) -> Result<&'a AgentId, TransitionError> {
+fn require_agent<'a>(
+    actor: &'a Actor,
+    action: &'static str,
+) -> Result<&'a AgentId, TransitionError> {
     actor.agent().ok_or(TransitionError::AgentRequired(action))
 }
 
@@ -700,7 +703,13 @@ pub fn decide(
     let state = conv.state;
     let events = match command {
         Command::AddMessage(message) => decide_message(conv, message, actor)?,
-        Command::RequestHandoff { reason, source, queue, priority, note } => {
+        Command::RequestHandoff {
+            reason,
+            source,
+            queue,
+            priority,
+            note,
+        } => {
             let requested = EventKind::HandoffRequested {
                 reason: reason.clone(),
                 source: *source,
@@ -712,7 +721,10 @@ pub fn decide(
                 // An agent asking for a handoff of a bot conversation takes it over.
                 (S::Bot, Some(agent)) => vec![
                     requested,
-                    EventKind::Assigned { agent: agent.clone(), via: AssignVia::Takeover },
+                    EventKind::Assigned {
+                        agent: agent.clone(),
+                        via: AssignVia::Takeover,
+                    },
                 ],
                 (S::Bot | S::Deferred, _) => vec![requested],
                 (s, _) => return Err(invalid("hand off", s)),
@@ -726,9 +738,14 @@ pub fn decide(
                     if let Some(offer) = &conv.offer
                         && &offer.agent != agent
                     {
-                        events.push(EventKind::OfferExpired { agent: offer.agent.clone() });
+                        events.push(EventKind::OfferExpired {
+                            agent: offer.agent.clone(),
+                        });
                     }
-                    events.push(EventKind::Assigned { agent: agent.clone(), via: AssignVia::Claim });
+                    events.push(EventKind::Assigned {
+                        agent: agent.clone(),
+                        via: AssignVia::Claim,
+                    });
                     events
                 }
                 S::Assigned if conv.assignee.as_ref() == Some(agent) => {
@@ -738,7 +755,11 @@ pub fn decide(
                 s => return Err(invalid("claim", s)),
             }
         }
-        Command::Offer { agent, expires_at, explanation } => {
+        Command::Offer {
+            agent,
+            expires_at,
+            explanation,
+        } => {
             if *expires_at <= now {
                 return Err(TransitionError::OfferInPast);
             }
@@ -762,19 +783,31 @@ pub fn decide(
             match &conv.offer {
                 Some(offer) if &offer.agent == agent && state == S::Queued => {
                     if *command == Command::Accept {
-                        vec![EventKind::Assigned { agent: agent.clone(), via: AssignVia::Offer }]
+                        vec![EventKind::Assigned {
+                            agent: agent.clone(),
+                            via: AssignVia::Offer,
+                        }]
                     } else {
-                        vec![EventKind::OfferDeclined { agent: agent.clone() }]
+                        vec![EventKind::OfferDeclined {
+                            agent: agent.clone(),
+                        }]
                     }
                 }
                 _ => return Err(TransitionError::NoOffer),
             }
         }
         Command::ExpireOffer => match &conv.offer {
-            Some(offer) => vec![EventKind::OfferExpired { agent: offer.agent.clone() }],
+            Some(offer) => vec![EventKind::OfferExpired {
+                agent: offer.agent.clone(),
+            }],
             None => return Err(TransitionError::NoOffer),
         },
-        Command::Transfer { to_agent, to_queue, note, override_owner } => {
+        Command::Transfer {
+            to_agent,
+            to_queue,
+            note,
+            override_owner,
+        } => {
             if state != S::Assigned {
                 return Err(invalid("transfer", state));
             }
@@ -797,9 +830,13 @@ pub fn decide(
             S::Queued | S::Bot => {
                 let mut events = Vec::new();
                 if let Some(offer) = &conv.offer {
-                    events.push(EventKind::OfferExpired { agent: offer.agent.clone() });
+                    events.push(EventKind::OfferExpired {
+                        agent: offer.agent.clone(),
+                    });
                 }
-                events.push(EventKind::Deferred { reason: reason.clone() });
+                events.push(EventKind::Deferred {
+                    reason: reason.clone(),
+                });
                 events
             }
             s => return Err(invalid("defer", s)),
@@ -813,21 +850,32 @@ pub fn decide(
             _ if *p == conv.priority => vec![],
             _ => vec![EventKind::PriorityChanged { priority: *p }],
         },
-        Command::Close { resolution, override_owner } => {
+        Command::Close {
+            resolution,
+            override_owner,
+        } => {
             if state == S::Closed {
                 return Err(invalid("close", state));
             }
             check_owner(conv, actor, *override_owner)?;
-            vec![EventKind::Closed { resolution: resolution.clone() }]
+            vec![EventKind::Closed {
+                resolution: resolution.clone(),
+            }]
         }
         Command::HoldBotReply(reply) => match state {
-            S::Bot | S::Queued | S::Deferred => vec![EventKind::BotReplyHeld { reply: reply.clone() }],
+            S::Bot | S::Queued | S::Deferred => vec![EventKind::BotReplyHeld {
+                reply: reply.clone(),
+            }],
             S::Assigned => return Err(TransitionError::BotSilenced),
             s => return Err(invalid("hold a reply for", s)),
         },
         Command::ApproveHeld { id, text } => {
             require_agent(actor, "approve a bot reply")?;
-            let held = conv.held.iter().find(|h| &h.id == id).ok_or(TransitionError::NoHeldReply)?;
+            let held = conv
+                .held
+                .iter()
+                .find(|h| &h.id == id)
+                .ok_or(TransitionError::NoHeldReply)?;
             let message = MessageRecord {
                 id: held.id.clone(),
                 role: MessageRole::Bot,
@@ -851,16 +899,28 @@ pub fn decide(
             }
             vec![EventKind::BotReplyRejected { id: id.clone() }]
         }
-        Command::RecordDraftUse { draft_id, source, action } => {
+        Command::RecordDraftUse {
+            draft_id,
+            source,
+            action,
+        } => {
             let agent = require_agent(actor, "use a draft")?;
             if conv.state != S::Assigned || conv.assignee.as_ref() != Some(agent) {
                 return Err(TransitionError::NotAssignee);
             }
-            vec![EventKind::DraftUsed { draft_id: draft_id.clone(), source: source.clone(), action: *action }]
+            vec![EventKind::DraftUsed {
+                draft_id: draft_id.clone(),
+                source: source.clone(),
+                action: *action,
+            }]
         }
-        Command::RecordBrief(brief) => vec![EventKind::BriefBuilt { brief: brief.clone() }],
+        Command::RecordBrief(brief) => vec![EventKind::BriefBuilt {
+            brief: brief.clone(),
+        }],
         Command::RecordEvaluation(evaluation) => {
-            vec![EventKind::EscalationEvaluated { evaluation: evaluation.clone() }]
+            vec![EventKind::EscalationEvaluated {
+                evaluation: evaluation.clone(),
+            }]
         }
         Command::RecordCsat { score, comment } => {
             if state != S::Closed {
@@ -869,16 +929,23 @@ pub fn decide(
             if conv.csat.is_some() {
                 return Err(TransitionError::CsatAlreadyRecorded);
             }
-            vec![EventKind::CsatRecorded { score: *score, comment: comment.clone() }]
+            vec![EventKind::CsatRecorded {
+                score: *score,
+                comment: comment.clone(),
+            }]
         }
         Command::ChangeQueue { queue } => match state {
             S::Queued if conv.queue.as_ref() == Some(queue) => vec![],
             S::Queued => {
                 let mut events = Vec::new();
                 if let Some(offer) = &conv.offer {
-                    events.push(EventKind::OfferExpired { agent: offer.agent.clone() });
+                    events.push(EventKind::OfferExpired {
+                        agent: offer.agent.clone(),
+                    });
                 }
-                events.push(EventKind::QueueChanged { queue: queue.clone() });
+                events.push(EventKind::QueueChanged {
+                    queue: queue.clone(),
+                });
                 events
             }
             s => return Err(invalid("move", s)),
@@ -888,7 +955,10 @@ pub fn decide(
             S::Queued | S::Deferred => vec![EventKind::OverflowStep { stage: *stage }],
             s => return Err(invalid("escalate", s)),
         },
-        Command::SetPosition { position, estimated_wait_secs } => match state {
+        Command::SetPosition {
+            position,
+            estimated_wait_secs,
+        } => match state {
             S::Queued
                 if conv.position == Some(*position)
                     && conv.estimated_wait_secs == *estimated_wait_secs =>
@@ -908,7 +978,11 @@ pub fn decide(
 
 /// An agent acting on an assigned conversation must own it, unless the caller's role allows
 /// overriding (supervisors). Non-agent actors (integrations, system) are authorised upstream.
-fn check_owner(conv: &Conversation, actor: &Actor, override_owner: bool) -> Result<(), TransitionError> {
+fn check_owner(
+    conv: &Conversation,
+    actor: &Actor,
+    override_owner: bool,
+) -> Result<(), TransitionError> {
     match (conv.state, actor.agent()) {
         (S::Assigned, Some(agent)) if !override_owner && conv.assignee.as_ref() != Some(agent) => {
             Err(TransitionError::NotAssignee)
@@ -923,7 +997,9 @@ fn decide_message(
     actor: &Actor,
 ) -> Result<Vec<EventKind>, TransitionError> {
     let state = conv.state;
-    let added = EventKind::MessageAdded { message: message.clone() };
+    let added = EventKind::MessageAdded {
+        message: message.clone(),
+    };
     match message.role {
         MessageRole::Customer => Ok(if state == S::Closed {
             vec![EventKind::Reopened, added]
@@ -959,7 +1035,10 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
     conv.version += 1;
     conv.updated_at = at;
     match event {
-        EventKind::Started { channel, attributes } => {
+        EventKind::Started {
+            channel,
+            attributes,
+        } => {
             conv.channel = channel.clone();
             conv.attributes = attributes.clone();
             conv.created_at = at;
@@ -979,7 +1058,13 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.resolution = None;
             conv.closed_at = None;
         }
-        EventKind::HandoffRequested { reason, source, queue, priority, note } => {
+        EventKind::HandoffRequested {
+            reason,
+            source,
+            queue,
+            priority,
+            note,
+        } => {
             conv.state = S::Queued;
             conv.queue = queue.clone();
             conv.priority = *priority;
@@ -993,8 +1078,15 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
                 at,
             });
         }
-        EventKind::Offered { agent, expires_at, explanation } => {
-            conv.offer = Some(Offer { agent: agent.clone(), expires_at: *expires_at });
+        EventKind::Offered {
+            agent,
+            expires_at,
+            explanation,
+        } => {
+            conv.offer = Some(Offer {
+                agent: agent.clone(),
+                expires_at: *expires_at,
+            });
             conv.left_line();
             if explanation.is_some() {
                 conv.routing = explanation.clone();
@@ -1013,7 +1105,9 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.assigned_at = Some(at);
             conv.left_line();
         }
-        EventKind::Transferred { to_agent, to_queue, .. } => {
+        EventKind::Transferred {
+            to_agent, to_queue, ..
+        } => {
             if let Some(q) = to_queue {
                 conv.queue = Some(q.clone());
             }
@@ -1066,7 +1160,10 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.left_line();
         }
         EventKind::OverflowStep { stage } => conv.overflow_stage = *stage,
-        EventKind::QueuePositions { position, estimated_wait_secs } => {
+        EventKind::QueuePositions {
+            position,
+            estimated_wait_secs,
+        } => {
             conv.position = Some(*position);
             conv.estimated_wait_secs = *estimated_wait_secs;
         }

@@ -33,7 +33,12 @@ const CLAIM_BATCH: u32 = 64;
 
 /// Conversation events after which a message triggers a routing pass (the escalation detector
 /// handed over, deferred or reprioritised in the message's transaction).
-pub const ROUTING_EVENTS: [&str; 4] = ["handoff_requested", "assigned", "deferred", "priority_changed"];
+pub const ROUTING_EVENTS: [&str; 4] = [
+    "handoff_requested",
+    "assigned",
+    "deferred",
+    "priority_changed",
+];
 
 /// Runs a routing pass for the tenant after a successful change. Errors are logged: the change
 /// itself succeeded, and the tenant's timer (or the next change) routes again.

@@ -97,7 +97,11 @@ impl BotApp {
     /// Posts a customer message and waits for the bot's turn to finish.
     async fn customer_says(&self, id: &str, text: &str) -> Res {
         let res = self
-            .post(&format!("/v1/conversations/{id}/messages"), &self.api_key, json!({"role": "customer", "text": text}))
+            .post(
+                &format!("/v1/conversations/{id}/messages"),
+                &self.api_key,
+                json!({"role": "customer", "text": text}),
+            )
             .await;
         assert_eq!(res.status, 201, "{}", res.body);
         self.settled().await;
@@ -105,17 +109,28 @@ impl BotApp {
     }
 
     async fn messages(&self, id: &str) -> Vec<Value> {
-        let res = self.get(&format!("/v1/conversations/{id}/messages"), &self.admin_token).await;
+        let res = self
+            .get(
+                &format!("/v1/conversations/{id}/messages"),
+                &self.admin_token,
+            )
+            .await;
         assert_eq!(res.status, 200, "{}", res.body);
         res.body["items"].as_array().unwrap().clone()
     }
 
     async fn bot_messages(&self, id: &str) -> Vec<Value> {
-        self.messages(id).await.into_iter().filter(|m| m["role"] == "bot").collect()
+        self.messages(id)
+            .await
+            .into_iter()
+            .filter(|m| m["role"] == "bot")
+            .collect()
     }
 
     async fn conversation_json(&self, id: &str) -> Value {
-        let res = self.get(&format!("/v1/conversations/{id}"), &self.admin_token).await;
+        let res = self
+            .get(&format!("/v1/conversations/{id}"), &self.admin_token)
+            .await;
         assert_eq!(res.status, 200, "{}", res.body);
         res.body
     }
@@ -129,7 +144,10 @@ impl BotApp {
         let messages = self.messages(id).await;
         let system: Vec<&Value> = messages.iter().filter(|m| m["role"] == "system").collect();
         assert_eq!(system.len(), 1, "{messages:?}");
-        assert_eq!(system[0]["text"], "Let me connect you with a member of our team.");
+        assert_eq!(
+            system[0]["text"],
+            "Let me connect you with a member of our team."
+        );
         assert!(messages.iter().all(|m| m["role"] != "bot"), "{messages:?}");
     }
 }
@@ -166,7 +184,10 @@ impl Received {
         serde_json::from_str(&self.body).expect("request body is JSON")
     }
     fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
@@ -186,12 +207,19 @@ impl BotServer {
     async fn start(mode: Mode) -> BotServer {
         let (tx, rx) = mpsc::unbounded_channel();
         let mode = Arc::new(Mutex::new(mode));
-        let state = ServerState { mode: mode.clone(), received: tx };
+        let state = ServerState {
+            mode: mode.clone(),
+            received: tx,
+        };
         let app = axum::Router::new().fallback(handle).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        BotServer { url, mode, received: rx }
+        BotServer {
+            url,
+            mode,
+            received: rx,
+        }
     }
 
     fn set(&self, mode: Mode) {
@@ -207,18 +235,32 @@ impl BotServer {
     }
 
     fn assert_no_more(&mut self) {
-        assert!(self.received.try_recv().is_err(), "the bot server was called again");
+        assert!(
+            self.received.try_recv().is_err(),
+            "the bot server was called again"
+        );
     }
 }
 
-async fn handle(State(s): State<ServerState>, uri: axum::http::Uri, headers: HeaderMap, body: String) -> Response {
-    let _ = s.received.send(Received { path: uri.path().to_string(), headers, body });
+async fn handle(
+    State(s): State<ServerState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let _ = s.received.send(Received {
+        path: uri.path().to_string(),
+        headers,
+        body,
+    });
     let mode = s.mode.lock().unwrap().clone();
     match mode {
         Mode::Json(v) => axum::Json(v).into_response(),
-        Mode::Status(code) => {
-            (StatusCode::from_u16(code).unwrap(), axum::Json(json!({"error": {"message": "scripted failure"}}))).into_response()
-        }
+        Mode::Status(code) => (
+            StatusCode::from_u16(code).unwrap(),
+            axum::Json(json!({"error": {"message": "scripted failure"}})),
+        )
+            .into_response(),
         Mode::NoContent => StatusCode::NO_CONTENT.into_response(),
         Mode::Garbage => (StatusCode::OK, "<html>oops</html>").into_response(),
         Mode::Slow(d, v) => {
@@ -263,16 +305,20 @@ fn completion(content: Option<&str>, tool_reason: Option<&str>) -> Value {
 
 #[tokio::test]
 async fn kb_bot_answers_from_the_knowledge_base() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_answer").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_answer").await else {
+        return;
+    };
     app.seed_demo_kb().await;
     // No bot by default: a customer message gets no reply.
     let id = app.start(None).await;
-    app.customer_says(&id, "Where is my package? How can I track my order?").await;
+    app.customer_says(&id, "Where is my package? How can I track my order?")
+        .await;
     assert!(app.bot_messages(&id).await.is_empty());
 
     app.set_bot(json!({"type": "kb"})).await;
     let id = app.start(None).await;
-    app.customer_says(&id, "Where is my package? How can I track my order?").await;
+    app.customer_says(&id, "Where is my package? How can I track my order?")
+        .await;
     let bot = app.bot_messages(&id).await;
     assert_eq!(bot.len(), 1, "{bot:?}");
     let text = bot[0]["text"].as_str().unwrap();
@@ -285,42 +331,81 @@ async fn kb_bot_answers_from_the_knowledge_base() {
 
     // A Spanish-speaking customer gets Spanish phrasing (and the Spanish article).
     let es = app.start(Some("es")).await;
-    app.customer_says(&es, "¿Dónde está mi pedido? Quiero hacer el seguimiento del envío").await;
+    app.customer_says(
+        &es,
+        "¿Dónde está mi pedido? Quiero hacer el seguimiento del envío",
+    )
+    .await;
     let bot = app.bot_messages(&es).await;
     assert_eq!(bot.len(), 1, "{bot:?}");
-    assert!(bot[0]["text"].as_str().unwrap().starts_with("Esto es lo que encontré en “"), "{}", bot[0]);
+    assert!(
+        bot[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Esto es lo que encontré en “"),
+        "{}",
+        bot[0]
+    );
 }
 
 #[tokio::test]
 async fn kb_bot_unsure_twice_escalates_on_low_confidence() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_unsure").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_unsure").await else {
+        return;
+    };
     app.seed_demo_kb().await;
-    app.set_bot(json!({"type": "kb", "kb": {"threshold": 0.35, "max_articles": 3}})).await;
+    app.set_bot(json!({"type": "kb", "kb": {"threshold": 0.35, "max_articles": 3}}))
+        .await;
     let id = app.start(None).await;
-    app.customer_says(&id, "The purple giraffe hums quietly at dawn").await;
+    app.customer_says(&id, "The purple giraffe hums quietly at dawn")
+        .await;
     let bot = app.bot_messages(&id).await;
     assert_eq!(bot.len(), 1, "{bot:?}");
-    assert!(bot[0]["text"].as_str().unwrap().starts_with("I'm not sure"), "{}", bot[0]);
+    assert!(
+        bot[0]["text"].as_str().unwrap().starts_with("I'm not sure"),
+        "{}",
+        bot[0]
+    );
     assert_eq!(bot[0]["bot"]["fallback"], true);
-    assert!(bot[0]["bot"]["confidence"].as_f64().unwrap() < 0.35, "{}", bot[0]);
+    assert!(
+        bot[0]["bot"]["confidence"].as_f64().unwrap() < 0.35,
+        "{}",
+        bot[0]
+    );
     assert_eq!(app.conversation_json(&id).await["state"], "bot");
 
-    app.customer_says(&id, "Zebras whistle softly under the moonlight").await;
+    app.customer_says(&id, "Zebras whistle softly under the moonlight")
+        .await;
     let bot = app.bot_messages(&id).await;
     assert_eq!(bot.len(), 2, "{bot:?}");
-    assert_eq!(bot[1]["text"], "I'm still not sure I can help with this. Would you like me to connect you with a person?");
+    assert_eq!(
+        bot[1]["text"],
+        "I'm still not sure I can help with this. Would you like me to connect you with a person?"
+    );
     let conv = app.conversation_json(&id).await;
     assert_eq!(conv["state"], "queued", "{conv}");
-    assert_eq!(conv["handoff"]["reason"], "low_confidence", "{}", conv["escalation"]);
+    assert_eq!(
+        conv["handoff"]["reason"], "low_confidence",
+        "{}",
+        conv["escalation"]
+    );
 }
 
 #[tokio::test]
 async fn kb_bot_helps_while_waiting_and_is_silent_once_assigned() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_waiting").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_waiting").await else {
+        return;
+    };
     app.seed_demo_kb().await;
     app.set_bot(json!({"type": "kb"})).await;
     let id = app.start(None).await;
-    let res = app.post(&format!("/v1/conversations/{id}/handoff"), &app.api_key, json!({"reason": "customer_request"})).await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/handoff"),
+            &app.api_key,
+            json!({"reason": "customer_request"}),
+        )
+        .await;
     assert_eq!(res.body["state"], "queued", "{}", res.body);
 
     // Unsure while waiting: ask once for details, marked as a while-waiting turn.
@@ -336,14 +421,28 @@ async fn kb_bot_helps_while_waiting_and_is_silent_once_assigned() {
     app.customer_says(&id, "How do I reset my password?").await;
     let bot = app.bot_messages(&id).await;
     assert_eq!(bot.len(), 2, "{bot:?}");
-    assert!(bot[1]["text"].as_str().unwrap().starts_with("While you wait, here's what I found in “"), "{}", bot[1]);
+    assert!(
+        bot[1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("While you wait, here's what I found in “"),
+        "{}",
+        bot[1]
+    );
     assert_eq!(bot[1]["bot"]["intent"], "while_waiting");
     // Not asked twice.
     app.customer_says(&id, "still waiting").await;
-    assert_eq!(app.bot_messages(&id).await.len(), 2);
+    let bot = app.bot_messages(&id).await;
+    assert_eq!(bot.len(), 2, "{bot:?}");
 
     // Once a person owns it, the bot never writes to the customer.
-    let claim = app.post(&format!("/v1/conversations/{id}/claim"), &app.admin_token, json!({})).await;
+    let claim = app
+        .post(
+            &format!("/v1/conversations/{id}/claim"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
     assert_eq!(claim.status, 200, "{}", claim.body);
     app.customer_says(&id, "How do I reset my password?").await;
     assert_eq!(app.bot_messages(&id).await.len(), 2);
@@ -355,7 +454,9 @@ async fn kb_bot_helps_while_waiting_and_is_silent_once_assigned() {
 
 #[tokio::test]
 async fn webhook_bot_gets_signed_requests_and_its_replies_are_stored() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_reply").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_reply").await else {
+        return;
+    };
     let mut server = BotServer::start(Mode::Json(
         json!({"text": "Your order ships tomorrow.", "confidence": 0.92, "intent": "order_status"}),
     ))
@@ -368,14 +469,23 @@ async fn webhook_bot_gets_signed_requests_and_its_replies_are_stored() {
     let req = server.next().await;
     assert_eq!(req.path, "/bot");
     // Verify the Standard Webhooks signature independently.
-    let (wid, ts, sig) = (req.header("webhook-id"), req.header("webhook-timestamp"), req.header("webhook-signature"));
+    let (wid, ts, sig) = (
+        req.header("webhook-id"),
+        req.header("webhook-timestamp"),
+        req.header("webhook-signature"),
+    );
     assert_eq!(wid, message_id);
     let ts_num: i64 = ts.parse().expect("timestamp is seconds");
     assert!((baton_server::now().millis() / 1000 - ts_num).abs() < 60);
-    let key = base64::engine::general_purpose::STANDARD.decode(SECRET.strip_prefix("whsec_").unwrap()).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SECRET.strip_prefix("whsec_").unwrap())
+        .unwrap();
     let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
     mac.update(format!("{wid}.{ts}.{}", req.body).as_bytes());
-    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
     assert_eq!(sig, expected);
     let body = req.json();
     assert_eq!(body["conversation_id"], id.as_str());
@@ -400,8 +510,16 @@ async fn webhook_bot_gets_signed_requests_and_its_replies_are_stored() {
 
 #[tokio::test]
 async fn webhook_bot_handoff_and_answer_later() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_handoff").await else { return };
-    let q = app.post("/v1/queues", &app.admin_token, json!({"id": "billing", "name": "Billing"})).await;
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_handoff").await else {
+        return;
+    };
+    let q = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "billing", "name": "Billing"}),
+        )
+        .await;
     assert_eq!(q.status, 201, "{}", q.body);
     let mut server = BotServer::start(Mode::NoContent).await;
     app.set_bot(webhook_config(&server.url, 2000)).await;
@@ -414,14 +532,21 @@ async fn webhook_bot_handoff_and_answer_later() {
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(app.conversation_json(&id).await["state"], "bot");
     let later = app
-        .post(&format!("/v1/conversations/{id}/messages"), &app.api_key, json!({"role": "bot", "text": "We are open 9-17.", "bot": {"confidence": 0.9}}))
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.api_key,
+            json!({"role": "bot", "text": "We are open 9-17.", "bot": {"confidence": 0.9}}),
+        )
         .await;
     assert_eq!(later.status, 201, "{}", later.body);
 
     // A handoff request: the reply is posted, then the conversation goes to the chosen queue.
-    server.set(Mode::Json(json!({"text": "Let me get someone from billing.", "confidence": 0.8,
-        "handoff": {"reason": "needs_billing_agent", "queue": "billing"}})));
-    app.customer_says(&id, "and can you look at my account?").await;
+    server.set(Mode::Json(
+        json!({"text": "Let me get someone from billing.", "confidence": 0.8,
+        "handoff": {"reason": "needs_billing_agent", "queue": "billing"}}),
+    ));
+    app.customer_says(&id, "and can you look at my account?")
+        .await;
     server.next().await;
     let conv = app.conversation_json(&id).await;
     assert_eq!(conv["state"], "queued", "{conv}");
@@ -429,20 +554,62 @@ async fn webhook_bot_handoff_and_answer_later() {
     assert_eq!(conv["handoff"]["source"], "bot");
     assert_eq!(conv["queue"], "billing");
     let bot = app.bot_messages(&id).await;
-    assert_eq!(bot.last().unwrap()["text"], "Let me get someone from billing.");
+    assert_eq!(
+        bot.last().unwrap()["text"],
+        "Let me get someone from billing."
+    );
     server.assert_no_more();
 }
 
 #[tokio::test]
+async fn a_bot_handoff_is_routed_to_an_available_agent() {
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_handoff_routed").await else {
+        return;
+    };
+    let (agent, token) = app.person("agent@test.example", "agent").await;
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &token,
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let mut server =
+        BotServer::start(Mode::Json(json!({"handoff": {"reason": "needs_a_person"}}))).await;
+    app.set_bot(webhook_config(&server.url, 2000)).await;
+    let id = app.start(None).await;
+    app.customer_says(&id, "what are your opening hours?").await;
+    server.next().await;
+    let conv = app.conversation_json(&id).await;
+    assert_eq!(conv["handoff"]["reason"], "needs_a_person", "{conv}");
+    assert_eq!(
+        conv["offer"]["agent"],
+        agent.as_str(),
+        "routed after the bot's handoff: {conv}"
+    );
+    // The agent gets the brief, as for any handoff.
+    assert!(conv["brief"].is_object(), "{conv}");
+}
+
+#[tokio::test]
 async fn webhook_bot_failures_hand_over_to_a_person() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_failures").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_failures").await else {
+        return;
+    };
     let mut server = BotServer::start(Mode::Status(500)).await;
     app.set_bot(webhook_config(&server.url, 200)).await;
     for (name, mode) in [
         ("500", Mode::Status(500)),
-        ("timeout", Mode::Slow(Duration::from_secs(3), json!({"text": "too late"}))),
+        (
+            "timeout",
+            Mode::Slow(Duration::from_secs(3), json!({"text": "too late"})),
+        ),
         ("garbage", Mode::Garbage),
-        ("invalid", Mode::Json(json!({"text": "hm", "confidence": 3}))),
+        (
+            "invalid",
+            Mode::Json(json!({"text": "hm", "confidence": 3})),
+        ),
     ] {
         server.set(mode);
         let id = app.start(None).await;
@@ -455,21 +622,43 @@ async fn webhook_bot_failures_hand_over_to_a_person() {
 
 #[tokio::test]
 async fn a_reply_that_arrives_after_an_agent_took_over_is_dropped() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_silenced").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_silenced").await else {
+        return;
+    };
     let gate = Arc::new(Notify::new());
-    let mut server = BotServer::start(Mode::Gated(gate.clone(), json!({"text": "While you wait...", "confidence": 0.9}))).await;
+    let mut server = BotServer::start(Mode::Gated(
+        gate.clone(),
+        json!({"text": "While you wait...", "confidence": 0.9}),
+    ))
+    .await;
     app.set_bot(webhook_config(&server.url, 5000)).await;
     let id = app.start(None).await;
-    let res = app.post(&format!("/v1/conversations/{id}/handoff"), &app.api_key, json!({"reason": "customer_request"})).await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/handoff"),
+            &app.api_key,
+            json!({"reason": "customer_request"}),
+        )
+        .await;
     assert_eq!(res.body["state"], "queued");
     let res = app
-        .post(&format!("/v1/conversations/{id}/messages"), &app.api_key, json!({"role": "customer", "text": "my order number is 1234"}))
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": "my order number is 1234"}),
+        )
         .await;
     assert_eq!(res.status, 201);
     let req = server.next().await;
     assert_eq!(req.json()["state"], "queued");
     // The bot is still thinking when an agent claims the conversation.
-    let claim = app.post(&format!("/v1/conversations/{id}/claim"), &app.admin_token, json!({})).await;
+    let claim = app
+        .post(
+            &format!("/v1/conversations/{id}/claim"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
     assert_eq!(claim.status, 200, "{}", claim.body);
     gate.notify_one();
     app.settled().await;
@@ -482,12 +671,19 @@ async fn a_reply_that_arrives_after_an_agent_took_over_is_dropped() {
 
 #[tokio::test]
 async fn llm_bot_answers_with_knowledge_base_context() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_answer").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_answer").await else {
+        return;
+    };
     app.seed_demo_kb().await;
-    let mut server = BotServer::start(Mode::Json(completion(Some("You can track it under Orders → Track package."), None))).await;
+    let mut server = BotServer::start(Mode::Json(completion(
+        Some("You can track it under Orders → Track package."),
+        None,
+    )))
+    .await;
     app.set_bot(llm_config(&server.url, 2000)).await;
     let id = app.start(None).await;
-    app.customer_says(&id, "Where is my package? How can I track my order?").await;
+    app.customer_says(&id, "Where is my package? How can I track my order?")
+        .await;
     let req = server.next().await;
     assert_eq!(req.path, "/v1/chat/completions");
     assert_eq!(req.header("authorization"), "Bearer sk-test");
@@ -496,62 +692,110 @@ async fn llm_bot_answers_with_knowledge_base_context() {
     assert_eq!(body["temperature"], 0.1);
     assert_eq!(body["tools"][0]["type"], "function");
     assert_eq!(body["tools"][0]["function"]["name"], "handoff_to_human");
-    assert_eq!(body["tools"][0]["function"]["parameters"]["required"], json!(["reason"]));
+    assert_eq!(
+        body["tools"][0]["function"]["parameters"]["required"],
+        json!(["reason"])
+    );
     let messages = body["messages"].as_array().unwrap();
     assert_eq!(messages[0]["role"], "system");
     let system = messages[0]["content"].as_str().unwrap();
     assert!(system.contains("Knowledge base articles:"), "{system}");
-    assert!(system.contains("Tracking your order") && system.contains("tracking number"), "{system}");
+    assert!(
+        system.contains("Tracking your order") && system.contains("tracking number"),
+        "{system}"
+    );
     assert_eq!(messages.last().unwrap()["role"], "user");
-    assert_eq!(messages.last().unwrap()["content"], "Where is my package? How can I track my order?");
+    assert_eq!(
+        messages.last().unwrap()["content"],
+        "Where is my package? How can I track my order?"
+    );
 
     let bot = app.bot_messages(&id).await;
     assert_eq!(bot.len(), 1, "{bot:?}");
-    assert_eq!(bot[0]["text"], "You can track it under Orders → Track package.");
+    assert_eq!(
+        bot[0]["text"],
+        "You can track it under Orders → Track package."
+    );
     let confidence = bot[0]["bot"]["confidence"].as_f64().unwrap();
-    assert!(confidence > 0.6 && confidence <= 1.0, "grounded answer: {confidence}");
+    assert!(
+        confidence > 0.6 && confidence <= 1.0,
+        "grounded answer: {confidence}"
+    );
     assert_eq!(app.conversation_json(&id).await["state"], "bot");
 
     // The transcript goes along as user/assistant turns.
     app.customer_says(&id, "thanks").await;
     let messages = server.next().await.json()["messages"].clone();
-    let roles: Vec<&str> = messages.as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["system", "user", "assistant", "user"]);
 }
 
 #[tokio::test]
 async fn llm_tool_call_hands_over_with_the_models_reason() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_tool").await else { return };
-    let mut server = BotServer::start(Mode::Json(completion(None, Some("Customer disputes a delivery")))).await;
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_tool").await else {
+        return;
+    };
+    let mut server = BotServer::start(Mode::Json(completion(
+        None,
+        Some("Customer disputes a delivery"),
+    )))
+    .await;
     app.set_bot(llm_config(&server.url, 2000)).await;
     let id = app.start(None).await;
-    app.customer_says(&id, "the driver says delivered but nothing is here").await;
+    app.customer_says(&id, "the driver says delivered but nothing is here")
+        .await;
     server.next().await;
     let conv = app.conversation_json(&id).await;
     assert_eq!(conv["state"], "queued", "{conv}");
-    assert_eq!(conv["handoff"]["reason"], "llm:customer_disputes_a_delivery");
+    assert_eq!(
+        conv["handoff"]["reason"],
+        "llm:customer_disputes_a_delivery"
+    );
     assert_eq!(conv["handoff"]["source"], "bot");
-    assert_eq!(conv["handoff"]["note"], "Customer disputes a delivery", "{conv}");
+    assert_eq!(
+        conv["handoff"]["note"], "Customer disputes a delivery",
+        "{conv}"
+    );
     assert!(app.bot_messages(&id).await.is_empty());
 
     // Text and a tool call together: the text is posted first.
-    server.set(Mode::Json(completion(Some("I'll get a colleague."), Some("wants a person"))));
+    server.set(Mode::Json(completion(
+        Some("I'll get a colleague."),
+        Some("wants a person"),
+    )));
     let other = app.start(None).await;
-    app.customer_says(&other, "the driver says delivered but nothing is here").await;
+    app.customer_says(&other, "the driver says delivered but nothing is here")
+        .await;
     server.next().await;
-    assert_eq!(app.bot_messages(&other).await[0]["text"], "I'll get a colleague.");
-    assert_eq!(app.conversation_json(&other).await["handoff"]["reason"], "llm:wants_a_person");
+    assert_eq!(
+        app.bot_messages(&other).await[0]["text"],
+        "I'll get a colleague."
+    );
+    assert_eq!(
+        app.conversation_json(&other).await["handoff"]["reason"],
+        "llm:wants_a_person"
+    );
 }
 
 #[tokio::test]
 async fn llm_errors_and_timeouts_hand_over_to_a_person() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_errors").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_errors").await else {
+        return;
+    };
     let mut server = BotServer::start(Mode::Status(429)).await;
     app.set_bot(llm_config(&server.url, 200)).await;
     for (name, mode) in [
         ("429", Mode::Status(429)),
         ("500", Mode::Status(500)),
-        ("timeout", Mode::Slow(Duration::from_secs(3), completion(Some("too late"), None))),
+        (
+            "timeout",
+            Mode::Slow(Duration::from_secs(3), completion(Some("too late"), None)),
+        ),
         ("no choices", Mode::Json(json!({"choices": []}))),
     ] {
         server.set(mode);
@@ -565,13 +809,19 @@ async fn llm_errors_and_timeouts_hand_over_to_a_person() {
 
 #[tokio::test]
 async fn llm_bot_on_postgres() {
-    let Some(app) = BotApp::spawn(Backend::Postgres, "bots_llm_pg").await else { return };
-    let mut server = BotServer::start(Mode::Json(completion(Some("Hello from the model."), None))).await;
+    let Some(app) = BotApp::spawn(Backend::Postgres, "bots_llm_pg").await else {
+        return;
+    };
+    let mut server =
+        BotServer::start(Mode::Json(completion(Some("Hello from the model."), None))).await;
     app.set_bot(llm_config(&server.url, 2000)).await;
     let id = app.start(None).await;
     app.customer_says(&id, "hi there").await;
     server.next().await;
-    assert_eq!(app.bot_messages(&id).await[0]["text"], "Hello from the model.");
+    assert_eq!(
+        app.bot_messages(&id).await[0]["text"],
+        "Hello from the model."
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,7 +829,9 @@ async fn llm_bot_on_postgres() {
 
 #[tokio::test]
 async fn bot_configuration_is_validated_and_secrets_are_redacted() {
-    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_config").await else { return };
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_config").await else {
+        return;
+    };
     let res = app.get("/v1/bot", &app.admin_token).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.body["type"], "none");
@@ -587,22 +839,50 @@ async fn bot_configuration_is_validated_and_secrets_are_redacted() {
 
     for (body, field) in [
         (json!({"type": "webhook"}), "webhook"),
-        (json!({"type": "webhook", "webhook": {"url": "ftp://bot.example", "secret": "s"}}), "webhook.url"),
-        (json!({"type": "webhook", "webhook": {"url": "https://bot.example", "secret": ""}}), "webhook.secret"),
-        (json!({"type": "webhook", "webhook": {"url": "https://bot.example", "secret": "s", "timeout_ms": 99}}), "webhook.timeout_ms"),
-        (json!({"type": "llm", "llm": {"base_url": "https://api.example/v1", "model": "m", "timeout_ms": 30001}}), "llm.timeout_ms"),
-        (json!({"type": "llm", "llm": {"base_url": "https://api.example/v1"}}), "llm.model"),
-        (json!({"type": "llm", "llm": {"base_url": "not a url", "model": "m"}}), "llm.base_url"),
-        (json!({"type": "kb", "kb": {"threshold": 1.5}}), "kb.threshold"),
+        (
+            json!({"type": "webhook", "webhook": {"url": "ftp://bot.example", "secret": "s"}}),
+            "webhook.url",
+        ),
+        (
+            json!({"type": "webhook", "webhook": {"url": "https://bot.example", "secret": ""}}),
+            "webhook.secret",
+        ),
+        (
+            json!({"type": "webhook", "webhook": {"url": "https://bot.example", "secret": "s", "timeout_ms": 99}}),
+            "webhook.timeout_ms",
+        ),
+        (
+            json!({"type": "llm", "llm": {"base_url": "https://api.example/v1", "model": "m", "timeout_ms": 30001}}),
+            "llm.timeout_ms",
+        ),
+        (
+            json!({"type": "llm", "llm": {"base_url": "https://api.example/v1"}}),
+            "llm.model",
+        ),
+        (
+            json!({"type": "llm", "llm": {"base_url": "not a url", "model": "m"}}),
+            "llm.base_url",
+        ),
+        (
+            json!({"type": "kb", "kb": {"threshold": 1.5}}),
+            "kb.threshold",
+        ),
         (json!({"type": "carrier_pigeon"}), "bot"),
         (json!({"type": "kb", "color": "blue"}), "bot"),
     ] {
         let res = app.put("/v1/bot", &app.admin_token, body.clone()).await;
         res.assert_error(422, "invalid_bot");
         let message = res.body["error"]["message"].as_str().unwrap();
-        assert!(message.starts_with(&format!("{field}:")), "{body}: {message}");
+        assert!(
+            message.starts_with(&format!("{field}:")),
+            "{body}: {message}"
+        );
     }
-    assert_eq!(app.get("/v1/bot", &app.admin_token).await.body["type"], "none", "nothing half-applied");
+    assert_eq!(
+        app.get("/v1/bot", &app.admin_token).await.body["type"],
+        "none",
+        "nothing half-applied"
+    );
 
     let config = json!({"type": "llm", "kb": {"threshold": 0.4, "max_articles": 2},
         "webhook": {"url": "https://bot.example/hook", "secret": "whsec_c2VjcmV0", "timeout_ms": 3000},
@@ -619,10 +899,19 @@ async fn bot_configuration_is_validated_and_secrets_are_redacted() {
     assert_eq!(shown.body["llm"]["model"], "m-1");
     assert!(!shown.body.to_string().contains("sk-secret"));
     // Secrets stay out of the audit trail too.
-    let events = app.instance.store.events_by_seq(&(1..500).collect::<Vec<_>>()).await.unwrap();
+    let events = app
+        .instance
+        .store
+        .events_by_seq(&(1..500).collect::<Vec<_>>())
+        .await
+        .unwrap();
     let updated: Vec<_> = events.iter().filter(|e| e.kind == "bot_updated").collect();
     assert_eq!(updated.len(), 1);
-    assert!(!updated[0].data.to_string().contains("sk-secret"), "{}", updated[0].data);
+    assert!(
+        !updated[0].data.to_string().contains("sk-secret"),
+        "{}",
+        updated[0].data
+    );
 
     // Writing back what was read keeps the secrets; the stored key is the original.
     let mut edited = shown.body.clone();
@@ -630,14 +919,24 @@ async fn bot_configuration_is_validated_and_secrets_are_redacted() {
     let res = app.put("/v1/bot", &app.admin_token, edited).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let tenant = baton_core::TenantId::parse(app.tenant.as_str()).unwrap();
-    let stored = app.instance.store.setting(&tenant, "bot").await.unwrap().unwrap();
+    let stored = app
+        .instance
+        .store
+        .setting(&tenant, "bot")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored["llm"]["api_key"], "sk-secret");
     assert_eq!(stored["llm"]["model"], "m-2");
     assert_eq!(stored["webhook"]["secret"], "whsec_c2VjcmV0");
 
     // Only admins change it; agents cannot read it.
-    app.put("/v1/bot", &supervisor, json!({"type": "none"})).await.assert_error(403, "forbidden");
+    app.put("/v1/bot", &supervisor, json!({"type": "none"}))
+        .await
+        .assert_error(403, "forbidden");
     let (_, agent) = app.person("agent@test.example", "agent").await;
-    app.get("/v1/bot", &agent).await.assert_error(403, "forbidden");
+    app.get("/v1/bot", &agent)
+        .await
+        .assert_error(403, "forbidden");
     assert_eq!(app.get("/v1/bot", &app.api_key).await.status, 403);
 }

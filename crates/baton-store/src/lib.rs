@@ -94,7 +94,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Events with `seq` in `seqs` (used to fan out notifications from other instances).
     async fn events_by_seq(&self, seqs: &[i64]) -> StoreResult<Vec<StoredEvent>>;
     /// A tenant's configuration document stored under `key` (rules, hours...).
-    async fn setting(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    async fn setting(&self, tenant: &TenantId, key: &str)
+    -> StoreResult<Option<serde_json::Value>>;
     /// One knowledge-base article.
     async fn kb_article(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<KbArticle>>;
     /// A tenant's knowledge-base articles, by id.

@@ -156,17 +156,23 @@ pub fn parse_queue_settings(
     }
     for (i, step) in settings.overflow.iter().enumerate() {
         if step.after_secs > 7 * 86_400 {
-            return Err(format!("settings.overflow[{i}].after_secs must be at most 604800"));
+            return Err(format!(
+                "settings.overflow[{i}].after_secs must be at most 604800"
+            ));
         }
         match &step.action {
             OverflowAction::MoveToQueue { queue: target } if target == queue => {
-                return Err(format!("settings.overflow[{i}]: a queue cannot overflow to itself"));
+                return Err(format!(
+                    "settings.overflow[{i}]: a queue cannot overflow to itself"
+                ));
             }
             OverflowAction::MoveToQueue { queue: target } if !queues.contains(target) => {
                 return Err(format!("settings.overflow[{i}]: unknown queue '{target}'"));
             }
             OverflowAction::RaisePriority { by: 0 } => {
-                return Err(format!("settings.overflow[{i}]: raise_priority needs by >= 1"));
+                return Err(format!(
+                    "settings.overflow[{i}]: raise_priority needs by >= 1"
+                ));
             }
             _ => {}
         }
@@ -224,9 +230,15 @@ impl Dispatcher {
             ) {
                 continue;
             }
-            let (events, after) =
-                apply(tx.as_mut(), tenant, &conv.id, &Command::ExpireOffer, &Actor::System, now)
-                    .await?;
+            let (events, after) = apply(
+                tx.as_mut(),
+                tenant,
+                &conv.id,
+                &Command::ExpireOffer,
+                &Actor::System,
+                now,
+            )
+            .await?;
             stored.extend(events);
             if let Some(after) = after {
                 *conv = after;
@@ -253,9 +265,15 @@ impl Dispatcher {
                 positions.insert(queue);
                 continue;
             }
-            let Some(id) = decision.conversation().cloned() else { continue };
+            let Some(id) = decision.conversation().cloned() else {
+                continue;
+            };
             for (command, actor) in commands(&decision, &timeouts, now) {
-                stored.extend(apply(tx.as_mut(), tenant, &id, &command, &actor, now).await?.0);
+                stored.extend(
+                    apply(tx.as_mut(), tenant, &id, &command, &actor, now)
+                        .await?
+                        .0,
+                );
             }
         }
         for queue in positions {
@@ -274,9 +292,16 @@ impl Dispatcher {
                     estimated_wait_secs: p.estimated_wait_secs,
                 };
                 stored.extend(
-                    apply(tx.as_mut(), tenant, &p.conversation, &command, &Actor::System, now)
-                        .await?
-                        .0,
+                    apply(
+                        tx.as_mut(),
+                        tenant,
+                        &p.conversation,
+                        &command,
+                        &Actor::System,
+                        now,
+                    )
+                    .await?
+                    .0,
                 );
             }
         }
@@ -327,13 +352,24 @@ fn commands(
 ) -> Vec<(Command, Actor)> {
     let system = |c| (c, Actor::System);
     match decision {
-        Decision::Offer { agent, expires_at, explanation, .. } => vec![system(Command::Offer {
+        Decision::Offer {
+            agent,
+            expires_at,
+            explanation,
+            ..
+        } => vec![system(Command::Offer {
             agent: agent.clone(),
             expires_at: *expires_at,
             explanation: serde_json::to_value(explanation).ok(),
         })],
-        Decision::Assign { agent, explanation, .. } => {
-            let secs = timeouts.get(&explanation.queue).copied().unwrap_or(30).max(1);
+        Decision::Assign {
+            agent, explanation, ..
+        } => {
+            let secs = timeouts
+                .get(&explanation.queue)
+                .copied()
+                .unwrap_or(30)
+                .max(1);
             vec![
                 system(Command::Offer {
                     agent: agent.clone(),
@@ -347,18 +383,26 @@ fn commands(
             vec![system(Command::ExpireOffer)]
         }
         Decision::Defer { reason, .. } if reason == "after_hours" => {
-            vec![system(Command::Defer { reason: reason.clone() })]
+            vec![system(Command::Defer {
+                reason: reason.clone(),
+            })]
         }
         Decision::Defer { .. } => Vec::new(),
         Decision::Requeue { .. } => vec![system(Command::Requeue)],
-        Decision::RaisePriority { priority, stage, .. } => vec![
+        Decision::RaisePriority {
+            priority, stage, ..
+        } => vec![
             system(Command::SetPriority(*priority)),
             system(Command::RecordOverflowStep { stage: *stage }),
         ],
         Decision::MoveQueue { queue, .. } => {
-            vec![system(Command::ChangeQueue { queue: queue.clone() })]
+            vec![system(Command::ChangeQueue {
+                queue: queue.clone(),
+            })]
         }
-        Decision::Widen { stage, .. } => vec![system(Command::RecordOverflowStep { stage: *stage })],
+        Decision::Widen { stage, .. } => {
+            vec![system(Command::RecordOverflowStep { stage: *stage })]
+        }
         Decision::PositionsChanged { .. } => Vec::new(),
     }
 }
@@ -384,7 +428,10 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
             required_skills: q
                 .skills
                 .iter()
-                .map(|s| SkillRequirement { skill: s.name.clone(), min_level: s.level })
+                .map(|s| SkillRequirement {
+                    skill: s.name.clone(),
+                    min_level: s.level,
+                })
                 .collect(),
             languages: q.languages.clone(),
         };
@@ -414,7 +461,8 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
     }
     let mut busy_since: HashMap<&AgentId, Timestamp> = HashMap::new();
     for c in open {
-        if let (ConversationState::Assigned, Some(a), Some(at)) = (c.state, &c.assignee, c.assigned_at)
+        if let (ConversationState::Assigned, Some(a), Some(at)) =
+            (c.state, &c.assignee, c.assigned_at)
         {
             let e = busy_since.entry(a).or_insert(at);
             *e = (*e).max(at);
@@ -423,8 +471,12 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
     let agent_infos = agents
         .iter()
         .map(|a| {
-            let mut member: Vec<QueueId> =
-                a.queues.iter().filter(|q| ids.contains(q)).cloned().collect();
+            let mut member: Vec<QueueId> = a
+                .queues
+                .iter()
+                .filter(|q| ids.contains(q))
+                .cloned()
+                .collect();
             if member.is_empty() {
                 member.push(default.clone());
             }
@@ -434,7 +486,11 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
             AgentInfo {
                 id: a.id.clone(),
                 status: a.status,
-                skills: a.skills.iter().map(|s| (s.name.clone(), s.level)).collect::<BTreeMap<_, _>>(),
+                skills: a
+                    .skills
+                    .iter()
+                    .map(|s| (s.name.clone(), s.level))
+                    .collect::<BTreeMap<_, _>>(),
                 languages: a.languages.clone(),
                 queues: member,
                 capacity: a.capacity,
@@ -459,7 +515,11 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
                 (ConversationState::Deferred, _, _) => RoutingState::Deferred,
                 _ => return None,
             };
-            let queue = c.queue.clone().filter(|q| ids.contains(q)).unwrap_or_else(|| default.clone());
+            let queue = c
+                .queue
+                .clone()
+                .filter(|q| ids.contains(q))
+                .unwrap_or_else(|| default.clone());
             let stays_in_queue = c.queue.as_ref() == Some(&queue);
             Some(ConversationInfo {
                 id: c.id.clone(),
@@ -477,7 +537,10 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
         })
         .collect();
     Snapshot {
-        config: RouterConfig { queues: configs, channel_weights: BTreeMap::new() },
+        config: RouterConfig {
+            queues: configs,
+            channel_weights: BTreeMap::new(),
+        },
         agents: agent_infos,
         conversations,
         openings,
@@ -493,7 +556,11 @@ fn lenient_settings(value: &serde_json::Value, queues: &[QueueId]) -> QueueSetti
         OverflowAction::MoveToQueue { queue } => queues.contains(queue),
         _ => true,
     });
-    if settings.hours.as_ref().is_some_and(|h| Calendar::new(h.clone()).is_err()) {
+    if settings
+        .hours
+        .as_ref()
+        .is_some_and(|h| Calendar::new(h.clone()).is_err())
+    {
         settings.hours = None;
     }
     settings
@@ -522,7 +589,10 @@ mod tests {
         let parsed = parse_queue_settings(&ok, &q("billing"), &ids).unwrap();
         assert!(parsed.auto_accept);
         assert_eq!(parsed.overflow.len(), 2);
-        assert_eq!(parse_queue_settings(&json!({}), &q("billing"), &ids).unwrap(), QueueSettings::default());
+        assert_eq!(
+            parse_queue_settings(&json!({}), &q("billing"), &ids).unwrap(),
+            QueueSettings::default()
+        );
         for bad in [
             json!({"unknown": 1}),
             json!({"auto_accept": "yes"}),
@@ -533,7 +603,10 @@ mod tests {
             json!({"hours": {"tz": "Mars/Olympus"}}),
             json!({"weights": {"skill": 1000}}),
         ] {
-            assert!(parse_queue_settings(&bad, &q("billing"), &ids).is_err(), "{bad}");
+            assert!(
+                parse_queue_settings(&bad, &q("billing"), &ids).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -562,13 +635,25 @@ mod tests {
         };
         let now = Timestamp::from_millis(1_000);
         let cmds = commands(&decision, &HashMap::new(), now);
-        assert!(matches!(&cmds[0], (Command::Offer { explanation: Some(_), .. }, Actor::System)));
+        assert!(matches!(
+            &cmds[0],
+            (
+                Command::Offer {
+                    explanation: Some(_),
+                    ..
+                },
+                Actor::System
+            )
+        ));
         assert_eq!(cmds[1], (Command::Accept, Actor::Agent { id: agent }));
         let defer = |reason: &str| Decision::Defer {
             conversation: ConversationId::parse("conv_1").unwrap(),
             reason: reason.into(),
         };
         assert!(commands(&defer("no_agent_available"), &HashMap::new(), now).is_empty());
-        assert_eq!(commands(&defer("after_hours"), &HashMap::new(), now).len(), 1);
+        assert_eq!(
+            commands(&defer("after_hours"), &HashMap::new(), now).len(),
+            1
+        );
     }
 }

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 /// A fresh, time-sortable unique suffix for ids. Monotonic within the process, so ids made in
 /// the same millisecond still sort in creation order (list pagination relies on it).
 pub fn new_suffix() -> String {
-    static GENERATOR: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
     let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     let id = generator
         .generate()
@@ -298,12 +299,21 @@ pub async fn post_message(
     now: Timestamp,
     detection: Option<Detection<'_>>,
 ) -> StoreResult<MessageOutcome> {
-    let detected = detection.filter(|_| matches!(input.role, MessageRole::Customer | MessageRole::Bot));
+    let detected =
+        detection.filter(|_| matches!(input.role, MessageRole::Customer | MessageRole::Bot));
     // Read-only context, read before the write transaction to keep it short.
     let (queues, customer) = match detected {
         Some(_) => {
-            let queues: Vec<QueueId> = store.queues(tenant).await?.into_iter().map(|q| q.id).collect();
-            let conv = store.conversation(tenant, id).await?.ok_or(StoreError::NotFound("conversation"))?;
+            let queues: Vec<QueueId> = store
+                .queues(tenant)
+                .await?
+                .into_iter()
+                .map(|q| q.id)
+                .collect();
+            let conv = store
+                .conversation(tenant, id)
+                .await?
+                .ok_or(StoreError::NotFound("conversation"))?;
             (queues, store.customer(tenant, &conv.customer).await?)
         }
         None => (Vec::new(), None),
@@ -340,9 +350,16 @@ pub async fn post_message(
     };
     // Review mode: a low-confidence bot reply waits for an agent instead of reaching the customer.
     let hold = record.role == MessageRole::Bot
-        && detected.and_then(|d| d.review_below).is_some_and(|threshold| {
-            record.bot.as_ref().and_then(|b| b.confidence).unwrap_or(0.0) < threshold
-        });
+        && detected
+            .and_then(|d| d.review_below)
+            .is_some_and(|threshold| {
+                record
+                    .bot
+                    .as_ref()
+                    .and_then(|b| b.confidence)
+                    .unwrap_or(0.0)
+                    < threshold
+            });
     let command = if hold {
         Command::HoldBotReply(conversation::HeldReply {
             id: record.id.clone(),
@@ -353,7 +370,8 @@ pub async fn post_message(
         Command::AddMessage(record.clone())
     };
     let events = conversation::execute(&mut conv, &command, actor, now)?;
-    let (mut stored, inserted) = persist_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
+    let (mut stored, inserted) =
+        persist_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
     let message = match inserted.into_iter().next() {
         Some(message) => message,
         None => {
@@ -383,19 +401,44 @@ pub async fn post_message(
     };
     let mut evaluation = None;
     if let Some(detection) = detected {
-        let history = tx.recent_messages(tenant, id, DETECTION_HISTORY + 1).await?;
-        let (value, follow_up) =
-            evaluate(&conv, &message, &history, customer.as_ref(), &queues, detection, now);
-        let mut events =
-            conversation::execute(&mut conv, &Command::RecordEvaluation(value.clone()), &Actor::System, now)?;
+        let history = tx
+            .recent_messages(tenant, id, DETECTION_HISTORY + 1)
+            .await?;
+        let (value, follow_up) = evaluate(
+            &conv,
+            &message,
+            &history,
+            customer.as_ref(),
+            &queues,
+            detection,
+            now,
+        );
+        let mut events = conversation::execute(
+            &mut conv,
+            &Command::RecordEvaluation(value.clone()),
+            &Actor::System,
+            now,
+        )?;
         if let Some(command) = follow_up {
-            events.extend(conversation::execute(&mut conv, &command, &Actor::System, now)?);
+            events.extend(conversation::execute(
+                &mut conv,
+                &command,
+                &Actor::System,
+                now,
+            )?);
         }
         stored.extend(persist(tx.as_mut(), &conv, &events, &Actor::System, now).await?);
         evaluation = Some(value);
     }
     tx.commit().await?;
-    Ok(MessageOutcome { message, conversation: conv, duplicate: false, events: stored, evaluation, held: false })
+    Ok(MessageOutcome {
+        message,
+        conversation: conv,
+        duplicate: false,
+        events: stored,
+        evaluation,
+        held: false,
+    })
 }
 
 fn turn_of(m: &Message) -> Option<escalation::Turn<'_>> {
@@ -424,8 +467,11 @@ fn evaluate(
     detection: Detection<'_>,
     now: Timestamp,
 ) -> (serde_json::Value, Option<Command>) {
-    let history: Vec<escalation::Turn<'_>> =
-        transcript.iter().filter(|m| m.id != message.id).filter_map(turn_of).collect();
+    let history: Vec<escalation::Turn<'_>> = transcript
+        .iter()
+        .filter(|m| m.id != message.id)
+        .filter_map(turn_of)
+        .collect();
     let count = |role| history.iter().filter(|t| t.role == role).count() as u32;
     let turn = turn_of(message).expect("only customer and bot turns are evaluated");
     let input = escalation::TurnInput {
@@ -441,7 +487,8 @@ fn evaluate(
             channel: &conv.channel,
             attributes: Some(&conv.attributes),
             started_at: conv.created_at,
-            bot_turns: count(escalation::TurnRole::Bot) + u32::from(turn.role == escalation::TurnRole::Bot),
+            bot_turns: count(escalation::TurnRole::Bot)
+                + u32::from(turn.role == escalation::TurnRole::Bot),
             customer_turns: count(escalation::TurnRole::Customer)
                 + u32::from(turn.role == escalation::TurnRole::Customer),
         },

@@ -157,6 +157,7 @@ backend_tests!(
     idempotency,
     live_events,
     errors_and_conflicts,
+    timers_and_open_conversations,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -447,7 +448,9 @@ async fn story(store: Arc<dyn Store>) {
             Some("wamid.1"),
         ),
         &Actor::Customer,
-        at(20), None)
+        at(20),
+        None,
+    )
     .await
     .unwrap();
     assert!(!first.duplicate);
@@ -461,7 +464,9 @@ async fn story(store: Arc<dyn Store>) {
             Some("wamid.1"),
         ),
         &Actor::Customer,
-        at(21), None)
+        at(21),
+        None,
+    )
     .await
     .unwrap();
     assert!(dup.duplicate);
@@ -503,7 +508,9 @@ async fn story(store: Arc<dyn Store>) {
         &id,
         text(MessageRole::Agent, "Fixed, sorry!", None),
         &bea_actor,
-        at(33), None)
+        at(33),
+        None,
+    )
     .await
     .unwrap();
     service::post_message(
@@ -512,7 +519,9 @@ async fn story(store: Arc<dyn Store>) {
         &id,
         text(MessageRole::Note, "refund issued", None),
         &bea_actor,
-        at(34), None)
+        at(34),
+        None,
+    )
     .await
     .unwrap();
     let assigned = store
@@ -551,7 +560,9 @@ async fn story(store: Arc<dyn Store>) {
         &id,
         text(MessageRole::Agent, "one more thing", None),
         &bea_actor,
-        at(37), None)
+        at(37),
+        None,
+    )
     .await;
     assert!(
         matches!(
@@ -625,7 +636,9 @@ async fn concurrent_duplicate_posts(store: Arc<dyn Store>) {
                 &id,
                 text(MessageRole::Customer, "hello", Some("wamid.same")),
                 &Actor::Customer,
-                at(100 + i), None)
+                at(100 + i),
+                None,
+            )
             .await
         }));
     }
@@ -670,7 +683,9 @@ async fn tenant_isolation(store: Arc<dyn Store>) {
         &conv.id,
         text(MessageRole::Customer, "hi", Some("m1")),
         &Actor::Customer,
-        at(1), None)
+        at(1),
+        None,
+    )
     .await
     .unwrap();
     let queue = Queue {
@@ -739,7 +754,9 @@ async fn tenant_isolation(store: Arc<dyn Store>) {
         &conv_b.id,
         text(MessageRole::Customer, "hi", Some("m1")),
         &Actor::Customer,
-        at(3), None)
+        at(3),
+        None,
+    )
     .await
     .unwrap();
     assert!(!posted.duplicate);
@@ -875,7 +892,9 @@ async fn pagination(store: Arc<dyn Store>) {
             id,
             text(MessageRole::Customer, &format!("m{i}"), None),
             &Actor::Customer,
-            at(60 + i), None)
+            at(60 + i),
+            None,
+        )
         .await
         .unwrap();
     }
@@ -1097,7 +1116,9 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
         &conv.id,
         text(MessageRole::Customer, "x", Some("ext")),
         &Actor::Customer,
-        at(1), None)
+        at(1),
+        None,
+    )
     .await
     .unwrap();
     let reused = service::post_message(
@@ -1106,7 +1127,9 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
         &other.id,
         text(MessageRole::Customer, "x", Some("ext")),
         &Actor::Customer,
-        at(1), None)
+        at(1),
+        None,
+    )
     .await;
     assert!(matches!(
         reused,
@@ -1244,7 +1267,9 @@ async fn postgres_live_across_instances() {
             &conv.id,
             text(MessageRole::Customer, "hi", None),
             &Actor::Customer,
-            at(5), None)
+            at(5),
+            None,
+        )
         .await
         .unwrap();
         assert_eq!(recv(&mut rx_a).await.as_ref(), &msg.events[0]);
@@ -1252,4 +1277,104 @@ async fn postgres_live_across_instances() {
         assert!(rx_a.try_recv().is_err() && rx_b.try_recv().is_err());
     })
     .await;
+}
+
+/// Routing timers: set, replace, clear, claim with a lease; the router's read of open
+/// conversations; the routing pass through the dispatcher.
+async fn timers_and_open_conversations(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let t1 = new_tenant(store, "timers-one").await.tenant.id;
+    let t2 = new_tenant(store, "timers-two").await.tenant.id;
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+    let mut tx = store.begin().await.unwrap();
+    tx.set_timer(&t1, "routing", Some(at(5_000))).await.unwrap();
+    tx.set_timer(&t2, "routing", Some(at(9_000))).await.unwrap();
+    tx.set_timer(&t1, "routing", Some(at(3_000))).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(at(3_000)));
+    assert!(store.due_timers(at(2_999), 10).await.unwrap().is_empty());
+    let due = store.due_timers(at(4_000), 10).await.unwrap();
+    assert_eq!(due, vec![(t1.clone(), "routing".to_string())]);
+    // Claimed: leased, so not due again until the lease ends.
+    assert!(store.due_timers(at(4_000), 10).await.unwrap().is_empty());
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(at(9_000)));
+    assert_eq!(
+        store
+            .due_timers(at(4_000 + TIMER_LEASE_MS), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let mut tx = store.begin().await.unwrap();
+    tx.set_timer(&t1, "routing", None).await.unwrap();
+    tx.set_timer(&t2, "routing", None).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+
+    // Open conversations: queued, assigned and deferred; not bot or closed.
+    let queue = QueueId::with_suffix("billing");
+    let bot = start(store, &t1, None).await;
+    let queued = start(store, &t1, None).await;
+    service::run_command(
+        store,
+        &t1,
+        &queued.id,
+        &handoff(&queue),
+        &Actor::Customer,
+        at(20),
+    )
+    .await
+    .unwrap();
+    let other = start(store, &t2, None).await;
+    service::run_command(
+        store,
+        &t2,
+        &other.id,
+        &handoff(&queue),
+        &Actor::Customer,
+        at(20),
+    )
+    .await
+    .unwrap();
+    let open: Vec<ConversationId> = store
+        .open_conversations(&t1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(open, vec![queued.id.clone()]);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.open_conversations(&t1).await.unwrap().len(), 1);
+    assert_eq!(tx.tenant_agents(&t1).await.unwrap().len(), 1);
+    assert!(tx.tenant_queues(&t1).await.unwrap().is_empty());
+    drop(tx);
+    let _ = bot;
+
+    // A routing pass with nobody available: stays queued, no timer.
+    let agent = new_agent(store, &t1, &format!("router-{}@timers.example", unique())).await;
+    let dispatcher = routing::Dispatcher::new();
+    let events = dispatcher.route(store, &t1, at(30)).await.unwrap();
+    assert!(events.iter().all(|e| e.kind != "offered"), "{events:?}");
+    // Available: offered, and the timer is the offer's expiry (default queue, 30 s).
+    service::update_agent(store, &t1, &agent, &Actor::System, at(40), None, |a| {
+        a.status = baton_core::AgentStatus::Available
+    })
+    .await
+    .unwrap();
+    let events = dispatcher.route(store, &t1, at(50)).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "offered"), "{events:?}");
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(at(30_050)));
+    let conv = store.conversation(&t1, &queued.id).await.unwrap().unwrap();
+    assert_eq!(conv.offer.unwrap().agent, agent);
+    // Due: expired, and with nobody else, waiting again.
+    let events = dispatcher.route(store, &t1, at(30_050)).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.kind == "offer_expired"),
+        "{events:?}"
+    );
+    let conv = store.conversation(&t1, &queued.id).await.unwrap().unwrap();
+    assert_eq!(conv.state, ConversationState::Queued);
+    assert_eq!(conv.declined_by, vec![agent]);
 }

@@ -192,5 +192,6 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
     service::post_message(store, &tenant, &c4.conversation.id, say(MessageRole::Bot, "Use 'Forgot password' on the sign-in page; the link is valid for 1 hour.", Some(0.93)), &Actor::Bot, now(), None).await?;
     service::run_command(store, &tenant, &c4.conversation.id, &Command::Close { resolution: Some("resolved_by_bot".into()), override_owner: false }, &api, now()).await?;
     service::run_command(store, &tenant, &c4.conversation.id, &Command::RecordCsat { score: CsatScore::new(5)?, comment: Some("Quick!".into()) }, &api, now()).await?;
+    crate::kb::seed_knowledge_and_bot(store, &tenant, &admin).await?;
     Ok(tenant)
 }

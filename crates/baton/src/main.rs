@@ -1,7 +1,10 @@
 //! The `baton` command.
 
 mod demo;
+mod demo_kb;
 mod eval;
+mod kb;
+mod rules;
 mod serve;
 mod simulate;
 
@@ -19,7 +22,7 @@ struct Cli {
 
 /// Where to find configuration and the database.
 #[derive(Debug, clap::Args)]
-struct ConfigArgs {
+pub struct ConfigArgs {
     /// TOML configuration file.
     #[arg(long, short = 'c', env = "BATON_CONFIG")]
     config: Option<PathBuf>,
@@ -58,8 +61,18 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Manage a tenant's knowledge base.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
     /// Measure the escalation detector on labelled data (`text<TAB>label` files).
     Eval(eval::EvalArgs),
+    /// Check escalation rules from a TOML or JSON file, or seed a tenant with them.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
     /// Simulate a contact centre with the real router: waits, abandonment, utilisation.
     Simulate(simulate::SimulateArgs),
     /// Run a server with a ready demo tenant on the embedded database.
@@ -70,6 +83,21 @@ enum Command {
         /// Directory for the demo database.
         #[arg(long, default_value = "data/demo")]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KbCommand {
+    /// Import (create or replace) a folder of Markdown articles; front matter may give title,
+    /// tags, language and id (default: the file name's slug).
+    Import {
+        /// The folder of `.md` files.
+        dir: PathBuf,
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -149,7 +177,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Kb { command: KbCommand::Import { dir, tenant, config } } => {
+            let config = config.load()?;
+            let store = serve::open_store(&config).await?;
+            let tenant = baton_core::TenantId::parse(tenant.as_str())
+                .map_err(|_| anyhow::anyhow!("'{tenant}' is not a tenant id"))?;
+            let count = kb::import_dir(store.as_ref(), &tenant, &dir)
+                .await
+                .with_context(|| format!("importing {}", dir.display()))?;
+            println!("Imported {count} articles into {tenant}.");
+            Ok(())
+        }
         Command::Eval(args) => eval::run(&args),
+        Command::Rules { command } => rules::run(command).await,
         Command::Simulate(args) => simulate::run(&args),
         Command::Demo { listen, data_dir } => {
             let config = baton_server::Config {

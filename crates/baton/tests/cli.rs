@@ -442,3 +442,33 @@ async fn concurrent_first_runs_on_a_new_sqlite_file() {
         assert!(out.failed().contains("already"), "{}", out.stderr);
     }
 }
+
+/// `baton rules check|import`: the shipped TOML example is valid, a broken file names the problem,
+/// and an import replaces the tenant's rules as `GET /v1/rules` shows.
+#[tokio::test]
+async fn rules_from_toml_seed_a_tenant() {
+    let dir = TempDir::new("rules");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/rules.toml");
+    let out = run(&["rules", "check", example], &[]).await;
+    assert!(out.ok().contains("6 rules, valid"), "{}", out.ok());
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[rules]]\nid = \"x\"\nname = \"x\"\nwhen = { signal = \"moon\" }\nactions = [{ type = \"escalate\" }]\n").unwrap();
+    let out = run(&["rules", "check", bad.to_str().unwrap()], &[]).await;
+    let message = out.failed();
+    assert!(message.contains("bad.toml") && message.contains("/rules/0/when/signal"), "{message}");
+
+    let database = dir.sqlite_url("baton.db");
+    let created = create_tenant(&database, "Rules Co", "rules@test.example").await;
+    let out = run(&["rules", "import", example, "--tenant", &created.tenant_id, "--database", &database], &[]).await;
+    assert!(out.ok().contains("imported 6 rules"), "{}", out.ok());
+    let out = run(&["rules", "import", example, "--tenant", "ten_nope", "--database", &database], &[]).await;
+    assert!(out.failed().contains("no tenant"), "{}", out.failed());
+
+    let server = Server::serve(&database).await;
+    let client = reqwest::Client::new();
+    let token = login(&client, &server, &created.email, &created.password).await;
+    let rules = send(&client, reqwest::Method::GET, &server.url("/v1/rules"), Some(&token), None).await;
+    assert_eq!(rules.body["defaults"], false, "{}", rules.body);
+    let ids: Vec<&str> = rules.body["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"chargeback"), "{ids:?}");
+}

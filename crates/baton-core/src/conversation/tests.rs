@@ -1117,7 +1117,11 @@ struct Step {
 impl Step {
     fn command_at(&self, now: Timestamp) -> Command {
         match &self.command {
-            Command::Offer { agent, expires_at, explanation } => Command::Offer {
+            Command::Offer {
+                agent,
+                expires_at,
+                explanation,
+            } => Command::Offer {
                 agent: agent.clone(),
                 expires_at: now.plus_millis(expires_at.millis()),
                 explanation: explanation.clone(),
@@ -1329,14 +1333,25 @@ fn handoff_starts_the_overflow_clock() {
 #[test]
 fn change_queue_moves_a_queued_conversation_and_resets_overflow() {
     let mut c = queued();
-    ok(&mut c, &Command::RecordOverflowStep { stage: 2 }, &Actor::System);
+    ok(
+        &mut c,
+        &Command::RecordOverflowStep { stage: 2 },
+        &Actor::System,
+    );
     assert_eq!(c.overflow_stage, 2);
     ok(
         &mut c,
-        &Command::SetPosition { position: 3, estimated_wait_secs: Some(60) },
+        &Command::SetPosition {
+            position: 3,
+            estimated_wait_secs: Some(60),
+        },
         &Actor::System,
     );
-    let events = ok(&mut c, &Command::ChangeQueue { queue: queue(2) }, &Actor::System);
+    let events = ok(
+        &mut c,
+        &Command::ChangeQueue { queue: queue(2) },
+        &Actor::System,
+    );
     assert_eq!(events, vec![EventKind::QueueChanged { queue: queue(2) }]);
     assert_eq!(c.queue, Some(queue(2)));
     assert_eq!(c.overflow_stage, 0);
@@ -1344,14 +1359,25 @@ fn change_queue_moves_a_queued_conversation_and_resets_overflow() {
     assert_eq!((c.position, c.estimated_wait_secs), (None, None));
     assert_eq!(c.state, S::Queued);
     // Same queue: nothing to record.
-    assert!(ok(&mut c, &Command::ChangeQueue { queue: queue(2) }, &Actor::System).is_empty());
+    assert!(
+        ok(
+            &mut c,
+            &Command::ChangeQueue { queue: queue(2) },
+            &Actor::System
+        )
+        .is_empty()
+    );
 }
 
 #[test]
 fn change_queue_withdraws_a_pending_offer() {
     let mut c = queued();
     ok(&mut c, &offer_to(2), &Actor::System);
-    let events = ok(&mut c, &Command::ChangeQueue { queue: queue(3) }, &Actor::System);
+    let events = ok(
+        &mut c,
+        &Command::ChangeQueue { queue: queue(3) },
+        &Actor::System,
+    );
     assert_eq!(
         events,
         vec![
@@ -1367,11 +1393,19 @@ fn change_queue_only_while_queued() {
     let mut c = queued();
     ok(&mut c, &Command::Claim, &agent(1));
     assert!(matches!(
-        refused(&c, &Command::ChangeQueue { queue: queue(2) }, &Actor::System),
+        refused(
+            &c,
+            &Command::ChangeQueue { queue: queue(2) },
+            &Actor::System
+        ),
         TransitionError::InvalidState { .. }
     ));
     assert!(matches!(
-        refused(&conv(), &Command::ChangeQueue { queue: queue(2) }, &Actor::System),
+        refused(
+            &conv(),
+            &Command::ChangeQueue { queue: queue(2) },
+            &Actor::System
+        ),
         TransitionError::InvalidState { .. }
     ));
 }
@@ -1379,17 +1413,36 @@ fn change_queue_only_while_queued() {
 #[test]
 fn overflow_step_recorded_while_waiting_and_reset_on_requeue() {
     let mut c = queued();
-    let events = ok(&mut c, &Command::RecordOverflowStep { stage: 1 }, &Actor::System);
+    let events = ok(
+        &mut c,
+        &Command::RecordOverflowStep { stage: 1 },
+        &Actor::System,
+    );
     assert_eq!(events, vec![EventKind::OverflowStep { stage: 1 }]);
-    assert!(ok(&mut c, &Command::RecordOverflowStep { stage: 1 }, &Actor::System).is_empty());
+    assert!(
+        ok(
+            &mut c,
+            &Command::RecordOverflowStep { stage: 1 },
+            &Actor::System
+        )
+        .is_empty()
+    );
     ok(&mut c, &defer(), &Actor::System);
-    ok(&mut c, &Command::RecordOverflowStep { stage: 2 }, &Actor::System);
+    ok(
+        &mut c,
+        &Command::RecordOverflowStep { stage: 2 },
+        &Actor::System,
+    );
     assert_eq!(c.overflow_stage, 2);
     ok(&mut c, &Command::Requeue, &Actor::System);
     assert_eq!(c.overflow_stage, 0);
     ok(&mut c, &Command::Claim, &agent(1));
     assert!(matches!(
-        refused(&c, &Command::RecordOverflowStep { stage: 1 }, &Actor::System),
+        refused(
+            &c,
+            &Command::RecordOverflowStep { stage: 1 },
+            &Actor::System
+        ),
         TransitionError::InvalidState { .. }
     ));
 }
@@ -1397,7 +1450,11 @@ fn overflow_step_recorded_while_waiting_and_reset_on_requeue() {
 #[test]
 fn transfer_to_a_queue_resets_overflow() {
     let mut c = queued();
-    ok(&mut c, &Command::RecordOverflowStep { stage: 1 }, &Actor::System);
+    ok(
+        &mut c,
+        &Command::RecordOverflowStep { stage: 1 },
+        &Actor::System,
+    );
     ok(&mut c, &Command::Claim, &agent(1));
     ok(&mut c, &transfer(None, Some(2), false), &agent(1));
     assert_eq!(c.state, S::Queued);
@@ -1408,17 +1465,26 @@ fn transfer_to_a_queue_resets_overflow() {
 #[test]
 fn positions_recorded_only_when_changed_and_cleared_on_leaving_the_line() {
     let mut c = queued();
-    let set = |p, w| Command::SetPosition { position: p, estimated_wait_secs: w };
+    let set = |p, w| Command::SetPosition {
+        position: p,
+        estimated_wait_secs: w,
+    };
     assert_eq!(
         ok(&mut c, &set(2, Some(300)), &Actor::System),
-        vec![EventKind::QueuePositions { position: 2, estimated_wait_secs: Some(300) }]
+        vec![EventKind::QueuePositions {
+            position: 2,
+            estimated_wait_secs: Some(300)
+        }]
     );
     assert!(ok(&mut c, &set(2, Some(300)), &Actor::System).is_empty());
     assert_eq!(ok(&mut c, &set(1, Some(150)), &Actor::System).len(), 1);
     assert_eq!((c.position, c.estimated_wait_secs), (Some(1), Some(150)));
     ok(&mut c, &offer_to(2), &Actor::System);
     assert_eq!(c.position, None);
-    assert_eq!(refused(&c, &set(1, None), &Actor::System), TransitionError::AlreadyOffered);
+    assert_eq!(
+        refused(&c, &set(1, None), &Actor::System),
+        TransitionError::AlreadyOffered
+    );
     ok(&mut c, &Command::Accept, &agent(2));
     assert!(matches!(
         refused(&c, &set(1, None), &Actor::System),
@@ -1448,10 +1514,22 @@ fn offer_explanation_is_kept_on_the_projection() {
     // Events stored before the field existed still parse.
     let old = serde_json::json!({"type": "offered", "agent": "agt_2", "expires_at": later(1)});
     let parsed: EventKind = serde_json::from_value(old).unwrap();
-    assert!(matches!(parsed, EventKind::Offered { explanation: None, .. }));
+    assert!(matches!(
+        parsed,
+        EventKind::Offered {
+            explanation: None,
+            ..
+        }
+    ));
     // Projections stored before the routing fields existed still parse.
     let mut value = serde_json::to_value(&c).unwrap();
-    for field in ["overflow_stage", "entered_queue_at", "position", "estimated_wait_secs", "routing"] {
+    for field in [
+        "overflow_stage",
+        "entered_queue_at",
+        "position",
+        "estimated_wait_secs",
+        "routing",
+    ] {
         value.as_object_mut().unwrap().remove(field);
     }
     let back: Conversation = serde_json::from_value(value).unwrap();

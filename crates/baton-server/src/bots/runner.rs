@@ -15,7 +15,7 @@ use baton_core::{
     Conversation, ConversationState, MessageRole, QueueId, TenantId, TransitionError,
 };
 use baton_store::service::{self, NewMessage};
-use baton_store::{Customer, Message, PageRequest, StoreError, StoreResult};
+use baton_store::{Customer, Message, PageRequest, StoreError, StoreResult, StoredEvent};
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 
@@ -280,7 +280,11 @@ async fn post_reply(
     )
     .await;
     match posted {
-        Ok(_) => Ok(true),
+        Ok(outcome) => {
+            // The detector may have handed over on this turn (e.g. low confidence).
+            after_events(state, tenant, &outcome.events).await;
+            Ok(true)
+        }
         Err(e) if is_refusal(&e) => {
             tracing::debug!(conversation = %id, error = %e, "bot reply dropped");
             Ok(false)
@@ -323,18 +327,34 @@ async fn request_handoff(
         priority: None,
         note: handoff.note.map(|n| super::truncate(&n, 2000)),
     };
-    ignore_refusal(
-        service::run_command(
-            state.store.as_ref(),
-            tenant,
-            id,
-            &command,
-            &Actor::Bot,
-            now(),
-        )
-        .await
-        .map(|_| ()),
+    let done = service::run_command(
+        state.store.as_ref(),
+        tenant,
+        id,
+        &command,
+        &Actor::Bot,
+        now(),
     )
+    .await;
+    match done {
+        Ok(outcome) => {
+            after_events(state, tenant, &outcome.events).await;
+            Ok(())
+        }
+        Err(e) => ignore_refusal(Err(e)),
+    }
+}
+
+/// What the HTTP handlers do after a change: a routing pass when the change can affect who gets
+/// what, and the handoff brief when it handed over.
+async fn after_events(state: &AppState, tenant: &TenantId, events: &[StoredEvent]) {
+    if events
+        .iter()
+        .any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str()))
+    {
+        crate::routing::after_change(state, tenant).await;
+    }
+    crate::brief::record_after_handoff(state, events).await;
 }
 
 fn is_refusal(e: &StoreError) -> bool {

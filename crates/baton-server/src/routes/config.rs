@@ -38,8 +38,18 @@ async fn list_queues(
 }
 
 /// The tenant's queue ids plus `id` (targets a queue's overflow steps may name).
-async fn queue_ids_with(state: &AppState, principal: &Principal, id: &QueueId) -> ApiResult<Vec<QueueId>> {
-    let mut ids: Vec<QueueId> = state.store.queues(&principal.tenant).await?.into_iter().map(|q| q.id).collect();
+async fn queue_ids_with(
+    state: &AppState,
+    principal: &Principal,
+    id: &QueueId,
+) -> ApiResult<Vec<QueueId>> {
+    let mut ids: Vec<QueueId> = state
+        .store
+        .queues(&principal.tenant)
+        .await?
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
     if !ids.contains(id) {
         ids.push(id.clone());
     }

@@ -285,7 +285,11 @@ async fn post_message(
         // The bot answers in the background; the response does not wait for it.
         crate::bots::runner::after_customer_message(&state, &outcome.conversation, &outcome.message);
     }
-    if outcome.events.iter().any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str())) {
+    if outcome
+        .events
+        .iter()
+        .any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str()))
+    {
         crate::routing::after_change(&state, &principal.tenant).await;
     }
     crate::brief::record_after_handoff(&state, &outcome.events).await;
