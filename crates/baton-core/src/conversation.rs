@@ -180,6 +180,9 @@ pub struct Conversation {
     /// Bot replies waiting for an agent's approval (review mode).
     #[serde(default)]
     pub held: Vec<HeldReply>,
+    /// The LLM-written summary recorded with the handoff brief, when an LLM is configured.
+    #[serde(default)]
+    pub llm_summary: Option<String>,
     /// Transcript length (customer, bot, agent and system turns; notes excluded).
     pub message_count: u32,
     /// Number of events applied, i.e. the version of this projection.
@@ -238,6 +241,7 @@ impl Conversation {
             csat: None,
             escalation: None,
             held: Vec::new(),
+            llm_summary: None,
             message_count: 0,
             version: 0,
             created_at: now,
@@ -1150,7 +1154,12 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
         EventKind::BotReplyApproved { id, .. } | EventKind::BotReplyRejected { id } => {
             conv.held.retain(|h| &h.id != id);
         }
-        EventKind::DraftUsed { .. } | EventKind::BriefBuilt { .. } => {}
+        EventKind::DraftUsed { .. } => {}
+        EventKind::BriefBuilt { brief } => {
+            conv.llm_summary = (brief["summary_source"] == "llm")
+                .then(|| brief["summary"].as_str().map(String::from))
+                .flatten();
+        }
         EventKind::EscalationEvaluated { evaluation } => {
             conv.escalation = Some(evaluation.clone());
         }

@@ -109,6 +109,10 @@ pub async fn build(state: &AppState, conv: &Conversation, agent_name: Option<&st
     input.topics = &topics;
     input.agent_name = agent_name;
     let built = brief::build_brief(&input);
+    let built = match &conv.llm_summary {
+        Some(summary) => built.with_summary(summary.clone()),
+        None => built,
+    };
     let mut value = serde_json::to_value(built).unwrap_or(Value::Null);
     crate::dto::times_to_rfc3339(&mut value);
     Ok(Some(value))
@@ -123,7 +127,11 @@ pub async fn record_after_handoff(state: &AppState, events: &[baton_store::Store
     let result = async {
         let conv = state.store.conversation(&handoff.tenant, id).await?;
         let Some(conv) = conv else { return Ok(()) };
-        if let Some(brief) = build(state, &conv, None, crate::now()).await? {
+        if let Some(mut brief) = build(state, &conv, None, crate::now()).await? {
+            if let Some(summary) = llm_summary(state, &conv).await {
+                brief["summary"] = Value::String(summary);
+                brief["summary_source"] = Value::String("llm".into());
+            }
             let command = baton_core::conversation::Command::RecordBrief(brief);
             baton_store::service::run_command(
                 state.store.as_ref(),
@@ -140,5 +148,28 @@ pub async fn record_after_handoff(state: &AppState, events: &[baton_store::Store
     .await;
     if let Err(e) = result {
         tracing::warn!(conversation = %id, error = %e, "could not record the handoff brief");
+    }
+}
+
+/// Instructions for the LLM-written summary.
+const SUMMARY_PROMPT: &str = "You write handoff notes for customer support agents. In 2 or 3 \
+plain sentences (no lists, under 400 characters) say what the customer wants (with order \
+numbers or amounts they gave), what the bot already tried, and where it stands (mood, who asked \
+for a person and why). Never invent facts.";
+
+/// An LLM-written summary, when the tenant configured an LLM; `None` (logged) otherwise or on
+/// failure, so the template summary stands.
+async fn llm_summary(state: &AppState, conv: &Conversation) -> Option<String> {
+    let config = state.bots.get(state.store.as_ref(), &conv.tenant).await.ok()?;
+    let settings = config.llm.as_ref()?;
+    let page = PageRequest { limit: TRANSCRIPT_LIMIT, cursor: None };
+    let messages = state.store.messages(&conv.tenant, &conv.id, &page).await.ok()?.items;
+    let transcript = crate::bots::llm::transcript_text(&messages, 12_000);
+    match crate::bots::llm::complete(state, settings, SUMMARY_PROMPT, &transcript).await {
+        Ok(text) => Some(text.chars().take(600).collect()),
+        Err(e) => {
+            tracing::warn!(conversation = %conv.id, error = %e, "LLM summary failed; keeping the template summary");
+            None
+        }
     }
 }

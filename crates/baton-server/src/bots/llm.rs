@@ -228,6 +228,53 @@ pub async fn call(
     }
 }
 
+/// One plain completion (no tools) for agent-facing text: the brief's summary and copilot
+/// drafts. Returns the model's text, or why there is none.
+pub async fn complete(state: &AppState, settings: &LlmSettings, system: &str, user: &str) -> Result<String, String> {
+    let mut body = json!({
+        "model": settings.model,
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+    });
+    if let Some(t) = settings.temperature {
+        body["temperature"] = json!(t);
+    }
+    let url = format!("{}/chat/completions", settings.base_url.trim_end_matches('/'));
+    let mut request = state.bots.http().post(url).timeout(Duration::from_millis(settings.timeout_ms)).json(&body);
+    if let Some(key) = &settings.api_key {
+        request = request.bearer_auth(key);
+    }
+    let resp = request.send().await.map_err(|e| format!("LLM: {}", describe(&e)))?;
+    if !resp.status().is_success() {
+        return Err(format!("LLM answered HTTP {}", resp.status().as_u16()));
+    }
+    let bytes = read_limited(resp, MAX_RESPONSE_BYTES).await?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| format!("LLM: {e}"))?;
+    value["choices"][0]["message"]["content"]
+        .as_str()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .ok_or_else(|| "LLM: the answer has no text".to_string())
+}
+
+/// The transcript as plain lines for an agent-facing prompt (notes left out).
+pub fn transcript_text(messages: &[baton_store::Message], max_chars: usize) -> String {
+    let mut lines: Vec<String> = messages
+        .iter()
+        .filter(|m| m.role != MessageRole::Note)
+        .map(|m| format!("{}: {}", m.role.as_str(), m.text))
+        .collect();
+    // Keep the most recent turns within the budget.
+    let mut total = 0;
+    let mut start = lines.len();
+    while start > 0 && total + lines[start - 1].len() <= max_chars {
+        total += lines[start - 1].len();
+        start -= 1;
+    }
+    lines.drain(..start);
+    lines.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,6 +143,9 @@ async fn drafts(State(state): State<AppState>, principal: Principal, Path(id): P
             });
         }
     }
+    if let Some(draft) = llm_draft(&state, &principal.tenant, &messages, &customer_name, &agent_name).await {
+        items.push(draft);
+    }
     items.sort_by(|a, b| b.score.total_cmp(&a.score));
     Ok(Json(DraftsResponse { items }))
 }
@@ -312,4 +315,30 @@ async fn put_review(
         .await?;
     state.detectors.invalidate(&principal.tenant);
     Ok(Json(value))
+}
+
+/// Instructions for LLM-drafted replies.
+const DRAFT_PROMPT: &str = "You draft the next reply of a human customer support agent. Write \
+only the reply text, in the customer's language, friendly and concise, without promising what \
+the transcript does not support.";
+
+/// A reply drafted by the tenant's LLM, when one is configured.
+async fn llm_draft(
+    state: &AppState,
+    tenant: &baton_core::TenantId,
+    messages: &[Message],
+    customer_name: &str,
+    agent_name: &str,
+) -> Option<Draft> {
+    let config = state.bots.get(state.store.as_ref(), tenant).await.ok()?;
+    let settings = config.llm.as_ref()?;
+    let transcript = crate::bots::llm::transcript_text(messages, 12_000);
+    let user = format!("Customer: {customer_name}. Agent: {agent_name}.\n\nTranscript:\n{transcript}");
+    match crate::bots::llm::complete(state, settings, DRAFT_PROMPT, &user).await {
+        Ok(text) => Some(Draft { id: "llm:reply".into(), source: "llm".into(), text, title: "Suggested by the assistant".into(), score: 0.5 }),
+        Err(e) => {
+            tracing::warn!(error = %e, "LLM draft failed");
+            None
+        }
+    }
 }
