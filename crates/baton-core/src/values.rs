@@ -25,7 +25,9 @@ impl Priority {
         if (0..=100).contains(&v) {
             Ok(Priority(v as u8))
         } else {
-            Err(ValueError(format!("priority must be between 0 and 100, got {v}")))
+            Err(ValueError(format!(
+                "priority must be between 0 and 100, got {v}"
+            )))
         }
     }
 
@@ -65,7 +67,9 @@ impl CsatScore {
         if (1..=5).contains(&v) {
             Ok(CsatScore(v as u8))
         } else {
-            Err(ValueError(format!("score must be between 1 and 5, got {v}")))
+            Err(ValueError(format!(
+                "score must be between 1 and 5, got {v}"
+            )))
         }
     }
 

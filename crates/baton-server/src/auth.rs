@@ -37,6 +37,11 @@ pub enum PrincipalKind {
         /// Their role.
         role: Role,
     },
+    /// A customer in the web widget, with a `bc_` token scoped to one conversation.
+    Customer {
+        /// The only conversation this token may touch.
+        conversation: baton_core::ConversationId,
+    },
 }
 
 impl Principal {
@@ -45,6 +50,7 @@ impl Principal {
         match &self.kind {
             PrincipalKind::Integration { key } => Actor::ApiKey { id: key.clone() },
             PrincipalKind::Person { agent, .. } => Actor::Agent { id: agent.clone() },
+            PrincipalKind::Customer { .. } => Actor::Customer,
         }
     }
 
@@ -52,7 +58,7 @@ impl Principal {
     pub fn role(&self) -> Option<Role> {
         match &self.kind {
             PrincipalKind::Person { role, .. } => Some(*role),
-            PrincipalKind::Integration { .. } => None,
+            PrincipalKind::Integration { .. } | PrincipalKind::Customer { .. } => None,
         }
     }
 
@@ -60,7 +66,7 @@ impl Principal {
     pub fn agent(&self) -> Option<&AgentId> {
         match &self.kind {
             PrincipalKind::Person { agent, .. } => Some(agent),
-            PrincipalKind::Integration { .. } => None,
+            PrincipalKind::Integration { .. } | PrincipalKind::Customer { .. } => None,
         }
     }
 
@@ -74,6 +80,9 @@ impl Principal {
             PrincipalKind::Integration { .. } => Err(ApiError::forbidden(format!(
                 "this needs a person with the {role} role; API keys cannot do it"
             ))),
+            PrincipalKind::Customer { .. } => Err(ApiError::forbidden(format!(
+                "this needs a person with the {role} role; customer tokens cannot do it"
+            ))),
         }
     }
 
@@ -81,7 +90,7 @@ impl Principal {
     pub fn require_integration(&self) -> ApiResult<&ApiKeyId> {
         match &self.kind {
             PrincipalKind::Integration { key } => Ok(key),
-            PrincipalKind::Person { .. } => {
+            PrincipalKind::Person { .. } | PrincipalKind::Customer { .. } => {
                 Err(ApiError::forbidden("this needs an integration API key"))
             }
         }
@@ -92,6 +101,9 @@ impl Principal {
         match &self.kind {
             PrincipalKind::Integration { key } => format!("{}:{}", self.tenant, key),
             PrincipalKind::Person { agent, .. } => format!("{}:{}", self.tenant, agent),
+            PrincipalKind::Customer { conversation } => {
+                format!("{}:customer:{}", self.tenant, conversation)
+            }
         }
     }
 }
@@ -121,6 +133,17 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal>
         return Ok(Principal {
             tenant: key.tenant,
             kind: PrincipalKind::Integration { key: key.id },
+        });
+    }
+    if token.starts_with("bc_") {
+        let (tenant, conversation) = state
+            .store
+            .customer_token(&hash, crate::now())
+            .await?
+            .ok_or_else(invalid_token)?;
+        return Ok(Principal {
+            tenant,
+            kind: PrincipalKind::Customer { conversation },
         });
     }
     let session = state
@@ -156,6 +179,9 @@ pub async fn resolve(State(state): State<AppState>, request: Request, next: Next
     if let Some(token) = bearer_token(&parts) {
         match authenticate(&state, &token).await {
             Ok(principal) => {
+                if let Err(e) = crate::routes::widget::customer_may(&principal, &parts) {
+                    return e.into_response();
+                }
                 parts.extensions.insert(principal);
             }
             Err(e) => return e.into_response(),

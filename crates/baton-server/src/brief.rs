@@ -4,7 +4,9 @@
 
 use crate::AppState;
 use crate::error::ApiResult;
-use baton_core::brief::{self, ArticleRef, BriefInput, CustomerProfile, HandoffRequest, PastConversation, Reason, Turn};
+use baton_core::brief::{
+    self, ArticleRef, BriefInput, CustomerProfile, HandoffRequest, PastConversation, Reason, Turn,
+};
 use baton_core::conversation::Conversation;
 use baton_core::escalation::sentiment::polarity_scores;
 use baton_core::{ConversationState, MessageRole, Timestamp};
@@ -18,16 +20,36 @@ const TRANSCRIPT_LIMIT: u32 = 500;
 const PAST_LIMIT: u32 = 20;
 
 /// The brief of `conv`, or `None` while nobody asked for a person.
-pub async fn build(state: &AppState, conv: &Conversation, agent_name: Option<&str>, now: Timestamp) -> ApiResult<Option<Value>> {
-    let Some(handoff) = &conv.handoff else { return Ok(None) };
+pub async fn build(
+    state: &AppState,
+    conv: &Conversation,
+    agent_name: Option<&str>,
+    now: Timestamp,
+) -> ApiResult<Option<Value>> {
+    let Some(handoff) = &conv.handoff else {
+        return Ok(None);
+    };
     let store = state.store.as_ref();
     let tenant = &conv.tenant;
-    let page = PageRequest { limit: TRANSCRIPT_LIMIT, cursor: None };
+    let page = PageRequest {
+        limit: TRANSCRIPT_LIMIT,
+        cursor: None,
+    };
     let messages = store.messages(tenant, &conv.id, &page).await?.items;
     let customer = store.customer(tenant, &conv.customer).await?;
-    let filter = ConversationFilter { customer: Some(conv.customer.clone()), ..Default::default() };
+    let filter = ConversationFilter {
+        customer: Some(conv.customer.clone()),
+        ..Default::default()
+    };
     let past_rows = store
-        .conversations(tenant, &filter, &PageRequest { limit: PAST_LIMIT, cursor: None })
+        .conversations(
+            tenant,
+            &filter,
+            &PageRequest {
+                limit: PAST_LIMIT,
+                cursor: None,
+            },
+        )
         .await?
         .items;
     let past: Vec<PastConversation<'_>> = past_rows
@@ -46,13 +68,21 @@ pub async fn build(state: &AppState, conv: &Conversation, agent_name: Option<&st
         .iter()
         .filter(|m| m.role != MessageRole::Note)
         .map(|m| match m.role {
-            MessageRole::Customer => {
-                Turn::customer(m.id.as_str(), &m.text, m.created_at, Some(polarity_scores(&m.text).compound))
-            }
+            MessageRole::Customer => Turn::customer(
+                m.id.as_str(),
+                &m.text,
+                m.created_at,
+                Some(polarity_scores(&m.text).compound),
+            ),
             MessageRole::Bot => Turn {
                 bot_intent: m.bot.as_ref().and_then(|b| b.intent.as_deref()),
                 fallback: m.bot.as_ref().is_some_and(|b| b.fallback),
-                ..Turn::bot(m.id.as_str(), &m.text, m.created_at, m.bot.as_ref().and_then(|b| b.confidence))
+                ..Turn::bot(
+                    m.id.as_str(),
+                    &m.text,
+                    m.created_at,
+                    m.bot.as_ref().and_then(|b| b.confidence),
+                )
             },
             role => Turn::other(m.id.as_str(), role, &m.text, m.created_at),
         })
@@ -63,13 +93,22 @@ pub async fn build(state: &AppState, conv: &Conversation, agent_name: Option<&st
         .map(|fired| {
             fired
                 .iter()
-                .filter_map(|r| Some(Reason { rule: r["id"].as_str()?.to_string(), detail: r["name"].as_str()?.to_string() }))
+                .filter_map(|r| {
+                    Some(Reason {
+                        rule: r["id"].as_str()?.to_string(),
+                        detail: r["name"].as_str()?.to_string(),
+                    })
+                })
                 .collect()
         })
         .unwrap_or_default();
     let topic_names: Vec<String> = evaluation
         .and_then(|e| e["signals"]["topics"].as_array())
-        .map(|t| t.iter().filter_map(|m| m["topic"].as_str().map(String::from)).collect())
+        .map(|t| {
+            t.iter()
+                .filter_map(|m| m["topic"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let topics: Vec<&str> = topic_names.iter().map(String::as_str).collect();
     // Related articles: what the customer said most recently, in their words.
@@ -81,13 +120,20 @@ pub async fn build(state: &AppState, conv: &Conversation, agent_name: Option<&st
         .map(|m| m.text.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    let opts = SearchOptions { limit: 3, ..Default::default() };
+    let opts = SearchOptions {
+        limit: 3,
+        ..Default::default()
+    };
     let articles: Vec<ArticleRef> = state
         .knowledge
         .search(store, tenant, &query, &opts)
         .await?
         .into_iter()
-        .map(|h| ArticleRef { id: h.id, title: h.title, score: f64::from(h.score) })
+        .map(|h| ArticleRef {
+            id: h.id,
+            title: h.title,
+            score: f64::from(h.score),
+        })
         .collect();
     let settings = state.detectors.get(store, tenant).await?;
     let mut input = BriefInput::new(&turns, &settings.extractors, now);
@@ -122,8 +168,12 @@ pub async fn build(state: &AppState, conv: &Conversation, agent_name: Option<&st
 /// ticketing, the console) get the full context with the handoff. Failures are logged: the
 /// handoff itself already committed.
 pub async fn record_after_handoff(state: &AppState, events: &[baton_store::StoredEvent]) {
-    let Some(handoff) = events.iter().find(|e| e.kind == "handoff_requested") else { return };
-    let Some(id) = &handoff.conversation else { return };
+    let Some(handoff) = events.iter().find(|e| e.kind == "handoff_requested") else {
+        return;
+    };
+    let Some(id) = &handoff.conversation else {
+        return;
+    };
     let result = async {
         let conv = state.store.conversation(&handoff.tenant, id).await?;
         let Some(conv) = conv else { return Ok(()) };
@@ -160,10 +210,22 @@ for a person and why). Never invent facts.";
 /// An LLM-written summary, when the tenant configured an LLM; `None` (logged) otherwise or on
 /// failure, so the template summary stands.
 async fn llm_summary(state: &AppState, conv: &Conversation) -> Option<String> {
-    let config = state.bots.get(state.store.as_ref(), &conv.tenant).await.ok()?;
+    let config = state
+        .bots
+        .get(state.store.as_ref(), &conv.tenant)
+        .await
+        .ok()?;
     let settings = config.llm.as_ref()?;
-    let page = PageRequest { limit: TRANSCRIPT_LIMIT, cursor: None };
-    let messages = state.store.messages(&conv.tenant, &conv.id, &page).await.ok()?.items;
+    let page = PageRequest {
+        limit: TRANSCRIPT_LIMIT,
+        cursor: None,
+    };
+    let messages = state
+        .store
+        .messages(&conv.tenant, &conv.id, &page)
+        .await
+        .ok()?
+        .items;
     let transcript = crate::bots::llm::transcript_text(&messages, 12_000);
     match crate::bots::llm::complete(state, settings, SUMMARY_PROMPT, &transcript).await {
         Ok(text) => Some(text.chars().take(600).collect()),

@@ -42,7 +42,11 @@ pub struct Detectors {
 
 impl Detectors {
     /// The tenant's compiled settings, loading and compiling them on first use.
-    pub async fn get(&self, store: &dyn Store, tenant: &TenantId) -> StoreResult<Arc<TenantDetection>> {
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        tenant: &TenantId,
+    ) -> StoreResult<Arc<TenantDetection>> {
         if let Some(hit) = self.cache.read().expect("lock").get(tenant) {
             return Ok(hit.clone());
         }
@@ -59,7 +63,10 @@ impl Detectors {
         });
         compiled.review_below = review.as_ref().and_then(|r| parse_review(r).ok()).flatten();
         let compiled = Arc::new(compiled);
-        self.cache.write().expect("lock").insert(tenant.clone(), compiled.clone());
+        self.cache
+            .write()
+            .expect("lock")
+            .insert(tenant.clone(), compiled.clone());
         Ok(compiled)
     }
 
@@ -116,16 +123,21 @@ pub fn parse_review(value: &serde_json::Value) -> Result<Option<f64>, SettingsEr
     let r: ReviewSettings =
         serde_json::from_value(value.clone()).map_err(|e| SettingsError::Config(e.to_string()))?;
     if !(0.0..=1.0).contains(&r.threshold) {
-        return Err(SettingsError::Config("threshold must be between 0 and 1".into()));
+        return Err(SettingsError::Config(
+            "threshold must be between 0 and 1".into(),
+        ));
     }
     Ok(r.enabled.then_some(r.threshold))
 }
 
 /// Parses and compiles a tenant's extractor list.
 pub fn parse_extractors(value: &serde_json::Value) -> Result<Extractors, SettingsError> {
-    let specs: Vec<ExtractorSpec> =
-        serde_json::from_value(value.clone()).map_err(|e| SettingsError::Extractors(e.to_string()))?;
-    let pairs: Vec<(&str, &str)> = specs.iter().map(|s| (s.name.as_str(), s.pattern.as_str())).collect();
+    let specs: Vec<ExtractorSpec> = serde_json::from_value(value.clone())
+        .map_err(|e| SettingsError::Extractors(e.to_string()))?;
+    let pairs: Vec<(&str, &str)> = specs
+        .iter()
+        .map(|s| (s.name.as_str(), s.pattern.as_str()))
+        .collect();
     Extractors::with_custom(&pairs).map_err(|e| SettingsError::Extractors(e.to_string()))
 }
 
@@ -151,12 +163,23 @@ pub fn compile(
     hours: Option<&serde_json::Value>,
     extractors: Option<&serde_json::Value>,
 ) -> Result<TenantDetection, SettingsError> {
-    let rules = rules.map(parse_rules).transpose()?.unwrap_or_else(RuleSet::default_rules);
+    let rules = rules
+        .map(parse_rules)
+        .transpose()?
+        .unwrap_or_else(RuleSet::default_rules);
     let config = config.map(parse_config).transpose()?.unwrap_or_default();
     let detector = Detector::new(config, rules).map_err(SettingsError::Rules)?;
     let calendar = hours.map(parse_calendar).transpose()?;
-    let extractors = extractors.map(parse_extractors).transpose()?.unwrap_or_else(Extractors::builtin);
-    Ok(TenantDetection { detector, calendar, extractors, review_below: None })
+    let extractors = extractors
+        .map(parse_extractors)
+        .transpose()?
+        .unwrap_or_else(Extractors::builtin);
+    Ok(TenantDetection {
+        detector,
+        calendar,
+        extractors,
+        review_below: None,
+    })
 }
 
 /// Keeps `detectors` and the knowledge index in step with changes made on any instance.
@@ -188,5 +211,7 @@ pub fn spawn_invalidation(
 }
 
 fn is_settings_event(kind: &str) -> bool {
-    [RULES, DETECTOR_CONFIG, BUSINESS_HOURS, EXTRACTORS, REVIEW].iter().any(|k| kind.strip_suffix("_updated") == Some(k))
+    [RULES, DETECTOR_CONFIG, BUSINESS_HOURS, EXTRACTORS, REVIEW]
+        .iter()
+        .any(|k| kind.strip_suffix("_updated") == Some(k))
 }

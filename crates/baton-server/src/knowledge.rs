@@ -39,7 +39,9 @@ impl Knowledge {
             return Ok(());
         }
         let articles = store.kb_articles(tenant).await?;
-        self.index.replace_tenant(tenant.as_str(), articles.iter().map(to_index)).map_err(kb_error)?;
+        self.index
+            .replace_tenant(tenant.as_str(), articles.iter().map(to_index))
+            .map_err(kb_error)?;
         self.loaded.lock().expect("lock").insert(tenant.clone());
         Ok(())
     }
@@ -53,7 +55,9 @@ impl Knowledge {
         opts: &SearchOptions,
     ) -> StoreResult<Vec<Hit>> {
         self.ensure(store, tenant).await?;
-        self.index.search(tenant.as_str(), query, opts).map_err(kb_error)
+        self.index
+            .search(tenant.as_str(), query, opts)
+            .map_err(kb_error)
     }
 
     /// Drops every tenant (after missed change events).

@@ -11,8 +11,8 @@ pub mod config;
 pub mod detection;
 pub mod dto;
 pub mod error;
-pub mod knowledge;
 mod idempotency;
+pub mod knowledge;
 mod metrics;
 mod routes;
 pub mod routing;
@@ -30,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use config::Config;
 pub use metrics::Metrics;
+pub use routes::widget::{rotate_widget_key, widget_key};
 
 /// Largest accepted request body, in bytes.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -135,6 +136,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::kb::router())
         .merge(routes::copilot::router())
         .merge(routes::bot::router())
+        .merge(routes::widget::router())
         .split_for_parts();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     (router, doc)
@@ -156,6 +158,7 @@ pub fn app(state: AppState) -> Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
+    .merge(routes::web::router())
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         idempotency::layer,
@@ -169,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         metrics::track,
     ))
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(axum::middleware::from_fn(routes::widget::cors))
     .fallback(|| async { error::ApiError::NotFound("route") })
     .with_state(state)
 }
@@ -179,7 +183,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    detection::spawn_invalidation(state.store.clone(), state.detectors.clone(), state.knowledge.clone());
+    detection::spawn_invalidation(
+        state.store.clone(),
+        state.detectors.clone(),
+        state.knowledge.clone(),
+    );
     bots::spawn_invalidation(state.store.clone(), state.bots.clone());
     // The routing timer worker runs alongside and stops at shutdown.
     let (stop, stopped) = tokio::sync::watch::channel(false);

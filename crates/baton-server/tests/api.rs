@@ -71,7 +71,11 @@ async fn story(backend: Backend) {
     assert_eq!(m1.body["message"]["role"], "customer");
     assert_eq!(m1.body["state"], "bot");
     // A damaged item reads as frustration: the detector offers a person but does not hand over.
-    assert_eq!(m1.body["escalation"]["decision"]["action"], "offer_human", "{}", m1.body);
+    assert_eq!(
+        m1.body["escalation"]["decision"]["action"], "offer_human",
+        "{}",
+        m1.body
+    );
     assert!(m1.body["escalation"]["signals"].is_object(), "{}", m1.body);
     let m2 = app.post(&path("/messages"), &app.api_key, json!({"role": "bot", "text": "I can help with refunds. Could you share a photo?", "bot": {"confidence": 0.42, "intent": "refund", "fallback": false}})).await;
     assert_eq!(m2.status, 201, "{}", m2.body);
@@ -188,7 +192,11 @@ async fn story(backend: Backend) {
     assert_eq!(items[3]["actor"]["type"], "bot");
     assert_eq!(items[5]["actor"]["type"], "api_key");
     assert_eq!(items[5]["data"]["reason"], "refund_request");
-    assert!(items[6]["data"]["brief"]["summary"].is_string(), "{}", items[6]);
+    assert!(
+        items[6]["data"]["brief"]["summary"].is_string(),
+        "{}",
+        items[6]
+    );
     assert_eq!(items[7]["actor"], json!({"type": "agent", "id": agent_id}));
     assert_eq!(items[7]["data"]["via"], "claim");
 

@@ -956,17 +956,47 @@ async fn a_configured_llm_writes_the_brief_summary_and_a_draft() {
     .await;
     app.set_bot(llm_config(&server.url, 2000)).await;
     let id = app.start(None).await;
-    app.customer_says(&id, "I want a refund for order 1234, let me talk to a human").await;
+    app.customer_says(
+        &id,
+        "I want a refund for order 1234, let me talk to a human",
+    )
+    .await;
     let conv = app.conversation_json(&id).await;
     assert_eq!(conv["state"], "queued", "{conv}");
     let brief = &conv["brief"];
     assert_eq!(brief["summary_source"], "llm", "{brief}");
-    assert!(brief["summary"].as_str().unwrap().starts_with("Ann wants a refund"), "{brief}");
+    assert!(
+        brief["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Ann wants a refund"),
+        "{brief}"
+    );
     // The handoff event carries the same brief.
-    let events = app.get(&format!("/v1/conversations/{id}/events"), &app.admin_token).await;
-    let built = events.body["items"].as_array().unwrap().iter().find(|e| e["type"] == "brief_built").cloned();
-    assert_eq!(built.expect("brief_built event")["data"]["brief"]["summary_source"], "llm");
-    let drafts = app.get(&format!("/v1/conversations/{id}/drafts"), &app.admin_token).await;
+    let events = app
+        .get(&format!("/v1/conversations/{id}/events"), &app.admin_token)
+        .await;
+    let built = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "brief_built")
+        .cloned();
+    assert_eq!(
+        built.expect("brief_built event")["data"]["brief"]["summary_source"],
+        "llm"
+    );
+    let drafts = app
+        .get(&format!("/v1/conversations/{id}/drafts"), &app.admin_token)
+        .await;
     assert_eq!(drafts.status, 200, "{}", drafts.body);
-    assert!(drafts.body["items"].as_array().unwrap().iter().any(|d| d["id"] == "llm:reply" && d["source"] == "llm"), "{}", drafts.body);
+    assert!(
+        drafts.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == "llm:reply" && d["source"] == "llm"),
+        "{}",
+        drafts.body
+    );
 }

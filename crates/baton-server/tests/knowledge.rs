@@ -8,33 +8,92 @@ use serde_json::{Value, json};
 
 async fn article(app: &TestApp, id: &str, title: &str, body: &str, tags: &[&str]) {
     let res = app
-        .post("/v1/kb/articles", &app.admin_token, json!({"id": id, "title": title, "body": body, "tags": tags, "language": "en"}))
+        .post(
+            "/v1/kb/articles",
+            &app.admin_token,
+            json!({"id": id, "title": title, "body": body, "tags": tags, "language": "en"}),
+        )
         .await;
     assert_eq!(res.status, 201, "{}", res.body);
 }
 
 #[tokio::test]
 async fn articles_are_managed_and_searched_per_tenant() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite, "kb_articles").await else { return };
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "kb_articles").await else {
+        return;
+    };
     let (_, agent) = app.person("kb@test.example", "agent").await;
-    article(&app, "refund-policy", "Refund policy", "We refund **damaged** items within 30 days of delivery. Send a photo.", &["billing"]).await;
-    article(&app, "track-order", "Track your order", "Use the tracking number from your shipping email.", &["delivery"]).await;
+    article(
+        &app,
+        "refund-policy",
+        "Refund policy",
+        "We refund **damaged** items within 30 days of delivery. Send a photo.",
+        &["billing"],
+    )
+    .await;
+    article(
+        &app,
+        "track-order",
+        "Track your order",
+        "Use the tracking number from your shipping email.",
+        &["delivery"],
+    )
+    .await;
 
     // Validation and permissions; nothing half-written.
-    app.post("/v1/kb/articles", &app.admin_token, json!({"title": "", "body": "x"})).await.assert_error(422, "missing_field");
-    app.post("/v1/kb/articles", &app.admin_token, json!({"id": "Bad Id!", "title": "t", "body": "x"})).await.assert_error(422, "invalid_field");
-    app.post("/v1/kb/articles", &app.admin_token, json!({"id": "refund-policy", "title": "t", "body": "x"})).await.assert_error(409, "article_exists");
-    app.post("/v1/kb/articles", &agent, json!({"title": "t", "body": "x"})).await.assert_error(403, "forbidden");
-    assert_eq!(app.get("/v1/kb/articles", &agent).await.body["items"].as_array().unwrap().len(), 2);
+    app.post(
+        "/v1/kb/articles",
+        &app.admin_token,
+        json!({"title": "", "body": "x"}),
+    )
+    .await
+    .assert_error(422, "missing_field");
+    app.post(
+        "/v1/kb/articles",
+        &app.admin_token,
+        json!({"id": "Bad Id!", "title": "t", "body": "x"}),
+    )
+    .await
+    .assert_error(422, "invalid_field");
+    app.post(
+        "/v1/kb/articles",
+        &app.admin_token,
+        json!({"id": "refund-policy", "title": "t", "body": "x"}),
+    )
+    .await
+    .assert_error(409, "article_exists");
+    app.post(
+        "/v1/kb/articles",
+        &agent,
+        json!({"title": "t", "body": "x"}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    assert_eq!(
+        app.get("/v1/kb/articles", &agent).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Agents and bots search; stemming finds "refunded" for "refund".
-    let hits = app.get("/v1/kb/search?q=can%20my%20damaged%20item%20be%20refunded", &agent).await;
+    let hits = app
+        .get(
+            "/v1/kb/search?q=can%20my%20damaged%20item%20be%20refunded",
+            &agent,
+        )
+        .await;
     assert_eq!(hits.status, 200, "{}", hits.body);
     assert_eq!(hits.body["items"][0]["id"], "refund-policy");
     assert!(hits.body["confidence"].as_f64().unwrap() > 0.0);
-    let by_bot = app.get("/v1/kb/search?q=tracking%20number", &app.api_key).await;
+    let by_bot = app
+        .get("/v1/kb/search?q=tracking%20number", &app.api_key)
+        .await;
     assert_eq!(by_bot.body["items"][0]["id"], "track-order");
-    app.get("/v1/kb/search?q=x&limit=0", &agent).await.assert_error(422, "invalid_limit");
+    app.get("/v1/kb/search?q=x&limit=0", &agent)
+        .await
+        .assert_error(422, "invalid_limit");
 
     // Edits and deletions show in the next search.
     let res = app
@@ -43,10 +102,25 @@ async fn articles_are_managed_and_searched_per_tenant() {
     assert_eq!(res.status, 200, "{}", res.body);
     let hits = app.get("/v1/kb/search?q=parcel", &agent).await;
     assert_eq!(hits.body["items"][0]["title"], "Where is my parcel");
-    let gone = send(&app.client, Method::DELETE, &app.url("/v1/kb/articles/track-order"), Some(&app.admin_token), None).await;
+    let gone = send(
+        &app.client,
+        Method::DELETE,
+        &app.url("/v1/kb/articles/track-order"),
+        Some(&app.admin_token),
+        None,
+    )
+    .await;
     assert_eq!(gone.status, 204);
-    assert_eq!(app.get("/v1/kb/search?q=parcel", &agent).await.body["items"].as_array().unwrap().len(), 0);
-    app.get("/v1/kb/articles/track-order", &agent).await.assert_error(404, "not_found");
+    assert_eq!(
+        app.get("/v1/kb/search?q=parcel", &agent).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    app.get("/v1/kb/articles/track-order", &agent)
+        .await
+        .assert_error(404, "not_found");
 
     // Another tenant never sees these articles.
     let (_, other_key, _) = create_tenant(app.instance.store.as_ref(), "Other").await;
@@ -56,23 +130,50 @@ async fn articles_are_managed_and_searched_per_tenant() {
 
 #[tokio::test]
 async fn the_brief_tells_the_agent_everything() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite, "kb_brief").await else { return };
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "kb_brief").await else {
+        return;
+    };
     let (_, agent) = app.person("sara@test.example", "agent").await;
-    article(&app, "refund-policy", "Refund policy for damaged items", "We refund damaged items within 30 days. Send a photo of the damage.", &["refund"]).await;
+    article(
+        &app,
+        "refund-policy",
+        "Refund policy for damaged items",
+        "We refund damaged items within 30 days. Send a photo of the damage.",
+        &["refund"],
+    )
+    .await;
     let res = app
         .post("/v1/conversations", &app.api_key, json!({"customer": {"external_id": "c-7", "name": "John Miller", "email": "john@example.com"}}))
         .await;
     let id = res.body["id"].as_str().unwrap().to_string();
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
     let before = app.get(&path(""), &agent).await;
-    assert_eq!(before.body["brief"], Value::Null, "no brief before a handoff");
+    assert_eq!(
+        before.body["brief"],
+        Value::Null,
+        "no brief before a handoff"
+    );
     for (role, text, extra) in [
-        ("customer", "Hi, order A-1234 arrived damaged. I paid $49.99 and want my money back.", json!({})),
-        ("bot", "I'm sorry! Could you send a photo of the damage?", json!({"bot": {"confidence": 0.45, "intent": "refund"}})),
-        ("customer", "I already sent it twice. This is ridiculous, let me talk to a person.", json!({})),
+        (
+            "customer",
+            "Hi, order A-1234 arrived damaged. I paid $49.99 and want my money back.",
+            json!({}),
+        ),
+        (
+            "bot",
+            "I'm sorry! Could you send a photo of the damage?",
+            json!({"bot": {"confidence": 0.45, "intent": "refund"}}),
+        ),
+        (
+            "customer",
+            "I already sent it twice. This is ridiculous, let me talk to a person.",
+            json!({}),
+        ),
     ] {
         let mut body = json!({"role": role, "text": text});
-        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let r = app.post(&path("/messages"), &app.api_key, body).await;
         assert_eq!(r.status, 201, "{}", r.body);
     }
@@ -86,36 +187,116 @@ async fn the_brief_tells_the_agent_everything() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["name"].as_str().unwrap().to_string(), f["value"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["value"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert!(fields.iter().any(|(n, v)| n == "order_id" && v.contains("A-1234")), "{fields:?}");
-    assert!(fields.iter().any(|(n, v)| n == "amount" && v.contains("49.99")), "{fields:?}");
-    assert!(brief["fields"][0]["message_id"].as_str().unwrap().starts_with("msg_"));
-    assert_eq!(brief["articles"][0]["id"], "refund-policy", "{}", brief["articles"]);
-    assert!(brief["greeting"].as_str().unwrap().contains("John"), "{}", brief["greeting"]);
-    assert!(brief["greeting"].as_str().unwrap().contains("sara"), "the agent's name: {}", brief["greeting"]);
+    assert!(
+        fields
+            .iter()
+            .any(|(n, v)| n == "order_id" && v.contains("A-1234")),
+        "{fields:?}"
+    );
+    assert!(
+        fields
+            .iter()
+            .any(|(n, v)| n == "amount" && v.contains("49.99")),
+        "{fields:?}"
+    );
+    assert!(
+        brief["fields"][0]["message_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("msg_")
+    );
+    assert_eq!(
+        brief["articles"][0]["id"], "refund-policy",
+        "{}",
+        brief["articles"]
+    );
+    assert!(
+        brief["greeting"].as_str().unwrap().contains("John"),
+        "{}",
+        brief["greeting"]
+    );
+    assert!(
+        brief["greeting"].as_str().unwrap().contains("sara"),
+        "the agent's name: {}",
+        brief["greeting"]
+    );
     assert!(!brief["bot_attempts"].as_array().unwrap().is_empty());
     assert!(!brief["next_steps"].as_array().unwrap().is_empty());
     assert!(brief["sentiment"]["trajectory"].as_array().unwrap().len() >= 2);
     // "I want my money back" was already a refund request: the topic rule handed over first.
-    assert_eq!(brief["handoff"]["reason"], "sensitive_topic:refund", "{}", brief["handoff"]);
-    assert!(brief["handoff"]["at"].as_str().unwrap().ends_with('Z'), "times are RFC 3339");
+    assert_eq!(
+        brief["handoff"]["reason"], "sensitive_topic:refund",
+        "{}",
+        brief["handoff"]
+    );
+    assert!(
+        brief["handoff"]["at"].as_str().unwrap().ends_with('Z'),
+        "times are RFC 3339"
+    );
     assert!(!brief["reasons"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn tenants_add_their_own_extractors() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite, "kb_extractors").await else { return };
-    let bad = app.put("/v1/extractors", &app.admin_token, json!([{"name": "ticket", "pattern": "TCK-(\\d{6}"}])).await;
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "kb_extractors").await else {
+        return;
+    };
+    let bad = app
+        .put(
+            "/v1/extractors",
+            &app.admin_token,
+            json!([{"name": "ticket", "pattern": "TCK-(\\d{6}"}]),
+        )
+        .await;
     bad.assert_error(422, "invalid_extractor");
-    assert!(bad.body["error"]["message"].as_str().unwrap().contains("ticket"), "{}", bad.body);
-    assert_eq!(app.get("/v1/extractors", &app.admin_token).await.body, json!([]));
-    let ok = app.put("/v1/extractors", &app.admin_token, json!([{"name": "ticket_id", "pattern": "TCK-\\d{6}"}])).await;
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ticket"),
+        "{}",
+        bad.body
+    );
+    assert_eq!(
+        app.get("/v1/extractors", &app.admin_token).await.body,
+        json!([])
+    );
+    let ok = app
+        .put(
+            "/v1/extractors",
+            &app.admin_token,
+            json!([{"name": "ticket_id", "pattern": "TCK-\\d{6}"}]),
+        )
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     let id = app.conversation().await;
-    app.post(&format!("/v1/conversations/{id}/messages"), &app.api_key, json!({"role": "customer", "text": "About my ticket TCK-004211, still nothing"})).await;
-    app.post(&format!("/v1/conversations/{id}/handoff"), &app.api_key, json!({"reason": "customer_request"})).await;
-    let conv = app.get(&format!("/v1/conversations/{id}"), &app.admin_token).await;
+    app.post(
+        &format!("/v1/conversations/{id}/messages"),
+        &app.api_key,
+        json!({"role": "customer", "text": "About my ticket TCK-004211, still nothing"}),
+    )
+    .await;
+    app.post(
+        &format!("/v1/conversations/{id}/handoff"),
+        &app.api_key,
+        json!({"reason": "customer_request"}),
+    )
+    .await;
+    let conv = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
     let fields = conv.body["brief"]["fields"].as_array().unwrap();
-    assert!(fields.iter().any(|f| f["name"] == "ticket_id" && f["value"] == "TCK-004211"), "{fields:?}");
+    assert!(
+        fields
+            .iter()
+            .any(|f| f["name"] == "ticket_id" && f["value"] == "TCK-004211"),
+        "{fields:?}"
+    );
 }

@@ -93,6 +93,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<Page<StoredEvent>>;
     /// Events with `seq` in `seqs` (used to fan out notifications from other instances).
     async fn events_by_seq(&self, seqs: &[i64]) -> StoreResult<Vec<StoredEvent>>;
+    /// The tenant whose public widget key has this hash.
+    async fn widget_key_tenant(&self, key_hash: &str) -> StoreResult<Option<TenantId>>;
+    /// The (tenant, conversation) a live customer token with this hash is scoped to.
+    async fn customer_token(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(TenantId, ConversationId)>>;
     /// A tenant's configuration document stored under `key` (rules, hours...).
     async fn setting(&self, tenant: &TenantId, key: &str)
     -> StoreResult<Option<serde_json::Value>>;
@@ -214,6 +222,16 @@ pub trait Tx: Send {
         key: &str,
         value: &serde_json::Value,
         now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Makes `key_hash` the tenant's only public widget key.
+    async fn replace_widget_key(&mut self, tenant: &TenantId, key_hash: &str) -> StoreResult<()>;
+    /// Stores a customer token scoped to one conversation.
+    async fn insert_customer_token(
+        &mut self,
+        token_hash: &str,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        expires_at: Timestamp,
     ) -> StoreResult<()>;
     /// Inserts or replaces a knowledge-base article.
     async fn put_kb_article(&mut self, article: &KbArticle) -> StoreResult<()>;

@@ -628,6 +628,38 @@ macro_rules! sql_backend {
                 .transpose()
             }
 
+            async fn widget_key_tenant(&self, key_hash: &str) -> StoreResult<Option<TenantId>> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT tenant FROM widget_keys WHERE key_hash = $1")
+                        .bind(key_hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(|(t,)| TenantId::parse(t).map_err(|e| StoreError::Corrupt(e.to_string())))
+                    .transpose()
+            }
+
+            async fn customer_token(
+                &self,
+                token_hash: &str,
+                now: Timestamp,
+            ) -> StoreResult<Option<(TenantId, ConversationId)>> {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "SELECT tenant, conversation FROM customer_tokens \
+                     WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now.millis())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(t, c)| {
+                    Ok((
+                        TenantId::parse(t).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        ConversationId::parse(c).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    ))
+                })
+                .transpose()
+            }
+
             async fn queue(&self, tenant: &TenantId, id: &QueueId) -> StoreResult<Option<Queue>> {
                 sqlx::query_as::<_, QueueRow>(concat!(
                     "SELECT ",
@@ -1111,6 +1143,39 @@ macro_rules! sql_backend {
                 .execute(&mut *self.tx)
                 .await
                 .map_err(conflict("session_exists", "this session token already exists"))?;
+                Ok(())
+            }
+
+            async fn replace_widget_key(&mut self, tenant: &TenantId, key_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM widget_keys WHERE tenant = $1")
+                    .bind(tenant.as_str())
+                    .execute(&mut *self.tx)
+                    .await?;
+                sqlx::query("INSERT INTO widget_keys (key_hash, tenant) VALUES ($1, $2)")
+                    .bind(key_hash)
+                    .bind(tenant.as_str())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_customer_token(
+                &mut self,
+                token_hash: &str,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                expires_at: Timestamp,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO customer_tokens (token_hash, tenant, conversation, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(expires_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
                 Ok(())
             }
 

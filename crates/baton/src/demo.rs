@@ -24,7 +24,11 @@ fn now() -> Timestamp {
 }
 
 /// Creates a tenant with a generated admin password.
-pub async fn create_tenant(store: &dyn Store, name: &str, admin_email: &str) -> anyhow::Result<CreatedTenant> {
+pub async fn create_tenant(
+    store: &dyn Store,
+    name: &str,
+    admin_email: &str,
+) -> anyhow::Result<CreatedTenant> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         anyhow::bail!("the tenant name must be 1-100 characters");
@@ -60,9 +64,24 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
         Some((admin, _)) => admin.tenant,
         None => seed_new(store, &hash).await?,
     };
-    let admin = store.agent_for_login(DEMO_ADMIN).await?.map(|(a, _)| a).expect("seeded admin");
-    let actor = Actor::Agent { id: admin.id.clone() };
+    let admin = store
+        .agent_for_login(DEMO_ADMIN)
+        .await?
+        .map(|(a, _)| a)
+        .expect("seeded admin");
+    let actor = Actor::Agent {
+        id: admin.id.clone(),
+    };
     let (_, key) = service::create_api_key(store, &tenant, "demo run", &actor, now()).await?;
+    let public_key = match baton_server::widget_key(store, &tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        Some(k) => k,
+        None => baton_server::rotate_widget_key(store, &tenant)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
     Ok(format!(
         "\nBaton demo is running at {{base}}\n\n\
          Log in (POST {{base}}/v1/auth/login) as any of, password '{DEMO_PASSWORD}':\n\
@@ -71,6 +90,9 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
          \x20 ana@demo.baton.dev   (agent: general, pt/es/en)\n\
          \x20 sam@demo.baton.dev   (supervisor)\n\
          \x20 {DEMO_ADMIN} (admin)\n\n\
+         Agent console: {{base}}/console\n\
+         Customer widget demo page: {{base}}/demo?key={public_key}\n\
+         Widget embed: <script src=\"{{base}}/widget.js\" data-key=\"{public_key}\" async></script>\n\n\
          Integration API key (bots, channels): {key}\n\n\
          Try it:\n\
          \x20 curl -s -X POST {{base}}/v1/conversations -H 'Authorization: Bearer {key}' \\\n\
@@ -81,17 +103,33 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
 }
 
 fn skill(name: &str, level: u8) -> Skill {
-    Skill { name: name.into(), level }
+    Skill {
+        name: name.into(),
+        level,
+    }
 }
 
 async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::TenantId> {
-    let created = service::create_tenant(store, "Acme Support (demo)", DEMO_ADMIN, hash, now()).await?;
+    let created =
+        service::create_tenant(store, "Acme Support (demo)", DEMO_ADMIN, hash, now()).await?;
     let tenant = created.tenant.id.clone();
-    let admin = Actor::Agent { id: created.admin.id.clone() };
+    let admin = Actor::Agent {
+        id: created.admin.id.clone(),
+    };
     let queues = [
         ("general", "General support", vec![], vec![]),
-        ("billing", "Billing & refunds", vec![skill("billing", 3)], vec![]),
-        ("technical", "Technical support", vec![skill("technical", 3)], vec!["en".to_string()]),
+        (
+            "billing",
+            "Billing & refunds",
+            vec![skill("billing", 3)],
+            vec![],
+        ),
+        (
+            "technical",
+            "Technical support",
+            vec![skill("technical", 3)],
+            vec!["en".to_string()],
+        ),
     ];
     for (id, name, skills, languages) in queues {
         let queue = Queue {
@@ -108,10 +146,38 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
         service::save_queue(store, &queue, &admin, now()).await?;
     }
     let people = [
-        ("sara@demo.baton.dev", "Sara Lopez", Role::Agent, vec![skill("billing", 8), skill("general", 6)], vec!["en", "es"], vec!["billing", "general"]),
-        ("tom@demo.baton.dev", "Tom Weber", Role::Agent, vec![skill("technical", 9), skill("general", 5)], vec!["en", "de"], vec!["technical", "general"]),
-        ("ana@demo.baton.dev", "Ana Souza", Role::Agent, vec![skill("general", 7), skill("billing", 4)], vec!["pt", "es", "en"], vec!["general", "billing"]),
-        ("sam@demo.baton.dev", "Sam Okafor", Role::Supervisor, vec![skill("general", 8)], vec!["en"], vec!["general", "billing", "technical"]),
+        (
+            "sara@demo.baton.dev",
+            "Sara Lopez",
+            Role::Agent,
+            vec![skill("billing", 8), skill("general", 6)],
+            vec!["en", "es"],
+            vec!["billing", "general"],
+        ),
+        (
+            "tom@demo.baton.dev",
+            "Tom Weber",
+            Role::Agent,
+            vec![skill("technical", 9), skill("general", 5)],
+            vec!["en", "de"],
+            vec!["technical", "general"],
+        ),
+        (
+            "ana@demo.baton.dev",
+            "Ana Souza",
+            Role::Agent,
+            vec![skill("general", 7), skill("billing", 4)],
+            vec!["pt", "es", "en"],
+            vec!["general", "billing"],
+        ),
+        (
+            "sam@demo.baton.dev",
+            "Sam Okafor",
+            Role::Supervisor,
+            vec![skill("general", 8)],
+            vec!["en"],
+            vec!["general", "billing", "technical"],
+        ),
     ];
     let mut agents = Vec::new();
     for (email, name, role, skills, languages, queues) in people {
@@ -121,77 +187,271 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
             role,
             skills,
             languages: languages.into_iter().map(String::from).collect(),
-            queues: queues.into_iter().map(QueueId::parse).collect::<Result<_, _>>()?,
+            queues: queues
+                .into_iter()
+                .map(QueueId::parse)
+                .collect::<Result<_, _>>()?,
             capacity: 3,
         };
         agents.push(service::create_agent(store, &tenant, new, hash, &admin, now()).await?);
     }
     let sara = agents[0].id.clone();
-    service::update_agent(store, &tenant, &sara, &admin, now(), None, |a| a.status = AgentStatus::Available).await?;
+    service::update_agent(store, &tenant, &sara, &admin, now(), None, |a| {
+        a.status = AgentStatus::Available
+    })
+    .await?;
 
-    let api = Actor::ApiKey { id: created.api_key.id.clone() };
-    let customer = |ext: &str, name: &str, email: &str, tier: Option<&str>, lang: &str| CustomerInput {
-        external_id: Some(ext.into()),
-        name: Some(name.into()),
-        email: Some(email.into()),
-        language: Some(lang.into()),
-        tier: tier.map(String::from),
-        ..Default::default()
+    let api = Actor::ApiKey {
+        id: created.api_key.id.clone(),
     };
+    let customer =
+        |ext: &str, name: &str, email: &str, tier: Option<&str>, lang: &str| CustomerInput {
+            external_id: Some(ext.into()),
+            name: Some(name.into()),
+            email: Some(email.into()),
+            language: Some(lang.into()),
+            tier: tier.map(String::from),
+            ..Default::default()
+        };
     let say = |role: MessageRole, text: &str, confidence: Option<f64>| NewMessage {
         role,
         text: text.into(),
         external_id: None,
-        bot: (role == MessageRole::Bot).then_some(BotTurn { confidence, intent: None, fallback: false }),
+        bot: (role == MessageRole::Bot).then_some(BotTurn {
+            confidence,
+            intent: None,
+            fallback: false,
+        }),
     };
-    let actor_for = |role: MessageRole| if role == MessageRole::Customer { Actor::Customer } else { Actor::Bot };
+    let actor_for = |role: MessageRole| {
+        if role == MessageRole::Customer {
+            Actor::Customer
+        } else {
+            Actor::Bot
+        }
+    };
 
     // A conversation the bot is handling.
-    let (c1, _) = service::start_conversation(store, &tenant, customer("cust-1001", "John Miller", "john@example.com", None, "en"), "web".into(), serde_json::Map::new(), &api, now()).await?;
+    let (c1, _) = service::start_conversation(
+        store,
+        &tenant,
+        customer("cust-1001", "John Miller", "john@example.com", None, "en"),
+        "web".into(),
+        serde_json::Map::new(),
+        &api,
+        now(),
+    )
+    .await?;
     for (role, text, conf) in [
-        (MessageRole::Customer, "Hi, where is my order #A-1234? It was due yesterday.", None),
-        (MessageRole::Bot, "Order A-1234 shipped on Monday with tracking 1Z999AA10123456784; it is out for delivery today.", Some(0.86)),
+        (
+            MessageRole::Customer,
+            "Hi, where is my order #A-1234? It was due yesterday.",
+            None,
+        ),
+        (
+            MessageRole::Bot,
+            "Order A-1234 shipped on Monday with tracking 1Z999AA10123456784; it is out for delivery today.",
+            Some(0.86),
+        ),
     ] {
-        service::post_message(store, &tenant, &c1.conversation.id, say(role, text, conf), &actor_for(role), now(), None).await?;
+        service::post_message(
+            store,
+            &tenant,
+            &c1.conversation.id,
+            say(role, text, conf),
+            &actor_for(role),
+            now(),
+            None,
+        )
+        .await?;
     }
 
     // A VIP customer waiting in the billing queue.
-    let (c2, _) = service::start_conversation(store, &tenant, customer("cust-2002", "Priya Shah", "priya@example.com", Some("vip"), "en"), "web".into(), serde_json::Map::new(), &api, now()).await?;
+    let (c2, _) = service::start_conversation(
+        store,
+        &tenant,
+        customer(
+            "cust-2002",
+            "Priya Shah",
+            "priya@example.com",
+            Some("vip"),
+            "en",
+        ),
+        "web".into(),
+        serde_json::Map::new(),
+        &api,
+        now(),
+    )
+    .await?;
     for (role, text, conf) in [
-        (MessageRole::Customer, "I was charged twice for my subscription this month, $49.99 each time.", None),
-        (MessageRole::Bot, "I'm sorry about that. Duplicate charges are usually refunded automatically within 5 days.", Some(0.41)),
-        (MessageRole::Customer, "That's not good enough, I want a refund now. Can I talk to a person?", None),
+        (
+            MessageRole::Customer,
+            "I was charged twice for my subscription this month, $49.99 each time.",
+            None,
+        ),
+        (
+            MessageRole::Bot,
+            "I'm sorry about that. Duplicate charges are usually refunded automatically within 5 days.",
+            Some(0.41),
+        ),
+        (
+            MessageRole::Customer,
+            "That's not good enough, I want a refund now. Can I talk to a person?",
+            None,
+        ),
     ] {
-        service::post_message(store, &tenant, &c2.conversation.id, say(role, text, conf), &actor_for(role), now(), None).await?;
+        service::post_message(
+            store,
+            &tenant,
+            &c2.conversation.id,
+            say(role, text, conf),
+            &actor_for(role),
+            now(),
+            None,
+        )
+        .await?;
     }
-    service::run_command(store, &tenant, &c2.conversation.id, &Command::RequestHandoff {
-        reason: "customer_request".into(),
-        source: HandoffSource::Customer,
-        queue: Some(QueueId::parse("billing")?),
-        priority: Some(Priority::new(80)?),
-        note: Some("VIP, double charge of $49.99".into()),
-    }, &Actor::Customer, now()).await?;
+    service::run_command(
+        store,
+        &tenant,
+        &c2.conversation.id,
+        &Command::RequestHandoff {
+            reason: "customer_request".into(),
+            source: HandoffSource::Customer,
+            queue: Some(QueueId::parse("billing")?),
+            priority: Some(Priority::new(80)?),
+            note: Some("VIP, double charge of $49.99".into()),
+        },
+        &Actor::Customer,
+        now(),
+    )
+    .await?;
 
     // One Sara is handling.
-    let (c3, _) = service::start_conversation(store, &tenant, customer("cust-3003", "Lucía García", "lucia@example.com", None, "es"), "whatsapp".into(), serde_json::Map::new(), &api, now()).await?;
-    service::post_message(store, &tenant, &c3.conversation.id, say(MessageRole::Customer, "Quiero cancelar mi suscripción, por favor.", None), &Actor::Customer, now(), None).await?;
-    service::run_command(store, &tenant, &c3.conversation.id, &Command::RequestHandoff {
-        reason: "sensitive_topic:cancellation".into(),
-        source: HandoffSource::Rule,
-        queue: Some(QueueId::parse("billing")?),
-        priority: None,
-        note: None,
-    }, &Actor::System, now()).await?;
+    let (c3, _) = service::start_conversation(
+        store,
+        &tenant,
+        customer("cust-3003", "Lucía García", "lucia@example.com", None, "es"),
+        "whatsapp".into(),
+        serde_json::Map::new(),
+        &api,
+        now(),
+    )
+    .await?;
+    service::post_message(
+        store,
+        &tenant,
+        &c3.conversation.id,
+        say(
+            MessageRole::Customer,
+            "Quiero cancelar mi suscripción, por favor.",
+            None,
+        ),
+        &Actor::Customer,
+        now(),
+        None,
+    )
+    .await?;
+    service::run_command(
+        store,
+        &tenant,
+        &c3.conversation.id,
+        &Command::RequestHandoff {
+            reason: "sensitive_topic:cancellation".into(),
+            source: HandoffSource::Rule,
+            queue: Some(QueueId::parse("billing")?),
+            priority: None,
+            note: None,
+        },
+        &Actor::System,
+        now(),
+    )
+    .await?;
     let sara_actor = Actor::Agent { id: sara.clone() };
-    service::run_command(store, &tenant, &c3.conversation.id, &Command::Claim, &sara_actor, now()).await?;
-    service::post_message(store, &tenant, &c3.conversation.id, NewMessage { role: MessageRole::Agent, text: "¡Hola Lucía! Soy Sara. Te ayudo con la cancelación.".into(), external_id: None, bot: None }, &sara_actor, now(), None).await?;
+    service::run_command(
+        store,
+        &tenant,
+        &c3.conversation.id,
+        &Command::Claim,
+        &sara_actor,
+        now(),
+    )
+    .await?;
+    service::post_message(
+        store,
+        &tenant,
+        &c3.conversation.id,
+        NewMessage {
+            role: MessageRole::Agent,
+            text: "¡Hola Lucía! Soy Sara. Te ayudo con la cancelación.".into(),
+            external_id: None,
+            bot: None,
+        },
+        &sara_actor,
+        now(),
+        None,
+    )
+    .await?;
 
     // A closed, rated one.
-    let (c4, _) = service::start_conversation(store, &tenant, customer("cust-4004", "Ken Ito", "ken@example.com", None, "en"), "api".into(), serde_json::Map::new(), &api, now()).await?;
-    service::post_message(store, &tenant, &c4.conversation.id, say(MessageRole::Customer, "How do I reset my password?", None), &Actor::Customer, now(), None).await?;
-    service::post_message(store, &tenant, &c4.conversation.id, say(MessageRole::Bot, "Use 'Forgot password' on the sign-in page; the link is valid for 1 hour.", Some(0.93)), &Actor::Bot, now(), None).await?;
-    service::run_command(store, &tenant, &c4.conversation.id, &Command::Close { resolution: Some("resolved_by_bot".into()), override_owner: false }, &api, now()).await?;
-    service::run_command(store, &tenant, &c4.conversation.id, &Command::RecordCsat { score: CsatScore::new(5)?, comment: Some("Quick!".into()) }, &api, now()).await?;
+    let (c4, _) = service::start_conversation(
+        store,
+        &tenant,
+        customer("cust-4004", "Ken Ito", "ken@example.com", None, "en"),
+        "api".into(),
+        serde_json::Map::new(),
+        &api,
+        now(),
+    )
+    .await?;
+    service::post_message(
+        store,
+        &tenant,
+        &c4.conversation.id,
+        say(MessageRole::Customer, "How do I reset my password?", None),
+        &Actor::Customer,
+        now(),
+        None,
+    )
+    .await?;
+    service::post_message(
+        store,
+        &tenant,
+        &c4.conversation.id,
+        say(
+            MessageRole::Bot,
+            "Use 'Forgot password' on the sign-in page; the link is valid for 1 hour.",
+            Some(0.93),
+        ),
+        &Actor::Bot,
+        now(),
+        None,
+    )
+    .await?;
+    service::run_command(
+        store,
+        &tenant,
+        &c4.conversation.id,
+        &Command::Close {
+            resolution: Some("resolved_by_bot".into()),
+            override_owner: false,
+        },
+        &api,
+        now(),
+    )
+    .await?;
+    service::run_command(
+        store,
+        &tenant,
+        &c4.conversation.id,
+        &Command::RecordCsat {
+            score: CsatScore::new(5)?,
+            comment: Some("Quick!".into()),
+        },
+        &api,
+        now(),
+    )
+    .await?;
     crate::kb::seed_knowledge_and_bot(store, &tenant, &admin).await?;
     Ok(tenant)
 }

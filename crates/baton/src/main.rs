@@ -151,10 +151,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config.load()?;
             let store = serve::open_store(&config).await?;
             drop(store);
-            println!("migrations applied to {}", baton_server::config::redact_url(&config.database_url()));
+            println!(
+                "migrations applied to {}",
+                baton_server::config::redact_url(&config.database_url())
+            );
             Ok(())
         }
-        Command::Tenant { command: TenantCommand::Create { name, admin_email, json, config } } => {
+        Command::Tenant {
+            command:
+                TenantCommand::Create {
+                    name,
+                    admin_email,
+                    json,
+                    config,
+                },
+        } => {
             let config = config.load()?;
             let store = serve::open_store(&config).await?;
             let created = demo::create_tenant(store.as_ref(), &name, &admin_email)
@@ -171,13 +182,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             } else {
                 println!("Created tenant '{}' ({})", name, created.tenant.id);
-                println!("  admin login:  {} / {}", created.admin_email, created.admin_password);
+                println!(
+                    "  admin login:  {} / {}",
+                    created.admin_email, created.admin_password
+                );
                 println!("  API key:      {}", created.api_key);
                 println!("Store these now: the password and the key are not shown again.");
             }
             Ok(())
         }
-        Command::Kb { command: KbCommand::Import { dir, tenant, config } } => {
+        Command::Kb {
+            command:
+                KbCommand::Import {
+                    dir,
+                    tenant,
+                    config,
+                },
+        } => {
             let config = config.load()?;
             let store = serve::open_store(&config).await?;
             let tenant = baton_core::TenantId::parse(tenant.as_str())
@@ -200,7 +221,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             serve::init_tracing(&config.log);
             let store = serve::open_store(&config).await?;
-            let banner = demo::seed(store.as_ref()).await.context("seeding the demo tenant")?;
+            let banner = demo::seed(store.as_ref())
+                .await
+                .context("seeding the demo tenant")?;
             serve::run(config, store, Some(banner)).await
         }
     }

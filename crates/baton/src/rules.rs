@@ -32,20 +32,29 @@ struct Document {
 }
 
 fn read(file: &Path) -> anyhow::Result<Document> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut value: serde_json::Value = match file.extension().and_then(|e| e.to_str()) {
         Some("toml") => {
-            let table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", file.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{} is not valid TOML", file.display()))?;
             serde_json::to_value(table)?
         }
-        Some("json") => serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))?,
+        Some("json") => serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", file.display()))?,
         _ => bail!("{}: use a .toml or .json file", file.display()),
     };
-    let Some(object) = value.as_object_mut() else { bail!("{}: expected a table with a `rules` array", file.display()) };
+    let Some(object) = value.as_object_mut() else {
+        bail!("{}: expected a table with a `rules` array", file.display())
+    };
     let config = object.remove("config");
-    let rules = serde_json::json!({ "rules": object.remove("rules").unwrap_or(serde_json::json!([])) });
+    let rules =
+        serde_json::json!({ "rules": object.remove("rules").unwrap_or(serde_json::json!([])) });
     if let Some(extra) = object.keys().next() {
-        bail!("{}: unknown top-level key '{extra}'; expected `rules` and optionally `config`", file.display());
+        bail!(
+            "{}: unknown top-level key '{extra}'; expected `rules` and optionally `config`",
+            file.display()
+        );
     }
     Ok(Document { rules, config })
 }
@@ -65,16 +74,23 @@ pub async fn run(command: RulesCommand) -> anyhow::Result<()> {
             println!("{}: {n} rules, valid", file.display());
             Ok(())
         }
-        RulesCommand::Import { file, tenant, config } => {
+        RulesCommand::Import {
+            file,
+            tenant,
+            config,
+        } => {
             let doc = read(&file)?;
             let n = check(&file, &doc)?;
             let config = config.load()?;
             let store = crate::serve::open_store(&config).await?;
-            let tenant = baton_core::TenantId::parse(tenant.as_str()).context("--tenant is not a tenant id")?;
+            let tenant = baton_core::TenantId::parse(tenant.as_str())
+                .context("--tenant is not a tenant id")?;
             if store.tenant(&tenant).await?.is_none() {
                 bail!("there is no tenant {tenant} in this database");
             }
-            let rules = detection::parse_rules(&doc.rules).map_err(|e| anyhow::anyhow!("{e}"))?.to_json();
+            let rules = detection::parse_rules(&doc.rules)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .to_json();
             let mut settings = vec![(RULES, rules)];
             if let Some(c) = doc.config {
                 settings.push((DETECTOR_CONFIG, c));
@@ -86,8 +102,18 @@ pub async fn run(command: RulesCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn seed(store: &dyn Store, tenant: &baton_core::TenantId, settings: &[(&str, serde_json::Value)]) -> anyhow::Result<()> {
-    baton_store::service::put_settings(store, tenant, settings, &baton_core::conversation::Actor::System, baton_server::now())
-        .await?;
+async fn seed(
+    store: &dyn Store,
+    tenant: &baton_core::TenantId,
+    settings: &[(&str, serde_json::Value)],
+) -> anyhow::Result<()> {
+    baton_store::service::put_settings(
+        store,
+        tenant,
+        settings,
+        &baton_core::conversation::Actor::System,
+        baton_server::now(),
+    )
+    .await?;
     Ok(())
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 pub fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Connects to the configured database and applies migrations, explaining failures.
@@ -21,12 +24,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = baton_store::connect(&url).await.with_context(|| {
         format!("cannot open the database {shown}; check --database / BATON_DATABASE_URL and that the server is running")
     })?;
-    store.migrate().await.with_context(|| format!("cannot migrate the database {shown}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the database {shown}"))?;
     Ok(store)
 }
 
 /// Binds and serves; prints `banner` once listening.
-pub async fn run(config: Config, store: Arc<dyn Store>, banner: Option<String>) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    store: Arc<dyn Store>,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             anyhow::anyhow!(

@@ -455,20 +455,59 @@ async fn rules_from_toml_seed_a_tenant() {
     std::fs::write(&bad, "[[rules]]\nid = \"x\"\nname = \"x\"\nwhen = { signal = \"moon\" }\nactions = [{ type = \"escalate\" }]\n").unwrap();
     let out = run(&["rules", "check", bad.to_str().unwrap()], &[]).await;
     let message = out.failed();
-    assert!(message.contains("bad.toml") && message.contains("/rules/0/when/signal"), "{message}");
+    assert!(
+        message.contains("bad.toml") && message.contains("/rules/0/when/signal"),
+        "{message}"
+    );
 
     let database = dir.sqlite_url("baton.db");
     let created = create_tenant(&database, "Rules Co", "rules@test.example").await;
-    let out = run(&["rules", "import", example, "--tenant", &created.tenant_id, "--database", &database], &[]).await;
+    let out = run(
+        &[
+            "rules",
+            "import",
+            example,
+            "--tenant",
+            &created.tenant_id,
+            "--database",
+            &database,
+        ],
+        &[],
+    )
+    .await;
     assert!(out.ok().contains("imported 6 rules"), "{}", out.ok());
-    let out = run(&["rules", "import", example, "--tenant", "ten_nope", "--database", &database], &[]).await;
+    let out = run(
+        &[
+            "rules",
+            "import",
+            example,
+            "--tenant",
+            "ten_nope",
+            "--database",
+            &database,
+        ],
+        &[],
+    )
+    .await;
     assert!(out.failed().contains("no tenant"), "{}", out.failed());
 
     let server = Server::serve(&database).await;
     let client = reqwest::Client::new();
     let token = login(&client, &server, &created.email, &created.password).await;
-    let rules = send(&client, reqwest::Method::GET, &server.url("/v1/rules"), Some(&token), None).await;
+    let rules = send(
+        &client,
+        reqwest::Method::GET,
+        &server.url("/v1/rules"),
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(rules.body["defaults"], false, "{}", rules.body);
-    let ids: Vec<&str> = rules.body["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = rules.body["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&"chargeback"), "{ids:?}");
 }

@@ -33,9 +33,9 @@ pub fn command_for(
             .priority
             .filter(|p| *p > conv.priority)
             .map(Command::SetPriority),
-        (DecisionAction::Defer, ConversationState::Bot) => {
-            Some(Command::Defer { reason: decision.reason.clone() })
-        }
+        (DecisionAction::Defer, ConversationState::Bot) => Some(Command::Defer {
+            reason: decision.reason.clone(),
+        }),
         _ => None,
     }
 }
@@ -74,8 +74,13 @@ mod tests {
     #[test]
     fn escalation_hands_over_to_an_existing_queue_only() {
         let d = decision(DecisionAction::Escalate, Some("billing"), Some(70));
-        let Some(Command::RequestHandoff { queue, priority, reason, source, .. }) =
-            command_for(&conv(), &d, |q| q.as_str() == "billing")
+        let Some(Command::RequestHandoff {
+            queue,
+            priority,
+            reason,
+            source,
+            ..
+        }) = command_for(&conv(), &d, |q| q.as_str() == "billing")
         else {
             panic!("expected a handoff")
         };
@@ -83,10 +88,14 @@ mod tests {
         assert_eq!(priority.unwrap().get(), 70);
         assert_eq!(reason, "sensitive_topic:refund");
         assert_eq!(source, HandoffSource::Rule);
-        let Some(Command::RequestHandoff { queue, .. }) = command_for(&conv(), &d, |_| false) else {
+        let Some(Command::RequestHandoff { queue, .. }) = command_for(&conv(), &d, |_| false)
+        else {
             panic!("expected a handoff")
         };
-        assert!(queue.is_none(), "an unknown queue falls back to the default");
+        assert!(
+            queue.is_none(),
+            "an unknown queue falls back to the default"
+        );
     }
 
     #[test]
@@ -101,22 +110,49 @@ mod tests {
         };
         conversation::execute(&mut c, &handoff, &Actor::System, Timestamp::EPOCH).unwrap();
         let higher = decision(DecisionAction::Escalate, None, Some(80));
-        assert_eq!(command_for(&c, &higher, |_| true), Some(Command::SetPriority(Priority::new(80).unwrap())));
+        assert_eq!(
+            command_for(&c, &higher, |_| true),
+            Some(Command::SetPriority(Priority::new(80).unwrap()))
+        );
         let lower = decision(DecisionAction::Escalate, None, Some(40));
         assert_eq!(command_for(&c, &lower, |_| true), None);
     }
 
     #[test]
     fn offers_and_closed_or_assigned_states_change_nothing() {
-        assert_eq!(command_for(&conv(), &decision(DecisionAction::OfferHuman, None, None), |_| true), None);
+        assert_eq!(
+            command_for(
+                &conv(),
+                &decision(DecisionAction::OfferHuman, None, None),
+                |_| true
+            ),
+            None
+        );
         let d = decision(DecisionAction::Defer, None, None);
-        assert!(matches!(command_for(&conv(), &d, |_| true), Some(Command::Defer { .. })));
+        assert!(matches!(
+            command_for(&conv(), &d, |_| true),
+            Some(Command::Defer { .. })
+        ));
         let mut c = conv();
-        let events = conversation::decide(&c, &Command::Close { resolution: None, override_owner: false }, &Actor::System, Timestamp::EPOCH).unwrap();
+        let events = conversation::decide(
+            &c,
+            &Command::Close {
+                resolution: None,
+                override_owner: false,
+            },
+            &Actor::System,
+            Timestamp::EPOCH,
+        )
+        .unwrap();
         for e in &events {
             conversation::apply(&mut c, e, Timestamp::EPOCH);
         }
         assert!(matches!(events[0], EventKind::Closed { .. }));
-        assert_eq!(command_for(&c, &decision(DecisionAction::Escalate, None, None), |_| true), None);
+        assert_eq!(
+            command_for(&c, &decision(DecisionAction::Escalate, None, None), |_| {
+                true
+            }),
+            None
+        );
     }
 }

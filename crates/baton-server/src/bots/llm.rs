@@ -230,7 +230,12 @@ pub async fn call(
 
 /// One plain completion (no tools) for agent-facing text: the brief's summary and copilot
 /// drafts. Returns the model's text, or why there is none.
-pub async fn complete(state: &AppState, settings: &LlmSettings, system: &str, user: &str) -> Result<String, String> {
+pub async fn complete(
+    state: &AppState,
+    settings: &LlmSettings,
+    system: &str,
+    user: &str,
+) -> Result<String, String> {
     let mut body = json!({
         "model": settings.model,
         "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -238,12 +243,23 @@ pub async fn complete(state: &AppState, settings: &LlmSettings, system: &str, us
     if let Some(t) = settings.temperature {
         body["temperature"] = json!(t);
     }
-    let url = format!("{}/chat/completions", settings.base_url.trim_end_matches('/'));
-    let mut request = state.bots.http().post(url).timeout(Duration::from_millis(settings.timeout_ms)).json(&body);
+    let url = format!(
+        "{}/chat/completions",
+        settings.base_url.trim_end_matches('/')
+    );
+    let mut request = state
+        .bots
+        .http()
+        .post(url)
+        .timeout(Duration::from_millis(settings.timeout_ms))
+        .json(&body);
     if let Some(key) = &settings.api_key {
         request = request.bearer_auth(key);
     }
-    let resp = request.send().await.map_err(|e| format!("LLM: {}", describe(&e)))?;
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| format!("LLM: {}", describe(&e)))?;
     if !resp.status().is_success() {
         return Err(format!("LLM answered HTTP {}", resp.status().as_u16()));
     }

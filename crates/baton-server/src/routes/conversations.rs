@@ -212,10 +212,19 @@ async fn get_one(
         Some(agent) => state.store.agent(&principal.tenant, agent).await?,
         None => None,
     };
-    let first_name = agent.as_ref().and_then(|a| a.name.split_whitespace().next());
+    let first_name = agent
+        .as_ref()
+        .and_then(|a| a.name.split_whitespace().next());
     let brief = crate::brief::build(&state, &conv, first_name, now()).await?;
-    let customer = state.store.customer(&principal.tenant, &conv.customer).await?;
+    let customer = state
+        .store
+        .customer(&principal.tenant, &conv.customer)
+        .await?;
     let mut view = ConversationView::new(conv, customer);
+    if matches!(principal.kind, PrincipalKind::Customer { .. }) {
+        // The customer sees their conversation, never the team's view of it.
+        return Ok(Json(crate::routes::widget::customer_view(view)));
+    }
     view.brief = brief;
     Ok(Json(view))
 }
@@ -252,6 +261,8 @@ async fn post_message(
                 "agents post role agent; use /notes for internal notes",
             ));
         }
+        // Customer tokens (the web widget) always write as the customer.
+        (PrincipalKind::Customer { .. }, _) => MessageRole::Customer,
     };
     let bot = match (role, body.bot) {
         (MessageRole::Bot, Some(b)) => Some(b.validate()?),
@@ -264,7 +275,10 @@ async fn post_message(
         (_, None) => None,
     };
     let now = now();
-    let tenant_detection = state.detectors.get(state.store.as_ref(), &principal.tenant).await?;
+    let tenant_detection = state
+        .detectors
+        .get(state.store.as_ref(), &principal.tenant)
+        .await?;
     let detection = service::Detection {
         detector: &tenant_detection.detector,
         business_open: tenant_detection.calendar.as_ref().map(|c| c.is_open(now)),
@@ -275,7 +289,12 @@ async fn post_message(
         state.store.as_ref(),
         &principal.tenant,
         &id,
-        NewMessage { role, text, external_id, bot },
+        NewMessage {
+            role,
+            text,
+            external_id,
+            bot,
+        },
         &actor_for(&principal, role),
         now,
         Some(detection),
@@ -283,7 +302,11 @@ async fn post_message(
     .await?;
     if !outcome.duplicate {
         // The bot answers in the background; the response does not wait for it.
-        crate::bots::runner::after_customer_message(&state, &outcome.conversation, &outcome.message);
+        crate::bots::runner::after_customer_message(
+            &state,
+            &outcome.conversation,
+            &outcome.message,
+        );
     }
     if outcome
         .events
@@ -304,14 +327,19 @@ async fn post_message(
         .store
         .customer(&principal.tenant, &outcome.conversation.customer)
         .await?;
-    let conversation = ConversationView::new(outcome.conversation, customer);
+    let mut conversation = ConversationView::new(outcome.conversation, customer);
+    let mut escalation = outcome.evaluation;
+    if matches!(principal.kind, PrincipalKind::Customer { .. }) {
+        conversation = crate::routes::widget::customer_view(conversation);
+        escalation = None;
+    }
     Ok((
         status,
         Json(PostMessageResponse {
             message: outcome.message.into(),
             state: conversation.state.clone(),
             conversation,
-            escalation: outcome.evaluation,
+            escalation,
             duplicate: outcome.duplicate,
             held: outcome.held,
         }),
@@ -347,7 +375,10 @@ async fn list_messages(
         .ok_or(ApiError::NotFound("conversation"))?;
     let found = state.store.messages(&principal.tenant, &id, &page).await?;
     // Integrations face the customer: internal notes never reach them.
-    let customer_facing = matches!(principal.kind, PrincipalKind::Integration { .. });
+    let customer_facing = matches!(
+        principal.kind,
+        PrincipalKind::Integration { .. } | PrincipalKind::Customer { .. }
+    );
     let items = found
         .items
         .into_iter()
@@ -405,7 +436,11 @@ async fn run(
     if !matches!(command, Command::RecordCsat { .. }) {
         crate::routing::after_change(state, &principal.tenant).await;
     }
-    Ok(Json(view(state, &principal.tenant, &id).await?))
+    let view = view(state, &principal.tenant, &id).await?;
+    if matches!(principal.kind, PrincipalKind::Customer { .. }) {
+        return Ok(Json(crate::routes::widget::customer_view(view)));
+    }
+    Ok(Json(view))
 }
 
 /// Ask for a human. From an agent on a `bot` conversation this is a takeover.
@@ -435,6 +470,7 @@ async fn handoff(
         (PrincipalKind::Integration { .. }, None | Some("api")) => HandoffSource::Api,
         (PrincipalKind::Integration { .. }, Some("customer")) => HandoffSource::Customer,
         (PrincipalKind::Integration { .. }, Some("bot")) => HandoffSource::Bot,
+        (PrincipalKind::Customer { .. }, _) => HandoffSource::Customer,
         (PrincipalKind::Integration { .. }, Some(_)) => {
             return Err(ApiError::invalid(
                 "invalid_source",
@@ -552,7 +588,9 @@ async fn note(
             bot: None,
         },
         &principal.actor(),
-        now(), None)
+        now(),
+        None,
+    )
     .await?;
     Ok((StatusCode::CREATED, Json(outcome.message.into())))
 }
@@ -600,7 +638,9 @@ async fn csat(
     Path(id): Path<String>,
     Json(body): Json<CsatBody>,
 ) -> ApiResult<Json<ConversationView>> {
-    principal.require_integration()?;
+    if !matches!(principal.kind, PrincipalKind::Customer { .. }) {
+        principal.require_integration()?;
+    }
     let score = CsatScore::new(body.score).map_err(|e| ApiError::invalid("invalid_score", e.0))?;
     let comment = optional_text("comment", body.comment, 2000)?;
     run(

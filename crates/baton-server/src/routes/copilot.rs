@@ -78,21 +78,45 @@ fn words(text: &str) -> Vec<String> {
 }
 
 fn fill(template: &str, customer: &str, agent: &str) -> String {
-    template.replace("{customer_name}", customer).replace("{agent_name}", agent)
+    template
+        .replace("{customer_name}", customer)
+        .replace("{agent_name}", agent)
 }
 
 /// Drafted replies for the conversation's latest customer messages.
 #[utoipa::path(get, path = "/v1/conversations/{id}/drafts", tag = "copilot",
     params(("id" = String, Path, description = "Conversation id")),
     responses((status = 200, body = DraftsResponse)), security(("bearer" = [])))]
-async fn drafts(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<DraftsResponse>> {
+async fn drafts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DraftsResponse>> {
     let me = principal.require_role(Role::Agent)?.clone();
     let id = conversation_id(&id)?;
     let store = state.store.as_ref();
-    let conv = store.conversation(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("conversation"))?;
-    let messages: Vec<Message> = store.messages(&principal.tenant, &id, &PageRequest { limit: 500, cursor: None }).await?.items;
-    let recent: Vec<&str> =
-        messages.iter().rev().filter(|m| m.role == MessageRole::Customer).take(2).map(|m| m.text.as_str()).collect();
+    let conv = store
+        .conversation(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    let messages: Vec<Message> = store
+        .messages(
+            &principal.tenant,
+            &id,
+            &PageRequest {
+                limit: 500,
+                cursor: None,
+            },
+        )
+        .await?
+        .items;
+    let recent: Vec<&str> = messages
+        .iter()
+        .rev()
+        .filter(|m| m.role == MessageRole::Customer)
+        .take(2)
+        .map(|m| m.text.as_str())
+        .collect();
     let query = recent.join(" ");
     let customer = store.customer(&principal.tenant, &conv.customer).await?;
     let customer_name = customer
@@ -101,13 +125,25 @@ async fn drafts(State(state): State<AppState>, principal: Principal, Path(id): P
         .and_then(|n| n.split_whitespace().next())
         .unwrap_or("there")
         .to_string();
-    let agent = store.agent(&principal.tenant, &me).await?.map(|a| a.name).unwrap_or_default();
+    let agent = store
+        .agent(&principal.tenant, &me)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default();
     let agent_name = agent.split_whitespace().next().unwrap_or("").to_string();
     let mut items = Vec::new();
     if !query.trim().is_empty() {
         let hits = state
             .knowledge
-            .search(store, &principal.tenant, &query, &SearchOptions { limit: 2, ..Default::default() })
+            .search(
+                store,
+                &principal.tenant,
+                &query,
+                &SearchOptions {
+                    limit: 2,
+                    ..Default::default()
+                },
+            )
             .await?;
         let confidence = baton_kb::confidence(&hits);
         for (rank, hit) in hits.into_iter().enumerate() {
@@ -120,7 +156,11 @@ async fn drafts(State(state): State<AppState>, principal: Principal, Path(id): P
                     hit.title
                 ),
                 title: hit.title,
-                score: if rank == 0 { confidence } else { confidence / 2.0 },
+                score: if rank == 0 {
+                    confidence
+                } else {
+                    confidence / 2.0
+                },
             });
         }
     }
@@ -131,8 +171,18 @@ async fn drafts(State(state): State<AppState>, principal: Principal, Path(id): P
         .unwrap_or_default();
     let asked = words(&query);
     for c in canned {
-        let vocabulary: Vec<String> = words(&c.title).into_iter().chain(c.tags.iter().map(|t| t.to_lowercase())).collect();
-        let overlap = vocabulary.iter().filter(|w| asked.iter().any(|a| a.starts_with(w.as_str()) || w.starts_with(a.as_str()))).count();
+        let vocabulary: Vec<String> = words(&c.title)
+            .into_iter()
+            .chain(c.tags.iter().map(|t| t.to_lowercase()))
+            .collect();
+        let overlap = vocabulary
+            .iter()
+            .filter(|w| {
+                asked
+                    .iter()
+                    .any(|a| a.starts_with(w.as_str()) || w.starts_with(a.as_str()))
+            })
+            .count();
         if overlap > 0 {
             items.push(Draft {
                 id: format!("canned:{}", c.id),
@@ -143,7 +193,15 @@ async fn drafts(State(state): State<AppState>, principal: Principal, Path(id): P
             });
         }
     }
-    if let Some(draft) = llm_draft(&state, &principal.tenant, &messages, &customer_name, &agent_name).await {
+    if let Some(draft) = llm_draft(
+        &state,
+        &principal.tenant,
+        &messages,
+        &customer_name,
+        &agent_name,
+    )
+    .await
+    {
         items.push(draft);
     }
     items.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -179,26 +237,41 @@ async fn use_draft(
     let draft_id = token("draft_id", &body.draft_id, 140)?;
     let source = draft_id.split(':').next().unwrap_or("").to_string();
     if !["kb", "canned", "llm"].contains(&source.as_str()) {
-        return Err(ApiError::invalid("invalid_field", "draft_id must be an id from GET .../drafts"));
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "draft_id must be an id from GET .../drafts",
+        ));
     }
     let text = optional_text("text", body.text, MAX_TEXT)?;
     let store = state.store.as_ref();
     let actor = principal.actor();
     if body.action != DraftAction::Ignored {
-        let text = text.ok_or_else(|| ApiError::invalid("missing_field", "text is required to send a draft"))?;
+        let text = text.ok_or_else(|| {
+            ApiError::invalid("missing_field", "text is required to send a draft")
+        })?;
         service::post_message(
             store,
             &principal.tenant,
             &id,
-            NewMessage { role: MessageRole::Agent, text, external_id: None, bot: None },
+            NewMessage {
+                role: MessageRole::Agent,
+                text,
+                external_id: None,
+                bot: None,
+            },
             &actor,
             now(),
             None,
         )
         .await?;
     }
-    let command = Command::RecordDraftUse { draft_id, source, action: body.action };
-    let outcome = service::run_command(store, &principal.tenant, &id, &command, &actor, now()).await?;
+    let command = Command::RecordDraftUse {
+        draft_id,
+        source,
+        action: body.action,
+    };
+    let outcome =
+        service::run_command(store, &principal.tenant, &id, &command, &actor, now()).await?;
     Ok(Json(ConversationView::new(outcome.conversation, None)))
 }
 
@@ -230,11 +303,39 @@ async fn approve_held(
     let body: ApproveBody = crate::error::optional_json(&body)?;
     let id = conversation_id(&id)?;
     let held = held_id(&held)?;
-    let text = body.text.map(|t| required_text("text", t, MAX_TEXT)).transpose()?;
-    let command = Command::ApproveHeld { id: held.clone(), text };
-    service::run_command(state.store.as_ref(), &principal.tenant, &id, &command, &principal.actor(), now()).await?;
-    let messages = state.store.messages(&principal.tenant, &id, &PageRequest { limit: 500, cursor: None }).await?;
-    let message = messages.items.into_iter().find(|m| m.id == held).ok_or(ApiError::NotFound("message"))?;
+    let text = body
+        .text
+        .map(|t| required_text("text", t, MAX_TEXT))
+        .transpose()?;
+    let command = Command::ApproveHeld {
+        id: held.clone(),
+        text,
+    };
+    service::run_command(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &command,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
+    let messages = state
+        .store
+        .messages(
+            &principal.tenant,
+            &id,
+            &PageRequest {
+                limit: 500,
+                cursor: None,
+            },
+        )
+        .await?;
+    let message = messages
+        .items
+        .into_iter()
+        .find(|m| m.id == held)
+        .ok_or(ApiError::NotFound("message"))?;
     Ok((StatusCode::CREATED, Json(message.into())))
 }
 
@@ -250,17 +351,36 @@ async fn reject_held(
 ) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
     let id = conversation_id(&id)?;
-    let command = Command::RejectHeld { id: held_id(&held)? };
-    let outcome = service::run_command(state.store.as_ref(), &principal.tenant, &id, &command, &principal.actor(), now()).await?;
+    let command = Command::RejectHeld {
+        id: held_id(&held)?,
+    };
+    let outcome = service::run_command(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &command,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     Ok(Json(ConversationView::new(outcome.conversation, None)))
 }
 
 /// The tenant's canned responses.
 #[utoipa::path(get, path = "/v1/canned-responses", tag = "copilot",
     responses((status = 200, body = Vec<CannedResponse>)), security(("bearer" = [])))]
-async fn get_canned(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<serde_json::Value>> {
+async fn get_canned(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<serde_json::Value>> {
     principal.require_role(Role::Agent)?;
-    Ok(Json(state.store.setting(&principal.tenant, CANNED).await?.unwrap_or_else(|| serde_json::json!([]))))
+    Ok(Json(
+        state
+            .store
+            .setting(&principal.tenant, CANNED)
+            .await?
+            .unwrap_or_else(|| serde_json::json!([])),
+    ))
 }
 
 /// Replace the canned responses.
@@ -274,29 +394,46 @@ async fn put_canned(
 ) -> ApiResult<Json<serde_json::Value>> {
     principal.require_role(Role::Admin)?;
     if body.len() > 500 {
-        return Err(ApiError::invalid("too_many", "at most 500 canned responses"));
+        return Err(ApiError::invalid(
+            "too_many",
+            "at most 500 canned responses",
+        ));
     }
     for (i, c) in body.iter().enumerate() {
         token(&format!("[{i}].id"), &c.id, 60)?;
         required_text(&format!("[{i}].title"), c.title.clone(), 200)?;
         required_text(&format!("[{i}].text"), c.text.clone(), MAX_TEXT)?;
         if body[..i].iter().any(|o| o.id == c.id) {
-            return Err(ApiError::invalid("duplicate_id", format!("[{i}].id '{}' is used twice", c.id)));
+            return Err(ApiError::invalid(
+                "duplicate_id",
+                format!("[{i}].id '{}' is used twice", c.id),
+            ));
         }
     }
     let value = serde_json::to_value(&body).unwrap_or_default();
-    service::put_settings(state.store.as_ref(), &principal.tenant, &[(CANNED, value.clone())], &principal.actor(), now())
-        .await?;
+    service::put_settings(
+        state.store.as_ref(),
+        &principal.tenant,
+        &[(CANNED, value.clone())],
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     Ok(Json(value))
 }
 
 /// Review mode settings.
 #[utoipa::path(get, path = "/v1/review", tag = "copilot",
     responses((status = 200, body = ReviewSettings)), security(("bearer" = [])))]
-async fn get_review(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<serde_json::Value>> {
+async fn get_review(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<serde_json::Value>> {
     principal.require_role(Role::Supervisor)?;
     let value = state.store.setting(&principal.tenant, REVIEW).await?;
-    Ok(Json(value.unwrap_or_else(|| serde_json::json!({"enabled": false, "threshold": 0.5}))))
+    Ok(Json(value.unwrap_or_else(
+        || serde_json::json!({"enabled": false, "threshold": 0.5}),
+    )))
 }
 
 /// Turn review mode on or off: `{"enabled": true, "threshold": 0.5}`.
@@ -310,9 +447,16 @@ async fn put_review(
 ) -> ApiResult<Json<serde_json::Value>> {
     principal.require_role(Role::Admin)?;
     let value = serde_json::to_value(&body).unwrap_or_default();
-    detection::parse_review(&value).map_err(|e| ApiError::invalid("invalid_review", e.to_string()))?;
-    service::put_settings(state.store.as_ref(), &principal.tenant, &[(REVIEW, value.clone())], &principal.actor(), now())
-        .await?;
+    detection::parse_review(&value)
+        .map_err(|e| ApiError::invalid("invalid_review", e.to_string()))?;
+    service::put_settings(
+        state.store.as_ref(),
+        &principal.tenant,
+        &[(REVIEW, value.clone())],
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     state.detectors.invalidate(&principal.tenant);
     Ok(Json(value))
 }
@@ -333,9 +477,16 @@ async fn llm_draft(
     let config = state.bots.get(state.store.as_ref(), tenant).await.ok()?;
     let settings = config.llm.as_ref()?;
     let transcript = crate::bots::llm::transcript_text(messages, 12_000);
-    let user = format!("Customer: {customer_name}. Agent: {agent_name}.\n\nTranscript:\n{transcript}");
+    let user =
+        format!("Customer: {customer_name}. Agent: {agent_name}.\n\nTranscript:\n{transcript}");
     match crate::bots::llm::complete(state, settings, DRAFT_PROMPT, &user).await {
-        Ok(text) => Some(Draft { id: "llm:reply".into(), source: "llm".into(), text, title: "Suggested by the assistant".into(), score: 0.5 }),
+        Ok(text) => Some(Draft {
+            id: "llm:reply".into(),
+            source: "llm".into(),
+            text,
+            title: "Suggested by the assistant".into(),
+            score: 0.5,
+        }),
         Err(e) => {
             tracing::warn!(error = %e, "LLM draft failed");
             None

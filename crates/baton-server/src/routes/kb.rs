@@ -75,9 +75,25 @@ pub struct ArticleBody {
 /// Maximum article body, in characters.
 const MAX_BODY: usize = 100_000;
 
-fn build(principal: &Principal, id: String, body: ArticleBody, created_at: baton_core::Timestamp) -> ApiResult<KbArticle> {
-    let language = token("language", &body.language.unwrap_or_else(|| "en".into()).to_ascii_lowercase(), 16)?;
-    let tags = body.tags.iter().map(|t| token("tags", &t.trim().to_ascii_lowercase(), 40)).collect::<ApiResult<Vec<_>>>()?;
+fn build(
+    principal: &Principal,
+    id: String,
+    body: ArticleBody,
+    created_at: baton_core::Timestamp,
+) -> ApiResult<KbArticle> {
+    let language = token(
+        "language",
+        &body
+            .language
+            .unwrap_or_else(|| "en".into())
+            .to_ascii_lowercase(),
+        16,
+    )?;
+    let tags = body
+        .tags
+        .iter()
+        .map(|t| token("tags", &t.trim().to_ascii_lowercase(), 40))
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(KbArticle {
         id,
         tenant: principal.tenant.clone(),
@@ -97,10 +113,16 @@ fn article_id(raw: &str) -> ApiResult<String> {
 /// All articles.
 #[utoipa::path(get, path = "/v1/kb/articles", tag = "knowledge",
     responses((status = 200, body = Page<ArticleView>)), security(("bearer" = [])))]
-async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<ArticleView>>> {
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<ArticleView>>> {
     principal.require_role(Role::Agent)?;
     let items = state.store.kb_articles(&principal.tenant).await?;
-    Ok(Json(Page { items: items.into_iter().map(Into::into).collect(), next_cursor: None }))
+    Ok(Json(Page {
+        items: items.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
 }
 
 /// Create an article.
@@ -120,14 +142,31 @@ async fn create(
         None => baton_kb::slugify(&body.title),
     };
     if id.is_empty() {
-        return Err(ApiError::invalid("invalid_field", "title must contain letters or digits, or give an id"));
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "title must contain letters or digits, or give an id",
+        ));
     }
-    if state.store.kb_article(&principal.tenant, &id).await?.is_some() {
-        return Err(ApiError::Conflict { code: "article_exists", message: format!("an article '{id}' already exists") });
+    if state
+        .store
+        .kb_article(&principal.tenant, &id)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict {
+            code: "article_exists",
+            message: format!("an article '{id}' already exists"),
+        });
     }
     let article = build(&principal, id, body, now())?;
-    service::save_kb_articles(state.store.as_ref(), &principal.tenant, std::slice::from_ref(&article), &principal.actor(), now())
-        .await?;
+    service::save_kb_articles(
+        state.store.as_ref(),
+        &principal.tenant,
+        std::slice::from_ref(&article),
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     state.knowledge.forget(&principal.tenant);
     Ok((StatusCode::CREATED, Json(article.into())))
 }
@@ -137,8 +176,16 @@ async fn create(
     params(("id" = String, Path, description = "Article id")),
     responses((status = 200, body = ArticleView), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn get_one(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<ArticleView>> {
-    let article = state.store.kb_article(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("article"))?;
+async fn get_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ArticleView>> {
+    let article = state
+        .store
+        .kb_article(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("article"))?;
     Ok(Json(article.into()))
 }
 
@@ -155,12 +202,25 @@ async fn replace(
 ) -> ApiResult<Json<ArticleView>> {
     principal.require_role(Role::Admin)?;
     if body.id.as_deref().is_some_and(|b| b != id) {
-        return Err(ApiError::invalid("id_mismatch", "the body's id differs from the path; article ids cannot change"));
+        return Err(ApiError::invalid(
+            "id_mismatch",
+            "the body's id differs from the path; article ids cannot change",
+        ));
     }
-    let existing = state.store.kb_article(&principal.tenant, &id).await?.ok_or(ApiError::NotFound("article"))?;
+    let existing = state
+        .store
+        .kb_article(&principal.tenant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("article"))?;
     let article = build(&principal, existing.id, body, existing.created_at)?;
-    service::save_kb_articles(state.store.as_ref(), &principal.tenant, std::slice::from_ref(&article), &principal.actor(), now())
-        .await?;
+    service::save_kb_articles(
+        state.store.as_ref(),
+        &principal.tenant,
+        std::slice::from_ref(&article),
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     state.knowledge.forget(&principal.tenant);
     Ok(Json(article.into()))
 }
@@ -169,9 +229,20 @@ async fn replace(
 #[utoipa::path(delete, path = "/v1/kb/articles/{id}", tag = "knowledge",
     params(("id" = String, Path, description = "Article id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-async fn delete(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     principal.require_role(Role::Admin)?;
-    service::delete_kb_article(state.store.as_ref(), &principal.tenant, &id, &principal.actor(), now()).await?;
+    service::delete_kb_article(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     state.knowledge.forget(&principal.tenant);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -216,21 +287,42 @@ pub struct SearchResponse {
 /// Search the knowledge base (agents, and bots with an API key).
 #[utoipa::path(get, path = "/v1/kb/search", tag = "knowledge", params(SearchQuery),
     responses((status = 200, body = SearchResponse)), security(("bearer" = [])))]
-async fn search(State(state): State<AppState>, principal: Principal, Query(q): Query<SearchQuery>) -> ApiResult<Json<SearchResponse>> {
+async fn search(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<SearchResponse>> {
     if let PrincipalKind::Person { .. } = principal.kind {
         principal.require_role(Role::Agent)?;
     }
     let limit = q.limit.unwrap_or(5);
     if !(1..=50).contains(&limit) {
-        return Err(ApiError::invalid("invalid_limit", "limit must be between 1 and 50"));
+        return Err(ApiError::invalid(
+            "invalid_limit",
+            "limit must be between 1 and 50",
+        ));
     }
     let query = optional_text("q", Some(q.q), 2000)?.unwrap_or_default();
-    let opts = SearchOptions { limit, language: q.language, tags: vec![] };
-    let hits = state.knowledge.search(state.store.as_ref(), &principal.tenant, &query, &opts).await?;
+    let opts = SearchOptions {
+        limit,
+        language: q.language,
+        tags: vec![],
+    };
+    let hits = state
+        .knowledge
+        .search(state.store.as_ref(), &principal.tenant, &query, &opts)
+        .await?;
     let confidence = baton_kb::confidence(&hits);
     let items = hits
         .into_iter()
-        .map(|h| HitView { id: h.id, title: h.title, score: h.score, snippet: h.snippet, tags: h.tags, language: h.language })
+        .map(|h| HitView {
+            id: h.id,
+            title: h.title,
+            score: h.score,
+            snippet: h.snippet,
+            tags: h.tags,
+            language: h.language,
+        })
         .collect();
     Ok(Json(SearchResponse { items, confidence }))
 }

@@ -8,6 +8,8 @@ pub mod kb;
 pub mod ops;
 pub mod people;
 pub mod rules;
+pub mod web;
+pub mod widget;
 
 use crate::error::{ApiError, ApiResult};
 use baton_core::{AgentId, ConversationId, QueueId};

@@ -2,7 +2,9 @@
 //! compile is refused whole with a 422 that points at the problem; nothing is half-applied.
 
 use crate::auth::Principal;
-use crate::detection::{self, BUSINESS_HOURS, DETECTOR_CONFIG, EXTRACTORS, ExtractorSpec, RULES, SettingsError};
+use crate::detection::{
+    self, BUSINESS_HOURS, DETECTOR_CONFIG, EXTRACTORS, ExtractorSpec, RULES, SettingsError,
+};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::{AppState, now};
 use axum::extract::State;
@@ -51,17 +53,28 @@ fn unprocessable(e: SettingsError) -> ApiError {
 /// The escalation rules in force.
 #[utoipa::path(get, path = "/v1/rules", tag = "configuration",
     responses((status = 200, body = RulesDocument)), security(("bearer" = [])))]
-async fn get_rules(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<RulesDocument>> {
+async fn get_rules(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<RulesDocument>> {
     principal.require_role(Role::Supervisor)?;
     let stored = state.store.setting(&principal.tenant, RULES).await?;
-    let config = state.store.setting(&principal.tenant, DETECTOR_CONFIG).await?;
+    let config = state
+        .store
+        .setting(&principal.tenant, DETECTOR_CONFIG)
+        .await?;
     let defaults = stored.is_none();
     let rules = match stored {
         Some(v) => detection::parse_rules(&v).map_err(unprocessable)?,
         None => RuleSet::default_rules(),
     };
-    let config = config.unwrap_or_else(|| serde_json::to_value(DetectorConfig::default()).unwrap_or_default());
-    Ok(Json(RulesDocument { rules: rules.to_json()["rules"].clone(), config: Some(config), defaults }))
+    let config = config
+        .unwrap_or_else(|| serde_json::to_value(DetectorConfig::default()).unwrap_or_default());
+    Ok(Json(RulesDocument {
+        rules: rules.to_json()["rules"].clone(),
+        config: Some(config),
+        defaults,
+    }))
 }
 
 /// Replace the escalation rules (and optionally the detector configuration).
@@ -82,16 +95,30 @@ async fn put_rules(
     };
     let hours = state.store.setting(tenant, BUSINESS_HOURS).await?;
     // Compile everything together before storing anything.
-    let compiled = detection::compile(Some(&rules_doc), config.as_ref(), hours.as_ref(), None).map_err(unprocessable)?;
+    let compiled = detection::compile(Some(&rules_doc), config.as_ref(), hours.as_ref(), None)
+        .map_err(unprocessable)?;
     drop(compiled);
-    let canonical = detection::parse_rules(&rules_doc).map_err(unprocessable)?.to_json();
+    let canonical = detection::parse_rules(&rules_doc)
+        .map_err(unprocessable)?
+        .to_json();
     let mut settings = vec![(RULES, canonical.clone())];
     if let Some(c) = &config {
         settings.push((DETECTOR_CONFIG, c.clone()));
     }
-    service::put_settings(state.store.as_ref(), tenant, &settings, &principal.actor(), now()).await?;
+    service::put_settings(
+        state.store.as_ref(),
+        tenant,
+        &settings,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     state.detectors.invalidate(tenant);
-    Ok(Json(RulesDocument { rules: canonical["rules"].clone(), config, defaults: false }))
+    Ok(Json(RulesDocument {
+        rules: canonical["rules"].clone(),
+        config,
+        defaults: false,
+    }))
 }
 
 /// The tenant's business hours, or null.
@@ -99,18 +126,34 @@ async fn put_rules(
     responses((status = 200, description = "`{\"tz\", \"weekly\", \"holidays\"}` or null")), security(("bearer" = [])))]
 async fn get_hours(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
     principal.require_role(Role::Supervisor)?;
-    Ok(Json(state.store.setting(&principal.tenant, BUSINESS_HOURS).await?.unwrap_or(Value::Null)))
+    Ok(Json(
+        state
+            .store
+            .setting(&principal.tenant, BUSINESS_HOURS)
+            .await?
+            .unwrap_or(Value::Null),
+    ))
 }
 
 /// Set the business hours: `{"tz": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]}`.
 #[utoipa::path(put, path = "/v1/business-hours", tag = "configuration",
     responses((status = 200, description = "the stored calendar"), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn put_hours(State(state): State<AppState>, principal: Principal, Json(body): Json<Value>) -> ApiResult<Json<Value>> {
+async fn put_hours(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<Value>,
+) -> ApiResult<Json<Value>> {
     principal.require_role(Role::Admin)?;
     detection::parse_calendar(&body).map_err(unprocessable)?;
-    service::put_settings(state.store.as_ref(), &principal.tenant, &[(BUSINESS_HOURS, body.clone())], &principal.actor(), now())
-        .await?;
+    service::put_settings(
+        state.store.as_ref(),
+        &principal.tenant,
+        &[(BUSINESS_HOURS, body.clone())],
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     state.detectors.invalidate(&principal.tenant);
     Ok(Json(body))
 }
@@ -118,20 +161,40 @@ async fn put_hours(State(state): State<AppState>, principal: Principal, Json(bod
 /// The tenant's own field extractors for the handoff brief.
 #[utoipa::path(get, path = "/v1/extractors", tag = "configuration",
     responses((status = 200, body = Vec<ExtractorSpec>)), security(("bearer" = [])))]
-async fn get_extractors(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+async fn get_extractors(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     principal.require_role(Role::Supervisor)?;
-    Ok(Json(state.store.setting(&principal.tenant, EXTRACTORS).await?.unwrap_or_else(|| serde_json::json!([]))))
+    Ok(Json(
+        state
+            .store
+            .setting(&principal.tenant, EXTRACTORS)
+            .await?
+            .unwrap_or_else(|| serde_json::json!([])),
+    ))
 }
 
 /// Replace the tenant's field extractors: `[{"name": "ticket_id", "pattern": "TCK-\\d{6}"}]`.
 #[utoipa::path(put, path = "/v1/extractors", tag = "configuration", request_body = Vec<ExtractorSpec>,
     responses((status = 200, body = Vec<ExtractorSpec>), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-async fn put_extractors(State(state): State<AppState>, principal: Principal, Json(body): Json<Vec<ExtractorSpec>>) -> ApiResult<Json<Value>> {
+async fn put_extractors(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<Vec<ExtractorSpec>>,
+) -> ApiResult<Json<Value>> {
     principal.require_role(Role::Admin)?;
     let value = serde_json::to_value(&body).unwrap_or_default();
     detection::parse_extractors(&value).map_err(unprocessable)?;
-    service::put_settings(state.store.as_ref(), &principal.tenant, &[(EXTRACTORS, value.clone())], &principal.actor(), now()).await?;
+    service::put_settings(
+        state.store.as_ref(),
+        &principal.tenant,
+        &[(EXTRACTORS, value.clone())],
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     state.detectors.invalidate(&principal.tenant);
     Ok(Json(value))
 }

@@ -1,0 +1,564 @@
+/* Baton agent console: plain JavaScript over the public API, no build step. */
+"use strict";
+
+const S = {
+  token: localStorage.getItem("baton.token"),
+  me: null,
+  page: "inbox",
+  adminTab: "agents",
+  lists: { queued: [], mine: [], deferred: [], closed: [], bot: [] },
+  current: null,          // open conversation id
+  conv: null, messages: [], events: [], drafts: [], kbHits: [],
+  filter: "", queueFilter: "",
+  ws: null, retry: 0,
+  agents: [], queues: [],
+  flash: null,
+};
+const app = document.getElementById("app");
+
+// ---------- helpers ----------
+function h(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "value") e.value = v;
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const k of kids.flat()) if (k != null && k !== false) e.append(k.nodeType ? k : String(k));
+  return e;
+}
+function esc(s) { return s == null ? "" : String(s); }
+function ago(iso) {
+  if (!iso) return "";
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return s + "s";
+  if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+  return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+}
+function short(id) { return id ? id.replace(/^[a-z]+_/, "").slice(-6) : ""; }
+const isSup = () => S.me && (S.me.role === "supervisor" || S.me.role === "admin");
+const isAdmin = () => S.me && S.me.role === "admin";
+
+async function api(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (S.token) headers.Authorization = "Bearer " + S.token;
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let j = null;
+  try { j = text ? JSON.parse(text) : null; } catch (e) { j = null; }
+  if (!r.ok) {
+    const err = new Error((j && j.error && j.error.message) || ("HTTP " + r.status));
+    err.code = j && j.error && j.error.code; err.status = r.status;
+    if (r.status === 401 && S.token && path !== "/v1/auth/login") { signOut(true); }
+    throw err;
+  }
+  return j;
+}
+async function all(path) {
+  let items = [], cursor = null;
+  do {
+    const r = await api("GET", path + (path.includes("?") ? "&" : "?") + (cursor ? "cursor=" + encodeURIComponent(cursor) : "limit=200"));
+    items = items.concat(r.items); cursor = r.next_cursor;
+  } while (cursor && items.length < 1000);
+  return items;
+}
+function toast(text, actions) {
+  const t = h("div", { class: "toast", role: "status" }, h("span", { text }), ...(actions || []));
+  document.getElementById("toasts").append(t);
+  setTimeout(() => t.remove(), 8000);
+}
+let audio;
+function beep() {
+  try {
+    audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+    const o = audio.createOscillator(), g = audio.createGain();
+    o.frequency.value = 880; g.gain.value = 0.08; o.connect(g); g.connect(audio.destination);
+    o.start(); o.stop(audio.currentTime + 0.18);
+  } catch (e) { /* no audio */ }
+}
+function notify(title, body, convId) {
+  toast(title + (body ? ": " + body : ""), convId ? [h("button", { text: "Open", onclick: () => openConv(convId) })] : []);
+  beep();
+  if (document.hidden && "Notification" in window && Notification.permission === "granted") {
+    const n = new Notification(title, { body: body || "", tag: convId || title });
+    n.onclick = () => { window.focus(); if (convId) openConv(convId); };
+  }
+}
+
+// ---------- auth ----------
+function renderLogin(error) {
+  const email = h("input", { id: "login-email", type: "email", autocomplete: "username", required: true });
+  const pw = h("input", { id: "login-password", type: "password", autocomplete: "current-password", required: true });
+  const err = h("div", { id: "login-error", class: "error", role: "alert", hidden: !error, text: error || "" });
+  app.replaceChildren(h("form", { class: "login", "aria-label": "Sign in", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api("POST", "/v1/auth/login", { email: email.value, password: pw.value });
+      S.token = r.token; localStorage.setItem("baton.token", r.token);
+      if ("Notification" in window && Notification.permission === "default") Notification.requestPermission().catch(() => {});
+      await boot();
+    } catch (x) { err.hidden = false; err.textContent = x.message; }
+  } },
+  h("h1", { text: "Baton" }), h("p", { class: "muted", text: "Sign in to the agent console" }),
+  h("label", { for: "login-email", text: "Email" }), email,
+  h("label", { for: "login-password", text: "Password" }), pw, err,
+  h("p", {}, h("button", { id: "login-submit", class: "primary", type: "submit", text: "Sign in" }))));
+  email.focus();
+}
+async function signOut(expired) {
+  try { if (!expired) await api("POST", "/v1/auth/logout"); } catch (e) { /* gone anyway */ }
+  S.token = null; S.me = null; localStorage.removeItem("baton.token");
+  if (S.ws) { S.ws.onclose = null; S.ws.close(); S.ws = null; }
+  renderLogin(expired ? "Your session ended; sign in again." : null);
+}
+
+async function boot() {
+  if (!S.token) return renderLogin();
+  try { S.me = await api("GET", "/v1/agents/me"); } catch (e) { return; }
+  connectLive();
+  await refresh();
+  const hash = location.hash.slice(1);
+  if (hash.startsWith("c/")) await openConv(hash.slice(2));
+  else if (hash === "supervisor" && isSup()) await go("supervisor");
+  else if (hash.startsWith("admin") && isAdmin()) await go("admin");
+  else render();
+}
+
+// ---------- live ----------
+function connectLive() {
+  if (S.ws || !S.token) return;
+  const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/v1/live?token=" + encodeURIComponent(S.token));
+  S.ws = ws;
+  ws.onopen = () => { S.retry = 0; const d = document.getElementById("live-dot"); if (d) d.textContent = "● live"; refresh(); };
+  ws.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch (e) { /* ignore */ } };
+  ws.onclose = () => {
+    S.ws = null;
+    const d = document.getElementById("live-dot"); if (d) d.textContent = "○ reconnecting";
+    if (S.token) setTimeout(connectLive, Math.min(10000, 500 * 2 ** S.retry++));
+  };
+}
+let refreshTimer = null;
+function scheduleRefresh() { clearTimeout(refreshTimer); refreshTimer = setTimeout(refresh, 150); }
+function onEvent(e) {
+  if (e.type === "lagged") return scheduleRefresh();
+  const d = e.data || {};
+  if (e.type === "offered" && S.me && d.agent === S.me.id) notify("New conversation offered to you", "accept with A", e.conversation_id);
+  if (e.type === "message_added" && d.message && d.message.role === "customer") {
+    const mine = S.lists.mine.some((c) => c.id === e.conversation_id);
+    if (mine && !(S.current === e.conversation_id && !document.hidden)) notify("New customer message", d.message.text.slice(0, 80), e.conversation_id);
+  }
+  if (e.conversation_id && e.conversation_id === S.current) loadConv(false);
+  scheduleRefresh();
+}
+
+// ---------- data ----------
+async function refresh() {
+  if (!S.me) return;
+  try {
+    const [queued, mine, deferred, closed, bot] = await Promise.all([
+      all("/v1/conversations?state=queued"), all("/v1/conversations?state=assigned&assignee=me"),
+      all("/v1/conversations?state=deferred"), api("GET", "/v1/conversations?state=closed&limit=30").then((r) => r.items),
+      isSup() ? all("/v1/conversations?state=bot") : Promise.resolve([]),
+    ]);
+    Object.assign(S.lists, { queued, mine, deferred, closed, bot });
+    if (isSup() && S.page === "supervisor") await loadSupervisor();
+  } catch (e) { return; }
+  if (S.page === "inbox" || S.page === "conv") renderInbox(); else if (S.page === "supervisor") render();
+}
+function groups() {
+  const me = S.me, q = S.lists.queued;
+  const f = (list) => list.filter((c) => {
+    if (S.queueFilter && c.queue !== S.queueFilter) return false;
+    if (!S.filter) return true;
+    const hay = [c.id, c.queue, c.handoff && c.handoff.reason, c.channel, c.state].join(" ").toLowerCase();
+    return hay.includes(S.filter.toLowerCase());
+  });
+  const offers = q.filter((c) => c.offer && c.offer.agent === me.id);
+  const team = q.filter((c) => !offers.includes(c) && (me.queues || []).includes(c.queue));
+  const out = [
+    ["offers", "Offers to me", f(offers)],
+    ["mine", "Mine", f(S.lists.mine)],
+    ["team", "My team's queue", f(team)],
+  ];
+  if (isSup()) out.push(["queued", "All queued", f(q)]);
+  out.push(["deferred", "Deferred", f(S.lists.deferred)], ["closed", "Closed", f(S.lists.closed)]);
+  return out;
+}
+function oldest(list) {
+  const t = list.map((c) => c.queued_at).filter(Boolean).sort()[0];
+  return t ? "oldest " + ago(t) : "";
+}
+
+// ---------- rendering ----------
+function render() {
+  if (!S.me) return renderLogin();
+  const nav = [["inbox", "Inbox"]];
+  if (isSup()) nav.push(["supervisor", "Supervisor"]);
+  if (isAdmin()) nav.push(["admin", "Admin"]);
+  const status = h("select", { id: "status", "aria-label": "My status", onchange: async (e) => {
+    try { S.me = await api("PUT", "/v1/agents/me/status", { status: e.target.value }); toast("Status: " + S.me.status); } catch (x) { toast(x.message); }
+  } }, ...["available", "busy", "away", "offline"].map((s) => h("option", { value: s, selected: S.me.status === s, text: s })));
+  const top = h("header", { class: "top" },
+    h("span", { class: "brand", text: "Baton" }),
+    h("nav", { "aria-label": "Main" }, ...nav.map(([p, label]) => h("button", { id: "nav-" + p, "aria-current": (S.page === p || (p === "inbox" && S.page === "conv")) ? "page" : null, text: label, onclick: () => go(p) }))),
+    h("span", { id: "live-dot", class: "muted", text: S.ws && S.ws.readyState === 1 ? "● live" : "○ connecting" }),
+    h("span", { id: "me-name", text: S.me.name + " (" + S.me.role + ")" }), status,
+    h("button", { id: "signout", text: "Sign out", onclick: () => signOut(false) }));
+  let body;
+  if (S.page === "supervisor") body = h("main", { class: "content", id: "supervisor" }, supervisorView());
+  else if (S.page === "admin") body = h("main", { class: "content", id: "admin" }, adminView());
+  else body = h("div", { class: "layout" }, h("aside", { class: "inbox", id: "inbox", "aria-label": "Inbox" }), h("main", { class: "content", id: "main" }, S.page === "conv" && S.conv ? convView() : welcome()));
+  app.replaceChildren(top, body);
+  if (S.page === "inbox" || S.page === "conv") renderInbox();
+  const t = document.querySelector(".transcript"); if (t) t.scrollTop = t.scrollHeight;
+}
+function welcome() {
+  return h("div", { class: "card" }, h("h3", { text: "Welcome, " + S.me.name }),
+    h("p", { text: "Pick a conversation on the left. New offers appear at the top with a countdown." }),
+    h("p", { class: "muted" }, "Shortcuts: ", h("kbd", { text: "a" }), " accept offer · ", h("kbd", { text: "d" }), " decline · ", h("kbd", { text: "r" }), " reply · ",
+      h("kbd", { text: "n" }), " note · ", h("kbd", { text: "c" }), " close · ", h("kbd", { text: "Ctrl+Enter" }), " send · ", h("kbd", { text: "/" }), " filter · ", h("kbd", { text: "Esc" }), " back"));
+}
+function renderInbox() {
+  const aside = document.getElementById("inbox");
+  if (!aside) return;
+  const focused = document.activeElement && document.activeElement.id;
+  const queues = [...new Set([...S.lists.queued, ...S.lists.mine, ...S.lists.deferred].map((c) => c.queue).filter(Boolean))].sort();
+  const filter = h("input", { id: "filter", type: "search", placeholder: "Filter…", "aria-label": "Filter conversations", value: S.filter, oninput: (e) => { S.filter = e.target.value; renderInbox(); } });
+  const qsel = h("select", { id: "queue-filter", "aria-label": "Filter by queue", onchange: (e) => { S.queueFilter = e.target.value; renderInbox(); } },
+    h("option", { value: "", text: "All queues" }), ...queues.map((q) => h("option", { value: q, selected: S.queueFilter === q, text: q })));
+  const kids = [h("div", { class: "filters" }, filter, qsel)];
+  for (const [key, label, list] of groups()) {
+    const items = list.map((c) => item(c, key));
+    kids.push(h("section", { class: "group " + key, id: "group-" + key, "aria-label": label },
+      h("h2", {}, h("span", {}, label, " ", h("span", { class: "muted", text: key === "closed" ? "" : oldest(list) })), h("span", { class: "count", "aria-label": list.length + " conversations", text: String(list.length) })),
+      items.length ? items : h("div", { class: "empty", text: "Nothing here" })));
+  }
+  aside.replaceChildren(...kids);
+  if (focused === "filter") { const f = document.getElementById("filter"); f.focus(); f.setSelectionRange(f.value.length, f.value.length); }
+}
+function item(c, group) {
+  const who = (c.customer && c.customer.name) || "Customer " + short(c.customer_id);
+  const right = group === "offers" && c.offer ? h("span", { class: "countdown", "data-expires": c.offer.expires_at, text: countdown(c.offer.expires_at) })
+    : h("span", { class: "badge " + c.state, text: c.state });
+  return h("button", { class: "item", "data-id": c.id, "aria-current": S.current === c.id ? "true" : null, onclick: () => openConv(c.id) },
+    h("div", { class: "row" }, h("span", { class: "who", text: who }), right),
+    h("div", { class: "row muted" }, h("span", { text: (c.queue || "no queue") + (c.handoff ? " · " + c.handoff.reason : "") }),
+      h("span", { text: c.state === "queued" ? "waiting " + ago(c.queued_at) : c.state === "closed" ? (c.resolution || "") : ago(c.updated_at) + " ago" })));
+}
+function countdown(iso) { const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s + "s"; }
+setInterval(() => {
+  document.querySelectorAll("[data-expires]").forEach((e) => { e.textContent = countdown(e.dataset.expires); });
+}, 1000);
+
+// ---------- conversation ----------
+async function openConv(id) {
+  S.current = id; S.page = "conv"; S.drafts = []; S.kbHits = []; S.renderedConv = null; S.usedDraft = null;
+  history.replaceState(null, "", "#c/" + id);
+  await loadConv(true);
+}
+async function loadConv(full) {
+  const id = S.current;
+  try {
+    const [conv, messages, events] = await Promise.all([
+      api("GET", "/v1/conversations/" + id), all("/v1/conversations/" + id + "/messages"), all("/v1/conversations/" + id + "/events"),
+    ]);
+    if (id !== S.current) return;
+    S.conv = conv; S.messages = messages; S.events = events;
+    if (conv.state === "assigned" && conv.assignee === S.me.id && (full || !S.drafts.length)) {
+      S.drafts = (await api("GET", "/v1/conversations/" + id + "/drafts").catch(() => ({ items: [] }))).items;
+    }
+  } catch (e) { toast(e.message); return; }
+  // Inputs survive the re-render as the same nodes: typing, caret and focus are never lost.
+  const keepIds = ["reply", "note", "resolution", "transfer-note", "kb-q", "kb-results"];
+  const old = {};
+  const sameConv = S.renderedConv === id;
+  if (sameConv) for (const k of keepIds) old[k] = document.getElementById(k);
+  const focus = document.activeElement;
+  render();
+  S.renderedConv = id;
+  for (const k of keepIds) { const n = document.getElementById(k); if (n && old[k] && old[k] !== n) n.replaceWith(old[k]); }
+  if (focus && focus.isConnected && focus !== document.body) focus.focus();
+}
+const val = (id) => { const e = document.getElementById(id); return e ? e.value : ""; };
+async function act(label, fn) {
+  try { await fn(); toast(label); await loadConv(true); scheduleRefresh(); }
+  catch (e) { showError(e.message); }
+}
+function showError(msg) {
+  const box = document.getElementById("conv-error");
+  if (box) { box.hidden = false; box.textContent = msg; } else toast(msg);
+}
+function convView() {
+  const c = S.conv, me = S.me;
+  const cust = c.customer || {};
+  const mine = c.state === "assigned" && c.assignee === me.id;
+  const offeredToMe = c.state === "queued" && c.offer && c.offer.agent === me.id;
+  const base = "/v1/conversations/" + c.id;
+  const acts = [];
+  if (offeredToMe) {
+    acts.push(h("button", { id: "accept", class: "primary", "aria-keyshortcuts": "a", text: "Accept (A)", onclick: () => act("Accepted", () => api("POST", base + "/accept")) }),
+      h("button", { id: "decline", "aria-keyshortcuts": "d", text: "Decline (D)", onclick: () => act("Declined", () => api("POST", base + "/decline")) }),
+      h("span", { class: "countdown", "data-expires": c.offer.expires_at, text: countdown(c.offer.expires_at) }));
+  } else if (c.state === "queued" || c.state === "deferred") {
+    acts.push(h("button", { id: "claim", class: "primary", text: "Claim", onclick: () => act("Claimed", () => api("POST", base + "/claim")) }));
+  } else if (c.state === "bot") {
+    acts.push(h("button", { id: "takeover", class: "primary", text: "Take over from the bot", onclick: () => act("Taken over", () => api("POST", base + "/handoff", { reason: "agent_takeover" })) }));
+  }
+  const header = h("div", { class: "card" },
+    h("div", { class: "actions", style: "justify-content:space-between" },
+      h("div", {}, h("h2", { id: "conv-title", style: "margin:0", text: cust.name || "Customer " + short(c.customer_id) }),
+        h("span", { class: "muted", text: [cust.email, cust.tier && "tier " + cust.tier, cust.language, c.channel, c.queue && "queue " + c.queue].filter(Boolean).join(" · ") })),
+      h("div", { class: "actions" }, h("span", { id: "conv-state", class: "badge " + c.state, text: c.state }), ...acts)),
+    h("div", { id: "conv-error", class: "error", role: "alert", hidden: true }));
+  const transcript = h("div", { class: "card" }, h("h3", { text: "Transcript" }),
+    h("div", { class: "transcript", id: "transcript", role: "log", "aria-label": "Transcript" }, ...S.messages.map(msgView)));
+  const left = [header, transcript];
+  if (mine) left.push(replyBox(c, base));
+  left.push(noteBox(base));
+  if (mine || (isSup() && c.state === "assigned")) left.push(transferClose(c, base));
+  left.push(eventsView());
+  return h("div", { class: "conv", id: "conversation", "data-id": c.id }, h("div", {}, ...left), h("div", {}, briefView(c), kbBox()));
+}
+function msgView(m) {
+  const labels = { customer: "Customer", bot: "Bot", agent: m.agent_id === S.me.id ? "You" : "Agent", note: "Internal note", system: "System" };
+  return h("div", { class: "msg " + m.role, "data-role": m.role, "data-id": m.id },
+    h("span", { class: "meta", text: labels[m.role] + " · " + new Date(m.created_at).toLocaleTimeString() + (m.bot && m.bot.confidence != null ? " · confidence " + m.bot.confidence.toFixed(2) : "") }),
+    h("span", { class: "text", text: m.text }));
+}
+function replyBox(c, base) {
+  const ta = h("textarea", { id: "reply", rows: 3, "aria-label": "Reply to the customer", "aria-keyshortcuts": "r Control+Enter", placeholder: "Reply to the customer… (Ctrl+Enter to send)" });
+  const send = async () => {
+    const box = document.getElementById("reply");
+    const text = box.value.trim();
+    if (!text) return;
+    try {
+      await api("POST", base + "/messages", { text });
+      const used = S.usedDraft;
+      if (used) api("POST", base + "/drafts/use", { draft_id: used.id, action: used.text === text ? "sent" : "edited", text }).catch(() => {});
+      box.value = ""; S.usedDraft = null; await loadConv(false);
+    } catch (e) { showError(e.message); }
+  };
+  ta.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); } });
+  const drafts = S.drafts.slice(0, 3).map((d) => h("div", { class: "draft" },
+    h("div", { class: "muted", text: "Draft from " + d.source + (d.title ? ": " + d.title : "") }), h("div", { text: d.text }),
+    h("button", { class: "use", "data-draft": d.id, text: "Use draft", onclick: () => { const box = document.getElementById("reply"); box.value = d.text; S.usedDraft = d; box.focus(); } })));
+  return h("div", { class: "card" }, h("h3", {}, h("label", { for: "reply", text: "Reply" })), ta,
+    h("div", { class: "actions", style: "margin-top:6px" }, h("button", { id: "send", class: "primary", text: "Send reply", onclick: send })),
+    drafts.length ? h("div", { class: "drafts", id: "drafts" }, h("h3", { style: "margin-top:10px", text: "Copilot drafts" }), ...drafts) : null);
+}
+function noteBox(base) {
+  const ta = h("textarea", { id: "note", rows: 2, "aria-label": "Internal note", "aria-keyshortcuts": "n", placeholder: "Internal note — never shown to the customer" });
+  return h("div", { class: "card" }, h("h3", {}, h("label", { for: "note", text: "Internal note" })), ta,
+    h("div", { class: "actions", style: "margin-top:6px" }, h("button", { id: "add-note", text: "Add note", onclick: async () => {
+      try { await api("POST", base + "/notes", { text: val("note") }); document.getElementById("note").value = ""; await loadConv(false); } catch (e) { showError(e.message); }
+    } })));
+}
+function transferClose(c, base) {
+  const agentSel = h("select", { id: "transfer-agent", "aria-label": "Transfer to agent" }, h("option", { value: "", text: "— agent —" }), ...S.agents.filter((a) => a.id !== S.me.id).map((a) => h("option", { value: a.id, text: a.name + " (" + a.status + ")" })));
+  const queueSel = h("select", { id: "transfer-queue", "aria-label": "Transfer to queue" }, h("option", { value: "", text: "— queue —" }), ...S.queues.map((q) => h("option", { value: q.id, text: q.name })));
+  const tnote = h("input", { id: "transfer-note", "aria-label": "Transfer note", placeholder: "Note for the next agent" });
+  const res = h("input", { id: "resolution", "aria-label": "Resolution", "aria-keyshortcuts": "c", placeholder: "resolved", value: "resolved" });
+  if (!S.peopleLoaded) loadPeople();
+  return h("div", { class: "card" }, h("h3", { text: "Transfer or close" }),
+    h("div", { class: "actions" }, agentSel, queueSel, tnote, h("button", { id: "transfer", text: "Transfer", onclick: () => act("Transferred", () => api("POST", base + "/transfer", { to_agent: val("transfer-agent") || undefined, to_queue: val("transfer-queue") || undefined, note: val("transfer-note") })) })),
+    h("div", { class: "actions", style: "margin-top:8px" }, h("label", { for: "resolution", text: "Resolution" }), res,
+      h("button", { id: "close", class: "danger", text: "Close conversation", onclick: () => act("Closed", () => api("POST", base + "/close", { resolution: val("resolution").trim() || undefined })) })));
+}
+async function loadPeople() {
+  S.peopleLoaded = true;
+  try {
+    const [agents, queues] = await Promise.all([isSup() ? api("GET", "/v1/agents").then((r) => r.items) : Promise.resolve([]), isSup() ? api("GET", "/v1/queues").then((r) => r.items) : Promise.resolve([])]);
+    S.agents = agents; S.queues = queues.length ? queues : (S.me.queues || []).map((q) => ({ id: q, name: q }));
+    if (S.page === "conv") loadConv(false);
+  } catch (e) { /* agents cannot list people: queues from their profile */ S.queues = (S.me.queues || []).map((q) => ({ id: q, name: q })); }
+}
+function list(items, f) { return items && items.length ? h("ul", {}, ...items.map((x) => h("li", {}, f(x)))) : h("span", { class: "muted", text: "—" }); }
+function briefView(c) {
+  const b = c.brief;
+  if (!b) return h("div", { class: "card brief", id: "brief" }, h("h3", { text: "Handoff brief" }), h("p", { class: "muted", text: "No brief yet." }));
+  const s = b.sentiment || {};
+  const sent = [s.trend && "trend " + s.trend, s.current != null && "now " + Number(s.current).toFixed(2), s.lowest != null && "lowest " + Number(s.lowest).toFixed(2),
+    s.frustration && (s.frustration.label || s.frustration.level || (typeof s.frustration === "string" ? s.frustration : ""))].filter(Boolean).join(" · ");
+  const field = (f) => (f.label || f.name || f.kind || "field") + ": " + (f.value != null ? f.value : JSON.stringify(f));
+  return h("div", { class: "card brief", id: "brief", "aria-label": "Handoff brief" }, h("h3", { text: "Handoff brief" }),
+    h("dl", {},
+      h("dt", { text: "Summary" }), h("dd", { id: "brief-summary", text: b.summary || "—" }),
+      h("dt", { text: "Why it escalated" }), h("dd", {}, list(b.reasons, (r) => (r.label || r.reason || r.rule) + (r.detail ? " — " + r.detail : "")), c.handoff ? h("div", { class: "muted", text: "requested by " + c.handoff.source + ": " + c.handoff.reason }) : null),
+      h("dt", { text: "Fields" }), h("dd", {}, list(b.fields, field)),
+      h("dt", { text: "Sentiment" }), h("dd", { text: sent || "—" }),
+      h("dt", { text: "What the bot tried" }), h("dd", {}, list(b.bot_attempts, (a) => a.text + (a.confidence != null ? " (" + Number(a.confidence).toFixed(2) + ")" : ""))),
+      h("dt", { text: "Next steps" }), h("dd", {}, list(b.next_steps, (x) => x)),
+      h("dt", { text: "Articles" }), h("dd", {}, list(b.articles, (a) => a.title)),
+      h("dt", { text: "Suggested greeting" }), h("dd", {}, h("span", { id: "brief-greeting", text: b.greeting || "—" }), " ",
+        b.greeting && c.state === "assigned" && c.assignee === S.me.id ? h("button", { text: "Insert", onclick: () => insertReply(b.greeting) }) : null)));
+}
+function insertReply(text) {
+  const ta = document.getElementById("reply");
+  if (!ta) return;
+  ta.value = ta.value ? ta.value + "\n" + text : text; ta.focus();
+}
+function kbBox() {
+  const q = h("input", { id: "kb-q", type: "search", "aria-label": "Search the knowledge base", placeholder: "Search articles…" });
+  const out = h("div", { id: "kb-results" }, ...S.kbHits.map((hit) => h("div", { class: "draft" }, h("strong", { text: hit.title }), h("div", { class: "muted", text: hit.snippet }),
+    h("button", { text: "Insert", onclick: () => insertReply(hit.snippet) }))));
+  return h("div", { class: "card" }, h("h3", {}, h("label", { for: "kb-q", text: "Knowledge base" })),
+    h("form", { class: "actions", onsubmit: async (e) => {
+      e.preventDefault();
+      try { S.kbHits = (await api("GET", "/v1/kb/search?q=" + encodeURIComponent(val("kb-q")) + "&limit=5")).items; } catch (x) { S.kbHits = []; toast(x.message); }
+      const box = document.getElementById("kb-results");
+      box.replaceChildren(...(S.kbHits.length ? S.kbHits.map((hit) => h("div", { class: "draft" }, h("strong", { text: hit.title }), h("div", { class: "muted", text: hit.snippet }),
+        h("button", { text: "Insert", onclick: () => insertReply(hit.snippet) }))) : [h("div", { class: "empty", text: "No articles found" })]));
+    } }, q, h("button", { type: "submit", text: "Search" })), out);
+}
+function eventsView() {
+  return h("details", { class: "card", id: "activity" }, h("summary", { text: "Activity (" + S.events.length + " events)" }),
+    h("ul", { class: "events" }, ...S.events.map((e) => h("li", { "data-type": e.type }, h("span", { class: "muted", text: new Date(e.at).toLocaleTimeString() + " " }),
+      h("strong", { text: e.type }), " by " + (e.actor.type || "?") + (e.data && e.data.reason ? " — " + e.data.reason : "")))));
+}
+
+// ---------- supervisor ----------
+async function loadSupervisor() {
+  const [agents, queues] = await Promise.all([api("GET", "/v1/agents").then((r) => r.items), api("GET", "/v1/queues").then((r) => r.items)]);
+  S.agents = agents; S.queues = queues;
+  S.assignedAll = await all("/v1/conversations?state=assigned");
+}
+function risk(c) {
+  const e = c.escalation || {};
+  const sig = e.signals || {};
+  let score = 0;
+  const sent = sig.sentiment != null ? Number(sig.sentiment.compound != null ? sig.sentiment.compound : sig.sentiment) : null;
+  if (sent != null && !isNaN(sent) && sent < 0) score += -sent * 2;
+  score += Math.min(2, (c.message_count || 0) / 10);
+  if (sig.low_confidence_streak) score += Number(sig.low_confidence_streak) || 0;
+  return score;
+}
+function supervisorView() {
+  // A conversation without a queue waits in the default queue: the first by id.
+  const dflt = S.queues.map((q) => q.id).sort()[0];
+  const qOf = (c) => c.queue || dflt;
+  const queued = S.lists.queued, assigned = S.assignedAll || [];
+  const qrows = S.queues.map((q) => {
+    const inq = queued.filter((c) => qOf(c) === q.id);
+    return h("tr", { "data-queue": q.id }, h("td", { text: q.name }), h("td", { text: String(inq.length) }), h("td", { text: inq.length ? ago(inq.map((c) => c.queued_at).sort()[0]) : "—" }),
+      h("td", { text: String(inq.filter((c) => c.offer).length) }), h("td", { text: String(assigned.filter((c) => qOf(c) === q.id).length) }));
+  });
+  const arows = S.agents.map((a) => h("tr", { "data-agent": a.id }, h("td", { text: a.name }), h("td", { text: a.role }), h("td", {}, h("span", { class: "badge", text: a.status })),
+    h("td", { text: assigned.filter((c) => c.assignee === a.id).length + " / " + a.capacity })));
+  const bots = S.lists.bot.slice().sort((x, y) => risk(y) - risk(x)).slice(0, 20);
+  const brows = bots.map((c) => h("tr", { "data-id": c.id }, h("td", {}, h("a", { href: "#c/" + c.id, onclick: (e) => { e.preventDefault(); openConv(c.id); }, text: short(c.id) })),
+    h("td", { text: String(c.message_count) }), h("td", { text: ago(c.created_at) }), h("td", { text: risk(c).toFixed(1) }),
+    h("td", {}, h("button", { class: "takeover", text: "Take over", onclick: async () => { try { await api("POST", "/v1/conversations/" + c.id + "/handoff", { reason: "supervisor_takeover" }); await openConv(c.id); } catch (e) { toast(e.message); } } }))));
+  return [
+    h("div", { class: "card" }, h("h3", { text: "Queues" }), h("table", { id: "queues-table" }, h("thead", {}, h("tr", {}, ...["Queue", "Waiting", "Oldest wait", "Offered", "Assigned"].map((t) => h("th", { text: t })))), h("tbody", {}, ...qrows))),
+    h("div", { class: "card" }, h("h3", { text: "Agents" }), h("table", { id: "agents-table" }, h("thead", {}, h("tr", {}, ...["Agent", "Role", "Status", "Load"].map((t) => h("th", { text: t })))), h("tbody", {}, ...arows))),
+    h("div", { class: "card" }, h("h3", { text: "Bot conversations at risk" }), brows.length ? h("table", { id: "risk-table" }, h("thead", {}, h("tr", {}, ...["Conversation", "Messages", "Age", "Risk", ""].map((t) => h("th", { text: t })))), h("tbody", {}, ...brows)) : h("p", { class: "empty", text: "No conversations with the bot right now." })),
+  ];
+}
+
+// ---------- admin ----------
+function formBox(id, fields, submitLabel, onsubmit) {
+  const err = h("div", { class: "error", id: id + "-error", role: "alert", hidden: true });
+  const ok = h("div", { class: "ok", id: id + "-ok", role: "status", hidden: true });
+  const inputs = {};
+  const cells = fields.map(([name, label, type, opts]) => {
+    const fid = id + "-" + name;
+    let input;
+    if (type === "select") input = h("select", { id: fid, name }, ...opts.map((o) => h("option", { value: o, text: o })));
+    else if (type === "textarea") input = h("textarea", { id: fid, name, rows: (opts && opts.rows) || 4, style: "width:100%" });
+    else input = h("input", { id: fid, name, type: type || "text", value: opts && opts.value });
+    inputs[name] = input;
+    return h("div", { style: type === "textarea" ? "flex-basis:100%" : null }, h("label", { for: fid, text: label }), input);
+  });
+  const form = h("form", { class: "inline", id, onsubmit: async (e) => {
+    e.preventDefault(); err.hidden = true; ok.hidden = true;
+    try { const msg = await onsubmit(inputs); ok.textContent = msg || "Saved"; ok.hidden = false; await renderAdminTab(); const o = document.getElementById(id + "-ok"); if (o) { o.textContent = msg || "Saved"; o.hidden = false; } }
+    catch (x) { err.textContent = x.message; err.hidden = false; }
+  } }, ...cells, h("div", {}, h("button", { class: "primary", type: "submit", text: submitLabel })));
+  return [form, err, ok];
+}
+const csv = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
+const ADMIN_TABS = [["agents", "Agents"], ["queues", "Queues"], ["rules", "Rules"], ["kb", "Knowledge base"], ["keys", "API keys"], ["widget", "Widget"]];
+function adminView() {
+  const tabs = h("div", { class: "tabs", role: "tablist" }, ...ADMIN_TABS.map(([k, l]) => h("button", { role: "tab", id: "tab-" + k, "aria-selected": String(S.adminTab === k), text: l, onclick: () => { S.adminTab = k; history.replaceState(null, "", "#admin/" + k); render(); } })));
+  const panel = h("div", { id: "admin-panel", role: "tabpanel" }, h("p", { class: "muted", text: "Loading…" }));
+  setTimeout(renderAdminTab, 0);
+  return [tabs, panel];
+}
+async function renderAdminTab() {
+  const panel = document.getElementById("admin-panel");
+  if (!panel) return;
+  let kids = [];
+  try {
+    if (S.adminTab === "agents") {
+      const agents = (await api("GET", "/v1/agents")).items;
+      kids = [h("div", { class: "card" }, h("h3", { text: "Agents" }), h("table", {}, h("thead", {}, h("tr", {}, ...["Name", "Email", "Role", "Status", "Queues", "Capacity"].map((t) => h("th", { text: t })))),
+        h("tbody", {}, ...agents.map((a) => h("tr", {}, h("td", { text: a.name }), h("td", { text: a.email }), h("td", { text: a.role }), h("td", { text: a.status }), h("td", { text: a.queues.join(", ") }), h("td", { text: String(a.capacity) })))))),
+      h("div", { class: "card" }, h("h3", { text: "Add an agent" }), ...formBox("agent-form", [["name", "Name"], ["email", "Email", "email"], ["password", "Password", "password"], ["role", "Role", "select", ["agent", "supervisor", "admin"]], ["languages", "Languages (comma separated)", "text", { value: "en" }], ["queues", "Queues (comma separated)"], ["capacity", "Capacity", "number", { value: "3" }]], "Create agent",
+        async (f) => { await api("POST", "/v1/agents", { name: f.name.value, email: f.email.value, password: f.password.value, role: f.role.value, languages: csv(f.languages.value), queues: csv(f.queues.value), skills: [], capacity: Number(f.capacity.value) }); return "Agent created"; }))];
+    } else if (S.adminTab === "queues") {
+      const queues = (await api("GET", "/v1/queues")).items;
+      kids = [h("div", { class: "card" }, h("h3", { text: "Queues" }), h("table", {}, h("thead", {}, h("tr", {}, ...["Id", "Name", "Strategy", "Offer timeout", "Languages"].map((t) => h("th", { text: t })))),
+        h("tbody", {}, ...queues.map((q) => h("tr", {}, h("td", { text: q.id }), h("td", { text: q.name }), h("td", { text: q.strategy }), h("td", { text: q.offer_timeout_secs + "s" }), h("td", { text: q.languages.join(", ") })))))),
+      h("div", { class: "card" }, h("h3", { text: "Add a queue" }), ...formBox("queue-form", [["id", "Id"], ["name", "Name"], ["strategy", "Strategy", "select", ["longest_idle", "round_robin", "least_busy", "best_match"]], ["offer_timeout_secs", "Offer timeout (s)", "number", { value: "30" }], ["languages", "Languages (comma separated)"]], "Create queue",
+        async (f) => { await api("POST", "/v1/queues", { id: f.id.value || undefined, name: f.name.value, strategy: f.strategy.value, offer_timeout_secs: Number(f.offer_timeout_secs.value), languages: csv(f.languages.value), skills: [] }); return "Queue created"; }))];
+    } else if (S.adminTab === "rules") {
+      const rules = await api("GET", "/v1/rules");
+      const box = formBox("rules-form", [["doc", "Rules (JSON)", "textarea", { rows: 18 }]], "Save rules", async (f) => {
+        let doc; try { doc = JSON.parse(f.doc.value); } catch (x) { throw new Error("That is not valid JSON: " + x.message); }
+        await api("PUT", "/v1/rules", doc); return "Rules saved";
+      });
+      box[0].querySelector("textarea").value = JSON.stringify(rules, null, 2);
+      kids = [h("div", { class: "card" }, h("h3", { text: "Escalation rules" }), h("p", { class: "muted", text: "The whole document is checked before anything is stored; mistakes point at the exact place." }), ...box)];
+    } else if (S.adminTab === "kb") {
+      const arts = (await api("GET", "/v1/kb/articles")).items;
+      kids = [h("div", { class: "card" }, h("h3", { text: "Articles" }), h("table", {}, h("thead", {}, h("tr", {}, ...["Title", "Tags", "Language", ""].map((t) => h("th", { text: t })))),
+        h("tbody", {}, ...arts.map((a) => h("tr", {}, h("td", { text: a.title }), h("td", { text: a.tags.join(", ") }), h("td", { text: a.language }),
+          h("td", {}, h("button", { class: "danger", "aria-label": "Delete " + a.title, text: "Delete", onclick: async () => { if (confirm("Delete " + a.title + "?")) { await api("DELETE", "/v1/kb/articles/" + encodeURIComponent(a.id)).catch((e) => toast(e.message)); renderAdminTab(); } } }))))))),
+      h("div", { class: "card" }, h("h3", { text: "Add an article" }), ...formBox("kb-form", [["title", "Title"], ["tags", "Tags (comma separated)"], ["language", "Language", "text", { value: "en" }], ["body", "Body (Markdown)", "textarea", { rows: 6 }]], "Add article",
+        async (f) => { await api("POST", "/v1/kb/articles", { title: f.title.value, body: f.body.value, tags: csv(f.tags.value), language: f.language.value || undefined }); return "Article added"; }))];
+    } else if (S.adminTab === "keys") {
+      const keys = (await api("GET", "/v1/api-keys")).items;
+      kids = [h("div", { class: "card" }, h("h3", { text: "API keys" }), h("table", {}, h("thead", {}, h("tr", {}, ...["Name", "Prefix", "Created", "Revoked", ""].map((t) => h("th", { text: t })))),
+        h("tbody", {}, ...keys.map((k) => h("tr", {}, h("td", { text: k.name }), h("td", {}, h("code", { text: k.prefix })), h("td", { text: new Date(k.created_at).toLocaleString() }), h("td", { text: k.revoked_at ? new Date(k.revoked_at).toLocaleString() : "—" }),
+          h("td", {}, k.revoked_at ? null : h("button", { class: "danger", text: "Revoke", onclick: async () => { if (confirm("Revoke " + k.name + "?")) { await api("DELETE", "/v1/api-keys/" + k.id).catch((e) => toast(e.message)); renderAdminTab(); } } }))))))),
+      h("div", { class: "card" }, h("h3", { text: "Create a key" }), ...formBox("key-form", [["name", "Name"]], "Create key",
+        async (f) => { const k = await api("POST", "/v1/api-keys", { name: f.name.value }); return "Copy this key now, it is shown once: " + k.key; }))];
+    } else if (S.adminTab === "widget") {
+      const k = await api("GET", "/v1/widget/key");
+      const snippet = k.public_key ? '<script src="' + location.origin + '/widget.js" data-key="' + k.public_key + '" async></script>' : "";
+      kids = [h("div", { class: "card" }, h("h3", { text: "Customer widget" }),
+        k.public_key ? h("div", {}, h("p", { text: "Paste this tag into your site:" }), h("pre", { id: "widget-snippet", style: "white-space:pre-wrap" }, h("code", { text: snippet })),
+          h("p", {}, h("a", { href: "/demo?key=" + k.public_key, target: "_blank", text: "Open the demo page" }))) : h("p", { text: "No widget key yet." }),
+        ...formBox("widget-form", [], k.public_key ? "Rotate key" : "Create key", async () => { if (k.public_key && !confirm("The old key stops working. Rotate?")) throw new Error("Not rotated"); await api("POST", "/v1/widget/key"); return "New widget key created"; }))];
+    }
+  } catch (e) { kids = [h("div", { class: "error", role: "alert", text: e.message })]; }
+  panel.replaceChildren(...kids);
+}
+
+// ---------- navigation & keys ----------
+async function go(page) {
+  S.page = page; S.current = null; S.conv = null;
+  history.replaceState(null, "", page === "inbox" ? "#" : "#" + page + (page === "admin" ? "/" + S.adminTab : ""));
+  if (page === "supervisor") { try { await loadSupervisor(); } catch (e) { toast(e.message); } }
+  render();
+}
+document.addEventListener("keydown", (e) => {
+  if (!S.me) return;
+  const t = e.target, typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+  if (e.key === "Escape") { if (typing) t.blur(); else if (S.page === "conv") go("inbox"); return; }
+  if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+  const click = (id) => { const b = document.getElementById(id); if (b) { e.preventDefault(); b.click(); } };
+  const focus = (id) => { const b = document.getElementById(id); if (b) { e.preventDefault(); b.focus(); } };
+  if (e.key === "a") {
+    if (document.getElementById("accept")) return click("accept");
+    const offer = document.querySelector("#group-offers .item");
+    if (offer) { e.preventDefault(); openConv(offer.dataset.id).then(() => click("accept")); }
+  } else if (e.key === "d") click("decline");
+  else if (e.key === "r") focus("reply");
+  else if (e.key === "n") focus("note");
+  else if (e.key === "c") focus("resolution");
+  else if (e.key === "/") focus("filter");
+});
+boot();

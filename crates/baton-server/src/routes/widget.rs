@@ -1,0 +1,445 @@
+//! The web widget's backend: the tenant's public widget key, conversations started by
+//! customers with it, customer tokens scoped to one conversation, their live stream, and CORS
+//! for the routes the widget calls from other origins.
+//!
+//! Customers never hold a secret: the public key (`pk_...`) only starts conversations; each
+//! start returns a customer token (`bc_...`, stored hashed) that may read and write that one
+//! conversation as the customer and nothing else ([`customer_may`]).
+
+use crate::auth::{Principal, PrincipalKind};
+use crate::dto::{ConversationView, CustomerBody, EventView};
+use crate::error::{ApiError, ApiResult, Json};
+use crate::{AppState, now};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use baton_core::conversation::Actor;
+use baton_core::{AgentId, ConversationId, Role, TenantId};
+use baton_store::StoredEvent;
+use baton_store::service::{self, hash_secret, new_secret};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::broadcast::{self, error::RecvError};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// How long a customer token lasts: 30 days.
+pub const CUSTOMER_TOKEN_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// The tenant setting holding the public widget key.
+pub const WIDGET_SETTING: &str = "widget";
+
+/// The widget routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_key, rotate_key))
+        .routes(routes!(start))
+        .routes(routes!(live))
+}
+
+/// The tenant's public widget key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetKeyView {
+    /// `pk_...`: safe to publish in web pages; it can only start widget conversations.
+    pub public_key: Option<String>,
+}
+
+/// Creates or replaces the tenant's public widget key (the old one stops working).
+pub async fn rotate_widget_key(
+    store: &dyn baton_store::Store,
+    tenant: &TenantId,
+) -> ApiResult<String> {
+    let key = new_secret("pk_")[..35].to_string();
+    let mut tx = store.begin().await?;
+    tx.replace_widget_key(tenant, &hash_secret(&key)).await?;
+    tx.put_setting(tenant, WIDGET_SETTING, &json!({ "public_key": key }), now())
+        .await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+/// The tenant's public widget key, if it has one.
+pub async fn widget_key(
+    store: &dyn baton_store::Store,
+    tenant: &TenantId,
+) -> ApiResult<Option<String>> {
+    Ok(store
+        .setting(tenant, WIDGET_SETTING)
+        .await?
+        .and_then(|v| v["public_key"].as_str().map(String::from)))
+}
+
+/// The public widget key (admins).
+#[utoipa::path(get, path = "/v1/widget/key", tag = "configuration",
+    responses((status = 200, body = WidgetKeyView)), security(("bearer" = [])))]
+async fn get_key(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<WidgetKeyView>> {
+    principal.require_role(Role::Admin)?;
+    let public_key = widget_key(state.store.as_ref(), &principal.tenant).await?;
+    Ok(Json(WidgetKeyView { public_key }))
+}
+
+/// Create or rotate the public widget key (admins); the previous key stops working.
+#[utoipa::path(post, path = "/v1/widget/key", tag = "configuration",
+    responses((status = 201, body = WidgetKeyView)), security(("bearer" = [])))]
+async fn rotate_key(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<(StatusCode, Json<WidgetKeyView>)> {
+    principal.require_role(Role::Admin)?;
+    let key = rotate_widget_key(state.store.as_ref(), &principal.tenant).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WidgetKeyView {
+            public_key: Some(key),
+        }),
+    ))
+}
+
+/// Who the customer says they are (all optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetCustomerBody {
+    /// Name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Language (BCP 47).
+    pub language: Option<String>,
+}
+
+/// `POST /v1/widget/conversations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetStartBody {
+    /// The tenant's public widget key.
+    pub public_key: String,
+    /// The customer.
+    #[serde(default)]
+    pub customer: WidgetCustomerBody,
+    /// The page the widget runs on.
+    pub page_url: Option<String>,
+}
+
+/// A started widget conversation and the customer's token for it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WidgetStartResponse {
+    /// The conversation (customer view).
+    pub conversation: ConversationView,
+    /// `bc_...`: lets this customer read and write this conversation only.
+    pub token: String,
+}
+
+/// Start a conversation from the web widget with the tenant's public key.
+#[utoipa::path(post, path = "/v1/widget/conversations", tag = "conversations",
+    request_body = WidgetStartBody,
+    responses((status = 201, body = WidgetStartResponse), (status = 401, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+async fn start(
+    State(state): State<AppState>,
+    Json(body): Json<WidgetStartBody>,
+) -> ApiResult<(StatusCode, Json<WidgetStartResponse>)> {
+    let tenant = state
+        .store
+        .widget_key_tenant(&hash_secret(body.public_key.trim()))
+        .await?
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "invalid_public_key",
+                "the widget's public key is unknown or was rotated; copy the current one from GET /v1/widget/key".into(),
+            )
+        })?;
+    let customer = CustomerBody {
+        name: body.customer.name,
+        email: body.customer.email,
+        language: body.customer.language,
+        ..CustomerBody::default()
+    }
+    .validate()?;
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("source".into(), json!("widget"));
+    if let Some(url) = crate::dto::optional_text("page_url", body.page_url, 2000)? {
+        attributes.insert("page_url".into(), json!(url));
+    }
+    let (outcome, customer) = service::start_conversation(
+        state.store.as_ref(),
+        &tenant,
+        customer,
+        "web".into(),
+        attributes,
+        &Actor::Customer,
+        now(),
+    )
+    .await?;
+    let token = new_secret("bc_");
+    let mut tx = state.store.begin().await?;
+    tx.insert_customer_token(
+        &hash_secret(&token),
+        &tenant,
+        &outcome.conversation.id,
+        baton_core::Timestamp::from_millis(now().millis() + CUSTOMER_TOKEN_TTL_MS),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WidgetStartResponse {
+            conversation: customer_view(ConversationView::new(
+                outcome.conversation,
+                Some(customer),
+            )),
+            token,
+        }),
+    ))
+}
+
+/// The customer's view of their conversation: no brief, escalation, held replies, offer or
+/// routing explanation.
+pub fn customer_view(mut view: ConversationView) -> ConversationView {
+    view.brief = None;
+    view.escalation = None;
+    view.held = Vec::new();
+    view.offer = None;
+    view.routing = None;
+    if let Some(h) = view.handoff.as_mut() {
+        h.note = None;
+    }
+    view
+}
+
+/// Customer tokens may only use their own conversation's customer routes; everything else
+/// is 403. Other principals pass.
+pub fn customer_may(principal: &Principal, parts: &axum::http::request::Parts) -> ApiResult<()> {
+    let PrincipalKind::Customer { conversation } = &principal.kind else {
+        return Ok(());
+    };
+    let path = parts.uri.path();
+    let method = &parts.method;
+    if path == "/v1/widget/live" && method == Method::GET {
+        return Ok(());
+    }
+    let own = format!("/v1/conversations/{conversation}");
+    let allowed = match path.strip_prefix(own.as_str()) {
+        Some("") => method == Method::GET,
+        Some("/messages") => method == Method::GET || method == Method::POST,
+        Some("/handoff") | Some("/csat") => method == Method::POST,
+        _ => false,
+    };
+    if allowed || method == Method::OPTIONS {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "a customer token may only read and write its own conversation",
+        ))
+    }
+}
+
+/// CORS for the routes the widget calls from customers' sites: any origin, bearer tokens only
+/// (no cookies), preflights answered here.
+pub async fn cors(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let applies = path.starts_with("/v1/widget/") || path.starts_with("/v1/conversations/");
+    if !applies {
+        return next.run(request).await;
+    }
+    if request.method() == Method::OPTIONS {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, idempotency-key"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        return response;
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// The customer's live stream: their conversation's customer-visible events (messages except
+/// notes, agent joined with their name, closed, deferred, place in line). The first frame is
+/// `{"type": "hello", "conversation", "agent_name"}` with the current state.
+#[utoipa::path(get, path = "/v1/widget/live", tag = "operations",
+    params(("token" = String, Query, description = "The customer token (bc_...)")),
+    responses((status = 101, description = "WebSocket upgrade"), (status = 401, body = crate::error::ErrorBody)))]
+async fn live(
+    State(state): State<AppState>,
+    principal: Principal,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let PrincipalKind::Customer { conversation } = principal.kind.clone() else {
+        return Err(ApiError::forbidden(
+            "this stream is for widget customer tokens",
+        ));
+    };
+    let events = state.store.subscribe();
+    let tenant = principal.tenant.clone();
+    let conv = state
+        .store
+        .conversation(&tenant, &conversation)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    let mut names = Names::default();
+    let agent_name = match &conv.assignee {
+        Some(a) => names.get(&state, &tenant, a).await,
+        None => None,
+    };
+    let customer = state.store.customer(&tenant, &conv.customer).await?;
+    let hello = json!({
+        "type": "hello",
+        "conversation": customer_view(ConversationView::new(conv, customer)),
+        "agent_name": agent_name,
+    })
+    .to_string();
+    Ok(ws.on_upgrade(move |mut socket| async move {
+        if socket.send(Message::Text(hello.into())).await.is_ok() {
+            stream(socket, events, state, tenant, conversation, names).await;
+        }
+    }))
+}
+
+#[derive(Default)]
+struct Names(HashMap<String, Option<String>>);
+
+impl Names {
+    async fn get(
+        &mut self,
+        state: &AppState,
+        tenant: &TenantId,
+        agent: &AgentId,
+    ) -> Option<String> {
+        if let Some(name) = self.0.get(agent.as_str()) {
+            return name.clone();
+        }
+        let name = state
+            .store
+            .agent(tenant, agent)
+            .await
+            .ok()
+            .flatten()
+            .map(|a| a.name);
+        self.0.insert(agent.to_string(), name.clone());
+        name
+    }
+}
+
+const CUSTOMER_EVENTS: &[&str] = &[
+    "message_added",
+    "handoff_requested",
+    "assigned",
+    "transferred",
+    "closed",
+    "reopened",
+    "deferred",
+    "requeued",
+    "queue_positions",
+    "csat_recorded",
+];
+
+/// The customer-facing form of an event, or `None` when the customer must not see it.
+async fn customer_event(event: &StoredEvent, state: &AppState, names: &mut Names) -> Option<Value> {
+    if !CUSTOMER_EVENTS.contains(&event.kind.as_str()) {
+        return None;
+    }
+    let view = EventView::from(event);
+    let data = &view.data;
+    let agent_of = |v: &Value| v.as_str().and_then(|s| AgentId::parse(s).ok());
+    let data = match view.kind.as_str() {
+        "message_added" => {
+            let message = &data["message"];
+            if message["role"] == "note" {
+                return None;
+            }
+            let agent_name = match agent_of(&message["agent"]) {
+                Some(a) => names.get(state, &event.tenant, &a).await,
+                None => None,
+            };
+            json!({
+                "message": {
+                    "id": message["id"],
+                    "role": message["role"],
+                    "text": message["text"],
+                    "created_at": view.at,
+                    "agent_name": agent_name,
+                }
+            })
+        }
+        "assigned" => {
+            let agent_name = match agent_of(&data["agent"]) {
+                Some(a) => names.get(state, &event.tenant, &a).await,
+                None => None,
+            };
+            json!({ "agent_name": agent_name })
+        }
+        "queue_positions" => json!({
+            "position": data["position"],
+            "estimated_wait_secs": data["estimated_wait_secs"],
+        }),
+        "closed" => json!({ "resolution": data["resolution"] }),
+        "csat_recorded" => json!({ "score": data["score"] }),
+        _ => json!({}),
+    };
+    Some(json!({
+        "seq": view.seq,
+        "type": view.kind,
+        "conversation_id": view.conversation_id,
+        "data": data,
+        "at": view.at,
+    }))
+}
+
+async fn stream(
+    mut socket: WebSocket,
+    mut events: broadcast::Receiver<Arc<StoredEvent>>,
+    state: AppState,
+    tenant: TenantId,
+    conversation: ConversationId,
+    mut names: Names,
+) {
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) if event.tenant == tenant && event.conversation.as_ref() == Some(&conversation) => {
+                    let Some(out) = customer_event(&event, &state, &mut names).await else { continue };
+                    if socket.send(Message::Text(out.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    let note = json!({ "type": "lagged", "missed": missed }).to_string();
+                    if socket.send(Message::Text(note.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! The web widget's backend: public keys, customer tokens scoped to one conversation, the
+//! customer's live stream, CORS, and the embedded web assets.
+
+mod common;
+
+use common::*;
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn widget_key(app: &TestApp) -> String {
+    let res = app
+        .post("/v1/widget/key", &app.admin_token, json!({}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    res.body["public_key"].as_str().unwrap().to_string()
+}
+
+async fn start(app: &TestApp, key: &str) -> (String, String) {
+    let res = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/widget/conversations"),
+        None,
+        Some(json!({"public_key": key, "customer": {"name": "Jo", "language": "en"}})),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert!(res.body["conversation"]["brief"].is_null());
+    (
+        res.body["conversation"]["id"].as_str().unwrap().to_string(),
+        res.body["token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn widget_keys_and_customer_tokens(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "widget_tokens").await else {
+        return;
+    };
+    // Only admins see or rotate the key; agents get 403.
+    let (_, agent) = app.person("ann@test.example", "agent").await;
+    app.post("/v1/widget/key", &agent, json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    assert!(app.get("/v1/widget/key", &app.admin_token).await.body["public_key"].is_null());
+    let old = widget_key(&app).await;
+    let key = widget_key(&app).await;
+    assert!(key.starts_with("pk_") && key != old);
+    assert_eq!(
+        app.get("/v1/widget/key", &app.admin_token).await.body["public_key"],
+        key
+    );
+    // A rotated key no longer works.
+    let res = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/widget/conversations"),
+        None,
+        Some(json!({"public_key": old})),
+    )
+    .await;
+    res.assert_error(401, "invalid_public_key");
+    let res = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/widget/conversations"),
+        None,
+        Some(json!({"public_key": key, "customer": {"email": "nope"}})),
+    )
+    .await;
+    res.assert_error(422, "invalid_email");
+
+    let (id, token) = start(&app, &key).await;
+    let (other, _) = start(&app, &key).await;
+    assert!(token.starts_with("bc_"));
+    // Its own conversation: read, write as the customer, ask for a person.
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &token,
+            json!({"text": "hello", "external_id": "w-1"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["message"]["role"], "customer");
+    assert!(res.body["escalation"].is_null());
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &token,
+            json!({"role": "bot", "text": "I am the bot now"}),
+        )
+        .await;
+    assert_eq!(
+        res.body["message"]["role"], "customer",
+        "role is forced: {}",
+        res.body
+    );
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &token,
+            json!({"text": "Talk to a person", "payload": "talk_to_human"}),
+        )
+        .await;
+    assert_eq!(res.body["state"], "queued", "{}", res.body);
+    let res = app.get(&format!("/v1/conversations/{id}"), &token).await;
+    assert_eq!(res.status, 200);
+    for hidden in ["brief", "escalation", "offer", "routing"] {
+        assert!(
+            res.body[hidden].is_null(),
+            "{hidden} shown to the customer: {}",
+            res.body
+        );
+    }
+    // Notes never reach the customer.
+    app.post(
+        &format!("/v1/conversations/{id}/notes"),
+        &app.admin_token,
+        json!({"text": "secret note"}),
+    )
+    .await;
+    let msgs = app
+        .get(&format!("/v1/conversations/{id}/messages"), &token)
+        .await;
+    assert!(
+        msgs.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["role"] != "note"),
+        "{}",
+        msgs.body
+    );
+    // Everything else is 403: another conversation, agent routes, lists, config.
+    for (method, path) in [
+        (Method::GET, format!("/v1/conversations/{other}")),
+        (Method::GET, format!("/v1/conversations/{other}/messages")),
+        (Method::GET, "/v1/conversations".to_string()),
+        (Method::GET, format!("/v1/conversations/{id}/events")),
+        (Method::POST, format!("/v1/conversations/{id}/claim")),
+        (Method::POST, format!("/v1/conversations/{id}/close")),
+        (Method::POST, format!("/v1/conversations/{id}/notes")),
+        (Method::GET, format!("/v1/conversations/{id}/drafts")),
+        (Method::GET, "/v1/agents/me".to_string()),
+        (Method::GET, "/v1/kb/search?q=x".to_string()),
+        (Method::GET, "/v1/live".to_string()),
+        (Method::POST, "/v1/widget/key".to_string()),
+    ] {
+        let res = send(
+            &app.client,
+            method.clone(),
+            &app.url(&path),
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(res.status, 403, "{method} {path}: {}", res.body);
+    }
+    // CSAT after close.
+    app.post(
+        &format!("/v1/conversations/{id}/close"),
+        &app.api_key,
+        json!({}),
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/csat"),
+            &token,
+            json!({"score": 5}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["csat"], 5);
+    // A made-up customer token is 401.
+    app.get(&format!("/v1/conversations/{id}"), "bc_nope")
+        .await
+        .assert_error(401, "invalid_token");
+}
+
+#[tokio::test]
+async fn widget_keys_and_customer_tokens_sqlite() {
+    widget_keys_and_customer_tokens(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn widget_keys_and_customer_tokens_postgres() {
+    widget_keys_and_customer_tokens(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn customer_live_stream_shows_only_customer_events() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "widget_live").await else {
+        return;
+    };
+    let key = widget_key(&app).await;
+    let (id, token) = start(&app, &key).await;
+    let (other, _) = start(&app, &key).await;
+    let url = format!("ws://{}/v1/widget/live?token={token}", app.instance.addr);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
+    let mut next = async || -> Value {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+                .await
+                .expect("a frame in time")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(t) = frame {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    };
+    let hello = next().await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["conversation"]["id"], id.as_str());
+    let (sara, sara_token) = app.person("sara@test.example", "agent").await;
+    app.post(
+        &format!("/v1/conversations/{other}/messages"),
+        &app.api_key,
+        json!({"role": "customer", "text": "elsewhere"}),
+    )
+    .await;
+    app.post(
+        &format!("/v1/conversations/{id}/handoff"),
+        &token,
+        json!({"reason": "customer_request"}),
+    )
+    .await;
+    app.post(
+        &format!("/v1/conversations/{id}/notes"),
+        &sara_token,
+        json!({"text": "internal"}),
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/claim"),
+            &sara_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    app.post(
+        &format!("/v1/conversations/{id}/messages"),
+        &sara_token,
+        json!({"text": "Hi, Sara here"}),
+    )
+    .await;
+    let mut seen = Vec::new();
+    loop {
+        let e = next().await;
+        assert_eq!(e["conversation_id"], id.as_str(), "{e}");
+        assert_ne!(e["data"]["message"]["role"], "note", "{e}");
+        let done = e["type"] == "message_added" && e["data"]["message"]["role"] == "agent";
+        if e["type"] == "assigned" {
+            assert_eq!(e["data"]["agent_name"], "sara", "{e}");
+        }
+        if done {
+            assert_eq!(e["data"]["message"]["agent_name"], "sara");
+        }
+        seen.push(e["type"].as_str().unwrap().to_string());
+        if done {
+            break;
+        }
+    }
+    assert!(seen.contains(&"handoff_requested".to_string()), "{seen:?}");
+    assert!(seen.contains(&"assigned".to_string()), "{seen:?}");
+    let _ = sara;
+}
+
+#[tokio::test]
+async fn cors_and_web_assets() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "widget_cors").await else {
+        return;
+    };
+    let pre = app
+        .client
+        .request(Method::OPTIONS, app.url("/v1/widget/conversations"))
+        .header("Origin", "https://shop.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(pre.headers()["access-control-allow-origin"], "*");
+    let res = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/widget/conversations"),
+        None,
+        Some(json!({"public_key": "pk_x"})),
+    )
+    .await;
+    assert_eq!(res.headers["access-control-allow-origin"], "*");
+    // Agent-only routes get no CORS headers.
+    let res = app.get("/v1/agents/me", &app.admin_token).await;
+    assert!(res.headers.get("access-control-allow-origin").is_none());
+    for (path, kind, needle) in [
+        ("/console", "text/html", "/console/app.js"),
+        ("/console/app.js", "text/javascript", "/v1/auth/login"),
+        ("/console/app.css", "text/css", "body"),
+        ("/widget.js", "text/javascript", "/v1/widget/conversations"),
+        (
+            "/demo?key=pk_abc<script>",
+            "text/html",
+            "data-key=\"pk_abcscript\"",
+        ),
+    ] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind),
+            "{path}"
+        );
+        let body = r.text().await.unwrap();
+        assert!(body.contains(needle), "{path} lacks {needle}");
+    }
+}
