@@ -350,6 +350,9 @@ pub struct ConversationView {
     pub customer_id: String,
     /// Customer profile (on single-conversation responses).
     pub customer: Option<CustomerView>,
+    /// The customer's name, when known: on single-conversation responses and on list items
+    /// (lists look up at most 50 distinct customers per page; beyond that it is null).
+    pub customer_name: Option<String>,
     /// Conversation attributes.
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
@@ -402,6 +405,7 @@ impl ConversationView {
             priority: c.priority.get(),
             assignee: c.assignee.map(String::from),
             customer_id: c.customer.to_string(),
+            customer_name: customer.as_ref().and_then(|c| c.name.clone()),
             customer: customer.map(CustomerView::from),
             attributes: c.attributes,
             handoff: c.handoff.map(|h| HandoffView {

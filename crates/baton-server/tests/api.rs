@@ -93,13 +93,16 @@ async fn story(backend: Backend) {
     // The agent sees it in the queue and claims it.
     let queued = app.get("/v1/conversations?state=queued", &agent).await;
     assert_eq!(queued.status, 200, "{}", queued.body);
-    assert!(
-        queued.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["id"] == id.as_str())
-    );
+    let item = queued.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not in the queue: {}", queued.body));
+    // List items carry the customer's name (not the whole profile).
+    assert_eq!(item["customer_name"], "John Doe", "{item}");
+    assert!(item["customer"].is_null(), "{item}");
+    assert_eq!(started.body["customer_name"], "John Doe");
     let claimed = app.post(&path("/claim"), &agent, json!({})).await;
     assert_eq!(claimed.status, 200, "{}", claimed.body);
     assert_eq!(claimed.body["state"], "assigned");

@@ -372,6 +372,9 @@ async fn customer_and_agent_story_in_the_browser() {
         "const s = document.getElementById('conv-state'); return s && s.textContent === 'assigned'",
     )
     .await;
+    // The inbox follows at once: the conversation is under Mine, no offer is left.
+    until(&agent, "accepted conversation under Mine", "const id = document.getElementById('conversation').dataset.id; return !!document.querySelector('#group-mine .item[data-id=\"' + id + '\"]') && document.querySelector('#group-mine .count').textContent === '1'").await;
+    until(&agent, "no offers left", "return document.querySelector('#group-offers .count').textContent === '0' && !document.querySelector('#group-offers .item')").await;
     let summary = until(&agent, "brief summary", "const s = document.getElementById('brief-summary'); return s && s.textContent !== '—' && s.textContent").await;
     assert!(!summary.as_str().unwrap().is_empty());
     until(
@@ -551,6 +554,9 @@ async fn admin_forms_show_the_api_messages_and_supervisor_view() {
         .to_string();
     console_login(&admin, app, &admin_email).await;
 
+    // The inbox names the customer (from the list itself, not "Customer xxxxxx").
+    until(&admin, "customer name in the inbox", "return [...document.querySelectorAll('#group-queued .item .who')].some(w => w.textContent === 'John')").await;
+
     // Supervisor view: queues, agents, at-risk bot conversations.
     click(&admin, "#nav-supervisor").await;
     until(
@@ -634,4 +640,157 @@ async fn admin_forms_show_the_api_messages_and_supervisor_view() {
     .await;
     shot(&admin, "console-admin-queues").await.unwrap();
     let _ = admin.close().await;
+}
+
+/// Selector-safe JS: whether `group` of the console's inbox holds conversation `id`.
+fn in_group(group: &str, id: &str) -> String {
+    format!("return !!document.querySelector('#group-{group} .item[data-id=\"{id}\"]')")
+}
+
+async fn make_available(client: &Client) {
+    client
+        .execute(
+            "const s = document.getElementById('status'); s.value = 'available'; s.dispatchEvent(new Event('change')); return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    until(client, "live connection", "const d = document.getElementById('live-dot'); return d && d.textContent.includes('live') && !d.textContent.includes('connecting')").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_that_times_out_moves_to_the_next_agent_in_the_console() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite, "e2e_offer_timeout")
+        .await
+        .unwrap();
+    let queue = app
+        .post("/v1/queues", &app.admin_token, json!({"id": "fast", "name": "Fast", "skills": [], "languages": [], "offer_timeout_secs": 5}))
+        .await;
+    assert_eq!(queue.status, 201, "{}", queue.body);
+    let mut ids = Vec::new();
+    for (email, name) in [
+        ("sara@e2e.example", "Sara Lopez"),
+        ("ana@e2e.example", "Ana Ruiz"),
+    ] {
+        let res = app
+            .post(
+                "/v1/agents",
+                &app.admin_token,
+                json!({"email": email, "name": name, "password": PASSWORD, "role": "agent",
+                       "skills": [], "languages": ["en"], "queues": ["fast"], "capacity": 3}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        ids.push(res.body["id"].as_str().unwrap().to_string());
+    }
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let sara = driver.session("sara").await;
+    let ana = driver.session("ana").await;
+    console_login(&sara, &app, "sara@e2e.example").await;
+    console_login(&ana, &app, "ana@e2e.example").await;
+    make_available(&sara).await;
+    make_available(&ana).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let agents = app.get("/v1/agents", &app.admin_token).await;
+        let available = agents.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| {
+                ids.contains(&a["id"].as_str().unwrap().to_string()) && a["status"] == "available"
+            })
+            .count();
+        if available == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "agents never became available: {}",
+            agents.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The customer asks for a person.
+    let started = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"external_id": "c-timeout", "name": "John"}, "channel": "web"}),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let conv = started.body["id"].as_str().unwrap().to_string();
+    let handoff = app
+        .post(
+            &format!("/v1/conversations/{conv}/handoff"),
+            &app.api_key,
+            json!({"reason": "customer_request", "queue": "fast"}),
+        )
+        .await;
+    assert_eq!(handoff.status, 200, "{}", handoff.body);
+
+    // Whoever the router picked first is A; the other is B.
+    let deadline = Instant::now() + WAIT;
+    let first = loop {
+        let c = app
+            .get(&format!("/v1/conversations/{conv}"), &app.admin_token)
+            .await;
+        if let Some(agent) = c.body["offer"]["agent"].as_str() {
+            break agent.to_string();
+        }
+        assert!(Instant::now() < deadline, "never offered: {}", c.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (a, b) = if first == ids[0] {
+        (&sara, &ana)
+    } else {
+        (&ana, &sara)
+    };
+
+    // A sees the offer with its countdown and the customer's name; B does not have it.
+    until(a, "offer in A's console", &in_group("offers", &conv)).await;
+    until(a, "countdown in A's console", &format!("const c = document.querySelector('#group-offers .item[data-id=\"{conv}\"] .countdown'); return c && /^[0-5]s$/.test(c.textContent)")).await;
+    until(a, "customer name in the offer", &format!("const w = document.querySelector('#group-offers .item[data-id=\"{conv}\"] .who'); return w && w.textContent === 'John'")).await;
+    let b_has: Value = b.execute(&in_group("offers", &conv), vec![]).await.unwrap();
+    assert_eq!(b_has, Value::Bool(false), "B was offered it too early");
+
+    // A does nothing: after the 5 s timeout the offer leaves A and reaches B.
+    let offered_at = Instant::now();
+    until(a, "offer gone from A's console", &format!("return !document.querySelector('#group-offers .item[data-id=\"{conv}\"]') && document.querySelector('#group-offers .count').textContent === '0'")).await;
+    shot(a, "console-offer-expired-a").await.unwrap();
+    until(b, "offer in B's console", &in_group("offers", &conv)).await;
+    until(b, "countdown in B's console", &format!("const c = document.querySelector('#group-offers .item[data-id=\"{conv}\"] .countdown'); return c && /^\\d+s$/.test(c.textContent)")).await;
+    shot(b, "console-offer-moved-b").await.unwrap();
+    assert!(
+        offered_at.elapsed() < Duration::from_secs(15),
+        "the offer took {:?} to move",
+        offered_at.elapsed()
+    );
+
+    // The API agrees: offered to A, expired, then offered to B.
+    let events = app
+        .get(
+            &format!("/v1/conversations/{conv}/events?limit=500"),
+            &app.admin_token,
+        )
+        .await;
+    let items = events.body["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"offer_expired"), "{kinds:?}");
+    let offered: Vec<&str> = items
+        .iter()
+        .filter(|e| e["type"] == "offered")
+        .map(|e| e["data"]["agent"].as_str().unwrap_or(""))
+        .collect();
+    assert!(offered.len() >= 2, "{kinds:?}");
+    assert_eq!(offered[0], first.as_str(), "{offered:?}");
+    assert_ne!(offered[1], first.as_str(), "{offered:?}");
+
+    let _ = sara.close().await;
+    let _ = ana.close().await;
 }

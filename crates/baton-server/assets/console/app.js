@@ -59,7 +59,7 @@ async function api(method, path, body) {
 async function all(path) {
   let items = [], cursor = null;
   do {
-    const r = await api("GET", path + (path.includes("?") ? "&" : "?") + (cursor ? "cursor=" + encodeURIComponent(cursor) : "limit=200"));
+    const r = await api("GET", path + (path.includes("?") ? "&" : "?") + "limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
     items = items.concat(r.items); cursor = r.next_cursor;
   } while (cursor && items.length < 1000);
   return items;
@@ -150,18 +150,25 @@ function onEvent(e) {
     if (mine && !(S.current === e.conversation_id && !document.hidden)) notify("New customer message", d.message.text.slice(0, 80), e.conversation_id);
   }
   if (e.conversation_id && e.conversation_id === S.current) loadConv(false);
-  scheduleRefresh();
+  // Ownership changes move items between groups: refetch the inbox at once.
+  if (/^(offered|offer_|assigned|closed|transferred|deferred|queued)/.test(e.type)) refresh();
+  else scheduleRefresh();
 }
 
 // ---------- data ----------
+let refreshSeq = 0;
 async function refresh() {
   if (!S.me) return;
+  clearTimeout(refreshTimer);
+  // Overlapping refreshes: only the latest one started may write the lists.
+  const seq = ++refreshSeq;
   try {
     const [queued, mine, deferred, closed, bot] = await Promise.all([
       all("/v1/conversations?state=queued"), all("/v1/conversations?state=assigned&assignee=me"),
       all("/v1/conversations?state=deferred"), api("GET", "/v1/conversations?state=closed&limit=30").then((r) => r.items),
       isSup() ? all("/v1/conversations?state=bot") : Promise.resolve([]),
     ]);
+    if (seq !== refreshSeq) return;
     Object.assign(S.lists, { queued, mine, deferred, closed, bot });
     if (isSup() && S.page === "supervisor") await loadSupervisor();
   } catch (e) { return; }
@@ -172,7 +179,7 @@ function groups() {
   const f = (list) => list.filter((c) => {
     if (S.queueFilter && c.queue !== S.queueFilter) return false;
     if (!S.filter) return true;
-    const hay = [c.id, c.queue, c.handoff && c.handoff.reason, c.channel, c.state].join(" ").toLowerCase();
+    const hay = [c.id, c.customer_name, c.queue, c.handoff && c.handoff.reason, c.channel, c.state].join(" ").toLowerCase();
     return hay.includes(S.filter.toLowerCase());
   });
   const offers = q.filter((c) => c.offer && c.offer.agent === me.id);
@@ -239,7 +246,7 @@ function renderInbox() {
   if (focused === "filter") { const f = document.getElementById("filter"); f.focus(); f.setSelectionRange(f.value.length, f.value.length); }
 }
 function item(c, group) {
-  const who = (c.customer && c.customer.name) || "Customer " + short(c.customer_id);
+  const who = c.customer_name || (c.customer && c.customer.name) || "Customer " + short(c.customer_id);
   const right = group === "offers" && c.offer ? h("span", { class: "countdown", "data-expires": c.offer.expires_at, text: countdown(c.offer.expires_at) })
     : h("span", { class: "badge " + c.state, text: c.state });
   return h("button", { class: "item", "data-id": c.id, "aria-current": S.current === c.id ? "true" : null, onclick: () => openConv(c.id) },
@@ -283,7 +290,7 @@ async function loadConv(full) {
 }
 const val = (id) => { const e = document.getElementById(id); return e ? e.value : ""; };
 async function act(label, fn) {
-  try { await fn(); toast(label); await loadConv(true); scheduleRefresh(); }
+  try { await fn(); toast(label); await Promise.all([loadConv(true), refresh()]); }
   catch (e) { showError(e.message); }
 }
 function showError(msg) {

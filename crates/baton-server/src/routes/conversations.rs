@@ -14,6 +14,7 @@ use baton_core::{
 use baton_store::service::{self, NewMessage};
 use baton_store::{ConversationFilter, Store};
 use serde::Deserialize;
+use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -102,6 +103,9 @@ async fn start(
 }
 
 /// Filters of `GET /v1/conversations`.
+/// Most distinct customers whose names one list page looks up.
+const LIST_CUSTOMER_LOOKUPS: usize = 50;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct ListQuery {
     /// State.
@@ -181,11 +185,31 @@ async fn list(
         .store
         .conversations(&principal.tenant, &filter, &page)
         .await?;
+    // Customer names for the inbox: one lookup per distinct customer, at most
+    // LIST_CUSTOMER_LOOKUPS per page (the rest stay null).
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    for c in &found.items {
+        let key = c.customer.to_string();
+        if names.len() >= LIST_CUSTOMER_LOOKUPS || names.contains_key(&key) {
+            continue;
+        }
+        let name = state
+            .store
+            .customer(&principal.tenant, &c.customer)
+            .await?
+            .and_then(|cu| cu.name);
+        names.insert(key, name);
+    }
     Ok(Json(Page {
         items: found
             .items
             .into_iter()
-            .map(|c| ConversationView::new(c, None))
+            .map(|c| {
+                let name = names.get(c.customer.as_str()).cloned().flatten();
+                let mut view = ConversationView::new(c, None);
+                view.customer_name = name;
+                view
+            })
             .collect(),
         next_cursor: found.next_cursor,
     }))
