@@ -53,6 +53,8 @@ pub async fn create_tenant(
 
 /// The demo admin's login.
 pub const DEMO_ADMIN: &str = "admin@demo.baton.dev";
+/// Setting written once the demo tenant is fully seeded.
+const SEEDED: &str = "demo_seeded";
 /// Every demo person's password.
 pub const DEMO_PASSWORD: &str = "baton-demo";
 
@@ -61,7 +63,12 @@ pub const DEMO_PASSWORD: &str = "baton-demo";
 pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
     let hash = hash_password_blocking(DEMO_PASSWORD).map_err(anyhow::Error::msg)?;
     let tenant = match store.agent_for_login(DEMO_ADMIN).await? {
-        Some((admin, _)) => admin.tenant,
+        // Seeding takes many transactions; only a run that finished set the marker.
+        Some((admin, _)) if store.setting(&admin.tenant, SEEDED).await?.is_some() => admin.tenant,
+        Some(_) => anyhow::bail!(
+            "this demo database was left half-seeded (an earlier `baton demo` was interrupted, or \
+             {DEMO_ADMIN} was created by hand); delete the demo data directory and run `baton demo` again"
+        ),
         None => seed_new(store, &hash).await?,
     };
     let admin = store
@@ -453,5 +460,14 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
     )
     .await?;
     crate::kb::seed_knowledge_and_bot(store, &tenant, &admin).await?;
+    // Last: marks the seed complete (see `seed`).
+    service::put_settings(
+        store,
+        &tenant,
+        &[(SEEDED, serde_json::json!(true))],
+        &Actor::System,
+        now(),
+    )
+    .await?;
     Ok(tenant)
 }

@@ -511,3 +511,29 @@ async fn rules_from_toml_seed_a_tenant() {
         .collect();
     assert!(ids.contains(&"chargeback"), "{ids:?}");
 }
+
+/// A demo database whose seeding never finished (here: the demo admin exists without the rest)
+/// is refused with what to do, instead of serving a half-built tenant.
+#[tokio::test]
+async fn demo_refuses_a_half_seeded_database() {
+    let dir = TempDir::new("demo-half");
+    let data = dir.path().join("demo");
+    let database = format!("sqlite://{}", data.join("baton.db").display());
+    create_tenant(&database, "Interrupted", "admin@demo.baton.dev").await;
+    let out = run(
+        &[
+            "demo",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    )
+    .await;
+    let message = out.failed();
+    assert!(
+        message.contains("half-seeded") && message.contains("delete the demo data directory"),
+        "{message}"
+    );
+}
