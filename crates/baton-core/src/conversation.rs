@@ -98,8 +98,10 @@ impl Actor {
 pub enum HandoffSource {
     /// The customer asked (explicitly or through a button).
     Customer,
-    /// The bot (or an LLM tool call) asked.
+    /// The bot asked.
     Bot,
+    /// An LLM bot asked (its `handoff_to_human` tool).
+    Llm,
     /// An agent took over.
     Agent,
     /// An API client asked.

@@ -208,6 +208,60 @@ impl Calendar {
         Some(Timestamp::from_millis(hi - hi.rem_euclid(1000)))
     }
 
+    /// Milliseconds of opening time between `from` and `to` (0 when `to` is not after `from`):
+    /// a wait that spans a night counts only the open hours on either side.
+    pub fn open_millis_between(&self, from: Timestamp, to: Timestamp) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        let (Some(start), Some(end)) = (self.zoned(from), self.zoned(to)) else {
+            return 0;
+        };
+        let (mut date, last) = (start.date(), end.date());
+        let mut total = 0;
+        while date <= last {
+            if self.holidays.binary_search(&date).is_err() {
+                for &(s, e) in &self.weekly[Self::day_index(date.weekday())] {
+                    if let (Some(open), Some(close)) = (self.instant(date, s), self.instant(date, e)) {
+                        let (a, b) = (open.max(from), close.min(to));
+                        if b > a {
+                            total += b.millis_since(a);
+                        }
+                    }
+                }
+            }
+            match date.tomorrow() {
+                Ok(next) => date = next,
+                Err(_) => break,
+            }
+        }
+        total
+    }
+
+    /// The local day of `t` in the calendar's zone, `YYYY-MM-DD`.
+    pub fn local_day(&self, t: Timestamp) -> String {
+        self.zoned(t)
+            .map(|z| z.date().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Every local day from the day of `from` to the day of `to` (inclusive; at most 3660).
+    pub fn local_days(&self, from: Timestamp, to: Timestamp) -> Vec<String> {
+        let (Some(start), Some(end)) = (self.zoned(from), self.zoned(to)) else {
+            return vec![];
+        };
+        let (mut date, last) = (start.date(), end.date());
+        let mut out = vec![];
+        while date <= last && out.len() < 3660 {
+            out.push(date.to_string());
+            match date.tomorrow() {
+                Ok(next) => date = next,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
     /// The next instant at or after `t` when the queue is open (`t` itself if open), looking
     /// up to a year ahead; `None` if it never opens in that time.
     pub fn next_open(&self, t: Timestamp) -> Option<Timestamp> {

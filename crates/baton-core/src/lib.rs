@@ -3,6 +3,7 @@
 //! Everything here is a function of its inputs: no I/O, no async, no clock reads. Time comes in
 //! as a [`Timestamp`] value. The store and the server call into this crate; it calls nothing back.
 
+pub mod analytics;
 pub mod brief;
 pub mod conversation;
 pub mod escalation;

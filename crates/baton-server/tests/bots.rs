@@ -756,7 +756,7 @@ async fn llm_tool_call_hands_over_with_the_models_reason() {
         conv["handoff"]["reason"],
         "llm:customer_disputes_a_delivery"
     );
-    assert_eq!(conv["handoff"]["source"], "bot");
+    assert_eq!(conv["handoff"]["source"], "llm");
     assert_eq!(
         conv["handoff"]["note"], "Customer disputes a delivery",
         "{conv}"

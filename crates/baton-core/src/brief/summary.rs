@@ -490,6 +490,7 @@ fn stands(ctx: &Context<'_, '_>) -> String {
                     }
                 ),
                 HandoffSource::Bot => format!("the bot handed off ({label})"),
+                HandoffSource::Llm => format!("the AI assistant handed off ({label})"),
                 HandoffSource::Rule => format!("escalation rules handed off ({label})"),
                 HandoffSource::Agent => "an agent took over".to_owned(),
                 HandoffSource::Api => format!("a handoff was requested through the API ({label})"),

@@ -529,6 +529,7 @@ impl Detector {
             let source = match x.source {
                 HandoffSource::Customer => "customer",
                 HandoffSource::Bot => "bot",
+                HandoffSource::Llm => "llm",
                 HandoffSource::Agent => "agent",
                 HandoffSource::Api => "api",
                 HandoffSource::Rule => "rule",

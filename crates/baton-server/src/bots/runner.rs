@@ -115,7 +115,12 @@ pub async fn run_turn(state: &AppState, message: &Message) -> StoreResult<()> {
             None => BotOutcome::Failed("no LLM configured".into()),
         },
     };
-    apply(state, &ctx, outcome).await
+    // Who asks when this bot hands off: an LLM's tool call is told apart in the analytics.
+    let source = match config.kind {
+        BotKind::Llm => HandoffSource::Llm,
+        _ => HandoffSource::Bot,
+    };
+    apply(state, &ctx, outcome, source).await
 }
 
 /// Loads the conversation, customer and recent transcript; `None` when the conversation is gone.
@@ -165,7 +170,12 @@ async fn context(state: &AppState, message: &Message) -> StoreResult<Option<Turn
     }))
 }
 
-async fn apply(state: &AppState, ctx: &TurnContext, outcome: BotOutcome) -> StoreResult<()> {
+async fn apply(
+    state: &AppState,
+    ctx: &TurnContext,
+    outcome: BotOutcome,
+    source: HandoffSource,
+) -> StoreResult<()> {
     let id = &ctx.conversation.id;
     match outcome {
         BotOutcome::Silent => Ok(()),
@@ -207,7 +217,7 @@ async fn apply(state: &AppState, ctx: &TurnContext, outcome: BotOutcome) -> Stor
                 queue: None,
                 note: Some(why),
             };
-            request_handoff(state, ctx, handoff).await
+            request_handoff(state, ctx, handoff, HandoffSource::Bot).await
         }
         BotOutcome::Reply(reply) => {
             let BotReply {
@@ -228,7 +238,7 @@ async fn apply(state: &AppState, ctx: &TurnContext, outcome: BotOutcome) -> Stor
                 }
             }
             match handoff {
-                Some(h) => request_handoff(state, ctx, h).await,
+                Some(h) => request_handoff(state, ctx, h, source).await,
                 None => Ok(()),
             }
         }
@@ -298,6 +308,7 @@ async fn request_handoff(
     state: &AppState,
     ctx: &TurnContext,
     handoff: HandoffRequest,
+    source: HandoffSource,
 ) -> StoreResult<()> {
     let tenant = &ctx.tenant;
     let id = &ctx.conversation.id;
@@ -322,7 +333,7 @@ async fn request_handoff(
     }
     let command = Command::RequestHandoff {
         reason: handoff.reason,
-        source: HandoffSource::Bot,
+        source,
         queue,
         priority: None,
         note: handoff.note.map(|n| super::truncate(&n, 2000)),
