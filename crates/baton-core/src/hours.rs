@@ -222,7 +222,9 @@ impl Calendar {
         while date <= last {
             if self.holidays.binary_search(&date).is_err() {
                 for &(s, e) in &self.weekly[Self::day_index(date.weekday())] {
-                    if let (Some(open), Some(close)) = (self.instant(date, s), self.instant(date, e)) {
+                    if let (Some(open), Some(close)) =
+                        (self.instant(date, s), self.instant(date, e))
+                    {
                         let (a, b) = (open.max(from), close.min(to));
                         if b > a {
                             total += b.millis_since(a);

@@ -11,6 +11,8 @@
 pub mod error;
 pub mod live;
 pub mod model;
+pub mod outbox;
+pub mod reports;
 pub mod routing;
 pub mod service;
 mod sql;
@@ -18,6 +20,8 @@ pub mod testing;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use outbox::Outbox;
+pub use reports::Reports;
 pub use sql::{ConnectOptions, connect, connect_with};
 
 use async_trait::async_trait;
@@ -32,7 +36,7 @@ pub const TIMER_LEASE_MS: i64 = 30_000;
 
 /// Persistence for Baton. Every call that touches tenant data takes the tenant id.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.
@@ -237,6 +241,10 @@ pub trait Tx: Send {
     async fn put_kb_article(&mut self, article: &KbArticle) -> StoreResult<()>;
     /// Deletes a knowledge-base article; false when there is none.
     async fn delete_kb_article(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool>;
+    /// Inserts or replaces an outbox subscription (by id).
+    async fn put_subscription(&mut self, subscription: &outbox::Subscription) -> StoreResult<()>;
+    /// Deletes a subscription and its undelivered deliveries; false when there is none.
+    async fn delete_subscription(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool>;
     /// Inserts a transcript entry; its `seq` is assigned and returned.
     async fn insert_message(&mut self, message: &Message) -> StoreResult<i64>;
     /// A tenant's agents, read inside this transaction.

@@ -7,14 +7,26 @@
 
 #[macro_use]
 mod rows;
+#[macro_use]
+mod log;
+#[macro_use]
+mod outbox;
+#[macro_use]
+mod reports;
 
+use self::log::{HashedRow, TxFacts, replay};
+use self::outbox::{DeliveryRow, SubscriptionRow};
 use self::rows::*;
 use crate::live::LiveHub;
 use crate::model::*;
+use crate::outbox::*;
+use crate::reports::*;
 use crate::{Store, StoreError, StoreResult, Tx};
 use async_trait::async_trait;
+use baton_core::analytics::{Facts, FactsRow};
 use baton_core::{
-    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, QueueId, TenantId, Timestamp,
+    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, EventKind, QueueId, TenantId,
+    Timestamp,
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -23,6 +35,7 @@ use sqlx::{
     AssertSqlSafe, ConnectOptions as _, Connection as _, Database, Pool, Postgres, Sqlite,
     Transaction,
 };
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,6 +279,22 @@ struct SqlTx<DB: Database> {
     tx: Transaction<'static, DB>,
     events: Vec<StoredEvent>,
     shared: Arc<Shared>,
+    /// The hash of the last event of each chain (tenant, conversation) touched so far.
+    heads: HashMap<(String, Option<String>), String>,
+    /// Analytics facts of the conversations touched so far, by conversation id.
+    facts: HashMap<String, TxFacts>,
+}
+
+impl<DB: Database> SqlTx<DB> {
+    fn new(tx: Transaction<'static, DB>, shared: Arc<Shared>) -> Self {
+        SqlTx {
+            tx,
+            events: Vec::new(),
+            shared,
+            heads: HashMap::new(),
+            facts: HashMap::new(),
+        }
+    }
 }
 
 /// What differs between the two databases.
@@ -510,7 +539,12 @@ macro_rules! sql_backend {
                 let mut attempt = 0u64;
                 loop {
                     match <$db as Dialect>::migrator().run(&self.pool).await {
-                        Ok(()) => return Ok(()),
+                        Ok(()) => {
+                            // Databases that predate the hash chain and the analytics facts.
+                            self.backfill_hashes().await?;
+                            self.replay_facts(true, None).await?;
+                            return Ok(());
+                        }
                         Err(e) if <$db as Dialect>::MIGRATIONS_LOCKED || attempt >= 10 => return Err(e.into()),
                         Err(_) => {
                             attempt += 1;
@@ -527,7 +561,7 @@ macro_rules! sql_backend {
 
             async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
                 let tx = <$db as Dialect>::begin_write(&self.pool).await?;
-                Ok(Box::new(SqlTx::<$db> { tx, events: Vec::new(), shared: self.shared.clone() }))
+                Ok(Box::new(SqlTx::<$db>::new(tx, self.shared.clone())))
             }
 
             fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
@@ -1429,6 +1463,45 @@ macro_rules! sql_backend {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn put_subscription(&mut self, sub: &Subscription) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO subscriptions (id, tenant, kind, events, channel, config, enabled, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE \
+                     SET kind = excluded.kind, events = excluded.events, channel = excluded.channel, \
+                     config = excluded.config, enabled = excluded.enabled \
+                     WHERE subscriptions.tenant = excluded.tenant",
+                )
+                .bind(&sub.id)
+                .bind(sub.tenant.as_str())
+                .bind(sub.kind.as_str())
+                .bind(crate::outbox::events_column(&sub.events))
+                .bind(sub.channel.as_deref())
+                .bind(serde_json::to_string(&sub.config)?)
+                .bind(i64::from(sub.enabled))
+                .bind(sub.created_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_subscription(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool> {
+                sqlx::query(
+                    "DELETE FROM deliveries WHERE tenant = $1 AND subscription = $2 \
+                     AND state = 'pending'",
+                )
+                .bind(tenant.as_str())
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
+                let n = sqlx::query("DELETE FROM subscriptions WHERE tenant = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
             async fn insert_message(&mut self, message: &Message) -> StoreResult<i64> {
                 let m = message;
                 let bot = m.bot.as_ref().map(serde_json::to_string).transpose()?;
@@ -1519,18 +1592,52 @@ macro_rules! sql_backend {
             }
 
             async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent> {
+                let actor = serde_json::to_string(&event.actor)?;
+                let data = serde_json::to_string(&event.data)?;
+                let conversation = event.conversation.as_ref();
+                let prev = self.chain_head(&event.tenant, conversation).await?;
+                let hash = crate::reports::event_hash(
+                    prev.as_deref(),
+                    event.tenant.as_str(),
+                    conversation.map(ConversationId::as_str),
+                    &event.kind,
+                    &actor,
+                    &data,
+                    event.at.millis(),
+                );
+                if let Some(c) = conversation {
+                    self.load_facts(&event.tenant, c).await?;
+                }
                 let seq = sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO events (tenant, conversation, kind, actor, data, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+                    "INSERT INTO events (tenant, conversation, kind, actor, data, at, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
                 )
                 .bind(event.tenant.as_str())
-                .bind(event.conversation.as_ref().map(ConversationId::as_str))
+                .bind(conversation.map(ConversationId::as_str))
                 .bind(&event.kind)
-                .bind(serde_json::to_string(&event.actor)?)
-                .bind(serde_json::to_string(&event.data)?)
+                .bind(&actor)
+                .bind(&data)
                 .bind(event.at.millis())
+                .bind(&hash)
                 .fetch_one(&mut *self.tx)
                 .await?;
+                self.heads.insert(
+                    (event.tenant.to_string(), conversation.map(ToString::to_string)),
+                    hash,
+                );
+                if let Some(c) = conversation {
+                    let channel = match self.facts.get_mut(c.as_str()) {
+                        Some(f) => {
+                            if let Ok(kind) = serde_json::from_value::<EventKind>(event.data.clone()) {
+                                f.facts.apply(&kind, &event.actor, event.at);
+                                f.dirty = true;
+                            }
+                            f.facts.channel.clone()
+                        }
+                        None => String::new(),
+                    };
+                    self.enqueue_deliveries(seq, event, &channel).await?;
+                }
                 let stored = StoredEvent {
                     seq,
                     tenant: event.tenant.clone(),
@@ -1544,13 +1651,21 @@ macro_rules! sql_backend {
                 Ok(stored)
             }
 
-            async fn commit(self: Box<Self>) -> StoreResult<()> {
-                let SqlTx { tx, events, shared } = *self;
+            async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+                self.flush_facts().await?;
+                let SqlTx { tx, events, shared, .. } = *self;
                 <$db as Dialect>::commit(tx, events, &shared).await
             }
         }
     };
 }
+
+log_backend!(Sqlite, for_update = "");
+log_backend!(Postgres, for_update = " FOR UPDATE");
+outbox_backend!(Sqlite, skip_locked = "");
+outbox_backend!(Postgres, skip_locked = " FOR UPDATE SKIP LOCKED");
+reports_backend!(Sqlite);
+reports_backend!(Postgres);
 
 sql_backend!(
     Sqlite,

@@ -362,7 +362,9 @@ impl Facts {
     }
 
     /// Replays a conversation's events from the start.
-    pub fn replay<'a>(events: impl IntoIterator<Item = (&'a EventKind, &'a Actor, Timestamp)>) -> Facts {
+    pub fn replay<'a>(
+        events: impl IntoIterator<Item = (&'a EventKind, &'a Actor, Timestamp)>,
+    ) -> Facts {
         let mut facts = Facts::default();
         for (event, actor, at) in events {
             facts.apply(event, actor, at);
@@ -377,7 +379,9 @@ impl Facts {
 
     /// The last close, if it is closed now (not reopened since).
     pub fn final_close(&self) -> Option<&CloseFact> {
-        self.closes.last().filter(|_| self.closes.len() > self.reopens as usize)
+        self.closes
+            .last()
+            .filter(|_| self.closes.len() > self.reopens as usize)
     }
 
     fn note_queue(&mut self, queue: Option<QueueId>) {

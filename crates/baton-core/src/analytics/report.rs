@@ -45,7 +45,10 @@ impl Filter {
                 .as_ref()
                 .is_none_or(|a| f.segments.iter().any(|s| &s.agent == a))
             && self.channel.as_ref().is_none_or(|c| &f.channel == c)
-            && self.tier.as_ref().is_none_or(|t| row.tier.as_ref() == Some(t))
+            && self
+                .tier
+                .as_ref()
+                .is_none_or(|t| row.tier.as_ref() == Some(t))
             && self.reason.as_ref().is_none_or(|r| {
                 f.handoffs.first().is_some_and(|h| {
                     h.reason == *r
@@ -78,7 +81,8 @@ impl Durations {
         }
         values.sort_unstable();
         let n = values.len();
-        let rank = |p: f64| values[((p * n as f64).ceil() as usize).clamp(1, n) - 1] as f64 / 1000.0;
+        let rank =
+            |p: f64| values[((p * n as f64).ceil() as usize).clamp(1, n) - 1] as f64 / 1000.0;
         Durations {
             count: n,
             median_seconds: Some(rank(0.5)),
@@ -314,7 +318,9 @@ pub fn summary(rows: &[FactsRow], filter: &Filter, calendar: &Calendar) -> Summa
         if let Some(h) = f.handoffs.first() {
             s.handed_off += 1;
             *reasons.entry(h.reason.clone()).or_insert(0) += 1;
-            *requested.entry(requester(h.source).to_string()).or_insert(0) += 1;
+            *requested
+                .entry(requester(h.source).to_string())
+                .or_insert(0) += 1;
         }
         for h in &f.handoffs {
             for rule in &h.rules {

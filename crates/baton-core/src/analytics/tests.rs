@@ -26,10 +26,14 @@ struct History {
 impl History {
     fn new(t0: i64, channel: &str) -> History {
         let mut h = History { t0, events: vec![] };
-        h.at(0, Actor::System, EventKind::Started {
-            channel: channel.into(),
-            attributes: Default::default(),
-        });
+        h.at(
+            0,
+            Actor::System,
+            EventKind::Started {
+                channel: channel.into(),
+                attributes: Default::default(),
+            },
+        );
         h
     }
     fn at(&mut self, minute: i64, actor: Actor, e: EventKind) -> &mut Self {
@@ -42,47 +46,74 @@ impl History {
             (MessageRole::Bot, _) => Actor::Bot,
             _ => Actor::Customer,
         };
-        self.at(minute, actor, EventKind::MessageAdded {
-            message: MessageRecord {
-                id: MessageId::parse(format!("msg_{minute}_{}", self.events.len())).unwrap(),
-                role,
-                text: "hi".into(),
-                agent: from.map(agent),
-                external_id: None,
-                bot: None,
+        self.at(
+            minute,
+            actor,
+            EventKind::MessageAdded {
+                message: MessageRecord {
+                    id: MessageId::parse(format!("msg_{minute}_{}", self.events.len())).unwrap(),
+                    role,
+                    text: "hi".into(),
+                    agent: from.map(agent),
+                    external_id: None,
+                    bot: None,
+                },
             },
-        })
+        )
     }
     fn handoff(&mut self, minute: i64, reason: &str, source: HandoffSource) -> &mut Self {
-        self.at(minute, Actor::System, EventKind::HandoffRequested {
-            reason: reason.into(),
-            source,
-            queue: Some(QueueId::parse("support").unwrap()),
-            priority: Priority::default(),
-            note: None,
-        })
+        self.at(
+            minute,
+            Actor::System,
+            EventKind::HandoffRequested {
+                reason: reason.into(),
+                source,
+                queue: Some(QueueId::parse("support").unwrap()),
+                priority: Priority::default(),
+                note: None,
+            },
+        )
     }
     fn assign(&mut self, minute: i64, a: &str, via: AssignVia) -> &mut Self {
-        self.at(minute, me(a), EventKind::Assigned { agent: agent(a), via })
+        self.at(
+            minute,
+            me(a),
+            EventKind::Assigned {
+                agent: agent(a),
+                via,
+            },
+        )
     }
     fn offer(&mut self, minute: i64, a: &str) -> &mut Self {
-        self.at(minute, Actor::System, EventKind::Offered {
-            agent: agent(a),
-            expires_at: Timestamp::from_millis(self.t0 + (minute + 1) * MIN),
-            explanation: None,
-        })
+        self.at(
+            minute,
+            Actor::System,
+            EventKind::Offered {
+                agent: agent(a),
+                expires_at: Timestamp::from_millis(self.t0 + (minute + 1) * MIN),
+                explanation: None,
+            },
+        )
     }
     fn close(&mut self, minute: i64, by: Actor) -> &mut Self {
         self.at(minute, by, EventKind::Closed { resolution: None })
     }
     fn csat(&mut self, minute: i64, score: i64) -> &mut Self {
-        self.at(minute, Actor::Customer, EventKind::CsatRecorded {
-            score: CsatScore::new(score).unwrap(),
-            comment: None,
-        })
+        self.at(
+            minute,
+            Actor::Customer,
+            EventKind::CsatRecorded {
+                score: CsatScore::new(score).unwrap(),
+                comment: None,
+            },
+        )
     }
     fn facts(&self) -> Facts {
-        Facts::replay(self.events.iter().map(|(at, a, e)| (e, a, Timestamp::from_millis(*at))))
+        Facts::replay(
+            self.events
+                .iter()
+                .map(|(at, a, e)| (e, a, Timestamp::from_millis(*at))),
+        )
     }
     fn row(&self, id: &str, tier: Option<&str>) -> FactsRow {
         FactsRow {
@@ -107,25 +138,43 @@ fn fixture() -> Vec<FactsRow> {
     // rated 3; a copilot draft sent as is and one ignored.
     let mut rule = History::new(t0 + MIN, "web");
     rule.msg(0, MessageRole::Customer, None)
-        .at(0, Actor::System, EventKind::EscalationEvaluated {
-            evaluation: serde_json::json!({"fired": [{"id": "refund", "name": "Refunds"}]}),
-        })
+        .at(
+            0,
+            Actor::System,
+            EventKind::EscalationEvaluated {
+                evaluation: serde_json::json!({"fired": [{"id": "refund", "name": "Refunds"}]}),
+            },
+        )
         .handoff(0, "sensitive_topic:refund", HandoffSource::Rule)
         .offer(1, "agt_ana")
-        .at(1, me("agt_ana"), EventKind::OfferDeclined { agent: agent("agt_ana") })
+        .at(
+            1,
+            me("agt_ana"),
+            EventKind::OfferDeclined {
+                agent: agent("agt_ana"),
+            },
+        )
         .offer(2, "agt_bo")
         .assign(3, "agt_bo", AssignVia::Offer)
         .msg(4, MessageRole::Agent, Some("agt_bo"))
-        .at(5, me("agt_bo"), EventKind::DraftUsed {
-            draft_id: "d1".into(),
-            source: "kb".into(),
-            action: DraftAction::Sent,
-        })
-        .at(6, me("agt_bo"), EventKind::DraftUsed {
-            draft_id: "d2".into(),
-            source: "kb".into(),
-            action: DraftAction::Ignored,
-        })
+        .at(
+            5,
+            me("agt_bo"),
+            EventKind::DraftUsed {
+                draft_id: "d1".into(),
+                source: "kb".into(),
+                action: DraftAction::Sent,
+            },
+        )
+        .at(
+            6,
+            me("agt_bo"),
+            EventKind::DraftUsed {
+                draft_id: "d2".into(),
+                source: "kb".into(),
+                action: DraftAction::Ignored,
+            },
+        )
         .close(10, me("agt_bo"))
         .csat(11, 3);
     // 3. Customer asks, waits 7 minutes, leaves (abandonment).
@@ -133,7 +182,13 @@ fn fixture() -> Vec<FactsRow> {
     left.msg(0, MessageRole::Customer, None)
         .handoff(0, "customer_request", HandoffSource::Customer)
         .offer(2, "agt_ana")
-        .at(3, Actor::System, EventKind::OfferExpired { agent: agent("agt_ana") })
+        .at(
+            3,
+            Actor::System,
+            EventKind::OfferExpired {
+                agent: agent("agt_ana"),
+            },
+        )
         .close(7, Actor::Customer);
     // 4. LLM hands off; claimed after 2 min; ana replies after 1 more, transfers to bo, who
     // replies and closes. Then it is reopened (the last close still counts once).
@@ -142,19 +197,29 @@ fn fixture() -> Vec<FactsRow> {
         .handoff(0, "llm_tool", HandoffSource::Llm)
         .assign(2, "agt_ana", AssignVia::Claim)
         .msg(3, MessageRole::Agent, Some("agt_ana"))
-        .at(5, me("agt_ana"), EventKind::Transferred {
-            from_agent: agent("agt_ana"),
-            to_agent: Some(agent("agt_bo")),
-            to_queue: None,
-            note: "billing".into(),
-        })
+        .at(
+            5,
+            me("agt_ana"),
+            EventKind::Transferred {
+                from_agent: agent("agt_ana"),
+                to_agent: Some(agent("agt_bo")),
+                to_queue: None,
+                note: "billing".into(),
+            },
+        )
         .msg(6, MessageRole::Agent, Some("agt_bo"))
         .close(20, me("agt_bo"))
         .at(30, Actor::Customer, EventKind::Reopened);
     // 5. Deferred after hours; followed up 90 minutes later by an agent claiming it.
     let mut deferred = History::new(t0 + 4 * MIN, "email");
     deferred
-        .at(0, Actor::System, EventKind::Deferred { reason: "after_hours".into() })
+        .at(
+            0,
+            Actor::System,
+            EventKind::Deferred {
+                reason: "after_hours".into(),
+            },
+        )
         .assign(90, "agt_ana", AssignVia::Claim);
     vec![
         bot_only.row("conv_1", Some("gold")),
@@ -175,10 +240,18 @@ fn summary_figures_are_exact() {
     // Only the bot-only one is closed without a handoff (4 was reopened: not closed now).
     assert_eq!(s.contained, 1);
     assert_eq!(s.containment_rate, Some(0.2));
-    let reasons: Vec<_> = s.reasons.iter().map(|r| (r.key.as_str(), r.count)).collect();
+    let reasons: Vec<_> = s
+        .reasons
+        .iter()
+        .map(|r| (r.key.as_str(), r.count))
+        .collect();
     assert_eq!(
         reasons,
-        [("customer_request", 1), ("llm_tool", 1), ("sensitive_topic:refund", 1)]
+        [
+            ("customer_request", 1),
+            ("llm_tool", 1),
+            ("sensitive_topic:refund", 1)
+        ]
     );
     let who: Vec<_> = s.requested_by.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(who, ["customer", "llm", "rule"]);
@@ -193,7 +266,10 @@ fn summary_figures_are_exact() {
     assert_eq!(s.queue_wait.median_seconds, Some(120.0));
     assert_eq!(s.queue_wait.mean_seconds, Some(150.0));
     assert_eq!(s.offers.made, 3);
-    assert_eq!((s.offers.accepted, s.offers.declined, s.offers.expired), (1, 1, 1));
+    assert_eq!(
+        (s.offers.accepted, s.offers.declined, s.offers.expired),
+        (1, 1, 1)
+    );
     assert_eq!(s.offer_acceptance.median_seconds, Some(60.0));
     assert_eq!(s.abandoned, 1);
     assert_eq!(s.abandonment_rate, Some(1.0 / 3.0));
@@ -205,15 +281,24 @@ fn summary_figures_are_exact() {
     assert_eq!(s.csat_bot_only, Some(5.0));
     assert_eq!(s.deferred.conversations, 1);
     assert_eq!(s.deferred.follow_up.median_seconds, Some(5400.0));
-    assert_eq!((s.copilot.sent_as_is, s.copilot.edited, s.copilot.ignored), (1, 0, 1));
+    assert_eq!(
+        (s.copilot.sent_as_is, s.copilot.edited, s.copilot.ignored),
+        (1, 0, 1)
+    );
 }
 
 #[test]
 fn per_agent_figures_follow_ownership_through_transfers() {
     let rows = fixture();
     let agents = report::agents(&rows, &Filter::default());
-    let ana = agents.iter().find(|a| a.agent.as_str() == "agt_ana").unwrap();
-    let bo = agents.iter().find(|a| a.agent.as_str() == "agt_bo").unwrap();
+    let ana = agents
+        .iter()
+        .find(|a| a.agent.as_str() == "agt_ana")
+        .unwrap();
+    let bo = agents
+        .iter()
+        .find(|a| a.agent.as_str() == "agt_bo")
+        .unwrap();
     assert_eq!(ana.conversations, 2);
     assert_eq!(ana.transfers_out, 1);
     assert_eq!(ana.first_response.median_seconds, Some(60.0));
@@ -297,7 +382,12 @@ fn a_reopened_and_handed_off_again_conversation_counts_once() {
 fn berlin_9_to_17() -> Calendar {
     let weekly = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         .iter()
-        .map(|d| (d.to_string(), vec![["09:00".to_string(), "17:00".to_string()]]))
+        .map(|d| {
+            (
+                d.to_string(),
+                vec![["09:00".to_string(), "17:00".to_string()]],
+            )
+        })
         .collect();
     Calendar::new(CalendarSpec {
         tz: "Europe/Berlin".into(),
@@ -322,16 +412,20 @@ fn business_hours_first_response_skips_the_night_across_a_dst_change() {
     let mut h = History::new(asked.millis(), "web");
     h.handoff(0, "customer_request", HandoffSource::Customer)
         .assign(1, "agt_ana", AssignVia::Claim);
-    h.at(17 * 60, me("agt_ana"), EventKind::MessageAdded {
-        message: MessageRecord {
-            id: MessageId::parse("msg_x").unwrap(),
-            role: MessageRole::Agent,
-            text: "morning".into(),
-            agent: Some(agent("agt_ana")),
-            external_id: None,
-            bot: None,
+    h.at(
+        17 * 60,
+        me("agt_ana"),
+        EventKind::MessageAdded {
+            message: MessageRecord {
+                id: MessageId::parse("msg_x").unwrap(),
+                role: MessageRole::Agent,
+                text: "morning".into(),
+                agent: Some(agent("agt_ana")),
+                external_id: None,
+                bot: None,
+            },
         },
-    });
+    );
     let s = report::summary(&[h.row("conv_d", None)], &Filter::default(), &cal);
     assert_eq!(s.first_response.median_seconds, Some(17.0 * 3600.0));
     assert_eq!(s.first_response_business_hours.median_seconds, Some(7200.0));

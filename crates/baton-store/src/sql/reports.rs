@@ -1,0 +1,186 @@
+//! The reporting queries (analytics facts, audit view, chain verification, gauges), for both
+//! databases.
+
+macro_rules! reports_backend {
+    ($db:ty) => {
+        #[async_trait]
+        impl Reports for SqlStore<$db> {
+            async fn facts_rows(
+                &self,
+                tenant: &TenantId,
+                from: Timestamp,
+                to: Timestamp,
+            ) -> StoreResult<Vec<FactsRow>> {
+                // Served by conversation_facts_range (tenant, started_at); one row per
+                // conversation, however many events it had.
+                let rows = sqlx::query_as::<_, (String, Option<String>, String)>(
+                    "SELECT f.conversation, cu.tier, f.data FROM conversation_facts f \
+                     JOIN conversations c ON c.id = f.conversation \
+                     JOIN customers cu ON cu.id = c.customer_id \
+                     WHERE f.tenant = $1 AND f.started_at >= $2 AND f.started_at < $3 \
+                     ORDER BY f.started_at, f.conversation",
+                )
+                .bind(tenant.as_str())
+                .bind(from.millis())
+                .bind(to.millis())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(conversation, tier, data)| {
+                        Ok(FactsRow {
+                            conversation: ConversationId::parse(conversation).map_err(|e| {
+                                StoreError::Corrupt(format!("facts conversation: {e}"))
+                            })?,
+                            tier,
+                            facts: serde_json::from_str::<Facts>(&data)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn audit_events(
+                &self,
+                tenant: &TenantId,
+                filter: &AuditFilter,
+                page: &PageRequest,
+            ) -> StoreResult<Page<StoredEvent>> {
+                let limit = page_limit(page);
+                let before = match &page.cursor {
+                    None => i64::MAX,
+                    Some(c) => c.parse::<i64>().map_err(|_| {
+                        StoreError::InvalidInput(format!("invalid cursor '{c}'"))
+                    })?,
+                };
+                let prefix = filter.kind.as_ref().map(|k| format!("{k}_%"));
+                let actor = filter
+                    .agent
+                    .as_ref()
+                    .map(|a| serde_json::json!({"type": "agent", "id": a}).to_string());
+                let rows = sqlx::query_as::<_, EventRow>(concat!(
+                    "SELECT ",
+                    event_cols!(),
+                    " FROM events WHERE tenant = $1 AND conversation IS NULL AND seq < $2 \
+                     AND ($3 IS NULL OR kind = $3 OR kind LIKE $4) \
+                     AND ($5 IS NULL OR actor = $5) \
+                     AND ($6 IS NULL OR at >= $6) AND ($7 IS NULL OR at < $7) \
+                     ORDER BY seq DESC LIMIT $8"
+                ))
+                .bind(tenant.as_str())
+                .bind(before)
+                .bind(filter.kind.as_deref())
+                .bind(prefix)
+                .bind(actor)
+                .bind(filter.since.map(Timestamp::millis))
+                .bind(filter.until.map(Timestamp::millis))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(EventRow::into_model)
+                .collect::<StoreResult<Vec<_>>>()?;
+                Ok(into_page(rows, limit, |e| e.seq.to_string()))
+            }
+
+            async fn verify_log(&self) -> StoreResult<ChainReport> {
+                use futures::TryStreamExt;
+                let mut heads: HashMap<(String, Option<String>), String> = HashMap::new();
+                let mut report = ChainReport {
+                    events: 0,
+                    chains: 0,
+                    broken: None,
+                };
+                let mut rows = sqlx::query_as::<_, HashedRow>(concat!(
+                    "SELECT ",
+                    hashed_cols!(),
+                    " FROM events ORDER BY seq"
+                ))
+                .fetch(&self.pool);
+                while let Some(row) = rows.try_next().await? {
+                    report.events += 1;
+                    let key = (row.tenant.clone(), row.conversation.clone());
+                    let prev = heads.get(&key).cloned();
+                    if prev.is_none() {
+                        report.chains += 1;
+                    }
+                    let expected = row.expected_hash(prev.as_deref());
+                    let problem = match &row.hash {
+                        None => Some("the event has no hash".to_string()),
+                        Some(h) if *h != expected => Some(if prev.is_none() {
+                            "its hash does not match its content: it was changed, or events \
+                             before it in its chain were removed"
+                                .to_string()
+                        } else {
+                            "its hash does not match its content and the previous event of its \
+                             chain: it (or the event before it) was changed, or an event between \
+                             them was removed"
+                                .to_string()
+                        }),
+                        Some(_) => None,
+                    };
+                    if let Some(problem) = problem {
+                        report.broken = Some(BrokenLink {
+                            seq: row.seq,
+                            tenant: row.tenant,
+                            conversation: row.conversation,
+                            kind: row.kind,
+                            problem,
+                        });
+                        break;
+                    }
+                    heads.insert(key, expected);
+                }
+                Ok(report)
+            }
+
+            async fn rebuild_facts(&self, tenant: Option<&TenantId>) -> StoreResult<u64> {
+                self.replay_facts(false, tenant).await
+            }
+
+            async fn gauges(&self) -> StoreResult<Gauges> {
+                let conversations = self.conversation_counts().await?;
+                let agents = sqlx::query_as::<_, (String, i64)>(
+                    "SELECT status, COUNT(*) FROM agents GROUP BY status ORDER BY status",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let waiting = sqlx::query_as::<_, (String, String)>(
+                    "SELECT tenant, data FROM conversations WHERE state = 'queued'",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let mut queues: std::collections::BTreeMap<(String, String), (i64, Option<Timestamp>)> =
+                    Default::default();
+                let mut offers_pending = 0;
+                for (tenant, data) in waiting {
+                    let c = conversation_from_json(&data)?;
+                    if c.offer.is_some() {
+                        offers_pending += 1;
+                    }
+                    let entered = c.entered_queue_at.or(c.queued_at);
+                    let q = queues
+                        .entry((tenant, c.queue.map(|q| q.to_string()).unwrap_or_default()))
+                        .or_insert((0, None));
+                    q.0 += 1;
+                    q.1 = match (q.1, entered) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                Ok(Gauges {
+                    conversations,
+                    queues: queues
+                        .into_iter()
+                        .map(|((tenant, queue), (depth, oldest))| QueueGauge {
+                            tenant,
+                            queue,
+                            depth,
+                            oldest,
+                        })
+                        .collect(),
+                    agents,
+                    offers_pending,
+                })
+            }
+        }
+    };
+}
