@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bots;
 pub mod brief;
 pub mod config;
+pub mod deliveries;
 pub mod detection;
 pub mod dto;
 pub mod error;
@@ -189,9 +190,11 @@ pub async fn serve(
         state.knowledge.clone(),
     );
     bots::spawn_invalidation(state.store.clone(), state.bots.clone());
+    metrics::spawn_event_counter(state.store.clone(), state.metrics.clone());
     // The routing timer worker runs alongside and stops at shutdown.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(routing::run_worker(state.clone(), stopped));
+    let worker = tokio::spawn(routing::run_worker(state.clone(), stopped.clone()));
+    let deliveries = tokio::spawn(deliveries::run_worker(state.clone(), stopped));
     let stop_on_shutdown = stop.clone();
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
@@ -201,5 +204,6 @@ pub async fn serve(
         .await;
     let _ = stop.send(true);
     let _ = worker.await;
+    let _ = deliveries.await;
     served
 }

@@ -30,6 +30,29 @@ struct StateLabels {
     state: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindOutcomeLabels {
+    kind: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    tenant: String,
+    queue: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+    source: String,
+}
+
 /// The instance's metric registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -37,6 +60,15 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     conversations: Family<StateLabels, Gauge>,
+    delivery_attempts: Family<KindOutcomeLabels, Counter>,
+    deliveries: Family<StateLabels, Gauge>,
+    delivery_attempts_made: Family<StateLabels, Gauge>,
+    oldest_pending_delivery: Gauge<f64, std::sync::atomic::AtomicU64>,
+    queue_depth: Family<QueueLabels, Gauge>,
+    queue_oldest_wait: Family<QueueLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    agents: Family<StatusLabels, Gauge>,
+    offers_pending: Gauge,
+    handoffs: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -62,11 +94,73 @@ impl Default for Metrics {
             "Conversations by state",
             conversations.clone(),
         );
+        let delivery_attempts = Family::<KindOutcomeLabels, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Outbox delivery attempts by subscription kind and outcome (delivered, skipped, \
+             failed, retry)",
+            delivery_attempts.clone(),
+        );
+        let deliveries = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "deliveries",
+            "Outbox rows by state (pending is the backlog, dead the dead letters)",
+            deliveries.clone(),
+        );
+        let delivery_attempts_made = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "delivery_attempts_made",
+            "Attempts recorded on the outbox rows, by state",
+            delivery_attempts_made.clone(),
+        );
+        let oldest_pending_delivery = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "oldest_pending_delivery_age_seconds",
+            "Age of the oldest undelivered event in the outbox",
+            oldest_pending_delivery.clone(),
+        );
+        let queue_depth = Family::<QueueLabels, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Conversations waiting per queue",
+            queue_depth.clone(),
+        );
+        let queue_oldest_wait =
+            Family::<QueueLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "queue_oldest_wait_seconds",
+            "How long the longest-waiting conversation of each queue has waited",
+            queue_oldest_wait.clone(),
+        );
+        let agents = Family::<StatusLabels, Gauge>::default();
+        registry.register("agents", "Agents by status", agents.clone());
+        let offers_pending = Gauge::default();
+        registry.register(
+            "offers_pending",
+            "Offers waiting for an agent's answer",
+            offers_pending.clone(),
+        );
+        let handoffs = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "handoffs",
+            "Handoff requests seen by this instance, by reason and source (on PostgreSQL every \
+             instance sees every event: aggregate with max, not sum)",
+            handoffs.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             conversations,
+            delivery_attempts,
+            deliveries,
+            delivery_attempts_made,
+            oldest_pending_delivery,
+            queue_depth,
+            queue_oldest_wait,
+            agents,
+            offers_pending,
+            handoffs,
         }
     }
 }
@@ -85,6 +179,90 @@ impl Metrics {
                 })
                 .set(n);
         }
+    }
+
+    /// Counts one delivery attempt.
+    pub fn delivery_attempt(&self, kind: &str, attempt: &crate::deliveries::Attempt) {
+        use crate::deliveries::Attempt;
+        let outcome = match attempt {
+            Attempt::Delivered => "delivered",
+            Attempt::Skipped(_) => "skipped",
+            Attempt::Failed {
+                retryable: true, ..
+            } => "retry",
+            Attempt::Failed { .. } => "failed",
+        };
+        self.delivery_attempts
+            .get_or_create(&KindOutcomeLabels {
+                kind: kind.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a handoff request seen on the event stream.
+    pub fn handoff(&self, reason: &str, source: &str) {
+        self.handoffs
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+                source: source.into(),
+            })
+            .inc();
+    }
+
+    /// Sets the operational gauges read from the store at scrape time.
+    pub fn set_gauges(
+        &self,
+        gauges: &baton_store::reports::Gauges,
+        deliveries: &[baton_store::outbox::DeliveryStats],
+        now: baton_core::Timestamp,
+    ) {
+        self.set_conversations(&gauges.conversations);
+        self.queue_depth.clear();
+        self.queue_oldest_wait.clear();
+        for q in &gauges.queues {
+            let labels = QueueLabels {
+                tenant: q.tenant.clone(),
+                queue: q.queue.clone(),
+            };
+            self.queue_depth.get_or_create(&labels).set(q.depth);
+            let age = q
+                .oldest
+                .map_or(0.0, |t| now.millis_since(t) as f64 / 1000.0);
+            self.queue_oldest_wait.get_or_create(&labels).set(age);
+        }
+        for status in baton_core::AgentStatus::ALL {
+            let n = gauges
+                .agents
+                .iter()
+                .find(|(s, _)| s == status.as_str())
+                .map_or(0, |(_, n)| *n);
+            self.agents
+                .get_or_create(&StatusLabels {
+                    status: status.as_str().into(),
+                })
+                .set(n);
+        }
+        self.offers_pending.set(gauges.offers_pending);
+        let mut oldest_pending = 0.0;
+        for state in ["pending", "delivered", "skipped", "dead"] {
+            let s = deliveries.iter().find(|d| d.state.as_str() == state);
+            let labels = StateLabels {
+                state: state.into(),
+            };
+            self.deliveries
+                .get_or_create(&labels)
+                .set(s.map_or(0, |s| s.count));
+            self.delivery_attempts_made
+                .get_or_create(&labels)
+                .set(s.map_or(0, |s| s.attempts));
+            if state == "pending"
+                && let Some(t) = s.and_then(|s| s.oldest)
+            {
+                oldest_pending = now.millis_since(t) as f64 / 1000.0;
+            }
+        }
+        self.oldest_pending_delivery.set(oldest_pending);
     }
 
     /// The Prometheus text exposition.
@@ -121,4 +299,25 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         })
         .inc();
     response
+}
+
+/// Counts handoff requests from the store's event stream until the stream closes.
+pub fn spawn_event_counter(
+    store: std::sync::Arc<dyn baton_store::Store>,
+    metrics: std::sync::Arc<Metrics>,
+) {
+    let mut events = store.subscribe();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match events.recv().await {
+                Ok(e) if e.kind == "handoff_requested" => metrics.handoff(
+                    e.data["reason"].as_str().unwrap_or(""),
+                    e.data["source"].as_str().unwrap_or(""),
+                ),
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
 }

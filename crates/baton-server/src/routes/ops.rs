@@ -46,8 +46,9 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
-    let counts = state.store.conversation_counts().await?;
-    state.metrics.set_conversations(&counts);
+    let gauges = state.store.gauges().await?;
+    let deliveries = state.store.delivery_stats().await?;
+    state.metrics.set_gauges(&gauges, &deliveries, crate::now());
     Ok((
         [(
             header::CONTENT_TYPE,
