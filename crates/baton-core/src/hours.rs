@@ -240,6 +240,20 @@ impl Calendar {
         total
     }
 
+    /// Local midnight starting `date` (`YYYY-MM-DD`) in the calendar's zone.
+    pub fn start_of_day(&self, date: &str) -> Option<Timestamp> {
+        let date: Date = date.parse().ok()?;
+        let z = date.to_zoned(self.tz.clone()).ok()?;
+        Some(Timestamp::from_millis(z.timestamp().as_millisecond()))
+    }
+
+    /// Local midnight ending `date` (the start of the next day), so a range "to" a date
+    /// includes that whole day, 23 or 25 hours long on DST days.
+    pub fn end_of_day(&self, date: &str) -> Option<Timestamp> {
+        let date: Date = date.parse().ok()?;
+        self.start_of_day(&date.tomorrow().ok()?.to_string())
+    }
+
     /// The local day of `t` in the calendar's zone, `YYYY-MM-DD`.
     pub fn local_day(&self, t: Timestamp) -> String {
         self.zoned(t)

@@ -542,6 +542,12 @@ pub enum Drill {
     Rule(String),
     /// Had an offer that ended this way.
     Offer(OfferEnd),
+    /// Waited in a queue until an agent took it (behind `queue_wait`).
+    Waited,
+    /// Got a first agent response after its handoff (behind `first_response`).
+    Responded,
+    /// Had copilot drafts sent, edited or ignored.
+    Copilot,
 }
 
 impl Drill {
@@ -559,6 +565,9 @@ impl Drill {
             ("resolved", None) => Drill::Resolved,
             ("deferred", None) => Drill::Deferred,
             ("deferred_waiting", None) => Drill::DeferredWaiting,
+            ("waited", None) => Drill::Waited,
+            ("responded", None) => Drill::Responded,
+            ("copilot", None) => Drill::Copilot,
             ("csat_after_handoff", None) => Drill::CsatAfterHandoff,
             ("csat_bot_only", None) => Drill::CsatBotOnly,
             ("requested_by", Some(a)) => Drill::RequestedBy(a.to_string()),
@@ -570,7 +579,8 @@ impl Drill {
             _ => {
                 return Err(format!(
                     "unknown figure '{s}': use conversations, handed_off, contained, abandoned, \
-                     resolved, deferred, deferred_waiting, csat_after_handoff, csat_bot_only, \
+                     resolved, deferred, deferred_waiting, waited, responded, copilot, \
+                     csat_after_handoff, csat_bot_only, \
                      requested_by:WHO, rule:RULE_ID or offer:accepted|declined|expired|withdrawn \
                      (narrow further with the reason, queue, agent, channel and tier filters)"
                 ));
@@ -596,6 +606,9 @@ impl Drill {
                 .is_some_and(|h| requester(h.source) == who),
             Drill::Rule(rule) => f.handoffs.iter().any(|h| h.rules.contains(rule)),
             Drill::Offer(end) => f.offers.iter().any(|o| o.ended == Some(*end)),
+            Drill::Waited => queue_waits(f).next().is_some(),
+            Drill::Responded => first_response_millis(f).is_some(),
+            Drill::Copilot => f.drafts != super::facts::DraftCounts::default(),
         }
     }
 }

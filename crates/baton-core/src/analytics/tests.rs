@@ -328,6 +328,9 @@ fn filters_and_drill_down_name_the_conversations() {
     assert_eq!(ids(&all, "requested_by:llm"), ["conv_4"]);
     assert_eq!(ids(&all, "rule:refund"), ["conv_2"]);
     assert_eq!(ids(&all, "offer:declined"), ["conv_2"]);
+    assert_eq!(ids(&all, "waited"), ["conv_2", "conv_4"]);
+    assert_eq!(ids(&all, "responded"), ["conv_2", "conv_4"]);
+    assert_eq!(ids(&all, "copilot"), ["conv_2"]);
     let gold = Filter {
         tier: Some("gold".into()),
         ..Filter::default()

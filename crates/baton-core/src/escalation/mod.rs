@@ -31,6 +31,7 @@ pub mod rules;
 pub mod sentiment;
 pub mod text;
 pub mod topics;
+pub mod training;
 
 pub use frustration::{Frustration, FrustrationWeights};
 pub use human_request::HumanRequest;
