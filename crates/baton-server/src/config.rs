@@ -1,5 +1,6 @@
 //! Configuration: defaults, then a TOML file, then `BATON_*` environment variables.
 
+use baton_channels::email::{Security, SmtpConfig};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,14 @@ pub struct Config {
     /// An available or busy agent whose live connection to this instance has been gone this
     /// long is set `away` (their offers go to others). `BATON_STALE_PRESENCE_SECS`.
     pub stale_presence_secs: u32,
+    /// The address people reach this instance at, e.g. `https://baton.example.com`: links in
+    /// emails point there. Default: `http://` and the listen address. `BATON_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// The SMTP server for email (handoff notifications, replies to deferred conversations,
+    /// transcripts): the `[smtp]` table, or `BATON_SMTP_HOST`, `BATON_SMTP_PORT`,
+    /// `BATON_SMTP_SECURITY` (`none` | `starttls` | `tls`), `BATON_SMTP_USERNAME`,
+    /// `BATON_SMTP_PASSWORD` and `BATON_SMTP_FROM`. No email is sent without it.
+    pub smtp: Option<SmtpConfig>,
 }
 
 impl Default for Config {
@@ -33,6 +42,8 @@ impl Default for Config {
             session_ttl_hours: 12,
             log: "info".into(),
             stale_presence_secs: 120,
+            public_url: None,
+            smtp: None,
         }
     }
 }
@@ -50,8 +61,65 @@ impl fmt::Debug for Config {
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("log", &self.log)
             .field("stale_presence_secs", &self.stale_presence_secs)
+            .field("public_url", &self.public_url)
+            // SmtpConfig's Debug hides the password.
+            .field("smtp", &self.smtp)
             .finish()
     }
+}
+
+/// An `[smtp]` table to fill from `BATON_SMTP_*` variables when the file has none; `validate`
+/// then says what is still missing.
+fn empty_smtp() -> SmtpConfig {
+    SmtpConfig {
+        host: String::new(),
+        port: None,
+        security: Security::default(),
+        username: None,
+        password: None,
+        from: String::new(),
+    }
+}
+
+/// Applies one `BATON_SMTP_*` variable.
+fn smtp_env(smtp: &mut SmtpConfig, name: &str, value: String) -> Result<(), ConfigError> {
+    let env_error = |message: String| ConfigError::Env {
+        name: name.to_string(),
+        message,
+    };
+    match name {
+        "BATON_SMTP_HOST" => smtp.host = value,
+        "BATON_SMTP_PORT" => {
+            smtp.port = Some(
+                value
+                    .parse()
+                    .map_err(|_| env_error(format!("'{value}' is not a port number (1-65535)")))?,
+            )
+        }
+        "BATON_SMTP_SECURITY" => {
+            smtp.security = match value.to_ascii_lowercase().as_str() {
+                "none" => Security::None,
+                "starttls" | "start_tls" => Security::StartTls,
+                "tls" => Security::Tls,
+                _ => {
+                    return Err(env_error(format!(
+                        "'{value}' is not one of none, starttls, tls"
+                    )));
+                }
+            }
+        }
+        "BATON_SMTP_USERNAME" => smtp.username = Some(value),
+        "BATON_SMTP_PASSWORD" => smtp.password = Some(value),
+        "BATON_SMTP_FROM" => smtp.from = value,
+        _ => {
+            return Err(env_error(
+                "unknown SMTP setting: use BATON_SMTP_HOST, _PORT, _SECURITY, _USERNAME, \
+                 _PASSWORD or _FROM"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A URL with any password replaced by `***`.
@@ -100,6 +168,16 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// The SMTP settings are incomplete or wrong.
+    #[error(
+        "the SMTP configuration ([smtp] in the config file, BATON_SMTP_* variables) is invalid: {0}"
+    )]
+    Smtp(String),
+    /// `public_url` is not an http(s) URL.
+    #[error(
+        "public_url (BATON_PUBLIC_URL) {0:?} must be an http:// or https:// URL, e.g. https://baton.example.com"
+    )]
+    PublicUrl(String),
 }
 
 impl Config {
@@ -139,10 +217,33 @@ impl Config {
                         message: format!("'{value}' is not a whole number of seconds"),
                     })?
                 }
+                "BATON_PUBLIC_URL" => config.public_url = Some(value),
+                smtp if smtp.starts_with("BATON_SMTP_") => {
+                    let target = config.smtp.get_or_insert_with(empty_smtp);
+                    smtp_env(target, &name, value)?;
+                }
                 _ => {}
             }
         }
+        if let Some(smtp) = &config.smtp {
+            smtp.validate()
+                .map_err(|e| ConfigError::Smtp(e.to_string()))?;
+        }
+        if let Some(url) = &config.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::PublicUrl(url.clone()));
+        }
         Ok(config)
+    }
+
+    /// The mailer for the `[smtp]` settings, when there are any (nothing connects yet).
+    pub fn mailer(&self) -> Result<Option<baton_channels::email::Mailer>, ConfigError> {
+        self.smtp
+            .clone()
+            .map(baton_channels::email::Mailer::new)
+            .transpose()
+            .map_err(|e| ConfigError::Smtp(e.to_string()))
     }
 
     /// The database URL to use: the configured one, or SQLite in the data directory.
@@ -193,5 +294,63 @@ mod tests {
             .to_string();
         assert!(missing.contains("nope.toml"), "{missing}");
         assert_eq!(Config::default().database_url(), "sqlite://data/baton.db");
+    }
+
+    #[test]
+    fn smtp_from_file_and_env_with_the_password_hidden() {
+        let dir = std::env::temp_dir().join(format!("baton-config-smtp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("smtp.toml");
+        std::fs::write(
+            &file,
+            "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"Acme <support@example.com>\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            [
+                ("BATON_SMTP_PORT".into(), "2525".into()),
+                ("BATON_SMTP_SECURITY".into(), "tls".into()),
+                ("BATON_SMTP_USERNAME".into(), "baton".into()),
+                ("BATON_SMTP_PASSWORD".into(), "hunter2".into()),
+            ],
+        )
+        .unwrap();
+        let smtp = config.smtp.clone().unwrap();
+        assert_eq!(smtp.host, "smtp.example.com");
+        assert_eq!(smtp.port, Some(2525));
+        assert_eq!(smtp.security, Security::Tls);
+        assert!(!format!("{config:?}").contains("hunter2"));
+
+        // Variables alone are enough, and what is missing is named.
+        let only_env = Config::load(
+            None,
+            [
+                ("BATON_SMTP_HOST".into(), "127.0.0.1".into()),
+                ("BATON_SMTP_SECURITY".into(), "none".into()),
+                ("BATON_SMTP_FROM".into(), "support@example.com".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(only_env.smtp.unwrap().effective_port(), 25);
+        let err = Config::load(None, [("BATON_SMTP_HOST".into(), "mail".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SMTP") && err.contains("smtp.from"), "{err}");
+        let err = Config::load(None, [("BATON_SMTP_SECURITY".into(), "ssl".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("BATON_SMTP_SECURITY"), "{err}");
+        std::fs::write(
+            &file,
+            "[smtp]\nhost = \"m\"\nfrom = \"a@b.c\"\nsecure = true\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&file), []).unwrap_err().to_string();
+        assert!(err.contains("secure"), "{err}");
+        let err = Config::load(None, [("BATON_PUBLIC_URL".into(), "baton.example".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("public_url"), "{err}");
     }
 }

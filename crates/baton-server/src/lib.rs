@@ -58,6 +58,13 @@ pub struct AppState {
     pub knowledge: knowledge::Knowledge,
     /// Per-tenant bot configurations and the HTTP client the bots use.
     pub bots: Arc<bots::Bots>,
+    /// The instance's SMTP server (`[smtp]`), for handoff notifications, replies to deferred
+    /// conversations and transcripts; `None` when email is not configured.
+    pub mailer: Option<baton_channels::email::Mailer>,
+    /// Where people reach this instance (`public_url`), for console links in emails.
+    pub public_url: String,
+    /// The delivery worker's settings (retry timing; tests may turn the worker off).
+    pub deliveries: deliveries::Settings,
 }
 
 impl AppState {
@@ -73,6 +80,9 @@ impl AppState {
             stale_presence_ms: 120_000,
             knowledge: knowledge::Knowledge::default(),
             bots: Arc::new(bots::Bots::default()),
+            mailer: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            deliveries: deliveries::Settings::default(),
         }
     }
 }
@@ -102,7 +112,9 @@ pub fn now() -> Timestamp {
         (name = "knowledge", description = "Knowledge-base articles and search"),
         (name = "copilot", description = "Drafted replies, canned responses and review mode"),
         (name = "auth", description = "Login and sessions"),
-        (name = "operations", description = "Health, readiness, metrics, live events"),
+        (name = "notifications", description = "Signed webhooks, Slack and Teams notifications, deliveries"),
+        (name = "operations", description = "Health, readiness, metrics, live events, audit trail"),
+        (name = "analytics", description = "Handoff figures, per agent and per day, with drill-down"),
     )
 )]
 struct ApiDoc;
@@ -138,6 +150,11 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::copilot::router())
         .merge(routes::bot::router())
         .merge(routes::widget::router())
+        .merge(routes::webhooks::router())
+        .merge(routes::notifications::router())
+        .merge(routes::channels::router())
+        .merge(routes::analytics::router())
+        .merge(routes::audit::router())
         .split_for_parts();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     (router, doc)
@@ -194,7 +211,10 @@ pub async fn serve(
     // The routing timer worker runs alongside and stops at shutdown.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(routing::run_worker(state.clone(), stopped.clone()));
-    let deliveries = tokio::spawn(deliveries::run_worker(state.clone(), stopped));
+    let deliveries = state
+        .deliveries
+        .run_worker
+        .then(|| tokio::spawn(deliveries::run_worker(state.clone(), stopped)));
     let stop_on_shutdown = stop.clone();
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
@@ -204,6 +224,8 @@ pub async fn serve(
         .await;
     let _ = stop.send(true);
     let _ = worker.await;
-    let _ = deliveries.await;
+    if let Some(deliveries) = deliveries {
+        let _ = deliveries.await;
+    }
     served
 }

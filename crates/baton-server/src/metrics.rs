@@ -69,6 +69,7 @@ pub struct Metrics {
     agents: Family<StatusLabels, Gauge>,
     offers_pending: Gauge,
     handoffs: Family<ReasonLabels, Counter>,
+    whatsapp_statuses: Family<StatusLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -98,7 +99,7 @@ impl Default for Metrics {
         registry.register(
             "delivery_attempts",
             "Outbox delivery attempts by subscription kind and outcome (delivered, skipped, \
-             failed, retry)",
+             deferred, failed, retry)",
             delivery_attempts.clone(),
         );
         let deliveries = Family::<StateLabels, Gauge>::default();
@@ -147,6 +148,13 @@ impl Default for Metrics {
              instance sees every event: aggregate with max, not sum)",
             handoffs.clone(),
         );
+        let whatsapp_statuses = Family::<StatusLabels, Counter>::default();
+        registry.register(
+            "whatsapp_statuses",
+            "WhatsApp delivery receipts received (sent, delivered, read, failed, \
+             failed_outside_window for error 131047)",
+            whatsapp_statuses.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -161,11 +169,21 @@ impl Default for Metrics {
             agents,
             offers_pending,
             handoffs,
+            whatsapp_statuses,
         }
     }
 }
 
 impl Metrics {
+    /// Counts a WhatsApp delivery receipt.
+    pub fn whatsapp_status(&self, status: &str) {
+        self.whatsapp_statuses
+            .get_or_create(&StatusLabels {
+                status: status.to_string(),
+            })
+            .inc();
+    }
+
     /// Sets the conversations-by-state gauges (read from the store at scrape time).
     pub fn set_conversations(&self, counts: &[(String, i64)]) {
         for state in baton_core::ConversationState::ALL {
@@ -187,6 +205,7 @@ impl Metrics {
         let outcome = match attempt {
             Attempt::Delivered => "delivered",
             Attempt::Skipped(_) => "skipped",
+            Attempt::Deferred { .. } => "deferred",
             Attempt::Failed {
                 retryable: true, ..
             } => "retry",

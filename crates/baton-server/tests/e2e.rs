@@ -794,3 +794,109 @@ async fn an_offer_that_times_out_moves_to_the_next_agent_in_the_console() {
     let _ = sara.close().await;
     let _ = ana.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_page_draws_charts_and_drills_down() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_analytics").await;
+    let app = &scene.app;
+    // One contained by the bot, one handed off and abandoned, one handed off and still waiting.
+    let contained = app.conversation().await;
+    let closed = app
+        .post(
+            &format!("/v1/conversations/{contained}/close"),
+            &app.api_key,
+            json!({}),
+        )
+        .await;
+    assert!(closed.status.is_success(), "{}", closed.body);
+    let left = app.queued_conversation().await;
+    let closed = app
+        .post(
+            &format!("/v1/conversations/{left}/close"),
+            &app.api_key,
+            json!({}),
+        )
+        .await;
+    assert!(closed.status.is_success(), "{}", closed.body);
+    app.queued_conversation().await;
+
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let sup = driver.session("supervisor").await;
+    let admin_email = app.get("/v1/agents/me", &app.admin_token).await.body["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    console_login(&sup, app, &admin_email).await;
+    click(&sup, "#nav-analytics").await;
+    until(
+        &sup,
+        "the conversations tile",
+        "const t = document.querySelector('#tile-conversations .tile-value'); return t && t.textContent === '3'",
+    )
+    .await;
+    let handoff = until(
+        &sup,
+        "handoff rate",
+        "return document.querySelector('#tile-handoff .tile-value').textContent",
+    )
+    .await;
+    assert_eq!(handoff, "66.7 %");
+    let abandonment = until(
+        &sup,
+        "abandonment",
+        "return document.querySelector('#tile-abandonment .tile-value').textContent",
+    )
+    .await;
+    assert_eq!(abandonment, "50.0 %");
+    // The charts are SVG drawn by the page: today's bar, the reasons bar.
+    until(
+        &sup,
+        "volume bars",
+        "return document.querySelectorAll('#volume-chart rect').length >= 1",
+    )
+    .await;
+    until(
+        &sup,
+        "reasons",
+        "return document.querySelector('#reasons-chart g.reason[data-reason=customer_request]')",
+    )
+    .await;
+    until(
+        &sup,
+        "handoff rate line",
+        "return document.querySelector('#handoff-chart circle')",
+    )
+    .await;
+    shot(&sup, "console-analytics").await.unwrap();
+
+    // Drill-down: the abandonment tile lists exactly the conversation that was left.
+    click(&sup, "#tile-abandonment").await;
+    let rows = until(
+        &sup,
+        "drill-down rows",
+        "const r = [...document.querySelectorAll('#drill tbody tr')].map(e => e.dataset.id); return r.length ? r : null",
+    )
+    .await;
+    assert_eq!(rows, json!([left]));
+    // And a row opens the conversation.
+    click(&sup, &format!("#drill tr[data-id=\"{left}\"] a")).await;
+    until(
+        &sup,
+        "the conversation opened",
+        &format!("return location.hash === '#c/{left}'"),
+    )
+    .await;
+
+    // Agents do not get the page.
+    let (_, _) = app.person("plain@e2e.example", "agent").await;
+    let agent = driver.session("agent").await;
+    console_login(&agent, app, "plain@e2e.example").await;
+    let has_nav: Value = agent
+        .execute("return !!document.getElementById('nav-analytics')", vec![])
+        .await
+        .unwrap();
+    assert_eq!(has_nav, json!(false));
+}

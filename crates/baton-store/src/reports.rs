@@ -15,8 +15,8 @@ pub struct AuditFilter {
     /// Only events of this kind (`queue_updated`), or of kinds starting with it and `_`
     /// (`queue` matches `queue_created`, `queue_updated`, `queue_deleted`).
     pub kind: Option<String>,
-    /// Only events by this agent id.
-    pub agent: Option<String>,
+    /// Only events by this agent.
+    pub agent: Option<baton_core::AgentId>,
     /// At or after.
     pub since: Option<Timestamp>,
     /// Before.

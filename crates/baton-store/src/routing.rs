@@ -60,7 +60,8 @@
 //!     {"after_secs": 120, "action": {"type": "widen", "lower_skills": [{"skill": "billing", "min_level": 1}], "add_languages": ["en"]}},
 //!     {"after_secs": 300, "action": {"type": "move_to_queue", "queue": "general"}}
 //!   ],
-//!   "hours": {"tz": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": []}
+//!   "hours": {"tz": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": []},
+//!   "transfer": {"sip_uri": "sip:support@pbx.example.com", "phone": "+15550100"}
 //! }
 //! ```
 //!
@@ -73,6 +74,8 @@
 //! - `hours`: the queue's business hours (as `/v1/business-hours`); while closed, its waiting
 //!   conversations are deferred (`after_hours`) and requeued when it opens. Without `hours` a
 //!   queue is always open.
+//! - `transfer`: where a contact center transfers this queue's calls (`sip_uri`, `phone`, or
+//!   both). Routing ignores it; the handoff webhook carries it in `data.transfer`.
 //!
 //! [`parse_queue_settings`] validates the object (unknown fields are refused); the queues API
 //! answers 422 with its message.
@@ -119,6 +122,22 @@ pub struct QueueSettings {
     /// Business hours of the queue.
     #[serde(default)]
     pub hours: Option<CalendarSpec>,
+    /// Where a contact center transfers this queue's calls. The router ignores it; the handoff
+    /// webhook carries it (`data.transfer`) for voice integrations.
+    #[serde(default)]
+    pub transfer: Option<TransferTarget>,
+}
+
+/// A voice transfer target of a queue: a SIP URI, a phone number, or both.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferTarget {
+    /// `sip:` or `sips:` URI, e.g. `sip:support@pbx.example.com`.
+    #[serde(default)]
+    pub sip_uri: Option<String>,
+    /// E.164 phone number, e.g. `+15550100`.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// Parses and validates a queue's settings. `queue` is the queue's own id and `queues` every
@@ -179,6 +198,26 @@ pub fn parse_queue_settings(
     }
     if let Some(hours) = &settings.hours {
         Calendar::new(hours.clone()).map_err(|e| format!("settings.hours.{e}"))?;
+    }
+    if let Some(t) = &settings.transfer {
+        if t.sip_uri.is_none() && t.phone.is_none() {
+            return Err("settings.transfer needs sip_uri or phone".into());
+        }
+        if let Some(uri) = &t.sip_uri
+            && (!(uri.starts_with("sip:") || uri.starts_with("sips:"))
+                || uri.len() > 256
+                || uri.chars().any(char::is_whitespace))
+        {
+            return Err("settings.transfer.sip_uri must be a sip: or sips: URI".into());
+        }
+        if let Some(phone) = &t.phone {
+            let digits = phone.strip_prefix('+').unwrap_or_default();
+            if !(4..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(
+                    "settings.transfer.phone must be an E.164 number such as +15550100".into(),
+                );
+            }
+        }
     }
     Ok(settings)
 }
@@ -589,6 +628,10 @@ mod tests {
         let parsed = parse_queue_settings(&ok, &q("billing"), &ids).unwrap();
         assert!(parsed.auto_accept);
         assert_eq!(parsed.overflow.len(), 2);
+        let voice =
+            json!({"transfer": {"sip_uri": "sip:support@pbx.example.com", "phone": "+15550100"}});
+        let parsed = parse_queue_settings(&voice, &q("billing"), &ids).unwrap();
+        assert_eq!(parsed.transfer.unwrap().phone.as_deref(), Some("+15550100"));
         assert_eq!(
             parse_queue_settings(&json!({}), &q("billing"), &ids).unwrap(),
             QueueSettings::default()
@@ -602,6 +645,10 @@ mod tests {
             json!({"overflow": [{"after_secs": 1, "action": {"type": "teleport"}}]}),
             json!({"hours": {"tz": "Mars/Olympus"}}),
             json!({"weights": {"skill": 1000}}),
+            json!({"transfer": {}}),
+            json!({"transfer": {"sip_uri": "http://pbx"}}),
+            json!({"transfer": {"phone": "555-0100"}}),
+            json!({"transfer": {"fax": "+15550100"}}),
         ] {
             assert!(
                 parse_queue_settings(&bad, &q("billing"), &ids).is_err(),

@@ -906,3 +906,115 @@ pub async fn delete_kb_article(
     .await?;
     tx.commit().await
 }
+
+/// The audit family of a subscription kind: `webhook_created`, `notification_deleted`...
+fn subscription_family(kind: crate::outbox::SubscriptionKind) -> &'static str {
+    use crate::outbox::SubscriptionKind as K;
+    match kind {
+        K::Webhook => "webhook",
+        K::Slack | K::Teams => "notification",
+        K::Email => "email_notification",
+        K::Whatsapp => "whatsapp_channel",
+    }
+}
+
+/// A subscription as the audit trail shows it: the signing secret never, and for kinds whose
+/// URL is itself a secret (Slack, Teams), only the URL's host.
+pub fn redacted_subscription(sub: &crate::outbox::Subscription) -> serde_json::Value {
+    let mut value = serde_json::to_value(sub).unwrap_or(serde_json::Value::Null);
+    if let Some(config) = value
+        .get_mut("config")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for (key, v) in config.iter_mut() {
+            let secret = key.contains("secret") || key.contains("token") || key == "password";
+            if secret && !v.is_null() {
+                *v = serde_json::Value::String("[redacted]".into());
+            }
+        }
+        if sub.kind != crate::outbox::SubscriptionKind::Webhook
+            && let Some(url) = config.get_mut("url")
+            && let Some(text) = url.as_str()
+        {
+            *url = serde_json::Value::String(url_host(text));
+        }
+    }
+    value
+}
+
+/// `https://hooks.slack.com/services/...` → `hooks.slack.com`.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    host.to_string()
+}
+
+/// Creates or replaces an outbox subscription (webhook, Slack, Teams...), recording before and
+/// after with secrets redacted (`webhook_created`, `webhook_updated`, `notification_created`...).
+/// `change` says what changed beyond the fields, e.g. `{"secret_rotated": true}`.
+pub async fn save_subscription(
+    store: &dyn Store,
+    sub: &crate::outbox::Subscription,
+    change: Option<serde_json::Value>,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let before = store.subscription(&sub.tenant, &sub.id).await?;
+    if before.as_ref().is_some_and(|b| b.kind != sub.kind) {
+        return Err(StoreError::Conflict {
+            code: "subscription_kind",
+            message: "a subscription cannot change its kind".into(),
+        });
+    }
+    let mut tx = store.begin().await?;
+    tx.put_subscription(sub).await?;
+    let family = subscription_family(sub.kind);
+    let kind = if before.is_some() {
+        format!("{family}_updated")
+    } else {
+        format!("{family}_created")
+    };
+    let mut data = serde_json::json!({
+        "subscription": sub.id,
+        "before": before.as_ref().map(redacted_subscription),
+        "after": redacted_subscription(sub),
+    });
+    if let Some(change) = change {
+        data["change"] = change;
+    }
+    tx.append_event(&tenant_event(&sub.tenant, &kind, actor, data, now))
+        .await?;
+    tx.commit().await
+}
+
+/// Deletes a subscription of `kinds` (and its undelivered deliveries), recording what it was.
+/// Another kind's id is [`StoreError::NotFound`], as is an unknown one.
+pub async fn delete_subscription(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &str,
+    kinds: &[crate::outbox::SubscriptionKind],
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let before = store
+        .subscription(tenant, id)
+        .await?
+        .filter(|s| kinds.contains(&s.kind))
+        .ok_or(StoreError::NotFound("subscription"))?;
+    let mut tx = store.begin().await?;
+    if !tx.delete_subscription(tenant, id).await? {
+        return Err(StoreError::NotFound("subscription"));
+    }
+    let kind = format!("{}_deleted", subscription_family(before.kind));
+    tx.append_event(&tenant_event(
+        tenant,
+        &kind,
+        actor,
+        serde_json::json!({ "subscription": id, "before": redacted_subscription(&before) }),
+        now,
+    ))
+    .await?;
+    tx.commit().await
+}

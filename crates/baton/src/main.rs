@@ -1,5 +1,6 @@
 //! The `baton` command.
 
+mod audit;
 mod demo;
 mod demo_kb;
 mod eval;
@@ -75,6 +76,16 @@ enum Command {
     },
     /// Simulate a contact centre with the real router: waits, abandonment, utilisation.
     Simulate(simulate::SimulateArgs),
+    /// Check the event log's integrity.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Maintain and benchmark the analytics.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
     /// Run a server with a ready demo tenant on the embedded database.
     Demo {
         /// Address to listen on.
@@ -83,6 +94,43 @@ enum Command {
         /// Directory for the demo database.
         #[arg(long, default_value = "data/demo")]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute every event's hash from its chain; exits non-zero naming the first event that
+    /// was changed, removed or reordered.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AnalyticsCommand {
+    /// Rebuild the per-conversation analytics facts from the event log.
+    Rebuild {
+        /// Only this tenant's conversations.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Write synthetic history through the store and time the main report (use a scratch
+    /// database: it adds a tenant named Bench).
+    Bench {
+        /// About how many events to write.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// How many times to run the report.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        /// Only time the report over this tenant (written by an earlier bench run).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -209,6 +257,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Imported {count} articles into {tenant}.");
             Ok(())
         }
+        Command::Audit {
+            command: AuditCommand::Verify { config },
+        } => {
+            let store = serve::open_store(&config.load()?).await?;
+            audit::verify(store.as_ref()).await
+        }
+        Command::Analytics { command } => match command {
+            AnalyticsCommand::Rebuild { tenant, config } => {
+                let store = serve::open_store(&config.load()?).await?;
+                audit::rebuild(store.as_ref(), tenant.as_deref()).await
+            }
+            AnalyticsCommand::Bench {
+                events,
+                runs,
+                tenant,
+                config,
+            } => {
+                anyhow::ensure!(runs > 0, "--runs must be at least 1");
+                let store = serve::open_store(&config.load()?).await?;
+                audit::bench(store.as_ref(), events, runs, tenant.as_deref()).await
+            }
+        },
         Command::Eval(args) => eval::run(&args),
         Command::Rules { command } => rules::run(command).await,
         Command::Simulate(args) => simulate::run(&args),

@@ -51,6 +51,16 @@ pub async fn run(
     let mut state = AppState::new(store);
     state.session_ttl_ms = i64::from(config.session_ttl_hours) * 3600 * 1000;
     state.stale_presence_ms = i64::from(config.stale_presence_secs) * 1000;
+    state.public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+    state.mailer = config.mailer()?;
+    if let Some(mailer) = &state.mailer {
+        eprintln!("baton: email through {mailer:?}");
+    }
     if let Some(banner) = banner {
         println!("{}", banner.replace("{base}", &format!("http://{addr}")));
     }

@@ -19,37 +19,37 @@ pub struct Facts {
     /// The channel it came in on.
     pub channel: String,
     /// Every handoff request, in order (a reopened conversation can be handed off again).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub handoffs: Vec<HandoffFact>,
     /// Every stretch of waiting in a queue.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waits: Vec<WaitFact>,
     /// Every offer made to an agent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offers: Vec<OfferFact>,
     /// Every stretch an agent owned it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<SegmentFact>,
     /// Every time it was deferred to a follow-up.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferrals: Vec<DeferralFact>,
     /// Every close.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub closes: Vec<CloseFact>,
     /// Queues it waited in, in first-entered order.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queues: Vec<QueueId>,
     /// How often it was reopened.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub reopens: u32,
     /// The latest CSAT score (1 to 5).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csat: Option<u8>,
     /// Customer, bot and agent turns.
     #[serde(default)]
     pub messages: MessageCounts,
     /// Copilot drafts and what the agent did with them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "DraftCounts::is_empty")]
     pub drafts: DraftCounts,
     /// Rules that fired in the latest escalation evaluation (carried into the next handoff).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -199,6 +199,16 @@ pub struct DraftCounts {
     pub edited: u32,
     /// Not used.
     pub ignored: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl DraftCounts {
+    fn is_empty(&self) -> bool {
+        *self == DraftCounts::default()
+    }
 }
 
 impl Facts {

@@ -122,6 +122,7 @@ async function boot() {
   const hash = location.hash.slice(1);
   if (hash.startsWith("c/")) await openConv(hash.slice(2));
   else if (hash === "supervisor" && isSup()) await go("supervisor");
+  else if (hash === "analytics" && isSup()) await go("analytics");
   else if (hash.startsWith("admin") && isAdmin()) await go("admin");
   else render();
 }
@@ -202,7 +203,7 @@ function oldest(list) {
 function render() {
   if (!S.me) return renderLogin();
   const nav = [["inbox", "Inbox"]];
-  if (isSup()) nav.push(["supervisor", "Supervisor"]);
+  if (isSup()) nav.push(["supervisor", "Supervisor"], ["analytics", "Analytics"]);
   if (isAdmin()) nav.push(["admin", "Admin"]);
   const status = h("select", { id: "status", "aria-label": "My status", onchange: async (e) => {
     try { S.me = await api("PUT", "/v1/agents/me/status", { status: e.target.value }); toast("Status: " + S.me.status); } catch (x) { toast(x.message); }
@@ -215,6 +216,7 @@ function render() {
     h("button", { id: "signout", text: "Sign out", onclick: () => signOut(false) }));
   let body;
   if (S.page === "supervisor") body = h("main", { class: "content", id: "supervisor" }, supervisorView());
+  else if (S.page === "analytics") body = h("main", { class: "content", id: "analytics" }, analyticsView());
   else if (S.page === "admin") body = h("main", { class: "content", id: "admin" }, adminView());
   else body = h("div", { class: "layout" }, h("aside", { class: "inbox", id: "inbox", "aria-label": "Inbox" }), h("main", { class: "content", id: "main" }, S.page === "conv" && S.conv ? convView() : welcome()));
   app.replaceChildren(top, body);
@@ -549,6 +551,7 @@ async function go(page) {
   S.page = page; S.current = null; S.conv = null;
   history.replaceState(null, "", page === "inbox" ? "#" : "#" + page + (page === "admin" ? "/" + S.adminTab : ""));
   if (page === "supervisor") { try { await loadSupervisor(); } catch (e) { toast(e.message); } }
+  if (page === "analytics") { try { await loadSupervisor(); } catch (e) { toast(e.message); } await loadAnalytics(); }
   render();
 }
 document.addEventListener("keydown", (e) => {

@@ -30,6 +30,27 @@ const BATCH: u32 = 32;
 /// How often the worker looks for due deliveries when nothing wakes it.
 const POLL: Duration = Duration::from_millis(500);
 
+/// The worker's settings, per server instance ([`crate::AppState::deliveries`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Whether `serve` runs the worker. Tests that drive [`round`] themselves turn it off.
+    pub run_worker: bool,
+    /// The first retry waits up to this long (ms); each further one doubles it.
+    pub base_backoff_ms: i64,
+    /// No retry waits less than this (ms), so a storm of failures cannot spin.
+    pub min_backoff_ms: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            run_worker: true,
+            base_backoff_ms: BASE_BACKOFF_MS,
+            min_backoff_ms: 1_000,
+        }
+    }
+}
+
 /// One delivery with what a sender needs.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -50,6 +71,13 @@ pub enum Attempt {
     Delivered,
     /// Nothing to send for this event.
     Skipped(String),
+    /// Not sent yet on purpose (a Slack or Teams digest window is open): try again at `until`.
+    Deferred {
+        /// When the window closes.
+        until: Timestamp,
+        /// Why it waits (kept as the row's `last_error` for operators).
+        why: String,
+    },
     /// Failed; `retryable` says whether another attempt can help.
     Failed {
         /// Whether to try again.
@@ -84,18 +112,39 @@ impl Attempt {
 /// The wait before retry number `attempts` (1 = first retry): full jitter over an exponential
 /// ceiling, `jitter` in `[0, 1)`.
 pub fn backoff_ms(attempts: u32, jitter: f64) -> i64 {
-    let ceiling = BASE_BACKOFF_MS
-        .saturating_mul(1i64 << attempts.saturating_sub(1).min(30))
-        .min(MAX_BACKOFF_MS);
-    // Never less than a second, so a storm of failures cannot spin.
-    ((ceiling as f64 * jitter) as i64).max(1_000)
+    Settings::default().backoff_ms(attempts, jitter)
+}
+
+impl Settings {
+    /// [`backoff_ms`] with these settings.
+    pub fn backoff_ms(&self, attempts: u32, jitter: f64) -> i64 {
+        let ceiling = self
+            .base_backoff_ms
+            .saturating_mul(1i64 << attempts.saturating_sub(1).min(30))
+            .min(MAX_BACKOFF_MS);
+        ((ceiling as f64 * jitter) as i64).max(self.min_backoff_ms)
+    }
 }
 
 /// What to record for an attempt of `delivery` made at `now`.
 pub fn outcome(delivery: &Delivery, attempt: Attempt, now: Timestamp) -> DeliveryOutcome {
+    outcome_with(&Settings::default(), delivery, attempt, now)
+}
+
+/// [`outcome`] with these retry settings.
+pub fn outcome_with(
+    settings: &Settings,
+    delivery: &Delivery,
+    attempt: Attempt,
+    now: Timestamp,
+) -> DeliveryOutcome {
     match attempt {
         Attempt::Delivered => DeliveryOutcome::Delivered,
         Attempt::Skipped(why) => DeliveryOutcome::Skipped(why),
+        Attempt::Deferred { until, why } => DeliveryOutcome::Retry {
+            at: until.max(now),
+            error: why,
+        },
         Attempt::Failed {
             retryable: false,
             error,
@@ -106,7 +155,8 @@ pub fn outcome(delivery: &Delivery, attempt: Attempt, now: Timestamp) -> Deliver
             error,
             retry_after,
         } => {
-            let wait = backoff_ms(delivery.attempts + 1, rand::random::<f64>())
+            let wait = settings
+                .backoff_ms(delivery.attempts + 1, rand::random::<f64>())
                 .max(retry_after.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
             let at = now.plus_millis(wait);
             if at.millis_since(delivery.created_at) > GIVE_UP_AFTER_MS {
@@ -213,7 +263,7 @@ pub async fn round(state: &AppState) -> StoreResult<usize> {
             state
                 .metrics
                 .delivery_attempt(subscription.kind.as_str(), &attempt);
-            let outcome = outcome(&delivery, attempt, now);
+            let outcome = outcome_with(&state.deliveries, &delivery, attempt, now);
             if let DeliveryOutcome::Dead(error) = &outcome {
                 tracing::warn!(delivery = %delivery.id, %error, "delivery dead-lettered");
             }

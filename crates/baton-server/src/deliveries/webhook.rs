@@ -62,9 +62,14 @@ pub async fn body(state: &AppState, job: &Job) -> Result<Option<Value>, String> 
                 .await
                 .map_err(|e| format!("building the brief: {e:?}"))?;
             data["brief"] = brief.unwrap_or(Value::Null);
-            // What a contact center needs to move a call: the queue's transfer target.
-            if let Some(queue) = &conv.queue
-                && let Ok(Some(q)) = store.queue(&conv.tenant, queue).await
+            // What a contact center needs to move a call: the transfer target of the queue it
+            // waits in (the tenant's default queue when none was named).
+            let queues = store
+                .queues(&conv.tenant)
+                .await
+                .map_err(|e| format!("reading the queues: {e}"))?;
+            let queue = super::slack::effective_queue(conv.queue.clone(), &queues);
+            if let Some(q) = queues.iter().find(|q| q.id == queue)
                 && let Some(transfer) = q.settings.get("transfer")
             {
                 data["transfer"] = json!({ "queue": queue, "target": transfer });
@@ -100,6 +105,8 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
         .bots
         .http()
         .post(url)
+        // A receiver that never answers must not stall the worker.
+        .timeout(baton_channels::REQUEST_TIMEOUT)
         .header("content-type", "application/json")
         .header("webhook-id", id)
         .header("webhook-timestamp", timestamp.to_string())

@@ -298,19 +298,8 @@ async fn post_message(
         }
         (_, None) => None,
     };
-    let now = now();
-    let tenant_detection = state
-        .detectors
-        .get(state.store.as_ref(), &principal.tenant)
-        .await?;
-    let detection = service::Detection {
-        detector: &tenant_detection.detector,
-        business_open: tenant_detection.calendar.as_ref().map(|c| c.is_open(now)),
-        payload: body.payload.as_ref(),
-        review_below: tenant_detection.review_below,
-    };
-    let outcome = service::post_message(
-        state.store.as_ref(),
+    let outcome = add_turn(
+        &state,
         &principal.tenant,
         &id,
         NewMessage {
@@ -320,26 +309,9 @@ async fn post_message(
             bot,
         },
         &actor_for(&principal, role),
-        now,
-        Some(detection),
+        body.payload.as_ref(),
     )
     .await?;
-    if !outcome.duplicate {
-        // The bot answers in the background; the response does not wait for it.
-        crate::bots::runner::after_customer_message(
-            &state,
-            &outcome.conversation,
-            &outcome.message,
-        );
-    }
-    if outcome
-        .events
-        .iter()
-        .any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str()))
-    {
-        crate::routing::after_change(&state, &principal.tenant).await;
-    }
-    crate::brief::record_after_handoff(&state, &outcome.events).await;
     let status = if outcome.duplicate {
         StatusCode::OK
     } else if outcome.held {
@@ -368,6 +340,52 @@ async fn post_message(
             held: outcome.held,
         }),
     ))
+}
+
+/// Adds a customer, bot or agent turn the way the API does: escalation detection (with the
+/// button `payload`, if any) in the same transaction, then the bot's answer to a new customer
+/// message (in the background), a routing pass when ownership changed, and the handoff brief.
+/// Channels (WhatsApp) call this for inbound customer messages, so they behave exactly like
+/// `POST /v1/conversations/{id}/messages`. A duplicate `external_id` runs nothing again.
+pub(crate) async fn add_turn(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &baton_core::ConversationId,
+    input: NewMessage,
+    actor: &baton_core::conversation::Actor,
+    payload: Option<&serde_json::Value>,
+) -> ApiResult<service::MessageOutcome> {
+    let now = now();
+    let tenant_detection = state.detectors.get(state.store.as_ref(), tenant).await?;
+    let detection = service::Detection {
+        detector: &tenant_detection.detector,
+        business_open: tenant_detection.calendar.as_ref().map(|c| c.is_open(now)),
+        payload,
+        review_below: tenant_detection.review_below,
+    };
+    let outcome = service::post_message(
+        state.store.as_ref(),
+        tenant,
+        id,
+        input,
+        actor,
+        now,
+        Some(detection),
+    )
+    .await?;
+    if !outcome.duplicate {
+        // The bot answers in the background; the response does not wait for it.
+        crate::bots::runner::after_customer_message(state, &outcome.conversation, &outcome.message);
+    }
+    if outcome
+        .events
+        .iter()
+        .any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str()))
+    {
+        crate::routing::after_change(state, tenant).await;
+    }
+    crate::brief::record_after_handoff(state, &outcome.events).await;
+    Ok(outcome)
 }
 
 /// Integrations write on behalf of the customer or the bot; the event records that.
@@ -447,24 +465,30 @@ async fn run(
     command: Command,
 ) -> ApiResult<Json<ConversationView>> {
     let id = conversation_id(id)?;
-    let outcome = service::run_command(
-        state.store.as_ref(),
-        &principal.tenant,
-        &id,
-        &command,
-        &principal.actor(),
-        now(),
-    )
-    .await?;
-    crate::brief::record_after_handoff(state, &outcome.events).await;
-    if !matches!(command, Command::RecordCsat { .. }) {
-        crate::routing::after_change(state, &principal.tenant).await;
-    }
+    apply_command(state, &principal.tenant, &id, command, &principal.actor()).await?;
     let view = view(state, &principal.tenant, &id).await?;
     if matches!(principal.kind, PrincipalKind::Customer { .. }) {
         return Ok(Json(crate::routes::widget::customer_view(view)));
     }
     Ok(Json(view))
+}
+
+/// Runs a lifecycle command the way the API does: the command, then the handoff brief and a
+/// routing pass. Channels (WhatsApp's "Talk to a person" button) call this too.
+pub(crate) async fn apply_command(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &baton_core::ConversationId,
+    command: Command,
+    actor: &baton_core::conversation::Actor,
+) -> ApiResult<service::Outcome> {
+    let outcome =
+        service::run_command(state.store.as_ref(), tenant, id, &command, actor, now()).await?;
+    crate::brief::record_after_handoff(state, &outcome.events).await;
+    if !matches!(command, Command::RecordCsat { .. }) {
+        crate::routing::after_change(state, tenant).await;
+    }
+    Ok(outcome)
 }
 
 /// Ask for a human. From an agent on a `bot` conversation this is a takeover.

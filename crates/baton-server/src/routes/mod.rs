@@ -1,14 +1,19 @@
 //! Route modules, one `router()` each, merged in `lib.rs`.
 
+pub mod analytics;
+pub mod audit;
 pub mod bot;
+pub mod channels;
 pub mod config;
 pub mod conversations;
 pub mod copilot;
 pub mod kb;
+pub mod notifications;
 pub mod ops;
 pub mod people;
 pub mod rules;
 pub mod web;
+pub mod webhooks;
 pub mod widget;
 
 use crate::error::{ApiError, ApiResult};

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 const CONSOLE_HTML: &str = include_str!("../../assets/console/index.html");
 const CONSOLE_JS: &str = include_str!("../../assets/console/app.js");
+const CONSOLE_ANALYTICS_JS: &str = include_str!("../../assets/console/analytics.js");
 const CONSOLE_CSS: &str = include_str!("../../assets/console/app.css");
 const WIDGET_JS: &str = include_str!("../../assets/widget/widget.js");
 const DEMO_HTML: &str = include_str!("../../assets/widget/demo.html");
@@ -28,6 +29,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", CONSOLE_JS) }),
+        )
+        .route(
+            "/console/analytics.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CONSOLE_ANALYTICS_JS) }),
         )
         .route(
             "/console/app.css",

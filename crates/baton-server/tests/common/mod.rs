@@ -55,12 +55,22 @@ pub async fn start_instance(url: &str) -> Instance {
 /// Like [`start_instance`], also returning (a clone of) the server's state, whose caches and
 /// background work (e.g. `bots.settled()`) tests may inspect.
 pub async fn start_instance_with_state(url: &str) -> (Instance, AppState) {
+    start_instance_configured(url, |_| {}).await
+}
+
+/// Like [`start_instance_with_state`], with `configure` applied to the state before serving
+/// (an SMTP mailer, a public URL...).
+pub async fn start_instance_configured(
+    url: &str,
+    configure: impl FnOnce(&mut AppState),
+) -> (Instance, AppState) {
     let store = baton_store::connect(url).await.expect("connect");
     store.migrate().await.expect("migrate");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let state = AppState::new(store.clone());
+    let mut state = AppState::new(store.clone());
+    configure(&mut state);
     let shared = state.clone();
     tokio::spawn(async move {
         baton_server::serve(listener, state, async {

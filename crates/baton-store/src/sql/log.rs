@@ -9,6 +9,8 @@ use baton_core::{Actor, EventKind, Timestamp};
 /// A conversation's facts as loaded (or started) in a transaction.
 pub(super) struct TxFacts {
     pub(super) tenant: String,
+    pub(super) customer: Option<String>,
+    pub(super) tier: Option<String>,
     pub(super) facts: Facts,
     pub(super) dirty: bool,
 }
@@ -121,6 +123,14 @@ macro_rules! log_backend {
                 .bind(conversation.as_str())
                 .fetch_optional(&mut *self.tx)
                 .await?;
+                let (customer, tier) = sqlx::query_as::<_, (String, Option<String>)>(
+                    "SELECT c.customer_id, cu.tier FROM conversations c \
+                     JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
+                )
+                .bind(conversation.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .map_or((None, None), |(c, t)| (Some(c), t));
                 let (facts, dirty) = match stored {
                     Some(data) => (serde_json::from_str::<Facts>(&data)?, false),
                     None => {
@@ -140,6 +150,8 @@ macro_rules! log_backend {
                     conversation.to_string(),
                     TxFacts {
                         tenant: tenant.to_string(),
+                        customer,
+                        tier,
                         facts,
                         dirty,
                     },
@@ -179,15 +191,18 @@ macro_rules! log_backend {
                 for (conversation, f) in self.facts.iter().filter(|(_, f)| f.dirty) {
                     sqlx::query(
                         "INSERT INTO conversation_facts (conversation, tenant, started_at, channel, \
-                         data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation) DO UPDATE \
-                         SET started_at = excluded.started_at, channel = excluded.channel, \
-                         data = excluded.data",
+                         data, customer, tier) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (conversation) DO UPDATE SET started_at = excluded.started_at, \
+                         channel = excluded.channel, data = excluded.data, \
+                         customer = excluded.customer, tier = excluded.tier",
                     )
                     .bind(conversation)
                     .bind(&f.tenant)
                     .bind(f.facts.started_at.millis())
                     .bind(&f.facts.channel)
                     .bind(serde_json::to_string(&f.facts)?)
+                    .bind(f.customer.as_deref())
+                    .bind(f.tier.as_deref())
                     .execute(&mut *self.tx)
                     .await?;
                 }
@@ -239,8 +254,9 @@ macro_rules! log_backend {
             /// Rebuilds facts for the given conversations (all of a tenant's, all, or only those
             /// without facts) from their events, 200 per transaction.
             async fn replay_facts(&self, only_missing: bool, tenant: Option<&TenantId>) -> StoreResult<u64> {
-                let ids = sqlx::query_as::<_, (String, String)>(
-                    "SELECT c.tenant, c.id FROM conversations c WHERE ($1 IS NULL OR c.tenant = $1) \
+                let ids = sqlx::query_as::<_, (String, String, String, Option<String>)>(
+                    "SELECT c.tenant, c.id, c.customer_id, (SELECT cu.tier FROM customers cu \
+                     WHERE cu.id = c.customer_id) FROM conversations c WHERE ($1 IS NULL OR c.tenant = $1) \
                      AND ($2 = 0 OR NOT EXISTS (SELECT 1 FROM conversation_facts f \
                      WHERE f.conversation = c.id)) ORDER BY c.id",
                 )
@@ -251,7 +267,7 @@ macro_rules! log_backend {
                 for chunk in ids.chunks(200) {
                     let tx = <$db as Dialect>::begin_write(&self.pool).await?;
                     let mut tx = SqlTx::<$db>::new(tx, self.shared.clone());
-                    for (tenant, id) in chunk {
+                    for (tenant, id, customer, tier) in chunk {
                         let rows = sqlx::query_as::<_, HashedRow>(concat!(
                             "SELECT ",
                             hashed_cols!(),
@@ -265,6 +281,8 @@ macro_rules! log_backend {
                             id.clone(),
                             TxFacts {
                                 tenant: tenant.clone(),
+                                customer: Some(customer.clone()),
+                                tier: tier.clone(),
                                 facts: replay(&rows),
                                 dirty: true,
                             },

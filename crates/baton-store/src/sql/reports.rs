@@ -11,14 +11,12 @@ macro_rules! reports_backend {
                 from: Timestamp,
                 to: Timestamp,
             ) -> StoreResult<Vec<FactsRow>> {
-                // Served by conversation_facts_range (tenant, started_at); one row per
-                // conversation, however many events it had.
+                // One table, read in the order of conversation_facts_range (tenant, started_at,
+                // conversation): one row per conversation, however many events it had.
                 let rows = sqlx::query_as::<_, (String, Option<String>, String)>(
-                    "SELECT f.conversation, cu.tier, f.data FROM conversation_facts f \
-                     JOIN conversations c ON c.id = f.conversation \
-                     JOIN customers cu ON cu.id = c.customer_id \
-                     WHERE f.tenant = $1 AND f.started_at >= $2 AND f.started_at < $3 \
-                     ORDER BY f.started_at, f.conversation",
+                    "SELECT conversation, tier, data FROM conversation_facts \
+                     WHERE tenant = $1 AND started_at >= $2 AND started_at < $3 \
+                     ORDER BY started_at, conversation",
                 )
                 .bind(tenant.as_str())
                 .bind(from.millis())
@@ -52,10 +50,12 @@ macro_rules! reports_backend {
                     })?,
                 };
                 let prefix = filter.kind.as_ref().map(|k| format!("{k}_%"));
+                // The actor column holds the serialized actor: compare with the same serialization.
                 let actor = filter
                     .agent
                     .as_ref()
-                    .map(|a| serde_json::json!({"type": "agent", "id": a}).to_string());
+                    .map(|id| serde_json::to_string(&baton_core::Actor::Agent { id: id.clone() }))
+                    .transpose()?;
                 let rows = sqlx::query_as::<_, EventRow>(concat!(
                     "SELECT ",
                     event_cols!(),
