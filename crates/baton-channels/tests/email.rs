@@ -10,7 +10,9 @@ const FROM: &str = "Acme Support <support@acme.test>";
 
 #[tokio::test]
 async fn agent_reply_arrives_with_subject_body_and_threading_headers() {
-    let server = SmtpServer::start();
+    let Some(server) = SmtpServer::start_or_skip(module_path!()) else {
+        return;
+    };
     let mailer = Mailer::new(server.config(FROM)).unwrap();
 
     let mut email = agent_reply(
@@ -57,7 +59,9 @@ async fn agent_reply_arrives_with_subject_body_and_threading_headers() {
 
 #[tokio::test]
 async fn notifications_and_transcripts_arrive_in_order() {
-    let server = SmtpServer::start();
+    let Some(server) = SmtpServer::start_or_skip(module_path!()) else {
+        return;
+    };
     let mailer = Mailer::new(server.config(FROM)).unwrap();
 
     let handoff = handoff_notification(
@@ -130,7 +134,9 @@ async fn notifications_and_transcripts_arrive_in_order() {
 
 #[tokio::test]
 async fn bad_addresses_are_not_retryable_and_send_nothing() {
-    let server = SmtpServer::start();
+    let Some(server) = SmtpServer::start_or_skip(module_path!()) else {
+        return;
+    };
     let mailer = Mailer::new(server.config(FROM)).unwrap();
     let email = Email {
         to: "not an address".into(),
@@ -215,7 +221,9 @@ fn tls_mailers_build_without_connecting() {
 
 #[tokio::test]
 async fn smtp_4xx_is_retryable_and_5xx_is_not() {
-    let server = SmtpServer::start();
+    let Some(server) = SmtpServer::start_or_skip(module_path!()) else {
+        return;
+    };
     let mailer = Mailer::new(server.config(FROM)).unwrap();
     let to = |to: &str| Email {
         to: to.into(),
