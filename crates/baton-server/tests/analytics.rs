@@ -3,25 +3,11 @@
 //! (`baton_core::analytics` tests); here: that the API serves them from what really happened,
 //! with filters, drill-down, CSV, roles and errors.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use serde_json::{Value, json};
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    )*};
-}
 
 on_both_backends!(figures_from_real_conversations, audit_trail_and_metrics);
 

@@ -1,26 +1,11 @@
 //! The HTTP API end to end, on real servers over SQLite and (when configured) PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// Runs an async test body once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     story,

@@ -4,6 +4,7 @@
 //! worker: each test drives `deliveries::round` itself, with retries due at once, so nothing
 //! waits on a clock.
 
+#[macro_use]
 mod common;
 
 use base64::Engine;
@@ -14,22 +15,6 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-/// Runs an async test body once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     signed_handoff_webhook_carries_the_brief,

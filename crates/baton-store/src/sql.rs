@@ -421,6 +421,14 @@ fn seq_cursor(page: &PageRequest) -> StoreResult<i64> {
     }
 }
 
+/// A seq cursor of a newest-first list: items before this seq (all when absent).
+fn seq_cursor_desc(page: &PageRequest) -> StoreResult<i64> {
+    match &page.cursor {
+        None => Ok(i64::MAX),
+        Some(_) => seq_cursor(page),
+    }
+}
+
 /// Splits `limit + 1` fetched rows into a page and the cursor of the next one.
 fn into_page<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
     let more = items.len() > limit as usize;

@@ -141,12 +141,7 @@ macro_rules! outbox_backend {
                 page: &PageRequest,
             ) -> StoreResult<Page<Delivery>> {
                 let limit = page_limit(page);
-                let before = match &page.cursor {
-                    None => i64::MAX,
-                    Some(c) => c.parse::<i64>().map_err(|_| {
-                        StoreError::InvalidInput(format!("invalid cursor '{c}'"))
-                    })?,
-                };
+                let before = seq_cursor_desc(page)?;
                 let rows = sqlx::query_as::<_, DeliveryRow>(concat!(
                     "SELECT ",
                     delivery_cols!(),

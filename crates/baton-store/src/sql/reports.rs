@@ -43,12 +43,7 @@ macro_rules! reports_backend {
                 page: &PageRequest,
             ) -> StoreResult<Page<StoredEvent>> {
                 let limit = page_limit(page);
-                let before = match &page.cursor {
-                    None => i64::MAX,
-                    Some(c) => c.parse::<i64>().map_err(|_| {
-                        StoreError::InvalidInput(format!("invalid cursor '{c}'"))
-                    })?,
-                };
+                let before = seq_cursor_desc(page)?;
                 let prefix = filter.kind.as_ref().map(|k| format!("{k}_%"));
                 // The actor column holds the serialized actor: compare with the same serialization.
                 let actor = filter
