@@ -537,3 +537,58 @@ async fn demo_refuses_a_half_seeded_database() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_names_the_first_altered_event() {
+    let dir = TempDir::new("audit");
+    let db = dir.sqlite_url("baton.db");
+    // Some history: a tenant (its creation events) and a conversation with a message.
+    let created = create_tenant(&db, "Audit Co", "owner@audit.example").await;
+    let server = Server::serve(&db).await;
+    let client = reqwest::Client::new();
+    let started = send(
+        &client,
+        Method::POST,
+        &server.url("/v1/conversations"),
+        Some(&created.api_key),
+        Some(json!({"customer": {"external_id": "c-1"}, "channel": "web"})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let id = started.body["id"].as_str().unwrap().to_string();
+    let said = send(
+        &client,
+        Method::POST,
+        &server.url(&format!("/v1/conversations/{id}/messages")),
+        Some(&created.api_key),
+        Some(json!({"role": "customer", "text": "my order 12345 is late"})),
+    )
+    .await;
+    assert!(said.status.is_success(), "{}", said.body);
+    drop(server);
+
+    let out = run(&["audit", "verify", "--database", &db], &[]).await;
+    assert!(out.ok().contains("every hash follows"), "{}", out.stdout);
+
+    // Rewrite the customer's words behind Baton's back.
+    let path = dir.path().join("baton.db");
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             n=c.execute(\"UPDATE events SET data=REPLACE(data,'12345','99999') WHERE kind='message_added'\").rowcount; \
+             c.commit(); print(n)",
+        ])
+        .arg(&path)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let out = run(&["audit", "verify", "--database", &db], &[]).await;
+    let err = out.failed();
+    assert!(
+        err.contains("first broken link at event seq")
+            && err.contains(&format!("conversation {id}"))
+            && err.contains("message_added"),
+        "{err}"
+    );
+}
