@@ -86,6 +86,13 @@ pub trait Reports: Send + Sync {
         from: Timestamp,
         to: Timestamp,
     ) -> StoreResult<Vec<FactsRow>>;
+    /// One conversation's facts (what senders need: was it deferred, when did the customer
+    /// last write), without reading its events.
+    async fn facts(
+        &self,
+        tenant: &TenantId,
+        conversation: &baton_core::ConversationId,
+    ) -> StoreResult<Option<baton_core::analytics::Facts>>;
     /// Tenant-wide events (configuration, agents, keys), newest first.
     async fn audit_events(
         &self,

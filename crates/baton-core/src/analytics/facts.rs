@@ -48,6 +48,9 @@ pub struct Facts {
     /// Customer, bot and agent turns.
     #[serde(default)]
     pub messages: MessageCounts,
+    /// When the customer last wrote (messaging windows such as WhatsApp's 24 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_customer_message_at: Option<Timestamp>,
     /// Copilot drafts and what the agent did with them.
     #[serde(default, skip_serializing_if = "DraftCounts::is_empty")]
     pub drafts: DraftCounts,
@@ -220,7 +223,10 @@ impl Facts {
                 self.channel = channel.clone();
             }
             EventKind::MessageAdded { message } => match message.role {
-                MessageRole::Customer => self.messages.customer += 1,
+                MessageRole::Customer => {
+                    self.messages.customer += 1;
+                    self.last_customer_message_at = Some(at);
+                }
                 MessageRole::Bot => self.messages.bot += 1,
                 MessageRole::Agent => {
                     self.messages.agent += 1;

@@ -285,6 +285,12 @@ fn summary_figures_are_exact() {
         (s.copilot.sent_as_is, s.copilot.edited, s.copilot.ignored),
         (1, 0, 1)
     );
+    // The customer's last message: conv 2's only one, at its start (t0 + 1 min).
+    assert_eq!(
+        rows[1].facts.last_customer_message_at,
+        Some(Timestamp::from_millis(1_700_000_000_000 + MIN))
+    );
+    assert_eq!(rows[3].facts.last_customer_message_at, None);
 }
 
 #[test]

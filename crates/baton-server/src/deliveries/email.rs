@@ -323,29 +323,17 @@ async fn transcript_of(state: &AppState, conv: &Conversation) -> Result<Vec<Mess
     }
 }
 
-/// Whether the conversation was ever deferred (its event log says so).
+/// Whether the conversation was ever deferred (from its analytics facts, not its event log).
 async fn was_deferred(state: &AppState, conv: &Conversation) -> Result<bool, String> {
     if conv.state == baton_core::ConversationState::Deferred {
         return Ok(true);
     }
-    let mut page = PageRequest {
-        limit: 500,
-        cursor: None,
-    };
-    loop {
-        let found = state
-            .store
-            .events(&conv.tenant, &conv.id, &page)
-            .await
-            .map_err(|e| format!("reading the events: {e}"))?;
-        if found.items.iter().any(|e| e.kind == "deferred") {
-            return Ok(true);
-        }
-        match found.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => return Ok(false),
-        }
-    }
+    let facts = state
+        .store
+        .facts(&conv.tenant, &conv.id)
+        .await
+        .map_err(|e| format!("reading the conversation's facts: {e}"))?;
+    Ok(facts.is_some_and(|f| !f.deferrals.is_empty()))
 }
 
 /// The last email address in a text ("My email is ann@example.com."), if any.

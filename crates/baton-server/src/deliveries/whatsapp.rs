@@ -12,8 +12,7 @@ use crate::routes::channels::{
     HANDOFF_BUTTON_ID, HANDOFF_BUTTON_TITLE, WHATSAPP_CHANNEL, WhatsappConfig,
 };
 use baton_channels::whatsapp::{self, SendError};
-use baton_core::{Conversation, ConversationState, MessageRole};
-use baton_store::PageRequest;
+use baton_core::{Conversation, ConversationState};
 
 /// The error of a message that cannot be sent because the window closed.
 pub const OUTSIDE_WINDOW: &str = "outside WhatsApp's 24-hour customer-service window; configure a fallback template (fallback_template in PUT /v1/channels/whatsapp)";
@@ -116,35 +115,19 @@ fn truncate(text: &str) -> String {
     out
 }
 
-/// When the customer last wrote in this conversation (Unix ms), from the transcript.
+/// When the customer last wrote in this conversation (Unix ms), from its analytics facts.
 async fn last_customer_message_ms(
     state: &AppState,
     conv: &Conversation,
 ) -> Result<Option<i64>, String> {
-    let mut last = None;
-    let mut page = PageRequest {
-        limit: 500,
-        cursor: None,
-    };
-    loop {
-        let found = state
-            .store
-            .messages(&conv.tenant, &conv.id, &page)
-            .await
-            .map_err(|e| format!("reading the transcript: {e}"))?;
-        if let Some(m) = found
-            .items
-            .iter()
-            .rev()
-            .find(|m| m.role == MessageRole::Customer)
-        {
-            last = Some(m.created_at.millis());
-        }
-        match found.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => return Ok(last),
-        }
-    }
+    let facts = state
+        .store
+        .facts(&conv.tenant, &conv.id)
+        .await
+        .map_err(|e| format!("reading the conversation's facts: {e}"))?;
+    Ok(facts
+        .and_then(|f| f.last_customer_message_at)
+        .map(|t| t.millis()))
 }
 
 #[cfg(test)]

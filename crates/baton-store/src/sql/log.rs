@@ -51,11 +51,11 @@ impl HashedRow {
 
 /// Replays facts from stored rows (oldest first).
 pub(super) fn replay(rows: &[HashedRow]) -> Facts {
-    let mut facts = Facts::default();
-    for (kind, actor, at) in rows.iter().filter_map(HashedRow::conversation_event) {
-        facts.apply(&kind, &actor, at);
-    }
-    facts
+    let events: Vec<_> = rows
+        .iter()
+        .filter_map(HashedRow::conversation_event)
+        .collect();
+    Facts::replay(events.iter().map(|(kind, actor, at)| (kind, actor, *at)))
 }
 
 macro_rules! hashed_cols {

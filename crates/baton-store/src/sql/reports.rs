@@ -36,6 +36,22 @@ macro_rules! reports_backend {
                     .collect()
             }
 
+            async fn facts(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+            ) -> StoreResult<Option<Facts>> {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM conversation_facts WHERE tenant = $1 AND conversation = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|data| serde_json::from_str::<Facts>(&data).map_err(StoreError::from))
+                .transpose()
+            }
+
             async fn audit_events(
                 &self,
                 tenant: &TenantId,
