@@ -119,6 +119,23 @@ pub struct Offer {
     pub expires_at: Timestamp,
 }
 
+/// A transfer waiting for its target to accept. The conversation stays with `from_agent`
+/// (state `assigned`) until then; a decline or lapse of an offer to a named agent cancels it,
+/// a queue transfer is offered to the queue's agents one after another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTransfer {
+    /// The owner who asked for it.
+    pub from_agent: AgentId,
+    /// The agent it goes to, if one was named.
+    pub to_agent: Option<AgentId>,
+    /// The queue it goes to, if one was named.
+    pub to_queue: Option<QueueId>,
+    /// Note for the next agent.
+    pub note: String,
+    /// When it was asked for.
+    pub requested_at: Timestamp,
+}
+
 /// The latest handoff request, kept on the conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandoffInfo {
@@ -167,8 +184,11 @@ pub struct Conversation {
     pub priority: Priority,
     /// The agent who owns it while `assigned`.
     pub assignee: Option<AgentId>,
-    /// The pending offer while `queued`.
+    /// The pending offer: while `queued`, or while `assigned` with a transfer pending.
     pub offer: Option<Offer>,
+    /// A transfer waiting for its target to accept (the assignee keeps it meanwhile).
+    #[serde(default)]
+    pub transfer: Option<PendingTransfer>,
     /// Agents who declined or let an offer lapse since it was last queued.
     pub declined_by: Vec<AgentId>,
     /// The latest handoff request.
@@ -237,6 +257,7 @@ impl Conversation {
             priority: Priority::DEFAULT,
             assignee: None,
             offer: None,
+            transfer: None,
             declined_by: Vec::new(),
             handoff: None,
             resolution: None,
@@ -383,7 +404,27 @@ pub enum EventKind {
         /// How.
         via: AssignVia,
     },
-    /// The owner handed it on.
+    /// The owner asked to hand it on; they keep it until the target accepts. A transfer to a
+    /// named agent is followed by an `offered` to that agent.
+    TransferRequested {
+        /// The owner.
+        from_agent: AgentId,
+        /// Target agent, if any.
+        to_agent: Option<AgentId>,
+        /// Target queue, if any.
+        to_queue: Option<QueueId>,
+        /// Note for the next agent.
+        note: String,
+    },
+    /// A pending transfer ended without a new owner; the owner keeps the conversation.
+    TransferCancelled {
+        /// `declined` or `expired` (the named agent's answer), `withdrawn` (the owner or a
+        /// supervisor took it back), `closed`.
+        reason: String,
+    },
+    /// The target accepted a transfer and owns the conversation now. (Logs from before
+    /// transfers waited for acceptance hold queue transfers with no `to_agent`: those put the
+    /// conversation back in the queue.)
     Transferred {
         /// The previous owner.
         from_agent: AgentId,
@@ -485,6 +526,8 @@ impl EventKind {
             EventKind::OfferDeclined { .. } => "offer_declined",
             EventKind::OfferExpired { .. } => "offer_expired",
             EventKind::Assigned { .. } => "assigned",
+            EventKind::TransferRequested { .. } => "transfer_requested",
+            EventKind::TransferCancelled { .. } => "transfer_cancelled",
             EventKind::Transferred { .. } => "transferred",
             EventKind::Deferred { .. } => "deferred",
             EventKind::Requeued => "requeued",
@@ -539,7 +582,8 @@ pub enum Command {
     Decline,
     /// The offer lapsed (timer) or was withdrawn (agent went away).
     ExpireOffer,
-    /// The owner hands the conversation to another agent or queue.
+    /// The owner asks to hand the conversation to another agent or queue; they keep it until
+    /// the target accepts.
     Transfer {
         /// Target agent.
         to_agent: Option<AgentId>,
@@ -547,6 +591,14 @@ pub enum Command {
         to_queue: Option<QueueId>,
         /// Note for the next agent.
         note: String,
+        /// When the offer to `to_agent` lapses (ignored for a queue transfer, which the router
+        /// offers).
+        expires_at: Timestamp,
+        /// The actor may act on another agent's conversation (supervisor).
+        override_owner: bool,
+    },
+    /// Withdraw a pending transfer.
+    CancelTransfer {
         /// The actor may act on another agent's conversation (supervisor).
         override_owner: bool,
     },
@@ -663,6 +715,12 @@ pub enum TransitionError {
     /// Transfer to oneself.
     #[error("cannot transfer a conversation to its current owner")]
     TransferToSelf,
+    /// A transfer is already waiting for its target.
+    #[error("a transfer of this conversation is already pending; cancel it first")]
+    TransferPending,
+    /// No transfer is pending.
+    #[error("there is no pending transfer")]
+    NoTransfer,
 }
 
 impl TransitionError {
@@ -679,6 +737,8 @@ impl TransitionError {
             TransitionError::BotSilenced => "bot_silenced",
             TransitionError::TransferTargetMissing => "transfer_target_missing",
             TransitionError::TransferToSelf => "transfer_to_self",
+            TransitionError::TransferPending => "transfer_pending",
+            TransitionError::NoTransfer => "no_transfer",
             TransitionError::OfferInPast => "offer_in_past",
             TransitionError::NoHeldReply => "no_held_reply",
         }
@@ -769,8 +829,15 @@ pub fn decide(
             if *expires_at <= now {
                 return Err(TransitionError::OfferInPast);
             }
-            if state != S::Queued {
-                return Err(invalid("offer", state));
+            match (state, &conv.transfer) {
+                (S::Queued, _) => {}
+                // A queue transfer is offered to the queue's agents while the owner keeps it.
+                (S::Assigned, Some(t)) if t.to_agent.is_none() => {
+                    if &t.from_agent == agent {
+                        return Err(TransitionError::TransferToSelf);
+                    }
+                }
+                _ => return Err(invalid("offer", state)),
             }
             if conv.offer.is_some() {
                 return Err(TransitionError::AlreadyOffered);
@@ -786,8 +853,8 @@ pub fn decide(
         }
         Command::Accept | Command::Decline => {
             let agent = require_agent(actor, "answer an offer")?;
-            match &conv.offer {
-                Some(offer) if &offer.agent == agent && state == S::Queued => {
+            match (&conv.offer, &conv.transfer) {
+                (Some(offer), None) if &offer.agent == agent && state == S::Queued => {
                     if *command == Command::Accept {
                         vec![EventKind::Assigned {
                             agent: agent.clone(),
@@ -799,19 +866,48 @@ pub fn decide(
                         }]
                     }
                 }
+                (Some(offer), Some(t)) if &offer.agent == agent && state == S::Assigned => {
+                    if *command == Command::Accept {
+                        vec![EventKind::Transferred {
+                            from_agent: t.from_agent.clone(),
+                            to_agent: Some(agent.clone()),
+                            to_queue: t.to_queue.clone(),
+                            note: t.note.clone(),
+                        }]
+                    } else {
+                        let mut events = vec![EventKind::OfferDeclined {
+                            agent: agent.clone(),
+                        }];
+                        if t.to_agent.is_some() {
+                            events.push(EventKind::TransferCancelled {
+                                reason: "declined".into(),
+                            });
+                        }
+                        events
+                    }
+                }
                 _ => return Err(TransitionError::NoOffer),
             }
         }
         Command::ExpireOffer => match &conv.offer {
-            Some(offer) => vec![EventKind::OfferExpired {
-                agent: offer.agent.clone(),
-            }],
+            Some(offer) => {
+                let mut events = vec![EventKind::OfferExpired {
+                    agent: offer.agent.clone(),
+                }];
+                if conv.transfer.as_ref().is_some_and(|t| t.to_agent.is_some()) {
+                    events.push(EventKind::TransferCancelled {
+                        reason: "expired".into(),
+                    });
+                }
+                events
+            }
             None => return Err(TransitionError::NoOffer),
         },
         Command::Transfer {
             to_agent,
             to_queue,
             note,
+            expires_at,
             override_owner,
         } => {
             if state != S::Assigned {
@@ -825,12 +921,33 @@ pub fn decide(
             if to_agent.as_ref() == Some(&from) {
                 return Err(TransitionError::TransferToSelf);
             }
-            vec![EventKind::Transferred {
+            if conv.transfer.is_some() {
+                return Err(TransitionError::TransferPending);
+            }
+            let mut events = vec![EventKind::TransferRequested {
                 from_agent: from,
                 to_agent: to_agent.clone(),
                 to_queue: to_queue.clone(),
                 note: note.clone(),
-            }]
+            }];
+            if let Some(agent) = to_agent {
+                if *expires_at <= now {
+                    return Err(TransitionError::OfferInPast);
+                }
+                events.push(EventKind::Offered {
+                    agent: agent.clone(),
+                    expires_at: *expires_at,
+                    explanation: None,
+                });
+            }
+            events
+        }
+        Command::CancelTransfer { override_owner } => {
+            if conv.transfer.is_none() {
+                return Err(TransitionError::NoTransfer);
+            }
+            check_owner(conv, actor, *override_owner)?;
+            cancel_transfer(conv, "withdrawn")
         }
         Command::Defer { reason } => match state {
             S::Queued | S::Bot => {
@@ -864,9 +981,15 @@ pub fn decide(
                 return Err(invalid("close", state));
             }
             check_owner(conv, actor, *override_owner)?;
-            vec![EventKind::Closed {
+            let mut events = if conv.transfer.is_some() {
+                cancel_transfer(conv, "closed")
+            } else {
+                Vec::new()
+            };
+            events.push(EventKind::Closed {
                 resolution: resolution.clone(),
-            }]
+            });
+            events
         }
         Command::HoldBotReply(reply) => match state {
             S::Bot | S::Queued | S::Deferred => vec![EventKind::BotReplyHeld {
@@ -984,6 +1107,20 @@ pub fn decide(
 
 /// An agent acting on an assigned conversation must own it, unless the caller's role allows
 /// overriding (supervisors). Non-agent actors (integrations, system) are authorised upstream.
+/// The events that end a pending transfer without a new owner (the offer out is withdrawn).
+fn cancel_transfer(conv: &Conversation, reason: &str) -> Vec<EventKind> {
+    let mut events = Vec::new();
+    if let Some(offer) = &conv.offer {
+        events.push(EventKind::OfferExpired {
+            agent: offer.agent.clone(),
+        });
+    }
+    events.push(EventKind::TransferCancelled {
+        reason: reason.into(),
+    });
+    events
+}
+
 fn check_owner(
     conv: &Conversation,
     actor: &Actor,
@@ -1059,6 +1196,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.state = S::Bot;
             conv.assignee = None;
             conv.offer = None;
+            conv.transfer = None;
             conv.declined_by.clear();
             conv.csat = None;
             conv.resolution = None;
@@ -1111,16 +1249,40 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.assigned_at = Some(at);
             conv.left_line();
         }
+        EventKind::TransferRequested {
+            from_agent,
+            to_agent,
+            to_queue,
+            note,
+        } => {
+            conv.transfer = Some(PendingTransfer {
+                from_agent: from_agent.clone(),
+                to_agent: to_agent.clone(),
+                to_queue: to_queue.clone(),
+                note: note.clone(),
+                requested_at: at,
+            });
+            conv.offer = None;
+            conv.declined_by.clear();
+        }
+        EventKind::TransferCancelled { .. } => {
+            conv.transfer = None;
+            conv.offer = None;
+            conv.declined_by.clear();
+        }
         EventKind::Transferred {
             to_agent, to_queue, ..
         } => {
             if let Some(q) = to_queue {
                 conv.queue = Some(q.clone());
             }
+            conv.transfer = None;
+            conv.offer = None;
             match to_agent {
                 Some(agent) => {
                     conv.assignee = Some(agent.clone());
                     conv.assigned_at = Some(at);
+                    conv.declined_by.clear();
                 }
                 None => {
                     conv.state = S::Queued;
@@ -1147,6 +1309,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.state = S::Closed;
             conv.assignee = None;
             conv.offer = None;
+            conv.transfer = None;
             conv.resolution = resolution.clone();
             conv.closed_at = Some(at);
             conv.left_line();

@@ -331,6 +331,21 @@ pub struct OfferView {
     pub expires_at: String,
 }
 
+/// A transfer waiting for its target to accept; the assignee keeps the conversation meanwhile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferView {
+    /// The owner who asked.
+    pub from_agent: String,
+    /// The agent it goes to (the offer is theirs), if one was named.
+    pub to_agent: Option<String>,
+    /// The queue it goes to (offered to its agents in turn), if one was named.
+    pub to_queue: Option<String>,
+    /// Note for the next agent.
+    pub note: String,
+    /// When it was asked for.
+    pub requested_at: String,
+}
+
 /// A conversation.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationView {
@@ -358,8 +373,11 @@ pub struct ConversationView {
     pub attributes: Map<String, Value>,
     /// Latest handoff request.
     pub handoff: Option<HandoffView>,
-    /// Pending offer.
+    /// Pending offer: to route a queued conversation, or the target's offer of a pending
+    /// transfer.
     pub offer: Option<OfferView>,
+    /// A pending transfer (the assignee keeps the conversation until the target accepts).
+    pub transfer: Option<TransferView>,
     /// Resolution at the last close.
     pub resolution: Option<String>,
     /// CSAT score.
@@ -420,6 +438,13 @@ impl ConversationView {
             offer: c.offer.map(|o| OfferView {
                 agent: o.agent.to_string(),
                 expires_at: rfc3339(o.expires_at),
+            }),
+            transfer: c.transfer.map(|t| TransferView {
+                from_agent: t.from_agent.to_string(),
+                to_agent: t.to_agent.map(String::from),
+                to_queue: t.to_queue.map(String::from),
+                note: t.note,
+                requested_at: rfc3339(t.requested_at),
             }),
             resolution: c.resolution,
             csat: c.csat.map(|s| s.get()),

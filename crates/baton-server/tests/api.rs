@@ -822,6 +822,7 @@ async fn openapi_describes_every_route() {
         ("/v1/conversations/{id}/accept", &["post"]),
         ("/v1/conversations/{id}/decline", &["post"]),
         ("/v1/conversations/{id}/transfer", &["post"]),
+        ("/v1/conversations/{id}/transfer/cancel", &["post"]),
         ("/v1/conversations/{id}/notes", &["post"]),
         ("/v1/conversations/{id}/close", &["post"]),
         ("/v1/conversations/{id}/csat", &["post"]),

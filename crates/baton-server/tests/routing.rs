@@ -500,6 +500,344 @@ macro_rules! both {
     };
 }
 
+// ---------------------------------------------------------------- transfers
+
+/// A transfer to a named agent is an offer: the owner keeps the conversation until the target
+/// accepts; a decline leaves it with the owner.
+async fn transfer_to_an_agent_waits_for_the_accept(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_transfer_agent").await else {
+        return;
+    };
+    queue(&app, "support", 30).await;
+    let (a, a_token) = agent(&app, "a@transfer.example", 2, &["support"], "available").await;
+    let (b, b_token) = agent(&app, "b@transfer.example", 2, &["support"], "busy").await;
+    let id = new_conversation(&app, 1).await;
+    handoff(&app, &id, Some("support")).await;
+    assert_eq!(act(&app, &id, &a_token, "accept").await.status, 200);
+
+    let body = json!({"to_agent": b, "note": "billing question, needs you"});
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/transfer"),
+            &a_token,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["state"], "assigned");
+    assert_eq!(res.body["assignee"], a.as_str(), "the owner keeps it");
+    assert_eq!(res.body["transfer"]["to_agent"], b.as_str());
+    assert_eq!(res.body["offer"]["agent"], b.as_str());
+    // The owner still writes meanwhile; a second transfer waits for the first.
+    let reply = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &a_token,
+            json!({"role": "agent", "text": "Passing you to a colleague"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    app.post(
+        &format!("/v1/conversations/{id}/transfer"),
+        &a_token,
+        body.clone(),
+    )
+    .await
+    .assert_error(409, "transfer_pending");
+
+    // b declines: it stays with a, the transfer is over.
+    let declined = act(&app, &id, &b_token, "decline").await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    assert_eq!(declined.body["assignee"], a.as_str());
+    assert!(declined.body["transfer"].is_null(), "{}", declined.body);
+
+    // Again; this time b accepts and owns it, and sees the note.
+    let res = app
+        .post(&format!("/v1/conversations/{id}/transfer"), &a_token, body)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let accepted = act(&app, &id, &b_token, "accept").await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.body["assignee"], b.as_str());
+    assert!(accepted.body["transfer"].is_null());
+    let kinds: Vec<String> = events(&app, &id)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.ends_with(&[
+            "transfer_requested".into(),
+            "offered".into(),
+            "message_added".into(),
+            "offer_declined".into(),
+            "transfer_cancelled".into(),
+            "transfer_requested".into(),
+            "offered".into(),
+            "transferred".into(),
+        ]),
+        "{kinds:?}"
+    );
+    let transferred = events(&app, &id).await.pop().unwrap();
+    assert_eq!(transferred["data"]["note"], "billing question, needs you");
+    assert_eq!(transferred["actor"]["id"], b.as_str());
+    // Withdrawing needs a pending transfer.
+    act(&app, &id, &b_token, "transfer/cancel")
+        .await
+        .assert_error(409, "no_transfer");
+}
+
+/// A transfer to a queue is offered to that queue's agents in turn (never the owner), while the
+/// owner keeps it and it keeps taking the owner's capacity.
+async fn transfer_to_a_queue_is_routed_while_the_owner_keeps_it(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_transfer_queue").await else {
+        return;
+    };
+    queue(&app, "support", 30).await;
+    queue(&app, "billing", 30).await;
+    let (a, a_token) = agent(&app, "a@tq.example", 1, &["support"], "available").await;
+    let id = new_conversation(&app, 1).await;
+    handoff(&app, &id, Some("support")).await;
+    assert_eq!(act(&app, &id, &a_token, "accept").await.status, 200);
+    let (b, b_token) = agent(&app, "b@tq.example", 1, &["billing"], "available").await;
+    let (c, c_token) = agent(&app, "c@tq.example", 1, &["billing"], "available").await;
+
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/transfer"),
+            &a_token,
+            json!({"to_queue": "billing", "note": "refund over 500"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["assignee"], a.as_str());
+    assert_eq!(res.body["queue"], "support");
+    assert_eq!(res.body["offer"]["agent"], b.as_str(), "{}", res.body);
+    // a is still at capacity: a new conversation of a's queue waits.
+    let other = new_conversation(&app, 2).await;
+    let waiting = handoff(&app, &other, Some("support")).await;
+    assert!(waiting["offer"].is_null(), "{waiting}");
+
+    // b declines: c is offered it; a still owns it.
+    let declined = act(&app, &id, &b_token, "decline").await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    assert_eq!(declined.body["assignee"], a.as_str());
+    assert_eq!(
+        declined.body["offer"]["agent"],
+        c.as_str(),
+        "{}",
+        declined.body
+    );
+    let accepted = act(&app, &id, &c_token, "accept").await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.body["assignee"], c.as_str());
+    assert_eq!(accepted.body["queue"], "billing");
+    // a's capacity is free again: the waiting conversation is offered to a at once.
+    assert_eq!(get(&app, &other).await["offer"]["agent"], a.as_str());
+
+    // A queue transfer can be withdrawn by its owner.
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/transfer"),
+            &c_token,
+            json!({"to_queue": "support", "note": "back to you"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let cancelled = act(&app, &id, &c_token, "transfer/cancel").await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert!(cancelled.body["transfer"].is_null());
+    assert!(cancelled.body["offer"].is_null());
+    assert_eq!(cancelled.body["assignee"], c.as_str());
+}
+
+// ---------------------------------------------------------------- memory between passes
+
+/// Round robin keeps its rotation from one routing pass to the next, and estimated waits learn
+/// from handle times.
+async fn round_robin_and_handle_times_persist_between_passes(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_memory").await else {
+        return;
+    };
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "support", "name": "support", "strategy": "round_robin",
+                   "settings": {"auto_accept": true}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let mut agents = Vec::new();
+    for n in 0..3 {
+        agents.push(
+            agent(
+                &app,
+                &format!("rr{n}@memory.example"),
+                1,
+                &["support"],
+                "available",
+            )
+            .await,
+        );
+    }
+    // Each conversation is assigned at once and closed before the next: every agent is free
+    // every time, so only the remembered rotation decides.
+    let mut got = Vec::new();
+    for n in 0..6 {
+        let id = new_conversation(&app, n).await;
+        let after = handoff(&app, &id, Some("support")).await;
+        assert_eq!(after["state"], "assigned", "{after}");
+        let owner = after["assignee"].as_str().unwrap().to_string();
+        let token = &agents.iter().find(|(a, _)| *a == owner).unwrap().1;
+        let closed = app
+            .post(&format!("/v1/conversations/{id}/close"), token, json!({}))
+            .await;
+        assert_eq!(closed.status, 200, "{}", closed.body);
+        got.push(agents.iter().position(|(a, _)| *a == owner).unwrap());
+    }
+    assert_eq!(
+        got[..3]
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3,
+        "{got:?}"
+    );
+    assert_eq!(got[..3], got[3..], "{got:?}");
+
+    // Six handle times of about zero seconds pull the mean below the 300 s starting point.
+    for (_, token) in &agents {
+        set_status(&app, token, "busy").await;
+    }
+    let id = new_conversation(&app, 10).await;
+    let waiting = handoff(&app, &id, Some("support")).await;
+    let wait = waiting["estimated_wait_secs"].as_u64().expect("estimated");
+    assert!(wait < 200, "{waiting}");
+}
+
+/// A returning customer's conversation goes to their previous agent within the sticky window,
+/// even though another agent has been idle longer; `best_match` prefers an agent who speaks
+/// the customer's language.
+async fn sticky_previous_agent_and_language(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_sticky").await else {
+        return;
+    };
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "support", "name": "support", "settings": {"sticky_window_secs": 120}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let (a, _) = agent(&app, "a@sticky.example", 2, &["support"], "available").await;
+    let (b, b_token) = agent(&app, "b@sticky.example", 2, &["support"], "busy").await;
+    // The customer's first conversation: b takes it (claim) and closes it.
+    let first = new_conversation(&app, 7).await;
+    let after = handoff(&app, &first, Some("support")).await;
+    assert_eq!(after["offer"]["agent"], a.as_str());
+    assert_eq!(act(&app, &first, &b_token, "claim").await.status, 200);
+    let closed = app
+        .post(
+            &format!("/v1/conversations/{first}/close"),
+            &b_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    set_status(&app, &b_token, "available").await;
+    // The same customer (external id cust-7) comes back: b, not a (idle longer), is offered it.
+    let second = new_conversation(&app, 7).await;
+    let after = handoff(&app, &second, Some("support")).await;
+    assert_eq!(after["offer"]["agent"], b.as_str(), "{after}");
+    assert!(
+        after["routing"]["winner_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("previous agent")),
+        "{after}"
+    );
+
+    // Language: a best_match queue, an English and a Spanish agent, a Spanish-speaking customer.
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "intl", "name": "intl", "strategy": "best_match",
+                   "settings": {"weights": {"skill": 0, "language": 5, "previous_agent": 0, "handle_time": 0, "csat": 0}}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let (_en, _) = agent(&app, "en@sticky.example", 1, &["intl"], "available").await;
+    let created = app
+        .post(
+            "/v1/agents",
+            &app.admin_token,
+            json!({"email": "es@sticky.example", "name": "Sofia", "password": PASSWORD,
+                   "role": "agent", "languages": ["es-MX"], "queues": ["intl"], "capacity": 1}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let es = created.body["id"].as_str().unwrap().to_string();
+    let login = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": "es@sticky.example", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    set_status(&app, login.body["token"].as_str().unwrap(), "available").await;
+    let res = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"external_id": "cust-es", "name": "Lucía", "language": "es"}, "channel": "web"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let id = res.body["id"].as_str().unwrap().to_string();
+    let after = handoff(&app, &id, Some("intl")).await;
+    assert_eq!(after["offer"]["agent"], es.as_str(), "{after}");
+}
+
+/// A queue without its own hours follows the tenant's business hours: closed, a handoff is
+/// deferred `after_hours`.
+async fn tenant_business_hours_close_queues_without_hours(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_hours").await else {
+        return;
+    };
+    queue(&app, "support", 30).await;
+    agent(&app, "a@hours.example", 1, &["support"], "available").await;
+    // Open one minute a week, at a time that is not now.
+    let days_since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    // 1970-01-01 was a Thursday; three days from today's weekday (UTC).
+    let day =
+        ["thu", "fri", "sat", "sun", "mon", "tue", "wed"][((days_since_epoch + 3) % 7) as usize];
+    let res = app
+        .put(
+            "/v1/business-hours",
+            &app.admin_token,
+            json!({"tz": "UTC", "weekly": {day: [["03:00", "03:01"]]}}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let id = new_conversation(&app, 1).await;
+    let after = handoff(&app, &id, Some("support")).await;
+    assert_eq!(after["state"], "deferred", "{after}");
+    let log = events(&app, &id).await;
+    assert!(
+        log.iter()
+            .any(|e| e["type"] == "deferred" && e["data"]["reason"] == "after_hours"),
+        "{log:#?}"
+    );
+}
+
 both!(
     offer_decline_accept,
     offer_expires_and_moves_on,
@@ -509,13 +847,19 @@ both!(
     stale_presence_sets_away,
     queue_settings_are_validated,
     auto_accept_and_overflow,
+    transfer_to_an_agent_waits_for_the_accept,
+    transfer_to_a_queue_is_routed_while_the_owner_keeps_it,
+    round_robin_and_handle_times_persist_between_passes,
+    sticky_previous_agent_and_language,
+    tenant_business_hours_close_queues_without_hours,
 );
 
 // ---------------------------------------------------------------- storm on PostgreSQL
 
 /// Two instances, 3 agents of capacity 2, 20 conversations handed off concurrently across both,
-/// with concurrent accepts, declines and status flips. Then the event log must show no double
-/// assignment and no agent above capacity, and the end state must be settled.
+/// with concurrent accepts, declines, status flips and transfers to the queue. Then the event
+/// log must show no double assignment and no agent above capacity, and the end state must be
+/// settled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn postgres_storm_across_two_instances() {
     let Some(db) = database(Backend::Postgres, "routing_storm").await else {
@@ -525,6 +869,8 @@ async fn postgres_storm_across_two_instances() {
     let second = start_instance(db.url()).await;
     let app = TestApp::with_instance(db, first).await;
     let bases = [app.instance.base.clone(), second.base.clone()];
+    // The tenant's only queue: agents who list none work it, handoffs without one go there.
+    queue(&app, "support", 30).await;
     let mut agents = Vec::new();
     for n in 0..3 {
         agents.push(
@@ -596,6 +942,43 @@ async fn postgres_storm_across_two_instances() {
                         None,
                     )
                     .await;
+                    let owned = view.body["assignee"] == agent_id.as_str();
+                    if round % 11 == 0 && owned {
+                        let r = send(
+                            &client,
+                            Method::POST,
+                            &format!("{base}/v1/conversations/{id}/close"),
+                            Some(&token),
+                            Some(json!({})),
+                        )
+                        .await;
+                        assert!(
+                            r.status == 200 || r.status == 409,
+                            "{} {}",
+                            r.status,
+                            r.body
+                        );
+                        answered = true;
+                        continue;
+                    }
+                    if round % 5 == 0 && owned && view.body["transfer"].is_null() {
+                        let r = send(
+                            &client,
+                            Method::POST,
+                            &format!("{base}/v1/conversations/{id}/transfer"),
+                            Some(&token),
+                            Some(json!({"to_queue": "support", "note": "storm"})),
+                        )
+                        .await;
+                        assert!(
+                            r.status == 200 || r.status == 409,
+                            "{} {}",
+                            r.status,
+                            r.body
+                        );
+                        answered = true;
+                        continue;
+                    }
                     if view.body["offer"]["agent"] != agent_id.as_str() {
                         continue;
                     }
@@ -660,6 +1043,7 @@ async fn postgres_storm_across_two_instances() {
     let mut owner: HashMap<String, String> = HashMap::new();
     let mut offer: HashMap<String, String> = HashMap::new();
     let mut load: HashMap<String, usize> = HashMap::new();
+    let (mut transfers, mut transfer_requests) = (0, 0);
     for e in &log {
         let conv = e.conversation.as_ref().unwrap().to_string();
         let agent = e.data["agent"].as_str().map(String::from);
@@ -691,7 +1075,34 @@ async fn postgres_storm_across_two_instances() {
                 );
                 owner.insert(conv.clone(), agent);
             }
-            "closed" | "transferred" => panic!("no closes or transfers in this test"),
+            "transferred" => {
+                let from = e.data["from_agent"].as_str().unwrap().to_string();
+                assert_eq!(
+                    owner.get(&conv),
+                    Some(&from),
+                    "{conv} transferred by a non-owner (seq {})",
+                    e.seq
+                );
+                offer.remove(&conv);
+                *load.get_mut(&from).unwrap() -= 1;
+                let agent = agent.or_else(|| e.data["to_agent"].as_str().map(String::from));
+                let agent = agent.unwrap();
+                *load.entry(agent.clone()).or_default() += 1;
+                assert!(
+                    load[&agent] <= capacity,
+                    "{agent} above capacity at seq {}",
+                    e.seq
+                );
+                transfers += 1;
+                owner.insert(conv.clone(), agent);
+            }
+            "transfer_requested" => transfer_requests += 1,
+            "closed" => {
+                offer.remove(&conv);
+                if let Some(agent) = owner.remove(&conv) {
+                    *load.get_mut(&agent).unwrap() -= 1;
+                }
+            }
             _ => {}
         }
         // Reserved capacity (assigned + offered) never exceeds capacity either.
@@ -709,7 +1120,27 @@ async fn postgres_storm_across_two_instances() {
     for id in &ids {
         let view = get(&app, id).await;
         match view["state"].as_str().unwrap() {
-            "assigned" => {}
+            "assigned" if view["transfer"].is_null() || view["offer"].is_object() => {}
+            "assigned" => {
+                // A pending queue transfer waits only while nobody but its owner has room.
+                let from = view["transfer"]["from_agent"].as_str().unwrap();
+                let declined: Vec<String> = events(&app, id)
+                    .await
+                    .iter()
+                    .rev()
+                    .take_while(|e| e["type"] != "transfer_requested")
+                    .filter(|e| e["type"] == "offer_declined" || e["type"] == "offer_expired")
+                    .map(|e| e["data"]["agent"].as_str().unwrap().to_string())
+                    .collect();
+                for (agent_id, _) in agents.iter().filter(|(a, _)| a != from) {
+                    let reserved = owner.values().filter(|a| *a == agent_id).count()
+                        + offer.values().filter(|a| *a == agent_id).count();
+                    assert!(
+                        reserved >= capacity || declined.contains(agent_id),
+                        "{id}'s transfer waits while {agent_id} has room ({reserved})"
+                    );
+                }
+            }
             "queued" => {
                 if view["offer"].is_object() {
                     continue;
@@ -730,9 +1161,12 @@ async fn postgres_storm_across_two_instances() {
                     );
                 }
             }
+            "closed" => {}
             other => panic!("{id} ended {other}"),
         }
     }
     assert!(owner.len() <= 3 * capacity);
+    assert!(transfer_requests > 0, "the storm asked for no transfer");
+    eprintln!("storm: {transfer_requests} transfers asked for, {transfers} accepted");
     drop(second);
 }

@@ -253,6 +253,25 @@ pub trait Tx: Send {
     async fn tenant_queues(&mut self, tenant: &TenantId) -> StoreResult<Vec<Queue>>;
     /// [`Store::open_conversations`] read inside this transaction.
     async fn open_conversations(&mut self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
+    /// What the tenant's router learned by the last routing pass (see
+    /// [`routing`](crate::routing)), if any pass stored it.
+    async fn routing_memory(&mut self, tenant: &TenantId)
+    -> StoreResult<Option<serde_json::Value>>;
+    /// Stores what the tenant's router learned.
+    async fn put_routing_memory(
+        &mut self,
+        tenant: &TenantId,
+        memory: &serde_json::Value,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// The agent who last handled one of the customer's other conversations (their latest
+    /// one with an agent), from the analytics facts.
+    async fn previous_agent(
+        &mut self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        except: &ConversationId,
+    ) -> StoreResult<Option<AgentId>>;
     /// Sets (or with `None` removes) the tenant's timer of this kind.
     async fn set_timer(
         &mut self,

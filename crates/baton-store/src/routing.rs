@@ -6,7 +6,8 @@
 //!    lock; SQLite's single writer), so routing passes of a tenant never interleave, on any
 //!    instance, and neither do the commands that change ownership (they take the same lock);
 //! 2. rebuild the tenant's [`Router`] from the store inside that transaction: queues, agents,
-//!    and the open conversations with their pending offer, decline list and overflow stage;
+//!    the open conversations with their pending offer, decline list and overflow stage, and
+//!    the tenant's [routing memory](#memory);
 //! 3. [`Router::route_all`] at `now` (which also fires due timers: offer expiries, overflow
 //!    steps, sticky windows);
 //! 4. apply every [`Decision`] as a core command on the locked conversation
@@ -14,13 +15,37 @@
 //!    [`service::run_command`](crate::service::run_command); a command the core refuses (the
 //!    conversation changed meanwhile) is skipped and logged at debug level, never failing the
 //!    pass;
-//! 5. store the router's next deadline as the tenant's `routing` timer and commit.
+//! 5. store the router's next deadline as the tenant's `routing` timer, the routing memory,
+//!    and commit.
 //!
-//! The router is rebuilt on every pass rather than cached: a pass is O(open conversations +
-//! agents) of the tenant, and there is nothing to keep in sync across instances. The price is
-//! that round-robin rotation and the learned handle times (estimated waits) start from their
-//! defaults on every pass; `longest_idle` uses the later of the agent's last status change and
-//! their latest current assignment.
+//! The router is rebuilt on every pass rather than cached in one instance: a pass is O(open
+//! conversations + agents) of the tenant, and any instance may run the next one.
+//! `longest_idle` uses the later of the agent's last status change and their latest current
+//! assignment.
+//!
+//! # Memory
+//!
+//! What a router learns and the stored records do not hold is kept per tenant in the
+//! `routing_memory` table ([`RoutingMemory`], written only when it changed): the round-robin
+//! rotation and the moving mean handle times per queue and per agent ([`Memory`]), learned from
+//! the conversations that left an agent since the last pass (closed, or transferred away: the
+//! time from assignment to the close or the pass); and, per waiting conversation, the
+//! customer's language (profile `language`, else the conversation attribute `language`; the
+//! primary subtag, lowercase) and their previous agent (the agent of their latest earlier
+//! conversation), looked up once when it is first routed. Estimated waits use the learned
+//! handle times; `best_match` uses the language, the previous agent and each agent's handle
+//! time; sticky routing (`sticky_window_secs`) waits for the previous agent.
+//!
+//! # Transfers
+//!
+//! A transfer waits for its target while the owner keeps the conversation (state `assigned`,
+//! `transfer` set). A transfer to a named agent is an offer to that agent with the accept
+//! window of the target queue (or the conversation's queue): the dispatcher lapses it when
+//! due, which cancels the transfer. A transfer to a queue enters the router as a waiting
+//! conversation of that queue (priority and waiting time from the request, overflow steps
+//! off), never offered to the owner; its offers, declines and lapses work as for any queued
+//! conversation, and the owner's capacity stays taken until someone accepts. While the target
+//! queue is closed it waits (it is not deferred). The owner or a supervisor may withdraw it.
 //!
 //! # Decisions as commands
 //!
@@ -73,7 +98,8 @@
 //!   they run at once. `move_to_queue` must name another existing queue.
 //! - `hours`: the queue's business hours (as `/v1/business-hours`); while closed, its waiting
 //!   conversations are deferred (`after_hours`) and requeued when it opens. Without `hours` a
-//!   queue is always open.
+//!   queue follows the tenant's business hours (`PUT /v1/business-hours`); without either it
+//!   is always open.
 //! - `transfer`: where a contact center transfers this queue's calls (`sip_uri`, `phone`, or
 //!   both). Routing ignores it; the handoff webhook carries it in `data.transfer`.
 //!
@@ -86,8 +112,9 @@ use crate::{Store, StoreError, StoreResult, Tx};
 use baton_core::conversation::{self, Actor, Command};
 use baton_core::hours::{Calendar, CalendarSpec};
 use baton_core::routing::{
-    AgentInfo, AgentStats, ConversationInfo, Decision, Eligibility, MatchWeights, OverflowAction,
-    OverflowStep, QueueConfig, Router, RouterConfig, RoutingState, SkillRequirement, Strategy,
+    AgentInfo, AgentStats, ConversationInfo, Decision, Eligibility, MatchWeights, Memory,
+    OverflowAction, OverflowStep, QueueConfig, Router, RouterConfig, RoutingState,
+    SkillRequirement, Strategy,
 };
 use baton_core::{AgentId, Conversation, ConversationId, ConversationState, QueueId, TenantId};
 use baton_core::{AgentStatus, Timestamp};
@@ -99,6 +126,52 @@ pub const ROUTING_TIMER: &str = "routing";
 
 /// The queue of a tenant that has no queues configured.
 pub const BUILTIN_QUEUE: &str = "default";
+
+/// The tenant setting that holds its business hours (a [`CalendarSpec`]).
+pub const BUSINESS_HOURS: &str = "business_hours";
+
+/// What a tenant's routing passes remember from one pass to the next (see the module docs).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RoutingMemory {
+    /// What the router learned.
+    #[serde(default)]
+    pub router: Memory,
+    /// Who held each assigned conversation at the end of the last pass.
+    #[serde(default)]
+    pub held: BTreeMap<ConversationId, Held>,
+    /// What was looked up once about each waiting conversation.
+    #[serde(default)]
+    pub seen: BTreeMap<ConversationId, Seen>,
+}
+
+/// An assignment as the last pass saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    /// The agent.
+    pub agent: AgentId,
+    /// The queue it was handled from.
+    pub queue: QueueId,
+    /// Since when.
+    pub since: Timestamp,
+}
+
+/// What the router needs to know about a waiting conversation's customer.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Seen {
+    /// The customer's language (primary subtag, lowercase).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// The agent of the customer's latest earlier conversation.
+    #[serde(default)]
+    pub previous_agent: Option<AgentId>,
+}
+
+/// The primary subtag of a language tag, lowercase (`pt-BR` → `pt`); `None` when empty.
+pub fn primary_language(tag: &str) -> Option<String> {
+    let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
+    (!primary.is_empty() && primary.len() <= 8 && primary.chars().all(|c| c.is_ascii_alphabetic()))
+        .then(|| primary.to_ascii_lowercase())
+}
 
 /// The routing fields of [`Queue::settings`]. See the module docs.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -251,11 +324,23 @@ impl Dispatcher {
         tenant: &TenantId,
         now: Timestamp,
     ) -> StoreResult<Vec<StoredEvent>> {
+        let business_hours = tenant_calendar(store, tenant).await?;
         let mut tx = store.begin().await?;
         tx.lock_tenant(tenant).await?;
         let queues = tx.tenant_queues(tenant).await?;
         let agents = tx.tenant_agents(tenant).await?;
         let mut open = tx.open_conversations(tenant).await?;
+        let stored_memory = tx.routing_memory(tenant).await?;
+        let mut memory: RoutingMemory = stored_memory
+            .clone()
+            .and_then(|v| {
+                serde_json::from_value(v)
+                    .map_err(|e| {
+                        tracing::warn!(%tenant, error = %e, "routing memory unreadable; starting afresh");
+                    })
+                    .ok()
+            })
+            .unwrap_or_default();
         // Offers held by agents who went away or offline (or were removed) are withdrawn first;
         // the router then sees those conversations waiting, with that agent as a decliner.
         let present: HashMap<&AgentId, AgentStatus> =
@@ -283,7 +368,43 @@ impl Dispatcher {
                 *conv = after;
             }
         }
-        let snapshot = build(&queues, &agents, &open, now);
+        // Transfers to a named agent are not the router's: lapse their offers when due.
+        let mut direct_deadlines = Vec::new();
+        for conv in open.iter_mut() {
+            let (Some(t), Some(offer)) = (&conv.transfer, &conv.offer) else {
+                continue;
+            };
+            if t.to_agent.is_none() {
+                continue;
+            }
+            if offer.expires_at > now {
+                direct_deadlines.push(offer.expires_at);
+                continue;
+            }
+            let (events, after) = apply(
+                tx.as_mut(),
+                tenant,
+                &conv.id,
+                &Command::ExpireOffer,
+                &Actor::System,
+                now,
+            )
+            .await?;
+            stored.extend(events);
+            if let Some(after) = after {
+                *conv = after;
+            }
+        }
+        let handled = departures(store, tenant, &memory, &open, now).await?;
+        remember_customers(store, tx.as_mut(), tenant, &mut memory, &open).await?;
+        let snapshot = build(
+            &queues,
+            &agents,
+            &open,
+            business_hours.as_ref(),
+            &memory.seen,
+            now,
+        );
         let openings = snapshot.openings.clone();
         let timeouts = snapshot.timeouts;
         let mut router = match Router::new(snapshot.config, snapshot.agents, snapshot.conversations)
@@ -295,10 +416,15 @@ impl Dispatcher {
                 return Ok(Vec::new());
             }
         };
+        router.remember(&memory.router);
+        for (queue, agent, secs) in &handled {
+            router.record_handle_time(queue, agent, *secs);
+        }
         let decisions = router.route_all(now);
         let known: HashMap<&ConversationId, &Conversation> =
             open.iter().map(|c| (&c.id, c)).collect();
         let mut positions = BTreeSet::new();
+        let mut auto_assigned = Vec::new();
         for decision in decisions {
             if let Decision::PositionsChanged { queue } = decision {
                 positions.insert(queue);
@@ -307,6 +433,16 @@ impl Dispatcher {
             let Some(id) = decision.conversation().cloned() else {
                 continue;
             };
+            let transfer = known.get(&id).is_some_and(|c| c.transfer.is_some());
+            if transfer && !transfer_decision(&decision) {
+                continue;
+            }
+            if let Decision::Assign {
+                agent, explanation, ..
+            } = &decision
+            {
+                auto_assigned.push((id.clone(), agent.clone(), explanation.queue.clone()));
+            }
             for (command, actor) in commands(&decision, &timeouts, now) {
                 stored.extend(
                     apply(tx.as_mut(), tenant, &id, &command, &actor, now)
@@ -317,11 +453,11 @@ impl Dispatcher {
         }
         for queue in positions {
             for p in router.queue_positions(&queue) {
-                let unchanged = known.get(&p.conversation).is_some_and(|c| {
-                    c.position == Some(p.position)
-                        && c.estimated_wait_secs == p.estimated_wait_secs
-                        && c.state == ConversationState::Queued
-                        && c.offer.is_none()
+                let unchanged = known.get(&p.conversation).is_none_or(|c| {
+                    c.state != ConversationState::Queued
+                        || c.offer.is_some()
+                        || (c.position == Some(p.position)
+                            && c.estimated_wait_secs == p.estimated_wait_secs)
                 });
                 if unchanged {
                     continue;
@@ -344,11 +480,165 @@ impl Dispatcher {
                 );
             }
         }
-        let next = router.next_timer().into_iter().chain(openings).min();
+        let next = router
+            .next_timer()
+            .into_iter()
+            .chain(openings)
+            .chain(direct_deadlines)
+            .min();
         tx.set_timer(tenant, ROUTING_TIMER, next).await?;
+        memory.router = router.memory();
+        memory.held = held(&open, &auto_assigned, &default_queue(&queues), now);
+        let memory = serde_json::to_value(&memory)?;
+        if stored_memory.as_ref() != Some(&memory) {
+            tx.put_routing_memory(tenant, &memory, now).await?;
+        }
         tx.commit().await?;
         Ok(stored)
     }
+}
+
+/// The tenant's business hours, when set and valid.
+async fn tenant_calendar(store: &dyn Store, tenant: &TenantId) -> StoreResult<Option<Calendar>> {
+    let Some(value) = store.setting(tenant, BUSINESS_HOURS).await? else {
+        return Ok(None);
+    };
+    let calendar = serde_json::from_value::<CalendarSpec>(value)
+        .map_err(|e| e.to_string())
+        .and_then(|spec| Calendar::new(spec).map_err(|e| e.to_string()));
+    Ok(calendar
+        .map_err(|e| {
+            tracing::warn!(%tenant, error = %e, "stored business hours invalid; queues without hours stay open");
+        })
+        .ok())
+}
+
+/// The queue a conversation without a (known) queue waits in.
+fn default_queue(queues: &[Queue]) -> QueueId {
+    queues
+        .first()
+        .map(|q| q.id.clone())
+        .unwrap_or_else(|| QueueId::parse(BUILTIN_QUEUE).expect("valid id"))
+}
+
+/// Whether a router decision about a pending queue transfer is carried out: offers and their
+/// end. A transfer is not deferred, requeued, moved or reprioritised (see the module docs).
+fn transfer_decision(decision: &Decision) -> bool {
+    matches!(
+        decision,
+        Decision::Offer { .. }
+            | Decision::Assign { .. }
+            | Decision::OfferExpired { .. }
+            | Decision::ReleaseOffer { .. }
+    )
+}
+
+/// Handle times of the conversations that left their agent since the last pass: `(queue,
+/// agent, seconds)`.
+async fn departures(
+    store: &dyn Store,
+    tenant: &TenantId,
+    memory: &RoutingMemory,
+    open: &[Conversation],
+    now: Timestamp,
+) -> StoreResult<Vec<(QueueId, AgentId, f64)>> {
+    let current: HashMap<&ConversationId, &Conversation> =
+        open.iter().map(|c| (&c.id, c)).collect();
+    let mut out = Vec::new();
+    for (id, held) in &memory.held {
+        let ended = match current.get(id) {
+            Some(c)
+                if c.state == ConversationState::Assigned
+                    && c.assignee.as_ref() == Some(&held.agent) =>
+            {
+                continue;
+            }
+            // Transferred away or requeued since the last pass, which ran right before.
+            Some(_) => now,
+            None => match store.conversation(tenant, id).await? {
+                Some(c) if c.state == ConversationState::Closed => c.closed_at.unwrap_or(now),
+                _ => continue,
+            },
+        };
+        let secs = ended.millis_since(held.since).max(0) as f64 / 1000.0;
+        out.push((held.queue.clone(), held.agent.clone(), secs));
+    }
+    Ok(out)
+}
+
+/// Looks up, once per waiting conversation, its customer's language and previous agent, and
+/// forgets conversations that are no longer open.
+async fn remember_customers(
+    store: &dyn Store,
+    tx: &mut dyn Tx,
+    tenant: &TenantId,
+    memory: &mut RoutingMemory,
+    open: &[Conversation],
+) -> StoreResult<()> {
+    let ids: BTreeSet<&ConversationId> = open.iter().map(|c| &c.id).collect();
+    memory.seen.retain(|id, _| ids.contains(id));
+    for c in open {
+        let waiting = matches!(
+            c.state,
+            ConversationState::Queued | ConversationState::Deferred
+        ) || c.transfer.is_some();
+        if !waiting || memory.seen.contains_key(&c.id) {
+            continue;
+        }
+        let profile = store.customer(tenant, &c.customer).await?;
+        let language = profile
+            .and_then(|p| p.language)
+            .or_else(|| {
+                c.attributes
+                    .get("language")
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+            })
+            .and_then(|l| primary_language(&l));
+        let previous_agent = tx.previous_agent(tenant, &c.customer, &c.id).await?;
+        memory.seen.insert(
+            c.id.clone(),
+            Seen {
+                language,
+                previous_agent,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Who holds which conversation after this pass.
+fn held(
+    open: &[Conversation],
+    auto_assigned: &[(ConversationId, AgentId, QueueId)],
+    default: &QueueId,
+    now: Timestamp,
+) -> BTreeMap<ConversationId, Held> {
+    let mut held: BTreeMap<ConversationId, Held> = open
+        .iter()
+        .filter(|c| c.state == ConversationState::Assigned)
+        .filter_map(|c| {
+            Some((
+                c.id.clone(),
+                Held {
+                    agent: c.assignee.clone()?,
+                    queue: c.queue.clone().unwrap_or_else(|| default.clone()),
+                    since: c.assigned_at.unwrap_or(c.updated_at),
+                },
+            ))
+        })
+        .collect();
+    for (id, agent, queue) in auto_assigned {
+        held.insert(
+            id.clone(),
+            Held {
+                agent: agent.clone(),
+                queue: queue.clone(),
+                since: now,
+            },
+        );
+    }
+    held
 }
 
 /// Runs one command of the router on the locked conversation; a refusal is skipped. Returns
@@ -447,10 +737,17 @@ fn commands(
 }
 
 /// Builds the router's inputs from the stored records (pure).
-fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timestamp) -> Snapshot {
+fn build(
+    queues: &[Queue],
+    agents: &[Agent],
+    open: &[Conversation],
+    business_hours: Option<&Calendar>,
+    seen: &BTreeMap<ConversationId, Seen>,
+    now: Timestamp,
+) -> Snapshot {
     let ids: Vec<QueueId> = queues.iter().map(|q| q.id.clone()).collect();
     let builtin = QueueId::parse(BUILTIN_QUEUE).expect("valid id");
-    let default = ids.first().cloned().unwrap_or_else(|| builtin.clone());
+    let default = default_queue(queues);
     let mut configs = Vec::new();
     let mut openings = Vec::new();
     let mut timeouts = HashMap::new();
@@ -472,7 +769,11 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
                     min_level: s.level,
                 })
                 .collect(),
-            languages: q.languages.clone(),
+            languages: q
+                .languages
+                .iter()
+                .filter_map(|l| primary_language(l))
+                .collect(),
         };
         cfg.offer_timeout_secs = u64::from(q.offer_timeout_secs.max(1));
         cfg.auto_accept = settings.auto_accept;
@@ -484,7 +785,8 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
         if let Some(w) = settings.weights {
             cfg.weights = w;
         }
-        if let Some(calendar) = settings.hours.and_then(|h| Calendar::new(h).ok()) {
+        let own = settings.hours.and_then(|h| Calendar::new(h).ok());
+        if let Some(calendar) = own.as_ref().or(business_hours) {
             cfg.open = calendar.is_open(now);
             if !cfg.open
                 && let Some(at) = calendar.next_open(now)
@@ -496,7 +798,27 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
         configs.push(cfg);
     }
     if queues.is_empty() {
-        configs.push(QueueConfig::new(builtin.clone()));
+        let mut cfg = QueueConfig::new(builtin.clone());
+        if let Some(calendar) = business_hours {
+            cfg.open = calendar.is_open(now);
+            if !cfg.open
+                && let Some(at) = calendar.next_open(now)
+            {
+                openings.push(at);
+            }
+        }
+        configs.push(cfg);
+    }
+    // An owner keeps a conversation they asked to transfer to a queue until someone accepts:
+    // the router sees it waiting in the target queue, so it takes one unit of the owner's
+    // capacity here instead.
+    let mut transferring: HashMap<&AgentId, u32> = HashMap::new();
+    for c in open {
+        if let (Some(t), ConversationState::Assigned) = (&c.transfer, c.state)
+            && t.to_agent.is_none()
+        {
+            *transferring.entry(&t.from_agent).or_default() += 1;
+        }
     }
     let mut busy_since: HashMap<&AgentId, Timestamp> = HashMap::new();
     for c in open {
@@ -530,9 +852,15 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
                     .iter()
                     .map(|s| (s.name.clone(), s.level))
                     .collect::<BTreeMap<_, _>>(),
-                languages: a.languages.clone(),
+                languages: a
+                    .languages
+                    .iter()
+                    .filter_map(|l| primary_language(l))
+                    .collect(),
                 queues: member,
-                capacity: a.capacity,
+                capacity: a
+                    .capacity
+                    .saturating_sub(transferring.get(&a.id).copied().unwrap_or(0)),
                 idle_since,
                 stats: AgentStats::default(),
             }
@@ -541,6 +869,10 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
     let conversations = open
         .iter()
         .filter_map(|c| {
+            let seen = seen.get(&c.id);
+            if let Some(t) = &c.transfer {
+                return queue_transfer(c, t, &ids, seen);
+            }
             let state = match (c.state, &c.offer, &c.assignee) {
                 (ConversationState::Queued, Some(offer), _) => RoutingState::Offered {
                     agent: offer.agent.clone(),
@@ -565,10 +897,10 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
                 queue,
                 priority: c.priority,
                 queued_at: c.queued_at.unwrap_or(c.created_at),
-                language: None,
+                language: seen.and_then(|s| s.language.clone()),
                 channel: c.channel.clone(),
                 declined_by: c.declined_by.clone(),
-                previous_agent: None,
+                previous_agent: seen.and_then(|s| s.previous_agent.clone()),
                 overflow_stage: if stays_in_queue { c.overflow_stage } else { 0 },
                 entered_queue_at: c.entered_queue_at,
                 state,
@@ -585,6 +917,42 @@ fn build(queues: &[Queue], agents: &[Agent], open: &[Conversation], now: Timesta
         openings,
         timeouts,
     }
+}
+
+/// A pending transfer to a queue, as the router sees it: waiting (or offered) in the target
+/// queue, never to its owner, with no overflow. Transfers to a named agent are not routed.
+fn queue_transfer(
+    c: &Conversation,
+    t: &conversation::PendingTransfer,
+    queues: &[QueueId],
+    seen: Option<&Seen>,
+) -> Option<ConversationInfo> {
+    let queue = t.to_queue.clone().filter(|q| queues.contains(q))?;
+    if t.to_agent.is_some() || c.state != ConversationState::Assigned {
+        return None;
+    }
+    let state = match &c.offer {
+        Some(offer) => RoutingState::Offered {
+            agent: offer.agent.clone(),
+            expires_at: offer.expires_at,
+        },
+        None => RoutingState::Waiting,
+    };
+    let mut declined_by = c.declined_by.clone();
+    declined_by.push(t.from_agent.clone());
+    Some(ConversationInfo {
+        id: c.id.clone(),
+        queue,
+        priority: c.priority,
+        queued_at: t.requested_at,
+        language: seen.and_then(|s| s.language.clone()),
+        channel: c.channel.clone(),
+        declined_by,
+        previous_agent: None,
+        overflow_stage: u32::MAX,
+        entered_queue_at: Some(t.requested_at),
+        state,
+    })
 }
 
 /// Stored settings that no longer validate (an overflow target was deleted): keep what still

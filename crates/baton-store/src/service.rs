@@ -259,6 +259,34 @@ pub async fn run_command(
     })
 }
 
+/// When the offer of a transfer to a named agent lapses if `now` is when it is asked for: the
+/// accept window of the target queue, else of the conversation's queue, else 30 s.
+pub async fn transfer_expiry(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    to_queue: Option<&QueueId>,
+    now: Timestamp,
+) -> StoreResult<Timestamp> {
+    let queue = match to_queue {
+        Some(q) => Some(q.clone()),
+        None => store
+            .conversation(tenant, id)
+            .await?
+            .ok_or(StoreError::NotFound("conversation"))?
+            .queue
+            .clone(),
+    };
+    let secs = match queue {
+        Some(q) => store
+            .queue(tenant, &q)
+            .await?
+            .map_or(30, |q| q.offer_timeout_secs.max(1)),
+        None => 30,
+    };
+    Ok(now.plus_millis(i64::from(secs) * 1000))
+}
+
 /// Commands that change who owns what are serialized per tenant, so two instances never
 /// assign one conversation twice or overfill an agent.
 fn routes(command: &Command) -> bool {

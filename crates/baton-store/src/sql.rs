@@ -1574,6 +1574,64 @@ macro_rules! sql_backend {
                     .collect()
             }
 
+            async fn routing_memory(
+                &mut self,
+                tenant: &TenantId,
+            ) -> StoreResult<Option<serde_json::Value>> {
+                let data = sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM routing_memory WHERE tenant = $1",
+                )
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+            }
+
+            async fn put_routing_memory(
+                &mut self,
+                tenant: &TenantId,
+                memory: &serde_json::Value,
+                now: Timestamp,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO routing_memory (tenant, data, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tenant) DO UPDATE SET data = excluded.data, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(tenant.as_str())
+                .bind(serde_json::to_string(memory)?)
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn previous_agent(
+                &mut self,
+                tenant: &TenantId,
+                customer: &CustomerId,
+                except: &ConversationId,
+            ) -> StoreResult<Option<AgentId>> {
+                // The latest few earlier conversations; most had an agent if any did.
+                let rows = sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM conversation_facts \
+                     WHERE tenant = $1 AND customer = $2 AND conversation <> $3 \
+                     ORDER BY started_at DESC LIMIT 5",
+                )
+                .bind(tenant.as_str())
+                .bind(customer.as_str())
+                .bind(except.as_str())
+                .fetch_all(&mut *self.tx)
+                .await?;
+                for data in rows {
+                    let facts = serde_json::from_str::<baton_core::analytics::Facts>(&data)?;
+                    if let Some(segment) = facts.segments.last() {
+                        return Ok(Some(segment.agent.clone()));
+                    }
+                }
+                Ok(None)
+            }
+
             async fn set_timer(
                 &mut self,
                 tenant: &TenantId,

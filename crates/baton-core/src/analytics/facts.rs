@@ -292,6 +292,9 @@ impl Facts {
             EventKind::Transferred {
                 to_agent, to_queue, ..
             } => {
+                if let Some(agent) = to_agent {
+                    self.answer_offer(agent, OfferEnd::Accepted, at);
+                }
                 self.end_segment(at, SegmentEnd::Transferred);
                 match to_agent {
                     Some(agent) => self.segments.push(SegmentFact {
@@ -373,7 +376,9 @@ impl Facts {
             | EventKind::BotReplyRejected { .. }
             | EventKind::BriefBuilt { .. }
             | EventKind::OverflowStep { .. }
-            | EventKind::QueuePositions { .. } => {}
+            | EventKind::QueuePositions { .. }
+            | EventKind::TransferRequested { .. }
+            | EventKind::TransferCancelled { .. } => {}
         }
     }
 

@@ -117,8 +117,13 @@ fn transfer(to_agent: Option<u8>, to_queue: Option<u8>, override_owner: bool) ->
         to_agent: to_agent.map(agent_id),
         to_queue: to_queue.map(queue),
         note: "over to you".into(),
+        expires_at: later(30_000),
         override_owner,
     }
+}
+
+fn cancel_transfer(override_owner: bool) -> Command {
+    Command::CancelTransfer { override_owner }
 }
 
 fn close(override_owner: bool) -> Command {
@@ -771,9 +776,39 @@ fn expire_offer() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn transfer_to_an_agent() {
+fn transfer_to_an_agent_waits_for_their_accept() {
     let mut c = assigned(1);
     let events = ok(&mut c, &transfer(Some(2), None, false), &agent(1));
+    assert_eq!(
+        events,
+        vec![
+            EventKind::TransferRequested {
+                from_agent: agent_id(1),
+                to_agent: Some(agent_id(2)),
+                to_queue: None,
+                note: "over to you".into(),
+            },
+            EventKind::Offered {
+                agent: agent_id(2),
+                expires_at: later(30_000),
+                explanation: None,
+            }
+        ]
+    );
+    // The original agent keeps it (and may still write) until the target accepts.
+    assert_eq!(c.state, S::Assigned);
+    assert_eq!(c.assignee, Some(agent_id(1)));
+    assert!(c.transfer.is_some());
+    ok(&mut c, &agent_says(1), &agent(1));
+    assert_eq!(
+        refused(&c, &transfer(Some(3), None, false), &agent(1)),
+        TransitionError::TransferPending
+    );
+    assert_eq!(
+        refused(&c, &Command::Accept, &agent(3)),
+        TransitionError::NoOffer
+    );
+    let events = ok(&mut c, &Command::Accept, &agent(2));
     assert_eq!(
         events,
         vec![EventKind::Transferred {
@@ -787,33 +822,128 @@ fn transfer_to_an_agent() {
     assert_eq!(c.assignee, Some(agent_id(2)));
     assert_eq!(c.queue, Some(queue(1)));
     assert_eq!(c.assigned_at, Some(NOW));
+    assert_eq!((&c.transfer, &c.offer), (&None, &None));
 }
 
 #[test]
-fn transfer_to_a_queue_requeues_without_assignee() {
+fn a_declined_or_lapsed_transfer_to_an_agent_stays_with_the_owner() {
+    for (command, actor, reason, ended) in [
+        (
+            Command::Decline,
+            agent(2),
+            "declined",
+            EventKind::OfferDeclined { agent: agent_id(2) },
+        ),
+        (
+            Command::ExpireOffer,
+            Actor::System,
+            "expired",
+            EventKind::OfferExpired { agent: agent_id(2) },
+        ),
+    ] {
+        let mut c = assigned(1);
+        ok(&mut c, &transfer(Some(2), None, false), &agent(1));
+        let events = ok(&mut c, &command, &actor);
+        assert_eq!(
+            events,
+            vec![
+                ended,
+                EventKind::TransferCancelled {
+                    reason: reason.into()
+                }
+            ]
+        );
+        assert_eq!(c.assignee, Some(agent_id(1)));
+        assert_eq!((&c.transfer, &c.offer), (&None, &None));
+        assert!(c.declined_by.is_empty());
+        // A new transfer may be asked for.
+        ok(&mut c, &transfer(Some(3), None, false), &agent(1));
+    }
+}
+
+#[test]
+fn a_queue_transfer_is_offered_in_turn_until_someone_accepts() {
     let mut c = assigned(1);
     let events = ok(&mut c, &transfer(None, Some(2), false), &agent(1));
+    assert!(matches!(&events[..], [EventKind::TransferRequested { .. }]));
+    assert_eq!((c.state, c.queue.clone()), (S::Assigned, Some(queue(1))));
+    // Never back to the owner.
+    assert_eq!(
+        refused(&c, &offer_to(1), &Actor::System),
+        TransitionError::TransferToSelf
+    );
+    ok(&mut c, &offer_to(2), &Actor::System);
+    // A decline does not end a queue transfer: the next agent is offered it.
+    let events = ok(&mut c, &Command::Decline, &agent(2));
     assert_eq!(
         events,
-        vec![EventKind::Transferred {
+        vec![EventKind::OfferDeclined { agent: agent_id(2) }]
+    );
+    assert!(c.transfer.is_some());
+    assert_eq!(
+        refused(&c, &offer_to(2), &Actor::System),
+        TransitionError::AlreadyDeclined
+    );
+    ok(&mut c, &offer_to(3), &Actor::System);
+    ok(&mut c, &Command::Accept, &agent(3));
+    assert_eq!(c.assignee, Some(agent_id(3)));
+    assert_eq!(c.queue, Some(queue(2)));
+    assert!(c.transfer.is_none() && c.declined_by.is_empty());
+}
+
+#[test]
+fn a_pending_transfer_can_be_withdrawn_and_ends_with_a_close() {
+    let mut c = assigned(1);
+    ok(&mut c, &transfer(Some(2), None, false), &agent(1));
+    assert_eq!(
+        refused(&c, &cancel_transfer(false), &agent(3)),
+        TransitionError::NotAssignee
+    );
+    let events = ok(&mut c, &cancel_transfer(false), &agent(1));
+    assert_eq!(
+        events,
+        vec![
+            EventKind::OfferExpired { agent: agent_id(2) },
+            EventKind::TransferCancelled {
+                reason: "withdrawn".into()
+            }
+        ]
+    );
+    assert_eq!(
+        refused(&c, &cancel_transfer(false), &agent(1)),
+        TransitionError::NoTransfer
+    );
+    ok(&mut c, &transfer(None, Some(2), false), &agent(1));
+    let events = ok(&mut c, &close(false), &agent(1));
+    assert_eq!(
+        events,
+        vec![
+            EventKind::TransferCancelled {
+                reason: "closed".into()
+            },
+            EventKind::Closed {
+                resolution: Some("solved".into())
+            }
+        ]
+    );
+    assert!(c.transfer.is_none());
+}
+
+#[test]
+fn transfers_in_logs_from_before_acceptance_still_replay() {
+    // Older logs put a queue transfer straight back in the queue.
+    let mut c = assigned(1);
+    apply(
+        &mut c,
+        &EventKind::Transferred {
             from_agent: agent_id(1),
             to_agent: None,
             to_queue: Some(queue(2)),
-            note: "over to you".into(),
-        }]
+            note: "n".into(),
+        },
+        NOW,
     );
-    assert_eq!(c.state, S::Queued);
-    assert_eq!(c.assignee, None);
-    assert_eq!(c.queue, Some(queue(2)));
-    assert_eq!(c.queued_at, Some(NOW));
-}
-
-#[test]
-fn transfer_to_an_agent_in_another_queue() {
-    let mut c = assigned(1);
-    ok(&mut c, &transfer(Some(3), Some(2), false), &agent(1));
-    assert_eq!(c.state, S::Assigned);
-    assert_eq!(c.assignee, Some(agent_id(3)));
+    assert_eq!((c.state, c.assignee.clone()), (S::Queued, None));
     assert_eq!(c.queue, Some(queue(2)));
 }
 
@@ -849,12 +979,13 @@ fn transfer_of_another_agents_conversation_with_override() {
     let mut c = assigned(1);
     let events = ok(&mut c, &transfer(Some(3), None, true), &agent(2));
     assert!(
-        matches!(&events[..], [EventKind::Transferred { from_agent, .. }] if *from_agent == agent_id(1)),
+        matches!(&events[..], [EventKind::TransferRequested { from_agent, .. }, EventKind::Offered { .. }] if *from_agent == agent_id(1)),
         "{events:?}"
     );
-    assert_eq!(c.assignee, Some(agent_id(3)));
+    ok(&mut c, &cancel_transfer(true), &agent(2));
     // The supervisor may take it themselves.
     ok(&mut c, &transfer(Some(2), None, true), &agent(2));
+    ok(&mut c, &Command::Accept, &agent(2));
     assert_eq!(c.assignee, Some(agent_id(2)));
 }
 
@@ -863,7 +994,8 @@ fn transfer_by_integrations_is_authorised_upstream() {
     for actor in [Actor::System, api()] {
         let mut c = assigned(1);
         ok(&mut c, &transfer(None, Some(2), false), &actor);
-        assert_eq!(c.state, S::Queued);
+        assert!(c.transfer.is_some());
+        ok(&mut c, &cancel_transfer(false), &actor);
     }
 }
 
@@ -1126,6 +1258,19 @@ impl Step {
                 expires_at: now.plus_millis(expires_at.millis()),
                 explanation: explanation.clone(),
             },
+            Command::Transfer {
+                to_agent,
+                to_queue,
+                note,
+                expires_at,
+                override_owner,
+            } => Command::Transfer {
+                to_agent: to_agent.clone(),
+                to_queue: to_queue.clone(),
+                note: note.clone(),
+                expires_at: now.plus_millis(expires_at.millis()),
+                override_owner: *override_owner,
+            },
             other => other.clone(),
         }
     }
@@ -1231,9 +1376,11 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 to_agent,
                 to_queue,
                 note: "handing over".into(),
+                expires_at: Timestamp::from_millis(30_000),
                 override_owner,
             }
         ),
+        1 => any::<bool>().prop_map(|override_owner| Command::CancelTransfer { override_owner }),
         1 => prop::sample::select(vec!["after_hours", "no_agent_available"])
             .prop_map(|r| Command::Defer { reason: r.into() }),
         2 => Just(Command::Requeue),
@@ -1264,8 +1411,39 @@ fn check_invariants(c: &Conversation, log: &[(EventKind, Timestamp)]) -> Result<
         "assignee iff assigned: {:?}",
         c
     );
+    if let Some(t) = &c.transfer {
+        prop_assert_eq!(
+            c.state,
+            S::Assigned,
+            "transfer of an unowned conversation: {:?}",
+            c
+        );
+        prop_assert_eq!(
+            c.assignee.as_ref(),
+            Some(&t.from_agent),
+            "owner changed: {:?}",
+            c
+        );
+        if let (Some(to), Some(offer)) = (&t.to_agent, &c.offer) {
+            prop_assert_eq!(
+                to,
+                &offer.agent,
+                "transfer offered to someone else: {:?}",
+                c
+            );
+        }
+    }
     if let Some(offer) = &c.offer {
-        prop_assert_eq!(c.state, S::Queued, "offer outside the queue: {:?}", c);
+        prop_assert!(
+            c.state == S::Queued || c.transfer.is_some(),
+            "offer outside the queue: {:?}",
+            c
+        );
+        prop_assert!(
+            c.assignee.as_ref() != Some(&offer.agent),
+            "offer to the owner: {:?}",
+            c
+        );
         prop_assert!(
             !c.declined_by.contains(&offer.agent),
             "offer to a decliner: {:?}",
@@ -1456,7 +1634,16 @@ fn transfer_to_a_queue_resets_overflow() {
         &Actor::System,
     );
     ok(&mut c, &Command::Claim, &agent(1));
-    ok(&mut c, &transfer(None, Some(2), false), &agent(1));
+    apply(
+        &mut c,
+        &EventKind::Transferred {
+            from_agent: agent_id(1),
+            to_agent: None,
+            to_queue: Some(queue(2)),
+            note: "n".into(),
+        },
+        NOW,
+    );
     assert_eq!(c.state, S::Queued);
     assert_eq!(c.overflow_stage, 0);
     assert_eq!(c.entered_queue_at, Some(NOW));

@@ -222,6 +222,32 @@ pub struct AgentStats {
     pub csat: Option<f64>,
 }
 
+/// What a router learns while it runs and its inputs do not carry: per queue the moving mean
+/// handle time and the round-robin rotation, per agent the moving handle time. A caller that
+/// rebuilds the router from stored data keeps it between rebuilds ([`crate::routing::Router::memory`],
+/// [`crate::routing::Router::remember`]), so neither starts over.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Memory {
+    /// Per queue.
+    #[serde(default)]
+    pub queues: BTreeMap<QueueId, QueueMemory>,
+    /// Per agent: recent mean handle time in seconds.
+    #[serde(default)]
+    pub agent_handle_secs: BTreeMap<AgentId, f64>,
+}
+
+/// What a router learned about one queue.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct QueueMemory {
+    /// Moving mean handle time in seconds (estimated waits).
+    pub aht_secs: f64,
+    /// Round-robin: offers made so far.
+    pub rr_next: u64,
+    /// Round-robin: the sequence number of each agent's latest offer from this queue.
+    #[serde(default)]
+    pub rr_last: BTreeMap<AgentId, u64>,
+}
+
 /// An agent as the router sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentInfo {

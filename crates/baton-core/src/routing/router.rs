@@ -27,8 +27,8 @@
 
 use super::decision::{Candidate, Decision, Explanation, Position};
 use super::model::{
-    AgentInfo, AgentStats, ConversationInfo, MatchWeights, OverflowAction, QueueConfig,
-    RouterConfig, RoutingState, SkillRequirement, Strategy,
+    AgentInfo, AgentStats, ConversationInfo, MatchWeights, Memory, OverflowAction, QueueConfig,
+    QueueMemory, RouterConfig, RoutingState, SkillRequirement, Strategy,
 };
 use crate::ids::{AgentId, ConversationId, QueueId};
 use crate::time::Timestamp;
@@ -1433,21 +1433,7 @@ impl Router {
         let freed = self.remove_conversation(c);
         if let CState::Assigned { since, .. } = state {
             let handle = now.millis_since(since).max(0) as f64 / 1000.0;
-            let q = &mut self.queues[qi];
-            q.aht_secs = (1.0 - AHT_ALPHA) * q.aht_secs + AHT_ALPHA * handle;
-            if q.pools
-                .iter()
-                .any(|&p| self.pools[p].waiting.iter().any(|w| !w.is_empty()))
-            {
-                self.touch(qi);
-            }
-            if let Some(a) = freed {
-                let stats = &mut self.agents[a as usize].info.stats;
-                stats.recent_handle_secs = Some(match stats.recent_handle_secs {
-                    Some(h) => (1.0 - AHT_ALPHA) * h + AHT_ALPHA * handle,
-                    None => handle,
-                });
-            }
+            self.learn_handle_time(qi, freed, handle);
         }
         if let Some(a) = freed {
             if matches!(state, CState::Assigned { .. }) {
@@ -1458,6 +1444,102 @@ impl Router {
         }
         self.flush(&mut out);
         out
+    }
+
+    /// A conversation of `queue` that `agent` handled for `secs` seconds ended outside this
+    /// router's view (a caller that rebuilds the router learns closes this way). Unknown queues
+    /// are ignored; an unknown agent only teaches the queue.
+    pub fn record_handle_time(&mut self, queue: &QueueId, agent: &AgentId, secs: f64) {
+        if !secs.is_finite() || secs < 0.0 {
+            return;
+        }
+        let Some(&qi) = self.queue_index.get(queue) else {
+            return;
+        };
+        let a = self.agent_index.get(agent).copied();
+        self.learn_handle_time(qi, a, secs);
+        if let Some(a) = a {
+            self.reindex_keys(a);
+        }
+    }
+
+    fn learn_handle_time(&mut self, qi: usize, agent: Option<Slot>, handle: f64) {
+        let q = &mut self.queues[qi];
+        q.aht_secs = (1.0 - AHT_ALPHA) * q.aht_secs + AHT_ALPHA * handle;
+        if q.pools
+            .iter()
+            .any(|&p| self.pools[p].waiting.iter().any(|w| !w.is_empty()))
+        {
+            self.touch(qi);
+        }
+        if let Some(a) = agent {
+            let stats = &mut self.agents[a as usize].info.stats;
+            stats.recent_handle_secs = Some(match stats.recent_handle_secs {
+                Some(h) => (1.0 - AHT_ALPHA) * h + AHT_ALPHA * handle,
+                None => handle,
+            });
+        }
+    }
+
+    /// What this router learned (see [`Memory`]), to hand to the next one built from the
+    /// same tenant's data.
+    pub fn memory(&self) -> Memory {
+        let id = |a: &Slot| self.agents[*a as usize].info.id.clone();
+        Memory {
+            queues: self
+                .queues
+                .iter()
+                .map(|q| {
+                    (
+                        q.cfg.id.clone(),
+                        QueueMemory {
+                            aht_secs: q.aht_secs,
+                            rr_next: q.rr_next,
+                            rr_last: q.rr_last.iter().map(|(a, n)| (id(a), *n)).collect(),
+                        },
+                    )
+                })
+                .collect(),
+            agent_handle_secs: self
+                .agents
+                .iter()
+                .filter(|a| a.known)
+                .filter_map(|a| Some((a.info.id.clone(), a.info.stats.recent_handle_secs?)))
+                .collect(),
+        }
+    }
+
+    /// Takes over what an earlier router learned (see [`Memory`]); call it right after
+    /// [`Router::new`], before routing. Queues and agents this router does not know are
+    /// skipped; an agent's own `stats.recent_handle_secs`, when given, wins.
+    pub fn remember(&mut self, memory: &Memory) {
+        for (queue, m) in &memory.queues {
+            let Some(&qi) = self.queue_index.get(queue) else {
+                continue;
+            };
+            let rr_last: HashMap<Slot, u64> = m
+                .rr_last
+                .iter()
+                .filter_map(|(a, n)| Some((*self.agent_index.get(a)?, *n)))
+                .collect();
+            let q = &mut self.queues[qi];
+            if m.aht_secs.is_finite() && m.aht_secs > 0.0 {
+                q.aht_secs = m.aht_secs;
+            }
+            q.rr_next = m.rr_next;
+            q.rr_last = rr_last;
+        }
+        for (agent, secs) in &memory.agent_handle_secs {
+            if let Some(&a) = self.agent_index.get(agent) {
+                let stats = &mut self.agents[a as usize].info.stats;
+                if stats.recent_handle_secs.is_none() && secs.is_finite() {
+                    stats.recent_handle_secs = Some(*secs);
+                }
+            }
+        }
+        for a in 0..self.agents.len() {
+            self.reindex_keys(a as Slot);
+        }
     }
 
     /// The owner transferred the conversation to another agent (assigned at once) or a queue

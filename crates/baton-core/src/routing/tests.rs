@@ -397,6 +397,66 @@ fn round_robin_rotates() {
 }
 
 #[test]
+fn memory_carries_rotation_and_handle_times_across_rebuilds() {
+    // The server rebuilds the router on every pass; what it learned must survive that.
+    let config = || {
+        let mut qc = QueueConfig::new(q("support"));
+        qc.strategy = RouteStrategy::RoundRobin;
+        qc.auto_accept = true;
+        RouterConfig {
+            queues: vec![qc],
+            ..Default::default()
+        }
+    };
+    let agents = || {
+        (0..3)
+            .map(|i| agent(&format!("a{i}"), &["support"], i))
+            .collect::<Vec<_>>()
+    };
+    let mut memory = Memory::default();
+    let mut got = Vec::new();
+    for i in 0..6 {
+        let mut r = Router::new(config(), agents(), vec![]).unwrap();
+        r.remember(&memory);
+        let id = format!("c{i}");
+        let d = r
+            .conversation_queued(waiting(&id, "support", i), t(i))
+            .unwrap();
+        got.push(offers(&d)[0].1.clone());
+        memory = r.memory();
+    }
+    assert_eq!(got, ["a0", "a1", "a2", "a0", "a1", "a2"]);
+    // Handle times learned from closes outside the router (600 s each) move the estimate.
+    let mut r = Router::new(config(), agents(), vec![]).unwrap();
+    r.remember(&memory);
+    for _ in 0..30 {
+        r.record_handle_time(&q("support"), &a("a0"), 600.0);
+    }
+    r.record_handle_time(&q("unknown"), &a("a0"), 1.0);
+    r.record_handle_time(&q("support"), &a("a1"), f64::NAN);
+    let memory = r.memory();
+    let aht = memory.queues[&q("support")].aht_secs;
+    assert!((550.0..600.0).contains(&aht), "{aht}");
+    assert!(memory.agent_handle_secs[&a("a0")] > 550.0);
+    assert!(!memory.agent_handle_secs.contains_key(&a("a1")));
+    let json = serde_json::to_string(&memory).unwrap();
+    assert_eq!(serde_json::from_str::<Memory>(&json).unwrap(), memory);
+    // The estimate of a newly built router uses the remembered handle time: with one agent
+    // busy and nobody else free, the second in line waits about two handle times / 3 agents.
+    let mut r = Router::new(config(), vec![agent("a0", &["support"], 0)], vec![]).unwrap();
+    r.remember(&memory);
+    r.route_all(t(0));
+    for (i, id) in ["w1", "w2", "w3"].iter().enumerate() {
+        r.conversation_queued(waiting(id, "support", i as i64), t(i as i64))
+            .unwrap();
+    }
+    let positions = r.queue_positions(&q("support"));
+    assert_eq!(positions.len(), 2);
+    let wait = positions[1].estimated_wait_secs.unwrap();
+    assert!((1000..=1300).contains(&wait), "{wait}");
+}
+
+#[test]
 fn channel_weights_use_capacity_units() {
     let mut ann = agent("ann", &["support"], 0);
     ann.capacity = 3;

@@ -11,12 +11,14 @@ use crate::dto::{ConversationView, EventView, rfc3339};
 use serde_json::{Value, json};
 
 /// The public event types a webhook can subscribe to, with the log's event kind behind each.
-pub const PUBLIC_EVENTS: [(&str, &str); 9] = [
+pub const PUBLIC_EVENTS: [(&str, &str); 11] = [
     ("conversation.started", "started"),
     ("conversation.handoff_requested", "handoff_requested"),
     ("conversation.offered", "offered"),
     ("conversation.assigned", "assigned"),
     ("conversation.message", "message_added"),
+    ("conversation.transfer_requested", "transfer_requested"),
+    ("conversation.transfer_cancelled", "transfer_cancelled"),
     ("conversation.transferred", "transferred"),
     ("conversation.deferred", "deferred"),
     ("conversation.closed", "closed"),

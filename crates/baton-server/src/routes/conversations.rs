@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accept))
         .routes(routes!(decline))
         .routes(routes!(transfer))
+        .routes(routes!(cancel_transfer))
         .routes(routes!(note))
         .routes(routes!(close))
         .routes(routes!(csat))
@@ -598,6 +599,14 @@ async fn transfer(
     let override_owner = principal
         .role()
         .is_some_and(|r| r.at_least(Role::Supervisor));
+    let expires_at = service::transfer_expiry(
+        state.store.as_ref(),
+        &principal.tenant,
+        &conversation_id(&id)?,
+        to_queue.as_ref(),
+        now(),
+    )
+    .await?;
     run(
         &state,
         &principal,
@@ -606,8 +615,32 @@ async fn transfer(
             to_agent,
             to_queue,
             note,
+            expires_at,
             override_owner,
         },
+    )
+    .await
+}
+
+/// Withdraw a pending transfer: the conversation stays with its owner.
+#[utoipa::path(post, path = "/v1/conversations/{id}/transfer/cancel", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn cancel_transfer(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationView>> {
+    principal.require_role(Role::Agent)?;
+    let override_owner = principal
+        .role()
+        .is_some_and(|r| r.at_least(Role::Supervisor));
+    run(
+        &state,
+        &principal,
+        &id,
+        Command::CancelTransfer { override_owner },
     )
     .await
 }
