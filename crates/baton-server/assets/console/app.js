@@ -152,7 +152,7 @@ function onEvent(e) {
   }
   if (e.conversation_id && e.conversation_id === S.current) loadConv(false);
   // Ownership changes move items between groups: refetch the inbox at once.
-  if (/^(offered|offer_|assigned|closed|transferred|deferred|queued)/.test(e.type)) refresh();
+  if (/^(offered|offer_|assigned|closed|transfer|deferred|queued)/.test(e.type)) refresh();
   else scheduleRefresh();
 }
 
@@ -164,13 +164,16 @@ async function refresh() {
   // Overlapping refreshes: only the latest one started may write the lists.
   const seq = ++refreshSeq;
   try {
-    const [queued, mine, deferred, closed, bot] = await Promise.all([
+    const [queued, mine, deferred, closed, bot, assigned] = await Promise.all([
       all("/v1/conversations?state=queued"), all("/v1/conversations?state=assigned&assignee=me"),
       all("/v1/conversations?state=deferred"), api("GET", "/v1/conversations?state=closed&limit=30").then((r) => r.items),
       isSup() ? all("/v1/conversations?state=bot") : Promise.resolve([]),
+      all("/v1/conversations?state=assigned"),
     ]);
     if (seq !== refreshSeq) return;
-    Object.assign(S.lists, { queued, mine, deferred, closed, bot });
+    // Transfers offered to me: another agent still owns them until I accept.
+    const transfers = assigned.filter((c) => c.offer && c.offer.agent === S.me.id);
+    Object.assign(S.lists, { queued, mine, deferred, closed, bot, transfers });
     if (isSup() && S.page === "supervisor") await loadSupervisor();
   } catch (e) { return; }
   if (S.page === "inbox" || S.page === "conv") renderInbox(); else if (S.page === "supervisor") render();
@@ -183,7 +186,7 @@ function groups() {
     const hay = [c.id, c.customer_name, c.queue, c.handoff && c.handoff.reason, c.channel, c.state].join(" ").toLowerCase();
     return hay.includes(S.filter.toLowerCase());
   });
-  const offers = q.filter((c) => c.offer && c.offer.agent === me.id);
+  const offers = q.filter((c) => c.offer && c.offer.agent === me.id).concat(S.lists.transfers || []);
   const team = q.filter((c) => !offers.includes(c) && (me.queues || []).includes(c.queue));
   const out = [
     ["offers", "Offers to me", f(offers)],
@@ -303,11 +306,11 @@ function convView() {
   const c = S.conv, me = S.me;
   const cust = c.customer || {};
   const mine = c.state === "assigned" && c.assignee === me.id;
-  const offeredToMe = c.state === "queued" && c.offer && c.offer.agent === me.id;
+  const offeredToMe = (c.state === "queued" || c.transfer) && c.offer && c.offer.agent === me.id;
   const base = "/v1/conversations/" + c.id;
   const acts = [];
   if (offeredToMe) {
-    acts.push(h("button", { id: "accept", class: "primary", "aria-keyshortcuts": "a", text: "Accept (A)", onclick: () => act("Accepted", () => api("POST", base + "/accept")) }),
+    acts.push(h("button", { id: "accept", class: "primary", "aria-keyshortcuts": "a", text: c.transfer ? "Accept transfer (A)" : "Accept (A)", onclick: () => act("Accepted", () => api("POST", base + "/accept")) }),
       h("button", { id: "decline", "aria-keyshortcuts": "d", text: "Decline (D)", onclick: () => act("Declined", () => api("POST", base + "/decline")) }),
       h("span", { class: "countdown", "data-expires": c.offer.expires_at, text: countdown(c.offer.expires_at) }));
   } else if (c.state === "queued" || c.state === "deferred") {
@@ -323,7 +326,9 @@ function convView() {
     h("div", { id: "conv-error", class: "error", role: "alert", hidden: true }));
   const transcript = h("div", { class: "card" }, h("h3", { text: "Transcript" }),
     h("div", { class: "transcript", id: "transcript", role: "log", "aria-label": "Transcript" }, ...S.messages.map(msgView)));
-  const left = [header, transcript];
+  const left = [header];
+  if (c.transfer) left.push(transferBanner(c, base, mine));
+  left.push(transcript);
   if (mine) left.push(replyBox(c, base));
   left.push(noteBox(base));
   if (mine || (isSup() && c.state === "assigned")) left.push(transferClose(c, base));
@@ -364,6 +369,17 @@ function noteBox(base) {
       try { await api("POST", base + "/notes", { text: val("note") }); document.getElementById("note").value = ""; await loadConv(false); } catch (e) { showError(e.message); }
     } })));
 }
+function transferBanner(c, base, mine) {
+  const t = c.transfer;
+  if (!S.peopleLoaded) loadPeople();
+  const who = (id) => (S.agents.find((a) => a.id === id) || {}).name || short(id);
+  const target = t.to_agent ? who(t.to_agent) : "queue " + t.to_queue;
+  return h("div", { class: "card", id: "transfer-pending", role: "status" },
+    h("strong", { text: "Transfer to " + target + " pending" }),
+    h("span", { class: "muted", text: " — from " + who(t.from_agent) + " · " + ago(t.requested_at) + (c.offer ? " · offered to " + who(c.offer.agent) : " · waiting for an agent") }),
+    h("p", { text: "Note: " + t.note }),
+    (mine || isSup()) ? h("button", { id: "cancel-transfer", text: "Withdraw transfer", onclick: () => act("Transfer withdrawn", () => api("POST", base + "/transfer/cancel")) }) : null);
+}
 function transferClose(c, base) {
   const agentSel = h("select", { id: "transfer-agent", "aria-label": "Transfer to agent" }, h("option", { value: "", text: "— agent —" }), ...S.agents.filter((a) => a.id !== S.me.id).map((a) => h("option", { value: a.id, text: a.name + " (" + a.status + ")" })));
   const queueSel = h("select", { id: "transfer-queue", "aria-label": "Transfer to queue" }, h("option", { value: "", text: "— queue —" }), ...S.queues.map((q) => h("option", { value: q.id, text: q.name })));
@@ -371,7 +387,7 @@ function transferClose(c, base) {
   const res = h("input", { id: "resolution", "aria-label": "Resolution", "aria-keyshortcuts": "c", placeholder: "resolved", value: "resolved" });
   if (!S.peopleLoaded) loadPeople();
   return h("div", { class: "card" }, h("h3", { text: "Transfer or close" }),
-    h("div", { class: "actions" }, agentSel, queueSel, tnote, h("button", { id: "transfer", text: "Transfer", onclick: () => act("Transferred", () => api("POST", base + "/transfer", { to_agent: val("transfer-agent") || undefined, to_queue: val("transfer-queue") || undefined, note: val("transfer-note") })) })),
+    h("div", { class: "actions" }, agentSel, queueSel, tnote, h("button", { id: "transfer", text: "Transfer", onclick: () => act("Transfer requested", () => api("POST", base + "/transfer", { to_agent: val("transfer-agent") || undefined, to_queue: val("transfer-queue") || undefined, note: val("transfer-note") })) })),
     h("div", { class: "actions", style: "margin-top:8px" }, h("label", { for: "resolution", text: "Resolution" }), res,
       h("button", { id: "close", class: "danger", text: "Close conversation", onclick: () => act("Closed", () => api("POST", base + "/close", { resolution: val("resolution").trim() || undefined })) })));
 }
