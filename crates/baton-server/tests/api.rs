@@ -603,9 +603,16 @@ async fn roles(backend: Backend) {
     let (_, agent) = app.person("a@test.example", "agent").await;
     let (_, supervisor) = app.person("s@test.example", "supervisor").await;
     let id = app.queued_conversation().await;
-    app.get("/v1/agents", &agent)
-        .await
-        .assert_error(403, "forbidden");
+    // Agents read the team directory and the queues (transfer targets), and change neither.
+    assert_eq!(app.get("/v1/agents", &agent).await.status, 200);
+    assert_eq!(app.get("/v1/queues", &agent).await.status, 200);
+    app.post(
+        "/v1/agents",
+        &agent,
+        json!({"email": "x@test.example", "name": "X", "password": "long enough", "role": "agent"}),
+    )
+    .await
+    .assert_error(403, "forbidden");
     assert_eq!(app.get("/v1/agents", &supervisor).await.status, 200);
     app.post("/v1/queues", &supervisor, json!({"name": "X"}))
         .await

@@ -795,6 +795,123 @@ async fn an_offer_that_times_out_moves_to_the_next_agent_in_the_console() {
     let _ = ana.close().await;
 }
 
+/// A transfer in the console: the owner keeps the conversation until the colleague accepts the
+/// transfer from their offers; the colleague sees the note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_waits_in_the_colleagues_offers_until_accepted() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite, "e2e_transfer")
+        .await
+        .unwrap();
+    let queue = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "general", "name": "General", "offer_timeout_secs": 120}),
+        )
+        .await;
+    assert_eq!(queue.status, 201, "{}", queue.body);
+    let mut ids = Vec::new();
+    for (email, name) in [
+        ("sara@e2e.example", "Sara Lopez"),
+        ("ana@e2e.example", "Ana Ruiz"),
+    ] {
+        let res = app
+            .post(
+                "/v1/agents",
+                &app.admin_token,
+                json!({"email": email, "name": name, "password": PASSWORD, "role": "agent",
+                       "languages": ["en"], "queues": ["general"], "capacity": 3}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        ids.push(res.body["id"].as_str().unwrap().to_string());
+    }
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let sara = driver.session("sara").await;
+    let ana = driver.session("ana").await;
+    console_login(&sara, &app, "sara@e2e.example").await;
+    console_login(&ana, &app, "ana@e2e.example").await;
+    make_available(&sara).await;
+    // Only Sara is available when the customer asks: she gets the offer and accepts it.
+    let started = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"external_id": "c-transfer", "name": "John"}, "channel": "web"}),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let conv = started.body["id"].as_str().unwrap().to_string();
+    let handoff = app
+        .post(
+            &format!("/v1/conversations/{conv}/handoff"),
+            &app.api_key,
+            json!({"reason": "customer_request", "queue": "general"}),
+        )
+        .await;
+    assert_eq!(handoff.status, 200, "{}", handoff.body);
+    until(&sara, "offer to Sara", &in_group("offers", &conv)).await;
+    click(&sara, &format!("#group-offers .item[data-id=\"{conv}\"]")).await;
+    click(&sara, "#accept").await;
+    until(&sara, "Sara owns it", &in_group("mine", &conv)).await;
+    make_available(&ana).await;
+
+    // Sara transfers it to Ana with a note: she keeps it while Ana decides.
+    until(
+        &sara,
+        "transfer form",
+        &format!(
+            "return !!document.querySelector('#transfer-agent option[value=\"{}\"]')",
+            ids[1]
+        ),
+    )
+    .await;
+    sara.execute(
+        &format!("const s = document.getElementById('transfer-agent'); s.value = '{}'; s.dispatchEvent(new Event('change')); return true", ids[1]),
+        vec![],
+    )
+    .await
+    .unwrap();
+    type_in(
+        &sara,
+        "#transfer-note",
+        "Wants to change the delivery address",
+    )
+    .await;
+    click(&sara, "#transfer").await;
+    until(&sara, "pending transfer banner", "const b = document.getElementById('transfer-pending'); return b && b.textContent.includes('Ana Ruiz') && b.textContent.includes('pending')").await;
+    shot(&sara, "console-transfer-pending").await.unwrap();
+    let view = app
+        .get(&format!("/v1/conversations/{conv}"), &app.admin_token)
+        .await;
+    assert_eq!(view.body["assignee"], ids[0].as_str(), "{}", view.body);
+
+    // Ana sees it among her offers, reads the note, accepts.
+    until(&ana, "transfer offered to Ana", &in_group("offers", &conv)).await;
+    click(&ana, &format!("#group-offers .item[data-id=\"{conv}\"]")).await;
+    until(&ana, "the note", "const b = document.getElementById('transfer-pending'); return b && b.textContent.includes('Wants to change the delivery address')").await;
+    shot(&ana, "console-transfer-offered").await.unwrap();
+    click(&ana, "#accept").await;
+    until(&ana, "Ana owns it", &in_group("mine", &conv)).await;
+    until(
+        &sara,
+        "gone from Sara's conversations",
+        &format!("return !document.querySelector('#group-mine .item[data-id=\"{conv}\"]')"),
+    )
+    .await;
+    let view = app
+        .get(&format!("/v1/conversations/{conv}"), &app.admin_token)
+        .await;
+    assert_eq!(view.body["assignee"], ids[1].as_str(), "{}", view.body);
+    assert!(view.body["transfer"].is_null(), "{}", view.body);
+
+    let _ = sara.close().await;
+    let _ = ana.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analytics_page_draws_charts_and_drills_down() {
     let Some((chromium, chromedriver)) = browser() else {

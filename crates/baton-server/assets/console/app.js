@@ -394,7 +394,7 @@ function transferClose(c, base) {
 async function loadPeople() {
   S.peopleLoaded = true;
   try {
-    const [agents, queues] = await Promise.all([isSup() ? api("GET", "/v1/agents").then((r) => r.items) : Promise.resolve([]), isSup() ? api("GET", "/v1/queues").then((r) => r.items) : Promise.resolve([])]);
+    const [agents, queues] = await Promise.all([api("GET", "/v1/agents").then((r) => r.items), api("GET", "/v1/queues").then((r) => r.items)]);
     S.agents = agents; S.queues = queues.length ? queues : (S.me.queues || []).map((q) => ({ id: q, name: q }));
     if (S.page === "conv") loadConv(false);
   } catch (e) { /* agents cannot list people: queues from their profile */ S.queues = (S.me.queues || []).map((q) => ({ id: q, name: q })); }

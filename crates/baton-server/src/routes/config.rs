@@ -29,7 +29,8 @@ async fn list_queues(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<Page<QueueView>>> {
-    principal.require_role(Role::Supervisor)?;
+    // Every agent may read them: transfers name a queue.
+    principal.require_role(Role::Agent)?;
     let queues = state.store.queues(&principal.tenant).await?;
     Ok(Json(Page {
         items: queues.into_iter().map(Into::into).collect(),

@@ -111,14 +111,14 @@ async fn set_my_status(
     Ok(Json(agent.into()))
 }
 
-/// All agents of the tenant.
+/// All agents of the tenant (every agent may read the team directory: transfers name a colleague).
 #[utoipa::path(get, path = "/v1/agents", tag = "agents",
     responses((status = 200, body = Page<AgentView>)), security(("bearer" = [])))]
 async fn list_agents(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<Page<AgentView>>> {
-    principal.require_role(Role::Supervisor)?;
+    principal.require_role(Role::Agent)?;
     let agents = state.store.agents(&principal.tenant).await?;
     Ok(Json(Page {
         items: agents.into_iter().map(Into::into).collect(),
