@@ -40,6 +40,7 @@ async fn figures_from_real_conversations(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "analytics_figures").await else {
         return;
     };
+    app.staff().await;
     let (agent_id, agent) = app.person("ana@analytics.example", "agent").await;
     let (_, supervisor) = app.person("sue@analytics.example", "supervisor").await;
     let key = app.api_key.clone();
@@ -273,6 +274,7 @@ async fn audit_trail_and_metrics(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "analytics_audit").await else {
         return;
     };
+    app.staff().await;
     let (_, agent) = app.person("al@audit.example", "agent").await;
     let (_, supervisor) = app.person("sam@audit.example", "supervisor").await;
     let created = app

@@ -30,6 +30,7 @@ async fn story(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "api_story").await else {
         return;
     };
+    app.staff().await;
     let queue = app.post("/v1/queues", &app.admin_token, json!({"id": "billing", "name": "Billing", "skills": [{"name": "billing", "level": 3}]})).await;
     assert_eq!(queue.status, 201, "{}", queue.body);
     let (agent_id, agent) = app.person("sara@test.example", "agent").await;
@@ -167,6 +168,7 @@ async fn story(backend: Backend) {
             "escalation_evaluated",
             "handoff_requested",
             "brief_built",
+            "queue_positions",
             "assigned",
             "message_added",
             "message_added",
@@ -185,8 +187,8 @@ async fn story(backend: Backend) {
         "{}",
         items[6]
     );
-    assert_eq!(items[7]["actor"], json!({"type": "agent", "id": agent_id}));
-    assert_eq!(items[7]["data"]["via"], "claim");
+    assert_eq!(items[8]["actor"], json!({"type": "agent", "id": agent_id}));
+    assert_eq!(items[8]["data"]["via"], "claim");
 
     // The conversation view carries the customer profile.
     let one = app.get(&path(""), &agent).await;
@@ -865,6 +867,7 @@ async fn served_openapi_health_and_metrics() {
     let Some(app) = TestApp::spawn(Backend::Sqlite, "api_ops").await else {
         return;
     };
+    app.staff().await;
     let doc = send(
         &app.client,
         Method::GET,

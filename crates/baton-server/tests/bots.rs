@@ -353,6 +353,7 @@ async fn kb_bot_unsure_twice_escalates_on_low_confidence() {
     let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_unsure").await else {
         return;
     };
+    app.staff().await;
     app.seed_demo_kb().await;
     app.set_bot(json!({"type": "kb", "kb": {"threshold": 0.35, "max_articles": 3}}))
         .await;
@@ -396,6 +397,7 @@ async fn kb_bot_helps_while_waiting_and_is_silent_once_assigned() {
     let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_waiting").await else {
         return;
     };
+    app.staff().await;
     app.seed_demo_kb().await;
     app.set_bot(json!({"type": "kb"})).await;
     let id = app.start(None).await;
@@ -513,6 +515,7 @@ async fn webhook_bot_handoff_and_answer_later() {
     let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_handoff").await else {
         return;
     };
+    app.staff().await;
     let q = app
         .post(
             "/v1/queues",
@@ -597,6 +600,7 @@ async fn webhook_bot_failures_hand_over_to_a_person() {
     let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_failures").await else {
         return;
     };
+    app.staff().await;
     let mut server = BotServer::start(Mode::Status(500)).await;
     app.set_bot(webhook_config(&server.url, 200)).await;
     for (name, mode) in [
@@ -625,6 +629,7 @@ async fn a_reply_that_arrives_after_an_agent_took_over_is_dropped() {
     let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_webhook_silenced").await else {
         return;
     };
+    app.staff().await;
     let gate = Arc::new(Notify::new());
     let mut server = BotServer::start(Mode::Gated(
         gate.clone(),
@@ -740,6 +745,7 @@ async fn llm_tool_call_hands_over_with_the_models_reason() {
     let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_tool").await else {
         return;
     };
+    app.staff().await;
     let mut server = BotServer::start(Mode::Json(completion(
         None,
         Some("Customer disputes a delivery"),
@@ -787,6 +793,7 @@ async fn llm_errors_and_timeouts_hand_over_to_a_person() {
     let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_errors").await else {
         return;
     };
+    app.staff().await;
     let mut server = BotServer::start(Mode::Status(429)).await;
     app.set_bot(llm_config(&server.url, 200)).await;
     for (name, mode) in [
@@ -949,6 +956,7 @@ async fn a_configured_llm_writes_the_brief_summary_and_a_draft() {
     let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_llm_summary").await else {
         return;
     };
+    app.staff().await;
     let server = BotServer::start(Mode::Json(completion(
         Some("Ann wants a refund for order 1234; the bot could not help; she asked for a person."),
         None,

@@ -547,6 +547,7 @@ async fn whatsapp_button_asks_for_a_person(backend: Backend, name: &str) {
     let Some(app) = ChannelApp::spawn(backend, name, None).await else {
         return;
     };
+    app.staff().await;
     app.whatsapp(&graph, None).await;
     let res = app
         .post_webhook(&text_payload("wamid.A", "hello"), Some(APP_SECRET))

@@ -544,6 +544,7 @@ async fn admin_forms_show_the_api_messages_and_supervisor_view() {
     };
     let scene = scene("e2e_admin").await;
     let app = &scene.app;
+    app.staff().await;
     app.queued_conversation().await;
     let with_bot = app.conversation().await;
     let mut driver = Driver::start(chromium, chromedriver).await;
@@ -919,6 +920,7 @@ async fn analytics_page_draws_charts_and_drills_down() {
     };
     let scene = scene("e2e_analytics").await;
     let app = &scene.app;
+    app.staff().await;
     // One contained by the bot, one handed off and abandoned, one handed off and still waiting.
     let contained = app.conversation().await;
     let closed = app

@@ -133,6 +133,7 @@ async fn the_brief_tells_the_agent_everything() {
     let Some(app) = TestApp::spawn(Backend::Sqlite, "kb_brief").await else {
         return;
     };
+    app.staff().await;
     let (_, agent) = app.person("sara@test.example", "agent").await;
     article(
         &app,

@@ -348,17 +348,28 @@ async fn away_releases_offers_and_available_gets_them(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "routing_presence").await else {
         return;
     };
-    // Nobody available: the conversation stays queued (not deferred).
+    // Nobody online: the conversation is deferred (the customer is asked for an email).
     let (a, a_token) = agent(&app, "a@presence.example", 2, &[], "offline").await;
     let (b, b_token) = agent(&app, "b@presence.example", 2, &[], "offline").await;
     let id = new_conversation(&app, 1).await;
     let after = handoff(&app, &id, None).await;
-    assert_eq!(after["state"], "queued");
+    assert_eq!(after["state"], "deferred", "{after}");
     assert!(after["offer"].is_null());
 
-    // Becoming available routes at once (within the status request).
+    // Coming online requeues and routes it at once (within the status request).
     set_status(&app, &a_token, "available").await;
-    assert_eq!(get(&app, &id).await["offer"]["agent"], a.as_str());
+    let view = get(&app, &id).await;
+    assert_eq!(view["state"], "queued", "{view}");
+    assert_eq!(view["offer"]["agent"], a.as_str());
+    let kinds: Vec<String> = events(&app, &id)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.ends_with(&["deferred".into(), "requeued".into(), "offered".into()]),
+        "{kinds:?}"
+    );
     set_status(&app, &b_token, "available").await;
     // Going away withdraws the pending offer, and it moves on.
     set_status(&app, &a_token, "away").await;

@@ -54,9 +54,8 @@
 //! | `Offer` | `Offer` with the explanation (shown as `routing` on the conversation) |
 //! | `Assign` (auto-accept) | `Offer`, then `Accept` as that agent |
 //! | `OfferExpired`, `ReleaseOffer` | `ExpireOffer` (only if that agent's offer is still out) |
-//! | `Defer` `after_hours` | `Defer` |
-//! | `Defer` `no_agent_available` | nothing: the conversation **stays queued** and is offered as soon as an eligible agent is staffed and free (customer-facing deferral with an email follow-up is a separate flow) |
-//! | `Requeue` | `Requeue` |
+//! | `Defer` (`after_hours`: the queue is closed; `no_agent_available`: nobody who may take it is online, i.e. `available` or `busy`) | `Defer`: the customer is told and asked for an email, the bot keeps helping |
+//! | `Requeue` (the queue opened or an eligible agent came online; oldest first) | `Requeue` |
 //! | `RaisePriority` | `SetPriority`, then `RecordOverflowStep` |
 //! | `MoveQueue` | `ChangeQueue` (the overflow plan restarts in the new queue) |
 //! | `Widen` | `RecordOverflowStep` |
@@ -711,12 +710,9 @@ fn commands(
         Decision::OfferExpired { .. } | Decision::ReleaseOffer { .. } => {
             vec![system(Command::ExpireOffer)]
         }
-        Decision::Defer { reason, .. } if reason == "after_hours" => {
-            vec![system(Command::Defer {
-                reason: reason.clone(),
-            })]
-        }
-        Decision::Defer { .. } => Vec::new(),
+        Decision::Defer { reason, .. } => vec![system(Command::Defer {
+            reason: reason.clone(),
+        })],
         Decision::Requeue { .. } => vec![system(Command::Requeue)],
         Decision::RaisePriority {
             priority, stage, ..
@@ -1065,10 +1061,16 @@ mod tests {
             conversation: ConversationId::parse("conv_1").unwrap(),
             reason: reason.into(),
         };
-        assert!(commands(&defer("no_agent_available"), &HashMap::new(), now).is_empty());
-        assert_eq!(
-            commands(&defer("after_hours"), &HashMap::new(), now).len(),
-            1
-        );
+        for reason in ["no_agent_available", "after_hours"] {
+            assert_eq!(
+                commands(&defer(reason), &HashMap::new(), now),
+                vec![(
+                    Command::Defer {
+                        reason: reason.into()
+                    },
+                    Actor::System
+                )]
+            );
+        }
     }
 }

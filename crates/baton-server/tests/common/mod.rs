@@ -293,6 +293,17 @@ impl TestApp {
     }
 
     /// Starts a conversation and hands it off; returns its id.
+    /// Puts a `busy` agent on the tenant's queues: they count as staffed (so a handoff waits
+    /// `queued` instead of being deferred for lack of anyone online) but get no offers.
+    pub async fn staff(&self) -> String {
+        let (id, token) = self.person("staffed@test.example", "agent").await;
+        let res = self
+            .put("/v1/agents/me/status", &token, json!({"status": "busy"}))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        id
+    }
+
     pub async fn queued_conversation(&self) -> String {
         let id = self.conversation().await;
         let res = self
