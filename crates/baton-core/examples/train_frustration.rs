@@ -1,21 +1,29 @@
-//! Trains the linear frustration model on the dev file, reports cross-validation, and writes
+//! Trains the linear frustration model on the dev files, reports cross-validation, and writes
 //! the weights. Deterministic: fixed seeds, fixed epoch count, no threads.
 //!
-//! `cargo run --release -p baton-core --example train_frustration -- DEV.tsv OUT.tsv`
-//! (see `scripts/train-frustration.sh`). Train on the dev file only.
+//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv`
+//! (see `scripts/train-frustration.sh`). Train on the dev files only.
+//!
+//! The human-request dev file supplies the support traffic: its label-0 rows are ordinary
+//! support requests ("how do I reset my password"). All of them make up the false-alarm set;
+//! the calm ones are also training negatives (see `training::support_rows`). F1 is measured on
+//! the frustration dev rows only.
 //!
 //! The report has two parts:
-//! - the honest figure, nested 5-fold cross-validation ([`training::nested_cv`]): in each
-//!   outer fold the blend weight and the threshold are chosen by an inner 5-fold CV of the
-//!   training part only (repeated over 5 split seeds to show the spread);
-//! - the shipped settings' table: F1 of the pooled 5-fold out-of-fold scores of the whole file
-//!   per blend weight, at 0.50 and at the best threshold. The "best threshold" column is tuned
-//!   on the scores it is measured on, so it is optimistic; it is how the defaults in
-//!   `FrustrationWeights::default()` (threshold, model_weight) were picked.
+//! - the honest figure, nested 5-fold cross-validation ([`training::nested_cv`]): dev rows and
+//!   support rows are each split into 5 folds; in each outer fold the blend weight and the
+//!   threshold are chosen by an inner 5-fold CV of the training part only, under the cap on
+//!   support false alarms; the held-out dev fold gives the F1 and the held-out support fold the
+//!   false-alarm rate (repeated over 5 split seeds to show the spread);
+//! - the shipped settings' table: F1 of the pooled 5-fold out-of-fold scores of the whole dev
+//!   file per blend weight, at 0.50 and at the best threshold under the cap. The "best
+//!   threshold" column is tuned on the scores it is measured on, so it is optimistic; it is how
+//!   the defaults in `FrustrationWeights::default()` (threshold, model_weight) were picked.
 
 use baton_core::escalation::eval;
 use baton_core::escalation::training::{
-    self, Counts, CvReport, MODEL_WEIGHTS, Row, SEED, choose, level, nested_cv,
+    self, Counts, CvReport, Data, MAX_SUPPORT_FALSE_ALARMS, MODEL_WEIGHTS, RECIPE, Row, SEED,
+    Source, choose, level, nested_cv,
 };
 
 const FOLDS: usize = 5;
@@ -31,22 +39,29 @@ fn prf(c: &Counts) -> String {
     )
 }
 
+fn fa(c: &Counts) -> String {
+    format!("{:.4} ({} of {})", c.false_alarm_rate(), c.fp, c.fp + c.tn)
+}
+
 fn describe(r: &CvReport) -> String {
     let c = &r.pooled;
     let mut s = format!(
-        "pooled {} (tp {} fp {} fn {} tn {})\n",
+        "pooled {} (tp {} fp {} fn {} tn {})\nsupport false alarms {}, calm support {}\n",
         prf(c),
         c.tp,
         c.fp,
         c.fn_,
-        c.tn
+        c.tn,
+        fa(&r.support),
+        fa(&r.support_calm),
     );
     for (i, (set, c)) in r.per_fold.iter().enumerate() {
         s.push_str(&format!(
-            "  fold {i}: chosen inside its training part: model_weight {:.2}, threshold {:.2} (inner F1 {:.4}); test {}\n",
+            "  fold {i}: chosen inside its training part: model_weight {:.2}, threshold {:.2} (inner F1 {:.4}, inner support false alarms {:.4}); test {}\n",
             set.model_weight,
             set.threshold,
             set.counts.f1(),
+            set.support.false_alarm_rate(),
             prf(c)
         ));
     }
@@ -55,73 +70,113 @@ fn describe(r: &CvReport) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(input), Some(output)) = (args.first(), args.get(1)) else {
-        return Err("usage: train_frustration DEV.tsv OUT.tsv".into());
+    let (Some(input), Some(support), Some(output)) = (args.first(), args.get(1), args.get(2))
+    else {
+        return Err(
+            "usage: train_frustration FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv".into(),
+        );
     };
     let examples = eval::parse_tsv(&std::fs::read_to_string(input)?)?;
-    let rows: Vec<Row> = training::rows(&examples);
-    let name = input.rsplit('/').next().unwrap_or(input);
+    let support_examples = eval::parse_tsv(&std::fs::read_to_string(support)?)?;
+    let cfg = RECIPE.features;
+    let rows: Vec<Row> = training::rows(&examples, &cfg);
+    let support_rows: Vec<Row> = training::support_rows(&support_examples, &cfg);
+    let calm = support_rows
+        .iter()
+        .filter(|r| r.source == Source::Support { train: true })
+        .count();
+    let dev: Vec<&Row> = rows.iter().collect();
+    let sup: Vec<&Row> = support_rows.iter().collect();
+    let data = Data {
+        dev: &dev,
+        support: &sup,
+    };
+    let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
     let mut report = format!(
-        "trained on {name} ({} rows), seed {SEED}, {} epochs, lr {}, l2 {}\n",
+        "trained on {} ({} rows) and the support requests of {} ({} label-0 rows, {calm} calm ones used as negatives)\n{:?}\nseed {SEED}, support false-alarm cap {MAX_SUPPORT_FALSE_ALARMS}\n",
+        name(input),
         rows.len(),
-        training::EPOCHS,
-        training::LR,
-        training::L2
+        name(support),
+        support_rows.len(),
+        RECIPE,
     );
 
     // 1. The honest figure.
-    let cv = nested_cv(&rows, FOLDS, FOLDS, &MODEL_WEIGHTS, SEED);
+    let run = |seed: u64, weights: &[f64]| {
+        nested_cv(
+            data,
+            FOLDS,
+            FOLDS,
+            weights,
+            MAX_SUPPORT_FALSE_ALARMS,
+            seed,
+            &RECIPE,
+        )
+    };
+    let cv = run(SEED, &MODEL_WEIGHTS);
     report.push_str(&format!(
         "nested {FOLDS}-fold CV (blend weight and threshold chosen by an inner {FOLDS}-fold CV of each training part; the reported fold never tunes anything), split seed {SEED}:\n{}",
         describe(&cv)
     ));
     let mut f1s = vec![cv.pooled.f1()];
+    let mut fas = vec![cv.support.false_alarm_rate()];
     for k in 1..SPLITS {
-        let other = nested_cv(&rows, FOLDS, FOLDS, &MODEL_WEIGHTS, SEED + k);
+        let other = run(SEED + k, &MODEL_WEIGHTS);
         report.push_str(&format!(
-            "nested {FOLDS}-fold CV, split seed {}: pooled {}\n",
+            "nested {FOLDS}-fold CV, split seed {}: pooled {}; support false alarms {:.4}\n",
             SEED + k,
-            prf(&other.pooled)
+            prf(&other.pooled),
+            other.support.false_alarm_rate()
         ));
         f1s.push(other.pooled.f1());
+        fas.push(other.support.false_alarm_rate());
     }
+    let stats = |v: &[f64]| {
+        format!(
+            "mean {:.4}, min {:.4}, max {:.4}",
+            v.iter().sum::<f64>() / v.len() as f64,
+            v.iter().copied().fold(f64::INFINITY, f64::min),
+            v.iter().copied().fold(0.0, f64::max),
+        )
+    };
     report.push_str(&format!(
-        "nested CV pooled F1 over {SPLITS} splits: mean {:.4}, min {:.4}, max {:.4}\n",
-        f1s.iter().sum::<f64>() / f1s.len() as f64,
-        f1s.iter().copied().fold(f64::INFINITY, f64::min),
-        f1s.iter().copied().fold(0.0, f64::max),
+        "nested CV pooled F1 over {SPLITS} splits: {}\nnested CV support false alarms over {SPLITS} splits: {}\n",
+        stats(&f1s),
+        stats(&fas),
     ));
-    let rules_only = nested_cv(&rows, FOLDS, FOLDS, &[0.0], SEED);
+    let rules_only = run(SEED, &[0.0]);
     report.push_str(&format!(
-        "rules only (VADER + cues), nested the same way: pooled {}\n",
-        prf(&rules_only.pooled)
+        "rules only (VADER + cues), nested the same way: pooled {}; support false alarms {:.4}\n",
+        prf(&rules_only.pooled),
+        rules_only.support.false_alarm_rate()
     ));
 
     // 2. The shipped settings: pooled out-of-fold scores of the whole file (optimistic).
-    let all: Vec<&Row> = rows.iter().collect();
-    let oof = training::out_of_fold(&all, FOLDS, SEED);
+    let (oof, s_oof) = training::out_of_fold(data, FOLDS, SEED, &RECIPE);
     report.push_str(&format!(
         "pooled {FOLDS}-fold out-of-fold scores of the whole file (the best-threshold column is tuned on the scores it reports: optimistic):\n"
     ));
     for wm in MODEL_WEIGHTS {
-        let scores: Vec<(f64, bool)> = all
+        let scores: Vec<(f64, bool)> = dev
             .iter()
             .zip(&oof)
             .map(|(r, p)| (level(r, *p, wm), r.y))
             .collect();
-        let best = choose(&all, &oof, &[wm]);
+        let at = Counts::at(&scores, 0.5);
+        let best = choose(data, &oof, &s_oof, &[wm], MAX_SUPPORT_FALSE_ALARMS);
         report.push_str(&format!(
-            "model_weight {wm:.2}: CV F1 at 0.50 = {:.4} (P {:.4} R {:.4}); best threshold {:.2}: F1 {:.4} (P {:.4} R {:.4})\n",
-            Counts::at(&scores, 0.5).f1(),
-            Counts::at(&scores, 0.5).precision(),
-            Counts::at(&scores, 0.5).recall(),
+            "model_weight {wm:.2}: CV F1 at 0.50 = {:.4} (P {:.4} R {:.4}); best threshold {:.2}: F1 {:.4} (P {:.4} R {:.4}, support false alarms {:.4})\n",
+            at.f1(),
+            at.precision(),
+            at.recall(),
             best.threshold,
             best.counts.f1(),
             best.counts.precision(),
-            best.counts.recall()
+            best.counts.recall(),
+            best.support.false_alarm_rate(),
         ));
     }
-    let chosen = choose(&all, &oof, &MODEL_WEIGHTS);
+    let chosen = choose(data, &oof, &s_oof, &MODEL_WEIGHTS, MAX_SUPPORT_FALSE_ALARMS);
     report.push_str(&format!(
         "chosen: model_weight {:.2}, threshold {:.2} (pooled out-of-fold F1 {:.4}, optimistic; FrustrationWeights::default() must match)\n",
         chosen.model_weight,
@@ -130,7 +185,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ));
     eprint!("{report}");
 
-    let m = training::train(&all, SEED);
+    let mut all = dev.clone();
+    all.extend(sup.iter().copied());
+    let m = training::train(&all, SEED, &RECIPE);
     std::fs::write(
         output,
         m.to_tsv(&format!(

@@ -1,8 +1,10 @@
-//! A small linear frustration model: logistic regression over hashed word 1-2-grams plus the
-//! VADER scores and the frustration cues as dense features.
+//! A small linear frustration model: logistic regression over hashed word 1-2-grams (words in
+//! the scope of a negation marked as such), word-internal character n-grams, plus the VADER
+//! scores, the frustration cues and a few surface features (question marks, elongated words,
+//! emoticons, length) as dense features.
 //!
-//! Trained on the dev file only by `scripts/train-frustration.sh` (which runs the
-//! `train_frustration` example with a fixed seed); the weights ship in
+//! Trained on the dev files only by `scripts/train-frustration.sh` (which runs the
+//! `train_frustration` example with fixed seeds); the weights ship in
 //! `crates/baton-core/data/frustration_model.tsv`. Features are computed by this module for
 //! both training and inference, so they cannot drift apart.
 
@@ -11,12 +13,13 @@ use super::text::{Tokens, fnv1a};
 use std::sync::LazyLock;
 
 /// Number of hash buckets for the sparse features.
-pub const BUCKETS: usize = 1 << 15;
+pub const BUCKETS: usize = 1 << 16;
 
 /// Number of dense features.
-pub const DENSE: usize = 9;
+pub const DENSE: usize = 17;
 
-/// Dense feature names, in order (also the order in the weights file).
+/// Dense feature names, in order (also the order in the weights file). The first seven are
+/// the ones [`super::frustration::has_negative_evidence`] reads.
 pub const DENSE_NAMES: [&str; DENSE] = [
     "compound",
     "neg",
@@ -27,15 +30,73 @@ pub const DENSE_NAMES: [&str; DENSE] = [
     "phrase",
     "exclamations",
     "negative_compound",
+    "positive_compound",
+    "questions",
+    "ends_with_question",
+    "elongated",
+    "negative_emoticon",
+    "positive_emoticon",
+    "length",
+    "negations",
 ];
 
-/// Features of one message: hashed sparse indices (with repeats) and dense values.
-#[derive(Debug, Clone, Default)]
+/// Which sparse features are extracted (the shipped model uses [`SHIPPED_FEATURES`]; the
+/// training example can try others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureConfig {
+    /// Word bigrams besides unigrams.
+    pub bigrams: bool,
+    /// Words after a negation (to the end of the clause, at most 3 words) get their own
+    /// unigram (`not … happy` is not `happy`).
+    pub negation: bool,
+    /// Character n-grams of each word with boundary marks (`<word>`), lengths `char_min..=char_max`
+    /// (`char_max` 0: none).
+    pub char_min: usize,
+    /// See `char_min`.
+    pub char_max: usize,
+    /// Scale the word features by 1/sqrt(their count) and the character n-grams by 1/sqrt(theirs),
+    /// so long texts do not pile up evidence and neither kind drowns the other.
+    pub normalize: bool,
+}
+
+/// The sparse features of the shipped model.
+pub const SHIPPED_FEATURES: FeatureConfig = FeatureConfig {
+    bigrams: true,
+    negation: true,
+    char_min: 3,
+    char_max: 5,
+    normalize: true,
+};
+
+/// Features of one message: hashed sparse indices (with repeats; word features first, then
+/// character n-grams), the value of each kind, and dense values.
+#[derive(Debug, Clone)]
 pub struct Features {
-    /// Bucket indices of word unigrams and bigrams.
+    /// Bucket indices of the sparse features.
     pub sparse: Vec<u32>,
+    /// Value of each word feature (1, or 1/sqrt(count) when normalised).
+    pub scale: f64,
+    /// Index in `sparse` where the character n-grams start.
+    pub split: usize,
+    /// Value of each character n-gram feature (likewise).
+    pub char_scale: f64,
+    /// Number of words in the message.
+    pub words: usize,
     /// Dense values, see [`DENSE_NAMES`].
     pub dense: [f64; DENSE],
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features {
+            sparse: Vec::new(),
+            scale: 1.0,
+            split: usize::MAX,
+            char_scale: 1.0,
+            words: 0,
+            dense: [0.0; DENSE],
+        }
+    }
 }
 
 fn mix(h: u64, bytes: &[u8]) -> u64 {
@@ -47,23 +108,141 @@ fn mix(h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-/// Computes the features of a message.
+fn bucket(h: u64) -> u32 {
+    // Fold the high bits in: FNV's low bits alone mix poorly for short keys.
+    ((h ^ (h >> 29)) % BUCKETS as u64) as u32
+}
+
+/// Words that open a negation scope.
+fn is_negation(w: &str) -> bool {
+    matches!(
+        w,
+        "not"
+            | "no"
+            | "never"
+            | "nothing"
+            | "nobody"
+            | "none"
+            | "nor"
+            | "neither"
+            | "without"
+            | "cannot"
+            | "cant"
+            | "dont"
+            | "doesnt"
+            | "didnt"
+            | "isnt"
+            | "wasnt"
+            | "arent"
+            | "werent"
+            | "wont"
+            | "wouldnt"
+            | "couldnt"
+            | "shouldnt"
+            | "havent"
+            | "hasnt"
+            | "hadnt"
+            | "aint"
+    )
+}
+
+/// Whether a word repeats one letter three times or more (`sooo`, `nooo`).
+fn elongated(w: &str) -> bool {
+    let b = w.as_bytes();
+    b.windows(3)
+        .any(|x| x[0] == x[1] && x[1] == x[2] && x[0].is_ascii_alphabetic())
+}
+
+const NEGATIVE_EMOTICONS: &[&str] = &[":(", ":-(", ":'(", ":/", ":-/", ">:(", "D:", ":@", ":|"];
+const POSITIVE_EMOTICONS: &[&str] = &[":)", ":-)", ":D", ":-D", ";)", ";-)", "<3", ":P", "=)"];
+
+fn emoticons(text: &str, set: &[&str]) -> f64 {
+    if !text.contains([':', ';', '<', '=']) {
+        return 0.0;
+    }
+    f64::from(u8::from(set.iter().any(|e| text.contains(e))))
+}
+
+/// Computes the features of a message with the shipped configuration.
 pub fn features(text: &str, t: &Tokens, p: &Polarity, cues: &[&str]) -> Features {
-    let mut sparse = Vec::with_capacity(t.len() * 2);
+    features_with(&SHIPPED_FEATURES, text, t, p, cues)
+}
+
+/// Computes the features of a message.
+pub fn features_with(
+    cfg: &FeatureConfig,
+    text: &str,
+    t: &Tokens,
+    p: &Polarity,
+    cues: &[&str],
+) -> Features {
+    let n = t.len();
+    let mut sparse = Vec::with_capacity(n * if cfg.char_max > 0 { 14 } else { 2 });
     let uni = fnv1a(b"u:");
+    let neg_uni = fnv1a(b"n:");
     let bi = fnv1a(b"b:");
-    for i in 0..t.len() {
+    let ch = fnv1a(b"c:");
+    let mut scope = 0usize;
+    let mut negations = 0usize;
+    let mut long_words = 0usize;
+    let mut gram = [0u8; 64];
+    let mut chars: Vec<u32> = Vec::with_capacity(n * 12);
+    for i in 0..n {
         let w = t.word(i).as_bytes();
-        sparse.push((mix(uni, w) % BUCKETS as u64) as u32);
-        if i + 1 < t.len() {
+        if cfg.negation && scope > 0 && i > 0 && t.same_clause(i - 1, i) {
+            sparse.push(bucket(mix(neg_uni, w)));
+            scope -= 1;
+        } else {
+            sparse.push(bucket(mix(uni, w)));
+            scope = 0;
+        }
+        if is_negation(t.word(i)) {
+            negations += 1;
+            scope = 3;
+        }
+        if elongated(t.word(i)) {
+            long_words += 1;
+        }
+        if cfg.bigrams && i + 1 < n {
             let h = mix(mix(mix(bi, w), b" "), t.word(i + 1).as_bytes());
-            sparse.push((h % BUCKETS as u64) as u32);
+            sparse.push(bucket(h));
+        }
+        if cfg.char_max > 0 && w.len() + 2 <= gram.len() {
+            let m = w.len() + 2;
+            gram[0] = b'<';
+            gram[1..=w.len()].copy_from_slice(w);
+            gram[m - 1] = b'>';
+            // Shorter than the whole marked word: the unigram has that one already.
+            for len in cfg.char_min..=cfg.char_max.min(m - 1) {
+                for s in 0..=(m - len) {
+                    chars.push(bucket(mix(ch, &gram[s..s + len])));
+                }
+            }
         }
     }
     let cue = |c: &str| f64::from(u8::from(cues.contains(&c)));
     let excl = text.matches('!').count().min(5) as f64 / 5.0;
+    let questions = text.matches('?').count().min(3) as f64 / 3.0;
+    let ends_q = f64::from(u8::from(
+        text.trim_end_matches(|c: char| c.is_whitespace() || c == '.')
+            .ends_with('?'),
+    ));
+    let (scale, char_scale) = if cfg.normalize {
+        (
+            1.0 / (sparse.len().max(1) as f64).sqrt(),
+            1.0 / (chars.len().max(1) as f64).sqrt(),
+        )
+    } else {
+        (1.0, 1.0)
+    };
+    let split = sparse.len();
+    sparse.extend_from_slice(&chars);
     Features {
         sparse,
+        scale,
+        split,
+        char_scale,
+        words: n,
         dense: [
             p.compound,
             p.neg,
@@ -74,6 +253,14 @@ pub fn features(text: &str, t: &Tokens, p: &Polarity, cues: &[&str]) -> Features
             cue("phrase"),
             excl,
             (-p.compound).max(0.0),
+            p.compound.max(0.0),
+            questions,
+            ends_q,
+            (long_words.min(3) as f64) / 3.0,
+            emoticons(text, NEGATIVE_EMOTICONS),
+            emoticons(text, POSITIVE_EMOTICONS),
+            (n.min(60) as f64) / 60.0,
+            (negations.min(3) as f64) / 3.0,
         ],
     }
 }
@@ -105,10 +292,16 @@ impl LinearModel {
         for (w, x) in self.dense.iter().zip(f.dense.iter()) {
             z += w * x;
         }
-        for &i in &f.sparse {
-            z += self.sparse[i as usize] as f64;
+        let split = f.split.min(f.sparse.len());
+        let mut s = 0.0f64;
+        for &i in &f.sparse[..split] {
+            s += self.sparse[i as usize] as f64;
         }
-        z
+        let mut c = 0.0f64;
+        for &i in &f.sparse[split..] {
+            c += self.sparse[i as usize] as f64;
+        }
+        z + s * f.scale + c * f.char_scale
     }
 
     /// Probability of frustration, 0..1.

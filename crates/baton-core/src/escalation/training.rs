@@ -9,24 +9,70 @@
 //! training fold**, so the fold whose F1 is reported never influences the settings it is
 //! scored with. (Choosing them on the pooled out-of-fold scores of the whole file, as the
 //! shipped settings are, tunes on the very scores that are then reported.)
+//!
+//! Support traffic: the frustration dev file is tweets and review snippets, where "my card",
+//! "error" or "can't" often mean a complaint; in a support chat they are the ordinary request.
+//! So the label-0 rows of the human-request dev file (ordinary support requests) are measured
+//! as a false-alarm set, and the calm ones are added as lightly weighted training negatives.
+//! They are split into folds like the dev rows, so the false-alarm rate is measured on support
+//! requests the model never saw, and they never count in the F1.
 
 use super::eval::Example;
 use super::frustration::{self, FrustrationWeights};
-use super::model::{BUCKETS, DENSE, Features, LinearModel, features};
+use super::model::{BUCKETS, DENSE, FeatureConfig, Features, LinearModel, features_with};
 use super::sentiment;
 use super::text::Tokens;
 
 /// Seed of the shuffles.
 pub const SEED: u64 = 20_240_601;
-/// Passes over the data.
-pub const EPOCHS: usize = 15;
-/// AdaGrad base learning rate.
-pub const LR: f64 = 0.05;
-/// L2 penalty per update.
-pub const L2: f64 = 1e-4;
 
 /// Candidate model weights in the blend `w·model + (1 − w)·rules`.
 pub const MODEL_WEIGHTS: [f64; 9] = [0.0, 0.25, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0];
+
+/// How the model is trained: features, optimiser settings, and the use of support traffic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recipe {
+    /// Sparse features.
+    pub features: FeatureConfig,
+    /// Passes over the data.
+    pub epochs: usize,
+    /// AdaGrad base learning rate.
+    pub lr: f64,
+    /// L2 penalty per update.
+    pub l2: f64,
+    /// Weight of one support-traffic negative relative to one dev negative (0: not used).
+    pub support_weight: f64,
+    /// Models trained with different seeds and averaged.
+    pub models: usize,
+}
+
+/// The shipped recipe.
+pub const RECIPE: Recipe = Recipe {
+    features: super::model::SHIPPED_FEATURES,
+    epochs: 15,
+    lr: 0.05,
+    l2: 1e-4,
+    support_weight: 0.01,
+    models: 1,
+};
+
+/// Highest share of the support requests the chosen settings may flag on the out-of-fold
+/// scores they are chosen on (the shipped detector before support traffic was measured flagged
+/// 22.8% of them). Applied inside each training part like the rest of the choice.
+pub const MAX_SUPPORT_FALSE_ALARMS: f64 = 0.20;
+
+/// Where a row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The frustration dev file (labelled; the F1 is measured on these only).
+    Dev,
+    /// An ordinary support request (label 0 of the human-request dev file): the false-alarm set.
+    /// `train` is whether it is also used as a negative in training (see [`support_rows`]).
+    Support {
+        /// Used as a training negative.
+        train: bool,
+    },
+}
 
 /// One labelled message with its precomputed features.
 #[derive(Debug, Clone)]
@@ -37,6 +83,14 @@ pub struct Row {
     pub rule_level: f64,
     /// Gold label.
     pub y: bool,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+impl Row {
+    fn trainable(&self) -> bool {
+        !matches!(self.source, Source::Support { train: false })
+    }
 }
 
 /// A small deterministic generator (64-bit LCG, high bits) for shuffles.
@@ -62,65 +116,124 @@ impl Lcg {
     }
 }
 
-/// Computes the features of every example (a message is scored as a lone customer turn).
-pub fn rows(examples: &[Example]) -> Vec<Row> {
+fn row(text: &str, y: bool, cfg: &FeatureConfig) -> (Row, f64) {
     let rules_only = FrustrationWeights {
         model_weight: 0.0,
         ..FrustrationWeights::default()
     };
+    let t = Tokens::new(text);
+    let fr = frustration::measure(text, &t, false, &rules_only);
+    let p = sentiment::polarity_scores(text);
+    let r = Row {
+        f: features_with(cfg, text, &t, &p, &fr.cues),
+        rule_level: fr.rule_level,
+        y,
+        source: Source::Dev,
+    };
+    (r, p.compound)
+}
+
+/// Computes the features of every example (a message is scored as a lone customer turn).
+pub fn rows(examples: &[Example], cfg: &FeatureConfig) -> Vec<Row> {
     examples
         .iter()
+        .map(|e| row(&e.text, e.label, cfg).0)
+        .collect()
+}
+
+/// VADER compound at or below which a support request is not used as a training negative.
+pub const SUPPORT_TRAIN_MAX_NEGATIVITY: f64 = -0.5;
+
+/// The support-traffic rows: the label-0 rows (not a request for a person) of the
+/// human-request dev file, i.e. ordinary support requests. All of them count in the false-alarm
+/// rate. Only the clearly calm ones are also training negatives: no cue (profanity, phrase,
+/// capitals, `!!`) and VADER compound above [`SUPPORT_TRAIN_MAX_NEGATIVITY`]. Some of the
+/// others are plainly angry ("this company sucks"), and the frustration label of those is not
+/// ours to assume.
+pub fn support_rows(examples: &[Example], cfg: &FeatureConfig) -> Vec<Row> {
+    examples
+        .iter()
+        .filter(|e| !e.label)
         .map(|e| {
-            let t = Tokens::new(&e.text);
-            let fr = frustration::measure(&e.text, &t, false, &rules_only);
-            let p = sentiment::polarity_scores(&e.text);
-            Row {
-                f: features(&e.text, &t, &p, &fr.cues),
-                rule_level: fr.rule_level,
-                y: e.label,
-            }
+            let (mut r, compound) = row(&e.text, false, cfg);
+            let calm = r.f.dense[3..7].iter().all(|x| *x == 0.0)
+                && compound > SUPPORT_TRAIN_MAX_NEGATIVITY;
+            r.source = Source::Support { train: calm };
+            r
         })
         .collect()
 }
 
-/// AdaGrad logistic regression with L2, class-balanced.
-pub fn train(rows: &[&Row], seed: u64) -> LinearModel {
+/// AdaGrad logistic regression with L2. Dev rows are class-balanced; support negatives weigh
+/// `support_weight` times a dev negative. `recipe.models` runs with seeds `seed`, `seed + 1`...
+/// are averaged.
+pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
+    let rows: Vec<&Row> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.trainable() && (recipe.support_weight > 0.0 || r.source == Source::Dev))
+        .collect();
+    let dev = rows.iter().filter(|r| r.source == Source::Dev).count();
+    let pos = rows.iter().filter(|r| r.y).count().max(1) as f64;
+    let neg = (dev as f64 - pos).max(1.0);
+    let (w_pos, w_neg) = (dev as f64 / (2.0 * pos), dev as f64 / (2.0 * neg));
+    let weights: Vec<f64> = rows
+        .iter()
+        .map(|r| match (r.source, r.y) {
+            (Source::Dev, true) => w_pos,
+            (Source::Dev, false) => w_neg,
+            _ => w_neg * recipe.support_weight,
+        })
+        .collect();
+    let n = recipe.models.max(1);
+    let mut avg = LinearModel::zeros();
+    for k in 0..n {
+        let m = train_one(&rows, &weights, seed.wrapping_add(k as u64), recipe);
+        avg.bias += m.bias / n as f64;
+        for (a, b) in avg.dense.iter_mut().zip(m.dense.iter()) {
+            *a += b / n as f64;
+        }
+        for (a, b) in avg.sparse.iter_mut().zip(m.sparse.iter()) {
+            *a += b / n as f32;
+        }
+    }
+    avg
+}
+
+fn train_one(rows: &[&Row], weights: &[f64], seed: u64, recipe: &Recipe) -> LinearModel {
+    let (lr, l2) = (recipe.lr, recipe.l2);
     let mut m = LinearModel::zeros();
     let mut g_sparse = vec![1e-8f64; BUCKETS];
     let mut g_dense = [1e-8f64; DENSE];
     let mut g_bias = 1e-8f64;
-    let pos = rows.iter().filter(|r| r.y).count().max(1) as f64;
-    let neg = (rows.len() as f64 - pos).max(1.0);
-    let (w_pos, w_neg) = (
-        rows.len() as f64 / (2.0 * pos),
-        rows.len() as f64 / (2.0 * neg),
-    );
     let mut order: Vec<usize> = (0..rows.len()).collect();
     let mut rng = Lcg(seed);
-    for _ in 0..EPOCHS {
+    for _ in 0..recipe.epochs {
         rng.shuffle(&mut order);
         for &i in &order {
             let r = rows[i];
             let p = m.probability(&r.f);
             let y = if r.y { 1.0 } else { 0.0 };
-            let g = (p - y) * if r.y { w_pos } else { w_neg };
+            let g = (p - y) * weights[i];
             g_bias += g * g;
-            m.bias -= LR * g / g_bias.sqrt();
+            m.bias -= lr * g / g_bias.sqrt();
             for ((w, gd), x) in m
                 .dense
                 .iter_mut()
                 .zip(g_dense.iter_mut())
                 .zip(r.f.dense.iter())
             {
-                let gk = g * x + L2 * *w;
+                let gk = g * x + l2 * *w;
                 *gd += gk * gk;
-                *w -= LR * gk / gd.sqrt();
+                *w -= lr * gk / gd.sqrt();
             }
-            for &b in &r.f.sparse {
+            let split = r.f.split.min(r.f.sparse.len());
+            for (k, &b) in r.f.sparse.iter().enumerate() {
                 let b = b as usize;
-                let gk = g + L2 * m.sparse[b] as f64;
+                let x = if k < split { r.f.scale } else { r.f.char_scale };
+                let gk = g * x + l2 * m.sparse[b] as f64;
                 g_sparse[b] += gk * gk;
-                m.sparse[b] -= (LR * gk / g_sparse[b].sqrt()) as f32;
+                m.sparse[b] -= (lr * gk / g_sparse[b].sqrt()) as f32;
             }
         }
     }
@@ -128,15 +241,19 @@ pub fn train(rows: &[&Row], seed: u64) -> LinearModel {
 }
 
 /// The level [`frustration::measure`] gives a message whose model probability is `p`, blended
-/// with weight `wm` (same gate: without negative evidence it stays at
-/// [`frustration::UNGATED_CAP`]).
+/// with weight `wm` (see [`frustration::blend`]).
 pub fn level(row: &Row, p: f64, wm: f64) -> f64 {
-    let l = wm * p + (1.0 - wm) * row.rule_level;
-    if frustration::has_negative_evidence(&row.f) {
-        l
-    } else {
-        l.min(frustration::UNGATED_CAP)
-    }
+    let w = FrustrationWeights {
+        model_weight: wm,
+        ..FrustrationWeights::default()
+    };
+    frustration::blend(
+        frustration::has_negative_evidence(&row.f),
+        row.f.words,
+        p,
+        row.rule_level,
+        &w,
+    )
 }
 
 /// Confusion counts.
@@ -185,6 +302,11 @@ impl Counts {
         ratio(self.tp, self.tp + self.fn_)
     }
 
+    /// fp / (fp + tn): the share of negatives flagged.
+    pub fn false_alarm_rate(&self) -> f64 {
+        ratio(self.fp, self.fp + self.tn)
+    }
+
     /// Harmonic mean of precision and recall.
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
@@ -218,35 +340,49 @@ pub fn folds(n: usize, k: usize, seed: u64) -> Vec<usize> {
 
 /// The rows of fold `f` (`test`) or of all other folds, in shuffled order (the order matters
 /// to the training run, so it is part of the recipe).
-fn part<'a, R: std::ops::Deref<Target = Row>>(
-    rows: &'a [R],
-    order: &[usize],
-    k: usize,
-    f: usize,
-    test: bool,
-) -> Vec<&'a Row> {
+fn part<'a>(rows: &[&'a Row], order: &[usize], k: usize, f: usize, test: bool) -> Vec<&'a Row> {
     order
         .iter()
         .enumerate()
         .filter(|(i, _)| (i % k == f) == test)
-        .map(|(_, &r)| &*rows[r])
+        .map(|(_, &r)| rows[r])
         .collect()
 }
 
-/// Out-of-fold probabilities for `rows`: each is scored by a model that never saw it (fold
-/// `f` is scored by a model trained with seed `seed + f`).
-pub fn out_of_fold(rows: &[&Row], k: usize, seed: u64) -> Vec<f64> {
-    let order = shuffled(rows.len(), seed);
-    let mut oof = vec![0.0; rows.len()];
+/// Dev rows and support rows, kept apart: folds split each of them separately, and only dev
+/// rows count in the F1.
+#[derive(Debug, Clone, Copy)]
+pub struct Data<'a> {
+    /// Frustration dev rows.
+    pub dev: &'a [&'a Row],
+    /// Support-traffic rows (may be empty).
+    pub support: &'a [&'a Row],
+}
+
+/// Out-of-fold probabilities of the dev rows and of the support rows: each is scored by a
+/// model that never saw it (fold `f` of both is scored by a model trained with seed
+/// `seed + f` on the other folds of both).
+pub fn out_of_fold(data: Data<'_>, k: usize, seed: u64, recipe: &Recipe) -> (Vec<f64>, Vec<f64>) {
+    let order = shuffled(data.dev.len(), seed);
+    let s_order = shuffled(data.support.len(), seed ^ 0x5eed);
+    let mut oof = vec![0.0; data.dev.len()];
+    let mut s_oof = vec![0.0; data.support.len()];
     for f in 0..k {
-        let m = train(&part(rows, &order, k, f, false), seed + f as u64);
+        let mut train_rows = part(data.dev, &order, k, f, false);
+        train_rows.extend(part(data.support, &s_order, k, f, false));
+        let m = train(&train_rows, seed + f as u64, recipe);
         for (i, &r) in order.iter().enumerate() {
             if i % k == f {
-                oof[r] = m.probability(&rows[r].f);
+                oof[r] = m.probability(&data.dev[r].f);
+            }
+        }
+        for (i, &r) in s_order.iter().enumerate() {
+            if i % k == f {
+                s_oof[r] = m.probability(&data.support[r].f);
             }
         }
     }
-    oof
+    (oof, s_oof)
 }
 
 /// Decision settings and the counts they reached where they were chosen.
@@ -258,36 +394,60 @@ pub struct Settings {
     pub threshold: f64,
     /// Counts at these settings on the scores they were chosen on.
     pub counts: Counts,
+    /// Support-traffic counts (false alarms are `fp`) at these settings, same scores.
+    pub support: Counts,
 }
 
 /// The model weight (from `weights`) and threshold that maximise F1 on the given out-of-fold
-/// probabilities. Thresholds 0.05..0.94 above [`frustration::UNGATED_CAP`], in steps of 0.01;
-/// ties keep the first (lowest model weight, lowest threshold).
-pub fn choose(rows: &[&Row], probs: &[f64], weights: &[f64]) -> Settings {
+/// probabilities of the dev rows, among those flagging at most `max_support_fa` of the support
+/// rows (if any are given). Thresholds 0.05..0.94 above [`frustration::UNGATED_CAP`], in steps
+/// of 0.01; ties keep the first (lowest model weight, lowest threshold).
+pub fn choose(
+    data: Data<'_>,
+    probs: &[f64],
+    support_probs: &[f64],
+    weights: &[f64],
+    max_support_fa: f64,
+) -> Settings {
     let mut best = Settings {
         model_weight: 0.0,
         threshold: 0.5,
         counts: Counts::default(),
+        support: Counts::default(),
     };
     let mut best_f1 = -1.0;
     for &wm in weights {
-        let scores: Vec<(f64, bool)> = rows
-            .iter()
-            .zip(probs)
-            .map(|(r, p)| (level(r, *p, wm), r.y))
-            .collect();
-        for t in (5..95)
-            .map(|t| f64::from(t) / 100.0)
-            .filter(|t| *t > frustration::UNGATED_CAP)
         {
-            let c = Counts::at(&scores, t);
-            if c.f1() > best_f1 {
-                best_f1 = c.f1();
-                best = Settings {
-                    model_weight: wm,
-                    threshold: t,
-                    counts: c,
-                };
+            let scores: Vec<(f64, bool)> = data
+                .dev
+                .iter()
+                .zip(probs)
+                .map(|(r, p)| (level(r, *p, wm), r.y))
+                .collect();
+            let s_scores: Vec<(f64, bool)> = data
+                .support
+                .iter()
+                .zip(support_probs)
+                .map(|(r, p)| (level(r, *p, wm), false))
+                .collect();
+            for t in (5..95)
+                .map(|t| f64::from(t) / 100.0)
+                .filter(|t| *t > frustration::UNGATED_CAP)
+            {
+                let c = Counts::at(&scores, t);
+                let s = Counts::at(&s_scores, t);
+                if s.false_alarm_rate() > max_support_fa {
+                    continue;
+                }
+                if c.f1() > best_f1 {
+                    best_f1 = c.f1();
+                    best = Settings {
+                        model_weight: wm,
+                        threshold: t,
+                        counts: c,
+                        support: s,
+                    };
+                }
             }
         }
     }
@@ -297,36 +457,69 @@ pub fn choose(rows: &[&Row], probs: &[f64], weights: &[f64]) -> Settings {
 /// Result of [`nested_cv`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct CvReport {
-    /// Counts pooled over the outer test folds.
+    /// Dev counts pooled over the outer test folds.
     pub pooled: Counts,
+    /// Support-traffic counts pooled over the outer test folds (false alarms are `fp`).
+    pub support: Counts,
+    /// The same for the calm support rows only (those that are training negatives).
+    pub support_calm: Counts,
     /// Per outer fold: the settings chosen inside its training part, and the test counts.
     pub per_fold: Vec<(Settings, Counts)>,
 }
 
-/// Honest k-fold cross-validation: for each outer fold, the model weight and threshold are
-/// chosen on inner `inner`-fold out-of-fold scores of the training part only, a model is
-/// trained on the whole training part, and the held-out fold is scored with those settings.
-pub fn nested_cv(rows: &[Row], outer: usize, inner: usize, weights: &[f64], seed: u64) -> CvReport {
-    let order = shuffled(rows.len(), seed);
-    let boxed: Vec<&Row> = rows.iter().collect();
+/// Honest k-fold cross-validation: dev and support rows are each split into `outer` folds; for
+/// each outer fold, the model weight and threshold are chosen on inner `inner`-fold
+/// out-of-fold scores of the training part only, a model is trained on the whole training part,
+/// and the held-out fold (dev and support) is scored with those settings. A support row is
+/// never in training when it is scored, and dev F1 counts dev rows only.
+pub fn nested_cv(
+    data: Data<'_>,
+    outer: usize,
+    inner: usize,
+    weights: &[f64],
+    max_support_fa: f64,
+    seed: u64,
+    recipe: &Recipe,
+) -> CvReport {
+    let order = shuffled(data.dev.len(), seed);
+    let s_order = shuffled(data.support.len(), seed ^ 0x5eed);
     let mut pooled = Counts::default();
+    let mut support = Counts::default();
+    let mut support_calm = Counts::default();
     let mut per_fold = Vec::new();
     for f in 0..outer {
-        let train_rows = part(&boxed, &order, outer, f, false);
-        let test_rows = part(&boxed, &order, outer, f, true);
+        let train_dev = part(data.dev, &order, outer, f, false);
+        let test_dev = part(data.dev, &order, outer, f, true);
+        let train_sup = part(data.support, &s_order, outer, f, false);
+        let test_sup = part(data.support, &s_order, outer, f, true);
+        let inner_data = Data {
+            dev: &train_dev,
+            support: &train_sup,
+        };
         let inner_seed = seed.wrapping_mul(31).wrapping_add(100 * (f as u64 + 1));
-        let oof = out_of_fold(&train_rows, inner, inner_seed);
-        let s = choose(&train_rows, &oof, weights);
-        let m = train(&train_rows, inner_seed);
-        let scores: Vec<(f64, bool)> = test_rows
-            .iter()
-            .map(|r| (level(r, m.probability(&r.f), s.model_weight), r.y))
-            .collect();
-        let c = Counts::at(&scores, s.threshold);
+        let (oof, s_oof) = out_of_fold(inner_data, inner, inner_seed, recipe);
+        let s = choose(inner_data, &oof, &s_oof, weights, max_support_fa);
+        let mut all_train = train_dev.clone();
+        all_train.extend(train_sup.iter().copied());
+        let m = train(&all_train, inner_seed, recipe);
+        let score = |rows: &[&Row]| -> Vec<(f64, bool)> {
+            rows.iter()
+                .map(|r| (level(r, m.probability(&r.f), s.model_weight), r.y))
+                .collect()
+        };
+        let c = Counts::at(&score(&test_dev), s.threshold);
         pooled.add(c);
+        support.add(Counts::at(&score(&test_sup), s.threshold));
+        let calm: Vec<&Row> = test_sup.iter().copied().filter(|r| r.trainable()).collect();
+        support_calm.add(Counts::at(&score(&calm), s.threshold));
         per_fold.push((s, c));
     }
-    CvReport { pooled, per_fold }
+    CvReport {
+        pooled,
+        support,
+        support_calm,
+        per_fold,
+    }
 }
 
 #[cfg(test)]

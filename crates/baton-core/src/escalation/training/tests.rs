@@ -3,9 +3,9 @@ use crate::escalation::model;
 use crate::escalation::{Detector, eval};
 
 fn toy_row(y: bool, words: usize, compound: f64) -> Row {
-    // `has_negative_evidence` counts word 1-2-grams: 2·words − 1 of them.
     let mut f = Features {
         sparse: vec![0; (2 * words).saturating_sub(1)],
+        words,
         ..Features::default()
     };
     f.dense[0] = compound;
@@ -13,7 +13,12 @@ fn toy_row(y: bool, words: usize, compound: f64) -> Row {
         f,
         rule_level: 0.0,
         y,
+        source: Source::Dev,
     }
+}
+
+fn data<'a>(dev: &'a [&'a Row]) -> Data<'a> {
+    Data { dev, support: &[] }
 }
 
 #[test]
@@ -41,11 +46,11 @@ fn choose_finds_the_separating_threshold_and_respects_the_gate() {
     let rows: Vec<Row> = (0..20).map(|i| toy_row(i >= 10, 5, 0.0)).collect();
     let refs: Vec<&Row> = rows.iter().collect();
     let probs: Vec<f64> = (0..20).map(|i| if i >= 10 { 0.7 } else { 0.3 }).collect();
-    let s = choose(&refs, &probs, &[1.0]);
+    let s = choose(data(&refs), &probs, &[], &[1.0], 1.0);
     assert_eq!(s.counts.f1(), 1.0);
     assert!(s.threshold > 0.3 && s.threshold <= 0.7, "{s:?}");
     // A short message without negative evidence stays below any threshold the search picks.
-    assert!(level(&toy_row(true, 2, 0.0), 1.0, 1.0) <= frustration::UNGATED_CAP);
+    assert!(level(&toy_row(true, 1, 0.0), 1.0, 1.0) <= frustration::UNGATED_CAP);
     assert!(level(&toy_row(true, 2, -0.5), 1.0, 1.0) > 0.9);
 }
 
@@ -62,7 +67,8 @@ fn nested_cv_never_tunes_on_the_reported_fold() {
             r
         })
         .collect();
-    let cv = nested_cv(&rows, 5, 3, &[1.0], SEED);
+    let refs: Vec<&Row> = rows.iter().collect();
+    let cv = nested_cv(data(&refs), 5, 3, &[1.0], 1.0, SEED, &RECIPE);
     let all_positive = Counts {
         tp: rows.iter().filter(|r| r.y).count(),
         fp: rows.iter().filter(|r| !r.y).count(),
@@ -81,11 +87,12 @@ fn nested_cv_never_tunes_on_the_reported_fold() {
     );
 }
 
-/// The dev file, if it is beside the repository (`../shared/eval/`). Missing is a failure
-/// under CI (`CI` set), a skip elsewhere.
-fn dev_examples() -> Option<Vec<eval::Example>> {
+/// A dev file, if it is beside the repository (`../shared/eval/`). Missing is a failure under
+/// CI (`CI` set), a skip elsewhere.
+fn dev_file(name: &str) -> Option<Vec<eval::Example>> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/eval/frustration-dev.tsv");
+        .join("../../../shared/eval")
+        .join(name);
     match std::fs::read_to_string(&path) {
         Ok(s) => Some(eval::parse_tsv(&s).expect("dev file parses")),
         Err(e) if std::env::var_os("CI").is_none() => {
@@ -96,19 +103,48 @@ fn dev_examples() -> Option<Vec<eval::Example>> {
     }
 }
 
-/// The honest figure of the shipped recipe: nested 5-fold cross-validation on the dev file
+/// The nested CV of the shipped recipe on the dev files, computed once for both tests below.
+struct DevCv {
+    dev: Vec<eval::Example>,
+    support: Vec<eval::Example>,
+    cv: CvReport,
+}
+
+static DEV_CV: std::sync::LazyLock<Option<DevCv>> = std::sync::LazyLock::new(|| {
+    let dev = dev_file("frustration-dev.tsv")?;
+    let support = dev_file("human-request-dev.tsv")?;
+    let cfg = RECIPE.features;
+    let dev_rows = rows(&dev, &cfg);
+    let support_rows = support_rows(&support, &cfg);
+    let d: Vec<&Row> = dev_rows.iter().collect();
+    let s: Vec<&Row> = support_rows.iter().collect();
+    let data = Data {
+        dev: &d,
+        support: &s,
+    };
+    let cv = nested_cv(
+        data,
+        5,
+        5,
+        &MODEL_WEIGHTS,
+        MAX_SUPPORT_FALSE_ALARMS,
+        SEED,
+        &RECIPE,
+    );
+    Some(DevCv { dev, support, cv })
+});
+
+/// The honest figure of the shipped recipe: nested 5-fold cross-validation on the dev files
 /// (blend weight and threshold chosen inside each training fold), exactly as
 /// `scripts/train-frustration.sh` reports it first. The floor is the figure recorded in
-/// BENCHMARKS.md minus 0.005, so a change that makes the model worse fails here; the weights
-/// file must record the same figure (it comes from this code), and the detector with the
-/// shipped weights must reproduce its in-sample F1 on the file it was trained on.
+/// BENCHMARKS.md minus about 0.005, so a change that makes the model worse fails here; the
+/// weights file must record the same figure (it comes from this code), and the detector with
+/// the shipped weights must reproduce its in-sample F1 on the file it was trained on.
 #[test]
 fn frustration_nested_cv_on_dev() {
-    let Some(examples) = dev_examples() else {
+    let Some(DevCv { dev, cv, .. }) = &*DEV_CV else {
         return;
     };
-    let rows = rows(&examples);
-    let cv = nested_cv(&rows, 5, 5, &MODEL_WEIGHTS, SEED);
     let c = cv.pooled;
     eprintln!(
         "nested CV: P {:.4} R {:.4} F1 {:.4}",
@@ -144,9 +180,62 @@ fn frustration_nested_cv_on_dev() {
     );
 
     let d = Detector::with_defaults();
-    let r = eval::evaluate(&d, eval::Task::Frustration, &examples, 0);
-    assert!(r.f1 >= 0.94, "in-sample F1 {:.4}", r.f1);
+    let r = eval::evaluate(&d, eval::Task::Frustration, dev, 0);
+    eprintln!("in-sample: F1 {:.4}", r.f1);
+    assert!(r.f1 >= IN_SAMPLE_FLOOR, "in-sample F1 {:.4}", r.f1);
+}
+
+/// False alarms on ordinary support traffic (the label-0 rows of the human-request dev file):
+/// under the same nested CV, the share of held-out support requests flagged must stay below
+/// [`SUPPORT_FALSE_ALARM_BOUND`], and so must the share the shipped detector flags (in-sample
+/// for the calm ones, which are training negatives). The bound is the rate of the detector
+/// shipped before support traffic was measured (22.8%), so a change may not bring back the
+/// false alarms that kept an earlier candidate out.
+#[test]
+fn frustration_support_false_alarms() {
+    let Some(DevCv { support, cv, .. }) = &*DEV_CV else {
+        return;
+    };
+    let held_out = cv.support.false_alarm_rate();
+    eprintln!(
+        "support false alarms, nested CV: {held_out:.4} ({} of {})",
+        cv.support.fp,
+        cv.support.fp + cv.support.tn
+    );
+    assert_eq!(
+        cv.support.fp + cv.support.tn,
+        support.iter().filter(|e| !e.label).count()
+    );
+    assert!(
+        held_out <= SUPPORT_FALSE_ALARM_BOUND,
+        "nested-CV support false alarms {held_out:.4}"
+    );
+    let requests: Vec<eval::Example> = support.iter().filter(|e| !e.label).cloned().collect();
+    let d = Detector::with_defaults();
+    let r = eval::evaluate(&d, eval::Task::Frustration, &requests, 0);
+    let shipped = r.fp as f64 / r.n as f64;
+    eprintln!("support false alarms, shipped detector: {shipped:.4}");
+    assert!(
+        shipped <= SUPPORT_FALSE_ALARM_BOUND,
+        "shipped detector flags {shipped:.4} of the support requests"
+    );
+    // Requests an earlier candidate flagged. ("where is my parcel" is still flagged, just:
+    // level 0.50 against the threshold 0.48; see BENCHMARKS.md.)
+    for calm in [
+        "I want to change my delivery address",
+        "how do I reset my password",
+        "What are your opening hours?",
+    ] {
+        assert!(
+            !eval::predict(&d, eval::Task::Frustration, calm).0,
+            "{calm:?} flagged"
+        );
+    }
 }
 
 /// See [`frustration_nested_cv_on_dev`].
-const NESTED_CV_FLOOR: f64 = 0.770;
+const NESTED_CV_FLOOR: f64 = 0.790;
+/// See [`frustration_nested_cv_on_dev`].
+const IN_SAMPLE_FLOOR: f64 = 0.935;
+/// See [`frustration_support_false_alarms`].
+const SUPPORT_FALSE_ALARM_BOUND: f64 = 0.228;
