@@ -373,7 +373,8 @@ impl Facts {
             | EventKind::BotReplyRejected { .. }
             | EventKind::BriefBuilt { .. }
             | EventKind::OverflowStep { .. }
-            | EventKind::QueuePositions { .. } => {}
+            | EventKind::QueuePositions { .. }
+            | EventKind::CustomerEmailSet { .. } => {}
         }
     }
 
