@@ -96,7 +96,10 @@ async function askNotifications() {
   try { await Notification.requestPermission(); } catch (e) { /* refused or unsupported */ }
   render();
 }
-function whoOf(c) { return (c && (c.customer_name || (c.customer && c.customer.name))) || "a customer"; }
+function whoOf(c) {
+  if (!c) return "a customer";
+  return c.customer_name || (c.customer && c.customer.name) || "Customer " + short(c.customer_id);
+}
 function reasonOf(c) { return c && c.handoff ? c.handoff.reason.replace(/_/g, " ") : ""; }
 async function notifyOffer(id) {
   let c = null;
