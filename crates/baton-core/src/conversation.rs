@@ -7,7 +7,7 @@
 
 use crate::ids::{AgentId, ApiKeyId, ConversationId, CustomerId, MessageId, QueueId, TenantId};
 use crate::time::Timestamp;
-use crate::values::{CsatScore, MessageRole, Priority};
+use crate::values::{CsatScore, EmailAddress, MessageRole, Priority};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -505,6 +505,12 @@ pub enum EventKind {
         /// How many steps have run now.
         stage: u32,
     },
+    /// The customer left an email address to be followed up at (the widget's form while the
+    /// conversation is deferred); it is now the email on their profile.
+    CustomerEmailSet {
+        /// The address.
+        email: EmailAddress,
+    },
     /// The conversation's place in line (or its estimated wait) changed.
     QueuePositions {
         /// 1 is next.
@@ -543,6 +549,7 @@ impl EventKind {
             EventKind::QueueChanged { .. } => "queue_changed",
             EventKind::OverflowStep { .. } => "overflow_step",
             EventKind::QueuePositions { .. } => "queue_positions",
+            EventKind::CustomerEmailSet { .. } => "customer_email_set",
         }
     }
 }
@@ -661,6 +668,11 @@ pub enum Command {
     RecordOverflowStep {
         /// Steps run so far.
         stage: u32,
+    },
+    /// Record the email address the customer left (their profile is updated with it).
+    SetCustomerEmail {
+        /// The address.
+        email: EmailAddress,
     },
     /// Record a waiting conversation's place in line; nothing happens when it is unchanged.
     SetPosition {
@@ -1101,6 +1113,10 @@ pub fn decide(
             S::Queued => return Err(TransitionError::AlreadyOffered),
             s => return Err(invalid("position", s)),
         },
+        // The customer may tell us where to reach them at any point of the conversation.
+        Command::SetCustomerEmail { email } => vec![EventKind::CustomerEmailSet {
+            email: email.clone(),
+        }],
     };
     Ok(events)
 }
@@ -1319,7 +1335,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
         EventKind::BotReplyApproved { id, .. } | EventKind::BotReplyRejected { id } => {
             conv.held.retain(|h| &h.id != id);
         }
-        EventKind::DraftUsed { .. } => {}
+        EventKind::DraftUsed { .. } | EventKind::CustomerEmailSet { .. } => {}
         EventKind::BriefBuilt { brief } => {
             conv.llm_summary = (brief["summary_source"] == "llm")
                 .then(|| brief["summary"].as_str().map(String::from))

@@ -18,4 +18,4 @@ pub use conversation::{
 };
 pub use ids::{AgentId, ApiKeyId, ConversationId, CustomerId, MessageId, QueueId, TenantId};
 pub use time::Timestamp;
-pub use values::{AgentStatus, CsatScore, MessageRole, Priority, Role, ValueError};
+pub use values::{AgentStatus, CsatScore, EmailAddress, MessageRole, Priority, Role, ValueError};

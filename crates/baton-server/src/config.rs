@@ -31,6 +31,16 @@ pub struct Config {
     /// `BATON_SMTP_SECURITY` (`none` | `starttls` | `tls`), `BATON_SMTP_USERNAME`,
     /// `BATON_SMTP_PASSWORD` and `BATON_SMTP_FROM`. No email is sent without it.
     pub smtp: Option<SmtpConfig>,
+    /// Conversations one client (the public key and the client's address) may start through
+    /// the widget per minute, after a burst of `widget_starts_burst`; 0 turns the limit off.
+    /// `BATON_WIDGET_STARTS_PER_MINUTE`.
+    pub widget_starts_per_minute: u32,
+    /// How many widget starts a client may make at once. `BATON_WIDGET_STARTS_BURST`.
+    pub widget_starts_burst: u32,
+    /// A header carrying the client's address, set by a reverse proxy every request passes
+    /// through (`X-Forwarded-For`, `X-Real-IP`...). Unset: the TCP peer's address is used.
+    /// `BATON_CLIENT_IP_HEADER`.
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for Config {
@@ -44,6 +54,9 @@ impl Default for Config {
             stale_presence_secs: 120,
             public_url: None,
             smtp: None,
+            widget_starts_per_minute: crate::rate_limit::DEFAULT_PER_MINUTE,
+            widget_starts_burst: crate::rate_limit::DEFAULT_BURST,
+            client_ip_header: None,
         }
     }
 }
@@ -64,6 +77,9 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             // SmtpConfig's Debug hides the password.
             .field("smtp", &self.smtp)
+            .field("widget_starts_per_minute", &self.widget_starts_per_minute)
+            .field("widget_starts_burst", &self.widget_starts_burst)
+            .field("client_ip_header", &self.client_ip_header)
             .finish()
     }
 }
@@ -173,6 +189,11 @@ pub enum ConfigError {
         "the SMTP configuration ([smtp] in the config file, BATON_SMTP_* variables) is invalid: {0}"
     )]
     Smtp(String),
+    /// `client_ip_header` is not a header name.
+    #[error(
+        "client_ip_header (BATON_CLIENT_IP_HEADER) {0:?} is not an HTTP header name, e.g. X-Forwarded-For"
+    )]
+    ClientIpHeader(String),
     /// `public_url` is not an http(s) URL.
     #[error(
         "public_url (BATON_PUBLIC_URL) {0:?} must be an http:// or https:// URL, e.g. https://baton.example.com"
@@ -218,6 +239,24 @@ impl Config {
                     })?
                 }
                 "BATON_PUBLIC_URL" => config.public_url = Some(value),
+                "BATON_WIDGET_STARTS_PER_MINUTE" => {
+                    config.widget_starts_per_minute =
+                        value.parse().map_err(|_| ConfigError::Env {
+                            name,
+                            message: format!(
+                                "'{value}' is not a whole number of starts per minute (0 turns the limit off)"
+                            ),
+                        })?
+                }
+                "BATON_WIDGET_STARTS_BURST" => {
+                    config.widget_starts_burst = value.parse().map_err(|_| ConfigError::Env {
+                        name,
+                        message: format!("'{value}' is not a whole number of starts"),
+                    })?
+                }
+                "BATON_CLIENT_IP_HEADER" => {
+                    config.client_ip_header = Some(value).filter(|v| !v.trim().is_empty())
+                }
                 smtp if smtp.starts_with("BATON_SMTP_") => {
                     let target = config.smtp.get_or_insert_with(empty_smtp);
                     smtp_env(target, &name, value)?;
@@ -234,7 +273,28 @@ impl Config {
         {
             return Err(ConfigError::PublicUrl(url.clone()));
         }
+        config.client_ip_header()?;
         Ok(config)
+    }
+
+    /// The trusted client address header, parsed.
+    pub fn client_ip_header(&self) -> Result<Option<axum::http::HeaderName>, ConfigError> {
+        self.client_ip_header
+            .as_deref()
+            .map(|h| {
+                axum::http::HeaderName::from_bytes(h.trim().as_bytes())
+                    .map_err(|_| ConfigError::ClientIpHeader(h.to_string()))
+            })
+            .transpose()
+    }
+
+    /// The widget's start limit these settings ask for.
+    pub fn widget_limit(&self) -> Result<crate::rate_limit::WidgetLimit, ConfigError> {
+        Ok(crate::rate_limit::WidgetLimit::new(
+            self.widget_starts_per_minute,
+            self.widget_starts_burst,
+            self.client_ip_header()?,
+        ))
     }
 
     /// The mailer for the `[smtp]` settings, when there are any (nothing connects yet).
@@ -352,5 +412,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("public_url"), "{err}");
+    }
+
+    #[test]
+    fn widget_rate_limit_settings() {
+        let config = Config::load(None, []).unwrap();
+        assert_eq!(config.widget_starts_per_minute, 20);
+        assert_eq!(config.widget_starts_burst, 10);
+        assert_eq!(config.client_ip_header, None);
+        let dir = std::env::temp_dir().join(format!("baton-config-rl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("rl.toml");
+        std::fs::write(
+            &file,
+            "widget_starts_per_minute = 5\nclient_ip_header = \"X-Forwarded-For\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            [("BATON_WIDGET_STARTS_BURST".into(), "2".into())],
+        )
+        .unwrap();
+        assert_eq!(config.widget_starts_per_minute, 5);
+        assert_eq!(config.widget_starts_burst, 2);
+        assert_eq!(
+            config.client_ip_header().unwrap().unwrap().as_str(),
+            "x-forwarded-for"
+        );
+        let err = Config::load(
+            None,
+            [("BATON_WIDGET_STARTS_PER_MINUTE".into(), "lots".into())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("BATON_WIDGET_STARTS_PER_MINUTE"), "{err}");
+        let err = Config::load(
+            None,
+            [("BATON_CLIENT_IP_HEADER".into(), "X Real IP".into())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("client_ip_header"), "{err}");
     }
 }

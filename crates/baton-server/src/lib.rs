@@ -15,6 +15,7 @@ pub mod error;
 mod idempotency;
 pub mod knowledge;
 mod metrics;
+pub mod rate_limit;
 mod routes;
 pub mod routing;
 
@@ -65,6 +66,8 @@ pub struct AppState {
     pub public_url: String,
     /// The delivery worker's settings (retry timing; tests may turn the worker off).
     pub deliveries: deliveries::Settings,
+    /// How many widget conversations a client may start (see [`rate_limit`]).
+    pub widget_limit: Arc<rate_limit::WidgetLimit>,
 }
 
 impl AppState {
@@ -83,6 +86,7 @@ impl AppState {
             mailer: None,
             public_url: "http://127.0.0.1:8080".into(),
             deliveries: deliveries::Settings::default(),
+            widget_limit: Arc::new(rate_limit::WidgetLimit::default()),
         }
     }
 }
@@ -216,7 +220,9 @@ pub async fn serve(
         .run_worker
         .then(|| tokio::spawn(deliveries::run_worker(state.clone(), stopped)));
     let stop_on_shutdown = stop.clone();
-    let served = axum::serve(listener, app(state))
+    // The peer address is the client's for rate limits (unless a proxy header is trusted).
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_on_shutdown.send(true);

@@ -14,7 +14,8 @@ on_both_backends!(
     roles,
     idempotency,
     pagination,
-    reopen_and_takeover
+    reopen_and_takeover,
+    visibility
 );
 
 fn kinds(events: &Value) -> Vec<String> {
@@ -200,10 +201,19 @@ async fn reopen_and_takeover(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "api_reopen").await else {
         return;
     };
-    let (agent_id, agent) = app.person("tom@test.example", "agent").await;
+    let (agent_id, agent) = app.person("tom@test.example", "supervisor").await;
+    let (_, plain) = app.person("ann@test.example", "agent").await;
     let id = app.conversation().await;
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
-    // An agent taking over a bot conversation owns it at once.
+    // Conversations with the bot are nobody's team's: agents cannot see or take them over.
+    app.post(
+        &path("/handoff"),
+        &plain,
+        json!({"reason": "agent_takeover"}),
+    )
+    .await
+    .assert_error(404, "not_found");
+    // A supervisor taking over a bot conversation owns it at once.
     let took = app
         .post(
             &path("/handoff"),
@@ -246,7 +256,8 @@ async fn bad_input(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "api_bad_input").await else {
         return;
     };
-    let (_, agent) = app.person("ana@test.example", "agent").await;
+    // A supervisor: agents do not see conversations with the bot at all (see `visibility`).
+    let (_, agent) = app.person("ana@test.example", "supervisor").await;
     let id = app.conversation().await;
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
     let before = app.event_count(&id).await;
@@ -917,4 +928,181 @@ async fn served_openapi_health_and_metrics() {
         text.contains("baton_http_request_duration_seconds_bucket"),
         "{text}"
     );
+}
+
+/// Ids of every conversation `token` lists with `query` (all pages).
+async fn listed(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/conversations?limit=2&{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = app.get(&path, token).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        for item in page.body["items"].as_array().unwrap() {
+            out.push(item["id"].as_str().unwrap().to_string());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+/// A person in `queue` with `role`; returns (id, token).
+async fn member(app: &TestApp, email: &str, role: &str, queues: &[&str]) -> (String, String) {
+    let created = app
+        .post(
+            "/v1/agents",
+            &app.admin_token,
+            json!({"email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD,
+                   "role": role, "skills": [], "languages": ["en"], "queues": queues, "capacity": 3}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let login = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": email, "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    (
+        created.body["id"].as_str().unwrap().to_string(),
+        login.body["token"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Agents see their own and their teams' conversations, and nothing of the others (a 404, as
+/// if they did not exist); supervisors and API keys see everything.
+async fn visibility(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "api_visibility").await else {
+        return;
+    };
+    for (id, name) in [("alpha", "Team A"), ("beta", "Team B")] {
+        let q = app
+            .post(
+                "/v1/queues",
+                &app.admin_token,
+                json!({"id": id, "name": name}),
+            )
+            .await;
+        assert_eq!(q.status, 201, "{}", q.body);
+    }
+    let (ana_id, ana) = member(&app, "ana@vis.example", "agent", &["alpha"]).await;
+    let (_, bob) = member(&app, "bob@vis.example", "agent", &["beta"]).await;
+    let (_, sue) = member(&app, "sue@vis.example", "supervisor", &[]).await;
+    let handed = |queue: &'static str| {
+        let app = &app;
+        async move {
+            let id = app.conversation().await;
+            let r = app
+                .post(
+                    &format!("/v1/conversations/{id}/handoff"),
+                    &app.api_key,
+                    json!({"reason": "customer_request", "queue": queue}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            id
+        }
+    };
+    let team_b = handed("beta").await;
+    let with_bot = app.conversation().await;
+
+    // Team B's conversation does not exist for ana: not listed, and every route is a 404.
+    assert!(!listed(&app, &ana, "").await.contains(&team_b));
+    assert!(listed(&app, &bob, "state=queued").await.contains(&team_b));
+    let text = json!({"text": "x"});
+    let empty = json!({});
+    let takeover = json!({"reason": "agent_takeover"});
+    for (method, path, body) in [
+        (Method::GET, "", &empty),
+        (Method::GET, "/messages", &empty),
+        (Method::GET, "/events", &empty),
+        (Method::GET, "/drafts", &empty),
+        (Method::POST, "/claim", &empty),
+        (Method::POST, "/notes", &text),
+        (Method::POST, "/messages", &text),
+        (Method::POST, "/handoff", &takeover),
+    ] {
+        for id in [&team_b, &with_bot] {
+            let res = send(
+                &app.client,
+                method.clone(),
+                &app.url(&format!("/v1/conversations/{id}{path}")),
+                Some(&ana),
+                (method == Method::POST).then(|| body.clone()),
+            )
+            .await;
+            res.assert_error(404, "not_found");
+            assert_eq!(
+                res.body["error"]["message"], "conversation not found",
+                "the same answer as for an id that does not exist"
+            );
+        }
+    }
+
+    // Ana is available: a conversation for team A is offered to her, and she sees it.
+    let r = app
+        .put("/v1/agents/me/status", &ana, json!({"status": "available"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let team_a = handed("alpha").await;
+    let offered = app.get(&format!("/v1/conversations/{team_a}"), &ana).await;
+    assert_eq!(offered.status, 200, "{}", offered.body);
+    assert_eq!(
+        offered.body["offer"]["agent"],
+        ana_id.as_str(),
+        "{}",
+        offered.body
+    );
+    assert!(listed(&app, &ana, "state=queued").await.contains(&team_a));
+    assert!(!listed(&app, &bob, "").await.contains(&team_a));
+    app.get(&format!("/v1/conversations/{team_a}"), &bob)
+        .await
+        .assert_error(404, "not_found");
+
+    // She accepts, answers and closes it: her closed conversation stays hers to see.
+    let base = format!("/v1/conversations/{team_a}");
+    assert_eq!(
+        app.post(&format!("{base}/accept"), &ana, json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.post(&format!("{base}/messages"), &ana, json!({"text": "Hi"}))
+            .await
+            .status,
+        201
+    );
+    let closed = app.post(&format!("{base}/close"), &ana, json!({})).await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(
+        listed(&app, &ana, "state=closed").await,
+        vec![team_a.clone()]
+    );
+    let events = app.get(&format!("{base}/events"), &ana).await;
+    assert_eq!(events.status, 200, "{}", events.body);
+    assert!(listed(&app, &bob, "state=closed").await.is_empty());
+
+    // Supervisors and API keys see everything.
+    let everything = {
+        let mut all = vec![team_a.clone(), team_b.clone(), with_bot.clone()];
+        all.sort();
+        all.reverse();
+        all
+    };
+    assert_eq!(listed(&app, &sue, "").await, everything);
+    for token in [&sue, &app.api_key] {
+        for id in &everything {
+            let one = app.get(&format!("/v1/conversations/{id}"), token).await;
+            assert_eq!(one.status, 200, "{}", one.body);
+        }
+    }
 }

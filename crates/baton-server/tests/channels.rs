@@ -920,6 +920,81 @@ async fn email_deferred_reply_and_transcript(backend: Backend, name: &str) {
 }
 both_backends!(email_deferred, email_deferred_reply_and_transcript);
 
+/// The widget's "leave your email" form puts the address on the profile; the deferred
+/// conversation's follow-up is emailed there (no address in the transcript needed).
+async fn email_to_the_address_left_in_the_widget(backend: Backend, name: &str) {
+    let Some(smtp) = SmtpServer::start_or_skip(name) else {
+        return;
+    };
+    let Some(app) = ChannelApp::spawn(backend, name, Some(&smtp)).await else {
+        return;
+    };
+    let res = app
+        .put(
+            "/v1/channels/email",
+            &app.admin_token,
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .put(
+            "/v1/business-hours",
+            &app.admin_token,
+            json!({"tz": "UTC", "weekly": {}, "holidays": []}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let key = app
+        .post("/v1/widget/key", &app.admin_token, json!({}))
+        .await;
+    let started = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/widget/conversations"),
+        None,
+        Some(json!({"public_key": key.body["public_key"], "customer": {"name": "Lena"}})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let id = started.body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = started.body["token"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &token,
+            json!({"text": "Talk to a person", "payload": "talk_to_human"}),
+        )
+        .await;
+    assert_eq!(res.body["state"], "deferred", "{}", res.body);
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/contact"),
+            &token,
+            json!({"email": "lena@example.org"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    app.claim_as_admin(&id).await;
+    app.agent_says(&id, "Hi Lena, here is your answer.").await;
+    app.settle().await;
+    let messages = mail(&smtp, 1).await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0].to, vec!["lena@example.org".to_string()]);
+    assert!(
+        messages[0]
+            .body_text
+            .contains("Hi Lena, here is your answer.")
+    );
+}
+both_backends!(
+    email_left_in_widget,
+    email_to_the_address_left_in_the_widget
+);
+
 async fn email_without_smtp_is_a_clear_dead_letter(backend: Backend, name: &str) {
     let Some(app) = ChannelApp::spawn(backend, name, None).await else {
         return;

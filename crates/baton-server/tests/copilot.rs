@@ -15,16 +15,20 @@ async fn assigned_to(app: &TestApp, token: &str) -> String {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(
-        app.post(
+    // Handed off by the channel, then claimed by the agent (agents cannot see, let alone take
+    // over, conversations that are still with the bot).
+    let handed = app
+        .post(
             &format!("/v1/conversations/{id}/handoff"),
-            token,
-            json!({"reason": "agent_takeover"})
+            &app.api_key,
+            json!({"reason": "customer_request"}),
         )
-        .await
-        .status,
-        200
-    );
+        .await;
+    assert_eq!(handed.status, 200, "{}", handed.body);
+    let claimed = app
+        .post(&format!("/v1/conversations/{id}/claim"), token, json!({}))
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
     id
 }
 
@@ -159,7 +163,9 @@ async fn review_mode_holds_low_confidence_bot_replies() {
     let Some(app) = TestApp::spawn(Backend::Sqlite, "copilot_review").await else {
         return;
     };
-    let (_, agent) = app.person("rita@test.example", "agent").await;
+    // Replies held while the bot has the conversation: a supervisor reviews them (agents see
+    // conversations only once they reach their queue).
+    let (_, agent) = app.person("rita@test.example", "supervisor").await;
     app.put(
         "/v1/review",
         &app.admin_token,

@@ -1019,3 +1019,482 @@ async fn analytics_page_draws_charts_and_drills_down() {
         .unwrap();
     assert_eq!(has_nav, json!(false));
 }
+
+/// The tenant's business hours: never open (so a request for a person is deferred).
+async fn always_closed(app: &TestApp) {
+    let res = app
+        .put(
+            "/v1/business-hours",
+            &app.admin_token,
+            json!({"tz": "UTC", "weekly": {}, "holidays": []}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_conversation_collects_the_customers_email() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_deferred_email").await;
+    let app = &scene.app;
+    always_closed(app).await;
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let customer = driver.session("customer").await;
+    customer
+        .goto(&app.url(&format!("/demo?key={}", scene.public_key)))
+        .await
+        .unwrap();
+    click(&customer, "#baton-w-launch").await;
+    type_in(&customer, "#baton-w-input", "Where is my parcel?").await;
+    click(&customer, "#baton-w-send").await;
+    until(
+        &customer,
+        "bot answer",
+        "return document.querySelector('#baton-w-log .baton-w-bot')",
+    )
+    .await;
+
+    // After hours: asking for a person defers the conversation, and the widget asks for an email.
+    click(&customer, "#baton-w-human").await;
+    until(
+        &customer,
+        "deferred status",
+        "return document.getElementById('baton-w-status').textContent.includes('away right now')",
+    )
+    .await;
+    css(&customer, "#baton-w-email-form").await;
+    shot(&customer, "widget-deferred-email-form").await.unwrap();
+
+    // An address the server refuses: its message is shown in the form, nothing is stored.
+    type_in(&customer, "#baton-w-email", "ann@example").await;
+    click(&customer, "#baton-w-email-send").await;
+    let error = until(&customer, "email error", "const e = document.getElementById('baton-w-email-error'); return e && !e.hidden && e.textContent").await;
+    assert!(
+        error.as_str().unwrap().contains("not an email address"),
+        "{error}"
+    );
+    let invalid: Value = customer
+        .execute(
+            "return document.getElementById('baton-w-email').getAttribute('aria-invalid')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(invalid, json!("true"));
+    shot(&customer, "widget-deferred-email-error")
+        .await
+        .unwrap();
+
+    // A good one: a confirmation with the address, on the profile, recorded as an event.
+    type_in(&customer, "#baton-w-email", "ann@example.com").await;
+    click(&customer, "#baton-w-email-send").await;
+    let confirmed = until(
+        &customer,
+        "email confirmation",
+        "const c = document.getElementById('baton-w-email-ok'); return c && c.textContent",
+    )
+    .await;
+    assert!(
+        confirmed.as_str().unwrap().contains("ann@example.com"),
+        "{confirmed}"
+    );
+    until(
+        &customer,
+        "form gone",
+        "return !document.getElementById('baton-w-email-form')",
+    )
+    .await;
+    until(&customer, "status after email", "return document.getElementById('baton-w-status').textContent.includes('follow up by email')").await;
+    shot(&customer, "widget-deferred-email-confirmed")
+        .await
+        .unwrap();
+
+    let list = app
+        .get("/v1/conversations?state=deferred", &app.admin_token)
+        .await;
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", list.body);
+    let id = items[0]["id"].as_str().unwrap();
+    let conv = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(conv.body["customer"]["email"], "ann@example.com");
+    let events = app
+        .get(
+            &format!("/v1/conversations/{id}/events?limit=500"),
+            &app.admin_token,
+        )
+        .await;
+    let set: Vec<&Value> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "customer_email_set")
+        .collect();
+    assert_eq!(set.len(), 1, "{}", events.body);
+    assert_eq!(set[0]["data"]["email"], "ann@example.com");
+    // The address is not a chat message.
+    let messages = app
+        .get(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.admin_token,
+        )
+        .await;
+    assert!(
+        !messages.body.to_string().contains("ann@example.com"),
+        "{}",
+        messages.body
+    );
+
+    // A reload keeps the confirmation (it comes from the profile).
+    customer.refresh().await.unwrap();
+    until(&customer, "confirmation after reload", "const c = document.getElementById('baton-w-email-ok'); return c && c.textContent.includes('ann@example.com')").await;
+    let _ = customer.close().await;
+}
+
+/// Replaces the page's `Notification` and `AudioContext` with recorders, and makes
+/// `document.hidden` / `visibilityState` settable with `window.__setHidden(bool)`.
+const ALERT_RECORDER: &str = r#"
+window.__alerts = { notifications: [], sounds: 0 };
+class RecordingNotification {
+  constructor(title, options) { window.__alerts.notifications.push({ title, body: (options && options.body) || "" }); }
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+}
+window.Notification = RecordingNotification;
+class RecordingAudio {
+  constructor() { this.currentTime = 0; this.destination = {}; this.state = "running"; }
+  createOscillator() { return { frequency: {}, connect() {}, start() { window.__alerts.sounds++; }, stop() {} }; }
+  createGain() { return { gain: {}, connect() {} }; }
+}
+window.AudioContext = RecordingAudio;
+window.webkitAudioContext = RecordingAudio;
+let hidden = false;
+Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+window.__setHidden = (h) => { hidden = h; document.dispatchEvent(new Event("visibilitychange")); return true; };
+return true;
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_and_customer_messages_alert_the_agent() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_alerts").await;
+    let app = &scene.app;
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let agent = driver.session("agent").await;
+    console_login(&agent, app, "sara@e2e.example").await;
+    make_available(&agent).await;
+    until(
+        &agent,
+        "status available",
+        "return document.getElementById('status').value === 'available'",
+    )
+    .await;
+    agent.execute(ALERT_RECORDER, vec![]).await.unwrap();
+    // The tab goes to the background.
+    agent
+        .execute("return window.__setHidden(true)", vec![])
+        .await
+        .unwrap();
+
+    // A customer is handed off: the offer alerts, with a system notification.
+    let started = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"external_id": "c-alert", "name": "John Smith"}, "channel": "web"}),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let conv = started.body["id"].as_str().unwrap().to_string();
+    let handoff = app
+        .post(
+            &format!("/v1/conversations/{conv}/handoff"),
+            &app.api_key,
+            json!({"reason": "customer_request", "queue": "general"}),
+        )
+        .await;
+    assert_eq!(handoff.status, 200, "{}", handoff.body);
+    let shown = until(&agent, "offer notification", "const n = window.__alerts.notifications.find(n => n.title === 'New conversation offered to you'); return n && n.body").await;
+    let body = shown.as_str().unwrap();
+    assert!(
+        body.contains("John Smith") && body.contains("customer request"),
+        "{body}"
+    );
+    until(&agent, "offer sound", "return window.__alerts.sounds >= 1").await;
+    until(&agent, "offer toast", "return [...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.includes('New conversation offered to you') && t.textContent.includes('John Smith'))").await;
+    shot(&agent, "console-alert-offer").await.unwrap();
+
+    // Back in front: accept it, then look at the inbox.
+    agent
+        .execute("return window.__setHidden(false)", vec![])
+        .await
+        .unwrap();
+    click(&agent, &format!("#group-offers .item[data-id=\"{conv}\"]")).await;
+    click(&agent, "#accept").await;
+    until(&agent, "accepted", &in_group("mine", &conv)).await;
+    agent.execute("history.replaceState(null, '', '#'); document.getElementById('nav-inbox').click(); return true", vec![]).await.unwrap();
+    until(
+        &agent,
+        "inbox",
+        "return !document.getElementById('conversation')",
+    )
+    .await;
+    let before: Value = agent
+        .execute(
+            "return [window.__alerts.notifications.length, window.__alerts.sounds]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (notes_before, sounds_before) = (before[0].as_u64().unwrap(), before[1].as_u64().unwrap());
+
+    // The tab is in front: a customer message is a toast and a sound, no system notification.
+    let say = |text: &'static str| {
+        let conv = conv.clone();
+        async move {
+            let r = app
+                .post(
+                    &format!("/v1/conversations/{conv}/messages"),
+                    &app.api_key,
+                    json!({"role": "customer", "text": text}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+    };
+    say("Is anyone there?").await;
+    until(&agent, "message toast", "return [...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.includes('New message from John Smith') && t.textContent.includes('Is anyone there?'))").await;
+    until(
+        &agent,
+        "message sound",
+        &format!("return window.__alerts.sounds > {sounds_before}"),
+    )
+    .await;
+    let notes: Value = agent
+        .execute("return window.__alerts.notifications.length", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        notes.as_u64().unwrap(),
+        notes_before,
+        "no system notification while the tab is in front"
+    );
+    shot(&agent, "console-alert-message").await.unwrap();
+
+    // In the background: a system notification with the customer's words.
+    agent
+        .execute("return window.__setHidden(true)", vec![])
+        .await
+        .unwrap();
+    say("Hello? I need help with my order").await;
+    let shown = until(&agent, "message notification", "const n = window.__alerts.notifications.find(n => n.title === 'New message from John Smith'); return n && n.body").await;
+    assert_eq!(shown, "Hello? I need help with my order");
+    let _ = agent.close().await;
+}
+
+/// Whether the page fits the window horizontally, and which of `selectors` are not fully
+/// visible across (missing, hidden, cut off at the right edge, or squeezed below `min` px:
+/// `"#reply@300"` must be at least 300 px wide).
+async fn fits(client: &Client, selectors: &[&str]) -> (bool, Vec<String>) {
+    let v = client
+        .execute(
+            "const [sels] = arguments;
+             const fits = document.documentElement.scrollWidth <= window.innerWidth;
+             const bad = sels.filter(spec => {
+               const [s, min] = spec.split('@');
+               const e = document.querySelector(s);
+               if (!e) return true;
+               const r = e.getBoundingClientRect();
+               return r.width === 0 || r.height === 0 || r.left < 0 || r.right > window.innerWidth + 0.5
+                 || (min && r.width < Number(min));
+             });
+             return [fits, bad, document.documentElement.scrollWidth, window.innerWidth];",
+            vec![json!(selectors)],
+        )
+        .await
+        .unwrap();
+    let bad: Vec<String> = serde_json::from_value(v[1].clone()).unwrap();
+    eprintln!("layout: scrollWidth {} innerWidth {}", v[2], v[3]);
+    (v[0].as_bool().unwrap(), bad)
+}
+
+async fn assert_fits(client: &Client, screen: &str, selectors: &[&str]) {
+    let (ok, bad) = fits(client, selectors).await;
+    let _ = shot(client, screen).await;
+    assert!(ok, "{screen}: the page is wider than the window");
+    assert!(bad.is_empty(), "{screen}: not fully visible: {bad:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_and_widget_fit_a_tablet() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_tablet").await;
+    let app = &scene.app;
+    // Something in every group: an assigned conversation with a brief, waiting ones, a closed one.
+    let sara_token = {
+        let login = send(
+            &app.client,
+            reqwest::Method::POST,
+            &app.url("/v1/auth/login"),
+            None,
+            Some(json!({"email": "sara@e2e.example", "password": PASSWORD})),
+        )
+        .await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        login.body["token"].as_str().unwrap().to_string()
+    };
+    let mine = app.conversation().await;
+    for text in [
+        "Hi, my order #4821 arrived with a broken zipper and I need a replacement before Friday",
+        "I already tried the returns page twice",
+    ] {
+        app.post(
+            &format!("/v1/conversations/{mine}/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": text}),
+        )
+        .await;
+    }
+    app.post(
+        &format!("/v1/conversations/{mine}/handoff"),
+        &app.api_key,
+        json!({"reason": "customer_request", "queue": "general"}),
+    )
+    .await;
+    let claimed = app
+        .post(
+            &format!("/v1/conversations/{mine}/claim"),
+            &sara_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    app.queued_conversation().await;
+    app.queued_conversation().await;
+
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let agent = driver.session("tablet-agent").await;
+    let admin = driver.session("tablet-admin").await;
+    let customer = driver.session("tablet-customer").await;
+    console_login(&agent, app, "sara@e2e.example").await;
+    let admin_email = app.get("/v1/agents/me", &app.admin_token).await.body["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    console_login(&admin, app, &admin_email).await;
+
+    for (w, h, name) in [(820, 1180, "portrait"), (1180, 820, "landscape")] {
+        for c in [&agent, &admin, &customer] {
+            c.set_window_size(w, h).await.unwrap();
+        }
+        // The inbox.
+        agent.goto(&app.url("/console#")).await.unwrap();
+        until(&agent, "inbox", &in_group("mine", &mine)).await;
+        assert_fits(
+            &agent,
+            &format!("tablet-{name}-inbox"),
+            &[
+                "#inbox@240",
+                "#filter",
+                "#status",
+                "#signout",
+                "#group-mine .item@200",
+                "#main@400",
+            ],
+        )
+        .await;
+        // The conversation, with the brief and the reply box.
+        click(&agent, &format!("#group-mine .item[data-id=\"{mine}\"]")).await;
+        until(
+            &agent,
+            "brief",
+            "const s = document.getElementById('brief-summary'); return s && s.textContent !== '—'",
+        )
+        .await;
+        assert_fits(
+            &agent,
+            &format!("tablet-{name}-conversation"),
+            &[
+                "#conv-title",
+                "#conv-state",
+                "#transcript@380",
+                "#reply@380",
+                "#send",
+                "#note@380",
+                "#close",
+                "#brief@300",
+            ],
+        )
+        .await;
+        // Supervisor, analytics and admin screens.
+        admin.goto(&app.url("/console#supervisor")).await.unwrap();
+        admin.refresh().await.unwrap();
+        until(
+            &admin,
+            "queues table",
+            "return document.querySelector('#queues-table tr[data-queue=general]')",
+        )
+        .await;
+        assert_fits(
+            &admin,
+            &format!("tablet-{name}-supervisor"),
+            &[
+                "#queues-table@400",
+                "#agents-table@400",
+                "#nav-admin",
+                "#signout",
+            ],
+        )
+        .await;
+        click(&admin, "#nav-analytics").await;
+        until(
+            &admin,
+            "analytics tiles",
+            "return document.querySelector('#tile-conversations .tile-value')",
+        )
+        .await;
+        assert_fits(
+            &admin,
+            &format!("tablet-{name}-analytics"),
+            &["#tile-conversations"],
+        )
+        .await;
+        click(&admin, "#nav-admin").await;
+        click(&admin, "#tab-agents").await;
+        css(&admin, "#agent-form").await;
+        assert_fits(
+            &admin,
+            &format!("tablet-{name}-admin"),
+            &["#agent-form button[type=submit]", "#tab-widget"],
+        )
+        .await;
+        // The widget on the demo page.
+        customer
+            .goto(&app.url(&format!("/demo?key={}&baton_open=1", scene.public_key)))
+            .await
+            .unwrap();
+        css(&customer, "#baton-w-panel:not([hidden])").await;
+        assert_fits(
+            &customer,
+            &format!("tablet-{name}-widget"),
+            &[
+                "#baton-w-panel@300",
+                "#baton-w-input@200",
+                "#baton-w-send",
+                "#baton-w-human",
+            ],
+        )
+        .await;
+    }
+    let _ = agent.close().await;
+    let _ = admin.close().await;
+    let _ = customer.close().await;
+}

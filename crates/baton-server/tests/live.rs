@@ -50,7 +50,8 @@ async fn live_in_order(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "live_order").await else {
         return;
     };
-    let (_, agent) = app.person("live@test.example", "agent").await;
+    // A supervisor sees every conversation from its start (agents: see `live_for_agents`).
+    let (_, agent) = app.person("live@test.example", "supervisor").await;
     let mut socket = connect(&app.instance, &agent).await;
 
     // Another tenant's activity must not reach this socket.
@@ -135,7 +136,7 @@ async fn live_across_instances_postgres() {
         return;
     };
     let b = second_instance(&app).await;
-    let (_, agent) = app.person("two@test.example", "agent").await;
+    let (_, agent) = app.person("two@test.example", "supervisor").await;
     // The agent is connected to instance A; everything is posted to instance B.
     let mut socket = connect(&app.instance, &agent).await;
     let on_b = |path: &str| format!("{}{}", b.base, path);
@@ -225,4 +226,172 @@ async fn claim_race_across_instances_postgres() {
         let conv = app.get(&format!("/v1/conversations/{id}"), &first).await;
         assert_eq!(conv.body["assignee"], winner);
     }
+}
+
+/// Reads frames until the tenant-wide `agent_status_changed` marker arrives (10 s at most);
+/// returns the conversation events before it.
+async fn until_marker(socket: &mut Socket) -> Vec<Value> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; got {got:?}"))
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = frame {
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if event["type"] == "agent_status_changed" {
+                return got;
+            }
+            if !event["conversation_id"].is_null() {
+                got.push(event);
+            }
+        }
+    }
+}
+
+fn of<'a>(events: &'a [Value], conversation: &str) -> Vec<&'a str> {
+    events
+        .iter()
+        .filter(|e| e["conversation_id"] == conversation)
+        .map(|e| e["type"].as_str().unwrap())
+        .collect()
+}
+
+/// Agents' live streams carry only what they may see: nothing while the bot has a
+/// conversation, their own team's queue, and the event that takes one out of their sight.
+async fn live_for_agents(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "live_agents").await else {
+        return;
+    };
+    for (id, name) in [("billing", "Billing"), ("sales", "Sales")] {
+        let q = app
+            .post(
+                "/v1/queues",
+                &app.admin_token,
+                json!({"id": id, "name": name}),
+            )
+            .await;
+        assert_eq!(q.status, 201, "{}", q.body);
+    }
+    let mut tokens = Vec::new();
+    for (email, queue) in [
+        ("ana@live.example", "billing"),
+        ("ben@live.example", "sales"),
+    ] {
+        let created = app
+            .post(
+                "/v1/agents",
+                &app.admin_token,
+                json!({"email": email, "name": email, "password": PASSWORD, "role": "agent",
+                       "skills": [], "languages": ["en"], "queues": [queue]}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let login = send(
+            &app.client,
+            Method::POST,
+            &app.url("/v1/auth/login"),
+            None,
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
+        tokens.push(login.body["token"].as_str().unwrap().to_string());
+    }
+    let (ana, ben) = (&tokens[0], &tokens[1]);
+    let mut ana_socket = connect(&app.instance, ana).await;
+    let mut ben_socket = connect(&app.instance, ben).await;
+
+    // With the bot, then handed to sales: ben's team.
+    let a = app.conversation().await;
+    app.post(
+        &format!("/v1/conversations/{a}/messages"),
+        &app.api_key,
+        json!({"role": "customer", "text": "hello bot"}),
+    )
+    .await;
+    let r = app
+        .post(
+            &format!("/v1/conversations/{a}/handoff"),
+            &app.api_key,
+            json!({"reason": "customer_request", "queue": "sales"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Handed to billing: ana's team.
+    let b = app.conversation().await;
+    let r = app
+        .post(
+            &format!("/v1/conversations/{b}/handoff"),
+            &app.api_key,
+            json!({"reason": "customer_request", "queue": "billing"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Ben takes A and sends it to billing; ana takes it there.
+    let r = app
+        .post(&format!("/v1/conversations/{a}/claim"), ben, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .post(
+            &format!("/v1/conversations/{a}/transfer"),
+            ben,
+            json!({"to_queue": "billing", "note": "billing question"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .post(&format!("/v1/conversations/{a}/claim"), ana, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .post(
+            &format!("/v1/conversations/{a}/messages"),
+            ana,
+            json!({"text": "Hi, Ana from billing"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let marker = app
+        .put(
+            "/v1/agents/me/status",
+            &app.admin_token,
+            json!({"status": "away"}),
+        )
+        .await;
+    assert_eq!(marker.status, 200, "{}", marker.body);
+
+    let for_ana = until_marker(&mut ana_socket).await;
+    let for_ben = until_marker(&mut ben_socket).await;
+    // Nothing of the bot phase reaches anyone.
+    for events in [&for_ana, &for_ben] {
+        assert!(!of(events, &a).contains(&"started"), "{events:?}");
+    }
+    // B is billing's only.
+    assert!(
+        of(&for_ana, &b).contains(&"handoff_requested"),
+        "{for_ana:?}"
+    );
+    assert!(of(&for_ben, &b).is_empty(), "{for_ben:?}");
+    // A: ben from the handoff to the transfer that took it away, ana from the transfer on.
+    let ben_a = of(&for_ben, &a);
+    assert_eq!(ben_a.first(), Some(&"handoff_requested"), "{ben_a:?}");
+    assert_eq!(ben_a.last(), Some(&"transferred"), "{ben_a:?}");
+    assert!(ben_a.contains(&"assigned"), "{ben_a:?}");
+    let ana_a = of(&for_ana, &a);
+    assert_eq!(ana_a.first(), Some(&"transferred"), "{ana_a:?}");
+    assert!(ana_a.contains(&"assigned"), "{ana_a:?}");
+    assert_eq!(ana_a.last(), Some(&"message_added"), "{ana_a:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_for_agents_sqlite() {
+    live_for_agents(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_for_agents_postgres() {
+    live_for_agents(Backend::Postgres).await
 }

@@ -323,3 +323,179 @@ async fn cors_and_web_assets() {
         assert!(body.contains(needle), "{path} lacks {needle}");
     }
 }
+
+/// The widget's "leave your email" form: the address lands on the customer's profile (where
+/// email follow-ups find it), an event records it, and a bad address is a 422.
+async fn customer_leaves_an_email(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "widget_contact").await else {
+        return;
+    };
+    let key = widget_key(&app).await;
+    let (id, token) = start(&app, &key).await;
+    let (other, _) = start(&app, &key).await;
+    let contact = format!("/v1/conversations/{id}/contact");
+    for bad in [
+        "not-an-email",
+        "ann@",
+        "ann@example",
+        "two words@example.com",
+        "",
+    ] {
+        app.post(&contact, &token, json!({"email": bad}))
+            .await
+            .assert_error(422, "invalid_email");
+    }
+    app.post(&contact, &token, json!({"address": "ann@example.com"}))
+        .await
+        .assert_error(422, "invalid_body");
+    let res = app
+        .post(&contact, &token, json!({"email": " ann@example.com "}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["customer"]["email"], "ann@example.com");
+    assert!(
+        res.body["brief"].is_null(),
+        "the customer's view: {}",
+        res.body
+    );
+    // On the profile, for everyone who looks.
+    let seen = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(seen.body["customer"]["email"], "ann@example.com");
+    assert_eq!(seen.body["customer"]["name"], "Jo", "the rest is kept");
+    let events = app
+        .get(&format!("/v1/conversations/{id}/events"), &app.admin_token)
+        .await;
+    let set = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "customer_email_set")
+        .unwrap_or_else(|| panic!("no event: {}", events.body))
+        .clone();
+    assert_eq!(set["data"]["email"], "ann@example.com");
+    assert_eq!(set["actor"]["type"], "customer");
+    // Only for its own conversation; people do not set customers' emails this way.
+    app.post(
+        &format!("/v1/conversations/{other}/contact"),
+        &token,
+        json!({"email": "x@example.com"}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    app.post(
+        &contact,
+        &app.admin_token,
+        json!({"email": "x@example.com"}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    // Integrations may, on behalf of the customer.
+    let res = app
+        .post(
+            &format!("/v1/conversations/{other}/contact"),
+            &app.api_key,
+            json!({"email": "jo@example.org"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["customer"]["email"], "jo@example.org");
+    // The preflight allows it from the customer's site.
+    let pre = app
+        .client
+        .request(Method::OPTIONS, app.url(&contact))
+        .header("Origin", "https://shop.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+}
+
+#[tokio::test]
+async fn customer_leaves_an_email_sqlite() {
+    customer_leaves_an_email(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn customer_leaves_an_email_postgres() {
+    customer_leaves_an_email(Backend::Postgres).await;
+}
+
+async fn start_from(app: &TestApp, key: &str, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/v1/widget/conversations"))
+        .json(&json!({"public_key": key}));
+    if let Some(ip) = forwarded_for {
+        req = req.header("X-Forwarded-For", ip);
+    }
+    req.send().await.unwrap()
+}
+
+/// Public starts are limited per public key and client address: 429 in the API's error shape,
+/// with Retry-After; the proxy header counts only when configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn widget_starts_are_rate_limited() {
+    let db = database(Backend::Sqlite, "widget_rate").await.unwrap();
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.widget_limit =
+            std::sync::Arc::new(baton_server::rate_limit::WidgetLimit::new(2, 2, None));
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
+    let key = widget_key(&app).await;
+    for _ in 0..2 {
+        assert_eq!(start_from(&app, &key, None).await.status(), 201);
+    }
+    // A forged header does not make a new client when no proxy is trusted.
+    let refused = start_from(&app, &key, Some("198.51.100.7")).await;
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "Retry-After {retry}");
+    assert_eq!(refused.headers()["access-control-allow-origin"], "*");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 a minute"),
+        "{body}"
+    );
+    // Nothing was stored for the refused start.
+    let listed = app.get("/v1/conversations", &app.admin_token).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+    // A bad key is still a 401, not a 429.
+    assert_eq!(start_from(&app, "pk_unknown", None).await.status(), 401);
+
+    // Behind a trusted proxy each forwarded address is its own client.
+    let db = database(Backend::Sqlite, "widget_rate_proxy")
+        .await
+        .unwrap();
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.widget_limit = std::sync::Arc::new(baton_server::rate_limit::WidgetLimit::new(
+            1,
+            1,
+            Some(axum_header("x-forwarded-for")),
+        ));
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
+    let key = widget_key(&app).await;
+    let first = start_from(&app, &key, Some("10.0.0.1, 203.0.113.1")).await;
+    assert_eq!(first.status(), 201);
+    let again = start_from(&app, &key, Some("10.0.0.2, 203.0.113.1")).await;
+    assert_eq!(again.status(), 429, "the proxy-appended address counts");
+    let other = start_from(&app, &key, Some("203.0.113.2")).await;
+    assert_eq!(other.status(), 201);
+}
+
+fn axum_header(name: &'static str) -> reqwest::header::HeaderName {
+    reqwest::header::HeaderName::from_static(name)
+}

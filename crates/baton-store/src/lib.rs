@@ -74,6 +74,13 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
         tenant: &TenantId,
         id: &ConversationId,
     ) -> StoreResult<Option<Conversation>>;
+    /// One conversation, only if the agent of `scope` may see it (see [`AgentScope`]).
+    async fn visible_conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        scope: &AgentScope,
+    ) -> StoreResult<Option<Conversation>>;
     /// Conversations, newest first.
     async fn conversations(
         &self,
@@ -193,6 +200,12 @@ pub trait Tx: Send {
         &mut self,
         tenant: &TenantId,
         external_id: &str,
+    ) -> StoreResult<Option<Customer>>;
+    /// Locks and reads a customer (row lock on PostgreSQL).
+    async fn customer_for_update(
+        &mut self,
+        tenant: &TenantId,
+        id: &CustomerId,
     ) -> StoreResult<Option<Customer>>;
     /// Inserts or updates a customer (by id).
     async fn upsert_customer(&mut self, customer: &Customer) -> StoreResult<()>;

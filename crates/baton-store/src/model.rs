@@ -229,6 +229,58 @@ pub struct ConversationFilter {
     pub since: Option<Timestamp>,
     /// Created before.
     pub until: Option<Timestamp>,
+    /// Only conversations this agent may see (see [`AgentScope`]); `None`: all.
+    pub visible_to: Option<AgentScope>,
+}
+
+/// What an agent with the `agent` role may see: conversations assigned or offered to them,
+/// the waiting (`queued`), `deferred` and `assigned` conversations of the queues they work, and
+/// the ones they owned last once they are `closed` (or reopened to the `bot` since).
+/// Supervisors, admins and API keys see every conversation of their tenant.
+///
+/// A queue's conversations are those whose `queue` is that queue; the tenant's *default queue*
+/// (the first by id) also holds the conversations without a queue or whose queue no longer
+/// exists, as in routing (`crate::routing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentScope {
+    /// The agent.
+    pub agent: AgentId,
+    /// The existing queues they work (their listed ones, or the default queue when they list
+    /// none that exists).
+    pub queues: Vec<QueueId>,
+    /// Whether they work the default queue, and so see conversations waiting without one.
+    pub default_queue: bool,
+}
+
+impl AgentScope {
+    /// The scope of `agent` in a tenant whose queues have the ids `tenant_queues` (any order).
+    /// A tenant without queues routes everything through a built-in default queue that every
+    /// agent works.
+    pub fn new(agent: &Agent, tenant_queues: &[QueueId]) -> Self {
+        let default = tenant_queues.iter().min();
+        let mut queues: Vec<QueueId> = agent
+            .queues
+            .iter()
+            .filter(|q| tenant_queues.contains(q))
+            .cloned()
+            .collect();
+        queues.sort();
+        queues.dedup();
+        if queues.is_empty()
+            && let Some(d) = default
+        {
+            queues.push(d.clone());
+        }
+        let default_queue = match default {
+            Some(d) => queues.contains(d),
+            None => true,
+        };
+        AgentScope {
+            agent: agent.id.clone(),
+            queues,
+            default_queue,
+        }
+    }
 }
 
 /// A page request: at most `limit` items after `cursor`.

@@ -105,7 +105,74 @@ pub async fn start_conversation(
     now: Timestamp,
 ) -> StoreResult<(Outcome, Customer)> {
     let mut tx = store.begin().await?;
-    let customer = upsert_customer(tx.as_mut(), tenant, customer, now).await?;
+    let started = start_conversation_in(
+        tx.as_mut(),
+        tenant,
+        customer,
+        channel,
+        attributes,
+        actor,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(started)
+}
+
+/// A conversation started by a customer of the web widget, with the customer token that lets
+/// them use it.
+#[derive(Debug, Clone)]
+pub struct WidgetStart {
+    /// The conversation and its `started` event.
+    pub outcome: Outcome,
+    /// The customer.
+    pub customer: Customer,
+}
+
+/// Starts a conversation and stores the hash of its customer token (expiring at
+/// `token_expires_at`) in the same transaction: either both exist or neither does.
+pub async fn start_widget_conversation(
+    store: &dyn Store,
+    tenant: &TenantId,
+    customer: CustomerInput,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    token_hash: &str,
+    token_expires_at: Timestamp,
+    now: Timestamp,
+) -> StoreResult<WidgetStart> {
+    let mut tx = store.begin().await?;
+    let (outcome, customer) = start_conversation_in(
+        tx.as_mut(),
+        tenant,
+        customer,
+        "web".into(),
+        attributes,
+        &Actor::Customer,
+        now,
+    )
+    .await?;
+    tx.insert_customer_token(
+        token_hash,
+        tenant,
+        &outcome.conversation.id,
+        token_expires_at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(WidgetStart { outcome, customer })
+}
+
+/// [`start_conversation`] inside the caller's transaction (nothing is committed here).
+pub async fn start_conversation_in(
+    tx: &mut dyn Tx,
+    tenant: &TenantId,
+    customer: CustomerInput,
+    channel: String,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<(Outcome, Customer)> {
+    let customer = upsert_customer(tx, tenant, customer, now).await?;
     let id = ConversationId::with_suffix(&new_suffix());
     let mut conv = Conversation::new(
         id,
@@ -125,7 +192,6 @@ pub async fn start_conversation(
             tenant, &conv.id, &started, actor, now,
         ))
         .await?;
-    tx.commit().await?;
     Ok((
         Outcome {
             conversation: conv,
@@ -285,6 +351,66 @@ pub async fn transfer_expiry(
         None => 30,
     };
     Ok(now.plus_millis(i64::from(secs) * 1000))
+}
+
+/// Sets the email on the profile of a conversation's customer and records it on the
+/// conversation (`customer_email_set`), in one transaction. Returns the conversation and the
+/// updated customer.
+pub async fn set_customer_email(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    email: &baton_core::EmailAddress,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<(Outcome, Customer)> {
+    let mut tx = store.begin().await?;
+    let mut conv = load(tx.as_mut(), tenant, id).await?;
+    let mut customer = tx
+        .customer_for_update(tenant, &conv.customer)
+        .await?
+        .ok_or(StoreError::NotFound("customer"))?;
+    let command = Command::SetCustomerEmail {
+        email: email.clone(),
+    };
+    let events = conversation::execute(&mut conv, &command, actor, now)?;
+    customer.email = Some(email.to_string());
+    tx.upsert_customer(&customer).await?;
+    let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
+    tx.commit().await?;
+    Ok((
+        Outcome {
+            conversation: conv,
+            events: stored,
+        },
+        customer,
+    ))
+}
+
+/// What the person `agent` may see: `None` for supervisors and admins (everything), their
+/// [`AgentScope`] for agents. An unknown agent sees nothing of the tenant's conversations.
+pub async fn agent_scope(
+    store: &dyn Store,
+    tenant: &TenantId,
+    agent: &AgentId,
+) -> StoreResult<Option<AgentScope>> {
+    let Some(agent) = store.agent(tenant, agent).await? else {
+        return Ok(Some(AgentScope {
+            agent: agent.clone(),
+            queues: Vec::new(),
+            default_queue: false,
+        }));
+    };
+    if agent.role.at_least(Role::Supervisor) {
+        return Ok(None);
+    }
+    let queues: Vec<QueueId> = store
+        .queues(tenant)
+        .await?
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
+    Ok(Some(AgentScope::new(&agent, &queues)))
 }
 
 /// Commands that change who owns what are serialized per tenant, so two instances never

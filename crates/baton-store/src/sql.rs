@@ -443,44 +443,123 @@ enum Arg {
     Int(i64),
 }
 
+/// A query under construction: SQL text and the values bound to its `$n` placeholders.
+struct QueryBuilder {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl QueryBuilder {
+    fn new(sql: &str, first: Arg) -> Self {
+        QueryBuilder {
+            sql: sql.to_string(),
+            args: vec![first],
+        }
+    }
+
+    /// Binds `arg` and returns its placeholder.
+    fn bind(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    /// `AND {condition} $n` with `arg` bound to `$n`.
+    fn and(&mut self, condition: &str, arg: Arg) {
+        let p = self.bind(arg);
+        self.sql.push_str(&format!(" AND {condition} {p}"));
+    }
+
+    /// `AND (...)`: what an agent may see (see [`AgentScope`]), on the `conversations` row of
+    /// the tenant bound to `$1`. One predicate for lists and single reads, so they never
+    /// disagree.
+    fn and_visible_to(&mut self, scope: &AgentScope) {
+        let me = self.bind(Arg::Text(scope.agent.to_string()));
+        let mut clause = format!(
+            " AND (conversations.assignee = {me} OR conversations.offer_agent = {me} \
+             OR (conversations.last_agent = {me} AND conversations.state IN ('closed', 'bot'))"
+        );
+        let mut team = Vec::new();
+        if !scope.queues.is_empty() {
+            let list = scope
+                .queues
+                .iter()
+                .map(|q| self.bind(Arg::Text(q.to_string())))
+                .collect::<Vec<_>>()
+                .join(", ");
+            team.push(format!("conversations.queue IN ({list})"));
+        }
+        if scope.default_queue {
+            team.push(
+                "conversations.queue IS NULL OR NOT EXISTS (SELECT 1 FROM queues q \
+                 WHERE q.tenant = conversations.tenant AND q.id = conversations.queue)"
+                    .to_string(),
+            );
+        }
+        if !team.is_empty() {
+            clause.push_str(&format!(
+                " OR (conversations.state IN ('queued', 'deferred', 'assigned') AND ({}))",
+                team.join(" OR ")
+            ));
+        }
+        clause.push(')');
+        self.sql.push_str(&clause);
+    }
+}
+
 /// `SELECT data FROM conversations` with only the filters given, newest first.
 fn conversations_query(
     tenant: &TenantId,
     filter: &ConversationFilter,
     page: &PageRequest,
 ) -> StoreResult<(String, Vec<Arg>)> {
-    let mut sql = String::from("SELECT data FROM conversations WHERE tenant = $1");
-    let mut args = vec![Arg::Text(tenant.to_string())];
-    let mut add = |condition: &str, arg: Arg| {
-        args.push(arg);
-        sql.push_str(&format!(" AND {condition} ${}", args.len()));
-    };
+    let mut q = QueryBuilder::new(
+        "SELECT data FROM conversations WHERE tenant = $1",
+        Arg::Text(tenant.to_string()),
+    );
     if let Some(state) = filter.state {
-        add("state =", Arg::Text(state.as_str().to_string()));
+        q.and("state =", Arg::Text(state.as_str().to_string()));
     }
     if let Some(queue) = &filter.queue {
-        add("queue =", Arg::Text(queue.to_string()));
+        q.and("queue =", Arg::Text(queue.to_string()));
     }
     if let Some(assignee) = &filter.assignee {
-        add("assignee =", Arg::Text(assignee.to_string()));
+        q.and("assignee =", Arg::Text(assignee.to_string()));
     }
     if let Some(customer) = &filter.customer {
-        add("customer_id =", Arg::Text(customer.to_string()));
+        q.and("customer_id =", Arg::Text(customer.to_string()));
     }
     if let Some(since) = filter.since {
-        add("created_at >=", Arg::Int(since.millis()));
+        q.and("created_at >=", Arg::Int(since.millis()));
     }
     if let Some(until) = filter.until {
-        add("created_at <", Arg::Int(until.millis()));
+        q.and("created_at <", Arg::Int(until.millis()));
+    }
+    if let Some(scope) = &filter.visible_to {
+        q.and_visible_to(scope);
     }
     if let Some(cursor) = &page.cursor {
         let id = ConversationId::parse(cursor.as_str())
             .map_err(|_| StoreError::InvalidInput(format!("invalid cursor '{cursor}'")))?;
-        add("id <", Arg::Text(id.to_string()));
+        q.and("id <", Arg::Text(id.to_string()));
     }
-    args.push(Arg::Int(i64::from(page_limit(page)) + 1));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", args.len()));
-    Ok((sql, args))
+    let limit = q.bind(Arg::Int(i64::from(page_limit(page)) + 1));
+    q.sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    Ok((q.sql, q.args))
+}
+
+/// One conversation, only if `scope`'s agent may see it.
+fn visible_conversation_query(
+    tenant: &TenantId,
+    id: &ConversationId,
+    scope: &AgentScope,
+) -> (String, Vec<Arg>) {
+    let mut q = QueryBuilder::new(
+        "SELECT data FROM conversations WHERE tenant = $1",
+        Arg::Text(tenant.to_string()),
+    );
+    q.and("id =", Arg::Text(id.to_string()));
+    q.and_visible_to(scope);
+    (q.sql, q.args)
 }
 
 /// The conversations a router tracks (served by the `(tenant, state, id)` index).
@@ -785,6 +864,27 @@ macro_rules! sql_backend {
                     .map(|data| conversation_from_json(data))
                     .collect::<StoreResult<Vec<_>>>()?;
                 Ok(into_page(items, page_limit(page), |c| c.id.to_string()))
+            }
+
+            async fn visible_conversation(
+                &self,
+                tenant: &TenantId,
+                id: &ConversationId,
+                scope: &AgentScope,
+            ) -> StoreResult<Option<Conversation>> {
+                let (sql, args) = visible_conversation_query(tenant, id, scope);
+                let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+                for arg in args {
+                    query = match arg {
+                        Arg::Text(s) => query.bind(s),
+                        Arg::Int(n) => query.bind(n),
+                    };
+                }
+                query
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|data| conversation_from_json(&data))
+                    .transpose()
             }
 
             async fn messages(
@@ -1282,6 +1382,25 @@ macro_rules! sql_backend {
                 .transpose()
             }
 
+            async fn customer_for_update(
+                &mut self,
+                tenant: &TenantId,
+                id: &CustomerId,
+            ) -> StoreResult<Option<Customer>> {
+                sqlx::query_as::<_, CustomerRow>(concat!(
+                    "SELECT ",
+                    customer_cols!(),
+                    " FROM customers WHERE tenant = $1 AND id = $2",
+                    $for_update
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .map(CustomerRow::into_model)
+                .transpose()
+            }
+
             async fn upsert_customer(&mut self, customer: &Customer) -> StoreResult<()> {
                 let n = sqlx::query(
                     "INSERT INTO customers (id, tenant, external_id, name, email, phone, \
@@ -1321,8 +1440,9 @@ macro_rules! sql_backend {
                 let c = conversation;
                 sqlx::query(
                     "INSERT INTO conversations (tenant, id, customer_id, channel, state, queue, \
-                     assignee, priority, version, created_at, updated_at, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     assignee, priority, version, created_at, updated_at, data, offer_agent, \
+                     last_agent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $7)",
                 )
                 .bind(c.tenant.as_str())
                 .bind(c.id.as_str())
@@ -1336,6 +1456,7 @@ macro_rules! sql_backend {
                 .bind(c.created_at.millis())
                 .bind(c.updated_at.millis())
                 .bind(serde_json::to_string(c)?)
+                .bind(c.offer.as_ref().map(|o| o.agent.as_str()))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(conflict("conversation_exists", "a conversation with this id exists"))?;
@@ -1363,7 +1484,8 @@ macro_rules! sql_backend {
                 let c = conversation;
                 let n = sqlx::query(
                     "UPDATE conversations SET state = $3, queue = $4, assignee = $5, \
-                     priority = $6, version = $7, updated_at = $8, data = $9 \
+                     priority = $6, version = $7, updated_at = $8, data = $9, offer_agent = $10, \
+                     last_agent = COALESCE($5, last_agent) \
                      WHERE tenant = $1 AND id = $2",
                 )
                 .bind(c.tenant.as_str())
@@ -1375,6 +1497,7 @@ macro_rules! sql_backend {
                 .bind(i64::from(c.version))
                 .bind(c.updated_at.millis())
                 .bind(serde_json::to_string(c)?)
+                .bind(c.offer.as_ref().map(|o| o.agent.as_str()))
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();

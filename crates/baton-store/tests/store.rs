@@ -158,6 +158,9 @@ backend_tests!(
     live_events,
     errors_and_conflicts,
     timers_and_open_conversations,
+    visibility,
+    widget_start_is_atomic,
+    customer_email,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -1377,4 +1380,534 @@ async fn timers_and_open_conversations(store: Arc<dyn Store>) {
     let conv = store.conversation(&t1, &queued.id).await.unwrap().unwrap();
     assert_eq!(conv.state, ConversationState::Queued);
     assert_eq!(conv.declined_by, vec![agent]);
+}
+
+// ---------------------------------------------------------------- visibility
+
+async fn person(
+    store: &dyn Store,
+    tenant: &TenantId,
+    name: &str,
+    role: Role,
+    queues: &[&QueueId],
+) -> AgentId {
+    let new = NewAgent {
+        email: format!("{name}-{}@vis.example", unique()),
+        name: name.into(),
+        role,
+        skills: vec![],
+        languages: vec!["en".into()],
+        queues: queues.iter().map(|q| (*q).clone()).collect(),
+        capacity: 5,
+    };
+    service::create_agent(store, tenant, new, "argon2-hash", &Actor::System, at(1))
+        .await
+        .expect("agent")
+        .id
+}
+
+async fn simple_queue(store: &dyn Store, tenant: &TenantId, id: &str) -> QueueId {
+    let queue = Queue {
+        id: QueueId::with_suffix(id),
+        tenant: tenant.clone(),
+        name: id.into(),
+        skills: vec![],
+        languages: vec![],
+        strategy: "longest_idle".into(),
+        offer_timeout_secs: 30,
+        settings: serde_json::json!({}),
+        created_at: at(2),
+    };
+    service::save_queue(store, &queue, &Actor::System, at(2))
+        .await
+        .unwrap();
+    queue.id
+}
+
+async fn run(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    cmd: Command,
+    actor: Actor,
+) {
+    service::run_command(store, tenant, id, &cmd, &actor, at(100))
+        .await
+        .unwrap_or_else(|e| panic!("{cmd:?} by {actor:?}: {e}"));
+}
+
+fn agent_actor(id: &AgentId) -> Actor {
+    Actor::Agent { id: id.clone() }
+}
+
+fn close() -> Command {
+    Command::Close {
+        resolution: None,
+        override_owner: true,
+    }
+}
+
+/// A conversation handed off to `queue` (`None`: the default queue).
+async fn waiting(store: &dyn Store, tenant: &TenantId, queue: Option<&QueueId>) -> ConversationId {
+    let id = start(store, tenant, None).await.id;
+    let cmd = Command::RequestHandoff {
+        reason: "customer_request".into(),
+        source: HandoffSource::Customer,
+        queue: queue.cloned(),
+        priority: None,
+        note: None,
+    };
+    run(store, tenant, &id, cmd, Actor::Customer).await;
+    id
+}
+
+/// The ids `scope` lists (every page), sorted.
+async fn listed(
+    store: &dyn Store,
+    tenant: &TenantId,
+    scope: Option<&AgentScope>,
+) -> Vec<ConversationId> {
+    let filter = ConversationFilter {
+        visible_to: scope.cloned(),
+        ..Default::default()
+    };
+    let mut page = PageRequest {
+        limit: 2,
+        cursor: None,
+    };
+    let mut out = Vec::new();
+    loop {
+        let p = store.conversations(tenant, &filter, &page).await.unwrap();
+        out.extend(p.items.into_iter().map(|c| c.id));
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Agents see what is theirs and their teams'; supervisors see everything; the list and the
+/// single read agree.
+async fn visibility(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let tenant = new_tenant(store, "vis").await.tenant.id;
+    let billing = simple_queue(store, &tenant, "billing").await;
+    let sales = simple_queue(store, &tenant, "sales").await;
+    let ana = person(store, &tenant, "ana", Role::Agent, &[&billing]).await;
+    let ben = person(store, &tenant, "ben", Role::Agent, &[&sales]).await;
+    // No queue of their own: they work the default queue (the first by id: billing).
+    let cid = person(store, &tenant, "cid", Role::Agent, &[]).await;
+    let sue = person(store, &tenant, "sue", Role::Supervisor, &[]).await;
+    let scope = |id: &AgentId| {
+        let (id, tenant) = (id.clone(), tenant.clone());
+        async move { service::agent_scope(store, &tenant, &id).await.unwrap() }
+    };
+    assert_eq!(scope(&sue).await, None, "supervisors see everything");
+    let (ana_s, ben_s, cid_s) = (
+        scope(&ana).await.unwrap(),
+        scope(&ben).await.unwrap(),
+        scope(&cid).await.unwrap(),
+    );
+    assert_eq!(cid_s.queues, vec![billing.clone()]);
+    assert!(ana_s.default_queue && cid_s.default_queue && !ben_s.default_queue);
+
+    let in_sales = waiting(store, &tenant, Some(&sales)).await;
+    let in_billing = waiting(store, &tenant, Some(&billing)).await;
+    let no_queue = waiting(store, &tenant, None).await;
+    let with_bot = start(store, &tenant, None).await.id;
+    // Offered to ana although it waits in sales.
+    let offered = waiting(store, &tenant, Some(&sales)).await;
+    let offer = Command::Offer {
+        agent: ana.clone(),
+        expires_at: at(60_000),
+        explanation: None,
+    };
+    run(store, &tenant, &offered, offer, Actor::System).await;
+    // Ben handled it in sales, then closed it.
+    let ben_closed = waiting(store, &tenant, Some(&sales)).await;
+    run(
+        store,
+        &tenant,
+        &ben_closed,
+        Command::Claim,
+        agent_actor(&ben),
+    )
+    .await;
+    run(store, &tenant, &ben_closed, close(), agent_actor(&ben)).await;
+    // Ben took it in sales and handed it to ana, who closed it.
+    let handed = waiting(store, &tenant, Some(&sales)).await;
+    run(store, &tenant, &handed, Command::Claim, agent_actor(&ben)).await;
+    let transfer = Command::Transfer {
+        to_agent: Some(ana.clone()),
+        to_queue: None,
+        note: "yours".into(),
+        expires_at: at(60_000),
+        override_owner: false,
+    };
+    run(store, &tenant, &handed, transfer, agent_actor(&ben)).await;
+    run(store, &tenant, &handed, Command::Accept, agent_actor(&ana)).await;
+    let before_close = listed(store, &tenant, Some(&ben_s)).await;
+    assert!(
+        before_close.contains(&handed),
+        "assigned in ben's team: he sees it"
+    );
+    run(store, &tenant, &handed, close(), agent_actor(&ana)).await;
+
+    let expect = |mut ids: Vec<&ConversationId>| {
+        ids.sort();
+        ids.into_iter().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(store, &tenant, Some(&ana_s)).await,
+        expect(vec![&in_billing, &no_queue, &offered, &handed])
+    );
+    assert_eq!(
+        listed(store, &tenant, Some(&ben_s)).await,
+        expect(vec![&in_sales, &offered, &ben_closed])
+    );
+    assert_eq!(
+        listed(store, &tenant, Some(&cid_s)).await,
+        expect(vec![&in_billing, &no_queue])
+    );
+    assert_eq!(
+        listed(store, &tenant, None).await,
+        expect(vec![
+            &in_sales,
+            &in_billing,
+            &no_queue,
+            &with_bot,
+            &offered,
+            &ben_closed,
+            &handed
+        ])
+    );
+    // The single read agrees with the list, for every conversation and agent.
+    for s in [&ana_s, &ben_s, &cid_s] {
+        let seen = listed(store, &tenant, Some(s)).await;
+        for id in [
+            &in_sales,
+            &in_billing,
+            &no_queue,
+            &with_bot,
+            &offered,
+            &ben_closed,
+            &handed,
+        ] {
+            let one = store.visible_conversation(&tenant, id, s).await.unwrap();
+            assert_eq!(one.is_some(), seen.contains(id), "{id} for {:?}", s.agent);
+        }
+    }
+    // Filters combine with visibility.
+    let filter = ConversationFilter {
+        state: Some(ConversationState::Closed),
+        visible_to: Some(ana_s.clone()),
+        ..Default::default()
+    };
+    let closed: Vec<_> = store
+        .conversations(&tenant, &filter, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(closed, vec![handed.clone()]);
+
+    // The customer writes again after the close: back to the bot, still ana's to see.
+    service::post_message(
+        store,
+        &tenant,
+        &handed,
+        text(MessageRole::Customer, "one more thing", None),
+        &Actor::Customer,
+        at(200),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        store
+            .visible_conversation(&tenant, &handed, &ana_s)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .visible_conversation(&tenant, &handed, &ben_s)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A deleted queue's conversations wait in the default queue.
+    service::delete_queue(store, &tenant, &sales, &Actor::System, at(300))
+        .await
+        .unwrap();
+    let cid_now = scope(&cid).await.unwrap();
+    assert!(
+        store
+            .visible_conversation(&tenant, &in_sales, &cid_now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let ben_now = scope(&ben).await.unwrap();
+    assert_eq!(
+        ben_now.queues,
+        vec![billing.clone()],
+        "ben's only queue is gone"
+    );
+
+    // Another tenant's agent sees nothing here, even with a look-alike scope.
+    let other = new_tenant(store, "vis-other").await.tenant.id;
+    assert!(
+        store
+            .visible_conversation(&other, &in_billing, &ana_s)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The widget's conversation and its customer token commit together: when storing the token
+/// fails, no conversation, customer or event is left behind.
+async fn widget_start_is_atomic(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let tenant = new_tenant(store, "atomic").await.tenant.id;
+    let customer = || CustomerInput {
+        external_id: Some("w-ext".into()),
+        name: Some("Wendy".into()),
+        ..Default::default()
+    };
+    let expires = at(1_000_000);
+    let ok = service::start_widget_conversation(
+        store,
+        &tenant,
+        customer(),
+        serde_json::Map::new(),
+        "token-hash-1",
+        expires,
+        at(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.customer_token("token-hash-1", at(20)).await.unwrap(),
+        Some((tenant.clone(), ok.outcome.conversation.id.clone()))
+    );
+    let count = || {
+        let tenant = tenant.clone();
+        async move { listed(store, &tenant, None).await.len() }
+    };
+    assert_eq!(count().await, 1);
+    let mut live = store.subscribe();
+
+    // The same token hash again: the insert fails, so the whole start rolls back.
+    let fresh = CustomerInput {
+        external_id: Some("w-new".into()),
+        ..Default::default()
+    };
+    let failed = service::start_widget_conversation(
+        store,
+        &tenant,
+        fresh,
+        serde_json::Map::new(),
+        "token-hash-1",
+        expires,
+        at(30),
+    )
+    .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(count().await, 1, "no conversation without its token");
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.customer_by_external_id(&tenant, "w-new")
+            .await
+            .unwrap()
+            .is_none(),
+        "no customer without the conversation"
+    );
+    drop(tx);
+    assert!(
+        matches!(live.try_recv(), Err(broadcast::error::TryRecvError::Empty)),
+        "a rolled-back start is never announced"
+    );
+}
+
+/// The customer's email lands on their profile and in the conversation's log, together.
+async fn customer_email(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let tenant = new_tenant(store, "email").await.tenant.id;
+    let conv = start(store, &tenant, Some("cus-mail")).await;
+    let email = baton_core::EmailAddress::parse("ada@example.com").unwrap();
+    let (outcome, customer) =
+        service::set_customer_email(store, &tenant, &conv.id, &email, &Actor::Customer, at(40))
+            .await
+            .unwrap();
+    assert_eq!(customer.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(
+        customer.name.as_deref(),
+        Some("Ada"),
+        "the rest of the profile is kept"
+    );
+    assert_eq!(
+        store
+            .customer(&tenant, &conv.customer)
+            .await
+            .unwrap()
+            .unwrap()
+            .email
+            .as_deref(),
+        Some("ada@example.com")
+    );
+    assert_eq!(outcome.events.len(), 1);
+    assert_eq!(outcome.events[0].kind, "customer_email_set");
+    assert_eq!(outcome.events[0].data["email"], "ada@example.com");
+    assert_eq!(outcome.events[0].actor, Actor::Customer);
+    let events = all_events(store, &tenant, &conv.id).await;
+    assert_eq!(events.last().unwrap().kind, "customer_email_set");
+    // Unknown conversation: nothing written.
+    let missing = ConversationId::with_suffix(&unique());
+    assert!(matches!(
+        service::set_customer_email(store, &tenant, &missing, &email, &Actor::Customer, at(50))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A database URL, for looking under the store.
+enum RawDb {
+    Sqlite(String),
+    Postgres(String),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visibility_backfill_sqlite() {
+    let dir = SqliteDir(std::env::temp_dir().join(format!("baton-store-test-{}", unique())));
+    let url = format!("sqlite://{}", dir.0.join("baton.db").display());
+    let store = connect(&url).await.expect("open sqlite");
+    store.migrate().await.expect("migrate");
+    visibility_backfill(RawDb::Sqlite(url), store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visibility_backfill_postgres() {
+    with_postgres_db("visibility_backfill", |url| async move {
+        let store = pg_store(&url).await;
+        visibility_backfill(RawDb::Postgres(url), store).await;
+    })
+    .await;
+}
+
+/// Migration 0009 fills `offer_agent` and `last_agent` from what was stored before it, the same
+/// as the store keeps them: rebuilt from scratch here, the columns come back unchanged.
+async fn visibility_backfill(db: RawDb, store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let tenant = new_tenant(s, "backfill").await.tenant.id;
+    let sales = simple_queue(s, &tenant, "sales").await;
+    let ana = person(s, &tenant, "ana", Role::Agent, &[&sales]).await;
+    let ben = person(s, &tenant, "ben", Role::Agent, &[&sales]).await;
+    let offered = waiting(s, &tenant, Some(&sales)).await;
+    let offer = Command::Offer {
+        agent: ana.clone(),
+        expires_at: at(60_000),
+        explanation: None,
+    };
+    run(s, &tenant, &offered, offer, Actor::System).await;
+    let assigned = waiting(s, &tenant, Some(&sales)).await;
+    run(s, &tenant, &assigned, Command::Claim, agent_actor(&ben)).await;
+    let handed = waiting(s, &tenant, Some(&sales)).await;
+    run(s, &tenant, &handed, Command::Claim, agent_actor(&ben)).await;
+    let transfer = Command::Transfer {
+        to_agent: Some(ana.clone()),
+        to_queue: None,
+        note: "yours".into(),
+        expires_at: at(60_000),
+        override_owner: false,
+    };
+    run(s, &tenant, &handed, transfer, agent_actor(&ben)).await;
+    run(s, &tenant, &handed, Command::Accept, agent_actor(&ana)).await;
+    run(s, &tenant, &handed, close(), agent_actor(&ana)).await;
+    let with_bot = start(s, &tenant, None).await.id;
+
+    let columns = columns_of(&db).await;
+    let row = |id: &ConversationId| {
+        columns
+            .iter()
+            .find(|r| r.0 == id.as_str())
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        row(&offered),
+        (offered.to_string(), Some(ana.to_string()), None)
+    );
+    assert_eq!(
+        row(&assigned),
+        (assigned.to_string(), None, Some(ben.to_string()))
+    );
+    assert_eq!(
+        row(&handed),
+        (handed.to_string(), None, Some(ana.to_string()))
+    );
+    assert_eq!(row(&with_bot), (with_bot.to_string(), None, None));
+
+    // Undo 0009 and run it again over the same data.
+    let backend = match s.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let migration = std::fs::read_to_string(format!(
+        "{}/migrations/{backend}/0009_visibility.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let undo = "DROP INDEX conversations_tenant_offer_agent; \
+                DROP INDEX conversations_tenant_last_agent; \
+                ALTER TABLE conversations DROP COLUMN offer_agent; \
+                ALTER TABLE conversations DROP COLUMN last_agent;";
+    raw_sql(&db, undo).await;
+    raw_sql(&db, &migration).await;
+    assert_eq!(columns_of(&db).await, columns);
+}
+
+/// (id, offer_agent, last_agent) of every conversation, by id.
+async fn columns_of(db: &RawDb) -> Vec<(String, Option<String>, Option<String>)> {
+    let sql = "SELECT id, offer_agent, last_agent FROM conversations ORDER BY id";
+    match db {
+        RawDb::Sqlite(url) => {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+        }
+        RawDb::Postgres(url) => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+        }
+    }
+}
+
+async fn raw_sql(db: &RawDb, sql: &str) {
+    match db {
+        RawDb::Sqlite(url) => {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        RawDb::Postgres(url) => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+    }
 }

@@ -58,6 +58,7 @@ pub async fn run(
         .trim_end_matches('/')
         .to_string();
     state.mailer = config.mailer()?;
+    state.widget_limit = std::sync::Arc::new(config.widget_limit()?);
     if let Some(mailer) = &state.mailer {
         eprintln!("baton: email through {mailer:?}");
     }

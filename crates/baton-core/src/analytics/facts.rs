@@ -378,7 +378,8 @@ impl Facts {
             | EventKind::OverflowStep { .. }
             | EventKind::QueuePositions { .. }
             | EventKind::TransferRequested { .. }
-            | EventKind::TransferCancelled { .. } => {}
+            | EventKind::TransferCancelled { .. }
+            | EventKind::CustomerEmailSet { .. } => {}
         }
     }
 

@@ -64,8 +64,8 @@ async function all(path) {
   } while (cursor && items.length < 1000);
   return items;
 }
-function toast(text, actions) {
-  const t = h("div", { class: "toast", role: "status" }, h("span", { text }), ...(actions || []));
+function toast(text, actions, kind) {
+  const t = h("div", { class: "toast" + (kind ? " " + kind : ""), role: "status" }, h("span", { text }), ...(actions || []));
   document.getElementById("toasts").append(t);
   setTimeout(() => t.remove(), 8000);
 }
@@ -73,18 +73,40 @@ let audio;
 function beep() {
   try {
     audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+    if (audio.state === "suspended" && audio.resume) audio.resume().catch(() => {});
     const o = audio.createOscillator(), g = audio.createGain();
     o.frequency.value = 880; g.gain.value = 0.08; o.connect(g); g.connect(audio.destination);
     o.start(); o.stop(audio.currentTime + 0.18);
   } catch (e) { /* no audio */ }
 }
+// An alert: a toast with a sound in the page, and a system notification when the tab is in
+// the background (and the agent allowed notifications).
 function notify(title, body, convId) {
-  toast(title + (body ? ": " + body : ""), convId ? [h("button", { text: "Open", onclick: () => openConv(convId) })] : []);
+  toast(title + (body ? ": " + body : ""), convId ? [h("button", { text: "Open", onclick: () => openConv(convId) })] : [], "alert");
   beep();
   if (document.hidden && "Notification" in window && Notification.permission === "granted") {
-    const n = new Notification(title, { body: body || "", tag: convId || title });
-    n.onclick = () => { window.focus(); if (convId) openConv(convId); };
+    try {
+      const n = new Notification(title, { body: body || "", tag: (convId || "baton") + ":" + title });
+      n.onclick = () => { window.focus(); if (convId) openConv(convId); };
+    } catch (e) { /* some browsers only notify from a service worker */ }
   }
+}
+function canAskNotifications() { return "Notification" in window && Notification.permission === "default"; }
+async function askNotifications() {
+  try { await Notification.requestPermission(); } catch (e) { /* refused or unsupported */ }
+  render();
+}
+function whoOf(c) {
+  if (!c) return "a customer";
+  return c.customer_name || (c.customer && c.customer.name) || "Customer " + short(c.customer_id);
+}
+function reasonOf(c) { return c && c.handoff ? c.handoff.reason.replace(/_/g, " ") : ""; }
+async function notifyOffer(id) {
+  let c = null;
+  try { c = await api("GET", "/v1/conversations/" + id); } catch (e) { /* gone already */ }
+  if (c && !(c.offer && S.me && c.offer.agent === S.me.id)) return;
+  const body = [whoOf(c), reasonOf(c)].filter(Boolean).join(" · ") + " — accept with A";
+  notify("New conversation offered to you", body, id);
 }
 
 // ---------- auth ----------
@@ -145,10 +167,10 @@ function scheduleRefresh() { clearTimeout(refreshTimer); refreshTimer = setTimeo
 function onEvent(e) {
   if (e.type === "lagged") return scheduleRefresh();
   const d = e.data || {};
-  if (e.type === "offered" && S.me && d.agent === S.me.id) notify("New conversation offered to you", "accept with A", e.conversation_id);
+  if (e.type === "offered" && S.me && d.agent === S.me.id) notifyOffer(e.conversation_id);
   if (e.type === "message_added" && d.message && d.message.role === "customer") {
-    const mine = S.lists.mine.some((c) => c.id === e.conversation_id);
-    if (mine && !(S.current === e.conversation_id && !document.hidden)) notify("New customer message", d.message.text.slice(0, 80), e.conversation_id);
+    const mine = S.lists.mine.find((c) => c.id === e.conversation_id);
+    if (mine && !(S.current === e.conversation_id && !document.hidden)) notify("New message from " + whoOf(mine), d.message.text.slice(0, 80), e.conversation_id);
   }
   if (e.conversation_id && e.conversation_id === S.current) loadConv(false);
   // Ownership changes move items between groups: refetch the inbox at once.
@@ -187,7 +209,9 @@ function groups() {
     return hay.includes(S.filter.toLowerCase());
   });
   const offers = q.filter((c) => c.offer && c.offer.agent === me.id).concat(S.lists.transfers || []);
-  const team = q.filter((c) => !offers.includes(c) && (me.queues || []).includes(c.queue));
+  // Agents are only sent their teams' conversations; supervisors see every queue and have
+  // "All queued" for the rest.
+  const team = q.filter((c) => !offers.includes(c) && (!isSup() || (me.queues || []).includes(c.queue)));
   const out = [
     ["offers", "Offers to me", f(offers)],
     ["mine", "Mine", f(S.lists.mine)],
@@ -215,6 +239,7 @@ function render() {
     h("span", { class: "brand", text: "Baton" }),
     h("nav", { "aria-label": "Main" }, ...nav.map(([p, label]) => h("button", { id: "nav-" + p, "aria-current": (S.page === p || (p === "inbox" && S.page === "conv")) ? "page" : null, text: label, onclick: () => go(p) }))),
     h("span", { id: "live-dot", class: "muted", text: S.ws && S.ws.readyState === 1 ? "● live" : "○ connecting" }),
+    canAskNotifications() ? h("button", { id: "enable-notifications", title: "Get a system notification for offers and messages while this tab is in the background", text: "Enable alerts", onclick: askNotifications }) : null,
     h("span", { id: "me-name", text: S.me.name + " (" + S.me.role + ")" }), status,
     h("button", { id: "signout", text: "Sign out", onclick: () => signOut(false) }));
   let body;

@@ -14,7 +14,7 @@
   var STORE = "baton.widget." + KEY;
 
   var st = { conv: null, token: null, msgs: {}, order: [], agentName: null, ws: null,
-    retry: 0, open: false, csatSent: false, lastState: null, joined: false, emailSent: false };
+    retry: 0, open: false, csatSent: false, lastState: null, joined: false };
 
   function saved() {
     try { return JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { return null; }
@@ -22,7 +22,7 @@
   function save() {
     if (st.conv && st.token) localStorage.setItem(STORE, JSON.stringify({ conversation_id: st.conv.id, token: st.token }));
   }
-  function forget() { localStorage.removeItem(STORE); st.conv = null; st.token = null; st.msgs = {}; st.order = []; }
+  function forget() { localStorage.removeItem(STORE); st.conv = null; st.token = null; st.msgs = {}; st.order = []; form = null; }
 
   function el(tag, attrs, kids) {
     var e = document.createElement(tag);
@@ -58,8 +58,14 @@
     "#baton-w-extra{padding:0 12px}",
     ".baton-w-card{border:1px solid #d6dae3;border-radius:8px;padding:8px;margin:6px 0;background:#fafbfd}",
     ".baton-w-stars button{font-size:16px;margin:2px;padding:4px 9px;border-radius:6px;border:1px solid #c9cdd6;background:#fff;cursor:pointer}",
-    ".baton-w-card input{border:1px solid #c9cdd6;border-radius:6px;padding:5px;width:60%}",
-    ".baton-w-err{color:#b3261e;font-size:12px}"
+    ".baton-w-card input{border:1px solid #c9cdd6;border-radius:6px;padding:6px;flex:1;min-width:0;font:inherit}",
+    ".baton-w-card label{display:block;margin-bottom:6px}",
+    ".baton-w-row{display:flex;gap:6px}",
+    ".baton-w-row button{background:#2b59c3;color:#fff;border:0;border-radius:6px;padding:0 14px;cursor:pointer;font-weight:600}",
+    ".baton-w-row button:disabled{opacity:.6;cursor:default}",
+    ".baton-w-ok{background:#e7f6ea;border-color:#bfe3c7;color:#1e5b2c;overflow-wrap:anywhere}",
+    ".baton-w-err{color:#b3261e;font-size:12px;margin-top:4px}",
+    "#baton-w-panel [hidden]{display:none}"
   ].join("\n");
 
   var launch, panel, log, status, input, extra, human;
@@ -225,7 +231,8 @@
           (c.estimated_wait_secs != null ? " (about " + Math.max(1, Math.round(c.estimated_wait_secs / 60)) + " min)" : "") + ".";
         return "Connecting you to a person…";
       case "assigned": return "You're chatting with " + (st.agentName || "an agent") + ".";
-      case "deferred": return "Our team is away right now. Leave your email and we'll follow up.";
+      case "deferred": return c.customer && c.customer.email ? "Our team is away right now. We'll follow up by email." :
+        "Our team is away right now. Leave your email and we'll follow up.";
       case "closed": return "This conversation is closed. Write again to reopen it.";
     }
     return "";
@@ -250,9 +257,11 @@
     });
     var c = st.conv;
     // Always visible; while a person is coming or here it has nothing more to do.
-    var withPerson = !!(c && (c.state === "queued" || c.state === "assigned"));
+    var withPerson = !!(c && (c.state === "queued" || c.state === "assigned" || c.state === "deferred"));
     human.disabled = withPerson;
-    human.textContent = c && c.state === "assigned" ? "You're talking to a person" : c && c.state === "queued" ? "A person is on the way" : "Talk to a person";
+    human.textContent = c && c.state === "assigned" ? "You're talking to a person" : c && c.state === "queued" ? "A person is on the way" :
+      c && c.state === "deferred" ? "A person will follow up" : "Talk to a person";
+    var focused = document.activeElement;
     extra.textContent = "";
     if (c && c.state === "closed") {
       extra.appendChild(el("div", { "class": "baton-w-card", id: "baton-w-closed", text: "Thanks for chatting with us — this conversation is now closed." }));
@@ -266,19 +275,43 @@
         extra.appendChild(el("div", { "class": "baton-w-card", id: "baton-w-thanks", text: "Thank you for your rating!" }));
       }
     }
-    if (c && c.state === "deferred" && !(c.customer && c.customer.email) && !st.emailSent) {
-      var email = el("input", { type: "email", id: "baton-w-email", "aria-label": "Your email", placeholder: "you@example.com" });
-      extra.appendChild(el("form", { "class": "baton-w-card", id: "baton-w-email-form", onsubmit: function (e) {
-        e.preventDefault();
-        var v = email.value.trim();
-        if (!/^\S+@\S+$/.test(v)) { notice("Please enter a valid email address.", true); return; }
-        st.emailSent = true;
-        send("My email is " + v, { action: "email", email: v });
-      } }, [el("div", { text: "Leave your email and we'll get back to you:" }), email, el("button", { type: "submit", text: "Send" })]));
+    var known = c && c.customer && c.customer.email;
+    if (c && c.state === "deferred" && known) {
+      extra.appendChild(el("div", { "class": "baton-w-card baton-w-ok", id: "baton-w-email-ok", role: "status" }, [
+        el("strong", { text: "Thanks! " }), el("span", { text: "We'll follow up by email at " }), el("strong", { "class": "baton-w-addr", text: known }), el("span", { text: "." })]));
+    } else if (c && c.state === "deferred") {
+      extra.appendChild(emailForm());
+      if (focused && form.contains(focused) && document.activeElement !== focused) focused.focus();
     }
     if (atBottom || st.order.length) scroll();
   }
   function scroll() { if (log) log.scrollTop = log.scrollHeight; }
+
+  // The deferred conversation's "leave your email" form: the address goes to the customer's
+  // profile (POST .../contact); the server's answer to a bad one is shown in the form. The form
+  // is built once and kept across renders, so typing is never lost.
+  var form;
+  function emailForm() {
+    if (form) return form;
+    var email = el("input", { type: "email", id: "baton-w-email", "aria-label": "Your email", autocomplete: "email", placeholder: "you@example.com", required: "" });
+    var err = el("div", { "class": "baton-w-err", id: "baton-w-email-error", role: "alert", hidden: "" });
+    var button = el("button", { type: "submit", id: "baton-w-email-send", text: "Send" });
+    form = el("form", { "class": "baton-w-card", id: "baton-w-email-form", novalidate: "", onsubmit: function (e) {
+      e.preventDefault();
+      var v = email.value.trim();
+      if (!v) { err.textContent = "Please enter your email address."; err.hidden = false; email.focus(); return; }
+      button.disabled = true; err.hidden = true;
+      api("POST", "/v1/conversations/" + st.conv.id + "/contact", { email: v }).then(function (c) {
+        form = null; setConv(c);
+      }, function (x) {
+        button.disabled = false;
+        err.textContent = x.message; err.hidden = false;
+        email.setAttribute("aria-invalid", "true"); email.focus();
+      });
+    } }, [el("label", { "for": "baton-w-email", text: "Leave your email and we'll get back to you:" }),
+      el("div", { "class": "baton-w-row" }, [email, button]), err]);
+    return form;
+  }
 
   function rate(n) {
     st.csatSent = true;

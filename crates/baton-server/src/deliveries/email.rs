@@ -8,9 +8,9 @@
 //!   in the subject and `In-Reply-To`/`References` so their mail client threads the case.
 //! - `closed`, for such conversations: the customer gets the transcript with the case reference.
 //!
-//! The customer's address is their profile's email, or else the last address they wrote in the
-//! conversation (the widget's "leave your email" form sends "My email is …"). WhatsApp
-//! conversations are answered on WhatsApp, never by email.
+//! The customer's address is their profile's email (the widget's "leave your email" form sets it
+//! through `POST /v1/conversations/{id}/contact`), or else the last address they wrote in the
+//! conversation. WhatsApp conversations are answered on WhatsApp, never by email.
 
 use super::{Attempt, Job};
 use crate::AppState;

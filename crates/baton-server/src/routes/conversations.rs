@@ -1,6 +1,6 @@
 //! `/v1/conversations`: the lifecycle.
 
-use super::conversation_id;
+use super::{scope_of, visible_conversation, visible_id};
 use crate::auth::{Principal, PrincipalKind};
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Json, Query, optional_json};
@@ -176,6 +176,7 @@ async fn list(
             .map(|s| parse_time("until", s))
             .transpose()?,
         customer: None,
+        visible_to: scope_of(&state, &principal).await?,
     };
     let page = PageQuery {
         limit: q.limit,
@@ -226,12 +227,7 @@ async fn get_one(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConversationView>> {
-    let id = conversation_id(&id)?;
-    let conv = state
-        .store
-        .conversation(&principal.tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
+    let conv = visible_conversation(&state, &principal, &id).await?;
     // The greeting is written for the owner, or for the person looking.
     let agent = match conv.assignee.as_ref().or(principal.agent()) {
         Some(agent) => state.store.agent(&principal.tenant, agent).await?,
@@ -267,7 +263,6 @@ async fn post_message(
     Path(id): Path<String>,
     Json(body): Json<PostMessageBody>,
 ) -> ApiResult<(StatusCode, Json<PostMessageResponse>)> {
-    let id = conversation_id(&id)?;
     let text = required_text("text", body.text, MAX_TEXT)?;
     let external_id = optional_text("external_id", body.external_id, 200)?;
     let role = match (&principal.kind, body.role.as_deref()) {
@@ -299,6 +294,7 @@ async fn post_message(
         }
         (_, None) => None,
     };
+    let id = visible_id(&state, &principal, &id).await?;
     let outcome = add_turn(
         &state,
         &principal.tenant,
@@ -409,13 +405,8 @@ async fn list_messages(
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<MessageView>>> {
-    let id = conversation_id(&id)?;
     let page = page.into_request()?;
-    state
-        .store
-        .conversation(&principal.tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
+    let id = visible_conversation(&state, &principal, &id).await?.id;
     let found = state.store.messages(&principal.tenant, &id, &page).await?;
     // Integrations face the customer: internal notes never reach them.
     let customer_facing = matches!(
@@ -445,13 +436,8 @@ async fn list_events(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<EventView>>> {
     principal.require_role(Role::Agent)?;
-    let id = conversation_id(&id)?;
     let page = page.into_request()?;
-    state
-        .store
-        .conversation(&principal.tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
+    let id = visible_conversation(&state, &principal, &id).await?.id;
     let found = state.store.events(&principal.tenant, &id, &page).await?;
     Ok(Json(Page {
         items: found.items.iter().map(EventView::from).collect(),
@@ -465,7 +451,7 @@ async fn run(
     id: &str,
     command: Command,
 ) -> ApiResult<Json<ConversationView>> {
-    let id = conversation_id(id)?;
+    let id = visible_id(state, principal, id).await?;
     apply_command(state, &principal.tenant, &id, command, &principal.actor()).await?;
     let view = view(state, &principal.tenant, &id).await?;
     if matches!(principal.kind, PrincipalKind::Customer { .. }) {
@@ -602,7 +588,7 @@ async fn transfer(
     let expires_at = service::transfer_expiry(
         state.store.as_ref(),
         &principal.tenant,
-        &conversation_id(&id)?,
+        &visible_id(&state, &principal, &id).await?,
         to_queue.as_ref(),
         now(),
     )
@@ -656,7 +642,7 @@ async fn note(
     Json(body): Json<NoteBody>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
     principal.require_role(Role::Agent)?;
-    let id = conversation_id(&id)?;
+    let id = visible_id(&state, &principal, &id).await?;
     let text = required_text("text", body.text, MAX_TEXT)?;
     let outcome = service::post_message(
         state.store.as_ref(),

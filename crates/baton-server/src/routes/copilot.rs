@@ -1,7 +1,7 @@
 //! The agent copilot: drafted replies (knowledge base and canned responses) with every choice
 //! recorded, and review mode (approve or reject bot replies held for low confidence).
 
-use super::conversation_id;
+use super::{visible_conversation, visible_id};
 use crate::auth::Principal;
 use crate::detection::{self, REVIEW, ReviewSettings};
 use crate::dto::{ConversationView, MAX_TEXT, MessageView, optional_text, required_text, token};
@@ -93,12 +93,9 @@ async fn drafts(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DraftsResponse>> {
     let me = principal.require_role(Role::Agent)?.clone();
-    let id = conversation_id(&id)?;
+    let conv = visible_conversation(&state, &principal, &id).await?;
+    let id = conv.id.clone();
     let store = state.store.as_ref();
-    let conv = store
-        .conversation(&principal.tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
     let messages: Vec<Message> = store
         .messages(
             &principal.tenant,
@@ -233,7 +230,7 @@ async fn use_draft(
     Json(body): Json<UseDraftBody>,
 ) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
-    let id = conversation_id(&id)?;
+    let id = visible_id(&state, &principal, &id).await?;
     let draft_id = token("draft_id", &body.draft_id, 140)?;
     let source = draft_id.split(':').next().unwrap_or("").to_string();
     if !["kb", "canned", "llm"].contains(&source.as_str()) {
@@ -301,7 +298,7 @@ async fn approve_held(
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
     principal.require_role(Role::Agent)?;
     let body: ApproveBody = crate::error::optional_json(&body)?;
-    let id = conversation_id(&id)?;
+    let id = visible_id(&state, &principal, &id).await?;
     let held = held_id(&held)?;
     let text = body
         .text
@@ -350,7 +347,7 @@ async fn reject_held(
     Path((id, held)): Path<(String, String)>,
 ) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
-    let id = conversation_id(&id)?;
+    let id = visible_id(&state, &principal, &id).await?;
     let command = Command::RejectHeld {
         id: held_id(&held)?,
     };

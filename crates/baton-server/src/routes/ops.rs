@@ -8,8 +8,9 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use baton_core::{Role, TenantId};
-use baton_store::StoredEvent;
+use baton_core::{ConversationId, Role, TenantId};
+use baton_store::{AgentScope, StoredEvent};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa_axum::router::OpenApiRouter;
@@ -74,23 +75,134 @@ async fn live(
     // Subscribe before answering, so nothing committed after the upgrade is missed.
     let events = state.store.subscribe();
     let tenant = principal.tenant.clone();
+    let sight = super::scope_of(&state, &principal)
+        .await?
+        .map(|scope| Sight::new(tenant.clone(), scope));
     Ok(ws.on_upgrade(move |socket| async move {
         // Presence: this instance knows the agent is connected until the socket closes.
         state.presence.connected(&tenant, &agent);
-        stream(socket, events, tenant.clone()).await;
+        stream(socket, events, &state, tenant.clone(), sight).await;
         state.presence.disconnected(&tenant, &agent, crate::now());
     }))
+}
+
+/// Events that can change who may see a conversation.
+const SIGHT_EVENTS: &[&str] = &[
+    "handoff_requested",
+    "offered",
+    "offer_declined",
+    "offer_expired",
+    "assigned",
+    "transferred",
+    "deferred",
+    "requeued",
+    "closed",
+    "reopened",
+    "queue_changed",
+];
+
+/// Tenant-wide events that can change which queues an agent works.
+const SCOPE_EVENTS: &[&str] = &["agent_updated", "queue_created", "queue_deleted"];
+
+/// Most conversations whose visibility one connection remembers before starting over.
+const SIGHT_MEMORY: usize = 10_000;
+
+/// What the live stream of an agent with the `agent` role carries: events of the conversations
+/// they may see (as `GET /v1/conversations` decides, asked of the store), plus the event that
+/// takes one out of their sight (a transfer away, a close by someone else...), so their
+/// console can drop it. Visibility is remembered per conversation and asked again only on
+/// events that can change it.
+struct Sight {
+    tenant: TenantId,
+    scope: AgentScope,
+    known: HashMap<ConversationId, bool>,
+    /// Promoted to supervisor or admin while connected.
+    everything: bool,
+}
+
+impl Sight {
+    fn new(tenant: TenantId, scope: AgentScope) -> Self {
+        Sight {
+            tenant,
+            scope,
+            known: HashMap::new(),
+            everything: false,
+        }
+    }
+
+    async fn admits(&mut self, state: &AppState, event: &StoredEvent) -> bool {
+        if self.everything {
+            return true;
+        }
+        let Some(conversation) = &event.conversation else {
+            if SCOPE_EVENTS.contains(&event.kind.as_str()) {
+                self.refresh(state).await;
+            }
+            return true;
+        };
+        let before = self.known.get(conversation).copied();
+        let now = match before {
+            Some(known) if !SIGHT_EVENTS.contains(&event.kind.as_str()) => known,
+            _ => match state
+                .store
+                .visible_conversation(&self.tenant, conversation, &self.scope)
+                .await
+            {
+                Ok(found) => found.is_some(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "live stream: cannot tell whether an agent may see a conversation; not sending its event");
+                    return false;
+                }
+            },
+        };
+        if self.known.len() >= SIGHT_MEMORY {
+            self.known.clear();
+        }
+        self.known.insert(conversation.clone(), now);
+        now || before == Some(true) || self.names_me(event)
+    }
+
+    /// Whether the event is about this agent by name (an offer to them that lapsed...).
+    fn names_me(&self, event: &StoredEvent) -> bool {
+        let me = self.scope.agent.as_str();
+        ["agent", "from_agent", "to_agent"]
+            .iter()
+            .any(|k| event.data.get(*k).and_then(|v| v.as_str()) == Some(me))
+    }
+
+    async fn refresh(&mut self, state: &AppState) {
+        match baton_store::service::agent_scope(
+            state.store.as_ref(),
+            &self.tenant,
+            &self.scope.agent,
+        )
+        .await
+        {
+            // Promoted to supervisor: everything, as on a fresh connection.
+            Ok(None) => self.everything = true,
+            Ok(Some(scope)) => self.scope = scope,
+            Err(e) => tracing::warn!(error = %e, "live stream: cannot refresh an agent's queues"),
+        }
+        self.known.clear();
+    }
 }
 
 async fn stream(
     mut socket: WebSocket,
     mut events: broadcast::Receiver<Arc<StoredEvent>>,
+    state: &AppState,
     tenant: TenantId,
+    mut sight: Option<Sight>,
 ) {
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Ok(event) if event.tenant == tenant => {
+                    if let Some(sight) = sight.as_mut()
+                        && !sight.admits(state, &event).await
+                    {
+                        continue;
+                    }
                     let Ok(text) = serde_json::to_string(&EventView::from(event.as_ref())) else { continue };
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         return;

@@ -10,18 +10,19 @@ use crate::auth::{Principal, PrincipalKind};
 use crate::dto::{ConversationView, CustomerBody, EventView};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::{AppState, now};
+use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use baton_core::conversation::Actor;
-use baton_core::{AgentId, ConversationId, Role, TenantId};
+use baton_core::{AgentId, ConversationId, EmailAddress, Role, TenantId};
 use baton_store::StoredEvent;
 use baton_store::service::{self, hash_secret, new_secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::ToSchema;
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_key, rotate_key))
         .routes(routes!(start))
+        .routes(routes!(contact))
         .routes(routes!(live))
 }
 
@@ -141,14 +143,18 @@ pub struct WidgetStartResponse {
 #[utoipa::path(post, path = "/v1/widget/conversations", tag = "conversations",
     request_body = WidgetStartBody,
     responses((status = 201, body = WidgetStartResponse), (status = 401, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)))]
+        (status = 422, body = crate::error::ErrorBody),
+        (status = 429, description = "Too many starts from this client; see Retry-After", body = crate::error::ErrorBody)))]
 async fn start(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     Json(body): Json<WidgetStartBody>,
 ) -> ApiResult<(StatusCode, Json<WidgetStartResponse>)> {
+    let key_hash = hash_secret(body.public_key.trim());
     let tenant = state
         .store
-        .widget_key_tenant(&hash_secret(body.public_key.trim()))
+        .widget_key_tenant(&key_hash)
         .await?
         .ok_or_else(|| {
             ApiError::Unauthorized(
@@ -156,6 +162,19 @@ async fn start(
                 "the widget's public key is unknown or was rotated; copy the current one from GET /v1/widget/key".into(),
             )
         })?;
+    // Counted per valid key and client address: unknown keys cost a lookup and no memory.
+    let limit = &state.widget_limit;
+    if let Some(client) = limit.client_ip(&headers, peer.map(|Extension(ConnectInfo(a))| a))
+        && let Err(wait) = limit.check(&key_hash, client)
+    {
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "too many conversations started from this address (at most {} a minute); retry later",
+                limit.per_minute()
+            ),
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        });
+    }
     let customer = CustomerBody {
         name: body.customer.name,
         email: body.customer.email,
@@ -168,36 +187,80 @@ async fn start(
     if let Some(url) = crate::dto::optional_text("page_url", body.page_url, 2000)? {
         attributes.insert("page_url".into(), json!(url));
     }
-    let (outcome, customer) = service::start_conversation(
+    // The conversation and its token commit together: never one without the other.
+    let token = new_secret("bc_");
+    let now = now();
+    let started = service::start_widget_conversation(
         state.store.as_ref(),
         &tenant,
         customer,
-        "web".into(),
         attributes,
-        &Actor::Customer,
-        now(),
-    )
-    .await?;
-    let token = new_secret("bc_");
-    let mut tx = state.store.begin().await?;
-    tx.insert_customer_token(
         &hash_secret(&token),
-        &tenant,
-        &outcome.conversation.id,
-        baton_core::Timestamp::from_millis(now().millis() + CUSTOMER_TOKEN_TTL_MS),
+        now.plus_millis(CUSTOMER_TOKEN_TTL_MS),
+        now,
     )
     .await?;
-    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(WidgetStartResponse {
             conversation: customer_view(ConversationView::new(
-                outcome.conversation,
-                Some(customer),
+                started.outcome.conversation,
+                Some(started.customer),
             )),
             token,
         }),
     ))
+}
+
+/// `POST /v1/conversations/{id}/contact`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    /// Where the team may write to the customer.
+    pub email: String,
+}
+
+/// The customer leaves their email (the widget's form when nobody can answer now): it becomes
+/// the email on their profile, where email follow-ups find it, and a `customer_email_set`
+/// event records it. Customer tokens (their own conversation) and API keys.
+#[utoipa::path(post, path = "/v1/conversations/{id}/contact", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")), request_body = ContactBody,
+    responses((status = 200, body = ConversationView), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn contact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<ContactBody>,
+) -> ApiResult<Json<ConversationView>> {
+    let customer_token = match &principal.kind {
+        PrincipalKind::Customer { .. } => true,
+        PrincipalKind::Integration { .. } => false,
+        PrincipalKind::Person { .. } => {
+            return Err(ApiError::forbidden(
+                "the customer leaves their own email, through the widget or an integration",
+            ));
+        }
+    };
+    let id = super::conversation_id(&id)?;
+    let email =
+        EmailAddress::parse(&body.email).map_err(|e| ApiError::invalid("invalid_email", e.0))?;
+    let (outcome, customer) = service::set_customer_email(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &email,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
+    let view = ConversationView::new(outcome.conversation, Some(customer));
+    Ok(Json(if customer_token {
+        customer_view(view)
+    } else {
+        view
+    }))
 }
 
 /// The customer's view of their conversation: no brief, escalation, held replies, offer or
@@ -229,7 +292,7 @@ pub fn customer_may(principal: &Principal, parts: &axum::http::request::Parts) -
     let allowed = match path.strip_prefix(own.as_str()) {
         Some("") => method == Method::GET,
         Some("/messages") => method == Method::GET || method == Method::POST,
-        Some("/handoff") | Some("/csat") => method == Method::POST,
+        Some("/handoff") | Some("/csat") | Some("/contact") => method == Method::POST,
         _ => false,
     };
     if allowed || method == Method::OPTIONS {
