@@ -276,6 +276,7 @@ async fn live_for_agents(backend: Backend) {
         assert_eq!(q.status, 201, "{}", q.body);
     }
     let mut tokens = Vec::new();
+    let mut ids = Vec::new();
     for (email, queue) in [
         ("ana@live.example", "billing"),
         ("ben@live.example", "sales"),
@@ -298,6 +299,7 @@ async fn live_for_agents(backend: Backend) {
         )
         .await;
         tokens.push(login.body["token"].as_str().unwrap().to_string());
+        ids.push(created.body["id"].as_str().unwrap().to_string());
     }
     let (ana, ben) = (&tokens[0], &tokens[1]);
     let mut ana_socket = connect(&app.instance, ana).await;
@@ -329,7 +331,7 @@ async fn live_for_agents(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    // Ben takes A and sends it to billing; ana takes it there.
+    // Ben takes A and transfers it to ana in billing; she accepts.
     let r = app
         .post(&format!("/v1/conversations/{a}/claim"), ben, json!({}))
         .await;
@@ -338,12 +340,12 @@ async fn live_for_agents(backend: Backend) {
         .post(
             &format!("/v1/conversations/{a}/transfer"),
             ben,
-            json!({"to_queue": "billing", "note": "billing question"}),
+            json!({"to_agent": ids[0], "to_queue": "billing", "note": "billing question"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = app
-        .post(&format!("/v1/conversations/{a}/claim"), ana, json!({}))
+        .post(&format!("/v1/conversations/{a}/accept"), ana, json!({}))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = app
@@ -381,8 +383,11 @@ async fn live_for_agents(backend: Backend) {
     assert_eq!(ben_a.last(), Some(&"transferred"), "{ben_a:?}");
     assert!(ben_a.contains(&"assigned"), "{ben_a:?}");
     let ana_a = of(&for_ana, &a);
-    assert_eq!(ana_a.first(), Some(&"transferred"), "{ana_a:?}");
-    assert!(ana_a.contains(&"assigned"), "{ana_a:?}");
+    // From the transfer offer to her on; nothing of ben's time before it.
+    assert!(ana_a.contains(&"offered"), "{ana_a:?}");
+    assert!(ana_a.contains(&"transferred"), "{ana_a:?}");
+    assert!(!ana_a.contains(&"handoff_requested"), "{ana_a:?}");
+    assert!(!ana_a.contains(&"assigned"), "{ana_a:?}");
     assert_eq!(ana_a.last(), Some(&"message_added"), "{ana_a:?}");
 }
 
