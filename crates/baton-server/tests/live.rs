@@ -302,6 +302,11 @@ async fn live_for_agents(backend: Backend) {
         ids.push(created.body["id"].as_str().unwrap().to_string());
     }
     let (ana, ben) = (&tokens[0], &tokens[1]);
+    // Ana is at work (busy: no offers from the router, but a colleague may hand her one).
+    let r = app
+        .put("/v1/agents/me/status", ana, json!({"status": "busy"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let mut ana_socket = connect(&app.instance, ana).await;
     let mut ben_socket = connect(&app.instance, ben).await;
 

@@ -526,6 +526,15 @@ async fn transfer_to_an_agent_waits_for_the_accept(backend: Backend) {
     handoff(&app, &id, Some("support")).await;
     assert_eq!(act(&app, &id, &a_token, "accept").await.status, 200);
 
+    // Nobody may be handed a conversation while away or offline.
+    let (c, _) = agent(&app, "c@transfer.example", 2, &["support"], "offline").await;
+    app.post(
+        &format!("/v1/conversations/{id}/transfer"),
+        &a_token,
+        json!({"to_agent": c, "note": "n"}),
+    )
+    .await
+    .assert_error(409, "agent_unavailable");
     let body = json!({"to_agent": b, "note": "billing question, needs you"});
     let res = app
         .post(

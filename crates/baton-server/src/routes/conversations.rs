@@ -9,7 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_core::conversation::{Command, HandoffSource};
 use baton_core::{
-    AgentId, ConversationState, CsatScore, MessageRole, Priority, QueueId, Role, TenantId,
+    AgentId, AgentStatus, ConversationState, CsatScore, MessageRole, Priority, QueueId, Role,
+    TenantId,
 };
 use baton_store::service::{self, NewMessage};
 use baton_store::{ConversationFilter, Store};
@@ -582,6 +583,22 @@ async fn transfer(
     let note = required_text("note", body.note, 2000)?;
     let to_agent = known_agent(state.store.as_ref(), &principal.tenant, body.to_agent).await?;
     let to_queue = known_queue(state.store.as_ref(), &principal.tenant, body.to_queue).await?;
+    if let Some(agent) = &to_agent {
+        // An offer to someone away or offline is withdrawn at once: say so instead.
+        let status = state
+            .store
+            .agent(&principal.tenant, agent)
+            .await?
+            .map(|a| a.status);
+        if matches!(status, Some(AgentStatus::Away | AgentStatus::Offline)) {
+            return Err(ApiError::Conflict {
+                code: "agent_unavailable",
+                message:
+                    "that agent is away or offline; transfer to someone available or to a queue"
+                        .into(),
+            });
+        }
+    }
     let override_owner = principal
         .role()
         .is_some_and(|r| r.at_least(Role::Supervisor));
