@@ -10,7 +10,17 @@
 //! - questions about the bot's nature: "are you a real person?", "am I talking to a bot?";
 //! - negation scoped to the request: "I don't need an agent" (but not "I don't know how to
 //!   reach an agent", which is a request);
-//! - small typos on the key words: "humna", "agnet", "eprson".
+//! - small typos on the key words: "humna", "agnet", "eprson", and chat spellings ("sum1",
+//!   "qqn", "kiero", "thru").
+//!
+//! Other ways of asking, each with its own narrow frame:
+//! - to be called: "call me back", "I'd like a callback", "être rappelé", "¿me pueden llamar?",
+//!   "rufen Sie mich an" (not "call me crazy", "the agent said they'd call me");
+//! - whether anyone is there: "is anyone there?", "¿hay alguien?", "c'è qualcuno?";
+//! - who to talk to: "who can I talk to?", "mit wem kann ich sprechen";
+//! - a person as the subject of a question: "can a real person look at my case";
+//! - handing over with nobody named: "transfer me please", "escalate this";
+//! - a person alone in the first or last clause: "this is pointless. real person pls".
 //!
 //! Indirect requests ("you're not helping", "I don't want to talk to a machine") are detected
 //! with a lower confidence.
@@ -58,6 +68,11 @@ const GREET: u32 = 1 << 14; // hi, hello, ok: ignorable in a short message
 const CALL: u32 = 1 << 15; // call, ring: a request when followed by "me"
 const DEPTOBJ: u32 = 1 << 16; // talk/speak/chat/transfer: may target a named department
 const TEAM: u32 = 1 << 17; // billing, sales: a team, but only as the object of a talking verb
+const CALLBACK: u32 = 1 << 18; // callback, Rückruf: a call from a person, as a thing one asks for
+const PASSIVE: u32 = 1 << 19; // called, rappelé, richiamato: "to be called (back)" after an auxiliary
+const ME: u32 = 1 << 20; // me, mich, moi, mi: the first person as the object of a calling verb
+const WHO: u32 = 1 << 21; // who, quién, qui, wem, chi, quem: "who can I talk to"
+const THERE: u32 = 1 << 22; // there, around, ahí, là, da, lì, aí: "anyone there?"
 
 type Lang = &'static str;
 
@@ -65,7 +80,7 @@ const WORDS: &[(u32, Lang, &str)] = &[
     (
         PERSON,
         "en",
-        "agent agents human humans person people representative representatives rep reps operator operators advisor adviser advisors consultant employee employees staff worker workers associate specialist assistant humanbeing",
+        "agent agents human humans person people representative representatives rep reps operator operators advisor adviser advisors consultant employee employees staff worker workers associate specialist assistant humanbeing colleague colleagues",
     ),
     (
         PERSON,
@@ -75,22 +90,30 @@ const WORDS: &[(u32, Lang, &str)] = &[
     (
         PERSON,
         "fr",
-        "humain humaine personne conseiller conseillere operateur operatrice interlocuteur employe representant",
+        "humain humaine personne conseiller conseillere operateur operatrice interlocuteur employe representant collegue",
     ),
     (
         PERSON,
         "de",
-        "mensch menschen mitarbeiter mitarbeiterin berater beraterin kundenberater sachbearbeiter agenten",
+        "mensch menschen mitarbeiter mitarbeiterin berater beraterin kundenberater sachbearbeiter agenten kollege kollegen kollegin",
     ),
     (
         PERSON,
         "it",
-        "operatore operatrice umano consulente addetto rappresentante impiegato",
+        "operatore operatrice umano consulente addetto rappresentante impiegato collega",
     ),
-    (PERSON, "pt", "atendente pessoa consultor funcionario"),
-    (SOMEONE, "en", "someone somebody anyone anybody"),
+    (
+        PERSON,
+        "pt",
+        "atendente pessoa consultor funcionario colega",
+    ),
+    (
+        SOMEONE,
+        "en",
+        "someone somebody anyone anybody sum1 some1 any1 ne1",
+    ),
     (SOMEONE, "es", "alguien"),
-    (SOMEONE, "fr", "quelqu quelquun"),
+    (SOMEONE, "fr", "quelqu quelquun qqn qqun qq1"),
     (SOMEONE, "de", "jemand jemanden jemandem"),
     (SOMEONE, "it", "qualcuno"),
     (SOMEONE, "pt", "alguem"),
@@ -113,7 +136,11 @@ const WORDS: &[(u32, Lang, &str)] = &[
         "en",
         "billing sales accounts accounting finance claims complaints retention collections tech technical",
     ),
-    (SERVICE, "en", "service services support care"),
+    (
+        SERVICE,
+        "en",
+        "service services support care team department dept",
+    ),
     (SERVICE, "es", "servicio atencion"),
     (SERVICE, "it", "servizio"),
     (SERVICE, "pt", "servico"),
@@ -142,17 +169,17 @@ const WORDS: &[(u32, Lang, &str)] = &[
     (
         COMM,
         "en",
-        "contact contacting reach converse communicate escalate escalating touch through connect connecting put pass switch",
+        "contact contacting reach converse communicate escalate escalating touch through thru connect connecting put pass switch complain",
     ),
     (
         COMM | DEPTOBJ,
         "es",
-        "hablar habla hablo charlar pasame pasarme paseme transfiereme transferirme conectarme",
+        "hablar habla hablo ablar charlar pasame pasarme paseme pasa pasas pase pasen transfiereme transferirme transfiere conectarme",
     ),
     (
         COMM,
         "es",
-        "comunicar comunicarme contactar contactarme contacto pasar transferir conectar",
+        "comunicar comunicarme comunica comunican comuniquen comunicame comuniqueme contactar contactarme contacto pasar transferir conectar atienda atiendan atender",
     ),
     (COMM | DEPTOBJ, "fr", "parler parle"),
     (
@@ -161,40 +188,96 @@ const WORDS: &[(u32, Lang, &str)] = &[
         "contacter joindre passer passez transferer relation discuter echanger",
     ),
     (COMM | DEPTOBJ, "de", "sprechen reden verbinden verbunden"),
-    (COMM, "de", "kontaktieren chatten weiterleiten erreichen"),
-    (COMM | DEPTOBJ, "it", "parlare parlo passami passarmi"),
+    (
+        COMM,
+        "de",
+        "kontaktieren chatten weiterleiten erreichen verbinde verbindet",
+    ),
+    (
+        COMM | DEPTOBJ,
+        "it",
+        "parlare parlo passami passarmi passi passatemi",
+    ),
     (
         COMM,
         "it",
         "contattare passare trasferire collegare collegarmi contatto",
     ),
     (COMM | DEPTOBJ, "pt", "falar fale conversar"),
-    (COMM, "pt", "contatar contactar passar"),
-    (CALL, "en", "call callback ring phone"),
-    (CALL, "es", "llamar llamame llamenme"),
-    (CALL, "fr", "appeler rappeler appelez rappelez"),
-    (CALL, "de", "anrufen zuruckrufen"),
-    (CALL, "it", "chiamare richiamare chiamami richiamami"),
-    (CALL, "pt", "ligar liguem"),
+    (
+        COMM,
+        "pt",
+        "contatar contactar passar passa passe transfere transfira transferir",
+    ),
+    (CALL, "en", "call ring phone"),
+    (
+        CALL,
+        "es",
+        "llamar llamame llamenme llameme llamen contacte contacten contactenme",
+    ),
+    (CALL, "fr", "appeler rappeler appelez rappelez recontacter"),
+    (CALL, "de", "anrufen zuruckrufen kontaktieren"),
+    (
+        CALL,
+        "it",
+        "chiamare richiamare chiamami richiamami chiamatemi richiamatemi chiamarmi richiamarmi contattarmi ricontattarmi",
+    ),
+    (CALL, "pt", "ligar liguem ligue"),
+    (CALLBACK, "en", "callback callbacks"),
+    (CALLBACK, "de", "ruckruf"),
+    (CALLBACK, "it", "richiamata"),
+    (PASSIVE, "en", "called contacted rung phoned"),
+    (PASSIVE, "es", "llamado llamada contactado contactada"),
+    (
+        PASSIVE,
+        "fr",
+        "rappele rappelee appele appelee contacte contactee recontacte recontactee",
+    ),
+    (PASSIVE, "de", "zuruckgerufen angerufen kontaktiert"),
+    (
+        PASSIVE,
+        "it",
+        "richiamato chiamato chiamata contattato contattata ricontattato ricontattata",
+    ),
+    (PASSIVE, "pt", "contatado contatada contactado contactada"),
+    (ME, "en", "me us"),
+    (ME, "fr", "moi nous"),
+    (ME, "de", "mich uns"),
+    (ME, "it", "mi ci"),
+    (WHO, "en", "who whom"),
+    (WHO, "es", "quien quienes"),
+    (WHO, "de", "wem wen"),
+    (WHO, "it", "chi"),
+    (WHO, "pt", "quem"),
+    (THERE, "en", "there around available online awake here"),
+    (THERE, "es", "ahi alli aqui disponible"),
+    (THERE, "fr", "la disponible"),
+    (THERE, "de", "da hier"),
+    (THERE, "it", "li disponibile"),
+    (THERE, "pt", "ai disponivel"),
     (
         WANT,
         "en",
         "want wanna need needs like require request demand prefer",
     ),
-    (WANT, "es", "quiero quisiera necesito deseo"),
+    (
+        WANT,
+        "es",
+        "quiero quisiera necesito deseo kiero kero qiero",
+    ),
     (
         WANT,
         "fr",
-        "veux voudrais souhaite souhaiterais besoin aimerais",
+        "veux voudrais souhaite souhaiterais besoin aimerais jveux voudrai aimerai souhaiterai",
     ),
-    (WANT, "de", "mochte moechte will brauche wunsche"),
+    (WANT, "de", "mochte moechte will brauche wunsche gerne gern"),
     (WANT, "it", "voglio vorrei bisogno desidero"),
-    (WANT, "pt", "quero queria gostaria preciso necessito"),
+    (WANT, "pt", "quero queria gostaria preciso necessito qro"),
     (GIVE, "en", "give get gimme bring find"),
     (GIVE, "es", "dame deme consigueme"),
-    (GIVE, "fr", "donnez donne trouvez"),
+    (GIVE, "fr", "donnez donne trouvez avoir"),
     (GIVE, "de", "geben gib"),
-    (GIVE, "it", "dammi datemi"),
+    (GIVE, "it", "dammi datemi avere"),
     (GIVE, "pt", "traga"),
     (NEG, "en", "not no dont doesnt didnt never without nor wont"),
     (NEG, "es", "nunca sin"),
@@ -215,7 +298,7 @@ const WORDS: &[(u32, Lang, &str)] = &[
     (
         FILL,
         "en",
-        "to with a an the some your one of me us please pls plz directly actually just from at for now right away immediately asap quickly over on line phone there any this it help assistance goddamn bloody fucking fuckin freaking effing frigging damn damned",
+        "to with a an the some your one of me us please pls plz directly actually just from at for now right away immediately asap quickly over on line phone there any this it help assistance 2 only w goddamn bloody fucking fuckin freaking effing frigging damn damned",
     ),
     (
         FILL,
@@ -233,7 +316,7 @@ const WORDS: &[(u32, Lang, &str)] = &[
         "mit einem einer einen ein zu zum mir mich sie uns dem den der bitte doch jetzt sofort",
     ),
     (FILL, "it", "con uno col per favore mi ad ora subito"),
-    (FILL, "pt", "com um uma ao o os por favor agora"),
+    (FILL, "pt", "com um uma ao o os por favor agora para pra"),
     (
         BOT,
         "en",
@@ -256,7 +339,7 @@ const WORDS: &[(u32, Lang, &str)] = &[
     (
         GREET,
         "en",
-        "hi hello hey ok okay yes yeah thanks thank you ya yo",
+        "hi hello hey ok okay yes yeah thanks thank you ya yo stop ugh omg seriously",
     ),
     (GREET, "es", "hola si"),
     (GREET, "fr", "bonjour salut oui"),
@@ -459,17 +542,72 @@ fn classify(t: &Tokens) -> Classified<'_> {
         class.push(found.0);
         lang.push(found.1);
     }
+    let n = t.len();
     // "customer service", "servicio al cliente": the pair names a department.
-    for i in 0..t.len() {
+    for i in 0..n {
         if class[i] & SERVICE != 0 {
             let before = i > 0 && class[i - 1] & CLIENT != 0 && t.same_clause(i - 1, i);
-            let after = (1..=2)
-                .any(|d| i + d < t.len() && class[i + d] & CLIENT != 0 && t.same_clause(i, i + d));
-            // "contact support", "talk to customer care", "technical support".
-            let after_verb = (1..=2).any(|d| i >= d && class[i - d] & (COMM | TEAM) != 0)
-                && (i < 2 || class[i - 1] & (FILL | COMM | TEAM) != 0);
+            let after =
+                (1..=2).any(|d| i + d < n && class[i + d] & CLIENT != 0 && t.same_clause(i, i + d));
+            // "contact support", "talk to customer care", "connect me to support",
+            // "technical support": a talking verb or a team, through small words.
+            let after_verb = (1..=3)
+                .find(|&d| i < d || class[i - d] & FILL == 0 || !t.same_clause(i - d, i))
+                .is_some_and(|d| i >= d && class[i - d] & (COMM | TEAM) != 0);
             if before || after || after_verb {
                 class[i] |= DEPT;
+            }
+        }
+    }
+    // Words whose role depends on their neighbour.
+    for i in 0..n {
+        let w = t.word(i);
+        let prev = if i > 0 && t.same_clause(i - 1, i) {
+            t.word(i - 1)
+        } else {
+            ""
+        };
+        let next = if i + 1 < n && t.same_clause(i, i + 1) {
+            t.word(i + 1)
+        } else {
+            ""
+        };
+        match w {
+            // "live chat", "live support": the channel to a person.
+            "chat" | "support" if prev == "live" => class[i] |= DEPT,
+            // "a call back", "a phone call", "give me a call": a call as something asked for.
+            "call" if next == "back" || matches!(prev, "a" | "phone") => class[i] |= CALLBACK,
+            // "a member of staff", "member of your team": the person is the later noun.
+            "member" if next == "of" => class[i] |= FILL,
+            // "can I have a real agent", "could we have a call": asking to be given.
+            "have"
+                if matches!(prev, "i" | "we")
+                    && matches!(t.get(i as isize - 2), "can" | "could" | "may") =>
+            {
+                class[i] |= GIVE
+            }
+            // "have a word with": a way of saying "talk".
+            "word" if prev == "a" && next == "with" => class[i] |= COMM,
+            // "ser atendido por una persona": being served by someone.
+            "atendido" | "atendida" if prev == "ser" => class[i] |= COMM,
+            // "get hold of", "get ahold of": a way of saying "reach".
+            "hold" | "ahold" if matches!(prev, "get" | "getting" | "got") => class[i] |= COMM,
+            // "be transferred", "get this escalated": a passive transfer is a talking verb.
+            "transferred" | "escalated" | "connected" | "transfered" | "put"
+                if matches!(prev, "be" | "get" | "this" | "it" | "being" | "gets") =>
+            {
+                class[i] |= COMM;
+                class[i - 1] |= FILL;
+            }
+            _ => {}
+        }
+        // "être rappelé", "to be called back", "essere richiamato", "zurückgerufen werden":
+        // a participle of calling is a request only with its auxiliary, which is then small.
+        if class[i] & PASSIVE != 0 {
+            if matches!(prev, "be" | "being" | "etre" | "essere" | "ser" | "get") {
+                class[i - 1] |= FILL;
+            } else if next != "werden" {
+                class[i] &= !PASSIVE;
             }
         }
     }
@@ -496,10 +634,11 @@ const IDENTITY: &[&str] = &[
     "is this|it|that a|an? real|live|actual? person|human|bot|robot|machine|computer|automated|ai|agent",
     "eres|es|sos un|una? humano|humana|persona|robot|bot|maquina|real",
     "estoy hablando con un|una persona|humano|robot|bot|maquina",
+    "hablo con un|una persona|humano|robot|bot|maquina",
     "etes|es vous|tu un|une? humain|humaine|robot|bot|personne|vrai|vraie",
     "je parle a|avec un|une humain|robot|bot|personne",
     "bist|sind du|sie ein|eine? mensch|roboter|bot|maschine|echter",
-    "spreche ich mit einem|einer mensch|menschen|roboter|bot|maschine",
+    "spreche|rede|chatte|schreibe|bin ich gerade? mit einem|einer echten|echtem? mensch|menschen|roboter|bot|maschine|mitarbeiter|mitarbeiterin",
     "sei|e un|una? umano|robot|bot|persona|macchina",
     "sto parlando con un|una umano|robot|bot|persona|macchina",
     "voce|vc e um|uma? humano|robo|bot|pessoa",
@@ -660,11 +799,19 @@ pub fn detect(text: &str, tokens: &Tokens) -> HumanRequest {
             continue;
         }
         let c = k.c(p);
-        if c & (PERSON | SOMEONE | DEPT | TEAM) == 0 {
+        if c & (PERSON | SOMEONE | DEPT | TEAM | CALLBACK | PASSIVE) == 0 {
             continue;
         }
         if let Some(h) = person_hit(&k, p, n) {
             consider(h);
+        }
+        if c & (PERSON | SOMEONE) != 0 {
+            if let Some(h) = presence_hit(&k, p, n) {
+                consider(h);
+            }
+            if let Some(h) = modal_subject_hit(&k, p, n) {
+                consider(h);
+            }
         }
     }
 
@@ -675,49 +822,39 @@ pub fn detect(text: &str, tokens: &Tokens) -> HumanRequest {
         {
             consider(h);
         }
-        if k.has(v, CALL) && v + 1 < n && k.w(v + 1) == "me" && tokens.same_clause(v, v + 1) {
-            // "call me back", "can an agent call me": only with someone to call.
-            let someone = (0..n).any(|j| k.has(j, PERSON | SOMEONE | DEPT) && !suppressed[j]);
-            if someone || k.w((v + 2).min(n - 1)) == "back" {
-                consider(Hit {
-                    start: v,
-                    end: (v + 1).min(n - 1),
-                    confidence: 0.75,
-                    kind: "direct",
-                    lang: k.lang[v],
-                    negated: negated_before(&k, v),
-                });
-            }
+        if let Some(h) = call_me_hit(&k, v, n, &suppressed) {
+            consider(h);
+        }
+        if k.has(v, WHO)
+            && let Some(h) = who_hit(&k, v, n)
+        {
+            consider(h);
+        }
+        if let Some(h) = handover_hit(&k, v, n) {
+            consider(h);
         }
     }
 
-    // A short message made only of a person and small words: "agent", "human pls".
-    let strong = (0..n).any(|i| k.has(i, PERSON | DEPT) && !suppressed[i] && !k.has(i, BADMOD));
-    let all_small = (0..n).all(|i| {
-        k.has(
-            i,
-            PERSON | DEPT | QUAL | FILL | GREET | WANT | GIVE | COMM | SERVICE | CLIENT,
-        ) && !suppressed[i]
-            && !k.has(i, NEG)
-    });
-    let counted = (0..n).any(|i| {
-        matches!(
-            tokens.word(i),
-            "one" | "two" | "three" | "four" | "for" | "per"
-        ) || tokens.word(i).bytes().all(|b| b.is_ascii_digit())
-    });
-    if strong && all_small && !counted && n <= 6 {
-        let lang = (0..n)
-            .find(|&i| k.has(i, PERSON | DEPT))
-            .map_or("en", |i| k.lang[i]);
-        consider(Hit {
-            start: 0,
-            end: n - 1,
-            confidence: 0.95,
-            kind: "short",
-            lang,
-            negated: false,
-        });
+    // A short message made only of a person and small words: "agent", "human pls"; or such a
+    // message as its own first or last clause: "this is pointless. real person pls".
+    if let Some(h) = short_hit(&k, 0, n, &suppressed, 6) {
+        consider(h);
+    } else {
+        let first_end = (1..n).find(|&i| !tokens.same_clause(0, i)).unwrap_or(n);
+        let last_start = (0..n - 1)
+            .rev()
+            .find(|&i| !tokens.same_clause(i, n - 1))
+            .map_or(0, |i| i + 1);
+        for (a, b) in [(0, first_end), (last_start, n)] {
+            if (a, b) != (0, n)
+                && let Some(h) = short_hit(&k, a, b, &suppressed, 3)
+            {
+                consider(Hit {
+                    confidence: 0.85,
+                    ..h
+                });
+            }
+        }
     }
 
     for (s, e, confidence) in indirect_hits {
@@ -774,6 +911,562 @@ pub fn detect(text: &str, tokens: &Tokens) -> HumanRequest {
     }
 }
 
+/// Words `a..b` are only a person and small words ("agent", "human pls", "live chat"), at
+/// most `max` of them, with nothing counted ("2 people", "one person").
+fn short_hit(
+    k: &Classified<'_>,
+    a: usize,
+    b: usize,
+    suppressed: &[bool],
+    max: usize,
+) -> Option<Hit> {
+    if b <= a || b - a > max {
+        return None;
+    }
+    let strong =
+        (a..b).any(|i| k.has(i, PERSON | DEPT | CALLBACK) && !suppressed[i] && !k.has(i, BADMOD));
+    let all_small = (a..b).all(|i| {
+        k.has(
+            i,
+            PERSON | DEPT | QUAL | FILL | GREET | WANT | GIVE | COMM | SERVICE | CLIENT | CALLBACK,
+        ) && !suppressed[i]
+            && !k.has(i, NEG)
+    });
+    let counted = (a..b).any(|i| {
+        let w = k.w(i);
+        matches!(w, "one" | "two" | "three" | "four" | "for")
+            || (w == "per" && k.t.get(i as isize + 1) != "favore")
+            || w.bytes().all(|b| b.is_ascii_digit())
+    });
+    // A clause of its own must not be a subject: "The agent, he was rude".
+    let subject = a > 0 || b < k.t.len();
+    let determiner = matches!(
+        k.w(a),
+        "the" | "that" | "this" | "el" | "la" | "le" | "der" | "die" | "das" | "il" | "lo" | "o"
+    );
+    if !strong || !all_small || counted || (subject && determiner) {
+        return None;
+    }
+    let lang = (a..b)
+        .find(|&i| k.has(i, PERSON | DEPT | CALLBACK))
+        .map_or("en", |i| k.lang[i]);
+    Some(Hit {
+        start: a,
+        end: b - 1,
+        confidence: 0.95,
+        kind: "short",
+        lang,
+        negated: false,
+    })
+}
+
+/// Whether the word before `i` (in its clause) is a possessive that makes the person someone
+/// else's: "my manager", "my agent".
+fn possessed(k: &Classified<'_>, i: usize) -> bool {
+    i > 0
+        && k.t.same_clause(i - 1, i)
+        && matches!(
+            k.w(i - 1),
+            "my" | "his"
+                | "her"
+                | "their"
+                | "our"
+                | "mi"
+                | "mon"
+                | "ma"
+                | "mein"
+                | "meine"
+                | "meinen"
+                | "mio"
+                | "meu"
+                | "minha"
+        )
+}
+
+/// "call me back", "can someone DM me", "¿me pueden llamar?", "rufen Sie mich an",
+/// "pouvez-vous me rappeler ?": a request to be called or contacted. The verb is at `v`.
+fn call_me_hit(k: &Classified<'_>, v: usize, n: usize, suppressed: &[bool]) -> Option<Hit> {
+    let t = k.t;
+    let w = k.w(v);
+    let call = k.has(v, CALL);
+    let reach = matches!(
+        w,
+        "contact" | "dm" | "message" | "text" | "email" | "pm" | "msg" | "inbox" | "contactarme"
+    );
+    // "rufen Sie mich an": the German verb with its particle later in the clause.
+    let rufen = matches!(w, "rufen" | "ruf" | "ruft")
+        && (v + 1..(v + 5).min(n))
+            .any(|j| t.same_clause(v, j) && matches!(k.w(j), "an" | "zuruck"));
+    if !call && !reach && !rufen {
+        return None;
+    }
+    let english = k.lang[v] == "en" || k.lang[v].is_empty();
+    let at = |j: usize| j < n && t.same_clause(v, j);
+    // The first person after the verb: "call me", "rappelez-moi", "rufen Sie mich an".
+    let obj_after = if at(v + 1) && k.has(v + 1, ME) && !matches!(k.w(v + 1), "mi" | "ci") {
+        Some(v + 1)
+    } else if at(v + 2)
+        && matches!(k.w(v + 1), "sie" | "du")
+        && matches!(k.w(v + 2), "mich" | "uns")
+    {
+        Some(v + 2)
+    } else {
+        None
+    };
+    // Before the verb, in the Romance and German order: "me llamen", "mi può chiamare",
+    // "mich zurückrufen"; or attached to it: "llámame", "richiamatemi".
+    let obj_before = !english
+        && (1..=2).any(|d| {
+            v >= d
+                && t.same_clause(v - d, v)
+                && (k.has(v - d, ME) || matches!(k.w(v - d), "me" | "nos"))
+        });
+    let attached = !english && call && (w.ends_with("me") || w.ends_with("mi"));
+    if obj_after.is_none() && !obj_before && !attached {
+        return None;
+    }
+    let end = obj_after.unwrap_or(v);
+    // What follows the object: nothing, or words of when and how ("back", "asap", "on 0770...").
+    let next = if at(end + 1) { k.w(end + 1) } else { "" };
+    let open_end = next.is_empty()
+        || next.bytes().all(|b| b.is_ascii_digit())
+        || matches!(
+            next,
+            "back"
+                | "asap"
+                | "now"
+                | "please"
+                | "pls"
+                | "plz"
+                | "today"
+                | "tomorrow"
+                | "later"
+                | "on"
+                | "at"
+                | "urgently"
+                | "right"
+                | "svp"
+                | "stp"
+                | "merci"
+                | "au"
+                | "sur"
+                | "demain"
+                | "bitte"
+                | "zuruck"
+                | "an"
+                | "per"
+                | "por"
+                | "favor"
+        );
+    // A person as the subject, with only small words between: "can an agent call me",
+    // "have a manager contact me", "can someone from your team ring me"; not "the agent said
+    // they would call me".
+    let mut s = v;
+    while s > 0
+        && v - s < 4
+        && t.same_clause(s - 1, v)
+        && k.has(s - 1, FILL | TEAM | SERVICE | CLIENT)
+        && !k.has(s - 1, PERSON | SOMEONE | DEPT)
+    {
+        s -= 1;
+    }
+    let person_before = s > 0
+        && t.same_clause(s - 1, v)
+        && k.has(s - 1, PERSON | SOMEONE | DEPT)
+        && !suppressed[s - 1]
+        && !possessed(k, s - 1);
+    let ok = if english {
+        // "did you call me?", "they call me Dave": a subject that is not asked.
+        let prev = if v > 0 && t.same_clause(v - 1, v) {
+            k.w(v - 1)
+        } else {
+            ""
+        };
+        let asked = v >= 2
+            && matches!(
+                k.w(v - 2),
+                "can" | "could" | "would" | "will" | "pls" | "please"
+            );
+        let told = matches!(
+            prev,
+            "you"
+                | "u"
+                | "they"
+                | "he"
+                | "she"
+                | "i"
+                | "we"
+                | "it"
+                | "who"
+                | "will"
+                | "would"
+                | "ll"
+                | "gonna"
+                | "shall"
+        ) && !asked;
+        if reach {
+            open_end && person_before
+        } else {
+            (open_end && !told) || person_before
+        }
+    } else if matches!(w, "rappeler" | "appeler") && obj_after.is_none() {
+        // "me rappeler" is also "to remember": only without an object.
+        open_end
+    } else {
+        true
+    };
+    if !ok {
+        return None;
+    }
+    let start = (1..=2)
+        .filter(|&d| v >= d && t.same_clause(v - d, v) && k.has(v - d, ME))
+        .max()
+        .map_or(v, |d| v - d);
+    Some(Hit {
+        start,
+        end,
+        confidence: 0.75,
+        kind: "direct",
+        lang: if english { "en" } else { k.lang[v] },
+        negated: negated_before(k, start),
+    })
+}
+
+/// "transfer me please", "can you connect me?", "escalate this", "pásame": handing the
+/// conversation over with nobody named, at the end of the clause.
+fn handover_hit(k: &Classified<'_>, v: usize, n: usize) -> Option<Hit> {
+    let t = k.t;
+    let w = k.w(v);
+    let at = |j: usize| j < n && t.same_clause(v, j);
+    let obj = match w {
+        "transfer" | "connect" => usize::from(at(v + 1) && k.w(v + 1) == "me"),
+        "escalate" => usize::from(at(v + 1) && matches!(k.w(v + 1), "this" | "it" | "me")),
+        "verbinden" | "verbinde" => {
+            if at(v + 2) && k.w(v + 1) == "sie" && k.w(v + 2) == "mich" {
+                2
+            } else {
+                usize::from(at(v + 1) && k.w(v + 1) == "mich")
+            }
+        }
+        "transfiereme" | "pasame" | "paseme" | "passami" | "passatemi" | "transfereme" => 0,
+        _ => return None,
+    };
+    if obj == 0 && !matches!(w, "escalate") && !w.ends_with("me") && !w.ends_with("mi") {
+        return None;
+    }
+    let e = v + obj;
+    let closed = !at(e + 1)
+        || matches!(
+            k.w(e + 1),
+            "please"
+                | "pls"
+                | "plz"
+                | "now"
+                | "asap"
+                | "thanks"
+                | "thx"
+                | "bitte"
+                | "por"
+                | "svp"
+                | "per"
+        );
+    if !closed {
+        return None;
+    }
+    Some(Hit {
+        start: v,
+        end: e,
+        confidence: 0.8,
+        kind: "direct",
+        lang: if k.lang[v].is_empty() {
+            "en"
+        } else {
+            k.lang[v]
+        },
+        negated: negated_before(k, v),
+    })
+}
+
+/// "who can I talk to?", "con quién puedo hablar", "à qui dois-je m'adresser",
+/// "mit wem kann ich sprechen", "a chi posso rivolgermi": asking which person to talk to.
+fn who_hit(k: &Classified<'_>, w: usize, n: usize) -> Option<Hit> {
+    let t = k.t;
+    let lead = w == 0
+        || !t.same_clause(w - 1, w)
+        || matches!(
+            k.w(w - 1),
+            "to" | "with"
+                | "a"
+                | "avec"
+                | "con"
+                | "mit"
+                | "an"
+                | "com"
+                | "de"
+                | "know"
+                | "sure"
+                | "idea"
+                | "tell"
+        );
+    if !lead {
+        return None;
+    }
+    for j in w + 1..(w + 6).min(n) {
+        if !t.same_clause(w, j) {
+            return None;
+        }
+        // A verb of talking, not of moving money: "who can I transfer money to?".
+        if k.has(j, COMM | CALL)
+            && !matches!(
+                k.w(j),
+                "transfer"
+                    | "pass"
+                    | "put"
+                    | "switch"
+                    | "through"
+                    | "transferir"
+                    | "pasar"
+                    | "passer"
+                    | "passare"
+                    | "passar"
+                    | "trasferire"
+            )
+        {
+            return Some(Hit {
+                start: w,
+                end: j,
+                confidence: 0.75,
+                kind: "direct",
+                lang: k.lang[j],
+                negated: negated_before(k, w),
+            });
+        }
+        let small = matches!(
+            k.w(j),
+            "can"
+                | "could"
+                | "should"
+                | "do"
+                | "may"
+                | "might"
+                | "need"
+                | "have"
+                | "to"
+                | "i"
+                | "we"
+                | "you"
+                | "u"
+                | "puedo"
+                | "puede"
+                | "podria"
+                | "debo"
+                | "deberia"
+                | "tengo"
+                | "que"
+                | "peux"
+                | "puis"
+                | "dois"
+                | "devrais"
+                | "je"
+                | "m"
+                | "me"
+                | "kann"
+                | "konnte"
+                | "soll"
+                | "sollte"
+                | "muss"
+                | "darf"
+                | "ich"
+                | "mich"
+                | "posso"
+                | "devo"
+                | "dovrei"
+                | "potrei"
+                | "mi"
+                | "pode"
+                | "eu"
+                | "io"
+                | "yo"
+        );
+        if !small {
+            return None;
+        }
+    }
+    None
+}
+
+/// "is anyone there?", "any humans around?", "¿hay alguien ahí?", "y a-t-il quelqu'un ?",
+/// "ist da jemand?", "c'è qualcuno?", "tem alguém aí?": asking whether a person is present.
+fn presence_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
+    let t = k.t;
+    if possessed(k, p) {
+        return None;
+    }
+    // After the person: the end of the clause, a place ("there", "ahí"), or "who can help".
+    let mut e = p + 1;
+    if k.w(p) == "quelqu" && e < n && k.w(e) == "un" {
+        e += 1;
+    }
+    let at = |j: usize| j < n && t.same_clause(p, j);
+    let there_after = at(e) && k.has(e, THERE);
+    if there_after {
+        e += 1;
+    }
+    // After "who"/"que"/"che", only a person who can: "someone who can help", "alguien que me
+    // pueda ayudar"; not "c'è qualcuno che ha usato la mia carta".
+    let can = |j: usize| {
+        at(j)
+            && matches!(
+                k.w(j),
+                "can"
+                    | "could"
+                    | "would"
+                    | "will"
+                    | "pueda"
+                    | "puede"
+                    | "possa"
+                    | "puo"
+                    | "peut"
+                    | "puisse"
+                    | "pourrait"
+                    | "kann"
+                    | "konnte"
+                    | "pode"
+            )
+    };
+    let end_ok = !at(e)
+        || matches!(k.w(e), "to" | "i" | "we")
+        || (matches!(
+            k.w(e),
+            "who" | "that" | "que" | "qui" | "der" | "die" | "che"
+        ) && (can(e + 1) || can(e + 2)));
+    if !end_ok {
+        return None;
+    }
+    // Before the person: "is there", "any", "hay", "y a", "gibt es", "ist da", "c'è", "tem".
+    let mut j = p;
+    let mut exists = false;
+    let mut steps = 0;
+    while j > 0 && steps < 5 && t.same_clause(j - 1, p) {
+        j -= 1;
+        steps += 1;
+        let w = k.w(j);
+        if matches!(
+            w,
+            "hay" | "tem" | "gibt" | "existe" | "any" | "is" | "are" | "isthere"
+        ) || (w == "y" && k.t.get(j as isize + 1) == "a")
+            || (w == "c" && k.t.get(j as isize + 1) == "e")
+            || (w == "ist" && k.has(j + 1, THERE))
+        {
+            exists = true;
+            break;
+        }
+        if !(k.has(j, FILL | QUAL | THERE) || matches!(w, "es" | "t" | "il" | "a" | "e")) {
+            break;
+        }
+    }
+    // Without "is there": the person (nearly) opens the clause and a place follows
+    // ("anyone there??", "any humans around?").
+    let before = (0..p).rev().take_while(|&i| t.same_clause(i, p)).count();
+    if !exists && (!there_after || before > 2) {
+        return None;
+    }
+    Some(Hit {
+        start: j.min(p),
+        end: (e - 1).max(p),
+        confidence: 0.75,
+        kind: "direct",
+        lang: k.lang[p],
+        negated: negated_before(k, j.min(p)),
+    })
+}
+
+/// "can a real person look at my case", "could somebody else take a look": a question whose
+/// subject is a person set against the bot.
+fn modal_subject_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
+    let t = k.t;
+    let mut j = p;
+    let mut qual = false;
+    while j > 0 && t.same_clause(j - 1, p) && p - j < 4 {
+        j -= 1;
+        if k.has(j, QUAL) {
+            qual = true;
+        } else if !matches!(k.w(j), "a" | "an" | "some" | "one" | "of" | "your" | "you") {
+            break;
+        }
+    }
+    if !matches!(k.w(j), "can" | "could" | "would" | "will" | "may") || j == p {
+        return None;
+    }
+    // The modal opens the clause (after greetings): a question, not "you can ask someone".
+    if j > 0 && t.same_clause(j - 1, j) && !k.has(j - 1, GREET | FILL) {
+        return None;
+    }
+    let word = |i: usize| {
+        if i < n && t.same_clause(p, i) {
+            k.w(i)
+        } else {
+            ""
+        }
+    };
+    // Verbs of dealing with the customer's case; not "top up my account", "pay for me".
+    let action = |w: &str| {
+        matches!(
+            w,
+            "help"
+                | "look"
+                | "check"
+                | "assist"
+                | "review"
+                | "sort"
+                | "fix"
+                | "handle"
+                | "deal"
+                | "explain"
+                | "call"
+                | "contact"
+                | "take"
+                | "get"
+                | "respond"
+                | "answer"
+                | "reply"
+                | "talk"
+                | "speak"
+                | "chat"
+                | "step"
+                | "come"
+                | "please"
+                | "pls"
+                | ""
+        )
+    };
+    let ok = if k.has(p, SOMEONE) {
+        // "somebody else take a look", "someone from your team help", "someone real".
+        match word(p + 1) {
+            "else" | "real" => action(word(p + 2)),
+            "from" => {
+                matches!(word(p + 2), "your" | "the" | "customer" | "support")
+                    || k.has((p + 2).min(n - 1), TEAM | SERVICE | DEPT)
+            }
+            _ => false,
+        }
+    } else {
+        let generic = matches!(k.w(p), "person" | "people" | "persons");
+        (qual || !generic) && action(word(p + 1))
+    };
+    if !ok {
+        return None;
+    }
+    Some(Hit {
+        start: j,
+        end: p,
+        confidence: 0.75,
+        kind: "direct",
+        lang: k.lang[p],
+        negated: false,
+    })
+}
+
 /// A person word at `p`: look back for a trigger through small words.
 fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
     let t = k.t;
@@ -787,7 +1480,8 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
     if p > 0 && t.same_clause(p - 1, p) {
         let pw = k.w(p - 1);
         if prev & BADMOD != 0
-            || pw.bytes().all(|b| b.is_ascii_digit())
+            || (pw.bytes().all(|b| b.is_ascii_digit())
+                && !(pw == "2" && p >= 2 && k.has(p - 2, COMM)))
             || (pw == "my" && k.w(p) == "agent")
         {
             return None;
@@ -797,7 +1491,7 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
     if k.w(p) == "person" && k.t.get(p as isize + 2) == "person" {
         return None;
     }
-    let someone_only = c & (PERSON | DEPT | TEAM) == 0;
+    let someone_only = c & (PERSON | DEPT | TEAM | CALLBACK | PASSIVE) == 0;
     let mut unknown_used = false;
     let mut j = p;
     let lo = p.saturating_sub(8);
@@ -811,7 +1505,10 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
             if k.w(j) == "like" && !matches!(t.get(j as isize - 1), "id" | "would" | "d" | "wd") {
                 break; // "sounds like a human", not "I'd like a human"
             }
-            if matches!(k.w(j), "put" | "pass" | "switch") && t.get(j as isize + 1) != "me" {
+            if matches!(k.w(j), "put" | "pass" | "switch")
+                && t.get(j as isize + 1) != "me"
+                && !matches!(t.get(j as isize - 1), "be" | "get")
+            {
                 break; // "put me through", not "put a person on my account"
             }
             if matches!(k.w(j), "transfer" | "contact" | "chat" | "talk")
@@ -828,7 +1525,7 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
             }
             // A team name is a person only as what you talk to, at the end of the phrase:
             // "speak with billing", not "I want billing details".
-            if c & (PERSON | SOMEONE | DEPT) == 0
+            if c & (PERSON | SOMEONE | DEPT | CALLBACK | PASSIVE) == 0
                 && (!comm
                     || (p + 1 < n && t.same_clause(p, p + 1) && k.c(p + 1) & (FILL | SERVICE) == 0))
             {
@@ -855,11 +1552,25 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
                 negated: negated_before(k, j),
             });
         }
-        if cj & (FILL | QUAL | SOMEONE | PERSON | CLIENT | SERVICE) != 0 && cj & NEG == 0 {
+        if cj & (FILL | QUAL | SOMEONE | PERSON | CLIENT | SERVICE | TEAM) != 0 && cj & NEG == 0 {
             continue;
         }
         if cj == 0 && filler_typo(k.w(j)) {
             continue;
+        }
+        // "can I be called back": the question itself asks for the call.
+        if c & PASSIVE != 0
+            && matches!(k.w(j), "i" | "we")
+            && matches!(t.get(j as isize - 1), "can" | "could" | "may")
+        {
+            return Some(Hit {
+                start: j - 1,
+                end: p,
+                confidence: 0.75,
+                kind: "direct",
+                lang: k.lang[p],
+                negated: false,
+            });
         }
         // One unknown modifier right before the person: "a bank worker", "your support team".
         if j + 1 == p && !unknown_used && cj == 0 {
@@ -869,9 +1580,13 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
         break;
     }
     // Verb after the person (German/Dutch order): "mit einem Menschen sprechen".
-    let with_before = (1..=3).any(|d| {
-        p >= d && t.same_clause(p - d, p) && matches!(k.w(p - d), "mit" | "con" | "avec" | "com")
-    });
+    // Also the German accusative: "kann ich bitte einen Menschen sprechen".
+    let with_before = matches!(k.w(p), "jemanden" | "jemandem")
+        || (1..=3).any(|d| {
+            p >= d
+                && t.same_clause(p - d, p)
+                && matches!(k.w(p - d), "mit" | "con" | "avec" | "com" | "einen")
+        });
     if with_before {
         for d in 1..=3 {
             let j = p + d;
@@ -892,7 +1607,7 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
     // right after a pronoun.
     if c & (PERSON | SOMEONE) != 0
         && matches!(k.t.get(p as isize + 1), "i" | "we")
-        && (p + 2..(p + 5).min(n)).any(|j| t.same_clause(p, j) && k.has(j, COMM))
+        && (p + 2..(p + 5).min(n)).any(|j| t.same_clause(p, j) && k.has(j, COMM | CALL))
     {
         return Some(Hit {
             start: p,
@@ -934,6 +1649,8 @@ fn someone_follows_ok(k: &Classified<'_>, p: usize, n: usize) -> bool {
         "who" | "that" | "real" | "here" | "from" | "que" | "qui" | "der" | "die" | "che"
         | "else" => true,
         "to" => p + 2 < n && (k.has(p + 2, COMM) || matches!(k.w(p + 2), "help" | "assist")),
+        // "get someone on the phone", "someone on the line".
+        "on" => matches!(k.t.get(p as isize + 3), "phone" | "line"),
         _ => k.has(p + 1, QUAL | FILL) && !matches!(k.w(p + 1), "to" | "for" | "at" | "on"),
     }
 }
@@ -972,7 +1689,7 @@ fn department_hit(k: &Classified<'_>, v: usize, n: usize) -> Option<Hit> {
     while end < n
         && end < start_noun + 2
         && t.same_clause(v, end)
-        && k.c(end) == 0
+        && k.c(end) & !(SERVICE | DEPT) == 0
         && !k.w(end).bytes().all(|b| b.is_ascii_digit())
     {
         end += 1;
@@ -998,9 +1715,11 @@ fn department_hit(k: &Classified<'_>, v: usize, n: usize) -> Option<Hit> {
 
 /// Whether a negator governs the trigger at `j`: a negation word within three words before it,
 /// in the same clause, with no scope-breaking word ("know", "understand", "how") in between.
+/// A word of necessity ("no es necesario que", "pas besoin de", "nicht nötig") widens the
+/// window by two words, so the negation before it is reached.
 fn negated_before(k: &Classified<'_>, j: usize) -> bool {
     let t = k.t;
-    let lo = j.saturating_sub(3);
+    let mut lo = j.saturating_sub(3);
     let mut i = j;
     while i > lo {
         i -= 1;
@@ -1009,6 +1728,23 @@ fn negated_before(k: &Classified<'_>, j: usize) -> bool {
         }
         if k.has(i, BREAK) {
             return false;
+        }
+        if matches!(
+            k.w(i),
+            "necessary"
+                | "needed"
+                | "necesario"
+                | "necessaire"
+                | "notig"
+                | "notwendig"
+                | "necessario"
+                | "bisogno"
+                | "precisa"
+                | "preciso"
+                | "falta"
+                | "besoin"
+        ) {
+            lo = lo.saturating_sub(2);
         }
         if k.has(i, NEG) {
             // "no I want a human": an interjection, not a negation.
@@ -1021,3 +1757,6 @@ fn negated_before(k: &Classified<'_>, j: usize) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod challenge;

@@ -157,6 +157,49 @@ fn other_languages() {
 }
 
 #[test]
+fn callbacks_and_presence() {
+    for t in [
+        "please call me back",
+        "can an agent call me about my bill",
+        "I'd like a callback",
+        "can I be called back",
+        "¿me pueden llamar?",
+        "rappelez-moi svp",
+        "Können Sie mich zurückrufen?",
+        "mi potete richiamare?",
+        "pode me ligar?",
+        "is anyone there?",
+        "¿hay alguien que me pueda ayudar?",
+        "who can I talk to about this",
+        "transfer me please",
+        "this is going nowhere. agent",
+    ] {
+        yes(t);
+    }
+    for t in [
+        "you can call me Dave",
+        "let me call you back",
+        "call me crazy",
+        "can you email me the invoice",
+        "my manager will call me tomorrow",
+        "the agent said they would call me back",
+        "I was told I would be called back",
+        "pouvez-vous me rappeler mon code",
+        "no es necesario que me llamen",
+        "who can I transfer money to?",
+        "is anyone else having this issue?",
+        "c'è qualcuno che ha usato la mia carta",
+        "there is someone at my door",
+        "transfer me 50 dollars",
+        "pasame el link",
+        "live chat is down",
+        "The agent, he was rude",
+    ] {
+        no(t);
+    }
+}
+
+#[test]
 fn reports_the_matched_phrase() {
     let h = hr("This is taking forever. Can I talk to a REAL person?");
     assert!(h.detected);
