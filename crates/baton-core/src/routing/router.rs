@@ -1186,17 +1186,21 @@ impl Router {
     /// (expiries at one instant, requeues, a queue losing staff) respects priority order.
     fn enqueue_batch(&mut self, mut slots: Vec<Slot>, now: Timestamp, out: &mut Vec<Decision>) {
         if slots.len() > 1 {
-            // Steps that are due change priorities and queues: run them before ordering.
+            // Steps that are due change priorities and queues: run them before ordering. As in
+            // `enqueue`, a step is due on its timer or at once when its pool has no staff.
             for &c in &slots {
                 let mut moves = 0;
                 while moves <= self.queues.len() {
+                    let unstaffed = self.pools[self.pool_of(c)].staffed == 0;
                     let cv = self.conv(c);
                     let q = &self.queues[cv.queue];
                     let due = q.cfg.open
                         && q.cfg.overflow.get(cv.stage as usize).is_some_and(|step| {
-                            cv.entered_at
-                                .plus_millis((step.after_secs as i64).saturating_mul(1000))
-                                <= now
+                            unstaffed
+                                || cv
+                                    .entered_at
+                                    .plus_millis((step.after_secs as i64).saturating_mul(1000))
+                                    <= now
                         });
                     if !due {
                         break;
@@ -1716,11 +1720,20 @@ impl Router {
             self.detach(c);
             self.conv_mut(c).sticky_done = true;
         }
-        self.release_offers(released, sticky_released, now, &mut out);
+        // Whatever waited in a pool that lost its last staffed agent goes back in line in the
+        // same batch as the released offers and sticky customers: they all overflow at this
+        // instant, and a batch is placed highest effective priority first. Placed one group
+        // after the other, a released low-priority offer could take the one free agent of
+        // the overflow queue ahead of a higher-priority conversation that waited all along.
+        let mut also = sticky_released;
         if !lost.is_empty() {
-            let slots = self.waiting_in_pools(&lost);
-            self.reroute(slots, now, &mut out);
+            let stranded = self.waiting_in_pools(&lost);
+            for &c in &stranded {
+                self.detach(c);
+            }
+            also.extend(stranded);
         }
+        self.release_offers(released, also, now, &mut out);
         let mut queues: Vec<usize> = gained.iter().map(|&p| self.pools[p].queue).collect();
         queues.dedup();
         for qi in queues {

@@ -223,6 +223,43 @@ fn away_releases_offers_and_offline_triggers_overflow() {
 }
 
 #[test]
+fn last_agent_going_offline_overflows_its_offer_and_its_queue_in_priority_order() {
+    // ann alone works vip, whose conversations move to general when nobody staffs it; gus
+    // works general and has room for one.
+    let mut vip = QueueConfig::new(q("vip"));
+    vip.overflow = vec![OverflowStep {
+        after_secs: 60,
+        action: OverflowAction::MoveToQueue {
+            queue: q("general"),
+        },
+    }];
+    let mut r = router(
+        vec![vip, QueueConfig::new(q("general"))],
+        vec![agent("ann", &["vip"], 0), agent("gus", &["general"], 0)],
+    );
+    let mut urgent = waiting("urgent", "vip", 10);
+    urgent.priority = Priority::new(32).unwrap();
+    let d = r.conversation_queued(urgent, t(10)).unwrap();
+    assert_eq!(offers(&d), vec![pair("urgent", "ann")]);
+    let mut low = waiting("low", "vip", 10);
+    low.priority = Priority::new(0).unwrap();
+    r.conversation_queued(low, t(10)).unwrap();
+    // ann declines the urgent one, so she may take the low one (the urgent one is not hers
+    // to take any more).
+    let d = r.offer_declined(&c("urgent"), &a("ann"), t(11)).unwrap();
+    assert_eq!(offers(&d), vec![pair("low", "ann")]);
+    // Then ann goes offline holding the low one's offer. Both conversations leave vip for
+    // general at the same instant: gus gets the urgent one, the low one waits behind it.
+    let d = r.agent_status(&a("ann"), AgentStatus::Offline, t(12));
+    assert_eq!(offers(&d), vec![pair("urgent", "gus")], "{d:?}");
+    assert_eq!(r.conversation_state(&c("low")), Some(RoutingState::Waiting));
+    let positions = r.queue_positions(&q("general"));
+    assert_eq!(positions.len(), 1);
+    assert_eq!(positions[0].conversation, c("low"));
+    r.check_invariants().unwrap();
+}
+
+#[test]
 fn widen_and_raise_priority_steps_run_on_their_timers() {
     let mut qc = QueueConfig::new(q("support"));
     qc.eligibility = Eligibility {
