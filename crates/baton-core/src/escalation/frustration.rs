@@ -5,7 +5,7 @@
 //! reported, so the level is explainable.
 
 use super::text::Tokens;
-use super::{model, sentiment};
+use super::{grievance, model, sentiment};
 use serde::Serialize;
 
 /// The frustration signal for one customer turn.
@@ -22,9 +22,10 @@ pub struct Frustration {
     pub model_score: Option<f64>,
     /// Whether the level reaches the configured threshold.
     pub frustrated: bool,
-    /// The cues found: `all_caps`, `repeated_punctuation`, `profanity`, `phrase`, `repeated_demand`.
+    /// The cues found: `all_caps`, `repeated_punctuation`, `profanity`, `phrase`, `repeated_demand`,
+    /// `grievance`.
     pub cues: Vec<&'static str>,
-    /// The frustration phrase or profanity found, as written.
+    /// The frustration phrase, profanity or grievance found, as written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matched: Option<String>,
 }
@@ -163,6 +164,11 @@ pub struct FrustrationWeights {
     pub phrase: f64,
     /// Added when the customer repeats an earlier demand.
     pub repeated_demand: f64,
+    /// The least level of a message that tells of a service failure (a long wait, repeated
+    /// attempts, no response, a broken promise: see [`super::grievance`]), unless it is clearly
+    /// positive. Above the threshold by default: such a customer is frustrated whatever the
+    /// wording's sentiment.
+    pub grievance: f64,
     /// Level at or above which the customer is `frustrated`.
     pub threshold: f64,
     /// Weight of the linear model in the level (0: rules only, 1: model only).
@@ -177,8 +183,9 @@ impl Default for FrustrationWeights {
             profanity: 0.25,
             phrase: 0.3,
             repeated_demand: 0.2,
+            grievance: 0.6,
             // Chosen by 5-fold cross-validation on the dev set (scripts/train-frustration.sh).
-            threshold: 0.48,
+            threshold: 0.50,
             model_weight: 0.9,
         }
     }
@@ -245,14 +252,32 @@ pub fn has_negative_evidence(f: &model::Features) -> bool {
 
 /// The level of a message from the model probability `p` and the rule level: the blend
 /// `w·p + (1 − w)·rule_level`, where a message without negative sentiment or any cue
-/// (`evidence` false) is capped at [`UNGATED_CAP`] if it is shorter than [`GATE_WORDS`] ("menu" or "hello" must not offer a person because of a hashed n-gram).
-/// Shared by [`measure`] and the training code.
-pub fn blend(evidence: bool, words: usize, p: f64, rule_level: f64, w: &FrustrationWeights) -> f64 {
+/// (`evidence` false) is capped at [`UNGATED_CAP`] if it is shorter than [`GATE_WORDS`] ("menu" or "hello" must not offer a person because of a hashed n-gram),
+/// and raised to `floor` (see [`floor`]). Shared by [`measure`] and the training code.
+pub fn blend(
+    evidence: bool,
+    words: usize,
+    p: f64,
+    rule_level: f64,
+    floor: f64,
+    w: &FrustrationWeights,
+) -> f64 {
     let l = (w.model_weight * p + (1.0 - w.model_weight) * rule_level).clamp(0.0, 1.0);
-    if evidence || words >= GATE_WORDS {
+    let l = if evidence || words >= GATE_WORDS {
         l
     } else {
         l.min(UNGATED_CAP)
+    };
+    l.max(floor).min(1.0)
+}
+
+/// The least level of a message: [`FrustrationWeights::grievance`] when it tells of a service
+/// failure and is not clearly positive ("waited 2 weeks but it was worth it!"), else 0.
+pub fn floor(grievance: bool, compound: f64, w: &FrustrationWeights) -> f64 {
+    if grievance && compound <= 0.5 {
+        w.grievance
+    } else {
+        0.0
     }
 }
 
@@ -301,16 +326,24 @@ pub fn measure(
         cues.push("repeated_demand");
         level += w.repeated_demand;
     }
+    let grievance = grievance::find(t);
+    if let Some((a, b)) = grievance {
+        cues.push("grievance");
+        if matched.is_none() {
+            matched = Some(t.original(text, a, b).to_string());
+        }
+    }
+    let floor = floor(grievance.is_some(), compound, w);
     // Cues amplify negativity; on a clearly positive message ("so happy!!!") they do not.
     if compound > 0.5 {
         level = level.min(0.25);
     }
-    let rule_level = level.clamp(0.0, 1.0);
+    let rule_level = level.max(floor).clamp(0.0, 1.0);
     let evidence = compound < 0.0 || !cues.is_empty();
     let (level, model_score) = match model::shipped() {
         Some(m) if w.model_weight > 0.0 => {
             let p = m.probability(&model::features(text, t, &polarity, &cues));
-            (blend(evidence, t.len(), p, rule_level, w), Some(p))
+            (blend(evidence, t.len(), p, rule_level, floor, w), Some(p))
         }
         _ => (rule_level, None),
     };

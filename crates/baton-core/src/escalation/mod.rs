@@ -24,6 +24,7 @@
 
 pub mod eval;
 pub mod frustration;
+pub mod grievance;
 pub mod human_request;
 pub mod model;
 pub mod plan;

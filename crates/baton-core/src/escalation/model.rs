@@ -157,7 +157,7 @@ const NEGATIVE_EMOTICONS: &[&str] = &[":(", ":-(", ":'(", ":/", ":-/", ">:(", "D
 const POSITIVE_EMOTICONS: &[&str] = &[":)", ":-)", ":D", ":-D", ";)", ";-)", "<3", ":P", "=)"];
 
 fn emoticons(text: &str, set: &[&str]) -> f64 {
-    if !text.contains([':', ';', '<', '=']) {
+    if !text.bytes().any(|b| matches!(b, b':' | b';' | b'<' | b'=')) {
         return 0.0;
     }
     f64::from(u8::from(set.iter().any(|e| text.contains(e))))
@@ -212,10 +212,14 @@ pub fn features_with(
             gram[0] = b'<';
             gram[1..=w.len()].copy_from_slice(w);
             gram[m - 1] = b'>';
-            // Shorter than the whole marked word: the unigram has that one already.
-            for len in cfg.char_min..=cfg.char_max.min(m - 1) {
-                for s in 0..=(m - len) {
-                    chars.push(bucket(mix(ch, &gram[s..s + len])));
+            // Shorter than the whole marked word: the unigram has that one already. FNV is
+            // sequential, so the hash of each longer gram at a start extends the shorter one's.
+            let max = cfg.char_max.min(m - 1);
+            for s in 0..=m.saturating_sub(cfg.char_min) {
+                let mut h = mix(ch, &gram[s..s + cfg.char_min - 1]);
+                for len in cfg.char_min..=max.min(m - s) {
+                    h = mix(h, &gram[s + len - 1..s + len]);
+                    chars.push(bucket(h));
                 }
             }
         }
@@ -272,8 +276,11 @@ pub struct LinearModel {
     pub bias: f64,
     /// Dense weights.
     pub dense: [f64; DENSE],
-    /// Sparse weights, one per bucket.
+    /// Weights of the word features, one per bucket.
     pub sparse: Vec<f32>,
+    /// Weights of the character n-grams, one per bucket (a table of their own, so that a word
+    /// feature and an n-gram never share a weight).
+    pub chars: Vec<f32>,
 }
 
 impl LinearModel {
@@ -283,6 +290,7 @@ impl LinearModel {
             bias: 0.0,
             dense: [0.0; DENSE],
             sparse: vec![0.0; BUCKETS],
+            chars: vec![0.0; BUCKETS],
         }
     }
 
@@ -299,7 +307,7 @@ impl LinearModel {
         }
         let mut c = 0.0f64;
         for &i in &f.sparse[split..] {
-            c += self.sparse[i as usize] as f64;
+            c += self.chars[i as usize] as f64;
         }
         z + s * f.scale + c * f.char_scale
     }
@@ -309,7 +317,8 @@ impl LinearModel {
         1.0 / (1.0 + (-self.margin(f)).exp())
     }
 
-    /// Reads the weights file: `bias\tW`, `dense:NAME\tW`, then `INDEX\tW` for non-zero buckets.
+    /// Reads the weights file: `bias\tW`, `dense:NAME\tW`, then `INDEX\tW` for the non-zero
+    /// word buckets and `c:INDEX\tW` for the non-zero character buckets.
     pub fn parse(s: &str) -> Option<LinearModel> {
         let mut m = LinearModel::zeros();
         for line in s.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
@@ -320,6 +329,9 @@ impl LinearModel {
             } else if let Some(name) = k.strip_prefix("dense:") {
                 let i = DENSE_NAMES.iter().position(|n| *n == name)?;
                 m.dense[i] = v;
+            } else if let Some(i) = k.strip_prefix("c:") {
+                let i: usize = i.parse().ok()?;
+                *m.chars.get_mut(i)? = v as f32;
             } else {
                 let i: usize = k.parse().ok()?;
                 *m.sparse.get_mut(i)? = v as f32;
@@ -343,6 +355,11 @@ impl LinearModel {
         for (i, w) in self.sparse.iter().enumerate() {
             if w.abs() >= 0.0005 {
                 out.push_str(&format!("{i}\t{w:.4}\n"));
+            }
+        }
+        for (i, w) in self.chars.iter().enumerate() {
+            if w.abs() >= 0.0005 {
+                out.push_str(&format!("c:{i}\t{w:.4}\n"));
             }
         }
         out

@@ -182,6 +182,57 @@ fn frustration_offers_a_person() {
     );
 }
 
+/// Neutral words, but the customer says support has already failed them: a grievance raises the
+/// level over the threshold and is reported as the cue with the words that matched.
+#[test]
+fn service_grievances_are_frustration_whatever_the_sentiment() {
+    let d = Detector::with_defaults();
+    for (text, matched) in [
+        (
+            "This is the third time I am asking about my order",
+            "third time",
+        ),
+        (
+            "I have been waiting for two weeks for my parcel",
+            "waiting for two weeks",
+        ),
+        ("I sent three emails and nobody answered", "nobody answered"),
+        (
+            "llevo dos semanas esperando mi paquete",
+            "dos semanas esperando",
+        ),
+    ] {
+        let e = d.evaluate(&customer(text));
+        let f = &e.signals.frustration;
+        assert!(
+            f.frustrated && f.cues.contains(&"grievance"),
+            "{text:?}: {f:?}"
+        );
+        assert!(
+            f.level >= FrustrationWeights::default().grievance,
+            "{text:?}: {f:?}"
+        );
+        assert!(
+            f.matched.as_deref().is_some_and(|m| m.contains(matched)),
+            "{text:?}: {f:?}"
+        );
+        assert_eq!(
+            e.decision.map(|d| d.action),
+            Some(DecisionAction::OfferHuman),
+            "{text:?}"
+        );
+    }
+    // A clearly happy customer who waited is not frustrated.
+    let happy = d.signals(&customer(
+        "I waited for two weeks but it was worth it, I love it, thank you so much!",
+    ));
+    assert!(happy.frustration.cues.contains(&"grievance"));
+    assert!(!happy.frustration.frustrated, "{:?}", happy.frustration);
+    // A question about waiting is no grievance.
+    let question = d.signals(&customer("Do I have to wait 5 days for the new card?"));
+    assert!(!question.frustration.cues.contains(&"grievance"));
+}
+
 #[test]
 fn vip_priority_applies_to_any_decision() {
     let d = Detector::with_defaults();

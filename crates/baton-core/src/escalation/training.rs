@@ -42,8 +42,14 @@ pub struct Recipe {
     pub l2: f64,
     /// Weight of one support-traffic negative relative to one dev negative (0: not used).
     pub support_weight: f64,
-    /// Models trained with different seeds and averaged.
-    pub models: usize,
+    /// The members of the ensemble, each given by its naive-Bayes smoothing (0: plain logistic
+    /// regression; else NBSVM-style scaling, Wang & Manning 2012: each bucket's value is
+    /// multiplied by its log-count ratio between the classes in the training part, smoothed by
+    /// this, and the ratio is folded into the weights). Each member is trained on the same rows
+    /// (seeds `seed`, `seed + 1`...) and their weights are averaged: the margin is linear in the
+    /// weights, so the average is one linear model (the mean of the members' log-odds) and
+    /// inference costs the same as for one member.
+    pub members: &'static [f64],
 }
 
 /// The shipped recipe.
@@ -53,7 +59,10 @@ pub const RECIPE: Recipe = Recipe {
     lr: 0.05,
     l2: 1e-4,
     support_weight: 0.01,
-    models: 1,
+    // Plain logistic regression averaged with two NB-scaled ones (different smoothing): an NB
+    // member weighs a bucket by how one-sided its evidence was in training, the plain one does
+    // not; the average beat each alone under nested CV (BENCHMARKS.md).
+    members: &[0.0, 0.3, 1.0],
 };
 
 /// Highest share of the support requests the chosen settings may flag on the out-of-fold
@@ -85,6 +94,8 @@ pub struct Row {
     pub y: bool,
     /// Where it comes from.
     pub source: Source,
+    /// Whether it tells of a service failure (see [`frustration::floor`]).
+    pub grievance: bool,
 }
 
 impl Row {
@@ -129,6 +140,7 @@ fn row(text: &str, y: bool, cfg: &FeatureConfig) -> (Row, f64) {
         rule_level: fr.rule_level,
         y,
         source: Source::Dev,
+        grievance: fr.cues.contains(&"grievance"),
     };
     (r, p.compound)
 }
@@ -165,8 +177,8 @@ pub fn support_rows(examples: &[Example], cfg: &FeatureConfig) -> Vec<Row> {
 }
 
 /// AdaGrad logistic regression with L2. Dev rows are class-balanced; support negatives weigh
-/// `support_weight` times a dev negative. `recipe.models` runs with seeds `seed`, `seed + 1`...
-/// are averaged.
+/// `support_weight` times a dev negative. The members of `recipe` are trained with seeds
+/// `seed`, `seed + 1`... and averaged.
 pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
     let rows: Vec<&Row> = rows
         .iter()
@@ -185,10 +197,17 @@ pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
             _ => w_neg * recipe.support_weight,
         })
         .collect();
-    let n = recipe.models.max(1);
+    let n = recipe.members.len().max(1);
     let mut avg = LinearModel::zeros();
-    for k in 0..n {
-        let m = train_one(&rows, &weights, seed.wrapping_add(k as u64), recipe);
+    for (k, &alpha) in recipe.members.iter().enumerate() {
+        let ratios = (alpha > 0.0).then(|| nb_ratios(&rows, &weights, alpha));
+        let m = train_one(
+            &rows,
+            &weights,
+            ratios.as_deref(),
+            seed.wrapping_add(k as u64),
+            recipe,
+        );
         avg.bias += m.bias / n as f64;
         for (a, b) in avg.dense.iter_mut().zip(m.dense.iter()) {
             *a += b / n as f64;
@@ -196,14 +215,63 @@ pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
         for (a, b) in avg.sparse.iter_mut().zip(m.sparse.iter()) {
             *a += b / n as f32;
         }
+        for (a, b) in avg.chars.iter_mut().zip(m.chars.iter()) {
+            *a += b / n as f32;
+        }
     }
     avg
 }
 
-fn train_one(rows: &[&Row], weights: &[f64], seed: u64, recipe: &Recipe) -> LinearModel {
+/// Log-count ratios per bucket of both tables (word buckets, then character buckets): ln of
+/// (share of the positive class's feature mass in the bucket) over (share of the negative
+/// class's), each count smoothed by `alpha`, rows weighted as in training, each feature counted
+/// once per row.
+fn nb_ratios(rows: &[&Row], weights: &[f64], alpha: f64) -> Vec<f32> {
+    let mut p = vec![alpha; 2 * BUCKETS];
+    let mut q = vec![alpha; 2 * BUCKETS];
+    let mut seen = vec![false; 2 * BUCKETS];
+    for (r, w) in rows.iter().zip(weights) {
+        let target = if r.y { &mut p } else { &mut q };
+        for k in slot_indices(&r.f) {
+            if !std::mem::replace(&mut seen[k], true) {
+                target[k] += w;
+            }
+        }
+        for k in slot_indices(&r.f) {
+            seen[k] = false;
+        }
+    }
+    let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
+    p.iter()
+        .zip(&q)
+        .map(|(a, b)| ((a / sp) / (b / sq)).ln() as f32)
+        .collect()
+}
+
+/// Index of each sparse feature of `f` in the concatenation of both tables.
+fn slot_indices(f: &Features) -> impl Iterator<Item = usize> + '_ {
+    f.sparse.iter().enumerate().map(|(k, &b)| {
+        if k < f.split {
+            b as usize
+        } else {
+            BUCKETS + b as usize
+        }
+    })
+}
+
+fn train_one(
+    rows: &[&Row],
+    weights: &[f64],
+    ratios: Option<&[f32]>,
+    seed: u64,
+    recipe: &Recipe,
+) -> LinearModel {
     let (lr, l2) = (recipe.lr, recipe.l2);
     let mut m = LinearModel::zeros();
-    let mut g_sparse = vec![1e-8f64; BUCKETS];
+    // With NB scaling, `raw` is what is learned and regularised; `m.sparse` holds raw · ratio.
+    let mut raw = vec![0.0f32; if ratios.is_some() { 2 * BUCKETS } else { 0 }];
+    // Both tables side by side: word buckets, then character buckets.
+    let mut g_sparse = vec![1e-8f64; 2 * BUCKETS];
     let mut g_dense = [1e-8f64; DENSE];
     let mut g_bias = 1e-8f64;
     let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -227,13 +295,22 @@ fn train_one(rows: &[&Row], weights: &[f64], seed: u64, recipe: &Recipe) -> Line
                 *gd += gk * gk;
                 *w -= lr * gk / gd.sqrt();
             }
-            let split = r.f.split.min(r.f.sparse.len());
-            for (k, &b) in r.f.sparse.iter().enumerate() {
-                let b = b as usize;
-                let x = if k < split { r.f.scale } else { r.f.char_scale };
-                let gk = g * x + l2 * m.sparse[b] as f64;
-                g_sparse[b] += gk * gk;
-                m.sparse[b] -= (lr * gk / g_sparse[b].sqrt()) as f32;
+            for (k, slot) in slot_indices(&r.f).enumerate() {
+                let (x, table, b) = if k < r.f.split {
+                    (r.f.scale, &mut m.sparse, slot)
+                } else {
+                    (r.f.char_scale, &mut m.chars, slot - BUCKETS)
+                };
+                if let Some(ratio) = ratios {
+                    let gk = g * x * ratio[slot] as f64 + l2 * raw[slot] as f64;
+                    g_sparse[slot] += gk * gk;
+                    raw[slot] -= (lr * gk / g_sparse[slot].sqrt()) as f32;
+                    table[b] = raw[slot] * ratio[slot];
+                } else {
+                    let gk = g * x + l2 * table[b] as f64;
+                    g_sparse[slot] += gk * gk;
+                    table[b] -= (lr * gk / g_sparse[slot].sqrt()) as f32;
+                }
             }
         }
     }
@@ -252,6 +329,7 @@ pub fn level(row: &Row, p: f64, wm: f64) -> f64 {
         row.f.words,
         p,
         row.rule_level,
+        frustration::floor(row.grievance, row.f.dense[0], &w),
         &w,
     )
 }

@@ -14,6 +14,7 @@ fn toy_row(y: bool, words: usize, compound: f64) -> Row {
         rule_level: 0.0,
         y,
         source: Source::Dev,
+        grievance: false,
     }
 }
 
@@ -219,9 +220,9 @@ fn frustration_support_false_alarms() {
         shipped <= SUPPORT_FALSE_ALARM_BOUND,
         "shipped detector flags {shipped:.4} of the support requests"
     );
-    // Requests an earlier candidate flagged. ("where is my parcel" is still flagged, just:
-    // level 0.50 against the threshold 0.48; see BENCHMARKS.md.)
+    // Requests an earlier candidate flagged.
     for calm in [
+        "where is my parcel",
         "I want to change my delivery address",
         "how do I reset my password",
         "What are your opening hours?",
@@ -234,8 +235,8 @@ fn frustration_support_false_alarms() {
 }
 
 /// See [`frustration_nested_cv_on_dev`].
-const NESTED_CV_FLOOR: f64 = 0.790;
+const NESTED_CV_FLOOR: f64 = 0.795;
 /// See [`frustration_nested_cv_on_dev`].
 const IN_SAMPLE_FLOOR: f64 = 0.935;
 /// See [`frustration_support_false_alarms`].
-const SUPPORT_FALSE_ALARM_BOUND: f64 = 0.228;
+const SUPPORT_FALSE_ALARM_BOUND: f64 = 0.20;
