@@ -150,8 +150,7 @@ pub fn find(t: &Tokens) -> Option<(usize, usize)> {
             return None;
         }
         (1..=3)
-            .filter(|&d| j >= d && near(j - d, j) && is(j - d, NUM | SINCE))
-            .next_back()
+            .rfind(|&d| j >= d && near(j - d, j) && is(j - d, NUM | SINCE))
             .map(|d| j - d)
     };
     let attempt_anywhere = (0..n).any(|i| is(i, ATTEMPT));
