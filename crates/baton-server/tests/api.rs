@@ -53,11 +53,12 @@ async fn story(backend: Backend) {
     let id = started.body["id"].as_str().unwrap().to_string();
     let path = |p: &str| format!("/v1/conversations/{id}{p}");
 
-    let m1 = app.post(&path("/messages"), &app.api_key, json!({"role": "customer", "text": "Hi, my order #1234 arrived damaged", "external_id": "wa-1"})).await;
+    let m1 = app.post(&path("/messages"), &app.api_key, json!({"role": "customer", "text": "Hi, my order #1234 arrived damaged, and this is the second time I am writing about it", "external_id": "wa-1"})).await;
     assert_eq!(m1.status, 201, "{}", m1.body);
     assert_eq!(m1.body["message"]["role"], "customer");
     assert_eq!(m1.body["state"], "bot");
-    // A damaged item reads as frustration: the detector offers a person but does not hand over.
+    // Writing about it a second time is a grievance, so frustration: the detector offers a
+    // person but does not hand over.
     assert_eq!(
         m1.body["escalation"]["decision"]["action"], "offer_human",
         "{}",
