@@ -1,7 +1,8 @@
-//! A small linear frustration model: logistic regression over hashed word 1-2-grams (words in
-//! the scope of a negation marked as such), word-internal character n-grams, plus the VADER
-//! scores, the frustration cues and a few surface features (question marks, elongated words,
-//! emoticons, length) as dense features.
+//! A small linear frustration model over hashed word 1-2-grams (words in the scope of a negation
+//! marked as such) and word-internal character n-grams, each kind in a weight table of its own,
+//! plus the VADER scores, the frustration cues and a few surface features (question marks,
+//! elongated words, emoticons, length) as dense features. The weights are the average of a few
+//! logistic regressions (see `training::Recipe::members`), which is itself one linear model.
 //!
 //! Trained on the dev files only by `scripts/train-frustration.sh` (which runs the
 //! `train_frustration` example with fixed seeds); the weights ship in

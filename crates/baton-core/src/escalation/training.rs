@@ -268,7 +268,8 @@ fn train_one(
 ) -> LinearModel {
     let (lr, l2) = (recipe.lr, recipe.l2);
     let mut m = LinearModel::zeros();
-    // With NB scaling, `raw` is what is learned and regularised; `m.sparse` holds raw · ratio.
+    // With NB scaling, `raw` is what is learned and regularised; the model's tables hold
+    // raw · ratio.
     let mut raw = vec![0.0f32; if ratios.is_some() { 2 * BUCKETS } else { 0 }];
     // Both tables side by side: word buckets, then character buckets.
     let mut g_sparse = vec![1e-8f64; 2 * BUCKETS];
