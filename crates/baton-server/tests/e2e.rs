@@ -717,23 +717,8 @@ async fn an_offer_that_times_out_moves_to_the_next_agent_in_the_console() {
     }
 
     // The customer asks for a person.
-    let started = app
-        .post(
-            "/v1/conversations",
-            &app.api_key,
-            json!({"customer": {"external_id": "c-timeout", "name": "John"}, "channel": "web"}),
-        )
-        .await;
-    assert_eq!(started.status, 201, "{}", started.body);
-    let conv = started.body["id"].as_str().unwrap().to_string();
-    let handoff = app
-        .post(
-            &format!("/v1/conversations/{conv}/handoff"),
-            &app.api_key,
-            json!({"reason": "customer_request", "queue": "fast"}),
-        )
-        .await;
-    assert_eq!(handoff.status, 200, "{}", handoff.body);
+    let conv = app.conversation_for("c-timeout", "John").await;
+    app.hand_off(&conv, Some("fast")).await;
 
     // Whoever the router picked first is A; the other is B.
     let deadline = Instant::now() + WAIT;
@@ -837,23 +822,8 @@ async fn a_transfer_waits_in_the_colleagues_offers_until_accepted() {
     console_login(&ana, &app, "ana@e2e.example").await;
     make_available(&sara).await;
     // Only Sara is available when the customer asks: she gets the offer and accepts it.
-    let started = app
-        .post(
-            "/v1/conversations",
-            &app.api_key,
-            json!({"customer": {"external_id": "c-transfer", "name": "John"}, "channel": "web"}),
-        )
-        .await;
-    assert_eq!(started.status, 201, "{}", started.body);
-    let conv = started.body["id"].as_str().unwrap().to_string();
-    let handoff = app
-        .post(
-            &format!("/v1/conversations/{conv}/handoff"),
-            &app.api_key,
-            json!({"reason": "customer_request", "queue": "general"}),
-        )
-        .await;
-    assert_eq!(handoff.status, 200, "{}", handoff.body);
+    let conv = app.conversation_for("c-transfer", "John").await;
+    app.hand_off(&conv, Some("general")).await;
     until(&sara, "offer to Sara", &in_group("offers", &conv)).await;
     click(&sara, &format!("#group-offers .item[data-id=\"{conv}\"]")).await;
     click(&sara, "#accept").await;
@@ -1203,23 +1173,8 @@ async fn offers_and_customer_messages_alert_the_agent() {
         .unwrap();
 
     // A customer is handed off: the offer alerts, with a system notification.
-    let started = app
-        .post(
-            "/v1/conversations",
-            &app.api_key,
-            json!({"customer": {"external_id": "c-alert", "name": "John Smith"}, "channel": "web"}),
-        )
-        .await;
-    assert_eq!(started.status, 201, "{}", started.body);
-    let conv = started.body["id"].as_str().unwrap().to_string();
-    let handoff = app
-        .post(
-            &format!("/v1/conversations/{conv}/handoff"),
-            &app.api_key,
-            json!({"reason": "customer_request", "queue": "general"}),
-        )
-        .await;
-    assert_eq!(handoff.status, 200, "{}", handoff.body);
+    let conv = app.conversation_for("c-alert", "John Smith").await;
+    app.hand_off(&conv, Some("general")).await;
     let shown = until(&agent, "offer notification", "const n = window.__alerts.notifications.find(n => n.title === 'New conversation offered to you'); return n && n.body").await;
     let body = shown.as_str().unwrap();
     assert!(
@@ -1363,12 +1318,7 @@ async fn console_and_widget_fit_a_tablet() {
         )
         .await;
     }
-    app.post(
-        &format!("/v1/conversations/{mine}/handoff"),
-        &app.api_key,
-        json!({"reason": "customer_request", "queue": "general"}),
-    )
-    .await;
+    app.hand_off(&mine, Some("general")).await;
     let claimed = app
         .post(
             &format!("/v1/conversations/{mine}/claim"),

@@ -318,24 +318,10 @@ async fn live_for_agents(backend: Backend) {
         json!({"role": "customer", "text": "hello bot"}),
     )
     .await;
-    let r = app
-        .post(
-            &format!("/v1/conversations/{a}/handoff"),
-            &app.api_key,
-            json!({"reason": "customer_request", "queue": "sales"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.hand_off(&a, Some("sales")).await;
     // Handed to billing: ana's team.
     let b = app.conversation().await;
-    let r = app
-        .post(
-            &format!("/v1/conversations/{b}/handoff"),
-            &app.api_key,
-            json!({"reason": "customer_request", "queue": "billing"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.hand_off(&b, Some("billing")).await;
     // Ben takes A and transfers it to ana in billing; she accepts.
     let r = app
         .post(&format!("/v1/conversations/{a}/claim"), ben, json!({}))

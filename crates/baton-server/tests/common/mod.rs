@@ -281,18 +281,22 @@ impl TestApp {
 
     /// Starts a conversation through the integration API; returns its id.
     pub async fn conversation(&self) -> String {
+        self.conversation_for("c-1", "John").await
+    }
+
+    /// Starts a conversation of the customer `external_id`, called `name`; returns its id.
+    pub async fn conversation_for(&self, external_id: &str, name: &str) -> String {
         let res = self
             .post(
                 "/v1/conversations",
                 &self.api_key,
-                json!({"customer": {"external_id": "c-1", "name": "John"}, "channel": "web"}),
+                json!({"customer": {"external_id": external_id, "name": name}, "channel": "web"}),
             )
             .await;
         assert_eq!(res.status, 201, "{}", res.body);
         res.body["id"].as_str().unwrap().to_string()
     }
 
-    /// Starts a conversation and hands it off; returns its id.
     /// Puts a `busy` agent on the tenant's queues: they count as staffed (so a handoff waits
     /// `queued` instead of being deferred for lack of anyone online) but get no offers.
     pub async fn staff(&self) -> String {
@@ -304,17 +308,27 @@ impl TestApp {
         id
     }
 
+    /// Starts a conversation and hands it off to the default queue; returns its id.
     pub async fn queued_conversation(&self) -> String {
         let id = self.conversation().await;
+        self.hand_off(&id, None).await;
+        id
+    }
+
+    /// Hands a conversation off at the customer's request, to `queue` (else the default one).
+    pub async fn hand_off(&self, conversation: &str, queue: Option<&str>) {
+        let mut body = json!({"reason": "customer_request"});
+        if let Some(q) = queue {
+            body["queue"] = json!(q);
+        }
         let res = self
             .post(
-                &format!("/v1/conversations/{id}/handoff"),
+                &format!("/v1/conversations/{conversation}/handoff"),
                 &self.api_key,
-                json!({"reason": "customer_request"}),
+                body,
             )
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
-        id
     }
 
     /// Number of events of a conversation (through the store, so it is independent of the API).
