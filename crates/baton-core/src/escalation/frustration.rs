@@ -207,10 +207,13 @@ static PHRASE_WORDS: std::sync::LazyLock<
     m
 });
 
-/// Forces the tables to be built now.
+/// Forces the tables and the model to be built now (the weights file takes milliseconds to
+/// parse: not on the first customer's message).
 pub fn warm_up() {
     std::sync::LazyLock::force(&PHRASE_WORDS);
     std::sync::LazyLock::force(&PROFANITY_SET);
+    grievance::warm_up();
+    model::shipped();
     sentiment::warm_up();
 }
 
