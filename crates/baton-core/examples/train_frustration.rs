@@ -1,7 +1,7 @@
 //! Trains the linear frustration model on the dev files, reports cross-validation, and writes
 //! the weights. Deterministic: fixed seeds, fixed epoch count, no threads.
 //!
-//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv`
+//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv [FRUSTRATION-DEV.sources.tsv] [--loso-only]`
 //! (see `scripts/train-frustration.sh`). Train on the dev files only.
 //!
 //! The human-request dev file supplies the support traffic: its label-0 rows are ordinary
@@ -23,7 +23,7 @@
 use baton_core::escalation::eval;
 use baton_core::escalation::training::{
     self, Counts, CvReport, Data, MAX_SUPPORT_FALSE_ALARMS, MODEL_WEIGHTS, RECIPE, Row, SEED,
-    Source, choose, level, nested_cv,
+    Source, choose, level, loso, nested_cv,
 };
 
 const FOLDS: usize = 5;
@@ -101,7 +101,69 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         RECIPE,
     );
 
-    // 1. The honest figure.
+    // 0. The figure that decides: nested leave-one-source-out.
+    let src_path = args
+        .get(3)
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| input.trim_end_matches(".tsv").to_string() + ".sources.tsv");
+    let sources = eval::attach_sources(&examples, &std::fs::read_to_string(&src_path)?)?;
+    let (names, groups) = training::group_ids(&sources);
+    let lo = loso(
+        data,
+        &groups,
+        &names,
+        &MODEL_WEIGHTS,
+        MAX_SUPPORT_FALSE_ALARMS,
+        SEED,
+        &RECIPE,
+    );
+    report.push_str(&format!(
+        "nested leave-one-source-out (model trained, blend weight and threshold chosen on out-of-source scores of the other sources only; the figure that decides):\n"
+    ));
+    for (name, set, c) in &lo.per_source {
+        report.push_str(&format!(
+            "  {name:<20} {} (tp {} fp {} fn {} tn {}); chosen without it: model_weight {:.2}, threshold {:.2}\n",
+            prf(c),
+            c.tp,
+            c.fp,
+            c.fn_,
+            c.tn,
+            set.model_weight,
+            set.threshold
+        ));
+    }
+    if let Some((name, _, c)) = lo.worst() {
+        report.push_str(&format!("  worst source: {name} F1 {:.4}\n", c.f1()));
+    }
+    report.push_str(&format!(
+        "  pooled {}; support false alarms {}\n",
+        prf(&lo.pooled),
+        fa(&lo.support)
+    ));
+    let lo_rules = loso(
+        data,
+        &groups,
+        &names,
+        &[0.0],
+        MAX_SUPPORT_FALSE_ALARMS,
+        SEED,
+        &RECIPE,
+    );
+    report.push_str(&format!(
+        "  rules only (VADER + cues), same LOSO: pooled {}; worst {}; support false alarms {}\n",
+        prf(&lo_rules.pooled),
+        lo_rules
+            .worst()
+            .map_or(String::new(), |(n, _, c)| format!("{n} F1 {:.4}", c.f1())),
+        fa(&lo_rules.support)
+    ));
+    if args.iter().any(|a| a == "--loso-only") {
+        eprint!("{report}");
+        return Ok(());
+    }
+
+    // 1. Nested random k-fold CV (the recipe was chosen on these same splits: optimistic).
     let run = |seed: u64, weights: &[f64]| {
         nested_cv(
             data,

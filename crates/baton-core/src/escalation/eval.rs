@@ -123,6 +123,62 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
+/// Reads a `*.sources.tsv` sidecar (header `source`, one source name per line, aligned line by
+/// line with its data file) and returns the source of each example, found by its line number.
+pub fn attach_sources(examples: &[Example], input: &str) -> Result<Vec<String>, TsvError> {
+    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+    let lines: Vec<&str> = input.lines().map(|l| l.trim_end_matches('\r')).collect();
+    if lines.first() != Some(&"source") {
+        return Err(TsvError {
+            line: 1,
+            message: "expected the header 'source'".into(),
+        });
+    }
+    examples
+        .iter()
+        .map(|e| match lines.get(e.line - 1) {
+            Some(s) if !s.is_empty() => Ok((*s).to_string()),
+            _ => Err(TsvError {
+                line: e.line,
+                message: "no source for this line: the sidecar is shorter than the data".into(),
+            }),
+        })
+        .collect()
+}
+
+/// The distinct source names, sorted.
+pub fn source_names(sources: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = sources.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// One report per source (sorted by name): the figures of a fixed detector on each source.
+/// For a rule-based detector this is its leave-one-source-out figure; a detector with a
+/// learned part must be trained without the source (see `training::request_loso`).
+pub fn evaluate_by_source(
+    detector: &Detector,
+    task: Task,
+    examples: &[Example],
+    sources: &[String],
+    keep_errors: usize,
+) -> Vec<(String, Report)> {
+    source_names(sources)
+        .into_iter()
+        .map(|name| {
+            let part: Vec<Example> = examples
+                .iter()
+                .zip(sources)
+                .filter(|(_, s)| **s == name)
+                .map(|(e, _)| e.clone())
+                .collect();
+            let r = evaluate(detector, task, &part, keep_errors);
+            (name, r)
+        })
+        .collect()
+}
+
 /// The detector's verdict and score for one message, scored as a lone customer turn.
 pub fn predict(detector: &Detector, task: Task, text: &str) -> (bool, f64) {
     let s = detector.signals(&TurnInput::customer_text(text));

@@ -291,6 +291,17 @@ pub fn measure(
     repeated_demand: bool,
     w: &FrustrationWeights,
 ) -> Frustration {
+    measure_with_features(text, t, repeated_demand, w).0
+}
+
+/// [`measure`], also returning the model features of the message (computed once and shared
+/// with the learned human-request model, see [`super::request_model`]).
+pub fn measure_with_features(
+    text: &str,
+    t: &Tokens,
+    repeated_demand: bool,
+    w: &FrustrationWeights,
+) -> (Frustration, model::Features) {
     let polarity = sentiment::polarity_scores(text);
     let compound = polarity.compound;
     let mut level = (-compound).max(0.0);
@@ -343,20 +354,24 @@ pub fn measure(
     }
     let rule_level = level.max(floor).clamp(0.0, 1.0);
     let evidence = compound < 0.0 || !cues.is_empty();
+    let features = model::features(text, t, &polarity, &cues);
     let (level, model_score) = match model::shipped() {
         Some(m) if w.model_weight > 0.0 => {
-            let p = m.probability(&model::features(text, t, &polarity, &cues));
+            let p = m.probability(&features);
             (blend(evidence, t.len(), p, rule_level, floor, w), Some(p))
         }
         _ => (rule_level, None),
     };
-    Frustration {
-        sentiment: compound,
-        level,
-        rule_level,
-        model_score,
-        frustrated: level >= w.threshold,
-        cues,
-        matched,
-    }
+    (
+        Frustration {
+            sentiment: compound,
+            level,
+            rule_level,
+            model_score,
+            frustrated: level >= w.threshold,
+            cues,
+            matched,
+        },
+        features,
+    )
 }

@@ -10,7 +10,7 @@
 //! - questions about the bot's nature: "are you a real person?", "am I talking to a bot?";
 //! - negation scoped to the request: "I don't need an agent" (but not "I don't know how to
 //!   reach an agent", which is a request);
-//! - small typos on the key words: "humna", "agnet", "eprson", and chat spellings ("sum1",
+//! - small typos on the key words: "humna", "agnet", "persn", and chat spellings ("sum1",
 //!   "qqn", "kiero", "thru").
 //!
 //! Other ways of asking, each with its own narrow frame:
@@ -22,7 +22,7 @@
 //! - handing over with nobody named: "transfer me please", "escalate this";
 //! - a person alone in the first or last clause: "this is pointless. real person pls".
 //!
-//! Indirect requests ("you're not helping", "I don't want to talk to a machine") are detected
+//! Indirect requests ("you aren't helping", "I don't want to talk to a machine") are detected
 //! with a lower confidence.
 
 use super::text::{FastMap, Tokens, osa_within};
@@ -464,7 +464,7 @@ pub fn warm_up() {
     LazyLock::force(&LEX);
 }
 
-/// Two known words run together: "tospeak", "speakwith", "issomeone". The content class wins.
+/// Two known words run together: "totalk", "talkwith", "isanyone". The content class wins.
 fn split_pair(w: &str, lex: &Lex) -> Option<(u32, Lang)> {
     const GLUE: &[&str] = &["to", "is", "a", "an", "the", "with", "me", "there"];
     for cut in 2..w.len() - 1 {
@@ -487,7 +487,7 @@ fn split_pair(w: &str, lex: &Lex) -> Option<(u32, Lang)> {
     None
 }
 
-/// Misspelt small words met between a trigger and a person: "wiht", "witth", "tto".
+/// Misspelt small words met between a trigger and a person: "wih", "wth", "ot".
 fn filler_typo(w: &str) -> bool {
     w.len() <= 5
         && w.is_ascii()
@@ -654,10 +654,7 @@ const INDIRECT: &[(&str, f64)] = &[
         "you|u dont|do|doesnt|arent|cannot|cant not? understand|understanding me|anything?",
         0.65,
     ),
-    (
-        "i dont|cant|cannot|do|can not? understand|undersatnd|understnad you|u",
-        0.65,
-    ),
+    ("i dont|cant|cannot|do|can not? understand you|u", 0.65),
     (
         "dont|not|never want|wanna|like to? talk|speak|chat|share to|with you|u|bots|robots|machines",
         0.8,
@@ -746,10 +743,17 @@ fn match_at(t: &Tokens, p: &Pattern, i: usize, slot: usize) -> Option<usize> {
     }
 }
 
-/// Detects a request for a person in one customer message.
+/// Detects a request for a person in one customer message, by the rules alone.
 pub fn detect(text: &str, tokens: &Tokens) -> HumanRequest {
+    detect_rules(text, tokens).0
+}
+
+/// The rules' verdict, and whether the message asks about the bot's nature ("are you a real
+/// person?"): such a message, like a negated request, is left a negative by the learned model
+/// (see [`super::request_model`]).
+pub fn detect_rules(text: &str, tokens: &Tokens) -> (HumanRequest, bool) {
     if tokens.is_empty() {
-        return HumanRequest::default();
+        return (HumanRequest::default(), false);
     }
     let k = classify(tokens);
     let pats = &*PATTERNS;
@@ -815,7 +819,7 @@ pub fn detect(text: &str, tokens: &Tokens) -> HumanRequest {
         }
     }
 
-    // Direct object department: "speak to the reception", "transfer me to room service".
+    // Direct object department: "speak to the reception", "transfer me to the front desk".
     for v in 0..n {
         if k.has(v, DEPTOBJ)
             && let Some(h) = department_hit(&k, v, n)
@@ -898,7 +902,8 @@ pub fn detect(text: &str, tokens: &Tokens) -> HumanRequest {
         }
     }
 
-    match best {
+    let about_bot = suppressed.iter().any(|x| *x);
+    let h = match best {
         None => HumanRequest::default(),
         Some(h) => HumanRequest {
             detected: !h.negated && h.confidence >= 0.5,
@@ -908,7 +913,8 @@ pub fn detect(text: &str, tokens: &Tokens) -> HumanRequest {
             language: Some(if h.lang.is_empty() { "en" } else { h.lang }),
             negated: h.negated,
         },
-    }
+    };
+    (h, about_bot)
 }
 
 /// Words `a..b` are only a person and small words ("agent", "human pls", "live chat"), at
@@ -1351,10 +1357,8 @@ fn presence_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
         j -= 1;
         steps += 1;
         let w = k.w(j);
-        if matches!(
-            w,
-            "hay" | "tem" | "gibt" | "existe" | "any" | "is" | "are" | "isthere"
-        ) || (w == "y" && k.t.get(j as isize + 1) == "a")
+        if matches!(w, "hay" | "tem" | "gibt" | "existe" | "any" | "is" | "are")
+            || (w == "y" && k.t.get(j as isize + 1) == "a")
             || (w == "c" && k.t.get(j as isize + 1) == "e")
             || (w == "ist" && k.has(j + 1, THERE))
         {
@@ -1618,14 +1622,12 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
             negated: false,
         });
     }
-    // "is there a human available", "tell me if there is any huma available".
+    // "is there a human available", "any agents available?".
     if k.t.get(p as isize + 1) == "available"
-        && (0..p).rev().take(4).any(|j| {
-            matches!(
-                k.w(j),
-                "there" | "their" | "theree" | "any" | "is" | "isthere"
-            )
-        })
+        && (0..p)
+            .rev()
+            .take(4)
+            .any(|j| matches!(k.w(j), "there" | "their" | "any" | "is"))
     {
         return Some(Hit {
             start: p,
@@ -1640,7 +1642,7 @@ fn person_hit(k: &Classified<'_>, p: usize, n: usize) -> Option<Hit> {
 }
 
 /// After wanting "someone", only a person-ish continuation counts:
-/// "I need someone who can help" yes, "I need someone to clean my room" no.
+/// "I need someone who can help" yes, "I need someone to paint my house" no.
 fn someone_follows_ok(k: &Classified<'_>, p: usize, n: usize) -> bool {
     if p + 1 >= n || !k.t.same_clause(p, p + 1) {
         return true;
@@ -1655,7 +1657,7 @@ fn someone_follows_ok(k: &Classified<'_>, p: usize, n: usize) -> bool {
     }
 }
 
-/// "speak to the reception", "transfer me to room service": a talking verb with a named place.
+/// "speak to the reception", "transfer me to the front desk": a talking verb with a named place.
 fn department_hit(k: &Classified<'_>, v: usize, n: usize) -> Option<Hit> {
     let t = k.t;
     let mut j = v + 1;

@@ -28,6 +28,7 @@ pub mod grievance;
 pub mod human_request;
 pub mod model;
 pub mod plan;
+pub mod request_model;
 pub mod rules;
 pub mod sentiment;
 pub mod text;
@@ -192,8 +193,11 @@ impl<'a> TurnInput<'a> {
 pub struct DetectorConfig {
     /// A bot turn below this confidence counts toward the low-confidence streak.
     pub low_confidence_threshold: f64,
-    /// Minimum human-request confidence to count as detected.
+    /// Minimum human-request confidence of a rule hit to count as detected.
     pub human_request_threshold: f64,
+    /// Probability of the learned human-request model at or above which a message the rules
+    /// leave open is a request (see [`request_model`]; above 1: rules only).
+    pub human_request_model_threshold: f64,
     /// Payload values that mean "talk to a person".
     pub human_payloads: Vec<String>,
     /// Customer tiers that count as VIP.
@@ -213,6 +217,7 @@ impl Default for DetectorConfig {
         DetectorConfig {
             low_confidence_threshold: 0.5,
             human_request_threshold: 0.5,
+            human_request_model_threshold: request_model::THRESHOLD,
             human_payloads: [
                 "talk_to_human",
                 "talk_to_agent",
@@ -354,6 +359,7 @@ impl Detector {
         }
         human_request::warm_up();
         frustration::warm_up();
+        request_model::warm_up();
         Ok(Detector {
             config,
             rules,
@@ -367,6 +373,7 @@ impl Detector {
         let topics = TopicMatcher::new(&config.topics);
         human_request::warm_up();
         frustration::warm_up();
+        request_model::warm_up();
         Detector {
             config,
             rules: RuleSet::default_rules(),
@@ -463,19 +470,35 @@ impl Detector {
 
         if turn.role == TurnRole::Customer {
             s.button = input.payload.is_some_and(|p| self.is_human_payload(p));
-            s.human_request = if s.button {
-                HumanRequest {
+            if s.button {
+                // A button press: the text is the widget's label ("Talk to a person"), not the
+                // customer's words, so it says nothing about their mood.
+                s.human_request = HumanRequest {
                     detected: true,
                     confidence: 1.0,
                     kind: Some("button"),
                     ..HumanRequest::default()
-                }
+                };
             } else {
-                let mut h = human_request::detect(turn.text, &tokens);
+                let (fr, features) = frustration::measure_with_features(
+                    turn.text,
+                    &tokens,
+                    repeated,
+                    &cfg.frustration,
+                );
+                s.frustration = fr;
+                let (mut h, about_bot) = human_request::detect_rules(turn.text, &tokens);
                 h.detected = h.detected && h.confidence >= cfg.human_request_threshold;
-                h
-            };
-            s.frustration = frustration::measure(turn.text, &tokens, repeated, &cfg.frustration);
+                let p = if cfg.human_request_model_threshold <= 1.0
+                    && request_model::open_to_model(&h, about_bot)
+                {
+                    request_model::probability(&features)
+                } else {
+                    None
+                };
+                s.human_request =
+                    request_model::combine(h, about_bot, p, cfg.human_request_model_threshold);
+            }
             s.topics = self.topics.find(turn.text, &tokens);
         }
         s

@@ -44,6 +44,32 @@ fn button_payload_is_a_certain_request() {
     );
 }
 
+/// The widget's "Talk to a person" button sends its label as the text: that is not the
+/// customer's words, so it must never read as frustration (it used to, on the model score of
+/// the label), however the label is worded.
+#[test]
+fn a_button_press_is_never_frustration() {
+    let d = Detector::with_defaults();
+    let payload = json!({"action": "talk_to_human"});
+    for label in [
+        "Talk to a person",
+        "TALK TO A HUMAN NOW!!!",
+        "This bot is useless, get me an agent",
+    ] {
+        let mut input = customer(label);
+        input.payload = Some(&payload);
+        let e = d.evaluate(&input);
+        assert!(e.signals.button && e.signals.human_request.detected);
+        assert!(!e.signals.frustration.frustrated, "{label}: {e:?}");
+        assert_eq!(e.signals.frustration.level, 0.0, "{label}");
+        assert!(e.signals.frustration.cues.is_empty(), "{label}");
+        assert_eq!(e.decision.unwrap().reason, "human_request");
+    }
+    // Typed, the same shouting is measured as usual.
+    let e = d.evaluate(&customer("TALK TO A HUMAN NOW!!!"));
+    assert!(!e.signals.frustration.cues.is_empty());
+}
+
 #[test]
 fn after_hours_request_defers_with_email_capture() {
     let d = Detector::with_defaults();

@@ -601,5 +601,316 @@ pub fn nested_cv(
     }
 }
 
+/// The distinct names of `sources` (sorted) and the index of each row's source among them.
+pub fn group_ids(sources: &[String]) -> (Vec<String>, Vec<usize>) {
+    let names = super::eval::source_names(sources);
+    let ids = sources
+        .iter()
+        .map(|s| names.binary_search(s).expect("a listed name"))
+        .collect();
+    (names, ids)
+}
+
+/// The distinct values of `groups`, sorted.
+fn distinct(groups: &[usize]) -> Vec<usize> {
+    let mut g = groups.to_vec();
+    g.sort_unstable();
+    g.dedup();
+    g
+}
+
+/// Out-of-source probabilities: each dev row is scored by a model trained on the dev rows of
+/// the other sources (`groups[i]` is the source of dev row `i`). Support rows are split at
+/// random into as many folds as there are sources, fold `j` held out with the `j`-th source,
+/// so a support row is never in the training part that scores it.
+pub fn group_oof(
+    data: Data<'_>,
+    groups: &[usize],
+    seed: u64,
+    recipe: &Recipe,
+) -> (Vec<f64>, Vec<f64>) {
+    let ids = distinct(groups);
+    let k = ids.len();
+    let s_order = shuffled(data.support.len(), seed ^ 0x5eed);
+    let mut oof = vec![0.0; data.dev.len()];
+    let mut s_oof = vec![0.0; data.support.len()];
+    for (j, &g) in ids.iter().enumerate() {
+        let mut train_rows: Vec<&Row> = data
+            .dev
+            .iter()
+            .zip(groups)
+            .filter(|(_, x)| **x != g)
+            .map(|(r, _)| *r)
+            .collect();
+        train_rows.extend(part(data.support, &s_order, k, j, false));
+        let m = train(&train_rows, seed + j as u64, recipe);
+        for (i, r) in data.dev.iter().enumerate() {
+            if groups[i] == g {
+                oof[i] = m.probability(&r.f);
+            }
+        }
+        for (i, &r) in s_order.iter().enumerate() {
+            if i % k == j {
+                s_oof[r] = m.probability(&data.support[r].f);
+            }
+        }
+    }
+    (oof, s_oof)
+}
+
+/// Result of [`loso`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LosoReport {
+    /// Dev counts pooled over the held-out sources.
+    pub pooled: Counts,
+    /// Support-traffic counts pooled over the held-out support folds.
+    pub support: Counts,
+    /// Per held-out source: its name, the settings chosen without it, and its counts.
+    pub per_source: Vec<(String, Settings, Counts)>,
+}
+
+impl LosoReport {
+    /// The held-out source with the lowest F1.
+    pub fn worst(&self) -> Option<&(String, Settings, Counts)> {
+        self.per_source
+            .iter()
+            .min_by(|a, b| a.2.f1().total_cmp(&b.2.f1()))
+    }
+}
+
+/// Nested leave-one-source-out evaluation of the frustration recipe: for each source, the
+/// blend weight and threshold are chosen on out-of-source scores of the other sources only
+/// ([`group_oof`] inside the training part, under the support false-alarm cap), a model is
+/// trained on all of the other sources, and the held-out source is scored with those settings.
+/// Support rows are split into as many random folds as there are sources; the fold held out
+/// with a source is scored with it and never trained on.
+pub fn loso(
+    data: Data<'_>,
+    groups: &[usize],
+    names: &[String],
+    weights: &[f64],
+    max_support_fa: f64,
+    seed: u64,
+    recipe: &Recipe,
+) -> LosoReport {
+    let ids = distinct(groups);
+    let k = ids.len();
+    let s_order = shuffled(data.support.len(), seed ^ 0x5eed);
+    let mut pooled = Counts::default();
+    let mut support = Counts::default();
+    let mut per_source = Vec::new();
+    for (j, &g) in ids.iter().enumerate() {
+        let (mut train_dev, mut train_groups, mut test_dev) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, &x) in data.dev.iter().zip(groups) {
+            if x == g {
+                test_dev.push(*r);
+            } else {
+                train_dev.push(*r);
+                train_groups.push(x);
+            }
+        }
+        let train_sup = part(data.support, &s_order, k, j, false);
+        let test_sup = part(data.support, &s_order, k, j, true);
+        let inner_data = Data {
+            dev: &train_dev,
+            support: &train_sup,
+        };
+        let inner_seed = seed.wrapping_mul(31).wrapping_add(100 * (j as u64 + 1));
+        let (oof, s_oof) = group_oof(inner_data, &train_groups, inner_seed, recipe);
+        let s = choose(inner_data, &oof, &s_oof, weights, max_support_fa);
+        let mut all_train = train_dev.clone();
+        all_train.extend(train_sup.iter().copied());
+        let m = train(&all_train, inner_seed, recipe);
+        let score = |rows: &[&Row]| -> Vec<(f64, bool)> {
+            rows.iter()
+                .map(|r| (level(r, m.probability(&r.f), s.model_weight), r.y))
+                .collect()
+        };
+        let c = Counts::at(&score(&test_dev), s.threshold);
+        pooled.add(c);
+        support.add(Counts::at(&score(&test_sup), s.threshold));
+        per_source.push((names[g].clone(), s, c));
+    }
+    LosoReport {
+        pooled,
+        support,
+        per_source,
+    }
+}
+
+// ---- The learned human-request model ----
+
+/// The recipe of the human-request model (see [`super::request_model`]).
+pub const REQUEST_RECIPE: Recipe = Recipe {
+    features: super::model::SHIPPED_FEATURES,
+    epochs: 10,
+    lr: 0.05,
+    l2: 1e-4,
+    support_weight: 0.0,
+    members: &[0.0],
+};
+
+/// Seed of the human-request model's training.
+pub const REQUEST_SEED: u64 = 20_251_206;
+
+/// One labelled message for the human-request model: features, and what the rules said.
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    /// Features and label (as a dev row).
+    pub row: Row,
+    /// The rules detect a request (default rule threshold).
+    pub rule: bool,
+    /// The rules leave the message to the model ([`super::request_model::open_to_model`]).
+    pub open: bool,
+}
+
+/// Features and rule verdicts of every example, computed as the detector computes them.
+pub fn request_rows(examples: &[Example]) -> Vec<RequestRow> {
+    let w = FrustrationWeights::default();
+    let threshold = super::DetectorConfig::default().human_request_threshold;
+    examples
+        .iter()
+        .map(|e| {
+            let t = Tokens::new(&e.text);
+            let (fr, f) = frustration::measure_with_features(&e.text, &t, false, &w);
+            let (mut h, about_bot) = super::human_request::detect_rules(&e.text, &t);
+            h.detected = h.detected && h.confidence >= threshold;
+            RequestRow {
+                row: Row {
+                    f,
+                    rule_level: fr.rule_level,
+                    y: e.label,
+                    source: Source::Dev,
+                    grievance: false,
+                },
+                rule: h.detected,
+                open: super::request_model::open_to_model(&h, about_bot),
+            }
+        })
+        .collect()
+}
+
+/// Counts of the combined detector (rules, else the model at `threshold`); `probs: None`
+/// counts the rules alone.
+pub fn request_counts(rows: &[&RequestRow], probs: Option<&[f64]>, threshold: f64) -> Counts {
+    let mut c = Counts::default();
+    for (i, r) in rows.iter().enumerate() {
+        let model = probs.is_some_and(|p| r.open && p[i] >= threshold);
+        let pred = r.rule || model;
+        match (pred, r.row.y) {
+            (true, true) => c.tp += 1,
+            (true, false) => c.fp += 1,
+            (false, true) => c.fn_ += 1,
+            (false, false) => c.tn += 1,
+        }
+    }
+    c
+}
+
+/// Candidate thresholds of the human-request model: 0.30..0.99 in steps of 0.01.
+pub fn request_thresholds() -> impl Iterator<Item = f64> {
+    (30..100).map(|t| f64::from(t) / 100.0)
+}
+
+/// The threshold maximising the combined F1 on the given (out-of-sample) probabilities; ties
+/// keep the highest threshold (fewer model hits).
+pub fn choose_request_threshold(rows: &[&RequestRow], probs: &[f64]) -> (f64, Counts) {
+    let mut best = (1.0, request_counts(rows, None, 1.0));
+    for t in request_thresholds() {
+        let c = request_counts(rows, Some(probs), t);
+        if c.f1() >= best.1.f1() {
+            best = (t, c);
+        }
+    }
+    best
+}
+
+/// Out-of-source probabilities of the human-request model: each row scored by a model trained
+/// on the rows of the other sources.
+pub fn request_oof(rows: &[&RequestRow], groups: &[usize], seed: u64, recipe: &Recipe) -> Vec<f64> {
+    let dev: Vec<&Row> = rows.iter().map(|r| &r.row).collect();
+    group_oof(
+        Data {
+            dev: &dev,
+            support: &[],
+        },
+        groups,
+        seed,
+        recipe,
+    )
+    .0
+}
+
+/// One held-out source of [`request_loso`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSource {
+    /// Source name.
+    pub name: String,
+    /// Threshold chosen without this source.
+    pub threshold: f64,
+    /// The rules alone on this source (they are not trained: their per-source figure is their
+    /// leave-one-source-out figure, though they were written looking at the whole dev file).
+    pub rules: Counts,
+    /// Rules plus the model trained without this source.
+    pub combined: Counts,
+}
+
+/// Result of [`request_loso`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestLoso {
+    /// Per held-out source.
+    pub per_source: Vec<RequestSource>,
+    /// Rules alone, pooled.
+    pub rules: Counts,
+    /// Combined, pooled over the held-out sources.
+    pub combined: Counts,
+}
+
+/// Nested leave-one-source-out evaluation of rules + model: for each source, the threshold is
+/// chosen on out-of-source probabilities of the other sources only ([`request_oof`] inside the
+/// training part), a model is trained on all of the other sources, and the held-out source is
+/// scored with it.
+pub fn request_loso(
+    rows: &[&RequestRow],
+    groups: &[usize],
+    names: &[String],
+    seed: u64,
+    recipe: &Recipe,
+) -> RequestLoso {
+    let mut out = RequestLoso {
+        per_source: Vec::new(),
+        rules: Counts::default(),
+        combined: Counts::default(),
+    };
+    for (j, &g) in distinct(groups).iter().enumerate() {
+        let (mut tr, mut tr_groups, mut te) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, &x) in rows.iter().zip(groups) {
+            if x == g {
+                te.push(*r);
+            } else {
+                tr.push(*r);
+                tr_groups.push(x);
+            }
+        }
+        let inner_seed = seed.wrapping_mul(31).wrapping_add(100 * (j as u64 + 1));
+        let oof = request_oof(&tr, &tr_groups, inner_seed, recipe);
+        let (threshold, _) = choose_request_threshold(&tr, &oof);
+        let train_rows: Vec<&Row> = tr.iter().map(|r| &r.row).collect();
+        let m = train(&train_rows, inner_seed, recipe);
+        let probs: Vec<f64> = te.iter().map(|r| m.probability(&r.row.f)).collect();
+        let rules = request_counts(&te, None, 1.0);
+        let combined = request_counts(&te, Some(&probs), threshold);
+        out.rules.add(rules);
+        out.combined.add(combined);
+        out.per_source.push(RequestSource {
+            name: names[g].clone(),
+            threshold,
+            rules,
+            combined,
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,7 @@ fn direct_requests_in_english() {
         "agent",
         "Agent!",
         "talk to a human",
-        "can I speak with someone",
+        "could I speak with someone",
         "representative pls",
         "get me a real person",
         "I want to speak to a live agent please",
@@ -61,7 +61,7 @@ fn typos() {
 fn indirect_requests() {
     for t in [
         "you are not helping, I need someone who can",
-        "you're not helping",
+        "you arent helping me at all",
         "This bot is useless",
         "I don't want to talk to a machine",
         "I don't understand you, I want a person",
@@ -69,7 +69,7 @@ fn indirect_requests() {
     ] {
         yes(t);
     }
-    assert_eq!(hr("you're not helping").kind, Some("indirect"));
+    assert_eq!(hr("you arent helping me at all").kind, Some("indirect"));
 }
 
 #[test]
@@ -107,12 +107,12 @@ fn hard_negatives() {
         "Are you a real person?",
         "am I talking to a human or a machine",
         "is this a real person",
-        "1 person, 1 bedroom for 2 nights",
-        "I want to send money to someone abroad",
-        "i need someone to clean my room",
+        "2 people, 1 room for 3 nights",
+        "I need to send money to someone in Spain",
+        "i need someone to paint my house",
         "Can someone help me top up my card?",
         "I made a transfer to someone yesterday",
-        "what is the real meaning of life",
+        "what is the real cost of this plan",
         "who was the first person to walk on the moon",
         "pay in person at the store",
         "the person I want to pay lives abroad",

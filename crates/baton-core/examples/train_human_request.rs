@@ -1,0 +1,168 @@
+//! Trains the learned half of the human-request signal on the dev file, reports
+//! leave-one-source-out figures, and writes the weights. Deterministic: fixed seeds, fixed epoch
+//! count, no threads.
+//!
+//! `cargo run -p baton-core --example train_human_request -- HUMAN-REQUEST-DEV.tsv HUMAN-REQUEST-DEV.sources.tsv OUT.tsv [--report-only] [--by-subset]`
+//! (see `scripts/train-human-request.sh`). Train on the dev files only.
+//!
+//! The report:
+//! - the rules alone per source (they are not trained, so this is their leave-one-source-out
+//!   figure; but they were written looking at the whole dev file, so it is optimistic);
+//! - **nested leave-one-source-out** (the figure that decides): for each source, the model is
+//!   trained on the other sources and its threshold chosen on out-of-source scores of those
+//!   other sources only; the held-out source is scored with rules + that model;
+//! - the shipped threshold: chosen on the pooled out-of-source scores of all sources (each
+//!   source scored by a model trained on the others), then one model is trained on everything.
+
+use baton_core::escalation::eval;
+use baton_core::escalation::request_model;
+use baton_core::escalation::training::{
+    self, Counts, REQUEST_RECIPE, REQUEST_SEED, RequestRow, choose_request_threshold,
+    request_counts, request_loso, request_oof,
+};
+
+fn prf(c: &Counts) -> String {
+    if c.tp + c.fn_ == 0 {
+        return format!(
+            "no positives; false alarms {:.4} ({} of {})",
+            c.false_alarm_rate(),
+            c.fp,
+            c.fp + c.tn
+        );
+    }
+    format!(
+        "P {:.4} R {:.4} F1 {:.4} (tp {} fp {} fn {} tn {}; false alarms {:.4})",
+        c.precision(),
+        c.recall(),
+        c.f1(),
+        c.tp,
+        c.fp,
+        c.fn_,
+        c.tn,
+        c.false_alarm_rate()
+    )
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(input), Some(sources), Some(output)) = (args.first(), args.get(1), args.get(2))
+    else {
+        return Err(
+            "usage: train_human_request HUMAN-REQUEST-DEV.tsv HUMAN-REQUEST-DEV.sources.tsv OUT.tsv [--report-only]"
+                .into(),
+        );
+    };
+    let report_only = args.iter().any(|a| a == "--report-only");
+    let examples = eval::parse_tsv(&std::fs::read_to_string(input)?)?;
+    let src = eval::attach_sources(&examples, &std::fs::read_to_string(sources)?)?;
+    // Held out by data set (`bitext`, not `bitext:utterances-8k`: subsets of one data set share
+    // its generator), unless `--by-subset`.
+    let src: Vec<String> = if args.iter().any(|a| a == "--by-subset") {
+        src
+    } else {
+        src.iter()
+            .map(|s| s.split(':').next().unwrap_or(s).to_string())
+            .collect()
+    };
+    let (names, groups) = training::group_ids(&src);
+    let rows: Vec<RequestRow> = training::request_rows(&examples);
+    let refs: Vec<&RequestRow> = rows.iter().collect();
+    let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let mut report = format!(
+        "trained on {} ({} rows, sources {})\n{:?}\nseed {REQUEST_SEED}\n",
+        name(input),
+        rows.len(),
+        names.join(", "),
+        REQUEST_RECIPE,
+    );
+
+    let loso = request_loso(&refs, &groups, &names, REQUEST_SEED, &REQUEST_RECIPE);
+    report.push_str(
+        "nested leave-one-source-out (model trained and threshold chosen without the source):\n",
+    );
+    for s in &loso.per_source {
+        report.push_str(&format!(
+            "  {:<12} rules only: {}\n  {:<12} rules+model (threshold {:.2}): {}\n",
+            s.name,
+            prf(&s.rules),
+            "",
+            s.threshold,
+            prf(&s.combined)
+        ));
+    }
+    report.push_str(&format!(
+        "  pooled rules only: {}\n  pooled rules+model: {}\n",
+        prf(&loso.rules),
+        prf(&loso.combined)
+    ));
+    let worst = loso
+        .per_source
+        .iter()
+        .filter(|s| s.combined.tp + s.combined.fn_ > 0)
+        .min_by(|a, b| a.combined.f1().total_cmp(&b.combined.f1()));
+    if let Some(w) = worst {
+        report.push_str(&format!(
+            "  worst source with positives: {} F1 {:.4} (rules only {:.4})\n",
+            w.name,
+            w.combined.f1(),
+            w.rules.f1()
+        ));
+    }
+    let worst_fa = loso
+        .per_source
+        .iter()
+        .max_by(|a, b| {
+            a.combined
+                .false_alarm_rate()
+                .total_cmp(&b.combined.false_alarm_rate())
+        })
+        .expect("some source");
+    report.push_str(&format!(
+        "  highest false-alarm rate: {} {:.4} (rules only {:.4})\n",
+        worst_fa.name,
+        worst_fa.combined.false_alarm_rate(),
+        worst_fa.rules.false_alarm_rate()
+    ));
+
+    let oof = request_oof(&refs, &groups, REQUEST_SEED, &REQUEST_RECIPE);
+    let (threshold, at) = choose_request_threshold(&refs, &oof);
+    report.push_str(&format!(
+        "shipped threshold {threshold:.2}, chosen on pooled out-of-source scores of all sources (optimistic for the pooled figure it is chosen on: {})\n",
+        prf(&at)
+    ));
+    for t in [0.5, 0.6, 0.7, 0.8, 0.9] {
+        report.push_str(&format!(
+            "  pooled out-of-source at {t:.2}: {}\n",
+            prf(&request_counts(&refs, Some(&oof), t))
+        ));
+    }
+    if (threshold - request_model::THRESHOLD).abs() > 1e-9 {
+        report.push_str(&format!(
+            "NOTE: request_model::THRESHOLD is {:.2}; set it to {threshold:.2}\n",
+            request_model::THRESHOLD
+        ));
+    }
+    eprint!("{report}");
+    if report_only {
+        return Ok(());
+    }
+    let all: Vec<&training::Row> = rows.iter().map(|r| &r.row).collect();
+    let m = training::train(&all, REQUEST_SEED, &REQUEST_RECIPE);
+    let probs: Vec<f64> = rows.iter().map(|r| m.probability(&r.row.f)).collect();
+    let in_sample = request_counts(&refs, Some(&probs), threshold);
+    let report = format!(
+        "{report}in-sample (trained on these rows; not a measurement): {}\n",
+        prf(&in_sample)
+    );
+    eprintln!(
+        "in-sample (trained on these rows; not a measurement): {}",
+        prf(&in_sample)
+    );
+    std::fs::write(
+        output,
+        m.to_tsv(&format!(
+            "Linear human-request model for baton-core (see escalation/request_model.rs, escalation/training.rs).\nGenerated by scripts/train-human-request.sh; do not edit.\nthreshold\t{threshold:.2}\n{report}"
+        )),
+    )?;
+    Ok(())
+}
