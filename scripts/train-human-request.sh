@@ -3,7 +3,10 @@
 # crates/baton-core/data/human_request_model.tsv (see crates/baton-core/src/escalation/request_model.rs).
 # Deterministic (fixed seeds, single thread): running it twice gives the same file.
 #
-# Trains on the DEV file only (../shared/eval/human-request-dev.tsv, with its sources sidecar).
+# Trains on the DEV files only: ../shared/eval/human-request-dev.tsv (with its sources sidecar;
+# sources are held out by data set: banking77, bitext, clinc150, nlupp), plus every message of
+# ../shared/eval/frustration-dev.tsv as a negative (tweets and review snippets, where "agent",
+# "manager" and "call me" are seldom a request), held out as a source of its own.
 # It prints, and records in the header of the weights file:
 #   1. per source: the rules alone, and rules + a model trained WITHOUT that source whose
 #      threshold was chosen on out-of-source scores of the other sources only (nested
@@ -14,9 +17,10 @@
 #      measurement).
 # A few minutes in the dev profile (baton-core builds at opt-level 1).
 #
-#   scripts/train-human-request.sh [../shared/eval/human-request-dev.tsv] [../shared/eval/human-request-dev.sources.tsv]
+#   scripts/train-human-request.sh [HR-DEV.tsv] [HR-DEV.sources.tsv] [FRUSTRATION-DEV.tsv]
 set -eu
 cd "$(dirname "$0")/.."
 DEV="${1:-../shared/eval/human-request-dev.tsv}"
 SOURCES="${2:-../shared/eval/human-request-dev.sources.tsv}"
-cargo run --quiet -p baton-core --example train_human_request -- "$DEV" "$SOURCES" crates/baton-core/data/human_request_model.tsv
+NEG="${3:-../shared/eval/frustration-dev.tsv}"
+cargo run --quiet -p baton-core --example train_human_request -- "$DEV" "$SOURCES" crates/baton-core/data/human_request_model.tsv --negatives "$NEG" tweets+reviews

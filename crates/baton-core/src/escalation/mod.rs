@@ -490,7 +490,7 @@ impl Detector {
                 let (mut h, about_bot) = human_request::detect_rules(turn.text, &tokens);
                 h.detected = h.detected && h.confidence >= cfg.human_request_threshold;
                 let p = if cfg.human_request_model_threshold <= 1.0
-                    && request_model::open_to_model(&h, about_bot)
+                    && request_model::open_to_model(&h, about_bot, tokens.len())
                 {
                     request_model::probability(&features)
                 } else {

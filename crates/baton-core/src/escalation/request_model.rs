@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 /// The shipped threshold on the model probability, chosen on pooled leave-one-source-out
 /// scores of the dev file by `scripts/train-human-request.sh` (a test checks it matches the
 /// weights file).
-pub const THRESHOLD: f64 = 0.5;
+pub const THRESHOLD: f64 = 0.50;
 
 const WEIGHTS: &str = include_str!("../../data/human_request_model.tsv");
 
@@ -43,14 +43,20 @@ pub fn warm_up() {
     LazyLock::force(&MODEL);
 }
 
-/// Whether the rules leave the message to the model: they did not detect a request, did not
-/// find one negated, and it is not a question about the bot.
-pub fn open_to_model(rules: &HumanRequest, about_bot: bool) -> bool {
-    !rules.detected && !rules.negated && !about_bot
+/// Fewest words a message needs for the model to speak: shorter requests ("agent", "humen")
+/// are the rules' (with their typo tolerance), and an empty or one-word message gives the
+/// model nothing but its bias.
+pub const MIN_WORDS: usize = 2;
+
+/// Whether the rules leave the message to the model: it has at least [`MIN_WORDS`] words, and
+/// the rules did not detect a request, did not find one negated, and found no question about
+/// the bot.
+pub fn open_to_model(rules: &HumanRequest, about_bot: bool, words: usize) -> bool {
+    words >= MIN_WORDS && !rules.detected && !rules.negated && !about_bot
 }
 
-/// Combines the rules' verdict with the model's probability `p` (if a model ran): rules first,
-/// then the model at or above `threshold`.
+/// Combines the rules' verdict with the model's probability `p`: rules first, then the model
+/// at or above `threshold`. `p` is `None` when the model did not run (see [`open_to_model`]).
 pub fn combine(
     rules: HumanRequest,
     about_bot: bool,
@@ -58,14 +64,16 @@ pub fn combine(
     threshold: f64,
 ) -> HumanRequest {
     match p {
-        Some(p) if open_to_model(&rules, about_bot) && p >= threshold => HumanRequest {
-            detected: true,
-            confidence: p,
-            kind: Some("model"),
-            phrase: None,
-            language: None,
-            negated: false,
-        },
+        Some(p) if !rules.detected && !rules.negated && !about_bot && p >= threshold => {
+            HumanRequest {
+                detected: true,
+                confidence: p,
+                kind: Some("model"),
+                phrase: None,
+                language: None,
+                negated: false,
+            }
+        }
         _ => rules,
     }
 }

@@ -391,3 +391,54 @@ proptest! {
         let _ = d.evaluate(&customer(&text));
     }
 }
+
+/// The learned human-request model: it speaks only where the rules are silent, never over a
+/// negated request or a question about the bot, and says so (`kind` = `model`, no phrase).
+#[test]
+fn request_model_combines_with_the_rules() {
+    use crate::escalation::request_model::{combine, shipped};
+    assert!(shipped().is_some(), "human_request_model.tsv holds a model");
+    let rule_hit = HumanRequest {
+        detected: true,
+        confidence: 0.95,
+        kind: Some("direct"),
+        phrase: Some("talk to a human".into()),
+        ..HumanRequest::default()
+    };
+    assert_eq!(combine(rule_hit.clone(), false, Some(0.1), 0.5), rule_hit);
+    let negated = HumanRequest {
+        negated: true,
+        kind: Some("direct"),
+        ..HumanRequest::default()
+    };
+    assert!(!combine(negated, false, Some(0.99), 0.5).detected);
+    assert!(!combine(HumanRequest::default(), true, Some(0.99), 0.5).detected);
+    let m = combine(HumanRequest::default(), false, Some(0.8), 0.5);
+    assert!(m.detected && m.kind == Some("model") && m.phrase.is_none());
+    assert_eq!(m.confidence, 0.8);
+
+    let d = Detector::with_defaults();
+    for text in [
+        "I don't need an agent, just my balance",
+        "are you a real person?",
+        "where is my parcel",
+        "how do I reset my password",
+    ] {
+        let h = d.signals(&customer(text)).human_request;
+        assert!(!h.detected, "{text}: {h:?}");
+    }
+    // Rules only when the model threshold is above 1.
+    let rules_only = Detector::new(
+        DetectorConfig {
+            human_request_model_threshold: 2.0,
+            ..DetectorConfig::default()
+        },
+        RuleSet::default_rules(),
+    )
+    .unwrap();
+    let text = "please hand me over to a human";
+    let with = d.signals(&customer(text)).human_request;
+    let without = rules_only.signals(&customer(text)).human_request;
+    assert!(with.detected && with.kind == Some("model"), "{with:?}");
+    assert!(!without.detected, "{without:?}");
+}
