@@ -15,7 +15,8 @@
 #      at the best threshold (optimistic: tuned on the scores it reports). The chosen line must
 #      match FrustrationWeights::default() (a test checks it);
 #   3. the weights: one model trained on all of the dev rows and calm support rows.
-# About a minute in release. The tests `frustration_nested_cv_on_dev` and
+# A few minutes in the dev profile (baton-core is built at opt-level 1 there; no release build
+# needed, and the weights are the same: no fast-math, single thread). The tests `frustration_nested_cv_on_dev` and
 # `frustration_support_false_alarms` (cargo test -p baton-core) recompute figure 1 and fail if
 # it drops below its floor, exceeds the false-alarm bound, or the file was not regenerated.
 #
@@ -24,4 +25,4 @@ set -eu
 cd "$(dirname "$0")/.."
 DEV="${1:-../shared/eval/frustration-dev.tsv}"
 SUPPORT="${2:-../shared/eval/human-request-dev.tsv}"
-cargo run --quiet --release -p baton-core --example train_frustration -- "$DEV" "$SUPPORT" crates/baton-core/data/frustration_model.tsv
+cargo run --quiet -p baton-core --example train_frustration -- "$DEV" "$SUPPORT" crates/baton-core/data/frustration_model.tsv

@@ -17,10 +17,15 @@ use std::sync::LazyLock;
 pub const BUCKETS: usize = 1 << 16;
 
 /// Number of dense features.
-pub const DENSE: usize = 17;
+pub const DENSE: usize = 19;
 
-/// Dense feature names, in order (also the order in the weights file). The first seven are
-/// the ones [`super::frustration::has_negative_evidence`] reads.
+/// The dense features that are rule cues (capitals, `!!`, profanity, phrase, complaint,
+/// negative emoji): a message with one of them has negative evidence
+/// ([`super::frustration::has_negative_evidence`]).
+pub const CUES: std::ops::Range<usize> = 3..9;
+
+/// Dense feature names, in order (also the order in the weights file). The first one and
+/// [`CUES`] are the ones [`super::frustration::has_negative_evidence`] reads.
 pub const DENSE_NAMES: [&str; DENSE] = [
     "compound",
     "neg",
@@ -29,6 +34,8 @@ pub const DENSE_NAMES: [&str; DENSE] = [
     "repeated_punctuation",
     "profanity",
     "phrase",
+    "complaint",
+    "negative_emoji",
     "exclamations",
     "negative_compound",
     "positive_compound",
@@ -36,7 +43,7 @@ pub const DENSE_NAMES: [&str; DENSE] = [
     "ends_with_question",
     "elongated",
     "negative_emoticon",
-    "positive_emoticon",
+    "positive_emoji",
     "length",
     "negations",
 ];
@@ -154,8 +161,10 @@ fn elongated(w: &str) -> bool {
         .any(|x| x[0] == x[1] && x[1] == x[2] && x[0].is_ascii_alphabetic())
 }
 
-const NEGATIVE_EMOTICONS: &[&str] = &[":(", ":-(", ":'(", ":/", ":-/", ">:(", "D:", ":@", ":|"];
-const POSITIVE_EMOTICONS: &[&str] = &[":)", ":-)", ":D", ":-D", ";)", ";-)", "<3", ":P", "=)"];
+/// Emoticons read as negative.
+pub const NEGATIVE_EMOTICONS: &[&str] = &[":(", ":-(", ":'(", ":/", ":-/", ">:(", "D:", ":@", ":|"];
+/// Emoticons read as positive.
+pub const POSITIVE_EMOTICONS: &[&str] = &[":)", ":-)", ":D", ":-D", ";)", ";-)", "<3", ":P", "=)"];
 
 fn emoticons(text: &str, set: &[&str]) -> f64 {
     if !text.bytes().any(|b| matches!(b, b':' | b';' | b'<' | b'=')) {
@@ -256,6 +265,8 @@ pub fn features_with(
             cue("repeated_punctuation"),
             cue("profanity"),
             cue("phrase"),
+            cue("complaint"),
+            cue("negative_emoji"),
             excl,
             (-p.compound).max(0.0),
             p.compound.max(0.0),
@@ -263,7 +274,7 @@ pub fn features_with(
             ends_q,
             (long_words.min(3) as f64) / 3.0,
             emoticons(text, NEGATIVE_EMOTICONS),
-            emoticons(text, POSITIVE_EMOTICONS),
+            f64::from(u8::from(super::frustration::has_emoji(text, false))),
             (n.min(60) as f64) / 60.0,
             (negations.min(3) as f64) / 3.0,
         ],

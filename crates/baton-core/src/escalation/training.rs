@@ -140,7 +140,8 @@ fn row(text: &str, y: bool, cfg: &FeatureConfig) -> (Row, f64) {
         rule_level: fr.rule_level,
         y,
         source: Source::Dev,
-        grievance: fr.cues.contains(&"grievance"),
+        grievance: fr.cues.contains(&"grievance")
+            || (rules_only.complaint_floor && fr.cues.contains(&"complaint")),
     };
     (r, p.compound)
 }
@@ -168,7 +169,7 @@ pub fn support_rows(examples: &[Example], cfg: &FeatureConfig) -> Vec<Row> {
         .filter(|e| !e.label)
         .map(|e| {
             let (mut r, compound) = row(&e.text, false, cfg);
-            let calm = r.f.dense[3..7].iter().all(|x| *x == 0.0)
+            let calm = r.f.dense[super::model::CUES].iter().all(|x| *x == 0.0)
                 && compound > SUPPORT_TRAIN_MAX_NEGATIVITY;
             r.source = Source::Support { train: calm };
             r

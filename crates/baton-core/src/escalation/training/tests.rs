@@ -236,8 +236,11 @@ fn frustration_support_false_alarms() {
 
 /// See [`frustration_nested_cv_on_dev`].
 const NESTED_CV_FLOOR: f64 = 0.795;
-/// See [`frustration_nested_cv_on_dev`].
-const IN_SAMPLE_FLOOR: f64 = 0.935;
+/// See [`frustration_nested_cv_on_dev`]. Lowered from 0.935 when the shipped blend weight and
+/// threshold came to be chosen by leave-one-source-out (0.60 and 0.36 instead of 0.90 and
+/// 0.50): the shipped detector leans less on a model trained on these very rows, so it
+/// reproduces less of them (in-sample F1 0.9269; an in-sample figure, not a measurement).
+const IN_SAMPLE_FLOOR: f64 = 0.92;
 /// See [`frustration_support_false_alarms`].
 const SUPPORT_FALSE_ALARM_BOUND: f64 = 0.20;
 
@@ -327,4 +330,60 @@ fn request_groups_split_a_source_holding_every_positive() {
     firsts.sort_unstable();
     firsts.dedup();
     assert_eq!(firsts.len(), REQUEST_INNER_FOLDS);
+}
+
+/// Nested leave-one-source-out of the shipped frustration recipe, as
+/// `scripts/train-frustration.sh` reports it first: the figure that decides. Floors: the
+/// recorded figures minus about 0.005. The weights file must record the same figure.
+#[test]
+fn frustration_loso_on_dev() {
+    let (Some(dev), Some(support)) = (
+        dev_file("frustration-dev.tsv"),
+        dev_file("human-request-dev.tsv"),
+    ) else {
+        return;
+    };
+    let Some(src) = dev_sources("frustration-dev.sources.tsv", &dev) else {
+        return;
+    };
+    let cfg = RECIPE.features;
+    let dev_rows = rows(&dev, &cfg);
+    let support_rows = support_rows(&support, &cfg);
+    let d: Vec<&Row> = dev_rows.iter().collect();
+    let s: Vec<&Row> = support_rows.iter().collect();
+    let data = Data {
+        dev: &d,
+        support: &s,
+    };
+    let (names, groups) = group_ids(&src);
+    let l = loso(
+        data,
+        &groups,
+        &names,
+        &MODEL_WEIGHTS,
+        MAX_SUPPORT_FALSE_ALARMS,
+        SEED,
+        &RECIPE,
+    );
+    let (worst, _, w) = l.worst().unwrap();
+    eprintln!(
+        "LOSO pooled F1 {:.4}, worst {worst} F1 {:.4}, support false alarms {:.4}",
+        l.pooled.f1(),
+        w.f1(),
+        l.support.false_alarm_rate()
+    );
+    assert!(l.pooled.f1() >= 0.73, "LOSO pooled F1 {:.4}", l.pooled.f1());
+    assert!(w.f1() >= 0.545, "LOSO worst-source F1 {:.4}", w.f1());
+    assert!(l.support.false_alarm_rate() <= SUPPORT_FALSE_ALARM_BOUND);
+    let recorded = format!(
+        "#   pooled P {:.4} R {:.4} F1 {:.4}",
+        l.pooled.precision(),
+        l.pooled.recall(),
+        l.pooled.f1()
+    );
+    let file = include_str!("../../../data/frustration_model.tsv");
+    assert!(
+        file.lines().any(|x| x.starts_with(&recorded)),
+        "the weights file does not record {recorded:?}: retrain with scripts/train-frustration.sh"
+    );
 }
