@@ -101,3 +101,17 @@ fn signals_only_30_words(bencher: divan::Bencher) {
     let input = TurnInput::customer_text(MESSAGE);
     bencher.bench_local(|| detector.signals(divan::black_box(&input)));
 }
+
+/// A message the rules find no request in, so the learned human-request model runs too (the
+/// slowest path for a customer turn).
+const NO_REQUEST: &str = "Hi, I ordered a blue jacket two weeks ago and it still has not arrived. \
+    The tracking page says delivered but nothing is here. What should I do about it now?";
+
+#[divan::bench]
+fn signals_only_30_words_model_path(bencher: divan::Bencher) {
+    let detector = Detector::with_defaults();
+    let input = TurnInput::customer_text(NO_REQUEST);
+    let s = detector.signals(&input);
+    assert!(s.human_request.kind != Some("direct") && s.human_request.kind != Some("short"));
+    bencher.bench_local(|| detector.signals(divan::black_box(&input)));
+}

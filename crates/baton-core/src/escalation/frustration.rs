@@ -1,7 +1,9 @@
 //! Frustration: VADER sentiment plus the cues people use when they are fed up.
 //!
-//! The level is `max(0, -compound)` raised by each cue present (shouting in capitals, `!!!` or
-//! `???`, profanity, frustration phrases, repeating a demand), capped at 1. Every cue is
+//! The rule level is `max(0, -compound)` raised by each cue present (shouting in capitals,
+//! `!!!` or `???`, profanity, frustration phrases, repeating a demand, a service complaint, a
+//! negative emoji), capped at 1, and at least the grievance floor for a grievance or a service
+//! complaint. The level blends it with the linear model ([`super::model`]). Every cue is
 //! reported, so the level is explainable.
 
 use super::text::Tokens;
@@ -304,7 +306,8 @@ pub fn has_emoji(text: &str, negative: bool) -> bool {
             && emoticons.iter().any(|e| text.contains(e)))
 }
 
-/// Cue weights and the mapping from sentiment to level, tuned on the dev set.
+/// Cue weights and the mapping from sentiment to level. The cue weights are set by hand; the
+/// model weight and the threshold are chosen by leave-one-source-out on the dev files.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct FrustrationWeights {

@@ -4,11 +4,19 @@
 //! that keeps the cross-validated F1 above its floor. Deterministic: fixed-seed shuffles, a
 //! fixed number of epochs, no threads.
 //!
-//! [`nested_cv`] is the honest figure: the decision settings (the model's weight in the blend
-//! with the rule level, and the threshold) are chosen from out-of-fold scores **inside each
+//! [`loso`] is the figure that decides: nested leave-one-source-out, each dev source scored by
+//! a model trained, and with settings chosen, on the other sources only. The held-out test
+//! comes from other sources, and random folds mix every source into training, so they
+//! overrate the model on new text. [`request_loso`] does the same for the human-request model
+//! ([`super::request_model`]).
+//!
+//! [`nested_cv`] is the random-fold figure, optimistic on new sources (and the recipe was
+//! chosen on these same splits): the decision settings (the model's weight in the blend with
+//! the rule level, and the threshold) are chosen from out-of-fold scores **inside each
 //! training fold**, so the fold whose F1 is reported never influences the settings it is
-//! scored with. (Choosing them on the pooled out-of-fold scores of the whole file, as the
-//! shipped settings are, tunes on the very scores that are then reported.)
+//! scored with. The shipped settings are chosen on the pooled out-of-source scores of the whole
+//! file ([`group_oof`]), which tunes on the very scores it reports: the nested figures are the
+//! ones to quote.
 //!
 //! Support traffic: the frustration dev file is tweets and review snippets, where "my card",
 //! "error" or "can't" often mean a complaint; in a support chat they are the ordinary request.
