@@ -402,7 +402,7 @@ pub struct ConversationView {
     pub assigned_at: Option<String>,
     /// Last closed.
     pub closed_at: Option<String>,
-    /// Place in line while queued and waiting (1 is next), as last announced by the router.
+    /// Place in line while queued and waiting (1 is next), from the live router when read.
     pub position: Option<u32>,
     /// Estimated seconds until an agent takes it (with `position`); null when nobody is staffed.
     pub estimated_wait_secs: Option<u64>,

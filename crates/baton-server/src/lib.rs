@@ -15,9 +15,9 @@ pub mod error;
 mod idempotency;
 pub mod knowledge;
 mod metrics;
+pub mod presence;
 pub mod rate_limit;
 mod routes;
-pub mod routing;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -48,10 +48,10 @@ pub struct AppState {
     pub session_ttl_ms: i64,
     /// Compiled per-tenant escalation settings.
     pub detectors: Arc<detection::Detectors>,
-    /// Runs routing passes (see [`routing`]).
-    pub dispatcher: Arc<baton_store::routing::Dispatcher>,
+    /// Live routing of this instance (see [`baton_engine::routing`]).
+    pub routing: baton_engine::Routing,
     /// Live connections of agents to this instance (stale presence).
-    pub presence: Arc<routing::Presence>,
+    pub presence: Arc<presence::Presence>,
     /// An available or busy agent whose live connection to this instance has been gone this
     /// long (ms) is set away.
     pub stale_presence_ms: i64,
@@ -74,12 +74,12 @@ impl AppState {
     /// State over a store with default settings.
     pub fn new(store: Arc<dyn Store>) -> Self {
         AppState {
+            routing: baton_engine::Routing::new(store.clone()),
             store,
             metrics: Arc::new(Metrics::default()),
             session_ttl_ms: 12 * 3600 * 1000,
             detectors: Arc::new(detection::Detectors::default()),
-            dispatcher: Arc::new(baton_store::routing::Dispatcher::new()),
-            presence: Arc::new(routing::Presence::default()),
+            presence: Arc::new(presence::Presence::default()),
             stale_presence_ms: 120_000,
             knowledge: knowledge::Knowledge::default(),
             bots: Arc::new(bots::Bots::default()),
@@ -212,9 +212,14 @@ pub async fn serve(
     );
     bots::spawn_invalidation(state.store.clone(), state.bots.clone());
     metrics::spawn_event_counter(state.store.clone(), state.metrics.clone());
-    // The routing timer worker runs alongside and stops at shutdown.
+    // Live routing and the presence worker run alongside and stop at shutdown.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(routing::run_worker(state.clone(), stopped.clone()));
+    let router = {
+        let routing = state.routing.clone();
+        let stopped = stopped.clone();
+        tokio::spawn(async move { routing.run(stopped).await })
+    };
+    let worker = tokio::spawn(presence::run_worker(state.clone(), stopped.clone()));
     let deliveries = state
         .deliveries
         .run_worker
@@ -230,6 +235,7 @@ pub async fn serve(
         .await;
     let _ = stop.send(true);
     let _ = worker.await;
+    let _ = router.await;
     if let Some(deliveries) = deliveries {
         let _ = deliveries.await;
     }

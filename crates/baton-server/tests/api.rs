@@ -170,7 +170,6 @@ async fn story(backend: Backend) {
             "escalation_evaluated",
             "handoff_requested",
             "brief_built",
-            "queue_positions",
             "assigned",
             "message_added",
             "message_added",
@@ -189,8 +188,8 @@ async fn story(backend: Backend) {
         "{}",
         items[6]
     );
-    assert_eq!(items[8]["actor"], json!({"type": "agent", "id": agent_id}));
-    assert_eq!(items[8]["data"]["via"], "claim");
+    assert_eq!(items[7]["actor"], json!({"type": "agent", "id": agent_id}));
+    assert_eq!(items[7]["data"]["via"], "claim");
 
     // The conversation view carries the customer profile.
     let one = app.get(&path(""), &agent).await;

@@ -130,6 +130,8 @@ async fn topics_route_to_existing_teams_and_vips_get_priority() {
     let Some(app) = TestApp::spawn(Backend::Sqlite, "esc_topics").await else {
         return;
     };
+    // Someone is online, so a handoff waits in line (nobody online: deferred).
+    app.staff().await;
     let q = app
         .post(
             "/v1/queues",
@@ -173,6 +175,8 @@ async fn two_low_confidence_bot_turns_escalate() {
     let Some(app) = TestApp::spawn(Backend::Sqlite, "esc_confidence").await else {
         return;
     };
+    // Someone is online, so a handoff waits in line (nobody online: deferred).
+    app.staff().await;
     let id = start(&app, None).await;
     say(
         &app,
@@ -221,6 +225,8 @@ async fn custom_rules_are_validated_whole_and_take_effect() {
     let Some(app) = TestApp::spawn(Backend::Sqlite, "esc_rules").await else {
         return;
     };
+    // Someone is online, so a handoff waits in line (nobody online: deferred).
+    app.staff().await;
     let defaults = app.get("/v1/rules", &app.admin_token).await;
     assert_eq!(defaults.status, 200, "{}", defaults.body);
     assert_eq!(defaults.body["defaults"], true);

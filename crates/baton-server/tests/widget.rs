@@ -39,6 +39,8 @@ async fn widget_keys_and_customer_tokens(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "widget_tokens").await else {
         return;
     };
+    // Someone is online, so a handoff waits in line (nobody online: deferred).
+    app.staff().await;
     // Only admins see or rotate the key; agents get 403.
     let (_, agent) = app.person("ann@test.example", "agent").await;
     app.post("/v1/widget/key", &agent, json!({}))

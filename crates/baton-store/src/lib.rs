@@ -13,7 +13,6 @@ pub mod live;
 pub mod model;
 pub mod outbox;
 pub mod reports;
-pub mod routing;
 pub mod service;
 mod sql;
 pub mod testing;
@@ -50,6 +49,30 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
 
     /// A tenant.
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
+    /// Every tenant's id (routing takes their leases at start).
+    async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>>;
+    /// Takes or renews the tenant's routing lease for `holder` until `now + ttl_ms`: granted
+    /// when nobody holds it, it expired, or `holder` already holds it. Returns the lease's
+    /// epoch when granted (it grows on every takeover), `None` when another holder has it.
+    async fn acquire_routing_lease(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        now: Timestamp,
+        ttl_ms: i64,
+    ) -> StoreResult<Option<i64>>;
+    /// The `seq` of the newest committed event (0 for an empty log).
+    async fn last_event_seq(&self) -> StoreResult<i64>;
+    /// What the tenant's router learned and stored last, if anything.
+    async fn routing_memory(&self, tenant: &TenantId) -> StoreResult<Option<serde_json::Value>>;
+    /// The agent who last handled one of the customer's other conversations (their latest
+    /// one with an agent), from the analytics facts.
+    async fn previous_agent(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        except: &ConversationId,
+    ) -> StoreResult<Option<AgentId>>;
     /// The live (not revoked) key with this secret hash.
     async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
     /// A tenant's keys, newest first.
@@ -159,6 +182,18 @@ pub trait Tx: Send {
     /// SQLite write transactions are already serialized).
     async fn lock_tenant(&mut self, tenant: &TenantId) -> StoreResult<()>;
 
+    /// Whether `holder` still holds the tenant's routing lease at `epoch`. On PostgreSQL the
+    /// lease row is share-locked until commit, so no takeover lands in between.
+    async fn routing_lease_held(
+        &mut self,
+        tenant: &TenantId,
+        holder: &str,
+        epoch: i64,
+    ) -> StoreResult<bool>;
+    /// How many conversations count against the agent's capacity: the ones they own and the
+    /// ones offered to them (offers are reservations).
+    async fn agent_load(&mut self, tenant: &TenantId, agent: &AgentId) -> StoreResult<u32>;
+
     /// Inserts a tenant.
     async fn insert_tenant(&mut self, tenant: &Tenant) -> StoreResult<()>;
     /// Inserts an API key with the hash of its secret.
@@ -266,10 +301,6 @@ pub trait Tx: Send {
     async fn tenant_queues(&mut self, tenant: &TenantId) -> StoreResult<Vec<Queue>>;
     /// [`Store::open_conversations`] read inside this transaction.
     async fn open_conversations(&mut self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
-    /// What the tenant's router learned by the last routing pass (see
-    /// [`routing`](crate::routing)), if any pass stored it.
-    async fn routing_memory(&mut self, tenant: &TenantId)
-    -> StoreResult<Option<serde_json::Value>>;
     /// Stores what the tenant's router learned.
     async fn put_routing_memory(
         &mut self,
@@ -277,14 +308,6 @@ pub trait Tx: Send {
         memory: &serde_json::Value,
         now: Timestamp,
     ) -> StoreResult<()>;
-    /// The agent who last handled one of the customer's other conversations (their latest
-    /// one with an agent), from the analytics facts.
-    async fn previous_agent(
-        &mut self,
-        tenant: &TenantId,
-        customer: &CustomerId,
-        except: &ConversationId,
-    ) -> StoreResult<Option<AgentId>>;
     /// Sets (or with `None` removes) the tenant's timer of this kind.
     async fn set_timer(
         &mut self,

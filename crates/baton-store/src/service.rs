@@ -239,7 +239,8 @@ async fn upsert_customer(
     Ok(customer)
 }
 
-pub(crate) async fn load(
+/// Locks and reads a conversation in the transaction; a missing one is `NotFound`.
+pub async fn load(
     tx: &mut dyn Tx,
     tenant: &TenantId,
     id: &ConversationId,
@@ -249,7 +250,8 @@ pub(crate) async fn load(
         .ok_or(StoreError::NotFound("conversation"))
 }
 
-pub(crate) async fn persist(
+/// Appends the core's events for `conv` and saves its projection (and the messages they add).
+pub async fn persist(
     tx: &mut dyn Tx,
     conv: &Conversation,
     events: &[EventKind],

@@ -264,6 +264,48 @@ struct Shared {
     hub: LiveHub,
     /// SQLite: held from COMMIT until the events are published, so subscribers see commit order.
     publish: tokio::sync::Mutex<()>,
+    /// SQLite has one writer: this process's writes queue for it here, first come first
+    /// served, instead of polling SQLite's busy handler with sleeps.
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The turn of one writer (SQLite); `None` on PostgreSQL, whose writers run side by side.
+type WriteGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
+
+/// A pooled connection taken for one write outside a transaction, with the writer's turn.
+struct WriteConn<DB: Database> {
+    conn: sqlx::pool::PoolConnection<DB>,
+    _turn: WriteGuard,
+}
+
+impl<DB: Database> std::ops::Deref for WriteConn<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<DB: Database> std::ops::DerefMut for WriteConn<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    /// A connection for one autocommit write, once it is this writer's turn.
+    async fn write_conn(&self) -> Result<WriteConn<DB>, sqlx::Error> {
+        let turn = DB::write_turn(&self.shared).await;
+        Ok(WriteConn {
+            conn: self.pool.acquire().await?,
+            _turn: turn,
+        })
+    }
+
+    /// A write transaction, once it is this writer's turn (the turn is kept until it ends).
+    async fn begin_turn(&self) -> Result<(Transaction<'static, DB>, WriteGuard), sqlx::Error> {
+        let turn = DB::write_turn(&self.shared).await;
+        Ok((DB::begin_write(&self.pool).await?, turn))
+    }
 }
 
 /// A store on one database pool.
@@ -277,6 +319,8 @@ struct SqlStore<DB: Database> {
 /// One write transaction and the events it appended (published once committed).
 struct SqlTx<DB: Database> {
     tx: Transaction<'static, DB>,
+    /// The writer's turn (SQLite), released when the transaction ends.
+    _turn: WriteGuard,
     events: Vec<StoredEvent>,
     shared: Arc<Shared>,
     /// The hash of the last event of each chain (tenant, conversation) touched so far.
@@ -286,9 +330,10 @@ struct SqlTx<DB: Database> {
 }
 
 impl<DB: Database> SqlTx<DB> {
-    fn new(tx: Transaction<'static, DB>, shared: Arc<Shared>) -> Self {
+    fn new(tx: Transaction<'static, DB>, turn: WriteGuard, shared: Arc<Shared>) -> Self {
         SqlTx {
             tx,
+            _turn: turn,
             events: Vec::new(),
             shared,
             heads: HashMap::new(),
@@ -299,6 +344,8 @@ impl<DB: Database> SqlTx<DB> {
 
 /// What differs between the two databases.
 trait Dialect: Database {
+    /// Waits for this writer's turn (SQLite); `None` where writers do not queue.
+    async fn write_turn(shared: &Shared) -> WriteGuard;
     /// Starts a write transaction.
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error>;
     /// Serializes routing decisions of one tenant until commit.
@@ -317,6 +364,10 @@ trait Dialect: Database {
 }
 
 impl Dialect for Sqlite {
+    async fn write_turn(shared: &Shared) -> WriteGuard {
+        Some(shared.writer.clone().lock_owned().await)
+    }
+
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         // writes can fail with SQLITE_BUSY instead of waiting (lock upgrade deadlock).
@@ -350,6 +401,10 @@ impl Dialect for Sqlite {
 }
 
 impl Dialect for Postgres {
+    async fn write_turn(_: &Shared) -> WriteGuard {
+        None
+    }
+
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin().await
     }
@@ -591,7 +646,7 @@ async fn fetch_events_by_seq_pg(
 
 macro_rules! sql_backend {
     ($db:ty, backend = $backend:expr, for_update = $for_update:literal,
-     skip_locked = $skip_locked:literal) => {
+     for_share = $for_share:literal, skip_locked = $skip_locked:literal) => {
         impl SqlStore<$db> {
             async fn fetch_events_by_seq(
                 pool: &Pool<$db>,
@@ -647,8 +702,8 @@ macro_rules! sql_backend {
             }
 
             async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-                let tx = <$db as Dialect>::begin_write(&self.pool).await?;
-                Ok(Box::new(SqlTx::<$db>::new(tx, self.shared.clone())))
+                let (tx, turn) = self.begin_turn().await?;
+                Ok(Box::new(SqlTx::<$db>::new(tx, turn, self.shared.clone())))
             }
 
             fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
@@ -664,6 +719,89 @@ macro_rules! sql_backend {
                 .await?
                 .map(TenantRow::into_model)
                 .transpose()
+            }
+
+            async fn tenant_ids(&self) -> StoreResult<Vec<TenantId>> {
+                sqlx::query_scalar::<_, String>("SELECT id FROM tenants ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(|id| {
+                        TenantId::parse(id).map_err(|e| StoreError::Corrupt(format!("tenant id: {e}")))
+                    })
+                    .collect()
+            }
+
+            async fn acquire_routing_lease(
+                &self,
+                tenant: &TenantId,
+                holder: &str,
+                now: Timestamp,
+                ttl_ms: i64,
+            ) -> StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO routing_leases (tenant, holder, epoch, expires_at) \
+                     VALUES ($1, $2, 1, $4) \
+                     ON CONFLICT (tenant) DO UPDATE SET \
+                     epoch = CASE WHEN routing_leases.holder = excluded.holder \
+                     THEN routing_leases.epoch ELSE routing_leases.epoch + 1 END, \
+                     holder = excluded.holder, expires_at = excluded.expires_at \
+                     WHERE routing_leases.holder = excluded.holder \
+                     OR routing_leases.expires_at < $3 \
+                     RETURNING epoch",
+                )
+                .bind(tenant.as_str())
+                .bind(holder)
+                .bind(now.millis())
+                .bind(now.millis() + ttl_ms)
+                .fetch_optional(&mut *self.write_conn().await?)
+                .await?)
+            }
+
+            async fn routing_memory(
+                &self,
+                tenant: &TenantId,
+            ) -> StoreResult<Option<serde_json::Value>> {
+                let data = sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM routing_memory WHERE tenant = $1",
+                )
+                .bind(tenant.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+            }
+
+            async fn previous_agent(
+                &self,
+                tenant: &TenantId,
+                customer: &CustomerId,
+                except: &ConversationId,
+            ) -> StoreResult<Option<AgentId>> {
+                // The latest few earlier conversations; most had an agent if any did.
+                let rows = sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM conversation_facts \
+                     WHERE tenant = $1 AND customer = $2 AND conversation <> $3 \
+                     ORDER BY started_at DESC LIMIT 5",
+                )
+                .bind(tenant.as_str())
+                .bind(customer.as_str())
+                .bind(except.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                for data in rows {
+                    let facts = serde_json::from_str::<baton_core::analytics::Facts>(&data)?;
+                    if let Some(segment) = facts.segments.last() {
+                        return Ok(Some(segment.agent.clone()));
+                    }
+                }
+                Ok(None)
+            }
+
+            async fn last_event_seq(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM events")
+                    .fetch_one(&self.pool)
+                    .await?
+                    .unwrap_or(0))
             }
 
             async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
@@ -1005,7 +1143,7 @@ macro_rules! sql_backend {
                 now: Timestamp,
                 limit: u32,
             ) -> StoreResult<Vec<(TenantId, String)>> {
-                let mut tx = <$db as Dialect>::begin_write(&self.pool).await?;
+                let (mut tx, _turn) = self.begin_turn().await?;
                 let rows = sqlx::query_as::<_, (String, String)>(concat!(
                     "SELECT tenant, kind FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
                     $skip_locked
@@ -1053,7 +1191,7 @@ macro_rules! sql_backend {
                 .bind(key)
                 .bind(fingerprint)
                 .bind(now.millis())
-                .execute(&self.pool)
+                .execute(&mut *self.write_conn().await?)
                 .await?
                 .rows_affected();
                 if inserted == 1 {
@@ -1090,7 +1228,7 @@ macro_rules! sql_backend {
                 .bind(key)
                 .bind(now.millis())
                 .bind(row.created_at)
-                .execute(&self.pool)
+                .execute(&mut *self.write_conn().await?)
                 .await?
                 .rows_affected();
                 Ok(if taken == 1 { IdempotencyClaim::Claimed } else { IdempotencyClaim::InProgress })
@@ -1111,7 +1249,7 @@ macro_rules! sql_backend {
                 .bind(key)
                 .bind(i64::from(status))
                 .bind(body)
-                .execute(&self.pool)
+                .execute(&mut *self.write_conn().await?)
                 .await?;
                 Ok(())
             }
@@ -1123,7 +1261,7 @@ macro_rules! sql_backend {
                 )
                 .bind(scope)
                 .bind(key)
-                .execute(&self.pool)
+                .execute(&mut *self.write_conn().await?)
                 .await?;
                 Ok(())
             }
@@ -1133,6 +1271,39 @@ macro_rules! sql_backend {
         impl Tx for SqlTx<$db> {
             async fn lock_tenant(&mut self, tenant: &TenantId) -> StoreResult<()> {
                 <$db as Dialect>::lock_tenant(&mut self.tx, tenant).await
+            }
+
+            async fn routing_lease_held(
+                &mut self,
+                tenant: &TenantId,
+                holder: &str,
+                epoch: i64,
+            ) -> StoreResult<bool> {
+                let found = sqlx::query_scalar::<_, i64>(concat!(
+                    "SELECT epoch FROM routing_leases \
+                     WHERE tenant = $1 AND holder = $2 AND epoch = $3",
+                    $for_share
+                ))
+                .bind(tenant.as_str())
+                .bind(holder)
+                .bind(epoch)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(found.is_some())
+            }
+
+            async fn agent_load(&mut self, tenant: &TenantId, agent: &AgentId) -> StoreResult<u32> {
+                let n = sqlx::query_scalar::<_, i64>(
+                    "SELECT (SELECT COUNT(*) FROM conversations \
+                     WHERE tenant = $1 AND assignee = $2 AND state = 'assigned') \
+                     + (SELECT COUNT(*) FROM conversations \
+                     WHERE tenant = $1 AND offer_agent = $2)",
+                )
+                .bind(tenant.as_str())
+                .bind(agent.as_str())
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(u32::try_from(n).unwrap_or(u32::MAX))
             }
 
             async fn insert_tenant(&mut self, tenant: &Tenant) -> StoreResult<()> {
@@ -1697,19 +1868,6 @@ macro_rules! sql_backend {
                     .collect()
             }
 
-            async fn routing_memory(
-                &mut self,
-                tenant: &TenantId,
-            ) -> StoreResult<Option<serde_json::Value>> {
-                let data = sqlx::query_scalar::<_, String>(
-                    "SELECT data FROM routing_memory WHERE tenant = $1",
-                )
-                .bind(tenant.as_str())
-                .fetch_optional(&mut *self.tx)
-                .await?;
-                Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
-            }
-
             async fn put_routing_memory(
                 &mut self,
                 tenant: &TenantId,
@@ -1727,32 +1885,6 @@ macro_rules! sql_backend {
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(())
-            }
-
-            async fn previous_agent(
-                &mut self,
-                tenant: &TenantId,
-                customer: &CustomerId,
-                except: &ConversationId,
-            ) -> StoreResult<Option<AgentId>> {
-                // The latest few earlier conversations; most had an agent if any did.
-                let rows = sqlx::query_scalar::<_, String>(
-                    "SELECT data FROM conversation_facts \
-                     WHERE tenant = $1 AND customer = $2 AND conversation <> $3 \
-                     ORDER BY started_at DESC LIMIT 5",
-                )
-                .bind(tenant.as_str())
-                .bind(customer.as_str())
-                .bind(except.as_str())
-                .fetch_all(&mut *self.tx)
-                .await?;
-                for data in rows {
-                    let facts = serde_json::from_str::<baton_core::analytics::Facts>(&data)?;
-                    if let Some(segment) = facts.segments.last() {
-                        return Ok(Some(segment.agent.clone()));
-                    }
-                }
-                Ok(None)
             }
 
             async fn set_timer(
@@ -1860,11 +1992,13 @@ sql_backend!(
     Sqlite,
     backend = Backend::Sqlite,
     for_update = "",
+    for_share = "",
     skip_locked = ""
 );
 sql_backend!(
     Postgres,
     backend = Backend::Postgres,
     for_update = " FOR UPDATE",
+    for_share = " FOR SHARE",
     skip_locked = " FOR UPDATE SKIP LOCKED"
 );

@@ -158,6 +158,7 @@ backend_tests!(
     live_events,
     errors_and_conflicts,
     timers_and_open_conversations,
+    routing_leases_and_agent_load,
     visibility,
     widget_start_is_atomic,
     customer_email,
@@ -1282,8 +1283,7 @@ async fn postgres_live_across_instances() {
     .await;
 }
 
-/// Routing timers: set, replace, clear, claim with a lease; the router's read of open
-/// conversations; the routing pass through the dispatcher.
+/// Timers: set, replace, clear, claim with a lease; the router's read of open conversations.
 async fn timers_and_open_conversations(store: Arc<dyn Store>) {
     let store = store.as_ref();
     let t1 = new_tenant(store, "timers-one").await.tenant.id;
@@ -1353,33 +1353,113 @@ async fn timers_and_open_conversations(store: Arc<dyn Store>) {
     assert_eq!(tx.tenant_agents(&t1).await.unwrap().len(), 1);
     assert!(tx.tenant_queues(&t1).await.unwrap().is_empty());
     drop(tx);
-    let _ = bot;
 
-    // A routing pass with nobody available: stays queued, no timer.
-    let agent = new_agent(store, &t1, &format!("router-{}@timers.example", unique())).await;
-    let dispatcher = routing::Dispatcher::new();
-    let events = dispatcher.route(store, &t1, at(30)).await.unwrap();
-    assert!(events.iter().all(|e| e.kind != "offered"), "{events:?}");
-    // Available: offered, and the timer is the offer's expiry (default queue, 30 s).
-    service::update_agent(store, &t1, &agent, &Actor::System, at(40), None, |a| {
-        a.status = baton_core::AgentStatus::Available
-    })
+    let _ = (bot, other);
+}
+
+/// Routing leases: one holder at a time, renewed by its holder, taken over (new epoch) only
+/// once expired; the fence sees the epoch. An agent's load counts what they own and what is
+/// offered to them.
+async fn routing_leases_and_agent_load(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let t1 = new_tenant(store, "lease-one").await.tenant.id;
+    assert!(store.tenant_ids().await.unwrap().contains(&t1));
+    assert_eq!(
+        store
+            .acquire_routing_lease(&t1, "a", at(0), 3_000)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .acquire_routing_lease(&t1, "b", at(1_000), 3_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .acquire_routing_lease(&t1, "a", at(2_000), 3_000)
+            .await
+            .unwrap(),
+        Some(1),
+        "the holder renews at the same epoch"
+    );
+    assert_eq!(
+        store
+            .acquire_routing_lease(&t1, "b", at(4_999), 3_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .acquire_routing_lease(&t1, "b", at(5_001), 3_000)
+            .await
+            .unwrap(),
+        Some(2),
+        "taken over once expired"
+    );
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.routing_lease_held(&t1, "a", 1).await.unwrap());
+    assert!(tx.routing_lease_held(&t1, "b", 2).await.unwrap());
+    drop(tx);
+    assert_eq!(
+        store
+            .acquire_routing_lease(&t1, "a", at(6_000), 3_000)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let agent = new_agent(store, &t1, &format!("load-{}@lease.example", unique())).await;
+    let queue = QueueId::with_suffix("billing");
+    let offered = start(store, &t1, None).await;
+    let owned = start(store, &t1, None).await;
+    for id in [&offered.id, &owned.id] {
+        service::run_command(store, &t1, id, &handoff(&queue), &Actor::Customer, at(10))
+            .await
+            .unwrap();
+        let offer = Command::Offer {
+            agent: agent.clone(),
+            expires_at: at(60_000),
+            explanation: None,
+        };
+        service::run_command(store, &t1, id, &offer, &Actor::System, at(20))
+            .await
+            .unwrap();
+    }
+    service::run_command(
+        store,
+        &t1,
+        &owned.id,
+        &Command::Accept,
+        &Actor::Agent { id: agent.clone() },
+        at(30),
+    )
     .await
     .unwrap();
-    let events = dispatcher.route(store, &t1, at(50)).await.unwrap();
-    assert!(events.iter().any(|e| e.kind == "offered"), "{events:?}");
-    assert_eq!(store.next_timer_due().await.unwrap(), Some(at(30_050)));
-    let conv = store.conversation(&t1, &queued.id).await.unwrap().unwrap();
-    assert_eq!(conv.offer.unwrap().agent, agent);
-    // Due: expired, and with nobody else, waiting again.
-    let events = dispatcher.route(store, &t1, at(30_050)).await.unwrap();
-    assert!(
-        events.iter().any(|e| e.kind == "offer_expired"),
-        "{events:?}"
-    );
-    let conv = store.conversation(&t1, &queued.id).await.unwrap().unwrap();
-    assert_eq!(conv.state, ConversationState::Queued);
-    assert_eq!(conv.declined_by, vec![agent]);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.agent_load(&t1, &agent).await.unwrap(), 2);
+    drop(tx);
+    service::run_command(
+        store,
+        &t1,
+        &owned.id,
+        &Command::Close {
+            resolution: Some("resolved".into()),
+            override_owner: false,
+        },
+        &Actor::Agent { id: agent.clone() },
+        at(40),
+    )
+    .await
+    .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.agent_load(&t1, &agent).await.unwrap(), 1);
+    drop(tx);
+    assert!(store.last_event_seq().await.unwrap() > 0);
 }
 
 // ---------------------------------------------------------------- visibility

@@ -356,15 +356,9 @@ async fn request_handoff(
     }
 }
 
-/// What the HTTP handlers do after a change: a routing pass when the change can affect who gets
-/// what, and the handoff brief when it handed over.
-async fn after_events(state: &AppState, tenant: &TenantId, events: &[StoredEvent]) {
-    if events
-        .iter()
-        .any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str()))
-    {
-        crate::routing::after_change(state, tenant).await;
-    }
+/// What the HTTP handlers do after a change: the handoff brief when it handed over (routing
+/// follows from the events themselves).
+async fn after_events(state: &AppState, _tenant: &TenantId, events: &[StoredEvent]) {
     crate::brief::record_after_handoff(state, events).await;
 }
 

@@ -275,7 +275,7 @@ pub(super) fn effective_queue(named: Option<QueueId>, queues: &[Queue]) -> Queue
         .map(|q| q.id.clone())
         .min()
         .unwrap_or_else(|| {
-            QueueId::parse(baton_store::routing::BUILTIN_QUEUE).expect("a valid queue id")
+            QueueId::parse(baton_engine::routing::BUILTIN_QUEUE).expect("a valid queue id")
         })
 }
 

@@ -85,7 +85,7 @@ fn build_queue(
             "settings must be a JSON object",
         ));
     }
-    baton_store::routing::parse_queue_settings(&settings, &id, queues)
+    baton_engine::routing::parse_queue_settings(&settings, &id, queues)
         .map_err(|e| ApiError::invalid("invalid_settings", e))?;
     Ok(Queue {
         id,
@@ -126,7 +126,6 @@ async fn create_queue(
     let ids = queue_ids_with(&state, &principal, &id).await?;
     let queue = build_queue(&principal, id, body, now(), &ids)?;
     service::save_queue(state.store.as_ref(), &queue, &principal.actor(), now()).await?;
-    crate::routing::after_change(&state, &principal.tenant).await;
     Ok((StatusCode::CREATED, Json(queue.into())))
 }
 
@@ -187,7 +186,6 @@ async fn replace_queue(
     let ids = queue_ids_with(&state, &principal, &id).await?;
     let queue = build_queue(&principal, id, body, existing.created_at, &ids)?;
     service::save_queue(state.store.as_ref(), &queue, &principal.actor(), now()).await?;
-    crate::routing::after_change(&state, &principal.tenant).await;
     Ok(Json(queue.into()))
 }
 
@@ -210,7 +208,6 @@ async fn delete_queue(
         now(),
     )
     .await?;
-    crate::routing::after_change(&state, &principal.tenant).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

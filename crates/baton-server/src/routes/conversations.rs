@@ -48,7 +48,25 @@ async fn view(
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
     let customer = state.store.customer(tenant, &conv.customer).await?;
-    Ok(ConversationView::new(conv, customer))
+    Ok(with_position(state, tenant, ConversationView::new(conv, customer)).await)
+}
+
+/// Fills in a waiting conversation's place in line and estimated wait from the live router
+/// (positions are computed when read, never stored as events).
+pub(crate) async fn with_position(
+    state: &AppState,
+    tenant: &TenantId,
+    mut view: ConversationView,
+) -> ConversationView {
+    if view.state == "queued"
+        && view.offer.is_none()
+        && let Ok(id) = baton_core::ConversationId::parse(view.id.as_str())
+        && let Some(p) = state.routing.position(tenant, &id).await
+    {
+        view.position = Some(p.position);
+        view.estimated_wait_secs = p.estimated_wait_secs;
+    }
+    view
 }
 
 async fn known_queue(
@@ -242,7 +260,12 @@ async fn get_one(
         .store
         .customer(&principal.tenant, &conv.customer)
         .await?;
-    let mut view = ConversationView::new(conv, customer);
+    let mut view = with_position(
+        &state,
+        &principal.tenant,
+        ConversationView::new(conv, customer),
+    )
+    .await;
     if matches!(principal.kind, PrincipalKind::Customer { .. }) {
         // The customer sees their conversation, never the team's view of it.
         return Ok(Json(crate::routes::widget::customer_view(view)));
@@ -375,13 +398,6 @@ pub(crate) async fn add_turn(
         // The bot answers in the background; the response does not wait for it.
         crate::bots::runner::after_customer_message(state, &outcome.conversation, &outcome.message);
     }
-    if outcome
-        .events
-        .iter()
-        .any(|e| crate::routing::ROUTING_EVENTS.contains(&e.kind.as_str()))
-    {
-        crate::routing::after_change(state, tenant).await;
-    }
     crate::brief::record_after_handoff(state, &outcome.events).await;
     Ok(outcome)
 }
@@ -473,9 +489,6 @@ pub(crate) async fn apply_command(
     let outcome =
         service::run_command(state.store.as_ref(), tenant, id, &command, actor, now()).await?;
     crate::brief::record_after_handoff(state, &outcome.events).await;
-    if !matches!(command, Command::RecordCsat { .. }) {
-        crate::routing::after_change(state, tenant).await;
-    }
     Ok(outcome)
 }
 

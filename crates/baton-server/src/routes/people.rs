@@ -107,7 +107,6 @@ async fn set_my_status(
         |a| a.status = status,
     )
     .await?;
-    crate::routing::after_change(&state, &principal.tenant).await;
     Ok(Json(agent.into()))
 }
 
@@ -302,6 +301,5 @@ async fn update_agent(
         },
     )
     .await?;
-    crate::routing::after_change(&state, &principal.tenant).await;
     Ok(Json(agent.into()))
 }

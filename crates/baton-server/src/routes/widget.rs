@@ -370,9 +370,15 @@ async fn live(
         None => None,
     };
     let customer = state.store.customer(&tenant, &conv.customer).await?;
+    let view = crate::routes::conversations::with_position(
+        &state,
+        &tenant,
+        ConversationView::new(conv, customer),
+    )
+    .await;
     let hello = json!({
         "type": "hello",
-        "conversation": customer_view(ConversationView::new(conv, customer)),
+        "conversation": customer_view(view),
         "agent_name": agent_name,
     })
     .to_string();
@@ -407,6 +413,9 @@ impl Names {
         name
     }
 }
+
+/// How often a waiting customer's place in line is looked at, at most.
+const POSITION_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 const CUSTOMER_EVENTS: &[&str] = &[
     "message_added",
@@ -481,16 +490,44 @@ async fn stream(
     conversation: ConversationId,
     mut names: Names,
 ) {
+    // Places in line are not events: after any change in the tenant, the customer's place is
+    // read from the live router at most once per interval and sent when it moved.
+    let mut positions = tokio::time::interval(POSITION_EVERY);
+    positions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut moved = false;
+    let mut last: Option<(u32, Option<u64>)> = None;
     loop {
         tokio::select! {
+            _ = positions.tick(), if moved => {
+                moved = false;
+                let place = state
+                    .routing
+                    .position(&tenant, &conversation)
+                    .await
+                    .map(|p| (p.position, p.estimated_wait_secs));
+                if let Some((position, wait)) = place
+                    && place != last
+                {
+                    last = place;
+                    let frame = json!({
+                        "type": "queue_positions",
+                        "conversation_id": conversation,
+                        "data": {"position": position, "estimated_wait_secs": wait},
+                    });
+                    if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
             event = events.recv() => match event {
                 Ok(event) if event.tenant == tenant && event.conversation.as_ref() == Some(&conversation) => {
+                    moved = true;
                     let Some(out) = customer_event(&event, &state, &mut names).await else { continue };
                     if socket.send(Message::Text(out.to_string().into())).await.is_err() {
                         return;
                     }
                 }
-                Ok(_) => {}
+                Ok(event) => moved |= event.tenant == tenant,
                 Err(RecvError::Lagged(missed)) => {
                     let note = json!({ "type": "lagged", "missed": missed }).to_string();
                     if socket.send(Message::Text(note.into())).await.is_err() {

@@ -54,7 +54,20 @@ pub struct Instance {
     pub base: String,
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// The instance's live routing (to wait until it has caught up).
+    pub routing: baton_engine::Routing,
     shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Instance {
+    /// Waits until this instance's router of `tenant` has handled everything committed so far
+    /// (requests answer before routing; tests that assert on the routed state wait for it).
+    pub async fn settle(&self, tenant: &str) {
+        let tenant = baton_core::TenantId::parse(tenant).expect("tenant id");
+        self.routing
+            .settled(&tenant, std::time::Duration::from_secs(10))
+            .await;
+    }
 }
 
 impl Drop for Instance {
@@ -82,6 +95,11 @@ pub async fn start_instance_configured(
     url: &str,
     configure: impl FnOnce(&mut AppState),
 ) -> (Instance, AppState) {
+    // `RUST_LOG=baton_engine=debug cargo test ...` shows the server's logs with a test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let store = baton_store::connect(url).await.expect("connect");
     store.migrate().await.expect("migrate");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -100,6 +118,7 @@ pub async fn start_instance_configured(
     let instance = Instance {
         base: format!("http://{addr}"),
         addr,
+        routing: shared.routing.clone(),
         store,
         shutdown: Some(tx),
     };
@@ -229,26 +248,70 @@ impl TestApp {
         .await
     }
 
+    /// Sends a change, then waits until routing has caught up with it (requests answer
+    /// before routing): a conversation in the answer is read again, as routed.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Res {
-        send(
+        let res = send(
             &self.client,
             Method::POST,
             &self.url(path),
             Some(token),
             Some(body),
         )
-        .await
+        .await;
+        self.routed(res, token).await
     }
 
+    /// Like [`TestApp::post`], with PUT.
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
-        send(
+        let res = send(
             &self.client,
             Method::PUT,
             &self.url(path),
             Some(token),
             Some(body),
         )
-        .await
+        .await;
+        self.routed(res, token).await
+    }
+
+    /// Waits until this instance's router has handled everything committed so far.
+    pub async fn settle(&self) {
+        self.instance.settle(&self.tenant).await;
+    }
+
+    /// `res` after routing settled: a conversation view in it (the body itself, or its
+    /// `conversation`) is read again, as the team sees it (a customer as the customer does:
+    /// the caller may no longer see a conversation routing moved on).
+    async fn routed(&self, mut res: Res, token: &str) -> Res {
+        self.settle().await;
+        if !res.status.is_success() {
+            return res;
+        }
+        let token = if token.starts_with("bc_") {
+            token
+        } else {
+            self.admin_token.as_str()
+        };
+        let read = |v: &Value| {
+            v["id"]
+                .as_str()
+                .filter(|id| id.starts_with("conv_") && v.get("state").is_some())
+                .map(String::from)
+        };
+        if let Some(id) = read(&res.body) {
+            let now = self.get(&format!("/v1/conversations/{id}"), token).await;
+            if now.status.is_success() {
+                res.body = now.body;
+            }
+        } else if let Some(id) = read(&res.body["conversation"]) {
+            let now = self.get(&format!("/v1/conversations/{id}"), token).await;
+            if now.status.is_success() {
+                res.body["state"] = now.body["state"].clone();
+                res.body["conversation"] = now.body;
+            }
+        }
+        res
     }
 
     /// Creates a person with `role` and logs them in; returns (agent id, token).

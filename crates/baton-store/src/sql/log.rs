@@ -213,7 +213,7 @@ macro_rules! log_backend {
         impl SqlStore<$db> {
             /// Hashes events stored before the hash chain existed, in log order.
             async fn backfill_hashes(&self) -> StoreResult<u64> {
-                let mut tx = <$db as Dialect>::begin_write(&self.pool).await?;
+                let (mut tx, _turn) = self.begin_turn().await?;
                 let rows = sqlx::query_as::<_, HashedRow>(concat!(
                     "SELECT ",
                     hashed_cols!(),
@@ -265,8 +265,8 @@ macro_rules! log_backend {
                 .fetch_all(&self.pool)
                 .await?;
                 for chunk in ids.chunks(200) {
-                    let tx = <$db as Dialect>::begin_write(&self.pool).await?;
-                    let mut tx = SqlTx::<$db>::new(tx, self.shared.clone());
+                    let (tx, turn) = self.begin_turn().await?;
+                    let mut tx = SqlTx::<$db>::new(tx, turn, self.shared.clone());
                     for (tenant, id, customer, tier) in chunk {
                         let rows = sqlx::query_as::<_, HashedRow>(concat!(
                             "SELECT ",

@@ -188,7 +188,7 @@ macro_rules! outbox_backend {
                 now: Timestamp,
                 limit: u32,
             ) -> StoreResult<Vec<Delivery>> {
-                let mut tx = <$db as Dialect>::begin_write(&self.pool).await?;
+                let (mut tx, _turn) = self.begin_turn().await?;
                 let rows = sqlx::query_as::<_, DeliveryRow>(concat!(
                     "SELECT ",
                     delivery_cols!(),
@@ -241,7 +241,7 @@ macro_rules! outbox_backend {
                 .bind(next.millis())
                 .bind(error)
                 .bind(finished)
-                .execute(&self.pool)
+                .execute(&mut *self.write_conn().await?)
                 .await?;
                 Ok(())
             }
@@ -254,7 +254,7 @@ macro_rules! outbox_backend {
                 .bind(tenant.as_str())
                 .bind(id)
                 .bind(now.millis())
-                .execute(&self.pool)
+                .execute(&mut *self.write_conn().await?)
                 .await?
                 .rows_affected();
                 Ok(n > 0)

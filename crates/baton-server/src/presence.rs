@@ -1,56 +1,20 @@
-//! Routing in the server: a routing pass after every change that can affect who gets what
-//! ([`after_change`]), and a worker that wakes on persisted timers ([`run_worker`]).
-//!
-//! The passes themselves are [`baton_store::routing::Dispatcher::route`]: one transaction
-//! under the tenant lock, so any number of instances may run them concurrently.
-//!
-//! The worker sleeps until the earliest persisted timer of any tenant (read from the store,
-//! re-read at least every second so timers set by other instances are seen), claims the due
-//! ones (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and routes those tenants. Offers that expired
-//! while no instance ran are expired on the first pass after start: their expiry is in the
-//! projection and their timer in the database.
-//!
-//! It also marks stale presence: an agent who is `available` or `busy` and whose last live
-//! WebSocket to **this instance** closed more than `stale_presence_ms` ago is set `away` (an
-//! `agent_status_changed` event by the system), which releases their pending offers. Each
-//! instance knows only its own sockets: an agent who never connected to this instance, or who
-//! is still connected to another one, is left alone by it.
+//! Stale presence: an agent who is `available` or `busy` and whose last live WebSocket to
+//! **this instance** closed more than `stale_presence_ms` ago is set `away` (an
+//! `agent_status_changed` event by the system, which the live router learns from: their
+//! pending offers are released). Each instance knows only its own sockets: an agent who never
+//! connected to this instance, or who is still connected to another one, is left alone by it.
 
 use crate::{AppState, now};
 use baton_core::conversation::Actor;
 use baton_core::{AgentId, AgentStatus, TenantId, Timestamp};
-use baton_store::routing::ROUTING_TIMER;
 use baton_store::service;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The longest the worker sleeps before looking at the timers again.
+/// The longest the worker sleeps before looking again.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
-/// Timers claimed per round.
-const CLAIM_BATCH: u32 = 64;
-
-/// Conversation events after which a message triggers a routing pass (the escalation detector
-/// handed over, deferred or reprioritised in the message's transaction).
-pub const ROUTING_EVENTS: [&str; 4] = [
-    "handoff_requested",
-    "assigned",
-    "deferred",
-    "priority_changed",
-];
-
-/// Runs a routing pass for the tenant after a successful change. Errors are logged: the change
-/// itself succeeded, and the tenant's timer (or the next change) routes again.
-pub async fn after_change(state: &AppState, tenant: &TenantId) {
-    if let Err(e) = state
-        .dispatcher
-        .route(state.store.as_ref(), tenant, now())
-        .await
-    {
-        tracing::warn!(%tenant, error = %e, "routing pass failed; it is retried on the next change or timer");
-    }
-}
 
 /// Live connections of agents to this instance.
 #[derive(Debug, Default)]
@@ -110,39 +74,15 @@ impl Presence {
     }
 }
 
-/// The timer and presence worker of one instance; returns when `stop` turns true.
+/// The presence worker of one instance; returns when `stop` turns true.
 pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
     loop {
         if *stop.borrow() {
             return;
         }
-        let now = now();
-        mark_stale(&state, now).await;
-        let mut full = false;
-        match state.store.due_timers(now, CLAIM_BATCH).await {
-            Ok(due) => {
-                full = due.len() == CLAIM_BATCH as usize;
-                for (tenant, kind) in due {
-                    if kind == ROUTING_TIMER {
-                        after_change(&state, &tenant).await;
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot claim due timers"),
-        }
-        if full {
-            continue;
-        }
+        mark_stale(&state, now()).await;
         let mut sleep = MAX_SLEEP;
-        let next = match state.store.next_timer_due().await {
-            Ok(next) => next,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the next timer");
-                None
-            }
-        };
-        let stale = state.presence.next_stale(state.stale_presence_ms);
-        if let Some(at) = next.into_iter().chain(stale).min() {
+        if let Some(at) = state.presence.next_stale(state.stale_presence_ms) {
             let wait = at.millis().saturating_sub(crate::now().millis()).max(0);
             sleep = sleep.min(Duration::from_millis(wait as u64));
         }
@@ -177,7 +117,6 @@ async fn mark_stale(state: &AppState, now: Timestamp) {
         match updated {
             Ok(_) if changed => {
                 tracing::info!(%tenant, %agent, "live connection gone; agent set away");
-                after_change(state, &tenant).await;
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(%tenant, %agent, error = %e, "cannot mark a stale agent away"),

@@ -1,0 +1,584 @@
+//! One tenant's live router: the core [`Router`] held in memory, fed one changed record at a
+//! time, and the transaction that carries its decisions out.
+//!
+//! It is built once from the store ([`TenantRouter::build`]: queues, agents, open
+//! conversations, what it remembered) and then only told what changed: a conversation
+//! ([`Change::Conversation`]: its projection is read and reconciled with what the router
+//! believes), an agent ([`Change::Agent`]), or the configuration ([`Change::Config`]: rebuilt).
+//! Nothing it does per change is linear in the number of open conversations.
+//!
+//! Its decisions commit in one transaction per batch ([`TenantRouter::apply`]) that first checks
+//! the fence: this instance still holds the tenant's routing lease at the epoch it was built
+//! under (PostgreSQL share-locks the lease row until commit). Each decision is then checked
+//! against the stored truth: the core refuses a command the conversation no longer allows,
+//! and an offer is made only to an agent who is `available` with room by the stored count of
+//! what they own and what is offered to them. A refused decision means the router was behind:
+//! the conversations it touched are reconciled again at once.
+
+use super::decisions::{commands, transfer_decision};
+use super::settings::primary_language;
+use super::snapshot::{
+    RoutingMemory, Seen, Setup, agent_info, conversation_info, setup, tenant_calendar,
+    transferring_from, waiting,
+};
+use baton_core::conversation::{self, Actor, Command, Conversation};
+use baton_core::routing::{Decision, Router, RoutingState};
+use baton_core::{AgentId, AgentStatus, ConversationId, ConversationState, QueueId, TenantId};
+use baton_core::{Priority, Timestamp};
+use baton_store::service::{load, persist};
+use baton_store::{Agent, Store, StoreError, StoreResult, Tx};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// How often learned figures are written back at most (ms).
+const MEMORY_EVERY_MS: i64 = 10_000;
+/// How often queues with business hours are looked at while open (ms): a queue closes at most
+/// this late.
+const HOURS_CHECK_MS: i64 = 30_000;
+
+/// Something that changed and that the router must learn.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Change {
+    /// A conversation changed (any event of it).
+    Conversation(ConversationId),
+    /// An agent was created or changed.
+    Agent(AgentId),
+    /// Queues or business hours changed: rebuild.
+    Config,
+}
+
+/// What happened to a batch of decisions.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Conversations whose decision was refused: the router was behind on them.
+    pub stale: Vec<ConversationId>,
+    /// The lease was lost: this router must stop.
+    pub lost_lease: bool,
+}
+
+/// One tenant's live router. See the module docs.
+#[derive(Debug)]
+pub struct TenantRouter {
+    tenant: TenantId,
+    store: Arc<dyn Store>,
+    holder: String,
+    epoch: i64,
+    setup: Setup,
+    router: Router,
+    agents: HashMap<AgentId, Agent>,
+    /// Conversations whose owner waits for a queue transfer, by owner.
+    transferring: HashMap<ConversationId, AgentId>,
+    /// Conversations with a pending transfer (the router only offers and lapses them).
+    transfers: BTreeSet<ConversationId>,
+    /// Offers of transfers to a named agent, which lapse outside the router.
+    direct: BTreeSet<(Timestamp, ConversationId)>,
+    direct_due: HashMap<ConversationId, Timestamp>,
+    /// The queue and priority last given to the router per conversation.
+    fed: HashMap<ConversationId, (QueueId, Priority)>,
+    memory: RoutingMemory,
+    memory_saved: RoutingMemory,
+    memory_saved_at: Timestamp,
+    next_hours_check: Option<Timestamp>,
+}
+
+impl TenantRouter {
+    /// Builds the tenant's router from the store and returns it with its first decisions
+    /// (everything routable now, offers held by agents who are gone withdrawn).
+    pub async fn build(
+        store: Arc<dyn Store>,
+        tenant: &TenantId,
+        holder: &str,
+        epoch: i64,
+        now: Timestamp,
+    ) -> StoreResult<(TenantRouter, Vec<Decision>)> {
+        let business_hours = tenant_calendar(store.as_ref(), tenant).await?;
+        let mut queues = store.queues(tenant).await?;
+        queues.sort_by(|a, b| a.id.cmp(&b.id));
+        let agents = store.agents(tenant).await?;
+        let open = store.open_conversations(tenant).await?;
+        let memory: RoutingMemory = store
+            .routing_memory(tenant)
+            .await?
+            .and_then(|v| {
+                serde_json::from_value(v)
+                    .map_err(|e| tracing::warn!(%tenant, error = %e, "routing memory unreadable; starting afresh"))
+                    .ok()
+            })
+            .unwrap_or_default();
+        let setup = setup(&queues, business_hours.as_ref(), now);
+        let agents: HashMap<AgentId, Agent> =
+            agents.into_iter().map(|a| (a.id.clone(), a)).collect();
+        let mut live = TenantRouter {
+            tenant: tenant.clone(),
+            store: store.clone(),
+            holder: holder.to_string(),
+            epoch,
+            router: Router::new(setup.config.clone(), Vec::new(), Vec::new())
+                .map_err(|e| StoreError::Corrupt(format!("routing configuration: {e}")))?,
+            setup,
+            agents,
+            transferring: HashMap::new(),
+            transfers: BTreeSet::new(),
+            direct: BTreeSet::new(),
+            direct_due: HashMap::new(),
+            fed: HashMap::new(),
+            memory_saved: memory.clone(),
+            memory,
+            memory_saved_at: now,
+            next_hours_check: None,
+        };
+        let mut released = Vec::new();
+        let mut busy_since: HashMap<&AgentId, Timestamp> = HashMap::new();
+        for c in &open {
+            if let (ConversationState::Assigned, Some(a), Some(at)) =
+                (c.state, &c.assignee, c.assigned_at)
+            {
+                let e = busy_since.entry(a).or_insert(at);
+                *e = (*e).max(at);
+            }
+            if let Some(from) = transferring_from(c) {
+                live.transferring.insert(c.id.clone(), from.clone());
+            }
+        }
+        let mut infos = Vec::with_capacity(open.len());
+        for c in &open {
+            live.track(c);
+            if waiting(c) && !live.memory.seen.contains_key(&c.id) {
+                let seen = live.look_up(c).await?;
+                live.memory.seen.insert(c.id.clone(), seen);
+            }
+            let Some(mut info) = conversation_info(c, &live.setup, live.memory.seen.get(&c.id))
+            else {
+                continue;
+            };
+            // Offers held by agents who went away or offline are withdrawn first; the router
+            // then sees the conversation waiting, with that agent as a decliner.
+            if let RoutingState::Offered { agent, .. } = &info.state
+                && !live
+                    .agents
+                    .get(agent)
+                    .is_some_and(|a| matches!(a.status, AgentStatus::Available | AgentStatus::Busy))
+                && c.transfer.as_ref().is_none_or(|t| t.to_agent.is_none())
+            {
+                released.push(Decision::ReleaseOffer {
+                    conversation: c.id.clone(),
+                    agent: agent.clone(),
+                    reason: "agent_gone".into(),
+                });
+                info.declined_by.push(agent.clone());
+                info.state = RoutingState::Waiting;
+            }
+            live.fed
+                .insert(info.id.clone(), (info.queue.clone(), info.priority));
+            infos.push(info);
+        }
+        let mut counts: HashMap<&AgentId, u32> = HashMap::new();
+        for owner in live.transferring.values() {
+            *counts.entry(owner).or_default() += 1;
+        }
+        let agent_infos = live
+            .agents
+            .values()
+            .map(|a| {
+                let idle = busy_since
+                    .get(&a.id)
+                    .map_or(a.status_changed_at, |t| (*t).max(a.status_changed_at));
+                agent_info(
+                    a,
+                    &live.setup,
+                    counts.get(&a.id).copied().unwrap_or(0),
+                    idle,
+                )
+            })
+            .collect();
+        live.router = Router::new(live.setup.config.clone(), agent_infos, infos)
+            .map_err(|e| StoreError::Corrupt(format!("routing state: {e}")))?;
+        live.router.remember(&live.memory.router);
+        let mut decisions = released;
+        decisions.extend(live.router.route_all(now));
+        live.schedule_hours(now);
+        Ok((live, decisions))
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// When [`TenantRouter::tick`] next has something to do.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        [
+            self.router.next_timer(),
+            self.direct.first().map(|(at, _)| *at),
+            self.next_hours_check,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fires what is due at `now`: offer expiries, overflow steps, sticky windows, queues
+    /// opening or closing, lapsed offers of transfers to a named agent. Returns the router's
+    /// decisions and the direct transfers to lapse.
+    pub fn tick(&mut self, now: Timestamp) -> (Vec<Decision>, Vec<ConversationId>) {
+        let mut out = Vec::new();
+        if self.next_hours_check.is_some_and(|at| at <= now) {
+            for (queue, calendar) in self.setup.calendars.clone() {
+                match self
+                    .router
+                    .set_queue_open(&queue, calendar.is_open(now), now)
+                {
+                    Ok(d) => out.extend(d),
+                    Err(e) => tracing::warn!(tenant = %self.tenant, error = %e, "queue hours"),
+                }
+            }
+            self.schedule_hours(now);
+        }
+        out.extend(self.router.tick(now));
+        let mut lapsed = Vec::new();
+        while let Some((at, _)) = self.direct.first() {
+            if *at > now {
+                break;
+            }
+            let (_, id) = self.direct.pop_first().expect("first exists");
+            self.direct_due.remove(&id);
+            lapsed.push(id);
+        }
+        (out, lapsed)
+    }
+
+    fn schedule_hours(&mut self, now: Timestamp) {
+        self.next_hours_check = if self.setup.calendars.is_empty() {
+            None
+        } else {
+            let soon = now.plus_millis(HOURS_CHECK_MS);
+            Some(self.setup.next_opening(now).map_or(soon, |at| at.min(soon)))
+        };
+    }
+
+    /// Learns what changed and returns the router's decisions. `Change::Config` is not handled
+    /// here (the caller rebuilds).
+    pub async fn learn(
+        &mut self,
+        changes: impl IntoIterator<Item = Change>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Decision>> {
+        let mut out = Vec::new();
+        for change in changes {
+            match change {
+                Change::Agent(id) => self.agent_changed(&id, now, &mut out).await?,
+                Change::Conversation(id) => self.reconcile(&id, now, &mut out).await?,
+                Change::Config => {}
+            }
+        }
+        Ok(out)
+    }
+
+    async fn agent_changed(
+        &mut self,
+        id: &AgentId,
+        now: Timestamp,
+        out: &mut Vec<Decision>,
+    ) -> StoreResult<()> {
+        match self.store.agent(&self.tenant, id).await? {
+            Some(agent) => {
+                self.agents.insert(id.clone(), agent);
+            }
+            None => {
+                // Removed: they take nothing any more.
+                if let Some(a) = self.agents.get_mut(id) {
+                    a.status = AgentStatus::Offline;
+                }
+            }
+        }
+        self.feed_agent(id, now, out);
+        Ok(())
+    }
+
+    fn feed_agent(&mut self, id: &AgentId, now: Timestamp, out: &mut Vec<Decision>) {
+        let Some(agent) = self.agents.get(id) else {
+            return;
+        };
+        let transferring = self.transferring.values().filter(|a| *a == id).count() as u32;
+        let info = agent_info(agent, &self.setup, transferring, agent.status_changed_at);
+        out.extend(self.router.agent_changed(info, now));
+    }
+
+    /// Remembers what the router does not track about a conversation: a pending transfer, the
+    /// lapse time of a transfer offer to a named agent.
+    fn track(&mut self, c: &Conversation) {
+        if c.transfer.is_some() && c.state == ConversationState::Assigned {
+            self.transfers.insert(c.id.clone());
+        } else {
+            self.transfers.remove(&c.id);
+        }
+        let due = match (&c.transfer, &c.offer) {
+            (Some(t), Some(offer)) if t.to_agent.is_some() => Some(offer.expires_at),
+            _ => None,
+        };
+        if let Some(old) = self.direct_due.remove(&c.id) {
+            self.direct.remove(&(old, c.id.clone()));
+        }
+        if let Some(at) = due {
+            self.direct_due.insert(c.id.clone(), at);
+            self.direct.insert((at, c.id.clone()));
+        }
+    }
+
+    /// The customer's language and previous agent, looked up once per waiting conversation.
+    async fn look_up(&self, c: &Conversation) -> StoreResult<Seen> {
+        let profile = self.store.customer(&self.tenant, &c.customer).await?;
+        let language = profile
+            .and_then(|p| p.language)
+            .or_else(|| {
+                c.attributes
+                    .get("language")
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+            })
+            .and_then(|l| primary_language(&l));
+        let previous_agent = self
+            .store
+            .previous_agent(&self.tenant, &c.customer, &c.id)
+            .await?;
+        Ok(Seen {
+            language,
+            previous_agent,
+        })
+    }
+
+    /// Brings the router's view of one conversation in line with its stored projection.
+    async fn reconcile(
+        &mut self,
+        id: &ConversationId,
+        now: Timestamp,
+        out: &mut Vec<Decision>,
+    ) -> StoreResult<()> {
+        let conv = self.store.conversation(&self.tenant, id).await?;
+        let from = conv.as_ref().and_then(transferring_from).cloned();
+        let before = match &from {
+            Some(owner) => self.transferring.insert(id.clone(), owner.clone()),
+            None => self.transferring.remove(id),
+        };
+        if before != from {
+            for owner in [before, from].into_iter().flatten() {
+                self.feed_agent(&owner, now, out);
+            }
+        }
+        let info = match &conv {
+            Some(c) => {
+                self.track(c);
+                if waiting(c) && !self.memory.seen.contains_key(id) {
+                    let seen = self.look_up(c).await?;
+                    self.memory.seen.insert(id.clone(), seen);
+                }
+                conversation_info(c, &self.setup, self.memory.seen.get(id))
+            }
+            None => None,
+        };
+        let current = self.router.conversation_state(id);
+        tracing::debug!(tenant = %self.tenant, conversation = %id, ?current, stored = ?info.as_ref().map(|i| &i.state), "reconcile");
+        let Some(info) = info else {
+            if current.is_some() {
+                out.extend(self.router.conversation_closed(id, now));
+            }
+            self.fed.remove(id);
+            self.memory.seen.remove(id);
+            return Ok(());
+        };
+        let fed = (info.queue.clone(), info.priority);
+        let same_place = self.fed.get(id).is_some_and(|(q, _)| *q == fed.0);
+        if let Some(current) = &current
+            && same_state(current, &info.state)
+            && same_place
+        {
+            if self.fed.get(id).is_some_and(|(_, p)| *p != fed.1) {
+                match self.router.priority_changed(id, fed.1, now) {
+                    Ok(d) => out.extend(d),
+                    Err(e) => tracing::warn!(tenant = %self.tenant, error = %e, "priority"),
+                }
+                self.fed.insert(id.clone(), fed);
+            }
+            return Ok(());
+        }
+        self.fed.insert(id.clone(), fed);
+        let result = if info.state == RoutingState::Waiting {
+            self.router.conversation_queued(info, now)
+        } else {
+            self.router.upsert_conversation(info, now)
+        };
+        match result {
+            Ok(d) => out.extend(d),
+            Err(e) => {
+                tracing::warn!(tenant = %self.tenant, conversation = %id, error = %e,
+                    "the router refused a stored conversation");
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out decisions (and lapses of direct transfer offers) in one fenced transaction.
+    pub async fn apply(
+        &mut self,
+        decisions: Vec<Decision>,
+        lapsed: Vec<ConversationId>,
+        now: Timestamp,
+    ) -> StoreResult<Applied> {
+        let decisions: Vec<Decision> = decisions
+            .into_iter()
+            .filter(|d| !matches!(d, Decision::PositionsChanged { .. }))
+            .collect();
+        self.memory.router = self.router.memory();
+        let save_memory = self.memory != self.memory_saved
+            && now.millis_since(self.memory_saved_at) >= MEMORY_EVERY_MS;
+        let mut applied = Applied::default();
+        tracing::debug!(tenant = %self.tenant, ?decisions, ?lapsed, "routing batch");
+        if decisions.is_empty() && lapsed.is_empty() && !save_memory {
+            return Ok(applied);
+        }
+        let mut tx = self.store.begin().await?;
+        tx.lock_tenant(&self.tenant).await?;
+        if !tx
+            .routing_lease_held(&self.tenant, &self.holder, self.epoch)
+            .await?
+        {
+            applied.lost_lease = true;
+            return Ok(applied);
+        }
+        for id in lapsed {
+            if !self
+                .run(
+                    tx.as_mut(),
+                    &id,
+                    &Command::ExpireOffer,
+                    &Actor::System,
+                    None,
+                    now,
+                )
+                .await?
+            {
+                applied.stale.push(id);
+            }
+        }
+        // What each agent holds by the stored count, plus what this batch offered them.
+        let mut loads: HashMap<AgentId, Option<u32>> = HashMap::new();
+        for decision in decisions {
+            let Some(id) = decision.conversation().cloned() else {
+                continue;
+            };
+            if self.transfers.contains(&id) && !transfer_decision(&decision) {
+                continue;
+            }
+            if let Decision::Offer { agent, .. } | Decision::Assign { agent, .. } = &decision {
+                let room = match loads.get(agent) {
+                    Some(room) => *room,
+                    None => {
+                        let room = self.room(tx.as_mut(), agent).await?;
+                        loads.insert(agent.clone(), room);
+                        room
+                    }
+                };
+                if room.is_none_or(|r| r == 0) {
+                    tracing::debug!(tenant = %self.tenant, conversation = %id, %agent,
+                        "offer refused by the fence: agent unavailable or at capacity");
+                    applied.stale.push(id);
+                    continue;
+                }
+                loads.insert(agent.clone(), room.map(|r| r - 1));
+            }
+            let expected = match &decision {
+                Decision::OfferExpired { agent, .. } | Decision::ReleaseOffer { agent, .. } => {
+                    Some(agent)
+                }
+                _ => None,
+            };
+            for (command, actor) in commands(&decision, &self.setup.timeouts, now) {
+                if !self
+                    .run(tx.as_mut(), &id, &command, &actor, expected, now)
+                    .await?
+                {
+                    applied.stale.push(id.clone());
+                    break;
+                }
+            }
+        }
+        if save_memory {
+            tx.put_routing_memory(&self.tenant, &serde_json::to_value(&self.memory)?, now)
+                .await?;
+        }
+        tx.commit().await?;
+        if save_memory {
+            self.memory_saved = self.memory.clone();
+            self.memory_saved_at = now;
+        }
+        Ok(applied)
+    }
+
+    /// How many more conversations the agent may be offered, by the stored truth; `None` when
+    /// they are not available (or gone).
+    async fn room(&self, tx: &mut dyn Tx, agent: &AgentId) -> StoreResult<Option<u32>> {
+        let Some(stored) = tx.agent_for_update(&self.tenant, agent).await? else {
+            return Ok(None);
+        };
+        if stored.status != AgentStatus::Available {
+            return Ok(None);
+        }
+        let load = tx.agent_load(&self.tenant, agent).await?;
+        Ok(Some(stored.capacity.saturating_sub(load)))
+    }
+
+    /// Runs one command of the router on the locked conversation. False when it was refused
+    /// (the conversation changed meanwhile), or when an offer to lapse is no longer out to
+    /// `expected`.
+    async fn run(
+        &self,
+        tx: &mut dyn Tx,
+        id: &ConversationId,
+        command: &Command,
+        actor: &Actor,
+        expected: Option<&AgentId>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut conv = match load(tx, &self.tenant, id).await {
+            Ok(conv) => conv,
+            Err(StoreError::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if let Command::ExpireOffer = command {
+            let out_to = conv.offer.as_ref().map(|o| &o.agent);
+            if out_to.is_none() || expected.is_some_and(|a| Some(a) != out_to) {
+                return Ok(false);
+            }
+        }
+        match conversation::execute(&mut conv, command, actor, now) {
+            Ok(events) if events.is_empty() => Ok(true),
+            Ok(events) => {
+                persist(tx, &conv, &events, actor, now).await?;
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::debug!(tenant = %self.tenant, conversation = %id, ?command, error = %e,
+                    "routing decision refused by the conversation");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Where a waiting conversation stands in its queue, with the estimated wait.
+    pub fn position(&self, id: &ConversationId) -> Option<baton_core::routing::Position> {
+        self.router.position_of(id)
+    }
+}
+
+/// Whether the router's state and the stored one agree (who holds it, not since when).
+fn same_state(a: &RoutingState, b: &RoutingState) -> bool {
+    match (a, b) {
+        (RoutingState::Waiting, RoutingState::Waiting)
+        | (RoutingState::Deferred, RoutingState::Deferred) => true,
+        (RoutingState::Offered { agent: x, .. }, RoutingState::Offered { agent: y, .. })
+        | (RoutingState::Assigned { agent: x, .. }, RoutingState::Assigned { agent: y, .. }) => {
+            x == y
+        }
+        _ => false,
+    }
+}
