@@ -39,11 +39,13 @@ impl BotApp {
         Some(BotApp { app, state })
     }
 
-    /// Waits (bounded) until no bot turn is running.
+    /// Waits (bounded) until no bot turn is running, then until routing has caught up with
+    /// what they wrote.
     async fn settled(&self) {
         tokio::time::timeout(Duration::from_secs(20), self.state.bots.settled())
             .await
             .expect("bot turns did not finish within 20 s");
+        self.app.settle().await;
     }
 
     async fn set_bot(&self, config: Value) {

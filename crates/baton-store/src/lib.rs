@@ -25,7 +25,8 @@ pub use sql::{ConnectOptions, connect, connect_with};
 
 use async_trait::async_trait;
 use baton_core::{
-    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, QueueId, TenantId, Timestamp,
+    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, MessageId, QueueId, TenantId,
+    Timestamp,
 };
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -118,6 +119,13 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
         conversation: &ConversationId,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>>;
+    /// One transcript entry of a conversation.
+    async fn message(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> StoreResult<Option<Message>>;
     /// A conversation's events, oldest first.
     async fn events(
         &self,

@@ -313,12 +313,28 @@ pub async fn run_command(
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<Outcome> {
+    run_commands(store, tenant, id, std::slice::from_ref(command), actor, now).await
+}
+
+/// Runs several commands on one conversation, in order, in one transaction: all of them or
+/// none (e.g. an agent's reply and the record that it came from a draft).
+pub async fn run_commands(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    commands: &[Command],
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<Outcome> {
     let mut tx = store.begin().await?;
-    if routes(command) {
+    if commands.iter().any(routes) {
         tx.lock_tenant(tenant).await?;
     }
     let mut conv = load(tx.as_mut(), tenant, id).await?;
-    let events = conversation::execute(&mut conv, command, actor, now)?;
+    let mut events = Vec::new();
+    for command in commands {
+        events.extend(conversation::execute(&mut conv, command, actor, now)?);
+    }
     let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
     tx.commit().await?;
     Ok(Outcome {

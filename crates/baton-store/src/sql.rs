@@ -25,8 +25,8 @@ use crate::{Store, StoreError, StoreResult, Tx};
 use async_trait::async_trait;
 use baton_core::analytics::{Facts, FactsRow};
 use baton_core::{
-    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, EventKind, QueueId, TenantId,
-    Timestamp,
+    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, EventKind, MessageId, QueueId,
+    TenantId, Timestamp,
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -1049,6 +1049,26 @@ macro_rules! sql_backend {
                 .map(MessageRow::into_model)
                 .collect::<StoreResult<Vec<_>>>()?;
                 Ok(into_page(items, limit, |m| m.seq.to_string()))
+            }
+
+            async fn message(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                id: &MessageId,
+            ) -> StoreResult<Option<Message>> {
+                sqlx::query_as::<_, MessageRow>(concat!(
+                    "SELECT ",
+                    message_cols!(),
+                    " FROM messages WHERE tenant = $1 AND conversation = $2 AND id = $3"
+                ))
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(MessageRow::into_model)
+                .transpose()
             }
 
             async fn events(

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use baton_core::conversation::{Command, DraftAction};
 use baton_core::{MessageId, MessageRole, Role};
 use baton_kb::SearchOptions;
-use baton_store::service::{self, NewMessage};
+use baton_store::service;
 use baton_store::{Message, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -240,35 +240,38 @@ async fn use_draft(
         ));
     }
     let text = optional_text("text", body.text, MAX_TEXT)?;
-    let store = state.store.as_ref();
     let actor = principal.actor();
+    // The reply and the record of the draft's use commit together.
+    let mut commands = Vec::new();
     if body.action != DraftAction::Ignored {
         let text = text.ok_or_else(|| {
             ApiError::invalid("missing_field", "text is required to send a draft")
         })?;
-        service::post_message(
-            store,
-            &principal.tenant,
-            &id,
-            NewMessage {
+        commands.push(Command::AddMessage(
+            baton_core::conversation::MessageRecord {
+                id: baton_core::MessageId::with_suffix(&service::new_suffix()),
                 role: MessageRole::Agent,
                 text,
+                agent: actor.agent().cloned(),
                 external_id: None,
                 bot: None,
             },
-            &actor,
-            now(),
-            None,
-        )
-        .await?;
+        ));
     }
-    let command = Command::RecordDraftUse {
+    commands.push(Command::RecordDraftUse {
         draft_id,
         source,
         action: body.action,
-    };
-    let outcome =
-        service::run_command(store, &principal.tenant, &id, &command, &actor, now()).await?;
+    });
+    let outcome = service::run_commands(
+        state.store.as_ref(),
+        &principal.tenant,
+        &id,
+        &commands,
+        &actor,
+        now(),
+    )
+    .await?;
     Ok(Json(ConversationView::new(outcome.conversation, None)))
 }
 
@@ -317,21 +320,10 @@ async fn approve_held(
         now(),
     )
     .await?;
-    let messages = state
+    let message = state
         .store
-        .messages(
-            &principal.tenant,
-            &id,
-            &PageRequest {
-                limit: 500,
-                cursor: None,
-            },
-        )
-        .await?;
-    let message = messages
-        .items
-        .into_iter()
-        .find(|m| m.id == held)
+        .message(&principal.tenant, &id, &held)
+        .await?
         .ok_or(ApiError::NotFound("message"))?;
     Ok((StatusCode::CREATED, Json(message.into())))
 }
