@@ -119,6 +119,12 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
         conversation: &ConversationId,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>>;
+    /// The message with this channel id in this tenant, if any (outside a transaction).
+    async fn message_with_external_id(
+        &self,
+        tenant: &TenantId,
+        external_id: &str,
+    ) -> StoreResult<Option<Message>>;
     /// One transcript entry of a conversation.
     async fn message(
         &self,
@@ -198,6 +204,16 @@ pub trait Tx: Send {
         holder: &str,
         epoch: i64,
     ) -> StoreResult<bool>;
+    /// Serializes transactions that take the same `key` until commit (PostgreSQL advisory
+    /// transaction lock on the key's hash; SQLite write transactions are already serialized).
+    async fn lock_key(&mut self, key: &str) -> StoreResult<()>;
+    /// The customer's newest conversation on `channel` that is not closed, if any.
+    async fn open_conversation_on(
+        &mut self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        channel: &str,
+    ) -> StoreResult<Option<ConversationId>>;
     /// How many conversations count against the agent's capacity: the ones they own and the
     /// ones offered to them (offers are reservations).
     async fn agent_load(&mut self, tenant: &TenantId, agent: &AgentId) -> StoreResult<u32>;

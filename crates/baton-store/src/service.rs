@@ -119,6 +119,47 @@ pub async fn start_conversation(
     Ok(started)
 }
 
+/// The customer's open conversation on `channel`, or a new one (with the customer created or
+/// updated from `customer`, whose `external_id` is required). Atomic across instances: two
+/// messages of one customer arriving at once on two instances never open two conversations.
+/// Returns the conversation and whether it was started here.
+pub async fn open_channel_conversation(
+    store: &dyn Store,
+    tenant: &TenantId,
+    customer: CustomerInput,
+    channel: &str,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    now: Timestamp,
+) -> StoreResult<(ConversationId, bool)> {
+    let Some(external_id) = customer.external_id.clone() else {
+        return Err(StoreError::InvalidInput(
+            "a channel customer needs an external id".into(),
+        ));
+    };
+    let mut tx = store.begin().await?;
+    tx.lock_key(&format!(
+        "channel-customer:{tenant}:{channel}:{external_id}"
+    ))
+    .await?;
+    if let Some(known) = tx.customer_by_external_id(tenant, &external_id).await?
+        && let Some(open) = tx.open_conversation_on(tenant, &known.id, channel).await?
+    {
+        return Ok((open, false));
+    }
+    let (outcome, _) = start_conversation_in(
+        tx.as_mut(),
+        tenant,
+        customer,
+        channel.to_string(),
+        attributes,
+        &Actor::Customer,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((outcome.conversation.id, true))
+}
+
 /// A conversation started by a customer of the web widget, with the customer token that lets
 /// them use it.
 #[derive(Debug, Clone)]

@@ -351,6 +351,8 @@ trait Dialect: Database {
     /// Serializes routing decisions of one tenant until commit.
     async fn lock_tenant(tx: &mut Transaction<'static, Self>, tenant: &TenantId)
     -> StoreResult<()>;
+    /// Serializes transactions that take the same key until commit.
+    async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> StoreResult<()>;
     /// Commits and arranges for `events` to reach live subscribers.
     async fn commit(
         tx: Transaction<'static, Self>,
@@ -376,6 +378,10 @@ impl Dialect for Sqlite {
 
     async fn lock_tenant(_: &mut Transaction<'static, Self>, _: &TenantId) -> StoreResult<()> {
         // Write transactions are already serialized by BEGIN IMMEDIATE.
+        Ok(())
+    }
+
+    async fn lock_key(_: &mut Transaction<'static, Self>, _: &str) -> StoreResult<()> {
         Ok(())
     }
 
@@ -415,6 +421,15 @@ impl Dialect for Postgres {
     ) -> StoreResult<()> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind(tenant.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> StoreResult<()> {
+        // Two keys of 32 bits: a class of its own, so no key meets a tenant's lock.
+        sqlx::query("SELECT pg_advisory_xact_lock(7, hashtext($1))")
+            .bind(key)
             .execute(&mut **tx)
             .await?;
         Ok(())
@@ -1051,6 +1066,24 @@ macro_rules! sql_backend {
                 Ok(into_page(items, limit, |m| m.seq.to_string()))
             }
 
+            async fn message_with_external_id(
+                &self,
+                tenant: &TenantId,
+                external_id: &str,
+            ) -> StoreResult<Option<Message>> {
+                sqlx::query_as::<_, MessageRow>(concat!(
+                    "SELECT ",
+                    message_cols!(),
+                    " FROM messages WHERE tenant = $1 AND external_id = $2"
+                ))
+                .bind(tenant.as_str())
+                .bind(external_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(MessageRow::into_model)
+                .transpose()
+            }
+
             async fn message(
                 &self,
                 tenant: &TenantId,
@@ -1310,6 +1343,32 @@ macro_rules! sql_backend {
                 .fetch_optional(&mut *self.tx)
                 .await?;
                 Ok(found.is_some())
+            }
+
+            async fn lock_key(&mut self, key: &str) -> StoreResult<()> {
+                <$db as Dialect>::lock_key(&mut self.tx, key).await
+            }
+
+            async fn open_conversation_on(
+                &mut self,
+                tenant: &TenantId,
+                customer: &CustomerId,
+                channel: &str,
+            ) -> StoreResult<Option<ConversationId>> {
+                let id = sqlx::query_scalar::<_, String>(
+                    "SELECT id FROM conversations WHERE tenant = $1 AND customer_id = $2 \
+                     AND channel = $3 AND state <> 'closed' ORDER BY id DESC LIMIT 1",
+                )
+                .bind(tenant.as_str())
+                .bind(customer.as_str())
+                .bind(channel)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                id.map(|id| {
+                    ConversationId::parse(id)
+                        .map_err(|e| StoreError::Corrupt(format!("conversation id: {e}")))
+                })
+                .transpose()
             }
 
             async fn agent_load(&mut self, tenant: &TenantId, agent: &AgentId) -> StoreResult<u32> {

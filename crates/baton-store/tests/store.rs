@@ -159,6 +159,7 @@ backend_tests!(
     errors_and_conflicts,
     timers_and_open_conversations,
     routing_leases_and_agent_load,
+    channel_conversations_open_once,
     visibility,
     widget_start_is_atomic,
     customer_email,
@@ -1355,6 +1356,55 @@ async fn timers_and_open_conversations(store: Arc<dyn Store>) {
     drop(tx);
 
     let _ = (bot, other);
+}
+
+/// Eight messages of one new channel customer arriving at once open one conversation (on
+/// PostgreSQL the calls run side by side on the pool's connections).
+async fn channel_conversations_open_once(store: Arc<dyn Store>) {
+    let tenant = new_tenant(store.as_ref(), "channel-once").await.tenant.id;
+    let calls = (0..8).map(|_| {
+        let store = store.clone();
+        let tenant = tenant.clone();
+        async move {
+            let customer = service::CustomerInput {
+                external_id: Some("15550001".into()),
+                ..Default::default()
+            };
+            service::open_channel_conversation(
+                store.as_ref(),
+                &tenant,
+                customer,
+                "whatsapp",
+                serde_json::Map::new(),
+                at(0),
+            )
+            .await
+            .unwrap()
+        }
+    });
+    let opened = futures::future::join_all(calls).await;
+    assert_eq!(
+        opened.iter().filter(|(_, new)| *new).count(),
+        1,
+        "{opened:?}"
+    );
+    assert!(
+        opened.iter().all(|(id, _)| *id == opened[0].0),
+        "{opened:?}"
+    );
+    let missing = service::open_channel_conversation(
+        store.as_ref(),
+        &tenant,
+        service::CustomerInput::default(),
+        "whatsapp",
+        serde_json::Map::new(),
+        at(0),
+    )
+    .await;
+    assert!(
+        matches!(missing, Err(StoreError::InvalidInput(_))),
+        "{missing:?}"
+    );
 }
 
 /// Routing leases: one holder at a time, renewed by its holder, taken over (new epoch) only

@@ -26,11 +26,10 @@ use baton_core::conversation::{Actor, Command, HandoffSource};
 use baton_core::{AgentId, ConversationId, ConversationState, MessageRole, Role, TenantId};
 use baton_store::outbox::{Subscription, SubscriptionKind};
 use baton_store::service::{self, CustomerInput, NewMessage};
-use baton_store::{ConversationFilter, NewEvent, PageRequest, Store};
+use baton_store::{NewEvent, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::fmt;
-use std::sync::LazyLock;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -615,18 +614,6 @@ enum Received {
 /// Longest WhatsApp message id Baton stores as a message's `external_id`.
 const MAX_EXTERNAL_ID: usize = 200;
 
-/// Messages of one customer are handled one at a time in this process, so a burst (or Meta
-/// delivering a retry alongside the original) cannot open two conversations for one customer.
-static CUSTOMER_LOCKS: LazyLock<Vec<tokio::sync::Mutex<()>>> =
-    LazyLock::new(|| (0..64).map(|_| tokio::sync::Mutex::new(())).collect());
-
-fn customer_lock(tenant: &TenantId, wa_id: &str) -> &'static tokio::sync::Mutex<()> {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (tenant.as_str(), wa_id).hash(&mut hasher);
-    &CUSTOMER_LOCKS[(hasher.finish() % CUSTOMER_LOCKS.len() as u64) as usize]
-}
-
 /// Handles one customer message: text, a button tap, or something Baton cannot show.
 async fn receive(
     state: &AppState,
@@ -639,17 +626,11 @@ async fn receive(
         tracing::warn!(%tenant, "WhatsApp message without a usable id or sender ignored");
         return Ok(Received::Ignored);
     }
-    let _serial = customer_lock(tenant, &sender.wa_id).lock().await;
     let store = state.store.as_ref();
-    // Seen before (a retry by Meta): nothing is stored and the bot does not run again.
-    let (seen, customer) = {
-        let mut tx = store.begin().await?;
-        let seen = tx.message_by_external_id(tenant, &wamid).await?;
-        let customer = tx.customer_by_external_id(tenant, &sender.wa_id).await?;
-        (seen, customer)
-    };
     let handoff = matches!(&content, Content::Button { id, .. } if id == HANDOFF_BUTTON_ID);
-    if let Some(message) = seen {
+    // Seen before (a retry by Meta): nothing is stored and the bot does not run again. A retry
+    // that races its original past this read is still caught inside post_message.
+    if let Some(message) = store.message_with_external_id(tenant, &wamid).await? {
         if handoff {
             // The tap was stored but the handoff may not have been (a crash in between).
             request_person(state, tenant, &message.conversation).await?;
@@ -669,7 +650,9 @@ async fn receive(
         return Ok(Received::Ignored);
     }
     let text: String = text.chars().take(crate::dto::MAX_TEXT).collect();
-    let conversation = open_conversation(state, tenant, sender, customer).await?;
+    let conversation = open_conversation(state, tenant, sender).await?;
+    // A retry by Meta is a duplicate `external_id`: nothing is stored again and the bot does
+    // not run again (post_message dedupes inside its transaction).
     let input = NewMessage {
         role: MessageRole::Customer,
         text,
@@ -746,28 +729,7 @@ async fn open_conversation(
     state: &AppState,
     tenant: &TenantId,
     sender: &Sender,
-    known: Option<baton_store::Customer>,
 ) -> ApiResult<ConversationId> {
-    let store = state.store.as_ref();
-    if let Some(customer) = &known {
-        let filter = ConversationFilter {
-            customer: Some(customer.id.clone()),
-            ..ConversationFilter::default()
-        };
-        let page = PageRequest {
-            limit: 50,
-            cursor: None,
-        };
-        let open = store
-            .conversations(tenant, &filter, &page)
-            .await?
-            .items
-            .into_iter()
-            .find(|c| c.channel == WHATSAPP_CHANNEL && c.state != ConversationState::Closed);
-        if let Some(conv) = open {
-            return Ok(conv.id);
-        }
-    }
     let phone = sender
         .wa_id
         .bytes()
@@ -781,17 +743,16 @@ async fn open_conversation(
     };
     let mut attributes = serde_json::Map::new();
     attributes.insert("source".into(), json!("whatsapp"));
-    let (outcome, _) = service::start_conversation(
-        store,
+    let (id, _) = service::open_channel_conversation(
+        state.store.as_ref(),
         tenant,
         customer,
-        WHATSAPP_CHANNEL.into(),
+        WHATSAPP_CHANNEL,
         attributes,
-        &Actor::Customer,
         now(),
     )
     .await?;
-    Ok(outcome.conversation.id)
+    Ok(id)
 }
 
 // ---------------------------------------------------------------------------------------------
