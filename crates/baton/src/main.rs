@@ -1,6 +1,7 @@
 //! The `baton` command.
 
 mod audit;
+mod bench;
 mod demo;
 mod demo_kb;
 mod eval;
@@ -85,6 +86,11 @@ enum Command {
     Analytics {
         #[command(subcommand)]
         command: AnalyticsCommand,
+    },
+    /// Benchmarks of Baton as users run it.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
     },
     /// Run a server with a ready demo tenant on the embedded database.
     Demo {
@@ -282,6 +288,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&args),
         Command::Rules { command } => rules::run(command).await,
         Command::Simulate(args) => simulate::run(&args),
+        Command::Bench { command } => bench::run(command).await,
         Command::Demo { listen, data_dir } => {
             let config = baton_server::Config {
                 listen,

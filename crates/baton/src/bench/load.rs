@@ -1,0 +1,496 @@
+//! The set-up shared by every mode (tenant, servers, agents, conversations), and the `load`
+//! and `ingest` modes.
+
+use super::agents::{self, Agent, AgentFigures, Observed};
+use super::api::{self, Api};
+use super::driver::{self, OpFigures, OpResult};
+use super::env::Env;
+use super::report::{Report, SetupFigures};
+use super::stats::{Latency, Samples};
+use super::{HandoffVia, LoadArgs};
+use anyhow::Context;
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+
+/// The seeded tenant and the client for the servers.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The servers.
+    pub api: Api,
+    /// The tenant's API key.
+    pub key: String,
+    /// The admin's session.
+    pub admin_token: String,
+    /// Every bench agent's password.
+    pub password: String,
+}
+
+/// Creates the tenant with `baton tenant create` (as an operator does), starts the servers and
+/// logs the admin in.
+pub async fn seed(env: &mut Env, args: &LoadArgs) -> anyhow::Result<Tenant> {
+    let out = env
+        .run_cli(&[
+            "tenant",
+            "create",
+            "Bench",
+            "--admin-email",
+            "admin@bench.example",
+            "--json",
+        ])
+        .await?;
+    let created: Value = serde_json::from_str(out.trim())
+        .with_context(|| format!("`baton tenant create --json` printed {out}"))?;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let (key, email, password) = (
+        text(&created["api_key"]),
+        text(&created["admin"]["email"]),
+        text(&created["admin"]["password"]),
+    );
+    anyhow::ensure!(
+        !key.is_empty() && !password.is_empty(),
+        "unexpected `baton tenant create --json` output: {out}"
+    );
+    eprintln!("bench: starting {} server(s)", args.instances);
+    env.start_servers(args.instances).await?;
+    let api = Api::new(
+        env.servers.iter().map(|s| s.base.clone()).collect(),
+        args.request_timeout(),
+        args.max_in_flight.max(args.concurrency),
+    )?;
+    let (_, admin_token) = api.login(0, &email, &password).await?;
+    Ok(Tenant {
+        api,
+        key,
+        admin_token,
+        password: format!("bench-{}", baton_store::service::new_suffix()),
+    })
+}
+
+/// Creates `count` agents (role `agent`, English; `capacity` or the server's default) and logs
+/// them in, agent `j` on server `j` modulo the number of servers.
+pub async fn create_agents(
+    tenant: &Tenant,
+    count: usize,
+    capacity: Option<u32>,
+    limit: Duration,
+) -> anyhow::Result<Vec<Agent>> {
+    let t = tenant.clone();
+    driver::each(count, 4, limit, move |j| {
+        let t = t.clone();
+        async move {
+            let email = format!("agent-{j}@bench.example");
+            let mut body = json!({
+                "email": email, "name": format!("Agent {j}"), "password": t.password,
+                "role": "agent", "languages": ["en"],
+            });
+            if let Some(c) = capacity {
+                body["capacity"] = json!(c);
+            }
+            let instance = j % t.api.instances();
+            t.api
+                .setup(
+                    instance,
+                    Method::POST,
+                    "/v1/agents",
+                    &t.admin_token,
+                    Some(body),
+                    201,
+                )
+                .await?;
+            let (id, token) = t.api.login(instance, &email, &t.password).await?;
+            Ok(Agent {
+                id,
+                token,
+                instance,
+            })
+        }
+    })
+    .await
+}
+
+/// Starts conversations for customers `first..first + count` (state `bot`); their ids.
+pub async fn create_conversations(
+    tenant: &Tenant,
+    first: usize,
+    count: usize,
+    concurrency: usize,
+    limit: Duration,
+) -> anyhow::Result<Vec<String>> {
+    let t = tenant.clone();
+    driver::each(count, concurrency, limit, move |n| {
+        let t = t.clone();
+        async move {
+            let n = first + n;
+            t.api.start_conversation(n, &t.key, n).await
+        }
+    })
+    .await
+}
+
+/// `POST /v1/conversations` for customer `n` on server `n` (modulo): the conversation id, or
+/// the kind of failure.
+pub async fn start_op(api: &Api, key: &str, n: usize) -> Result<String, String> {
+    match api
+        .call(
+            n,
+            Method::POST,
+            "/v1/conversations",
+            key,
+            Some(api::start_body(n)),
+        )
+        .await
+    {
+        Ok(a) if a.status.as_u16() == 201 => a.body["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "start without id".to_string()),
+        Ok(a) => Err(format!("start {}", a.status.as_u16())),
+        Err(e) => Err(format!("start {}", e.kind())),
+    }
+}
+
+/// One ordinary customer message, which must leave the conversation with the bot.
+pub async fn message_op(
+    api: Api,
+    i: usize,
+    key: String,
+    conversation: String,
+    text: &'static str,
+) -> OpResult {
+    let path = format!("/v1/conversations/{conversation}/messages");
+    // Unique in the run: the server deduplicates on it.
+    let body = api::customer_message(text, &format!("bench-m-{i}-{conversation}"));
+    match api.call(i, Method::POST, &path, &key, Some(body)).await {
+        Ok(a) if a.status.as_u16() == 201 && a.body["state"] == "bot" => Ok(()),
+        // Stored, but the detector took an ordinary question for a reason to hand off.
+        Ok(a) if a.status.as_u16() == 201 => Err("unexpected_handoff".into()),
+        Ok(a) => Err(a.status.as_u16().to_string()),
+        Err(e) => Err(e.kind().into()),
+    }
+}
+
+/// One handoff of `conversation` (in state `bot`), as `via` says; the state it answered with
+/// (`queued`, `deferred`...), or why it failed (`not_escalated` when the answer shows no
+/// handoff).
+pub async fn handoff_op(
+    api: Api,
+    i: usize,
+    key: String,
+    conversation: String,
+    via: HandoffVia,
+) -> Result<String, String> {
+    let (path, body, expect) = match via {
+        HandoffVia::Message => (
+            format!("/v1/conversations/{conversation}/messages"),
+            api::customer_message(api::HUMAN_REQUEST, &format!("bench-h-{conversation}")),
+            201,
+        ),
+        HandoffVia::Api => (
+            format!("/v1/conversations/{conversation}/handoff"),
+            api::handoff_request(),
+            200,
+        ),
+    };
+    match api.call(i, Method::POST, &path, &key, Some(body)).await {
+        Ok(a) if a.status.as_u16() == expect => match a.body["state"].as_str() {
+            Some(state) if state != "bot" => Ok(state.to_string()),
+            _ => Err("not_escalated".into()),
+        },
+        Ok(a) => Err(a.status.as_u16().to_string()),
+        Err(e) => Err(e.kind().into()),
+    }
+}
+
+/// `--mode load` figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFigures {
+    /// Customer messages to the pool conversations (open loop).
+    pub messages: OpFigures,
+    /// Handoffs (open loop); `ok` are the answers that showed the handoff.
+    pub handoffs: OpFigures,
+    /// `message` or `api`.
+    pub handoff_via: &'static str,
+    /// From a handoff's scheduled time to the first offer of its conversation on an agent's
+    /// WebSocket.
+    pub trigger_to_offer: TriggerToOffer,
+    /// What the agents did.
+    pub agents: AgentFigures,
+    /// Failures of messages, handoffs, accepts and closes, except accepts and closes
+    /// answered 409 (an offer that expired or was taken is not a server error).
+    pub errors: u64,
+}
+
+/// Trigger → offer.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerToOffer {
+    /// Handoffs whose answer showed the handoff.
+    pub handed_off: u64,
+    /// Handoff conversations offered to an agent by the end of the drain.
+    pub offered: u64,
+    /// Handed off but never offered by the end of the drain.
+    pub never_offered: u64,
+    /// Seconds waited after the load for the last offers (at most `--drain`).
+    pub drain_seconds: f64,
+    /// Scheduled handoff → offer seen on the WebSocket.
+    pub latency: Latency,
+}
+
+/// `--mode ingest` figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestFigures {
+    /// Customer messages, closed loop.
+    pub messages: OpFigures,
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// Messages per second over the raw baseline's commits per second.
+    pub ratio_to_baseline: Option<f64>,
+}
+
+/// `--mode load`.
+pub async fn run_load(
+    env: &mut Env,
+    args: &LoadArgs,
+    tenant: &Tenant,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let handoff_count = ((args.handoffs * args.duration as f64).round() as u64).max(1);
+    let message_count = ((args.rate * args.duration as f64).round() as u64).max(1);
+    let started = Instant::now();
+    eprintln!(
+        "bench: creating {} agents, {} conversations and {handoff_count} to hand off",
+        args.agents, args.conversations
+    );
+    let agents = create_agents(tenant, args.agents, None, args.setup_timeout()).await?;
+    let pool = create_conversations(
+        tenant,
+        0,
+        args.conversations,
+        args.concurrency,
+        args.setup_timeout(),
+    )
+    .await?;
+    let handoff_conversations = create_conversations(
+        tenant,
+        args.conversations,
+        handoff_count as usize,
+        args.concurrency,
+        args.setup_timeout(),
+    )
+    .await?;
+    let observed = Arc::new(Observed::new(handoff_conversations.iter().cloned()));
+    let (stop, stopped) = watch::channel(false);
+    let mut workers = tokio::task::JoinSet::new();
+    for agent in agents {
+        let socket = agents::connect(
+            tenant.api.addr(agent.instance),
+            &agent.token,
+            args.request_timeout(),
+        )
+        .await?;
+        // Available only once listening, so no offer is missed.
+        tenant
+            .api
+            .set_status(agent.instance, &agent.token, "available")
+            .await?;
+        workers.spawn(agents::work(
+            tenant.api.clone(),
+            agent,
+            socket,
+            observed.clone(),
+            Duration::from_millis(args.handle_ms),
+            stopped.clone(),
+        ));
+    }
+    report.setup = Some(SetupFigures {
+        agents: args.agents,
+        conversations: args.conversations + handoff_count as usize,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    env.ensure_alive()?;
+
+    eprintln!(
+        "bench: load for {} s: {} messages/s over {} conversations, {} handoffs/s (via {})",
+        args.duration,
+        args.rate,
+        args.conversations,
+        args.handoffs,
+        via_name(args.handoff_via)
+    );
+    let in_flight = Arc::new(Semaphore::new(args.max_in_flight));
+    let start = Instant::now() + Duration::from_millis(100);
+    let pool = Arc::new(pool);
+    let messages = {
+        let (api, key, pool) = (tenant.api.clone(), tenant.key.clone(), pool.clone());
+        driver::open_loop(
+            start,
+            args.rate,
+            message_count,
+            in_flight.clone(),
+            move |i| {
+                let i = i as usize;
+                let (c, k) = (i % pool.len(), i / pool.len());
+                message_op(
+                    api.clone(),
+                    i,
+                    key.clone(),
+                    pool[c].clone(),
+                    api::question(c, k),
+                )
+            },
+        )
+    };
+    let escalated = Arc::new(Mutex::new(vec![false; handoff_count as usize]));
+    let handoffs = {
+        let (api, key, via) = (tenant.api.clone(), tenant.key.clone(), args.handoff_via);
+        let (conversations, escalated) =
+            (Arc::new(handoff_conversations.clone()), escalated.clone());
+        driver::open_loop(start, args.handoffs, handoff_count, in_flight, move |i| {
+            let i = i as usize;
+            let fut = handoff_op(api.clone(), i, key.clone(), conversations[i].clone(), via);
+            let escalated = escalated.clone();
+            async move {
+                fut.await?;
+                escalated.lock().unwrap_or_else(|e| e.into_inner())[i] = true;
+                Ok(())
+            }
+        })
+    };
+    let (messages, handoffs) = tokio::join!(messages, handoffs);
+
+    // Drain: wait (bounded) until every handed-off conversation was offered.
+    let escalated: Vec<usize> = escalated
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &e)| e.then_some(i))
+        .collect();
+    let drain_start = Instant::now();
+    let deadline = drain_start + Duration::from_secs(args.drain);
+    let mut offers = observed.offered_handoffs();
+    let pending = |observed: &Observed| {
+        escalated
+            .iter()
+            .filter(|&&i| observed.first_offer(&handoff_conversations[i]).is_none())
+            .count()
+    };
+    while pending(&observed) > 0 {
+        if tokio::time::timeout_at(deadline, offers.changed())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let drain_seconds = drain_start.elapsed().as_secs_f64();
+    // Let the agents close what they hold (bounded: one handling time and one request).
+    let closing = Instant::now() + Duration::from_millis(args.handle_ms) + args.request_timeout();
+    while observed.in_hand() > 0 && Instant::now() < closing {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    while tokio::time::timeout(Duration::from_secs(10), workers.join_next())
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {}
+
+    let mut latency = Samples::default();
+    let mut offered = 0;
+    for (i, conversation) in handoff_conversations.iter().enumerate() {
+        if let Some(at) = observed.first_offer(conversation) {
+            offered += 1;
+            let scheduled = start + Duration::from_secs_f64(i as f64 / args.handoffs);
+            latency.push(at.saturating_duration_since(scheduled));
+        }
+    }
+    let agents = observed.figures();
+    let errors = messages.errors + handoffs.errors + agents.errors;
+    report.load = Some(LoadFigures {
+        trigger_to_offer: TriggerToOffer {
+            handed_off: escalated.len() as u64,
+            offered,
+            never_offered: pending(&observed) as u64,
+            drain_seconds: (drain_seconds * 1000.0).round() / 1000.0,
+            latency: latency.summary(),
+        },
+        messages,
+        handoffs,
+        handoff_via: via_name(args.handoff_via),
+        agents,
+        errors,
+    });
+    Ok(())
+}
+
+/// `--mode ingest`.
+pub async fn run_ingest(
+    env: &mut Env,
+    args: &LoadArgs,
+    tenant: &Tenant,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    eprintln!("bench: creating {} conversations", args.conversations);
+    let pool = create_conversations(
+        tenant,
+        0,
+        args.conversations,
+        args.concurrency,
+        args.setup_timeout(),
+    )
+    .await?;
+    report.setup = Some(SetupFigures {
+        agents: 0,
+        conversations: args.conversations,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    env.ensure_alive()?;
+    eprintln!(
+        "bench: ingest for {} s, {} requests in flight",
+        args.duration, args.concurrency
+    );
+    let pool = Arc::new(pool);
+    let (api, key) = (tenant.api.clone(), tenant.key.clone());
+    let messages = driver::closed_loop(
+        args.concurrency,
+        Duration::from_secs(args.duration),
+        move |i| {
+            let i = i as usize;
+            let (c, k) = (i % pool.len(), i / pool.len());
+            message_op(
+                api.clone(),
+                i,
+                key.clone(),
+                pool[c].clone(),
+                api::question(c, k),
+            )
+        },
+    )
+    .await;
+    let ratio = report
+        .baseline
+        .as_ref()
+        .filter(|b| b.rows_per_sec > 0.0)
+        .map(|b| (messages.ok_per_sec / b.rows_per_sec * 1000.0).round() / 1000.0);
+    report.ingest = Some(IngestFigures {
+        messages,
+        concurrency: args.concurrency,
+        ratio_to_baseline: ratio,
+    });
+    Ok(())
+}
+
+/// The name of a handoff trigger.
+pub fn via_name(via: HandoffVia) -> &'static str {
+    match via {
+        HandoffVia::Message => "message",
+        HandoffVia::Api => "api",
+    }
+}
