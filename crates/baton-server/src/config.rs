@@ -16,6 +16,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Where the embedded database lives. `BATON_DATA_DIR`.
     pub data_dir: PathBuf,
+    /// Connections in the database pool; unset: 8 on SQLite (readers beside its one writer),
+    /// 16 on PostgreSQL. `BATON_DATABASE_POOL_SIZE`.
+    pub database_pool_size: Option<u32>,
     /// Login session lifetime in hours. `BATON_SESSION_TTL_HOURS`.
     pub session_ttl_hours: u32,
     /// Log filter (tracing `EnvFilter` syntax). `BATON_LOG`.
@@ -49,6 +52,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             database_url: None,
             data_dir: PathBuf::from("data"),
+            database_pool_size: None,
             session_ttl_hours: 12,
             log: "info".into(),
             stale_presence_secs: 120,
@@ -71,6 +75,7 @@ impl fmt::Debug for Config {
                 &self.database_url.as_deref().map(redact_url),
             )
             .field("data_dir", &self.data_dir)
+            .field("database_pool_size", &self.database_pool_size)
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("log", &self.log)
             .field("stale_presence_secs", &self.stale_presence_secs)
@@ -225,6 +230,20 @@ impl Config {
                 "BATON_LISTEN" => config.listen = value,
                 "BATON_DATABASE_URL" => config.database_url = Some(value),
                 "BATON_DATA_DIR" => config.data_dir = PathBuf::from(value),
+                "BATON_DATABASE_POOL_SIZE" => {
+                    config.database_pool_size = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=1000).contains(n))
+                            .ok_or_else(|| ConfigError::Env {
+                                name,
+                                message: format!(
+                                    "'{value}' is not a number of connections from 1 to 1000"
+                                ),
+                            })?,
+                    )
+                }
                 "BATON_LOG" => config.log = value,
                 "BATON_SESSION_TTL_HOURS" => {
                     config.session_ttl_hours = value.parse().map_err(|_| ConfigError::Env {
@@ -354,6 +373,15 @@ mod tests {
             .to_string();
         assert!(missing.contains("nope.toml"), "{missing}");
         assert_eq!(Config::default().database_url(), "sqlite://data/baton.db");
+        let pool = |v: &str| Config::load(None, [("BATON_DATABASE_POOL_SIZE".into(), v.into())]);
+        assert_eq!(pool("32").unwrap().database_pool_size, Some(32));
+        for bad in ["0", "many", "5000"] {
+            let err = pool(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("BATON_DATABASE_POOL_SIZE") && err.contains("1 to 1000"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

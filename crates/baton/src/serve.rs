@@ -21,7 +21,18 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
     let shown = redact_url(&url);
     eprintln!("baton: opening database {shown}");
-    let store = baton_store::connect(&url).await.with_context(|| {
+    let defaults = baton_store::ConnectOptions::default();
+    let options = baton_store::ConnectOptions {
+        max_connections: config
+            .database_pool_size
+            .unwrap_or(if url.starts_with("sqlite:") {
+                defaults.max_connections
+            } else {
+                16
+            }),
+        ..defaults
+    };
+    let store = baton_store::connect_with(&url, options).await.with_context(|| {
         format!("cannot open the database {shown}; check --database / BATON_DATABASE_URL and that the server is running")
     })?;
     store

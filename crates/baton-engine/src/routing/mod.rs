@@ -147,17 +147,32 @@ impl Routing {
     /// up.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) {
         let mut events = self.inner.store.subscribe();
-        let mut renew = tokio::time::interval(RENEW_EVERY);
-        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Leases are taken and renewed beside the event loop, so a slow database write never
+        // holds up the dispatch of events.
+        let (wake, mut woken) = mpsc::unbounded_channel::<TenantId>();
+        let leases = {
+            let routing = self.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                let mut renew = tokio::time::interval(RENEW_EVERY);
+                renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => return,
+                        _ = renew.tick() => routing.renew_all().await,
+                        Some(tenant) = woken.recv() => routing.ensure(&tenant).await,
+                    }
+                }
+            })
+        };
         loop {
             if *stop.borrow() {
                 break;
             }
             tokio::select! {
                 _ = stop.changed() => break,
-                _ = renew.tick() => self.renew_all().await,
                 received = events.recv() => match received {
-                    Ok(event) => self.dispatch(event).await,
+                    Ok(event) => self.dispatch(event, &wake),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "routing fell behind the event stream; rebuilding every tenant");
                         let tenants = self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,6 +184,8 @@ impl Routing {
                 },
             }
         }
+        leases.abort();
+        let _ = leases.await;
         let handles: Vec<(TenantId, Handle)> = self
             .inner
             .tenants
@@ -190,18 +207,24 @@ impl Routing {
         }
     }
 
-    async fn dispatch(&self, event: Arc<StoredEvent>) {
+    fn dispatch(&self, event: Arc<StoredEvent>, wake: &mpsc::UnboundedSender<TenantId>) {
         let seq = event.seq;
         let tenant = event.tenant.clone();
-        let sent = {
+        let routed = {
             let tenants = self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner());
-            tenants
-                .get(&tenant)
-                .map(|h| h.inputs.send(Input::Event(event)).is_ok())
+            match tenants.get(&tenant) {
+                Some(handle) => {
+                    if change_of(&event).is_some() {
+                        let _ = handle.inputs.send(Input::Event(event));
+                    }
+                    true
+                }
+                None => false,
+            }
         };
-        if sent.is_none() {
+        if !routed {
             // A tenant this instance does not route yet (new, or another instance's).
-            self.ensure(&tenant).await;
+            let _ = wake.send(tenant);
         }
         self.inner.dispatched.send_if_modified(|s| {
             let newer = seq > *s;
@@ -344,10 +367,26 @@ impl Routing {
     }
 }
 
+/// Conversation events that never change who waits for or holds a conversation.
+const NOT_ROUTING: [&str; 11] = [
+    "started",
+    "message_added",
+    "escalation_evaluated",
+    "bot_reply_held",
+    "bot_reply_approved",
+    "bot_reply_rejected",
+    "brief_built",
+    "draft_used",
+    "csat_recorded",
+    "customer_email_set",
+    "queue_positions",
+];
+
 /// What an event means to the router.
 fn change_of(event: &StoredEvent) -> Option<Change> {
     if let Some(id) = &event.conversation {
-        return Some(Change::Conversation(id.clone()));
+        return (!NOT_ROUTING.contains(&event.kind.as_str()))
+            .then(|| Change::Conversation(id.clone()));
     }
     match event.kind.as_str() {
         "agent_created" | "agent_updated" | "agent_status_changed" => event
