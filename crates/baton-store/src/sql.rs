@@ -50,6 +50,8 @@ const EVENTS_CHANNEL: &str = "baton_events";
 const SEQS_PER_NOTIFY: usize = 200;
 /// Seqs per `IN (...)` list when fetching events by seq.
 const SEQS_PER_QUERY: usize = 500;
+/// Notified seqs fetched together at most, when notifications queue up.
+const FAN_OUT_BATCH: usize = 2_000;
 /// An unfinished idempotent request older than this is presumed dead and may be taken over.
 const IDEMPOTENCY_TAKEOVER_MS: i64 = 60_000;
 /// Largest page a caller may ask for.
@@ -212,13 +214,32 @@ async fn pg_fan_out(
         match listener.try_recv().await {
             Ok(Some(notification)) => {
                 backoff = MIN_BACKOFF;
-                let seqs: Vec<i64> = notification
-                    .payload()
-                    .split(',')
-                    .filter_map(|s| s.parse().ok())
-                    .collect();
+                // Everything already notified is fetched in one round trip: one query per
+                // commit would fall behind a busy database, and live pushes (and the routers
+                // fed by them) with it.
+                let mut seqs: Vec<i64> = Vec::new();
+                let mut next = Some(notification);
+                while let Some(notification) = next {
+                    seqs.extend(
+                        notification
+                            .payload()
+                            .split(',')
+                            .filter_map(|s| s.parse::<i64>().ok()),
+                    );
+                    next = if seqs.len() < FAN_OUT_BATCH {
+                        listener.next_buffered()
+                    } else {
+                        None
+                    };
+                }
                 match fetch_events_by_seq_pg(&pool, &seqs).await {
-                    Ok(events) => hub.publish(events),
+                    Ok(mut events) => {
+                        // Published in commit order, which is the notification order.
+                        let order: HashMap<i64, usize> =
+                            seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+                        events.sort_by_key(|e| order.get(&e.seq).copied().unwrap_or(usize::MAX));
+                        hub.publish(events)
+                    }
                     Err(e) => tracing::error!(
                         error = %e,
                         count = seqs.len(),
