@@ -887,28 +887,35 @@ async fn postgres_routing_lease_moves_to_the_survivor() {
     let app = TestApp::with_instance(db, first).await;
     let (a, _) = agent(&app, "a@lease.example", 3, &[], "available").await;
     let tenant = baton_core::TenantId::parse(app.tenant.as_str()).unwrap();
-    let id = new_conversation(&app, 1).await;
-    assert_eq!(handoff(&app, &id, None).await["offer"]["agent"], a.as_str());
     // Within a renewal period both have tried: one holds the lease, the other does not.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !(app.instance.routing.routes(&tenant) ^ second.routing.routes(&tenant)) {
         assert!(tokio::time::Instant::now() < deadline, "no single holder");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        app.instance.routing.routes(&tenant),
-        "the first instance took it first"
-    );
-    // The first instance stops; the second takes over and routes a new handoff posted to it.
+    let first_holds = app.instance.routing.routes(&tenant);
+    // Whichever instance a request reaches, the holder routes it.
+    let id = new_conversation(&app, 1).await;
+    handoff(&app, &id, None).await;
+    if !first_holds {
+        second.settle(&app.tenant).await;
+    }
+    assert_eq!(get(&app, &id).await["offer"]["agent"], a.as_str());
+    // The holder stops; the other takes over and routes a new handoff posted to it.
     let TestApp {
-        instance,
+        instance: first,
         client,
         api_key,
         ..
     } = app;
-    drop(instance);
+    let (survivor, holder) = if first_holds {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    drop(holder);
     let started = std::time::Instant::now();
-    while !second.routing.routes(&tenant) {
+    while !survivor.routing.routes(&tenant) {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "no takeover within 5 s"
@@ -918,7 +925,7 @@ async fn postgres_routing_lease_moves_to_the_survivor() {
     let res = send(
         &client,
         Method::POST,
-        &format!("{}/v1/conversations", second.base),
+        &format!("{}/v1/conversations", survivor.base),
         Some(&api_key),
         Some(json!({"channel": "web", "customer": {"external_id": "late", "name": "Lou"}})),
     )
@@ -928,17 +935,17 @@ async fn postgres_routing_lease_moves_to_the_survivor() {
     let res = send(
         &client,
         Method::POST,
-        &format!("{}/v1/conversations/{late}/handoff", second.base),
+        &format!("{}/v1/conversations/{late}/handoff", survivor.base),
         Some(&api_key),
         Some(json!({"reason": "customer_request"})),
     )
     .await;
     assert_eq!(res.status, 200, "{}", res.body);
-    second.settle(tenant.as_str()).await;
+    survivor.settle(tenant.as_str()).await;
     let view = send(
         &client,
         Method::GET,
-        &format!("{}/v1/conversations/{late}", second.base),
+        &format!("{}/v1/conversations/{late}", survivor.base),
         Some(&api_key),
         None,
     )

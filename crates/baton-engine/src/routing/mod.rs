@@ -416,23 +416,18 @@ async fn run_tenant(
     loop {
         if live.is_none() {
             pending.clear();
-            match TenantRouter::build(store.clone(), &tenant, &holder, epoch, now()).await {
-                Ok((mut router, decisions)) => {
-                    match settle(&mut router, decisions, Vec::new()).await {
-                        Ok(true) => live = Some(router),
-                        Ok(false) => return,
-                        Err(e) => {
-                            tracing::warn!(%tenant, error = %e, "routing after a rebuild failed; retrying");
-                            tokio::time::sleep(RETRY_AFTER).await;
-                            continue;
-                        }
-                    }
-                }
+            match build(&store, &tenant, &holder, epoch).await {
+                Ok(Some(router)) => live = Some(router),
+                Ok(None) => return,
                 Err(e) => {
-                    tracing::warn!(%tenant, error = %e, "cannot build the router; retrying");
+                    tracing::warn!(%tenant, error = %e, "cannot (re)build the router; retrying");
                     tokio::time::sleep(RETRY_AFTER).await;
                     continue;
                 }
+            }
+            // A rebuild handled everything that came before the barriers waiting for it.
+            for done in barriers.drain(..) {
+                let _ = done.send(());
             }
         }
         let router = live.as_mut().expect("built above");
@@ -475,56 +470,51 @@ async fn run_tenant(
         }
         if rebuild {
             live = None;
-            // The barriers wait for the rebuild: it handles everything before them.
-            let (mut router, decisions) =
-                match TenantRouter::build(store.clone(), &tenant, &holder, epoch, now()).await {
-                    Ok(built) => built,
-                    Err(e) => {
-                        tracing::warn!(%tenant, error = %e, "cannot rebuild the router; retrying");
-                        tokio::time::sleep(RETRY_AFTER).await;
-                        continue;
-                    }
-                };
-            pending.clear();
-            match settle(&mut router, decisions, Vec::new()).await {
-                Ok(true) => live = Some(router),
-                Ok(false) => return,
-                Err(e) => {
-                    tracing::warn!(%tenant, error = %e, "routing after a rebuild failed; retrying");
-                    tokio::time::sleep(RETRY_AFTER).await;
-                    continue;
-                }
-            }
+            continue;
+        }
+        let now = now();
+        let (mut decisions, lapsed) = if timer {
+            router.tick(now)
         } else {
-            let now = now();
-            let (mut decisions, lapsed) = if timer {
-                router.tick(now)
-            } else {
-                (Vec::new(), Vec::new())
-            };
-            let changes = std::mem::take(&mut pending);
-            let result = match router.learn(changes, now).await {
-                Ok(more) => {
-                    decisions.extend(more);
-                    settle(router, decisions, lapsed).await
-                }
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => {
-                    tracing::warn!(%tenant, error = %e, "routing batch failed; rebuilding");
-                    live = None;
-                    tokio::time::sleep(RETRY_AFTER).await;
-                    continue;
-                }
+            (Vec::new(), Vec::new())
+        };
+        let changes = std::mem::take(&mut pending);
+        let result = match router.learn(changes, now).await {
+            Ok(more) => {
+                decisions.extend(more);
+                settle(router, decisions, lapsed).await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "routing batch failed; rebuilding");
+                live = None;
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
             }
         }
         for done in barriers.drain(..) {
             let _ = done.send(());
         }
     }
+}
+
+/// Builds the tenant's router from the store and carries out its first decisions. Ok(None):
+/// the lease is lost.
+async fn build(
+    store: &Arc<dyn Store>,
+    tenant: &TenantId,
+    holder: &str,
+    epoch: i64,
+) -> baton_store::StoreResult<Option<TenantRouter>> {
+    let (mut router, decisions) =
+        TenantRouter::build(store.clone(), tenant, holder, epoch, now()).await?;
+    Ok(settle(&mut router, decisions, Vec::new())
+        .await?
+        .then_some(router))
 }
 
 /// Applies a batch and re-reconciles what its fence refused, a few rounds at most. Ok(false):
