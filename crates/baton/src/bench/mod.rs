@@ -135,6 +135,10 @@ pub struct LoadArgs {
     /// Seconds of the raw database baseline.
     #[arg(long, default_value_t = 3)]
     pub baseline_secs: u64,
+    /// Keep the database at the end (the SQLite files, or the PostgreSQL database) to look
+    /// into it; its location is printed.
+    #[arg(long)]
+    pub keep_data: bool,
     /// Also write every figure as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -213,7 +217,7 @@ async fn run_load(args: LoadArgs) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted (Ctrl-C)")),
     };
     report.finish(&env, &outcome);
-    env.cleanup().await;
+    env.cleanup(args.keep_data).await;
     print!("{}", report.table());
     if let Some(path) = &args.json {
         report.write_json(path)?;
