@@ -53,11 +53,13 @@ pub struct BacklogFigures {
     pub states_before_cycles: Option<BTreeMap<String, i64>>,
 }
 
-/// Building the backlog: start a conversation and hand it off, `--concurrency` at a time.
+/// Building the backlog: start a conversation and hand it off, `--fill-concurrency` at a time.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fill {
     /// Handoffs asked for.
     pub target: usize,
+    /// Starts and handoffs in flight.
+    pub concurrency: usize,
     /// Handoffs answered with a state other than `bot`.
     pub handed_off: u64,
     /// Their states as answered (`queued`, `deferred`...).
@@ -235,7 +237,7 @@ async fn settle(api: &super::api::Api) -> Option<BTreeMap<String, i64>> {
     last
 }
 
-/// Hands off `--waiting` new conversations, `--concurrency` at a time, within
+/// Hands off `--waiting` new conversations, `--fill-concurrency` at a time, within
 /// `--setup-timeout`.
 async fn fill(tenant: &Tenant, args: &LoadArgs) -> Fill {
     let started = Instant::now();
@@ -253,10 +255,11 @@ async fn fill(tenant: &Tenant, args: &LoadArgs) -> Fill {
                 Ok::<_, String>((n, state, sent.elapsed()))
             }
         })
-        .buffer_unordered(args.concurrency.max(1));
+        .buffer_unordered(args.fill_concurrency.max(1));
     let mut work = std::pin::pin!(work);
     let mut out = Fill {
         target,
+        concurrency: args.fill_concurrency,
         handed_off: 0,
         states: BTreeMap::new(),
         failures: Failures::default(),

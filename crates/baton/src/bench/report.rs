@@ -80,7 +80,7 @@ impl Report {
                 "conversations": args.conversations, "handoff_via": via_name(args.handoff_via),
                 "drain": args.drain, "max_in_flight": args.max_in_flight,
                 "request_timeout": args.request_timeout, "concurrency": args.concurrency,
-                "waiting": args.waiting, "backlog_handoffs": args.backlog_handoffs,
+                "waiting": args.waiting, "backlog_handoffs": args.backlog_handoffs, "fill_concurrency": args.fill_concurrency,
                 "backlog_cycles": args.backlog_cycles, "setup_timeout": args.setup_timeout,
                 "baseline_secs": args.baseline_secs, "keep_data": args.keep_data,
                 "backlog_status": match args.backlog_status {
@@ -217,11 +217,12 @@ impl Report {
             row(
                 "backlog fill",
                 format!(
-                    "{} of {} handed off in {:.1} s ({:.1}/s){}; agent {}",
+                    "{} of {} handed off in {:.1} s ({:.1}/s, {} in flight){}; agent {}",
                     f.handed_off,
                     f.target,
                     f.seconds,
                     f.per_sec,
+                    f.concurrency,
                     if f.timed_out {
                         ", cut short by --setup-timeout"
                     } else {
