@@ -3,7 +3,7 @@
 use anyhow::bail;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -180,6 +180,41 @@ impl Api {
         let url = format!("{}/metrics", self.bases[i % self.bases.len()]);
         let text = self.client.get(url).send().await.ok()?.text().await.ok()?;
         Some(parse_states(&text))
+    }
+}
+
+impl Api {
+    /// Every conversation in `state` (as someone who sees them all), with the agent its pending
+    /// offer is out to: at most `pages` pages of 500; `None` when the server does not answer.
+    pub async fn conversations_in(
+        &self,
+        token: &str,
+        state: &str,
+        pages: usize,
+    ) -> Option<HashMap<String, Option<String>>> {
+        let mut found = HashMap::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..pages {
+            let mut path = format!("/v1/conversations?state={state}&limit=500");
+            if let Some(c) = &cursor {
+                path.push_str("&cursor=");
+                path.push_str(c);
+            }
+            let page = self.call(0, Method::GET, &path, token, None).await.ok()?;
+            if !page.status.is_success() {
+                return None;
+            }
+            for item in page.body["items"].as_array()? {
+                let id = item["id"].as_str()?.to_string();
+                let offer = item["offer"]["agent"].as_str().map(str::to_string);
+                found.insert(id, offer);
+            }
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        Some(found)
     }
 }
 

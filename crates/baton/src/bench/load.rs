@@ -255,6 +255,10 @@ pub struct TriggerToOffer {
     pub drain_seconds: f64,
     /// Scheduled handoff → offer seen on the WebSocket.
     pub latency: Latency,
+    /// Why the handoffs waited for (handed off or unanswered) were not seen offered, asked of
+    /// the server after the drain: `offer out, not seen on a WebSocket`, `queued, no offer`,
+    /// `not queued` (or `unknown` when the server did not answer).
+    pub not_offered_why: std::collections::BTreeMap<String, u64>,
 }
 
 /// `--mode ingest` figures.
@@ -423,6 +427,29 @@ pub async fn run_load(
         .is_some()
     {}
 
+    // What became of the handoffs nobody was seen to be offered.
+    let unseen: Vec<&String> = awaited
+        .iter()
+        .map(|&i| &handoff_conversations[i])
+        .filter(|c| observed.first_offer(c).is_none())
+        .collect();
+    let mut not_offered_why = std::collections::BTreeMap::new();
+    if !unseen.is_empty() {
+        let queued = tenant
+            .api
+            .conversations_in(&tenant.admin_token, "queued", 40)
+            .await;
+        for c in unseen {
+            let why = match queued.as_ref().map(|q| q.get(c)) {
+                None => "unknown",
+                Some(Some(Some(_))) => "offer out, not seen on a WebSocket",
+                Some(Some(None)) => "queued, no offer",
+                Some(None) => "not queued",
+            };
+            *not_offered_why.entry(why.to_string()).or_insert(0u64) += 1;
+        }
+    }
+
     let mut latency = Samples::default();
     let mut offered = 0;
     for (i, conversation) in handoff_conversations.iter().enumerate() {
@@ -445,6 +472,7 @@ pub async fn run_load(
             never_offered: not_offered(&observed, Handoff::Escalated) as u64,
             drain_seconds: (drain_seconds * 1000.0).round() / 1000.0,
             latency: latency.summary(),
+            not_offered_why,
         },
         messages,
         handoffs,

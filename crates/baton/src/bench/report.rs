@@ -173,6 +173,16 @@ impl Report {
                     o.unanswered
                 ),
             );
+            if !o.not_offered_why.is_empty() {
+                row(
+                    "  not seen offered, because",
+                    o.not_offered_why
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+            }
             let a = &l.agents;
             row(
                 "agents",
