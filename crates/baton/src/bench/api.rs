@@ -3,6 +3,7 @@
 use anyhow::bail;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,6 +173,64 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Conversations by state, as server `i`'s `/metrics` counts them (`baton_conversations`);
+    /// `None` when it does not answer.
+    pub async fn states(&self, i: usize) -> Option<BTreeMap<String, i64>> {
+        let url = format!("{}/metrics", self.bases[i % self.bases.len()]);
+        let text = self.client.get(url).send().await.ok()?.text().await.ok()?;
+        Some(parse_states(&text))
+    }
+}
+
+impl Api {
+    /// Every conversation in `state` (as someone who sees them all), with the agent its pending
+    /// offer is out to: at most `pages` pages of 500; `None` when the server does not answer.
+    pub async fn conversations_in(
+        &self,
+        token: &str,
+        state: &str,
+        pages: usize,
+    ) -> Option<HashMap<String, Option<String>>> {
+        let mut found = HashMap::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..pages {
+            let mut path = format!("/v1/conversations?state={state}&limit=500");
+            if let Some(c) = &cursor {
+                path.push_str("&cursor=");
+                path.push_str(c);
+            }
+            let page = self.call(0, Method::GET, &path, token, None).await.ok()?;
+            if !page.status.is_success() {
+                return None;
+            }
+            for item in page.body["items"].as_array()? {
+                let id = item["id"].as_str()?.to_string();
+                let offer = item["offer"]["agent"].as_str().map(str::to_string);
+                found.insert(id, offer);
+            }
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        Some(found)
+    }
+}
+
+/// `baton_conversations{state="queued"} 12` lines → `{"queued": 12}` (zeros left out).
+fn parse_states(metrics: &str) -> BTreeMap<String, i64> {
+    metrics
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("baton_conversations{state=\"")?;
+            let (state, value) = rest.split_once("\"}")?;
+            let n: i64 = value.trim().parse().ok()?;
+            (n != 0).then(|| (state.to_string(), n))
+        })
+        .collect()
+}
+
 fn str_field(v: &Value) -> anyhow::Result<String> {
     match v.as_str() {
         Some(s) if !s.is_empty() => Ok(s.to_string()),
@@ -233,4 +292,23 @@ pub const HUMAN_REQUEST: &str = "I want to talk to a human";
 /// The `k`-th message of pool conversation `c`: neighbours in one conversation always differ.
 pub fn question(c: usize, k: usize) -> &'static str {
     QUESTIONS[(c.wrapping_mul(7) + k) % QUESTIONS.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_come_from_the_conversations_gauge() {
+        let text = "# HELP baton_conversations Conversations by state.\n\
+                    # TYPE baton_conversations gauge\n\
+                    baton_conversations{state=\"bot\"} 411\n\
+                    baton_conversations{state=\"queued\"} 766\n\
+                    baton_conversations{state=\"closed\"} 0\n\
+                    baton_queue_depth{tenant=\"t\",queue=\"default\"} 766\n";
+        let states = parse_states(text);
+        assert_eq!(states.len(), 2, "{states:?}");
+        assert_eq!(states["bot"], 411);
+        assert_eq!(states["queued"], 766);
+    }
 }

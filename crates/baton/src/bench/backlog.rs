@@ -49,13 +49,17 @@ pub struct BacklogFigures {
     pub stopped: Option<String>,
     /// `lagged` notices on the agent's socket.
     pub lagged_notices: u64,
+    /// Conversations by state when the agent became available (the queue it worked).
+    pub states_before_cycles: Option<BTreeMap<String, i64>>,
 }
 
-/// Building the backlog: start a conversation and hand it off, `--concurrency` at a time.
+/// Building the backlog: start a conversation and hand it off, `--fill-concurrency` at a time.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fill {
     /// Handoffs asked for.
     pub target: usize,
+    /// Starts and handoffs in flight.
+    pub concurrency: usize,
     /// Handoffs answered with a state other than `bot`.
     pub handed_off: u64,
     /// Their states as answered (`queued`, `deferred`...).
@@ -72,7 +76,18 @@ pub struct Fill {
     pub last_tenth: Latency,
     /// Whether `--setup-timeout` cut the fill short.
     pub timed_out: bool,
+    /// Conversations by state once the server stopped changing them after the fill (its
+    /// `/metrics`): the real backlog, which includes handoffs whose answer timed out.
+    pub states_after: Option<BTreeMap<String, i64>>,
+    /// Seconds the server took to settle after the fill (at most 120).
+    pub settle_seconds: f64,
 }
+
+/// How often the fill says how far it got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Longest wait for the server to finish the handoffs it still works on after the fill.
+const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 
 /// Offers to the agent as they arrive: (conversation, when).
 type Offers = mpsc::UnboundedReceiver<(String, Instant)>;
@@ -129,7 +144,11 @@ pub async fn run(
         "bench: building a backlog of {} handoffs (agent {filling_status})",
         args.waiting
     );
-    let fill = fill(tenant, args).await;
+    let mut fill = fill(tenant, args).await;
+    eprintln!("bench: waiting for the server to settle (at most {SETTLE_LIMIT:?})");
+    let settling = Instant::now();
+    fill.states_after = settle(&api).await;
+    fill.settle_seconds = settling.elapsed().as_secs_f64();
     let timed = load::create_conversations(
         tenant,
         args.waiting,
@@ -176,6 +195,7 @@ pub async fn run(
         "bench: the agent becomes available; {} accept → close → next offer cycles",
         args.backlog_cycles
     );
+    let states_before_cycles = api.states(0).await;
     // Offers before this point (there should be none) are not the ones measured.
     while offers.try_recv().is_ok() {}
     let mut figures = BacklogFigures {
@@ -191,6 +211,7 @@ pub async fn run(
         accept_conflicts: 0,
         stopped: None,
         lagged_notices: 0,
+        states_before_cycles,
     };
     let outcome = cycles(tenant, &agent, &mut offers, args, &mut figures).await;
     figures.stopped = outcome.err().map(|e| format!("{e:#}"));
@@ -200,7 +221,23 @@ pub async fn run(
     Ok(())
 }
 
-/// Hands off `--waiting` new conversations, `--concurrency` at a time, within
+/// Reads the conversation counts every 2 s until two readings agree (the server finished the
+/// work it had queued), for at most [`SETTLE_LIMIT`]; the last reading.
+async fn settle(api: &super::api::Api) -> Option<BTreeMap<String, i64>> {
+    let deadline = Instant::now() + SETTLE_LIMIT;
+    let mut last = api.states(0).await;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = api.states(0).await;
+        if now.is_some() && now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// Hands off `--waiting` new conversations, `--fill-concurrency` at a time, within
 /// `--setup-timeout`.
 async fn fill(tenant: &Tenant, args: &LoadArgs) -> Fill {
     let started = Instant::now();
@@ -218,10 +255,11 @@ async fn fill(tenant: &Tenant, args: &LoadArgs) -> Fill {
                 Ok::<_, String>((n, state, sent.elapsed()))
             }
         })
-        .buffer_unordered(args.concurrency.max(1));
+        .buffer_unordered(args.fill_concurrency.max(1));
     let mut work = std::pin::pin!(work);
     let mut out = Fill {
         target,
+        concurrency: args.fill_concurrency,
         handed_off: 0,
         states: BTreeMap::new(),
         failures: Failures::default(),
@@ -230,9 +268,12 @@ async fn fill(tenant: &Tenant, args: &LoadArgs) -> Fill {
         first_tenth: Samples::default().summary(),
         last_tenth: Samples::default().summary(),
         timed_out: false,
+        states_after: None,
+        settle_seconds: 0.0,
     };
     let (mut first, mut last) = (Samples::default(), Samples::default());
     let tenth = target.div_ceil(10);
+    let mut last_word = Instant::now();
     loop {
         match tokio::time::timeout_at(deadline, work.next()).await {
             Err(_) => {
@@ -249,14 +290,17 @@ async fn fill(tenant: &Tenant, args: &LoadArgs) -> Fill {
                 } else if n >= target - tenth {
                     last.push(took);
                 }
-                if out.handed_off.is_multiple_of(1000) {
-                    eprintln!(
-                        "bench: {} handed off in {:.0} s",
-                        out.handed_off,
-                        started.elapsed().as_secs_f64()
-                    );
-                }
             }
+        }
+        if last_word.elapsed() >= PROGRESS_EVERY {
+            last_word = Instant::now();
+            eprintln!(
+                "bench: {:.0} s: {} handed off, {} failed ({})",
+                started.elapsed().as_secs_f64(),
+                out.handed_off,
+                out.failures.total(),
+                out.failures.short()
+            );
         }
     }
     out.seconds = started.elapsed().as_secs_f64();

@@ -247,9 +247,9 @@ impl Env {
             .collect()
     }
 
-    /// Kills the servers, drops the PostgreSQL database and deletes the SQLite files; the
-    /// logs stay.
-    pub async fn cleanup(&mut self) {
+    /// Kills the servers, drops the PostgreSQL database and deletes the SQLite files (unless
+    /// `keep_data`); the logs stay.
+    pub async fn cleanup(&mut self, keep_data: bool) {
         for server in &mut self.servers {
             if let Some(kill) = server.kill.take() {
                 let _ = kill.send(());
@@ -258,13 +258,17 @@ impl Env {
                 let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
             }
         }
+        self.cleaned = true;
+        if keep_data {
+            eprintln!("bench: the database is kept: {}", self.database_shown);
+            return;
+        }
         if let Some(pg) = self.pg.take()
             && let Err(e) = drop_database(&pg).await
         {
             eprintln!("bench: could not drop the database {}: {e:#}", pg.name);
         }
         remove_sqlite_files(&self.dir);
-        self.cleaned = true;
     }
 }
 

@@ -223,6 +223,19 @@ pub struct LoadFigures {
     /// Failures of messages, handoffs, accepts and closes, except accepts and closes
     /// answered 409 (an offer that expired or was taken is not a server error).
     pub errors: u64,
+    /// Conversations by state at the end (the server's `/metrics`).
+    pub states_at_end: Option<std::collections::BTreeMap<String, i64>>,
+}
+
+/// How a handoff request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handoff {
+    /// The answer showed the handoff.
+    Escalated,
+    /// No answer (timeout, transport): it may or may not have been committed.
+    Unanswered,
+    /// Refused, not escalated, or never sent.
+    Failed,
 }
 
 /// Trigger → offer.
@@ -230,7 +243,11 @@ pub struct LoadFigures {
 pub struct TriggerToOffer {
     /// Handoffs whose answer showed the handoff.
     pub handed_off: u64,
-    /// Handoff conversations offered to an agent by the end of the drain.
+    /// Handoffs that got no answer (timeout, transport); the drain waits for them too.
+    pub unanswered: u64,
+    /// Of those, offered all the same by the end of the drain.
+    pub unanswered_offered: u64,
+    /// Handoff conversations offered to an agent by the end of the drain (any of them).
     pub offered: u64,
     /// Handed off but never offered by the end of the drain.
     pub never_offered: u64,
@@ -238,6 +255,10 @@ pub struct TriggerToOffer {
     pub drain_seconds: f64,
     /// Scheduled handoff → offer seen on the WebSocket.
     pub latency: Latency,
+    /// Why the handoffs waited for (handed off or unanswered) were not seen offered, asked of
+    /// the server after the drain: `offer out, not seen on a WebSocket`, `queued, no offer`,
+    /// `not queued` (or `unknown` when the server did not answer).
+    pub not_offered_why: std::collections::BTreeMap<String, u64>,
 }
 
 /// `--mode ingest` figures.
@@ -344,40 +365,45 @@ pub async fn run_load(
             },
         )
     };
-    let escalated = Arc::new(Mutex::new(vec![false; handoff_count as usize]));
+    let outcomes = Arc::new(Mutex::new(vec![Handoff::Failed; handoff_count as usize]));
     let handoffs = {
         let (api, key, via) = (tenant.api.clone(), tenant.key.clone(), args.handoff_via);
-        let (conversations, escalated) =
-            (Arc::new(handoff_conversations.clone()), escalated.clone());
+        let (conversations, outcomes) = (Arc::new(handoff_conversations.clone()), outcomes.clone());
         driver::open_loop(start, args.handoffs, handoff_count, in_flight, move |i| {
             let i = i as usize;
             let fut = handoff_op(api.clone(), i, key.clone(), conversations[i].clone(), via);
-            let escalated = escalated.clone();
+            let outcomes = outcomes.clone();
             async move {
-                fut.await?;
-                escalated.lock().unwrap_or_else(|e| e.into_inner())[i] = true;
-                Ok(())
+                let result = fut.await;
+                outcomes.lock().unwrap_or_else(|e| e.into_inner())[i] = match &result {
+                    Ok(_) => Handoff::Escalated,
+                    Err(kind) if kind == "timeout" || kind == "transport" => Handoff::Unanswered,
+                    Err(_) => Handoff::Failed,
+                };
+                result.map(drop)
             }
         })
     };
     let (messages, handoffs) = tokio::join!(messages, handoffs);
 
-    // Drain: wait (bounded) until every handed-off conversation was offered.
-    let escalated: Vec<usize> = escalated
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &e)| e.then_some(i))
+    // Drain: wait (bounded) until every handed-off conversation was offered, and those whose
+    // handoff got no answer (it may have committed all the same).
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|e| e.into_inner()));
+    let awaited: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i] != Handoff::Failed)
         .collect();
     let drain_start = Instant::now();
     let deadline = drain_start + Duration::from_secs(args.drain);
     let mut offers = observed.offered_handoffs();
-    let pending = |observed: &Observed| {
-        escalated
+    let not_offered = |observed: &Observed, of: Handoff| {
+        awaited
             .iter()
+            .filter(|&&i| outcomes[i] == of)
             .filter(|&&i| observed.first_offer(&handoff_conversations[i]).is_none())
             .count()
+    };
+    let pending = |observed: &Observed| {
+        not_offered(observed, Handoff::Escalated) + not_offered(observed, Handoff::Unanswered)
     };
     while pending(&observed) > 0 {
         if tokio::time::timeout_at(deadline, offers.changed())
@@ -401,6 +427,29 @@ pub async fn run_load(
         .is_some()
     {}
 
+    // What became of the handoffs nobody was seen to be offered.
+    let unseen: Vec<&String> = awaited
+        .iter()
+        .map(|&i| &handoff_conversations[i])
+        .filter(|c| observed.first_offer(c).is_none())
+        .collect();
+    let mut not_offered_why = std::collections::BTreeMap::new();
+    if !unseen.is_empty() {
+        let queued = tenant
+            .api
+            .conversations_in(&tenant.admin_token, "queued", 40)
+            .await;
+        for c in unseen {
+            let why = match queued.as_ref().map(|q| q.get(c)) {
+                None => "unknown",
+                Some(Some(Some(_))) => "offer out, not seen on a WebSocket",
+                Some(Some(None)) => "queued, no offer",
+                Some(None) => "not queued",
+            };
+            *not_offered_why.entry(why.to_string()).or_insert(0u64) += 1;
+        }
+    }
+
     let mut latency = Samples::default();
     let mut offered = 0;
     for (i, conversation) in handoff_conversations.iter().enumerate() {
@@ -410,21 +459,27 @@ pub async fn run_load(
             latency.push(at.saturating_duration_since(scheduled));
         }
     }
+    let count = |of: Handoff| outcomes.iter().filter(|&&o| o == of).count() as u64;
     let agents = observed.figures();
     let errors = messages.errors + handoffs.errors + agents.errors;
     report.load = Some(LoadFigures {
         trigger_to_offer: TriggerToOffer {
-            handed_off: escalated.len() as u64,
+            handed_off: count(Handoff::Escalated),
+            unanswered: count(Handoff::Unanswered),
+            unanswered_offered: count(Handoff::Unanswered)
+                - not_offered(&observed, Handoff::Unanswered) as u64,
             offered,
-            never_offered: pending(&observed) as u64,
+            never_offered: not_offered(&observed, Handoff::Escalated) as u64,
             drain_seconds: (drain_seconds * 1000.0).round() / 1000.0,
             latency: latency.summary(),
+            not_offered_why,
         },
         messages,
         handoffs,
         handoff_via: via_name(args.handoff_via),
         agents,
         errors,
+        states_at_end: tenant.api.states(0).await,
     });
     Ok(())
 }

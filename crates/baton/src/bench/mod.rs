@@ -120,6 +120,10 @@ pub struct LoadArgs {
     /// `--mode backlog`: conversations waiting before the measurements.
     #[arg(long, default_value_t = 10_000)]
     pub waiting: usize,
+    /// `--mode backlog`: starts and handoffs in flight while the backlog builds up (each
+    /// after the previous one's answer).
+    #[arg(long, default_value_t = 4)]
+    pub fill_concurrency: usize,
     /// `--mode backlog`: handoffs measured on top of the backlog (at `--handoffs` per second).
     #[arg(long, default_value_t = 200)]
     pub backlog_handoffs: usize,
@@ -135,6 +139,10 @@ pub struct LoadArgs {
     /// Seconds of the raw database baseline.
     #[arg(long, default_value_t = 3)]
     pub baseline_secs: u64,
+    /// Keep the database at the end (the SQLite files, or the PostgreSQL database) to look
+    /// into it; its location is printed.
+    #[arg(long)]
+    pub keep_data: bool,
     /// Also write every figure as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -161,6 +169,12 @@ impl LoadArgs {
         within("request-timeout", self.request_timeout as f64, 1.0, 300.0)?;
         within("concurrency", self.concurrency as f64, 1.0, 1_000.0)?;
         within("waiting", self.waiting as f64, 0.0, 1_000_000.0)?;
+        within(
+            "fill-concurrency",
+            self.fill_concurrency as f64,
+            1.0,
+            1_000.0,
+        )?;
         within(
             "backlog-handoffs",
             self.backlog_handoffs as f64,
@@ -213,7 +227,7 @@ async fn run_load(args: LoadArgs) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted (Ctrl-C)")),
     };
     report.finish(&env, &outcome);
-    env.cleanup().await;
+    env.cleanup(args.keep_data).await;
     print!("{}", report.table());
     if let Some(path) = &args.json {
         report.write_json(path)?;

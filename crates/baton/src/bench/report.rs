@@ -10,6 +10,7 @@ use super::{Backend, LoadArgs, Mode};
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -79,9 +80,13 @@ impl Report {
                 "conversations": args.conversations, "handoff_via": via_name(args.handoff_via),
                 "drain": args.drain, "max_in_flight": args.max_in_flight,
                 "request_timeout": args.request_timeout, "concurrency": args.concurrency,
-                "waiting": args.waiting, "backlog_handoffs": args.backlog_handoffs,
+                "waiting": args.waiting, "backlog_handoffs": args.backlog_handoffs, "fill_concurrency": args.fill_concurrency,
                 "backlog_cycles": args.backlog_cycles, "setup_timeout": args.setup_timeout,
-                "baseline_secs": args.baseline_secs,
+                "baseline_secs": args.baseline_secs, "keep_data": args.keep_data,
+                "backlog_status": match args.backlog_status {
+                    super::BacklogStatus::Busy => "busy",
+                    super::BacklogStatus::Away => "away",
+                },
             }),
             outcome: "running".into(),
             server_died: false,
@@ -160,10 +165,24 @@ impl Report {
             row(
                 "  never offered",
                 format!(
-                    "{} of {} handed off (drain {:.1} s)",
-                    o.never_offered, o.handed_off, o.drain_seconds
+                    "{} of {} handed off (drain {:.1} s); {} of {} unanswered handoffs offered",
+                    o.never_offered,
+                    o.handed_off,
+                    o.drain_seconds,
+                    o.unanswered_offered,
+                    o.unanswered
                 ),
             );
+            if !o.not_offered_why.is_empty() {
+                row(
+                    "  not seen offered, because",
+                    o.not_offered_why
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+            }
             let a = &l.agents;
             row(
                 "agents",
@@ -192,6 +211,7 @@ impl Report {
                 "errors (all, 409 on accept/close excluded)",
                 l.errors.to_string(),
             );
+            row("conversations at the end", states(l.states_at_end.as_ref()));
         }
         if let Some(i) = &self.ingest {
             ops(&mut row, "customer messages (closed loop)", &i.messages);
@@ -207,11 +227,12 @@ impl Report {
             row(
                 "backlog fill",
                 format!(
-                    "{} of {} handed off in {:.1} s ({:.1}/s){}; agent {}",
+                    "{} of {} handed off in {:.1} s ({:.1}/s, {} in flight){}; agent {}",
                     f.handed_off,
                     f.target,
                     f.seconds,
                     f.per_sec,
+                    f.concurrency,
                     if f.timed_out {
                         ", cut short by --setup-timeout"
                     } else {
@@ -230,6 +251,14 @@ impl Report {
             );
             row("  failures", f.failures.short());
             row(
+                "  conversations after the fill",
+                format!(
+                    "{} (settled in {:.0} s)",
+                    states(f.states_after.as_ref()),
+                    f.settle_seconds
+                ),
+            );
+            row(
                 "  handoff first/last tenth p50",
                 format!(
                     "{} / {} ms",
@@ -244,6 +273,10 @@ impl Report {
                 ),
             );
             ops(&mut row, "handoffs on the backlog", &b.handoffs);
+            row(
+                "conversations when available",
+                states(b.states_before_cycles.as_ref()),
+            );
             row(
                 "available → first offer",
                 b.available_to_first_offer_ms
@@ -299,6 +332,18 @@ fn ops(row: &mut impl FnMut(&str, String), name: &str, o: &OpFigures) {
             "  late sends (start > 10 ms behind)",
             format!("{} (start lag p99/max {})", o.late, lag(o)),
         );
+    }
+}
+
+fn states(s: Option<&BTreeMap<String, i64>>) -> String {
+    match s {
+        Some(s) if !s.is_empty() => s
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(_) => "none".into(),
+        None => "unknown (/metrics did not answer)".into(),
     }
 }
 
