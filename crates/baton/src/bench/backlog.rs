@@ -89,6 +89,9 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// Longest wait for the server to finish the handoffs it still works on after the fill.
 const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 
+/// The built-in queue's offer window: an offer nobody answers is made again after it.
+const OFFER_WINDOW: Duration = Duration::from_secs(30);
+
 /// Offers to the agent as they arrive: (conversation, when).
 type Offers = mpsc::UnboundedReceiver<(String, Instant)>;
 
@@ -324,8 +327,10 @@ async fn cycles(
     figures: &mut BacklogFigures,
 ) -> anyhow::Result<()> {
     let api = &tenant.api;
-    // Generous: a stalled router is what this mode looks for, and the wait is the figure.
-    let wait = args.request_timeout() * 3;
+    // Generous: a stalled router is what this mode looks for, and the wait is the figure. An
+    // offer whose event never reached the socket is made again when it lapses (30 s by
+    // default), so the wait covers that too.
+    let wait = args.request_timeout() * 3 + OFFER_WINDOW;
     let available_at = Instant::now();
     api.set_status(agent.instance, &agent.token, "available")
         .await?;
@@ -335,7 +340,12 @@ async fn cycles(
     let (mut close_to_offer, mut close_latency, mut accept_latency) =
         (Samples::default(), Samples::default(), Samples::default());
     let result = async {
+        let mut last_word = Instant::now();
         for _ in 0..args.backlog_cycles {
+            if last_word.elapsed() >= PROGRESS_EVERY {
+                last_word = Instant::now();
+                eprintln!("bench: {} cycles done", figures.cycles);
+            }
             let sent = Instant::now();
             let accepted = api
                 .call(

@@ -224,7 +224,7 @@ async fn run_load(args: LoadArgs) -> anyhow::Result<()> {
     let mut report = report::Report::new(&args, &env);
     let outcome = tokio::select! {
         r = scenario(&mut env, &args, &mut report) => r,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted (Ctrl-C)")),
+        why = interrupted() => Err(anyhow::anyhow!("interrupted ({why})")),
     };
     report.finish(&env, &outcome);
     env.cleanup(args.keep_data).await;
@@ -238,6 +238,23 @@ async fn run_load(args: LoadArgs) -> anyhow::Result<()> {
         anyhow::bail!("a server died during the run; see its log above");
     }
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so either still stops the servers and prints what was
+/// measured.
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
 }
 
 async fn scenario(
