@@ -119,6 +119,14 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
         conversation: &ConversationId,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>>;
+    /// The last `limit` transcript entries of a conversation, oldest first (outside a
+    /// transaction).
+    async fn recent_messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
     /// The message with this channel id in this tenant, if any (outside a transaction).
     async fn message_with_external_id(
         &self,

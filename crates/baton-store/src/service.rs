@@ -79,6 +79,8 @@ pub struct MessageOutcome {
     pub evaluation: Option<serde_json::Value>,
     /// True when review mode held this bot reply for an agent (not in the transcript yet).
     pub held: bool,
+    /// The conversation's customer, when it was read for detection (saves the caller a read).
+    pub customer: Option<Customer>,
 }
 
 /// A message to add to a conversation.
@@ -311,6 +313,20 @@ pub(crate) async fn persist_with_messages(
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<(Vec<StoredEvent>, Vec<Message>)> {
+    let appended = append_with_messages(tx, conv, events, actor, now).await?;
+    tx.save_conversation(conv).await?;
+    Ok(appended)
+}
+
+/// Appends events (and the messages they add) without saving the projection: for a command
+/// that appends in several steps and saves once.
+async fn append_with_messages(
+    tx: &mut dyn Tx,
+    conv: &Conversation,
+    events: &[EventKind],
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<(Vec<StoredEvent>, Vec<Message>)> {
     let mut stored = Vec::with_capacity(events.len());
     let mut messages = Vec::new();
     for event in events {
@@ -341,7 +357,6 @@ pub(crate) async fn persist_with_messages(
             .await?,
         );
     }
-    tx.save_conversation(conv).await?;
     Ok((stored, messages))
 }
 
@@ -514,8 +529,10 @@ pub async fn post_message(
 ) -> StoreResult<MessageOutcome> {
     let detected =
         detection.filter(|_| matches!(input.role, MessageRole::Customer | MessageRole::Bot));
-    // Read-only context, read before the write transaction to keep it short.
-    let (queues, customer) = match detected {
+    // Read-only context, read before the write transaction to keep it short. The transcript is
+    // read after the conversation: if the conversation's version is unchanged once locked, no
+    // message came in between and the transcript is current.
+    let context = match detected {
         Some(_) => {
             let queues: Vec<QueueId> = store
                 .queues(tenant)
@@ -527,9 +544,11 @@ pub async fn post_message(
                 .conversation(tenant, id)
                 .await?
                 .ok_or(StoreError::NotFound("conversation"))?;
-            (queues, store.customer(tenant, &conv.customer).await?)
+            let history = store.recent_messages(tenant, id, DETECTION_HISTORY).await?;
+            let customer = store.customer(tenant, &conv.customer).await?;
+            Some((queues, customer, conv.version, history))
         }
-        None => (Vec::new(), None),
+        None => None,
     };
     let mut tx = store.begin().await?;
     let mut conv = load(tx.as_mut(), tenant, id).await?;
@@ -551,6 +570,7 @@ pub async fn post_message(
             events: vec![],
             evaluation: None,
             held: false,
+            customer: None,
         });
     }
     let record = MessageRecord {
@@ -584,11 +604,12 @@ pub async fn post_message(
     };
     let events = conversation::execute(&mut conv, &command, actor, now)?;
     let (mut stored, inserted) =
-        persist_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
+        append_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
     let message = match inserted.into_iter().next() {
         Some(message) => message,
         None => {
             // Held: nothing reaches the transcript (or the detector) until an agent approves.
+            tx.save_conversation(&conv).await?;
             tx.commit().await?;
             let message = Message {
                 id: record.id,
@@ -609,14 +630,19 @@ pub async fn post_message(
                 events: stored,
                 evaluation: None,
                 held: true,
+                customer: None,
             });
         }
     };
     let mut evaluation = None;
-    if let Some(detection) = detected {
-        let history = tx
-            .recent_messages(tenant, id, DETECTION_HISTORY + 1)
-            .await?;
+    let mut known_customer = None;
+    if let (Some(detection), Some((queues, customer, version, mut history))) = (detected, context) {
+        // `conv` is one event (the message) past what was locked.
+        if version + events.len() as u32 != conv.version {
+            history = tx.recent_messages(tenant, id, DETECTION_HISTORY).await?;
+            history.retain(|m| m.id != message.id);
+        }
+        history.push(message.clone());
         let (value, follow_up) = evaluate(
             &conv,
             &message,
@@ -640,9 +666,15 @@ pub async fn post_message(
                 now,
             )?);
         }
-        stored.extend(persist(tx.as_mut(), &conv, &events, &Actor::System, now).await?);
+        stored.extend(
+            append_with_messages(tx.as_mut(), &conv, &events, &Actor::System, now)
+                .await?
+                .0,
+        );
         evaluation = Some(value);
+        known_customer = customer;
     }
+    tx.save_conversation(&conv).await?;
     tx.commit().await?;
     Ok(MessageOutcome {
         message,
@@ -651,6 +683,7 @@ pub async fn post_message(
         events: stored,
         evaluation,
         held: false,
+        customer: known_customer,
     })
 }
 

@@ -13,6 +13,7 @@ mod log;
 mod outbox;
 #[macro_use]
 mod reports;
+mod writer;
 
 use self::log::{HashedRow, TxFacts, replay};
 use self::outbox::{DeliveryRow, SubscriptionRow};
@@ -44,10 +45,12 @@ use tokio::sync::broadcast;
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The PostgreSQL channel that carries the seqs of committed events between instances.
+/// The PostgreSQL channel that carries committed events between instances: a notification is
+/// either the events themselves (a JSON array) or, for events too big for a payload, their
+/// seqs (`12,13`), which the listeners fetch.
 const EVENTS_CHANNEL: &str = "baton_events";
-/// Seqs per notification: a NOTIFY payload must stay under 8000 bytes.
-const SEQS_PER_NOTIFY: usize = 200;
+/// Longest NOTIFY payload we send (PostgreSQL's limit is just under 8000 bytes).
+const NOTIFY_BYTES: usize = 7_800;
 /// Seqs per `IN (...)` list when fetching events by seq.
 const SEQS_PER_QUERY: usize = 500;
 /// Notified seqs fetched together at most, when notifications queue up.
@@ -136,10 +139,12 @@ async fn connect_sqlite(url: &str, opts: &ConnectOptions) -> StoreResult<SqlStor
                 path.display()
             ))
         })?;
+    let shared = Arc::new(Shared::default());
+    let committer = tokio::spawn(shared.writer.clone().run_committer(shared.hub.clone()));
     Ok(SqlStore {
         pool,
-        shared: Arc::new(Shared::default()),
-        _listener: None,
+        shared,
+        _task: Some(AbortOnDrop(committer)),
     })
 }
 
@@ -180,8 +185,14 @@ async fn connect_postgres(url: &str, opts: &ConnectOptions) -> StoreResult<SqlSt
         .max_connections(1)
         .connect_lazy_with(options.clone());
     let listener = pg_listener(&listen_pool).await.map_err(unreachable)?;
+    // Notified events are fetched on a connection of their own too: behind a busy main pool,
+    // every live push (and every routing wake-up) would wait for a free connection.
+    let fetch_pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_lazy_with(options.clone());
     let task = tokio::spawn(pg_fan_out(
-        pool.clone(),
+        fetch_pool,
         listen_pool,
         listener,
         shared.hub.clone(),
@@ -189,7 +200,7 @@ async fn connect_postgres(url: &str, opts: &ConnectOptions) -> StoreResult<SqlSt
     Ok(SqlStore {
         pool,
         shared,
-        _listener: Some(AbortOnDrop(task)),
+        _task: Some(AbortOnDrop(task)),
     })
 }
 
@@ -199,7 +210,68 @@ async fn pg_listener(pool: &Pool<Postgres>) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
-/// Turns `baton_events` notifications (seqs of committed events, in commit order) into hub
+/// The notifications that carry `events`, in order: runs of events that fit in a payload as
+/// JSON arrays, the others by seq.
+fn notify_payloads(events: &[StoredEvent]) -> StoreResult<Vec<String>> {
+    let mut payloads = Vec::new();
+    let mut run = String::new();
+    let mut seqs = String::new();
+    let flush = |buf: &mut String, payloads: &mut Vec<String>, close: &str| {
+        if !buf.is_empty() {
+            buf.push_str(close);
+            payloads.push(std::mem::take(buf));
+        }
+    };
+    for event in events {
+        let json = serde_json::to_string(event)?;
+        if json.len() + 2 > NOTIFY_BYTES {
+            flush(&mut run, &mut payloads, "]");
+            if seqs.len() + 21 > NOTIFY_BYTES {
+                flush(&mut seqs, &mut payloads, "");
+            }
+            if !seqs.is_empty() {
+                seqs.push(',');
+            }
+            seqs.push_str(&event.seq.to_string());
+            continue;
+        }
+        flush(&mut seqs, &mut payloads, "");
+        if run.len() + json.len() + 2 > NOTIFY_BYTES {
+            flush(&mut run, &mut payloads, "]");
+        }
+        run.push(if run.is_empty() { '[' } else { ',' });
+        run.push_str(&json);
+    }
+    flush(&mut run, &mut payloads, "]");
+    flush(&mut seqs, &mut payloads, "");
+    Ok(payloads)
+}
+
+/// What one notification carried: events, or seqs to fetch.
+enum Notified {
+    Events(Vec<StoredEvent>),
+    Seqs(Vec<i64>),
+}
+
+impl Notified {
+    fn parse(payload: &str) -> Notified {
+        if payload.starts_with('[') {
+            match serde_json::from_str(payload) {
+                Ok(events) => return Notified::Events(events),
+                Err(e) => tracing::error!(error = %e, "unreadable event notification; skipped"),
+            }
+            return Notified::Events(Vec::new());
+        }
+        Notified::Seqs(
+            payload
+                .split(',')
+                .filter_map(|s| s.parse::<i64>().ok())
+                .collect(),
+        )
+    }
+}
+
+/// Turns `baton_events` notifications (committed events, in commit order) into hub
 /// publications. This is also how an instance sees its own events, so each arrives exactly once.
 async fn pg_fan_out(
     pool: Pool<Postgres>,
@@ -214,37 +286,52 @@ async fn pg_fan_out(
         match listener.try_recv().await {
             Ok(Some(notification)) => {
                 backoff = MIN_BACKOFF;
-                // Everything already notified is fetched in one round trip: one query per
-                // commit would fall behind a busy database, and live pushes (and the routers
-                // fed by them) with it.
-                let mut seqs: Vec<i64> = Vec::new();
+                // Everything already notified is handled together, and what must be fetched is
+                // fetched in one round trip: one query per commit would fall behind a busy
+                // database, and live pushes (and the routers fed by them) with it.
+                let mut notified = Vec::new();
+                let mut count = 0;
                 let mut next = Some(notification);
                 while let Some(notification) = next {
-                    seqs.extend(
-                        notification
-                            .payload()
-                            .split(',')
-                            .filter_map(|s| s.parse::<i64>().ok()),
-                    );
-                    next = if seqs.len() < FAN_OUT_BATCH {
+                    let item = Notified::parse(notification.payload());
+                    count += match &item {
+                        Notified::Events(e) => e.len(),
+                        Notified::Seqs(s) => s.len(),
+                    };
+                    notified.push(item);
+                    next = if count < FAN_OUT_BATCH {
                         listener.next_buffered()
                     } else {
                         None
                     };
                 }
-                match fetch_events_by_seq_pg(&pool, &seqs).await {
-                    Ok(mut events) => {
-                        // Published in commit order, which is the notification order.
-                        let order: HashMap<i64, usize> =
-                            seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
-                        events.sort_by_key(|e| order.get(&e.seq).copied().unwrap_or(usize::MAX));
-                        hub.publish(events)
+                let seqs: Vec<i64> = notified
+                    .iter()
+                    .filter_map(|n| match n {
+                        Notified::Seqs(s) => Some(s.iter().copied()),
+                        Notified::Events(_) => None,
+                    })
+                    .flatten()
+                    .collect();
+                let mut fetched: HashMap<i64, StoredEvent> = HashMap::new();
+                if !seqs.is_empty() {
+                    match fetch_events_by_seq_pg(&pool, &seqs).await {
+                        Ok(events) => fetched = events.into_iter().map(|e| (e.seq, e)).collect(),
+                        Err(e) => tracing::error!(
+                            error = %e,
+                            count = seqs.len(),
+                            "could not load notified events; they are not pushed live"
+                        ),
                     }
-                    Err(e) => tracing::error!(
-                        error = %e,
-                        count = seqs.len(),
-                        "could not load notified events; they are not pushed live"
-                    ),
+                }
+                // Published in commit order, which is the notification order.
+                for item in notified {
+                    match item {
+                        Notified::Events(events) => hub.publish(events),
+                        Notified::Seqs(seqs) => {
+                            hub.publish(seqs.iter().filter_map(|s| fetched.remove(s)))
+                        }
+                    }
                 }
             }
             Ok(None) => tracing::warn!(
@@ -283,49 +370,19 @@ impl Drop for AbortOnDrop {
 #[derive(Debug, Default)]
 struct Shared {
     hub: LiveHub,
-    /// SQLite: held from COMMIT until the events are published, so subscribers see commit order.
-    publish: tokio::sync::Mutex<()>,
-    /// SQLite has one writer: this process's writes queue for it here, first come first
-    /// served, instead of polling SQLite's busy handler with sleeps.
-    writer: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// The turn of one writer (SQLite); `None` on PostgreSQL, whose writers run side by side.
-type WriteGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
-
-/// A pooled connection taken for one write outside a transaction, with the writer's turn.
-struct WriteConn<DB: Database> {
-    conn: sqlx::pool::PoolConnection<DB>,
-    _turn: WriteGuard,
-}
-
-impl<DB: Database> std::ops::Deref for WriteConn<DB> {
-    type Target = DB::Connection;
-    fn deref(&self) -> &Self::Target {
-        &self.conn
-    }
-}
-
-impl<DB: Database> std::ops::DerefMut for WriteConn<DB> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.conn
-    }
+    /// SQLite's one writer (group commit); unused on PostgreSQL, whose writers run side by side.
+    writer: Arc<writer::Writer>,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    /// A connection for one autocommit write, once it is this writer's turn.
-    async fn write_conn(&self) -> Result<WriteConn<DB>, sqlx::Error> {
-        let turn = DB::write_turn(&self.shared).await;
-        Ok(WriteConn {
-            conn: self.pool.acquire().await?,
-            _turn: turn,
-        })
+    /// A write transaction, once it is this writer's turn.
+    async fn begin_turn(&self) -> StoreResult<DB::Handle> {
+        DB::begin_write(&self.pool, &self.shared).await
     }
 
-    /// A write transaction, once it is this writer's turn (the turn is kept until it ends).
-    async fn begin_turn(&self) -> Result<(Transaction<'static, DB>, WriteGuard), sqlx::Error> {
-        let turn = DB::write_turn(&self.shared).await;
-        Ok((DB::begin_write(&self.pool).await?, turn))
+    /// Commits a write that publishes no event.
+    async fn finish(&self, tx: DB::Handle) -> StoreResult<()> {
+        DB::commit(tx, Vec::new(), &self.shared).await
     }
 }
 
@@ -334,30 +391,32 @@ impl<DB: Dialect> SqlStore<DB> {
 struct SqlStore<DB: Database> {
     pool: Pool<DB>,
     shared: Arc<Shared>,
-    _listener: Option<AbortOnDrop>,
+    /// The background task: PostgreSQL's NOTIFY listener, or SQLite's committer.
+    _task: Option<AbortOnDrop>,
 }
 
 /// One write transaction and the events it appended (published once committed).
-struct SqlTx<DB: Database> {
-    tx: Transaction<'static, DB>,
-    /// The writer's turn (SQLite), released when the transaction ends.
-    _turn: WriteGuard,
+struct SqlTx<DB: Dialect> {
+    tx: DB::Handle,
     events: Vec<StoredEvent>,
     shared: Arc<Shared>,
-    /// The hash of the last event of each chain (tenant, conversation) touched so far.
-    heads: HashMap<(String, Option<String>), String>,
+    /// The hash of the last event of each chain (tenant, conversation) touched so far (`None`:
+    /// the chain has no event yet).
+    heads: HashMap<(String, Option<String>), Option<String>>,
+    /// The enabled subscriptions of each tenant written to so far: (id, events, channel).
+    subscriptions: HashMap<String, Vec<(String, String, Option<String>)>>,
     /// Analytics facts of the conversations touched so far, by conversation id.
     facts: HashMap<String, TxFacts>,
 }
 
-impl<DB: Database> SqlTx<DB> {
-    fn new(tx: Transaction<'static, DB>, turn: WriteGuard, shared: Arc<Shared>) -> Self {
+impl<DB: Dialect> SqlTx<DB> {
+    fn new(tx: DB::Handle, shared: Arc<Shared>) -> Self {
         SqlTx {
             tx,
-            _turn: turn,
             events: Vec::new(),
             shared,
             heads: HashMap::new(),
+            subscriptions: HashMap::new(),
             facts: HashMap::new(),
         }
     }
@@ -365,21 +424,17 @@ impl<DB: Database> SqlTx<DB> {
 
 /// What differs between the two databases.
 trait Dialect: Database {
-    /// Waits for this writer's turn (SQLite); `None` where writers do not queue.
-    async fn write_turn(shared: &Shared) -> WriteGuard;
-    /// Starts a write transaction.
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error>;
+    /// A write transaction's connection.
+    type Handle: std::ops::DerefMut<Target = Self::Connection> + Send;
+    /// Starts a write transaction (on SQLite, once it is this writer's turn).
+    async fn begin_write(pool: &Pool<Self>, shared: &Shared) -> StoreResult<Self::Handle>;
     /// Serializes routing decisions of one tenant until commit.
-    async fn lock_tenant(tx: &mut Transaction<'static, Self>, tenant: &TenantId)
-    -> StoreResult<()>;
+    async fn lock_tenant(tx: &mut Self::Handle, tenant: &TenantId) -> StoreResult<()>;
     /// Serializes transactions that take the same key until commit.
-    async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> StoreResult<()>;
-    /// Commits and arranges for `events` to reach live subscribers.
-    async fn commit(
-        tx: Transaction<'static, Self>,
-        events: Vec<StoredEvent>,
-        shared: &Shared,
-    ) -> StoreResult<()>;
+    async fn lock_key(tx: &mut Self::Handle, key: &str) -> StoreResult<()>;
+    /// Commits and arranges for `events` to reach live subscribers; returns once durable.
+    async fn commit(tx: Self::Handle, events: Vec<StoredEvent>, shared: &Shared)
+    -> StoreResult<()>;
     /// The migrations for this database.
     fn migrator() -> &'static Migrator;
     /// Whether concurrent migrators are serialized by the database (an advisory lock).
@@ -387,37 +442,27 @@ trait Dialect: Database {
 }
 
 impl Dialect for Sqlite {
-    async fn write_turn(shared: &Shared) -> WriteGuard {
-        Some(shared.writer.clone().lock_owned().await)
+    type Handle = writer::Turn;
+
+    async fn begin_write(pool: &Pool<Self>, shared: &Shared) -> StoreResult<writer::Turn> {
+        shared.writer.begin(pool).await
     }
 
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
-        // writes can fail with SQLITE_BUSY instead of waiting (lock upgrade deadlock).
-        pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    async fn lock_tenant(_: &mut Transaction<'static, Self>, _: &TenantId) -> StoreResult<()> {
-        // Write transactions are already serialized by BEGIN IMMEDIATE.
+    async fn lock_tenant(_: &mut writer::Turn, _: &TenantId) -> StoreResult<()> {
+        // Write transactions are already serialized by the one writer.
         Ok(())
     }
 
-    async fn lock_key(_: &mut Transaction<'static, Self>, _: &str) -> StoreResult<()> {
+    async fn lock_key(_: &mut writer::Turn, _: &str) -> StoreResult<()> {
         Ok(())
     }
 
     async fn commit(
-        tx: Transaction<'static, Self>,
+        tx: writer::Turn,
         events: Vec<StoredEvent>,
         shared: &Shared,
     ) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(tx.commit().await?);
-        }
-        let _order = shared.publish.lock().await;
-        tx.commit().await?;
-        shared.hub.publish(events);
-        Ok(())
+        shared.writer.commit(tx, events, &shared.hub).await
     }
 
     fn migrator() -> &'static Migrator {
@@ -428,18 +473,13 @@ impl Dialect for Sqlite {
 }
 
 impl Dialect for Postgres {
-    async fn write_turn(_: &Shared) -> WriteGuard {
-        None
+    type Handle = Transaction<'static, Postgres>;
+
+    async fn begin_write(pool: &Pool<Self>, _: &Shared) -> StoreResult<Self::Handle> {
+        Ok(pool.begin().await?)
     }
 
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin().await
-    }
-
-    async fn lock_tenant(
-        tx: &mut Transaction<'static, Self>,
-        tenant: &TenantId,
-    ) -> StoreResult<()> {
+    async fn lock_tenant(tx: &mut Self::Handle, tenant: &TenantId) -> StoreResult<()> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind(tenant.as_str())
             .execute(&mut **tx)
@@ -447,7 +487,7 @@ impl Dialect for Postgres {
         Ok(())
     }
 
-    async fn lock_key(tx: &mut Transaction<'static, Self>, key: &str) -> StoreResult<()> {
+    async fn lock_key(tx: &mut Self::Handle, key: &str) -> StoreResult<()> {
         // Two keys of 32 bits: a class of its own, so no key meets a tenant's lock.
         sqlx::query("SELECT pg_advisory_xact_lock(7, hashtext($1))")
             .bind(key)
@@ -456,19 +496,10 @@ impl Dialect for Postgres {
         Ok(())
     }
 
-    async fn commit(
-        mut tx: Transaction<'static, Self>,
-        events: Vec<StoredEvent>,
-        _: &Shared,
-    ) -> StoreResult<()> {
+    async fn commit(mut tx: Self::Handle, events: Vec<StoredEvent>, _: &Shared) -> StoreResult<()> {
         // NOTIFY inside the transaction is delivered only if it commits, in commit order. The
         // listener task (of every instance, this one included) publishes the events.
-        for chunk in events.chunks(SEQS_PER_NOTIFY) {
-            let payload = chunk
-                .iter()
-                .map(|e| e.seq.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
+        for payload in notify_payloads(&events)? {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(EVENTS_CHANNEL)
                 .bind(payload)
@@ -738,8 +769,8 @@ macro_rules! sql_backend {
             }
 
             async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-                let (tx, turn) = self.begin_turn().await?;
-                Ok(Box::new(SqlTx::<$db>::new(tx, turn, self.shared.clone())))
+                let tx = self.begin_turn().await?;
+                Ok(Box::new(SqlTx::<$db>::new(tx, self.shared.clone())))
             }
 
             fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
@@ -775,7 +806,8 @@ macro_rules! sql_backend {
                 now: Timestamp,
                 ttl_ms: i64,
             ) -> StoreResult<Option<i64>> {
-                Ok(sqlx::query_scalar::<_, i64>(
+                let mut w = self.begin_turn().await?;
+                let done = sqlx::query_scalar::<_, i64>(
                     "INSERT INTO routing_leases (tenant, holder, epoch, expires_at) \
                      VALUES ($1, $2, 1, $4) \
                      ON CONFLICT (tenant) DO UPDATE SET \
@@ -790,8 +822,10 @@ macro_rules! sql_backend {
                 .bind(holder)
                 .bind(now.millis())
                 .bind(now.millis() + ttl_ms)
-                .fetch_optional(&mut *self.write_conn().await?)
-                .await?)
+                .fetch_optional(&mut *w)
+                .await?;
+                self.finish(w).await?;
+                Ok(done)
             }
 
             async fn routing_memory(
@@ -1087,6 +1121,30 @@ macro_rules! sql_backend {
                 Ok(into_page(items, limit, |m| m.seq.to_string()))
             }
 
+            async fn recent_messages(
+                &self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+                limit: u32,
+            ) -> StoreResult<Vec<Message>> {
+                let mut items = sqlx::query_as::<_, MessageRow>(concat!(
+                    "SELECT ",
+                    message_cols!(),
+                    " FROM messages WHERE tenant = $1 AND conversation = $2 \
+                     ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(MessageRow::into_model)
+                .collect::<StoreResult<Vec<_>>>()?;
+                items.reverse();
+                Ok(items)
+            }
+
             async fn message_with_external_id(
                 &self,
                 tenant: &TenantId,
@@ -1217,7 +1275,7 @@ macro_rules! sql_backend {
                 now: Timestamp,
                 limit: u32,
             ) -> StoreResult<Vec<(TenantId, String)>> {
-                let (mut tx, _turn) = self.begin_turn().await?;
+                let mut tx = self.begin_turn().await?;
                 let rows = sqlx::query_as::<_, (String, String)>(concat!(
                     "SELECT tenant, kind FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
                     $skip_locked
@@ -1238,7 +1296,7 @@ macro_rules! sql_backend {
                         .map_err(|e| StoreError::Corrupt(format!("timer tenant: {e}")))?;
                     out.push((tenant, kind));
                 }
-                tx.commit().await?;
+                self.finish(tx).await?;
                 Ok(out)
             }
 
@@ -1257,6 +1315,7 @@ macro_rules! sql_backend {
                 fingerprint: &str,
                 now: Timestamp,
             ) -> StoreResult<IdempotencyClaim> {
+                let mut w = self.begin_turn().await?;
                 let inserted = sqlx::query(
                     "INSERT INTO idempotency (scope, idem_key, fingerprint, created_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (scope, idem_key) DO NOTHING",
@@ -1265,9 +1324,10 @@ macro_rules! sql_backend {
                 .bind(key)
                 .bind(fingerprint)
                 .bind(now.millis())
-                .execute(&mut *self.write_conn().await?)
+                .execute(&mut *w)
                 .await?
                 .rows_affected();
+                self.finish(w).await?;
                 if inserted == 1 {
                     return Ok(IdempotencyClaim::Claimed);
                 }
@@ -1294,6 +1354,7 @@ macro_rules! sql_backend {
                     return Ok(IdempotencyClaim::InProgress);
                 }
                 // The first request died: take over, unless another retry just did.
+                let mut w = self.begin_turn().await?;
                 let taken = sqlx::query(
                     "UPDATE idempotency SET created_at = $3 WHERE scope = $1 AND idem_key = $2 \
                      AND created_at = $4 AND status IS NULL",
@@ -1302,9 +1363,10 @@ macro_rules! sql_backend {
                 .bind(key)
                 .bind(now.millis())
                 .bind(row.created_at)
-                .execute(&mut *self.write_conn().await?)
+                .execute(&mut *w)
                 .await?
                 .rows_affected();
+                self.finish(w).await?;
                 Ok(if taken == 1 { IdempotencyClaim::Claimed } else { IdempotencyClaim::InProgress })
             }
 
@@ -1315,6 +1377,7 @@ macro_rules! sql_backend {
                 status: u16,
                 body: &str,
             ) -> StoreResult<()> {
+                let mut w = self.begin_turn().await?;
                 sqlx::query(
                     "UPDATE idempotency SET status = $3, body = $4 \
                      WHERE scope = $1 AND idem_key = $2",
@@ -1323,20 +1386,23 @@ macro_rules! sql_backend {
                 .bind(key)
                 .bind(i64::from(status))
                 .bind(body)
-                .execute(&mut *self.write_conn().await?)
+                .execute(&mut *w)
                 .await?;
+                self.finish(w).await?;
                 Ok(())
             }
 
             async fn idempotency_release(&self, scope: &str, key: &str) -> StoreResult<()> {
+                let mut w = self.begin_turn().await?;
                 sqlx::query(
                     "DELETE FROM idempotency WHERE scope = $1 AND idem_key = $2 \
                      AND status IS NULL",
                 )
                 .bind(scope)
                 .bind(key)
-                .execute(&mut *self.write_conn().await?)
+                .execute(&mut *w)
                 .await?;
+                self.finish(w).await?;
                 Ok(())
             }
         }
@@ -1739,16 +1805,60 @@ macro_rules! sql_backend {
                 tenant: &TenantId,
                 id: &ConversationId,
             ) -> StoreResult<Option<Conversation>> {
-                sqlx::query_scalar::<_, String>(concat!(
-                    "SELECT data FROM conversations WHERE tenant = $1 AND id = $2",
-                    $for_update
-                ))
+                if !$for_update.is_empty() {
+                    // Lock first, then read: a read in the locking statement could see the
+                    // chain head and facts of before the transaction it waited for.
+                    let locked = sqlx::query(concat!(
+                        "SELECT 1 FROM conversations WHERE tenant = $1 AND id = $2",
+                        $for_update
+                    ))
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                    if locked.is_none() {
+                        return Ok(None);
+                    }
+                }
+                // The row, the head of its event chain, its analytics facts and the customer's
+                // tier (what appending its events needs next) in one round trip.
+                let row = sqlx::query_as::<
+                    _,
+                    (String, Option<String>, Option<String>, Option<String>, Option<String>),
+                >(
+                    "SELECT c.data, (SELECT e.hash FROM events e WHERE e.tenant = c.tenant \
+                     AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1), f.data, \
+                     c.customer_id, cu.tier FROM conversations c \
+                     LEFT JOIN conversation_facts f ON f.conversation = c.id \
+                     LEFT JOIN customers cu ON cu.id = c.customer_id \
+                     WHERE c.tenant = $1 AND c.id = $2",
+                )
                 .bind(tenant.as_str())
                 .bind(id.as_str())
                 .fetch_optional(&mut *self.tx)
-                .await?
-                .map(|data| conversation_from_json(&data))
-                .transpose()
+                .await?;
+                let Some((data, head, facts, customer, tier)) = row else {
+                    return Ok(None);
+                };
+                let conversation = conversation_from_json(&data)?;
+                self.heads
+                    .entry((tenant.to_string(), Some(id.to_string())))
+                    .or_insert(head);
+                if let Some(facts) = facts
+                    && !self.facts.contains_key(id.as_str())
+                {
+                    self.facts.insert(
+                        id.to_string(),
+                        TxFacts {
+                            tenant: tenant.to_string(),
+                            customer,
+                            tier,
+                            facts: serde_json::from_str(&facts)?,
+                            dirty: false,
+                        },
+                    );
+                }
+                Ok(Some(conversation))
             }
 
             async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()> {
@@ -1866,6 +1976,7 @@ macro_rules! sql_backend {
             }
 
             async fn put_subscription(&mut self, sub: &Subscription) -> StoreResult<()> {
+                self.subscriptions.remove(sub.tenant.as_str());
                 sqlx::query(
                     "INSERT INTO subscriptions (id, tenant, kind, events, channel, config, enabled, \
                      created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE \
@@ -1887,6 +1998,7 @@ macro_rules! sql_backend {
             }
 
             async fn delete_subscription(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool> {
+                self.subscriptions.remove(tenant.as_str());
                 sqlx::query(
                     "DELETE FROM deliveries WHERE tenant = $1 AND subscription = $2 \
                      AND state = 'pending'",
@@ -2044,7 +2156,7 @@ macro_rules! sql_backend {
                 .await?;
                 self.heads.insert(
                     (event.tenant.to_string(), conversation.map(ToString::to_string)),
-                    hash,
+                    Some(hash),
                 );
                 if let Some(c) = conversation {
                     let channel = match self.facts.get_mut(c.as_str()) {
@@ -2102,3 +2214,49 @@ sql_backend!(
     for_share = " FOR SHARE",
     skip_locked = " FOR UPDATE SKIP LOCKED"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, text_len: usize) -> StoredEvent {
+        StoredEvent {
+            seq,
+            tenant: TenantId::with_suffix("t"),
+            conversation: None,
+            kind: "note".into(),
+            actor: baton_core::Actor::System,
+            data: serde_json::json!({ "text": "x".repeat(text_len) }),
+            at: Timestamp::from_millis(seq),
+        }
+    }
+
+    /// Every payload fits PostgreSQL's limit, and reading them back in order gives every event
+    /// in order: small ones carried whole, big ones by seq.
+    #[test]
+    fn notify_payloads_fit_and_keep_order() {
+        let sizes = [10, 20, 9_000, 3_000, 3_000, 3_000, 12_000, 15_000, 5];
+        let events: Vec<StoredEvent> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| event(i as i64 + 1, *n))
+            .collect();
+        let payloads = notify_payloads(&events).unwrap();
+        assert!(payloads.iter().all(|p| p.len() < 8_000));
+        let mut seen = Vec::new();
+        for p in &payloads {
+            match Notified::parse(p) {
+                Notified::Events(es) => seen.extend(es.into_iter().map(|e| (e.seq, true))),
+                Notified::Seqs(ss) => seen.extend(ss.into_iter().map(|s| (s, false))),
+            }
+        }
+        let expected: Vec<(i64, bool)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as i64 + 1, *n < 7_000))
+            .collect();
+        assert_eq!(seen, expected);
+        assert_eq!(payloads.len(), 6, "[1,2] 3 [4,5] [6] 7,8 [9]: {payloads:?}");
+        assert!(notify_payloads(&[]).unwrap().is_empty());
+    }
+}

@@ -163,6 +163,7 @@ backend_tests!(
     visibility,
     widget_start_is_atomic,
     customer_email,
+    writes_that_queue_commit_together,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -1083,6 +1084,167 @@ async fn live_events(store: Arc<dyn Store>) {
         s.events_by_seq(&[expected[0].seq]).await.unwrap(),
         vec![expected[0].clone()]
     );
+}
+
+/// Write transactions that queue behind each other (on SQLite, they share one commit): each
+/// one that commits is durable and published once its call returns, in commit order; one that
+/// ends without committing (dropped after writing) leaves nothing, even in the middle of others.
+async fn writes_that_queue_commit_together(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let tenant = new_tenant(s, "batch").await.tenant.id;
+    let mut rx = s.subscribe();
+    let setting = |n: u32| serde_json::json!({ "n": n });
+    let audit = |n: u32| NewEvent {
+        tenant: tenant.clone(),
+        conversation: None,
+        kind: format!("audit_{n}"),
+        actor: Actor::System,
+        data: serde_json::json!({ "n": n }),
+        at: at(i64::from(n)),
+    };
+
+    // The first holds the writer while the others queue up behind it.
+    let mut first = s.begin().await.unwrap();
+    first
+        .put_setting(&tenant, "k1", &setting(1), at(1))
+        .await
+        .unwrap();
+    first.append_event(&audit(1)).await.unwrap();
+    let mut queued = Vec::new();
+    for n in 2..=6u32 {
+        let store = store.clone();
+        let tenant = tenant.clone();
+        let event = audit(n);
+        queued.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.put_setting(
+                &tenant,
+                &format!("k{n}"),
+                &serde_json::json!({ "n": n }),
+                at(2),
+            )
+            .await
+            .unwrap();
+            tx.append_event(&event).await.unwrap();
+            if n % 2 == 0 {
+                drop(tx); // ends without committing
+                return;
+            }
+            tx.commit().await.unwrap();
+            // Committed means durable and readable by anyone.
+            let got = store.setting(&tenant, &format!("k{n}")).await.unwrap();
+            assert_eq!(got, Some(serde_json::json!({ "n": n })));
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first.commit().await.unwrap();
+    assert_eq!(s.setting(&tenant, "k1").await.unwrap(), Some(setting(1)));
+    for task in queued {
+        task.await.unwrap();
+    }
+    for n in [2, 4, 6] {
+        assert_eq!(
+            s.setting(&tenant, &format!("k{n}")).await.unwrap(),
+            None,
+            "k{n}"
+        );
+    }
+    // Published: exactly the committed ones, in commit (seq) order.
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(recv(&mut rx).await);
+    }
+    assert!(rx.try_recv().is_err(), "nothing else was published");
+    let mut kinds: Vec<&str> = got.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds[0], "audit_1");
+    assert!(got.windows(2).all(|w| w[0].seq < w[1].seq), "commit order");
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["audit_1", "audit_3", "audit_5"]);
+    assert!(
+        s.verify_log().await.unwrap().broken.is_none(),
+        "hash chain intact"
+    );
+
+    // Many at once, through the commands: every one answered, stored and published.
+    let conversations: Vec<ConversationId> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(start(s, &tenant, None).await.id);
+        }
+        v
+    };
+    let mut rx = s.subscribe();
+    let mut posts = Vec::new();
+    for i in 0..40u32 {
+        let store = store.clone();
+        let tenant = tenant.clone();
+        let id = conversations[i as usize % conversations.len()].clone();
+        posts.push(tokio::spawn(async move {
+            service::post_message(
+                store.as_ref(),
+                &tenant,
+                &id,
+                text(
+                    MessageRole::Customer,
+                    &format!("message {i}"),
+                    Some(&format!("m{i}")),
+                ),
+                &Actor::Customer,
+                at(100 + i64::from(i)),
+                None,
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut seqs = Vec::new();
+    for post in posts {
+        let out = post.await.unwrap();
+        assert!(!out.duplicate);
+        seqs.extend(out.events.iter().map(|e| e.seq));
+    }
+    let mut published = Vec::new();
+    while published.len() < seqs.len() {
+        let event = recv(&mut rx).await;
+        // On PostgreSQL the starts' own events can still be on their way (NOTIFY).
+        if event.kind != "started" {
+            published.push(event);
+        }
+    }
+    // Each conversation's events in order (across conversations, PostgreSQL's sequence
+    // numbers need not follow the commit order).
+    for id in &conversations {
+        let mine: Vec<i64> = published
+            .iter()
+            .filter(|e| e.conversation.as_ref() == Some(id))
+            .map(|e| e.seq)
+            .collect();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "published in commit order"
+        );
+    }
+    let mut published: Vec<i64> = published.iter().map(|e| e.seq).collect();
+    published.sort_unstable();
+    seqs.sort_unstable();
+    assert_eq!(published, seqs);
+    let mut stored = 0;
+    for id in &conversations {
+        stored += s
+            .messages(
+                &tenant,
+                id,
+                &PageRequest {
+                    limit: 100,
+                    cursor: None,
+                },
+            )
+            .await
+            .unwrap()
+            .items
+            .len();
+    }
+    assert_eq!(stored, 40);
 }
 
 /// Named conflicts and bad URLs.

@@ -340,10 +340,15 @@ async fn post_message(
     } else {
         StatusCode::CREATED
     };
-    let customer = state
-        .store
-        .customer(&principal.tenant, &outcome.conversation.customer)
-        .await?;
+    let customer = match outcome.customer {
+        Some(customer) => Some(customer),
+        None => {
+            state
+                .store
+                .customer(&principal.tenant, &outcome.conversation.customer)
+                .await?
+        }
+    };
     let mut conversation = ConversationView::new(outcome.conversation, customer);
     let mut escalation = outcome.evaluation;
     if matches!(principal.kind, PrincipalKind::Customer { .. }) {

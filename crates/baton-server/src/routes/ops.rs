@@ -141,7 +141,12 @@ impl Sight {
             return true;
         };
         let before = self.known.get(conversation).copied();
+        // An offer or an assignment to this agent makes the conversation theirs to see: no
+        // need to ask the store (this is the event an agent waits for; keep it fast).
+        let mine = matches!(event.kind.as_str(), "offered" | "assigned")
+            && event.data.get("agent").and_then(|v| v.as_str()) == Some(self.scope.agent.as_str());
         let now = match before {
+            _ if mine => true,
             Some(known) if !SIGHT_EVENTS.contains(&event.kind.as_str()) => known,
             _ => match state
                 .store

@@ -76,7 +76,7 @@ macro_rules! log_backend {
             ) -> StoreResult<Option<String>> {
                 let key = (tenant.to_string(), conversation.map(ToString::to_string));
                 if let Some(hash) = self.heads.get(&key) {
-                    return Ok(Some(hash.clone()));
+                    return Ok(hash.clone());
                 }
                 let head = match conversation {
                     Some(c) => {
@@ -160,29 +160,47 @@ macro_rules! log_backend {
             }
 
             /// One delivery row per enabled subscription of the tenant that wants this kind of
-            /// event on this conversation's channel.
+            /// event on this conversation's channel. The tenant's subscriptions are read once
+            /// per transaction (most tenants have none: then no statement per event).
             async fn enqueue_deliveries(
                 &mut self,
                 seq: i64,
                 event: &NewEvent,
                 channel: &str,
             ) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO deliveries (id, tenant, subscription, conversation, event_seq, \
-                     state, attempts, next_attempt_at, created_at) \
-                     SELECT $1 || id, tenant, id, $2, $3, 'pending', 0, $4, $4 \
-                     FROM subscriptions WHERE tenant = $5 AND enabled = 1 AND events LIKE $6 \
-                     AND (channel IS NULL OR channel = $7)",
-                )
-                .bind(format!("dlv_{seq}_"))
-                .bind(event.conversation.as_ref().map(ConversationId::as_str))
-                .bind(seq)
-                .bind(event.at.millis())
-                .bind(event.tenant.as_str())
-                .bind(format!("%,{},%", event.kind))
-                .bind(channel)
-                .execute(&mut *self.tx)
-                .await?;
+                if !self.subscriptions.contains_key(event.tenant.as_str()) {
+                    let subs = sqlx::query_as::<_, (String, String, Option<String>)>(
+                        "SELECT id, events, channel FROM subscriptions \
+                         WHERE tenant = $1 AND enabled = 1 ORDER BY id",
+                    )
+                    .bind(event.tenant.as_str())
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                    self.subscriptions.insert(event.tenant.to_string(), subs);
+                }
+                let wanted = format!(",{},", event.kind);
+                let targets: Vec<String> = self.subscriptions[event.tenant.as_str()]
+                    .iter()
+                    .filter(|(_, events, on)| {
+                        events.contains(&wanted) && on.as_deref().is_none_or(|c| c == channel)
+                    })
+                    .map(|(id, _, _)| id.clone())
+                    .collect();
+                for subscription in targets {
+                    sqlx::query(
+                        "INSERT INTO deliveries (id, tenant, subscription, conversation, \
+                         event_seq, state, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+                    )
+                    .bind(format!("dlv_{seq}_{subscription}"))
+                    .bind(event.tenant.as_str())
+                    .bind(&subscription)
+                    .bind(event.conversation.as_ref().map(ConversationId::as_str))
+                    .bind(seq)
+                    .bind(event.at.millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
                 Ok(())
             }
 
@@ -213,7 +231,7 @@ macro_rules! log_backend {
         impl SqlStore<$db> {
             /// Hashes events stored before the hash chain existed, in log order.
             async fn backfill_hashes(&self) -> StoreResult<u64> {
-                let (mut tx, _turn) = self.begin_turn().await?;
+                let mut tx = self.begin_turn().await?;
                 let rows = sqlx::query_as::<_, HashedRow>(concat!(
                     "SELECT ",
                     hashed_cols!(),
@@ -247,7 +265,7 @@ macro_rules! log_backend {
                         .await?;
                     heads.insert(key, hash);
                 }
-                tx.commit().await?;
+                self.finish(tx).await?;
                 Ok(rows.len() as u64)
             }
 
@@ -265,8 +283,8 @@ macro_rules! log_backend {
                 .fetch_all(&self.pool)
                 .await?;
                 for chunk in ids.chunks(200) {
-                    let (tx, turn) = self.begin_turn().await?;
-                    let mut tx = SqlTx::<$db>::new(tx, turn, self.shared.clone());
+                    let tx = self.begin_turn().await?;
+                    let mut tx = SqlTx::<$db>::new(tx, self.shared.clone());
                     for (tenant, id, customer, tier) in chunk {
                         let rows = sqlx::query_as::<_, HashedRow>(concat!(
                             "SELECT ",
@@ -289,7 +307,7 @@ macro_rules! log_backend {
                         );
                     }
                     tx.flush_facts().await?;
-                    tx.tx.commit().await?;
+                    self.finish(tx.tx).await?;
                 }
                 Ok(ids.len() as u64)
             }

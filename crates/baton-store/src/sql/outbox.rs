@@ -188,7 +188,7 @@ macro_rules! outbox_backend {
                 now: Timestamp,
                 limit: u32,
             ) -> StoreResult<Vec<Delivery>> {
-                let (mut tx, _turn) = self.begin_turn().await?;
+                let mut tx = self.begin_turn().await?;
                 let rows = sqlx::query_as::<_, DeliveryRow>(concat!(
                     "SELECT ",
                     delivery_cols!(),
@@ -214,7 +214,7 @@ macro_rules! outbox_backend {
                         .await?;
                     out.push(d);
                 }
-                tx.commit().await?;
+                self.finish(tx).await?;
                 Ok(out)
             }
 
@@ -231,6 +231,7 @@ macro_rules! outbox_backend {
                     DeliveryOutcome::Dead(error) => ("dead", 1, now, Some(error.as_str())),
                 };
                 let finished = (state != "pending").then_some(now.millis());
+                let mut w = self.begin_turn().await?;
                 sqlx::query(
                     "UPDATE deliveries SET state = $2, attempts = attempts + $3, \
                      next_attempt_at = $4, last_error = $5, finished_at = $6 WHERE id = $1",
@@ -241,12 +242,14 @@ macro_rules! outbox_backend {
                 .bind(next.millis())
                 .bind(error)
                 .bind(finished)
-                .execute(&mut *self.write_conn().await?)
+                .execute(&mut *w)
                 .await?;
+                self.finish(w).await?;
                 Ok(())
             }
 
             async fn redeliver(&self, tenant: &TenantId, id: &str, now: Timestamp) -> StoreResult<bool> {
+                let mut w = self.begin_turn().await?;
                 let n = sqlx::query(
                     "UPDATE deliveries SET state = 'pending', next_attempt_at = $3, \
                      finished_at = NULL WHERE tenant = $1 AND id = $2 AND state <> 'pending'",
@@ -254,9 +257,10 @@ macro_rules! outbox_backend {
                 .bind(tenant.as_str())
                 .bind(id)
                 .bind(now.millis())
-                .execute(&mut *self.write_conn().await?)
+                .execute(&mut *w)
                 .await?
                 .rows_affected();
+                self.finish(w).await?;
                 Ok(n > 0)
             }
 

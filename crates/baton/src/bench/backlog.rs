@@ -31,6 +31,11 @@ pub struct BacklogFigures {
     pub fill: Fill,
     /// The timed handoffs on top of the backlog (open loop at `--handoffs` per second).
     pub handoffs: OpFigures,
+    /// Customer messages to the waiting conversations, on top of the backlog (open loop at
+    /// `--rate` per second).
+    pub messages: OpFigures,
+    /// The server's resident memory in MiB: started, after the fill, at the end.
+    pub rss_mib: Rss,
     /// From `PUT /v1/agents/me/status available` to the first offer on the WebSocket, in ms.
     pub available_to_first_offer_ms: Option<f64>,
     /// From sending the close of the previous conversation to the next offer.
@@ -51,6 +56,17 @@ pub struct BacklogFigures {
     pub lagged_notices: u64,
     /// Conversations by state when the agent became available (the queue it worked).
     pub states_before_cycles: Option<BTreeMap<String, i64>>,
+}
+
+/// Server 0's resident memory (MiB) at three points of the run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Rss {
+    /// Before the backlog was built.
+    pub started: Option<f64>,
+    /// Once the backlog was built and the server settled.
+    pub after_fill: Option<f64>,
+    /// After the cycles.
+    pub end: Option<f64>,
 }
 
 /// Building the backlog: start a conversation and hand it off, `--fill-concurrency` at a time.
@@ -147,11 +163,16 @@ pub async fn run(
         "bench: building a backlog of {} handoffs (agent {filling_status})",
         args.waiting
     );
+    let mut rss = Rss {
+        started: env.rss_mib(0),
+        ..Rss::default()
+    };
     let mut fill = fill(tenant, args).await;
     eprintln!("bench: waiting for the server to settle (at most {SETTLE_LIMIT:?})");
     let settling = Instant::now();
     fill.states_after = settle(&api).await;
     fill.settle_seconds = settling.elapsed().as_secs_f64();
+    rss.after_fill = env.rss_mib(0);
     let timed = load::create_conversations(
         tenant,
         args.waiting,
@@ -171,9 +192,10 @@ pub async fn run(
         "bench: {} handoffs at {}/s on top of the backlog",
         args.backlog_handoffs, args.handoffs
     );
+    let timed = Arc::new(timed);
     let handoffs = {
         let (api, key, via) = (api.clone(), tenant.key.clone(), args.handoff_via);
-        let timed = Arc::new(timed);
+        let timed = timed.clone();
         driver::open_loop(
             Instant::now(),
             args.handoffs,
@@ -195,6 +217,27 @@ pub async fn run(
     env.ensure_alive()?;
 
     eprintln!(
+        "bench: {} customer messages at {}/s to waiting conversations",
+        args.backlog_messages, args.rate
+    );
+    let messages = {
+        let (api, key) = (api.clone(), tenant.key.clone());
+        let timed = timed.clone();
+        driver::open_loop(
+            Instant::now(),
+            args.rate,
+            args.backlog_messages as u64,
+            Arc::new(Semaphore::new(args.max_in_flight)),
+            move |i| {
+                let conversation = timed[i as usize % timed.len().max(1)].clone();
+                load::waiting_message_op(api.clone(), i as usize, key.clone(), conversation)
+            },
+        )
+        .await
+    };
+    env.ensure_alive()?;
+
+    eprintln!(
         "bench: the agent becomes available; {} accept → close → next offer cycles",
         args.backlog_cycles
     );
@@ -205,6 +248,8 @@ pub async fn run(
         status_while_filling: filling_status,
         fill,
         handoffs,
+        messages,
+        rss_mib: rss,
         available_to_first_offer_ms: None,
         close_to_next_offer: Samples::default().summary(),
         close_latency: Samples::default().summary(),
@@ -219,6 +264,7 @@ pub async fn run(
     let outcome = cycles(tenant, &agent, &mut offers, args, &mut figures).await;
     figures.stopped = outcome.err().map(|e| format!("{e:#}"));
     figures.lagged_notices = lagged.load(Ordering::Relaxed);
+    figures.rss_mib.end = env.rss_mib(0);
     reader.abort();
     report.backlog = Some(figures);
     Ok(())

@@ -39,6 +39,8 @@ pub struct Server {
     pub base: String,
     /// Its stdout and stderr.
     pub log: PathBuf,
+    /// Its process id.
+    pub pid: Option<u32>,
     /// Set when the process exited on its own (its exit status).
     exited: watch::Receiver<Option<String>>,
     kill: Option<oneshot::Sender<()>>,
@@ -184,6 +186,7 @@ impl Env {
                     return Err(e);
                 }
             };
+            let pid = child.id();
             let (exited_tx, exited) = watch::channel(None);
             let (kill, killed) = oneshot::channel::<()>();
             let task = tokio::spawn(async move {
@@ -200,6 +203,7 @@ impl Env {
             let server = Server {
                 base: format!("http://{addr}"),
                 log,
+                pid,
                 exited,
                 kill: Some(kill),
                 task: Some(task),
@@ -208,6 +212,21 @@ impl Env {
             self.servers.push(server);
         }
         Ok(())
+    }
+
+    /// Server `i`'s resident memory in MiB (Linux: `VmRSS` of `/proc/PID/status`), if known.
+    pub fn rss_mib(&self, i: usize) -> Option<f64> {
+        let pid = self.servers.get(i)?.pid?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some((kib / 1024.0 * 10.0).round() / 10.0)
     }
 
     /// Servers that exited on their own so far: (index, exit status).

@@ -174,6 +174,17 @@ pub async fn message_op(
     }
 }
 
+/// One customer message to a conversation that waits for an agent (any state is fine).
+pub async fn waiting_message_op(api: Api, i: usize, key: String, conversation: String) -> OpResult {
+    let path = format!("/v1/conversations/{conversation}/messages");
+    let body = api::customer_message("Any news on my refund?", &format!("bench-w-{i}"));
+    match api.call(i, Method::POST, &path, &key, Some(body)).await {
+        Ok(a) if a.status.as_u16() == 201 => Ok(()),
+        Ok(a) => Err(a.status.as_u16().to_string()),
+        Err(e) => Err(e.kind().into()),
+    }
+}
+
 /// One handoff of `conversation` (in state `bot`), as `via` says; the state it answered with
 /// (`queued`, `deferred`...), or why it failed (`not_escalated` when the answer shows no
 /// handoff).

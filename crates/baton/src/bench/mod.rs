@@ -127,6 +127,10 @@ pub struct LoadArgs {
     /// `--mode backlog`: handoffs measured on top of the backlog (at `--handoffs` per second).
     #[arg(long, default_value_t = 200)]
     pub backlog_handoffs: usize,
+    /// `--mode backlog`: customer messages to waiting conversations measured on top of the
+    /// backlog (open loop at `--rate` per second).
+    #[arg(long, default_value_t = 600)]
+    pub backlog_messages: usize,
     /// `--mode backlog`: accept → close → next offer cycles measured.
     #[arg(long, default_value_t = 50)]
     pub backlog_cycles: usize,

@@ -81,7 +81,7 @@ impl Report {
                 "drain": args.drain, "max_in_flight": args.max_in_flight,
                 "request_timeout": args.request_timeout, "concurrency": args.concurrency,
                 "waiting": args.waiting, "backlog_handoffs": args.backlog_handoffs, "fill_concurrency": args.fill_concurrency,
-                "backlog_cycles": args.backlog_cycles, "setup_timeout": args.setup_timeout,
+                "backlog_cycles": args.backlog_cycles, "backlog_messages": args.backlog_messages, "setup_timeout": args.setup_timeout,
                 "baseline_secs": args.baseline_secs, "keep_data": args.keep_data,
                 "backlog_status": match args.backlog_status {
                     super::BacklogStatus::Busy => "busy",
@@ -273,6 +273,17 @@ impl Report {
                 ),
             );
             ops(&mut row, "handoffs on the backlog", &b.handoffs);
+            ops(&mut row, "messages to waiting conversations", &b.messages);
+            let mib = |v: Option<f64>| v.map_or_else(|| "-".into(), |m| format!("{m:.1}"));
+            row(
+                "server RSS started/after fill/end",
+                format!(
+                    "{} / {} / {} MiB",
+                    mib(b.rss_mib.started),
+                    mib(b.rss_mib.after_fill),
+                    mib(b.rss_mib.end)
+                ),
+            );
             row(
                 "conversations when available",
                 states(b.states_before_cycles.as_ref()),
