@@ -1165,6 +1165,38 @@ async fn writes_that_queue_commit_together(store: Arc<dyn Store>) {
         "hash chain intact"
     );
 
+    // Callers that give up waiting at any point of their commit: the writer carries on, and
+    // each write is stored whole or not at all.
+    for n in 0..30u64 {
+        let mut tx = s.begin().await.unwrap();
+        tx.put_setting(&tenant, "gave_up", &serde_json::json!({ "n": n }), at(3))
+            .await
+            .unwrap();
+        tx.put_setting(
+            &tenant,
+            "gave_up_too",
+            &serde_json::json!({ "n": n }),
+            at(3),
+        )
+        .await
+        .unwrap();
+        let _ = tokio::time::timeout(Duration::from_micros(n * 20), tx.commit()).await;
+        let mut tx = s.begin().await.unwrap();
+        tx.put_setting(&tenant, "after", &serde_json::json!({ "n": n }), at(4))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            s.setting(&tenant, "after").await.unwrap(),
+            Some(serde_json::json!({ "n": n }))
+        );
+        assert_eq!(
+            s.setting(&tenant, "gave_up").await.unwrap(),
+            s.setting(&tenant, "gave_up_too").await.unwrap(),
+            "all or nothing"
+        );
+    }
+
     // Many at once, through the commands: every one answered, stored and published.
     let conversations: Vec<ConversationId> = {
         let mut v = Vec::new();

@@ -117,7 +117,11 @@ impl Writer {
             state.execute("BEGIN IMMEDIATE").await?;
             state.open = true;
         }
-        state.execute("SAVEPOINT baton_tx").await?;
+        if let Err(e) = state.execute("SAVEPOINT baton_tx").await {
+            // The committer closes the batch (and commits any transactions waiting in it).
+            self.wake.notify_one();
+            return Err(e);
+        }
         state.savepoint = true;
         Ok(Turn {
             guard: Some(state),
@@ -132,11 +136,15 @@ impl Writer {
         events: Vec<StoredEvent>,
         hub: &LiveHub,
     ) -> StoreResult<()> {
+        // Released through the turn: if this future is dropped meanwhile, the turn's drop still
+        // wakes the committer.
+        let released = sqlx::raw_sql("RELEASE baton_tx").execute(&mut *turn).await;
         let mut state = turn
             .guard
             .take()
             .expect("a turn holds the writer until it ends");
-        if let Err(e) = state.execute("RELEASE baton_tx").await {
+        if let Err(e) = released {
+            let e = StoreError::from(e);
             state.fail(&e).await;
             return Err(e);
         }
@@ -144,12 +152,17 @@ impl Writer {
         let (done, outcome) = oneshot::channel();
         state.members.push(Member { events, done });
         if self.waiting.load(Ordering::SeqCst) == 0 {
-            state.commit(hub).await;
+            // In a task of its own: a caller that gives up waiting must not cut a commit short.
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let mut state = state;
+                state.commit(&hub).await;
+            });
         } else {
             // Others are queued: they join this batch; the committer queues behind them.
             self.wake.notify_one();
+            drop(state);
         }
-        drop(state);
         match outcome.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(StoreError::Database(sqlx::Error::Protocol(message))),
@@ -186,14 +199,21 @@ impl State {
 
     /// Rolls back a savepoint left open by a transaction that ended without committing.
     async fn settle(&mut self) -> StoreResult<()> {
-        if self.savepoint {
-            let undone = self.execute("ROLLBACK TO baton_tx; RELEASE baton_tx").await;
-            if let Err(e) = undone {
-                self.fail(&e).await;
-                return Err(e);
-            }
-            self.savepoint = false;
+        if !self.savepoint {
+            return Ok(());
         }
+        let undone = match self.execute("ROLLBACK TO baton_tx").await {
+            Ok(()) => self.execute("RELEASE baton_tx").await,
+            // Its commit was abandoned after the savepoint was released: what it wrote is part
+            // of the batch, like a commit whose answer was lost.
+            Err(e) if e.to_string().contains("no such savepoint") => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = undone {
+            self.fail(&e).await;
+            return Err(e);
+        }
+        self.savepoint = false;
         Ok(())
     }
 
