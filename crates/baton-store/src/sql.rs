@@ -684,6 +684,23 @@ fn visible_conversation_query(
     (q.sql, q.args)
 }
 
+/// The last `$3` transcript entries of a conversation, newest first.
+const RECENT_MESSAGES: &str = concat!(
+    "SELECT ",
+    message_cols!(),
+    " FROM messages WHERE tenant = $1 AND conversation = $2 ORDER BY seq DESC LIMIT $3"
+);
+
+/// Newest-first rows as messages, oldest first.
+fn oldest_first(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
+    let mut items = rows
+        .into_iter()
+        .map(MessageRow::into_model)
+        .collect::<StoreResult<Vec<_>>>()?;
+    items.reverse();
+    Ok(items)
+}
+
 /// The conversations a router tracks (served by the `(tenant, state, id)` index).
 const OPEN_CONVERSATIONS: &str = "SELECT data FROM conversations WHERE tenant = $1 \
      AND state IN ('queued', 'assigned', 'deferred') ORDER BY id";
@@ -1127,22 +1144,14 @@ macro_rules! sql_backend {
                 conversation: &ConversationId,
                 limit: u32,
             ) -> StoreResult<Vec<Message>> {
-                let mut items = sqlx::query_as::<_, MessageRow>(concat!(
-                    "SELECT ",
-                    message_cols!(),
-                    " FROM messages WHERE tenant = $1 AND conversation = $2 \
-                     ORDER BY seq DESC LIMIT $3"
-                ))
-                .bind(tenant.as_str())
-                .bind(conversation.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(MessageRow::into_model)
-                .collect::<StoreResult<Vec<_>>>()?;
-                items.reverse();
-                Ok(items)
+                oldest_first(
+                    sqlx::query_as::<_, MessageRow>(RECENT_MESSAGES)
+                        .bind(tenant.as_str())
+                        .bind(conversation.as_str())
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
             }
 
             async fn message_with_external_id(
@@ -1912,22 +1921,14 @@ macro_rules! sql_backend {
                 conversation: &ConversationId,
                 limit: u32,
             ) -> StoreResult<Vec<Message>> {
-                let mut items = sqlx::query_as::<_, MessageRow>(concat!(
-                    "SELECT ",
-                    message_cols!(),
-                    " FROM messages WHERE tenant = $1 AND conversation = $2 \
-                     ORDER BY seq DESC LIMIT $3"
-                ))
-                .bind(tenant.as_str())
-                .bind(conversation.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&mut *self.tx)
-                .await?
-                .into_iter()
-                .map(MessageRow::into_model)
-                .collect::<StoreResult<Vec<_>>>()?;
-                items.reverse();
-                Ok(items)
+                oldest_first(
+                    sqlx::query_as::<_, MessageRow>(RECENT_MESSAGES)
+                        .bind(tenant.as_str())
+                        .bind(conversation.as_str())
+                        .bind(i64::from(limit))
+                        .fetch_all(&mut *self.tx)
+                        .await?,
+                )
             }
 
             async fn put_setting(
