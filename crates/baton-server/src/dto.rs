@@ -635,8 +635,9 @@ fn skill_views(skills: Vec<Skill>) -> Vec<SkillView> {
 pub struct AgentView {
     /// Id.
     pub id: String,
-    /// Login email.
-    pub email: String,
+    /// Login email; null in the team directory as a person with the `agent` role sees it (their
+    /// own excepted): supervisors and admins see every email.
+    pub email: Option<String>,
     /// Display name.
     pub name: String,
     /// `agent`, `supervisor` or `admin`.
@@ -661,7 +662,7 @@ impl From<Agent> for AgentView {
     fn from(a: Agent) -> Self {
         AgentView {
             id: a.id.to_string(),
-            email: a.email,
+            email: Some(a.email),
             name: a.name,
             role: a.role.as_str().to_string(),
             status: a.status.as_str().to_string(),
@@ -707,7 +708,7 @@ pub struct CreateAgentBody {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// Initial password (at least 8 characters).
+    /// Initial password: at least 12 characters, not the email, not a well-known password.
     pub password: String,
     /// Role; default `agent`.
     pub role: Option<String>,

@@ -15,7 +15,9 @@ on_both_backends!(
     idempotency,
     pagination,
     reopen_and_takeover,
-    visibility
+    visibility,
+    password_policy_and_directory_emails,
+    failed_logins_are_throttled
 );
 
 fn kinds(events: &Value) -> Vec<String> {
@@ -479,21 +481,21 @@ async fn bad_input(backend: Backend) {
     app.post(
         "/v1/agents",
         &app.admin_token,
-        json!({"email": "not-an-email", "name": "X", "password": "long-enough"}),
+        json!({"email": "not-an-email", "name": "X", "password": "long-enough-pw"}),
     )
     .await
     .assert_error(422, "invalid_email");
     app.post(
         "/v1/agents",
         &app.admin_token,
-        json!({"email": "ana@test.example", "name": "Dup", "password": "long-enough"}),
+        json!({"email": "ana@test.example", "name": "Dup", "password": "long-enough-pw"}),
     )
     .await
     .assert_error(409, "email_taken");
     app.post(
         "/v1/agents",
         &app.admin_token,
-        json!({"email": "q@test.example", "name": "Q", "password": "long-enough", "role": "king"}),
+        json!({"email": "q@test.example", "name": "Q", "password": "long-enough-pw", "role": "king"}),
     )
     .await
     .assert_error(422, "invalid_role");
@@ -1106,4 +1108,177 @@ async fn visibility(backend: Backend) {
             assert_eq!(one.status, 200, "{}", one.body);
         }
     }
+}
+
+/// With `metrics_token` set, `/metrics` answers only to that bearer token; queue gauges name no
+/// tenant unless `metrics_per_tenant` asks for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_token_and_tenant_labels() {
+    for per_tenant in [false, true] {
+        let Some(db) = database(Backend::Sqlite, "api_metrics_token").await else {
+            return;
+        };
+        let (instance, _) = start_instance_configured(db.url(), |state| {
+            state.metrics_token = Some("m3trics-token".into());
+            state.metrics =
+                std::sync::Arc::new(baton_server::Metrics::with_tenant_labels(per_tenant));
+        })
+        .await;
+        let app = TestApp::with_instance(db, instance).await;
+        app.staff().await;
+        app.queued_conversation().await;
+        let url = app.url("/metrics");
+        send(&app.client, Method::GET, &url, None, None)
+            .await
+            .assert_error(401, "invalid_metrics_token");
+        for wrong in ["nope", app.admin_token.as_str(), app.api_key.as_str()] {
+            send(&app.client, Method::GET, &url, Some(wrong), None)
+                .await
+                .assert_error(401, "invalid_metrics_token");
+        }
+        let res = send(&app.client, Method::GET, &url, Some("m3trics-token"), None).await;
+        assert_eq!(res.status, 200);
+        let text = res.body.as_str().unwrap().to_string();
+        assert!(
+            text.contains("baton_conversations{state=\"queued\"} 1"),
+            "{text}"
+        );
+        if per_tenant {
+            assert!(text.contains(app.tenant.as_str()), "{text}");
+        } else {
+            assert!(!text.contains(app.tenant.as_str()), "{text}");
+            assert!(
+                text.contains("baton_queue_depth{tenant=\"all\",queue=\"all\"} 1"),
+                "{text}"
+            );
+        }
+    }
+}
+
+/// Passwords: at least 12 characters, not the email, not a well-known one (on creation and on
+/// change). The team directory shows emails to supervisors and admins; a person with the
+/// `agent` role sees only their own.
+async fn password_policy_and_directory_emails(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "api_passwords").await else {
+        return;
+    };
+    let admin = app.admin_token.clone();
+    for (email, password) in [
+        ("weak1@test.example", "eleven-char"),
+        ("weak2@test.example", "weak2@test.example"),
+        ("weak3@test.example", "Password1234"),
+        ("weak4@test.example", "qwerty123456"),
+    ] {
+        app.post(
+            "/v1/agents",
+            &admin,
+            json!({"email": email, "name": "W", "password": password}),
+        )
+        .await
+        .assert_error(422, "weak_password");
+    }
+    let (ann, ann_token) = app.person("ann@test.example", "agent").await;
+    let (_, sue_token) = app.person("sue@test.example", "supervisor").await;
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&admin),
+        Some(json!({"password": "ann@test.example"})),
+    )
+    .await;
+    res.assert_error(422, "weak_password");
+    let emails = |body: &Value| -> Vec<Option<String>> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["email"].as_str().map(String::from))
+            .collect()
+    };
+    let seen = app.get("/v1/agents", &ann_token).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let agent_sees = emails(&seen.body);
+    assert_eq!(agent_sees.len(), 3, "{}", seen.body);
+    assert_eq!(
+        agent_sees.iter().flatten().collect::<Vec<_>>(),
+        ["ann@test.example"],
+        "an agent sees only their own email: {}",
+        seen.body
+    );
+    let seen = app.get("/v1/agents", &sue_token).await;
+    assert!(
+        emails(&seen.body).iter().all(Option::is_some),
+        "a supervisor sees every email: {}",
+        seen.body
+    );
+}
+
+/// Failed logins are counted in the database per account and per client address: past the
+/// limit the answer is 429 with Retry-After, the same for an existing and an unknown account,
+/// even with the right password; another account from another address is not affected.
+async fn failed_logins_are_throttled(backend: Backend) {
+    let Some(db) = database(backend, "api_login_throttle").await else {
+        return;
+    };
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.login = std::sync::Arc::new(baton_server::auth::LoginGuard::new(3, 8, 60_000));
+        // The client address comes from this header (as behind a proxy), so the test can
+        // speak from several addresses.
+        state.widget_limit = std::sync::Arc::new(baton_server::rate_limit::WidgetLimit::new(
+            20,
+            10,
+            Some(reqwest::header::HeaderName::from_static("x-forwarded-for")),
+        ));
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
+    app.person("ann@test.example", "agent").await;
+    let login = |email: &'static str, password: &'static str, from: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/v1/auth/login"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": email, "password": password}));
+        async move {
+            let resp = request.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            let body: Value = resp.json().await.unwrap();
+            (status, retry, body)
+        }
+    };
+    let mut refusals = Vec::new();
+    for email in ["ann@test.example", "nobody@test.example"] {
+        for _ in 0..3 {
+            let (status, _, body) = login(email, "wrong-password!", "203.0.113.7").await;
+            assert_eq!(status, 401, "{body}");
+        }
+        // Locked now, even with the right password.
+        let (status, retry, body) = login(email, PASSWORD, "198.51.100.9").await;
+        assert_eq!(status, 429, "{email}: {body}");
+        let retry = retry.expect("Retry-After");
+        assert!((1..=60).contains(&retry), "{retry}");
+        refusals.push(body);
+    }
+    assert_eq!(
+        refusals[0], refusals[1],
+        "the answer tells whether the account exists"
+    );
+    assert_eq!(refusals[0]["error"]["code"], "rate_limited");
+    // The address 203.0.113.7 made 6 failures; two more lock it for every account.
+    let (_, sue_token) = app.person("sue@test.example", "agent").await;
+    assert!(!sue_token.is_empty());
+    for _ in 0..2 {
+        let (status, _, body) = login("sue@test.example", "wrong-password!", "203.0.113.7").await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let (status, _, body) = login("sue@test.example", PASSWORD, "203.0.113.7").await;
+    assert_eq!(status, 429, "the address is locked: {body}");
+    // From elsewhere, sue (2 failures, under her limit) still logs in.
+    let (status, _, body) = login("sue@test.example", PASSWORD, "192.0.2.44").await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -301,3 +301,45 @@ async fn tenants_add_their_own_extractors() {
         "{fields:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_id_sqlite() {
+    concurrent_creates_of_one_id(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_id_postgres() {
+    concurrent_creates_of_one_id(Backend::Postgres).await;
+}
+
+/// Creates of one article id racing each other: exactly one 201, the others 409, and the
+/// stored article is the one that was created (no last writer winning silently).
+async fn concurrent_creates_of_one_id(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "kb_race").await else {
+        return;
+    };
+    let attempts = 8;
+    let url = app.url("/v1/kb/articles");
+    let results = futures::future::join_all((0..attempts).map(|i| {
+        send(
+            &app.client,
+            Method::POST,
+            &url,
+            Some(&app.admin_token),
+            Some(json!({"id": "race", "title": format!("Version {i}"), "body": format!("Body {i}"), "language": "en"})),
+        )
+    }))
+    .await;
+    let created: Vec<&Res> = results.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(created.len(), 1, "{results:?}");
+    for r in results.iter().filter(|r| r.status != 201) {
+        r.assert_error(409, "article_exists");
+    }
+    let stored = app.get("/v1/kb/articles/race", &app.admin_token).await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    assert_eq!(
+        stored.body["title"], created[0].body["title"],
+        "{}",
+        stored.body
+    );
+}

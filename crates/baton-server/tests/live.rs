@@ -391,3 +391,130 @@ async fn live_for_agents_sqlite() {
 async fn live_for_agents_postgres() {
     live_for_agents(Backend::Postgres).await
 }
+
+/// Waits (2 s at most) until the server closes `socket`; returns the close code, if any.
+async fn closed_within(socket: &mut Socket, what: &str) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => panic!("{what}: the live socket was still open after 2 s"),
+            Ok(None) | Ok(Some(Err(_))) => return None,
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+/// Logout, a password change and a demotion end the agent's sessions and close their live
+/// sockets at once; a change that ends no session (a new display name) leaves the socket open.
+async fn ended_sessions_close_sockets(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "live_revoke").await else {
+        return;
+    };
+    let admin = app.admin_token.clone();
+    let (ann, ann_token) = app.person("ann@test.example", "supervisor").await;
+    let login = |email: &'static str, password: &'static str| {
+        let url = app.url("/v1/auth/login");
+        let client = app.client.clone();
+        async move {
+            let res = send(
+                &client,
+                Method::POST,
+                &url,
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+            assert_eq!(res.status, 200, "{}", res.body);
+            res.body["token"].as_str().unwrap().to_string()
+        }
+    };
+
+    // Logout closes the socket opened with that session.
+    let mut socket = connect(&app.instance, &ann_token).await;
+    let res = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/logout"),
+        Some(&ann_token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert_eq!(closed_within(&mut socket, "logout").await, Some(4001));
+    app.get("/v1/agents/me", &ann_token)
+        .await
+        .assert_error(401, "invalid_token");
+
+    // A rename ends nothing (the test can fail: the socket stays open).
+    let token = login("ann@test.example", PASSWORD).await;
+    let mut socket = connect(&app.instance, &token).await;
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&admin),
+        Some(json!({"name": "Ann B."})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .is_err(),
+        "a rename closed the socket"
+    );
+    assert_eq!(app.get("/v1/agents/me", &token).await.status, 200);
+
+    // A password change ends every session.
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&admin),
+        Some(json!({"password": "a brand new passphrase"})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        closed_within(&mut socket, "password change").await,
+        Some(4001)
+    );
+    app.get("/v1/agents/me", &token)
+        .await
+        .assert_error(401, "invalid_token");
+
+    // A demotion too.
+    let token = login("ann@test.example", "a brand new passphrase").await;
+    let mut socket = connect(&app.instance, &token).await;
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&admin),
+        Some(json!({"role": "agent"})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(closed_within(&mut socket, "demotion").await, Some(4001));
+    app.get("/v1/agents/me", &token)
+        .await
+        .assert_error(401, "invalid_token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_close_sockets_sqlite() {
+    ended_sessions_close_sockets(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_close_sockets_postgres() {
+    ended_sessions_close_sockets(Backend::Postgres).await;
+}

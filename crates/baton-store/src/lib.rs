@@ -43,6 +43,24 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// The latest time until which any of `keys` is refused logins (see
+    /// [`Store::login_failed`]), when that is after `now`.
+    async fn login_locked_until(
+        &self,
+        keys: &[&str],
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>>;
+    /// Counts a failed login against `key`: `limit` failures within `window_ms` lock the key
+    /// until that window ends. Every instance sees the count.
+    async fn login_failed(
+        &self,
+        key: &str,
+        limit: u32,
+        window_ms: i64,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Forgets the failures of `key` (a successful login).
+    async fn login_succeeded(&self, key: &str) -> StoreResult<()>;
     /// Starts a write transaction. Dropping it without `commit` rolls back.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
     /// Events committed from now on, by this process or (PostgreSQL) any instance.
@@ -250,6 +268,12 @@ pub trait Tx: Send {
     async fn insert_session(&mut self, token_hash: &str, session: &Session) -> StoreResult<()>;
     /// Deletes a session.
     async fn delete_session(&mut self, token_hash: &str) -> StoreResult<()>;
+    /// Deletes every session of an agent; returns how many there were.
+    async fn delete_agent_sessions(
+        &mut self,
+        tenant: &TenantId,
+        agent: &AgentId,
+    ) -> StoreResult<u64>;
     /// Inserts or replaces a queue.
     async fn upsert_queue(&mut self, queue: &Queue) -> StoreResult<()>;
     /// Deletes a queue; false when there is none.
@@ -311,6 +335,8 @@ pub trait Tx: Send {
     ) -> StoreResult<()>;
     /// Inserts or replaces a knowledge-base article.
     async fn put_kb_article(&mut self, article: &KbArticle) -> StoreResult<()>;
+    /// Inserts a new knowledge-base article; false (nothing written) when its id exists.
+    async fn insert_kb_article(&mut self, article: &KbArticle) -> StoreResult<bool>;
     /// Deletes a knowledge-base article; false when there is none.
     async fn delete_kb_article(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool>;
     /// Inserts or replaces an outbox subscription (by id).

@@ -737,6 +737,66 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            async fn login_locked_until(
+                &self,
+                keys: &[&str],
+                now: Timestamp,
+            ) -> StoreResult<Option<Timestamp>> {
+                let mut latest: Option<i64> = None;
+                for key in keys {
+                    let until = sqlx::query_scalar::<_, i64>(
+                        "SELECT locked_until FROM login_failures \
+                         WHERE key = $1 AND locked_until > $2",
+                    )
+                    .bind(*key)
+                    .bind(now.millis())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    latest = latest.max(until);
+                }
+                Ok(latest.map(Timestamp::from_millis))
+            }
+
+            async fn login_failed(
+                &self,
+                key: &str,
+                limit: u32,
+                window_ms: i64,
+                now: Timestamp,
+            ) -> StoreResult<()> {
+                // Within the window: one more failure; after it: a new window with one.
+                sqlx::query(
+                    "INSERT INTO login_failures (key, failures, window_start, locked_until) \
+                     VALUES ($1, 1, $2, CASE WHEN $4 <= 1 THEN $2 + $3 ELSE 0 END) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                     failures = CASE WHEN login_failures.window_start + $3 <= $2 THEN 1 \
+                       ELSE login_failures.failures + 1 END, \
+                     window_start = CASE WHEN login_failures.window_start + $3 <= $2 THEN $2 \
+                       ELSE login_failures.window_start END, \
+                     locked_until = CASE \
+                       WHEN login_failures.window_start + $3 <= $2 \
+                         THEN CASE WHEN $4 <= 1 THEN $2 + $3 ELSE 0 END \
+                       WHEN login_failures.failures + 1 >= $4 \
+                         THEN login_failures.window_start + $3 \
+                       ELSE 0 END",
+                )
+                .bind(key)
+                .bind(now.millis())
+                .bind(window_ms)
+                .bind(i64::from(limit))
+                .execute(&mut *self.write_conn().await?)
+                .await?;
+                Ok(())
+            }
+
+            async fn login_succeeded(&self, key: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM login_failures WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *self.write_conn().await?)
+                    .await?;
+                Ok(())
+            }
+
             async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
                 let (tx, turn) = self.begin_turn().await?;
                 Ok(Box::new(SqlTx::<$db>::new(tx, turn, self.shared.clone())))
@@ -1600,6 +1660,19 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            async fn delete_agent_sessions(
+                &mut self,
+                tenant: &TenantId,
+                agent: &AgentId,
+            ) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE tenant = $1 AND agent = $2")
+                    .bind(tenant.as_str())
+                    .bind(agent.as_str())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn upsert_queue(&mut self, queue: &Queue) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO queues (tenant, id, name, skills, languages, strategy, \
@@ -1854,6 +1927,20 @@ macro_rules! sql_backend {
                 .execute(&mut *self.tx)
                 .await?;
                 Ok(())
+            }
+
+            async fn insert_kb_article(&mut self, article: &KbArticle) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO kb_articles (tenant, id, data, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (tenant, id) DO NOTHING",
+                )
+                .bind(article.tenant.as_str())
+                .bind(&article.id)
+                .bind(serde_json::to_string(article)?)
+                .bind(article.updated_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn delete_kb_article(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool> {

@@ -369,7 +369,9 @@ async fn story(store: Arc<dyn Store>) {
             .is_none(),
         "expired"
     );
-    service::close_session(store, &session_token).await.unwrap();
+    service::close_session(store, &session_token, at(0))
+        .await
+        .unwrap();
     assert!(
         store.session(&token_hash, at(0)).await.unwrap().is_none(),
         "closed"

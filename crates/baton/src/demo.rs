@@ -105,7 +105,9 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
          \x20 curl -s -X POST {{base}}/v1/conversations -H 'Authorization: Bearer {key}' \\\n\
          \x20   -H 'Content-Type: application/json' -d '{{\"customer\": {{\"name\": \"Jo\"}}, \"channel\": \"web\"}}'\n\
          API description: {{base}}/openapi.json   Health: {{base}}/healthz   Metrics: {{base}}/metrics\n\
-         Tenant: {tenant}\n"
+         Tenant: {tenant}\n\n\
+         Note: the demo allows private targets (allow_private_targets): webhooks, bots and\n\
+         channels may reach this machine and internal networks; `baton serve` refuses them.\n"
     ))
 }
 

@@ -106,6 +106,9 @@ pub async fn start_instance_configured(
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let mut state = AppState::new(store.clone());
+    // Tests talk to bots, webhooks and providers on loopback; a test of the refusal turns
+    // this off again in `configure`.
+    state.allow_private_targets(true);
     configure(&mut state);
     let shared = state.clone();
     tokio::spawn(async move {
