@@ -329,7 +329,11 @@ async fn demo_seeds_a_tenant_once_and_prints_a_working_key() {
     let client = reqwest::Client::new();
 
     let first = Server::start(&args, &[]).await;
-    let stdout = first.wait_stdout("Tenant:").await;
+    let stdout = first.wait_stdout("refuses them.").await;
+    assert!(
+        stdout.contains("the demo allows private targets (allow_private_targets)"),
+        "the banner says the demo reaches internal addresses:\n{stdout}"
+    );
     for who in [
         "sara@demo.baton.dev",
         "tom@demo.baton.dev",
