@@ -9,6 +9,7 @@
 //! persist) that the server and the CLI call.
 
 pub mod error;
+pub mod idempotency;
 pub mod live;
 pub mod model;
 pub mod outbox;

@@ -324,6 +324,9 @@ pub enum IdempotencyClaim {
     },
     /// The first request with this key is still running.
     InProgress,
+    /// The first request's command committed (the mark is written in its own transaction),
+    /// but its answer was never recorded: the process died in between. It must not run again.
+    Committed,
     /// The key was used for a different request.
     Mismatch,
 }

@@ -1344,6 +1344,14 @@ macro_rules! sql_backend {
                 if row.fingerprint != fingerprint {
                     return Ok(IdempotencyClaim::Mismatch);
                 }
+                if row.status == Some(crate::idempotency::COMMITTED) {
+                    // Committed, answer not yet recorded: still running, or lost in a crash.
+                    return Ok(if now.millis().saturating_sub(row.created_at) < IDEMPOTENCY_TAKEOVER_MS {
+                        IdempotencyClaim::InProgress
+                    } else {
+                        IdempotencyClaim::Committed
+                    });
+                }
                 if let Some(status) = row.status {
                     let status = u16::try_from(status).map_err(|_| {
                         StoreError::Corrupt(format!("idempotency status {status}"))
@@ -2161,6 +2169,18 @@ macro_rules! sql_backend {
 
             async fn commit(mut self: Box<Self>) -> StoreResult<()> {
                 self.flush_facts().await?;
+                // The request's Idempotency-Key commits with its command.
+                if let Some((scope, key)) = crate::idempotency::current() {
+                    sqlx::query(
+                        "UPDATE idempotency SET status = $3 \
+                         WHERE scope = $1 AND idem_key = $2 AND status IS NULL",
+                    )
+                    .bind(scope)
+                    .bind(key)
+                    .bind(crate::idempotency::COMMITTED)
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
                 let SqlTx { tx, events, shared, .. } = *self;
                 <$db as Dialect>::commit(tx, events, &shared).await
             }

@@ -155,6 +155,7 @@ backend_tests!(
     tenant_isolation,
     pagination,
     idempotency,
+    idempotency_commits_with_the_command,
     live_events,
     errors_and_conflicts,
     timers_and_open_conversations,
@@ -1023,6 +1024,72 @@ async fn idempotency(store: Arc<dyn Store>) {
     s.idempotency_release("ten_a", "k3").await.unwrap();
     assert_eq!(
         claim("k3", "fp2", 1).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+}
+
+/// A keyed request's command marks the key in its own transaction: when the process dies
+/// after the commit and before the answer is recorded, a retry (even after the 60 s takeover)
+/// is told the command ran, never runs it again; a rolled-back command leaves the key free.
+async fn idempotency_commits_with_the_command(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let created = new_tenant(s, "Idem").await;
+    let tenant = created.tenant.id.clone();
+    let scope = "ten_idem".to_string();
+    let claim = |key: &'static str, t: i64| s.idempotency_claim("ten_idem", key, "fp", at(t));
+    assert_eq!(claim("crash", 0).await.unwrap(), IdempotencyClaim::Claimed);
+    let before = store.kb_articles(&tenant).await.unwrap().len();
+    // The request: one command, committed; then the process dies (no complete, no release).
+    baton_store::idempotency::scoped(scope.clone(), "crash".into(), async {
+        let article = KbArticle {
+            id: "idem-article".into(),
+            tenant: tenant.clone(),
+            title: "Idempotent".into(),
+            body: "Body".into(),
+            tags: Vec::new(),
+            language: "en".into(),
+            created_at: at(0),
+            updated_at: at(0),
+        };
+        service::create_kb_article(s, &article, &Actor::System, at(0))
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(store.kb_articles(&tenant).await.unwrap().len(), before + 1);
+    assert_eq!(
+        claim("crash", 1).await.unwrap(),
+        IdempotencyClaim::InProgress
+    );
+    assert_eq!(
+        claim("crash", 60_001).await.unwrap(),
+        IdempotencyClaim::Committed,
+        "a retry after the takeover delay would run the command again"
+    );
+    // A 5xx after the commit does not free the key either.
+    s.idempotency_release("ten_idem", "crash").await.unwrap();
+    assert_eq!(
+        claim("crash", 60_002).await.unwrap(),
+        IdempotencyClaim::Committed
+    );
+    // The answer, once recorded, is replayed.
+    s.idempotency_complete("ten_idem", "crash", 201, "{}")
+        .await
+        .unwrap();
+    assert!(matches!(
+        claim("crash", 60_003).await.unwrap(),
+        IdempotencyClaim::Replay { status: 201, .. }
+    ));
+
+    // A command that rolls back leaves the key as it was: a retry after the delay runs it.
+    assert_eq!(claim("rolled", 0).await.unwrap(), IdempotencyClaim::Claimed);
+    baton_store::idempotency::scoped(scope, "rolled".into(), async {
+        let tx = s.begin().await.unwrap();
+        drop(tx);
+    })
+    .await;
+    assert_eq!(
+        claim("rolled", 60_001).await.unwrap(),
         IdempotencyClaim::Claimed
     );
 }
