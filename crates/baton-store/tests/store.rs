@@ -53,13 +53,7 @@ where
 }
 
 fn postgres_admin_url(test: &str) -> Option<String> {
-    match std::env::var("BATON_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipping postgres::{test}: BATON_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
+    baton_store::testing::postgres_url(test)
 }
 
 /// `admin` with its database replaced by `db` (query string kept).
