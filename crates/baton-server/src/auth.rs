@@ -177,6 +177,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal>
         .store
         .agent(&session.tenant, &session.agent)
         .await?
+        .filter(|a| a.deactivated_at.is_none())
         .ok_or_else(invalid_token)?;
     Ok(Principal {
         tenant: session.tenant,

@@ -656,6 +656,8 @@ pub struct AgentView {
     pub capacity: u32,
     /// Creation time.
     pub created_at: String,
+    /// False once deactivated (see `PATCH /v1/agents/{id}`).
+    pub active: bool,
 }
 
 impl From<Agent> for AgentView {
@@ -672,6 +674,7 @@ impl From<Agent> for AgentView {
             queues: a.queues.into_iter().map(String::from).collect(),
             capacity: a.capacity,
             created_at: rfc3339(a.created_at),
+            active: a.deactivated_at.is_none(),
         }
     }
 }
@@ -745,6 +748,9 @@ pub struct UpdateAgentBody {
     pub capacity: Option<u32>,
     /// New password.
     pub password: Option<String>,
+    /// `false` deactivates the agent (history kept; they cannot log in, their sessions end and
+    /// they are offered nothing); `true` reactivates them (offline until they log in).
+    pub active: Option<bool>,
 }
 
 /// Validates a capacity.

@@ -17,7 +17,8 @@ on_both_backends!(
     reopen_and_takeover,
     visibility,
     password_policy_and_directory_emails,
-    failed_logins_are_throttled
+    failed_logins_are_throttled,
+    deactivated_agents
 );
 
 fn kinds(events: &Value) -> Vec<String> {
@@ -1281,4 +1282,98 @@ async fn failed_logins_are_throttled(backend: Backend) {
     // From elsewhere, sue (2 failures, under her limit) still logs in.
     let (status, _, body) = login("sue@test.example", PASSWORD, "192.0.2.44").await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// A deactivated agent keeps their history but cannot log in, loses their sessions and is
+/// offered nothing; reactivated, they log in again.
+async fn deactivated_agents(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "api_deactivate").await else {
+        return;
+    };
+    app.staff().await;
+    let admin = app.admin_token.clone();
+    let (ann, ann_token) = app.person("ann@test.example", "agent").await;
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &ann_token,
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let patch = |body: Value| {
+        let url = app.url(&format!("/v1/agents/{ann}"));
+        let client = app.client.clone();
+        let admin = admin.clone();
+        async move { send(&client, Method::PATCH, &url, Some(&admin), Some(body)).await }
+    };
+    let res = patch(json!({"active": false})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["active"], false);
+    assert_eq!(res.body["status"], "offline");
+    app.get("/v1/agents/me", &ann_token)
+        .await
+        .assert_error(401, "invalid_token");
+    let login = |password: &'static str| {
+        let url = app.url("/v1/auth/login");
+        let client = app.client.clone();
+        async move {
+            send(
+                &client,
+                Method::POST,
+                &url,
+                None,
+                Some(json!({"email": "ann@test.example", "password": password})),
+            )
+            .await
+        }
+    };
+    login(PASSWORD)
+        .await
+        .assert_error(401, "invalid_credentials");
+    patch(json!({"status": "available"}))
+        .await
+        .assert_error(409, "agent_deactivated");
+    // Offered nothing: a handoff waits in the queue.
+    let id = app.queued_conversation().await;
+    let conv = app.get(&format!("/v1/conversations/{id}"), &admin).await;
+    assert_eq!(conv.body["state"], "queued", "{}", conv.body);
+    assert!(conv.body["offer"].is_null(), "{}", conv.body);
+    // Still in the directory (history kept).
+    let listed = app.get("/v1/agents", &admin).await;
+    let entry = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == ann.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", listed.body));
+    assert_eq!(entry["active"], false);
+    // An admin cannot deactivate themselves.
+    send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{}", app.admin_id)),
+        Some(&admin),
+        Some(json!({"active": false})),
+    )
+    .await
+    .assert_error(409, "cannot_deactivate_self");
+    // Reactivated: logs in again, and (available) gets the waiting conversation.
+    let res = patch(json!({"active": true})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["active"], true);
+    let res = login(PASSWORD).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let token = res.body["token"].as_str().unwrap().to_string();
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &token,
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let conv = app.get(&format!("/v1/conversations/{id}"), &admin).await;
+    assert_eq!(conv.body["offer"]["agent"], ann.as_str(), "{}", conv.body);
 }

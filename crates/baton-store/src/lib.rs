@@ -99,7 +99,7 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
     async fn api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKey>>;
     /// One agent.
     async fn agent(&self, tenant: &TenantId, id: &AgentId) -> StoreResult<Option<Agent>>;
-    /// The agent with this login email and their password hash.
+    /// The active (not deactivated) agent with this login email and their password hash.
     async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>>;
     /// A tenant's agents, by name.
     async fn agents(&self, tenant: &TenantId) -> StoreResult<Vec<Agent>>;

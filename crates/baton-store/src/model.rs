@@ -71,6 +71,9 @@ pub struct Agent {
     pub capacity: u32,
     /// Creation time.
     pub created_at: Timestamp,
+    /// When they were deactivated (history kept; no login, no offers); `None` while active.
+    #[serde(default)]
+    pub deactivated_at: Option<Timestamp>,
 }
 
 /// A logged-in session. The token is only stored as its SHA-256.

@@ -806,6 +806,7 @@ async fn insert_agent(
         queues: new.queues,
         capacity: new.capacity,
         created_at: now,
+        deactivated_at: None,
     };
     tx.insert_agent(&agent, password_hash).await?;
     Ok(agent)
@@ -901,7 +902,9 @@ pub async fn update_agent(
     }
     // A new password or a lower role ends every session of the agent (their live sockets
     // close on the event below).
-    let revoke = password_hash.is_some() || !agent.role.at_least(before.role);
+    let revoke = password_hash.is_some()
+        || !agent.role.at_least(before.role)
+        || (agent.deactivated_at.is_some() && before.deactivated_at.is_none());
     if revoke {
         tx.delete_agent_sessions(tenant, id).await?;
     }

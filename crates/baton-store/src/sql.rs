@@ -945,7 +945,7 @@ macro_rules! sql_backend {
                 let row = sqlx::query_as::<_, LoginRow>(concat!(
                     "SELECT ",
                     agent_cols!(),
-                    ", password_hash FROM agents WHERE email = $1"
+                    ", password_hash FROM agents WHERE email = $1 AND deactivated_at IS NULL"
                 ))
                 .bind(email.trim().to_ascii_lowercase())
                 .fetch_optional(&self.pool)
@@ -1569,8 +1569,8 @@ macro_rules! sql_backend {
             async fn update_agent(&mut self, agent: &Agent) -> StoreResult<()> {
                 let n = sqlx::query(
                     "UPDATE agents SET name = $3, role = $4, status = $5, status_changed_at = $6, \
-                     skills = $7, languages = $8, queues = $9, capacity = $10 \
-                     WHERE tenant = $1 AND id = $2",
+                     skills = $7, languages = $8, queues = $9, capacity = $10, \
+                     deactivated_at = $11 WHERE tenant = $1 AND id = $2",
                 )
                 .bind(agent.tenant.as_str())
                 .bind(agent.id.as_str())
@@ -1582,6 +1582,7 @@ macro_rules! sql_backend {
                 .bind(serde_json::to_string(&agent.languages)?)
                 .bind(serde_json::to_string(&agent.queues)?)
                 .bind(i64::from(agent.capacity))
+                .bind(agent.deactivated_at.map(|t| t.millis()))
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();

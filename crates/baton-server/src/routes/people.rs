@@ -327,7 +327,8 @@ async fn get_agent(
     Ok(Json(agent.into()))
 }
 
-/// Change an agent's profile, role, status or password.
+/// Change an agent's profile, role, status or password, or deactivate (`"active": false`) and
+/// reactivate them.
 #[utoipa::path(patch, path = "/v1/agents/{id}", tag = "agents",
     params(("id" = String, Path, description = "Agent id")), request_body = UpdateAgentBody,
     responses((status = 200, body = AgentView), (status = 422, body = crate::error::ErrorBody)),
@@ -363,6 +364,28 @@ async fn update_agent(
             message: "an admin cannot remove their own admin role; ask another admin".into(),
         });
     }
+    if principal.agent() == Some(&id) && body.active == Some(false) {
+        return Err(ApiError::Conflict {
+            code: "cannot_deactivate_self",
+            message: "an admin cannot deactivate themselves; ask another admin".into(),
+        });
+    }
+    // A deactivated agent stays offline: reactivate them first.
+    if status.is_some() && body.active != Some(true) {
+        let target = state
+            .store
+            .agent(&principal.tenant, &id)
+            .await?
+            .ok_or(ApiError::NotFound("agent"))?;
+        if target.deactivated_at.is_some() {
+            return Err(ApiError::Conflict {
+                code: "agent_deactivated",
+                message: "this agent is deactivated; set \"active\": true first".into(),
+            });
+        }
+    }
+    let active = body.active;
+    let at = now();
     let hash = match body.password {
         Some(p) => {
             let target = state
@@ -403,6 +426,14 @@ async fn update_agent(
             }
             if let Some(v) = new_capacity {
                 a.capacity = v;
+            }
+            match active {
+                Some(false) if a.deactivated_at.is_none() => {
+                    a.deactivated_at = Some(at);
+                    a.status = baton_core::AgentStatus::Offline;
+                }
+                Some(true) => a.deactivated_at = None,
+                _ => {}
             }
         },
     )
