@@ -607,8 +607,19 @@ async fn tenant_isolation(backend: Backend) {
             .await
             .assert_error(404, "not_found");
     }
+    // The other tenant lists exactly its own conversation (the positive control), never ours.
+    let theirs = app
+        .post("/v1/conversations", &other_key, json!({"channel": "web"}))
+        .await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
     let list = app.get("/v1/conversations", &other).await;
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 0);
+    let ids: Vec<&str> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [theirs.body["id"].as_str().unwrap()], "{}", list.body);
     assert_eq!(app.event_count(&id).await, 1);
 }
 

@@ -122,10 +122,34 @@ async fn articles_are_managed_and_searched_per_tenant() {
         .await
         .assert_error(404, "not_found");
 
-    // Another tenant never sees these articles.
-    let (_, other_key, _) = create_tenant(app.instance.store.as_ref(), "Other").await;
+    // Another tenant never sees these articles, only its own (the positive control: its search
+    // does find refund articles).
+    let (_, other_key, other_admin) = create_tenant(app.instance.store.as_ref(), "Other").await;
+    let login = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": other_admin, "password": PASSWORD})),
+    )
+    .await;
+    let other_admin_token = login.body["token"].as_str().unwrap().to_string();
+    let created = app
+        .post(
+            "/v1/kb/articles",
+            &other_admin_token,
+            json!({"id": "other-refunds", "title": "Refunds at Other", "body": "Other refunds in 5 days.", "language": "en"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
     let other = app.get("/v1/kb/search?q=refund", &other_key).await;
-    assert_eq!(other.body["items"].as_array().unwrap().len(), 0);
+    let ids: Vec<&str> = other.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["other-refunds"], "{}", other.body);
 }
 
 #[tokio::test]

@@ -117,13 +117,26 @@ async fn widget_keys_and_customer_tokens(backend: Backend) {
             res.body
         );
     }
-    // Notes never reach the customer.
-    app.post(
-        &format!("/v1/conversations/{id}/notes"),
-        &app.admin_token,
-        json!({"text": "secret note"}),
-    )
-    .await;
+    // Notes never reach the customer (the note exists: the team sees it).
+    let note = app
+        .post(
+            &format!("/v1/conversations/{id}/notes"),
+            &app.admin_token,
+            json!({"text": "secret note"}),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{}", note.body);
+    let team = app
+        .get(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.admin_token,
+        )
+        .await;
+    assert!(
+        team.body.to_string().contains("secret note"),
+        "{}",
+        team.body
+    );
     let msgs = app
         .get(&format!("/v1/conversations/{id}/messages"), &token)
         .await;
