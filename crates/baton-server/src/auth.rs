@@ -349,17 +349,18 @@ impl LoginGuard {
         }
     }
 
-    /// Checks `password` for the account `email` (with its stored hash, `None` when there is no
-    /// such account) from `client`: `Ok(true)` when it matches, `Ok(false)` when not (counted),
-    /// `Err(429)` while the account or the address is locked.
+    /// Checks `password` for the account `email` (the stored hashes of its accounts, one per
+    /// tenant using the email; none when there is no such account) from `client`: `Ok(Some(i))`
+    /// when it matches `hashes[i]`, `Ok(None)` when not (counted), `Err(429)` while the account
+    /// or the address is locked.
     pub async fn check(
         &self,
         state: &AppState,
         email: &str,
         client: Option<std::net::IpAddr>,
         password: String,
-        stored_hash: Option<String>,
-    ) -> ApiResult<bool> {
+        hashes: Vec<String>,
+    ) -> ApiResult<Option<usize>> {
         let account = format!("account:{email}");
         let address = client.map(|ip| format!("addr:{}", crate::rate_limit::bucket(ip)));
         let mut keys = vec![account.as_str()];
@@ -372,13 +373,24 @@ impl LoginGuard {
                 retry_after_secs: u64::try_from(secs.max(1)).unwrap_or(1),
             });
         }
-        let known = stored_hash.is_some();
-        let hash = stored_hash.unwrap_or_else(|| DUMMY_HASH.clone());
-        let ok = {
+        let matched = {
             let _permit = self.permit().await?;
-            verify_password(password, hash).await
-        } && known;
-        if ok {
+            if hashes.is_empty() {
+                // The same work as for an existing account, and no match.
+                verify_password(password, DUMMY_HASH.clone()).await;
+                None
+            } else {
+                let mut matched = None;
+                for (i, hash) in hashes.into_iter().enumerate() {
+                    if verify_password(password.clone(), hash).await {
+                        matched = Some(i);
+                        break;
+                    }
+                }
+                matched
+            }
+        };
+        if matched.is_some() {
             state.store.login_succeeded(&account).await?;
         } else {
             let now = crate::now();
@@ -393,6 +405,6 @@ impl LoginGuard {
                     .await?;
             }
         }
-        Ok(ok)
+        Ok(matched)
     }
 }

@@ -896,6 +896,9 @@ pub struct LoginBody {
     pub email: String,
     /// Password.
     pub password: String,
+    /// Tenant id, only needed when the same email and password open accounts in several
+    /// tenants (emails are unique per tenant).
+    pub tenant: Option<String>,
 }
 
 /// Login response.

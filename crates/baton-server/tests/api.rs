@@ -18,7 +18,8 @@ on_both_backends!(
     visibility,
     password_policy_and_directory_emails,
     failed_logins_are_throttled,
-    deactivated_agents
+    deactivated_agents,
+    emails_are_unique_per_tenant
 );
 
 fn kinds(events: &Value) -> Vec<String> {
@@ -1387,4 +1388,97 @@ async fn deactivated_agents(backend: Backend) {
     assert_eq!(res.status, 200, "{}", res.body);
     let conv = app.get(&format!("/v1/conversations/{id}"), &admin).await;
     assert_eq!(conv.body["offer"]["agent"], ann.as_str(), "{}", conv.body);
+}
+
+/// An email is unique within a tenant only: another tenant's use of it is neither refused nor
+/// revealed; the password (or `tenant`, when both passwords are the same) picks the account.
+async fn emails_are_unique_per_tenant(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "api_emails").await else {
+        return;
+    };
+    let (other_tenant, _, other_admin) =
+        create_tenant(app.instance.store.as_ref(), "Other Co").await;
+    let login = |body: Value| {
+        let url = app.url("/v1/auth/login");
+        let client = app.client.clone();
+        async move { send(&client, Method::POST, &url, None, Some(body)).await }
+    };
+    let other_token = login(json!({"email": other_admin, "password": PASSWORD}))
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let create = |token: String, email: &'static str, password: &'static str| {
+        let url = app.url("/v1/agents");
+        let client = app.client.clone();
+        async move {
+            send(
+                &client,
+                Method::POST,
+                &url,
+                Some(&token),
+                Some(json!({"email": email, "name": "Ann", "password": password})),
+            )
+            .await
+        }
+    };
+    let ours = create(
+        app.admin_token.clone(),
+        "ann@shared.example",
+        "first tenant pass",
+    )
+    .await;
+    assert_eq!(ours.status, 201, "{}", ours.body);
+    create(
+        app.admin_token.clone(),
+        "ann@shared.example",
+        "first tenant pass",
+    )
+    .await
+    .assert_error(409, "email_taken");
+    let theirs = create(
+        other_token.clone(),
+        "ann@shared.example",
+        "second tenant pass",
+    )
+    .await;
+    assert_eq!(
+        theirs.status, 201,
+        "another tenant's address is not refused: {}",
+        theirs.body
+    );
+    for (password, id) in [
+        ("first tenant pass", &ours.body["id"]),
+        ("second tenant pass", &theirs.body["id"]),
+    ] {
+        let res = login(json!({"email": "ann@shared.example", "password": password})).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(&res.body["agent"]["id"], id, "{}", res.body);
+    }
+    // The same password in both tenants: `tenant` chooses.
+    for token in [app.admin_token.clone(), other_token.clone()] {
+        let res = create(token, "bob@shared.example", "one password for both").await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    let res = login(
+        json!({"email": "bob@shared.example", "password": "one password for both",
+        "tenant": other_tenant}),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let me = app
+        .get("/v1/agents/me", res.body["token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let directory = app.get("/v1/agents", &other_token).await;
+    assert!(
+        directory.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == me.body["id"]),
+        "logged into the chosen tenant: {}",
+        directory.body
+    );
 }

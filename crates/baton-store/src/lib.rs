@@ -99,8 +99,14 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
     async fn api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKey>>;
     /// One agent.
     async fn agent(&self, tenant: &TenantId, id: &AgentId) -> StoreResult<Option<Agent>>;
-    /// The active (not deactivated) agent with this login email and their password hash.
-    async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>>;
+    /// The active (not deactivated) agent with this login email and their password hash (the
+    /// first by id, when several tenants use the email).
+    async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>> {
+        Ok(self.agents_for_login(email).await?.into_iter().next())
+    }
+    /// Every active agent with this login email (emails are unique per tenant) and their
+    /// password hashes, by id.
+    async fn agents_for_login(&self, email: &str) -> StoreResult<Vec<(Agent, String)>>;
     /// A tenant's agents, by name.
     async fn agents(&self, tenant: &TenantId) -> StoreResult<Vec<Agent>>;
     /// The session with this token hash, if it has not expired at `now`.

@@ -51,7 +51,7 @@ pub struct Agent {
     pub id: AgentId,
     /// Its tenant.
     pub tenant: TenantId,
-    /// Login email, unique across Baton.
+    /// Login email, unique within the tenant.
     pub email: String,
     /// Display name shown to customers.
     pub name: String,

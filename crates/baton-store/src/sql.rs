@@ -941,19 +941,19 @@ macro_rules! sql_backend {
                 .transpose()
             }
 
-            async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>> {
-                let row = sqlx::query_as::<_, LoginRow>(concat!(
+            async fn agents_for_login(&self, email: &str) -> StoreResult<Vec<(Agent, String)>> {
+                sqlx::query_as::<_, LoginRow>(concat!(
                     "SELECT ",
                     agent_cols!(),
-                    ", password_hash FROM agents WHERE email = $1 AND deactivated_at IS NULL"
+                    ", password_hash FROM agents WHERE email = $1 AND deactivated_at IS NULL \
+                     ORDER BY id"
                 ))
                 .bind(email.trim().to_ascii_lowercase())
-                .fetch_optional(&self.pool)
-                .await?;
-                match row {
-                    Some(row) => Ok(Some((row.agent.into_model()?, row.password_hash))),
-                    None => Ok(None),
-                }
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|row| Ok((row.agent.into_model()?, row.password_hash)))
+                .collect()
             }
 
             async fn agents(&self, tenant: &TenantId) -> StoreResult<Vec<Agent>> {

@@ -1150,7 +1150,7 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
     let s = store.as_ref();
     let a = new_tenant(s, "conflicts").await;
     let b = new_tenant(s, "others").await;
-    let new = NewAgent {
+    let twin = || NewAgent {
         email: format!("  {}  ", a.admin.email.to_uppercase()),
         name: "Twin".into(),
         role: Role::Agent,
@@ -1159,7 +1159,12 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
         queues: vec![],
         capacity: 1,
     };
-    let taken = service::create_agent(s, &b.tenant.id, new, "h", &Actor::System, at(0)).await;
+    // Emails are unique within a tenant: another tenant may use the same one.
+    service::create_agent(s, &b.tenant.id, twin(), "h", &Actor::System, at(0))
+        .await
+        .expect("another tenant's email is free here");
+    assert_eq!(s.agents(&b.tenant.id).await.unwrap().len(), 2);
+    let taken = service::create_agent(s, &a.tenant.id, twin(), "h", &Actor::System, at(0)).await;
     assert!(
         matches!(
             taken,
@@ -1168,10 +1173,15 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
                 ..
             })
         ),
-        "email is unique across tenants: {taken:?}"
+        "email is unique within a tenant: {taken:?}"
     );
     // The failed transaction left nothing behind.
-    assert_eq!(s.agents(&b.tenant.id).await.unwrap().len(), 1);
+    assert_eq!(s.agents(&a.tenant.id).await.unwrap().len(), 1);
+    assert_eq!(
+        s.agents_for_login(&a.admin.email).await.unwrap().len(),
+        2,
+        "both tenants' accounts can log in"
+    );
 
     let conv = start(s, &a.tenant.id, None).await;
     let other = start(s, &a.tenant.id, None).await;

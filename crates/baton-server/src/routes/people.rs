@@ -41,18 +41,26 @@ async fn login(
         &headers,
         peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a),
     );
-    let found = state.store.agent_for_login(&email).await?;
-    let (agent, hash) = match found {
-        Some((agent, hash)) => (Some(agent), Some(hash)),
-        None => (None, None),
-    };
-    let ok = state
+    // Emails are unique per tenant: the password picks the account (or `tenant`, when the same
+    // email and password open accounts in several tenants).
+    let (mut agents, hashes): (Vec<_>, Vec<_>) = state
+        .store
+        .agents_for_login(&email)
+        .await?
+        .into_iter()
+        .filter(|(a, _)| {
+            body.tenant
+                .as_deref()
+                .is_none_or(|t| a.tenant.as_str() == t)
+        })
+        .unzip();
+    let matched = state
         .login
-        .check(&state, &email, client, body.password, hash)
+        .check(&state, &email, client, body.password, hashes)
         .await?;
-    let agent = match (agent, ok) {
-        (Some(agent), true) => agent,
-        _ => {
+    let agent = match matched {
+        Some(i) => agents.swap_remove(i),
+        None => {
             return Err(ApiError::Unauthorized(
                 "invalid_credentials",
                 "email or password is wrong".into(),
