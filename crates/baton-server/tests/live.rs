@@ -600,3 +600,65 @@ async fn ended_sessions_close_sockets_sqlite() {
 async fn ended_sessions_close_sockets_postgres() {
     ended_sessions_close_sockets(Backend::Postgres).await;
 }
+
+/// The first event of `kind` on `socket` (5 s at most).
+async fn first_of(socket: &mut Socket, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event within 5 s"))
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = frame {
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+}
+
+/// A colleague's email does not reach an `agent`'s live socket (a supervisor's shows it), and
+/// deactivating the agent closes their socket.
+async fn agent_sockets_hide_emails_and_close_on_deactivation(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "live_agent_emails").await else {
+        return;
+    };
+    let (ann, ann_token) = app.person("ann@test.example", "agent").await;
+    let (_, sue_token) = app.person("sue@test.example", "supervisor").await;
+    let mut ann_socket = connect(&app.instance, &ann_token).await;
+    let mut sue_socket = connect(&app.instance, &sue_token).await;
+    app.person("bob@test.example", "agent").await;
+    let seen_by_ann = first_of(&mut ann_socket, "agent_created").await;
+    assert!(
+        seen_by_ann["data"]["after"]["email"].is_null(),
+        "{seen_by_ann}"
+    );
+    let seen_by_sue = first_of(&mut sue_socket, "agent_created").await;
+    assert_eq!(seen_by_sue["data"]["after"]["email"], "bob@test.example");
+
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&app.admin_token),
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        closed_within(&mut ann_socket, "deactivation").await,
+        Some(4001)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_sockets_hide_emails_and_close_on_deactivation_sqlite() {
+    agent_sockets_hide_emails_and_close_on_deactivation(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_sockets_hide_emails_and_close_on_deactivation_postgres() {
+    agent_sockets_hide_emails_and_close_on_deactivation(Backend::Postgres).await;
+}

@@ -212,6 +212,23 @@ impl Sight {
     }
 }
 
+/// Removes the `email` of every agent record in an event's data but `me`'s own.
+fn hide_emails(data: &mut serde_json::Value, me: &AgentId) {
+    match data {
+        serde_json::Value::Object(map) => {
+            let own = map.get("id").and_then(|v| v.as_str()) == Some(me.as_str());
+            if !own && map.contains_key("email") && map.contains_key("role") {
+                map.insert("email".into(), serde_json::Value::Null);
+            }
+            for value in map.values_mut() {
+                hide_emails(value, me);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| hide_emails(v, me)),
+        _ => {}
+    }
+}
+
 /// Whose socket it is: the agent, and the hash of the session it was opened with.
 struct Me {
     agent: AgentId,
@@ -263,7 +280,12 @@ async fn stream(
                     {
                         continue;
                     }
-                    let Ok(text) = serde_json::to_string(&EventView::from(event.as_ref())) else { continue };
+                    let mut view = EventView::from(event.as_ref());
+                    // The `agent` role does not see colleagues' emails (as in the directory).
+                    if sight.as_ref().is_some_and(|s| !s.everything) {
+                        hide_emails(&mut view.data, &me.agent);
+                    }
+                    let Ok(text) = serde_json::to_string(&view) else { continue };
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }
