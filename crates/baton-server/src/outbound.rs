@@ -173,6 +173,27 @@ impl Outbound {
     }
 }
 
+impl Outbound {
+    /// Why a request to `url` may not be sent now, when its host is an internal IP address
+    /// written out (the resolver never sees those): a URL stored before this check existed, or
+    /// while `allow_private_targets` was on. Names are checked by the resolver at connection.
+    pub fn refusal(&self, url: &str) -> Option<String> {
+        if self.allow_private {
+            return None;
+        }
+        let parsed = reqwest::Url::parse(url.trim()).ok()?;
+        let host = parsed.host_str()?;
+        let ip = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .ok()?;
+        forbidden_ip(ip).then(|| {
+            format!("refused: {host} is an internal address (allow_private_targets is off)")
+        })
+    }
+}
+
 fn check_ip(ip: IpAddr, host: &str, refuse: &dyn Fn(&str, String) -> ApiError) -> ApiResult<()> {
     if forbidden_ip(ip) {
         let why = if host == ip.to_string() || host == format!("[{ip}]") {
@@ -287,6 +308,10 @@ mod tests {
         deny.check("url", "https://93.184.215.14/hook")
             .await
             .unwrap();
+        assert!(deny.refusal("http://0x7f000001:9000/x").is_some());
+        assert!(deny.refusal("http://[fd00::1]/x").is_some());
+        assert!(deny.refusal("https://93.184.215.14/hook").is_none());
+        assert!(Outbound::new(true).refusal("http://127.0.0.1/").is_none());
         let allow = Outbound::new(true);
         allow.check("url", "http://127.0.0.1:9000/x").await.unwrap();
     }
