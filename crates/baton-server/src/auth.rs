@@ -338,6 +338,13 @@ impl LoginGuard {
         }
     }
 
+    /// The same limits with `slots` hashing slots and `max_wait` for one.
+    pub fn with_hashing_slots(mut self, slots: usize, max_wait: std::time::Duration) -> Self {
+        self.slots = tokio::sync::Semaphore::new(slots.max(1));
+        self.max_wait = max_wait;
+        self
+    }
+
     /// A hashing slot, or `429` after `max_wait`.
     async fn permit(&self) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
         match tokio::time::timeout(self.max_wait, self.slots.acquire()).await {

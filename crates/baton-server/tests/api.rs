@@ -1482,3 +1482,50 @@ async fn emails_are_unique_per_tenant(backend: Backend) {
         directory.body
     );
 }
+
+/// Password hashing runs in a bounded number of slots: a burst of concurrent logins beyond
+/// them waits at most `max_wait`, then gets 429 "retry in a moment" (never a pile of argon2
+/// runs, never a 500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_logins_wait_for_a_hashing_slot() {
+    let Some(db) = database(Backend::Sqlite, "api_login_slots").await else {
+        return;
+    };
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.login = std::sync::Arc::new(
+            baton_server::auth::LoginGuard::new(1000, 1000, 60_000)
+                .with_hashing_slots(1, std::time::Duration::from_millis(30)),
+        );
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
+    let url = app.url("/v1/auth/login");
+    let attempts = (0..24).map(|i| {
+        send(
+            &app.client,
+            Method::POST,
+            &url,
+            None,
+            Some(
+                json!({"email": format!("nobody{i}@test.example"), "password": "wrong password!"}),
+            ),
+        )
+    });
+    let results = futures::future::join_all(attempts).await;
+    let busy = results.iter().filter(|r| r.status == 429).count();
+    for r in &results {
+        match r.status.as_u16() {
+            401 => r.assert_error(401, "invalid_credentials"),
+            429 => {
+                r.assert_error(429, "rate_limited");
+                assert!(r.headers.contains_key("retry-after"), "{r:?}");
+            }
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    assert!(
+        busy > 0,
+        "24 logins at once all got a slot within 30 ms: {results:?}"
+    );
+    assert!(busy < results.len(), "no login got a slot: {results:?}");
+}
