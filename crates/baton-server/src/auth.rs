@@ -108,18 +108,40 @@ impl Principal {
     }
 }
 
-/// The bearer token from `Authorization`, or from `?token=` (WebSocket clients cannot set
-/// headers in browsers).
+/// The bearer token from `Authorization`, or, on a WebSocket upgrade only, from `?token=`
+/// (browsers cannot set headers on a WebSocket). Anywhere else a token in the URL would end
+/// up in logs, histories and `Referer` headers, so it is not read.
 pub fn bearer_token(parts: &axum::http::request::Parts) -> Option<String> {
     if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
         return value.strip_prefix("Bearer ").map(|t| t.trim().to_string());
     }
+    if !is_websocket_upgrade(parts) {
+        return None;
+    }
+    query_token(parts)
+}
+
+fn query_token(parts: &axum::http::request::Parts) -> Option<String> {
     parts.uri.query().and_then(|q| {
         q.split('&')
             .find_map(|pair| pair.strip_prefix("token=").map(|t| t.to_string()))
     })
 }
+
+/// Whether the request asks for a WebSocket (`Upgrade: websocket`).
+fn is_websocket_upgrade(parts: &axum::http::request::Parts) -> bool {
+    parts
+        .headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// The hash of the session token a person's request came with (for the live socket, which
+/// closes when that session ends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionHash(pub String);
 
 /// Resolves a token to a principal.
 pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
@@ -155,6 +177,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal>
         .store
         .agent(&session.tenant, &session.agent)
         .await?
+        .filter(|a| a.deactivated_at.is_none())
         .ok_or_else(invalid_token)?;
     Ok(Principal {
         tenant: session.tenant,
@@ -176,11 +199,33 @@ fn invalid_token() -> ApiError {
 /// available to handlers (and to the idempotency layer) through request extensions.
 pub async fn resolve(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
+    // `/metrics` checks its own token (`metrics_token`), not a tenant's.
+    if parts.uri.path() == "/metrics" {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    if parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .is_none()
+        && !is_websocket_upgrade(&parts)
+        && query_token(&parts).is_some()
+    {
+        return ApiError::Unauthorized(
+            "token_in_url",
+            "send the token in 'Authorization: Bearer <token>'; ?token= is only read on \
+             WebSocket upgrades"
+                .into(),
+        )
+        .into_response();
+    }
     if let Some(token) = bearer_token(&parts) {
         match authenticate(&state, &token).await {
             Ok(principal) => {
                 if let Err(e) = crate::routes::widget::customer_may(&principal, &parts) {
                     return e.into_response();
+                }
+                if matches!(principal.kind, PrincipalKind::Person { .. }) {
+                    parts.extensions.insert(SessionHash(hash_secret(&token)));
                 }
                 parts.extensions.insert(principal);
             }
@@ -205,10 +250,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// Hashes a password with argon2id off the async runtime.
-pub async fn hash_password(password: String) -> ApiResult<String> {
+/// The argon2id parameters of new hashes: 12 MiB, 3 passes, one lane (an OWASP setting as
+/// strong as argon2's default 19 MiB and 2 passes, with less memory per verification). Stored
+/// hashes are verified with the parameters written in them.
+fn hasher() -> Argon2<'static> {
+    let params = argon2::Params::new(12 * 1024, 3, 1, None).expect("valid argon2 parameters");
+    Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+}
+
+/// Hashes a password with argon2id off the async runtime, at most [`LoginGuard`]'s number at
+/// once.
+pub async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
+    let _permit = state.login.permit().await?;
     tokio::task::spawn_blocking(move || {
-        Argon2::default()
+        hasher()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| ApiError::Internal(format!("hashing password: {e}")))
@@ -217,8 +272,9 @@ pub async fn hash_password(password: String) -> ApiResult<String> {
     .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-/// Checks a password against a stored argon2 hash off the async runtime.
-pub async fn verify_password(password: String, hash: String) -> bool {
+/// Checks a password against a stored argon2 hash off the async runtime (the caller holds a
+/// [`LoginGuard`] permit).
+async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
@@ -234,8 +290,128 @@ pub async fn verify_password(password: String, hash: String) -> bool {
 
 /// Hashes a password synchronously (CLI and demo seeding).
 pub fn hash_password_blocking(password: &str) -> Result<String, String> {
-    Argon2::default()
+    hasher()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| e.to_string())
+}
+
+/// Defences of the login: failed logins are counted in the database per account and per
+/// client address (so the count holds across instances); past a limit the key is refused with
+/// `429` and `Retry-After` until its window ends, whether or not the account exists. Password
+/// hashing runs at most `permits` at a time (the cores), each waiting at most `max_wait`.
+#[derive(Debug)]
+pub struct LoginGuard {
+    /// Failed logins of one account (email) within `window_ms` before it is locked.
+    pub per_account: u32,
+    /// Failed logins from one client address (IPv6: its /64) within `window_ms`.
+    pub per_address: u32,
+    /// The counting window and the longest lock, in ms.
+    pub window_ms: i64,
+    /// Longest wait for a hashing slot before `429`.
+    pub max_wait: std::time::Duration,
+    slots: tokio::sync::Semaphore,
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        LoginGuard::new(10, 100, 15 * 60 * 1000)
+    }
+}
+
+/// A dummy hash of the current parameters, verified when the email is unknown so that both
+/// paths cost the same.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    hash_password_blocking("baton dummy password for unknown accounts").unwrap_or_default()
+});
+
+impl LoginGuard {
+    /// Limits per account and per address within `window_ms`; as many hashing slots as cores.
+    pub fn new(per_account: u32, per_address: u32, window_ms: i64) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        LoginGuard {
+            per_account,
+            per_address,
+            window_ms,
+            max_wait: std::time::Duration::from_secs(5),
+            slots: tokio::sync::Semaphore::new(cores),
+        }
+    }
+
+    /// The same limits with `slots` hashing slots and `max_wait` for one.
+    pub fn with_hashing_slots(mut self, slots: usize, max_wait: std::time::Duration) -> Self {
+        self.slots = tokio::sync::Semaphore::new(slots.max(1));
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// A hashing slot, or `429` after `max_wait`.
+    async fn permit(&self) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+        match tokio::time::timeout(self.max_wait, self.slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::TooManyRequests {
+                message: "too many logins at once; retry in a moment".into(),
+                retry_after_secs: 1,
+            }),
+        }
+    }
+
+    /// Checks `password` for the account `email` (the stored hashes of its accounts, one per
+    /// tenant using the email; none when there is no such account) from `client`: `Ok(Some(i))`
+    /// when it matches `hashes[i]`, `Ok(None)` when not (counted), `Err(429)` while the account
+    /// or the address is locked.
+    pub async fn check(
+        &self,
+        state: &AppState,
+        email: &str,
+        client: Option<std::net::IpAddr>,
+        password: String,
+        hashes: Vec<String>,
+    ) -> ApiResult<Option<usize>> {
+        let account = format!("account:{email}");
+        let address = client.map(|ip| format!("addr:{}", crate::rate_limit::bucket(ip)));
+        let mut keys = vec![account.as_str()];
+        keys.extend(address.as_deref());
+        let now = crate::now();
+        if let Some(until) = state.store.login_locked_until(&keys, now).await? {
+            let secs = (until.millis() - now.millis() + 999) / 1000;
+            return Err(ApiError::TooManyRequests {
+                message: "too many failed logins; wait before trying again".into(),
+                retry_after_secs: u64::try_from(secs.max(1)).unwrap_or(1),
+            });
+        }
+        let matched = {
+            let _permit = self.permit().await?;
+            if hashes.is_empty() {
+                // The same work as for an existing account, and no match.
+                verify_password(password, DUMMY_HASH.clone()).await;
+                None
+            } else {
+                let mut matched = None;
+                for (i, hash) in hashes.into_iter().enumerate() {
+                    if verify_password(password.clone(), hash).await {
+                        matched = Some(i);
+                        break;
+                    }
+                }
+                matched
+            }
+        };
+        if matched.is_some() {
+            state.store.login_succeeded(&account).await?;
+        } else {
+            let now = crate::now();
+            state
+                .store
+                .login_failed(&account, self.per_account, self.window_ms, now)
+                .await?;
+            if let Some(address) = &address {
+                state
+                    .store
+                    .login_failed(address, self.per_address, self.window_ms, now)
+                    .await?;
+            }
+        }
+        Ok(matched)
+    }
 }

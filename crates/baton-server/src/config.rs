@@ -44,6 +44,26 @@ pub struct Config {
     /// through (`X-Forwarded-For`, `X-Real-IP`...). Unset: the TCP peer's address is used.
     /// `BATON_CLIENT_IP_HEADER`.
     pub client_ip_header: Option<String>,
+    /// Lets outbound requests (webhooks, Slack/Teams, the webhook and LLM bots, the WhatsApp
+    /// API) reach loopback, private, link-local and other internal addresses. Off by default:
+    /// turn it on only for development or a trusted internal network.
+    /// `BATON_ALLOW_PRIVATE_TARGETS` (`true`/`false`).
+    pub allow_private_targets: bool,
+    /// A bearer token `/metrics` asks for; unset, `/metrics` is open to whoever reaches it.
+    /// `BATON_METRICS_TOKEN`.
+    pub metrics_token: Option<String>,
+    /// Label the queue gauges of `/metrics` by tenant id and queue (off: one sum over all).
+    /// `BATON_METRICS_PER_TENANT`.
+    pub metrics_per_tenant: bool,
+    /// Seconds a client has to send a request's headers; also the longest idle keep-alive.
+    /// `BATON_HEADER_READ_TIMEOUT_SECS`.
+    pub header_read_timeout_secs: u32,
+    /// Longest pause, in seconds, within a request body before `408`.
+    /// `BATON_BODY_READ_TIMEOUT_SECS`.
+    pub body_read_timeout_secs: u32,
+    /// Connections served at once; more wait in the kernel's queue. Keep it below the
+    /// process's open-file limit (`ulimit -n`). `BATON_MAX_CONNECTIONS`.
+    pub max_connections: u32,
 }
 
 impl Default for Config {
@@ -61,6 +81,12 @@ impl Default for Config {
             widget_starts_per_minute: crate::rate_limit::DEFAULT_PER_MINUTE,
             widget_starts_burst: crate::rate_limit::DEFAULT_BURST,
             client_ip_header: None,
+            allow_private_targets: false,
+            metrics_token: None,
+            metrics_per_tenant: false,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+            max_connections: 900,
         }
     }
 }
@@ -85,6 +111,12 @@ impl fmt::Debug for Config {
             .field("widget_starts_per_minute", &self.widget_starts_per_minute)
             .field("widget_starts_burst", &self.widget_starts_burst)
             .field("client_ip_header", &self.client_ip_header)
+            .field("allow_private_targets", &self.allow_private_targets)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("metrics_per_tenant", &self.metrics_per_tenant)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("body_read_timeout_secs", &self.body_read_timeout_secs)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -141,6 +173,18 @@ fn smtp_env(smtp: &mut SmtpConfig, name: &str, value: String) -> Result<(), Conf
         }
     }
     Ok(())
+}
+
+/// A `true`/`false` variable (also `1`/`0`, `yes`/`no`, `on`/`off`).
+fn env_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(ConfigError::Env {
+            name: name.to_string(),
+            message: format!("'{value}' is not true or false"),
+        }),
+    }
 }
 
 /// A URL with any password replaced by `***`.
@@ -276,6 +320,32 @@ impl Config {
                 "BATON_CLIENT_IP_HEADER" => {
                     config.client_ip_header = Some(value).filter(|v| !v.trim().is_empty())
                 }
+                "BATON_ALLOW_PRIVATE_TARGETS" => {
+                    config.allow_private_targets = env_bool(&name, &value)?
+                }
+                "BATON_METRICS_PER_TENANT" => {
+                    config.metrics_per_tenant = env_bool(&name, &value)?
+                }
+                "BATON_HEADER_READ_TIMEOUT_SECS"
+                | "BATON_BODY_READ_TIMEOUT_SECS"
+                | "BATON_MAX_CONNECTIONS" => {
+                    let n: u32 = value
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| ConfigError::Env {
+                            name: name.clone(),
+                            message: format!("'{value}' is not a whole number from 1"),
+                        })?;
+                    match name.as_str() {
+                        "BATON_HEADER_READ_TIMEOUT_SECS" => config.header_read_timeout_secs = n,
+                        "BATON_BODY_READ_TIMEOUT_SECS" => config.body_read_timeout_secs = n,
+                        _ => config.max_connections = n,
+                    }
+                }
+                "BATON_METRICS_TOKEN" => {
+                    config.metrics_token = Some(value).filter(|v| !v.trim().is_empty())
+                }
                 smtp if smtp.starts_with("BATON_SMTP_") => {
                     let target = config.smtp.get_or_insert_with(empty_smtp);
                     smtp_env(target, &name, value)?;
@@ -305,6 +375,16 @@ impl Config {
                     .map_err(|_| ConfigError::ClientIpHeader(h.to_string()))
             })
             .transpose()
+    }
+
+    /// The listener's limits these settings ask for (0 in the file counts as 1).
+    pub fn limits(&self) -> crate::listen::Limits {
+        let secs = |n: u32| std::time::Duration::from_secs(u64::from(n.max(1)));
+        crate::listen::Limits {
+            header_read_timeout: secs(self.header_read_timeout_secs),
+            body_read_timeout: secs(self.body_read_timeout_secs),
+            max_connections: self.max_connections.max(1) as usize,
+        }
     }
 
     /// The widget's start limit these settings ask for.
@@ -440,6 +520,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("public_url"), "{err}");
+    }
+
+    #[test]
+    fn private_targets_are_refused_unless_allowed() {
+        assert!(!Config::load(None, []).unwrap().allow_private_targets);
+        let allow =
+            |v: &str| Config::load(None, [("BATON_ALLOW_PRIVATE_TARGETS".into(), v.into())]);
+        assert!(allow("true").unwrap().allow_private_targets);
+        assert!(!allow("false").unwrap().allow_private_targets);
+        let err = allow("maybe").unwrap_err().to_string();
+        assert!(err.contains("BATON_ALLOW_PRIVATE_TARGETS"), "{err}");
+        let config = Config::load(
+            None,
+            [
+                ("BATON_METRICS_TOKEN".into(), "m3trics".into()),
+                ("BATON_METRICS_PER_TENANT".into(), "true".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.metrics_token.as_deref(), Some("m3trics"));
+        let limits = Config::load(None, [("BATON_MAX_CONNECTIONS".into(), "64".into())])
+            .unwrap()
+            .limits();
+        assert_eq!(limits.max_connections, 64);
+        assert_eq!(limits.header_read_timeout.as_secs(), 10);
+        assert!(Config::load(None, [("BATON_BODY_READ_TIMEOUT_SECS".into(), "0".into())]).is_err());
+        assert!(config.metrics_per_tenant);
+        assert!(!format!("{config:?}").contains("m3trics"));
     }
 
     #[test]

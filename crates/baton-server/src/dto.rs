@@ -635,8 +635,9 @@ fn skill_views(skills: Vec<Skill>) -> Vec<SkillView> {
 pub struct AgentView {
     /// Id.
     pub id: String,
-    /// Login email.
-    pub email: String,
+    /// Login email; null in the team directory as a person with the `agent` role sees it (their
+    /// own excepted): supervisors and admins see every email.
+    pub email: Option<String>,
     /// Display name.
     pub name: String,
     /// `agent`, `supervisor` or `admin`.
@@ -655,13 +656,15 @@ pub struct AgentView {
     pub capacity: u32,
     /// Creation time.
     pub created_at: String,
+    /// False once deactivated (see `PATCH /v1/agents/{id}`).
+    pub active: bool,
 }
 
 impl From<Agent> for AgentView {
     fn from(a: Agent) -> Self {
         AgentView {
             id: a.id.to_string(),
-            email: a.email,
+            email: Some(a.email),
             name: a.name,
             role: a.role.as_str().to_string(),
             status: a.status.as_str().to_string(),
@@ -671,6 +674,7 @@ impl From<Agent> for AgentView {
             queues: a.queues.into_iter().map(String::from).collect(),
             capacity: a.capacity,
             created_at: rfc3339(a.created_at),
+            active: a.deactivated_at.is_none(),
         }
     }
 }
@@ -707,7 +711,7 @@ pub struct CreateAgentBody {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// Initial password (at least 8 characters).
+    /// Initial password: at least 12 characters, not the email, not a well-known password.
     pub password: String,
     /// Role; default `agent`.
     pub role: Option<String>,
@@ -744,6 +748,9 @@ pub struct UpdateAgentBody {
     pub capacity: Option<u32>,
     /// New password.
     pub password: Option<String>,
+    /// `false` deactivates the agent (history kept; they cannot log in, their sessions end and
+    /// they are offered nothing); `true` reactivates them (offline until they log in).
+    pub active: Option<bool>,
 }
 
 /// Validates a capacity.
@@ -889,6 +896,9 @@ pub struct LoginBody {
     pub email: String,
     /// Password.
     pub password: String,
+    /// Tenant id, only needed when the same email and password open accounts in several
+    /// tenants (emails are unique per tenant).
+    pub tenant: Option<String>,
 }
 
 /// Login response.

@@ -35,6 +35,9 @@ pub enum ApiError {
         /// What happened.
         message: String,
     },
+    /// 408: the request body stalled.
+    #[error("the request body stalled; send it without pauses")]
+    RequestTimeout,
     /// 413: body too large.
     #[error("request body too large: the limit is {0} bytes")]
     PayloadTooLarge(usize),
@@ -83,6 +86,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

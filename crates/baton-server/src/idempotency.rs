@@ -1,5 +1,8 @@
 //! `Idempotency-Key` on POST: a retry with the same key gets the first response, not a second
 //! effect. Keys are scoped to the caller; reusing a key for a different request is refused.
+//! The key is marked committed inside the command's own transaction (see
+//! [`baton_store::idempotency`]): after a crash between the commit and the recording of the
+//! answer, a retry gets `409 idempotency_committed` instead of running the command twice.
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -70,15 +73,26 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
                 .into(),
         }
         .into_response(),
+        IdempotencyClaim::Committed => ApiError::Conflict {
+            code: "idempotency_committed",
+            message: "the request with this Idempotency-Key was carried out, but its answer was \
+                      lost (the server stopped); it is not run again: read the result instead"
+                .into(),
+        }
+        .into_response(),
         IdempotencyClaim::Mismatch => ApiError::invalid(
             "idempotency_key_reused",
             "this Idempotency-Key was already used for a different request",
         )
         .into_response(),
         IdempotencyClaim::Claimed => {
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
+            // Every transaction of the request marks the key committed with its command.
+            let response = baton_store::idempotency::scoped(
+                scope.clone(),
+                key.clone(),
+                next.run(Request::from_parts(parts, Body::from(bytes))),
+            )
+            .await;
             let (parts, body) = response.into_parts();
             let Ok(bytes) = to_bytes(body, usize::MAX).await else {
                 let _ = state.store.idempotency_release(&scope, &key).await;

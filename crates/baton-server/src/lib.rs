@@ -13,8 +13,11 @@ pub mod detection;
 pub mod dto;
 pub mod error;
 mod idempotency;
+mod input;
 pub mod knowledge;
+pub mod listen;
 mod metrics;
+pub mod outbound;
 pub mod presence;
 pub mod rate_limit;
 mod routes;
@@ -68,11 +71,23 @@ pub struct AppState {
     pub deliveries: deliveries::Settings,
     /// How many widget conversations a client may start (see [`rate_limit`]).
     pub widget_limit: Arc<rate_limit::WidgetLimit>,
+    /// Which addresses outbound requests may reach (see [`outbound`]); set it with
+    /// [`AppState::allow_private_targets`].
+    pub outbound: outbound::Outbound,
+    /// The bearer token `/metrics` asks for (`metrics_token`); `None`: open to anyone who can
+    /// reach it.
+    pub metrics_token: Option<String>,
+    /// Failed-login limits and the cap on concurrent password hashing (see
+    /// [`auth::LoginGuard`]).
+    pub login: Arc<auth::LoginGuard>,
+    /// Read timeouts and the connection cap of the listener (see [`listen`]).
+    pub limits: listen::Limits,
 }
 
 impl AppState {
     /// State over a store with default settings.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let outbound = outbound::Outbound::default();
         AppState {
             routing: baton_engine::Routing::new(store.clone()),
             store,
@@ -82,12 +97,23 @@ impl AppState {
             presence: Arc::new(presence::Presence::default()),
             stale_presence_ms: 120_000,
             knowledge: knowledge::Knowledge::default(),
-            bots: Arc::new(bots::Bots::default()),
+            bots: Arc::new(bots::Bots::with_http(outbound.http().clone())),
             mailer: None,
             public_url: "http://127.0.0.1:8080".into(),
             deliveries: deliveries::Settings::default(),
             widget_limit: Arc::new(rate_limit::WidgetLimit::default()),
+            outbound,
+            metrics_token: None,
+            login: Arc::new(auth::LoginGuard::default()),
+            limits: listen::Limits::default(),
         }
+    }
+
+    /// Lets outbound requests reach loopback and private addresses (development and tests
+    /// with local servers), or not (the default).
+    pub fn allow_private_targets(&mut self, allow: bool) {
+        self.outbound = outbound::Outbound::new(allow);
+        self.bots = Arc::new(bots::Bots::with_http(self.outbound.http().clone()));
     }
 }
 
@@ -193,8 +219,11 @@ pub fn app(state: AppState) -> Router {
         state.clone(),
         metrics::track,
     ))
+    .layer(axum::middleware::from_fn(input::refuse_nul))
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .layer(axum::middleware::from_fn(routes::widget::cors))
+    .layer(axum::middleware::from_fn(routes::web::security_headers))
+    .layer(axum::middleware::from_fn(listen::close_on_refusal))
     .fallback(|| async { error::ApiError::NotFound("route") })
     .with_state(state)
 }
@@ -225,14 +254,14 @@ pub async fn serve(
         .run_worker
         .then(|| tokio::spawn(deliveries::run_worker(state.clone(), stopped)));
     let stop_on_shutdown = stop.clone();
-    // The peer address is the client's for rate limits (unless a proxy header is trusted).
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_on_shutdown.send(true);
-        })
-        .await;
+    // The listener gives handlers the peer address (the client's for rate limits, unless a
+    // proxy header is trusted).
+    let limits = state.limits;
+    let served = listen::run(listener, app(state), limits, async move {
+        shutdown.await;
+        let _ = stop_on_shutdown.send(true);
+    })
+    .await;
     let _ = stop.send(true);
     let _ = worker.await;
     let _ = router.await;

@@ -70,6 +70,9 @@ pub struct Metrics {
     offers_pending: Gauge,
     handoffs: Family<ReasonLabels, Counter>,
     whatsapp_statuses: Family<StatusLabels, Counter>,
+    /// Whether queue gauges carry the tenant id and queue (`metrics_per_tenant`); otherwise
+    /// one series sums every queue, so the exposition names no tenant.
+    per_tenant: bool,
 }
 
 impl Default for Metrics {
@@ -170,11 +173,21 @@ impl Default for Metrics {
             offers_pending,
             handoffs,
             whatsapp_statuses,
+            per_tenant: false,
         }
     }
 }
 
 impl Metrics {
+    /// Metrics whose queue gauges are labelled by tenant and queue (`per_tenant`), or summed
+    /// over all of them (the default).
+    pub fn with_tenant_labels(per_tenant: bool) -> Self {
+        Metrics {
+            per_tenant,
+            ..Metrics::default()
+        }
+    }
+
     /// Counts a WhatsApp delivery receipt.
     pub fn whatsapp_status(&self, status: &str) {
         self.whatsapp_statuses
@@ -240,15 +253,25 @@ impl Metrics {
         self.queue_depth.clear();
         self.queue_oldest_wait.clear();
         for q in &gauges.queues {
-            let labels = QueueLabels {
-                tenant: q.tenant.clone(),
-                queue: q.queue.clone(),
+            let labels = if self.per_tenant {
+                QueueLabels {
+                    tenant: q.tenant.clone(),
+                    queue: q.queue.clone(),
+                }
+            } else {
+                QueueLabels {
+                    tenant: "all".into(),
+                    queue: "all".into(),
+                }
             };
-            self.queue_depth.get_or_create(&labels).set(q.depth);
+            self.queue_depth.get_or_create(&labels).inc_by(q.depth);
             let age = q
                 .oldest
                 .map_or(0.0, |t| now.millis_since(t) as f64 / 1000.0);
-            self.queue_oldest_wait.get_or_create(&labels).set(age);
+            let oldest = self.queue_oldest_wait.get_or_create(&labels);
+            if age > oldest.get() {
+                oldest.set(age);
+            }
         }
         for status in baton_core::AgentStatus::ALL {
             let n = gauges

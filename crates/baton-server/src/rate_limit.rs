@@ -96,7 +96,7 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 }
 
 /// The unit counted: the address itself, or its /64 network for IPv6.
-fn bucket(ip: IpAddr) -> IpAddr {
+pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

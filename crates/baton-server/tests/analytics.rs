@@ -9,7 +9,11 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-on_both_backends!(figures_from_real_conversations, audit_trail_and_metrics);
+on_both_backends!(
+    figures_from_real_conversations,
+    audit_trail_and_metrics,
+    csv_cells_cannot_be_formulas
+);
 
 async fn start(app: &TestApp, external: &str, tier: &str) -> String {
     let res = app
@@ -37,6 +41,7 @@ async fn ok(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
 }
 
 async fn figures_from_real_conversations(backend: Backend) {
+    let test_started = std::time::Instant::now();
     let Some(app) = TestApp::spawn(backend, "analytics_figures").await else {
         return;
     };
@@ -136,7 +141,13 @@ async fn figures_from_real_conversations(backend: Backend) {
     assert_eq!(b["csat_after_handoff"], 4.0);
     assert_eq!(b["csat_bot_only"], 5.0);
     assert_eq!(b["resolved_after_handoff"], 1);
-    assert!(b["median_first_response_seconds"].as_f64().unwrap() >= 0.0);
+    // The agents answered during this test: a real, positive delay shorter than the test.
+    let first_response = b["median_first_response_seconds"].as_f64().unwrap();
+    assert!(
+        first_response > 0.0 && first_response <= test_started.elapsed().as_secs_f64(),
+        "{first_response} s is not within the test's {:?}",
+        test_started.elapsed()
+    );
     let reasons: Vec<&str> = b["reasons"]
         .as_array()
         .unwrap()
@@ -345,4 +356,48 @@ async fn audit_trail_and_metrics(backend: Backend) {
         assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
     }
     let _ = id;
+}
+
+/// A customer's tier (free text from the integration) that a spreadsheet would run as a
+/// formula is written with a leading `'` in the CSV export.
+async fn csv_cells_cannot_be_formulas(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "analytics_csv").await else {
+        return;
+    };
+    app.staff().await;
+    let tiers = ["=1+2", "@SUM(A1)", "+cmd", "-2+3", "gold"];
+    for (i, tier) in tiers.iter().enumerate() {
+        let id = start(&app, &format!("c-{i}"), tier).await;
+        app.hand_off(&id, None).await;
+    }
+    let csv = app
+        .client
+        .get(app.url("/v1/analytics/conversations?figure=handed_off&format=csv"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tier_cells: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(tier_cells.len(), tiers.len(), "{csv}");
+    for tier in &tiers[..4] {
+        let defused = format!("'{tier}");
+        assert!(
+            tier_cells.contains(&defused.as_str()),
+            "{tier} not defused: {csv}"
+        );
+    }
+    assert!(tier_cells.contains(&"gold"), "{csv}");
+    assert!(
+        tier_cells
+            .iter()
+            .all(|c| !c.starts_with(['=', '+', '-', '@'])),
+        "{csv}"
+    );
 }

@@ -15,7 +15,11 @@ on_both_backends!(
     idempotency,
     pagination,
     reopen_and_takeover,
-    visibility
+    visibility,
+    password_policy_and_directory_emails,
+    failed_logins_are_throttled,
+    deactivated_agents,
+    emails_are_unique_per_tenant
 );
 
 fn kinds(events: &Value) -> Vec<String> {
@@ -479,21 +483,21 @@ async fn bad_input(backend: Backend) {
     app.post(
         "/v1/agents",
         &app.admin_token,
-        json!({"email": "not-an-email", "name": "X", "password": "long-enough"}),
+        json!({"email": "not-an-email", "name": "X", "password": "long-enough-pw"}),
     )
     .await
     .assert_error(422, "invalid_email");
     app.post(
         "/v1/agents",
         &app.admin_token,
-        json!({"email": "ana@test.example", "name": "Dup", "password": "long-enough"}),
+        json!({"email": "ana@test.example", "name": "Dup", "password": "long-enough-pw"}),
     )
     .await
     .assert_error(409, "email_taken");
     app.post(
         "/v1/agents",
         &app.admin_token,
-        json!({"email": "q@test.example", "name": "Q", "password": "long-enough", "role": "king"}),
+        json!({"email": "q@test.example", "name": "Q", "password": "long-enough-pw", "role": "king"}),
     )
     .await
     .assert_error(422, "invalid_role");
@@ -604,8 +608,19 @@ async fn tenant_isolation(backend: Backend) {
             .await
             .assert_error(404, "not_found");
     }
+    // The other tenant lists exactly its own conversation (the positive control), never ours.
+    let theirs = app
+        .post("/v1/conversations", &other_key, json!({"channel": "web"}))
+        .await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
     let list = app.get("/v1/conversations", &other).await;
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 0);
+    let ids: Vec<&str> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [theirs.body["id"].as_str().unwrap()], "{}", list.body);
     assert_eq!(app.event_count(&id).await, 1);
 }
 
@@ -1106,4 +1121,411 @@ async fn visibility(backend: Backend) {
             assert_eq!(one.status, 200, "{}", one.body);
         }
     }
+}
+
+/// With `metrics_token` set, `/metrics` answers only to that bearer token; queue gauges name no
+/// tenant unless `metrics_per_tenant` asks for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_token_and_tenant_labels() {
+    for per_tenant in [false, true] {
+        let Some(db) = database(Backend::Sqlite, "api_metrics_token").await else {
+            return;
+        };
+        let (instance, _) = start_instance_configured(db.url(), |state| {
+            state.metrics_token = Some("m3trics-token".into());
+            state.metrics =
+                std::sync::Arc::new(baton_server::Metrics::with_tenant_labels(per_tenant));
+        })
+        .await;
+        let app = TestApp::with_instance(db, instance).await;
+        app.staff().await;
+        app.queued_conversation().await;
+        let url = app.url("/metrics");
+        send(&app.client, Method::GET, &url, None, None)
+            .await
+            .assert_error(401, "invalid_metrics_token");
+        for wrong in ["nope", app.admin_token.as_str(), app.api_key.as_str()] {
+            send(&app.client, Method::GET, &url, Some(wrong), None)
+                .await
+                .assert_error(401, "invalid_metrics_token");
+        }
+        let res = send(&app.client, Method::GET, &url, Some("m3trics-token"), None).await;
+        assert_eq!(res.status, 200);
+        let text = res.body.as_str().unwrap().to_string();
+        assert!(
+            text.contains("baton_conversations{state=\"queued\"} 1"),
+            "{text}"
+        );
+        if per_tenant {
+            assert!(text.contains(app.tenant.as_str()), "{text}");
+        } else {
+            assert!(!text.contains(app.tenant.as_str()), "{text}");
+            assert!(
+                text.contains("baton_queue_depth{tenant=\"all\",queue=\"all\"} 1"),
+                "{text}"
+            );
+        }
+    }
+}
+
+/// Passwords: at least 12 characters, not the email, not a well-known one (on creation and on
+/// change). The team directory shows emails to supervisors and admins; a person with the
+/// `agent` role sees only their own.
+async fn password_policy_and_directory_emails(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "api_passwords").await else {
+        return;
+    };
+    let admin = app.admin_token.clone();
+    for (email, password) in [
+        ("weak1@test.example", "eleven-char"),
+        ("weak2@test.example", "weak2@test.example"),
+        ("weak3@test.example", "Password1234"),
+        ("weak4@test.example", "qwerty123456"),
+    ] {
+        app.post(
+            "/v1/agents",
+            &admin,
+            json!({"email": email, "name": "W", "password": password}),
+        )
+        .await
+        .assert_error(422, "weak_password");
+    }
+    let (ann, ann_token) = app.person("ann@test.example", "agent").await;
+    let (_, sue_token) = app.person("sue@test.example", "supervisor").await;
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&admin),
+        Some(json!({"password": "ann@test.example"})),
+    )
+    .await;
+    res.assert_error(422, "weak_password");
+    let emails = |body: &Value| -> Vec<Option<String>> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["email"].as_str().map(String::from))
+            .collect()
+    };
+    let seen = app.get("/v1/agents", &ann_token).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let agent_sees = emails(&seen.body);
+    assert_eq!(agent_sees.len(), 3, "{}", seen.body);
+    assert_eq!(
+        agent_sees.iter().flatten().collect::<Vec<_>>(),
+        ["ann@test.example"],
+        "an agent sees only their own email: {}",
+        seen.body
+    );
+    let seen = app.get("/v1/agents", &sue_token).await;
+    assert!(
+        emails(&seen.body).iter().all(Option::is_some),
+        "a supervisor sees every email: {}",
+        seen.body
+    );
+}
+
+/// Failed logins are counted in the database per account and per client address: past the
+/// limit the answer is 429 with Retry-After, the same for an existing and an unknown account,
+/// even with the right password; another account from another address is not affected.
+async fn failed_logins_are_throttled(backend: Backend) {
+    let Some(db) = database(backend, "api_login_throttle").await else {
+        return;
+    };
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.login = std::sync::Arc::new(baton_server::auth::LoginGuard::new(3, 8, 60_000));
+        // The client address comes from this header (as behind a proxy), so the test can
+        // speak from several addresses.
+        state.widget_limit = std::sync::Arc::new(baton_server::rate_limit::WidgetLimit::new(
+            20,
+            10,
+            Some(reqwest::header::HeaderName::from_static("x-forwarded-for")),
+        ));
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
+    app.person("ann@test.example", "agent").await;
+    let login = |email: &'static str, password: &'static str, from: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/v1/auth/login"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": email, "password": password}));
+        async move {
+            let resp = request.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            let body: Value = resp.json().await.unwrap();
+            (status, retry, body)
+        }
+    };
+    let mut refusals = Vec::new();
+    for email in ["ann@test.example", "nobody@test.example"] {
+        for _ in 0..3 {
+            let (status, _, body) = login(email, "wrong-password!", "203.0.113.7").await;
+            assert_eq!(status, 401, "{body}");
+        }
+        // Locked now, even with the right password.
+        let (status, retry, body) = login(email, PASSWORD, "198.51.100.9").await;
+        assert_eq!(status, 429, "{email}: {body}");
+        let retry = retry.expect("Retry-After");
+        assert!((1..=60).contains(&retry), "{retry}");
+        refusals.push(body);
+    }
+    assert_eq!(
+        refusals[0], refusals[1],
+        "the answer tells whether the account exists"
+    );
+    assert_eq!(refusals[0]["error"]["code"], "rate_limited");
+    // The address 203.0.113.7 made 6 failures; two more lock it for every account.
+    let (_, sue_token) = app.person("sue@test.example", "agent").await;
+    assert!(!sue_token.is_empty());
+    for _ in 0..2 {
+        let (status, _, body) = login("sue@test.example", "wrong-password!", "203.0.113.7").await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let (status, _, body) = login("sue@test.example", PASSWORD, "203.0.113.7").await;
+    assert_eq!(status, 429, "the address is locked: {body}");
+    // From elsewhere, sue (2 failures, under her limit) still logs in.
+    let (status, _, body) = login("sue@test.example", PASSWORD, "192.0.2.44").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A deactivated agent keeps their history but cannot log in, loses their sessions and is
+/// offered nothing; reactivated, they log in again.
+async fn deactivated_agents(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "api_deactivate").await else {
+        return;
+    };
+    app.staff().await;
+    let admin = app.admin_token.clone();
+    let (ann, ann_token) = app.person("ann@test.example", "agent").await;
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &ann_token,
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let patch = |body: Value| {
+        let url = app.url(&format!("/v1/agents/{ann}"));
+        let client = app.client.clone();
+        let admin = admin.clone();
+        async move { send(&client, Method::PATCH, &url, Some(&admin), Some(body)).await }
+    };
+    let res = patch(json!({"active": false})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["active"], false);
+    assert_eq!(res.body["status"], "offline");
+    app.get("/v1/agents/me", &ann_token)
+        .await
+        .assert_error(401, "invalid_token");
+    let login = |password: &'static str| {
+        let url = app.url("/v1/auth/login");
+        let client = app.client.clone();
+        async move {
+            send(
+                &client,
+                Method::POST,
+                &url,
+                None,
+                Some(json!({"email": "ann@test.example", "password": password})),
+            )
+            .await
+        }
+    };
+    login(PASSWORD)
+        .await
+        .assert_error(401, "invalid_credentials");
+    patch(json!({"status": "available"}))
+        .await
+        .assert_error(409, "agent_deactivated");
+    // Offered nothing: a handoff waits in the queue.
+    let id = app.queued_conversation().await;
+    let conv = app.get(&format!("/v1/conversations/{id}"), &admin).await;
+    assert_eq!(conv.body["state"], "queued", "{}", conv.body);
+    assert!(conv.body["offer"].is_null(), "{}", conv.body);
+    // Still in the directory (history kept).
+    let listed = app.get("/v1/agents", &admin).await;
+    let entry = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == ann.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", listed.body));
+    assert_eq!(entry["active"], false);
+    // An admin cannot deactivate themselves.
+    send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{}", app.admin_id)),
+        Some(&admin),
+        Some(json!({"active": false})),
+    )
+    .await
+    .assert_error(409, "cannot_deactivate_self");
+    // Reactivated: logs in again, and (available) gets the waiting conversation.
+    let res = patch(json!({"active": true})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["active"], true);
+    let res = login(PASSWORD).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let token = res.body["token"].as_str().unwrap().to_string();
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &token,
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let conv = app.get(&format!("/v1/conversations/{id}"), &admin).await;
+    assert_eq!(conv.body["offer"]["agent"], ann.as_str(), "{}", conv.body);
+}
+
+/// An email is unique within a tenant only: another tenant's use of it is neither refused nor
+/// revealed; the password (or `tenant`, when both passwords are the same) picks the account.
+async fn emails_are_unique_per_tenant(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "api_emails").await else {
+        return;
+    };
+    let (other_tenant, _, other_admin) =
+        create_tenant(app.instance.store.as_ref(), "Other Co").await;
+    let login = |body: Value| {
+        let url = app.url("/v1/auth/login");
+        let client = app.client.clone();
+        async move { send(&client, Method::POST, &url, None, Some(body)).await }
+    };
+    let other_token = login(json!({"email": other_admin, "password": PASSWORD}))
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let create = |token: String, email: &'static str, password: &'static str| {
+        let url = app.url("/v1/agents");
+        let client = app.client.clone();
+        async move {
+            send(
+                &client,
+                Method::POST,
+                &url,
+                Some(&token),
+                Some(json!({"email": email, "name": "Ann", "password": password})),
+            )
+            .await
+        }
+    };
+    let ours = create(
+        app.admin_token.clone(),
+        "ann@shared.example",
+        "first tenant pass",
+    )
+    .await;
+    assert_eq!(ours.status, 201, "{}", ours.body);
+    create(
+        app.admin_token.clone(),
+        "ann@shared.example",
+        "first tenant pass",
+    )
+    .await
+    .assert_error(409, "email_taken");
+    let theirs = create(
+        other_token.clone(),
+        "ann@shared.example",
+        "second tenant pass",
+    )
+    .await;
+    assert_eq!(
+        theirs.status, 201,
+        "another tenant's address is not refused: {}",
+        theirs.body
+    );
+    for (password, id) in [
+        ("first tenant pass", &ours.body["id"]),
+        ("second tenant pass", &theirs.body["id"]),
+    ] {
+        let res = login(json!({"email": "ann@shared.example", "password": password})).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(&res.body["agent"]["id"], id, "{}", res.body);
+    }
+    // The same password in both tenants: `tenant` chooses.
+    for token in [app.admin_token.clone(), other_token.clone()] {
+        let res = create(token, "bob@shared.example", "one password for both").await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    let res = login(
+        json!({"email": "bob@shared.example", "password": "one password for both",
+        "tenant": other_tenant}),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let me = app
+        .get("/v1/agents/me", res.body["token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let directory = app.get("/v1/agents", &other_token).await;
+    assert!(
+        directory.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == me.body["id"]),
+        "logged into the chosen tenant: {}",
+        directory.body
+    );
+}
+
+/// Password hashing runs in a bounded number of slots: a burst of concurrent logins beyond
+/// them waits at most `max_wait`, then gets 429 "retry in a moment" (never a pile of argon2
+/// runs, never a 500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_logins_wait_for_a_hashing_slot() {
+    let Some(db) = database(Backend::Sqlite, "api_login_slots").await else {
+        return;
+    };
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.login = std::sync::Arc::new(
+            baton_server::auth::LoginGuard::new(1000, 1000, 60_000)
+                .with_hashing_slots(1, std::time::Duration::from_millis(30)),
+        );
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
+    let url = app.url("/v1/auth/login");
+    let attempts = (0..24).map(|i| {
+        send(
+            &app.client,
+            Method::POST,
+            &url,
+            None,
+            Some(
+                json!({"email": format!("nobody{i}@test.example"), "password": "wrong password!"}),
+            ),
+        )
+    });
+    let results = futures::future::join_all(attempts).await;
+    let busy = results.iter().filter(|r| r.status == 429).count();
+    for r in &results {
+        match r.status.as_u16() {
+            401 => r.assert_error(401, "invalid_credentials"),
+            429 => {
+                r.assert_error(429, "rate_limited");
+                assert!(r.headers.contains_key("retry-after"), "{r:?}");
+            }
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    }
+    assert!(
+        busy > 0,
+        "24 logins at once all got a slot within 30 ms: {results:?}"
+    );
+    assert!(busy < results.len(), "no login got a slot: {results:?}");
 }

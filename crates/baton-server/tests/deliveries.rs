@@ -21,6 +21,9 @@ on_both_backends!(
     failures_are_retried_in_conversation_order,
     gone_is_dead_lettered_and_redelivered,
     slack_digest_and_teams_card,
+    private_targets_are_refused_when_configured,
+    private_targets_are_refused_when_connecting,
+    signed_deliveries_follow_no_redirect,
 );
 
 const PUBLIC_URL: &str = "https://baton.example.test";
@@ -38,18 +41,29 @@ impl std::ops::Deref for App {
     }
 }
 
+/// Settings of a server that runs no delivery worker; `allow_private` lets it reach loopback.
+fn without_worker(allow_private: bool) -> impl FnOnce(&mut AppState) {
+    move |state: &mut AppState| {
+        state.deliveries = baton_server::deliveries::Settings {
+            run_worker: false,
+            base_backoff_ms: 1,
+            min_backoff_ms: 1,
+        };
+        state.public_url = PUBLIC_URL.into();
+        state.allow_private_targets(allow_private);
+    }
+}
+
 impl App {
     async fn spawn(backend: Backend, name: &str) -> Option<App> {
+        Self::spawn_with(backend, name, true).await
+    }
+
+    /// Like [`App::spawn`]; `allow_private: false` is the production default.
+    async fn spawn_with(backend: Backend, name: &str, allow_private: bool) -> Option<App> {
         let db = database(backend, name).await?;
-        let (instance, state) = start_instance_configured(db.url(), |state| {
-            state.deliveries = baton_server::deliveries::Settings {
-                run_worker: false,
-                base_backoff_ms: 1,
-                min_backoff_ms: 1,
-            };
-            state.public_url = PUBLIC_URL.into();
-        })
-        .await;
+        let (instance, state) =
+            start_instance_configured(db.url(), without_worker(allow_private)).await;
         let app = TestApp::with_instance(db, instance).await;
         Some(App { app, state })
     }
@@ -330,6 +344,160 @@ async fn failures_are_retried_in_conversation_order(backend: Backend) {
         skipped.len(),
         1,
         "the note's delivery is skipped: {skipped:?}"
+    );
+}
+
+/// Webhooks, Slack/Teams, the bots and the WhatsApp API base refuse internal addresses (422
+/// `private_target`) unless `allow_private_targets` is set; public ones are accepted.
+async fn private_targets_are_refused_when_configured(backend: Backend) {
+    let Some(app) = App::spawn_with(backend, "dlv_private", false).await else {
+        return;
+    };
+    let admin = app.admin_token.clone();
+    let internal = [
+        "http://127.0.0.1:9000/hook",
+        "http://0x7f000001/hook",
+        "http://2130706433/hook",
+        "http://[::1]/hook",
+        "http://[fd00::1]/hook",
+        "http://[::ffff:10.0.0.1]/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://172.20.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://100.64.0.1/hook",
+        "http://0.0.0.0/hook",
+        "http://224.0.0.1/hook",
+        "http://metadata.google.internal/computeMetadata/v1",
+        "http://localhost:8080/hook",
+    ];
+    for url in internal {
+        app.post(
+            "/v1/webhooks",
+            &admin,
+            json!({"url": url, "events": ["conversation.closed"]}),
+        )
+        .await
+        .assert_error(422, "private_target");
+    }
+    // A public address is accepted (positive control), and cannot be changed to an internal one.
+    let (id, _) = app
+        .webhook("https://93.184.215.14/hook", &["conversation.closed"])
+        .await;
+    app.patch(
+        &format!("/v1/webhooks/{id}"),
+        &admin,
+        json!({"url": "http://[fe80::1]/hook"}),
+    )
+    .await
+    .assert_error(422, "private_target");
+    app.post(
+        "/v1/notifications",
+        &admin,
+        json!({"kind": "slack", "url": "http://[fd00::1]/services/x"}),
+    )
+    .await
+    .assert_error(422, "private_target");
+    let res = app
+        .put(
+            "/v1/bot",
+            &admin,
+            json!({"type": "webhook", "webhook": {"url": "http://0x7f000001:8000/bot", "secret": "s3cret"}}),
+        )
+        .await;
+    res.assert_error(422, "private_target");
+    assert!(
+        res.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("webhook.url"),
+        "{}",
+        res.body
+    );
+    app.put(
+        "/v1/bot",
+        &admin,
+        json!({"type": "llm", "llm": {"base_url": "http://metadata.google.internal/v1", "model": "m"}}),
+    )
+    .await
+    .assert_error(422, "private_target");
+    app.put(
+        "/v1/channels/whatsapp",
+        &admin,
+        json!({"phone_number_id": "1", "access_token": "t", "app_secret": "s",
+               "verify_token": "v", "api_base_url": "http://169.254.169.254"}),
+    )
+    .await
+    .assert_error(422, "private_target");
+    app.put(
+        "/v1/bot",
+        &admin,
+        json!({"type": "webhook", "webhook": {"url": "https://93.184.215.14/bot", "secret": "s3cret"}}),
+    )
+    .await;
+}
+
+/// A URL accepted earlier (by an instance allowing private targets, or a name that resolved
+/// to a public address then) is checked again at connection: an instance that refuses private
+/// targets does not reach it, one that allows them does (positive control).
+async fn private_targets_are_refused_when_connecting(backend: Backend) {
+    let Some(app) = App::spawn(backend, "dlv_rebind").await else {
+        return;
+    };
+    // One by name (the resolver refuses it), one by address (the sender refuses it: no
+    // resolver sees an IP written out).
+    let receiver = RecordingServer::start(vec![Reply::new(200, "")]).await;
+    let by_address = RecordingServer::start(vec![Reply::new(200, "")]).await;
+    let url = receiver.url("/hook").replace("127.0.0.1", "localhost");
+    app.webhook(&url, &["conversation.message"]).await;
+    app.webhook(&by_address.url("/hook"), &["conversation.message"])
+        .await;
+    let (_strict, strict_state) =
+        start_instance_configured(app.db.url(), without_worker(false)).await;
+    let id = app.handoff("cus-rebind", "hello", None).await;
+    let claimed = baton_server::deliveries::round(&strict_state)
+        .await
+        .unwrap();
+    assert!(claimed > 0, "the strict instance claimed nothing");
+    assert!(
+        receiver.requests().is_empty() && by_address.requests().is_empty(),
+        "a delivery reached a loopback address"
+    );
+    let pending = app.deliveries("?state=pending").await;
+    assert!(
+        pending.iter().any(|d| d["conversation_id"] == id.as_str()),
+        "the refused delivery waits for a retry: {pending:?}"
+    );
+    app.drain().await;
+    assert!(
+        !receiver.requests().is_empty() && !by_address.requests().is_empty(),
+        "the permissive instance delivers (the test can fail)"
+    );
+}
+
+/// A signed delivery answered with a redirect is not re-sent to the redirect's target.
+async fn signed_deliveries_follow_no_redirect(backend: Backend) {
+    let Some(app) = App::spawn(backend, "dlv_redirect").await else {
+        return;
+    };
+    let elsewhere = RecordingServer::start(vec![Reply::new(200, "")]).await;
+    let receiver = RecordingServer::start(vec![
+        Reply::new(307, "").header("location", &elsewhere.url("/stolen")),
+    ])
+    .await;
+    app.webhook(&receiver.url("/hook"), &["conversation.message"])
+        .await;
+    app.handoff("cus-redirect", "hello", None).await;
+    assert!(app.round().await > 0);
+    assert_eq!(receiver.requests().len(), 1, "the delivery was sent once");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the signed body followed the redirect"
+    );
+    let delivered = app.deliveries("?state=delivered").await;
+    assert!(
+        delivered.is_empty(),
+        "a redirect counted as delivered: {delivered:?}"
     );
 }
 

@@ -122,10 +122,34 @@ async fn articles_are_managed_and_searched_per_tenant() {
         .await
         .assert_error(404, "not_found");
 
-    // Another tenant never sees these articles.
-    let (_, other_key, _) = create_tenant(app.instance.store.as_ref(), "Other").await;
+    // Another tenant never sees these articles, only its own (the positive control: its search
+    // does find refund articles).
+    let (_, other_key, other_admin) = create_tenant(app.instance.store.as_ref(), "Other").await;
+    let login = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": other_admin, "password": PASSWORD})),
+    )
+    .await;
+    let other_admin_token = login.body["token"].as_str().unwrap().to_string();
+    let created = app
+        .post(
+            "/v1/kb/articles",
+            &other_admin_token,
+            json!({"id": "other-refunds", "title": "Refunds at Other", "body": "Other refunds in 5 days.", "language": "en"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
     let other = app.get("/v1/kb/search?q=refund", &other_key).await;
-    assert_eq!(other.body["items"].as_array().unwrap().len(), 0);
+    let ids: Vec<&str> = other.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["other-refunds"], "{}", other.body);
 }
 
 #[tokio::test]
@@ -299,5 +323,47 @@ async fn tenants_add_their_own_extractors() {
             .iter()
             .any(|f| f["name"] == "ticket_id" && f["value"] == "TCK-004211"),
         "{fields:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_id_sqlite() {
+    concurrent_creates_of_one_id(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_id_postgres() {
+    concurrent_creates_of_one_id(Backend::Postgres).await;
+}
+
+/// Creates of one article id racing each other: exactly one 201, the others 409, and the
+/// stored article is the one that was created (no last writer winning silently).
+async fn concurrent_creates_of_one_id(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "kb_race").await else {
+        return;
+    };
+    let attempts = 8;
+    let url = app.url("/v1/kb/articles");
+    let results = futures::future::join_all((0..attempts).map(|i| {
+        send(
+            &app.client,
+            Method::POST,
+            &url,
+            Some(&app.admin_token),
+            Some(json!({"id": "race", "title": format!("Version {i}"), "body": format!("Body {i}"), "language": "en"})),
+        )
+    }))
+    .await;
+    let created: Vec<&Res> = results.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(created.len(), 1, "{results:?}");
+    for r in results.iter().filter(|r| r.status != 201) {
+        r.assert_error(409, "article_exists");
+    }
+    let stored = app.get("/v1/kb/articles/race", &app.admin_token).await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    assert_eq!(
+        stored.body["title"], created[0].body["title"],
+        "{}",
+        stored.body
     );
 }

@@ -24,6 +24,17 @@ async fn connect(instance: &Instance, token: &str) -> Socket {
 /// Reads events until `n` events of `conversation` arrived (10 s at most), leaving out
 /// escalation evaluations (tested on their own).
 async fn next_events(socket: &mut Socket, conversation: &str, n: usize) -> Vec<Value> {
+    next_events_without(socket, conversation, n, &[]).await
+}
+
+/// Like [`next_events`], failing on any event of a `forbidden` conversation (another
+/// tenant's) that arrives meanwhile.
+async fn next_events_without(
+    socket: &mut Socket,
+    conversation: &str,
+    n: usize,
+    forbidden: &[&str],
+) -> Vec<Value> {
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while got.len() < n {
@@ -34,6 +45,10 @@ async fn next_events(socket: &mut Socket, conversation: &str, n: usize) -> Vec<V
             .expect("frame");
         if let Message::Text(text) = frame {
             let event: Value = serde_json::from_str(&text).unwrap();
+            assert!(
+                !forbidden.iter().any(|f| event["conversation_id"] == *f),
+                "another tenant's event reached the socket: {event}"
+            );
             if event["conversation_id"] == conversation && event["type"] != "escalation_evaluated" {
                 got.push(event);
             }
@@ -54,13 +69,34 @@ async fn live_in_order(backend: Backend) {
     let (_, agent) = app.person("live@test.example", "supervisor").await;
     let mut socket = connect(&app.instance, &agent).await;
 
-    // Another tenant's activity must not reach this socket.
-    let (_, other_key, _) = create_tenant(app.instance.store.as_ref(), "Other").await;
+    // Another tenant's activity, interleaved with ours, must not reach this socket; its own
+    // admin's socket gets it (the positive control: the events exist and are published).
+    let (_, other_key, other_admin) = create_tenant(app.instance.store.as_ref(), "Other").await;
+    let other_token = login(&app, &other_admin).await;
+    let mut other_socket = connect(&app.instance, &other_token).await;
     let other = app.post("/v1/conversations", &other_key, json!({})).await;
     assert_eq!(other.status, 201);
+    let other_id = other.body["id"].as_str().unwrap().to_string();
+    let other_says = |text: &'static str| {
+        let url = app.url(&format!("/v1/conversations/{other_id}/messages"));
+        let client = app.client.clone();
+        let key = other_key.clone();
+        async move {
+            let r = send(
+                &client,
+                Method::POST,
+                &url,
+                Some(&key),
+                Some(json!({"role": "customer", "text": text})),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+    };
 
     let id = app.conversation().await;
     for text in ["one", "two", "three"] {
+        other_says("secret of the other tenant").await;
         let r = app
             .post(
                 &format!("/v1/conversations/{id}/messages"),
@@ -70,13 +106,25 @@ async fn live_in_order(backend: Backend) {
             .await;
         assert_eq!(r.status, 201);
     }
+    other_says("one more secret").await;
     app.post(
         &format!("/v1/conversations/{id}/handoff"),
         &app.api_key,
         json!({"reason": "customer_request"}),
     )
     .await;
-    let events = next_events(&mut socket, &id, 5).await;
+    let events = next_events_without(&mut socket, &id, 5, &[other_id.as_str()]).await;
+    let theirs = next_events(&mut other_socket, &other_id, 5).await;
+    assert_eq!(
+        types(&theirs),
+        [
+            "started",
+            "message_added",
+            "message_added",
+            "message_added",
+            "message_added"
+        ]
+    );
     assert_eq!(
         types(&events),
         [
@@ -94,8 +142,20 @@ async fn live_in_order(backend: Backend) {
     assert_eq!(texts, ["one", "two", "three"]);
     let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
-    let other_id = other.body["id"].as_str().unwrap();
-    assert_ne!(other_id, id);
+}
+
+/// Logs `email` in with the harness password; returns the session token.
+async fn login(app: &TestApp, email: &str) -> String {
+    let res = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": email, "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body["token"].as_str().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,7 +221,29 @@ async fn live_across_instances_postgres() {
         .await;
         assert_eq!(r.status, 201);
     }
-    let events = next_events(&mut socket, &id, 6).await;
+    // Another tenant's conversation on instance B, then one more message of ours: the other
+    // tenant's events travel between instances too, and must not reach this socket.
+    let (_, other_key, _) = create_tenant(app.instance.store.as_ref(), "Other").await;
+    let other = send(
+        &app.client,
+        Method::POST,
+        &on_b("/v1/conversations"),
+        Some(&other_key),
+        Some(json!({"channel": "web"})),
+    )
+    .await;
+    assert_eq!(other.status, 201, "{}", other.body);
+    let other_id = other.body["id"].as_str().unwrap().to_string();
+    let r = send(
+        &app.client,
+        Method::POST,
+        &on_b(&format!("/v1/conversations/{id}/messages")),
+        Some(&app.api_key),
+        Some(json!({"role": "customer", "text": "message 5"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let events = next_events_without(&mut socket, &id, 7, &[other_id.as_str()]).await;
     assert_eq!(types(&events)[0], "started");
     let texts: Vec<String> = events[1..]
         .iter()
@@ -169,7 +251,7 @@ async fn live_across_instances_postgres() {
         .collect();
     assert_eq!(
         texts,
-        (0..5).map(|i| format!("message {i}")).collect::<Vec<_>>()
+        (0..6).map(|i| format!("message {i}")).collect::<Vec<_>>()
     );
 }
 
@@ -390,4 +472,193 @@ async fn live_for_agents_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_for_agents_postgres() {
     live_for_agents(Backend::Postgres).await
+}
+
+/// Waits (2 s at most) until the server closes `socket`; returns the close code, if any.
+async fn closed_within(socket: &mut Socket, what: &str) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => panic!("{what}: the live socket was still open after 2 s"),
+            Ok(None) | Ok(Some(Err(_))) => return None,
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+/// Logout, a password change and a demotion end the agent's sessions and close their live
+/// sockets at once; a change that ends no session (a new display name) leaves the socket open.
+async fn ended_sessions_close_sockets(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "live_revoke").await else {
+        return;
+    };
+    let admin = app.admin_token.clone();
+    let (ann, ann_token) = app.person("ann@test.example", "supervisor").await;
+    let login = |email: &'static str, password: &'static str| {
+        let url = app.url("/v1/auth/login");
+        let client = app.client.clone();
+        async move {
+            let res = send(
+                &client,
+                Method::POST,
+                &url,
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+            assert_eq!(res.status, 200, "{}", res.body);
+            res.body["token"].as_str().unwrap().to_string()
+        }
+    };
+
+    // Logout closes the socket opened with that session.
+    let mut socket = connect(&app.instance, &ann_token).await;
+    let res = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/logout"),
+        Some(&ann_token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert_eq!(closed_within(&mut socket, "logout").await, Some(4001));
+    app.get("/v1/agents/me", &ann_token)
+        .await
+        .assert_error(401, "invalid_token");
+
+    // A rename ends nothing (the test can fail: the socket stays open).
+    let token = login("ann@test.example", PASSWORD).await;
+    let mut socket = connect(&app.instance, &token).await;
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&admin),
+        Some(json!({"name": "Ann B."})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .is_err(),
+        "a rename closed the socket"
+    );
+    assert_eq!(app.get("/v1/agents/me", &token).await.status, 200);
+
+    // A password change ends every session.
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&admin),
+        Some(json!({"password": "a brand new passphrase"})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        closed_within(&mut socket, "password change").await,
+        Some(4001)
+    );
+    app.get("/v1/agents/me", &token)
+        .await
+        .assert_error(401, "invalid_token");
+
+    // A demotion too.
+    let token = login("ann@test.example", "a brand new passphrase").await;
+    let mut socket = connect(&app.instance, &token).await;
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&admin),
+        Some(json!({"role": "agent"})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(closed_within(&mut socket, "demotion").await, Some(4001));
+    app.get("/v1/agents/me", &token)
+        .await
+        .assert_error(401, "invalid_token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_close_sockets_sqlite() {
+    ended_sessions_close_sockets(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_close_sockets_postgres() {
+    ended_sessions_close_sockets(Backend::Postgres).await;
+}
+
+/// The first event of `kind` on `socket` (5 s at most).
+async fn first_of(socket: &mut Socket, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event within 5 s"))
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = frame {
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+}
+
+/// A colleague's email does not reach an `agent`'s live socket (a supervisor's shows it), and
+/// deactivating the agent closes their socket.
+async fn agent_sockets_hide_emails_and_close_on_deactivation(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "live_agent_emails").await else {
+        return;
+    };
+    let (ann, ann_token) = app.person("ann@test.example", "agent").await;
+    let (_, sue_token) = app.person("sue@test.example", "supervisor").await;
+    let mut ann_socket = connect(&app.instance, &ann_token).await;
+    let mut sue_socket = connect(&app.instance, &sue_token).await;
+    app.person("bob@test.example", "agent").await;
+    let seen_by_ann = first_of(&mut ann_socket, "agent_created").await;
+    assert!(
+        seen_by_ann["data"]["after"]["email"].is_null(),
+        "{seen_by_ann}"
+    );
+    let seen_by_sue = first_of(&mut sue_socket, "agent_created").await;
+    assert_eq!(seen_by_sue["data"]["after"]["email"], "bob@test.example");
+
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{ann}")),
+        Some(&app.admin_token),
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        closed_within(&mut ann_socket, "deactivation").await,
+        Some(4001)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_sockets_hide_emails_and_close_on_deactivation_sqlite() {
+    agent_sockets_hide_emails_and_close_on_deactivation(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_sockets_hide_emails_and_close_on_deactivation_postgres() {
+    agent_sockets_hide_emails_and_close_on_deactivation(Backend::Postgres).await;
 }

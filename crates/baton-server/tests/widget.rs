@@ -117,13 +117,26 @@ async fn widget_keys_and_customer_tokens(backend: Backend) {
             res.body
         );
     }
-    // Notes never reach the customer.
-    app.post(
-        &format!("/v1/conversations/{id}/notes"),
-        &app.admin_token,
-        json!({"text": "secret note"}),
-    )
-    .await;
+    // Notes never reach the customer (the note exists: the team sees it).
+    let note = app
+        .post(
+            &format!("/v1/conversations/{id}/notes"),
+            &app.admin_token,
+            json!({"text": "secret note"}),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{}", note.body);
+    let team = app
+        .get(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.admin_token,
+        )
+        .await;
+    assert!(
+        team.body.to_string().contains("secret note"),
+        "{}",
+        team.body
+    );
     let msgs = app
         .get(&format!("/v1/conversations/{id}/messages"), &token)
         .await;
@@ -500,4 +513,274 @@ async fn widget_starts_are_rate_limited() {
 
 fn axum_header(name: &'static str) -> reqwest::header::HeaderName {
     reqwest::header::HeaderName::from_static(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_scope_sqlite() {
+    customer_scope(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_scope_postgres() {
+    customer_scope(Backend::Postgres).await;
+}
+
+/// A customer token reads no internal transfer note, and its handoff carries no queue or
+/// priority of its choosing; the team's own view shows the note (positive control).
+async fn customer_scope(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "widget_scope").await else {
+        return;
+    };
+    app.staff().await;
+    let q = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "vip", "name": "VIP"}),
+        )
+        .await;
+    assert_eq!(q.status, 201, "{}", q.body);
+    let (ann, ann_token) = app.person("ann@test.example", "agent").await;
+    let key = widget_key(&app).await;
+    let (id, token) = start(&app, &key).await;
+    let handoff = format!("/v1/conversations/{id}/handoff");
+    for body in [
+        json!({"reason": "customer_request", "priority": 100}),
+        json!({"reason": "customer_request", "queue": "vip"}),
+    ] {
+        app.post(&handoff, &token, body)
+            .await
+            .assert_error(403, "forbidden");
+    }
+    let res = app
+        .post(&handoff, &token, json!({"reason": "customer_request"}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let team = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(team.body["state"], "queued", "{}", team.body);
+    assert_ne!(team.body["queue"], "vip", "{}", team.body);
+    assert!(
+        team.body["priority"].as_u64().unwrap() < 100,
+        "{}",
+        team.body
+    );
+
+    let claimed = app
+        .post(
+            &format!("/v1/conversations/{id}/claim"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    // Ann comes online to take the transfer.
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &ann_token,
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let transfer = app
+        .post(
+            &format!("/v1/conversations/{id}/transfer"),
+            &app.admin_token,
+            json!({"to_agent": ann, "note": "internal: refund already denied twice"}),
+        )
+        .await;
+    assert_eq!(transfer.status, 200, "{}", transfer.body);
+    let team = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
+    assert!(
+        team.body.to_string().contains("refund already denied"),
+        "the team sees the transfer note: {}",
+        team.body
+    );
+    for path in [
+        format!("/v1/conversations/{id}"),
+        format!("/v1/conversations/{id}/messages"),
+    ] {
+        let seen = app.get(&path, &token).await;
+        assert_eq!(seen.status, 200, "{}", seen.body);
+        assert!(
+            !seen.body.to_string().contains("refund already denied"),
+            "{path} shows the customer the transfer note: {}",
+            seen.body
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_are_refused_sqlite() {
+    nul_characters_are_refused(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_are_refused_postgres() {
+    nul_characters_are_refused(Backend::Postgres).await;
+}
+
+/// `\u0000` in a message, a note, a customer's name or external id (also through the anonymous
+/// widget start) is a 422 on both backends; the same requests without it succeed.
+async fn nul_characters_are_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "widget_nul").await else {
+        return;
+    };
+    let key = widget_key(&app).await;
+    async fn widget_start(app: &TestApp, key: &str, customer: Value) -> Res {
+        send(
+            &app.client,
+            Method::POST,
+            &app.url("/v1/widget/conversations"),
+            None,
+            Some(json!({"public_key": key, "customer": customer})),
+        )
+        .await
+    }
+    widget_start(&app, &key, json!({"name": "Jo\u{0}"}))
+        .await
+        .assert_error(422, "nul_character");
+    let ok = widget_start(&app, &key, json!({"name": "Jo"})).await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    for customer in [
+        json!({"name": "J\u{0}hn"}),
+        json!({"external_id": "c-\u{0}1"}),
+    ] {
+        app.post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": customer, "channel": "web"}),
+        )
+        .await
+        .assert_error(422, "nul_character");
+    }
+    let id = app.conversation().await;
+    let messages = format!("/v1/conversations/{id}/messages");
+    app.post(
+        &messages,
+        &app.api_key,
+        json!({"role": "customer", "text": "hi\u{0}there"}),
+    )
+    .await
+    .assert_error(422, "nul_character");
+    let ok = app
+        .post(
+            &messages,
+            &app.api_key,
+            json!({"role": "customer", "text": "hi"}),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    let notes = format!("/v1/conversations/{id}/notes");
+    app.post(&notes, &app.admin_token, json!({"text": "note\u{0}"}))
+        .await
+        .assert_error(422, "nul_character");
+    let ok = app
+        .post(&notes, &app.admin_token, json!({"text": "note"}))
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    // In the URL too (a path segment or a query value).
+    app.get(&format!("/v1/conversations/{id}%00"), &app.admin_token)
+        .await
+        .assert_error(422, "nul_character");
+    app.get("/v1/conversations?state=open%00", &app.admin_token)
+        .await
+        .assert_error(422, "nul_character");
+    // Nothing with a NUL was stored: the one message is the clean one.
+    let listed = app.get(&messages, &app.admin_token).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert!(
+        !listed.body.to_string().contains("\\u0000"),
+        "{}",
+        listed.body
+    );
+}
+
+/// The console and the demo host page send a Content-Security-Policy with scripts from this
+/// origin only (and carry no inline script for it to break); the console cannot be framed;
+/// every answer says nosniff and a referrer policy; a session token in `?token=` is refused
+/// except on a WebSocket upgrade.
+#[tokio::test]
+async fn browser_security_headers() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "widget_headers").await else {
+        return;
+    };
+    let inline_script = regex::Regex::new(r"(?i)<script(\s[^>]*)?>\s*[^<\s]").unwrap();
+    let inline_handler = regex::Regex::new(r#"(?i)\son[a-z]+\s*="#).unwrap();
+    for (path, frames) in [("/console", "'none'"), ("/demo?key=pk_x", "'self'")] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let headers = res.headers().clone();
+        let csp = headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let script_src = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .unwrap_or_else(|| panic!("{path}: no script-src in {csp}"));
+        assert_eq!(script_src, "script-src 'self'", "{path}: {csp}");
+        assert!(
+            csp.contains(&format!("frame-ancestors {frames}")),
+            "{path}: {csp}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert!(headers.contains_key("referrer-policy"), "{path}");
+        let html = res.text().await.unwrap();
+        assert!(
+            !inline_script.is_match(&html),
+            "{path} has an inline script:\n{html}"
+        );
+        assert!(
+            !inline_handler.is_match(&html),
+            "{path} has an inline handler:\n{html}"
+        );
+    }
+    let console = app.client.get(app.url("/console")).send().await.unwrap();
+    assert_eq!(console.headers()["x-frame-options"], "DENY");
+    // Without a key the demo page shows how to get one; with one it does not.
+    let no_key = app.client.get(app.url("/demo")).send().await.unwrap();
+    let html = no_key.text().await.unwrap();
+    assert!(html.contains("<p id=\"no-key\" class=\"warn\" >"), "{html}");
+    let with_key = app
+        .client
+        .get(app.url("/demo?key=pk_x"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        with_key
+            .text()
+            .await
+            .unwrap()
+            .contains("class=\"warn\" hidden>")
+    );
+    // API answers too.
+    let res = app.get("/v1/agents/me", &app.admin_token).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.headers["x-content-type-options"], "nosniff");
+    // A session token in the URL is refused on plain requests...
+    let res = send(
+        &app.client,
+        Method::GET,
+        &app.url(&format!("/v1/agents/me?token={}", app.admin_token)),
+        None,
+        None,
+    )
+    .await;
+    res.assert_error(401, "token_in_url");
+    // ...and still opens the live WebSocket, where browsers cannot send a header.
+    let url = format!(
+        "ws://{}/v1/live?token={}",
+        app.instance.addr, app.admin_token
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("the WebSocket upgrade accepts ?token=");
+    drop(ws);
 }

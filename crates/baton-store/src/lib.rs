@@ -9,6 +9,7 @@
 //! persist) that the server and the CLI call.
 
 pub mod error;
+pub mod idempotency;
 pub mod live;
 pub mod model;
 pub mod outbox;
@@ -43,6 +44,24 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// The latest time until which any of `keys` is refused logins (see
+    /// [`Store::login_failed`]), when that is after `now`.
+    async fn login_locked_until(
+        &self,
+        keys: &[&str],
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>>;
+    /// Counts a failed login against `key`: `limit` failures within `window_ms` lock the key
+    /// until that window ends. Every instance sees the count.
+    async fn login_failed(
+        &self,
+        key: &str,
+        limit: u32,
+        window_ms: i64,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Forgets the failures of `key` (a successful login).
+    async fn login_succeeded(&self, key: &str) -> StoreResult<()>;
     /// Starts a write transaction. Dropping it without `commit` rolls back.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
     /// Events committed from now on, by this process or (PostgreSQL) any instance.
@@ -80,8 +99,14 @@ pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
     async fn api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKey>>;
     /// One agent.
     async fn agent(&self, tenant: &TenantId, id: &AgentId) -> StoreResult<Option<Agent>>;
-    /// The agent with this login email and their password hash.
-    async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>>;
+    /// The active (not deactivated) agent with this login email and their password hash (the
+    /// first by id, when several tenants use the email).
+    async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>> {
+        Ok(self.agents_for_login(email).await?.into_iter().next())
+    }
+    /// Every active agent with this login email (emails are unique per tenant) and their
+    /// password hashes, by id.
+    async fn agents_for_login(&self, email: &str) -> StoreResult<Vec<(Agent, String)>>;
     /// A tenant's agents, by name.
     async fn agents(&self, tenant: &TenantId) -> StoreResult<Vec<Agent>>;
     /// The session with this token hash, if it has not expired at `now`.
@@ -258,6 +283,12 @@ pub trait Tx: Send {
     async fn insert_session(&mut self, token_hash: &str, session: &Session) -> StoreResult<()>;
     /// Deletes a session.
     async fn delete_session(&mut self, token_hash: &str) -> StoreResult<()>;
+    /// Deletes every session of an agent; returns how many there were.
+    async fn delete_agent_sessions(
+        &mut self,
+        tenant: &TenantId,
+        agent: &AgentId,
+    ) -> StoreResult<u64>;
     /// Inserts or replaces a queue.
     async fn upsert_queue(&mut self, queue: &Queue) -> StoreResult<()>;
     /// Deletes a queue; false when there is none.
@@ -319,6 +350,8 @@ pub trait Tx: Send {
     ) -> StoreResult<()>;
     /// Inserts or replaces a knowledge-base article.
     async fn put_kb_article(&mut self, article: &KbArticle) -> StoreResult<()>;
+    /// Inserts a new knowledge-base article; false (nothing written) when its id exists.
+    async fn insert_kb_article(&mut self, article: &KbArticle) -> StoreResult<bool>;
     /// Deletes a knowledge-base article; false when there is none.
     async fn delete_kb_article(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool>;
     /// Inserts or replaces an outbox subscription (by id).

@@ -51,7 +51,7 @@ pub struct Agent {
     pub id: AgentId,
     /// Its tenant.
     pub tenant: TenantId,
-    /// Login email, unique across Baton.
+    /// Login email, unique within the tenant.
     pub email: String,
     /// Display name shown to customers.
     pub name: String,
@@ -71,6 +71,9 @@ pub struct Agent {
     pub capacity: u32,
     /// Creation time.
     pub created_at: Timestamp,
+    /// When they were deactivated (history kept; no login, no offers); `None` while active.
+    #[serde(default)]
+    pub deactivated_at: Option<Timestamp>,
 }
 
 /// A logged-in session. The token is only stored as its SHA-256.
@@ -324,6 +327,9 @@ pub enum IdempotencyClaim {
     },
     /// The first request with this key is still running.
     InProgress,
+    /// The first request's command committed (the mark is written in its own transaction),
+    /// but its answer was never recorded: the process died in between. It must not run again.
+    Committed,
     /// The key was used for a different request.
     Mismatch,
 }

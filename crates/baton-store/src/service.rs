@@ -839,6 +839,7 @@ async fn insert_agent(
         queues: new.queues,
         capacity: new.capacity,
         created_at: now,
+        deactivated_at: None,
     };
     tx.insert_agent(&agent, password_hash).await?;
     Ok(agent)
@@ -932,6 +933,14 @@ pub async fn update_agent(
     if agent == before && password_hash.is_none() {
         return Ok(agent);
     }
+    // A new password or a lower role ends every session of the agent (their live sockets
+    // close on the event below).
+    let revoke = password_hash.is_some()
+        || !agent.role.at_least(before.role)
+        || (agent.deactivated_at.is_some() && before.deactivated_at.is_none());
+    if revoke {
+        tx.delete_agent_sessions(tenant, id).await?;
+    }
     tx.update_agent(&agent).await?;
     let kind = if agent.status != before.status {
         "agent_status_changed"
@@ -947,6 +956,7 @@ pub async fn update_agent(
             "before": before,
             "after": &agent,
             "password_changed": password_hash.is_some(),
+            "sessions_revoked": revoke,
         }),
         now,
     ))
@@ -1100,10 +1110,25 @@ pub async fn open_session(
     Ok(token)
 }
 
-/// Ends a session.
-pub async fn close_session(store: &dyn Store, token: &str) -> StoreResult<()> {
+/// Ends a session; a `session_closed` event (the agent's id, never the token) lets the live
+/// sockets opened with it close.
+pub async fn close_session(store: &dyn Store, token: &str, now: Timestamp) -> StoreResult<()> {
+    let hash = hash_secret(token);
+    let Some(session) = store.session(&hash, now).await? else {
+        return Ok(());
+    };
     let mut tx = store.begin().await?;
-    tx.delete_session(&hash_secret(token)).await?;
+    tx.delete_session(&hash).await?;
+    tx.append_event(&tenant_event(
+        &session.tenant,
+        "session_closed",
+        &Actor::Agent {
+            id: session.agent.clone(),
+        },
+        serde_json::json!({ "agent": session.agent }),
+        now,
+    ))
+    .await?;
     tx.commit().await
 }
 
@@ -1127,6 +1152,32 @@ pub async fn save_kb_articles(
         ))
         .await?;
     }
+    tx.commit().await
+}
+
+/// Creates a knowledge-base article; `409 article_exists` when its id is taken, also when
+/// two creates race (the insert itself decides, in the transaction).
+pub async fn create_kb_article(
+    store: &dyn Store,
+    article: &KbArticle,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let mut tx = store.begin().await?;
+    if !tx.insert_kb_article(article).await? {
+        return Err(StoreError::Conflict {
+            code: "article_exists",
+            message: format!("an article '{}' already exists", article.id),
+        });
+    }
+    tx.append_event(&tenant_event(
+        &article.tenant,
+        "kb_article_saved",
+        actor,
+        serde_json::json!({ "article": article.id, "title": article.title }),
+        now,
+    ))
+    .await?;
     tx.commit().await
 }
 

@@ -785,6 +785,68 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            async fn login_locked_until(
+                &self,
+                keys: &[&str],
+                now: Timestamp,
+            ) -> StoreResult<Option<Timestamp>> {
+                let mut latest: Option<i64> = None;
+                for key in keys {
+                    let until = sqlx::query_scalar::<_, i64>(
+                        "SELECT locked_until FROM login_failures \
+                         WHERE key = $1 AND locked_until > $2",
+                    )
+                    .bind(*key)
+                    .bind(now.millis())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    latest = latest.max(until);
+                }
+                Ok(latest.map(Timestamp::from_millis))
+            }
+
+            async fn login_failed(
+                &self,
+                key: &str,
+                limit: u32,
+                window_ms: i64,
+                now: Timestamp,
+            ) -> StoreResult<()> {
+                // Within the window: one more failure; after it: a new window with one.
+                let mut w = self.begin_turn().await?;
+                sqlx::query(
+                    "INSERT INTO login_failures (key, failures, window_start, locked_until) \
+                     VALUES ($1, 1, $2, CASE WHEN $4 <= 1 THEN $2 + $3 ELSE 0 END) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                     failures = CASE WHEN login_failures.window_start + $3 <= $2 THEN 1 \
+                       ELSE login_failures.failures + 1 END, \
+                     window_start = CASE WHEN login_failures.window_start + $3 <= $2 THEN $2 \
+                       ELSE login_failures.window_start END, \
+                     locked_until = CASE \
+                       WHEN login_failures.window_start + $3 <= $2 \
+                         THEN CASE WHEN $4 <= 1 THEN $2 + $3 ELSE 0 END \
+                       WHEN login_failures.failures + 1 >= $4 \
+                         THEN login_failures.window_start + $3 \
+                       ELSE 0 END",
+                )
+                .bind(key)
+                .bind(now.millis())
+                .bind(window_ms)
+                .bind(i64::from(limit))
+                .execute(&mut *w)
+                .await?;
+                self.finish(w).await
+            }
+
+            async fn login_succeeded(&self, key: &str) -> StoreResult<()> {
+                let mut w = self.begin_turn().await?;
+                sqlx::query("DELETE FROM login_failures WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *w)
+                    .await?;
+                self.finish(w).await
+            }
+
             async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
                 let tx = self.begin_turn().await?;
                 Ok(Box::new(SqlTx::<$db>::new(tx, self.shared.clone())))
@@ -932,19 +994,19 @@ macro_rules! sql_backend {
                 .transpose()
             }
 
-            async fn agent_for_login(&self, email: &str) -> StoreResult<Option<(Agent, String)>> {
-                let row = sqlx::query_as::<_, LoginRow>(concat!(
+            async fn agents_for_login(&self, email: &str) -> StoreResult<Vec<(Agent, String)>> {
+                sqlx::query_as::<_, LoginRow>(concat!(
                     "SELECT ",
                     agent_cols!(),
-                    ", password_hash FROM agents WHERE email = $1"
+                    ", password_hash FROM agents WHERE email = $1 AND deactivated_at IS NULL \
+                     ORDER BY id"
                 ))
                 .bind(email.trim().to_ascii_lowercase())
-                .fetch_optional(&self.pool)
-                .await?;
-                match row {
-                    Some(row) => Ok(Some((row.agent.into_model()?, row.password_hash))),
-                    None => Ok(None),
-                }
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|row| Ok((row.agent.into_model()?, row.password_hash)))
+                .collect()
             }
 
             async fn agents(&self, tenant: &TenantId) -> StoreResult<Vec<Agent>> {
@@ -1353,6 +1415,14 @@ macro_rules! sql_backend {
                 if row.fingerprint != fingerprint {
                     return Ok(IdempotencyClaim::Mismatch);
                 }
+                if row.status == Some(crate::idempotency::COMMITTED) {
+                    // Committed, answer not yet recorded: still running, or lost in a crash.
+                    return Ok(if now.millis().saturating_sub(row.created_at) < IDEMPOTENCY_TAKEOVER_MS {
+                        IdempotencyClaim::InProgress
+                    } else {
+                        IdempotencyClaim::Committed
+                    });
+                }
                 if let Some(status) = row.status {
                     let status = u16::try_from(status).map_err(|_| {
                         StoreError::Corrupt(format!("idempotency status {status}"))
@@ -1576,8 +1646,8 @@ macro_rules! sql_backend {
             async fn update_agent(&mut self, agent: &Agent) -> StoreResult<()> {
                 let n = sqlx::query(
                     "UPDATE agents SET name = $3, role = $4, status = $5, status_changed_at = $6, \
-                     skills = $7, languages = $8, queues = $9, capacity = $10 \
-                     WHERE tenant = $1 AND id = $2",
+                     skills = $7, languages = $8, queues = $9, capacity = $10, \
+                     deactivated_at = $11 WHERE tenant = $1 AND id = $2",
                 )
                 .bind(agent.tenant.as_str())
                 .bind(agent.id.as_str())
@@ -1589,6 +1659,7 @@ macro_rules! sql_backend {
                 .bind(serde_json::to_string(&agent.languages)?)
                 .bind(serde_json::to_string(&agent.queues)?)
                 .bind(i64::from(agent.capacity))
+                .bind(agent.deactivated_at.map(|t| t.millis()))
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();
@@ -1673,6 +1744,19 @@ macro_rules! sql_backend {
                     .execute(&mut *self.tx)
                     .await?;
                 Ok(())
+            }
+
+            async fn delete_agent_sessions(
+                &mut self,
+                tenant: &TenantId,
+                agent: &AgentId,
+            ) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE tenant = $1 AND agent = $2")
+                    .bind(tenant.as_str())
+                    .bind(agent.as_str())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn upsert_queue(&mut self, queue: &Queue) -> StoreResult<()> {
@@ -1967,6 +2051,20 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            async fn insert_kb_article(&mut self, article: &KbArticle) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO kb_articles (tenant, id, data, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (tenant, id) DO NOTHING",
+                )
+                .bind(article.tenant.as_str())
+                .bind(&article.id)
+                .bind(serde_json::to_string(article)?)
+                .bind(article.updated_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn delete_kb_article(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM kb_articles WHERE tenant = $1 AND id = $2")
                     .bind(tenant.as_str())
@@ -2187,6 +2285,18 @@ macro_rules! sql_backend {
 
             async fn commit(mut self: Box<Self>) -> StoreResult<()> {
                 self.flush_facts().await?;
+                // The request's Idempotency-Key commits with its command.
+                if let Some((scope, key)) = crate::idempotency::current() {
+                    sqlx::query(
+                        "UPDATE idempotency SET status = $3 \
+                         WHERE scope = $1 AND idem_key = $2 AND status IS NULL",
+                    )
+                    .bind(scope)
+                    .bind(key)
+                    .bind(crate::idempotency::COMMITTED)
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
                 let SqlTx { tx, events, shared, .. } = *self;
                 <$db as Dialect>::commit(tx, events, &shared).await
             }

@@ -44,6 +44,27 @@ pub fn with_database(admin: &str, db: &str) -> String {
     format!("{}/{db}{query}", &base[..host_end])
 }
 
+/// `BATON_TEST_POSTGRES_URL`, or `None` (the PostgreSQL case is skipped) when it is unset;
+/// with `CI` set a missing PostgreSQL is a failure, not a skip.
+///
+/// # Panics
+///
+/// Under `CI` when the variable is unset.
+pub fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("BATON_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!(
+                "{test}: BATON_TEST_POSTGRES_URL is not set, and CI is: PostgreSQL cases must run"
+            )
+        }
+        _ => {
+            eprintln!("skipping {test} on PostgreSQL: BATON_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
 impl TestDatabase {
     /// A fresh SQLite file in its own temporary folder.
     pub async fn sqlite(name: &str) -> TestDatabase {
@@ -55,12 +76,11 @@ impl TestDatabase {
         }
     }
 
-    /// A fresh PostgreSQL database, or `None` when `BATON_TEST_POSTGRES_URL` is not set.
+    /// A fresh PostgreSQL database, or `None` when `BATON_TEST_POSTGRES_URL` is not set (under
+    /// `CI` a missing PostgreSQL fails the test instead: see [`postgres_url`]).
     pub async fn postgres(name: &str) -> Option<TestDatabase> {
         use sqlx::Connection;
-        let admin_url = std::env::var("BATON_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
+        let admin_url = postgres_url(name)?;
         let db = unique(name);
         let mut admin = sqlx::PgConnection::connect(&admin_url)
             .await

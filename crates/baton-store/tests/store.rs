@@ -53,13 +53,7 @@ where
 }
 
 fn postgres_admin_url(test: &str) -> Option<String> {
-    match std::env::var("BATON_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipping postgres::{test}: BATON_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
+    baton_store::testing::postgres_url(test)
 }
 
 /// `admin` with its database replaced by `db` (query string kept).
@@ -155,6 +149,7 @@ backend_tests!(
     tenant_isolation,
     pagination,
     idempotency,
+    idempotency_commits_with_the_command,
     live_events,
     errors_and_conflicts,
     timers_and_open_conversations,
@@ -370,7 +365,9 @@ async fn story(store: Arc<dyn Store>) {
             .is_none(),
         "expired"
     );
-    service::close_session(store, &session_token).await.unwrap();
+    service::close_session(store, &session_token, at(0))
+        .await
+        .unwrap();
     assert!(
         store.session(&token_hash, at(0)).await.unwrap().is_none(),
         "closed"
@@ -651,15 +648,12 @@ async fn concurrent_duplicate_posts(store: Arc<dyn Store>) {
     let mut fresh = 0;
     for task in tasks {
         let outcome = task.await.unwrap();
-        // A racing insert may also lose on the unique index; both are "not stored twice".
+        // The contract: the same message posted again is a duplicate, never a conflict, even
+        // when the posts race.
         match outcome {
             Ok(o) if !o.duplicate => fresh += 1,
             Ok(_) => {}
-            Err(StoreError::Conflict {
-                code: "external_id_reused",
-                ..
-            }) => {}
-            Err(e) => panic!("unexpected error: {e:?}"),
+            Err(e) => panic!("a racing duplicate post failed: {e:?}"),
         }
     }
     assert_eq!(fresh, 1);
@@ -1026,6 +1020,72 @@ async fn idempotency(store: Arc<dyn Store>) {
     );
 }
 
+/// A keyed request's command marks the key in its own transaction: when the process dies
+/// after the commit and before the answer is recorded, a retry (even after the 60 s takeover)
+/// is told the command ran, never runs it again; a rolled-back command leaves the key free.
+async fn idempotency_commits_with_the_command(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let created = new_tenant(s, "Idem").await;
+    let tenant = created.tenant.id.clone();
+    let scope = "ten_idem".to_string();
+    let claim = |key: &'static str, t: i64| s.idempotency_claim("ten_idem", key, "fp", at(t));
+    assert_eq!(claim("crash", 0).await.unwrap(), IdempotencyClaim::Claimed);
+    let before = store.kb_articles(&tenant).await.unwrap().len();
+    // The request: one command, committed; then the process dies (no complete, no release).
+    baton_store::idempotency::scoped(scope.clone(), "crash".into(), async {
+        let article = KbArticle {
+            id: "idem-article".into(),
+            tenant: tenant.clone(),
+            title: "Idempotent".into(),
+            body: "Body".into(),
+            tags: Vec::new(),
+            language: "en".into(),
+            created_at: at(0),
+            updated_at: at(0),
+        };
+        service::create_kb_article(s, &article, &Actor::System, at(0))
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(store.kb_articles(&tenant).await.unwrap().len(), before + 1);
+    assert_eq!(
+        claim("crash", 1).await.unwrap(),
+        IdempotencyClaim::InProgress
+    );
+    assert_eq!(
+        claim("crash", 60_001).await.unwrap(),
+        IdempotencyClaim::Committed,
+        "a retry after the takeover delay would run the command again"
+    );
+    // A 5xx after the commit does not free the key either.
+    s.idempotency_release("ten_idem", "crash").await.unwrap();
+    assert_eq!(
+        claim("crash", 60_002).await.unwrap(),
+        IdempotencyClaim::Committed
+    );
+    // The answer, once recorded, is replayed.
+    s.idempotency_complete("ten_idem", "crash", 201, "{}")
+        .await
+        .unwrap();
+    assert!(matches!(
+        claim("crash", 60_003).await.unwrap(),
+        IdempotencyClaim::Replay { status: 201, .. }
+    ));
+
+    // A command that rolls back leaves the key as it was: a retry after the delay runs it.
+    assert_eq!(claim("rolled", 0).await.unwrap(), IdempotencyClaim::Claimed);
+    baton_store::idempotency::scoped(scope, "rolled".into(), async {
+        let tx = s.begin().await.unwrap();
+        drop(tx);
+    })
+    .await;
+    assert_eq!(
+        claim("rolled", 60_001).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+}
+
 /// Subscribers get committed events in commit order; a dropped transaction publishes nothing.
 async fn live_events(store: Arc<dyn Store>) {
     let s = store.as_ref();
@@ -1284,7 +1344,7 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
     let s = store.as_ref();
     let a = new_tenant(s, "conflicts").await;
     let b = new_tenant(s, "others").await;
-    let new = NewAgent {
+    let twin = || NewAgent {
         email: format!("  {}  ", a.admin.email.to_uppercase()),
         name: "Twin".into(),
         role: Role::Agent,
@@ -1293,7 +1353,12 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
         queues: vec![],
         capacity: 1,
     };
-    let taken = service::create_agent(s, &b.tenant.id, new, "h", &Actor::System, at(0)).await;
+    // Emails are unique within a tenant: another tenant may use the same one.
+    service::create_agent(s, &b.tenant.id, twin(), "h", &Actor::System, at(0))
+        .await
+        .expect("another tenant's email is free here");
+    assert_eq!(s.agents(&b.tenant.id).await.unwrap().len(), 2);
+    let taken = service::create_agent(s, &a.tenant.id, twin(), "h", &Actor::System, at(0)).await;
     assert!(
         matches!(
             taken,
@@ -1302,10 +1367,15 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
                 ..
             })
         ),
-        "email is unique across tenants: {taken:?}"
+        "email is unique within a tenant: {taken:?}"
     );
     // The failed transaction left nothing behind.
-    assert_eq!(s.agents(&b.tenant.id).await.unwrap().len(), 1);
+    assert_eq!(s.agents(&a.tenant.id).await.unwrap().len(), 1);
+    assert_eq!(
+        s.agents_for_login(&a.admin.email).await.unwrap().len(),
+        2,
+        "both tenants' accounts can log in"
+    );
 
     let conv = start(s, &a.tenant.id, None).await;
     let other = start(s, &a.tenant.id, None).await;
@@ -2055,19 +2125,38 @@ async fn widget_start_is_atomic(store: Arc<dyn Store>) {
         "no customer without the conversation"
     );
     drop(tx);
-    // On PostgreSQL the first start's own events reach subscribers through LISTEN/NOTIFY and
-    // may arrive after `subscribe`; anything about another conversation would be the
-    // rolled-back start.
+    // A later start that commits is the marker: events reach subscribers in commit order (on
+    // PostgreSQL through LISTEN/NOTIFY, possibly late), so everything before the marker's
+    // events is all there is to see, and none of it may be the rolled-back start.
+    let marker = service::start_widget_conversation(
+        store,
+        &tenant,
+        CustomerInput {
+            external_id: Some("w-marker".into()),
+            ..Default::default()
+        },
+        serde_json::Map::new(),
+        "token-hash-2",
+        expires,
+        at(40),
+    )
+    .await
+    .unwrap();
+    let marker = marker.outcome.conversation.id;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match live.try_recv() {
-            Ok(e) => assert_eq!(
-                e.conversation.as_ref(),
-                Some(&ok.outcome.conversation.id),
-                "a rolled-back start is never announced: {e:?}"
-            ),
-            Err(broadcast::error::TryRecvError::Empty) => break,
-            Err(other) => panic!("{other:?}"),
+        let e = tokio::time::timeout_at(deadline, live.recv())
+            .await
+            .expect("the marker start is announced within 10 s")
+            .expect("no lag");
+        if e.conversation.as_ref() == Some(&marker) {
+            break;
         }
+        assert_eq!(
+            e.conversation.as_ref(),
+            Some(&ok.outcome.conversation.id),
+            "a rolled-back start is never announced: {e:?}"
+        );
     }
 }
 

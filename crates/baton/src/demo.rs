@@ -37,9 +37,7 @@ pub async fn create_tenant(
     if !email.contains('@') || email.contains(char::is_whitespace) {
         anyhow::bail!("--admin-email '{admin_email}' is not an email address");
     }
-    if store.agent_for_login(&email).await?.is_some() {
-        anyhow::bail!("{email} already has a login; choose another --admin-email");
-    }
+    // Emails are unique per tenant: the same person may administer several tenants.
     let password = service::new_secret("")[..20].to_string();
     let hash = hash_password_blocking(&password).map_err(anyhow::Error::msg)?;
     let created = service::create_tenant(store, name, &email, &hash, now()).await?;
@@ -105,7 +103,9 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
          \x20 curl -s -X POST {{base}}/v1/conversations -H 'Authorization: Bearer {key}' \\\n\
          \x20   -H 'Content-Type: application/json' -d '{{\"customer\": {{\"name\": \"Jo\"}}, \"channel\": \"web\"}}'\n\
          API description: {{base}}/openapi.json   Health: {{base}}/healthz   Metrics: {{base}}/metrics\n\
-         Tenant: {tenant}\n"
+         Tenant: {tenant}\n\n\
+         Note: the demo allows private targets (allow_private_targets): webhooks, bots and\n\
+         channels may reach this machine and internal networks; `baton serve` refuses them.\n"
     ))
 }
 

@@ -294,6 +294,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen,
                 data_dir,
                 log: std::env::var("BATON_LOG").unwrap_or_else(|_| "info".into()),
+                // The demo's bots and webhooks may point at servers on this machine.
+                allow_private_targets: true,
                 ..Default::default()
             };
             serve::init_tracing(&config.log);

@@ -70,6 +70,17 @@ pub async fn run(
         .to_string();
     state.mailer = config.mailer()?;
     state.widget_limit = std::sync::Arc::new(config.widget_limit()?);
+    state.allow_private_targets(config.allow_private_targets);
+    state.metrics_token = config.metrics_token.clone();
+    state.limits = config.limits();
+    state.metrics = std::sync::Arc::new(baton_server::Metrics::with_tenant_labels(
+        config.metrics_per_tenant,
+    ));
+    if config.allow_private_targets {
+        eprintln!(
+            "baton: allow_private_targets is on: webhooks, bots and channels may reach internal addresses"
+        );
+    }
     if let Some(mailer) = &state.mailer {
         eprintln!("baton: email through {mailer:?}");
     }

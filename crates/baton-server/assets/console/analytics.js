@@ -7,7 +7,12 @@ const SVGNS = "http://www.w3.org/2000/svg";
 
 function svg(tag, attrs, ...kids) {
   const e = document.createElementNS(SVGNS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) if (v != null) e.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null) continue;
+    // Through the CSSOM: the Content-Security-Policy forbids style attributes.
+    if (k === "style") e.style.cssText = v;
+    else e.setAttribute(k, v);
+  }
   for (const k of kids.flat()) if (k != null) e.append(k.nodeType ? k : document.createTextNode(String(k)));
   return e;
 }

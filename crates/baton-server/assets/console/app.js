@@ -24,6 +24,8 @@ function h(tag, attrs, ...kids) {
     if (k === "text") e.textContent = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else if (k === "value") e.value = v;
+    // Through the CSSOM: the Content-Security-Policy forbids style attributes.
+    else if (k === "style") e.style.cssText = v;
     else e.setAttribute(k, v === true ? "" : v);
   }
   for (const k of kids.flat()) if (k != null && k !== false) e.append(k.nodeType ? k : String(k));

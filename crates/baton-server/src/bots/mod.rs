@@ -304,21 +304,22 @@ pub struct Bots {
 }
 
 impl Default for Bots {
+    /// Bots whose client refuses private targets (see [`crate::outbound`]).
     fn default() -> Self {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
+        Bots::with_http(crate::outbound::Outbound::default().http().clone())
+    }
+}
+
+impl Bots {
+    /// No cached configurations, and `http` for the bots' and deliveries' requests.
+    pub fn with_http(http: reqwest::Client) -> Self {
         Bots {
             cache: RwLock::default(),
             http,
             inflight: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
-}
 
-impl Bots {
     /// The tenant's bot configuration (`none` when unset or unreadable).
     pub async fn get(&self, store: &dyn Store, tenant: &TenantId) -> StoreResult<Arc<BotConfig>> {
         if let Some(hit) = self.cache.read().expect("lock").get(tenant) {

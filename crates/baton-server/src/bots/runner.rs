@@ -107,11 +107,17 @@ pub async fn run_turn(state: &AppState, message: &Message) -> StoreResult<()> {
         BotKind::None => return Ok(()),
         BotKind::Kb => kb::answer(state, &config.kb, &ctx).await,
         BotKind::Webhook => match &config.webhook {
-            Some(w) => webhook::call(state.bots.http(), w, &ctx, now()).await,
+            Some(w) => match state.outbound.refusal(&w.url) {
+                Some(refused) => BotOutcome::Failed(refused),
+                None => webhook::call(state.bots.http(), w, &ctx, now()).await,
+            },
             None => BotOutcome::Failed("no webhook configured".into()),
         },
         BotKind::Llm => match &config.llm {
-            Some(l) => llm::call(state, l, &config.kb, &ctx).await,
+            Some(l) => match state.outbound.refusal(&l.base_url) {
+                Some(refused) => BotOutcome::Failed(refused),
+                None => llm::call(state, l, &config.kb, &ctx).await,
+            },
             None => BotOutcome::Failed("no LLM configured".into()),
         },
     };

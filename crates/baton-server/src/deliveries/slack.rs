@@ -83,6 +83,10 @@ pub async fn deliver(
         );
         return results;
     };
+    if let Some(refused) = state.outbound.refusal(url) {
+        all(Attempt::retry(refused), &ready, &mut results);
+        return results;
+    }
     let window_ms = subscription.config["min_interval_secs"]
         .as_i64()
         .unwrap_or(DEFAULT_MIN_INTERVAL_SECS)

@@ -91,6 +91,9 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
     let Some(url) = config["url"].as_str() else {
         return Attempt::permanent("the subscription has no url");
     };
+    if let Some(refused) = state.outbound.refusal(url) {
+        return Attempt::retry(refused);
+    }
     let key = match signing_key(config["secret"].as_str().unwrap_or_default()) {
         Ok(k) => k,
         Err(e) => return Attempt::permanent(format!("the signing secret is unusable: {e}")),

@@ -156,15 +156,44 @@ async fn load(state: &AppState, principal: &Principal, q: &ReportQuery) -> ApiRe
     })
 }
 
+/// A CSV being written whose cells cannot be read as formulas: a cell starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return (a customer's tier, a reason...) gets a leading `'`, the
+/// OWASP advice for spreadsheets. Numbers are written unchanged (a negative number stays one).
+struct CsvOut(csv::Writer<Vec<u8>>);
+
+impl CsvOut {
+    fn write_record<I, T>(&mut self, record: I) -> csv::Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.0.write_record(
+            record
+                .into_iter()
+                .map(|cell| safe_cell(cell.as_ref()).into_owned()),
+        )
+    }
+}
+
+/// `cell`, defused when a spreadsheet would run it as a formula.
+fn safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
 fn csv_response(
     name: &str,
-    write: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> csv::Result<()>,
+    write: impl FnOnce(&mut CsvOut) -> csv::Result<()>,
 ) -> ApiResult<Response> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = CsvOut(csv::Writer::from_writer(Vec::new()));
     write(&mut w).map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
-    let body = w
-        .into_inner()
-        .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
+    let body =
+        w.0.into_inner()
+            .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -56,6 +56,12 @@ async fn put_bot(
         .and_then(|v| BotConfig::parse(&v).ok());
     config.keep_secrets(stored.as_ref()).map_err(invalid)?;
     config.validate().map_err(invalid)?;
+    if let Some(w) = &config.webhook {
+        state.outbound.check("webhook.url", &w.url).await?;
+    }
+    if let Some(l) = &config.llm {
+        state.outbound.check("llm.base_url", &l.base_url).await?;
+    }
     let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
     // Like `service::put_settings`, but the audit trail (streamed live to agents) records the
     // change without the secrets.

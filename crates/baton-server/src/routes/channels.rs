@@ -288,6 +288,9 @@ async fn put_whatsapp(
     let stored = WhatsappConfig::load(state.store.as_ref(), tenant).await?;
     config.keep_secrets(stored.as_ref())?;
     config.validate()?;
+    if let Some(base) = &config.api_base_url {
+        state.outbound.check("api_base_url", base).await?;
+    }
     let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
     let subscription = channel_subscription(
         state.store.as_ref(),

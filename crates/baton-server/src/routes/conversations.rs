@@ -509,6 +509,14 @@ async fn handoff(
     Json(body): Json<HandoffBody>,
 ) -> ApiResult<Json<ConversationView>> {
     let reason = token("reason", body.reason.trim(), 100)?;
+    // The team decides where a customer's request goes and how urgent it is.
+    if matches!(principal.kind, PrincipalKind::Customer { .. })
+        && (body.priority.is_some() || body.queue.is_some())
+    {
+        return Err(ApiError::forbidden(
+            "a customer token cannot choose the queue or priority of a handoff",
+        ));
+    }
     let priority = body
         .priority
         .map(|p| Priority::new(p).map_err(|e| ApiError::invalid("invalid_priority", e.0)))

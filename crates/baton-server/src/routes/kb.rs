@@ -147,26 +147,8 @@ async fn create(
             "title must contain letters or digits, or give an id",
         ));
     }
-    if state
-        .store
-        .kb_article(&principal.tenant, &id)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::Conflict {
-            code: "article_exists",
-            message: format!("an article '{id}' already exists"),
-        });
-    }
     let article = build(&principal, id, body, now())?;
-    service::save_kb_articles(
-        state.store.as_ref(),
-        &principal.tenant,
-        std::slice::from_ref(&article),
-        &principal.actor(),
-        now(),
-    )
-    .await?;
+    service::create_kb_article(state.store.as_ref(), &article, &principal.actor(), now()).await?;
     state.knowledge.forget(&principal.tenant);
     Ok((StatusCode::CREATED, Json(article.into())))
 }

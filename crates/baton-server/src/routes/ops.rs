@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use baton_core::{ConversationId, Role, TenantId};
+use baton_core::{AgentId, ConversationId, Role, TenantId};
 use baton_store::{AgentScope, StoredEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,10 +43,29 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
     Ok("ready")
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics. With `metrics_token` configured, send it as `Authorization: Bearer`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, body = crate::error::ErrorBody, description = "metrics_token is set and was not sent")))]
+async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    if let Some(expected) = &state.metrics_token {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        // Compared as hashes: the time taken says nothing about the token.
+        if baton_store::service::hash_secret(sent) != baton_store::service::hash_secret(expected) {
+            return Err(ApiError::Unauthorized(
+                "invalid_metrics_token",
+                "send 'Authorization: Bearer <metrics_token>'".into(),
+            ));
+        }
+    }
     let gauges = state.store.gauges().await?;
     let deliveries = state.store.delivery_stats().await?;
     state.metrics.set_gauges(&gauges, &deliveries, crate::now());
@@ -61,7 +80,8 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 /// Live events of your tenant over a WebSocket: each text frame is one event, as in
-/// `GET /v1/conversations/{id}/events`. Authenticate with `Authorization` or `?token=`.
+/// `GET /v1/conversations/{id}/events`. Authenticate with `Authorization`, or (browsers, on
+/// this upgrade only) `?token=`.
 #[utoipa::path(get, path = "/v1/live", tag = "operations",
     params(("token" = Option<String>, Query, description = "Session token, for browsers")),
     responses((status = 101, description = "WebSocket upgrade"), (status = 401, body = crate::error::ErrorBody)),
@@ -69,6 +89,7 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
 async fn live(
     State(state): State<AppState>,
     principal: Principal,
+    session: Option<axum::Extension<crate::auth::SessionHash>>,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let agent = principal.require_role(Role::Agent)?.clone();
@@ -81,7 +102,11 @@ async fn live(
     Ok(ws.on_upgrade(move |socket| async move {
         // Presence: this instance knows the agent is connected until the socket closes.
         state.presence.connected(&tenant, &agent);
-        stream(socket, events, &state, tenant.clone(), sight).await;
+        let me = Me {
+            agent: agent.clone(),
+            session: session.map(|s| s.0.0),
+        };
+        stream(socket, events, &state, tenant.clone(), sight, me).await;
         state.presence.disconnected(&tenant, &agent, crate::now());
     }))
 }
@@ -192,23 +217,80 @@ impl Sight {
     }
 }
 
+/// Removes the `email` of every agent record in an event's data but `me`'s own.
+fn hide_emails(data: &mut serde_json::Value, me: &AgentId) {
+    match data {
+        serde_json::Value::Object(map) => {
+            let own = map.get("id").and_then(|v| v.as_str()) == Some(me.as_str());
+            if !own && map.contains_key("email") && map.contains_key("role") {
+                map.insert("email".into(), serde_json::Value::Null);
+            }
+            for value in map.values_mut() {
+                hide_emails(value, me);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| hide_emails(v, me)),
+        _ => {}
+    }
+}
+
+/// Whose socket it is: the agent, and the hash of the session it was opened with.
+struct Me {
+    agent: AgentId,
+    session: Option<String>,
+}
+
+/// Events about an agent after which their session may have ended (a new password, a lower
+/// role, deactivation, logout).
+const SESSION_EVENTS: &[&str] = &["agent_updated", "agent_status_changed", "session_closed"];
+
+impl Me {
+    /// Whether `event` ended this socket's session (asked of the store, so it holds across
+    /// instances: the event reaches every instance).
+    async fn ended_by(&self, state: &AppState, event: &StoredEvent) -> bool {
+        if !SESSION_EVENTS.contains(&event.kind.as_str())
+            || event.data.get("agent").and_then(|v| v.as_str()) != Some(self.agent.as_str())
+        {
+            return false;
+        }
+        let Some(hash) = &self.session else {
+            return false;
+        };
+        matches!(state.store.session(hash, crate::now()).await, Ok(None))
+    }
+}
+
 async fn stream(
     mut socket: WebSocket,
     mut events: broadcast::Receiver<Arc<StoredEvent>>,
     state: &AppState,
     tenant: TenantId,
     mut sight: Option<Sight>,
+    me: Me,
 ) {
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Ok(event) if event.tenant == tenant => {
+                    if me.ended_by(state, &event).await {
+                        let close = axum::extract::ws::CloseFrame {
+                            code: 4001,
+                            reason: "the session ended; log in again".into(),
+                        };
+                        let _ = socket.send(Message::Close(Some(close))).await;
+                        return;
+                    }
                     if let Some(sight) = sight.as_mut()
                         && !sight.admits(state, &event).await
                     {
                         continue;
                     }
-                    let Ok(text) = serde_json::to_string(&EventView::from(event.as_ref())) else { continue };
+                    let mut view = EventView::from(event.as_ref());
+                    // The `agent` role does not see colleagues' emails (as in the directory).
+                    if sight.as_ref().is_some_and(|s| !s.everything) {
+                        hide_emails(&mut view.data, &me.agent);
+                    }
+                    let Ok(text) = serde_json::to_string(&view) else { continue };
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }

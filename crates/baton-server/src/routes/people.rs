@@ -24,26 +24,43 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_agent, update_agent))
 }
 
-/// A hash to verify against when the email is unknown, so both paths cost the same.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vOeG0cCkDOsOhv8g0OJyF0pmHZUMdTrqAgzyYxJx2M";
-
-/// Log in with email and password.
+/// Log in with email and password. Failed logins are limited per account and per client
+/// address: past the limit the answer is `429` with `Retry-After`, for existing and unknown
+/// accounts alike.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, description = "Too many failed logins; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Json<LoginResponse>> {
     let email = body.email.trim().to_ascii_lowercase();
-    let found = state.store.agent_for_login(&email).await?;
-    let hash = found
-        .as_ref()
-        .map(|(_, h)| h.clone())
-        .unwrap_or_else(|| DUMMY_HASH.to_string());
-    let ok = auth::verify_password(body.password, hash).await;
-    let agent = match (found, ok) {
-        (Some((agent, _)), true) => agent,
-        _ => {
+    let client = state.widget_limit.client_ip(
+        &headers,
+        peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a),
+    );
+    // Emails are unique per tenant: the password picks the account (or `tenant`, when the same
+    // email and password open accounts in several tenants).
+    let (mut agents, hashes): (Vec<_>, Vec<_>) = state
+        .store
+        .agents_for_login(&email)
+        .await?
+        .into_iter()
+        .filter(|(a, _)| {
+            body.tenant
+                .as_deref()
+                .is_none_or(|t| a.tenant.as_str() == t)
+        })
+        .unzip();
+    let matched = state
+        .login
+        .check(&state, &email, client, body.password, hashes)
+        .await?;
+    let agent = match matched {
+        Some(i) => agents.swap_remove(i),
+        None => {
             return Err(ApiError::Unauthorized(
                 "invalid_credentials",
                 "email or password is wrong".into(),
@@ -68,7 +85,7 @@ async fn logout(
 ) -> ApiResult<StatusCode> {
     principal.require_role(Role::Agent)?;
     if let Some(token) = auth::bearer_token(&parts) {
-        service::close_session(state.store.as_ref(), &token).await?;
+        service::close_session(state.store.as_ref(), &token, now()).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -110,33 +127,125 @@ async fn set_my_status(
     Ok(Json(agent.into()))
 }
 
-/// All agents of the tenant (every agent may read the team directory: transfers name a colleague).
+/// All agents of the tenant (every agent may read the team directory: transfers name a colleague;
+/// emails only for supervisors and admins).
 #[utoipa::path(get, path = "/v1/agents", tag = "agents",
     responses((status = 200, body = Page<AgentView>)), security(("bearer" = [])))]
 async fn list_agents(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<Page<AgentView>>> {
-    principal.require_role(Role::Agent)?;
+    let me = principal.require_role(Role::Agent)?;
+    let sees_emails = principal
+        .role()
+        .is_some_and(|r| r.at_least(Role::Supervisor));
     let agents = state.store.agents(&principal.tenant).await?;
+    let items = agents
+        .into_iter()
+        .map(|a| {
+            let own = &a.id == me;
+            let mut view = AgentView::from(a);
+            if !sees_emails && !own {
+                view.email = None;
+            }
+            view
+        })
+        .collect();
     Ok(Json(Page {
-        items: agents.into_iter().map(Into::into).collect(),
+        items,
         next_cursor: None,
     }))
 }
 
-fn password(value: &str) -> ApiResult<()> {
-    if value.chars().count() < 8 {
-        return Err(ApiError::invalid(
-            "weak_password",
-            "password must be at least 8 characters",
-        ));
+/// Shortest password accepted.
+pub const MIN_PASSWORD: usize = 12;
+
+/// Well-known passwords of at least [`MIN_PASSWORD`] characters (shorter ones fail on length),
+/// from public breach-frequency lists; compared without case.
+const COMMON_PASSWORDS: &[&str] = &[
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "123456789123",
+    "123123123123",
+    "111111111111",
+    "000000000000",
+    "123456123456",
+    "987654321098",
+    "121212121212",
+    "qwertyuiopas",
+    "qwerty123456",
+    "qwertyuiop12",
+    "qwertyuiop123",
+    "1q2w3e4r5t6y",
+    "1qaz2wsx3edc",
+    "q1w2e3r4t5y6",
+    "zaq12wsxcde3",
+    "asdfghjkl123",
+    "qazwsxedcrfv",
+    "password1234",
+    "password12345",
+    "password123456",
+    "passwordpassword",
+    "password!123",
+    "p@ssw0rd1234",
+    "passw0rd1234",
+    "iloveyou1234",
+    "letmein12345",
+    "welcome12345",
+    "welcome@1234",
+    "administrator",
+    "admin1234567",
+    "adminadmin123",
+    "changeme1234",
+    "football1234",
+    "baseball1234",
+    "superman1234",
+    "sunshine1234",
+    "princess1234",
+    "starwars1234",
+    "trustno11234",
+    "monkey123456",
+    "dragon123456",
+    "master123456",
+    "abc123456789",
+    "abcdefghijkl",
+    "abcd12345678",
+    "aaaaaaaaaaaa",
+    "correcthorsebatterystaple",
+    "correct horse battery staple",
+    "mypassword123",
+    "secret123456",
+    "qwerty12345678",
+];
+
+/// The password policy: [`MIN_PASSWORD`] characters or more, not the account's email (nor its
+/// name part), not a well-known password, not one character repeated.
+fn password(value: &str, email: &str) -> ApiResult<()> {
+    let weak = |why: &str| ApiError::invalid("weak_password", format!("password {why}"));
+    if value.chars().count() < MIN_PASSWORD {
+        return Err(weak(&format!("must be at least {MIN_PASSWORD} characters")));
     }
     if value.len() > 256 {
         return Err(ApiError::invalid(
             "too_long",
             "password must be at most 256 bytes",
         ));
+    }
+    let lower = value.trim().to_lowercase();
+    let email = email.trim().to_lowercase();
+    let local = email.split('@').next().unwrap_or_default();
+    if lower == email || (!local.is_empty() && lower == local) {
+        return Err(weak("must not be the email address"));
+    }
+    if COMMON_PASSWORDS.contains(&lower.as_str()) {
+        return Err(weak("is a well-known password; choose another"));
+    }
+    let mut chars = lower.chars();
+    if let Some(first) = chars.next()
+        && chars.all(|c| c == first)
+    {
+        return Err(weak("must not repeat one character"));
     }
     Ok(())
 }
@@ -178,7 +287,7 @@ async fn create_agent(
             "email is not an email address",
         ));
     }
-    password(&body.password)?;
+    password(&body.password, &email)?;
     let new = NewAgent {
         email,
         name: required_text("name", body.name, 100)?,
@@ -193,7 +302,7 @@ async fn create_agent(
         queues: queue_ids(&state, &principal, body.queues).await?,
         capacity: capacity(body.capacity.unwrap_or(3))?,
     };
-    let hash = auth::hash_password(body.password).await?;
+    let hash = auth::hash_password(&state, body.password).await?;
     let agent = service::create_agent(
         state.store.as_ref(),
         &principal.tenant,
@@ -226,7 +335,8 @@ async fn get_agent(
     Ok(Json(agent.into()))
 }
 
-/// Change an agent's profile, role, status or password.
+/// Change an agent's profile, role, status or password, or deactivate (`"active": false`) and
+/// reactivate them.
 #[utoipa::path(patch, path = "/v1/agents/{id}", tag = "agents",
     params(("id" = String, Path, description = "Agent id")), request_body = UpdateAgentBody,
     responses((status = 200, body = AgentView), (status = 422, body = crate::error::ErrorBody)),
@@ -262,10 +372,37 @@ async fn update_agent(
             message: "an admin cannot remove their own admin role; ask another admin".into(),
         });
     }
+    if principal.agent() == Some(&id) && body.active == Some(false) {
+        return Err(ApiError::Conflict {
+            code: "cannot_deactivate_self",
+            message: "an admin cannot deactivate themselves; ask another admin".into(),
+        });
+    }
+    // A deactivated agent stays offline: reactivate them first.
+    if status.is_some() && body.active != Some(true) {
+        let target = state
+            .store
+            .agent(&principal.tenant, &id)
+            .await?
+            .ok_or(ApiError::NotFound("agent"))?;
+        if target.deactivated_at.is_some() {
+            return Err(ApiError::Conflict {
+                code: "agent_deactivated",
+                message: "this agent is deactivated; set \"active\": true first".into(),
+            });
+        }
+    }
+    let active = body.active;
+    let at = now();
     let hash = match body.password {
         Some(p) => {
-            password(&p)?;
-            Some(auth::hash_password(p).await?)
+            let target = state
+                .store
+                .agent(&principal.tenant, &id)
+                .await?
+                .ok_or(ApiError::NotFound("agent"))?;
+            password(&p, &target.email)?;
+            Some(auth::hash_password(&state, p).await?)
         }
         None => None,
     };
@@ -298,8 +435,44 @@ async fn update_agent(
             if let Some(v) = new_capacity {
                 a.capacity = v;
             }
+            match active {
+                Some(false) if a.deactivated_at.is_none() => {
+                    a.deactivated_at = Some(at);
+                    a.status = baton_core::AgentStatus::Offline;
+                }
+                Some(true) => a.deactivated_at = None,
+                _ => {}
+            }
         },
     )
     .await?;
     Ok(Json(agent.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_policy() {
+        let email = "ana.lopez@example.com";
+        assert!(password("a sturdy passphrase", email).is_ok());
+        for (weak, why) in [
+            ("short-one", "at least 12"),
+            ("ana.lopez@example.com", "email"),
+            ("ANA.LOPEZ@EXAMPLE.COM", "email"),
+            ("Password1234", "well-known"),
+            ("qwerty123456", "well-known"),
+            ("zzzzzzzzzzzzzz", "repeat"),
+        ] {
+            let err = password(weak, email).unwrap_err().to_string();
+            assert!(err.contains(why), "{weak}: {err}");
+        }
+        assert!(
+            COMMON_PASSWORDS
+                .iter()
+                .all(|p| p.chars().count() >= MIN_PASSWORD)
+        );
+        assert!(COMMON_PASSWORDS.iter().all(|p| *p == p.to_lowercase()));
+    }
 }

@@ -5,7 +5,9 @@
 use crate::AppState;
 use axum::Router;
 use axum::extract::Query;
-use axum::http::header;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -17,13 +19,59 @@ const CONSOLE_CSS: &str = include_str!("../../assets/console/app.css");
 const WIDGET_JS: &str = include_str!("../../assets/widget/widget.js");
 const DEMO_HTML: &str = include_str!("../../assets/widget/demo.html");
 
+/// The console's Content-Security-Policy: scripts, styles and connections (API and WebSocket)
+/// from this origin only, no inline script, and no framing by any page.
+pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// The demo host page's policy: like the console's, with the page's own `<style>` block
+/// (styles only; scripts stay external).
+pub const DEMO_CSP: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
+
+/// Middleware: every answer says `X-Content-Type-Options: nosniff` and
+/// `Referrer-Policy: no-referrer` (no URL of this server leaks to other sites).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn page(csp: &'static str, frames: Option<&'static str>, html: impl IntoResponse) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, csp),
+        ],
+        html,
+    )
+        .into_response();
+    if let Some(frames) = frames {
+        response
+            .headers_mut()
+            .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static(frames));
+    }
+    response
+}
+
 /// The web routes (not part of the API description).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .route(
             "/console",
-            get(|| async { asset("text/html; charset=utf-8", CONSOLE_HTML) }),
+            get(|| async { page(CONSOLE_CSP, Some("DENY"), CONSOLE_HTML) }),
         )
         .route("/console/", get(|| async { Redirect::to("/console") }))
         .route(
@@ -72,13 +120,12 @@ async fn demo(Query(q): Query<DemoQuery>) -> Response {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(100)
         .collect();
-    let html = DEMO_HTML.replace("{{PUBLIC_KEY}}", &key);
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        html,
-    )
-        .into_response()
+    // Without a key the page says how to get one (no inline script decides it).
+    let html = DEMO_HTML
+        .replace(
+            "{{NO_KEY_HIDDEN}}",
+            if key.is_empty() { "" } else { "hidden" },
+        )
+        .replace("{{PUBLIC_KEY}}", &key);
+    page(DEMO_CSP, Some("SAMEORIGIN"), html)
 }

@@ -274,6 +274,7 @@ async fn create_webhook(
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     principal.require_role(Role::Admin)?;
     let url = valid_url("url", &body.url)?;
+    state.outbound.check("url", &url).await?;
     let (events, all) = parse_events(&body.events)?;
     let description = optional_text("description", body.description, 500)?;
     let channel = channel_filter(body.channel)?;
@@ -326,7 +327,9 @@ async fn update_webhook(
     principal.require_role(Role::Admin)?;
     let mut sub = load_webhook(&state, &principal, &id).await?;
     if let Some(url) = body.url {
-        sub.config["url"] = Value::String(valid_url("url", &url)?);
+        let url = valid_url("url", &url)?;
+        state.outbound.check("url", &url).await?;
+        sub.config["url"] = Value::String(url);
     }
     if let Some(events) = body.events {
         let (events, all) = parse_events(&events)?;

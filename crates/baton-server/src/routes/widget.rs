@@ -271,6 +271,8 @@ pub fn customer_view(mut view: ConversationView) -> ConversationView {
     view.held = Vec::new();
     view.offer = None;
     view.routing = None;
+    // A pending transfer carries the team's internal note.
+    view.transfer = None;
     if let Some(h) = view.handoff.as_mut() {
         h.note = None;
     }

@@ -17,7 +17,7 @@ macro_rules! api_key_cols {
 macro_rules! agent_cols {
     () => {
         "id, tenant, email, name, role, status, status_changed_at, skills, languages, queues, \
-         capacity, created_at"
+         capacity, created_at, deactivated_at"
     };
 }
 
@@ -128,6 +128,7 @@ pub(super) struct AgentRow {
     queues: String,
     capacity: i64,
     created_at: i64,
+    deactivated_at: Option<i64>,
 }
 
 impl AgentRow {
@@ -145,6 +146,7 @@ impl AgentRow {
             queues: json(&self.queues)?,
             capacity: number(self.capacity, "capacity")?,
             created_at: ts(self.created_at),
+            deactivated_at: self.deactivated_at.map(ts),
         })
     }
 }
