@@ -70,6 +70,15 @@ pub enum Decision {
         /// Why (`agent_away`, `agent_offline`).
         reason: String,
     },
+    /// The agent let an offer lapse in a queue whose `missed_offer` is `set_away`: set her
+    /// `away` (with an event she sees). The router already counts her away; the lapsed offers
+    /// follow as [`Decision::OfferExpired`].
+    AgentAway {
+        /// The agent.
+        agent: AgentId,
+        /// Why (`missed_offer`).
+        reason: String,
+    },
     /// Nobody can take it now (`Command::Defer`).
     Defer {
         /// The conversation.
@@ -128,7 +137,7 @@ impl Decision {
             | Decision::MoveQueue { conversation, .. }
             | Decision::RaisePriority { conversation, .. }
             | Decision::Widen { conversation, .. } => Some(conversation),
-            Decision::PositionsChanged { .. } => None,
+            Decision::PositionsChanged { .. } | Decision::AgentAway { .. } => None,
         }
     }
 }

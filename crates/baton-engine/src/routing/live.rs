@@ -18,14 +18,14 @@
 use super::decisions::{commands, transfer_decision};
 use super::settings::primary_language;
 use super::snapshot::{
-    RoutingMemory, Seen, Setup, agent_info, conversation_info, setup, tenant_calendar,
-    transferring_from, waiting,
+    RoutingMemory, Seen, Setup, agent_info, conversation_info, held_outside, setup,
+    tenant_calendar, waiting,
 };
 use baton_core::conversation::{self, Actor, Command, Conversation};
 use baton_core::routing::{Decision, Router, RoutingState};
 use baton_core::{AgentId, AgentStatus, ConversationId, ConversationState, QueueId, TenantId};
 use baton_core::{Priority, Timestamp};
-use baton_store::service::{load, persist};
+use baton_store::service::{self, load, persist};
 use baton_store::{Agent, Store, StoreError, StoreResult, Tx};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -66,7 +66,8 @@ pub struct TenantRouter {
     setup: Setup,
     router: Router,
     agents: HashMap<AgentId, Agent>,
-    /// Conversations whose owner waits for a queue transfer, by owner.
+    /// Pending transfers and the agent each takes capacity from beside what the router sees
+    /// ([`held_outside`]): the owner of a queue transfer, the target of a named one.
     transferring: HashMap<ConversationId, AgentId>,
     /// Conversations with a pending transfer (the router only offers and lapses them).
     transfers: BTreeSet<ConversationId>,
@@ -136,7 +137,7 @@ impl TenantRouter {
                 let e = busy_since.entry(a).or_insert(at);
                 *e = (*e).max(at);
             }
-            if let Some(from) = transferring_from(c) {
+            if let Some(from) = held_outside(c) {
                 live.transferring.insert(c.id.clone(), from.clone());
             }
         }
@@ -152,7 +153,7 @@ impl TenantRouter {
                 continue;
             };
             // Offers held by agents who went away or offline are withdrawn first; the router
-            // then sees the conversation waiting, with that agent as a decliner.
+            // then sees the conversation waiting (a withdrawn offer is not a decline).
             if let RoutingState::Offered { agent, .. } = &info.state
                 && !live
                     .agents
@@ -165,7 +166,6 @@ impl TenantRouter {
                     agent: agent.clone(),
                     reason: "agent_gone".into(),
                 });
-                info.declined_by.push(agent.clone());
                 info.state = RoutingState::Waiting;
             }
             live.fed
@@ -355,16 +355,30 @@ impl TenantRouter {
         out: &mut Vec<Decision>,
     ) -> StoreResult<()> {
         let conv = self.store.conversation(&self.tenant, id).await?;
-        let from = conv.as_ref().and_then(transferring_from).cloned();
+        let from = conv.as_ref().and_then(held_outside).cloned();
         let before = match &from {
             Some(owner) => self.transferring.insert(id.clone(), owner.clone()),
             None => self.transferring.remove(id),
         };
+        self.reconcile_conversation(id, conv, now, out).await?;
+        // After the conversation itself, so that the agent the transfer held capacity from is
+        // never seen with that room before the conversation counts for her (an accepted
+        // transfer): the router would offer her one too many.
         if before != from {
             for owner in [before, from].into_iter().flatten() {
                 self.feed_agent(&owner, now, out);
             }
         }
+        Ok(())
+    }
+
+    async fn reconcile_conversation(
+        &mut self,
+        id: &ConversationId,
+        conv: Option<Conversation>,
+        now: Timestamp,
+        out: &mut Vec<Decision>,
+    ) -> StoreResult<()> {
         let info = match &conv {
             Some(c) => {
                 self.track(c);
@@ -463,6 +477,13 @@ impl TenantRouter {
         // What each agent holds by the stored count, plus what this batch offered them.
         let mut loads: HashMap<AgentId, Option<u32>> = HashMap::new();
         for decision in decisions {
+            if let Decision::AgentAway { agent, reason } = &decision {
+                // Only an agent still `available` is set away; one who changed her status
+                // meanwhile keeps it (the router learns it from her event).
+                service::set_agent_away(tx.as_mut(), &self.tenant, agent, reason, now).await?;
+                loads.insert(agent.clone(), None);
+                continue;
+            }
             let Some(id) = decision.conversation().cloned() else {
                 continue;
             };
@@ -492,7 +513,14 @@ impl TenantRouter {
                 }
                 _ => None,
             };
-            for (command, actor) in commands(&decision, &self.setup.timeouts, now) {
+            let back_at = match &decision {
+                Decision::Defer { .. } => self
+                    .fed
+                    .get(&id)
+                    .and_then(|(queue, _)| self.setup.back_at(queue, now)),
+                _ => None,
+            };
+            for (command, actor) in commands(&decision, &self.setup.timeouts, back_at, now) {
                 if !self
                     .run(tx.as_mut(), &id, &command, &actor, expected, now)
                     .await?
@@ -562,6 +590,17 @@ impl TenantRouter {
                 Ok(false)
             }
         }
+    }
+
+    /// Why `agent` is not offered the conversation now (see
+    /// [`Router::why_not`](baton_core::routing::Router::why_not)).
+    pub fn why_not(
+        &self,
+        id: &ConversationId,
+        agent: &AgentId,
+        now: Timestamp,
+    ) -> Option<Vec<String>> {
+        self.router.why_not(id, agent, now)
     }
 
     /// Where a waiting conversation stands in its queue, with the estimated wait.

@@ -89,6 +89,11 @@ enum Input {
     Rebuild,
     Barrier(oneshot::Sender<()>),
     Position(ConversationId, oneshot::Sender<Option<Position>>),
+    WhyNot(
+        ConversationId,
+        AgentId,
+        oneshot::Sender<Option<Vec<String>>>,
+    ),
 }
 
 struct Handle {
@@ -351,6 +356,25 @@ impl Routing {
             .ok()?
     }
 
+    /// Why the live router does not offer a conversation to `agent` now (see
+    /// [`baton_core::routing::Router::why_not`]); `None` when it does not track the
+    /// conversation or this instance does not route its tenant.
+    pub async fn why_not(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        agent: &AgentId,
+    ) -> Option<Vec<String>> {
+        let (answer, wait) = oneshot::channel();
+        if !self.send(tenant, Input::WhyNot(id.clone(), agent.clone(), answer)) {
+            return None;
+        }
+        tokio::time::timeout(Duration::from_secs(2), wait)
+            .await
+            .ok()?
+            .ok()?
+    }
+
     /// Makes the tenant's router rebuild from the store (e.g. after a change it cannot see in
     /// the event log).
     pub fn rebuild(&self, tenant: &TenantId) {
@@ -368,7 +392,7 @@ impl Routing {
 }
 
 /// Conversation events that never change who waits for or holds a conversation.
-const NOT_ROUTING: [&str; 11] = [
+const NOT_ROUTING: [&str; 12] = [
     "started",
     "message_added",
     "escalation_evaluated",
@@ -380,6 +404,7 @@ const NOT_ROUTING: [&str; 11] = [
     "csat_recorded",
     "customer_email_set",
     "queue_positions",
+    "capacity_overridden",
 ];
 
 /// What an event means to the router.
@@ -454,6 +479,9 @@ async fn run_tenant(
             Input::Barrier(done) => barriers.push(done),
             Input::Position(id, answer) => {
                 let _ = answer.send(router.position(&id));
+            }
+            Input::WhyNot(id, agent, answer) => {
+                let _ = answer.send(router.why_not(&id, &agent, now()));
             }
         };
         let mut timer = false;

@@ -168,6 +168,13 @@ function onEvent(e) {
   if (e.type === "lagged") return scheduleRefresh();
   const d = e.data || {};
   if (e.type === "offered" && S.me && d.agent === S.me.id) notifyOffer(e.conversation_id);
+  // Set away by the system (a missed offer, a closed connection): say so, show the new status.
+  if (e.type === "agent_status_changed" && S.me && d.agent === S.me.id && d.after) {
+    S.me.status = d.after.status;
+    const sel = document.getElementById("status"); if (sel) sel.value = d.after.status;
+    if (d.reason === "missed_offer") notify("You were set away", "An offer lapsed unanswered. Set yourself available to get offers again.", e.conversation_id);
+    else if (e.actor && e.actor.type === "system") toast("Status: " + d.after.status);
+  }
   if (e.type === "message_added" && d.message && d.message.role === "customer") {
     const mine = S.lists.mine.find((c) => c.id === e.conversation_id);
     if (mine && !(S.current === e.conversation_id && !document.hidden)) notify("New message from " + whoOf(mine), d.message.text.slice(0, 80), e.conversation_id);
