@@ -891,6 +891,26 @@ async fn a_lapse_sets_the_agent_away_and_she_gets_it_again_when_back(backend: Ba
     let declined = act(&app, &id, &b_token, "decline").await;
     assert_eq!(declined.status, 200, "{}", declined.body);
     assert!(declined.body["offer"].is_null(), "{}", declined.body);
+    // Each can see why it is not offered to them.
+    let why = |token: String| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let res = app
+                .get(&format!("/v1/conversations/{id}/routing"), &token)
+                .await;
+            assert_eq!(res.status, 200, "{}", res.body);
+            assert_eq!(res.body["live"], true, "{}", res.body);
+            res.body["why_not_me"].to_string()
+        }
+    };
+    let b_why = why(b_token.clone()).await;
+    assert!(
+        b_why.contains("declined this conversation (cool-down"),
+        "{b_why}"
+    );
+    let a_why = why(a_token.clone()).await;
+    assert!(a_why.contains("your status is away"), "{a_why}");
     set_status(&app, &a_token, "available").await;
     assert_eq!(get(&app, &id).await["offer"]["agent"], a.as_str());
     let log = events(&app, &id).await;

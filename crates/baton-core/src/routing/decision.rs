@@ -28,6 +28,11 @@ pub struct Explanation {
     pub candidates: Vec<Candidate>,
     /// Why the winner won.
     pub winner_reason: String,
+    /// The skill relaxation step in force when the queue's requirements were relaxed by
+    /// waiting (overflow `widen` steps), e.g. `step 1 (after 60 s waiting): billing >= 3, any
+    /// language`; absent at the queue's own requirements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relaxation: Option<String>,
 }
 
 /// Something the caller must do. Each maps to one conversation command or a live push.

@@ -116,6 +116,9 @@ pub enum OverflowAction {
         /// Languages added to the accepted set.
         #[serde(default)]
         add_languages: Vec<String>,
+        /// Drop the language requirement: any language will do.
+        #[serde(default)]
+        any_language: bool,
     },
     /// Move the conversation to another queue (its overflow plan starts over there).
     MoveToQueue {

@@ -365,6 +365,7 @@ impl Router {
             if let OverflowAction::Widen {
                 lower_skills,
                 add_languages,
+                any_language,
             } = &step.action
             {
                 for low in lower_skills {
@@ -373,7 +374,9 @@ impl Router {
                     }
                 }
                 required.retain(|r| r.min_level > 0);
-                if !languages.is_empty() {
+                if *any_language {
+                    languages.clear();
+                } else if !languages.is_empty() {
                     for l in add_languages {
                         if !languages.contains(l) {
                             languages.push(l.clone());
@@ -919,6 +922,7 @@ impl Router {
                     excluded: None,
                 }],
                 winner_reason: "previous agent of this customer (sticky routing)".to_string(),
+                relaxation: None,
             };
             self.offer(c, p, explanation, now, out);
             return true;
@@ -993,6 +997,7 @@ impl Router {
             strategy: q.cfg.strategy,
             candidates,
             winner_reason: reason,
+            relaxation: None,
         };
         Some((k.slot, explanation))
     }
@@ -1090,7 +1095,45 @@ impl Router {
                 strategy: q.cfg.strategy,
                 candidates,
                 winner_reason: why,
+                relaxation: None,
             },
+        ))
+    }
+
+    /// The relaxation step a conversation is routed under, in words, when its queue's
+    /// requirements were relaxed by waiting (see [`Explanation::relaxation`]).
+    fn relaxation(&self, c: Slot) -> Option<String> {
+        let cv = self.conv(c);
+        let q = &self.queues[cv.queue];
+        let level = *q.level_of_stage.get(cv.stage as usize)?;
+        if level == 0 {
+            return None;
+        }
+        // The widen step that made this level: the `level`-th widen of the plan.
+        let after = q
+            .cfg
+            .overflow
+            .iter()
+            .filter(|s| matches!(s.action, OverflowAction::Widen { .. }))
+            .nth(level - 1)
+            .map_or(0, |s| s.after_secs);
+        let pool = &self.pools[q.pools[level]];
+        let skills = if pool.required.is_empty() {
+            "no skill required".to_string()
+        } else {
+            pool.required
+                .iter()
+                .map(|r| format!("{} >= {}", r.skill, r.min_level))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let languages = if pool.languages.is_empty() {
+            "any language".to_string()
+        } else {
+            format!("languages {}", pool.languages.join(", "))
+        };
+        Some(format!(
+            "step {level} (after {after} s waiting): {skills}; {languages}"
         ))
     }
 
@@ -1098,10 +1141,11 @@ impl Router {
         &mut self,
         c: Slot,
         a: Slot,
-        explanation: Explanation,
+        mut explanation: Explanation,
         now: Timestamp,
         out: &mut Vec<Decision>,
     ) {
+        explanation.relaxation = self.relaxation(c);
         let (qi, weight, id) = {
             let cv = self.conv(c);
             (cv.queue, cv.weight, cv.id.clone())
@@ -1201,6 +1245,7 @@ impl Router {
                     excluded: None,
                 }],
                 winner_reason: reason,
+                relaxation: None,
             };
             self.offer(c, a, explanation, now, out);
         }

@@ -385,6 +385,18 @@ fn widen_and_raise_priority_steps_run_on_their_timers() {
                     min_level: 5,
                 }],
                 add_languages: vec!["en".into()],
+                any_language: false,
+            },
+        },
+        OverflowStep {
+            after_secs: 180,
+            action: OverflowAction::Widen {
+                lower_skills: vec![SkillRequirement {
+                    skill: "billing".into(),
+                    min_level: 0,
+                }],
+                add_languages: vec![],
+                any_language: true,
             },
         },
     ];
@@ -409,7 +421,37 @@ fn widen_and_raise_priority_steps_run_on_their_timers() {
         "{d:?}"
     );
     assert_eq!(offers(&d), vec![pair("c1", "jun")]);
+    // The explanation shows the relaxation step in force.
+    let relaxed = d.iter().find_map(|d| match d {
+        Decision::Offer { explanation, .. } => explanation.relaxation.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        relaxed.as_deref(),
+        Some("step 1 (after 120 s waiting): billing >= 5; languages de, en")
+    );
     r.check_invariants(t(120)).unwrap();
+    // jun declines; the next step drops the skill and the language: anyone in the queue.
+    r.offer_declined(&c("c1"), &a("jun"), t(121)).unwrap();
+    r.agent_changed(agent("any", &["support"], 0), t(122));
+    let d = r.tick(t(180));
+    assert!(
+        d.iter()
+            .any(|d| matches!(d, Decision::Widen { stage: 3, .. })),
+        "{d:?}"
+    );
+    let relaxed = d.iter().find_map(|d| match d {
+        Decision::Offer {
+            agent, explanation, ..
+        } if agent.as_str() == "any" => explanation.relaxation.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        relaxed.as_deref(),
+        Some("step 2 (after 180 s waiting): no skill required; any language"),
+        "{d:?}"
+    );
+    r.check_invariants(t(180)).unwrap();
 }
 
 #[test]
@@ -868,6 +910,7 @@ fn build(s: &Setup) -> Router {
                             min_level: 1,
                         }],
                         add_languages: vec![],
+                        any_language: false,
                     },
                 }],
             };

@@ -116,6 +116,7 @@ mod tests {
                 strategy: Strategy::LongestIdle,
                 candidates: vec![],
                 winner_reason: "only one".into(),
+                relaxation: None,
             },
         };
         let now = Timestamp::from_millis(1_000);

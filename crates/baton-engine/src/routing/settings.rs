@@ -13,6 +13,7 @@
 //!   "overflow": [
 //!     {"after_secs": 60,  "action": {"type": "raise_priority", "by": 10}},
 //!     {"after_secs": 120, "action": {"type": "widen", "lower_skills": [{"skill": "billing", "min_level": 1}], "add_languages": ["en"]}},
+//!     {"after_secs": 240, "action": {"type": "widen", "lower_skills": [{"skill": "billing", "min_level": 0}], "any_language": true}},
 //!     {"after_secs": 300, "action": {"type": "move_to_queue", "queue": "general"}}
 //!   ],
 //!   "hours": {"tz": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": []},
@@ -33,7 +34,10 @@
 //!   is never a decline.
 //! - `weights`: the `best_match` score weights (each 0-100).
 //! - `overflow`: steps by time spent in the queue; when no eligible agent is staffed at all
-//!   they run at once. `move_to_queue` must name another existing queue.
+//!   they run at once. `move_to_queue` must name another existing queue. `widen` is skill
+//!   relaxation over time, step by step: it lowers skills' required levels (0 drops the
+//!   skill), adds accepted languages, or drops the language requirement (`any_language`); the
+//!   offer's explanation names the step in force (`relaxation`).
 //! - `hours`: the queue's business hours (as `/v1/business-hours`); while closed, its waiting
 //!   conversations are deferred (`after_hours`) and requeued when it opens. Without `hours` a
 //!   queue follows the tenant's business hours (`PUT /v1/business-hours`); without either it
