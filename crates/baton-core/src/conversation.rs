@@ -250,6 +250,10 @@ pub struct Conversation {
     /// While deferred: when the team is expected back, if known.
     #[serde(default)]
     pub back_at: Option<Timestamp>,
+    /// Whether its owner has written to the customer since it was assigned to them (the
+    /// first-reply timer).
+    #[serde(default)]
+    pub agent_replied: bool,
 }
 
 impl Conversation {
@@ -293,6 +297,7 @@ impl Conversation {
             estimated_wait_secs: None,
             routing: None,
             back_at: None,
+            agent_replied: false,
         }
     }
 
@@ -530,6 +535,14 @@ pub enum EventKind {
         /// The address.
         email: EmailAddress,
     },
+    /// The owner did not write to the customer within the queue's first-reply time; the
+    /// router offers the conversation to someone else (a queue transfer by the system).
+    FirstReplyOverdue {
+        /// The owner.
+        agent: AgentId,
+        /// The queue's first-reply time.
+        after_secs: u64,
+    },
     /// A supervisor gave an agent this conversation beyond her capacity, on purpose
     /// (`override_capacity` on the request).
     CapacityOverridden {
@@ -580,6 +593,7 @@ impl EventKind {
             EventKind::QueuePositions { .. } => "queue_positions",
             EventKind::CustomerEmailSet { .. } => "customer_email_set",
             EventKind::CapacityOverridden { .. } => "capacity_overridden",
+            EventKind::FirstReplyOverdue { .. } => "first_reply_overdue",
         }
     }
 }
@@ -700,6 +714,12 @@ pub enum Command {
     RecordOverflowStep {
         /// Steps run so far.
         stage: u32,
+    },
+    /// The owner has not written to the customer within the queue's first-reply time (the
+    /// router's timer): recorded, refused once she has.
+    FlagFirstReplyOverdue {
+        /// The queue's first-reply time.
+        after_secs: u64,
     },
     /// Record the email address the customer left (their profile is updated with it).
     SetCustomerEmail {
@@ -1158,6 +1178,15 @@ pub fn decide(
             S::Queued => return Err(TransitionError::AlreadyOffered),
             s => return Err(invalid("position", s)),
         },
+        Command::FlagFirstReplyOverdue { after_secs } => match (state, &conv.assignee) {
+            (S::Assigned, Some(agent)) if !conv.agent_replied && conv.transfer.is_none() => {
+                vec![EventKind::FirstReplyOverdue {
+                    agent: agent.clone(),
+                    after_secs: *after_secs,
+                }]
+            }
+            (s, _) => return Err(invalid("flag a first reply as overdue for", s)),
+        },
         // The customer may tell us where to reach them at any point of the conversation.
         Command::SetCustomerEmail { email } => vec![EventKind::CustomerEmailSet {
             email: email.clone(),
@@ -1251,6 +1280,9 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             if message.role != MessageRole::Note {
                 conv.message_count += 1;
             }
+            if message.role == MessageRole::Agent {
+                conv.agent_replied = true;
+            }
         }
         EventKind::Reopened => {
             conv.left_line();
@@ -1307,6 +1339,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
         }
         EventKind::OfferExpired { .. } => conv.offer = None,
         EventKind::Assigned { agent, .. } => {
+            conv.agent_replied = false;
             conv.state = S::Assigned;
             conv.assignee = Some(agent.clone());
             conv.offer = None;
@@ -1342,6 +1375,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             }
             conv.transfer = None;
             conv.offer = None;
+            conv.agent_replied = false;
             match to_agent {
                 Some(agent) => {
                     conv.assignee = Some(agent.clone());
@@ -1386,7 +1420,8 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
         }
         EventKind::DraftUsed { .. }
         | EventKind::CustomerEmailSet { .. }
-        | EventKind::CapacityOverridden { .. } => {}
+        | EventKind::CapacityOverridden { .. }
+        | EventKind::FirstReplyOverdue { .. } => {}
         EventKind::BriefBuilt { brief } => {
             conv.llm_summary = (brief["summary_source"] == "llm")
                 .then(|| brief["summary"].as_str().map(String::from))

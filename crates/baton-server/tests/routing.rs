@@ -1196,6 +1196,60 @@ async fn agent_and_queue_edits_route_at_once(backend: Backend) {
     assert_eq!(get(&app, &third).await["offer"]["agent"], a.as_str());
 }
 
+/// A queue's first-reply timer: an owner who has not written to the customer in time is
+/// flagged and the conversation is offered to a colleague (she keeps it until one accepts);
+/// one who replied in time is left alone.
+async fn a_missed_first_reply_offers_the_conversation_to_a_colleague(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_first_reply").await else {
+        return;
+    };
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "support", "name": "support", "settings": {"first_reply_secs": 5}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let (a, a_token) = agent(&app, "a@reply.example", 2, &["support"], "available").await;
+    let mut socket = connect(app.instance.addr, &app.admin_token).await;
+    let replied = new_conversation(&app, 1).await;
+    handoff(&app, &replied, Some("support")).await;
+    assert_eq!(act(&app, &replied, &a_token, "accept").await.status, 200);
+    let res = app
+        .post(
+            &format!("/v1/conversations/{replied}/messages"),
+            &a_token,
+            json!({"text": "Hi, looking into it"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let silent = new_conversation(&app, 2).await;
+    handoff(&app, &silent, Some("support")).await;
+    assert_eq!(act(&app, &silent, &a_token, "accept").await.status, 200);
+    let (b, _) = agent(&app, "b@reply.example", 2, &["support"], "available").await;
+    let flagged = wait_for(&mut socket, 15, |e| e["type"] == "first_reply_overdue").await;
+    assert_eq!(flagged["conversation_id"], silent.as_str(), "{flagged}");
+    assert_eq!(flagged["data"]["agent"], a.as_str());
+    let offered = wait_for(&mut socket, 5, |e| is(e, "offered", &silent)).await;
+    assert_eq!(offered["data"]["agent"], b.as_str());
+    let view = get(&app, &silent).await;
+    assert_eq!(
+        view["assignee"],
+        a.as_str(),
+        "she keeps it meanwhile: {view}"
+    );
+    assert_eq!(view["transfer"]["to_queue"], "support", "{view}");
+    app.settle().await;
+    assert!(
+        !events(&app, &replied)
+            .await
+            .iter()
+            .any(|e| e["type"] == "first_reply_overdue"),
+        "she replied in time"
+    );
+}
+
 /// The default queue is named wherever a queue is shown: the conversation and `/metrics`.
 async fn the_default_queue_is_named(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "routing_default_name").await else {
@@ -1246,6 +1300,7 @@ both!(
     capacity_is_enforced_on_claim_accept_and_transfer,
     agent_and_queue_edits_route_at_once,
     the_default_queue_is_named,
+    a_missed_first_reply_offers_the_conversation_to_a_colleague,
 );
 
 // ---------------------------------------------------------------- leases on PostgreSQL

@@ -380,7 +380,8 @@ impl Facts {
             | EventKind::TransferRequested { .. }
             | EventKind::TransferCancelled { .. }
             | EventKind::CustomerEmailSet { .. }
-            | EventKind::CapacityOverridden { .. } => {}
+            | EventKind::CapacityOverridden { .. }
+            | EventKind::FirstReplyOverdue { .. } => {}
         }
     }
 

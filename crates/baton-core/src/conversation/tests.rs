@@ -1777,3 +1777,29 @@ proptest! {
         prop_assert_eq!(back, c);
     }
 }
+
+#[test]
+fn a_first_reply_is_overdue_only_until_the_owner_writes() {
+    let mut c = assigned(1);
+    assert!(!c.agent_replied);
+    let overdue = Command::FlagFirstReplyOverdue { after_secs: 60 };
+    let events = ok(&mut c.clone(), &overdue, &Actor::System);
+    assert_eq!(
+        events,
+        vec![EventKind::FirstReplyOverdue {
+            agent: agent_id(1),
+            after_secs: 60
+        }]
+    );
+    ok(&mut c, &agent_says(1), &agent(1));
+    assert!(c.agent_replied);
+    assert!(matches!(
+        refused(&c, &overdue, &Actor::System),
+        TransitionError::InvalidState { .. }
+    ));
+    // A new owner must write for herself.
+    ok(&mut c, &transfer(Some(2), None, false), &agent(1));
+    ok(&mut c, &Command::Accept, &agent(2));
+    assert!(!c.agent_replied);
+    refused(&in_state(S::Queued), &overdue, &Actor::System);
+}

@@ -74,6 +74,11 @@ pub struct TenantRouter {
     /// Offers of transfers to a named agent, which lapse outside the router.
     direct: BTreeSet<(Timestamp, ConversationId)>,
     direct_due: HashMap<ConversationId, Timestamp>,
+    /// First-reply timers of assigned conversations (queues with `first_reply_secs`).
+    first_reply: BTreeSet<(Timestamp, ConversationId)>,
+    first_reply_due: HashMap<ConversationId, Timestamp>,
+    /// Conversations whose first-reply time passed, to flag and offer onward in the next batch.
+    overdue: Vec<ConversationId>,
     /// The queue and priority last given to the router per conversation.
     fed: HashMap<ConversationId, (QueueId, Priority)>,
     memory: RoutingMemory,
@@ -122,6 +127,9 @@ impl TenantRouter {
             transfers: BTreeSet::new(),
             direct: BTreeSet::new(),
             direct_due: HashMap::new(),
+            first_reply: BTreeSet::new(),
+            first_reply_due: HashMap::new(),
+            overdue: Vec::new(),
             fed: HashMap::new(),
             memory_saved: memory.clone(),
             memory,
@@ -210,6 +218,7 @@ impl TenantRouter {
         [
             self.router.next_timer(),
             self.direct.first().map(|(at, _)| *at),
+            self.first_reply.first().map(|(at, _)| *at),
             self.next_hours_check,
         ]
         .into_iter()
@@ -243,6 +252,14 @@ impl TenantRouter {
             let (_, id) = self.direct.pop_first().expect("first exists");
             self.direct_due.remove(&id);
             lapsed.push(id);
+        }
+        while let Some((at, _)) = self.first_reply.first() {
+            if *at > now {
+                break;
+            }
+            let (_, id) = self.first_reply.pop_first().expect("first exists");
+            self.first_reply_due.remove(&id);
+            self.overdue.push(id);
         }
         (out, lapsed)
     }
@@ -323,6 +340,78 @@ impl TenantRouter {
             self.direct_due.insert(c.id.clone(), at);
             self.direct.insert((at, c.id.clone()));
         }
+        // The first-reply timer: checked again against the stored conversation when due (an
+        // agent's reply does not reach the router).
+        let reply_due = match (c.state, c.agent_replied, &c.transfer, c.assigned_at) {
+            (ConversationState::Assigned, false, None, Some(at)) => self
+                .setup
+                .first_reply
+                .get(&self.queue_of(c))
+                .map(|secs| at.plus_millis((*secs as i64).saturating_mul(1000))),
+            _ => None,
+        };
+        if let Some(old) = self.first_reply_due.remove(&c.id) {
+            self.first_reply.remove(&(old, c.id.clone()));
+        }
+        if let Some(at) = reply_due {
+            self.first_reply_due.insert(c.id.clone(), at);
+            self.first_reply.insert((at, c.id.clone()));
+        }
+    }
+
+    /// The queue a conversation is routed in (its own, else the default queue).
+    fn queue_of(&self, c: &Conversation) -> QueueId {
+        c.queue
+            .clone()
+            .filter(|q| self.setup.queue_ids.contains(q))
+            .unwrap_or_else(|| self.setup.default_queue.clone())
+    }
+
+    /// Flags a conversation whose owner missed the first-reply time and offers it to the
+    /// queue's other agents (a queue transfer by the system; she keeps it until one accepts).
+    /// Nothing happens when she replied, or it moved on, meanwhile.
+    async fn first_reply_overdue(
+        &self,
+        tx: &mut dyn Tx,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let Some(conv) = tx.conversation_for_update(&self.tenant, id).await? else {
+            return Ok(());
+        };
+        let queue = self.queue_of(&conv);
+        let Some(&secs) = self.setup.first_reply.get(&queue) else {
+            return Ok(());
+        };
+        let due = conv
+            .assigned_at
+            .map(|at| at.plus_millis((secs as i64).saturating_mul(1000)));
+        if due.is_none_or(|due| due > now) {
+            return Ok(());
+        }
+        if !self
+            .run(
+                tx,
+                id,
+                &Command::FlagFirstReplyOverdue { after_secs: secs },
+                &Actor::System,
+                None,
+                now,
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        let transfer = Command::Transfer {
+            to_agent: None,
+            to_queue: Some(queue),
+            note: format!("No first reply within {secs} s: offered to the team."),
+            expires_at: now.plus_millis(30_000),
+            override_owner: true,
+        };
+        self.run(tx, id, &transfer, &Actor::System, None, now)
+            .await?;
+        Ok(())
     }
 
     /// The customer's language and previous agent, looked up once per waiting conversation.
@@ -447,7 +536,7 @@ impl TenantRouter {
             && now.millis_since(self.memory_saved_at) >= MEMORY_EVERY_MS;
         let mut applied = Applied::default();
         tracing::debug!(tenant = %self.tenant, ?decisions, ?lapsed, "routing batch");
-        if decisions.is_empty() && lapsed.is_empty() && !save_memory {
+        if decisions.is_empty() && lapsed.is_empty() && self.overdue.is_empty() && !save_memory {
             return Ok(applied);
         }
         let mut tx = self.store.begin().await?;
@@ -458,6 +547,9 @@ impl TenantRouter {
         {
             applied.lost_lease = true;
             return Ok(applied);
+        }
+        for id in std::mem::take(&mut self.overdue) {
+            self.first_reply_overdue(tx.as_mut(), &id, now).await?;
         }
         for id in lapsed {
             if !self

@@ -392,7 +392,7 @@ impl Routing {
 }
 
 /// Conversation events that never change who waits for or holds a conversation.
-const NOT_ROUTING: [&str; 12] = [
+const NOT_ROUTING: [&str; 13] = [
     "started",
     "message_added",
     "escalation_evaluated",
@@ -405,6 +405,7 @@ const NOT_ROUTING: [&str; 12] = [
     "customer_email_set",
     "queue_positions",
     "capacity_overridden",
+    "first_reply_overdue",
 ];
 
 /// What an event means to the router.

@@ -8,6 +8,7 @@
 //!   "aging_per_minute": 1.0,
 //!   "sticky_window_secs": 0,
 //!   "decline_cooldown_secs": 300,
+//!   "first_reply_secs": 120,
 //!   "missed_offer": "set_away",
 //!   "weights": {"skill": 1, "language": 1, "previous_agent": 2, "handle_time": 0.5, "csat": 0.5},
 //!   "overflow": [
@@ -32,6 +33,11 @@
 //!   back `available`, she may be offered it again) or `keep_available` (she stays available;
 //!   it goes to the next eligible agent, or back to her when nobody else may take it). A lapse
 //!   is never a decline.
+//! - `first_reply_secs` (off by default; 5-86400): an assigned conversation whose agent has
+//!   not written to the customer this long after taking it is flagged (`first_reply_overdue`,
+//!   on the live stream) and offered to the queue's other agents as a queue transfer by the
+//!   system: she keeps it (and may still answer, or withdraw the transfer) until one of them
+//!   accepts.
 //! - `weights`: the `best_match` score weights (each 0-100).
 //! - `overflow`: steps by time spent in the queue; when no eligible agent is staffed at all
 //!   they run at once. `move_to_queue` must name another existing queue. `widen` is skill
@@ -89,6 +95,10 @@ pub struct QueueSettings {
     /// What a lapsed offer does to the agent.
     #[serde(default)]
     pub missed_offer: MissedOffer,
+    /// Seconds an owner has to write to the customer before the conversation is offered to
+    /// someone else (off when absent).
+    #[serde(default)]
+    pub first_reply_secs: Option<u64>,
     /// Overflow steps.
     #[serde(default)]
     pub overflow: Vec<OverflowStep>,
@@ -132,6 +142,12 @@ pub fn parse_queue_settings(
     }
     if settings.decline_cooldown_secs.is_some_and(|s| s > 86_400) {
         return Err("settings.decline_cooldown_secs must be at most 86400".into());
+    }
+    if settings
+        .first_reply_secs
+        .is_some_and(|s| !(5..=86_400).contains(&s))
+    {
+        return Err("settings.first_reply_secs must be between 5 and 86400".into());
     }
     if let Some(w) = &settings.weights {
         for (name, v) in [
@@ -270,6 +286,7 @@ mod tests {
             json!({"decline_cooldown_secs": 100000}),
             json!({"decline_cooldown_secs": -1}),
             json!({"missed_offer": "ignore"}),
+            json!({"first_reply_secs": 4}),
         ] {
             assert!(
                 parse_queue_settings(&bad, &q("billing"), &ids).is_err(),

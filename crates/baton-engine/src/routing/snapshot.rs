@@ -55,6 +55,8 @@ pub struct Setup {
     pub timeouts: HashMap<QueueId, u64>,
     /// The calendar each queue follows, if any (its own hours, else the tenant's).
     pub calendars: Vec<(QueueId, Calendar)>,
+    /// The first-reply time of each queue that has one.
+    pub first_reply: HashMap<QueueId, u64>,
 }
 
 impl Setup {
@@ -136,6 +138,7 @@ pub fn setup(queues: &[Queue], business_hours: Option<&Calendar>, now: Timestamp
     let mut configs = Vec::new();
     let mut timeouts = HashMap::new();
     let mut calendars = Vec::new();
+    let mut first_reply = HashMap::new();
     for q in queues {
         let settings: QueueSettings = parse_queue_settings(&q.settings, &q.id, &ids)
             .unwrap_or_else(|e| {
@@ -175,6 +178,9 @@ pub fn setup(queues: &[Queue], business_hours: Option<&Calendar>, now: Timestamp
             cfg.decline_cooldown_secs = secs;
         }
         cfg.missed_offer = settings.missed_offer;
+        if let Some(secs) = settings.first_reply_secs {
+            first_reply.insert(q.id.clone(), secs);
+        }
         let own = settings.hours.and_then(|h| Calendar::new(h).ok());
         if let Some(calendar) = own.or_else(|| business_hours.cloned()) {
             cfg.open = calendar.is_open(now);
@@ -202,6 +208,7 @@ pub fn setup(queues: &[Queue], business_hours: Option<&Calendar>, now: Timestamp
         default_queue: default_queue(queues),
         timeouts,
         calendars,
+        first_reply,
     }
 }
 
