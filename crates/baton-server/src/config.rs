@@ -476,6 +476,23 @@ mod tests {
     }
 
     #[test]
+    fn offline_presence_is_longer_than_stale_presence() {
+        let config = Config::load(None, []).unwrap();
+        assert_eq!(
+            (config.stale_presence_secs, config.offline_presence_secs),
+            (120, 1800)
+        );
+        let env = |v: &str| [("BATON_OFFLINE_PRESENCE_SECS".to_string(), v.to_string())];
+        assert_eq!(
+            Config::load(None, env("0")).unwrap().offline_presence_secs,
+            0
+        );
+        let err = Config::load(None, env("60")).unwrap_err().to_string();
+        assert!(err.contains("longer than stale_presence_secs"), "{err}");
+        assert!(Config::load(None, env("soon")).is_err());
+    }
+
+    #[test]
     fn widget_rate_limit_settings() {
         let config = Config::load(None, []).unwrap();
         assert_eq!(config.widget_starts_per_minute, 20);
