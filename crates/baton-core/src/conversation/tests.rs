@@ -1803,3 +1803,70 @@ fn a_first_reply_is_overdue_only_until_the_owner_writes() {
     assert!(!c.agent_replied);
     refused(&in_state(S::Queued), &overdue, &Actor::System);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Capacity is a hard limit on every path: whatever commands run on several conversations
+    /// (claims, offers, accepts, directed transfers, takeovers...), when each is checked as the
+    /// store checks it ([`new_holders`], [`check_capacity`] against the count of what the agent
+    /// holds) no agent ever holds more than her capacity, unless a supervisor overrode it, which
+    /// is then recorded.
+    #[test]
+    fn capacity_holds_on_every_path(
+        caps in prop::collection::vec(0u32..3, 3),
+        steps in prop::collection::vec((0usize..4, any::<bool>()), 1..120),
+        commands in arb_steps(),
+    ) {
+        let mut convs: Vec<Conversation> = (0..4)
+            .map(|i| {
+                let mut c = conv();
+                c.id = ConversationId::parse(format!("conv_{i}")).unwrap();
+                c
+            })
+            .collect();
+        let mut now = T0;
+        let mut overridden = 0;
+        for ((i, override_capacity), step) in steps.iter().zip(commands.iter().cycle()) {
+            now = now.plus_millis(step.gap_ms);
+            let command = step.command_at(now);
+            let before = convs[*i].clone();
+            let mut after = before.clone();
+            let Ok(mut events) = execute(&mut after, &command, &step.actor, now) else {
+                continue;
+            };
+            let mut refused = false;
+            for agent in new_holders(&before, &after) {
+                let n = agent.as_str()[4..].parse::<usize>().unwrap() - 1;
+                let held = convs.iter().filter(|c| holds(c, &agent)).count() as u32;
+                match check_capacity(&before, &after, &agent, "who", held, caps[n], *override_capacity) {
+                    Ok(Some(event)) => {
+                        apply(&mut after, &event, now);
+                        events.push(event);
+                        overridden += 1;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        prop_assert_eq!(e.code(), "agent_at_capacity");
+                        refused = true;
+                    }
+                }
+            }
+            if refused {
+                continue;
+            }
+            convs[*i] = after;
+            for (n, cap) in caps.iter().enumerate() {
+                let agent = agent_id(n as u8 + 1);
+                let held = convs.iter().filter(|c| holds(c, &agent)).count() as u32;
+                prop_assert!(
+                    held <= *cap || overridden > 0,
+                    "{} holds {} over capacity {} without an override",
+                    agent,
+                    held,
+                    cap
+                );
+            }
+        }
+    }
+}
