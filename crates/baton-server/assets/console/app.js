@@ -310,6 +310,11 @@ async function loadConv(full) {
     ]);
     if (id !== S.current) return;
     S.conv = conv; S.messages = messages; S.events = events;
+    // Waiting and not offered to me: the live router says why (status, skill, capacity, cool-down...).
+    S.whyNot = null;
+    if ((conv.state === "queued" || conv.state === "deferred") && !(conv.offer && conv.offer.agent === S.me.id)) {
+      S.whyNot = await api("GET", "/v1/conversations/" + id + "/routing").catch(() => null);
+    }
     if (conv.state === "assigned" && conv.assignee === S.me.id && (full || !S.drafts.length)) {
       S.drafts = (await api("GET", "/v1/conversations/" + id + "/drafts").catch(() => ({ items: [] }))).items;
     }
@@ -359,6 +364,9 @@ function convView() {
   const transcript = h("div", { class: "card" }, h("h3", { text: "Transcript" }),
     h("div", { class: "transcript", id: "transcript", role: "log", "aria-label": "Transcript" }, ...S.messages.map(msgView)));
   const left = [header];
+  const why = S.whyNot && S.whyNot.why_not_me;
+  if (why && why.length) left.push(h("div", { class: "card", id: "why-not-me" },
+    h("h3", { text: "Why it is not offered to you" }), h("ul", {}, ...why.map((w) => h("li", { text: w })))));
   if (c.transfer) left.push(transferBanner(c, base, mine));
   left.push(transcript);
   if (mine) left.push(replyBox(c, base));
