@@ -244,7 +244,9 @@ pub struct Conversation {
     /// The estimated wait announced with `position`, in seconds.
     #[serde(default)]
     pub estimated_wait_secs: Option<u64>,
-    /// Why the router made the latest offer (its explanation), if it was routed.
+    /// Why the router made the pending offer, or how the owner got it (its explanation), if
+    /// it was routed; dropped when a routed offer ends without an owner (it would name an
+    /// agent who no longer has it).
     #[serde(default)]
     pub routing: Option<serde_json::Value>,
     /// While deferred: when the team is expected back, if known.
@@ -305,6 +307,14 @@ impl Conversation {
     fn entered_queue(&mut self, at: Timestamp) {
         self.overflow_stage = 0;
         self.entered_queue_at = Some(at);
+    }
+
+    /// A routed offer ended without an owner: its explanation (naming the agent it chose) is
+    /// no longer true. The explanation of how an owner got the conversation stays.
+    fn drop_stale_routing(&mut self) {
+        if self.state == S::Queued {
+            self.routing = None;
+        }
     }
 
     /// It left the line: no position to announce any more.
@@ -1331,13 +1341,17 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
         }
         EventKind::OfferDeclined { agent } => {
             conv.offer = None;
+            conv.drop_stale_routing();
             conv.declines.retain(|d| &d.agent != agent);
             conv.declines.push(Decline {
                 agent: agent.clone(),
                 at,
             });
         }
-        EventKind::OfferExpired { .. } => conv.offer = None,
+        EventKind::OfferExpired { .. } => {
+            conv.offer = None;
+            conv.drop_stale_routing();
+        }
         EventKind::Assigned { agent, .. } => {
             conv.agent_replied = false;
             conv.state = S::Assigned;

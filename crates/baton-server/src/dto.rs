@@ -424,8 +424,11 @@ pub struct ConversationView {
     pub position: Option<u32>,
     /// Estimated seconds until an agent takes it (with `position`); null when nobody is staffed.
     pub estimated_wait_secs: Option<u64>,
-    /// Why the router made the latest offer: queue, strategy, candidates with scores and
-    /// exclusions, and why the winner won. Null when it was never routed.
+    /// Why the router made the pending offer, or how the owner got the conversation: queue,
+    /// strategy, candidates with scores and exclusions, why the winner won, the relaxation
+    /// step in force. Null when it was never routed, and while it waits with no offer (a lapsed
+    /// or declined offer's explanation is dropped; `GET .../routing` says why it is not offered
+    /// to you).
     #[schema(value_type = Option<Object>)]
     pub routing: Option<Value>,
     /// While deferred: when the team is expected back (the next opening of the queue's

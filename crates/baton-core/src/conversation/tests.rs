@@ -1703,7 +1703,15 @@ fn offer_explanation_is_kept_on_the_projection() {
             explanation: Some(why.clone()),
         }]
     );
-    assert_eq!(c.routing, Some(why));
+    assert_eq!(c.routing, Some(why.clone()));
+    // It lapses: the explanation naming agent 2 is no longer true.
+    let mut lapsed = c.clone();
+    ok(&mut lapsed, &Command::ExpireOffer, &Actor::System);
+    assert_eq!(lapsed.routing, None);
+    // Accepted, it stays: it explains how she got it.
+    let mut taken = c.clone();
+    ok(&mut taken, &Command::Accept, &agent(2));
+    assert_eq!(taken.routing, Some(why));
     // Events stored before the field existed still parse.
     let old = serde_json::json!({"type": "offered", "agent": "agt_2", "expires_at": later(1)});
     let parsed: EventKind = serde_json::from_value(old).unwrap();
