@@ -1999,6 +1999,9 @@ impl Router {
             if let CState::Offered { agent, .. } = self.conv(c).state
                 && self.queues[self.conv(c).queue].cfg.missed_offer == MissedOffer::SetAway
                 && self.agents[agent as usize].known
+                // Only someone `available` is set away (as the store does): a `busy` agent
+                // keeps her status, the offer simply lapses.
+                && self.agents[agent as usize].info.status == AgentStatus::Available
                 && !missed.iter().any(|(a, _)| *a == agent)
             {
                 missed.push((agent, Vec::new()));

@@ -181,6 +181,31 @@ fn keep_available_lets_a_lapsed_offer_come_back_when_nobody_else_may_take_it() {
 }
 
 #[test]
+fn a_busy_agent_whose_offer_lapses_stays_busy() {
+    let mut r = router(
+        vec![QueueConfig::new(q("support"))],
+        vec![agent("ann", &["support"], 0)],
+    );
+    let d = r
+        .conversation_queued(waiting("c1", "support", 1), t(1))
+        .unwrap();
+    assert_eq!(offers(&d), vec![pair("c1", "ann")]);
+    r.agent_status(&a("ann"), AgentStatus::Busy, t(2));
+    let d = r.tick(t(31));
+    assert!(
+        !d.iter().any(|d| matches!(d, Decision::AgentAway { .. })),
+        "{d:?}"
+    );
+    assert!(
+        d.iter().any(|d| matches!(d, Decision::OfferExpired { .. })),
+        "{d:?}"
+    );
+    // Busy still staffs the queue: it waits rather than being deferred.
+    assert_eq!(r.conversation_state(&c("c1")), Some(RoutingState::Waiting));
+    r.check_invariants(t(31)).unwrap();
+}
+
+#[test]
 fn only_available_or_busy_agents_staff_a_queue() {
     let mut r = router(
         vec![QueueConfig::new(q("support"))],
