@@ -119,6 +119,16 @@ pub struct Offer {
     pub expires_at: Timestamp,
 }
 
+/// An agent's explicit decline of an offer, and when. The router keeps her out of the
+/// conversation for its queue's cool-down from `at` (a lapse is not a decline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decline {
+    /// The agent.
+    pub agent: AgentId,
+    /// When she declined.
+    pub at: Timestamp,
+}
+
 /// A transfer waiting for its target to accept. The conversation stays with `from_agent`
 /// (state `assigned`) until then; a decline or lapse of an offer to a named agent cancels it,
 /// a queue transfer is offered to the queue's agents one after another.
@@ -189,8 +199,10 @@ pub struct Conversation {
     /// A transfer waiting for its target to accept (the assignee keeps it meanwhile).
     #[serde(default)]
     pub transfer: Option<PendingTransfer>,
-    /// Agents who declined or let an offer lapse since it was last queued.
-    pub declined_by: Vec<AgentId>,
+    /// Agents who declined it since it was last queued (the latest decline of each). Lapsed
+    /// offers are not declines.
+    #[serde(default)]
+    pub declines: Vec<Decline>,
     /// The latest handoff request.
     pub handoff: Option<HandoffInfo>,
     /// The resolution given at the last close.
@@ -232,9 +244,18 @@ pub struct Conversation {
     /// The estimated wait announced with `position`, in seconds.
     #[serde(default)]
     pub estimated_wait_secs: Option<u64>,
-    /// Why the router made the latest offer (its explanation), if it was routed.
+    /// Why the router made the pending offer, or how the owner got it (its explanation), if
+    /// it was routed; dropped when a routed offer ends without an owner (it would name an
+    /// agent who no longer has it).
     #[serde(default)]
     pub routing: Option<serde_json::Value>,
+    /// While deferred: when the team is expected back, if known.
+    #[serde(default)]
+    pub back_at: Option<Timestamp>,
+    /// Whether its owner has written to the customer since it was assigned to them (the
+    /// first-reply timer).
+    #[serde(default)]
+    pub agent_replied: bool,
 }
 
 impl Conversation {
@@ -258,7 +279,7 @@ impl Conversation {
             assignee: None,
             offer: None,
             transfer: None,
-            declined_by: Vec::new(),
+            declines: Vec::new(),
             handoff: None,
             resolution: None,
             csat: None,
@@ -277,6 +298,8 @@ impl Conversation {
             position: None,
             estimated_wait_secs: None,
             routing: None,
+            back_at: None,
+            agent_replied: false,
         }
     }
 
@@ -284,6 +307,14 @@ impl Conversation {
     fn entered_queue(&mut self, at: Timestamp) {
         self.overflow_stage = 0;
         self.entered_queue_at = Some(at);
+    }
+
+    /// A routed offer ended without an owner: its explanation (naming the agent it chose) is
+    /// no longer true. The explanation of how an owner got the conversation stays.
+    fn drop_stale_routing(&mut self) {
+        if self.state == S::Queued {
+            self.routing = None;
+        }
     }
 
     /// It left the line: no position to announce any more.
@@ -439,6 +470,9 @@ pub enum EventKind {
     Deferred {
         /// Why (e.g. `after_hours`, `no_agent_available`).
         reason: String,
+        /// When the team is expected back (the next opening of the queue's hours), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_at: Option<Timestamp>,
     },
     /// A deferred conversation went back into its queue.
     Requeued,
@@ -511,6 +545,24 @@ pub enum EventKind {
         /// The address.
         email: EmailAddress,
     },
+    /// The owner did not write to the customer within the queue's first-reply time; the
+    /// router offers the conversation to someone else (a queue transfer by the system).
+    FirstReplyOverdue {
+        /// The owner.
+        agent: AgentId,
+        /// The queue's first-reply time.
+        after_secs: u64,
+    },
+    /// A supervisor gave an agent this conversation beyond her capacity, on purpose
+    /// (`override_capacity` on the request).
+    CapacityOverridden {
+        /// The agent.
+        agent: AgentId,
+        /// What she holds with it, in conversations.
+        load: u32,
+        /// Her capacity.
+        capacity: u32,
+    },
     /// The conversation's place in line (or its estimated wait) changed.
     QueuePositions {
         /// 1 is next.
@@ -550,6 +602,8 @@ impl EventKind {
             EventKind::OverflowStep { .. } => "overflow_step",
             EventKind::QueuePositions { .. } => "queue_positions",
             EventKind::CustomerEmailSet { .. } => "customer_email_set",
+            EventKind::CapacityOverridden { .. } => "capacity_overridden",
+            EventKind::FirstReplyOverdue { .. } => "first_reply_overdue",
         }
     }
 }
@@ -613,6 +667,8 @@ pub enum Command {
     Defer {
         /// Why.
         reason: String,
+        /// When the team is expected back, if known (told to the customer).
+        back_at: Option<Timestamp>,
     },
     /// Put a deferred conversation back in its queue.
     Requeue,
@@ -669,6 +725,12 @@ pub enum Command {
         /// Steps run so far.
         stage: u32,
     },
+    /// The owner has not written to the customer within the queue's first-reply time (the
+    /// router's timer): recorded, refused once she has.
+    FlagFirstReplyOverdue {
+        /// The queue's first-reply time.
+        after_secs: u64,
+    },
     /// Record the email address the customer left (their profile is updated with it).
     SetCustomerEmail {
         /// The address.
@@ -703,12 +765,25 @@ pub enum TransitionError {
     /// There is no offer for this agent.
     #[error("there is no pending offer for this agent")]
     NoOffer,
+    /// Taking the conversation would put the agent over her capacity.
+    #[error(
+        "{who} is at capacity: {capacity} conversation(s) allowed and {held} held (assigned or offered); {what} would make {load}. A supervisor may override with \"override_capacity\": true"
+    )]
+    AgentAtCapacity {
+        /// The agent, by name and id.
+        who: String,
+        /// What would have put her over (e.g. `claiming conv_...`).
+        what: String,
+        /// What she holds now.
+        held: u32,
+        /// What she would hold.
+        load: u32,
+        /// Her capacity.
+        capacity: u32,
+    },
     /// An offer is already out.
     #[error("the conversation is already offered to an agent")]
     AlreadyOffered,
-    /// This agent already declined the conversation.
-    #[error("the agent already declined this conversation")]
-    AlreadyDeclined,
     /// The conversation was already rated.
     #[error("the conversation was already rated")]
     CsatAlreadyRecorded,
@@ -741,10 +816,10 @@ impl TransitionError {
         match self {
             TransitionError::InvalidState { .. } => "invalid_state",
             TransitionError::NotAssignee => "not_assignee",
+            TransitionError::AgentAtCapacity { .. } => "agent_at_capacity",
             TransitionError::AgentRequired(_) => "agent_required",
             TransitionError::NoOffer => "no_offer",
             TransitionError::AlreadyOffered => "already_offered",
-            TransitionError::AlreadyDeclined => "already_declined",
             TransitionError::CsatAlreadyRecorded => "csat_already_recorded",
             TransitionError::BotSilenced => "bot_silenced",
             TransitionError::TransferTargetMissing => "transfer_target_missing",
@@ -851,11 +926,10 @@ pub fn decide(
                 }
                 _ => return Err(invalid("offer", state)),
             }
+            // Whether a decliner may be offered it again (after her cool-down) is the
+            // router's to decide: the cool-down is queue configuration.
             if conv.offer.is_some() {
                 return Err(TransitionError::AlreadyOffered);
-            }
-            if conv.declined_by.contains(agent) {
-                return Err(TransitionError::AlreadyDeclined);
             }
             vec![EventKind::Offered {
                 agent: agent.clone(),
@@ -961,7 +1035,7 @@ pub fn decide(
             check_owner(conv, actor, *override_owner)?;
             cancel_transfer(conv, "withdrawn")
         }
-        Command::Defer { reason } => match state {
+        Command::Defer { reason, back_at } => match state {
             S::Queued | S::Bot => {
                 let mut events = Vec::new();
                 if let Some(offer) = &conv.offer {
@@ -971,6 +1045,7 @@ pub fn decide(
                 }
                 events.push(EventKind::Deferred {
                     reason: reason.clone(),
+                    back_at: *back_at,
                 });
                 events
             }
@@ -1113,6 +1188,15 @@ pub fn decide(
             S::Queued => return Err(TransitionError::AlreadyOffered),
             s => return Err(invalid("position", s)),
         },
+        Command::FlagFirstReplyOverdue { after_secs } => match (state, &conv.assignee) {
+            (S::Assigned, Some(agent)) if !conv.agent_replied && conv.transfer.is_none() => {
+                vec![EventKind::FirstReplyOverdue {
+                    agent: agent.clone(),
+                    after_secs: *after_secs,
+                }]
+            }
+            (s, _) => return Err(invalid("flag a first reply as overdue for", s)),
+        },
         // The customer may tell us where to reach them at any point of the conversation.
         Command::SetCustomerEmail { email } => vec![EventKind::CustomerEmailSet {
             email: email.clone(),
@@ -1206,6 +1290,9 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             if message.role != MessageRole::Note {
                 conv.message_count += 1;
             }
+            if message.role == MessageRole::Agent {
+                conv.agent_replied = true;
+            }
         }
         EventKind::Reopened => {
             conv.left_line();
@@ -1213,7 +1300,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.assignee = None;
             conv.offer = None;
             conv.transfer = None;
-            conv.declined_by.clear();
+            conv.declines.clear();
             conv.csat = None;
             conv.resolution = None;
             conv.closed_at = None;
@@ -1229,7 +1316,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.queue = queue.clone();
             conv.priority = *priority;
             conv.queued_at = Some(at);
-            conv.declined_by.clear();
+            conv.declines.clear();
             conv.entered_queue(at);
             conv.handoff = Some(HandoffInfo {
                 reason: reason.clone(),
@@ -1252,13 +1339,21 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
                 conv.routing = explanation.clone();
             }
         }
-        EventKind::OfferDeclined { agent } | EventKind::OfferExpired { agent } => {
+        EventKind::OfferDeclined { agent } => {
             conv.offer = None;
-            if !conv.declined_by.contains(agent) {
-                conv.declined_by.push(agent.clone());
-            }
+            conv.drop_stale_routing();
+            conv.declines.retain(|d| &d.agent != agent);
+            conv.declines.push(Decline {
+                agent: agent.clone(),
+                at,
+            });
+        }
+        EventKind::OfferExpired { .. } => {
+            conv.offer = None;
+            conv.drop_stale_routing();
         }
         EventKind::Assigned { agent, .. } => {
+            conv.agent_replied = false;
             conv.state = S::Assigned;
             conv.assignee = Some(agent.clone());
             conv.offer = None;
@@ -1279,12 +1374,12 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
                 requested_at: at,
             });
             conv.offer = None;
-            conv.declined_by.clear();
+            conv.declines.clear();
         }
         EventKind::TransferCancelled { .. } => {
             conv.transfer = None;
             conv.offer = None;
-            conv.declined_by.clear();
+            conv.declines.clear();
         }
         EventKind::Transferred {
             to_agent, to_queue, ..
@@ -1294,30 +1389,32 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             }
             conv.transfer = None;
             conv.offer = None;
+            conv.agent_replied = false;
             match to_agent {
                 Some(agent) => {
                     conv.assignee = Some(agent.clone());
                     conv.assigned_at = Some(at);
-                    conv.declined_by.clear();
+                    conv.declines.clear();
                 }
                 None => {
                     conv.state = S::Queued;
                     conv.assignee = None;
                     conv.queued_at = Some(at);
-                    conv.declined_by.clear();
+                    conv.declines.clear();
                     conv.entered_queue(at);
                 }
             }
         }
-        EventKind::Deferred { .. } => {
+        EventKind::Deferred { back_at, .. } => {
             conv.state = S::Deferred;
             conv.offer = None;
+            conv.back_at = *back_at;
             conv.left_line();
         }
         EventKind::Requeued => {
             conv.state = S::Queued;
             conv.queued_at = Some(at);
-            conv.declined_by.clear();
+            conv.declines.clear();
             conv.entered_queue(at);
         }
         EventKind::PriorityChanged { priority } => conv.priority = *priority,
@@ -1335,7 +1432,10 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
         EventKind::BotReplyApproved { id, .. } | EventKind::BotReplyRejected { id } => {
             conv.held.retain(|h| &h.id != id);
         }
-        EventKind::DraftUsed { .. } | EventKind::CustomerEmailSet { .. } => {}
+        EventKind::DraftUsed { .. }
+        | EventKind::CustomerEmailSet { .. }
+        | EventKind::CapacityOverridden { .. }
+        | EventKind::FirstReplyOverdue { .. } => {}
         EventKind::BriefBuilt { brief } => {
             conv.llm_summary = (brief["summary_source"] == "llm")
                 .then(|| brief["summary"].as_str().map(String::from))
@@ -1358,6 +1458,76 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.estimated_wait_secs = *estimated_wait_secs;
         }
     }
+    if conv.state != S::Deferred {
+        conv.back_at = None;
+    }
+}
+
+/// Whether the conversation counts against `agent`'s capacity: she owns it, or it is offered
+/// to her (a pending transfer counts for both its owner and the agent it is offered to).
+pub fn holds(conv: &Conversation, agent: &AgentId) -> bool {
+    (conv.state == S::Assigned && conv.assignee.as_ref() == Some(agent))
+        || conv.offer.as_ref().is_some_and(|o| &o.agent == agent)
+}
+
+/// The agents a command gives the conversation to (`before` → `after`): its owner after it,
+/// or the agent it is offered to, unless they owned it before. Capacity is checked for them
+/// ([`check_capacity`]).
+pub fn new_holders(before: &Conversation, after: &Conversation) -> Vec<AgentId> {
+    let owner_before = (before.state == S::Assigned)
+        .then_some(before.assignee.as_ref())
+        .flatten();
+    let owner_after = (after.state == S::Assigned)
+        .then_some(after.assignee.as_ref())
+        .flatten();
+    [owner_after, after.offer.as_ref().map(|o| &o.agent)]
+        .into_iter()
+        .flatten()
+        .filter(|a| Some(*a) != owner_before)
+        .cloned()
+        .collect()
+}
+
+/// Capacity is a hard limit on every path that gives an agent a conversation (claim, accept,
+/// directed transfer, takeover): `held` is what she holds by the stored count before the
+/// command, `capacity` her limit. Within it: nothing to record. Over it: refused, unless a
+/// supervisor overrides, which is recorded as a [`EventKind::CapacityOverridden`] event.
+#[allow(clippy::too_many_arguments)]
+pub fn check_capacity(
+    before: &Conversation,
+    after: &Conversation,
+    agent: &AgentId,
+    who: &str,
+    held: u32,
+    capacity: u32,
+    override_capacity: bool,
+) -> Result<Option<EventKind>, TransitionError> {
+    let load = held - u32::from(holds(before, agent)).min(held) + u32::from(holds(after, agent));
+    if load <= capacity {
+        return Ok(None);
+    }
+    if override_capacity {
+        return Ok(Some(EventKind::CapacityOverridden {
+            agent: agent.clone(),
+            load,
+            capacity,
+        }));
+    }
+    let what = match (after.state, &after.offer) {
+        (S::Assigned, Some(o)) if &o.agent == agent => format!("offering {} to them", after.id),
+        _ if before.offer.as_ref().is_some_and(|o| &o.agent == agent) => {
+            format!("accepting {}", after.id)
+        }
+        _ if before.state == S::Bot => format!("taking over {}", after.id),
+        _ => format!("taking {}", after.id),
+    };
+    Err(TransitionError::AgentAtCapacity {
+        who: who.to_string(),
+        what,
+        held,
+        load,
+        capacity,
+    })
 }
 
 /// Decides and applies in one step, returning the events. The usual way to run a command.

@@ -26,6 +26,10 @@ pub struct Config {
     /// An available or busy agent whose live connection to this instance has been gone this
     /// long is set `away` (their offers go to others). `BATON_STALE_PRESENCE_SECS`.
     pub stale_presence_secs: u32,
+    /// An agent whose live connection to this instance has been gone this long is set
+    /// `offline` (from `available`, `busy` or `away`); 0 never does. Longer than
+    /// `stale_presence_secs`. `BATON_OFFLINE_PRESENCE_SECS`.
+    pub offline_presence_secs: u32,
     /// The address people reach this instance at, e.g. `https://baton.example.com`: links in
     /// emails point there. Default: `http://` and the listen address. `BATON_PUBLIC_URL`.
     pub public_url: Option<String>,
@@ -76,6 +80,7 @@ impl Default for Config {
             session_ttl_hours: 12,
             log: "info".into(),
             stale_presence_secs: 120,
+            offline_presence_secs: 1800,
             public_url: None,
             smtp: None,
             widget_starts_per_minute: crate::rate_limit::DEFAULT_PER_MINUTE,
@@ -105,6 +110,7 @@ impl fmt::Debug for Config {
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("log", &self.log)
             .field("stale_presence_secs", &self.stale_presence_secs)
+            .field("offline_presence_secs", &self.offline_presence_secs)
             .field("public_url", &self.public_url)
             // SmtpConfig's Debug hides the password.
             .field("smtp", &self.smtp)
@@ -243,6 +249,16 @@ pub enum ConfigError {
         "client_ip_header (BATON_CLIENT_IP_HEADER) {0:?} is not an HTTP header name, e.g. X-Forwarded-For"
     )]
     ClientIpHeader(String),
+    /// `offline_presence_secs` is not longer than `stale_presence_secs`.
+    #[error(
+        "offline_presence_secs (BATON_OFFLINE_PRESENCE_SECS) {offline} must be 0 (never) or longer than stale_presence_secs ({stale})"
+    )]
+    OfflinePresence {
+        /// The offline delay.
+        offline: u32,
+        /// The away delay.
+        stale: u32,
+    },
     /// `public_url` is not an http(s) URL.
     #[error(
         "public_url (BATON_PUBLIC_URL) {0:?} must be an http:// or https:// URL, e.g. https://baton.example.com"
@@ -300,6 +316,15 @@ impl Config {
                         name,
                         message: format!("'{value}' is not a whole number of seconds"),
                     })?
+                }
+                "BATON_OFFLINE_PRESENCE_SECS" => {
+                    config.offline_presence_secs =
+                        value.parse().map_err(|_| ConfigError::Env {
+                            name,
+                            message: format!(
+                                "'{value}' is not a whole number of seconds (0: never)"
+                            ),
+                        })?
                 }
                 "BATON_PUBLIC_URL" => config.public_url = Some(value),
                 "BATON_WIDGET_STARTS_PER_MINUTE" => {
@@ -361,6 +386,14 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(ConfigError::PublicUrl(url.clone()));
+        }
+        if config.offline_presence_secs != 0
+            && config.offline_presence_secs <= config.stale_presence_secs
+        {
+            return Err(ConfigError::OfflinePresence {
+                offline: config.offline_presence_secs,
+                stale: config.stale_presence_secs,
+            });
         }
         config.client_ip_header()?;
         Ok(config)
@@ -548,6 +581,23 @@ mod tests {
         assert!(Config::load(None, [("BATON_BODY_READ_TIMEOUT_SECS".into(), "0".into())]).is_err());
         assert!(config.metrics_per_tenant);
         assert!(!format!("{config:?}").contains("m3trics"));
+    }
+
+    #[test]
+    fn offline_presence_is_longer_than_stale_presence() {
+        let config = Config::load(None, []).unwrap();
+        assert_eq!(
+            (config.stale_presence_secs, config.offline_presence_secs),
+            (120, 1800)
+        );
+        let env = |v: &str| [("BATON_OFFLINE_PRESENCE_SECS".to_string(), v.to_string())];
+        assert_eq!(
+            Config::load(None, env("0")).unwrap().offline_presence_secs,
+            0
+        );
+        let err = Config::load(None, env("60")).unwrap_err().to_string();
+        assert!(err.contains("longer than stale_presence_secs"), "{err}");
+        assert!(Config::load(None, env("soon")).is_err());
     }
 
     #[test]

@@ -229,6 +229,20 @@ pub struct HandoffBody {
     pub note: Option<String>,
     /// For integrations: who asked (`customer`, `bot` or `api`, the default).
     pub source: Option<String>,
+    /// A supervisor taking over beyond their capacity, on purpose (recorded as a
+    /// `capacity_overridden` event). Others get 403.
+    #[serde(default)]
+    pub override_capacity: bool,
+}
+
+/// `POST /v1/conversations/{id}/claim` and `/accept` (the body is optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TakeBody {
+    /// A supervisor taking the conversation beyond their capacity, on purpose (recorded as a
+    /// `capacity_overridden` event). Others get 403.
+    #[serde(default)]
+    pub override_capacity: bool,
 }
 
 /// `POST /v1/conversations/{id}/transfer`.
@@ -241,6 +255,10 @@ pub struct TransferBody {
     pub to_queue: Option<String>,
     /// Note for the next agent.
     pub note: String,
+    /// A supervisor giving `to_agent` the conversation beyond her capacity, on purpose
+    /// (recorded as a `capacity_overridden` event). Others get 403.
+    #[serde(default)]
+    pub override_capacity: bool,
 }
 
 /// `POST /v1/conversations/{id}/notes`.
@@ -406,10 +424,16 @@ pub struct ConversationView {
     pub position: Option<u32>,
     /// Estimated seconds until an agent takes it (with `position`); null when nobody is staffed.
     pub estimated_wait_secs: Option<u64>,
-    /// Why the router made the latest offer: queue, strategy, candidates with scores and
-    /// exclusions, and why the winner won. Null when it was never routed.
+    /// Why the router made the pending offer, or how the owner got the conversation: queue,
+    /// strategy, candidates with scores and exclusions, why the winner won, the relaxation
+    /// step in force. Null when it was never routed, and while it waits with no offer (a lapsed
+    /// or declined offer's explanation is dropped; `GET .../routing` says why it is not offered
+    /// to you).
     #[schema(value_type = Option<Object>)]
     pub routing: Option<Value>,
+    /// While deferred: when the team is expected back (the next opening of the queue's
+    /// hours); null when unknown (open hours with nobody staffed, or no hours set).
+    pub back_at: Option<String>,
 }
 
 impl ConversationView {
@@ -468,8 +492,30 @@ impl ConversationView {
             position: c.position,
             estimated_wait_secs: c.estimated_wait_secs,
             routing: c.routing,
+            back_at: c.back_at.map(rfc3339),
         }
     }
+}
+
+/// `GET /v1/conversations/{id}/routing`: how routing sees a conversation, for the person
+/// asking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoutingView {
+    /// The conversation's state.
+    pub state: String,
+    /// Who it is offered to now, if anyone.
+    pub offered_to: Option<String>,
+    /// The explanation of its latest offer: queue, strategy, candidates with scores and
+    /// exclusions (a cool-down, ...), why the winner won. Null when it was never offered.
+    #[schema(value_type = Option<Object>)]
+    pub explanation: Option<Value>,
+    /// Whether `why_not_me` comes from the live router (false: this instance does not route
+    /// the tenant right now; ask again).
+    pub live: bool,
+    /// Why it is not offered to you now, in words (your status, queue, skills, languages,
+    /// capacity, a cool-down after your decline, the queue's hours, others ahead of it).
+    /// Empty when nothing keeps you from it.
+    pub why_not_me: Vec<String>,
 }
 
 /// A held bot reply.

@@ -58,6 +58,9 @@ pub struct AppState {
     /// An available or busy agent whose live connection to this instance has been gone this
     /// long (ms) is set away.
     pub stale_presence_ms: i64,
+    /// An agent whose live connection to this instance has been gone this long (ms) is set
+    /// offline; 0 never does.
+    pub offline_presence_ms: i64,
     /// The knowledge-base index.
     pub knowledge: knowledge::Knowledge,
     /// Per-tenant bot configurations and the HTTP client the bots use.
@@ -96,6 +99,7 @@ impl AppState {
             detectors: Arc::new(detection::Detectors::default()),
             presence: Arc::new(presence::Presence::default()),
             stale_presence_ms: 120_000,
+            offline_presence_ms: 1_800_000,
             knowledge: knowledge::Knowledge::default(),
             bots: Arc::new(bots::Bots::with_http(outbound.http().clone())),
             mailer: None,

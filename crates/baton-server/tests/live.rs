@@ -307,6 +307,12 @@ async fn claim_race_across_instances_postgres() {
         assert!(winner == first_id || winner == second_id);
         let conv = app.get(&format!("/v1/conversations/{id}"), &first).await;
         assert_eq!(conv.body["assignee"], winner);
+        // Closed again, so capacity (a hard limit) never decides a later round.
+        let token = if winner == first_id { &first } else { &second };
+        let closed = app
+            .post(&format!("/v1/conversations/{id}/close"), token, json!({}))
+            .await;
+        assert_eq!(closed.status, 200, "{}", closed.body);
     }
 }
 

@@ -211,7 +211,8 @@ async fn offer_decline_accept(backend: Backend) {
         "{}",
         declined.body
     );
-    // b declines too: nobody else is eligible, so it waits, never offered to a decliner again.
+    // b declines too: nobody else is eligible, so it waits; neither is offered it again
+    // within the queue's decline cool-down (300 s by default).
     let declined = act(&app, &id, &b_token, "decline").await;
     assert_eq!(declined.status, 200);
     assert_eq!(declined.body["state"], "queued");
@@ -857,6 +858,428 @@ async fn tenant_business_hours_close_queues_without_hours(backend: Backend) {
     );
 }
 
+// ---------------------------------------------------------------- lapses, declines, staffing
+
+/// A lapsed offer sets the agent away (an event on the live stream, with the reason) and the
+/// conversation goes on at once; back available, she may be offered it again.
+async fn a_lapse_sets_the_agent_away_and_she_gets_it_again_when_back(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_lapse").await else {
+        return;
+    };
+    queue(&app, "support", 5).await;
+    let (a, a_token) = agent(&app, "a@lapse.example", 1, &["support"], "available").await;
+    let (b, b_token) = agent(&app, "b@lapse.example", 1, &["support"], "available").await;
+    let mut socket = connect(app.instance.addr, &app.admin_token).await;
+    let id = new_conversation(&app, 1).await;
+    assert_eq!(
+        handoff(&app, &id, Some("support")).await["offer"]["agent"],
+        a.as_str()
+    );
+    let away = wait_for(&mut socket, 15, |e| {
+        e["type"] == "agent_status_changed" && e["data"]["agent"] == a.as_str()
+    })
+    .await;
+    assert_eq!(away["data"]["after"]["status"], "away", "{away}");
+    assert_eq!(away["data"]["reason"], "missed_offer", "{away}");
+    assert_eq!(away["actor"]["type"], "system");
+    let next = wait_for(&mut socket, 5, |e| is(e, "offered", &id)).await;
+    assert_eq!(next["data"]["agent"], b.as_str());
+    app.settle().await;
+    let me = app.get("/v1/agents/me", &a_token).await;
+    assert_eq!(me.body["status"], "away", "{}", me.body);
+    // b declines: a is away, so it waits (b is in his cool-down); a comes back and gets it.
+    let declined = act(&app, &id, &b_token, "decline").await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    assert!(declined.body["offer"].is_null(), "{}", declined.body);
+    // Each can see why it is not offered to them.
+    let why = |token: String| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let res = app
+                .get(&format!("/v1/conversations/{id}/routing"), &token)
+                .await;
+            assert_eq!(res.status, 200, "{}", res.body);
+            assert_eq!(res.body["live"], true, "{}", res.body);
+            res.body["why_not_me"].to_string()
+        }
+    };
+    let b_why = why(b_token.clone()).await;
+    assert!(
+        b_why.contains("declined this conversation (cool-down"),
+        "{b_why}"
+    );
+    let a_why = why(a_token.clone()).await;
+    assert!(a_why.contains("your status is away"), "{a_why}");
+    set_status(&app, &a_token, "available").await;
+    assert_eq!(get(&app, &id).await["offer"]["agent"], a.as_str());
+    let log = events(&app, &id).await;
+    assert_eq!(offered_to(&log), vec![a.clone(), b, a]);
+    // The lapse is not a decline: only b is recorded as declining.
+    assert_eq!(
+        log.iter().filter(|e| e["type"] == "offer_declined").count(),
+        1
+    );
+}
+
+/// An explicit decline keeps the agent out only for the queue's cool-down: alone, she is
+/// offered it again after it. The explanation says who was excluded and why.
+async fn a_decline_cools_down_then_it_comes_back_when_nobody_else_may_take_it(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_cooldown").await else {
+        return;
+    };
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "support", "name": "support", "settings": {"decline_cooldown_secs": 2}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let (a, a_token) = agent(&app, "a@cool.example", 1, &["support"], "available").await;
+    let mut socket = connect(app.instance.addr, &app.admin_token).await;
+    let id = new_conversation(&app, 1).await;
+    assert_eq!(
+        handoff(&app, &id, Some("support")).await["offer"]["agent"],
+        a.as_str()
+    );
+    let declined = act(&app, &id, &a_token, "decline").await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    assert_eq!(declined.body["state"], "queued", "{}", declined.body);
+    assert!(declined.body["offer"].is_null(), "{}", declined.body);
+    wait_for(&mut socket, 5, |e| is(e, "offer_declined", &id)).await;
+    let again = wait_for(&mut socket, 10, |e| {
+        is(e, "offered", &id) && e["data"]["agent"] == a.as_str()
+    })
+    .await;
+    assert_eq!(again["actor"]["type"], "system");
+    assert_eq!(offered_to(&events(&app, &id).await), vec![a.clone(), a]);
+}
+
+/// Staffed means `available` or `busy`: with only `away` agents a handoff is deferred, and
+/// a closed queue tells the customer when the team is back.
+async fn only_away_agents_defer_and_the_customer_is_told_when_the_team_is_back(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_away_defers").await else {
+        return;
+    };
+    queue(&app, "support", 30).await;
+    let (_, a_token) = agent(&app, "a@awaydefer.example", 1, &["support"], "away").await;
+    let id = new_conversation(&app, 1).await;
+    let after = handoff(&app, &id, Some("support")).await;
+    assert_eq!(after["state"], "deferred", "{after}");
+    assert!(after["back_at"].is_null(), "open hours: unknown: {after}");
+    let log = events(&app, &id).await;
+    assert!(
+        log.iter()
+            .any(|e| e["type"] == "deferred" && e["data"]["reason"] == "no_agent_available"),
+        "{log:#?}"
+    );
+    // Hours that open in two hours (UTC): a new handoff is deferred after hours, and the
+    // customer is told when the team is back.
+    let hour = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600
+        + 2)
+        % 24;
+    let open = format!("{hour:02}:00");
+    let close = format!("{hour:02}:30");
+    let week: serde_json::Map<String, Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| (d.to_string(), json!([[open, close]])))
+        .collect();
+    let res = app
+        .put(
+            "/v1/business-hours",
+            &app.admin_token,
+            json!({"tz": "UTC", "weekly": week}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    set_status(&app, &a_token, "available").await;
+    let later = new_conversation(&app, 2).await;
+    handoff(&app, &later, Some("support")).await;
+    let widget_view = app
+        .get(&format!("/v1/conversations/{later}"), &app.api_key)
+        .await;
+    assert_eq!(
+        widget_view.body["state"], "deferred",
+        "{}",
+        widget_view.body
+    );
+    let back = widget_view.body["back_at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("back_at: {}", widget_view.body));
+    assert!(back.contains(&format!("T{open}:00")), "{back}");
+    // Opening the tenant's hours routes deferred conversations at once.
+    let all_day: serde_json::Map<String, Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| (d.to_string(), json!([["00:00", "24:00"]])))
+        .collect();
+    let res = app
+        .put(
+            "/v1/business-hours",
+            &app.admin_token,
+            json!({"tz": "UTC", "weekly": all_day}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let view = get(&app, &id).await;
+    assert_eq!(view["state"], "queued", "{view}");
+    assert!(view["back_at"].is_null(), "{view}");
+    let offered = [get(&app, &id).await, get(&app, &later).await]
+        .iter()
+        .filter(|v| !v["offer"].is_null())
+        .count();
+    assert_eq!(offered, 1, "one agent with capacity 1 got one of them");
+}
+
+// ---------------------------------------------------------------- capacity on every path
+
+/// Capacity is a hard limit: claim, accept and a directed transfer are refused with
+/// `agent_at_capacity`; a supervisor may override on purpose (recorded), nobody else may.
+async fn capacity_is_enforced_on_claim_accept_and_transfer(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_capacity_paths").await else {
+        return;
+    };
+    queue(&app, "support", 30).await;
+    app.staff().await;
+    let (a, a_token) = agent(&app, "a@cap.example", 1, &["support"], "available").await;
+    let (b, b_token) = agent(&app, "b@cap.example", 2, &["support"], "busy").await;
+    let first = new_conversation(&app, 1).await;
+    assert_eq!(
+        handoff(&app, &first, Some("support")).await["offer"]["agent"],
+        a.as_str()
+    );
+    assert_eq!(act(&app, &first, &a_token, "accept").await.status, 200);
+    // a is full: a waiting conversation cannot be claimed by her.
+    let second = new_conversation(&app, 2).await;
+    handoff(&app, &second, Some("support")).await;
+    let refused = act(&app, &second, &a_token, "claim").await;
+    refused.assert_error(409, "agent_at_capacity");
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&a) && message.contains(&second),
+        "{message}"
+    );
+    // Nor handed one by a directed transfer.
+    assert_eq!(act(&app, &second, &b_token, "claim").await.status, 200);
+    app.post(
+        &format!("/v1/conversations/{second}/transfer"),
+        &b_token,
+        json!({"to_agent": a, "note": "yours"}),
+    )
+    .await
+    .assert_error(409, "agent_at_capacity");
+    // Only a supervisor may override, and it is recorded.
+    app.post(
+        &format!("/v1/conversations/{second}/transfer"),
+        &b_token,
+        json!({"to_agent": a, "note": "yours", "override_capacity": true}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    let (_, sup_token) = app.person("sup@cap.example", "supervisor").await;
+    let forced = app
+        .post(
+            &format!("/v1/conversations/{second}/transfer"),
+            &sup_token,
+            json!({"to_agent": a, "note": "take it anyway", "override_capacity": true}),
+        )
+        .await;
+    assert_eq!(forced.status, 200, "{}", forced.body);
+    let log = events(&app, &second).await;
+    let overridden = log
+        .iter()
+        .find(|e| e["type"] == "capacity_overridden")
+        .expect("recorded");
+    assert_eq!(overridden["data"]["agent"], a.as_str());
+    assert_eq!(overridden["data"]["load"], 2);
+    // The pending transfer takes a's room too until she answers; accepting is within what
+    // she was given. Lowering b's capacity below what he holds refuses his next accept.
+    assert_eq!(act(&app, &second, &a_token, "decline").await.status, 200);
+    let third = new_conversation(&app, 3).await;
+    handoff(&app, &third, Some("support")).await;
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{b}")),
+        Some(&app.admin_token),
+        Some(json!({"status": "available", "capacity": 2})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    app.settle().await;
+    assert_eq!(get(&app, &third).await["offer"]["agent"], b.as_str());
+    let res = send(
+        &app.client,
+        Method::PATCH,
+        &app.url(&format!("/v1/agents/{b}")),
+        Some(&app.admin_token),
+        Some(json!({"capacity": 1})),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    act(&app, &third, &b_token, "accept")
+        .await
+        .assert_error(409, "agent_at_capacity");
+}
+
+// ---------------------------------------------------------------- changes that route at once
+
+/// Editing an agent's skills or capacity, or a queue's requirements, routes what became
+/// routable at once.
+async fn agent_and_queue_edits_route_at_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_edits").await else {
+        return;
+    };
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "vip", "name": "VIP", "skills": [{"name": "vip", "level": 5}]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    queue(&app, "plain", 30).await;
+    let (a, a_token) = agent(&app, "a@edits.example", 1, &["vip", "plain"], "available").await;
+    // Nobody with the skill: deferred.
+    let first = new_conversation(&app, 1).await;
+    assert_eq!(
+        handoff(&app, &first, Some("vip")).await["state"],
+        "deferred"
+    );
+    // The skill is given: routed at once.
+    let patch = |body: Value| {
+        let app = &app;
+        let a = a.clone();
+        async move {
+            let res = send(
+                &app.client,
+                Method::PATCH,
+                &app.url(&format!("/v1/agents/{a}")),
+                Some(&app.admin_token),
+                Some(body),
+            )
+            .await;
+            assert_eq!(res.status, 200, "{}", res.body);
+            app.settle().await;
+        }
+    };
+    patch(json!({"skills": [{"name": "vip", "level": 7}]})).await;
+    assert_eq!(get(&app, &first).await["offer"]["agent"], a.as_str());
+    assert_eq!(act(&app, &first, &a_token, "accept").await.status, 200);
+    // At capacity, a second one waits; more capacity routes it at once.
+    let second = new_conversation(&app, 2).await;
+    let waiting = handoff(&app, &second, Some("plain")).await;
+    assert!(waiting["offer"].is_null(), "{waiting}");
+    patch(json!({"capacity": 2})).await;
+    assert_eq!(get(&app, &second).await["offer"]["agent"], a.as_str());
+    assert_eq!(act(&app, &second, &a_token, "accept").await.status, 200);
+    // The skill is taken away again and a third one is deferred; the queue drops the
+    // requirement: routed at once.
+    patch(json!({"skills": [], "capacity": 3})).await;
+    let third = new_conversation(&app, 3).await;
+    assert_eq!(
+        handoff(&app, &third, Some("vip")).await["state"],
+        "deferred"
+    );
+    let res = app
+        .put(
+            "/v1/queues/vip",
+            &app.admin_token,
+            json!({"name": "VIP", "skills": []}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(get(&app, &third).await["offer"]["agent"], a.as_str());
+}
+
+/// A queue's first-reply timer: an owner who has not written to the customer in time is
+/// flagged and the conversation is offered to a colleague (she keeps it until one accepts);
+/// one who replied in time is left alone.
+async fn a_missed_first_reply_offers_the_conversation_to_a_colleague(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_first_reply").await else {
+        return;
+    };
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "support", "name": "support", "settings": {"first_reply_secs": 5}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let (a, a_token) = agent(&app, "a@reply.example", 2, &["support"], "available").await;
+    let mut socket = connect(app.instance.addr, &app.admin_token).await;
+    let replied = new_conversation(&app, 1).await;
+    handoff(&app, &replied, Some("support")).await;
+    assert_eq!(act(&app, &replied, &a_token, "accept").await.status, 200);
+    let res = app
+        .post(
+            &format!("/v1/conversations/{replied}/messages"),
+            &a_token,
+            json!({"text": "Hi, looking into it"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let silent = new_conversation(&app, 2).await;
+    handoff(&app, &silent, Some("support")).await;
+    assert_eq!(act(&app, &silent, &a_token, "accept").await.status, 200);
+    let (b, _) = agent(&app, "b@reply.example", 2, &["support"], "available").await;
+    let flagged = wait_for(&mut socket, 15, |e| e["type"] == "first_reply_overdue").await;
+    assert_eq!(flagged["conversation_id"], silent.as_str(), "{flagged}");
+    assert_eq!(flagged["data"]["agent"], a.as_str());
+    let offered = wait_for(&mut socket, 5, |e| is(e, "offered", &silent)).await;
+    assert_eq!(offered["data"]["agent"], b.as_str());
+    let view = get(&app, &silent).await;
+    assert_eq!(
+        view["assignee"],
+        a.as_str(),
+        "she keeps it meanwhile: {view}"
+    );
+    assert_eq!(view["transfer"]["to_queue"], "support", "{view}");
+    app.settle().await;
+    assert!(
+        !events(&app, &replied)
+            .await
+            .iter()
+            .any(|e| e["type"] == "first_reply_overdue"),
+        "she replied in time"
+    );
+}
+
+/// The default queue is named wherever a queue is shown: the conversation and `/metrics`.
+async fn the_default_queue_is_named(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_default_name").await else {
+        return;
+    };
+    queue(&app, "general", 30).await;
+    app.staff().await;
+    let id = new_conversation(&app, 1).await;
+    let after = handoff(&app, &id, None).await;
+    assert_eq!(after["state"], "queued", "{after}");
+    assert_eq!(after["queue"], "general", "{after}");
+    let listed = app
+        .get("/v1/conversations?state=queued", &app.admin_token)
+        .await;
+    assert_eq!(
+        listed.body["items"][0]["queue"], "general",
+        "{}",
+        listed.body
+    );
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(!text.contains("queue=\"\""), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("baton_queue_depth")
+            && l.contains("queue=\"general\"")
+            && l.ends_with(" 1")),
+        "{text}"
+    );
+}
+
 both!(
     offer_decline_accept,
     offer_expires_and_moves_on,
@@ -871,6 +1294,13 @@ both!(
     round_robin_and_handle_times_persist_between_passes,
     sticky_previous_agent_and_language,
     tenant_business_hours_close_queues_without_hours,
+    a_lapse_sets_the_agent_away_and_she_gets_it_again_when_back,
+    a_decline_cools_down_then_it_comes_back_when_nobody_else_may_take_it,
+    only_away_agents_defer_and_the_customer_is_told_when_the_team_is_back,
+    capacity_is_enforced_on_claim_accept_and_transfer,
+    agent_and_queue_edits_route_at_once,
+    the_default_queue_is_named,
+    a_missed_first_reply_offers_the_conversation_to_a_colleague,
 );
 
 // ---------------------------------------------------------------- leases on PostgreSQL

@@ -373,7 +373,8 @@ pub async fn run_command(
 }
 
 /// Runs several commands on one conversation, in order, in one transaction: all of them or
-/// none (e.g. an agent's reply and the record that it came from a draft).
+/// none (e.g. an agent's reply and the record that it came from a draft). An agent they give
+/// the conversation to must have room ([`run_commands_as`]).
 pub async fn run_commands(
     store: &dyn Store,
     tenant: &TenantId,
@@ -382,14 +383,51 @@ pub async fn run_commands(
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<Outcome> {
+    run_commands_as(store, tenant, id, commands, actor, now, false).await
+}
+
+/// [`run_commands`], where `override_capacity` (a supervisor's explicit choice) lets an agent
+/// be given the conversation beyond her capacity, recorded as a `capacity_overridden` event.
+/// Without it, a command that would put an agent over capacity (claim, accept, directed
+/// transfer, takeover) is refused: `agent_at_capacity`. Checked under the tenant lock with the
+/// agent's row locked, against the stored count of what she owns and is offered.
+pub async fn run_commands_as(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    commands: &[Command],
+    actor: &Actor,
+    now: Timestamp,
+    override_capacity: bool,
+) -> StoreResult<Outcome> {
     let mut tx = store.begin().await?;
     if commands.iter().any(routes) {
         tx.lock_tenant(tenant).await?;
     }
     let mut conv = load(tx.as_mut(), tenant, id).await?;
+    let before = conv.clone();
     let mut events = Vec::new();
     for command in commands {
         events.extend(conversation::execute(&mut conv, command, actor, now)?);
+    }
+    for agent in conversation::new_holders(&before, &conv) {
+        let Some(record) = tx.agent_for_update(tenant, &agent).await? else {
+            continue;
+        };
+        let held = tx.agent_load(tenant, &agent).await?;
+        let who = format!("{} ({agent})", record.name);
+        if let Some(event) = conversation::check_capacity(
+            &before,
+            &conv,
+            &agent,
+            &who,
+            held,
+            record.capacity,
+            override_capacity,
+        )? {
+            conversation::apply(&mut conv, &event, now);
+            events.push(event);
+        }
     }
     let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
     tx.commit().await?;
@@ -963,6 +1001,44 @@ pub async fn update_agent(
     .await?;
     tx.commit().await?;
     Ok(agent)
+}
+
+/// Sets an `available` agent `away` inside `tx`, recording an `agent_status_changed` event by
+/// the system with `reason` (e.g. `missed_offer`: the router's doing when she let an offer
+/// lapse). An agent who is not `available` any more is left as she is. Returns whether she
+/// was set away.
+pub async fn set_agent_away(
+    tx: &mut dyn Tx,
+    tenant: &TenantId,
+    id: &AgentId,
+    reason: &str,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let Some(before) = tx.agent_for_update(tenant, id).await? else {
+        return Ok(false);
+    };
+    if before.status != AgentStatus::Available {
+        return Ok(false);
+    }
+    let mut agent = before.clone();
+    agent.status = AgentStatus::Away;
+    agent.status_changed_at = now;
+    tx.update_agent(&agent).await?;
+    tx.append_event(&tenant_event(
+        tenant,
+        "agent_status_changed",
+        &Actor::System,
+        serde_json::json!({
+            "agent": id,
+            "before": before,
+            "after": &agent,
+            "reason": reason,
+            "password_changed": false,
+        }),
+        now,
+    ))
+    .await?;
+    Ok(true)
 }
 
 /// Creates an API key; returns the record and the secret (shown once).

@@ -1440,6 +1440,65 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
 
 // ---------------------------------------------------------------- PostgreSQL only
 
+/// Two instances (two pools) give one agent conversations at once: her capacity holds (3
+/// here), whichever instance the claims arrive on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_capacity_holds_across_instances() {
+    with_postgres_db("capacity_across_instances", |url| async move {
+        let a = pg_store(&url).await;
+        let b = pg_store(&url).await;
+        let created = new_tenant(a.as_ref(), "cap").await;
+        let tenant = created.tenant.id.clone();
+        let ann = new_agent(
+            a.as_ref(),
+            &tenant,
+            &format!("ann-{}@cap.example", unique()),
+        )
+        .await;
+        let mut claims = Vec::new();
+        for i in 0..8 {
+            let conv = start(a.as_ref(), &tenant, None).await;
+            service::run_command(
+                a.as_ref(),
+                &tenant,
+                &conv.id,
+                &handoff(&QueueId::with_suffix("q")),
+                &Actor::Customer,
+                at(1),
+            )
+            .await
+            .unwrap();
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (tenant, id, ann) = (tenant.clone(), conv.id.clone(), ann.clone());
+            claims.push(tokio::spawn(async move {
+                service::run_command(
+                    store.as_ref(),
+                    &tenant,
+                    &id,
+                    &Command::Claim,
+                    &Actor::Agent { id: ann },
+                    at(2),
+                )
+                .await
+            }));
+        }
+        let mut won = 0;
+        for claim in claims {
+            match claim.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(StoreError::Transition(TransitionError::AgentAtCapacity {
+                    held,
+                    capacity,
+                    ..
+                })) => assert_eq!((held, capacity), (3, 3)),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(won, 3, "capacity 3");
+    })
+    .await;
+}
+
 /// Two instances (two pools) claim one queued conversation at once: exactly one wins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_claim_across_instances() {
@@ -1509,6 +1568,20 @@ async fn postgres_concurrent_claim_across_instances() {
                 .filter(|e| e.kind == "assigned")
                 .count();
             assert_eq!(assigned, 1);
+            // Closed again, so capacity (a hard limit) never decides a later round.
+            service::run_command(
+                a.as_ref(),
+                &tenant,
+                &conv.id,
+                &Command::Close {
+                    resolution: None,
+                    override_owner: true,
+                },
+                &Actor::System,
+                at(3),
+            )
+            .await
+            .unwrap();
         }
     })
     .await;

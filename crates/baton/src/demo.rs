@@ -1,7 +1,7 @@
 //! Tenant creation for operators, and the seeded demo tenant of `baton demo`.
 
 use baton_core::conversation::{Actor, BotTurn, Command, HandoffSource};
-use baton_core::{AgentStatus, CsatScore, MessageRole, Priority, QueueId, Role, Timestamp};
+use baton_core::{CsatScore, MessageRole, Priority, QueueId, Role, Timestamp};
 use baton_server::auth::hash_password_blocking;
 use baton_store::service::{self, CustomerInput, NewAgent, NewMessage};
 use baton_store::{Queue, Skill, Store, Tenant};
@@ -95,6 +95,9 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
          \x20 ana@demo.baton.dev   (agent: general, pt/es/en)\n\
          \x20 sam@demo.baton.dev   (supervisor)\n\
          \x20 {DEMO_ADMIN} (admin)\n\n\
+         Everyone starts offline: log in to the console and set your status to 'available'\n\
+         to get offers (while nobody is available or busy, handoffs are deferred and the\n\
+         widget asks for an email).\n\n\
          Agent console: {{base}}/console\n\
          Customer widget demo page: {{base}}/demo?key={public_key}\n\
          Widget embed: <script src=\"{{base}}/widget.js\" data-key=\"{public_key}\" async></script>\n\n\
@@ -202,11 +205,9 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
         };
         agents.push(service::create_agent(store, &tenant, new, hash, &admin, now()).await?);
     }
+    // Everyone stays offline until they log in and set themselves available: an agent
+    // marked available with nobody at a console would take offers nobody sees.
     let sara = agents[0].id.clone();
-    service::update_agent(store, &tenant, &sara, &admin, now(), None, |a| {
-        a.status = AgentStatus::Available
-    })
-    .await?;
 
     let api = Actor::ApiKey {
         id: created.api_key.id.clone(),

@@ -62,6 +62,7 @@ pub async fn run(
     let mut state = AppState::new(store);
     state.session_ttl_ms = i64::from(config.session_ttl_hours) * 3600 * 1000;
     state.stale_presence_ms = i64::from(config.stale_presence_secs) * 1000;
+    state.offline_presence_ms = i64::from(config.offline_presence_secs) * 1000;
     state.public_url = config
         .public_url
         .clone()

@@ -379,7 +379,9 @@ impl Facts {
             | EventKind::QueuePositions { .. }
             | EventKind::TransferRequested { .. }
             | EventKind::TransferCancelled { .. }
-            | EventKind::CustomerEmailSet { .. } => {}
+            | EventKind::CustomerEmailSet { .. }
+            | EventKind::CapacityOverridden { .. }
+            | EventKind::FirstReplyOverdue { .. } => {}
         }
     }
 

@@ -218,6 +218,7 @@ fn fixture() -> Vec<FactsRow> {
             Actor::System,
             EventKind::Deferred {
                 reason: "after_hours".into(),
+                back_at: None,
             },
         )
         .assign(90, "agt_ana", AssignVia::Claim);

@@ -136,6 +136,7 @@ fn close(override_owner: bool) -> Command {
 fn defer() -> Command {
     Command::Defer {
         reason: "after_hours".into(),
+        back_at: Some(NOW.plus_millis(3_600_000)),
     }
 }
 
@@ -289,7 +290,7 @@ fn customer_message_reopens_a_closed_conversation() {
     assert_eq!(c.csat, None);
     assert_eq!(c.resolution, None);
     assert_eq!(c.closed_at, None);
-    assert!(c.declined_by.is_empty());
+    assert!(c.declines.is_empty());
     assert_eq!(c.message_count, count + 1);
 }
 
@@ -571,7 +572,8 @@ fn claim_expires_another_agents_pending_offer() {
     );
     assert_eq!(c.offer, None);
     assert_eq!(c.assignee, Some(agent_id(2)));
-    assert_eq!(c.declined_by, vec![agent_id(1)]);
+    // Overtaken by a claim, the offer lapsed: not a decline.
+    assert!(c.declines.is_empty());
 }
 
 #[test]
@@ -586,7 +588,7 @@ fn claim_by_the_offered_agent_takes_the_offer() {
         }]
     );
     assert_eq!(c.offer, None);
-    assert!(c.declined_by.is_empty());
+    assert!(c.declines.is_empty());
 }
 
 #[test]
@@ -680,25 +682,31 @@ fn offer_refusals() {
     ok(&mut queued(), &just_after, &Actor::System);
 }
 
+fn decliners(c: &Conversation) -> Vec<AgentId> {
+    c.declines.iter().map(|d| d.agent.clone()).collect()
+}
+
 #[test]
-fn offer_refused_to_an_agent_who_declined_or_let_it_lapse() {
+fn a_decline_is_recorded_with_its_time_and_a_lapse_is_not_a_decline() {
     let mut c = offered(1);
     ok(&mut c, &Command::Decline, &agent(1));
     ok(&mut c, &offer_to(2), &Actor::System);
     ok(&mut c, &Command::ExpireOffer, &Actor::System);
-    assert_eq!(c.declined_by, vec![agent_id(1), agent_id(2)]);
-    for n in [1, 2] {
-        assert_eq!(
-            refused(&c, &offer_to(n), &Actor::System),
-            TransitionError::AlreadyDeclined
-        );
-    }
-    ok(&mut c.clone(), &offer_to(3), &Actor::System);
+    assert_eq!(
+        c.declines,
+        vec![Decline {
+            agent: agent_id(1),
+            at: NOW
+        }]
+    );
+    // The router decides when a decliner may have it again (after the queue's cool-down).
+    ok(&mut c.clone(), &offer_to(1), &Actor::System);
+    ok(&mut c.clone(), &offer_to(2), &Actor::System);
 
     // Leaving the queue and coming back forgets the declines.
     ok(&mut c, &defer(), &Actor::System);
     ok(&mut c, &Command::Requeue, &Actor::System);
-    assert!(c.declined_by.is_empty());
+    assert!(c.declines.is_empty());
     ok(&mut c, &offer_to(1), &Actor::System);
 }
 
@@ -728,7 +736,7 @@ fn decline_records_the_agent_and_stays_queued() {
     );
     assert_eq!(c.state, S::Queued);
     assert_eq!(c.offer, None);
-    assert_eq!(c.declined_by, vec![agent_id(2)]);
+    assert_eq!(decliners(&c), vec![agent_id(2)]);
 }
 
 #[test]
@@ -761,7 +769,7 @@ fn expire_offer() {
     assert_eq!(events, vec![EventKind::OfferExpired { agent: agent_id(3) }]);
     assert_eq!(c.state, S::Queued);
     assert_eq!(c.offer, None);
-    assert_eq!(c.declined_by, vec![agent_id(3)]);
+    assert!(c.declines.is_empty(), "a lapse is not a decline");
 
     for state in ConversationState::ALL {
         assert_eq!(
@@ -855,7 +863,7 @@ fn a_declined_or_lapsed_transfer_to_an_agent_stays_with_the_owner() {
         );
         assert_eq!(c.assignee, Some(agent_id(1)));
         assert_eq!((&c.transfer, &c.offer), (&None, &None));
-        assert!(c.declined_by.is_empty());
+        assert!(c.declines.is_empty());
         // A new transfer may be asked for.
         ok(&mut c, &transfer(Some(3), None, false), &agent(1));
     }
@@ -880,15 +888,12 @@ fn a_queue_transfer_is_offered_in_turn_until_someone_accepts() {
         vec![EventKind::OfferDeclined { agent: agent_id(2) }]
     );
     assert!(c.transfer.is_some());
-    assert_eq!(
-        refused(&c, &offer_to(2), &Actor::System),
-        TransitionError::AlreadyDeclined
-    );
+    assert_eq!(decliners(&c), vec![agent_id(2)]);
     ok(&mut c, &offer_to(3), &Actor::System);
     ok(&mut c, &Command::Accept, &agent(3));
     assert_eq!(c.assignee, Some(agent_id(3)));
     assert_eq!(c.queue, Some(queue(2)));
-    assert!(c.transfer.is_none() && c.declined_by.is_empty());
+    assert!(c.transfer.is_none() && c.declines.is_empty());
 }
 
 #[test]
@@ -1011,11 +1016,15 @@ fn defer_from_bot_and_queued() {
         assert_eq!(
             events,
             vec![EventKind::Deferred {
-                reason: "after_hours".into()
+                reason: "after_hours".into(),
+                back_at: Some(NOW.plus_millis(3_600_000)),
             }],
             "{state}"
         );
         assert_eq!(c.state, S::Deferred);
+        assert_eq!(c.back_at, Some(NOW.plus_millis(3_600_000)));
+        ok(&mut c, &Command::Requeue, &Actor::System);
+        assert_eq!(c.back_at, None, "only while deferred");
     }
 }
 
@@ -1028,7 +1037,8 @@ fn defer_expires_a_pending_offer() {
         vec![
             EventKind::OfferExpired { agent: agent_id(2) },
             EventKind::Deferred {
-                reason: "after_hours".into()
+                reason: "after_hours".into(),
+                back_at: Some(NOW.plus_millis(3_600_000)),
             },
         ]
     );
@@ -1049,14 +1059,15 @@ fn defer_refused_when_assigned_deferred_or_closed() {
 #[test]
 fn requeue_a_deferred_conversation() {
     let mut c = offered(1);
+    ok(&mut c, &Command::Decline, &agent(1));
     ok(&mut c, &defer(), &Actor::System);
-    assert_eq!(c.declined_by, vec![agent_id(1)]);
+    assert_eq!(decliners(&c), vec![agent_id(1)]);
     let events = ok(&mut c, &Command::Requeue, &Actor::System);
     assert_eq!(events, vec![EventKind::Requeued]);
     assert_eq!(c.state, S::Queued);
     assert_eq!(c.queue, Some(queue(1)));
     assert_eq!(c.queued_at, Some(NOW));
-    assert!(c.declined_by.is_empty());
+    assert!(c.declines.is_empty());
 
     for state in [S::Bot, S::Queued, S::Assigned, S::Closed] {
         assert_eq!(
@@ -1382,7 +1393,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
         ),
         1 => any::<bool>().prop_map(|override_owner| Command::CancelTransfer { override_owner }),
         1 => prop::sample::select(vec!["after_hours", "no_agent_available"])
-            .prop_map(|r| Command::Defer { reason: r.into() }),
+            .prop_map(|r| Command::Defer { reason: r.into(), back_at: None }),
         2 => Just(Command::Requeue),
         1 => arb_priority().prop_map(Command::SetPriority),
         1 => (prop::option::of(Just("solved".to_string())), any::<bool>())
@@ -1444,11 +1455,6 @@ fn check_invariants(c: &Conversation, log: &[(EventKind, Timestamp)]) -> Result<
             "offer to the owner: {:?}",
             c
         );
-        prop_assert!(
-            !c.declined_by.contains(&offer.agent),
-            "offer to a decliner: {:?}",
-            c
-        );
     }
     if c.state == S::Closed {
         prop_assert!(
@@ -1467,10 +1473,10 @@ fn check_invariants(c: &Conversation, log: &[(EventKind, Timestamp)]) -> Result<
     if c.csat.is_some() {
         prop_assert_eq!(c.state, S::Closed, "csat on an open conversation");
     }
-    let mut declined = c.declined_by.clone();
+    let mut declined = decliners(c);
     declined.sort();
     declined.dedup();
-    prop_assert_eq!(declined.len(), c.declined_by.len(), "duplicate declines");
+    prop_assert_eq!(declined.len(), c.declines.len(), "duplicate declines");
 
     prop_assert_eq!(c.version as usize, log.len(), "version counts events");
     let turns = log
@@ -1697,7 +1703,15 @@ fn offer_explanation_is_kept_on_the_projection() {
             explanation: Some(why.clone()),
         }]
     );
-    assert_eq!(c.routing, Some(why));
+    assert_eq!(c.routing, Some(why.clone()));
+    // It lapses: the explanation naming agent 2 is no longer true.
+    let mut lapsed = c.clone();
+    ok(&mut lapsed, &Command::ExpireOffer, &Actor::System);
+    assert_eq!(lapsed.routing, None);
+    // Accepted, it stays: it explains how she got it.
+    let mut taken = c.clone();
+    ok(&mut taken, &Command::Accept, &agent(2));
+    assert_eq!(taken.routing, Some(why));
     // Events stored before the field existed still parse.
     let old = serde_json::json!({"type": "offered", "agent": "agt_2", "expires_at": later(1)});
     let parsed: EventKind = serde_json::from_value(old).unwrap();
@@ -1775,5 +1789,98 @@ proptest! {
         // The projection itself survives the store's JSON round trip.
         let back: Conversation = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
         prop_assert_eq!(back, c);
+    }
+}
+
+#[test]
+fn a_first_reply_is_overdue_only_until_the_owner_writes() {
+    let mut c = assigned(1);
+    assert!(!c.agent_replied);
+    let overdue = Command::FlagFirstReplyOverdue { after_secs: 60 };
+    let events = ok(&mut c.clone(), &overdue, &Actor::System);
+    assert_eq!(
+        events,
+        vec![EventKind::FirstReplyOverdue {
+            agent: agent_id(1),
+            after_secs: 60
+        }]
+    );
+    ok(&mut c, &agent_says(1), &agent(1));
+    assert!(c.agent_replied);
+    assert!(matches!(
+        refused(&c, &overdue, &Actor::System),
+        TransitionError::InvalidState { .. }
+    ));
+    // A new owner must write for herself.
+    ok(&mut c, &transfer(Some(2), None, false), &agent(1));
+    ok(&mut c, &Command::Accept, &agent(2));
+    assert!(!c.agent_replied);
+    refused(&in_state(S::Queued), &overdue, &Actor::System);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Capacity is a hard limit on every path: whatever commands run on several conversations
+    /// (claims, offers, accepts, directed transfers, takeovers...), when each is checked as the
+    /// store checks it ([`new_holders`], [`check_capacity`] against the count of what the agent
+    /// holds) no agent ever holds more than her capacity, unless a supervisor overrode it, which
+    /// is then recorded.
+    #[test]
+    fn capacity_holds_on_every_path(
+        caps in prop::collection::vec(0u32..3, 3),
+        steps in prop::collection::vec((0usize..4, any::<bool>()), 1..120),
+        commands in arb_steps(),
+    ) {
+        let mut convs: Vec<Conversation> = (0..4)
+            .map(|i| {
+                let mut c = conv();
+                c.id = ConversationId::parse(format!("conv_{i}")).unwrap();
+                c
+            })
+            .collect();
+        let mut now = T0;
+        let mut overridden = 0;
+        for ((i, override_capacity), step) in steps.iter().zip(commands.iter().cycle()) {
+            now = now.plus_millis(step.gap_ms);
+            let command = step.command_at(now);
+            let before = convs[*i].clone();
+            let mut after = before.clone();
+            let Ok(mut events) = execute(&mut after, &command, &step.actor, now) else {
+                continue;
+            };
+            let mut refused = false;
+            for agent in new_holders(&before, &after) {
+                let n = agent.as_str()[4..].parse::<usize>().unwrap() - 1;
+                let held = convs.iter().filter(|c| holds(c, &agent)).count() as u32;
+                match check_capacity(&before, &after, &agent, "who", held, caps[n], *override_capacity) {
+                    Ok(Some(event)) => {
+                        apply(&mut after, &event, now);
+                        events.push(event);
+                        overridden += 1;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        prop_assert_eq!(e.code(), "agent_at_capacity");
+                        refused = true;
+                    }
+                }
+            }
+            if refused {
+                continue;
+            }
+            convs[*i] = after;
+            for (n, cap) in caps.iter().enumerate() {
+                let agent = agent_id(n as u8 + 1);
+                let held = convs.iter().filter(|c| holds(c, &agent)).count() as u32;
+                prop_assert!(
+                    held <= *cap || overridden > 0,
+                    "{} holds {} over capacity {} without an override",
+                    agent,
+                    held,
+                    cap
+                );
+            }
+        }
     }
 }

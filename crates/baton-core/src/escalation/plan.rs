@@ -35,6 +35,7 @@ pub fn command_for(
             .map(Command::SetPriority),
         (DecisionAction::Defer, ConversationState::Bot) => Some(Command::Defer {
             reason: decision.reason.clone(),
+            back_at: None,
         }),
         _ => None,
     }

@@ -28,6 +28,11 @@ pub struct Explanation {
     pub candidates: Vec<Candidate>,
     /// Why the winner won.
     pub winner_reason: String,
+    /// The skill relaxation step in force when the queue's requirements were relaxed by
+    /// waiting (overflow `widen` steps), e.g. `step 1 (after 60 s waiting): billing >= 3, any
+    /// language`; absent at the queue's own requirements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relaxation: Option<String>,
 }
 
 /// Something the caller must do. Each maps to one conversation command or a live push.
@@ -68,6 +73,15 @@ pub enum Decision {
         /// The agent.
         agent: AgentId,
         /// Why (`agent_away`, `agent_offline`).
+        reason: String,
+    },
+    /// The agent let an offer lapse in a queue whose `missed_offer` is `set_away`: set her
+    /// `away` (with an event she sees). The router already counts her away; the lapsed offers
+    /// follow as [`Decision::OfferExpired`].
+    AgentAway {
+        /// The agent.
+        agent: AgentId,
+        /// Why (`missed_offer`).
         reason: String,
     },
     /// Nobody can take it now (`Command::Defer`).
@@ -128,7 +142,7 @@ impl Decision {
             | Decision::MoveQueue { conversation, .. }
             | Decision::RaisePriority { conversation, .. }
             | Decision::Widen { conversation, .. } => Some(conversation),
-            Decision::PositionsChanged { .. } => None,
+            Decision::PositionsChanged { .. } | Decision::AgentAway { .. } => None,
         }
     }
 }

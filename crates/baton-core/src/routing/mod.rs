@@ -20,8 +20,9 @@ pub mod sim;
 pub use decision::{Candidate, Decision, Explanation, Position};
 pub use erlang::erlang_c;
 pub use model::{
-    AgentInfo, AgentStats, ConversationInfo, Eligibility, MatchWeights, Memory, OverflowAction,
-    OverflowStep, QueueConfig, QueueMemory, RouterConfig, RoutingState, SkillRequirement, Strategy,
+    AgentInfo, AgentStats, ConversationInfo, Eligibility, Exclusion, MatchWeights, Memory,
+    MissedOffer, OverflowAction, OverflowStep, QueueConfig, QueueMemory, RouterConfig,
+    RoutingState, SkillRequirement, Strategy,
 };
 pub use router::{Router, RouterError, TransferTarget};
 

@@ -116,6 +116,9 @@ pub enum OverflowAction {
         /// Languages added to the accepted set.
         #[serde(default)]
         add_languages: Vec<String>,
+        /// Drop the language requirement: any language will do.
+        #[serde(default)]
+        any_language: bool,
     },
     /// Move the conversation to another queue (its overflow plan starts over there).
     MoveToQueue {
@@ -137,6 +140,44 @@ pub struct OverflowStep {
     pub after_secs: u64,
     /// What happens.
     pub action: OverflowAction,
+}
+
+/// What happens to an agent who lets an offer lapse unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MissedOffer {
+    /// The agent is set `away` (and told so); the conversation goes to the next eligible agent
+    /// at once. Back `available`, she may be offered it again.
+    #[default]
+    SetAway,
+    /// The agent stays `available`; the conversation goes to the next eligible agent, or back
+    /// to her when nobody else may take it.
+    KeepAvailable,
+}
+
+impl MissedOffer {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissedOffer::SetAway => "set_away",
+            MissedOffer::KeepAvailable => "keep_available",
+        }
+    }
+}
+
+/// An agent kept out of one conversation until `until`: the cool-down of a decline, or for
+/// good ([`Exclusion::FOREVER`]), as the owner of a conversation they transfer to a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exclusion {
+    /// The agent.
+    pub agent: AgentId,
+    /// When they may be offered the conversation again.
+    pub until: Timestamp,
+}
+
+impl Exclusion {
+    /// An `until` that never comes.
+    pub const FOREVER: Timestamp = Timestamp::from_millis(i64::MAX);
 }
 
 /// A queue (team) and how it routes.
@@ -171,6 +212,16 @@ pub struct QueueConfig {
     /// Weights of the `best_match` score.
     #[serde(default)]
     pub weights: MatchWeights,
+    /// How long an agent who declined a conversation is kept out of it.
+    #[serde(default = "default_decline_cooldown")]
+    pub decline_cooldown_secs: u64,
+    /// What a lapsed offer does to the agent.
+    #[serde(default)]
+    pub missed_offer: MissedOffer,
+}
+
+fn default_decline_cooldown() -> u64 {
+    300
 }
 
 fn yes() -> bool {
@@ -186,7 +237,8 @@ fn default_aging() -> f64 {
 }
 
 impl QueueConfig {
-    /// A queue with the defaults: longest idle, open, 30 s offers, aging 1 point a minute.
+    /// A queue with the defaults: longest idle, open, 30 s offers, aging 1 point a minute,
+    /// 300 s decline cool-down, a missed offer sets the agent away.
     pub fn new(id: QueueId) -> Self {
         QueueConfig {
             id,
@@ -199,6 +251,8 @@ impl QueueConfig {
             aging_per_minute: default_aging(),
             sticky_window_secs: 0,
             weights: MatchWeights::default(),
+            decline_cooldown_secs: default_decline_cooldown(),
+            missed_offer: MissedOffer::default(),
         }
     }
 }
@@ -329,9 +383,10 @@ pub struct ConversationInfo {
     /// The channel (for its capacity weight).
     #[serde(default)]
     pub channel: String,
-    /// Agents who declined it or let an offer lapse since it was queued.
+    /// Agents kept out of it for now: declines within their cool-down, the owner of a pending
+    /// transfer. Exclusions that ended are ignored.
     #[serde(default)]
-    pub declined_by: Vec<AgentId>,
+    pub excluded: Vec<Exclusion>,
     /// The agent who last handled this customer (sticky routing, `best_match`).
     #[serde(default)]
     pub previous_agent: Option<AgentId>,
@@ -355,7 +410,7 @@ impl ConversationInfo {
             queued_at,
             language: None,
             channel: String::new(),
-            declined_by: Vec::new(),
+            excluded: Vec::new(),
             previous_agent: None,
             overflow_stage: 0,
             entered_queue_at: None,

@@ -27,8 +27,9 @@
 
 use super::decision::{Candidate, Decision, Explanation, Position};
 use super::model::{
-    AgentInfo, AgentStats, ConversationInfo, MatchWeights, Memory, OverflowAction, QueueConfig,
-    QueueMemory, RouterConfig, RoutingState, SkillRequirement, Strategy,
+    AgentInfo, AgentStats, ConversationInfo, Exclusion, MatchWeights, Memory, MissedOffer,
+    OverflowAction, QueueConfig, QueueMemory, RouterConfig, RoutingState, SkillRequirement,
+    Strategy,
 };
 use crate::ids::{AgentId, ConversationId, QueueId};
 use crate::time::Timestamp;
@@ -151,13 +152,43 @@ struct Conv {
     channel: String,
     class: usize,
     weight: u32,
-    declined: Vec<Slot>,
+    /// Agents kept out of it, and until when (a decline's cool-down, or for good).
+    declined: Vec<(Slot, Timestamp)>,
     previous: Option<Slot>,
     sticky_done: bool,
     seq: u64,
     state: CState,
     key: WaitKey,
     timer: Option<Timestamp>,
+}
+
+impl Conv {
+    /// Whether `a` is kept out of this conversation at `now`.
+    fn excludes(&self, a: Slot, now: Timestamp) -> bool {
+        self.declined
+            .iter()
+            .any(|&(s, until)| s == a && until > now)
+    }
+
+    /// When the earliest exclusion still in force at `now` ends (the conversation must be
+    /// looked at again then: the agent may take it).
+    fn next_exclusion_end(&self, now: Timestamp) -> Option<Timestamp> {
+        self.declined
+            .iter()
+            .map(|&(_, until)| until)
+            .filter(|&until| until > now && until != Exclusion::FOREVER)
+            .min()
+    }
+}
+
+/// Why an excluded agent is passed over, for explanations.
+fn exclusion_reason(until: Timestamp, now: Timestamp) -> String {
+    if until == Exclusion::FOREVER {
+        "transfers this conversation away".to_string()
+    } else {
+        let secs = (until.millis_since(now).max(0) + 999) / 1000;
+        format!("declined this conversation (cool-down, {secs} s left)")
+    }
 }
 
 /// Where a conversation goes on transfer.
@@ -334,6 +365,7 @@ impl Router {
             if let OverflowAction::Widen {
                 lower_skills,
                 add_languages,
+                any_language,
             } = &step.action
             {
                 for low in lower_skills {
@@ -342,7 +374,9 @@ impl Router {
                     }
                 }
                 required.retain(|r| r.min_level > 0);
-                if !languages.is_empty() {
+                if *any_language {
+                    languages.clear();
+                } else if !languages.is_empty() {
                     for l in add_languages {
                         if !languages.contains(l) {
                             languages.push(l.clone());
@@ -434,9 +468,9 @@ impl Router {
         };
         let (weight, class) = self.weight_of(&info.channel);
         let declined = info
-            .declined_by
+            .excluded
             .iter()
-            .map(|a| self.agent_slot(a))
+            .map(|x| (self.agent_slot(&x.agent), x.until))
             .collect();
         let previous = info.previous_agent.as_ref().map(|a| self.agent_slot(a));
         let seq = self.next_seq();
@@ -471,7 +505,8 @@ impl Router {
         match info.state {
             RoutingState::Waiting => {
                 let pool = self.pool_of(c);
-                self.insert_waiting(c, pool);
+                // Placed as given; `route_all` routes it (and prunes ended exclusions).
+                self.insert_waiting(c, pool, Timestamp::EPOCH);
             }
             RoutingState::Offered { agent, expires_at } => {
                 let a = self.agent_slot(&agent);
@@ -581,7 +616,10 @@ impl Router {
             }
         }
         let ag = &self.agents[a as usize];
-        let staffed = ag.known && ag.info.status != AgentStatus::Offline;
+        // Staffed: `available` or `busy`. Someone `away` or `offline` does not keep a queue
+        // staffed, so its conversations are deferred rather than left waiting for nobody.
+        let staffed =
+            ag.known && matches!(ag.info.status, AgentStatus::Available | AgentStatus::Busy);
         let mut memberships = Vec::new();
         if ag.known {
             for qid in &ag.info.queues {
@@ -674,17 +712,26 @@ impl Router {
         key.rank.0 + self.queues[queue].aging_milli * i128::from(now.millis())
     }
 
-    fn insert_waiting(&mut self, c: Slot, pool: usize) {
+    /// Puts a conversation in its pool's waiting set. Its timer is the next overflow step or
+    /// the end of the earliest exclusion in force at `now`, whichever comes first: when a
+    /// decliner's cool-down ends she may take it.
+    fn insert_waiting(&mut self, c: Slot, pool: usize, now: Timestamp) {
         let key = self.wait_key(c);
         let class = self.conv(c).class;
         self.pools[pool].waiting[class].insert(key);
         let cv = self.conv_mut(c);
+        cv.declined.retain(|&(_, until)| until > now);
         cv.key = key;
         cv.state = CState::Waiting { pool };
         let (qi, stage, entered) = (cv.queue, cv.stage as usize, cv.entered_at);
+        let cooled = cv.next_exclusion_end(now);
         let q = &self.queues[qi];
-        if let Some(step) = q.cfg.overflow.get(stage) {
-            let due = entered.plus_millis((step.after_secs as i64).saturating_mul(1000));
+        let step = q
+            .cfg
+            .overflow
+            .get(stage)
+            .map(|step| entered.plus_millis((step.after_secs as i64).saturating_mul(1000)));
+        if let Some(due) = [step, cooled].into_iter().flatten().min() {
             self.set_timer(c, due);
         }
         self.touch(qi);
@@ -775,7 +822,7 @@ impl Router {
                 self.offer(c, a, explanation, now, out);
                 return;
             }
-            self.insert_waiting(c, pool);
+            self.insert_waiting(c, pool, now);
             return;
         }
     }
@@ -859,7 +906,7 @@ impl Router {
             .queued_at
             .plus_millis((window as i64).saturating_mul(1000));
         let class = cv.class;
-        let usable = until > now && !cv.declined.contains(&p);
+        let usable = until > now && !cv.excludes(p, now);
         let member = self.membership(p, pool).filter(|m| m.staffed);
         let (Some(m), true) = (member, usable) else {
             self.conv_mut(c).sticky_done = true;
@@ -875,6 +922,7 @@ impl Router {
                     excluded: None,
                 }],
                 winner_reason: "previous agent of this customer (sticky routing)".to_string(),
+                relaxation: None,
             };
             self.offer(c, p, explanation, now, out);
             return true;
@@ -893,18 +941,22 @@ impl Router {
         let q = &self.queues[cv.queue];
         let set = &self.pools[pool].ready[cv.class];
         if q.cfg.strategy == Strategy::BestMatch {
-            return self.best_match(c, pool);
+            return self.best_match(c, pool, now);
         }
         let mut candidates = Vec::new();
         let mut excluded = 0;
         let mut winner = None;
         for k in set {
-            if cv.declined.contains(&k.slot) {
+            if let Some(&(_, until)) = cv
+                .declined
+                .iter()
+                .find(|&&(s, until)| s == k.slot && until > now)
+            {
                 if excluded < MAX_EXCLUDED_LISTED {
                     candidates.push(Candidate {
                         agent: self.agents[k.slot as usize].info.id.clone(),
                         score: None,
-                        excluded: Some("declined this conversation".to_string()),
+                        excluded: Some(exclusion_reason(until, now)),
                     });
                 }
                 excluded += 1;
@@ -945,6 +997,7 @@ impl Router {
             strategy: q.cfg.strategy,
             candidates,
             winner_reason: reason,
+            relaxation: None,
         };
         Some((k.slot, explanation))
     }
@@ -964,7 +1017,7 @@ impl Router {
         lang + prev
     }
 
-    fn best_match(&self, c: Slot, pool: usize) -> Option<(Slot, Explanation)> {
+    fn best_match(&self, c: Slot, pool: usize, now: Timestamp) -> Option<(Slot, Explanation)> {
         let cv = self.conv(c);
         let q = &self.queues[cv.queue];
         let w = clamp_weights(&q.cfg.weights);
@@ -993,12 +1046,16 @@ impl Router {
             }
         };
         for k in &self.pools[pool].ready[cv.class] {
-            if cv.declined.contains(&k.slot) {
+            if let Some(&(_, until)) = cv
+                .declined
+                .iter()
+                .find(|&&(s, until)| s == k.slot && until > now)
+            {
                 if excluded < MAX_EXCLUDED_LISTED {
                     candidates.push(Candidate {
                         agent: self.agents[k.slot as usize].info.id.clone(),
                         score: None,
-                        excluded: Some("declined this conversation".to_string()),
+                        excluded: Some(exclusion_reason(until, now)),
                     });
                 }
                 excluded += 1;
@@ -1014,7 +1071,7 @@ impl Router {
         }
         if let Some(p) = cv.previous
             && !previous_scored
-            && !cv.declined.contains(&p)
+            && !cv.excludes(p, now)
             && let Some(m) = self.membership(p, pool)
             && m.classes > cv.class
         {
@@ -1038,7 +1095,45 @@ impl Router {
                 strategy: q.cfg.strategy,
                 candidates,
                 winner_reason: why,
+                relaxation: None,
             },
+        ))
+    }
+
+    /// The relaxation step a conversation is routed under, in words, when its queue's
+    /// requirements were relaxed by waiting (see [`Explanation::relaxation`]).
+    fn relaxation(&self, c: Slot) -> Option<String> {
+        let cv = self.conv(c);
+        let q = &self.queues[cv.queue];
+        let level = *q.level_of_stage.get(cv.stage as usize)?;
+        if level == 0 {
+            return None;
+        }
+        // The widen step that made this level: the `level`-th widen of the plan.
+        let after = q
+            .cfg
+            .overflow
+            .iter()
+            .filter(|s| matches!(s.action, OverflowAction::Widen { .. }))
+            .nth(level - 1)
+            .map_or(0, |s| s.after_secs);
+        let pool = &self.pools[q.pools[level]];
+        let skills = if pool.required.is_empty() {
+            "no skill required".to_string()
+        } else {
+            pool.required
+                .iter()
+                .map(|r| format!("{} >= {}", r.skill, r.min_level))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let languages = if pool.languages.is_empty() {
+            "any language".to_string()
+        } else {
+            format!("languages {}", pool.languages.join(", "))
+        };
+        Some(format!(
+            "step {level} (after {after} s waiting): {skills}; {languages}"
         ))
     }
 
@@ -1046,10 +1141,11 @@ impl Router {
         &mut self,
         c: Slot,
         a: Slot,
-        explanation: Explanation,
+        mut explanation: Explanation,
         now: Timestamp,
         out: &mut Vec<Decision>,
     ) {
+        explanation.relaxation = self.relaxation(c);
         let (qi, weight, id) = {
             let cv = self.conv(c);
             (cv.queue, cv.weight, cv.id.clone())
@@ -1113,7 +1209,7 @@ impl Router {
                     for class in 0..m.classes {
                         let head = self.pools[m.pool].waiting[class]
                             .iter()
-                            .find(|k| !self.conv(k.slot).declined.contains(&a));
+                            .find(|k| !self.conv(k.slot).excludes(a, now));
                         if let Some(k) = head {
                             let eff = self.effective(k, qi, now);
                             let better = best.is_none_or(|(e, bk, _)| {
@@ -1149,6 +1245,7 @@ impl Router {
                     excluded: None,
                 }],
                 winner_reason: reason,
+                relaxation: None,
             };
             self.offer(c, a, explanation, now, out);
         }
@@ -1236,20 +1333,25 @@ impl Router {
     }
 
     /// Withdraws offers (decline, expiry, agent away) in one batch: every conversation goes
-    /// back in line first, then the freed agents take what they can.
+    /// back in line first, then the freed agents take what they can. Only a decline keeps the
+    /// agent out of the conversation, for its queue's cool-down.
     fn release_offers(
         &mut self,
         slots: Vec<Slot>,
         mut also: Vec<Slot>,
+        declined: bool,
         now: Timestamp,
         out: &mut Vec<Decision>,
     ) {
         let mut freed = Vec::new();
         for &c in &slots {
             if let Some(a) = self.detach(c) {
-                let cv = self.conv_mut(c);
-                if !cv.declined.contains(&a) {
-                    cv.declined.push(a);
+                if declined {
+                    let secs = self.queues[self.conv(c).queue].cfg.decline_cooldown_secs;
+                    let until = now.plus_millis((secs as i64).saturating_mul(1000));
+                    let cv = self.conv_mut(c);
+                    cv.declined.retain(|&(s, _)| s != a);
+                    cv.declined.push((a, until));
                 }
                 if !freed.contains(&a) {
                     freed.push(a);
@@ -1386,7 +1488,8 @@ impl Router {
         Ok(out)
     }
 
-    /// The offered agent declined: re-offer to the next agent (never to this one again).
+    /// The offered agent declined: re-offer to the next agent. She is kept out of it for the
+    /// queue's cool-down; after it, it may come back to her if it still waits.
     pub fn offer_declined(
         &mut self,
         id: &ConversationId,
@@ -1405,13 +1508,14 @@ impl Router {
             });
         }
         let mut out = Vec::new();
-        self.release_offers(vec![c], Vec::new(), now, &mut out);
+        self.release_offers(vec![c], Vec::new(), true, now, &mut out);
         self.flush(&mut out);
         Ok(out)
     }
 
     /// The offer lapsed (the caller's timer fired first, or it applied `ExpireOffer` itself).
-    /// [`Router::tick`] does the same for offers it finds due.
+    /// [`Router::tick`] does the same for offers it finds due, and also applies the queue's
+    /// [`MissedOffer`] policy; here the agent's presence is the caller's to report.
     pub fn offer_expired(
         &mut self,
         id: &ConversationId,
@@ -1420,7 +1524,7 @@ impl Router {
         let c = self.slot_of(id)?;
         let mut out = Vec::new();
         if matches!(self.conv(c).state, CState::Offered { .. }) {
-            self.release_offers(vec![c], Vec::new(), now, &mut out);
+            self.release_offers(vec![c], Vec::new(), false, now, &mut out);
         }
         self.flush(&mut out);
         Ok(out)
@@ -1646,7 +1750,7 @@ impl Router {
         match state {
             CState::Waiting { pool } => {
                 self.detach(c);
-                self.insert_waiting(c, pool);
+                self.insert_waiting(c, pool, now);
             }
             CState::Sticky { agent } => {
                 let old = self.conv(c).key;
@@ -1659,8 +1763,7 @@ impl Router {
             _ => {}
         }
         // A re-keyed conversation cannot meet a free agent (none is free for it while it
-        // waits), so nothing routes; `now` keeps the signature uniform with other events.
-        let _ = now;
+        // waits), so nothing routes.
         self.flush(&mut out);
         Ok(out)
     }
@@ -1670,6 +1773,42 @@ impl Router {
     /// for them (sticky). Becoming available or gaining capacity routes work to them at once.
     pub fn agent_changed(&mut self, info: AgentInfo, now: Timestamp) -> Vec<Decision> {
         let mut out = Vec::new();
+        self.agent_changed_into(info, &[], now, &mut out);
+        self.flush(&mut out);
+        out
+    }
+
+    /// [`Router::agent_changed`], where `lapsed` are offers of hers that just lapsed (reported
+    /// as [`Decision::OfferExpired`] rather than released).
+    fn agent_changed_into(
+        &mut self,
+        info: AgentInfo,
+        lapsed: &[Slot],
+        now: Timestamp,
+        out: &mut Vec<Decision>,
+    ) {
+        let (a, released, also, gained) = self.agent_update(info, lapsed, now, out);
+        self.release_offers(released, also, false, now, out);
+        let mut queues: Vec<usize> = gained.iter().map(|&p| self.pools[p].queue).collect();
+        queues.dedup();
+        for qi in queues {
+            self.requeue_deferred(qi, now, out);
+        }
+        self.route_agent(a, now, out);
+    }
+
+    /// The first half of [`Router::agent_changed`]: takes the agent's new data, and returns
+    /// her slot, the offers to release (reported in `out`), the conversations that must go
+    /// back in line with them (sticky customers, whatever waited in pools she alone staffed),
+    /// and the pools that gained their first staffed agent. The caller releases them in one
+    /// batch (several agents' at once when offers lapse together).
+    fn agent_update(
+        &mut self,
+        info: AgentInfo,
+        lapsed: &[Slot],
+        now: Timestamp,
+        out: &mut Vec<Decision>,
+    ) -> (Slot, Vec<Slot>, Vec<Slot>, Vec<usize>) {
         let a = self.agent_slot(&info.id);
         let ag = &mut self.agents[a as usize];
         let was_available = ag.known && ag.info.status == AgentStatus::Available;
@@ -1710,10 +1849,19 @@ impl Router {
             "agent_away"
         };
         for &c in &released {
-            out.push(Decision::ReleaseOffer {
-                conversation: self.conv(c).id.clone(),
-                agent: self.agents[a as usize].info.id.clone(),
-                reason: reason.to_string(),
+            let conversation = self.conv(c).id.clone();
+            let agent = self.agents[a as usize].info.id.clone();
+            out.push(if lapsed.contains(&c) {
+                Decision::OfferExpired {
+                    conversation,
+                    agent,
+                }
+            } else {
+                Decision::ReleaseOffer {
+                    conversation,
+                    agent,
+                    reason: reason.to_string(),
+                }
             });
         }
         for &c in &sticky_released {
@@ -1733,15 +1881,7 @@ impl Router {
             }
             also.extend(stranded);
         }
-        self.release_offers(released, also, now, &mut out);
-        let mut queues: Vec<usize> = gained.iter().map(|&p| self.pools[p].queue).collect();
-        queues.dedup();
-        for qi in queues {
-            self.requeue_deferred(qi, now, &mut out);
-        }
-        self.route_agent(a, now, &mut out);
-        self.flush(&mut out);
-        out
+        (a, released, also, gained)
     }
 
     /// Shorthand for [`Router::agent_changed`] with only the presence changed.
@@ -1852,10 +1992,29 @@ impl Router {
             due.push(c);
         }
         let mut expired = Vec::new();
+        // Agents set away for a missed offer: every offer of theirs lapsing now goes with
+        // them (their other offers are released as they go away).
+        let mut missed: Vec<(Slot, Vec<Slot>)> = Vec::new();
+        for &c in &due {
+            if let CState::Offered { agent, .. } = self.conv(c).state
+                && self.queues[self.conv(c).queue].cfg.missed_offer == MissedOffer::SetAway
+                && self.agents[agent as usize].known
+                // Only someone `available` is set away (as the store does): a `busy` agent
+                // keeps her status, the offer simply lapses.
+                && self.agents[agent as usize].info.status == AgentStatus::Available
+                && !missed.iter().any(|(a, _)| *a == agent)
+            {
+                missed.push((agent, Vec::new()));
+            }
+        }
         let mut rest = Vec::new();
         for c in due {
             match self.conv(c).state {
                 CState::Offered { agent, .. } => {
+                    if let Some((_, lapsed)) = missed.iter_mut().find(|(a, _)| *a == agent) {
+                        lapsed.push(c);
+                        continue;
+                    }
                     out.push(Decision::OfferExpired {
                         conversation: self.conv(c).id.clone(),
                         agent: self.agents[agent as usize].info.id.clone(),
@@ -1874,7 +2033,24 @@ impl Router {
                 _ => {}
             }
         }
-        self.release_offers(expired, rest, now, &mut out);
+        // Agents who let an offer lapse in a `set_away` queue are set away first, so the batch
+        // below never hands the conversation straight back to them; everything that goes
+        // back in line now does so in one batch, highest priority first.
+        for (a, lapsed) in missed {
+            let agent = self.agents[a as usize].info.id.clone();
+            out.push(Decision::AgentAway {
+                agent,
+                reason: "missed_offer".to_string(),
+            });
+            let info = AgentInfo {
+                status: AgentStatus::Away,
+                ..self.agents[a as usize].info.clone()
+            };
+            let (_, released, also, _) = self.agent_update(info, &lapsed, now, &mut out);
+            expired.extend(released);
+            rest.extend(also);
+        }
+        self.release_offers(expired, rest, false, now, &mut out);
         self.flush(&mut out);
         out
     }
@@ -1914,6 +2090,98 @@ impl Router {
                 }
             })
             .collect()
+    }
+
+    /// Why `agent` is not offered the conversation at `now`, as the router sees it: each
+    /// reason in words (her status, queue, skills, languages, capacity, a cool-down, the
+    /// queue's hours, or others ahead of it). Empty when nothing keeps her from it (it is
+    /// hers, or she is next). `None` when the router does not track the conversation.
+    pub fn why_not(
+        &self,
+        id: &ConversationId,
+        agent: &AgentId,
+        now: Timestamp,
+    ) -> Option<Vec<String>> {
+        let c = *self.conv_index.get(id)?;
+        let cv = self.conv(c);
+        let q = &self.queues[cv.queue];
+        let mut why = Vec::new();
+        let a = self.agent_index.get(agent).copied();
+        match cv.state {
+            CState::Offered { agent: o, .. } if Some(o) == a => return Some(why),
+            CState::Assigned { agent: o, .. } if Some(o) == a => return Some(why),
+            CState::Offered { agent: o, .. } => why.push(format!(
+                "it is offered to {} right now",
+                self.agents[o as usize].info.id
+            )),
+            CState::Assigned { agent: o, .. } => {
+                why.push(format!("{} owns it", self.agents[o as usize].info.id))
+            }
+            CState::Deferred => why.push(if q.cfg.open {
+                "it is deferred: nobody who may take it was available or busy".to_string()
+            } else {
+                "it is deferred: its queue is closed (business hours)".to_string()
+            }),
+            _ => {}
+        }
+        if !q.cfg.open && cv.state != CState::Deferred {
+            why.push(format!("queue {} is closed (business hours)", q.cfg.id));
+        }
+        let Some(a) = a.filter(|&a| self.agents[a as usize].known) else {
+            why.push("you take no conversations from this tenant's queues".to_string());
+            return Some(why);
+        };
+        let ag = &self.agents[a as usize];
+        if ag.info.status != AgentStatus::Available {
+            why.push(format!(
+                "your status is {} (offers go to available agents)",
+                ag.info.status.as_str()
+            ));
+        }
+        if !ag.info.queues.contains(&q.cfg.id) {
+            why.push(format!("you do not work queue {}", q.cfg.id));
+        }
+        let pool = &self.pools[self.pool_of(c)];
+        for r in &pool.required {
+            let level = ag.info.skills.get(&r.skill).copied().unwrap_or(0);
+            if level < r.min_level {
+                why.push(format!(
+                    "it needs skill {} at level {} or more (yours: {level})",
+                    r.skill, r.min_level
+                ));
+            }
+        }
+        if !pool.languages.is_empty()
+            && !pool.languages.iter().any(|l| ag.info.languages.contains(l))
+        {
+            why.push(format!(
+                "it needs one of the languages {}",
+                pool.languages.join(", ")
+            ));
+        }
+        let free = ag.info.capacity.saturating_sub(ag.load);
+        if free < cv.weight {
+            why.push(format!(
+                "you are at capacity ({} of {} in use)",
+                ag.load, ag.info.capacity
+            ));
+        }
+        if let Some(&(_, until)) = cv.declined.iter().find(|&&(s, u)| s == a && u > now) {
+            why.push(format!(
+                "you {}",
+                exclusion_reason(until, now).replace("transfers", "transfer")
+            ));
+        }
+        if why.is_empty()
+            && let Some(p) = self.position_of(id)
+            && p.position > 1
+        {
+            why.push(format!(
+                "{} conversation(s) are ahead of it in line",
+                p.position - 1
+            ));
+        }
+        Some(why)
     }
 
     /// One conversation's place in line, if it is waiting.
@@ -1995,7 +2263,14 @@ impl Router {
                     queued_at: cv.queued_at,
                     language: cv.language.clone(),
                     channel: cv.channel.clone(),
-                    declined_by: cv.declined.iter().map(agent).collect(),
+                    excluded: cv
+                        .declined
+                        .iter()
+                        .map(|(a, until)| Exclusion {
+                            agent: agent(a),
+                            until: *until,
+                        })
+                        .collect(),
                     previous_agent: cv.previous.as_ref().map(agent),
                     overflow_stage: cv.stage,
                     entered_queue_at: Some(cv.entered_at),
@@ -2006,9 +2281,12 @@ impl Router {
         (config, agents, convs)
     }
 
-    /// Checks the router's internal consistency and its routing invariants; used by the
-    /// property tests. Errors describe the first violation.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// Checks the router's internal consistency and its routing invariants at `now` (after
+    /// [`Router::tick`] at `now`); used by the property tests. Errors describe the first
+    /// violation. Among them: no conversation waits while an agent who may take it (not
+    /// within a cool-down) is available with room, and every cool-down that keeps an agent
+    /// out of a waiting conversation has a timer at its end.
+    pub fn check_invariants(&self, now: Timestamp) -> Result<(), String> {
         let mut load = vec![0u32; self.agents.len()];
         let mut waiting = 0usize;
         for (c, cv) in self.convs.iter().enumerate() {
@@ -2023,9 +2301,14 @@ impl Router {
                     if !self.pools[pool].waiting[cv.class].contains(&cv.key) {
                         return Err(format!("{} missing from its waiting set", cv.id));
                     }
+                    if let Some(end) = cv.next_exclusion_end(now)
+                        && cv.timer.is_none_or(|t| t > end)
+                    {
+                        return Err(format!("{} has no timer at its cool-down end", cv.id));
+                    }
                     if let Some(k) = self.pools[pool].ready[cv.class]
                         .iter()
-                        .find(|k| !cv.declined.contains(&k.slot))
+                        .find(|k| !cv.excludes(k.slot, now))
                     {
                         return Err(format!(
                             "{} waits while eligible agent {} is free",

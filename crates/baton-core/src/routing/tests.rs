@@ -5,7 +5,7 @@ use crate::ids::{AgentId, ConversationId, QueueId};
 use crate::time::Timestamp;
 use crate::values::{AgentStatus, Priority};
 use proptest::prelude::{Strategy, *};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 fn q(s: &str) -> QueueId {
     QueueId::parse(s).unwrap()
@@ -60,7 +60,7 @@ fn pair(conv: &str, agent: &str) -> (String, String) {
 }
 
 #[test]
-fn longest_idle_offer_decline_and_expiry_never_return_to_a_decliner() {
+fn a_decline_cools_down_and_a_lapse_sets_the_agent_away() {
     let mut r = router(
         vec![QueueConfig::new(q("support"))],
         vec![
@@ -91,19 +91,144 @@ fn longest_idle_offer_decline_and_expiry_never_return_to_a_decliner() {
     let d = r.offer_declined(&c("c1"), &a("bob"), t(105)).unwrap();
     assert_eq!(offers(&d), vec![pair("c1", "cy")]);
     assert_eq!(r.next_timer(), Some(t(135)));
+    // cy lets it lapse: she is set away (default `missed_offer`), and it goes on at once.
     let d = r.tick(t(135));
-    assert!(matches!(&d[0], Decision::OfferExpired { agent, .. } if agent.as_str() == "cy"));
+    assert!(
+        matches!(&d[0], Decision::AgentAway { agent, reason } if agent.as_str() == "cy" && reason == "missed_offer"),
+        "{d:?}"
+    );
+    assert!(
+        d.iter()
+            .any(|d| matches!(d, Decision::OfferExpired { agent, .. } if agent.as_str() == "cy")),
+        "{d:?}"
+    );
     assert_eq!(offers(&d), vec![pair("c1", "ann")]);
+    r.check_invariants(t(135)).unwrap();
+    // ann lets it lapse too: set away. bob is within his cool-down: it waits, with a timer at
+    // the end of the cool-down (declined at 105 + 300 s).
     let d = r.tick(t(165));
-    // Everyone declined: it waits, and is never offered to them again.
     assert!(offers(&d).is_empty(), "{d:?}");
     assert_eq!(r.conversation_state(&c("c1")), Some(RoutingState::Waiting));
+    assert_eq!(r.next_timer(), Some(t(405)));
     assert!(r.offer_declined(&c("c1"), &a("ann"), t(170)).is_err());
-    r.check_invariants().unwrap();
-    // A new agent gets it at once.
-    let d = r.agent_changed(agent("dee", &["support"], 0), t(200));
-    assert_eq!(offers(&d), vec![pair("c1", "dee")]);
-    r.check_invariants().unwrap();
+    r.check_invariants(t(170)).unwrap();
+    // Nobody else may take it: after the cool-down it comes back to bob.
+    let d = r.tick(t(405));
+    assert_eq!(offers(&d), vec![pair("c1", "bob")], "{d:?}");
+    r.check_invariants(t(405)).unwrap();
+    // Back from away, cy may be offered it again (bob declines once more).
+    r.agent_status(&a("cy"), AgentStatus::Available, t(406));
+    let d = r.offer_declined(&c("c1"), &a("bob"), t(407)).unwrap();
+    assert_eq!(offers(&d), vec![pair("c1", "cy")], "{d:?}");
+    r.check_invariants(t(407)).unwrap();
+}
+
+#[test]
+fn why_not_says_what_keeps_an_agent_from_a_conversation() {
+    let mut qc = QueueConfig::new(q("billing"));
+    qc.eligibility.required_skills = vec![SkillRequirement {
+        skill: "billing".into(),
+        min_level: 5,
+    }];
+    let mut ann = agent("ann", &["billing"], 0);
+    ann.skills = BTreeMap::from([("billing".to_string(), 7)]);
+    let mut bob = agent("bob", &["billing"], 5);
+    bob.skills = BTreeMap::from([("billing".to_string(), 2)]);
+    let mut r = router(vec![qc], vec![ann, bob, agent("cy", &["other"], 0)]);
+    r.conversation_queued(waiting("c1", "billing", 10), t(10))
+        .unwrap();
+    assert_eq!(r.why_not(&c("c1"), &a("ann"), t(10)), Some(vec![]));
+    let bob_why = r.why_not(&c("c1"), &a("bob"), t(10)).unwrap();
+    assert!(
+        bob_why.iter().any(|w| w.contains("offered to ann")),
+        "{bob_why:?}"
+    );
+    assert!(
+        bob_why
+            .iter()
+            .any(|w| w.contains("skill billing at level 5")),
+        "{bob_why:?}"
+    );
+    let cy_why = r.why_not(&c("c1"), &a("cy"), t(10)).unwrap();
+    assert!(
+        cy_why
+            .iter()
+            .any(|w| w.contains("do not work queue billing")),
+        "{cy_why:?}"
+    );
+    r.offer_declined(&c("c1"), &a("ann"), t(11)).unwrap();
+    let ann_why = r.why_not(&c("c1"), &a("ann"), t(11)).unwrap();
+    assert!(
+        ann_why.iter().any(|w| w.contains("cool-down, 300 s left")),
+        "{ann_why:?}"
+    );
+    assert_eq!(r.why_not(&c("nope"), &a("ann"), t(11)), None);
+}
+
+#[test]
+fn keep_available_lets_a_lapsed_offer_come_back_when_nobody_else_may_take_it() {
+    let mut qc = QueueConfig::new(q("support"));
+    qc.missed_offer = MissedOffer::KeepAvailable;
+    let mut r = router(vec![qc], vec![agent("ann", &["support"], 0)]);
+    let d = r
+        .conversation_queued(waiting("c1", "support", 1), t(1))
+        .unwrap();
+    assert_eq!(offers(&d), vec![pair("c1", "ann")]);
+    let d = r.tick(t(31));
+    assert!(!d.iter().any(|d| matches!(d, Decision::AgentAway { .. })));
+    assert_eq!(offers(&d), vec![pair("c1", "ann")], "{d:?}");
+    r.check_invariants(t(31)).unwrap();
+}
+
+#[test]
+fn a_busy_agent_whose_offer_lapses_stays_busy() {
+    let mut r = router(
+        vec![QueueConfig::new(q("support"))],
+        vec![agent("ann", &["support"], 0)],
+    );
+    let d = r
+        .conversation_queued(waiting("c1", "support", 1), t(1))
+        .unwrap();
+    assert_eq!(offers(&d), vec![pair("c1", "ann")]);
+    r.agent_status(&a("ann"), AgentStatus::Busy, t(2));
+    let d = r.tick(t(31));
+    assert!(
+        !d.iter().any(|d| matches!(d, Decision::AgentAway { .. })),
+        "{d:?}"
+    );
+    assert!(
+        d.iter().any(|d| matches!(d, Decision::OfferExpired { .. })),
+        "{d:?}"
+    );
+    // Busy still staffs the queue: it waits rather than being deferred.
+    assert_eq!(r.conversation_state(&c("c1")), Some(RoutingState::Waiting));
+    r.check_invariants(t(31)).unwrap();
+}
+
+#[test]
+fn only_available_or_busy_agents_staff_a_queue() {
+    let mut r = router(
+        vec![QueueConfig::new(q("support"))],
+        vec![agent("ann", &["support"], 0)],
+    );
+    r.agent_status(&a("ann"), AgentStatus::Away, t(1));
+    let d = r
+        .conversation_queued(waiting("c1", "support", 2), t(2))
+        .unwrap();
+    assert!(
+        d.iter()
+            .any(|d| matches!(d, Decision::Defer { reason, .. } if reason == "no_agent_available")),
+        "{d:?}"
+    );
+    // Busy staffs the queue (no offers): a new one waits instead of being deferred, and the
+    // deferred one is requeued.
+    let d = r.agent_status(&a("ann"), AgentStatus::Busy, t(3));
+    assert!(
+        d.iter().any(|d| matches!(d, Decision::Requeue { .. })),
+        "{d:?}"
+    );
+    assert_eq!(r.conversation_state(&c("c1")), Some(RoutingState::Waiting));
+    r.check_invariants(t(3)).unwrap();
 }
 
 #[test]
@@ -134,7 +259,7 @@ fn capacity_is_never_exceeded_and_frees_on_close_and_transfer() {
     );
     assert_eq!(offers(&d), vec![pair("c4", "ann")]);
     assert_eq!(r.agent_load(&a("ann")), Some(2));
-    r.check_invariants().unwrap();
+    r.check_invariants(t(70)).unwrap();
 }
 
 #[test]
@@ -186,7 +311,7 @@ fn priority_first_fifo_within_equal_priority_and_aging_prevents_starvation() {
     let positions = r.queue_positions(&q("support"));
     assert_eq!(positions.len(), 1);
     assert_eq!(positions[0].position, 1);
-    r.check_invariants().unwrap();
+    r.check_invariants(t(702)).unwrap();
 }
 
 #[test]
@@ -207,19 +332,22 @@ fn away_releases_offers_and_offline_triggers_overflow() {
         .conversation_queued(waiting("c1", "support", 5), t(5))
         .unwrap();
     assert_eq!(offers(&d), vec![pair("c1", "ann")]);
+    // The last eligible agent goes away (away does not staff a queue): her offer is released
+    // and the overflow step runs at once instead of at its timer (move queue).
     let d = r.agent_status(&a("ann"), AgentStatus::Away, t(10));
     assert!(matches!(&d[0], Decision::ReleaseOffer { reason, .. } if reason == "agent_away"));
-    assert_eq!(r.next_timer(), Some(t(125)), "overflow step timer");
-    // The last eligible agent goes offline: skip straight to the next step (move queue).
-    let d = r.agent_status(&a("ann"), AgentStatus::Offline, t(20));
     assert!(
         d.iter()
             .any(|d| matches!(d, Decision::MoveQueue { queue, .. } if queue.as_str() == "general")),
         "{d:?}"
     );
+    assert!(
+        r.agent_status(&a("ann"), AgentStatus::Offline, t(20))
+            .is_empty()
+    );
     let d = r.agent_status(&a("gus"), AgentStatus::Available, t(30));
     assert_eq!(offers(&d), vec![pair("c1", "gus")]);
-    r.check_invariants().unwrap();
+    r.check_invariants(t(30)).unwrap();
 }
 
 #[test]
@@ -256,7 +384,7 @@ fn last_agent_going_offline_overflows_its_offer_and_its_queue_in_priority_order(
     let positions = r.queue_positions(&q("general"));
     assert_eq!(positions.len(), 1);
     assert_eq!(positions[0].conversation, c("low"));
-    r.check_invariants().unwrap();
+    r.check_invariants(t(12)).unwrap();
 }
 
 #[test]
@@ -282,6 +410,18 @@ fn widen_and_raise_priority_steps_run_on_their_timers() {
                     min_level: 5,
                 }],
                 add_languages: vec!["en".into()],
+                any_language: false,
+            },
+        },
+        OverflowStep {
+            after_secs: 180,
+            action: OverflowAction::Widen {
+                lower_skills: vec![SkillRequirement {
+                    skill: "billing".into(),
+                    min_level: 0,
+                }],
+                add_languages: vec![],
+                any_language: true,
             },
         },
     ];
@@ -306,7 +446,37 @@ fn widen_and_raise_priority_steps_run_on_their_timers() {
         "{d:?}"
     );
     assert_eq!(offers(&d), vec![pair("c1", "jun")]);
-    r.check_invariants().unwrap();
+    // The explanation shows the relaxation step in force.
+    let relaxed = d.iter().find_map(|d| match d {
+        Decision::Offer { explanation, .. } => explanation.relaxation.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        relaxed.as_deref(),
+        Some("step 1 (after 120 s waiting): billing >= 5; languages de, en")
+    );
+    r.check_invariants(t(120)).unwrap();
+    // jun declines; the next step drops the skill and the language: anyone in the queue.
+    r.offer_declined(&c("c1"), &a("jun"), t(121)).unwrap();
+    r.agent_changed(agent("any", &["support"], 0), t(122));
+    let d = r.tick(t(180));
+    assert!(
+        d.iter()
+            .any(|d| matches!(d, Decision::Widen { stage: 3, .. })),
+        "{d:?}"
+    );
+    let relaxed = d.iter().find_map(|d| match d {
+        Decision::Offer {
+            agent, explanation, ..
+        } if agent.as_str() == "any" => explanation.relaxation.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        relaxed.as_deref(),
+        Some("step 2 (after 180 s waiting): no skill required; any language"),
+        "{d:?}"
+    );
+    r.check_invariants(t(180)).unwrap();
 }
 
 #[test]
@@ -341,7 +511,7 @@ fn closed_queue_defers_and_opening_requeues_oldest_first() {
         d.iter()
             .any(|d| matches!(d, Decision::PositionsChanged { .. }))
     );
-    r.check_invariants().unwrap();
+    r.check_invariants(t(5)).unwrap();
 }
 
 #[test]
@@ -366,7 +536,7 @@ fn sticky_routing_waits_for_the_previous_agent_within_the_window() {
     r.conversation_queued(c2, t(30)).unwrap();
     let d = r.tick(t(90));
     assert_eq!(offers(&d), vec![pair("c2", "bob")]);
-    r.check_invariants().unwrap();
+    r.check_invariants(t(90)).unwrap();
 }
 
 #[test]
@@ -517,7 +687,7 @@ fn channel_weights_use_capacity_units() {
     r.conversation_closed(&c("chat"), t(3));
     let d = r.conversation_closed(&c("chat2"), t(4));
     assert_eq!(offers(&d), vec![pair("voice", "ann")]);
-    r.check_invariants().unwrap();
+    r.check_invariants(t(4)).unwrap();
 }
 
 #[test]
@@ -543,10 +713,19 @@ fn rebuilding_from_a_snapshot_keeps_offers_and_timers() {
     );
     assert_eq!(restarted.next_timer(), Some(t(30)));
     let d = restarted.tick(t(31));
-    assert!(matches!(&d[0], Decision::OfferExpired { .. }));
-    // ann let c1 lapse, so c2 goes to her; c1 waits.
-    assert_eq!(offers(&d), vec![pair("c2", "ann")]);
-    restarted.check_invariants().unwrap();
+    assert!(matches!(&d[0], Decision::AgentAway { .. }), "{d:?}");
+    assert!(matches!(&d[1], Decision::OfferExpired { .. }), "{d:?}");
+    // ann let c1 lapse and is away: nobody staffs the queue, both are deferred.
+    assert!(offers(&d).is_empty(), "{d:?}");
+    assert_eq!(
+        restarted.conversation_state(&c("c1")),
+        Some(RoutingState::Deferred)
+    );
+    assert_eq!(
+        restarted.conversation_state(&c("c2")),
+        Some(RoutingState::Deferred)
+    );
+    restarted.check_invariants(t(31)).unwrap();
 }
 
 #[test]
@@ -717,6 +896,8 @@ fn setup() -> impl Strategy<Value = Setup> {
 }
 
 const LANGS: [&str; 3] = ["en", "fr", "de"];
+/// The decline cool-down of the generated queues.
+const COOLDOWN_SECS: i64 = 60;
 
 fn build(s: &Setup) -> Router {
     let queues = (0..3)
@@ -724,6 +905,10 @@ fn build(s: &Setup) -> Router {
             let mut qc = QueueConfig::new(q(&format!("q{i}")));
             qc.strategy = RouteStrategy::ALL[s.strategies[i]];
             qc.auto_accept = s.auto_accept[i];
+            qc.decline_cooldown_secs = COOLDOWN_SECS as u64;
+            if i == 2 {
+                qc.missed_offer = MissedOffer::KeepAvailable;
+            }
             if i == 1 {
                 qc.eligibility.required_skills = vec![SkillRequirement {
                     skill: "x".into(),
@@ -750,6 +935,7 @@ fn build(s: &Setup) -> Router {
                             min_level: 1,
                         }],
                         add_languages: vec![],
+                        any_language: false,
                     },
                 }],
             };
@@ -786,7 +972,8 @@ fn build(s: &Setup) -> Router {
 struct Model {
     offered: HashMap<String, String>,
     assigned: HashMap<String, String>,
-    declined: HashMap<String, HashSet<String>>,
+    /// Per conversation, who declined it and until when they are kept out.
+    declined: HashMap<String, HashMap<String, Timestamp>>,
     live: Vec<String>,
 }
 
@@ -811,8 +998,11 @@ impl Model {
                         "{conv} offered while owned"
                     );
                     prop_assert!(
-                        !self.declined.get(&conv).is_some_and(|s| s.contains(&ag)),
-                        "{conv} re-offered to decliner {ag}"
+                        self.declined
+                            .get(&conv)
+                            .and_then(|s| s.get(&ag))
+                            .is_none_or(|until| *until <= now),
+                        "{conv} re-offered to decliner {ag} within the cool-down"
                     );
                     if matches!(d, Decision::Offer { .. }) {
                         self.offered.insert(conv, ag);
@@ -830,12 +1020,9 @@ impl Model {
                     agent,
                     ..
                 } => {
+                    // A lapse or a withdrawal keeps nobody out of the conversation.
                     let conv = conversation.to_string();
                     prop_assert_eq!(self.offered.remove(&conv), Some(agent.to_string()));
-                    self.declined
-                        .entry(conv)
-                        .or_default()
-                        .insert(agent.to_string());
                 }
                 Decision::Defer { conversation, .. } => {
                     prop_assert!(!self.offered.contains_key(conversation.as_str()));
@@ -868,7 +1055,10 @@ fn check_priority_respected(
         if c.state == RoutingState::Waiting
             && c.queue == chosen.queue
             && c.channel == chosen.channel
-            && !c.declined_by.contains(agent)
+            && !c
+                .excluded
+                .iter()
+                .any(|x| &x.agent == agent && x.until > now)
             && c.overflow_stage == chosen.overflow_stage
         {
             prop_assert!(
@@ -879,6 +1069,37 @@ fn check_priority_respected(
                 conv,
                 eff(chosen),
                 agent
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Checked from the router's plain snapshot, independently of its indexes: no conversation
+/// waits while an agent who may take it is `available` with room and not within a decline
+/// cool-down (so, with timers fired at `now`, none waits longer than the offer timing allows).
+fn check_nobody_stranded(s: &Setup, r: &Router, now: Timestamp) -> Result<(), TestCaseError> {
+    let (_, agents, convs) = r.snapshot();
+    for c in convs.iter().filter(|c| c.state == RoutingState::Waiting) {
+        let weight = if c.channel == "voice" { 2 } else { 1 };
+        let min_level = match c.queue.as_str() {
+            "q1" if s.overflow[1] == 3 && c.overflow_stage >= 1 => 1,
+            "q1" => 5,
+            _ => 0,
+        };
+        for ag in &agents {
+            let free = ag.capacity - r.agent_load(&ag.id).unwrap_or(0).min(ag.capacity);
+            let may = ag.status == AgentStatus::Available
+                && ag.queues.contains(&c.queue)
+                && ag.skills.get("x").copied().unwrap_or(0) >= min_level
+                && free >= weight
+                && !c.excluded.iter().any(|x| x.agent == ag.id && x.until > now);
+            prop_assert!(
+                !may,
+                "{} waits in {} while {} is available with room",
+                c.id,
+                c.queue,
+                ag.id
             );
         }
     }
@@ -930,7 +1151,10 @@ proptest! {
                     match pick(&offered, i) {
                         Some(conv) => {
                             let ag = m.offered.remove(&conv).unwrap();
-                            m.declined.entry(conv.clone()).or_default().insert(ag.clone());
+                            m.declined
+                                .entry(conv.clone())
+                                .or_default()
+                                .insert(ag.clone(), now.plus_millis(COOLDOWN_SECS * 1000));
                             r.offer_declined(&c(&conv), &a(&ag), now).unwrap()
                         }
                         None => vec![],
@@ -968,9 +1192,10 @@ proptest! {
                 }
             };
             m.apply(&r, &ds, now)?;
-            if let Err(e) = r.check_invariants() {
+            if let Err(e) = r.check_invariants(now) {
                 prop_assert!(false, "{}", e);
             }
+            check_nobody_stranded(&s, &r, now)?;
             for (i, &(capacity, ..)) in s.agents.iter().enumerate() {
                 let load = r.agent_load(&a(&format!("a{i}"))).unwrap();
                 prop_assert!(load <= capacity, "a{} load {} > capacity {}", i, load, capacity);

@@ -6,11 +6,12 @@
 //! | `Offer` | `Offer` with the explanation (shown as `routing` on the conversation) |
 //! | `Assign` (auto-accept) | `Offer`, then `Accept` as that agent |
 //! | `OfferExpired`, `ReleaseOffer` | `ExpireOffer` (only if that agent's offer is still out) |
-//! | `Defer` (`after_hours`: the queue is closed; `no_agent_available`: nobody who may take it is online, i.e. `available` or `busy`) | `Defer`: the customer is told and asked for an email, the bot keeps helping |
+//! | `Defer` (`after_hours`: the queue is closed; `no_agent_available`: nobody who may take it is staffed, i.e. `available` or `busy`; `away` and `offline` are not) | `Defer` with `back_at`, the next opening of the queue's hours (its own, else the tenant's) when it is closed: the customer is told when the team is back and asked for an email, the bot keeps helping |
 //! | `Requeue` (the queue opened or an eligible agent came online; oldest first) | `Requeue` |
 //! | `RaisePriority` | `SetPriority`, then `RecordOverflowStep` |
 //! | `MoveQueue` | `ChangeQueue` (the overflow plan restarts in the new queue) |
 //! | `Widen` | `RecordOverflowStep` |
+//! | `AgentAway` (a missed offer in a `set_away` queue) | none: the agent is set `away` in the same transaction (`service::set_agent_away`, an `agent_status_changed` event with the reason) |
 //! | `PositionsChanged` | nothing: positions are computed when read |
 
 use baton_core::QueueId;
@@ -31,10 +32,12 @@ pub fn transfer_decision(decision: &Decision) -> bool {
     )
 }
 
-/// The commands (and their actors) a decision maps to. See the module docs.
+/// The commands (and their actors) a decision maps to. See the module docs. `back_at` is when
+/// the team of the conversation's queue is back (told with a deferral), if known.
 pub fn commands(
     decision: &Decision,
     timeouts: &HashMap<QueueId, u64>,
+    back_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Vec<(Command, Actor)> {
     let system = |c| (c, Actor::System);
@@ -71,6 +74,7 @@ pub fn commands(
         }
         Decision::Defer { reason, .. } => vec![system(Command::Defer {
             reason: reason.clone(),
+            back_at,
         })],
         Decision::Requeue { .. } => vec![system(Command::Requeue)],
         Decision::RaisePriority {
@@ -87,7 +91,7 @@ pub fn commands(
         Decision::Widen { stage, .. } => {
             vec![system(Command::RecordOverflowStep { stage: *stage })]
         }
-        Decision::PositionsChanged { .. } => Vec::new(),
+        Decision::PositionsChanged { .. } | Decision::AgentAway { .. } => Vec::new(),
     }
 }
 
@@ -112,10 +116,11 @@ mod tests {
                 strategy: Strategy::LongestIdle,
                 candidates: vec![],
                 winner_reason: "only one".into(),
+                relaxation: None,
             },
         };
         let now = Timestamp::from_millis(1_000);
-        let cmds = commands(&decision, &HashMap::new(), now);
+        let cmds = commands(&decision, &HashMap::new(), None, now);
         assert!(matches!(
             &cmds[0],
             (
@@ -132,11 +137,13 @@ mod tests {
             reason: reason.into(),
         };
         for reason in ["no_agent_available", "after_hours"] {
+            let back = Some(now.plus_millis(60_000));
             assert_eq!(
-                commands(&defer(reason), &HashMap::new(), now),
+                commands(&defer(reason), &HashMap::new(), back, now),
                 vec![(
                     Command::Defer {
-                        reason: reason.into()
+                        reason: reason.into(),
+                        back_at: back,
                     },
                     Actor::System
                 )]

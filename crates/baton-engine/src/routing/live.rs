@@ -18,14 +18,14 @@
 use super::decisions::{commands, transfer_decision};
 use super::settings::primary_language;
 use super::snapshot::{
-    RoutingMemory, Seen, Setup, agent_info, conversation_info, setup, tenant_calendar,
-    transferring_from, waiting,
+    RoutingMemory, Seen, Setup, agent_info, conversation_info, held_outside, setup,
+    tenant_calendar, waiting,
 };
 use baton_core::conversation::{self, Actor, Command, Conversation};
 use baton_core::routing::{Decision, Router, RoutingState};
 use baton_core::{AgentId, AgentStatus, ConversationId, ConversationState, QueueId, TenantId};
 use baton_core::{Priority, Timestamp};
-use baton_store::service::{load, persist};
+use baton_store::service::{self, load, persist};
 use baton_store::{Agent, Store, StoreError, StoreResult, Tx};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -66,13 +66,19 @@ pub struct TenantRouter {
     setup: Setup,
     router: Router,
     agents: HashMap<AgentId, Agent>,
-    /// Conversations whose owner waits for a queue transfer, by owner.
+    /// Pending transfers and the agent each takes capacity from beside what the router sees
+    /// ([`held_outside`]): the owner of a queue transfer, the target of a named one.
     transferring: HashMap<ConversationId, AgentId>,
     /// Conversations with a pending transfer (the router only offers and lapses them).
     transfers: BTreeSet<ConversationId>,
     /// Offers of transfers to a named agent, which lapse outside the router.
     direct: BTreeSet<(Timestamp, ConversationId)>,
     direct_due: HashMap<ConversationId, Timestamp>,
+    /// First-reply timers of assigned conversations (queues with `first_reply_secs`).
+    first_reply: BTreeSet<(Timestamp, ConversationId)>,
+    first_reply_due: HashMap<ConversationId, Timestamp>,
+    /// Conversations whose first-reply time passed, to flag and offer onward in the next batch.
+    overdue: Vec<ConversationId>,
     /// The queue and priority last given to the router per conversation.
     fed: HashMap<ConversationId, (QueueId, Priority)>,
     memory: RoutingMemory,
@@ -121,6 +127,9 @@ impl TenantRouter {
             transfers: BTreeSet::new(),
             direct: BTreeSet::new(),
             direct_due: HashMap::new(),
+            first_reply: BTreeSet::new(),
+            first_reply_due: HashMap::new(),
+            overdue: Vec::new(),
             fed: HashMap::new(),
             memory_saved: memory.clone(),
             memory,
@@ -136,7 +145,7 @@ impl TenantRouter {
                 let e = busy_since.entry(a).or_insert(at);
                 *e = (*e).max(at);
             }
-            if let Some(from) = transferring_from(c) {
+            if let Some(from) = held_outside(c) {
                 live.transferring.insert(c.id.clone(), from.clone());
             }
         }
@@ -152,7 +161,7 @@ impl TenantRouter {
                 continue;
             };
             // Offers held by agents who went away or offline are withdrawn first; the router
-            // then sees the conversation waiting, with that agent as a decliner.
+            // then sees the conversation waiting (a withdrawn offer is not a decline).
             if let RoutingState::Offered { agent, .. } = &info.state
                 && !live
                     .agents
@@ -165,7 +174,6 @@ impl TenantRouter {
                     agent: agent.clone(),
                     reason: "agent_gone".into(),
                 });
-                info.declined_by.push(agent.clone());
                 info.state = RoutingState::Waiting;
             }
             live.fed
@@ -210,6 +218,7 @@ impl TenantRouter {
         [
             self.router.next_timer(),
             self.direct.first().map(|(at, _)| *at),
+            self.first_reply.first().map(|(at, _)| *at),
             self.next_hours_check,
         ]
         .into_iter()
@@ -243,6 +252,14 @@ impl TenantRouter {
             let (_, id) = self.direct.pop_first().expect("first exists");
             self.direct_due.remove(&id);
             lapsed.push(id);
+        }
+        while let Some((at, _)) = self.first_reply.first() {
+            if *at > now {
+                break;
+            }
+            let (_, id) = self.first_reply.pop_first().expect("first exists");
+            self.first_reply_due.remove(&id);
+            self.overdue.push(id);
         }
         (out, lapsed)
     }
@@ -323,6 +340,78 @@ impl TenantRouter {
             self.direct_due.insert(c.id.clone(), at);
             self.direct.insert((at, c.id.clone()));
         }
+        // The first-reply timer: checked again against the stored conversation when due (an
+        // agent's reply does not reach the router).
+        let reply_due = match (c.state, c.agent_replied, &c.transfer, c.assigned_at) {
+            (ConversationState::Assigned, false, None, Some(at)) => self
+                .setup
+                .first_reply
+                .get(&self.queue_of(c))
+                .map(|secs| at.plus_millis((*secs as i64).saturating_mul(1000))),
+            _ => None,
+        };
+        if let Some(old) = self.first_reply_due.remove(&c.id) {
+            self.first_reply.remove(&(old, c.id.clone()));
+        }
+        if let Some(at) = reply_due {
+            self.first_reply_due.insert(c.id.clone(), at);
+            self.first_reply.insert((at, c.id.clone()));
+        }
+    }
+
+    /// The queue a conversation is routed in (its own, else the default queue).
+    fn queue_of(&self, c: &Conversation) -> QueueId {
+        c.queue
+            .clone()
+            .filter(|q| self.setup.queue_ids.contains(q))
+            .unwrap_or_else(|| self.setup.default_queue.clone())
+    }
+
+    /// Flags a conversation whose owner missed the first-reply time and offers it to the
+    /// queue's other agents (a queue transfer by the system; she keeps it until one accepts).
+    /// Nothing happens when she replied, or it moved on, meanwhile.
+    async fn first_reply_overdue(
+        &self,
+        tx: &mut dyn Tx,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let Some(conv) = tx.conversation_for_update(&self.tenant, id).await? else {
+            return Ok(());
+        };
+        let queue = self.queue_of(&conv);
+        let Some(&secs) = self.setup.first_reply.get(&queue) else {
+            return Ok(());
+        };
+        let due = conv
+            .assigned_at
+            .map(|at| at.plus_millis((secs as i64).saturating_mul(1000)));
+        if due.is_none_or(|due| due > now) {
+            return Ok(());
+        }
+        if !self
+            .run(
+                tx,
+                id,
+                &Command::FlagFirstReplyOverdue { after_secs: secs },
+                &Actor::System,
+                None,
+                now,
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        let transfer = Command::Transfer {
+            to_agent: None,
+            to_queue: Some(queue),
+            note: format!("No first reply within {secs} s: offered to the team."),
+            expires_at: now.plus_millis(30_000),
+            override_owner: true,
+        };
+        self.run(tx, id, &transfer, &Actor::System, None, now)
+            .await?;
+        Ok(())
     }
 
     /// The customer's language and previous agent, looked up once per waiting conversation.
@@ -355,16 +444,30 @@ impl TenantRouter {
         out: &mut Vec<Decision>,
     ) -> StoreResult<()> {
         let conv = self.store.conversation(&self.tenant, id).await?;
-        let from = conv.as_ref().and_then(transferring_from).cloned();
+        let from = conv.as_ref().and_then(held_outside).cloned();
         let before = match &from {
             Some(owner) => self.transferring.insert(id.clone(), owner.clone()),
             None => self.transferring.remove(id),
         };
+        self.reconcile_conversation(id, conv, now, out).await?;
+        // After the conversation itself, so that the agent the transfer held capacity from is
+        // never seen with that room before the conversation counts for her (an accepted
+        // transfer): the router would offer her one too many.
         if before != from {
             for owner in [before, from].into_iter().flatten() {
                 self.feed_agent(&owner, now, out);
             }
         }
+        Ok(())
+    }
+
+    async fn reconcile_conversation(
+        &mut self,
+        id: &ConversationId,
+        conv: Option<Conversation>,
+        now: Timestamp,
+        out: &mut Vec<Decision>,
+    ) -> StoreResult<()> {
         let info = match &conv {
             Some(c) => {
                 self.track(c);
@@ -433,7 +536,7 @@ impl TenantRouter {
             && now.millis_since(self.memory_saved_at) >= MEMORY_EVERY_MS;
         let mut applied = Applied::default();
         tracing::debug!(tenant = %self.tenant, ?decisions, ?lapsed, "routing batch");
-        if decisions.is_empty() && lapsed.is_empty() && !save_memory {
+        if decisions.is_empty() && lapsed.is_empty() && self.overdue.is_empty() && !save_memory {
             return Ok(applied);
         }
         let mut tx = self.store.begin().await?;
@@ -444,6 +547,9 @@ impl TenantRouter {
         {
             applied.lost_lease = true;
             return Ok(applied);
+        }
+        for id in std::mem::take(&mut self.overdue) {
+            self.first_reply_overdue(tx.as_mut(), &id, now).await?;
         }
         for id in lapsed {
             if !self
@@ -463,6 +569,13 @@ impl TenantRouter {
         // What each agent holds by the stored count, plus what this batch offered them.
         let mut loads: HashMap<AgentId, Option<u32>> = HashMap::new();
         for decision in decisions {
+            if let Decision::AgentAway { agent, reason } = &decision {
+                // Only an agent still `available` is set away; one who changed her status
+                // meanwhile keeps it (the router learns it from her event).
+                service::set_agent_away(tx.as_mut(), &self.tenant, agent, reason, now).await?;
+                loads.insert(agent.clone(), None);
+                continue;
+            }
             let Some(id) = decision.conversation().cloned() else {
                 continue;
             };
@@ -492,7 +605,14 @@ impl TenantRouter {
                 }
                 _ => None,
             };
-            for (command, actor) in commands(&decision, &self.setup.timeouts, now) {
+            let back_at = match &decision {
+                Decision::Defer { .. } => self
+                    .fed
+                    .get(&id)
+                    .and_then(|(queue, _)| self.setup.back_at(queue, now)),
+                _ => None,
+            };
+            for (command, actor) in commands(&decision, &self.setup.timeouts, back_at, now) {
                 if !self
                     .run(tx.as_mut(), &id, &command, &actor, expected, now)
                     .await?
@@ -562,6 +682,17 @@ impl TenantRouter {
                 Ok(false)
             }
         }
+    }
+
+    /// Why `agent` is not offered the conversation now (see
+    /// [`Router::why_not`](baton_core::routing::Router::why_not)).
+    pub fn why_not(
+        &self,
+        id: &ConversationId,
+        agent: &AgentId,
+        now: Timestamp,
+    ) -> Option<Vec<String>> {
+        self.router.why_not(id, agent, now)
     }
 
     /// Where a waiting conversation stands in its queue, with the estimated wait.

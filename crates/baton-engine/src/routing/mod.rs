@@ -28,14 +28,20 @@
 //! queue*: the first queue by id. Agents who list no queue work the default queue. A tenant
 //! without any queue routes through a built-in queue `default` (longest idle, 30 s offers) that
 //! every agent works. Agents with status `available` get offers; `busy` agents count as staffed
-//! but get none; `away` and `offline` agents lose their pending offers.
+//! but get none; `away` and `offline` agents are not staffed and lose their pending offers (a
+//! queue nobody staffs defers its conversations). An agent who lets an offer lapse in a
+//! `set_away` queue is set `away` in the batch that carries the lapse (`missed_offer`); a
+//! decline keeps her out of that conversation for the queue's cool-down only. Capacity counts
+//! what an agent owns and what is offered to her (a transfer offered to her by name included);
+//! commands check it in their own transaction too (`service::run_commands_as`).
 //!
 //! # Transfers
 //!
 //! A transfer waits for its target while the owner keeps the conversation (state `assigned`,
 //! `transfer` set). A transfer to a named agent is an offer to that agent with the accept
-//! window of the target queue (or the conversation's queue): the live router lapses it when
-//! due, which cancels the transfer. A transfer to a queue enters the router as a waiting
+//! window of the target queue (or the conversation's queue): the router keeps the
+//! conversation with its owner and counts the offer against the target's capacity until she
+//! answers; the live router lapses it when due, which cancels the transfer. A transfer to a queue enters the router as a waiting
 //! conversation of that queue (priority and waiting time from the request, overflow steps
 //! off), never offered to the owner; its offers, declines and lapses work as for any queued
 //! conversation, and the owner's capacity stays taken until someone accepts. While the target
@@ -89,6 +95,11 @@ enum Input {
     Rebuild,
     Barrier(oneshot::Sender<()>),
     Position(ConversationId, oneshot::Sender<Option<Position>>),
+    WhyNot(
+        ConversationId,
+        AgentId,
+        oneshot::Sender<Option<Vec<String>>>,
+    ),
 }
 
 struct Handle {
@@ -351,6 +362,25 @@ impl Routing {
             .ok()?
     }
 
+    /// Why the live router does not offer a conversation to `agent` now (see
+    /// [`baton_core::routing::Router::why_not`]); `None` when it does not track the
+    /// conversation or this instance does not route its tenant.
+    pub async fn why_not(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+        agent: &AgentId,
+    ) -> Option<Vec<String>> {
+        let (answer, wait) = oneshot::channel();
+        if !self.send(tenant, Input::WhyNot(id.clone(), agent.clone(), answer)) {
+            return None;
+        }
+        tokio::time::timeout(Duration::from_secs(2), wait)
+            .await
+            .ok()?
+            .ok()?
+    }
+
     /// Makes the tenant's router rebuild from the store (e.g. after a change it cannot see in
     /// the event log).
     pub fn rebuild(&self, tenant: &TenantId) {
@@ -368,7 +398,7 @@ impl Routing {
 }
 
 /// Conversation events that never change who waits for or holds a conversation.
-const NOT_ROUTING: [&str; 11] = [
+const NOT_ROUTING: [&str; 13] = [
     "started",
     "message_added",
     "escalation_evaluated",
@@ -380,6 +410,8 @@ const NOT_ROUTING: [&str; 11] = [
     "csat_recorded",
     "customer_email_set",
     "queue_positions",
+    "capacity_overridden",
+    "first_reply_overdue",
 ];
 
 /// What an event means to the router.
@@ -454,6 +486,9 @@ async fn run_tenant(
             Input::Barrier(done) => barriers.push(done),
             Input::Position(id, answer) => {
                 let _ = answer.send(router.position(&id));
+            }
+            Input::WhyNot(id, agent, answer) => {
+                let _ = answer.send(router.why_not(&id, &agent, now()));
             }
         };
         let mut timer = false;

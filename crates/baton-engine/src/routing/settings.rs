@@ -7,10 +7,14 @@
 //!   "auto_accept": false,
 //!   "aging_per_minute": 1.0,
 //!   "sticky_window_secs": 0,
+//!   "decline_cooldown_secs": 300,
+//!   "first_reply_secs": 120,
+//!   "missed_offer": "set_away",
 //!   "weights": {"skill": 1, "language": 1, "previous_agent": 2, "handle_time": 0.5, "csat": 0.5},
 //!   "overflow": [
 //!     {"after_secs": 60,  "action": {"type": "raise_priority", "by": 10}},
 //!     {"after_secs": 120, "action": {"type": "widen", "lower_skills": [{"skill": "billing", "min_level": 1}], "add_languages": ["en"]}},
+//!     {"after_secs": 240, "action": {"type": "widen", "lower_skills": [{"skill": "billing", "min_level": 0}], "any_language": true}},
 //!     {"after_secs": 300, "action": {"type": "move_to_queue", "queue": "general"}}
 //!   ],
 //!   "hours": {"tz": "Europe/Berlin", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": []},
@@ -21,9 +25,25 @@
 //! - `auto_accept`: offers are accepted on the agent's behalf at once.
 //! - `aging_per_minute`: priority points a waiting conversation gains per minute (0-1000).
 //! - `sticky_window_secs`: a returning customer waits this long for their previous agent.
+//! - `decline_cooldown_secs` (default 300, at most 86400): an agent who declines a conversation
+//!   is kept out of it this long; after that it may come back to her if it still waits.
+//! - `missed_offer`: what an offer that lapses unanswered does to the agent: `set_away`
+//!   (default: she is set `away`, with an `agent_status_changed` event carrying
+//!   `reason: "missed_offer"`, and the conversation goes to the next eligible agent at once;
+//!   back `available`, she may be offered it again) or `keep_available` (she stays available;
+//!   it goes to the next eligible agent, or back to her when nobody else may take it). A lapse
+//!   is never a decline.
+//! - `first_reply_secs` (off by default; 5-86400): an assigned conversation whose agent has
+//!   not written to the customer this long after taking it is flagged (`first_reply_overdue`,
+//!   on the live stream) and offered to the queue's other agents as a queue transfer by the
+//!   system: she keeps it (and may still answer, or withdraw the transfer) until one of them
+//!   accepts.
 //! - `weights`: the `best_match` score weights (each 0-100).
 //! - `overflow`: steps by time spent in the queue; when no eligible agent is staffed at all
-//!   they run at once. `move_to_queue` must name another existing queue.
+//!   they run at once. `move_to_queue` must name another existing queue. `widen` is skill
+//!   relaxation over time, step by step: it lowers skills' required levels (0 drops the
+//!   skill), adds accepted languages, or drops the language requirement (`any_language`); the
+//!   offer's explanation names the step in force (`relaxation`).
 //! - `hours`: the queue's business hours (as `/v1/business-hours`); while closed, its waiting
 //!   conversations are deferred (`after_hours`) and requeued when it opens. Without `hours` a
 //!   queue follows the tenant's business hours (`PUT /v1/business-hours`); without either it
@@ -37,7 +57,7 @@
 use baton_core::QueueId;
 use baton_core::hours::Calendar;
 use baton_core::hours::CalendarSpec;
-use baton_core::routing::{MatchWeights, OverflowAction, OverflowStep};
+use baton_core::routing::{MatchWeights, MissedOffer, OverflowAction, OverflowStep};
 use serde::{Deserialize, Serialize};
 
 /// The queue of a tenant that has no queues configured.
@@ -69,6 +89,16 @@ pub struct QueueSettings {
     /// `best_match` weights.
     #[serde(default)]
     pub weights: Option<MatchWeights>,
+    /// How long a decliner is kept out of the conversation (default 300 s).
+    #[serde(default)]
+    pub decline_cooldown_secs: Option<u64>,
+    /// What a lapsed offer does to the agent.
+    #[serde(default)]
+    pub missed_offer: MissedOffer,
+    /// Seconds an owner has to write to the customer before the conversation is offered to
+    /// someone else (off when absent).
+    #[serde(default)]
+    pub first_reply_secs: Option<u64>,
     /// Overflow steps.
     #[serde(default)]
     pub overflow: Vec<OverflowStep>,
@@ -109,6 +139,15 @@ pub fn parse_queue_settings(
     }
     if settings.sticky_window_secs > 86_400 {
         return Err("settings.sticky_window_secs must be at most 86400".into());
+    }
+    if settings.decline_cooldown_secs.is_some_and(|s| s > 86_400) {
+        return Err("settings.decline_cooldown_secs must be at most 86400".into());
+    }
+    if settings
+        .first_reply_secs
+        .is_some_and(|s| !(5..=86_400).contains(&s))
+    {
+        return Err("settings.first_reply_secs must be between 5 and 86400".into());
     }
     if let Some(w) = &settings.weights {
         for (name, v) in [
@@ -215,7 +254,14 @@ mod tests {
         });
         let parsed = parse_queue_settings(&ok, &q("billing"), &ids).unwrap();
         assert!(parsed.auto_accept);
+        assert_eq!(parsed.missed_offer, MissedOffer::SetAway);
         assert_eq!(parsed.overflow.len(), 2);
+        let keep = json!({"missed_offer": "keep_available", "decline_cooldown_secs": 60});
+        let parsed = parse_queue_settings(&keep, &q("billing"), &ids).unwrap();
+        assert_eq!(
+            (parsed.missed_offer, parsed.decline_cooldown_secs),
+            (MissedOffer::KeepAvailable, Some(60))
+        );
         let voice =
             json!({"transfer": {"sip_uri": "sip:support@pbx.example.com", "phone": "+15550100"}});
         let parsed = parse_queue_settings(&voice, &q("billing"), &ids).unwrap();
@@ -237,6 +283,10 @@ mod tests {
             json!({"transfer": {"sip_uri": "http://pbx"}}),
             json!({"transfer": {"phone": "555-0100"}}),
             json!({"transfer": {"fax": "+15550100"}}),
+            json!({"decline_cooldown_secs": 100000}),
+            json!({"decline_cooldown_secs": -1}),
+            json!({"missed_offer": "ignore"}),
+            json!({"first_reply_secs": 4}),
         ] {
             assert!(
                 parse_queue_settings(&bad, &q("billing"), &ids).is_err(),

@@ -10,8 +10,8 @@ use super::settings::{
 use baton_core::conversation::{self, Conversation};
 use baton_core::hours::{Calendar, CalendarSpec};
 use baton_core::routing::{
-    AgentInfo, AgentStats, ConversationInfo, Eligibility, Memory, QueueConfig, RouterConfig,
-    RoutingState, SkillRequirement, Strategy,
+    AgentInfo, AgentStats, ConversationInfo, Eligibility, Exclusion, Memory, QueueConfig,
+    RouterConfig, RoutingState, SkillRequirement, Strategy,
 };
 use baton_core::{AgentId, ConversationState, QueueId, TenantId, Timestamp};
 use baton_store::{Agent, Queue, Store, StoreResult};
@@ -55,9 +55,46 @@ pub struct Setup {
     pub timeouts: HashMap<QueueId, u64>,
     /// The calendar each queue follows, if any (its own hours, else the tenant's).
     pub calendars: Vec<(QueueId, Calendar)>,
+    /// The first-reply time of each queue that has one.
+    pub first_reply: HashMap<QueueId, u64>,
 }
 
 impl Setup {
+    /// When the team of `queue` is back, as told to a customer deferred at `now`: the next
+    /// opening of the queue's hours while they are closed; `None` while open (nobody staffed
+    /// now, and nobody knows when) or when the queue has no hours.
+    pub fn back_at(&self, queue: &QueueId, now: Timestamp) -> Option<Timestamp> {
+        let (_, calendar) = self.calendars.iter().find(|(q, _)| q == queue)?;
+        if calendar.is_open(now) {
+            return None;
+        }
+        calendar.next_open(now)
+    }
+
+    /// The decline cool-down of a queue (the default when unknown).
+    pub fn cooldown_secs(&self, queue: &QueueId) -> u64 {
+        self.config
+            .queues
+            .iter()
+            .find(|q| &q.id == queue)
+            .map_or(QueueConfig::new(queue.clone()).decline_cooldown_secs, |q| {
+                q.decline_cooldown_secs
+            })
+    }
+
+    /// The conversation's declines as the router's exclusions: each ends the queue's
+    /// cool-down after it.
+    fn exclusions(&self, c: &Conversation, queue: &QueueId) -> Vec<Exclusion> {
+        let ms = (self.cooldown_secs(queue) as i64).saturating_mul(1000);
+        c.declines
+            .iter()
+            .map(|d| Exclusion {
+                agent: d.agent.clone(),
+                until: d.at.plus_millis(ms),
+            })
+            .collect()
+    }
+
     /// When the next queue opens, among those closed at `now`.
     pub fn next_opening(&self, now: Timestamp) -> Option<Timestamp> {
         self.calendars
@@ -101,6 +138,7 @@ pub fn setup(queues: &[Queue], business_hours: Option<&Calendar>, now: Timestamp
     let mut configs = Vec::new();
     let mut timeouts = HashMap::new();
     let mut calendars = Vec::new();
+    let mut first_reply = HashMap::new();
     for q in queues {
         let settings: QueueSettings = parse_queue_settings(&q.settings, &q.id, &ids)
             .unwrap_or_else(|e| {
@@ -136,6 +174,13 @@ pub fn setup(queues: &[Queue], business_hours: Option<&Calendar>, now: Timestamp
         if let Some(w) = settings.weights {
             cfg.weights = w;
         }
+        if let Some(secs) = settings.decline_cooldown_secs {
+            cfg.decline_cooldown_secs = secs;
+        }
+        cfg.missed_offer = settings.missed_offer;
+        if let Some(secs) = settings.first_reply_secs {
+            first_reply.insert(q.id.clone(), secs);
+        }
         let own = settings.hours.and_then(|h| Calendar::new(h).ok());
         if let Some(calendar) = own.or_else(|| business_hours.cloned()) {
             cfg.open = calendar.is_open(now);
@@ -163,12 +208,14 @@ pub fn setup(queues: &[Queue], business_hours: Option<&Calendar>, now: Timestamp
         default_queue: default_queue(queues),
         timeouts,
         calendars,
+        first_reply,
     }
 }
 
-/// An agent as the router sees them. `transferring` counts the conversations they asked to
-/// transfer to a queue: they keep them (and their capacity) until someone accepts, while the
-/// router sees those conversations waiting in the target queue.
+/// An agent as the router sees them. `transferring` counts the conversations that take their
+/// capacity outside the router's view (see [`held_outside`]): those they asked to transfer to
+/// a queue (they keep them until someone accepts, while the router sees them waiting in the
+/// target queue), and transfers offered to them by name.
 pub fn agent_info(a: &Agent, setup: &Setup, transferring: u32, idle_since: Timestamp) -> AgentInfo {
     let mut member: Vec<QueueId> = a
         .queues
@@ -199,34 +246,42 @@ pub fn agent_info(a: &Agent, setup: &Setup, transferring: u32, idle_since: Times
     }
 }
 
-/// The agent a conversation counts against while its owner waits for a queue transfer.
-pub fn transferring_from(c: &Conversation) -> Option<&AgentId> {
+/// The agent a pending transfer counts against beside what the router tracks of it: the
+/// owner of a queue transfer (the router sees the conversation waiting in the target queue),
+/// or the agent a transfer is offered to by name (the router sees it with its owner).
+pub fn held_outside(c: &Conversation) -> Option<&AgentId> {
     match (&c.transfer, c.state) {
         (Some(t), ConversationState::Assigned) if t.to_agent.is_none() => Some(&t.from_agent),
+        (Some(t), ConversationState::Assigned) => {
+            c.offer.as_ref().map(|o| &o.agent).or(t.to_agent.as_ref())
+        }
         _ => None,
     }
 }
 
 /// A conversation as the router tracks it, or `None` when routing has nothing to do with it
-/// (in the bot, closed, or a transfer to a named agent).
+/// (in the bot, closed). A transfer to a named agent stays with its owner until she accepts
+/// (the target's offer counts against her through [`held_outside`]).
 pub fn conversation_info(
     c: &Conversation,
     setup: &Setup,
     seen: Option<&Seen>,
 ) -> Option<ConversationInfo> {
-    if let Some(t) = &c.transfer {
-        return queue_transfer(c, t, &setup.queue_ids, seen);
+    if let Some(t) = &c.transfer
+        && t.to_agent.is_none()
+    {
+        return queue_transfer(c, t, setup, seen);
     }
     let state = match (c.state, &c.offer, &c.assignee) {
+        (ConversationState::Assigned, _, Some(agent)) => RoutingState::Assigned {
+            agent: agent.clone(),
+            since: c.assigned_at.unwrap_or(c.updated_at),
+        },
         (ConversationState::Queued, Some(offer), _) => RoutingState::Offered {
             agent: offer.agent.clone(),
             expires_at: offer.expires_at,
         },
         (ConversationState::Queued, None, _) => RoutingState::Waiting,
-        (ConversationState::Assigned, _, Some(agent)) => RoutingState::Assigned {
-            agent: agent.clone(),
-            since: c.assigned_at.unwrap_or(c.updated_at),
-        },
         (ConversationState::Deferred, _, _) => RoutingState::Deferred,
         _ => return None,
     };
@@ -236,6 +291,7 @@ pub fn conversation_info(
         .filter(|q| setup.queue_ids.contains(q))
         .unwrap_or_else(|| setup.default_queue.clone());
     let stays_in_queue = c.queue.as_ref() == Some(&queue);
+    let excluded = setup.exclusions(c, &queue);
     Some(ConversationInfo {
         id: c.id.clone(),
         queue,
@@ -243,7 +299,7 @@ pub fn conversation_info(
         queued_at: c.queued_at.unwrap_or(c.created_at),
         language: seen.and_then(|s| s.language.clone()),
         channel: c.channel.clone(),
-        declined_by: c.declined_by.clone(),
+        excluded,
         previous_agent: seen.and_then(|s| s.previous_agent.clone()),
         overflow_stage: if stays_in_queue { c.overflow_stage } else { 0 },
         entered_queue_at: c.entered_queue_at,
@@ -252,15 +308,15 @@ pub fn conversation_info(
 }
 
 /// A pending transfer to a queue, as the router sees it: waiting (or offered) in the target
-/// queue, never to its owner, with no overflow. Transfers to a named agent are not routed.
+/// queue, never to its owner, with no overflow.
 fn queue_transfer(
     c: &Conversation,
     t: &conversation::PendingTransfer,
-    queues: &[QueueId],
+    setup: &Setup,
     seen: Option<&Seen>,
 ) -> Option<ConversationInfo> {
-    let queue = t.to_queue.clone().filter(|q| queues.contains(q))?;
-    if t.to_agent.is_some() || c.state != ConversationState::Assigned {
+    let queue = t.to_queue.clone().filter(|q| setup.queue_ids.contains(q))?;
+    if c.state != ConversationState::Assigned {
         return None;
     }
     let state = match &c.offer {
@@ -270,8 +326,11 @@ fn queue_transfer(
         },
         None => RoutingState::Waiting,
     };
-    let mut declined_by = c.declined_by.clone();
-    declined_by.push(t.from_agent.clone());
+    let mut excluded = setup.exclusions(c, &queue);
+    excluded.push(Exclusion {
+        agent: t.from_agent.clone(),
+        until: Exclusion::FOREVER,
+    });
     Some(ConversationInfo {
         id: c.id.clone(),
         queue,
@@ -279,7 +338,7 @@ fn queue_transfer(
         queued_at: t.requested_at,
         language: seen.and_then(|s| s.language.clone()),
         channel: c.channel.clone(),
-        declined_by,
+        excluded,
         previous_agent: None,
         overflow_stage: u32::MAX,
         entered_queue_at: Some(t.requested_at),

@@ -170,6 +170,13 @@ function onEvent(e) {
   if (e.type === "lagged") return scheduleRefresh();
   const d = e.data || {};
   if (e.type === "offered" && S.me && d.agent === S.me.id) notifyOffer(e.conversation_id);
+  // Set away by the system (a missed offer, a closed connection): say so, show the new status.
+  if (e.type === "agent_status_changed" && S.me && d.agent === S.me.id && d.after) {
+    S.me.status = d.after.status;
+    const sel = document.getElementById("status"); if (sel) sel.value = d.after.status;
+    if (d.reason === "missed_offer") notify("You were set away", "An offer lapsed unanswered. Set yourself available to get offers again.", e.conversation_id);
+    else if (e.actor && e.actor.type === "system") toast("Status: " + d.after.status);
+  }
   if (e.type === "message_added" && d.message && d.message.role === "customer") {
     const mine = S.lists.mine.find((c) => c.id === e.conversation_id);
     if (mine && !(S.current === e.conversation_id && !document.hidden)) notify("New message from " + whoOf(mine), d.message.text.slice(0, 80), e.conversation_id);
@@ -305,6 +312,11 @@ async function loadConv(full) {
     ]);
     if (id !== S.current) return;
     S.conv = conv; S.messages = messages; S.events = events;
+    // Waiting and not offered to me: the live router says why (status, skill, capacity, cool-down...).
+    S.whyNot = null;
+    if ((conv.state === "queued" || conv.state === "deferred") && !(conv.offer && conv.offer.agent === S.me.id)) {
+      S.whyNot = await api("GET", "/v1/conversations/" + id + "/routing").catch(() => null);
+    }
     if (conv.state === "assigned" && conv.assignee === S.me.id && (full || !S.drafts.length)) {
       S.drafts = (await api("GET", "/v1/conversations/" + id + "/drafts").catch(() => ({ items: [] }))).items;
     }
@@ -354,6 +366,9 @@ function convView() {
   const transcript = h("div", { class: "card" }, h("h3", { text: "Transcript" }),
     h("div", { class: "transcript", id: "transcript", role: "log", "aria-label": "Transcript" }, ...S.messages.map(msgView)));
   const left = [header];
+  const why = S.whyNot && S.whyNot.why_not_me;
+  if (why && why.length) left.push(h("div", { class: "card", id: "why-not-me" },
+    h("h3", { text: "Why it is not offered to you" }), h("ul", {}, ...why.map((w) => h("li", { text: w })))));
   if (c.transfer) left.push(transferBanner(c, base, mine));
   left.push(transcript);
   if (mine) left.push(replyBox(c, base));

@@ -231,8 +231,15 @@
           (c.estimated_wait_secs != null ? " (about " + Math.max(1, Math.round(c.estimated_wait_secs / 60)) + " min)" : "") + ".";
         return "Connecting you to a person…";
       case "assigned": return "You're chatting with " + (st.agentName || "an agent") + ".";
-      case "deferred": return c.customer && c.customer.email ? "Our team is away right now. We'll follow up by email." :
-        "Our team is away right now. Leave your email and we'll follow up.";
+      case "deferred":
+        var away = "Our team is away right now.";
+        if (c.back_at) {
+          var back = new Date(c.back_at);
+          if (!isNaN(back.getTime())) away = "Our team is away right now and back " +
+            back.toLocaleString([], { weekday: "short", hour: "numeric", minute: "2-digit" }) + ".";
+        }
+        return away + (c.customer && c.customer.email ? " We'll follow up by email." :
+          " Leave your email and we'll follow up.");
       case "closed": return "This conversation is closed. Write again to reopen it.";
     }
     return "";

@@ -720,7 +720,16 @@ async fn request_person(
         priority: None,
         note: None,
     };
-    match apply_command(state, tenant, conversation, command, &Actor::Customer).await {
+    match apply_command(
+        state,
+        tenant,
+        conversation,
+        command,
+        &Actor::Customer,
+        false,
+    )
+    .await
+    {
         // Someone else moved it meanwhile: it is with (or waiting for) a person either way.
         Ok(_) | Err(ApiError::Conflict { .. }) => Ok(()),
         Err(e) => Err(e),

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(start, list))
         .routes(routes!(get_one))
+        .routes(routes!(routing_for_me))
         .routes(routes!(post_message, list_messages))
         .routes(routes!(list_events))
         .routes(routes!(handoff))
@@ -48,7 +49,34 @@ async fn view(
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
     let customer = state.store.customer(tenant, &conv.customer).await?;
-    Ok(with_position(state, tenant, ConversationView::new(conv, customer)).await)
+    let mut view = ConversationView::new(conv, customer);
+    name_default_queue(state, tenant, std::slice::from_mut(&mut view)).await?;
+    Ok(with_position(state, tenant, view).await)
+}
+
+/// Names the queue of conversations handed off without one (or whose queue was deleted): the
+/// tenant's default queue, where routing puts them, so no queue shows as "no queue".
+pub(crate) async fn name_default_queue(
+    state: &AppState,
+    tenant: &TenantId,
+    views: &mut [ConversationView],
+) -> ApiResult<()> {
+    if views.iter().all(|v| v.state == "bot") {
+        return Ok(());
+    }
+    let mut queues = state.store.queues(tenant).await?;
+    queues.sort_by(|a, b| a.id.cmp(&b.id));
+    let default = baton_engine::routing::snapshot::default_queue(&queues);
+    for v in views.iter_mut().filter(|v| v.state != "bot") {
+        let known = v
+            .queue
+            .as_deref()
+            .is_some_and(|q| queues.iter().any(|k| k.id.as_str() == q));
+        if !known {
+            v.queue = Some(default.to_string());
+        }
+    }
+    Ok(())
 }
 
 /// Fills in a waiting conversation's place in line and estimated wait from the live router
@@ -221,17 +249,19 @@ async fn list(
             .and_then(|cu| cu.name);
         names.insert(key, name);
     }
+    let mut items: Vec<ConversationView> = found
+        .items
+        .into_iter()
+        .map(|c| {
+            let name = names.get(c.customer.as_str()).cloned().flatten();
+            let mut view = ConversationView::new(c, None);
+            view.customer_name = name;
+            view
+        })
+        .collect();
+    name_default_queue(&state, &principal.tenant, &mut items).await?;
     Ok(Json(Page {
-        items: found
-            .items
-            .into_iter()
-            .map(|c| {
-                let name = names.get(c.customer.as_str()).cloned().flatten();
-                let mut view = ConversationView::new(c, None);
-                view.customer_name = name;
-                view
-            })
-            .collect(),
+        items,
         next_cursor: found.next_cursor,
     }))
 }
@@ -270,8 +300,38 @@ async fn get_one(
         // The customer sees their conversation, never the team's view of it.
         return Ok(Json(crate::routes::widget::customer_view(view)));
     }
+    name_default_queue(&state, &principal.tenant, std::slice::from_mut(&mut view)).await?;
     view.brief = brief;
     Ok(Json(view))
+}
+
+/// How routing sees a conversation now, for the person asking: the explanation of its latest
+/// offer (who was considered, who was excluded and why), and why it is not offered to them.
+#[utoipa::path(get, path = "/v1/conversations/{id}/routing", tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses((status = 200, body = RoutingView), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+async fn routing_for_me(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RoutingView>> {
+    principal.require_role(Role::Agent)?;
+    let conv = visible_conversation(&state, &principal, &id).await?;
+    let agent = principal
+        .agent()
+        .ok_or_else(|| ApiError::forbidden("only people have routing reasons"))?;
+    let why_not_me = state
+        .routing
+        .why_not(&principal.tenant, &conv.id, agent)
+        .await;
+    Ok(Json(RoutingView {
+        state: conv.state.as_str().to_string(),
+        offered_to: conv.offer.as_ref().map(|o| o.agent.to_string()),
+        explanation: conv.routing.clone(),
+        live: why_not_me.is_some(),
+        why_not_me: why_not_me.unwrap_or_default(),
+    }))
 }
 
 /// Add a message. Integrations post `customer` or `bot` turns; agents post replies.
@@ -473,8 +533,28 @@ async fn run(
     id: &str,
     command: Command,
 ) -> ApiResult<Json<ConversationView>> {
+    run_with(state, principal, id, command, false).await
+}
+
+/// [`run`], where `override_capacity` (checked by [`capacity_override`]) lets a supervisor
+/// give an agent the conversation beyond her capacity.
+async fn run_with(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    command: Command,
+    override_capacity: bool,
+) -> ApiResult<Json<ConversationView>> {
     let id = visible_id(state, principal, id).await?;
-    apply_command(state, &principal.tenant, &id, command, &principal.actor()).await?;
+    apply_command(
+        state,
+        &principal.tenant,
+        &id,
+        command,
+        &principal.actor(),
+        override_capacity,
+    )
+    .await?;
     let view = view(state, &principal.tenant, &id).await?;
     if matches!(principal.kind, PrincipalKind::Customer { .. }) {
         return Ok(Json(crate::routes::widget::customer_view(view)));
@@ -482,17 +562,41 @@ async fn run(
     Ok(Json(view))
 }
 
-/// Runs a lifecycle command the way the API does: the command, then the handoff brief and a
-/// routing pass. Channels (WhatsApp's "Talk to a person" button) call this too.
+/// Whether the request asks to override capacity, which only supervisors and admins may.
+fn capacity_override(principal: &Principal, asked: bool) -> ApiResult<bool> {
+    if asked
+        && !principal
+            .role()
+            .is_some_and(|r| r.at_least(Role::Supervisor))
+    {
+        return Err(ApiError::forbidden(
+            "only a supervisor or an admin may override an agent's capacity (override_capacity)",
+        ));
+    }
+    Ok(asked)
+}
+
+/// Runs a lifecycle command the way the API does: the command (capacity enforced unless
+/// `override_capacity`), then the handoff brief. Routing follows from its events. Channels
+/// (WhatsApp's "Talk to a person" button) call this too.
 pub(crate) async fn apply_command(
     state: &AppState,
     tenant: &TenantId,
     id: &baton_core::ConversationId,
     command: Command,
     actor: &baton_core::conversation::Actor,
+    override_capacity: bool,
 ) -> ApiResult<service::Outcome> {
-    let outcome =
-        service::run_command(state.store.as_ref(), tenant, id, &command, actor, now()).await?;
+    let outcome = service::run_commands_as(
+        state.store.as_ref(),
+        tenant,
+        id,
+        std::slice::from_ref(&command),
+        actor,
+        now(),
+        override_capacity,
+    )
+    .await?;
     crate::brief::record_after_handoff(state, &outcome.events).await;
     Ok(outcome)
 }
@@ -542,6 +646,7 @@ async fn handoff(
     };
     let queue = known_queue(state.store.as_ref(), &principal.tenant, body.queue).await?;
     let note = optional_text("note", body.note, 2000)?;
+    let override_capacity = capacity_override(&principal, body.override_capacity)?;
     let command = Command::RequestHandoff {
         reason,
         source,
@@ -549,35 +654,43 @@ async fn handoff(
         priority,
         note,
     };
-    run(&state, &principal, &id, command).await
+    run_with(&state, &principal, &id, command, override_capacity).await
 }
 
-/// Take a queued conversation.
+/// Take a queued conversation. Over capacity: 409 `agent_at_capacity` (a supervisor may send
+/// `{"override_capacity": true}`).
 #[utoipa::path(post, path = "/v1/conversations/{id}/claim", tag = "conversations",
-    params(("id" = String, Path, description = "Conversation id")),
+    params(("id" = String, Path, description = "Conversation id")), request_body = Option<TakeBody>,
     responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 async fn claim(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
-    run(&state, &principal, &id, Command::Claim).await
+    let body: TakeBody = optional_json(&body)?;
+    let override_capacity = capacity_override(&principal, body.override_capacity)?;
+    run_with(&state, &principal, &id, Command::Claim, override_capacity).await
 }
 
-/// Accept the offer made to you.
+/// Accept the offer made to you. Over capacity (it was lowered since the offer): 409
+/// `agent_at_capacity` (a supervisor may send `{"override_capacity": true}`).
 #[utoipa::path(post, path = "/v1/conversations/{id}/accept", tag = "conversations",
-    params(("id" = String, Path, description = "Conversation id")),
+    params(("id" = String, Path, description = "Conversation id")), request_body = Option<TakeBody>,
     responses((status = 200, body = ConversationView), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 async fn accept(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
-    run(&state, &principal, &id, Command::Accept).await
+    let body: TakeBody = optional_json(&body)?;
+    let override_capacity = capacity_override(&principal, body.override_capacity)?;
+    run_with(&state, &principal, &id, Command::Accept, override_capacity).await
 }
 
 /// Decline the offer made to you.
@@ -606,6 +719,7 @@ async fn transfer(
     Json(body): Json<TransferBody>,
 ) -> ApiResult<Json<ConversationView>> {
     principal.require_role(Role::Agent)?;
+    let override_capacity = capacity_override(&principal, body.override_capacity)?;
     let note = required_text("note", body.note, 2000)?;
     let to_agent = known_agent(state.store.as_ref(), &principal.tenant, body.to_agent).await?;
     let to_queue = known_queue(state.store.as_ref(), &principal.tenant, body.to_queue).await?;
@@ -636,7 +750,7 @@ async fn transfer(
         now(),
     )
     .await?;
-    run(
+    run_with(
         &state,
         &principal,
         &id,
@@ -647,6 +761,7 @@ async fn transfer(
             expires_at,
             override_owner,
         },
+        override_capacity,
     )
     .await
 }

@@ -43,6 +43,46 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
     Ok("ready")
 }
 
+/// Conversations waiting without a (known) queue wait in their tenant's default queue: label
+/// them with it (merged with its own backlog), never `queue=""`.
+async fn name_default_queues(
+    state: &AppState,
+    gauges: &mut baton_store::reports::Gauges,
+) -> ApiResult<()> {
+    let mut named: Vec<baton_store::reports::QueueGauge> = Vec::new();
+    let mut known: std::collections::HashMap<String, (Vec<String>, String)> = Default::default();
+    for mut g in std::mem::take(&mut gauges.queues) {
+        if !known.contains_key(&g.tenant) {
+            let tenant = baton_core::TenantId::parse(g.tenant.as_str())
+                .map_err(|e| ApiError::Internal(format!("stored tenant id: {e}")))?;
+            let mut queues = state.store.queues(&tenant).await?;
+            queues.sort_by(|a, b| a.id.cmp(&b.id));
+            let default = baton_engine::routing::snapshot::default_queue(&queues).to_string();
+            let ids = queues.into_iter().map(|q| q.id.to_string()).collect();
+            known.insert(g.tenant.clone(), (ids, default));
+        }
+        let (ids, default) = &known[&g.tenant];
+        if !ids.contains(&g.queue) {
+            g.queue = default.clone();
+        }
+        match named
+            .iter_mut()
+            .find(|n| n.tenant == g.tenant && n.queue == g.queue)
+        {
+            Some(n) => {
+                n.depth += g.depth;
+                n.oldest = match (n.oldest, g.oldest) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            None => named.push(g),
+        }
+    }
+    gauges.queues = named;
+    Ok(())
+}
+
 /// Prometheus metrics. With `metrics_token` configured, send it as `Authorization: Bearer`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
@@ -66,7 +106,8 @@ async fn metrics(
             ));
         }
     }
-    let gauges = state.store.gauges().await?;
+    let mut gauges = state.store.gauges().await?;
+    name_default_queues(&state, &mut gauges).await?;
     let deliveries = state.store.delivery_stats().await?;
     state.metrics.set_gauges(&gauges, &deliveries, crate::now());
     Ok((
