@@ -1252,9 +1252,15 @@ async fn a_missed_first_reply_offers_the_conversation_to_a_colleague(backend: Ba
 
 /// The default queue is named wherever a queue is shown: the conversation and `/metrics`.
 async fn the_default_queue_is_named(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "routing_default_name").await else {
+    let Some(db) = database(backend, "routing_default_name").await else {
         return;
     };
+    // Queue gauges name their queue when the operator asks for per-tenant labels.
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.metrics = std::sync::Arc::new(baton_server::Metrics::with_tenant_labels(true));
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
     queue(&app, "general", 30).await;
     app.staff().await;
     let id = new_conversation(&app, 1).await;

@@ -532,14 +532,18 @@ async fn customer_scope(backend: Backend) {
         return;
     };
     app.staff().await;
-    let q = app
-        .post(
-            "/v1/queues",
-            &app.admin_token,
-            json!({"id": "vip", "name": "VIP"}),
-        )
-        .await;
-    assert_eq!(q.status, 201, "{}", q.body);
+    // Two queues: the customer's handoff must land in the default one ("general"), not the
+    // one it asks for.
+    for (id, name) in [("general", "General"), ("vip", "VIP")] {
+        let q = app
+            .post(
+                "/v1/queues",
+                &app.admin_token,
+                json!({"id": id, "name": name}),
+            )
+            .await;
+        assert_eq!(q.status, 201, "{}", q.body);
+    }
     let (ann, ann_token) = app.person("ann@test.example", "agent").await;
     let key = widget_key(&app).await;
     let (id, token) = start(&app, &key).await;

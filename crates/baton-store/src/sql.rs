@@ -128,17 +128,30 @@ async fn connect_sqlite(url: &str, opts: &ConnectOptions) -> StoreResult<SqlStor
             ))
         })?;
     }
-    let pool = SqlitePoolOptions::new()
-        .max_connections(opts.max_connections.max(1))
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options)
-        .await
-        .map_err(|e| {
-            StoreError::Config(format!(
-                "cannot open SQLite database {}: {e}",
-                path.display()
-            ))
-        })?;
+    // Switching a new file to WAL takes a lock that SQLite's busy handler does not wait for:
+    // processes opening a new file at once (first runs, `baton migrate` beside a starting
+    // server) can see "database is locked" here, so try again a few times.
+    let mut attempt = 0;
+    let pool = loop {
+        let opened = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await;
+        match opened {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") && attempt < 10 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            other => break other,
+        }
+    }
+    .map_err(|e| {
+        StoreError::Config(format!(
+            "cannot open SQLite database {}: {e}",
+            path.display()
+        ))
+    })?;
     let shared = Arc::new(Shared::default());
     let committer = tokio::spawn(shared.writer.clone().run_committer(shared.hub.clone()));
     Ok(SqlStore {
