@@ -232,9 +232,11 @@ async fn delete(
 /// `GET /v1/kb/search` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct SearchQuery {
-    /// Free text.
+    /// Free text, at most 2000 characters.
+    #[param(max_length = 2000)]
     q: String,
     /// 1-50, default 5.
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<usize>,
     /// Only this language.
     language: Option<String>,

@@ -408,8 +408,10 @@ async fn rotate_secret(
 #[derive(Debug, Deserialize, IntoParams)]
 struct DeliveryQuery {
     /// `pending`, `delivered`, `skipped` or `dead`.
+    #[param(pattern = "^(pending|delivered|skipped|dead)$")]
     state: Option<String>,
     /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// Cursor from the previous page.
     cursor: Option<String>,
