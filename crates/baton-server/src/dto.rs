@@ -907,6 +907,7 @@ pub struct QueueBody {
     /// Id (POST only; default derived from the name).
     pub id: Option<String>,
     /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Required skills.
     #[serde(default)]
@@ -915,8 +916,10 @@ pub struct QueueBody {
     #[serde(default)]
     pub languages: Vec<String>,
     /// `round_robin`, `longest_idle`, `least_busy` or `best_match`; default `longest_idle`.
+    #[schema(pattern = "^(round_robin|longest_idle|least_busy|best_match)$")]
     pub strategy: Option<String>,
     /// Offer window in seconds (5-600); default 30.
+    #[schema(minimum = 5, maximum = 600)]
     pub offer_timeout_secs: Option<u32>,
     /// Router settings.
     #[schema(value_type = Option<Object>)]
@@ -962,6 +965,7 @@ impl From<ApiKey> for ApiKeyView {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyBody {
     /// What the key is for.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
 }
 

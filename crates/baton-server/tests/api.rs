@@ -934,6 +934,71 @@ async fn openapi_documents_the_errors_every_operation_can_give() {
     assert!(secured > 60, "{secured} secured operations");
 }
 
+/// The schema states the ranges, lengths and values the handlers check, so a client (or
+/// schemathesis) reading it does not send what the server refuses.
+#[tokio::test]
+async fn openapi_states_the_constraints_the_server_checks() {
+    let doc = serde_json::to_value(baton_server::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let property = |schema: &str, field: &str| {
+        let p = &schemas[schema]["properties"][field];
+        assert!(!p.is_null(), "{schema}.{field} missing");
+        p.clone()
+    };
+    for (schema, field, min, max) in [
+        ("CsatBody", "score", 1.0, 5.0),
+        ("HandoffBody", "priority", 0.0, 100.0),
+        ("BotTurnBody", "confidence", 0.0, 1.0),
+        ("SkillView", "level", 1.0, 10.0),
+        ("CreateAgentBody", "capacity", 1.0, 100.0),
+        ("QueueBody", "offer_timeout_secs", 5.0, 600.0),
+    ] {
+        let p = property(schema, field);
+        assert_eq!(p["minimum"].as_f64(), Some(min), "{schema}.{field}: {p}");
+        assert_eq!(p["maximum"].as_f64(), Some(max), "{schema}.{field}: {p}");
+    }
+    for (schema, field, max) in [
+        ("PostMessageBody", "text", 20_000),
+        ("NoteBody", "text", 20_000),
+        ("TransferBody", "note", 2_000),
+        ("CustomerBody", "name", 200),
+        ("ArticleBody", "title", 200),
+    ] {
+        let p = property(schema, field);
+        assert_eq!(p["maxLength"].as_u64(), Some(max), "{schema}.{field}: {p}");
+    }
+    for (schema, field, allowed) in [
+        ("StatusBody", "status", "available"),
+        ("UseDraftBody", "action", "edited"),
+        ("QueueBody", "strategy", "best_match"),
+        ("CreateAgentBody", "role", "supervisor"),
+    ] {
+        let p = property(schema, field);
+        let pattern = p["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{schema}.{field}: {p}"));
+        assert!(pattern.contains(allowed), "{schema}.{field}: {pattern}");
+    }
+    // Every page size is bounded as `PageQuery` checks it.
+    let mut limits = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if param["name"] == "limit" && param["in"] == "query" {
+                    limits += 1;
+                    assert_eq!(
+                        param["schema"]["minimum"].as_u64(),
+                        Some(1),
+                        "{method} {path}"
+                    );
+                    assert!(param["schema"]["maximum"].is_u64(), "{method} {path}");
+                }
+            }
+        }
+    }
+    assert!(limits >= 4, "{limits} limit parameters");
+}
+
 /// No schema combines (`allOf`) a closed schema (`additionalProperties: false`, from
 /// `deny_unknown_fields`) with more properties: no value could match it, so every answer of
 /// such a view (as `/v1/channels/email` was) broke its own schema.

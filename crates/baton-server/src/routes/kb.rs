@@ -62,8 +62,10 @@ pub struct ArticleBody {
     /// Id (POST only; default: a slug of the title).
     pub id: Option<String>,
     /// Title.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     /// Body in Markdown.
+    #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
     pub body: String,
     /// Tags.
     #[serde(default)]
