@@ -100,16 +100,22 @@ pub const MAX_TEXT: usize = 20_000;
 #[serde(deny_unknown_fields)]
 pub struct CustomerBody {
     /// The tenant's own id for this customer; a known one links the conversation to them.
+    #[schema(max_length = 200)]
     pub external_id: Option<String>,
     /// Name.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
-    /// Email.
+    /// Email (blank or with an `@` and no whitespace).
+    #[schema(max_length = 254, pattern = "^(\\s*|[^\\s]*@[^\\s]*)$")]
     pub email: Option<String>,
     /// Phone, E.164 preferred.
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
     /// Language (BCP 47, e.g. `en`, `pt-BR`).
+    #[schema(max_length = 16, pattern = "^(\\s*|[A-Za-z0-9-]*)$")]
     pub language: Option<String>,
     /// Tier, e.g. `vip`.
+    #[schema(max_length = 40)]
     pub tier: Option<String>,
     /// Free attributes.
     #[schema(value_type = Object)]
@@ -158,6 +164,7 @@ pub struct StartConversationBody {
     #[serde(default)]
     pub customer: CustomerBody,
     /// Channel name (`web`, `whatsapp`, `api`, `sms`...). Default `api`.
+    #[schema(pattern = "^[a-z0-9_:.-]{1,32}$")]
     pub channel: Option<String>,
     /// Conversation attributes (page URL, order context...).
     #[schema(value_type = Object)]
@@ -170,8 +177,10 @@ pub struct StartConversationBody {
 #[serde(deny_unknown_fields)]
 pub struct BotTurnBody {
     /// Confidence in [0, 1].
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
     /// Recognised intent.
+    #[schema(max_length = 100)]
     pub intent: Option<String>,
     /// Whether the bot fell back ("I didn't understand").
     #[serde(default)]
@@ -204,8 +213,10 @@ pub struct PostMessageBody {
     /// `customer` or `bot` for integrations; agents may omit it (always `agent`).
     pub role: Option<String>,
     /// The text.
+    #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
     pub text: String,
     /// The channel's own message id: a repeat is not stored twice.
+    #[schema(max_length = 200)]
     pub external_id: Option<String>,
     /// Bot metadata (bot messages only).
     pub bot: Option<BotTurnBody>,
@@ -220,12 +231,15 @@ pub struct PostMessageBody {
 #[serde(deny_unknown_fields)]
 pub struct HandoffBody {
     /// Machine-readable reason, e.g. `customer_request`, `billing_dispute`.
+    #[schema(pattern = "^[a-z0-9_:.-]{1,100}$")]
     pub reason: String,
     /// Target queue id.
     pub queue: Option<String>,
     /// Priority 0-100.
+    #[schema(minimum = 0, maximum = 100)]
     pub priority: Option<i64>,
     /// Note for the agent.
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// For integrations: who asked (`customer`, `bot` or `api`, the default).
     pub source: Option<String>,
@@ -254,6 +268,7 @@ pub struct TransferBody {
     /// Target queue id.
     pub to_queue: Option<String>,
     /// Note for the next agent.
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub note: String,
     /// A supervisor giving `to_agent` the conversation beyond her capacity, on purpose
     /// (recorded as a `capacity_overridden` event). Others get 403.
@@ -266,6 +281,7 @@ pub struct TransferBody {
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     /// The note.
+    #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
     pub text: String,
 }
 
@@ -274,6 +290,7 @@ pub struct NoteBody {
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     /// How it ended, e.g. `resolved`, `refund_issued`.
+    #[schema(pattern = "^[a-z0-9_:.-]{1,100}$")]
     pub resolution: Option<String>,
 }
 
@@ -282,8 +299,10 @@ pub struct CloseBody {
 #[serde(deny_unknown_fields)]
 pub struct CsatBody {
     /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     pub score: i64,
     /// Optional comment.
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
 }
 
@@ -640,9 +659,11 @@ impl From<&StoredEvent> for EventView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkillView {
-    /// Name.
+    /// Name: 1-40 characters of a-z, 0-9, `_`, `-`, `:` or `.`.
+    #[schema(pattern = "^[a-z0-9_:.-]{1,40}$")]
     pub name: String,
     /// Level 1-10.
+    #[schema(minimum = 1, maximum = 10)]
     pub level: u8,
 }
 
@@ -730,6 +751,7 @@ impl From<Agent> for AgentView {
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
     /// `available`, `busy`, `away` or `offline`.
+    #[schema(pattern = "^(available|busy|away|offline)$")]
     pub status: String,
 }
 
@@ -756,10 +778,13 @@ pub struct CreateAgentBody {
     /// Login email.
     pub email: String,
     /// Display name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Initial password: at least 12 characters, not the email, not a well-known password.
+    #[schema(min_length = 12)]
     pub password: String,
     /// Role; default `agent`.
+    #[schema(pattern = "^(agent|supervisor|admin)$")]
     pub role: Option<String>,
     /// Skills.
     #[serde(default)]
@@ -770,7 +795,8 @@ pub struct CreateAgentBody {
     /// Queue ids.
     #[serde(default)]
     pub queues: Vec<String>,
-    /// Capacity; default 3.
+    /// Capacity 1-100; default 3.
+    #[schema(minimum = 1, maximum = 100)]
     pub capacity: Option<u32>,
 }
 
@@ -779,10 +805,13 @@ pub struct CreateAgentBody {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgentBody {
     /// Display name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
-    /// Role.
+    /// Role: `agent`, `supervisor` or `admin`.
+    #[schema(pattern = "^(agent|supervisor|admin)$")]
     pub role: Option<String>,
-    /// Status.
+    /// Status: `available`, `busy`, `away` or `offline`.
+    #[schema(pattern = "^(available|busy|away|offline)$")]
     pub status: Option<String>,
     /// Skills.
     pub skills: Option<Vec<SkillView>>,
@@ -790,9 +819,11 @@ pub struct UpdateAgentBody {
     pub languages: Option<Vec<String>>,
     /// Queue ids.
     pub queues: Option<Vec<String>>,
-    /// Capacity.
+    /// Capacity 1-100.
+    #[schema(minimum = 1, maximum = 100)]
     pub capacity: Option<u32>,
-    /// New password.
+    /// New password: at least 12 characters, not the email, not a well-known password.
+    #[schema(min_length = 12)]
     pub password: Option<String>,
     /// `false` deactivates the agent (history kept; they cannot log in, their sessions end and
     /// they are offered nothing); `true` reactivates them (offline until they log in).
@@ -876,6 +907,7 @@ pub struct QueueBody {
     /// Id (POST only; default derived from the name).
     pub id: Option<String>,
     /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Required skills.
     #[serde(default)]
@@ -884,8 +916,10 @@ pub struct QueueBody {
     #[serde(default)]
     pub languages: Vec<String>,
     /// `round_robin`, `longest_idle`, `least_busy` or `best_match`; default `longest_idle`.
+    #[schema(pattern = "^(round_robin|longest_idle|least_busy|best_match)$")]
     pub strategy: Option<String>,
     /// Offer window in seconds (5-600); default 30.
+    #[schema(minimum = 5, maximum = 600)]
     pub offer_timeout_secs: Option<u32>,
     /// Router settings.
     #[schema(value_type = Option<Object>)]
@@ -931,6 +965,7 @@ impl From<ApiKey> for ApiKeyView {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyBody {
     /// What the key is for.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
 }
 
@@ -969,6 +1004,7 @@ pub struct Page<T> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
     /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,

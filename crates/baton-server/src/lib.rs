@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bots;
 pub mod brief;
 pub mod config;
+pub mod contract;
 pub mod deliveries;
 pub mod detection;
 pub mod dto;
@@ -191,6 +192,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::audit::router())
         .split_for_parts();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    contract::document_errors(&mut doc);
     (router, doc)
 }
 

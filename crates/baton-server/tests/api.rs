@@ -888,6 +888,144 @@ async fn openapi_describes_every_route() {
     }
 }
 
+/// Every operation documents the errors every request can get (400, 408, 413, 422), secured
+/// ones the credential errors (401, 403), ones with a path parameter 404, and every documented
+/// error carries the error body.
+#[tokio::test]
+async fn openapi_documents_the_errors_every_operation_can_give() {
+    let doc = serde_json::to_value(baton_server::openapi()).unwrap();
+    let error_body = serde_json::json!({"$ref": "#/components/schemas/ErrorBody"});
+    let mut operations = 0;
+    let mut secured = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(responses) = op.get("responses").and_then(|r| r.as_object()) else {
+                continue;
+            };
+            operations += 1;
+            let is_secured = op["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty() && s.iter().all(|r| r != &serde_json::json!({})));
+            let mut needed = vec!["400", "408", "413", "422"];
+            if is_secured {
+                secured += 1;
+                needed.extend(["401", "403"]);
+            }
+            if path.contains('{') {
+                needed.push("404");
+            }
+            for status in needed {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not document {status}"
+                );
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"], error_body,
+                        "{method} {path} documents {status} without the error body"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations > 70, "{operations} operations");
+    assert!(secured > 60, "{secured} secured operations");
+}
+
+/// The schema states the ranges, lengths and values the handlers check, so a client (or
+/// schemathesis) reading it does not send what the server refuses.
+#[tokio::test]
+async fn openapi_states_the_constraints_the_server_checks() {
+    let doc = serde_json::to_value(baton_server::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let property = |schema: &str, field: &str| {
+        let p = &schemas[schema]["properties"][field];
+        assert!(!p.is_null(), "{schema}.{field} missing");
+        p.clone()
+    };
+    for (schema, field, min, max) in [
+        ("CsatBody", "score", 1.0, 5.0),
+        ("HandoffBody", "priority", 0.0, 100.0),
+        ("BotTurnBody", "confidence", 0.0, 1.0),
+        ("SkillView", "level", 1.0, 10.0),
+        ("CreateAgentBody", "capacity", 1.0, 100.0),
+        ("QueueBody", "offer_timeout_secs", 5.0, 600.0),
+    ] {
+        let p = property(schema, field);
+        assert_eq!(p["minimum"].as_f64(), Some(min), "{schema}.{field}: {p}");
+        assert_eq!(p["maximum"].as_f64(), Some(max), "{schema}.{field}: {p}");
+    }
+    for (schema, field, max) in [
+        ("PostMessageBody", "text", 20_000),
+        ("NoteBody", "text", 20_000),
+        ("TransferBody", "note", 2_000),
+        ("CustomerBody", "name", 200),
+        ("ArticleBody", "title", 200),
+    ] {
+        let p = property(schema, field);
+        assert_eq!(p["maxLength"].as_u64(), Some(max), "{schema}.{field}: {p}");
+    }
+    for (schema, field, allowed) in [
+        ("StatusBody", "status", "available"),
+        ("UseDraftBody", "action", "edited"),
+        ("QueueBody", "strategy", "best_match"),
+        ("CreateAgentBody", "role", "supervisor"),
+    ] {
+        let p = property(schema, field);
+        let pattern = p["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{schema}.{field}: {p}"));
+        assert!(pattern.contains(allowed), "{schema}.{field}: {pattern}");
+    }
+    // Every page size is bounded as `PageQuery` checks it.
+    let mut limits = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if param["name"] == "limit" && param["in"] == "query" {
+                    limits += 1;
+                    assert_eq!(
+                        param["schema"]["minimum"].as_u64(),
+                        Some(1),
+                        "{method} {path}"
+                    );
+                    assert!(param["schema"]["maximum"].is_u64(), "{method} {path}");
+                }
+            }
+        }
+    }
+    assert!(limits >= 4, "{limits} limit parameters");
+}
+
+/// No schema combines (`allOf`) a closed schema (`additionalProperties: false`, from
+/// `deny_unknown_fields`) with more properties: no value could match it, so every answer of
+/// such a view (as `/v1/channels/email` was) broke its own schema.
+#[tokio::test]
+async fn openapi_has_no_view_that_extends_a_closed_schema() {
+    let doc = serde_json::to_value(baton_server::openapi()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let closed = |item: &serde_json::Value| {
+        item["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .and_then(|name| schemas.get(name))
+            .is_some_and(|s| s["additionalProperties"] == false)
+    };
+    for (name, schema) in schemas {
+        let Some(parts) = schema["allOf"].as_array() else {
+            continue;
+        };
+        let extended = parts.iter().any(|p| p.get("properties").is_some());
+        assert!(
+            !(extended && parts.iter().any(closed)),
+            "{name} adds properties to a schema that forbids them: {schema}"
+        );
+    }
+    assert!(schemas.contains_key("EmailChannelView"));
+}
+
 #[tokio::test]
 async fn served_openapi_health_and_metrics() {
     let Some(app) = TestApp::spawn(Backend::Sqlite, "api_ops").await else {

@@ -31,6 +31,7 @@ struct AuditQuery {
     /// Before (RFC 3339).
     until: Option<String>,
     /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// Cursor from the previous page.
     cursor: Option<String>,

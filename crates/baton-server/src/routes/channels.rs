@@ -239,19 +239,46 @@ impl WhatsappConfig {
     }
 }
 
-/// The WhatsApp channel as admins see it.
+/// The WhatsApp channel as admins see it: the configuration, secrets shown as `"***"`, and the
+/// webhook path. (Its own fields, not a flattened [`WhatsappConfig`], whose schema forbids
+/// other properties.)
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WhatsappView {
-    /// The configuration, secrets shown as `"***"`.
-    #[serde(flatten)]
-    pub config: WhatsappConfig,
+    /// The *Phone number ID* from the Meta app dashboard.
+    pub phone_number_id: String,
+    /// Always `"***"`.
+    pub access_token: String,
+    /// Always `"***"`.
+    pub app_secret: String,
+    /// Always `"***"`.
+    pub verify_token: String,
+    /// The Graph API host, when not the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
+    /// The Graph API version, when not the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Sent instead of a reply when the customer last wrote more than 24 hours ago.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_template: Option<TemplateRef>,
+    /// Whether bot replies offer a "Talk to a person" button, when set (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff_button: Option<bool>,
     /// The callback URL path to register in the Meta app dashboard (after your host).
     pub webhook_path: String,
 }
 
 fn whatsapp_view(tenant: &TenantId, config: &WhatsappConfig) -> WhatsappView {
+    let config = config.redacted();
     WhatsappView {
-        config: config.redacted(),
+        phone_number_id: config.phone_number_id,
+        access_token: config.access_token,
+        app_secret: config.app_secret,
+        verify_token: config.verify_token,
+        api_base_url: config.api_base_url,
+        api_version: config.api_version,
+        fallback_template: config.fallback_template,
+        handoff_button: config.handoff_button,
         webhook_path: format!("/v1/channels/whatsapp/{tenant}/webhook"),
     }
 }
@@ -782,14 +809,26 @@ pub struct EmailChannel {
     pub notify_agents: Vec<String>,
 }
 
-/// The email channel as admins see it.
+/// The email channel as admins see it: the tenant's settings and whether they take effect.
+/// (Its own fields, not a flattened [`EmailChannel`], whose schema forbids other properties.)
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailChannelView {
-    /// The tenant's settings.
-    #[serde(flatten)]
-    pub channel: EmailChannel,
+    /// Send email at all: replies to deferred conversations, transcripts, notifications.
+    pub enabled: bool,
+    /// Agents (ids) emailed when a conversation is handed off.
+    pub notify_agents: Vec<String>,
     /// Whether this instance has an SMTP server (`[smtp]`); without one nothing is sent.
     pub smtp_configured: bool,
+}
+
+impl EmailChannelView {
+    fn new(channel: EmailChannel, smtp_configured: bool) -> Self {
+        EmailChannelView {
+            enabled: channel.enabled,
+            notify_agents: channel.notify_agents,
+            smtp_configured,
+        }
+    }
 }
 
 /// The tenant's email channel.
@@ -809,10 +848,7 @@ async fn get_email(
             enabled: false,
             notify_agents: Vec::new(),
         });
-    Ok(Json(EmailChannelView {
-        channel,
-        smtp_configured: state.mailer.is_some(),
-    }))
+    Ok(Json(EmailChannelView::new(channel, state.mailer.is_some())))
 }
 
 /// Turn email on or off and choose the agents notified of handoffs.
@@ -864,8 +900,5 @@ async fn put_email(
         subscription,
     )
     .await?;
-    Ok(Json(EmailChannelView {
-        channel,
-        smtp_configured: state.mailer.is_some(),
-    }))
+    Ok(Json(EmailChannelView::new(channel, state.mailer.is_some())))
 }

@@ -156,7 +156,8 @@ const LIST_CUSTOMER_LOOKUPS: usize = 50;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct ListQuery {
-    /// State.
+    /// `bot`, `queued`, `assigned`, `deferred` or `closed`.
+    #[param(pattern = "^(bot|queued|assigned|deferred|closed)$")]
     state: Option<String>,
     /// Queue id.
     queue: Option<String>,
@@ -167,6 +168,7 @@ struct ListQuery {
     /// Created before (RFC 3339).
     until: Option<String>,
     /// 1-500.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// Cursor.
     cursor: Option<String>,

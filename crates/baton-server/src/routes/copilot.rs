@@ -210,11 +210,13 @@ async fn drafts(
 #[serde(deny_unknown_fields)]
 pub struct UseDraftBody {
     /// The draft's id.
+    #[schema(pattern = "^[a-z0-9_:.-]{1,140}$")]
     pub draft_id: String,
     /// `sent`, `edited` or `ignored`.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^(sent|edited|ignored)$")]
     pub action: DraftAction,
     /// The text sent (required for `edited`; defaults to the draft's for `sent`).
+    #[schema(max_length = 20000)]
     pub text: Option<String>,
 }
 
@@ -280,6 +282,7 @@ async fn use_draft(
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     /// Replacement text.
+    #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
     pub text: Option<String>,
 }
 

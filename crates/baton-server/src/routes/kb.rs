@@ -62,8 +62,10 @@ pub struct ArticleBody {
     /// Id (POST only; default: a slug of the title).
     pub id: Option<String>,
     /// Title.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     /// Body in Markdown.
+    #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
     pub body: String,
     /// Tags.
     #[serde(default)]
@@ -232,9 +234,11 @@ async fn delete(
 /// `GET /v1/kb/search` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct SearchQuery {
-    /// Free text.
+    /// Free text, at most 2000 characters.
+    #[param(max_length = 2000)]
     q: String,
     /// 1-50, default 5.
+    #[param(minimum = 1, maximum = 50)]
     limit: Option<usize>,
     /// Only this language.
     language: Option<String>,

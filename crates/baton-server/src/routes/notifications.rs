@@ -48,6 +48,7 @@ const KINDS: [SubscriptionKind; 2] = [SubscriptionKind::Slack, SubscriptionKind:
 #[serde(deny_unknown_fields)]
 struct CreateNotificationBody {
     /// `slack` or `teams`.
+    #[schema(pattern = "^(slack|teams)$")]
     kind: String,
     /// The incoming-webhook URL (Slack: `https://hooks.slack.com/services/...`; Teams: the
     /// Workflows "When a Teams webhook request is received" URL). A secret: shown only as its
@@ -61,6 +62,7 @@ struct CreateNotificationBody {
     notify: Option<Vec<String>>,
     /// Posts closer together than this become one digest (0-3600, default 30).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 3600)]
     min_interval_secs: Option<u32>,
 }
 

@@ -339,7 +339,9 @@ async fn get_agent(
 /// reactivate them.
 #[utoipa::path(patch, path = "/v1/agents/{id}", tag = "agents",
     params(("id" = String, Path, description = "Agent id")), request_body = UpdateAgentBody,
-    responses((status = 200, body = AgentView), (status = 422, body = crate::error::ErrorBody)),
+    responses((status = 200, body = AgentView), (status = 422, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody,
+            description = "Demoting or deactivating yourself, or a status for a deactivated agent")),
     security(("bearer" = [])))]
 async fn update_agent(
     State(state): State<AppState>,

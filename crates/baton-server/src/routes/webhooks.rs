@@ -43,15 +43,22 @@ pub const MAX_URL: usize = 2048;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateWebhookBody {
-    /// Where to POST: an absolute `http://` or `https://` URL.
+    /// Where to POST: an absolute `http://` or `https://` URL (a public address, unless
+    /// `allow_private_targets`).
+    #[schema(
+        max_length = 2048,
+        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+([:/?#][\\x21-\\x7e]*)?$"
+    )]
     url: String,
     /// Public event names (`conversation.handoff_requested`...), or `"*"` for all.
     events: Vec<String>,
     /// Only conversations on this channel (`web`, `whatsapp`, `sms`...), when set.
     #[serde(default)]
+    #[schema(pattern = "^\\s*[a-z0-9_:.-]{1,32}\\s*$")]
     channel: Option<String>,
-    /// A note for admins.
+    /// A note for admins, at most 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500)]
     description: Option<String>,
 }
 
@@ -62,6 +69,10 @@ struct CreateWebhookBody {
 struct UpdateWebhookBody {
     /// New URL.
     #[serde(default)]
+    #[schema(
+        max_length = 2048,
+        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+([:/?#][\\x21-\\x7e]*)?$"
+    )]
     url: Option<String>,
     /// New event list (replaces the old one).
     #[serde(default)]
@@ -408,8 +419,10 @@ async fn rotate_secret(
 #[derive(Debug, Deserialize, IntoParams)]
 struct DeliveryQuery {
     /// `pending`, `delivered`, `skipped` or `dead`.
+    #[param(pattern = "^(pending|delivered|skipped|dead)$")]
     state: Option<String>,
     /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// Cursor from the previous page.
     cursor: Option<String>,

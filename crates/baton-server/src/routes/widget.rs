@@ -126,7 +126,8 @@ pub struct WidgetStartBody {
     /// The customer.
     #[serde(default)]
     pub customer: WidgetCustomerBody,
-    /// The page the widget runs on.
+    /// The page the widget runs on, at most 2000 characters.
+    #[schema(max_length = 2000)]
     pub page_url: Option<String>,
 }
 
