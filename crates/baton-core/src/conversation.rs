@@ -256,6 +256,10 @@ pub struct Conversation {
     /// first-reply timer).
     #[serde(default)]
     pub agent_replied: bool,
+    /// Whether its owner was already told she is late with the first reply (the timer's first
+    /// stage; the second offers it to the team).
+    #[serde(default)]
+    pub first_reply_alerted: bool,
 }
 
 impl Conversation {
@@ -300,6 +304,7 @@ impl Conversation {
             routing: None,
             back_at: None,
             agent_replied: false,
+            first_reply_alerted: false,
         }
     }
 
@@ -545,8 +550,9 @@ pub enum EventKind {
         /// The address.
         email: EmailAddress,
     },
-    /// The owner did not write to the customer within the queue's first-reply time; the
-    /// router offers the conversation to someone else (a queue transfer by the system).
+    /// The owner did not write to the customer within the queue's first-reply time: she is
+    /// told so; if she still has not written after the queue's grace time, the router offers
+    /// the conversation to someone else (a queue transfer by the system).
     FirstReplyOverdue {
         /// The owner.
         agent: AgentId,
@@ -726,7 +732,7 @@ pub enum Command {
         stage: u32,
     },
     /// The owner has not written to the customer within the queue's first-reply time (the
-    /// router's timer): recorded, refused once she has.
+    /// router's timer): recorded once per assignment, refused once she has written.
     FlagFirstReplyOverdue {
         /// The queue's first-reply time.
         after_secs: u64,
@@ -1189,7 +1195,9 @@ pub fn decide(
             s => return Err(invalid("position", s)),
         },
         Command::FlagFirstReplyOverdue { after_secs } => match (state, &conv.assignee) {
-            (S::Assigned, Some(agent)) if !conv.agent_replied && conv.transfer.is_none() => {
+            (S::Assigned, Some(agent))
+                if !conv.agent_replied && !conv.first_reply_alerted && conv.transfer.is_none() =>
+            {
                 vec![EventKind::FirstReplyOverdue {
                     agent: agent.clone(),
                     after_secs: *after_secs,
@@ -1354,6 +1362,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
         }
         EventKind::Assigned { agent, .. } => {
             conv.agent_replied = false;
+            conv.first_reply_alerted = false;
             conv.state = S::Assigned;
             conv.assignee = Some(agent.clone());
             conv.offer = None;
@@ -1390,6 +1399,7 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
             conv.transfer = None;
             conv.offer = None;
             conv.agent_replied = false;
+            conv.first_reply_alerted = false;
             match to_agent {
                 Some(agent) => {
                     conv.assignee = Some(agent.clone());
@@ -1434,8 +1444,8 @@ pub fn apply(conv: &mut Conversation, event: &EventKind, at: Timestamp) {
         }
         EventKind::DraftUsed { .. }
         | EventKind::CustomerEmailSet { .. }
-        | EventKind::CapacityOverridden { .. }
-        | EventKind::FirstReplyOverdue { .. } => {}
+        | EventKind::CapacityOverridden { .. } => {}
+        EventKind::FirstReplyOverdue { .. } => conv.first_reply_alerted = true,
         EventKind::BriefBuilt { brief } => {
             conv.llm_summary = (brief["summary_source"] == "llm")
                 .then(|| brief["summary"].as_str().map(String::from))

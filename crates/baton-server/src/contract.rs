@@ -130,3 +130,39 @@ pub fn document_errors(doc: &mut OpenApi) {
         }
     }
 }
+
+/// Constraints of request documents that their Rust types cannot state, added to the schemas
+/// in `components`: which settings a bot `type` requires.
+pub fn constrain_documents(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let Some(bot) = components.schemas.get("BotConfig").cloned() else {
+        return;
+    };
+    let requires = |kind: &str, field: &str| {
+        serde_json::json!({
+            "type": "object",
+            "properties": {"type": {"type": "string", "enum": [kind]}},
+            "required": ["type", field],
+        })
+    };
+    let constrained = serde_json::json!({
+        "allOf": [
+            bot,
+            {"oneOf": [
+                {"type": "object", "properties": {"type": {"type": "string", "enum": ["none", "kb"]}}},
+                requires("webhook", "webhook"),
+                requires("llm", "llm"),
+            ]},
+        ],
+        "description": "The bot configuration: `webhook` settings are required when `type` is \
+                        `webhook`, `llm` settings when it is `llm`.",
+    });
+    match serde_json::from_value(constrained) {
+        Ok(schema) => {
+            components.schemas.insert("BotConfig".into(), schema);
+        }
+        Err(e) => tracing::error!(error = %e, "BotConfig schema constraints do not parse"),
+    }
+}

@@ -97,9 +97,11 @@ pub enum SettingsError {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractorSpec {
-    /// Field name in the brief.
+    /// Field name in the brief: 1-40 of `a-z`, `0-9`, `_`, starting with a letter; unique.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,39}$")]
     pub name: String,
-    /// Regular expression (Rust `regex` syntax).
+    /// Regular expression (Rust `regex` syntax) that does not match the empty text.
+    #[schema(min_length = 1, max_length = 500)]
     pub pattern: String,
 }
 
@@ -111,6 +113,7 @@ pub struct ReviewSettings {
     pub enabled: bool,
     /// Replies below this confidence (0-1) are held. Default 0.5.
     #[serde(default = "default_review_threshold")]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub threshold: f64,
 }
 

@@ -529,7 +529,7 @@ pub struct RoutingView {
     #[schema(value_type = Option<Object>)]
     pub explanation: Option<Value>,
     /// Whether `why_not_me` comes from the live router (false: this instance does not route
-    /// the tenant right now; ask again).
+    /// the tenant, and worked it out from the stored state, which may lag a few seconds).
     pub live: bool,
     /// Why it is not offered to you now, in words (your status, queue, skills, languages,
     /// capacity, a cool-down after your decline, the queue's hours, others ahead of it).

@@ -193,6 +193,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     contract::document_errors(&mut doc);
+    contract::constrain_documents(&mut doc);
     (router, doc)
 }
 

@@ -952,6 +952,11 @@ async fn openapi_states_the_constraints_the_server_checks() {
         ("SkillView", "level", 1.0, 10.0),
         ("CreateAgentBody", "capacity", 1.0, 100.0),
         ("QueueBody", "offer_timeout_secs", 5.0, 600.0),
+        ("KbSettings", "threshold", 0.0, 1.0),
+        ("KbSettings", "max_articles", 1.0, 10.0),
+        ("WebhookSettings", "timeout_ms", 100.0, 30_000.0),
+        ("LlmSettings", "temperature", 0.0, 2.0),
+        ("ReviewSettings", "threshold", 0.0, 1.0),
     ] {
         let p = property(schema, field);
         assert_eq!(p["minimum"].as_f64(), Some(min), "{schema}.{field}: {p}");
@@ -963,6 +968,10 @@ async fn openapi_states_the_constraints_the_server_checks() {
         ("TransferBody", "note", 2_000),
         ("CustomerBody", "name", 200),
         ("ArticleBody", "title", 200),
+        ("LlmSettings", "model", 200),
+        ("LlmSettings", "system_prompt", 20_000),
+        ("CannedResponse", "title", 200),
+        ("WhatsappConfig", "access_token", 1024),
     ] {
         let p = property(schema, field);
         assert_eq!(p["maxLength"].as_u64(), Some(max), "{schema}.{field}: {p}");
@@ -972,6 +981,10 @@ async fn openapi_states_the_constraints_the_server_checks() {
         ("UseDraftBody", "action", "edited"),
         ("QueueBody", "strategy", "best_match"),
         ("CreateAgentBody", "role", "supervisor"),
+        ("ExtractorSpec", "name", "[a-z]"),
+        ("CannedResponse", "id", "[a-z0-9_:.-]"),
+        ("WhatsappConfig", "api_version", "[A-Za-z0-9.]"),
+        ("WebhookSettings", "url", "https?://"),
     ] {
         let p = property(schema, field);
         let pattern = p["pattern"]
@@ -997,6 +1010,11 @@ async fn openapi_states_the_constraints_the_server_checks() {
         }
     }
     assert!(limits >= 4, "{limits} limit parameters");
+    // A bot `type` names the settings it requires.
+    let bot = schemas["BotConfig"]["allOf"][1]["oneOf"].to_string();
+    for required in [r#"["type","webhook"]"#, r#"["type","llm"]"#] {
+        assert!(bot.contains(required), "BotConfig: {bot}");
+    }
 }
 
 /// No schema combines (`allOf`) a closed schema (`additionalProperties: false`, from

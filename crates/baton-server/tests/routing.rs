@@ -911,6 +911,29 @@ async fn a_lapse_sets_the_agent_away_and_she_gets_it_again_when_back(backend: Ba
     );
     let a_why = why(a_token.clone()).await;
     assert!(a_why.contains("your status is away"), "{a_why}");
+    // An instance that does not route the tenant works the same answer out of the store.
+    let store = baton_store::connect(app.db.url()).await.unwrap();
+    let tenant = baton_core::TenantId::parse(&app.tenant).unwrap();
+    let conversation = baton_core::ConversationId::parse(&id).unwrap();
+    for (agent, live) in [(&b, &b_why), (&a, &a_why)] {
+        let agent = baton_core::AgentId::parse(agent).unwrap();
+        let stored = baton_engine::routing::live::why_not_stored(
+            store.as_ref(),
+            &tenant,
+            &conversation,
+            &agent,
+            baton_core::Timestamp::from_millis(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as i64,
+            ),
+        )
+        .await
+        .unwrap()
+        .expect("a waiting conversation has reasons");
+        assert_eq!(&json!(stored).to_string(), live, "stored and live disagree");
+    }
     set_status(&app, &a_token, "available").await;
     assert_eq!(get(&app, &id).await["offer"]["agent"], a.as_str());
     let log = events(&app, &id).await;
@@ -1197,8 +1220,9 @@ async fn agent_and_queue_edits_route_at_once(backend: Backend) {
 }
 
 /// A queue's first-reply timer: an owner who has not written to the customer in time is
-/// flagged and the conversation is offered to a colleague (she keeps it until one accepts);
-/// one who replied in time is left alone.
+/// alerted first; when she still has not written after the grace time, the conversation is
+/// offered to a colleague (she keeps it until one accepts); one who replied in time is left
+/// alone.
 async fn a_missed_first_reply_offers_the_conversation_to_a_colleague(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "routing_first_reply").await else {
         return;
@@ -1207,7 +1231,8 @@ async fn a_missed_first_reply_offers_the_conversation_to_a_colleague(backend: Ba
         .post(
             "/v1/queues",
             &app.admin_token,
-            json!({"id": "support", "name": "support", "settings": {"first_reply_secs": 5}}),
+            json!({"id": "support", "name": "support",
+                   "settings": {"first_reply_secs": 5, "first_reply_grace_secs": 3}}),
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.body);
@@ -1231,7 +1256,19 @@ async fn a_missed_first_reply_offers_the_conversation_to_a_colleague(backend: Ba
     let flagged = wait_for(&mut socket, 15, |e| e["type"] == "first_reply_overdue").await;
     assert_eq!(flagged["conversation_id"], silent.as_str(), "{flagged}");
     assert_eq!(flagged["data"]["agent"], a.as_str());
-    let offered = wait_for(&mut socket, 5, |e| is(e, "offered", &silent)).await;
+    let alerted_at = std::time::Instant::now();
+    // The alert first: nobody else is offered it during the grace time.
+    let view = get(&app, &silent).await;
+    assert!(
+        view["transfer"].is_null(),
+        "offered before the grace time: {view}"
+    );
+    let offered = wait_for(&mut socket, 10, |e| is(e, "offered", &silent)).await;
+    assert!(
+        alerted_at.elapsed() >= std::time::Duration::from_secs(2),
+        "offered {:?} after the alert, grace is 3 s",
+        alerted_at.elapsed()
+    );
     assert_eq!(offered["data"]["agent"], b.as_str());
     let view = get(&app, &silent).await;
     assert_eq!(
@@ -1275,6 +1312,26 @@ async fn the_default_queue_is_named(backend: Backend) {
         "{}",
         listed.body
     );
+    // Filtering by the default queue finds the conversations it holds without naming it, and
+    // only routed ones (a conversation still with the bot is in no queue).
+    let bot_only = new_conversation(&app, 2).await;
+    let by_queue = app
+        .get("/v1/conversations?queue=general", &app.admin_token)
+        .await;
+    assert_eq!(by_queue.status, 200, "{}", by_queue.body);
+    let ids: Vec<&str> = by_queue.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![id.as_str()], "{}", by_queue.body);
+    assert_ne!(bot_only, id);
+    queue(&app, "billing", 30).await;
+    let other = app
+        .get("/v1/conversations?queue=billing", &app.admin_token)
+        .await;
+    assert_eq!(other.body["items"], json!([]), "{}", other.body);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
     let text = metrics.text().await.unwrap();
     assert!(!text.contains("queue=\"\""), "{text}");

@@ -224,6 +224,9 @@ pub struct ConversationFilter {
     pub state: Option<baton_core::ConversationState>,
     /// Only in this queue.
     pub queue: Option<QueueId>,
+    /// `queue` is the tenant's default queue, which also holds the routed conversations
+    /// without a queue or whose queue no longer exists (see [`AgentScope`]).
+    pub queue_is_default: bool,
     /// Only assigned to this agent.
     pub assignee: Option<AgentId>,
     /// Only of this customer.

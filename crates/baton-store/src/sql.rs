@@ -655,7 +655,16 @@ fn conversations_query(
         q.and("state =", Arg::Text(state.as_str().to_string()));
     }
     if let Some(queue) = &filter.queue {
-        q.and("queue =", Arg::Text(queue.to_string()));
+        let p = q.bind(Arg::Text(queue.to_string()));
+        if filter.queue_is_default {
+            q.sql.push_str(&format!(
+                " AND (queue = {p} OR (state <> 'bot' AND (queue IS NULL OR NOT EXISTS \
+                 (SELECT 1 FROM queues q WHERE q.tenant = conversations.tenant \
+                 AND q.id = conversations.queue))))"
+            ));
+        } else {
+            q.sql.push_str(&format!(" AND queue = {p}"));
+        }
     }
     if let Some(assignee) = &filter.assignee {
         q.and("assignee =", Arg::Text(assignee.to_string()));

@@ -1805,6 +1805,11 @@ fn a_first_reply_is_overdue_only_until_the_owner_writes() {
             after_secs: 60
         }]
     );
+    // Told once: a second flag for the same assignment is refused.
+    let mut flagged = c.clone();
+    ok(&mut flagged, &overdue, &Actor::System);
+    assert!(flagged.first_reply_alerted);
+    refused(&flagged, &overdue, &Actor::System);
     ok(&mut c, &agent_says(1), &agent(1));
     assert!(c.agent_replied);
     assert!(matches!(
@@ -1815,6 +1820,12 @@ fn a_first_reply_is_overdue_only_until_the_owner_writes() {
     ok(&mut c, &transfer(Some(2), None, false), &agent(1));
     ok(&mut c, &Command::Accept, &agent(2));
     assert!(!c.agent_replied);
+    // The new owner is told for herself, even after her predecessor was.
+    let mut late = flagged;
+    ok(&mut late, &transfer(Some(2), None, false), &agent(1));
+    ok(&mut late, &Command::Accept, &agent(2));
+    assert!(!late.first_reply_alerted);
+    ok(&mut late, &overdue, &Actor::System);
     refused(&in_state(S::Queued), &overdue, &Actor::System);
 }
 

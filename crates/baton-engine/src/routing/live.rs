@@ -347,7 +347,7 @@ impl TenantRouter {
                 .setup
                 .first_reply
                 .get(&self.queue_of(c))
-                .map(|secs| at.plus_millis((*secs as i64).saturating_mul(1000))),
+                .map(|timer| timer.due(at, c.first_reply_alerted)),
             _ => None,
         };
         if let Some(old) = self.first_reply_due.remove(&c.id) {
@@ -367,9 +367,10 @@ impl TenantRouter {
             .unwrap_or_else(|| self.setup.default_queue.clone())
     }
 
-    /// Flags a conversation whose owner missed the first-reply time and offers it to the
-    /// queue's other agents (a queue transfer by the system; she keeps it until one accepts).
-    /// Nothing happens when she replied, or it moved on, meanwhile.
+    /// The first-reply timer of a conversation is due: its owner is alerted
+    /// (`first_reply_overdue`) and, once the queue's grace time has passed too, it is offered
+    /// to the queue's other agents (a queue transfer by the system; she keeps it until one
+    /// accepts). Nothing happens when she replied, or it moved on, meanwhile.
     async fn first_reply_overdue(
         &self,
         tx: &mut dyn Tx,
@@ -380,32 +381,39 @@ impl TenantRouter {
             return Ok(());
         };
         let queue = self.queue_of(&conv);
-        let Some(&secs) = self.setup.first_reply.get(&queue) else {
+        let Some(&timer) = self.setup.first_reply.get(&queue) else {
             return Ok(());
         };
-        let due = conv
-            .assigned_at
-            .map(|at| at.plus_millis((secs as i64).saturating_mul(1000)));
-        if due.is_none_or(|due| due > now) {
+        let Some(assigned_at) = conv.assigned_at else {
             return Ok(());
-        }
-        if !self
-            .run(
-                tx,
-                id,
-                &Command::FlagFirstReplyOverdue { after_secs: secs },
-                &Actor::System,
-                None,
-                now,
-            )
-            .await?
+        };
+        if conv.state != ConversationState::Assigned
+            || conv.agent_replied
+            || conv.transfer.is_some()
         {
             return Ok(());
         }
+        let mut alerted = conv.first_reply_alerted;
+        if !alerted {
+            if timer.due(assigned_at, false) > now {
+                return Ok(());
+            }
+            let flag = Command::FlagFirstReplyOverdue {
+                after_secs: timer.after_secs,
+            };
+            if !self.run(tx, id, &flag, &Actor::System, None, now).await? {
+                return Ok(());
+            }
+            alerted = true;
+        }
+        if !alerted || timer.due(assigned_at, true) > now {
+            return Ok(());
+        }
+        let waited = timer.after_secs.saturating_add(timer.grace_secs);
         let transfer = Command::Transfer {
             to_agent: None,
             to_queue: Some(queue),
-            note: format!("No first reply within {secs} s: offered to the team."),
+            note: format!("No first reply within {waited} s: offered to the team."),
             expires_at: now.plus_millis(30_000),
             override_owner: true,
         };
@@ -416,24 +424,7 @@ impl TenantRouter {
 
     /// The customer's language and previous agent, looked up once per waiting conversation.
     async fn look_up(&self, c: &Conversation) -> StoreResult<Seen> {
-        let profile = self.store.customer(&self.tenant, &c.customer).await?;
-        let language = profile
-            .and_then(|p| p.language)
-            .or_else(|| {
-                c.attributes
-                    .get("language")
-                    .and_then(|v| v.as_str())
-                    .map(String::from)
-            })
-            .and_then(|l| primary_language(&l));
-        let previous_agent = self
-            .store
-            .previous_agent(&self.tenant, &c.customer, &c.id)
-            .await?;
-        Ok(Seen {
-            language,
-            previous_agent,
-        })
+        look_up(self.store.as_ref(), &self.tenant, c).await
     }
 
     /// Brings the router's view of one conversation in line with its stored projection.
@@ -699,6 +690,95 @@ impl TenantRouter {
     pub fn position(&self, id: &ConversationId) -> Option<baton_core::routing::Position> {
         self.router.position_of(id)
     }
+}
+
+/// The customer's language and previous agent of a waiting conversation.
+async fn look_up(store: &dyn Store, tenant: &TenantId, c: &Conversation) -> StoreResult<Seen> {
+    let profile = store.customer(tenant, &c.customer).await?;
+    let language = profile
+        .and_then(|p| p.language)
+        .or_else(|| {
+            c.attributes
+                .get("language")
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        })
+        .and_then(|l| primary_language(&l));
+    let previous_agent = store.previous_agent(tenant, &c.customer, &c.id).await?;
+    Ok(Seen {
+        language,
+        previous_agent,
+    })
+}
+
+/// Why `agent` is not offered a conversation now, worked out from the stored state alone: what
+/// an instance that does not route the tenant answers (the router of the instance that does
+/// may know a few seconds more). The same rules as the live router's
+/// [`Router::why_not`](baton_core::routing::Router::why_not), asked of a router that holds
+/// just this conversation and this agent, with her load and the line read from the store.
+/// `None` when the conversation does not exist or is not routed (closed, with the bot).
+pub async fn why_not_stored(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    agent: &AgentId,
+    now: Timestamp,
+) -> StoreResult<Option<Vec<String>>> {
+    let Some(conv) = store.conversation(tenant, id).await? else {
+        return Ok(None);
+    };
+    let business_hours = tenant_calendar(store, tenant).await?;
+    let mut queues = store.queues(tenant).await?;
+    queues.sort_by(|a, b| a.id.cmp(&b.id));
+    let setup = setup(&queues, business_hours.as_ref(), now);
+    let memory: RoutingMemory = store
+        .routing_memory(tenant)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let seen = match memory.seen.get(&conv.id) {
+        Some(seen) => Some(seen.clone()),
+        None if waiting(&conv) => Some(look_up(store, tenant, &conv).await?),
+        None => None,
+    };
+    let Some(info) = conversation_info(&conv, &setup, seen.as_ref()) else {
+        return Ok(None);
+    };
+    let me = store.agent(tenant, agent).await?;
+    let load = match &me {
+        Some(_) => {
+            let mut tx = store.begin().await?;
+            tx.agent_load(tenant, agent).await?
+        }
+        None => 0,
+    };
+    let agents: Vec<_> = me
+        .iter()
+        .map(|a| agent_info(a, &setup, 0, a.status_changed_at))
+        .collect();
+    let mut router = Router::new(setup.config.clone(), agents, vec![info])
+        .map_err(|e| StoreError::Corrupt(format!("routing state: {e}")))?;
+    router.remember(&memory.router);
+    let Some(mut why) = router.why_not(id, agent, now) else {
+        return Ok(None);
+    };
+    let holds_it = conv.assignee.as_ref() == Some(agent)
+        || conv.offer.as_ref().is_some_and(|o| &o.agent == agent);
+    if let Some(a) = me.filter(|_| !holds_it)
+        && load >= a.capacity
+    {
+        why.push(format!(
+            "you are at capacity ({load} of {} in use)",
+            a.capacity
+        ));
+    }
+    if why.is_empty()
+        && waiting(&conv)
+        && let Some(p) = conv.position.filter(|p| *p > 1)
+    {
+        why.push(format!("{} conversation(s) are ahead of it in line", p - 1));
+    }
+    Ok(Some(why))
 }
 
 /// Whether the router's state and the stored one agree (who holds it, not since when).

@@ -65,7 +65,7 @@ pub use settings::{
 
 use baton_core::routing::Position;
 use baton_core::{AgentId, ConversationId, TenantId, Timestamp};
-use baton_store::{Store, StoredEvent};
+use baton_store::{Store, StoreResult, StoredEvent};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -362,23 +362,25 @@ impl Routing {
             .ok()?
     }
 
-    /// Why the live router does not offer a conversation to `agent` now (see
-    /// [`baton_core::routing::Router::why_not`]); `None` when it does not track the
-    /// conversation or this instance does not route its tenant.
+    /// Why a conversation is not offered to `agent` now (see
+    /// [`baton_core::routing::Router::why_not`]), and whether the live router said so (true)
+    /// or, on an instance that does not route the tenant, the stored state
+    /// ([`live::why_not_stored`]). `None` when it is not routed (closed, with the bot).
     pub async fn why_not(
         &self,
         tenant: &TenantId,
         id: &ConversationId,
         agent: &AgentId,
-    ) -> Option<Vec<String>> {
+    ) -> StoreResult<Option<(Vec<String>, bool)>> {
         let (answer, wait) = oneshot::channel();
-        if !self.send(tenant, Input::WhyNot(id.clone(), agent.clone(), answer)) {
-            return None;
+        if self.send(tenant, Input::WhyNot(id.clone(), agent.clone(), answer))
+            && let Ok(Ok(live)) = tokio::time::timeout(Duration::from_secs(2), wait).await
+        {
+            return Ok(live.map(|why| (why, true)));
         }
-        tokio::time::timeout(Duration::from_secs(2), wait)
-            .await
-            .ok()?
-            .ok()?
+        let stored =
+            live::why_not_stored(self.inner.store.as_ref(), tenant, id, agent, now()).await?;
+        Ok(stored.map(|why| (why, false)))
     }
 
     /// Makes the tenant's router rebuild from the store (e.g. after a change it cannot see in
@@ -398,7 +400,7 @@ impl Routing {
 }
 
 /// Conversation events that never change who waits for or holds a conversation.
-const NOT_ROUTING: [&str; 13] = [
+const NOT_ROUTING: [&str; 12] = [
     "started",
     "message_added",
     "escalation_evaluated",
@@ -411,7 +413,6 @@ const NOT_ROUTING: [&str; 13] = [
     "customer_email_set",
     "queue_positions",
     "capacity_overridden",
-    "first_reply_overdue",
 ];
 
 /// What an event means to the router.

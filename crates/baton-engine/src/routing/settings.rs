@@ -35,7 +35,9 @@
 //!   is never a decline.
 //! - `first_reply_secs` (off by default; 5-86400): an assigned conversation whose agent has
 //!   not written to the customer this long after taking it is flagged (`first_reply_overdue`,
-//!   on the live stream) and offered to the queue's other agents as a queue transfer by the
+//!   on the live stream: her console alerts her). If she still has not written
+//!   `first_reply_grace_secs` later (default 60, 0-86400; 0 = at once), it is offered to the
+//!   queue's other agents (supervisors who are members included) as a queue transfer by the
 //!   system: she keeps it (and may still answer, or withdraw the transfer) until one of them
 //!   accepts.
 //! - `weights`: the `best_match` score weights (each 0-100).
@@ -99,6 +101,9 @@ pub struct QueueSettings {
     /// someone else (off when absent).
     #[serde(default)]
     pub first_reply_secs: Option<u64>,
+    /// Seconds between the first-reply alert and the offer to the team (default 60).
+    #[serde(default)]
+    pub first_reply_grace_secs: Option<u64>,
     /// Overflow steps.
     #[serde(default)]
     pub overflow: Vec<OverflowStep>,
@@ -148,6 +153,9 @@ pub fn parse_queue_settings(
         .is_some_and(|s| !(5..=86_400).contains(&s))
     {
         return Err("settings.first_reply_secs must be between 5 and 86400".into());
+    }
+    if settings.first_reply_grace_secs.is_some_and(|s| s > 86_400) {
+        return Err("settings.first_reply_grace_secs must be at most 86400".into());
     }
     if let Some(w) = &settings.weights {
         for (name, v) in [

@@ -56,7 +56,32 @@ pub struct Setup {
     /// The calendar each queue follows, if any (its own hours, else the tenant's).
     pub calendars: Vec<(QueueId, Calendar)>,
     /// The first-reply time of each queue that has one.
-    pub first_reply: HashMap<QueueId, u64>,
+    pub first_reply: HashMap<QueueId, FirstReply>,
+}
+
+/// A queue's first-reply timer (`first_reply_secs`, `first_reply_grace_secs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstReply {
+    /// Seconds after the assignment at which the owner is alerted.
+    pub after_secs: u64,
+    /// Seconds after the alert at which the conversation is offered to the team.
+    pub grace_secs: u64,
+}
+
+/// `first_reply_grace_secs` when a queue does not set it.
+pub const DEFAULT_FIRST_REPLY_GRACE_SECS: u64 = 60;
+
+impl FirstReply {
+    /// When the next stage is due for a conversation assigned at `assigned_at`: the alert,
+    /// or once she was alerted, the offer to the team.
+    pub fn due(&self, assigned_at: Timestamp, alerted: bool) -> Timestamp {
+        let secs = if alerted {
+            self.after_secs.saturating_add(self.grace_secs)
+        } else {
+            self.after_secs
+        };
+        assigned_at.plus_millis(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX))
+    }
 }
 
 impl Setup {
@@ -178,8 +203,17 @@ pub fn setup(queues: &[Queue], business_hours: Option<&Calendar>, now: Timestamp
             cfg.decline_cooldown_secs = secs;
         }
         cfg.missed_offer = settings.missed_offer;
-        if let Some(secs) = settings.first_reply_secs {
-            first_reply.insert(q.id.clone(), secs);
+        if let Some(after_secs) = settings.first_reply_secs {
+            let grace_secs = settings
+                .first_reply_grace_secs
+                .unwrap_or(DEFAULT_FIRST_REPLY_GRACE_SECS);
+            first_reply.insert(
+                q.id.clone(),
+                FirstReply {
+                    after_secs,
+                    grace_secs,
+                },
+            );
         }
         let own = settings.hours.and_then(|h| Calendar::new(h).ok());
         if let Some(calendar) = own.or_else(|| business_hours.cloned()) {

@@ -170,6 +170,8 @@ function onEvent(e) {
   if (e.type === "lagged") return scheduleRefresh();
   const d = e.data || {};
   if (e.type === "offered" && S.me && d.agent === S.me.id) notifyOffer(e.conversation_id);
+  // The first-reply timer's alert: write to the customer before it goes to the team.
+  if (e.type === "first_reply_overdue" && S.me && d.agent === S.me.id) notify("The customer is waiting for your first reply", "No reply within " + d.after_secs + " s. Write to them now, or it will be offered to your team.", e.conversation_id);
   // Set away by the system (a missed offer, a closed connection): say so, show the new status.
   if (e.type === "agent_status_changed" && S.me && d.agent === S.me.id && d.after) {
     S.me.status = d.after.status;

@@ -76,9 +76,11 @@ pub struct BotConfig {
 pub struct KbSettings {
     /// Confidence in [0, 1] from which the bot answers with the top article; below it the bot
     /// says it is unsure and asks a clarifying question.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub threshold: f64,
     /// How many articles to retrieve (1-10): the answer names the others as "see also", the
     /// LLM bot gets them all as context.
+    #[schema(minimum = 1, maximum = 10)]
     pub max_articles: usize,
 }
 
@@ -97,13 +99,23 @@ impl Default for KbSettings {
 pub struct WebhookSettings {
     /// Where Baton posts each customer message (http or https).
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
+    )]
     pub url: String,
     /// Signing secret: `whsec_<base64>` (Standard Webhooks; the decoded bytes are the key) or
     /// any other string (its UTF-8 bytes are the key).
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^(whsec_([A-Za-z0-9+/]{4})+|[^w][\s\S]*|w[^h][\s\S]*|wh[^s][\s\S]*|whs[^e][\s\S]*|whse[^c][\s\S]*|whsec[^_][\s\S]*|w|wh|whs|whse|whsec)$"
+    )]
     pub secret: String,
     /// How long to wait for the reply (100-30000 ms).
     #[serde(default = "default_webhook_timeout")]
+    #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: u64,
 }
 
@@ -117,21 +129,30 @@ fn default_webhook_timeout() -> u64 {
 pub struct LlmSettings {
     /// The API root, e.g. `https://api.openai.com/v1`; Baton posts to `{base_url}/chat/completions`.
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
+    )]
     pub base_url: String,
     /// The model name.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub model: String,
     /// Sent as `Authorization: Bearer <api_key>`; optional for local servers that need none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub api_key: Option<String>,
     /// How long to wait for the completion (100-30000 ms).
     #[serde(default = "default_llm_timeout")]
+    #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: u64,
     /// Replaces Baton's default instructions (the knowledge-base context is always added).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 20000)]
     pub system_prompt: Option<String>,
     /// Sampling temperature (0-2); the endpoint's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
 }
 

@@ -27,8 +27,10 @@ struct AuditQuery {
     /// Only changes made by this agent.
     agent: Option<String>,
     /// At or after (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
     /// Before (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
     /// 1-500, default 50.
     #[param(minimum = 1, maximum = 500)]

@@ -66,8 +66,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct TemplateRef {
     /// The template's name, e.g. `"follow_up"`.
+    #[schema(min_length = 1, max_length = 512, pattern = "\\S")]
     pub name: String,
     /// Its language code, e.g. `"en_US"`.
+    #[schema(min_length = 1, max_length = 16, pattern = "\\S")]
     pub language: String,
 }
 
@@ -76,18 +78,27 @@ pub struct TemplateRef {
 #[serde(deny_unknown_fields)]
 pub struct WhatsappConfig {
     /// The *Phone number ID* from the Meta app dashboard (not the phone number).
+    #[schema(pattern = "^\\s*[A-Za-z0-9]{1,64}\\s*$")]
     pub phone_number_id: String,
     /// A system-user access token with `whatsapp_business_messaging`. `"***"` keeps the stored one.
+    #[schema(min_length = 1, max_length = 1024, pattern = "\\S")]
     pub access_token: String,
     /// The Meta app's secret, which signs webhooks (`X-Hub-Signature-256`). `"***"` keeps it.
+    #[schema(min_length = 1, max_length = 1024, pattern = "\\S")]
     pub app_secret: String,
     /// The verify token you type in the dashboard for the handshake. `"***"` keeps it.
+    #[schema(min_length = 1, max_length = 1024, pattern = "\\S")]
     pub verify_token: String,
     /// The Graph API host; default `https://graph.facebook.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
+    )]
     pub api_base_url: Option<String>,
     /// The Graph API version, e.g. `"v23.0"`; default the one Baton was tested with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9.]{1,16}$")]
     pub api_version: Option<String>,
     /// Sent instead of a reply when the customer last wrote more than 24 hours ago.
     #[serde(default, skip_serializing_if = "Option::is_none")]

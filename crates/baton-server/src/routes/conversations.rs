@@ -164,8 +164,10 @@ struct ListQuery {
     /// Assignee agent id (`me` for yourself).
     assignee: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
     /// Created before (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
     /// 1-500.
     #[param(minimum = 1, maximum = 500)]
@@ -183,7 +185,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Page<ConversationView>>> {
     let me = principal.require_role(Role::Agent)?.clone();
-    let filter = ConversationFilter {
+    let mut filter = ConversationFilter {
         state: q
             .state
             .map(|s| {
@@ -226,7 +228,14 @@ async fn list(
             .transpose()?,
         customer: None,
         visible_to: scope_of(&state, &principal).await?,
+        ..Default::default()
     };
+    if let Some(queue) = &filter.queue {
+        // The default queue is named on conversations that have none; filtering by it finds them.
+        let mut queues = state.store.queues(&principal.tenant).await?;
+        queues.sort_by(|a, b| a.id.cmp(&b.id));
+        filter.queue_is_default = baton_engine::routing::snapshot::default_queue(&queues) == *queue;
+    }
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -323,16 +332,17 @@ async fn routing_for_me(
     let agent = principal
         .agent()
         .ok_or_else(|| ApiError::forbidden("only people have routing reasons"))?;
-    let why_not_me = state
+    let (why_not_me, live) = state
         .routing
         .why_not(&principal.tenant, &conv.id, agent)
-        .await;
+        .await?
+        .unwrap_or_default();
     Ok(Json(RoutingView {
         state: conv.state.as_str().to_string(),
         offered_to: conv.offer.as_ref().map(|o| o.agent.to_string()),
         explanation: conv.routing.clone(),
-        live: why_not_me.is_some(),
-        why_not_me: why_not_me.unwrap_or_default(),
+        live,
+        why_not_me,
     }))
 }
 

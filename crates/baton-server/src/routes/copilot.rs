@@ -37,11 +37,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CannedResponse {
-    /// Id.
+    /// Id: 1-60 of `a-z`, `0-9`, `_`, `-`, `:`, `.`; unique in the list.
+    #[schema(pattern = "^[a-z0-9_:.-]{1,60}$")]
     pub id: String,
     /// Title.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     /// Text with placeholders.
+    #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
     pub text: String,
     /// Words that make it relevant.
     #[serde(default)]

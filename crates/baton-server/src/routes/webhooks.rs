@@ -51,6 +51,7 @@ struct CreateWebhookBody {
     )]
     url: String,
     /// Public event names (`conversation.handoff_requested`...), or `"*"` for all.
+    #[schema(schema_with = event_names)]
     events: Vec<String>,
     /// Only conversations on this channel (`web`, `whatsapp`, `sms`...), when set.
     #[serde(default)]
@@ -76,6 +77,7 @@ struct UpdateWebhookBody {
     url: Option<String>,
     /// New event list (replaces the old one).
     #[serde(default)]
+    #[schema(schema_with = event_names)]
     events: Option<Vec<String>>,
     /// Pause (`false`) or resume (`true`); a paused webhook gets no new deliveries.
     #[serde(default)]
@@ -172,6 +174,23 @@ pub fn valid_url(field: &str, raw: &str) -> ApiResult<String> {
         return Err(bad());
     }
     Ok(raw.to_string())
+}
+
+/// The schema of an event list: at least one of the public names, or `"*"`.
+fn event_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let names = PUBLIC_EVENTS.iter().map(|(public, _)| *public).chain(["*"]);
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .min_items(Some(1))
+        .description(Some(
+            "Public event names (`conversation.handoff_requested`...), or `\"*\"` for all",
+        ))
+        .build()
 }
 
 /// The known public event names, for error messages.

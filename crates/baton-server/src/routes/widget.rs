@@ -110,10 +110,13 @@ async fn rotate_key(
 #[serde(deny_unknown_fields)]
 pub struct WidgetCustomerBody {
     /// Name.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
-    /// Email.
+    /// Email (blank or with an `@` and no whitespace).
+    #[schema(max_length = 254, pattern = "^(\\s*|[^\\s]*@[^\\s]*)$")]
     pub email: Option<String>,
-    /// Language (BCP 47).
+    /// Language (BCP 47, e.g. `en`, `pt-BR`).
+    #[schema(max_length = 16, pattern = "^(\\s*|[A-Za-z0-9-]*)$")]
     pub language: Option<String>,
 }
 
