@@ -164,41 +164,21 @@ pub async fn build(
     Ok(Some(value))
 }
 
-/// After a handoff, records the brief as a `brief_built` event so subscribers (webhooks,
-/// ticketing, the console) get the full context with the handoff. Failures are logged: the
-/// handoff itself already committed.
-pub async fn record_after_handoff(state: &AppState, events: &[baton_store::StoredEvent]) {
-    let Some(handoff) = events.iter().find(|e| e.kind == "handoff_requested") else {
-        return;
+/// The brief recorded after a handoff (the follow-up job in [`crate::jobs`]): the brief with
+/// the LLM-written summary when the tenant configured an LLM. `None` when the conversation has
+/// no handoff to brief on.
+pub async fn build_for_handoff(
+    state: &AppState,
+    conv: &Conversation,
+) -> crate::error::ApiResult<Option<Value>> {
+    let Some(mut brief) = build(state, conv, None, crate::now()).await? else {
+        return Ok(None);
     };
-    let Some(id) = &handoff.conversation else {
-        return;
-    };
-    let result = async {
-        let conv = state.store.conversation(&handoff.tenant, id).await?;
-        let Some(conv) = conv else { return Ok(()) };
-        if let Some(mut brief) = build(state, &conv, None, crate::now()).await? {
-            if let Some(summary) = llm_summary(state, &conv).await {
-                brief["summary"] = Value::String(summary);
-                brief["summary_source"] = Value::String("llm".into());
-            }
-            let command = baton_core::conversation::Command::RecordBrief(brief);
-            baton_store::service::run_command(
-                state.store.as_ref(),
-                &handoff.tenant,
-                id,
-                &command,
-                &baton_core::conversation::Actor::System,
-                crate::now(),
-            )
-            .await?;
-        }
-        Ok::<(), crate::error::ApiError>(())
+    if let Some(summary) = llm_summary(state, conv).await {
+        brief["summary"] = Value::String(summary);
+        brief["summary_source"] = Value::String("llm".into());
     }
-    .await;
-    if let Err(e) = result {
-        tracing::warn!(conversation = %id, error = %e, "could not record the handoff brief");
-    }
+    Ok(Some(brief))
 }
 
 /// Instructions for the LLM-written summary.

@@ -15,6 +15,7 @@ pub mod dto;
 pub mod error;
 mod idempotency;
 mod input;
+pub mod jobs;
 pub mod knowledge;
 pub mod listen;
 mod metrics;
@@ -256,6 +257,7 @@ pub async fn serve(
         tokio::spawn(async move { routing.run(stopped).await })
     };
     let worker = tokio::spawn(presence::run_worker(state.clone(), stopped.clone()));
+    let jobs = tokio::spawn(jobs::run_worker(state.clone(), stopped.clone()));
     let deliveries = state
         .deliveries
         .run_worker
@@ -271,6 +273,7 @@ pub async fn serve(
     .await;
     let _ = stop.send(true);
     let _ = worker.await;
+    let _ = jobs.await;
     let _ = router.await;
     if let Some(deliveries) = deliveries {
         let _ = deliveries.await;

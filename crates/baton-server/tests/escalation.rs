@@ -89,6 +89,8 @@ async fn explicit_requests_escalate_and_negations_do_not() {
         conv.body["escalation"]["decision"]["reason"],
         "human_request"
     );
+    // The brief is a follow-up job of the handoff: recorded after it, outside the request.
+    app.settle().await;
     let events = app
         .get(&format!("/v1/conversations/{id}/events"), &app.admin_token)
         .await;

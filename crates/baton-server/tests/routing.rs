@@ -238,7 +238,7 @@ async fn offer_decline_accept(backend: Backend) {
         .await
         .iter()
         .map(|e| e["type"].as_str().unwrap().to_string())
-        // The brief is built in the handoff's request; routing follows it.
+        // The brief is a follow-up job of the handoff; its place among these varies.
         .filter(|k| k != "brief_built")
         .collect();
     assert!(
@@ -369,7 +369,7 @@ async fn away_releases_offers_and_available_gets_them(backend: Backend) {
         .await
         .iter()
         .map(|e| e["type"].as_str().unwrap().to_string())
-        // The brief is built in the handoff's request; routing follows it.
+        // The brief is a follow-up job of the handoff; its place among these varies.
         .filter(|k| k != "brief_built")
         .collect();
     assert!(
@@ -478,7 +478,7 @@ async fn auto_accept_and_overflow(backend: Backend) {
         .await
         .iter()
         .map(|e| e["type"].as_str().unwrap().to_string())
-        // The brief is built in the handoff's request; routing follows it.
+        // The brief is a follow-up job of the handoff; its place among these varies.
         .filter(|k| k != "brief_built")
         .collect();
     assert!(kinds.contains(&"queue_changed".to_string()), "{kinds:?}");
@@ -582,7 +582,7 @@ async fn transfer_to_an_agent_waits_for_the_accept(backend: Backend) {
         .await
         .iter()
         .map(|e| e["type"].as_str().unwrap().to_string())
-        // The brief is built in the handoff's request; routing follows it.
+        // The brief is a follow-up job of the handoff; its place among these varies.
         .filter(|k| k != "brief_built")
         .collect();
     assert!(
@@ -1327,11 +1327,6 @@ async fn the_default_queue_is_named(backend: Backend) {
         .collect();
     assert_eq!(ids, vec![id.as_str()], "{}", by_queue.body);
     assert_ne!(bot_only, id);
-    queue(&app, "billing", 30).await;
-    let other = app
-        .get("/v1/conversations?queue=billing", &app.admin_token)
-        .await;
-    assert_eq!(other.body["items"], json!([]), "{}", other.body);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
     let text = metrics.text().await.unwrap();
     assert!(!text.contains("queue=\"\""), "{text}");

@@ -35,6 +35,12 @@ use tokio::sync::broadcast;
 /// How long a claimed timer is hidden from other instances (see [`Store::due_timers`]).
 pub const TIMER_LEASE_MS: i64 = 30_000;
 
+/// The kind of a follow-up job's timer that records a conversation's handoff brief:
+/// `brief:{conversation id}`. Enqueued, due at once, in the transaction of the command whose
+/// events hand the conversation off; taken ([`Tx::take_timer`]) in the transaction that
+/// records the brief, so a brief is recorded once even when two workers ran the job.
+pub const BRIEF_JOB: &str = "brief:";
+
 /// Persistence for Baton. Every call that touches tenant data takes the tenant id.
 #[async_trait]
 pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
@@ -373,6 +379,9 @@ pub trait Tx: Send {
         memory: &serde_json::Value,
         now: Timestamp,
     ) -> StoreResult<()>;
+    /// Removes the tenant's timer of this kind; false when there was none (another worker
+    /// took it first).
+    async fn take_timer(&mut self, tenant: &TenantId, kind: &str) -> StoreResult<bool>;
     /// Sets (or with `None` removes) the tenant's timer of this kind.
     async fn set_timer(
         &mut self,

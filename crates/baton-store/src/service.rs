@@ -330,6 +330,11 @@ async fn append_with_messages(
     let mut stored = Vec::with_capacity(events.len());
     let mut messages = Vec::new();
     for event in events {
+        if matches!(event, EventKind::HandoffRequested { .. }) {
+            // The brief is a follow-up job, committed with the handoff (see BRIEF_JOB).
+            let job = format!("{}{}", crate::BRIEF_JOB, conv.id);
+            tx.set_timer(&conv.tenant, &job, Some(now)).await?;
+        }
         if let EventKind::MessageAdded { message: record } = event {
             let mut message = Message {
                 id: record.id.clone(),
@@ -435,6 +440,47 @@ pub async fn run_commands_as(
         conversation: conv,
         events: stored,
     })
+}
+
+/// The last step of a conversation's brief job ([`crate::BRIEF_JOB`]): takes the job's timer
+/// and records the brief (`brief_built`) in one transaction. False when there was nothing to
+/// do: another worker took the job first, the conversation is gone, or it no longer takes a
+/// brief (the job is dropped then too).
+pub async fn record_brief(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    brief: serde_json::Value,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let mut tx = store.begin().await?;
+    if !tx
+        .take_timer(tenant, &format!("{}{id}", crate::BRIEF_JOB))
+        .await?
+    {
+        return Ok(false);
+    }
+    let Some(mut conv) = tx.conversation_for_update(tenant, id).await? else {
+        tx.commit().await?;
+        return Ok(false);
+    };
+    let command = Command::RecordBrief(brief);
+    let recorded = match conversation::execute(&mut conv, &command, &Actor::System, now) {
+        Ok(events) => {
+            persist(tx.as_mut(), &conv, &events, &Actor::System, now).await?;
+            true
+        }
+        Err(_) => false,
+    };
+    tx.commit().await?;
+    Ok(recorded)
+}
+
+/// Drops a follow-up job nobody can run (an unknown kind, e.g. left by an older version).
+pub async fn drop_job(store: &dyn Store, tenant: &TenantId, kind: &str) -> StoreResult<()> {
+    let mut tx = store.begin().await?;
+    tx.take_timer(tenant, kind).await?;
+    tx.commit().await
 }
 
 /// When the offer of a transfer to a named agent lapses if `now` is when it is asked for: the

@@ -2220,6 +2220,15 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            async fn take_timer(&mut self, tenant: &TenantId, kind: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM timers WHERE tenant = $1 AND kind = $2")
+                    .bind(tenant.as_str())
+                    .bind(kind)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn set_timer(
                 &mut self,
                 tenant: &TenantId,

@@ -15,7 +15,7 @@ use baton_core::{
     Conversation, ConversationState, MessageRole, QueueId, TenantId, TransitionError,
 };
 use baton_store::service::{self, NewMessage};
-use baton_store::{Customer, Message, PageRequest, StoreError, StoreResult, StoredEvent};
+use baton_store::{Customer, Message, PageRequest, StoreError, StoreResult};
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 
@@ -296,11 +296,9 @@ async fn post_reply(
     )
     .await;
     match posted {
-        Ok(outcome) => {
-            // The detector may have handed over on this turn (e.g. low confidence).
-            after_events(state, tenant, &outcome.events).await;
-            Ok(true)
-        }
+        // The detector may have handed over on this turn (e.g. low confidence): the brief is
+        // a follow-up job committed with it.
+        Ok(_) => Ok(true),
         Err(e) if is_refusal(&e) => {
             tracing::debug!(conversation = %id, error = %e, "bot reply dropped");
             Ok(false)
@@ -354,18 +352,9 @@ async fn request_handoff(
     )
     .await;
     match done {
-        Ok(outcome) => {
-            after_events(state, tenant, &outcome.events).await;
-            Ok(())
-        }
+        Ok(_) => Ok(()),
         Err(e) => ignore_refusal(Err(e)),
     }
-}
-
-/// What the HTTP handlers do after a change: the handoff brief when it handed over (routing
-/// follows from the events themselves).
-async fn after_events(state: &AppState, _tenant: &TenantId, events: &[StoredEvent]) {
-    crate::brief::record_after_handoff(state, events).await;
 }
 
 fn is_refusal(e: &StoreError) -> bool {

@@ -475,7 +475,6 @@ pub(crate) async fn add_turn(
         // The bot answers in the background; the response does not wait for it.
         crate::bots::runner::after_customer_message(state, &outcome.conversation, &outcome.message);
     }
-    crate::brief::record_after_handoff(state, &outcome.events).await;
     Ok(outcome)
 }
 
@@ -609,7 +608,6 @@ pub(crate) async fn apply_command(
         override_capacity,
     )
     .await?;
-    crate::brief::record_after_handoff(state, &outcome.events).await;
     Ok(outcome)
 }
 

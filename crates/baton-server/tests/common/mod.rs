@@ -56,13 +56,27 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Waits until this instance's router of `tenant` has handled everything committed so far
-    /// (requests answer before routing; tests that assert on the routed state wait for it).
+    /// Waits until the follow-up jobs committed so far ran (the handoff brief) and this
+    /// instance's router of `tenant` has handled everything committed so far (requests answer
+    /// before both; tests that assert on the brief or the routed state wait for them).
     pub async fn settle(&self, tenant: &str) {
+        jobs_done(self.store.as_ref()).await;
         let tenant = baton_core::TenantId::parse(tenant).expect("tenant id");
         self.routing
             .settled(&tenant, std::time::Duration::from_secs(10))
             .await;
+    }
+}
+
+/// Waits (up to 10 s) until no follow-up job is left in the database (see `baton_server::jobs`).
+pub async fn jobs_done(store: &dyn Store) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.next_timer_due().await.expect("jobs").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "follow-up jobs still pending after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
