@@ -273,7 +273,7 @@ async fn conversation(
         name: Some(format!("{first} {last}")),
         email: Some(format!("{}.{}@example.com", first.to_lowercase(), who)),
         language: Some("en".into()),
-        tier: (who % 17 == 0).then(|| "vip".to_string()),
+        tier: who.is_multiple_of(17).then(|| "vip".to_string()),
         ..Default::default()
     };
     let channel = *rng.pick(&["web", "web", "web", "whatsapp", "email", "api"]);
