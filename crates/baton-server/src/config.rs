@@ -450,6 +450,47 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The commented example at the repository's root: as shipped it states the defaults, and
+    /// every commented-out setting in it is a real key with a valid value.
+    #[test]
+    fn the_example_file_parses_and_states_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../baton.example.toml");
+        let config = Config::load(Some(&example), []).unwrap();
+        assert_eq!(format!("{config:?}"), format!("{:?}", Config::default()));
+
+        let uncommented: String = std::fs::read_to_string(&example)
+            .unwrap()
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest == "[smtp]"
+                        || rest.split_once(" = ").is_some_and(|(key, _)| {
+                            key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        }) =>
+                {
+                    rest.to_string()
+                }
+                _ => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let dir = std::env::temp_dir().join(format!("baton-config-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("baton.toml");
+        std::fs::write(&file, &uncommented).unwrap();
+        let config = Config::load(Some(&file), []).unwrap();
+        assert!(
+            config.database_url().starts_with("postgres://"),
+            "{uncommented}"
+        );
+        assert_eq!(config.database_pool_size, Some(16));
+        assert!(config.public_url.is_some() && config.metrics_token.is_some());
+        assert_eq!(config.client_ip_header.as_deref(), Some("X-Forwarded-For"));
+        let smtp = config.smtp.expect("the [smtp] example");
+        assert_eq!(smtp.host, "smtp.example.com");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn env_overrides_file_and_secrets_do_not_print() {
         let dir = std::env::temp_dir().join(format!("baton-config-{}", std::process::id()));

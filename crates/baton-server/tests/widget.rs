@@ -788,3 +788,76 @@ async fn browser_security_headers() {
         .expect("the WebSocket upgrade accepts ?token=");
     drop(ws);
 }
+
+/// `/docs` is the API reference: Swagger UI's page and every file it loads come from the
+/// binary, it reads this server's `/openapi.json`, and it names no other origin to load from.
+#[tokio::test]
+async fn api_reference_is_served_from_the_binary() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "widget_docs").await else {
+        return;
+    };
+    // `/docs` leads to the page (reqwest follows the redirect).
+    let res = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.url().path(), "/docs/");
+    let headers = res.headers().clone();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{headers:?}"
+    );
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    let html = res.text().await.unwrap();
+    let reference = regex::Regex::new(r#"(?:src|href)="([^"]+)""#).unwrap();
+    let files: Vec<String> = reference
+        .captures_iter(&html)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with("swagger-ui-bundle.js")),
+        "{html}"
+    );
+    assert!(
+        files.iter().any(|f| f.ends_with("swagger-initializer.js")),
+        "{html}"
+    );
+    for file in &files {
+        assert!(
+            !file.contains("//") && !file.starts_with("data:"),
+            "the page loads {file} from elsewhere"
+        );
+        let path = format!("/docs/{}", file.trim_start_matches("./"));
+        let res = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let body = res.bytes().await.unwrap();
+        assert!(body.len() > 100, "{path} is {} bytes", body.len());
+    }
+    // The initializer points Swagger UI at this server's description, with no validator badge
+    // (Swagger UI's default sends the document to validator.swagger.io).
+    let init = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("\"/openapi.json\""), "{init}");
+    assert!(init.contains("\"validatorUrl\": \"none\""), "{init}");
+    assert!(
+        !init.contains("http://") && !init.contains("https://"),
+        "{init}"
+    );
+    let missing = app
+        .client
+        .get(app.url("/docs/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}

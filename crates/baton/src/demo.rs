@@ -5,6 +5,8 @@ use baton_core::{CsatScore, MessageRole, Priority, QueueId, Role, Timestamp};
 use baton_server::auth::hash_password_blocking;
 use baton_store::service::{self, CustomerInput, NewAgent, NewMessage};
 use baton_store::{Queue, Skill, Store, Tenant};
+use std::path::Path;
+use std::sync::Arc;
 
 /// A created tenant with the secrets to show once.
 #[derive(Debug)]
@@ -17,7 +19,15 @@ pub struct CreatedTenant {
     pub admin_password: String,
     /// API key secret.
     pub api_key: String,
+    /// The web widget's public key (set up with the tenant so the widget works at once).
+    pub widget_key: String,
+    /// The queue every handoff waits in until there are others.
+    pub queue: QueueId,
 }
+
+/// The queue a new tenant starts with: handoffs wait here, and every agent who lists no queue
+/// works it (it is the tenant's default queue).
+pub const FIRST_QUEUE: &str = "support";
 
 fn now() -> Timestamp {
     baton_server::now()
@@ -41,12 +51,53 @@ pub async fn create_tenant(
     let password = service::new_secret("")[..20].to_string();
     let hash = hash_password_blocking(&password).map_err(anyhow::Error::msg)?;
     let created = service::create_tenant(store, name, &email, &hash, now()).await?;
+    let tenant = created.tenant.id.clone();
+    // What the first conversation needs: a queue to wait in and a widget key to start from.
+    let queue = Queue {
+        id: QueueId::parse(FIRST_QUEUE)?,
+        tenant: tenant.clone(),
+        name: "Support".into(),
+        skills: vec![],
+        languages: vec![],
+        strategy: "longest_idle".into(),
+        offer_timeout_secs: 30,
+        settings: serde_json::json!({}),
+        created_at: now(),
+    };
+    let admin = Actor::Agent {
+        id: created.admin.id.clone(),
+    };
+    service::save_queue(store, &queue, &admin, now()).await?;
+    let widget_key = baton_server::rotate_widget_key(store, &tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the widget key: {e}"))?;
     Ok(CreatedTenant {
         tenant: created.tenant,
         admin_email: email,
         admin_password: password,
         api_key: created.api_key_secret,
+        widget_key,
+        queue: queue.id,
     })
+}
+
+/// What a new tenant's admin does next, for `baton tenant create`'s human output.
+pub fn next_steps(created: &CreatedTenant, public_url: &str) -> String {
+    format!(
+        "Next steps:\n\
+         \x20 1. Start the server (`baton serve`), log in at {public_url}/console as {email} and set\n\
+         \x20    yourself 'available': while nobody is, handoffs are deferred (the widget asks for an email).\n\
+         \x20 2. Add your team in the console (Admin > Agents) or with POST /v1/agents; everyone works\n\
+         \x20    the '{queue}' queue until you add queues with skills.\n\
+         \x20 3. Choose who answers first: PUT /v1/bot (the knowledge-base bot, your webhook, an LLM; see\n\
+         \x20    docs/bots.md). Until then your integration posts the bot's turns itself.\n\
+         \x20 4. Put the widget on your site:\n\
+         \x20    <script src=\"{public_url}/widget.js\" data-key=\"{widget}\" async></script>\n\
+         \x20    or connect a channel with the API key (docs/channels.md).",
+        email = created.admin_email,
+        queue = created.queue,
+        widget = created.widget_key,
+    )
 }
 
 /// The demo admin's login.
@@ -56,10 +107,53 @@ const SEEDED: &str = "demo_seeded";
 /// Every demo person's password.
 pub const DEMO_PASSWORD: &str = "baton-demo";
 
+/// The file in the demo's data folder that keeps its integration key, so that every start
+/// prints the same key (the database keeps only its hash).
+const KEY_FILE: &str = "demo-api-key";
+
+/// Removes the demo's database (and its key file) from `data_dir`, for `baton demo --reset`.
+pub fn reset(data_dir: &Path) -> anyhow::Result<()> {
+    for name in ["baton.db", "baton.db-wal", "baton.db-shm", KEY_FILE] {
+        let path = data_dir.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(anyhow::anyhow!("cannot remove {}: {e}", path.display())),
+        }
+    }
+    Ok(())
+}
+
+/// The demo's integration key: the one kept in `data_dir` while it still authenticates for
+/// this tenant, else a new one (kept for the next start).
+async fn demo_key(
+    store: &dyn Store,
+    tenant: &baton_core::TenantId,
+    admin: &Actor,
+    data_dir: &Path,
+) -> anyhow::Result<String> {
+    let file = data_dir.join(KEY_FILE);
+    if let Ok(kept) = std::fs::read_to_string(&file) {
+        let kept = kept.trim().to_string();
+        if let Some(key) = store.api_key_by_hash(&service::hash_secret(&kept)).await?
+            && &key.tenant == tenant
+            && key.revoked_at.is_none()
+        {
+            return Ok(kept);
+        }
+    }
+    let (_, key) = service::create_api_key(store, tenant, "demo", admin, now()).await?;
+    std::fs::write(&file, format!("{key}\n"))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+    Ok(key)
+}
+
 /// Seeds the demo tenant (once; later runs reuse it) and returns the banner to print, with
 /// `{base}` standing for the server's URL.
-pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
+pub async fn seed(store: Arc<dyn Store>, data_dir: &Path) -> anyhow::Result<String> {
     let hash = hash_password_blocking(DEMO_PASSWORD).map_err(anyhow::Error::msg)?;
+    let shared = store.clone();
+    let store = store.as_ref();
     let tenant = match store.agent_for_login(DEMO_ADMIN).await? {
         // Seeding takes many transactions; only a run that finished set the marker.
         Some((admin, _)) if store.setting(&admin.tenant, SEEDED).await?.is_some() => admin.tenant,
@@ -67,7 +161,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
             "this demo database was left half-seeded (an earlier `baton demo` was interrupted, or \
              {DEMO_ADMIN} was created by hand); delete the demo data directory and run `baton demo` again"
         ),
-        None => seed_new(store, &hash).await?,
+        None => seed_new(shared, &hash).await?,
     };
     let admin = store
         .agent_for_login(DEMO_ADMIN)
@@ -77,7 +171,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<String> {
     let actor = Actor::Agent {
         id: admin.id.clone(),
     };
-    let (_, key) = service::create_api_key(store, &tenant, "demo run", &actor, now()).await?;
+    let key = demo_key(store, &tenant, &actor, data_dir).await?;
     let public_key = match baton_server::widget_key(store, &tenant)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -119,7 +213,8 @@ fn skill(name: &str, level: u8) -> Skill {
     }
 }
 
-async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::TenantId> {
+async fn seed_new(shared: Arc<dyn Store>, hash: &str) -> anyhow::Result<baton_core::TenantId> {
+    let store = shared.as_ref();
     let created =
         service::create_tenant(store, "Acme Support (demo)", DEMO_ADMIN, hash, now()).await?;
     let tenant = created.tenant.id.clone();
@@ -205,6 +300,19 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
         };
         agents.push(service::create_agent(store, &tenant, new, hash, &admin, now()).await?);
     }
+    // A month of past traffic for the analytics, answered by the people above.
+    let id = |i: usize| agents[i].id.clone();
+    let team = crate::demo_history::Team {
+        by_queue: vec![
+            (QueueId::parse("general")?, vec![id(2), id(0), id(1), id(3)]),
+            (QueueId::parse("billing")?, vec![id(0), id(2)]),
+            (QueueId::parse("technical")?, vec![id(1)]),
+        ],
+    };
+    let api_actor = Actor::ApiKey {
+        id: created.api_key.id.clone(),
+    };
+    crate::demo_history::seed(shared.clone(), &tenant, &team, &api_actor, now()).await?;
     // Everyone stays offline until they log in and set themselves available: an agent
     // marked available with nobody at a console would take offers nobody sees.
     let sara = agents[0].id.clone();
@@ -460,6 +568,50 @@ async fn seed_new(store: &dyn Store, hash: &str) -> anyhow::Result<baton_core::T
         now(),
     )
     .await?;
+    // One waiting for the team to come back: deferred, the customer left her email.
+    let (c5, _) = service::start_conversation(
+        store,
+        &tenant,
+        customer("cust-5005", "Marta Novak", "marta@example.com", None, "en"),
+        "web".into(),
+        serde_json::Map::new(),
+        &api,
+        now(),
+    )
+    .await?;
+    service::post_message(
+        store,
+        &tenant,
+        &c5.conversation.id,
+        say(
+            MessageRole::Customer,
+            "My invoice shows the wrong company name, can someone fix it? I need a person.",
+            None,
+        ),
+        &Actor::Customer,
+        now(),
+        None,
+    )
+    .await?;
+    for command in [
+        Command::RequestHandoff {
+            reason: "customer_request".into(),
+            source: HandoffSource::Customer,
+            queue: Some(QueueId::parse("billing")?),
+            priority: None,
+            note: None,
+        },
+        Command::Defer {
+            reason: "no_agent_available".into(),
+            back_at: None,
+        },
+    ] {
+        let actor = match command {
+            Command::Defer { .. } => Actor::System,
+            _ => Actor::Customer,
+        };
+        service::run_command(store, &tenant, &c5.conversation.id, &command, &actor, now()).await?;
+    }
     crate::kb::seed_knowledge_and_bot(store, &tenant, &admin).await?;
     // Last: marks the seed complete (see `seed`).
     service::put_settings(

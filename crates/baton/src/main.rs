@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod demo;
+mod demo_history;
 mod demo_kb;
 mod eval;
 mod kb;
@@ -100,6 +101,9 @@ enum Command {
         /// Directory for the demo database.
         #[arg(long, default_value = "data/demo")]
         data_dir: PathBuf,
+        /// Start over: delete the demo database (and its key) and seed a new one.
+        #[arg(long)]
+        reset: bool,
     },
 }
 
@@ -221,7 +225,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let config = config.load()?;
-            let store = serve::open_store(&config).await?;
+            // With --json, stdout and stderr carry nothing but the JSON object.
+            let store = serve::open_store_quietly(&config, json).await?;
             let created = demo::create_tenant(store.as_ref(), &name, &admin_email)
                 .await
                 .context("creating the tenant")?;
@@ -232,16 +237,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         "tenant_id": created.tenant.id,
                         "api_key": created.api_key,
                         "admin": { "email": created.admin_email, "password": created.admin_password },
+                        "widget_key": created.widget_key,
+                        "queue": created.queue,
                     })
                 );
             } else {
-                println!("Created tenant '{}' ({})", name, created.tenant.id);
+                let public_url = config
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", config.listen));
+                println!("Created tenant '{}' ({})", name.trim(), created.tenant.id);
                 println!(
                     "  admin login:  {} / {}",
                     created.admin_email, created.admin_password
                 );
                 println!("  API key:      {}", created.api_key);
-                println!("Store these now: the password and the key are not shown again.");
+                println!("  widget key:   {}", created.widget_key);
+                println!("  queue:        {} (Support)", created.queue);
+                println!("Store these now: the password and the key are not shown again.\n");
+                println!(
+                    "{}",
+                    demo::next_steps(&created, public_url.trim_end_matches('/'))
+                );
             }
             Ok(())
         }
@@ -289,10 +306,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules { command } => rules::run(command).await,
         Command::Simulate(args) => simulate::run(&args),
         Command::Bench { command } => bench::run(command).await,
-        Command::Demo { listen, data_dir } => {
+        Command::Demo {
+            listen,
+            data_dir,
+            reset,
+        } => {
+            if reset {
+                demo::reset(&data_dir)?;
+                eprintln!("baton: demo data in {} removed", data_dir.display());
+            }
             let config = baton_server::Config {
                 listen,
-                data_dir,
+                data_dir: data_dir.clone(),
                 log: std::env::var("BATON_LOG").unwrap_or_else(|_| "info".into()),
                 // The demo's bots and webhooks may point at servers on this machine.
                 allow_private_targets: true,
@@ -300,7 +325,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             serve::init_tracing(&config.log);
             let store = serve::open_store(&config).await?;
-            let banner = demo::seed(store.as_ref())
+            let banner = demo::seed(store.clone(), &data_dir)
                 .await
                 .context("seeding the demo tenant")?;
             serve::run(config, store, Some(banner)).await

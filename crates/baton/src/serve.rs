@@ -6,21 +6,40 @@ use baton_server::{AppState, Config};
 use baton_store::Store;
 use std::sync::Arc;
 
-/// Sets up logging to stderr.
+/// Sets up logging to stderr: colours only on a terminal (and never with `NO_COLOR` set), and
+/// PostgreSQL's notices ("relation ... already exists, skipping" while migrating) at `warn`
+/// unless the filter names sqlx itself.
 pub fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    use std::io::IsTerminal;
+    let mut env_filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if !filter.contains("sqlx") {
+        env_filter = env_filter.add_directive(
+            "sqlx::postgres::notice=warn"
+                .parse()
+                .expect("a valid directive"),
+        );
+    }
+    let colours = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(env_filter)
+        .with_ansi(colours)
         .with_writer(std::io::stderr)
         .try_init();
 }
 
 /// Connects to the configured database and applies migrations, explaining failures.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_quietly(config, false).await
+}
+
+/// [`open_store`], saying which database it opens unless `quiet` (output meant for scripts).
+pub async fn open_store_quietly(config: &Config, quiet: bool) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
     let shown = redact_url(&url);
-    eprintln!("baton: opening database {shown}");
+    if !quiet {
+        eprintln!("baton: opening database {shown}");
+    }
     let defaults = baton_store::ConnectOptions::default();
     let options = baton_store::ConnectOptions {
         max_connections: config

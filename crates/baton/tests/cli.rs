@@ -66,9 +66,46 @@ async fn tenant_create_prints_working_credentials() {
         &[],
     )
     .await;
+    // --json prints one JSON object and nothing else, on stdout or stderr.
+    assert_eq!(again.ok().trim().lines().count(), 1, "{}", again.stdout);
+    assert!(again.stderr.trim().is_empty(), "stderr: {}", again.stderr);
     let second: serde_json::Value = serde_json::from_str(again.ok()).unwrap();
     assert_ne!(second["tenant_id"], created.tenant_id.as_str(), "{second}");
     assert_eq!(second["admin"]["email"], "owner@acme.example");
+    assert_eq!(second["queue"], "support", "{second}");
+    let widget_key = second["widget_key"].as_str().unwrap();
+    assert!(widget_key.starts_with("pk_"), "{second}");
+
+    // The new tenant is ready for a first conversation: a queue to wait in and a widget key
+    // the widget starts from.
+    let server = Server::serve(&db).await;
+    let token = login(
+        &client,
+        &server,
+        "owner@acme.example",
+        second["admin"]["password"].as_str().unwrap(),
+    )
+    .await;
+    let queues = send(
+        &client,
+        Method::GET,
+        &server.url("/v1/queues"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(queues.body["items"][0]["id"], "support", "{}", queues.body);
+    let started = send(
+        &client,
+        Method::POST,
+        &server.url("/v1/widget/conversations"),
+        None,
+        Some(json!({"public_key": widget_key, "customer": {"name": "Jo"}})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(started.body["conversation"]["state"], "bot");
+    drop(server);
 
     for bad in ["not-an-email", "two words@x.example"] {
         let out = run(
@@ -127,6 +164,86 @@ async fn tenant_create_human_output_shows_secrets_once() {
     assert!(stdout.contains("Created tenant 'Human Co'"), "{stdout}");
     assert!(stdout.contains("admin login:  h@h.example / "), "{stdout}");
     assert!(stdout.contains("API key:"), "{stdout}");
+    // What to do next: the console, the team, a bot, the widget snippet with the new key.
+    assert!(stdout.contains("widget key:   pk_"), "{stdout}");
+    assert!(stdout.contains("queue:        support"), "{stdout}");
+    for step in [
+        "Next steps:",
+        "/console",
+        "POST /v1/agents",
+        "PUT /v1/bot",
+        "/widget.js\" data-key=\"pk_",
+    ] {
+        assert!(stdout.contains(step), "lacks {step}:\n{stdout}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_names_every_command() {
+    let out = run(&["--help"], &[]).await;
+    let help = out.ok();
+    for command in [
+        "serve",
+        "migrate",
+        "tenant",
+        "kb",
+        "eval",
+        "rules",
+        "simulate",
+        "audit",
+        "analytics",
+        "bench",
+        "demo",
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{command} "))),
+            "--help does not list {command}:\n{help}"
+        );
+    }
+    // The summary line names no partial list of commands.
+    let about = help.lines().next().unwrap();
+    assert!(!about.contains("serve,"), "{about}");
+}
+
+/// Logs written to a pipe or a file carry no colour codes; on PostgreSQL, start-up does not
+/// log the database's notices ("relation ... already exists, skipping") at INFO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_plain_when_not_a_terminal() {
+    let dir = TempDir::new("plain-logs");
+    let db = dir.sqlite_url("baton.db");
+    let server = Server::start(
+        &["serve", "--database", &db, "--listen", "127.0.0.1:0"],
+        &[("BATON_LOG", "debug")],
+    )
+    .await;
+    reqwest::get(server.url("/healthz")).await.unwrap();
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("DEBUG") || stderr.contains("INFO"),
+        "no log lines to check:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a pipe:\n{stderr:?}"
+    );
+    server.kill().await;
+
+    let Some(pg) = baton_store::testing::TestDatabase::postgres("cli_notices").await else {
+        return;
+    };
+    for _ in 0..2 {
+        // The second start finds every table there: PostgreSQL sends notices.
+        let server = Server::start(
+            &["serve", "--database", pg.url(), "--listen", "127.0.0.1:0"],
+            &[("BATON_LOG", "info")],
+        )
+        .await;
+        let stderr = server.stderr();
+        assert!(!stderr.contains("skipping"), "a notice at INFO:\n{stderr}");
+        assert!(!stderr.contains("sqlx::postgres::notice"), "{stderr}");
+        server.kill().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,38 +483,131 @@ async fn demo_seeds_a_tenant_once_and_prints_a_working_key() {
         agents.iter().all(|a| a["status"] == "offline"),
         "{agents:?}"
     );
+    // Today's conversations, one in every state (the month of history is older than today).
     let listed = all_pages(&client, &first, "/v1/conversations", &sam).await;
-    assert_eq!(listed.len(), 4, "{listed:?}");
-    // The seeded handoff waits, or is already deferred by routing (nobody is staffed).
-    let mut seen = states(&listed);
-    assert!(
-        seen.remove("queued") || seen.remove("deferred"),
-        "{listed:?}"
-    );
+    let today = &listed[0]["created_at"].as_str().unwrap()[..10];
+    let today: Vec<_> = listed
+        .iter()
+        .filter(|c| c["created_at"].as_str().unwrap().starts_with(today))
+        .cloned()
+        .collect();
+    assert_eq!(today.len(), 5, "{today:?}");
+    let mut seen = states(&today);
+    assert!(seen.remove("deferred"), "{today:?}");
+    // The seeded VIP handoff waits, or is already deferred by routing (nobody is staffed).
+    seen.remove("queued");
     assert_eq!(
         seen,
         BTreeSet::from(["assigned", "bot", "closed"].map(String::from))
     );
+    // A month of history behind them: every day has traffic, with handoffs, waits, customers
+    // who gave up, after-hours deferrals followed up, and ratings.
+    let total = listed.len();
+    assert!(total > 250, "{total} conversations");
+    let get = |path: &str| {
+        let (client, url, sam) = (client.clone(), first.url(path), sam.clone());
+        async move { send(&client, Method::GET, &url, Some(&sam), None).await }
+    };
+    let summary = get("/v1/analytics/summary").await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    let s = &summary.body;
+    assert!(s["conversations"].as_u64().unwrap() > 250, "{s}");
+    assert!(s["handed_off"].as_u64().unwrap() > 80, "{s}");
+    assert!(s["abandoned"].as_u64().unwrap() > 3, "{s}");
+    assert!(s["deferred"]["conversations"].as_u64().unwrap() > 10, "{s}");
+    assert!(s["deferred"]["followed_up"].as_u64().unwrap() > 10, "{s}");
+    assert!(
+        s["csat_after_handoff_responses"].as_u64().unwrap() > 30,
+        "{s}"
+    );
+    assert!(s["csat_bot_only_responses"].as_u64().unwrap() > 20, "{s}");
+    assert!(s["queue_wait"].to_string().contains("median"), "{s}");
+    let series = get("/v1/analytics/timeseries").await;
+    let points = series.body["points"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", series.body));
+    let busy = points
+        .iter()
+        .filter(|p| p["conversations"].as_u64().unwrap() > 0)
+        .count();
+    assert!(busy >= 28, "days with traffic: {busy} of {}", points.len());
+    let max = points
+        .iter()
+        .map(|p| p["conversations"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let min = points
+        .iter()
+        .map(|p| p["conversations"].as_u64().unwrap())
+        .filter(|n| *n > 0)
+        .min()
+        .unwrap();
+    assert!(max >= 2 * min, "weekdays and weekends differ: {min}..{max}");
+    let agents = get("/v1/analytics/agents").await;
+    assert!(
+        agents.body.to_string().contains("handle_time"),
+        "{}",
+        agents.body
+    );
     first.kill().await;
 
-    // A second run on the same folder reuses the tenant and prints a new key that works.
+    // A second run on the same folder reuses the tenant and prints the same key.
     let second = Server::start(&args, &[]).await;
     let stdout = second.wait_stdout("Tenant:").await;
     let key2 = demo_key(&stdout);
-    assert_ne!(key1, key2);
+    assert_eq!(key1, key2, "the demo keeps its key across restarts");
     let sam = login(&client, &second, "sam@demo.baton.dev", "baton-demo").await;
     let listed = all_pages(&client, &second, "/v1/conversations", &sam).await;
-    assert_eq!(listed.len(), 4, "still the seeded four: {listed:?}");
-    for key in [&key2, &key1] {
+    assert_eq!(listed.len(), total, "nothing seeded twice");
+    let started = send(
+        &client,
+        Method::POST,
+        &second.url("/v1/conversations"),
+        Some(&key2),
+        Some(json!({"customer": {"name": "Jo"}, "channel": "web"})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    // Keys are for admins to list.
+    let admin = login(&client, &second, "admin@demo.baton.dev", "baton-demo").await;
+    let keys = send(
+        &client,
+        Method::GET,
+        &second.url("/v1/api-keys"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let live = keys.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["revoked_at"].is_null())
+        .count();
+    assert_eq!(
+        live, 2,
+        "the tenant's first key and the demo's, no more: {}",
+        keys.body
+    );
+    second.kill().await;
+
+    // --reset starts over: a new tenant and key; the old key is gone with its database.
+    let mut reset_args = args.to_vec();
+    reset_args.push("--reset");
+    let third = Server::start(&reset_args, &[]).await;
+    let stdout = third.wait_stdout("Tenant:").await;
+    let key3 = demo_key(&stdout);
+    assert_ne!(key3, key1);
+    for (key, status) in [(&key1, 401), (&key3, 201)] {
         let started = send(
             &client,
             Method::POST,
-            &second.url("/v1/conversations"),
+            &third.url("/v1/conversations"),
             Some(key),
             Some(json!({"customer": {"name": "Jo"}, "channel": "web"})),
         )
         .await;
-        assert_eq!(started.status, 201, "{}", started.body);
+        assert_eq!(started.status, status, "{}", started.body);
     }
 }
 

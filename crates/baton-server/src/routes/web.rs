@@ -1,6 +1,6 @@
 //! The web front ends, embedded in the binary: the agent console (`/console`), the customer
-//! widget (`/widget.js`) and a demo host page (`/demo`). Plain HTML, CSS and JavaScript, no
-//! build step and no CDN.
+//! widget (`/widget.js`), a demo host page (`/demo`) and the API reference (`/docs`, Swagger UI
+//! over `/openapi.json`). Plain HTML, CSS and JavaScript, no build step and no CDN.
 
 use crate::AppState;
 use axum::Router;
@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
+use std::sync::{Arc, LazyLock};
 
 const CONSOLE_HTML: &str = include_str!("../../assets/console/index.html");
 const CONSOLE_JS: &str = include_str!("../../assets/console/app.js");
@@ -30,6 +31,22 @@ pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 
 pub const DEMO_CSP: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
+
+/// The API reference's policy: Swagger UI's own files and the API description from this origin;
+/// its React components set inline `style` attributes, and its icons are `data:` images.
+pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Swagger UI reads `/openapi.json`; nothing is fetched from elsewhere (no validator badge).
+static DOCS_CONFIG: LazyLock<Arc<utoipa_swagger_ui::Config<'static>>> = LazyLock::new(|| {
+    Arc::new(
+        utoipa_swagger_ui::Config::from("/openapi.json")
+            .validator_url("none")
+            .try_it_out_enabled(false)
+            .display_request_duration(true),
+    )
+});
 
 /// Middleware: every answer says `X-Content-Type-Options: nosniff` and
 /// `Referrer-Policy: no-referrer` (no URL of this server leaks to other sites).
@@ -91,6 +108,45 @@ pub fn router() -> Router<AppState> {
             get(|| async { asset("text/javascript; charset=utf-8", WIDGET_JS) }),
         )
         .route("/demo", get(demo))
+        .route("/docs", get(|| async { Redirect::permanent("/docs/") }))
+        .route("/docs/", get(|| docs_file(String::new())))
+        .route(
+            "/docs/{*file}",
+            get(|axum::extract::Path(file): axum::extract::Path<String>| docs_file(file)),
+        )
+}
+
+/// A file of the API reference (Swagger UI, embedded by `utoipa-swagger-ui`'s `vendored`
+/// feature); the page itself gets the docs policy.
+async fn docs_file(file: String) -> Response {
+    match utoipa_swagger_ui::serve(&file, DOCS_CONFIG.clone()) {
+        Ok(Some(found)) => {
+            let mut response = (
+                [
+                    (header::CONTENT_TYPE, found.content_type),
+                    (header::CACHE_CONTROL, "no-cache".to_string()),
+                ],
+                found.bytes.into_owned(),
+            )
+                .into_response();
+            let headers = response.headers_mut();
+            if found.gzpipped {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            if file.is_empty() || file.ends_with(".html") {
+                headers.insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(DOCS_CSP),
+                );
+                headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            }
+            response
+        }
+        Ok(None) => crate::error::ApiError::NotFound("route").into_response(),
+        Err(e) => {
+            crate::error::ApiError::Internal(format!("the API reference: {e}")).into_response()
+        }
+    }
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
