@@ -11,6 +11,7 @@
 pub mod error;
 pub mod idempotency;
 pub mod live;
+pub mod maintenance;
 pub mod model;
 pub mod outbox;
 pub mod reports;
@@ -20,6 +21,7 @@ pub mod testing;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use maintenance::Maintenance;
 pub use outbox::Outbox;
 pub use reports::Reports;
 pub use sql::{ConnectOptions, connect, connect_with};
@@ -37,7 +39,7 @@ pub const TIMER_LEASE_MS: i64 = 30_000;
 
 /// Persistence for Baton. Every call that touches tenant data takes the tenant id.
 #[async_trait]
-pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: Outbox + Reports + Maintenance + Send + Sync + std::fmt::Debug + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.

@@ -6,6 +6,7 @@ pub mod bot;
 pub mod channels;
 pub mod config;
 pub mod conversations;
+pub mod customers;
 pub mod copilot;
 pub mod kb;
 pub mod notifications;
