@@ -117,7 +117,16 @@ trap drop EXIT
 psql -q "$admin" -c "CREATE DATABASE $db"
 pg="$server_url/$db"
 baton migrate --database "$pg"
-baton tenant create "PG Co" --admin-email admin@pg.example --json --database "$pg" > /dev/null
+pg_created="$(baton tenant create "PG Co" --admin-email admin@pg.example --json --database "$pg" | tail -n 1)"
+PG_KEY="$(echo "$pg_created" | json 'd["api_key"]')"
+pg_port="$(free_port)"
+BATON_LISTEN="127.0.0.1:${pg_port}" baton serve --database "$pg" > pg.log 2>&1 &
+pids+=($!)
+wait_ready "http://127.0.0.1:${pg_port}"
+pg_conv="$(curl -fsS -X POST "http://127.0.0.1:${pg_port}/v1/conversations" -H "Authorization: Bearer $PG_KEY" \
+  -H 'Content-Type: application/json' -d '{"customer": {"external_id": "pg-1"}, "channel": "web"}' | json 'd["id"]')"
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:${pg_port}/v1/conversations/$pg_conv/messages" \
+  -H "Authorization: Bearer $PG_KEY" -H 'Content-Type: application/json' -d '{"role": "customer", "text": "hello"}'
 if baton backup x.db --database "$pg" 2> backup.err; then
   echo "operations: baton backup accepted a PostgreSQL URL" >&2; exit 1
 fi
@@ -125,6 +134,7 @@ grep -q pg_dump backup.err
 pg_dump --format=custom --file=baton.dump "$pg"
 createdb --host="$pghost" --port="$pgport" --username="$pguser" "$restored"
 pg_restore --no-owner --dbname="$server_url/$restored" baton.dump
-baton audit verify --database "$server_url/$restored"
+baton audit verify --database "$server_url/$restored" | tee verify.out
+grep -q "^ok: [1-9][0-9]* events" verify.out
 baton doctor --database "$server_url/$restored"
 echo "operations: every step passed"
