@@ -16,6 +16,7 @@ bin="${BATON_BIN:-target/debug/baton}"
 [ -x "$bin" ] || cargo build -q -p baton
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 baton() { "$bin" "$@"; }
+# Servers run in the background are started as "$bin" itself, so $! is their pid.
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {'d': d}))" "$1"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 step() { echo "== $*"; }
@@ -59,7 +60,7 @@ password="$(echo "$created" | json 'd["admin"]["password"]')"
 baton doctor --config baton.toml
 baton doctor --config baton.toml --json | json 'd["ok"]' | grep -qx True
 
-baton serve --config baton.toml > serve.log 2>&1 &
+"$bin" serve --config baton.toml > serve.log 2>&1 &
 pids+=($!)
 wait_ready "$B"
 T="$(curl -fsS -X POST "$B/v1/auth/login" -H 'Content-Type: application/json' \
@@ -83,7 +84,7 @@ mkdir -p backups
 baton backup backups/baton-2026-12-06.db --config baton.toml
 baton audit verify --database sqlite://backups/baton-2026-12-06.db
 restored_port="$(free_port)"
-BATON_LISTEN="127.0.0.1:${restored_port}" baton serve --database sqlite://backups/baton-2026-12-06.db > restored.log 2>&1 &
+BATON_LISTEN="127.0.0.1:${restored_port}" "$bin" serve --database sqlite://backups/baton-2026-12-06.db > restored.log 2>&1 &
 pids+=($!)
 wait_ready "http://127.0.0.1:${restored_port}"
 n="$(curl -fsS "http://127.0.0.1:${restored_port}/v1/conversations" -H "Authorization: Bearer $T" | json 'len(d["items"])')"
@@ -110,8 +111,8 @@ pghost="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1])
 pguser="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p.username or "postgres")' "$admin")"
 pgport="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p.port or 5432)' "$admin")"
 drop() {
+  cleanup # stops the server first: a database in use cannot be dropped
   psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS $restored" >/dev/null 2>&1 || true
-  cleanup
 }
 trap drop EXIT
 psql -q "$admin" -c "CREATE DATABASE $db"
@@ -120,7 +121,7 @@ baton migrate --database "$pg"
 pg_created="$(baton tenant create "PG Co" --admin-email admin@pg.example --json --database "$pg" | tail -n 1)"
 PG_KEY="$(echo "$pg_created" | json 'd["api_key"]')"
 pg_port="$(free_port)"
-BATON_LISTEN="127.0.0.1:${pg_port}" baton serve --database "$pg" > pg.log 2>&1 &
+BATON_LISTEN="127.0.0.1:${pg_port}" "$bin" serve --database "$pg" > pg.log 2>&1 &
 pids+=($!)
 wait_ready "http://127.0.0.1:${pg_port}"
 pg_conv="$(curl -fsS -X POST "http://127.0.0.1:${pg_port}/v1/conversations" -H "Authorization: Bearer $PG_KEY" \
