@@ -112,6 +112,7 @@ pguser="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1])
 pgport="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p.port or 5432)' "$admin")"
 drop() {
   cleanup # stops the server first: a database in use cannot be dropped
+  cd /
   psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP DATABASE IF EXISTS $restored WITH (FORCE)" >/dev/null 2>&1 || true
 }
 trap drop EXIT
