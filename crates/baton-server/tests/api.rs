@@ -1713,9 +1713,13 @@ async fn erase_customer(backend: Backend) {
     app.post(&erase, &app.admin_token, json!({}))
         .await
         .assert_error(409, "customer_has_open_conversations");
-    app.post("/v1/customers/cus_nobody/erase", &app.admin_token, json!({}))
-        .await
-        .assert_error(404, "not_found");
+    app.post(
+        "/v1/customers/cus_nobody/erase",
+        &app.admin_token,
+        json!({}),
+    )
+    .await
+    .assert_error(404, "not_found");
     let closed = app
         .post(
             &format!("/v1/conversations/{id}/close"),
@@ -1729,7 +1733,11 @@ async fn erase_customer(backend: Backend) {
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert_eq!(erased.body["customer"], customer.as_str());
     assert_eq!(erased.body["conversations"], json!([id]));
-    assert!(erased.body["messages"].as_u64().unwrap() >= 1, "{}", erased.body);
+    assert!(
+        erased.body["messages"].as_u64().unwrap() >= 1,
+        "{}",
+        erased.body
+    );
 
     for path in [
         format!("/v1/conversations/{id}"),
@@ -1745,7 +1753,9 @@ async fn erase_customer(backend: Backend) {
             res.body
         );
     }
-    let conv = app.get(&format!("/v1/conversations/{id}"), &app.admin_token).await;
+    let conv = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
     assert_eq!(conv.body["customer_name"], Value::Null, "{}", conv.body);
     let audit = app
         .get("/v1/audit?kind=customer_erased", &app.admin_token)
@@ -1753,7 +1763,12 @@ async fn erase_customer(backend: Backend) {
     let items = audit.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", audit.body);
     assert_eq!(items[0]["actor"]["type"], "agent", "{}", audit.body);
-    assert_eq!(items[0]["actor"]["id"], app.admin_id.as_str(), "{}", audit.body);
+    assert_eq!(
+        items[0]["actor"]["id"],
+        app.admin_id.as_str(),
+        "{}",
+        audit.body
+    );
     let report = app.instance.store.verify_log().await.unwrap();
     assert_eq!(report.broken, None, "{report:?}");
 }

@@ -20,8 +20,8 @@ mod sql;
 pub mod testing;
 
 pub use error::{StoreError, StoreResult};
-pub use model::*;
 pub use maintenance::Maintenance;
+pub use model::*;
 pub use outbox::Outbox;
 pub use reports::Reports;
 pub use sql::{ConnectOptions, connect, connect_with};

@@ -780,9 +780,14 @@ async fn retention(db: &TestDatabase) {
 
     // Idempotency: 5 records from 3 days ago, 1 from an hour ago.
     for i in 0..5 {
-        s.idempotency_claim("scope", &format!("old-{i}"), "fp", now.plus_millis(-3 * DAY))
-            .await
-            .unwrap();
+        s.idempotency_claim(
+            "scope",
+            &format!("old-{i}"),
+            "fp",
+            now.plus_millis(-3 * DAY),
+        )
+        .await
+        .unwrap();
     }
     s.idempotency_claim("scope", "fresh", "fp", now.plus_millis(-3_600_000))
         .await
@@ -791,9 +796,13 @@ async fn retention(db: &TestDatabase) {
     // Sessions: 3 expired 8 days ago, 1 expired an hour ago, 1 live.
     let admin = s.agents(&tenant).await.unwrap().remove(0);
     for _ in 0..3 {
-        service::open_session(s, &admin, 1_000, now.plus_millis(-9 * DAY)).await.unwrap();
+        service::open_session(s, &admin, 1_000, now.plus_millis(-9 * DAY))
+            .await
+            .unwrap();
     }
-    service::open_session(s, &admin, 1_000, now.plus_millis(-3_600_000)).await.unwrap();
+    service::open_session(s, &admin, 1_000, now.plus_millis(-3_600_000))
+        .await
+        .unwrap();
     let live = service::open_session(s, &admin, DAY, now).await.unwrap();
 
     let retention = maintenance::Retention {
@@ -803,10 +812,7 @@ async fn retention(db: &TestDatabase) {
         closed_conversations_ms: Some(30 * DAY),
     };
     // Two instances at once, batches of 2: every row is removed exactly once between them.
-    let (a, b) = tokio::join!(
-        s.prune(&retention, now, 2),
-        other.prune(&retention, now, 2)
-    );
+    let (a, b) = tokio::join!(s.prune(&retention, now, 2), other.prune(&retention, now, 2));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.conversations + b.conversations, 7, "{a:?} {b:?}");
     assert_eq!(a.idempotency + b.idempotency, 5, "{a:?} {b:?}");
@@ -817,21 +823,35 @@ async fn retention(db: &TestDatabase) {
     for id in &old {
         assert_eq!(s.conversation(&tenant, id).await.unwrap(), None);
         assert_eq!(
-            count(db, &format!("SELECT COUNT(*) FROM events WHERE conversation = '{id}'")).await,
+            count(
+                db,
+                &format!("SELECT COUNT(*) FROM events WHERE conversation = '{id}'")
+            )
+            .await,
             0
         );
         assert_eq!(
-            count(db, &format!("SELECT COUNT(*) FROM messages WHERE conversation = '{id}'")).await,
+            count(
+                db,
+                &format!("SELECT COUNT(*) FROM messages WHERE conversation = '{id}'")
+            )
+            .await,
             0
         );
         assert!(s.facts(&tenant, id).await.unwrap().is_none());
     }
     for id in recent.iter().chain([&open_conv.conversation.id]) {
-        assert!(s.conversation(&tenant, id).await.unwrap().is_some(), "{id} kept");
+        assert!(
+            s.conversation(&tenant, id).await.unwrap().is_some(),
+            "{id} kept"
+        );
     }
     assert_eq!(count(db, "SELECT COUNT(*) FROM idempotency").await, 1);
     assert!(
-        s.session(&service::hash_secret(&live), now).await.unwrap().is_some(),
+        s.session(&service::hash_secret(&live), now)
+            .await
+            .unwrap()
+            .is_some(),
         "the live session stays"
     );
     assert_eq!(count(db, "SELECT COUNT(*) FROM sessions").await, 2);
@@ -845,7 +865,11 @@ async fn retention(db: &TestDatabase) {
     let pruned = s.prune(&kept_conversations, later, 1).await.unwrap();
     assert_eq!(pruned.deliveries, 2, "{pruned:?}");
     assert_eq!(pruned.conversations, 0, "{pruned:?}");
-    assert_eq!(count(db, "SELECT COUNT(*) FROM deliveries").await, 1, "the pending one");
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM deliveries").await,
+        1,
+        "the pending one"
+    );
     // Nothing to keep forever is pruned with an empty policy.
     let none = maintenance::Retention {
         deliveries_ms: None,
@@ -870,7 +894,9 @@ async fn erasure(db: &TestDatabase) {
         .unwrap();
     let tenant = created.tenant.id.clone();
     let admin = s.agents(&tenant).await.unwrap().remove(0);
-    let by = Actor::Agent { id: admin.id.clone() };
+    let by = Actor::Agent {
+        id: admin.id.clone(),
+    };
     let secret = "Zanzibar-4471";
     let mut tx = s.begin().await.unwrap();
     tx.put_subscription(&Subscription {
@@ -887,7 +913,10 @@ async fn erasure(db: &TestDatabase) {
     .unwrap();
     tx.commit().await.unwrap();
     let mut attributes = serde_json::Map::new();
-    attributes.insert("address".into(), serde_json::json!(format!("{secret} Road")));
+    attributes.insert(
+        "address".into(),
+        serde_json::json!(format!("{secret} Road")),
+    );
     let (outcome, _) = service::start_conversation(
         s,
         &tenant,
@@ -919,7 +948,10 @@ async fn erasure(db: &TestDatabase) {
         s,
         &tenant,
         &id,
-        say(MessageRole::Customer, format!("my card is {secret}, refund me")),
+        say(
+            MessageRole::Customer,
+            format!("my card is {secret}, refund me"),
+        ),
         &Actor::Customer,
         at(20),
         None,
@@ -946,7 +978,9 @@ async fn erasure(db: &TestDatabase) {
         s,
         &tenant,
         &id,
-        &Command::RecordBrief(serde_json::json!({"summary": format!("Ada ({secret}) wants a refund")})),
+        &Command::RecordBrief(
+            serde_json::json!({"summary": format!("Ada ({secret}) wants a refund")}),
+        ),
         &Actor::System,
         at(31),
     )
@@ -963,10 +997,17 @@ async fn erasure(db: &TestDatabase) {
     .await
     .unwrap();
     // An idempotent request's stored answer about this conversation.
-    s.idempotency_claim("t:key", "k1", "fp", at(36)).await.unwrap();
-    s.idempotency_complete("t:key", "k1", 201, &format!("{{\"id\":\"{id}\",\"text\":\"{secret}\"}}"))
+    s.idempotency_claim("t:key", "k1", "fp", at(36))
         .await
         .unwrap();
+    s.idempotency_complete(
+        "t:key",
+        "k1",
+        201,
+        &format!("{{\"id\":\"{id}\",\"text\":\"{secret}\"}}"),
+    )
+    .await
+    .unwrap();
     // Another customer's conversation is not touched.
     let (bystander, _) = service::start_conversation(
         s,
@@ -986,11 +1027,23 @@ async fn erasure(db: &TestDatabase) {
     // Open conversations are refused, and nothing changes.
     let refused = s.erase_customer(&tenant, &customer, &by, at(50)).await;
     assert!(
-        matches!(&refused, Err(StoreError::Conflict { code: "customer_has_open_conversations", .. })),
+        matches!(
+            &refused,
+            Err(StoreError::Conflict {
+                code: "customer_has_open_conversations",
+                ..
+            })
+        ),
         "{refused:?}"
     );
     assert!(matches!(
-        s.erase_customer(&tenant, &baton_core::CustomerId::with_suffix("nobody"), &by, at(50)).await,
+        s.erase_customer(
+            &tenant,
+            &baton_core::CustomerId::with_suffix("nobody"),
+            &by,
+            at(50)
+        )
+        .await,
         Err(StoreError::NotFound(_))
     ));
     service::run_command(
@@ -1022,7 +1075,10 @@ async fn erasure(db: &TestDatabase) {
     let facts_before = s.facts(&tenant, &id).await.unwrap().expect("facts");
     assert_eq!(s.verify_log().await.unwrap().broken, None);
 
-    let erased = s.erase_customer(&tenant, &customer, &by, at(100)).await.unwrap();
+    let erased = s
+        .erase_customer(&tenant, &customer, &by, at(100))
+        .await
+        .unwrap();
     assert_eq!(erased.conversations, vec![id.clone()]);
     assert!(erased.messages >= 1, "{erased:?}");
     assert!(erased.events >= 5, "{erased:?}");
@@ -1030,31 +1086,76 @@ async fn erasure(db: &TestDatabase) {
     // The text is gone from every place that held it...
     let other = bystander.conversation.id.clone();
     for sql in [
-        format!("SELECT COUNT(*) FROM messages WHERE text LIKE '%{secret}%' AND conversation <> '{other}'"),
-        format!("SELECT COUNT(*) FROM events WHERE data LIKE '%{secret}%' AND (conversation IS NULL OR conversation <> '{other}')"),
-        format!("SELECT COUNT(*) FROM conversations WHERE data LIKE '%{secret}%' AND id <> '{other}'"),
+        format!(
+            "SELECT COUNT(*) FROM messages WHERE text LIKE '%{secret}%' AND conversation <> '{other}'"
+        ),
+        format!(
+            "SELECT COUNT(*) FROM events WHERE data LIKE '%{secret}%' AND (conversation IS NULL OR conversation <> '{other}')"
+        ),
+        format!(
+            "SELECT COUNT(*) FROM conversations WHERE data LIKE '%{secret}%' AND id <> '{other}'"
+        ),
         format!("SELECT COUNT(*) FROM conversation_facts WHERE data LIKE '%{secret}%'"),
-        format!("SELECT COUNT(*) FROM customers WHERE (name LIKE '%{secret}%' OR external_id LIKE '%{secret}%' OR attributes LIKE '%{secret}%') AND id <> '{}'", bystander.conversation.customer),
+        format!(
+            "SELECT COUNT(*) FROM customers WHERE (name LIKE '%{secret}%' OR external_id LIKE '%{secret}%' OR attributes LIKE '%{secret}%') AND id <> '{}'",
+            bystander.conversation.customer
+        ),
         format!("SELECT COUNT(*) FROM idempotency WHERE body LIKE '%{secret}%'"),
     ] {
-        assert_eq!(count(db, &sql).await, 0, "the erased text is still found by {sql}");
+        assert_eq!(
+            count(db, &sql).await,
+            0,
+            "the erased text is still found by {sql}"
+        );
     }
-    assert_eq!(count(db, "SELECT COUNT(*) FROM events WHERE data LIKE '%ada.other@example.com%'").await, 0);
-    let profile = s.customer(&tenant, &customer).await.unwrap().expect("the customer row stays");
     assert_eq!(
-        (profile.name, profile.email, profile.phone, profile.external_id),
+        count(
+            db,
+            "SELECT COUNT(*) FROM events WHERE data LIKE '%ada.other@example.com%'"
+        )
+        .await,
+        0
+    );
+    let profile = s
+        .customer(&tenant, &customer)
+        .await
+        .unwrap()
+        .expect("the customer row stays");
+    assert_eq!(
+        (
+            profile.name,
+            profile.email,
+            profile.phone,
+            profile.external_id
+        ),
         (None, None, None, None)
     );
     assert!(profile.attributes.is_empty());
-    assert_eq!(profile.tier.as_deref(), Some("gold"), "the segment stays for analytics");
+    assert_eq!(
+        profile.tier.as_deref(),
+        Some("gold"),
+        "the segment stays for analytics"
+    );
     let conv = s.conversation(&tenant, &id).await.unwrap().unwrap();
     assert!(conv.attributes.is_empty());
     let messages = s
-        .messages(&tenant, &id, &PageRequest { limit: 50, cursor: None })
+        .messages(
+            &tenant,
+            &id,
+            &PageRequest {
+                limit: 50,
+                cursor: None,
+            },
+        )
         .await
         .unwrap()
         .items;
-    assert!(messages.iter().all(|m| m.text == baton_core::conversation::ERASED), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.text == baton_core::conversation::ERASED),
+        "{messages:?}"
+    );
     // ...including what the outbox sends: a delivery's payload is read from its event.
     let delivery = s.claim_deliveries(at(200), 10).await.unwrap();
     assert!(!delivery.is_empty());
@@ -1066,7 +1167,11 @@ async fn erasure(db: &TestDatabase) {
         }
     }
     // The bystander keeps everything.
-    let bo = s.customer(&tenant, &bystander.conversation.customer).await.unwrap().unwrap();
+    let bo = s
+        .customer(&tenant, &bystander.conversation.customer)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(bo.name, Some(format!("Bo {secret}")));
     // Analytics are unchanged.
     assert_eq!(s.facts(&tenant, &id).await.unwrap().unwrap(), facts_before);
@@ -1081,7 +1186,10 @@ async fn erasure(db: &TestDatabase) {
                 kind: Some("customer_erased".into()),
                 ..AuditFilter::default()
             },
-            &PageRequest { limit: 10, cursor: None },
+            &PageRequest {
+                limit: 10,
+                cursor: None,
+            },
         )
         .await
         .unwrap()
@@ -1091,11 +1199,17 @@ async fn erasure(db: &TestDatabase) {
     assert_eq!(audit[0].at, at(100));
     assert_eq!(audit[0].seq, erased.event_seq);
     assert_eq!(audit[0].data["customer"], customer.as_str());
-    assert_eq!(audit[0].data["events"].as_array().unwrap().len() as u64, erased.events);
+    assert_eq!(
+        audit[0].data["events"].as_array().unwrap().len() as u64,
+        erased.events
+    );
     assert!(!audit[0].data.to_string().contains(secret));
 
     // Erasing again changes nothing more and still verifies.
-    let again = s.erase_customer(&tenant, &customer, &by, at(110)).await.unwrap();
+    let again = s
+        .erase_customer(&tenant, &customer, &by, at(110))
+        .await
+        .unwrap();
     assert_eq!(again.events, 0);
     assert_eq!(s.verify_log().await.unwrap().broken, None);
 
@@ -1108,7 +1222,12 @@ async fn erasure(db: &TestDatabase) {
         ),
     )
     .await;
-    let broken = s.verify_log().await.unwrap().broken.expect("tampering is caught");
+    let broken = s
+        .verify_log()
+        .await
+        .unwrap()
+        .broken
+        .expect("tampering is caught");
     assert_eq!(broken.kind, "message_added");
     assert!(broken.problem.contains("after it was erased"), "{broken:?}");
     raw(
@@ -1129,6 +1248,11 @@ async fn erasure(db: &TestDatabase) {
         ),
     )
     .await;
-    let broken = s.verify_log().await.unwrap().broken.expect("tampering is caught");
+    let broken = s
+        .verify_log()
+        .await
+        .unwrap()
+        .broken
+        .expect("tampering is caught");
     assert_eq!(broken.seq, erased.event_seq);
 }

@@ -57,10 +57,7 @@ pub async fn run(config: anyhow::Result<Config>, json: bool) -> anyhow::Result<(
     let checks = checks(config).await;
     if json {
         let ok = checks.iter().all(|c| c.status != Status::Fail);
-        println!(
-            "{}",
-            serde_json::json!({ "ok": ok, "checks": checks })
-        );
+        println!("{}", serde_json::json!({ "ok": ok, "checks": checks }));
     } else {
         for c in &checks {
             let tag = match c.status {
@@ -117,11 +114,15 @@ async fn database(config: &Config, out: &mut Vec<Check>) -> Option<Arc<dyn Store
         let path = path.split('?').next().unwrap_or(path);
         if !std::path::Path::new(path).exists() {
             out.push(
-                Check::new("database", Status::Fail, format!("no database file at {path}"))
-                    .fix(format!(
-                        "check database_url / BATON_DATABASE_URL / data_dir, or create it with \
+                Check::new(
+                    "database",
+                    Status::Fail,
+                    format!("no database file at {path}"),
+                )
+                .fix(format!(
+                    "check database_url / BATON_DATABASE_URL / data_dir, or create it with \
                          `baton migrate --database {shown}`"
-                    )),
+                )),
             );
             return None;
         }
@@ -130,14 +131,21 @@ async fn database(config: &Config, out: &mut Vec<Check>) -> Option<Arc<dyn Store
         max_connections: 2,
         create_if_missing: false,
     };
-    let opened =
-        tokio::time::timeout(Duration::from_secs(15), baton_store::connect_with(&url, options))
-            .await;
+    let opened = tokio::time::timeout(
+        Duration::from_secs(15),
+        baton_store::connect_with(&url, options),
+    )
+    .await;
     let store = match opened {
         Ok(Ok(store)) => store,
         Ok(Err(e)) => {
             out.push(
-                Check::new("database", Status::Fail, format!("cannot open {shown}: {e}")).fix(
+                Check::new(
+                    "database",
+                    Status::Fail,
+                    format!("cannot open {shown}: {e}"),
+                )
+                .fix(
                     "check the URL, that the database server runs and is reachable from here, \
                      and the user's rights",
                 ),
@@ -146,8 +154,12 @@ async fn database(config: &Config, out: &mut Vec<Check>) -> Option<Arc<dyn Store
         }
         Err(_) => {
             out.push(
-                Check::new("database", Status::Fail, format!("{shown} did not answer within 15 s"))
-                    .fix("check the host, port and any firewall between here and the database"),
+                Check::new(
+                    "database",
+                    Status::Fail,
+                    format!("{shown} did not answer within 15 s"),
+                )
+                .fix("check the host, port and any firewall between here and the database"),
             );
             return None;
         }
@@ -163,8 +175,12 @@ async fn database(config: &Config, out: &mut Vec<Check>) -> Option<Arc<dyn Store
         }
         Err(e) => {
             out.push(
-                Check::new("database", Status::Fail, format!("{shown} does not answer: {e}"))
-                    .fix("check that the database server runs"),
+                Check::new(
+                    "database",
+                    Status::Fail,
+                    format!("{shown} does not answer: {e}"),
+                )
+                .fix("check that the database server runs"),
             );
             None
         }
@@ -271,18 +287,15 @@ async fn clock(store: Option<&dyn Store>, out: &mut Vec<Check>) {
             let skew = now - db.millis();
             let detail = format!("{skew} ms ahead of the database server");
             if skew.abs() >= SKEW_FAIL_MS {
-                out.push(
-                    Check::new("clock", Status::Fail, detail).fix(
-                        "synchronise the clocks of every Baton instance and the database (NTP): \
+                out.push(Check::new("clock", Status::Fail, detail).fix(
+                    "synchronise the clocks of every Baton instance and the database (NTP): \
                          offers, timers and routing leases are timed in the database",
-                    ),
-                );
+                ));
                 return;
             }
             if skew.abs() >= SKEW_WARN_MS {
                 out.push(
-                    Check::new("clock", Status::Warn, detail)
-                        .fix("synchronise the clocks (NTP)"),
+                    Check::new("clock", Status::Warn, detail).fix("synchronise the clocks (NTP)"),
                 );
                 return;
             }
@@ -331,8 +344,12 @@ async fn smtp(config: &Config) -> Check {
                 .fix("check [smtp] host and port (BATON_SMTP_HOST, BATON_SMTP_PORT) and that the server accepts connections from here");
         }
         Err(_) => {
-            return Check::new("smtp", Status::Fail, format!("{address} did not answer within 5 s"))
-                .fix("check the host, the port and any firewall");
+            return Check::new(
+                "smtp",
+                Status::Fail,
+                format!("{address} did not answer within 5 s"),
+            )
+            .fix("check the host, the port and any firewall");
         }
     };
     if smtp.security == baton_channels::email::Security::Tls {
@@ -345,13 +362,18 @@ async fn smtp(config: &Config) -> Check {
     let mut line = String::new();
     let mut reader = tokio::io::BufReader::new(stream);
     match tokio::time::timeout(NETWORK_TIMEOUT, reader.read_line(&mut line)).await {
-        Ok(Ok(_)) if line.starts_with("220") => {
-            Check::new("smtp", Status::Ok, format!("{address} greets: {}", line.trim()))
-        }
+        Ok(Ok(_)) if line.starts_with("220") => Check::new(
+            "smtp",
+            Status::Ok,
+            format!("{address} greets: {}", line.trim()),
+        ),
         Ok(Ok(_)) => Check::new(
             "smtp",
             Status::Fail,
-            format!("{address} does not greet like an SMTP server: {:?}", line.trim()),
+            format!(
+                "{address} does not greet like an SMTP server: {:?}",
+                line.trim()
+            ),
         )
         .fix("check the port: is an SMTP server listening there?"),
         Ok(Err(e)) => Check::new("smtp", Status::Fail, format!("{address}: {e}")),

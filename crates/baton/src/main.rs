@@ -1,9 +1,9 @@
 //! The `baton` command.
 
 mod audit;
-mod customer;
 mod backup;
 mod bench;
+mod customer;
 mod demo;
 mod demo_kb;
 mod doctor;

@@ -679,8 +679,18 @@ async fn backup_while_writing_then_restore_on_the_copy() {
     // Let some writes land first, then copy while they continue.
     let messages_url = server.url(&format!("/v1/conversations/{id}/messages?limit=500"));
     loop {
-        let listed = send(&client, Method::GET, &messages_url, Some(&created.api_key), None).await;
-        if listed.body["items"].as_array().is_some_and(|a| a.len() >= 5) {
+        let listed = send(
+            &client,
+            Method::GET,
+            &messages_url,
+            Some(&created.api_key),
+            None,
+        )
+        .await;
+        if listed.body["items"]
+            .as_array()
+            .is_some_and(|a| a.len() >= 5)
+        {
             break;
         }
         tokio::task::yield_now().await;
@@ -690,7 +700,8 @@ async fn backup_while_writing_then_restore_on_the_copy() {
     let out = run(&["backup", &copy_str, "--database", &db], &[]).await;
     let printed = out.ok();
     assert!(
-        printed.contains("integrity check ok") && printed.contains("baton serve --database sqlite://"),
+        printed.contains("integrity check ok")
+            && printed.contains("baton serve --database sqlite://"),
         "{printed}"
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -714,7 +725,10 @@ async fn backup_while_writing_then_restore_on_the_copy() {
     .await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     let copied = listed.body["items"].as_array().unwrap().len();
-    assert!(copied >= 5 && copied <= written as usize, "{copied} of {written}");
+    assert!(
+        copied >= 5 && copied <= written as usize,
+        "{copied} of {written}"
+    );
     // The copy's messages are a prefix of what was written: no gap, nothing half-written.
     for (i, m) in listed.body["items"].as_array().unwrap().iter().enumerate() {
         assert_eq!(m["text"], format!("message {i}"), "{}", listed.body);
@@ -726,9 +740,18 @@ async fn backup_while_writing_then_restore_on_the_copy() {
 
     // Never overwrites; PostgreSQL is pg_dump's job.
     let again = run(&["backup", &copy_str, "--database", &db], &[]).await;
-    assert!(again.failed().contains("already exists"), "{}", again.stderr);
+    assert!(
+        again.failed().contains("already exists"),
+        "{}",
+        again.stderr
+    );
     let pg = run(
-        &["backup", "x.db", "--database", "postgres://u:secret@127.0.0.1:1/baton"],
+        &[
+            "backup",
+            "x.db",
+            "--database",
+            "postgres://u:secret@127.0.0.1:1/baton",
+        ],
         &[],
     )
     .await;
@@ -773,10 +796,23 @@ async fn doctor_passes_and_fails_with_what_to_fix() {
     let out = run(&["doctor", "--json", "--database", &db], &healthy).await;
     let report = doctor_checks(out.ok());
     assert_eq!(report["ok"], true, "{report}");
-    for name in ["config", "database", "migrations", "clock", "smtp", "public_url"] {
+    for name in [
+        "config",
+        "database",
+        "migrations",
+        "clock",
+        "smtp",
+        "public_url",
+    ] {
         assert_eq!(check(&report, name)["status"], "ok", "{report}");
     }
-    assert!(check(&report, "smtp")["detail"].as_str().unwrap().contains("220"), "{report}");
+    assert!(
+        check(&report, "smtp")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("220"),
+        "{report}"
+    );
     let human = run(&["doctor", "--database", &db], &healthy).await;
     assert!(human.ok().contains("ok    migrations"), "{}", human.stdout);
     drop(server);
@@ -797,18 +833,32 @@ async fn doctor_passes_and_fails_with_what_to_fix() {
     )
     .await;
     out.failed();
-    assert!(out.stdout.contains("FAIL  smtp") && out.stdout.contains("fix: check [smtp] host"), "{}", out.stdout);
-    assert!(out.stdout.contains("warn  public_url") && out.stdout.contains("fix: set public_url"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("FAIL  smtp") && out.stdout.contains("fix: check [smtp] host"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("warn  public_url") && out.stdout.contains("fix: set public_url"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stderr.contains("1 check(s) failed"), "{}", out.stderr);
 
     // Pending migrations (this build is newer than the database): a warning only.
     let path = dir.path().join("baton.db");
-    sqlite_py(&path, "c.execute('DELETE FROM _sqlx_migrations WHERE version = 15')");
+    sqlite_py(
+        &path,
+        "c.execute('DELETE FROM _sqlx_migrations WHERE version = 15')",
+    );
     let out = run(&["doctor", "--json", "--database", &db], &[]).await;
     let report = doctor_checks(out.ok());
     let migrations = check(&report, "migrations");
     assert_eq!(migrations["status"], "warn", "{report}");
-    assert!(migrations["detail"].as_str().unwrap().contains("0015"), "{report}");
+    assert!(
+        migrations["detail"].as_str().unwrap().contains("0015"),
+        "{report}"
+    );
     run(&["migrate", "--database", &db], &[]).await.ok();
 
     // A migration this build does not know: the database was upgraded by a newer Baton.
@@ -822,22 +872,42 @@ async fn doctor_passes_and_fails_with_what_to_fix() {
     assert_eq!(report["ok"], false);
     let migrations = check(&report, "migrations");
     assert_eq!(migrations["status"], "fail", "{report}");
-    assert!(migrations["detail"].as_str().unwrap().contains("9999"), "{report}");
-    assert!(migrations["fix"].as_str().unwrap().contains("restore the backup"), "{report}");
+    assert!(
+        migrations["detail"].as_str().unwrap().contains("9999"),
+        "{report}"
+    );
+    assert!(
+        migrations["fix"]
+            .as_str()
+            .unwrap()
+            .contains("restore the backup"),
+        "{report}"
+    );
 
     // No database where the config points: nothing is created.
     let missing = dir.sqlite_url("nowhere/baton.db");
     let out = run(&["doctor", "--database", &missing], &[]).await;
     out.failed();
-    assert!(out.stdout.contains("FAIL  database") && out.stdout.contains("baton migrate"), "{}", out.stdout);
-    assert!(!dir.path().join("nowhere").exists(), "doctor created something");
+    assert!(
+        out.stdout.contains("FAIL  database") && out.stdout.contains("baton migrate"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !dir.path().join("nowhere").exists(),
+        "doctor created something"
+    );
 
     // A broken config file.
     let file = dir.path().join("baton.toml");
     std::fs::write(&file, "listen = 8080\n").unwrap();
     let out = run(&["doctor", "--config", &file.display().to_string()], &[]).await;
     out.failed();
-    assert!(out.stdout.contains("FAIL  config") && out.stdout.contains("baton.toml"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("FAIL  config") && out.stdout.contains("baton.toml"),
+        "{}",
+        out.stdout
+    );
 }
 
 /// `baton customer erase` erases on behalf of a named admin; `baton audit verify` passes after
@@ -903,7 +973,11 @@ async fn customer_erase_keeps_the_audit_chain_verifiable() {
     let ok = args("owner@erase.example");
     let ok: Vec<&str> = ok.iter().map(String::as_str).collect();
     let out = run(&ok, &[]).await;
-    assert!(out.ok().contains(&format!("erased customer {customer}")), "{}", out.stdout);
+    assert!(
+        out.ok().contains(&format!("erased customer {customer}")),
+        "{}",
+        out.stdout
+    );
     let out = run(&["audit", "verify", "--database", &db], &[]).await;
     assert!(out.ok().contains("every hash follows"), "{}", out.stdout);
     let path = dir.path().join("baton.db");

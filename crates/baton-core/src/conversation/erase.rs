@@ -115,7 +115,10 @@ mod tests {
             note: Some("lives at 1 Main St".into()),
         };
         let text = serde_json::to_string(&handoff.erased()).unwrap();
-        assert!(text.contains("customer_request") && !text.contains("Main St"), "{text}");
+        assert!(
+            text.contains("customer_request") && !text.contains("Main St"),
+            "{text}"
+        );
 
         let evaluation = EventKind::EscalationEvaluated {
             evaluation: json!({"signals": {"topics": [{"topic": "refund", "matched": ["refund my 99 EUR"]}]},

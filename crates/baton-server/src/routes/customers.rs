@@ -59,7 +59,11 @@ async fn erase(
         .await?;
     Ok(Json(ErasureView {
         customer: erased.customer.to_string(),
-        conversations: erased.conversations.iter().map(ToString::to_string).collect(),
+        conversations: erased
+            .conversations
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         messages: erased.messages,
         events: erased.events,
         event_seq: erased.event_seq,

@@ -4,14 +4,14 @@
 
 use super::log::HashedRow;
 use super::{Dialect, SqlStore, SqlTx};
-use crate::{NewEvent, Tx};
 use crate::maintenance::*;
-use async_trait::async_trait;
-use sqlx::{Postgres, Sqlite};
+use crate::{NewEvent, Tx};
 use crate::{StoreError, StoreResult};
+use async_trait::async_trait;
 use baton_core::{Actor, Conversation, ConversationId, CustomerId, EventKind, TenantId, Timestamp};
 use serde_json::{Value, json};
 use sqlx::migrate::Migrator;
+use sqlx::{Postgres, Sqlite};
 use std::collections::HashMap;
 
 /// Compares what a database recorded (`version`, `checksum`, `success`) with a build's
