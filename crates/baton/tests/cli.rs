@@ -726,7 +726,7 @@ async fn backup_while_writing_then_restore_on_the_copy() {
     assert_eq!(listed.status, 200, "{}", listed.body);
     let copied = listed.body["items"].as_array().unwrap().len();
     assert!(
-        copied >= 5 && copied <= written as usize,
+        (5..=written as usize).contains(&copied),
         "{copied} of {written}"
     );
     // The copy's messages are a prefix of what was written: no gap, nothing half-written.
@@ -882,6 +882,15 @@ async fn doctor_passes_and_fails_with_what_to_fix() {
             .unwrap()
             .contains("restore the backup"),
         "{report}"
+    );
+    // And this older build refuses to run on it, as docs/operations.md says.
+    let refused = run(&["migrate", "--database", &db], &[]).await;
+    assert!(
+        refused
+            .failed()
+            .contains("previously applied but is missing in the resolved migrations"),
+        "{}",
+        refused.stderr
     );
 
     // No database where the config points: nothing is created.
