@@ -676,14 +676,23 @@ mod tests {
         assert_eq!(defaults.deliveries_ms, Some(30 * 86_400_000));
         assert_eq!(defaults.idempotency_ms, Some(48 * 3_600_000));
         assert_eq!(defaults.expired_sessions_ms, Some(7 * 86_400_000));
-        assert_eq!(defaults.closed_conversations_ms, None, "kept forever by default");
+        assert_eq!(
+            defaults.closed_conversations_ms, None,
+            "kept forever by default"
+        );
 
         let dir = std::env::temp_dir().join(format!("baton-retention-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("baton.toml");
-        std::fs::write(&file, "[retention]\ndeliveries_days = 0\nclosed_conversations_days = 90\n")
-            .unwrap();
-        let env = vec![("BATON_RETENTION_IDEMPOTENCY_HOURS".to_string(), "6".to_string())];
+        std::fs::write(
+            &file,
+            "[retention]\ndeliveries_days = 0\nclosed_conversations_days = 90\n",
+        )
+        .unwrap();
+        let env = vec![(
+            "BATON_RETENTION_IDEMPOTENCY_HOURS".to_string(),
+            "6".to_string(),
+        )];
         let config = Config::load(Some(&file), env).unwrap();
         let policy = config.retention.policy();
         assert_eq!(policy.deliveries_ms, None, "0 keeps forever");
@@ -692,7 +701,11 @@ mod tests {
 
         for (name, value, says) in [
             ("BATON_RETENTION_BATCH", "0", "retention.batch"),
-            ("BATON_RETENTION_DELIVERIES_DAYS", "soon", "BATON_RETENTION_DELIVERIES_DAYS"),
+            (
+                "BATON_RETENTION_DELIVERIES_DAYS",
+                "soon",
+                "BATON_RETENTION_DELIVERIES_DAYS",
+            ),
             ("BATON_RETENTION_FOREVER", "1", "unknown retention setting"),
         ] {
             let err = Config::load(None, vec![(name.to_string(), value.to_string())])
@@ -701,7 +714,9 @@ mod tests {
             assert!(err.contains(says), "{name}={value}: {err}");
         }
         std::fs::write(&file, "[retention]\nkeep_everything = true\n").unwrap();
-        let err = Config::load(Some(&file), Vec::new()).unwrap_err().to_string();
+        let err = Config::load(Some(&file), Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("keep_everything"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
