@@ -11,6 +11,9 @@ use crate::values::{CsatScore, EmailAddress, MessageRole, Priority};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod erase;
+pub use erase::ERASED;
+
 /// Where a conversation is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

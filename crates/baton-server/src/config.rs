@@ -68,6 +68,9 @@ pub struct Config {
     /// Connections served at once; more wait in the kernel's queue. Keep it below the
     /// process's open-file limit (`ulimit -n`). `BATON_MAX_CONNECTIONS`.
     pub max_connections: u32,
+    /// How long finished data is kept: the `[retention]` table, or `BATON_RETENTION_*`
+    /// variables (see [`crate::retention::RetentionConfig`]).
+    pub retention: crate::retention::RetentionConfig,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 10,
             max_connections: 900,
+            retention: Default::default(),
         }
     }
 }
@@ -123,6 +127,7 @@ impl fmt::Debug for Config {
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("body_read_timeout_secs", &self.body_read_timeout_secs)
             .field("max_connections", &self.max_connections)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -264,6 +269,9 @@ pub enum ConfigError {
         "public_url (BATON_PUBLIC_URL) {0:?} must be an http:// or https:// URL, e.g. https://baton.example.com"
     )]
     PublicUrl(String),
+    /// A `[retention]` setting is out of range.
+    #[error("{0} ([retention] in the config file, BATON_RETENTION_* variables)")]
+    Retention(String),
 }
 
 impl Config {
@@ -371,6 +379,24 @@ impl Config {
                 "BATON_METRICS_TOKEN" => {
                     config.metrics_token = Some(value).filter(|v| !v.trim().is_empty())
                 }
+                retention if retention.starts_with("BATON_RETENTION_") => {
+                    let known = config
+                        .retention
+                        .set_env(retention, &value)
+                        .map_err(|message| ConfigError::Env {
+                            name: name.clone(),
+                            message,
+                        })?;
+                    if !known {
+                        return Err(ConfigError::Env {
+                            name,
+                            message: "unknown retention setting: use BATON_RETENTION_DELIVERIES_DAYS, \
+                                      _IDEMPOTENCY_HOURS, _EXPIRED_SESSIONS_DAYS, \
+                                      _CLOSED_CONVERSATIONS_DAYS, _INTERVAL_SECS or _BATCH"
+                                .into(),
+                        });
+                    }
+                }
                 smtp if smtp.starts_with("BATON_SMTP_") => {
                     let target = config.smtp.get_or_insert_with(empty_smtp);
                     smtp_env(target, &name, value)?;
@@ -396,6 +422,9 @@ impl Config {
             });
         }
         config.client_ip_header()?;
+        if let Some(problem) = config.retention.problem() {
+            return Err(ConfigError::Retention(problem));
+        }
         Ok(config)
     }
 
@@ -680,5 +709,56 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("client_ip_header"), "{err}");
+    }
+
+    #[test]
+    fn retention_defaults_file_and_variables() {
+        let defaults = Config::load(None, Vec::new()).unwrap().retention.policy();
+        assert_eq!(defaults.deliveries_ms, Some(30 * 86_400_000));
+        assert_eq!(defaults.idempotency_ms, Some(48 * 3_600_000));
+        assert_eq!(defaults.expired_sessions_ms, Some(7 * 86_400_000));
+        assert_eq!(
+            defaults.closed_conversations_ms, None,
+            "kept forever by default"
+        );
+
+        let dir = std::env::temp_dir().join(format!("baton-retention-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("baton.toml");
+        std::fs::write(
+            &file,
+            "[retention]\ndeliveries_days = 0\nclosed_conversations_days = 90\n",
+        )
+        .unwrap();
+        let env = vec![(
+            "BATON_RETENTION_IDEMPOTENCY_HOURS".to_string(),
+            "6".to_string(),
+        )];
+        let config = Config::load(Some(&file), env).unwrap();
+        let policy = config.retention.policy();
+        assert_eq!(policy.deliveries_ms, None, "0 keeps forever");
+        assert_eq!(policy.closed_conversations_ms, Some(90 * 86_400_000));
+        assert_eq!(policy.idempotency_ms, Some(6 * 3_600_000));
+
+        for (name, value, says) in [
+            ("BATON_RETENTION_BATCH", "0", "retention.batch"),
+            (
+                "BATON_RETENTION_DELIVERIES_DAYS",
+                "soon",
+                "BATON_RETENTION_DELIVERIES_DAYS",
+            ),
+            ("BATON_RETENTION_FOREVER", "1", "unknown retention setting"),
+        ] {
+            let err = Config::load(None, vec![(name.to_string(), value.to_string())])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{name}={value}: {err}");
+        }
+        std::fs::write(&file, "[retention]\nkeep_everything = true\n").unwrap();
+        let err = Config::load(Some(&file), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keep_everything"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

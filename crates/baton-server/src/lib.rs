@@ -22,6 +22,7 @@ mod metrics;
 pub mod outbound;
 pub mod presence;
 pub mod rate_limit;
+pub mod retention;
 mod routes;
 
 use axum::Router;
@@ -87,6 +88,8 @@ pub struct AppState {
     pub login: Arc<auth::LoginGuard>,
     /// Read timeouts and the connection cap of the listener (see [`listen`]).
     pub limits: listen::Limits,
+    /// The retention pruning worker's settings (see [`retention`]); `None` runs no pruning.
+    pub pruning: Option<retention::Pruning>,
 }
 
 impl AppState {
@@ -112,6 +115,7 @@ impl AppState {
             metrics_token: None,
             login: Arc::new(auth::LoginGuard::default()),
             limits: listen::Limits::default(),
+            pruning: None,
         }
     }
 
@@ -191,6 +195,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::channels::router())
         .merge(routes::analytics::router())
         .merge(routes::audit::router())
+        .merge(routes::customers::router())
         .split_for_parts();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     contract::document_errors(&mut doc);
@@ -262,6 +267,10 @@ pub async fn serve(
         .deliveries
         .run_worker
         .then(|| tokio::spawn(deliveries::run_worker(state.clone(), stopped)));
+    let pruning = state
+        .pruning
+        .is_some()
+        .then(|| tokio::spawn(retention::run_worker(state.clone(), stop.subscribe())));
     let stop_on_shutdown = stop.clone();
     // The listener gives handlers the peer address (the client's for rate limits, unless a
     // proxy header is trusted).
@@ -277,6 +286,9 @@ pub async fn serve(
     let _ = router.await;
     if let Some(deliveries) = deliveries {
         let _ = deliveries.await;
+    }
+    if let Some(pruning) = pruning {
+        let _ = pruning.await;
     }
     served
 }

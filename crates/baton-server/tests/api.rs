@@ -19,7 +19,9 @@ on_both_backends!(
     password_policy_and_directory_emails,
     failed_logins_are_throttled,
     deactivated_agents,
-    emails_are_unique_per_tenant
+    emails_are_unique_per_tenant,
+    erase_customer,
+    pruning_worker
 );
 
 fn kinds(events: &Value) -> Vec<String> {
@@ -883,6 +885,7 @@ async fn openapi_describes_every_route() {
         ("/v1/queues/{id}", &["get", "put", "delete"]),
         ("/v1/api-keys", &["get", "post"]),
         ("/v1/api-keys/{id}", &["delete"]),
+        ("/v1/customers/{id}/erase", &["post"]),
         ("/v1/auth/login", &["post"]),
         ("/v1/auth/logout", &["post"]),
         ("/v1/live", &["get"]),
@@ -1698,4 +1701,153 @@ async fn concurrent_logins_wait_for_a_hashing_slot() {
         "24 logins at once all got a slot within 30 ms: {results:?}"
     );
     assert!(busy < results.len(), "no login got a slot: {results:?}");
+}
+
+/// `POST /v1/customers/{id}/erase`: admins only, refused while a conversation is open; then
+/// the customer's text is gone from the API's every view (transcript, events, the
+/// conversation and its brief, the profile), the log still verifies, and the audit trail
+/// names who erased it.
+async fn erase_customer(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "api_erase_customer").await else {
+        return;
+    };
+    let secret = "Quetzal-8812";
+    let started = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"external_id": format!("ext-{secret}"), "name": format!("Ada {secret}"),
+                    "email": "ada@example.com", "attributes": {"street": secret}},
+                   "channel": "web", "attributes": {"page": format!("/orders/{secret}")}}),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let id = started.body["id"].as_str().unwrap().to_string();
+    let customer = started.body["customer_id"].as_str().unwrap().to_string();
+    let said = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": format!("my order {secret} never came, I want a human")}),
+        )
+        .await;
+    assert!(said.status.is_success(), "{}", said.body);
+    app.hand_off(&id, None).await;
+    let erase = format!("/v1/customers/{customer}/erase");
+
+    let (_, agent) = app.person("agent@test.example", "agent").await;
+    app.post(&erase, &agent, json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    app.post(&erase, &app.api_key, json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    app.post(&erase, &app.admin_token, json!({}))
+        .await
+        .assert_error(409, "customer_has_open_conversations");
+    app.post(
+        "/v1/customers/cus_nobody/erase",
+        &app.admin_token,
+        json!({}),
+    )
+    .await
+    .assert_error(404, "not_found");
+    let closed = app
+        .post(
+            &format!("/v1/conversations/{id}/close"),
+            &app.admin_token,
+            json!({"resolution": "resolved"}),
+        )
+        .await;
+    assert!(closed.status.is_success(), "{}", closed.body);
+
+    let erased = app.post(&erase, &app.admin_token, json!({})).await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert_eq!(erased.body["customer"], customer.as_str());
+    assert_eq!(erased.body["conversations"], json!([id]));
+    assert!(
+        erased.body["messages"].as_u64().unwrap() >= 1,
+        "{}",
+        erased.body
+    );
+
+    for path in [
+        format!("/v1/conversations/{id}"),
+        format!("/v1/conversations/{id}/messages"),
+        format!("/v1/conversations/{id}/events?limit=500"),
+        "/v1/audit?kind=customer".to_string(),
+    ] {
+        let res = app.get(&path, &app.admin_token).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+        assert!(
+            !res.body.to_string().contains(secret),
+            "{path} still shows the erased text: {}",
+            res.body
+        );
+    }
+    let conv = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(conv.body["customer_name"], Value::Null, "{}", conv.body);
+    let audit = app
+        .get("/v1/audit?kind=customer_erased", &app.admin_token)
+        .await;
+    let items = audit.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", audit.body);
+    assert_eq!(items[0]["actor"]["type"], "agent", "{}", audit.body);
+    assert_eq!(
+        items[0]["actor"]["id"],
+        app.admin_id.as_str(),
+        "{}",
+        audit.body
+    );
+    let report = app.instance.store.verify_log().await.unwrap();
+    assert_eq!(report.broken, None, "{report:?}");
+}
+
+/// The pruning worker runs in the server: an idempotency record past its retention is
+/// forgotten, so the same key with another body runs as a new request instead of `422`.
+async fn pruning_worker(backend: Backend) {
+    let Some(db) = database(backend, "api_pruning_worker").await else {
+        return;
+    };
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.pruning = Some(baton_server::retention::Pruning {
+            policy: baton_store::maintenance::Retention {
+                deliveries_ms: None,
+                idempotency_ms: Some(500),
+                expired_sessions_ms: None,
+                closed_conversations_ms: None,
+            },
+            interval: std::time::Duration::from_millis(100),
+            batch: 10,
+        });
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
+    let start = |body: Value| {
+        app.client
+            .post(app.url("/v1/conversations"))
+            .bearer_auth(&app.api_key)
+            .header("Idempotency-Key", "prune-1")
+            .json(&body)
+            .send()
+    };
+    let first = start(json!({"channel": "web"})).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let reused = start(json!({"channel": "sms"})).await.unwrap();
+    assert_eq!(reused.status(), 422, "the key is still remembered");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let again = start(json!({"channel": "sms"})).await.unwrap();
+        if again.status() == 201 {
+            break;
+        }
+        assert_eq!(again.status(), 422);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idempotency record was not pruned within 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -11,6 +11,7 @@
 pub mod error;
 pub mod idempotency;
 pub mod live;
+pub mod maintenance;
 pub mod model;
 pub mod outbox;
 pub mod reports;
@@ -19,6 +20,7 @@ mod sql;
 pub mod testing;
 
 pub use error::{StoreError, StoreResult};
+pub use maintenance::Maintenance;
 pub use model::*;
 pub use outbox::Outbox;
 pub use reports::Reports;
@@ -43,7 +45,7 @@ pub const BRIEF_JOB: &str = "brief:";
 
 /// Persistence for Baton. Every call that touches tenant data takes the tenant id.
 #[async_trait]
-pub trait Store: Outbox + Reports + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: Outbox + Reports + Maintenance + Send + Sync + std::fmt::Debug + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.

@@ -136,3 +136,8 @@ pub fn event_hash(
     h.update(at.to_be_bytes());
     hex::encode(h.finalize())
 }
+
+/// The hex SHA-256 of an event's stored data, as an erasure records it.
+pub fn data_digest(data: &str) -> String {
+    hex::encode(Sha256::digest(data.as_bytes()))
+}

@@ -9,6 +9,7 @@
 mod rows;
 #[macro_use]
 mod log;
+mod maintenance;
 #[macro_use]
 mod outbox;
 #[macro_use]

@@ -70,7 +70,7 @@ macro_rules! on_both {
     };
 }
 
-on_both!(chain, facts, outbox);
+on_both!(chain, facts, outbox, retention, erasure);
 
 /// A tenant with one agent and one finished, handed-off conversation.
 async fn story(store: &dyn Store) -> (TenantId, ConversationId) {
@@ -638,4 +638,621 @@ async fn postgres_instances_claim_each_delivery_once() {
     let xs: HashSet<_> = x.iter().collect();
     assert!(y.iter().all(|id| !xs.contains(id)), "claimed twice");
     assert_eq!(x.len() + y.len(), 60);
+}
+
+const DAY: i64 = 86_400_000;
+
+/// A closed conversation of a new customer, whose last change is at `closed_at`.
+async fn closed_conversation(
+    store: &dyn Store,
+    tenant: &TenantId,
+    closed_at: Timestamp,
+) -> ConversationId {
+    let (outcome, _) = service::start_conversation(
+        store,
+        tenant,
+        CustomerInput::default(),
+        "web".into(),
+        Default::default(),
+        &Actor::Customer,
+        closed_at,
+    )
+    .await
+    .unwrap();
+    let id = outcome.conversation.id;
+    service::post_message(
+        store,
+        tenant,
+        &id,
+        NewMessage {
+            role: MessageRole::Customer,
+            text: "hello".into(),
+            external_id: None,
+            bot: None,
+        },
+        &Actor::Customer,
+        closed_at,
+        None,
+    )
+    .await
+    .unwrap();
+    service::run_command(
+        store,
+        tenant,
+        &id,
+        &Command::Close {
+            resolution: None,
+            override_owner: true,
+        },
+        &Actor::Customer,
+        closed_at,
+    )
+    .await
+    .unwrap();
+    id
+}
+
+async fn count(db: &TestDatabase, sql: &str) -> i64 {
+    use sqlx::Connection;
+    if db.url().starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+        sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    }
+}
+
+/// Retention: finished outbox rows, old idempotency records, expired sessions and customer
+/// tokens, and closed conversations past their time go, in batches smaller than what there is
+/// to prune; what is still kept stays, and the log still verifies. Two stores pruning at once
+/// (two instances) remove each row once.
+async fn retention(db: &TestDatabase) {
+    let store = open(db).await;
+    let other = open(db).await;
+    let s = store.as_ref();
+    let created = service::create_tenant(s, "Acme", "admin@acme.example", "h", at(0))
+        .await
+        .unwrap();
+    let tenant = created.tenant.id.clone();
+    let now = at(100 * DAY);
+
+    // Outbox: a webhook on `started`; 7 conversations closed 60 days ago, 2 closed yesterday,
+    // 1 open. Their `started` deliveries: the old ones delivered or dead 60 days ago.
+    let mut tx = s.begin().await.unwrap();
+    tx.put_subscription(&Subscription {
+        id: "sub_1".into(),
+        tenant: tenant.clone(),
+        kind: SubscriptionKind::Webhook,
+        events: vec!["started".into()],
+        channel: None,
+        config: serde_json::json!({}),
+        enabled: true,
+        created_at: at(0),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut old = Vec::new();
+    for _ in 0..7 {
+        old.push(closed_conversation(s, &tenant, at(40 * DAY)).await);
+    }
+    let mut recent = Vec::new();
+    for _ in 0..2 {
+        recent.push(closed_conversation(s, &tenant, at(99 * DAY)).await);
+    }
+    let (open_conv, _) = service::start_conversation(
+        s,
+        &tenant,
+        CustomerInput::default(),
+        "web".into(),
+        Default::default(),
+        &Actor::Customer,
+        at(10 * DAY),
+    )
+    .await
+    .unwrap();
+    let claimed = s.claim_deliveries(now, 100).await.unwrap();
+    assert_eq!(claimed.len(), 10, "one delivery per started conversation");
+    let open_id = open_conv.conversation.id.clone();
+    for (i, d) in claimed.iter().enumerate() {
+        if d.conversation.as_ref() == Some(&open_id) {
+            continue; // still being delivered
+        }
+        let outcome = if i % 2 == 0 {
+            DeliveryOutcome::Delivered
+        } else {
+            DeliveryOutcome::Dead("410 Gone".into())
+        };
+        let when = if recent.iter().any(|r| Some(r) == d.conversation.as_ref()) {
+            at(99 * DAY)
+        } else {
+            at(40 * DAY)
+        };
+        s.finish_delivery(&d.id, &outcome, when).await.unwrap();
+    }
+
+    // Idempotency: 5 records from 3 days ago, 1 from an hour ago.
+    for i in 0..5 {
+        s.idempotency_claim(
+            "scope",
+            &format!("old-{i}"),
+            "fp",
+            now.plus_millis(-3 * DAY),
+        )
+        .await
+        .unwrap();
+    }
+    s.idempotency_claim("scope", "fresh", "fp", now.plus_millis(-3_600_000))
+        .await
+        .unwrap();
+
+    // Sessions: 3 expired 8 days ago, 1 expired an hour ago, 1 live.
+    let admin = s.agents(&tenant).await.unwrap().remove(0);
+    for _ in 0..3 {
+        service::open_session(s, &admin, 1_000, now.plus_millis(-9 * DAY))
+            .await
+            .unwrap();
+    }
+    service::open_session(s, &admin, 1_000, now.plus_millis(-3_600_000))
+        .await
+        .unwrap();
+    let live = service::open_session(s, &admin, DAY, now).await.unwrap();
+
+    let retention = maintenance::Retention {
+        deliveries_ms: Some(30 * DAY),
+        idempotency_ms: Some(2 * DAY),
+        expired_sessions_ms: Some(7 * DAY),
+        closed_conversations_ms: Some(30 * DAY),
+    };
+    // Two instances at once, batches of 2: every row is removed exactly once between them.
+    let (a, b) = tokio::join!(s.prune(&retention, now, 2), other.prune(&retention, now, 2));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.conversations + b.conversations, 7, "{a:?} {b:?}");
+    assert_eq!(a.idempotency + b.idempotency, 5, "{a:?} {b:?}");
+    assert_eq!(a.sessions + b.sessions, 3, "{a:?} {b:?}");
+    // The old conversations' deliveries went with them; the recent ones' stay (finished
+    // yesterday) and the open one's is still pending.
+    assert_eq!(count(db, "SELECT COUNT(*) FROM deliveries").await, 3);
+    for id in &old {
+        assert_eq!(s.conversation(&tenant, id).await.unwrap(), None);
+        assert_eq!(
+            count(
+                db,
+                &format!("SELECT COUNT(*) FROM events WHERE conversation = '{id}'")
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            count(
+                db,
+                &format!("SELECT COUNT(*) FROM messages WHERE conversation = '{id}'")
+            )
+            .await,
+            0
+        );
+        assert!(s.facts(&tenant, id).await.unwrap().is_none());
+    }
+    for id in recent.iter().chain([&open_conv.conversation.id]) {
+        assert!(
+            s.conversation(&tenant, id).await.unwrap().is_some(),
+            "{id} kept"
+        );
+    }
+    assert_eq!(count(db, "SELECT COUNT(*) FROM idempotency").await, 1);
+    assert!(
+        s.session(&service::hash_secret(&live), now)
+            .await
+            .unwrap()
+            .is_some(),
+        "the live session stays"
+    );
+    assert_eq!(count(db, "SELECT COUNT(*) FROM sessions").await, 2);
+
+    // Finished deliveries past their time go on their own too (without their conversation).
+    let later = at(99 * DAY + 31 * DAY);
+    let kept_conversations = maintenance::Retention {
+        closed_conversations_ms: None,
+        ..retention
+    };
+    let pruned = s.prune(&kept_conversations, later, 1).await.unwrap();
+    assert_eq!(pruned.deliveries, 2, "{pruned:?}");
+    assert_eq!(pruned.conversations, 0, "{pruned:?}");
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM deliveries").await,
+        1,
+        "the pending one"
+    );
+    // Nothing to keep forever is pruned with an empty policy.
+    let none = maintenance::Retention {
+        deliveries_ms: None,
+        idempotency_ms: None,
+        expired_sessions_ms: None,
+        closed_conversations_ms: None,
+    };
+    assert!(s.prune(&none, at(1000 * DAY), 10).await.unwrap().is_empty());
+    let report = s.verify_log().await.unwrap();
+    assert_eq!(report.broken, None, "{report:?}");
+}
+
+/// Erasure: one customer's personal data leaves the messages, the events (and with them what
+/// the outbox would send), the projections, the profile and stored idempotent answers; the
+/// chain still verifies, the audit trail says who erased what and when, and changing an
+/// erased event or its record afterwards is still caught.
+async fn erasure(db: &TestDatabase) {
+    let store = open(db).await;
+    let s = store.as_ref();
+    let created = service::create_tenant(s, "Acme", "admin@acme.example", "h", at(0))
+        .await
+        .unwrap();
+    let tenant = created.tenant.id.clone();
+    let admin = s.agents(&tenant).await.unwrap().remove(0);
+    let by = Actor::Agent {
+        id: admin.id.clone(),
+    };
+    let secret = "Zanzibar-4471";
+    let mut tx = s.begin().await.unwrap();
+    tx.put_subscription(&Subscription {
+        id: "sub_1".into(),
+        tenant: tenant.clone(),
+        kind: SubscriptionKind::Webhook,
+        events: vec!["message_added".into()],
+        channel: None,
+        config: serde_json::json!({}),
+        enabled: true,
+        created_at: at(0),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut attributes = serde_json::Map::new();
+    attributes.insert(
+        "address".into(),
+        serde_json::json!(format!("{secret} Road")),
+    );
+    let (outcome, _) = service::start_conversation(
+        s,
+        &tenant,
+        CustomerInput {
+            external_id: Some(format!("wa-{secret}")),
+            name: Some(format!("Ada {secret}")),
+            email: Some("ada@example.com".into()),
+            phone: Some("+15550123".into()),
+            tier: Some("gold".into()),
+            attributes: attributes.clone(),
+            ..CustomerInput::default()
+        },
+        "web".into(),
+        attributes,
+        &Actor::Customer,
+        at(10),
+    )
+    .await
+    .unwrap();
+    let id = outcome.conversation.id;
+    let customer = outcome.conversation.customer.clone();
+    let say = |role, text: String| NewMessage {
+        role,
+        text,
+        external_id: None,
+        bot: None,
+    };
+    service::post_message(
+        s,
+        &tenant,
+        &id,
+        say(
+            MessageRole::Customer,
+            format!("my card is {secret}, refund me"),
+        ),
+        &Actor::Customer,
+        at(20),
+        None,
+    )
+    .await
+    .unwrap();
+    service::run_command(
+        s,
+        &tenant,
+        &id,
+        &Command::RequestHandoff {
+            reason: "customer_request".into(),
+            source: HandoffSource::Customer,
+            queue: None,
+            priority: None,
+            note: Some(format!("lives at {secret}")),
+        },
+        &Actor::Customer,
+        at(30),
+    )
+    .await
+    .unwrap();
+    service::run_command(
+        s,
+        &tenant,
+        &id,
+        &Command::RecordBrief(
+            serde_json::json!({"summary": format!("Ada ({secret}) wants a refund")}),
+        ),
+        &Actor::System,
+        at(31),
+    )
+    .await
+    .unwrap();
+    service::set_customer_email(
+        s,
+        &tenant,
+        &id,
+        &baton_core::EmailAddress::parse("ada.other@example.com").unwrap(),
+        &Actor::Customer,
+        at(35),
+    )
+    .await
+    .unwrap();
+    // An idempotent request's stored answer about this conversation.
+    s.idempotency_claim("t:key", "k1", "fp", at(36))
+        .await
+        .unwrap();
+    s.idempotency_complete(
+        "t:key",
+        "k1",
+        201,
+        &format!("{{\"id\":\"{id}\",\"text\":\"{secret}\"}}"),
+    )
+    .await
+    .unwrap();
+    // Another customer's conversation is not touched.
+    let (bystander, _) = service::start_conversation(
+        s,
+        &tenant,
+        CustomerInput {
+            name: Some(format!("Bo {secret}")),
+            ..CustomerInput::default()
+        },
+        "web".into(),
+        Default::default(),
+        &Actor::Customer,
+        at(40),
+    )
+    .await
+    .unwrap();
+
+    // Open conversations are refused, and nothing changes.
+    let refused = s.erase_customer(&tenant, &customer, &by, at(50)).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(StoreError::Conflict {
+                code: "customer_has_open_conversations",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        s.erase_customer(
+            &tenant,
+            &baton_core::CustomerId::with_suffix("nobody"),
+            &by,
+            at(50)
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+    service::run_command(
+        s,
+        &tenant,
+        &id,
+        &Command::Close {
+            resolution: None,
+            override_owner: true,
+        },
+        &by,
+        at(60),
+    )
+    .await
+    .unwrap();
+    service::run_command(
+        s,
+        &tenant,
+        &id,
+        &Command::RecordCsat {
+            score: CsatScore::new(2).unwrap(),
+            comment: Some(format!("{secret} was rude")),
+        },
+        &Actor::Customer,
+        at(70),
+    )
+    .await
+    .unwrap();
+    let facts_before = s.facts(&tenant, &id).await.unwrap().expect("facts");
+    assert_eq!(s.verify_log().await.unwrap().broken, None);
+
+    let erased = s
+        .erase_customer(&tenant, &customer, &by, at(100))
+        .await
+        .unwrap();
+    assert_eq!(erased.conversations, vec![id.clone()]);
+    assert!(erased.messages >= 1, "{erased:?}");
+    assert!(erased.events >= 5, "{erased:?}");
+
+    // The text is gone from every place that held it...
+    let other = bystander.conversation.id.clone();
+    for sql in [
+        format!(
+            "SELECT COUNT(*) FROM messages WHERE text LIKE '%{secret}%' AND conversation <> '{other}'"
+        ),
+        format!(
+            "SELECT COUNT(*) FROM events WHERE data LIKE '%{secret}%' AND (conversation IS NULL OR conversation <> '{other}')"
+        ),
+        format!(
+            "SELECT COUNT(*) FROM conversations WHERE data LIKE '%{secret}%' AND id <> '{other}'"
+        ),
+        format!("SELECT COUNT(*) FROM conversation_facts WHERE data LIKE '%{secret}%'"),
+        format!(
+            "SELECT COUNT(*) FROM customers WHERE (name LIKE '%{secret}%' OR external_id LIKE '%{secret}%' OR attributes LIKE '%{secret}%') AND id <> '{}'",
+            bystander.conversation.customer
+        ),
+        format!("SELECT COUNT(*) FROM idempotency WHERE body LIKE '%{secret}%'"),
+    ] {
+        assert_eq!(
+            count(db, &sql).await,
+            0,
+            "the erased text is still found by {sql}"
+        );
+    }
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM events WHERE data LIKE '%ada.other@example.com%'"
+        )
+        .await,
+        0
+    );
+    let profile = s
+        .customer(&tenant, &customer)
+        .await
+        .unwrap()
+        .expect("the customer row stays");
+    assert_eq!(
+        (
+            profile.name,
+            profile.email,
+            profile.phone,
+            profile.external_id
+        ),
+        (None, None, None, None)
+    );
+    assert!(profile.attributes.is_empty());
+    assert_eq!(
+        profile.tier.as_deref(),
+        Some("gold"),
+        "the segment stays for analytics"
+    );
+    let conv = s.conversation(&tenant, &id).await.unwrap().unwrap();
+    assert!(conv.attributes.is_empty());
+    let messages = s
+        .messages(
+            &tenant,
+            &id,
+            &PageRequest {
+                limit: 50,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.text == baton_core::conversation::ERASED),
+        "{messages:?}"
+    );
+    // ...including what the outbox sends: a delivery's payload is read from its event.
+    let delivery = s.claim_deliveries(at(200), 10).await.unwrap();
+    assert!(!delivery.is_empty());
+    for d in &delivery {
+        let events = s.events_by_seq(&[d.event_seq]).await.unwrap();
+        let text = serde_json::to_string(&events).unwrap();
+        if d.conversation.as_ref() == Some(&id) {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+    // The bystander keeps everything.
+    let bo = s
+        .customer(&tenant, &bystander.conversation.customer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bo.name, Some(format!("Bo {secret}")));
+    // Analytics are unchanged.
+    assert_eq!(s.facts(&tenant, &id).await.unwrap().unwrap(), facts_before);
+
+    // The chain verifies, and the audit trail says who erased what and when.
+    let report = s.verify_log().await.unwrap();
+    assert_eq!(report.broken, None, "{report:?}");
+    let audit = s
+        .audit_events(
+            &tenant,
+            &AuditFilter {
+                kind: Some("customer_erased".into()),
+                ..AuditFilter::default()
+            },
+            &PageRequest {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, by);
+    assert_eq!(audit[0].at, at(100));
+    assert_eq!(audit[0].seq, erased.event_seq);
+    assert_eq!(audit[0].data["customer"], customer.as_str());
+    assert_eq!(
+        audit[0].data["events"].as_array().unwrap().len() as u64,
+        erased.events
+    );
+    assert!(!audit[0].data.to_string().contains(secret));
+
+    // Erasing again changes nothing more and still verifies.
+    let again = s
+        .erase_customer(&tenant, &customer, &by, at(110))
+        .await
+        .unwrap();
+    assert_eq!(again.events, 0);
+    assert_eq!(s.verify_log().await.unwrap().broken, None);
+
+    // Tampering with an erased event is caught...
+    raw(
+        db,
+        &format!(
+            "UPDATE events SET data = REPLACE(data, '[erased]', 'forged') \
+             WHERE conversation = '{id}' AND kind = 'message_added'"
+        ),
+    )
+    .await;
+    let broken = s
+        .verify_log()
+        .await
+        .unwrap()
+        .broken
+        .expect("tampering is caught");
+    assert_eq!(broken.kind, "message_added");
+    assert!(broken.problem.contains("after it was erased"), "{broken:?}");
+    raw(
+        db,
+        &format!(
+            "UPDATE events SET data = REPLACE(data, 'forged', '[erased]') \
+             WHERE conversation = '{id}' AND kind = 'message_added'"
+        ),
+    )
+    .await;
+    assert_eq!(s.verify_log().await.unwrap().broken, None);
+    // ...and so is tampering with the erasure record.
+    raw(
+        db,
+        &format!(
+            "UPDATE events SET data = REPLACE(data, 'cus_', 'cux_') WHERE seq = {}",
+            erased.event_seq
+        ),
+    )
+    .await;
+    let broken = s
+        .verify_log()
+        .await
+        .unwrap()
+        .broken
+        .expect("tampering is caught");
+    assert_eq!(broken.seq, erased.event_seq);
 }

@@ -1,10 +1,13 @@
 //! The `baton` command.
 
 mod audit;
+mod backup;
 mod bench;
+mod customer;
 mod demo;
 mod demo_history;
 mod demo_kb;
+mod doctor;
 mod eval;
 mod kb;
 mod rules;
@@ -59,6 +62,28 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Copy a SQLite database to a new file while servers keep running (a consistent online
+    /// backup); restore by starting Baton on the copy. PostgreSQL: use pg_dump.
+    Backup {
+        /// The new file to write, e.g. backups/baton-2026-12-06.db.
+        dest: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Check configuration, the database and its migrations, the clock, SMTP and the public
+    /// URL; say what to fix. Exits non-zero when a check fails.
+    Doctor {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// A customer's data: erase it on request.
+    Customer {
+        #[command(subcommand)]
+        command: CustomerCommand,
+    },
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -104,6 +129,28 @@ enum Command {
         /// Start over: delete the demo database (and its key) and seed a new one.
         #[arg(long)]
         reset: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomerCommand {
+    /// Erase one customer's personal data (profile, message text, notes, escalation signals,
+    /// briefs); `baton audit verify` still passes and the audit trail records who erased what
+    /// and when. Their conversations must be closed.
+    Erase {
+        /// The customer's id (cus_...).
+        customer: String,
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: String,
+        /// Login email of the tenant admin who asked for it (recorded as the actor).
+        #[arg(long)]
+        by: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -214,6 +261,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 baton_server::config::redact_url(&config.database_url())
             );
             Ok(())
+        }
+        Command::Backup { dest, config } => backup::run(&config.load()?, &dest).await,
+        Command::Doctor { json, config } => doctor::run(config.load(), json).await,
+        Command::Customer {
+            command:
+                CustomerCommand::Erase {
+                    customer,
+                    tenant,
+                    by,
+                    json,
+                    config,
+                },
+        } => {
+            let store = serve::open_store(&config.load()?).await?;
+            customer::erase(store.as_ref(), &tenant, &customer, &by, json).await
         }
         Command::Tenant {
             command:

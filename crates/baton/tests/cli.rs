@@ -820,3 +820,391 @@ async fn audit_verify_names_the_first_altered_event() {
         "{err}"
     );
 }
+
+/// Runs a Python sqlite3 statement against a database file (to look under Baton, or to play a
+/// database from another build); returns what it printed.
+fn sqlite_py(path: &std::path::Path, code: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            &format!("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); {code}; c.commit()"),
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `baton backup` while a server runs and writes are in flight: the copy is complete and
+/// consistent, a second server starts on it with the data there, and `baton audit verify`
+/// passes on it. It never overwrites a file, and points PostgreSQL users at pg_dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_while_writing_then_restore_on_the_copy() {
+    let dir = TempDir::new("backup");
+    let db = dir.sqlite_url("baton.db");
+    let created = create_tenant(&db, "Backup Co", "owner@backup.example").await;
+    let server = Server::serve(&db).await;
+    let client = reqwest::Client::new();
+    let started = send(
+        &client,
+        Method::POST,
+        &server.url("/v1/conversations"),
+        Some(&created.api_key),
+        Some(json!({"customer": {"external_id": "c-1"}, "channel": "web"})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let id = started.body["id"].as_str().unwrap().to_string();
+    // Writes in flight: a writer posts messages until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (client, url, key, stop) = (
+            client.clone(),
+            server.url(&format!("/v1/conversations/{id}/messages")),
+            created.api_key.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = send(
+                    &client,
+                    Method::POST,
+                    &url,
+                    Some(&key),
+                    Some(json!({"role": "customer", "text": format!("message {n}")})),
+                )
+                .await;
+                assert!(res.status.is_success(), "{}", res.body);
+                n += 1;
+            }
+            n
+        })
+    };
+    // Let some writes land first, then copy while they continue.
+    let messages_url = server.url(&format!("/v1/conversations/{id}/messages?limit=500"));
+    loop {
+        let listed = send(
+            &client,
+            Method::GET,
+            &messages_url,
+            Some(&created.api_key),
+            None,
+        )
+        .await;
+        if listed.body["items"]
+            .as_array()
+            .is_some_and(|a| a.len() >= 5)
+        {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let copy = dir.path().join("backups/copy.db");
+    let copy_str = copy.display().to_string();
+    let out = run(&["backup", &copy_str, "--database", &db], &[]).await;
+    let printed = out.ok();
+    assert!(
+        printed.contains("integrity check ok")
+            && printed.contains("baton serve --database sqlite://"),
+        "{printed}"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(written >= 5, "{written}");
+    assert!(
+        !dir.path().join("backups/copy.db.partial").exists(),
+        "no partial file is left"
+    );
+
+    // Restore: a second server on the copy has the data as of the backup.
+    let copy_url = format!("sqlite://{copy_str}");
+    let restored = Server::serve(&copy_url).await;
+    let listed = send(
+        &client,
+        Method::GET,
+        &restored.url(&format!("/v1/conversations/{id}/messages?limit=500")),
+        Some(&created.api_key),
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let copied = listed.body["items"].as_array().unwrap().len();
+    assert!(
+        (5..=written as usize).contains(&copied),
+        "{copied} of {written}"
+    );
+    // The copy's messages are a prefix of what was written: no gap, nothing half-written.
+    for (i, m) in listed.body["items"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(m["text"], format!("message {i}"), "{}", listed.body);
+    }
+    drop(restored);
+    drop(server);
+    let out = run(&["audit", "verify", "--database", &copy_url], &[]).await;
+    assert!(out.ok().contains("every hash follows"), "{}", out.stdout);
+
+    // Never overwrites; PostgreSQL is pg_dump's job.
+    let again = run(&["backup", &copy_str, "--database", &db], &[]).await;
+    assert!(
+        again.failed().contains("already exists"),
+        "{}",
+        again.stderr
+    );
+    let pg = run(
+        &[
+            "backup",
+            "x.db",
+            "--database",
+            "postgres://u:secret@127.0.0.1:1/baton",
+        ],
+        &[],
+    )
+    .await;
+    let err = pg.failed();
+    assert!(err.contains("pg_dump") && !err.contains("secret"), "{err}");
+}
+
+fn doctor_checks(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {report}"))
+}
+
+/// `baton doctor` passes on a healthy set-up (database migrated, a real SMTP server, a public
+/// URL that answers) and fails, saying what to fix, on a missing database, a database from a
+/// newer build, an SMTP port nobody listens on and a broken config file; pending migrations
+/// are a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_and_fails_with_what_to_fix() {
+    let Some(smtp) = baton_channels::testing::SmtpServer::start_or_skip("doctor") else {
+        return;
+    };
+    let dir = TempDir::new("doctor");
+    let db = dir.sqlite_url("baton.db");
+    run(&["migrate", "--database", &db], &[]).await.ok();
+    let server = Server::serve(&db).await;
+    let smtp_port = smtp.port().to_string();
+    let healthy = [
+        ("BATON_SMTP_HOST", smtp.host()),
+        ("BATON_SMTP_PORT", smtp_port.as_str()),
+        ("BATON_SMTP_SECURITY", "none"),
+        ("BATON_SMTP_FROM", "Support <support@doctor.example>"),
+        ("BATON_PUBLIC_URL", server.base.as_str()),
+    ];
+    let out = run(&["doctor", "--json", "--database", &db], &healthy).await;
+    let report = doctor_checks(out.ok());
+    assert_eq!(report["ok"], true, "{report}");
+    for name in [
+        "config",
+        "database",
+        "migrations",
+        "clock",
+        "smtp",
+        "public_url",
+    ] {
+        assert_eq!(check(&report, name)["status"], "ok", "{report}");
+    }
+    assert!(
+        check(&report, "smtp")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("220"),
+        "{report}"
+    );
+    let human = run(&["doctor", "--database", &db], &healthy).await;
+    assert!(human.ok().contains("ok    migrations"), "{}", human.stdout);
+    drop(server);
+
+    // SMTP nobody answers on, and no public URL: a failure and a warning, each with a fix.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let out = run(
+        &["doctor", "--database", &db],
+        &[
+            ("BATON_SMTP_HOST", "127.0.0.1"),
+            ("BATON_SMTP_PORT", closed.as_str()),
+            ("BATON_SMTP_SECURITY", "none"),
+            ("BATON_SMTP_FROM", "support@doctor.example"),
+        ],
+    )
+    .await;
+    out.failed();
+    assert!(
+        out.stdout.contains("FAIL  smtp") && out.stdout.contains("fix: check [smtp] host"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("warn  public_url") && out.stdout.contains("fix: set public_url"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("1 check(s) failed"), "{}", out.stderr);
+
+    // Pending migrations (this build is newer than the database): a warning only.
+    let path = dir.path().join("baton.db");
+    sqlite_py(
+        &path,
+        "c.execute('DELETE FROM _sqlx_migrations WHERE version = 15')",
+    );
+    let out = run(&["doctor", "--json", "--database", &db], &[]).await;
+    let report = doctor_checks(out.ok());
+    let migrations = check(&report, "migrations");
+    assert_eq!(migrations["status"], "warn", "{report}");
+    assert!(
+        migrations["detail"].as_str().unwrap().contains("0015"),
+        "{report}"
+    );
+    run(&["migrate", "--database", &db], &[]).await.ok();
+
+    // A migration this build does not know: the database was upgraded by a newer Baton.
+    sqlite_py(
+        &path,
+        "c.execute(\"INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) VALUES (9999, 'future', '2030-01-01', 1, x'00', 0)\")",
+    );
+    let out = run(&["doctor", "--json", "--database", &db], &[]).await;
+    out.failed();
+    let report = doctor_checks(&out.stdout);
+    assert_eq!(report["ok"], false);
+    let migrations = check(&report, "migrations");
+    assert_eq!(migrations["status"], "fail", "{report}");
+    assert!(
+        migrations["detail"].as_str().unwrap().contains("9999"),
+        "{report}"
+    );
+    assert!(
+        migrations["fix"]
+            .as_str()
+            .unwrap()
+            .contains("restore the backup"),
+        "{report}"
+    );
+    // And this older build refuses to run on it, as docs/operations.md says.
+    let refused = run(&["migrate", "--database", &db], &[]).await;
+    assert!(
+        refused
+            .failed()
+            .contains("previously applied but is missing in the resolved migrations"),
+        "{}",
+        refused.stderr
+    );
+
+    // No database where the config points: nothing is created.
+    let missing = dir.sqlite_url("nowhere/baton.db");
+    let out = run(&["doctor", "--database", &missing], &[]).await;
+    out.failed();
+    assert!(
+        out.stdout.contains("FAIL  database") && out.stdout.contains("baton migrate"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !dir.path().join("nowhere").exists(),
+        "doctor created something"
+    );
+
+    // A broken config file.
+    let file = dir.path().join("baton.toml");
+    std::fs::write(&file, "listen = 8080\n").unwrap();
+    let out = run(&["doctor", "--config", &file.display().to_string()], &[]).await;
+    out.failed();
+    assert!(
+        out.stdout.contains("FAIL  config") && out.stdout.contains("baton.toml"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// `baton customer erase` erases on behalf of a named admin; `baton audit verify` passes after
+/// it, and the text is gone from the database file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_erase_keeps_the_audit_chain_verifiable() {
+    let dir = TempDir::new("erase");
+    let db = dir.sqlite_url("baton.db");
+    let created = create_tenant(&db, "Erase Co", "owner@erase.example").await;
+    let server = Server::serve(&db).await;
+    let client = reqwest::Client::new();
+    let secret = "Pelican-3390";
+    let started = send(
+        &client,
+        Method::POST,
+        &server.url("/v1/conversations"),
+        Some(&created.api_key),
+        Some(json!({"customer": {"external_id": "c-9", "name": format!("Ann {secret}")}, "channel": "web"})),
+    )
+    .await;
+    let id = started.body["id"].as_str().unwrap().to_string();
+    let customer = started.body["customer_id"].as_str().unwrap().to_string();
+    for text in [format!("my address is {secret}"), "bye".to_string()] {
+        let res = send(
+            &client,
+            Method::POST,
+            &server.url(&format!("/v1/conversations/{id}/messages")),
+            Some(&created.api_key),
+            Some(json!({"role": "customer", "text": text})),
+        )
+        .await;
+        assert!(res.status.is_success(), "{}", res.body);
+    }
+    let token = login(&client, &server, &created.email, &created.password).await;
+    let closed = send(
+        &client,
+        Method::POST,
+        &server.url(&format!("/v1/conversations/{id}/close")),
+        Some(&token),
+        Some(json!({"resolution": "resolved"})),
+    )
+    .await;
+    assert!(closed.status.is_success(), "{}", closed.body);
+    drop(server);
+
+    let args = |by: &'static str| {
+        vec![
+            "customer".to_string(),
+            "erase".into(),
+            customer.clone(),
+            "--tenant".into(),
+            created.tenant_id.clone(),
+            "--by".into(),
+            by.into(),
+            "--database".into(),
+            db.clone(),
+        ]
+    };
+    let refused = args("someone@erase.example");
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    let out = run(&refused, &[]).await;
+    assert!(out.failed().contains("is not an admin"), "{}", out.stderr);
+    let ok = args("owner@erase.example");
+    let ok: Vec<&str> = ok.iter().map(String::as_str).collect();
+    let out = run(&ok, &[]).await;
+    assert!(
+        out.ok().contains(&format!("erased customer {customer}")),
+        "{}",
+        out.stdout
+    );
+    let out = run(&["audit", "verify", "--database", &db], &[]).await;
+    assert!(out.ok().contains("every hash follows"), "{}", out.stdout);
+    let path = dir.path().join("baton.db");
+    let found = sqlite_py(
+        &path,
+        &format!(
+            "print(sum(c.execute(q).fetchone()[0] for q in [\"SELECT COUNT(*) FROM messages WHERE text LIKE '%{secret}%'\", \"SELECT COUNT(*) FROM events WHERE data LIKE '%{secret}%'\", \"SELECT COUNT(*) FROM customers WHERE name LIKE '%{secret}%'\"]))"
+        ),
+    );
+    assert_eq!(found, "0");
+}

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod config;
 pub mod conversations;
 pub mod copilot;
+pub mod customers;
 pub mod kb;
 pub mod notifications;
 pub mod ops;

@@ -100,6 +100,32 @@ macro_rules! reports_backend {
                     chains: 0,
                     broken: None,
                 };
+                // Events changed by an erasure: (their hash, the digest of their erased data),
+                // by seq, from the erasure records. Those records are checked in their own
+                // chain below like every event.
+                type Record = (Option<String>, Option<String>, Option<String>);
+                let mut erased: HashMap<i64, Record> = HashMap::new();
+                let records = sqlx::query_scalar::<_, String>(
+                    "SELECT data FROM events WHERE kind = $1 ORDER BY seq",
+                )
+                .bind(crate::maintenance::CUSTOMER_ERASED)
+                .fetch_all(&self.pool)
+                .await?;
+                for record in records {
+                    let record: serde_json::Value = serde_json::from_str(&record)?;
+                    for e in record["events"].as_array().into_iter().flatten() {
+                        if let Some(seq) = e["seq"].as_i64() {
+                            erased.insert(
+                                seq,
+                                (
+                                    e["prev"].as_str().map(String::from),
+                                    e["hash"].as_str().map(String::from),
+                                    e["data_sha256"].as_str().map(String::from),
+                                ),
+                            );
+                        }
+                    }
+                }
                 let mut rows = sqlx::query_as::<_, HashedRow>(concat!(
                     "SELECT ",
                     hashed_cols!(),
@@ -112,6 +138,34 @@ macro_rules! reports_backend {
                     let prev = heads.get(&key).cloned();
                     if prev.is_none() {
                         report.chains += 1;
+                    }
+                    if let Some((was_after, hash, digest)) = erased.get(&row.seq) {
+                        // Erased: its content no longer recomputes its hash; the erasure
+                        // record names the hash it had, the one before it in its chain, and
+                        // the digest of what replaced its content.
+                        let problem = if row.hash.is_none() || *hash != row.hash {
+                            Some("its hash differs from the one its erasure recorded")
+                        } else if *was_after != prev {
+                            Some("the event before it in its chain is not the one its erasure recorded")
+                        } else if digest.as_deref()
+                            != Some(crate::reports::data_digest(&row.data).as_str())
+                        {
+                            Some("its content was changed after it was erased")
+                        } else {
+                            None
+                        };
+                        if let Some(problem) = problem {
+                            report.broken = Some(BrokenLink {
+                                seq: row.seq,
+                                tenant: row.tenant,
+                                conversation: row.conversation,
+                                kind: row.kind,
+                                problem: problem.to_string(),
+                            });
+                            break;
+                        }
+                        heads.insert(key, row.hash.clone().unwrap_or_default());
+                        continue;
                     }
                     let expected = row.expected_hash(prev.as_deref());
                     let problem = match &row.hash {
