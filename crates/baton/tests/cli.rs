@@ -655,6 +655,7 @@ async fn eval_escalation_reports_per_source_and_the_worst_source() {
     let short = dir.path().join("short.tsv");
     let mut bad = args.to_vec();
     bad[7] = short.to_str().unwrap();
-    let err = run(&bad, &[]).await.failed();
+    let out = run(&bad, &[]).await;
+    let err = out.failed();
     assert!(err.contains("short.tsv"), "{err}");
 }
