@@ -2,7 +2,7 @@
 //! leave-one-source-out figures, and writes the weights. Deterministic: fixed seeds, fixed epoch
 //! count, no threads.
 //!
-//! `cargo run -p baton-core --example train_human_request -- HUMAN-REQUEST-DEV.tsv HUMAN-REQUEST-DEV.sources.tsv OUT.tsv [--report-only] [--by-subset] [--negatives FILE.tsv NAME]`
+//! `cargo run -p baton-core --example train_human_request -- HUMAN-REQUEST-DEV.tsv HUMAN-REQUEST-DEV.sources.tsv OUT.tsv [--report-only] [--by-subset] [--negatives FILE.tsv NAME] [--extra FILE.tsv NAME]...`
 //! (see `scripts/train-human-request.sh`). Train on the dev files only.
 //!
 //! The report:
@@ -77,6 +77,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             examples.push(e);
             src.push(source.clone());
         }
+    }
+    // Extra labelled messages (say the hand-written set in
+    // crates/baton-core/training/human-request-handwritten.tsv), held out as a source of their
+    // own: every dev source's figure is then measured with them in training, and their own
+    // figure with them out of it.
+    let mut i = 0;
+    while let Some(k) = args[i..].iter().position(|a| a == "--extra") {
+        let at = i + k;
+        let (Some(path), Some(source)) = (args.get(at + 1), args.get(at + 2)) else {
+            return Err("--extra FILE.tsv SOURCE-NAME".into());
+        };
+        for e in eval::parse_tsv(&std::fs::read_to_string(path)?)? {
+            examples.push(e);
+            src.push(source.clone());
+        }
+        i = at + 3;
     }
     let (names, groups) = training::group_ids(&src);
     let rows: Vec<RequestRow> = training::request_rows(&examples);

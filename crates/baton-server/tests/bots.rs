@@ -453,6 +453,64 @@ async fn kb_bot_helps_while_waiting_and_is_silent_once_assigned() {
     assert_eq!(app.conversation_json(&id).await["state"], "assigned");
 }
 
+#[tokio::test]
+async fn kb_bot_does_not_search_the_talk_to_a_person_button() {
+    let Some(app) = BotApp::spawn(Backend::Sqlite, "bots_kb_button").await else {
+        return;
+    };
+    app.staff().await;
+    app.seed_demo_kb().await;
+    // An article that the button's label would find if it were searched.
+    let res = app
+        .post(
+            "/v1/kb/articles",
+            &app.admin_token,
+            json!({"id": "reach-a-person", "title": "Talk to a person on our team",
+                   "body": "To talk to a person, open the chat and ask for a person.", "language": "en"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    app.set_bot(json!({"type": "kb"})).await;
+    let id = app.start(None).await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": "Talk to a person", "payload": "talk_to_human"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    app.settled().await;
+    let conv = app.conversation_json(&id).await;
+    assert_eq!(conv["state"], "queued", "{conv}");
+    // A plain request for a person, never frustration.
+    assert_eq!(conv["handoff"]["reason"], "human_request", "{conv}");
+    assert_eq!(
+        res.body["escalation"]["signals"]["frustration"]["frustrated"], false,
+        "{}",
+        res.body["escalation"]
+    );
+    // The bot asks for details while the customer waits; it does not answer the label.
+    let bot = app.bot_messages(&id).await;
+    assert_eq!(bot.len(), 1, "{bot:?}");
+    assert_eq!(
+        bot[0]["text"],
+        "While you wait, could you give me your order number or any other details that will help our team?"
+    );
+    // Words the customer types are searched as before.
+    app.customer_says(&id, "How do I reset my password?").await;
+    let bot = app.bot_messages(&id).await;
+    assert_eq!(bot.len(), 2, "{bot:?}");
+    assert!(
+        bot[1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("While you wait, here's what I found in “"),
+        "{}",
+        bot[1]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Webhook bot
 

@@ -21,7 +21,7 @@ pub enum EvalCommand {
     Escalation(EscalationEvalArgs),
 }
 
-/// `baton eval escalation --task human_request|frustration --input FILE.tsv [--json] [--errors N]`
+/// `baton eval escalation --task human_request|frustration --input FILE.tsv [--sources FILE.sources.tsv] [--json] [--errors N]`
 #[derive(Debug, clap::Args)]
 pub struct EscalationEvalArgs {
     /// Which signal to score: `human_request` or `frustration`.
@@ -36,6 +36,12 @@ pub struct EscalationEvalArgs {
     /// How many of the worst false positives and false negatives to show.
     #[arg(long, default_value_t = 10)]
     pub errors: usize,
+    /// A sidecar file (header `source`, one source name per line, aligned with `--input`):
+    /// also report per source and the worst source. These are figures of the shipped detector,
+    /// in-sample wherever its learned parts saw the source; leave-one-source-out figures come
+    /// from `scripts/train-*.sh`.
+    #[arg(long)]
+    pub sources: Option<PathBuf>,
 }
 
 fn parse_task(s: &str) -> Result<eval::Task, String> {
@@ -59,10 +65,49 @@ pub fn run_escalation(args: &EscalationEvalArgs) -> Result<()> {
     anyhow::ensure!(!examples.is_empty(), "{path} has a header but no examples");
     let detector = Detector::with_defaults();
     let report = eval::evaluate(&detector, args.task, &examples, args.errors);
+    let per_source = match &args.sources {
+        Some(sp) => {
+            let shown = sp.display();
+            let src =
+                std::fs::read_to_string(sp).with_context(|| format!("cannot read {shown}"))?;
+            let sources = eval::attach_sources(&examples, &src)
+                .with_context(|| format!("{shown} is not a sources file aligned with {path}"))?;
+            eval::evaluate_by_source(&detector, args.task, &examples, &sources, 0)
+        }
+        None => Vec::new(),
+    };
+    let worst = per_source
+        .iter()
+        .filter(|(_, r)| r.tp + r.fn_ > 0)
+        .min_by(|a, b| a.1.f1.total_cmp(&b.1.f1));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut v = serde_json::to_value(&report)?;
+        if args.sources.is_some() {
+            let per: serde_json::Map<String, serde_json::Value> = per_source
+                .iter()
+                .map(|(n, r)| Ok((n.clone(), serde_json::to_value(r)?)))
+                .collect::<Result<_, serde_json::Error>>()?;
+            v["per_source"] = serde_json::Value::Object(per);
+            v["worst_source"] = worst.map_or(serde_json::Value::Null, |(n, _)| n.clone().into());
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{report}");
+        if !per_source.is_empty() {
+            println!("\nper source (shipped detector; in-sample where a learned part saw it):");
+            for (name, r) in &per_source {
+                println!(
+                    "  {name:<24} n {:>5}  P {:.4} R {:.4} F1 {:.4}  tp {} fp {} fn {} tn {}",
+                    r.n, r.precision, r.recall, r.f1, r.tp, r.fp, r.fn_, r.tn
+                );
+            }
+            if let Some((name, r)) = worst {
+                println!(
+                    "  worst source (lowest F1 among sources with positives): {name} F1 {:.4}",
+                    r.f1
+                );
+            }
+        }
     }
     Ok(())
 }

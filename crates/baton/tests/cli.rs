@@ -1207,4 +1207,51 @@ async fn customer_erase_keeps_the_audit_chain_verifiable() {
         ),
     );
     assert_eq!(found, "0");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_escalation_reports_per_source_and_the_worst_source() {
+    let dir = TempDir::new("eval");
+    let input = dir.path().join("dev.tsv");
+    let sources = dir.path().join("dev.sources.tsv");
+    // Two made-up sources: "chat" is all clear requests and plain questions, "mail" has a
+    // request no detector finds ("zzz") so it is the worse one.
+    std::fs::write(
+        &input,
+        "text\tlabel\nlet me talk to a human agent please\t1\nwhat are your opening hours\t0\n\
+         I want to speak to a real person\t1\nzzz\t1\nhow do I change my address\t0\n",
+    )
+    .unwrap();
+    std::fs::write(&sources, "source\nchat\nchat\nmail\nmail\nmail\n").unwrap();
+    let (input, sources) = (input.to_str().unwrap(), sources.to_str().unwrap());
+    let args = [
+        "eval",
+        "escalation",
+        "--task",
+        "human_request",
+        "--input",
+        input,
+        "--sources",
+        sources,
+    ];
+    let out = run(&[&args[..], &["--json"][..]].concat(), &[]).await;
+    let v: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(v["tp"], 2, "{v}");
+    assert_eq!(v["fn"], 1, "{v}");
+    assert_eq!(v["per_source"]["chat"]["f1"], 1.0, "{v}");
+    assert_eq!(v["per_source"]["mail"]["tp"], 1, "{v}");
+    assert_eq!(v["worst_source"], "mail", "{v}");
+    let out = run(&args, &[]).await;
+    assert!(
+        out.ok()
+            .contains("worst source (lowest F1 among sources with positives): mail"),
+        "{}",
+        out.stdout
+    );
+    // A sidecar that does not line up with the input is refused.
+    std::fs::write(dir.path().join("short.tsv"), "source\nchat\n").unwrap();
+    let short = dir.path().join("short.tsv");
+    let mut bad = args.to_vec();
+    bad[7] = short.to_str().unwrap();
+    let out = run(&bad, &[]).await;
+    let err = out.failed();
+    assert!(err.contains("short.tsv"), "{err}");
 }

@@ -356,7 +356,7 @@ impl Default for FrustrationWeights {
             // Chosen on pooled leave-one-source-out scores of the dev file
             // (scripts/train-frustration.sh): each source scored by a model trained on the
             // others.
-            threshold: 0.36,
+            threshold: 0.33,
             model_weight: 0.6,
         }
     }
@@ -427,6 +427,7 @@ pub fn warm_up() {
     std::sync::LazyLock::force(&PROFANITY_SET);
     std::sync::LazyLock::force(&COMPLAINT_WORDS);
     grievance::warm_up();
+    super::lexicon::warm_up();
     model::shipped();
     sentiment::warm_up();
 }

@@ -26,6 +26,7 @@ pub mod eval;
 pub mod frustration;
 pub mod grievance;
 pub mod human_request;
+pub mod lexicon;
 pub mod model;
 pub mod plan;
 pub mod request_model;

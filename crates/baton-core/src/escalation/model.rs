@@ -1,7 +1,8 @@
 //! A small linear frustration model over hashed word 1-2-grams (words in the scope of a negation
 //! marked as such) and word-internal character n-grams, each kind in a weight table of its own,
-//! plus the VADER scores, the frustration cues and a few surface features (question marks,
-//! elongated words, emoticons, length) as dense features. The weights are the average of a few
+//! plus the VADER scores, the AFINN-165 and emoji-emotion lexicon scores ([`super::lexicon`]),
+//! the frustration cues and a few surface features (question marks, elongated words,
+//! emoticons, length) as dense features. The weights are the average of a few
 //! logistic regressions (see `training::Recipe::members`), which is itself one linear model.
 //!
 //! Trained on the dev files only by `scripts/train-frustration.sh` (which runs the
@@ -17,7 +18,7 @@ use std::sync::LazyLock;
 pub const BUCKETS: usize = 1 << 16;
 
 /// Number of dense features.
-pub const DENSE: usize = 19;
+pub const DENSE: usize = 24;
 
 /// The dense features that are rule cues (capitals, `!!`, profanity, phrase, complaint,
 /// negative emoji): a message with one of them has negative evidence
@@ -46,6 +47,11 @@ pub const DENSE_NAMES: [&str; DENSE] = [
     "positive_emoji",
     "length",
     "negations",
+    "afinn_negative",
+    "afinn_positive",
+    "afinn_worst",
+    "emoji_negative",
+    "emoji_positive",
 ];
 
 /// Which sparse features are extracted (the shipped model uses [`SHIPPED_FEATURES`]; the
@@ -122,7 +128,7 @@ fn bucket(h: u64) -> u32 {
 }
 
 /// Words that open a negation scope.
-fn is_negation(w: &str) -> bool {
+pub(crate) fn is_negation(w: &str) -> bool {
     matches!(
         w,
         "not"
@@ -251,6 +257,7 @@ pub fn features_with(
     };
     let split = sparse.len();
     sparse.extend_from_slice(&chars);
+    let lex = super::lexicon::score(text, t, is_negation);
     Features {
         sparse,
         scale,
@@ -277,6 +284,11 @@ pub fn features_with(
             f64::from(u8::from(super::frustration::has_emoji(text, false))),
             (n.min(60) as f64) / 60.0,
             (negations.min(3) as f64) / 3.0,
+            lex.afinn_negative.min(10.0) / 10.0,
+            lex.afinn_positive.min(10.0) / 10.0,
+            lex.afinn_worst / 5.0,
+            lex.emoji_negative.min(6.0) / 6.0,
+            lex.emoji_positive.min(6.0) / 6.0,
         ],
     }
 }

@@ -136,12 +136,16 @@ const FOLLOW_UP_WORDS: usize = 6;
 /// Searches the knowledge base for the customer's message: in the customer's language first
 /// (all languages when that finds nothing), and for a short reply to the bot's clarifying
 /// question also together with the previous customer turn. Returns the hits and their
-/// confidence.
+/// confidence; nothing for a "Talk to a person" button press.
 pub async fn retrieve(
     state: &AppState,
     settings: &KbSettings,
     ctx: &TurnContext,
 ) -> StoreResult<(Vec<Hit>, f64)> {
+    if ctx.button {
+        // The button's label is no question: nothing to search for.
+        return Ok((Vec::new(), 0.0));
+    }
     let text = ctx.message.text.as_str();
     let language = ctx.language();
     let mut best = search(state, ctx, text, language.as_deref(), settings.max_articles).await?;
@@ -210,6 +214,16 @@ async fn search(
 
 /// The KB bot's turn.
 pub async fn answer(state: &AppState, settings: &KbSettings, ctx: &TurnContext) -> BotOutcome {
+    if ctx.button {
+        // The text is the button's label ("Talk to a person"): searching it finds whatever
+        // article mentions a person. While waiting, ask for details as for any message the
+        // bot cannot answer; otherwise stay quiet (the detector handles the request).
+        return if ctx.waiting() {
+            compose(settings, ctx, &[], 0.0)
+        } else {
+            BotOutcome::Silent
+        };
+    }
     match retrieve(state, settings, ctx).await {
         Ok((hits, confidence)) => compose(settings, ctx, &hits, confidence),
         Err(e) => BotOutcome::Failed(format!("knowledge base search failed: {e}")),

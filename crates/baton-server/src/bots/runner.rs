@@ -41,6 +41,9 @@ pub struct TurnContext {
     pub message: Message,
     /// Recent customer, bot, agent and system turns up to and including `message`, oldest first.
     pub transcript: Vec<Message>,
+    /// The message is a "Talk to a person" button press: its text is the button's label, not
+    /// the customer's words, so it is no question to search or answer.
+    pub button: bool,
 }
 
 impl TurnContext {
@@ -67,10 +70,12 @@ impl TurnContext {
 
 /// Starts the bot's turn for a freshly stored customer message when the conversation is with
 /// the bot or waiting for a person. Returns the task, which tests and callers may await (or drop).
+/// `button`: the message is a "Talk to a person" button press (see [`TurnContext::button`]).
 pub fn after_customer_message(
     state: &AppState,
     conversation: &Conversation,
     message: &Message,
+    button: bool,
 ) -> Option<JoinHandle<()>> {
     let eligible = matches!(
         conversation.state,
@@ -84,20 +89,20 @@ pub fn after_customer_message(
     let guard = state.bots.track();
     Some(tokio::spawn(async move {
         let _guard = guard;
-        if let Err(e) = run_turn(&state, &message).await {
+        if let Err(e) = run_turn(&state, &message, button).await {
             tracing::warn!(conversation = %message.conversation, error = %e, "bot turn failed to run");
         }
     }))
 }
 
-/// One bot turn for `message`, start to finish.
-pub async fn run_turn(state: &AppState, message: &Message) -> StoreResult<()> {
+/// One bot turn for `message`, start to finish (`button`: a "Talk to a person" press).
+pub async fn run_turn(state: &AppState, message: &Message, button: bool) -> StoreResult<()> {
     let tenant = &message.tenant;
     let config = state.bots.get(state.store.as_ref(), tenant).await?;
     if config.kind == BotKind::None {
         return Ok(());
     }
-    let Some(ctx) = context(state, message).await? else {
+    let Some(ctx) = context(state, message, button).await? else {
         return Ok(());
     };
     if !(ctx.waiting() || ctx.conversation.state == ConversationState::Bot) {
@@ -130,7 +135,11 @@ pub async fn run_turn(state: &AppState, message: &Message) -> StoreResult<()> {
 }
 
 /// Loads the conversation, customer and recent transcript; `None` when the conversation is gone.
-async fn context(state: &AppState, message: &Message) -> StoreResult<Option<TurnContext>> {
+async fn context(
+    state: &AppState,
+    message: &Message,
+    button: bool,
+) -> StoreResult<Option<TurnContext>> {
     let store = state.store.as_ref();
     let tenant = &message.tenant;
     let Some(conversation) = store.conversation(tenant, &message.conversation).await? else {
@@ -173,6 +182,7 @@ async fn context(state: &AppState, message: &Message) -> StoreResult<Option<Turn
         customer,
         message: message.clone(),
         transcript,
+        button,
     }))
 }
 

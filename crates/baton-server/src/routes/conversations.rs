@@ -473,7 +473,18 @@ pub(crate) async fn add_turn(
     .await?;
     if !outcome.duplicate {
         // The bot answers in the background; the response does not wait for it.
-        crate::bots::runner::after_customer_message(state, &outcome.conversation, &outcome.message);
+        // A "Talk to a person" press (the detector saw the payload) is no question for the bot.
+        let button = outcome
+            .evaluation
+            .as_ref()
+            .and_then(|e| e["signals"]["button"].as_bool())
+            .unwrap_or(false);
+        crate::bots::runner::after_customer_message(
+            state,
+            &outcome.conversation,
+            &outcome.message,
+            button,
+        );
     }
     Ok(outcome)
 }

@@ -278,6 +278,16 @@ fn human_request_loso_on_dev() {
         examples.push(e);
         src.push("tweets+reviews".into());
     }
+    // The hand-written set, a source of its own (as scripts/train-human-request.sh adds it).
+    let handwritten = crate::escalation::eval::parse_tsv(include_str!(
+        "../../../training/human-request-handwritten.tsv"
+    ))
+    .expect("the hand-written training file parses");
+    assert!(handwritten.len() > 600);
+    for e in handwritten {
+        examples.push(e);
+        src.push("handwritten".into());
+    }
     let (names, groups) = group_ids(&src);
     let rows = request_rows(&examples);
     let refs: Vec<&RequestRow> = rows.iter().collect();
@@ -290,8 +300,20 @@ fn human_request_loso_on_dev() {
         c.f1(),
         m.f1()
     );
-    assert!(c.f1() >= 0.982, "LOSO rules+model F1 {:.4}", c.f1());
-    assert!(m.f1() >= 0.76, "LOSO model-alone F1 {:.4}", m.f1());
+    // Floors a little under the recorded figures (pooled over the dev sources and the
+    // hand-written set): rules+model 0.9802, model alone 0.8802.
+    assert!(c.f1() >= 0.975, "LOSO rules+model F1 {:.4}", c.f1());
+    assert!(m.f1() >= 0.87, "LOSO model-alone F1 {:.4}", m.f1());
+    let nlupp = l
+        .per_source
+        .iter()
+        .find(|s| s.name == "nlupp")
+        .expect("nlupp");
+    assert!(
+        nlupp.model.f1() >= 0.55,
+        "LOSO model-alone F1 on nlupp {:.4}",
+        nlupp.model.f1()
+    );
     let file = include_str!("../../../data/human_request_model.tsv");
     let recorded = format!(
         "#   pooled rules+model: P {:.4} R {:.4} F1 {:.4}",
