@@ -237,6 +237,7 @@ pub struct HandoffBody {
     pub queue: Option<String>,
     /// Priority 0-100.
     #[schema(minimum = 0, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     pub priority: Option<i64>,
     /// Note for the agent.
     #[schema(max_length = 2000)]
@@ -300,6 +301,7 @@ pub struct CloseBody {
 pub struct CsatBody {
     /// 1 to 5.
     #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "crate::input::integral::exact")]
     pub score: i64,
     /// Optional comment.
     #[schema(max_length = 2000)]
@@ -664,6 +666,7 @@ pub struct SkillView {
     pub name: String,
     /// Level 1-10.
     #[schema(minimum = 1, maximum = 10)]
+    #[serde(deserialize_with = "crate::input::integral::exact")]
     pub level: u8,
 }
 
@@ -797,6 +800,7 @@ pub struct CreateAgentBody {
     pub queues: Vec<String>,
     /// Capacity 1-100; default 3.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     pub capacity: Option<u32>,
 }
 
@@ -821,6 +825,7 @@ pub struct UpdateAgentBody {
     pub queues: Option<Vec<String>>,
     /// Capacity 1-100.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     pub capacity: Option<u32>,
     /// New password: at least 12 characters, not the email, not a well-known password.
     #[schema(min_length = 12)]
@@ -920,6 +925,7 @@ pub struct QueueBody {
     pub strategy: Option<String>,
     /// Offer window in seconds (5-600); default 30.
     #[schema(minimum = 5, maximum = 600)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     pub offer_timeout_secs: Option<u32>,
     /// Router settings.
     #[schema(value_type = Option<Object>)]

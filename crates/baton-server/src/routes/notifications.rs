@@ -61,7 +61,7 @@ struct CreateNotificationBody {
     #[serde(default)]
     notify: Option<Vec<String>>,
     /// Posts closer together than this become one digest (0-3600, default 30).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     #[schema(minimum = 0, maximum = 3600)]
     min_interval_secs: Option<u32>,
 }
