@@ -41,10 +41,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ReportQuery {
     /// Start (inclusive): RFC 3339 time, or a date `YYYY-MM-DD` (local midnight in the tenant's
     /// business-hours time zone). Default: 30 days before `to`.
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$")]
     from: Option<String>,
     /// End (exclusive): RFC 3339 time or date (the day is included). Default: now.
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$")]
     to: Option<String>,
     /// Only conversations that waited in this queue.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     queue: Option<String>,
     /// Only conversations this agent owned at some point.
     agent: Option<String>,
@@ -56,6 +59,7 @@ pub struct ReportQuery {
     /// Only customers of this tier.
     tier: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
     /// Drill-down only: which figure (`handed_off`, `abandoned`, `requested_by:llm`, `rule:ID`...).
     figure: Option<String>,

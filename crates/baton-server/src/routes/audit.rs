@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct AuditQuery {
     /// An event kind (`rules_updated`) or a family (`queue` for queue_created, queue_updated
     /// and queue_deleted; `agent`, `api_key`, `webhook`, `business_hours`...).
+    #[param(pattern = "^[a-z_]+$")]
     kind: Option<String>,
     /// Only changes made by this agent.
     agent: Option<String>,

@@ -53,9 +53,11 @@ struct CreateNotificationBody {
     /// The incoming-webhook URL (Slack: `https://hooks.slack.com/services/...`; Teams: the
     /// Workflows "When a Teams webhook request is received" URL). A secret: shown only as its
     /// host afterwards.
+    #[schema(max_length = 2048, pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$")]
     url: String,
     /// Only conversations of this queue, when set.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     queue: Option<String>,
     /// Any of `handoff`, `offer_unanswered`, `wait_over_target`; default all.
     #[serde(default)]
