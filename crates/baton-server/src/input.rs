@@ -195,7 +195,10 @@ mod tests {
         assert_eq!((c.level, c.capacity), (5, Some(50)));
         let c = parse(r#"{"level": 7}"#).unwrap();
         assert_eq!((c.level, c.capacity), (7, None));
-        assert_eq!(parse(r#"{"level": 1, "capacity": null}"#).unwrap().capacity, None);
+        assert_eq!(
+            parse(r#"{"level": 1, "capacity": null}"#).unwrap().capacity,
+            None
+        );
         assert!(parse(r#"{"level": 5.5}"#).is_err());
         assert!(parse(r#"{"level": 256}"#).is_err());
         assert!(parse(r#"{"level": 256.0}"#).is_err());

@@ -1085,7 +1085,9 @@ async fn openapi_states_the_constraints_the_server_checks() {
             continue;
         };
         let is_string = object.get("type").is_some_and(|t| {
-            t == "string" || t.as_array().is_some_and(|ts| ts.iter().any(|t| t == "string"))
+            t == "string"
+                || t.as_array()
+                    .is_some_and(|ts| ts.iter().any(|t| t == "string"))
         });
         if is_string && !object.contains_key("enum") {
             strings += 1;
@@ -1104,7 +1106,13 @@ async fn openapi_states_the_constraints_the_server_checks() {
             }
         }
         for key in ["allOf", "anyOf", "oneOf"] {
-            pending.extend(object.get(key).and_then(|v| v.as_array()).into_iter().flatten());
+            pending.extend(
+                object
+                    .get(key)
+                    .and_then(|v| v.as_array())
+                    .into_iter()
+                    .flatten(),
+            );
         }
         if let Some(properties) = object.get("properties").and_then(|p| p.as_object()) {
             pending.extend(properties.values());

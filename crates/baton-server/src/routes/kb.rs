@@ -86,7 +86,9 @@ fn tag_list() -> utoipa::openapi::schema::Array {
                 .schema_type(Type::String)
                 .pattern(Some(r"^\s*[A-Za-z0-9_:.-]{1,40}\s*$")),
         )
-        .description(Some("Tags of a-z, 0-9, `_`, `-`, `:` or `.` (at most 40 characters)"))
+        .description(Some(
+            "Tags of a-z, 0-9, `_`, `-`, `:` or `.` (at most 40 characters)",
+        ))
         .build()
 }
 

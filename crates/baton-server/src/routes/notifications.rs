@@ -53,7 +53,10 @@ struct CreateNotificationBody {
     /// The incoming-webhook URL (Slack: `https://hooks.slack.com/services/...`; Teams: the
     /// Workflows "When a Teams webhook request is received" URL). A secret: shown only as its
     /// host afterwards.
-    #[schema(max_length = 2048, pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
+    )]
     url: String,
     /// Only conversations of this queue, when set.
     #[serde(default)]
