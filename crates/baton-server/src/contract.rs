@@ -15,7 +15,8 @@
 //! error body, which the server always sends (`{"error": {"code", "message"}}`).
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, Schema};
 
 /// The name of the error body's schema in `components`.
 const ERROR_BODY: &str = "ErrorBody";
@@ -274,54 +275,68 @@ pub fn constrain_strings(doc: &mut OpenApi) {
     if !description.contains("NUL character") {
         description.push_str(note);
     }
-    let mut value = match serde_json::to_value(&*doc) {
-        Ok(value) => value,
-        Err(e) => {
-            tracing::error!(error = %e, "the OpenAPI document does not serialize");
-            return;
+    if let Some(components) = doc.components.as_mut() {
+        for (name, schema) in components.schemas.iter_mut() {
+            constrain_schema(name, schema, None);
         }
-    };
-    if let Some(serde_json::Value::Object(schemas)) = value.pointer_mut("/components/schemas") {
-        schemas.values_mut().for_each(exclude_nul_in_schema);
     }
-    if let Some(serde_json::Value::Object(paths)) = value.get_mut("paths") {
-        for (path, item) in paths.iter_mut() {
-            let Some(item) = item.as_object_mut() else {
-                continue;
-            };
-            for operation in item.values_mut() {
-                for parameter in operation
-                    .get_mut("parameters")
-                    .and_then(|p| p.as_array_mut())
-                    .into_iter()
-                    .flatten()
-                {
-                    let cursor = CURSORS
-                        .iter()
-                        .find(|(p, _)| p == path)
-                        .filter(|_| parameter["name"] == "cursor" && parameter["in"] == "query");
-                    if let Some(schema) = parameter.get_mut("schema") {
-                        if let Some((_, pattern)) = cursor {
-                            schema["pattern"] = (*pattern).into();
-                        }
-                        exclude_nul_in_schema(schema);
-                    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let RefOr::T(parameter) = parameter else {
+                    continue;
+                };
+                let cursor = CURSORS
+                    .iter()
+                    .find(|(p, _)| p == path)
+                    .filter(|_| {
+                        parameter.name == "cursor"
+                            && matches!(parameter.parameter_in, ParameterIn::Query)
+                    })
+                    .map(|(_, pattern)| *pattern);
+                if let Some(schema) = parameter.schema.as_mut() {
+                    constrain_schema(&parameter.name, schema, cursor);
                 }
-                if let Some(serde_json::Value::Object(content)) =
-                    operation.pointer_mut("/requestBody/content")
-                {
-                    for media in content.values_mut() {
-                        if let Some(schema) = media.get_mut("schema") {
-                            exclude_nul_in_schema(schema);
-                        }
+            }
+            if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+                for content in body.content.values_mut() {
+                    let RefOr::T(content) = content else {
+                        continue;
+                    };
+                    if let Some(schema) = content.schema.as_mut() {
+                        constrain_schema(path, schema, None);
                     }
                 }
             }
         }
     }
+}
+
+/// Rewrites one schema through JSON (utoipa's types have no pattern setter for every shape):
+/// the NUL exclusion, and `pattern` first where one is given. A schema that would not parse back
+/// is left as it was, and logged.
+fn constrain_schema(name: &str, schema: &mut RefOr<Schema>, pattern: Option<&str>) {
+    let Ok(original) = serde_json::to_value(&*schema) else {
+        return;
+    };
+    let mut value = original.clone();
+    if let Some(pattern) = pattern {
+        value["pattern"] = pattern.into();
+    }
+    exclude_nul_in_schema(&mut value);
+    if value == original {
+        return;
+    }
     match serde_json::from_value(value) {
-        Ok(constrained) => *doc = constrained,
-        Err(e) => tracing::error!(error = %e, "the constrained OpenAPI document does not parse"),
+        Ok(constrained) => *schema = constrained,
+        Err(e) => tracing::error!(schema = name, error = %e, "a constrained schema does not parse"),
     }
 }
 

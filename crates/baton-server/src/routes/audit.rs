@@ -26,6 +26,7 @@ struct AuditQuery {
     #[param(pattern = "^[a-z_]+$")]
     kind: Option<String>,
     /// Only changes made by this agent.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     agent: Option<String>,
     /// At or after (RFC 3339).
     #[param(format = DateTime)]

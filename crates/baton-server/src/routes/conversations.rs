@@ -163,6 +163,7 @@ struct ListQuery {
     #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     queue: Option<String>,
     /// Assignee agent id (`me` for yourself).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     assignee: Option<String>,
     /// Created at or after (RFC 3339).
     #[param(format = DateTime)]
