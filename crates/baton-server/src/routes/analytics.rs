@@ -260,7 +260,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
 /// Handoff rate, containment, response and wait times, abandonment, resolution, CSAT, deferred
 /// follow-up and copilot usage over a range.
 #[utoipa::path(get, path = "/v1/analytics/summary", tag = "analytics", params(ReportQuery),
-    responses((status = 200, body = SummaryView), (status = 403, description = "Supervisors and admins only")),
+    responses((status = 200, description = "The report; CSV with `format=csv`", content((SummaryView = "application/json"), (String = "text/csv"))), (status = 403, description = "Supervisors and admins only")),
     security(("bearer" = [])))]
 async fn summary(
     State(state): State<AppState>,
@@ -316,7 +316,7 @@ pub struct AgentsView {
 
 /// Conversations handled, handle time, first response time, CSAT and transfers per agent.
 #[utoipa::path(get, path = "/v1/analytics/agents", tag = "analytics", params(ReportQuery),
-    responses((status = 200, body = AgentsView)), security(("bearer" = [])))]
+    responses((status = 200, description = "The report; CSV with `format=csv`", content((AgentsView = "application/json"), (String = "text/csv")))), security(("bearer" = [])))]
 async fn agents(
     State(state): State<AppState>,
     principal: Principal,
@@ -394,7 +394,7 @@ pub struct TimeseriesView {
 
 /// Volume, handoff rate and median queue wait per day.
 #[utoipa::path(get, path = "/v1/analytics/timeseries", tag = "analytics", params(ReportQuery),
-    responses((status = 200, body = TimeseriesView)), security(("bearer" = [])))]
+    responses((status = 200, description = "The report; CSV with `format=csv`", content((TimeseriesView = "application/json"), (String = "text/csv")))), security(("bearer" = [])))]
 async fn timeseries(
     State(state): State<AppState>,
     principal: Principal,
@@ -468,7 +468,7 @@ pub struct DrillView {
 
 /// The conversations behind a figure of the summary (drill-down), with the same filters.
 #[utoipa::path(get, path = "/v1/analytics/conversations", tag = "analytics", params(ReportQuery),
-    responses((status = 200, body = DrillView)), security(("bearer" = [])))]
+    responses((status = 200, description = "The report; CSV with `format=csv`", content((DrillView = "application/json"), (String = "text/csv")))), security(("bearer" = [])))]
 async fn conversations(
     State(state): State<AppState>,
     principal: Principal,
