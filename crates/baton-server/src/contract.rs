@@ -15,7 +15,8 @@
 //! error body, which the server always sends (`{"error": {"code", "message"}}`).
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, Schema};
 
 /// The name of the error body's schema in `components`.
 const ERROR_BODY: &str = "ErrorBody";
@@ -143,7 +144,10 @@ pub fn constrain_documents(doc: &mut OpenApi) {
     let requires = |kind: &str, field: &str| {
         serde_json::json!({
             "type": "object",
-            "properties": {"type": {"type": "string", "enum": [kind]}},
+            "properties": {
+                "type": {"type": "string", "enum": [kind]},
+                (field): {"type": "object"},
+            },
             "required": ["type", field],
         })
     };
@@ -164,5 +168,200 @@ pub fn constrain_documents(doc: &mut OpenApi) {
             components.schemas.insert("BotConfig".into(), schema);
         }
         Err(e) => tracing::error!(error = %e, "BotConfig schema constraints do not parse"),
+    }
+}
+
+/// A string with no NUL character: `input::refuse_nul` refuses U+0000 in every JSON body and
+/// URL (PostgreSQL cannot store it), so no string the document describes may hold one.
+const NO_NUL: &str = r"^[^\x00]*$";
+
+/// `pattern` rewritten so that it cannot match a string holding a NUL: negated classes and
+/// the classes that match anything (`.`, `\S`, `\W`, `\D`, `[\s\S]`) leave NUL out, and an
+/// unanchored pattern (which matches inside a longer string) gets anchors around a NUL-free
+/// text.
+pub fn pattern_without_nul(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n @ ('S' | 'W' | 'D')) if !in_class => {
+                    let class = n.to_ascii_lowercase();
+                    out.push_str(&format!(r"[^\{class}\x00]"));
+                }
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                    out.push_str(r"^\x00");
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '.' if !in_class => out.push_str(r"[^\n\r\x00]"),
+            _ => out.push(c),
+        }
+    }
+    let out = out.replace(r"[\s\S]", r"[^\x00]");
+    let anchored = out.starts_with('^') && out.ends_with('$') && !out.ends_with(r"\$");
+    if anchored {
+        out
+    } else {
+        format!(r"^[^\x00]*(?:{out})[^\x00]*$")
+    }
+}
+
+fn exclude_nul_in_schema(schema: &mut serde_json::Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let is_string = match object.get("type") {
+        Some(serde_json::Value::String(t)) => t == "string",
+        Some(serde_json::Value::Array(types)) => types.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    if is_string && !object.contains_key("enum") && !object.contains_key("const") {
+        let pattern = match object.get("pattern").and_then(|p| p.as_str()) {
+            Some(p) => pattern_without_nul(p),
+            None => NO_NUL.to_string(),
+        };
+        object.insert("pattern".into(), pattern.into());
+    }
+    for key in ["items", "additionalProperties", "not", "contains"] {
+        if let Some(inner) = object.get_mut(key) {
+            exclude_nul_in_schema(inner);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf", "prefixItems"] {
+        if let Some(serde_json::Value::Array(inner)) = object.get_mut(key) {
+            inner.iter_mut().for_each(exclude_nul_in_schema);
+        }
+    }
+    if let Some(serde_json::Value::Object(properties)) = object.get_mut("properties") {
+        properties.values_mut().for_each(exclude_nul_in_schema);
+    }
+}
+
+/// The pattern of the cursors each paginated operation issues (`next_cursor`), so that a
+/// client (or a fuzzer) sends only cursors the server can decode: a sequence number for
+/// messages, events, the audit log and deliveries, the last conversation id for conversations.
+/// Notification and webhook lists page by any id (compared as text) and take any cursor.
+const CURSORS: &[(&str, &str)] = &[
+    ("/v1/conversations", "^[A-Za-z0-9_-]{1,64}$"),
+    ("/v1/conversations/{id}/messages", "^[0-9]{1,18}$"),
+    ("/v1/conversations/{id}/events", "^[0-9]{1,18}$"),
+    ("/v1/audit", "^[0-9]{1,18}$"),
+    ("/v1/deliveries", "^[0-9]{1,18}$"),
+];
+
+/// States in the document what every route refuses alike, which no handler's types say: no
+/// string may hold a NUL character (every string schema, in `components` and in parameters,
+/// gets a `pattern` that excludes U+0000), and cursors are the ones the server issues.
+pub fn constrain_strings(doc: &mut OpenApi) {
+    let note = "\n\nNo string may contain the NUL character (U+0000): the server refuses it \
+                anywhere in a JSON body or the URL with 422 `nul_character`, and every string \
+                schema here has a `pattern` that excludes it.";
+    let description = doc.info.description.get_or_insert_with(String::new);
+    if !description.contains("NUL character") {
+        description.push_str(note);
+    }
+    if let Some(components) = doc.components.as_mut() {
+        for (name, schema) in components.schemas.iter_mut() {
+            constrain_schema(name, schema, None);
+        }
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let RefOr::T(parameter) = parameter else {
+                    continue;
+                };
+                let cursor = CURSORS
+                    .iter()
+                    .find(|(p, _)| p == path)
+                    .filter(|_| {
+                        parameter.name == "cursor"
+                            && matches!(parameter.parameter_in, ParameterIn::Query)
+                    })
+                    .map(|(_, pattern)| *pattern);
+                if let Some(schema) = parameter.schema.as_mut() {
+                    constrain_schema(&parameter.name, schema, cursor);
+                }
+            }
+            if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+                for content in body.content.values_mut() {
+                    let RefOr::T(content) = content else {
+                        continue;
+                    };
+                    if let Some(schema) = content.schema.as_mut() {
+                        constrain_schema(path, schema, None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Rewrites one schema through JSON (utoipa's types have no pattern setter for every shape):
+/// the NUL exclusion, and `pattern` first where one is given. A schema that would not parse back
+/// is left as it was, and logged.
+fn constrain_schema(name: &str, schema: &mut RefOr<Schema>, pattern: Option<&str>) {
+    let Ok(original) = serde_json::to_value(&*schema) else {
+        return;
+    };
+    let mut value = original.clone();
+    if let Some(pattern) = pattern {
+        value["pattern"] = pattern.into();
+    }
+    exclude_nul_in_schema(&mut value);
+    if value == original {
+        return;
+    }
+    match serde_json::from_value(value) {
+        Ok(constrained) => *schema = constrained,
+        Err(e) => tracing::error!(schema = name, error = %e, "a constrained schema does not parse"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_without_nul;
+
+    #[test]
+    fn rewritten_patterns_match_what_they_did_but_never_a_nul() {
+        for (pattern, matches, refuses) in [
+            (r"\S", vec!["a", " b "], vec!["", "  ", "a\0", "\0"]),
+            (r"^[a-z]{1,4}$", vec!["ab"], vec!["a\0"]),
+            (r"^(\s*|[^\s]*@[^\s]*)$", vec!["", "a@b"], vec!["a\0@b"]),
+            (r"^(w|[^w][\s\S]*)$", vec!["w", "xyz"], vec!["x\0", "\0"]),
+            (r"^a.c$", vec!["abc"], vec!["a\0c"]),
+            (r"^\D+$", vec!["ab"], vec!["a\0"]),
+        ] {
+            let rewritten = pattern_without_nul(pattern);
+            let re = regex::Regex::new(&rewritten).unwrap();
+            for text in matches {
+                assert!(re.is_match(text), "{rewritten} should match {text:?}");
+            }
+            for text in refuses {
+                assert!(!re.is_match(text), "{rewritten} should not match {text:?}");
+            }
+        }
     }
 }

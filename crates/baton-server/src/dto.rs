@@ -206,11 +206,26 @@ impl BotTurnBody {
     }
 }
 
+/// Language tags as [`languages`] accepts them (trimmed and lowercased there).
+pub fn language_tags() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*[A-Za-z0-9-]{1,16}\s*$")),
+        )
+        .description(Some("Language tags such as `en` or `pt-br`"))
+        .build()
+}
+
 /// `POST /v1/conversations/{id}/messages`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessageBody {
-    /// `customer` or `bot` for integrations; agents may omit it (always `agent`).
+    /// `customer` or `bot` for integrations (required); agents may omit it (always `agent`).
+    /// A role the credential may not write as is a 403.
+    #[schema(pattern = "^(customer|bot|agent)$")]
     pub role: Option<String>,
     /// The text.
     #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
@@ -234,14 +249,18 @@ pub struct HandoffBody {
     #[schema(pattern = "^[a-z0-9_:.-]{1,100}$")]
     pub reason: String,
     /// Target queue id.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub queue: Option<String>,
     /// Priority 0-100.
     #[schema(minimum = 0, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     pub priority: Option<i64>,
     /// Note for the agent.
     #[schema(max_length = 2000)]
     pub note: Option<String>,
-    /// For integrations: who asked (`customer`, `bot` or `api`, the default).
+    /// For integrations: who asked (`customer`, `bot` or `api`, the default). People may not
+    /// set it (403).
+    #[schema(pattern = "^(customer|bot|api)$")]
     pub source: Option<String>,
     /// A supervisor taking over beyond their capacity, on purpose (recorded as a
     /// `capacity_overridden` event). Others get 403.
@@ -266,6 +285,7 @@ pub struct TransferBody {
     /// Target agent id.
     pub to_agent: Option<String>,
     /// Target queue id.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub to_queue: Option<String>,
     /// Note for the next agent.
     #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
@@ -300,6 +320,7 @@ pub struct CloseBody {
 pub struct CsatBody {
     /// 1 to 5.
     #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "crate::input::integral::exact")]
     pub score: i64,
     /// Optional comment.
     #[schema(max_length = 2000)]
@@ -664,6 +685,7 @@ pub struct SkillView {
     pub name: String,
     /// Level 1-10.
     #[schema(minimum = 1, maximum = 10)]
+    #[serde(deserialize_with = "crate::input::integral::exact")]
     pub level: u8,
 }
 
@@ -776,6 +798,10 @@ pub fn role(value: &str) -> ApiResult<Role> {
 #[serde(deny_unknown_fields)]
 pub struct CreateAgentBody {
     /// Login email.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9_+-]{1,32}(\.[A-Za-z0-9_+-]{1,31})?@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    )]
     pub email: String,
     /// Display name.
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
@@ -791,12 +817,14 @@ pub struct CreateAgentBody {
     pub skills: Vec<SkillView>,
     /// Languages.
     #[serde(default)]
+    #[schema(schema_with = language_tags)]
     pub languages: Vec<String>,
     /// Queue ids.
     #[serde(default)]
     pub queues: Vec<String>,
     /// Capacity 1-100; default 3.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     pub capacity: Option<u32>,
 }
 
@@ -821,6 +849,7 @@ pub struct UpdateAgentBody {
     pub queues: Option<Vec<String>>,
     /// Capacity 1-100.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     pub capacity: Option<u32>,
     /// New password: at least 12 characters, not the email, not a well-known password.
     #[schema(min_length = 12)]
@@ -905,6 +934,7 @@ impl From<Queue> for QueueView {
 #[serde(deny_unknown_fields)]
 pub struct QueueBody {
     /// Id (POST only; default derived from the name).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub id: Option<String>,
     /// Name.
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
@@ -914,12 +944,14 @@ pub struct QueueBody {
     pub skills: Vec<SkillView>,
     /// Languages served (empty: any).
     #[serde(default)]
+    #[schema(schema_with = language_tags)]
     pub languages: Vec<String>,
     /// `round_robin`, `longest_idle`, `least_busy` or `best_match`; default `longest_idle`.
     #[schema(pattern = "^(round_robin|longest_idle|least_busy|best_match)$")]
     pub strategy: Option<String>,
     /// Offer window in seconds (5-600); default 30.
     #[schema(minimum = 5, maximum = 600)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     pub offer_timeout_secs: Option<u32>,
     /// Router settings.
     #[schema(value_type = Option<Object>)]

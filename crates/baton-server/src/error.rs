@@ -207,18 +207,20 @@ impl<T: Serialize> IntoResponse for Json<T> {
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
-/// Parses a JSON body that may be absent (an empty body means the defaults).
+/// Parses a JSON body that may be absent (an empty body or `null` means the defaults).
 pub fn optional_json<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    // `null` is the JSON way to send nothing: the same as no body.
+    let body: Option<T> = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::invalid("invalid_body", e.to_string()),
         _ => ApiError::BadRequest {
             code: "malformed_json",
             message: e.to_string(),
         },
-    })
+    })?;
+    Ok(body.unwrap_or_default())
 }
 
 /// Result of a handler.

@@ -86,6 +86,85 @@ pub async fn refuse_nul(req: Request, next: Next) -> Response {
         .await
 }
 
+/// Integer request fields that also accept an integral number written with a fraction
+/// (`5.0`): JSON Schema's `integer` allows it, and a client computing in floating point may
+/// send it. A fraction (`5.5`) or a value out of the field's range is still refused.
+/// Use with `#[serde(deserialize_with = "crate::input::integral::exact")]`, or `::optional`
+/// (with `#[serde(default)]`) for an `Option`.
+pub mod integral {
+    use serde::de::{Deserializer, Error, Unexpected, Visitor};
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    struct Integral<T>(PhantomData<T>);
+
+    impl<T: TryFrom<i64> + TryFrom<u64>> Visitor<'_> for Integral<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an integer in range")
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
+            // Exactly representable integers only; 2^63 and beyond fit no field here.
+            if v.fract() == 0.0 && v.abs() < 9.2e18 {
+                #[allow(clippy::cast_possible_truncation)]
+                self.visit_i64(v as i64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    /// An integer, `5` or `5.0`.
+    pub fn exact<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i64> + TryFrom<u64>,
+    {
+        deserializer.deserialize_any(Integral(PhantomData))
+    }
+
+    struct OptionalIntegral<T>(PhantomData<T>);
+
+    impl<'de, T: TryFrom<i64> + TryFrom<u64>> Visitor<'de> for OptionalIntegral<T> {
+        type Value = Option<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an integer in range or null")
+        }
+
+        fn visit_none<E: Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            exact(d).map(Some)
+        }
+    }
+
+    /// An optional integer, `5`, `5.0` or `null`.
+    pub fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i64> + TryFrom<u64>,
+    {
+        deserializer.deserialize_option(OptionalIntegral(PhantomData))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +178,32 @@ mod tests {
             "an escaped backslash"
         );
         assert!(!json_holds_nul(br#"{"text": "plain"}"#));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Counted {
+        #[serde(deserialize_with = "integral::exact")]
+        level: u8,
+        #[serde(default, deserialize_with = "integral::optional")]
+        capacity: Option<u32>,
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        let parse = |s: &str| serde_json::from_str::<Counted>(s);
+        let c = parse(r#"{"level": 5.0, "capacity": 50.0}"#).unwrap();
+        assert_eq!((c.level, c.capacity), (5, Some(50)));
+        let c = parse(r#"{"level": 7}"#).unwrap();
+        assert_eq!((c.level, c.capacity), (7, None));
+        assert_eq!(
+            parse(r#"{"level": 1, "capacity": null}"#).unwrap().capacity,
+            None
+        );
+        assert!(parse(r#"{"level": 5.5}"#).is_err());
+        assert!(parse(r#"{"level": 256}"#).is_err());
+        assert!(parse(r#"{"level": 256.0}"#).is_err());
+        assert!(parse(r#"{"level": -1.0}"#).is_err());
+        assert!(parse(r#"{"level": "5"}"#).is_err());
+        assert!(parse(r#"{"level": 1e300}"#).is_err());
     }
 }

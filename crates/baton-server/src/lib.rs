@@ -200,6 +200,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     contract::document_errors(&mut doc);
     contract::constrain_documents(&mut doc);
+    contract::constrain_strings(&mut doc);
     (router, doc)
 }
 

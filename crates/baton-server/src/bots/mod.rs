@@ -81,6 +81,7 @@ pub struct KbSettings {
     /// How many articles to retrieve (1-10): the answer names the others as "see also", the
     /// LLM bot gets them all as context.
     #[schema(minimum = 1, maximum = 10)]
+    #[serde(deserialize_with = "crate::input::integral::exact")]
     pub max_articles: usize,
 }
 
@@ -114,7 +115,10 @@ pub struct WebhookSettings {
     )]
     pub secret: String,
     /// How long to wait for the reply (100-30000 ms).
-    #[serde(default = "default_webhook_timeout")]
+    #[serde(
+        default = "default_webhook_timeout",
+        deserialize_with = "crate::input::integral::exact"
+    )]
     #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: u64,
 }
@@ -143,7 +147,10 @@ pub struct LlmSettings {
     #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub api_key: Option<String>,
     /// How long to wait for the completion (100-30000 ms).
-    #[serde(default = "default_llm_timeout")]
+    #[serde(
+        default = "default_llm_timeout",
+        deserialize_with = "crate::input::integral::exact"
+    )]
     #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: u64,
     /// Replaces Baton's default instructions (the knowledge-base context is always added).

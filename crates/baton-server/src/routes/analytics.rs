@@ -41,10 +41,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ReportQuery {
     /// Start (inclusive): RFC 3339 time, or a date `YYYY-MM-DD` (local midnight in the tenant's
     /// business-hours time zone). Default: 30 days before `to`.
+    #[param(
+        pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     from: Option<String>,
     /// End (exclusive): RFC 3339 time or date (the day is included). Default: now.
+    #[param(
+        pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     to: Option<String>,
     /// Only conversations that waited in this queue.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     queue: Option<String>,
     /// Only conversations this agent owned at some point.
     agent: Option<String>,
@@ -56,6 +63,7 @@ pub struct ReportQuery {
     /// Only customers of this tier.
     tier: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
     /// Drill-down only: which figure (`handed_off`, `abandoned`, `requested_by:llm`, `rule:ID`...).
     figure: Option<String>,
@@ -252,7 +260,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
 /// Handoff rate, containment, response and wait times, abandonment, resolution, CSAT, deferred
 /// follow-up and copilot usage over a range.
 #[utoipa::path(get, path = "/v1/analytics/summary", tag = "analytics", params(ReportQuery),
-    responses((status = 200, body = SummaryView), (status = 403, description = "Supervisors and admins only")),
+    responses((status = 200, description = "The report; CSV with `format=csv`", content((SummaryView = "application/json"), (String = "text/csv"))), (status = 403, description = "Supervisors and admins only")),
     security(("bearer" = [])))]
 async fn summary(
     State(state): State<AppState>,
@@ -308,7 +316,7 @@ pub struct AgentsView {
 
 /// Conversations handled, handle time, first response time, CSAT and transfers per agent.
 #[utoipa::path(get, path = "/v1/analytics/agents", tag = "analytics", params(ReportQuery),
-    responses((status = 200, body = AgentsView)), security(("bearer" = [])))]
+    responses((status = 200, description = "The report; CSV with `format=csv`", content((AgentsView = "application/json"), (String = "text/csv")))), security(("bearer" = [])))]
 async fn agents(
     State(state): State<AppState>,
     principal: Principal,
@@ -386,7 +394,7 @@ pub struct TimeseriesView {
 
 /// Volume, handoff rate and median queue wait per day.
 #[utoipa::path(get, path = "/v1/analytics/timeseries", tag = "analytics", params(ReportQuery),
-    responses((status = 200, body = TimeseriesView)), security(("bearer" = [])))]
+    responses((status = 200, description = "The report; CSV with `format=csv`", content((TimeseriesView = "application/json"), (String = "text/csv")))), security(("bearer" = [])))]
 async fn timeseries(
     State(state): State<AppState>,
     principal: Principal,
@@ -460,7 +468,7 @@ pub struct DrillView {
 
 /// The conversations behind a figure of the summary (drill-down), with the same filters.
 #[utoipa::path(get, path = "/v1/analytics/conversations", tag = "analytics", params(ReportQuery),
-    responses((status = 200, body = DrillView)), security(("bearer" = [])))]
+    responses((status = 200, description = "The report; CSV with `format=csv`", content((DrillView = "application/json"), (String = "text/csv")))), security(("bearer" = [])))]
 async fn conversations(
     State(state): State<AppState>,
     principal: Principal,

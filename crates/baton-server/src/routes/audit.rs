@@ -23,8 +23,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct AuditQuery {
     /// An event kind (`rules_updated`) or a family (`queue` for queue_created, queue_updated
     /// and queue_deleted; `agent`, `api_key`, `webhook`, `business_hours`...).
+    #[param(pattern = "^[a-z_]+$")]
     kind: Option<String>,
     /// Only changes made by this agent.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     agent: Option<String>,
     /// At or after (RFC 3339).
     #[param(format = DateTime)]

@@ -160,8 +160,10 @@ struct ListQuery {
     #[param(pattern = "^(bot|queued|assigned|deferred|closed)$")]
     state: Option<String>,
     /// Queue id.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     queue: Option<String>,
     /// Assignee agent id (`me` for yourself).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     assignee: Option<String>,
     /// Created at or after (RFC 3339).
     #[param(format = DateTime)]
@@ -364,6 +366,13 @@ async fn post_message(
     let role = match (&principal.kind, body.role.as_deref()) {
         (PrincipalKind::Integration { .. }, Some("customer")) => MessageRole::Customer,
         (PrincipalKind::Integration { .. }, Some("bot")) => MessageRole::Bot,
+        // A well-formed role this credential may not write as is a permission (403), not a
+        // malformed request.
+        (PrincipalKind::Integration { .. }, None | Some("agent")) => {
+            return Err(ApiError::forbidden(
+                "integrations post role customer or bot; agents post with their session",
+            ));
+        }
         (PrincipalKind::Integration { .. }, _) => {
             return Err(ApiError::invalid(
                 "invalid_role",
@@ -371,6 +380,11 @@ async fn post_message(
             ));
         }
         (PrincipalKind::Person { .. }, None | Some("agent")) => MessageRole::Agent,
+        (PrincipalKind::Person { .. }, Some("customer" | "bot")) => {
+            return Err(ApiError::forbidden(
+                "agents post role agent; use /notes for internal notes",
+            ));
+        }
         (PrincipalKind::Person { .. }, Some(_)) => {
             return Err(ApiError::invalid(
                 "invalid_role",
@@ -648,11 +662,10 @@ async fn handoff(
         .transpose()?;
     let source = match (&principal.kind, body.source.as_deref()) {
         (PrincipalKind::Person { .. }, None) => HandoffSource::Agent,
+        // Who asked is for integrations to say: a permission (403), as the request is
+        // well-formed.
         (PrincipalKind::Person { .. }, Some(_)) => {
-            return Err(ApiError::invalid(
-                "invalid_field",
-                "source is only for integrations",
-            ));
+            return Err(ApiError::forbidden("source is only for integrations"));
         }
         (PrincipalKind::Integration { .. }, None | Some("api")) => HandoffSource::Api,
         (PrincipalKind::Integration { .. }, Some("customer")) => HandoffSource::Customer,

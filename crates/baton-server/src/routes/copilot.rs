@@ -213,7 +213,7 @@ async fn drafts(
 #[serde(deny_unknown_fields)]
 pub struct UseDraftBody {
     /// The draft's id.
-    #[schema(pattern = "^[a-z0-9_:.-]{1,140}$")]
+    #[schema(max_length = 140, pattern = "^(kb|canned|llm)(:[a-z0-9_:.-]*)?$")]
     pub draft_id: String,
     /// `sent`, `edited` or `ignored`.
     #[schema(value_type = String, pattern = "^(sent|edited|ignored)$")]

@@ -60,6 +60,7 @@ impl From<KbArticle> for ArticleView {
 #[serde(deny_unknown_fields)]
 pub struct ArticleBody {
     /// Id (POST only; default: a slug of the title).
+    #[schema(pattern = "^[a-z0-9_:.-]{1,100}$")]
     pub id: Option<String>,
     /// Title.
     #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
@@ -69,9 +70,26 @@ pub struct ArticleBody {
     pub body: String,
     /// Tags.
     #[serde(default)]
+    #[schema(schema_with = tag_list)]
     pub tags: Vec<String>,
     /// Language; default `en`.
+    #[schema(pattern = "^[A-Za-z0-9_:.-]{1,16}$")]
     pub language: Option<String>,
+}
+
+/// Tags as `build` accepts them (trimmed and lowercased there).
+fn tag_list() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*[A-Za-z0-9_:.-]{1,40}\s*$")),
+        )
+        .description(Some(
+            "Tags of a-z, 0-9, `_`, `-`, `:` or `.` (at most 40 characters)",
+        ))
+        .build()
 }
 
 /// Maximum article body, in characters.

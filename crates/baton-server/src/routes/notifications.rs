@@ -53,15 +53,20 @@ struct CreateNotificationBody {
     /// The incoming-webhook URL (Slack: `https://hooks.slack.com/services/...`; Teams: the
     /// Workflows "When a Teams webhook request is received" URL). A secret: shown only as its
     /// host afterwards.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
+    )]
     url: String,
     /// Only conversations of this queue, when set.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     queue: Option<String>,
     /// Any of `handoff`, `offer_unanswered`, `wait_over_target`; default all.
     #[serde(default)]
     notify: Option<Vec<String>>,
     /// Posts closer together than this become one digest (0-3600, default 30).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::input::integral::optional")]
     #[schema(minimum = 0, maximum = 3600)]
     min_interval_secs: Option<u32>,
 }

@@ -47,7 +47,7 @@ struct CreateWebhookBody {
     /// `allow_private_targets`).
     #[schema(
         max_length = 2048,
-        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+([:/?#][\\x21-\\x7e]*)?$"
+        pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
     )]
     url: String,
     /// Public event names (`conversation.handoff_requested`...), or `"*"` for all.
@@ -72,7 +72,7 @@ struct UpdateWebhookBody {
     #[serde(default)]
     #[schema(
         max_length = 2048,
-        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+([:/?#][\\x21-\\x7e]*)?$"
+        pattern = r"^https?://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
     )]
     url: Option<String>,
     /// New event list (replaces the old one).
