@@ -86,6 +86,8 @@ pub struct AppState {
     pub login: Arc<auth::LoginGuard>,
     /// Read timeouts and the connection cap of the listener (see [`listen`]).
     pub limits: listen::Limits,
+    /// Typing indicators of this instance's clients (see [`routes::typing`]).
+    pub typing: routes::typing::TypingHub,
 }
 
 impl AppState {
@@ -111,6 +113,7 @@ impl AppState {
             metrics_token: None,
             login: Arc::new(auth::LoginGuard::default()),
             limits: listen::Limits::default(),
+            typing: routes::typing::TypingHub::default(),
         }
     }
 
@@ -185,6 +188,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::copilot::router())
         .merge(routes::bot::router())
         .merge(routes::widget::router())
+        .merge(routes::widget_identity::router())
+        .merge(routes::typing::router())
         .merge(routes::webhooks::router())
         .merge(routes::notifications::router())
         .merge(routes::channels::router())

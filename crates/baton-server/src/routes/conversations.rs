@@ -9,11 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_core::conversation::{Command, HandoffSource};
 use baton_core::{
-    AgentId, AgentStatus, ConversationState, CsatScore, MessageRole, Priority, QueueId, Role,
-    TenantId,
+    AgentId, AgentStatus, ConversationState, CsatScore, CustomerId, MessageRole, Priority, QueueId,
+    Role, TenantId,
 };
 use baton_store::service::{self, NewMessage};
-use baton_store::{ConversationFilter, Store};
+use baton_store::{ConversationFilter, SearchText, Store};
 use serde::Deserialize;
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
@@ -167,6 +167,14 @@ struct ListQuery {
     since: Option<String>,
     /// Created before (RFC 3339).
     until: Option<String>,
+    /// Search, at most 200 characters: words of the transcript (each a prefix, all required,
+    /// through the database's full-text index), the customer's name, email or external id
+    /// (any part), or the conversation's id (whole or its last characters). Only the
+    /// conversations the caller may see.
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// Only this customer's conversations (a customer id, `cu_...`): their history.
+    customer: Option<String>,
     /// 1-500.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
@@ -174,7 +182,7 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-/// List conversations, newest first.
+/// List or search conversations, newest first.
 #[utoipa::path(get, path = "/v1/conversations", tag = "conversations", params(ListQuery),
     responses((status = 200, body = Page<ConversationView>)), security(("bearer" = [])))]
 async fn list(
@@ -224,8 +232,28 @@ async fn list(
             .as_deref()
             .map(|s| parse_time("until", s))
             .transpose()?,
-        customer: None,
+        customer: q
+            .customer
+            .map(|s| {
+                CustomerId::parse(s).map_err(|_| {
+                    ApiError::invalid(
+                        "invalid_customer",
+                        "customer is not a customer id (cus_...)",
+                    )
+                })
+            })
+            .transpose()?,
         visible_to: scope_of(&state, &principal).await?,
+        search: match q.q {
+            Some(text) if text.chars().count() > 200 => {
+                return Err(ApiError::invalid(
+                    "invalid_search",
+                    "q is at most 200 characters",
+                ));
+            }
+            Some(text) => SearchText::parse(&text),
+            None => None,
+        },
     };
     let page = PageQuery {
         limit: q.limit,
