@@ -610,7 +610,10 @@ function fillCanned(text, c) {
 // "/" at the start of the reply or after a space opens the picker; what follows filters it;
 // arrows choose, Enter or Tab inserts, Escape closes.
 function cannedPicker(ta, c) {
-  const node = h("div", { class: "canned-picker", id: "canned-picker", role: "listbox", "aria-label": "Canned responses", hidden: true });
+  const fresh = h("div", { class: "canned-picker", id: "canned-picker", role: "listbox", "aria-label": "Canned responses", hidden: true });
+  // The reply box outlives re-renders (the same node is put back), this list does not: the
+  // box's handlers work on whichever list is in the page.
+  const current = () => document.getElementById("canned-picker") || fresh;
   let items = [], active = 0, slash = -1;
   const query = () => {
     const upto = ta.value.slice(0, ta.selectionStart);
@@ -618,11 +621,12 @@ function cannedPicker(ta, c) {
     return m ? { at: upto.length - m[2].length - 1, text: m[2].toLowerCase() } : null;
   };
   const draw = () => {
+    const node = current();
     node.replaceChildren(...(items.length ? items.map((r, i) => h("div", { class: "canned-option", role: "option", id: "canned-" + r.id, "data-id": r.id, "aria-selected": i === active ? "true" : "false",
       onmousedown: (e) => { e.preventDefault(); active = i; insert(); } }, h("strong", { text: r.title }), h("div", { class: "muted", text: fillCanned(r.text, c) })))
       : [h("div", { class: "empty", text: S.canned && S.canned.length ? "No canned response matches" : "No canned responses yet" + (isAdmin() ? " (add them in Admin → Canned responses)" : "") })]));
   };
-  const close = () => { node.hidden = true; slash = -1; ta.removeAttribute("aria-activedescendant"); };
+  const close = () => { current().hidden = true; slash = -1; };
   const update = async () => {
     const q = query();
     if (!q) return close();
@@ -630,7 +634,7 @@ function cannedPicker(ta, c) {
     slash = q.at;
     items = list.filter((r) => !q.text || [r.title, r.id, ...(r.tags || [])].some((x) => x.toLowerCase().includes(q.text))).slice(0, 8);
     active = Math.min(active, Math.max(0, items.length - 1));
-    node.hidden = false; draw();
+    current().hidden = false; draw();
   };
   const insert = () => {
     const r = items[active];
@@ -643,13 +647,13 @@ function cannedPicker(ta, c) {
     close(); ta.focus();
   };
   const handleKey = (e) => {
-    if (node.hidden) return false;
+    if (current().hidden) return false;
     if (e.key === "ArrowDown" || e.key === "ArrowUp") { e.preventDefault(); active = (active + (e.key === "ArrowDown" ? 1 : items.length - 1)) % Math.max(1, items.length); draw(); return true; }
     if ((e.key === "Enter" && !e.ctrlKey && !e.metaKey) || e.key === "Tab") { if (items.length) { e.preventDefault(); insert(); return true; } return false; }
     if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); close(); return true; }
     return false;
   };
-  return { node, update, close, handleKey };
+  return { node: fresh, update, close, handleKey };
 }
 // "Customer is typing…" under the transcript while their widget says so (6 s at most without
 // a new signal); and the same the other way for the customer.
@@ -736,7 +740,7 @@ function safeUrl(u) {
 }
 function outcomeOf(p) {
   if (p.state !== "closed") return "open · " + p.state;
-  return [p.resolution ? "resolved: " + p.resolution : "closed", p.csat != null ? "rated " + p.csat + "/5" : null].filter(Boolean).join(" · ");
+  return [p.resolution ? "closed: " + humanize(p.resolution).toLowerCase() : "closed", p.csat != null ? "rated " + p.csat + "/5" : null].filter(Boolean).join(" · ");
 }
 // Who the customer is: profile, what the site told us, the page they are on, and their past
 // conversations, each readable here without leaving this one.
