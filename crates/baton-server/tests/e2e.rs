@@ -2096,3 +2096,160 @@ async fn console_and_widget_fit_a_phone_in_dark_mode() {
     )
     .await;
 }
+
+/// Words for people and what is still to set up: a failed sign-in says what to do; an admin's
+/// inbox lists what is missing (no bot, no widget, a queue nobody works) and each fix works
+/// from there; an offer's toast goes once the offer is answered; the activity list, the
+/// handoff reason and "Why it escalated" read as words; the customer's typing shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn words_for_people_and_what_is_missing() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite, "e2e_words").await.unwrap();
+    let res = app
+        .post("/v1/queues", &app.admin_token, json!({"id": "general", "name": "General", "skills": [], "languages": [], "offer_timeout_secs": 120}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    app.person("ada@e2e.example", "admin").await;
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let admin = driver.session("words-admin").await;
+
+    // A wrong password, in words.
+    admin.goto(&app.url("/console")).await.unwrap();
+    type_in(&admin, "#login-email", "ada@e2e.example").await;
+    type_in(&admin, "#login-password", "not-the-password").await;
+    click(&admin, "#login-submit").await;
+    let error = until(
+        &admin,
+        "login error",
+        "const e = document.getElementById('login-error'); return e && !e.hidden && e.textContent",
+    )
+    .await;
+    assert!(
+        error.as_str().unwrap().contains("don't match an account"),
+        "{error}"
+    );
+    assert!(!error.as_str().unwrap().contains("invalid_credentials"));
+
+    console_login(&admin, &app, "ada@e2e.example").await;
+    let missing = until(&admin, "setup list", "const s = document.getElementById('setup'); return s && [...s.querySelectorAll('li')].map(l => l.dataset.missing).join(',')").await;
+    let missing = missing.as_str().unwrap().to_string();
+    for want in ["queue-unstaffed-general", "no-bot", "no-widget"] {
+        assert!(missing.contains(want), "{want} not in {missing}");
+    }
+    shot(&admin, "console-setup").await.unwrap();
+    // One click turns on the knowledge-base bot.
+    click(&admin, "button[data-fix=no-bot]").await;
+    until(&admin, "bot fixed", "const s = document.getElementById('setup'); return s && !s.querySelector('[data-missing=no-bot]')").await;
+    assert_eq!(
+        app.get("/v1/bot", &app.admin_token).await.body["type"],
+        "kb"
+    );
+    // The widget fix goes to the widget tab.
+    click(&admin, "button[data-fix=no-widget]").await;
+    until(&admin, "widget tab", "const t = document.getElementById('tab-widget'); return t && t.getAttribute('aria-selected') === 'true'").await;
+
+    // Sara works the queue: the unstaffed-queue line goes.
+    let sara = app
+        .post(
+            "/v1/agents",
+            &app.admin_token,
+            json!({"email": "sara@e2e.example", "name": "Sara Lopez", "password": PASSWORD, "role": "agent",
+                   "skills": [], "languages": ["en"], "queues": ["general"], "capacity": 3}),
+        )
+        .await;
+    assert_eq!(sara.status, 201, "{}", sara.body);
+    click(&admin, "#nav-inbox").await;
+    admin.refresh().await.unwrap();
+    until(&admin, "queue staffed", "const s = document.getElementById('setup'); return s && !s.querySelector('[data-missing^=queue-unstaffed]')").await;
+
+    // Sara gets an offer: its toast leaves once she accepts it.
+    let agent = driver.session("words-agent").await;
+    console_login(&agent, &app, "sara@e2e.example").await;
+    make_available(&agent).await;
+    let conv = app.conversation_for("c-words", "John Smith").await;
+    app.hand_off(&conv, Some("general")).await;
+    until(&agent, "offer toast", "return [...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.includes('New conversation offered'))").await;
+    let reason = until(&agent, "reason in words", &format!("const i = document.querySelector('#group-offers .item[data-id=\"{conv}\"]'); return i && i.textContent")).await;
+    assert!(
+        reason.as_str().unwrap().contains("Asked for a person"),
+        "{reason}"
+    );
+    click(&agent, &format!("#group-offers .item[data-id=\"{conv}\"]")).await;
+    click(&agent, "#accept").await;
+    until(&agent, "toast gone", "return ![...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.includes('New conversation offered'))").await;
+    until(&agent, "why it escalated", "const w = document.getElementById('brief-why'); return w && w.textContent.includes('Asked for a person')").await;
+    let why = agent
+        .execute(
+            "return document.getElementById('brief-why').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(!why.as_str().unwrap().contains("customer_request"), "{why}");
+    agent
+        .execute(
+            "document.getElementById('activity').open = true; return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let activity = until(&agent, "activity in words", "const a = document.getElementById('activity'); return a && a.textContent.includes('Agent joined') && a.textContent").await;
+    assert!(
+        !activity.as_str().unwrap().contains("handoff_requested"),
+        "{activity}"
+    );
+
+    shot(&agent, "console-words").await.unwrap();
+
+    // A widget customer Sara talks to types: her console says so under the transcript.
+    let key = app
+        .post("/v1/widget/key", &app.admin_token, json!({}))
+        .await;
+    let key = key.body["public_key"].as_str().unwrap().to_string();
+    let started = send(
+        &app.client,
+        reqwest::Method::POST,
+        &app.url("/v1/widget/conversations"),
+        None,
+        Some(json!({"public_key": key, "customer": {"name": "Maya Chen"}})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let widget_conv = started.body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let customer_token = started.body["token"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/v1/conversations/{widget_conv}/handoff"),
+            &customer_token,
+            json!({"reason": "customer_request"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    click(
+        &agent,
+        &format!("#group-offers .item[data-id=\"{widget_conv}\"]"),
+    )
+    .await;
+    click(&agent, "#accept").await;
+    until(
+        &agent,
+        "accepted",
+        "const s = document.getElementById('conv-state'); return s && s.textContent === 'assigned'",
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{widget_conv}/typing"),
+            &customer_token,
+            json!({"typing": true}),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    until(&agent, "customer typing", "const t = document.getElementById('customer-typing'); return t && !t.hidden && t.textContent.includes('Maya Chen is typing')").await;
+    shot(&agent, "console-customer-typing").await.unwrap();
+}

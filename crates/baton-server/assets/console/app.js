@@ -336,7 +336,8 @@ async function loadSetup() {
     if (!active.some((a) => a.role === "agent" || a.role === "supervisor")) missing.push({ id: "no-agents", text: "No agents yet: nobody can take a conversation.", fix: "Add an agent", tab: "agents" });
     if (!queues.length) missing.push({ id: "no-queues", text: "No queues: every handoff waits in the built-in default queue.", fix: "Create a queue", tab: "queues" });
     for (const q of queues) {
-      if (!active.some((a) => works(a, q.id, q.id === dflt))) missing.push({ id: "queue-unstaffed-" + q.id, text: "Nobody works the queue " + q.name + ": its conversations are never offered.", fix: "Give an agent this queue", tab: "agents" });
+      // Admins set things up; agents and supervisors answer.
+      if (!active.some((a) => a.role !== "admin" && works(a, q.id, q.id === dflt))) missing.push({ id: "queue-unstaffed-" + q.id, text: "No agent works the queue " + q.name + ": its conversations wait for an admin.", fix: "Give an agent this queue", tab: "agents" });
     }
     if (active.length && !online.length) missing.push({ id: "nobody-online", text: "Nobody is online now: handoffs are deferred and customers are asked for their email.", fix: "Set yourself available", action: "available" });
     if (!bot || !bot.type || bot.type === "none") missing.push({ id: "no-bot", text: "No bot answers customers: every message waits for an agent or your own integration.", fix: "Turn on the knowledge-base bot", action: "kb-bot" });
