@@ -486,13 +486,18 @@ async function loadConv(full) {
   } catch (e) { toast(e.message); return; }
   // Inputs survive the re-render as the same nodes: typing, caret and focus are never lost.
   const keepIds = ["reply", "note", "resolution", "transfer-note", "kb-q", "kb-results"];
+  // Choices in lists whose options may change: the choice is carried over, not the node.
+  const keepValues = ["transfer-agent", "transfer-queue"];
   const old = {};
   const sameConv = S.renderedConv === id;
   if (sameConv) for (const k of keepIds) old[k] = document.getElementById(k);
+  const chosen = {};
+  if (sameConv) for (const k of keepValues) { const n = document.getElementById(k); if (n && n.value) chosen[k] = n.value; }
   const focus = document.activeElement;
   render();
   S.renderedConv = id;
   for (const k of keepIds) { const n = document.getElementById(k); if (n && old[k] && old[k] !== n) n.replaceWith(old[k]); }
+  for (const k of keepValues) { const n = document.getElementById(k); if (n && chosen[k]) n.value = chosen[k]; }
   if (focus && focus.isConnected && focus !== document.body) focus.focus();
 }
 const val = (id) => { const e = document.getElementById(id); return e ? e.value : ""; };
