@@ -90,6 +90,8 @@ pub struct AppState {
     pub limits: listen::Limits,
     /// The retention pruning worker's settings (see [`retention`]); `None` runs no pruning.
     pub pruning: Option<retention::Pruning>,
+    /// Typing indicators of this instance's clients (see [`routes::typing`]).
+    pub typing: routes::typing::TypingHub,
 }
 
 impl AppState {
@@ -116,6 +118,7 @@ impl AppState {
             login: Arc::new(auth::LoginGuard::default()),
             limits: listen::Limits::default(),
             pruning: None,
+            typing: routes::typing::TypingHub::default(),
         }
     }
 
@@ -190,6 +193,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::copilot::router())
         .merge(routes::bot::router())
         .merge(routes::widget::router())
+        .merge(routes::widget_identity::router())
+        .merge(routes::typing::router())
         .merge(routes::webhooks::router())
         .merge(routes::notifications::router())
         .merge(routes::channels::router())

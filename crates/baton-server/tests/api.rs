@@ -1842,6 +1842,8 @@ async fn erase_customer(backend: Backend) {
         .await;
     assert!(said.status.is_success(), "{}", said.body);
     app.hand_off(&id, None).await;
+    // The handoff's brief (a follow-up job) is recorded before the erasure.
+    app.settle().await;
     let erase = format!("/v1/customers/{customer}/erase");
 
     let (_, agent) = app.person("agent@test.example", "agent").await;
@@ -1959,4 +1961,235 @@ async fn pruning_worker(backend: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+async fn say(app: &TestApp, conversation: &str, text: &str) {
+    let res = app
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": text}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+}
+
+async fn search_ids(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let mut url = reqwest::Url::parse("http://x/v1/conversations").unwrap();
+    url.query_pairs_mut().append_pair("q", query);
+    let res = app
+        .get(
+            &format!("/v1/conversations?{}", url.query().unwrap()),
+            token,
+        )
+        .await;
+    assert_eq!(res.status, 200, "q={query}: {}", res.body);
+    res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `GET /v1/conversations?q=`: the transcript through the database's full-text index, the
+/// customer's name, email and external id, the conversation id; only what the caller may see;
+/// paginated; hostile input is just text.
+async fn conversation_search(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "conversation_search").await else {
+        return;
+    };
+    for id in ["billing", "general"] {
+        let res = app
+            .post("/v1/queues", &app.admin_token, json!({"id": id, "name": id, "skills": [], "languages": [], "offer_timeout_secs": 120}))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    app.staff().await;
+    let parcel = app.conversation_for("acme-991", "Jöhn Smith").await;
+    let res = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"external_id": "cus-ana", "name": "Ana Pérez", "email": "ana.perez@mail.example"}, "channel": "web"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let charge = res.body["id"].as_str().unwrap().to_string();
+    let other = app.conversation_for("cus-zed", "Zed").await;
+    // Handed off first: the escalation rules would route the refund themselves.
+    app.hand_off(&charge, Some("billing")).await;
+    app.hand_off(&parcel, Some("general")).await;
+    say(
+        &app,
+        &parcel,
+        "My parcel never arrived, tracking number 1042",
+    )
+    .await;
+    say(&app, &charge, "Refund please: a double charge on my card").await;
+    say(&app, &other, "How do I change my password?").await;
+
+    let admin = app.admin_token.clone();
+    assert_eq!(
+        search_ids(&app, &admin, "parcel").await,
+        vec![parcel.clone()]
+    );
+    assert_eq!(
+        search_ids(&app, &admin, "PARC").await,
+        vec![parcel.clone()],
+        "prefix, any case"
+    );
+    assert_eq!(
+        search_ids(&app, &admin, "charge double").await,
+        vec![charge.clone()],
+        "all words, any order"
+    );
+    assert!(search_ids(&app, &admin, "refund parcel").await.is_empty());
+    assert_eq!(search_ids(&app, &admin, "1042").await, vec![parcel.clone()]);
+    assert_eq!(
+        search_ids(&app, &admin, "ana.perez@mail").await,
+        vec![charge.clone()],
+        "email"
+    );
+    assert_eq!(
+        search_ids(&app, &admin, "pérez").await,
+        vec![charge.clone()],
+        "name"
+    );
+    assert_eq!(
+        search_ids(&app, &admin, "acme-991").await,
+        vec![parcel.clone()],
+        "external id"
+    );
+    assert_eq!(
+        search_ids(&app, &admin, &other).await,
+        vec![other.clone()],
+        "whole id"
+    );
+    let tail = &other[other.len() - 6..];
+    assert_eq!(
+        search_ids(&app, &admin, tail).await,
+        vec![other.clone()],
+        "id's last characters"
+    );
+    // Combined with the other filters.
+    let res = app
+        .get("/v1/conversations?q=parcel&state=bot", &admin)
+        .await;
+    assert!(
+        res.body["items"].as_array().unwrap().is_empty(),
+        "{}",
+        res.body
+    );
+    // Hostile or odd text is only text.
+    for odd in [
+        "\"",
+        "*",
+        "%",
+        "_",
+        "' OR 1=1 --",
+        "a:* | b",
+        "NEAR(x y)",
+        "\\",
+        "  ",
+    ] {
+        let ids = search_ids(&app, &admin, odd).await;
+        assert!(ids.len() <= 3, "{odd}: {ids:?}");
+    }
+    assert_eq!(
+        search_ids(&app, &admin, "%").await.len(),
+        0,
+        "% is not a wildcard"
+    );
+    let res = app
+        .get(&format!("/v1/conversations?q={}", "x".repeat(201)), &admin)
+        .await;
+    res.assert_error(422, "invalid_search");
+
+    // An agent of the billing team finds only what they may see.
+    let res = app
+        .post(
+            "/v1/agents",
+            &admin,
+            json!({"email": "bo@test.example", "name": "Bo", "password": PASSWORD, "role": "agent",
+                   "skills": [], "languages": ["en"], "queues": ["billing"]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let login = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": "bo@test.example", "password": PASSWORD})),
+    )
+    .await;
+    let bo = login.body["token"].as_str().unwrap().to_string();
+    assert_eq!(search_ids(&app, &bo, "charge").await, vec![charge.clone()]);
+    assert!(
+        search_ids(&app, &bo, "parcel").await.is_empty(),
+        "another team's"
+    );
+    assert!(search_ids(&app, &bo, "acme").await.is_empty());
+
+    // Closed conversations are found too, and pages follow the cursor.
+    let res = app
+        .post(
+            &format!("/v1/conversations/{parcel}/close"),
+            &app.api_key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let id = app.conversation_for(&format!("bulk-{i}"), "Bulk").await;
+        say(&app, &id, "The zipper on my jacket broke").await;
+        made.push(id);
+    }
+    let first = app.get("/v1/conversations?q=zipper&limit=2", &admin).await;
+    assert_eq!(
+        first.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        first.body
+    );
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    let second = app
+        .get(
+            &format!("/v1/conversations?q=zipper&limit=2&cursor={cursor}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        second.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        second.body
+    );
+    assert!(second.body["next_cursor"].is_null());
+    let mut all: Vec<String> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second.body["items"].as_array().unwrap())
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    all.sort();
+    made.sort();
+    assert_eq!(all, made);
+    let closed = app
+        .get("/v1/conversations?q=parcel&state=closed", &admin)
+        .await;
+    assert_eq!(closed.body["items"][0]["id"], parcel.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_search_sqlite() {
+    conversation_search(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_search_postgres() {
+    conversation_search(Backend::Postgres).await;
 }

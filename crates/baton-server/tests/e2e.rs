@@ -99,6 +99,11 @@ impl Driver {
 
     /// A new browser session with a fresh profile.
     async fn session(&mut self, name: &str) -> Client {
+        self.session_with(name, &[]).await
+    }
+
+    /// A new browser session with a fresh profile and more Chromium flags.
+    async fn session_with(&mut self, name: &str, extra: &[&str]) -> Client {
         let profile = std::env::temp_dir().join(format!(
             "baton-e2e-{name}-{}-{}",
             std::process::id(),
@@ -106,16 +111,28 @@ impl Driver {
         ));
         std::fs::create_dir_all(&profile).unwrap();
         self.profiles.push(profile.clone());
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,860",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra.iter().map(|s| s.to_string()));
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": self.chromium.to_string_lossy(),
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1280,860",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
             },
         });
         let Value::Object(caps) = caps else {
@@ -440,8 +457,15 @@ async fn customer_and_agent_story_in_the_browser() {
     )
     .await;
 
-    // The customer rates 5.
+    // The customer rates 5 with a comment.
     click(&customer, "#baton-w-csat button[data-score='5']").await;
+    type_in(
+        &customer,
+        "#baton-w-csat-comment",
+        "Sara was quick and kind",
+    )
+    .await;
+    click(&customer, "#baton-w-csat-send").await;
     until(
         &customer,
         "thanks",
@@ -476,6 +500,21 @@ async fn customer_and_agent_story_in_the_browser() {
         "return document.querySelector('#activity li[data-type=csat_recorded]')",
     )
     .await;
+    let events = app
+        .get(
+            &format!("/v1/conversations/{conv_id}/events"),
+            &app.admin_token,
+        )
+        .await;
+    let csat = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "csat_recorded")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(csat["data"]["score"], 5, "{csat}");
+    assert_eq!(csat["data"]["comment"], "Sara was quick and kind", "{csat}");
     agent
         .execute("document.getElementById('activity').open = true; document.getElementById('activity').scrollIntoView(); return true", vec![])
         .await
@@ -1178,7 +1217,7 @@ async fn offers_and_customer_messages_alert_the_agent() {
     let shown = until(&agent, "offer notification", "const n = window.__alerts.notifications.find(n => n.title === 'New conversation offered to you'); return n && n.body").await;
     let body = shown.as_str().unwrap();
     assert!(
-        body.contains("John Smith") && body.contains("customer request"),
+        body.contains("John Smith") && body.contains("Asked for a person"),
         "{body}"
     );
     until(&agent, "offer sound", "return window.__alerts.sounds >= 1").await;
@@ -1449,4 +1488,768 @@ async fn console_and_widget_fit_a_tablet() {
     let _ = agent.close().await;
     let _ = admin.close().await;
     let _ = customer.close().await;
+}
+
+/// A customer's own site on another origin (a real HTTP server on port 0) that embeds Baton's
+/// widget with `body` after the script tag's attributes; `/page?...` pages are the same HTML.
+async fn customer_site(baton: &str, pages: Vec<(&'static str, String)>) -> String {
+    let mut router = axum::Router::new();
+    for (path, html) in pages {
+        let html = html.replace("{{BATON}}", baton);
+        router = router.route(
+            path,
+            axum::routing::get(move || {
+                let html = html.clone();
+                async move { axum::response::Html(html) }
+            }),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+fn hmac_hex(secret: &str, message: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The widget knows who the customer is: a signed-in customer's site renders the tag with
+/// their id and the HMAC its server computed; the JavaScript API identifies, opens and reports
+/// events; the conversation follows the verified customer to another browser; a bad hash is
+/// refused with words for people, the typed text kept and nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_knows_who_the_customer_is() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_identity").await;
+    let app = &scene.app;
+    let created = app
+        .post("/v1/widget/identity-secret", &app.admin_token, json!({}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let secret = created.body["secret"].as_str().unwrap().to_string();
+    let hash = hmac_hex(&secret, "user-42");
+    let key = &scene.public_key;
+    let page = |head: &str, tag_attrs: &str| {
+        format!(
+            "<!doctype html><html><head><meta charset=utf-8><title>Shop</title>{head}</head><body><h1>Your orders</h1>\
+             <script src=\"{{{{BATON}}}}/widget.js\" data-key=\"{key}\" {tag_attrs} async></script></body></html>"
+        )
+    };
+    // Server-rendered: data-* attributes.
+    let signed_in = page(
+        "",
+        &format!(
+            "data-external-id=\"user-42\" data-identity-hash=\"{hash}\" data-name=\"Maya Chen\" data-email=\"maya@shop.example\""
+        ),
+    );
+    // A single-page app: the queued stub, identify with attributes, open, events.
+    let spa = page(
+        &format!(
+            "<script>window.Baton=window.Baton||function(){{(window.Baton.q=window.Baton.q||[]).push(arguments)}};\
+             window.seen=[];\
+             Baton('identify',{{external_id:'user-42',identity_hash:'{hash}',name:'Maya Chen',email:'maya@shop.example',plan:'pro'}});\
+             Baton('on','conversation',function(c){{window.seen.push('conversation:'+(c.resumed?'resumed':'new'))}});\
+             Baton('on','message',function(m){{window.seen.push('message:'+m.role)}});\
+             Baton('open');</script>"
+        ),
+        "",
+    );
+    let forged = page(
+        "",
+        &format!(
+            "data-external-id=\"user-43\" data-identity-hash=\"{hash}\" data-name=\"Not Maya\""
+        ),
+    );
+    // Customised looks: colour, side, launcher text, greeting.
+    let styled = page(
+        "",
+        "data-color=\"#0a7d45\" data-position=\"left\" data-launcher-text=\"Questions?\" data-greeting=\"Hi! Ask us anything about your order.\"",
+    );
+    let site = customer_site(
+        &app.instance.base,
+        vec![
+            ("/account", signed_in),
+            ("/app", spa),
+            ("/forged", forged),
+            ("/styled", styled),
+        ],
+    )
+    .await;
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let laptop = driver.session("laptop").await;
+
+    laptop.goto(&format!("{site}/account")).await.unwrap();
+    click(&laptop, "#baton-w-launch").await;
+    type_in(&laptop, "#baton-w-input", "Where is my order 1042?").await;
+    click(&laptop, "#baton-w-send").await;
+    until(
+        &laptop,
+        "bot answer",
+        "return document.querySelector('#baton-w-log .baton-w-bot')",
+    )
+    .await;
+    shot(&laptop, "widget-identified").await.unwrap();
+    // The conversation is on Maya's verified profile.
+    let list = app
+        .get("/v1/conversations?limit=50", &app.admin_token)
+        .await;
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", list.body);
+    let id = items[0]["id"].as_str().unwrap().to_string();
+    let conv = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(
+        conv.body["customer"]["external_id"], "user-42",
+        "{}",
+        conv.body
+    );
+    assert_eq!(conv.body["customer"]["name"], "Maya Chen");
+    assert_eq!(conv.body["customer"]["email"], "maya@shop.example");
+    assert_eq!(conv.body["attributes"]["identity"], "verified");
+    assert!(
+        conv.body["attributes"]["page_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/account")
+    );
+
+    // Another browser (her phone), a single-page app identifying from script: the widget
+    // opens by itself and continues the same conversation, her message already there.
+    let phone = driver.session("phone").await;
+    phone.goto(&format!("{site}/app")).await.unwrap();
+    until(&phone, "resumed transcript", "return [...document.querySelectorAll('#baton-w-log .baton-w-customer')].some(m => m.textContent.includes('order 1042'))").await;
+    until(
+        &phone,
+        "panel opened by Baton.open()",
+        "return !document.getElementById('baton-w-panel').hidden",
+    )
+    .await;
+    let seen = until(&phone, "events", "return window.seen.includes('conversation:resumed') && window.seen.includes('message:bot') && window.seen.join(',')").await;
+    assert!(seen.as_str().unwrap().contains("conversation:resumed"));
+    shot(&phone, "widget-resumed-on-another-device")
+        .await
+        .unwrap();
+    type_in(&phone, "#baton-w-input", "Sent from my phone").await;
+    click(&phone, "#baton-w-send").await;
+    // Both browsers show it (one conversation), and there is still only one.
+    until(&laptop, "phone message on the laptop", "return [...document.querySelectorAll('#baton-w-log .baton-w-customer')].some(m => m.textContent.includes('Sent from my phone'))").await;
+    let list = app
+        .get("/v1/conversations?limit=50", &app.admin_token)
+        .await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    let conv = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(conv.body["customer"]["attributes"]["plan"], "pro");
+
+    // A forged identity (someone else's hash): refused in words for people, the typed text
+    // stays in the box, nothing is stored.
+    let stranger = driver.session("stranger").await;
+    stranger.goto(&format!("{site}/forged")).await.unwrap();
+    click(&stranger, "#baton-w-launch").await;
+    type_in(&stranger, "#baton-w-input", "Show me Maya's orders").await;
+    click(&stranger, "#baton-w-send").await;
+    let error = until(
+        &stranger,
+        "error notice",
+        "const e = document.querySelector('#baton-w-log .baton-w-err'); return e && e.textContent",
+    )
+    .await;
+    assert!(
+        error
+            .as_str()
+            .unwrap()
+            .contains("couldn't confirm who you are"),
+        "{error}"
+    );
+    assert!(!error.as_str().unwrap().contains("identity_"), "{error}");
+    let kept = stranger
+        .execute(
+            "return document.getElementById('baton-w-input').value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, "Show me Maya's orders");
+    shot(&stranger, "widget-identity-refused").await.unwrap();
+    let list = app
+        .get("/v1/conversations?limit=50", &app.admin_token)
+        .await;
+    assert_eq!(
+        list.body["items"].as_array().unwrap().len(),
+        1,
+        "nothing stored"
+    );
+
+    // Another account signs in on the laptop: Maya's conversation is not shown to them.
+    laptop
+        .execute(
+            &format!(
+                "Baton.identify({{external_id: 'user-77', identity_hash: '{}', name: 'Lee'}}); return true",
+                hmac_hex(&secret, "user-77")
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    until(
+        &laptop,
+        "previous account's conversation gone",
+        "return !document.querySelector('#baton-w-log .baton-w-msg')",
+    )
+    .await;
+
+    // The customised widget: colour, left side, launcher text, greeting; an unread badge for
+    // answers that arrive while it is closed.
+    let styled = driver.session("styled").await;
+    styled.goto(&format!("{site}/styled")).await.unwrap();
+    let look = until(&styled, "launcher", "const l = document.getElementById('baton-w-launch'); if (!l) return null; const s = getComputedStyle(l); return [l.firstChild.textContent, s.backgroundColor, l.getBoundingClientRect().right < innerWidth / 2].join('|')").await;
+    assert_eq!(look, "Questions?|rgb(10, 125, 69)|true");
+    click(&styled, "#baton-w-launch").await;
+    until(&styled, "greeting", "const g = document.getElementById('baton-w-greeting'); return g && g.textContent.includes('Ask us anything')").await;
+    type_in(&styled, "#baton-w-input", "Do you ship to Canada?").await;
+    click(&styled, "#baton-w-send").await;
+    until(&styled, "greeting gone once they wrote", "return !document.getElementById('baton-w-greeting') && document.querySelector('#baton-w-log .baton-w-customer')").await;
+    until(
+        &styled,
+        "bot answer",
+        "return document.querySelector('#baton-w-log .baton-w-bot')",
+    )
+    .await;
+    click(&styled, "#baton-w-launch").await;
+    until(
+        &styled,
+        "closed",
+        "return document.getElementById('baton-w-panel').hidden",
+    )
+    .await;
+    let list = app
+        .get("/v1/conversations?limit=50&q=canada", &app.admin_token)
+        .await;
+    let styled_id = list.body["items"][0]["id"].as_str().unwrap().to_string();
+    for text in ["We ship to Canada in 5 days.", "Anything else?"] {
+        let res = app
+            .post(
+                &format!("/v1/conversations/{styled_id}/messages"),
+                &app.api_key,
+                json!({"role": "bot", "text": text}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    until(&styled, "unread badge", "const b = document.getElementById('baton-w-badge'); return b && !b.hidden && b.textContent === '2'").await;
+    shot(&styled, "widget-unread-badge").await.unwrap();
+    click(&styled, "#baton-w-launch").await;
+    until(
+        &styled,
+        "badge cleared",
+        "return document.getElementById('baton-w-badge').hidden",
+    )
+    .await;
+}
+
+/// Search in the console goes to the server (closed and older conversations included), and
+/// the customer panel shows who the customer is, the page they are on and their past
+/// conversations with the outcome, each readable in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_search_and_customer_panel() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_search").await;
+    let app = &scene.app;
+    app.person("sup@e2e.example", "supervisor").await;
+    let start = |text: &'static str| async move {
+        let res = app
+            .post(
+                "/v1/conversations",
+                &app.api_key,
+                json!({"customer": {"external_id": "acme-1", "name": "Maya Chen", "email": "maya@shop.example",
+                        "attributes": {"plan": "pro", "company": "Acme"}},
+                       "channel": "web", "attributes": {"page_url": "https://shop.example/orders/1042"}}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let id = res.body["id"].as_str().unwrap().to_string();
+        let res = app
+            .post(
+                &format!("/v1/conversations/{id}/messages"),
+                &app.api_key,
+                json!({"role": "customer", "text": text}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        id
+    };
+    let old = start("My parcel never arrived").await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{old}/close"),
+            &app.api_key,
+            json!({"resolution": "parcel_resent"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let now = start("The zipper on my jacket broke").await;
+    let other = app.conversation_for("zed-9", "Zed Noone").await;
+
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let sup = driver.session("supervisor").await;
+    console_login(&sup, app, "sup@e2e.example").await;
+    // "/" focuses the search; the server finds the closed conversation by a word of it.
+    sup.execute("document.activeElement.blur(); return true", vec![])
+        .await
+        .unwrap();
+    sup.active_element()
+        .await
+        .unwrap()
+        .send_keys("/")
+        .await
+        .unwrap();
+    until(
+        &sup,
+        "search focused",
+        "return document.activeElement && document.activeElement.id === 'filter'",
+    )
+    .await;
+    type_in(&sup, "#filter", "parcel").await;
+    until(&sup, "search result", &format!("return document.querySelectorAll('#group-search .item').length === 1 && !!document.querySelector('#group-search .item[data-id=\"{old}\"]')")).await;
+    shot(&sup, "console-search").await.unwrap();
+    type_in(&sup, "#filter", "maya@shop").await;
+    until(&sup, "both of Maya's", &format!("const ids = [...document.querySelectorAll('#group-search .item')].map(e => e.dataset.id); return ids.length === 2 && ids.includes('{old}') && ids.includes('{now}')")).await;
+    type_in(&sup, "#filter", "nothing-like-this").await;
+    until(
+        &sup,
+        "no results",
+        "return document.getElementById('search-empty')",
+    )
+    .await;
+    let tail = &other[other.len() - 6..];
+    type_in(&sup, "#filter", tail).await;
+    until(
+        &sup,
+        "by id",
+        &format!("return !!document.querySelector('#group-search .item[data-id=\"{other}\"]')"),
+    )
+    .await;
+
+    // The customer panel of the current conversation.
+    type_in(&sup, "#filter", "zipper").await;
+    click(&sup, &format!("#group-search .item[data-id=\"{now}\"]")).await;
+    until(&sup, "customer panel", "const p = document.getElementById('customer-panel'); return p && p.textContent.includes('Maya Chen') && p.textContent.includes('maya@shop.example')").await;
+    until(&sup, "attributes", "const a = document.getElementById('customer-attributes'); return a && a.textContent.includes('plan') && a.textContent.includes('pro')").await;
+    let link = until(&sup, "page link", "const a = document.querySelector('#customer-page a'); return a && [a.href, a.rel].join(' ')").await;
+    assert!(
+        link.as_str()
+            .unwrap()
+            .starts_with("https://shop.example/orders/1042 ")
+            && link.as_str().unwrap().contains("noopener"),
+        "{link}"
+    );
+    until(&sup, "past conversation with outcome", &format!("const li = document.querySelector('#customer-history li[data-id=\"{old}\"]'); return li && li.textContent.includes('parcel resent')")).await;
+    // Typed text in the note box survives opening a past conversation in place.
+    type_in(&sup, "#note", "checking the old order").await;
+    click(
+        &sup,
+        &format!("#customer-history li[data-id=\"{old}\"] .past-toggle"),
+    )
+    .await;
+    until(&sup, "past transcript in place", "const t = document.querySelector('#customer-history .past-transcript'); return t && t.textContent.includes('My parcel never arrived')").await;
+    let note = sup
+        .execute("return document.getElementById('note').value", vec![])
+        .await
+        .unwrap();
+    assert_eq!(note, "checking the old order");
+    let current = sup
+        .execute(
+            "return document.getElementById('conversation').dataset.id",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(current, now.as_str(), "still on the current conversation");
+    shot(&sup, "console-customer-panel").await.unwrap();
+    click(&sup, "#customer-history .past-open").await;
+    until(
+        &sup,
+        "past conversation opened",
+        &format!("const c = document.getElementById('conversation'); return c && c.dataset.id === '{old}'"),
+    )
+    .await;
+}
+
+/// Canned responses: an admin manages them in the console (a misspelt variable gets the API's
+/// message); an agent types "/" in the reply box, picks one, and its variables are filled in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canned_responses_picker_and_admin() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_canned").await;
+    let app = &scene.app;
+    app.person("ada@e2e.example", "admin").await;
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let admin = driver.session("admin").await;
+    console_login(&admin, app, "ada@e2e.example").await;
+    click(&admin, "#nav-admin").await;
+    click(&admin, "#tab-canned").await;
+    type_in(&admin, "#canned-form-title", "Greeting").await;
+    type_in(&admin, "#canned-form-tags", "hello, hi").await;
+    type_in(
+        &admin,
+        "#canned-form-text",
+        "Hi {{customer.first_name}}, I'm {{agent.first_name}}. How can I help?",
+    )
+    .await;
+    click(&admin, "#canned-form button[type=submit]").await;
+    until(&admin, "canned response listed", "const t = document.getElementById('canned-table'); return t && t.textContent.includes('Greeting')").await;
+    type_in(&admin, "#canned-form-title", "Typo").await;
+    type_in(&admin, "#canned-form-text", "Hello {{custmer.name}}").await;
+    click(&admin, "#canned-form button[type=submit]").await;
+    let error = until(&admin, "variable error", "const e = document.getElementById('canned-form-error'); return e && !e.hidden && e.textContent").await;
+    assert!(error.as_str().unwrap().contains("custmer.name"), "{error}");
+    shot(&admin, "console-canned-admin").await.unwrap();
+    let stored = app.get("/v1/canned-responses", &app.admin_token).await;
+    assert_eq!(stored.body.as_array().unwrap().len(), 1, "{}", stored.body);
+
+    // Sara owns a conversation with Maya.
+    let res = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"name": "Maya Chen"}, "channel": "web"}),
+        )
+        .await;
+    let id = res.body["id"].as_str().unwrap().to_string();
+    app.hand_off(&id, Some("general")).await;
+    let login = send(
+        &app.client,
+        reqwest::Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": "sara@e2e.example", "password": PASSWORD})),
+    )
+    .await;
+    let sara_token = login.body["token"].as_str().unwrap().to_string();
+    let claimed = app
+        .post(
+            &format!("/v1/conversations/{id}/claim"),
+            &sara_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+
+    let sara = driver.session("sara").await;
+    console_login(&sara, app, "sara@e2e.example").await;
+    click(&sara, &format!("#group-mine .item[data-id=\"{id}\"]")).await;
+    css(&sara, "#reply").await;
+    type_in(&sara, "#reply", "/gre").await;
+    until(&sara, "picker", "const p = document.getElementById('canned-picker'); return p && !p.hidden && p.querySelector('.canned-option')").await;
+    let preview = until(
+        &sara,
+        "filled preview",
+        "return document.querySelector('#canned-picker .canned-option .muted').textContent",
+    )
+    .await;
+    assert_eq!(preview, "Hi Maya, I'm Sara. How can I help?");
+    shot(&sara, "console-canned-picker").await.unwrap();
+    css(&sara, "#reply")
+        .await
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    until(&sara, "inserted", "return document.getElementById('reply').value === \"Hi Maya, I'm Sara. How can I help?\" && document.getElementById('canned-picker').hidden").await;
+    click(&sara, "#send").await;
+    until(&sara, "sent", "return [...document.querySelectorAll('#transcript .msg.agent')].some(m => m.textContent.includes(\"Hi Maya, I'm Sara.\"))").await;
+}
+
+/// A phone (390×844): the inbox and the conversation take the whole width one at a time (no
+/// one-letter-per-line transcript), with a way back; the widget fits. The system's dark mode
+/// darkens the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_and_widget_fit_a_phone_in_dark_mode() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_phone").await;
+    let app = &scene.app;
+    let login = send(
+        &app.client,
+        reqwest::Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": "sara@e2e.example", "password": PASSWORD})),
+    )
+    .await;
+    let sara_token = login.body["token"].as_str().unwrap().to_string();
+    let mine = app.conversation().await;
+    app.hand_off(&mine, Some("general")).await;
+    app.post(
+        &format!("/v1/conversations/{mine}/messages"),
+        &app.api_key,
+        json!({"role": "customer", "text": "Hi, my order #4821 arrived with a broken zipper and I need a replacement before Friday, see https://shop.example/orders/4821"}),
+    )
+    .await;
+    let claimed = app
+        .post(
+            &format!("/v1/conversations/{mine}/claim"),
+            &sara_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let phone = driver
+        .session_with(
+            "phone-agent",
+            &[
+                "--force-dark-mode",
+                "--blink-settings=preferredColorScheme=0",
+            ],
+        )
+        .await;
+    let customer = driver.session("phone-customer").await;
+    for c in [&phone, &customer] {
+        c.set_window_size(390, 844).await.unwrap();
+    }
+    console_login(&phone, app, "sara@e2e.example").await;
+    let dark = phone
+        .execute(
+            "return matchMedia('(prefers-color-scheme: dark)').matches",
+            vec![],
+        )
+        .await
+        .unwrap();
+    until(&phone, "inbox", &in_group("mine", &mine)).await;
+    assert_fits(
+        &phone,
+        "phone-inbox",
+        &["#inbox@300", "#filter@150", "#group-mine .item@300"],
+    )
+    .await;
+    click(&phone, &format!("#group-mine .item[data-id=\"{mine}\"]")).await;
+    css(&phone, "#transcript .msg").await;
+    assert_fits(
+        &phone,
+        "phone-conversation",
+        &[
+            "#back-to-inbox",
+            "#conv-title",
+            "#transcript@300",
+            "#transcript .msg@250",
+            "#reply@300",
+            "#send",
+        ],
+    )
+    .await;
+    // The customer's link is a safe link.
+    let link = until(&phone, "link", "const a = document.querySelector('#transcript .msg.customer a'); return a && [a.href, a.rel, a.target].join(' ')").await;
+    assert_eq!(
+        link,
+        "https://shop.example/orders/4821 noopener noreferrer nofollow _blank"
+    );
+    if dark == Value::Bool(true) {
+        let bg = phone
+            .execute(
+                "return getComputedStyle(document.body).backgroundColor",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(bg, "rgb(18, 21, 28)", "dark background in dark mode");
+        shot(&phone, "phone-conversation-dark").await.unwrap();
+    } else {
+        eprintln!("this Chromium does not emulate the dark colour scheme; dark mode not checked");
+    }
+    click(&phone, "#back-to-inbox").await;
+    until(&phone, "inbox again", &in_group("mine", &mine)).await;
+
+    customer
+        .goto(&app.url(&format!("/demo?key={}&baton_open=1", scene.public_key)))
+        .await
+        .unwrap();
+    css(&customer, "#baton-w-panel:not([hidden])").await;
+    assert_fits(
+        &customer,
+        "phone-widget",
+        &[
+            "#baton-w-panel@300",
+            "#baton-w-input@200",
+            "#baton-w-send",
+            "#baton-w-human",
+        ],
+    )
+    .await;
+}
+
+/// Words for people and what is still to set up: a failed sign-in says what to do; an admin's
+/// inbox lists what is missing (no bot, no widget, a queue nobody works) and each fix works
+/// from there; an offer's toast goes once the offer is answered; the activity list, the
+/// handoff reason and "Why it escalated" read as words; the customer's typing shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn words_for_people_and_what_is_missing() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite, "e2e_words").await.unwrap();
+    let res = app
+        .post("/v1/queues", &app.admin_token, json!({"id": "general", "name": "General", "skills": [], "languages": [], "offer_timeout_secs": 120}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    app.person("ada@e2e.example", "admin").await;
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let admin = driver.session("words-admin").await;
+
+    // A wrong password, in words.
+    admin.goto(&app.url("/console")).await.unwrap();
+    type_in(&admin, "#login-email", "ada@e2e.example").await;
+    type_in(&admin, "#login-password", "not-the-password").await;
+    click(&admin, "#login-submit").await;
+    let error = until(
+        &admin,
+        "login error",
+        "const e = document.getElementById('login-error'); return e && !e.hidden && e.textContent",
+    )
+    .await;
+    assert!(
+        error.as_str().unwrap().contains("don't match an account"),
+        "{error}"
+    );
+    assert!(!error.as_str().unwrap().contains("invalid_credentials"));
+
+    console_login(&admin, &app, "ada@e2e.example").await;
+    let missing = until(&admin, "setup list", "const s = document.getElementById('setup'); return s && [...s.querySelectorAll('li')].map(l => l.dataset.missing).join(',')").await;
+    let missing = missing.as_str().unwrap().to_string();
+    for want in ["queue-unstaffed-general", "no-bot", "no-widget"] {
+        assert!(missing.contains(want), "{want} not in {missing}");
+    }
+    shot(&admin, "console-setup").await.unwrap();
+    // One click turns on the knowledge-base bot.
+    click(&admin, "button[data-fix=no-bot]").await;
+    until(&admin, "bot fixed", "const s = document.getElementById('setup'); return s && !s.querySelector('[data-missing=no-bot]')").await;
+    assert_eq!(
+        app.get("/v1/bot", &app.admin_token).await.body["type"],
+        "kb"
+    );
+    // The widget fix goes to the widget tab.
+    click(&admin, "button[data-fix=no-widget]").await;
+    until(&admin, "widget tab", "const t = document.getElementById('tab-widget'); return t && t.getAttribute('aria-selected') === 'true'").await;
+
+    // Sara works the queue: the unstaffed-queue line goes.
+    let sara = app
+        .post(
+            "/v1/agents",
+            &app.admin_token,
+            json!({"email": "sara@e2e.example", "name": "Sara Lopez", "password": PASSWORD, "role": "agent",
+                   "skills": [], "languages": ["en"], "queues": ["general"], "capacity": 3}),
+        )
+        .await;
+    assert_eq!(sara.status, 201, "{}", sara.body);
+    click(&admin, "#nav-inbox").await;
+    admin.refresh().await.unwrap();
+    until(&admin, "queue staffed", "const s = document.getElementById('setup'); return s && !s.querySelector('[data-missing^=queue-unstaffed]')").await;
+
+    // Sara gets an offer: its toast leaves once she accepts it.
+    let agent = driver.session("words-agent").await;
+    console_login(&agent, &app, "sara@e2e.example").await;
+    make_available(&agent).await;
+    let conv = app.conversation_for("c-words", "John Smith").await;
+    app.hand_off(&conv, Some("general")).await;
+    until(&agent, "offer toast", "return [...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.includes('New conversation offered'))").await;
+    let reason = until(&agent, "reason in words", &format!("const i = document.querySelector('#group-offers .item[data-id=\"{conv}\"]'); return i && i.textContent")).await;
+    assert!(
+        reason.as_str().unwrap().contains("Asked for a person"),
+        "{reason}"
+    );
+    click(&agent, &format!("#group-offers .item[data-id=\"{conv}\"]")).await;
+    click(&agent, "#accept").await;
+    until(&agent, "toast gone", "return ![...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.includes('New conversation offered'))").await;
+    until(&agent, "why it escalated", "const w = document.getElementById('brief-why'); return w && w.textContent.includes('Asked for a person')").await;
+    let why = agent
+        .execute(
+            "return document.getElementById('brief-why').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(!why.as_str().unwrap().contains("customer_request"), "{why}");
+    agent
+        .execute(
+            "document.getElementById('activity').open = true; return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let activity = until(&agent, "activity in words", "const a = document.getElementById('activity'); return a && a.textContent.includes('Agent joined') && a.textContent").await;
+    assert!(
+        !activity.as_str().unwrap().contains("handoff_requested"),
+        "{activity}"
+    );
+
+    shot(&agent, "console-words").await.unwrap();
+
+    // A widget customer Sara talks to types: her console says so under the transcript.
+    let key = app
+        .post("/v1/widget/key", &app.admin_token, json!({}))
+        .await;
+    let key = key.body["public_key"].as_str().unwrap().to_string();
+    let started = send(
+        &app.client,
+        reqwest::Method::POST,
+        &app.url("/v1/widget/conversations"),
+        None,
+        Some(json!({"public_key": key, "customer": {"name": "Maya Chen"}})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let widget_conv = started.body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let customer_token = started.body["token"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/v1/conversations/{widget_conv}/handoff"),
+            &customer_token,
+            json!({"reason": "customer_request"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    click(
+        &agent,
+        &format!("#group-offers .item[data-id=\"{widget_conv}\"]"),
+    )
+    .await;
+    click(&agent, "#accept").await;
+    until(
+        &agent,
+        "accepted",
+        "const s = document.getElementById('conv-state'); return s && s.textContent === 'assigned'",
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{widget_conv}/typing"),
+            &customer_token,
+            json!({"typing": true}),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    until(&agent, "customer typing", "const t = document.getElementById('customer-typing'); return t && !t.hidden && t.textContent.includes('Maya Chen is typing')").await;
+    shot(&agent, "console-customer-typing").await.unwrap();
 }

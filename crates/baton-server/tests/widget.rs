@@ -861,3 +861,440 @@ async fn api_reference_is_served_from_the_binary() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// The site's server side of identity verification: hex HMAC-SHA256 of the external id.
+fn site_hash(secret: &str, external_id: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(external_id.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn widget_post(app: &TestApp, path: &str, body: Value) -> Res {
+    send(&app.client, Method::POST, &app.url(path), None, Some(body)).await
+}
+
+async fn conversation_count(app: &TestApp) -> usize {
+    let res = app
+        .get("/v1/conversations?limit=200", &app.admin_token)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body["items"].as_array().unwrap().len()
+}
+
+async fn customer_of(app: &TestApp, id: &str) -> Value {
+    let res = app
+        .get(&format!("/v1/conversations/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body["customer"].clone()
+}
+
+async fn identity_verification(backend: Backend) {
+    let Some(db) = database(backend, "widget_identity").await else {
+        return;
+    };
+    // More starts from one address than the default burst.
+    let (instance, _) = start_instance_configured(db.url(), |state| {
+        state.widget_limit =
+            std::sync::Arc::new(baton_server::rate_limit::WidgetLimit::new(600, 100, None));
+    })
+    .await;
+    let app = TestApp::with_instance(db, instance).await;
+    let key = widget_key(&app).await;
+    let identity = |ext: &str, hash: Option<&str>| {
+        let mut c = json!({"external_id": ext, "name": "Maya Chen", "email": "maya@shop.example",
+            "attributes": {"plan": "pro", "seats": 12, "beta": true}});
+        if let Some(h) = hash {
+            c["identity_hash"] = json!(h);
+        }
+        json!({"public_key": key, "customer": c, "page_url": "https://shop.example/orders/1042"})
+    };
+
+    // No secret: the identity is taken on trust (like Intercom and Chatwoot without
+    // verification): it links to the profile, says so, and never resumes a conversation.
+    let res = widget_post(&app, "/v1/widget/conversations", identity("user-42", None)).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["identity"], "unverified");
+    assert_eq!(res.body["resumed"], false);
+    let first = res.body["conversation"]["id"].as_str().unwrap().to_string();
+    let customer = customer_of(&app, &first).await;
+    assert_eq!(customer["external_id"], "user-42");
+    assert_eq!(customer["name"], "Maya Chen");
+    assert_eq!(customer["attributes"]["plan"], "pro");
+    assert_eq!(customer["attributes"]["seats"], 12);
+    let conv = app
+        .get(&format!("/v1/conversations/{first}"), &app.admin_token)
+        .await;
+    assert_eq!(
+        conv.body["attributes"]["identity"], "unverified",
+        "{}",
+        conv.body
+    );
+    assert_eq!(
+        conv.body["attributes"]["page_url"],
+        "https://shop.example/orders/1042"
+    );
+    widget_post(&app, "/v1/widget/resume", identity("user-42", None))
+        .await
+        .assert_error(409, "identity_verification_off");
+    let res = widget_post(&app, "/v1/widget/conversations", identity("user-42", None)).await;
+    assert_eq!(
+        res.status, 201,
+        "an unverified claim never resumes: {}",
+        res.body
+    );
+    assert_ne!(res.body["conversation"]["id"], first.as_str());
+
+    // Only admins manage the secret; it is shown once.
+    let (_, agent) = app.person("ann@test.example", "agent").await;
+    app.get("/v1/widget/identity-secret", &agent)
+        .await
+        .assert_error(403, "forbidden");
+    app.post("/v1/widget/identity-secret", &agent, json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    let status = app
+        .get("/v1/widget/identity-secret", &app.admin_token)
+        .await;
+    assert_eq!(status.body["configured"], false, "{}", status.body);
+    let created = app
+        .post("/v1/widget/identity-secret", &app.admin_token, json!({}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let secret = created.body["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("wis_") && secret.len() > 40);
+    let status = app
+        .get("/v1/widget/identity-secret", &app.admin_token)
+        .await;
+    assert_eq!(status.body["configured"], true);
+    assert!(status.body["created_at"].is_string());
+    assert!(
+        !status.body.to_string().contains(&secret),
+        "the secret is shown once"
+    );
+    let audit = app
+        .get(
+            "/v1/audit?kind=widget_identity_secret_rotated",
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    assert_eq!(
+        audit.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        audit.body
+    );
+    assert!(
+        !audit.body.to_string().contains(&secret),
+        "no secret in the audit trail"
+    );
+
+    // With a secret: an identity without a valid hash is refused and nothing is stored.
+    let before = conversation_count(&app).await;
+    widget_post(&app, "/v1/widget/conversations", identity("user-7", None))
+        .await
+        .assert_error(401, "identity_not_verified");
+    let wrong = site_hash(&secret, "user-8");
+    widget_post(
+        &app,
+        "/v1/widget/conversations",
+        identity("user-7", Some(&wrong)),
+    )
+    .await
+    .assert_error(401, "identity_not_verified");
+    widget_post(
+        &app,
+        "/v1/widget/conversations",
+        identity("user-7", Some("not hex")),
+    )
+    .await
+    .assert_error(401, "identity_not_verified");
+    widget_post(&app, "/v1/widget/resume", identity("user-7", Some(&wrong)))
+        .await
+        .assert_error(401, "identity_not_verified");
+    let res = widget_post(
+        &app,
+        "/v1/widget/conversations",
+        json!({"public_key": key, "customer": {"identity_hash": wrong}}),
+    )
+    .await;
+    res.assert_error(422, "invalid_identity");
+    let res = widget_post(
+        &app,
+        "/v1/widget/conversations",
+        json!({"public_key": key, "customer": {"external_id": "user-7",
+            "identity_hash": site_hash(&secret, "user-7"), "attributes": {"nested": {"a": 1}}}}),
+    )
+    .await;
+    res.assert_error(422, "invalid_attributes");
+    assert_eq!(conversation_count(&app).await, before, "nothing stored");
+    // Anonymous visitors still chat.
+    let res = widget_post(&app, "/v1/widget/conversations", json!({"public_key": key})).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["identity"], "anonymous");
+
+    // A verified customer: no open conversation yet, so resume finds nothing and writes
+    // nothing; start makes one.
+    let hash = site_hash(&secret, "user-7");
+    let before = conversation_count(&app).await;
+    widget_post(&app, "/v1/widget/resume", identity("user-7", Some(&hash)))
+        .await
+        .assert_error(404, "not_found");
+    assert_eq!(conversation_count(&app).await, before);
+    let res = widget_post(
+        &app,
+        "/v1/widget/conversations",
+        identity("user-7", Some(&hash)),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["identity"], "verified");
+    let id = res.body["conversation"]["id"].as_str().unwrap().to_string();
+    let laptop = res.body["token"].as_str().unwrap().to_string();
+    let sent = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &laptop,
+            json!({"text": "Where is order 1042?", "external_id": "w-laptop-1"}),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+
+    // On another device the same verified customer continues that conversation, with a token
+    // of its own; the profile takes what the site says now.
+    let mut phone = identity("user-7", Some(&hash));
+    phone["customer"]["name"] = json!("Maya C. Chen");
+    let res = widget_post(&app, "/v1/widget/resume", phone.clone()).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["resumed"], true);
+    assert_eq!(res.body["conversation"]["id"], id.as_str());
+    assert!(res.body["conversation"]["brief"].is_null());
+    let phone_token = res.body["token"].as_str().unwrap().to_string();
+    assert_ne!(phone_token, laptop);
+    let transcript = app
+        .get(&format!("/v1/conversations/{id}/messages"), &phone_token)
+        .await;
+    assert_eq!(transcript.status, 200, "{}", transcript.body);
+    assert!(
+        transcript.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["text"] == "Where is order 1042?"),
+        "{}",
+        transcript.body
+    );
+    assert_eq!(customer_of(&app, &id).await["name"], "Maya C. Chen");
+    // Starting again (a third tab) also lands in the open conversation: 200, no duplicate.
+    let before = conversation_count(&app).await;
+    let res = widget_post(&app, "/v1/widget/conversations", phone).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["conversation"]["id"], id.as_str());
+    assert_eq!(conversation_count(&app).await, before);
+    // The laptop's token still works.
+    let res = app.get(&format!("/v1/conversations/{id}"), &laptop).await;
+    assert_eq!(res.status, 200);
+
+    // Closed: the next start is a new conversation of the same customer.
+    let closed = app
+        .post(
+            &format!("/v1/conversations/{id}/close"),
+            &app.api_key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    widget_post(&app, "/v1/widget/resume", identity("user-7", Some(&hash)))
+        .await
+        .assert_error(404, "not_found");
+    let res = widget_post(
+        &app,
+        "/v1/widget/conversations",
+        identity("user-7", Some(&hash)),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let next = res.body["conversation"]["id"].as_str().unwrap().to_string();
+    assert_ne!(next, id);
+    assert_eq!(
+        customer_of(&app, &next).await["id"],
+        customer_of(&app, &id).await["id"],
+        "one customer across their conversations"
+    );
+
+    // A rotated secret invalidates the old hashes; removing it turns verification off.
+    let rotated = app
+        .post("/v1/widget/identity-secret", &app.admin_token, json!({}))
+        .await;
+    assert_eq!(rotated.status, 201);
+    widget_post(&app, "/v1/widget/resume", identity("user-7", Some(&hash)))
+        .await
+        .assert_error(401, "identity_not_verified");
+    let res = send(
+        &app.client,
+        Method::DELETE,
+        &app.url("/v1/widget/identity-secret"),
+        Some(&app.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    let res = send(
+        &app.client,
+        Method::DELETE,
+        &app.url("/v1/widget/identity-secret"),
+        Some(&app.admin_token),
+        None,
+    )
+    .await;
+    res.assert_error(404, "not_found");
+    let res = widget_post(&app, "/v1/widget/conversations", identity("user-9", None)).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["identity"], "unverified");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_verification_sqlite() {
+    identity_verification(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_verification_postgres() {
+    identity_verification(Backend::Postgres).await;
+}
+
+async fn next_frame<S>(socket: &mut S, want: impl Fn(&Value) -> bool) -> Value
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = frame {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if want(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+/// Typing indicators: the customer's reach the owning agent's live stream (not another
+/// agent's, not another conversation's), the owner's reach the customer's widget stream; only
+/// the owner may type as the agent; API keys may not; nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_indicators_both_ways() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "widget_typing").await else {
+        return;
+    };
+    let key = widget_key(&app).await;
+    let (id, token) = start(&app, &key).await;
+    let (sara, sara_token) = app.person("sara@test.example", "agent").await;
+    let (_, tom_token) = app.person("tom@test.example", "supervisor").await;
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &sara_token,
+            json!({"status": "busy"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    app.post(
+        &format!("/v1/conversations/{id}/handoff"),
+        &token,
+        json!({"reason": "customer_request"}),
+    )
+    .await;
+    let path = format!("/v1/conversations/{id}/typing");
+    // Before anyone owns it, an agent cannot type to the customer.
+    app.post(&path, &sara_token, json!({"typing": true}))
+        .await
+        .assert_error(409, "not_owner");
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/claim"),
+            &sara_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    let (mut widget, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/v1/widget/live?token={token}",
+        app.instance.addr
+    ))
+    .await
+    .unwrap();
+    next_frame(&mut widget, |v| v["type"] == "hello").await;
+    let connect = |t: &str| {
+        let url = format!("ws://{}/v1/live?token={t}", app.instance.addr);
+        async move { tokio_tungstenite::connect_async(url).await.unwrap().0 }
+    };
+    let mut sara_live = connect(&sara_token).await;
+    let mut tom_live = connect(&tom_token).await;
+    // The sockets are subscribed once a committed event reaches them.
+    app.post(
+        &format!("/v1/conversations/{id}/notes"),
+        &sara_token,
+        json!({"text": "sync"}),
+    )
+    .await;
+    next_frame(&mut sara_live, |v| v["type"] == "message_added").await;
+    next_frame(&mut tom_live, |v| v["type"] == "message_added").await;
+    let events_before = app.event_count(&id).await;
+
+    let res = app.post(&path, &token, json!({"typing": true})).await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    let seen = next_frame(&mut sara_live, |v| v["type"] == "typing").await;
+    assert_eq!(seen["conversation_id"], id.as_str());
+    assert_eq!(seen["data"]["role"], "customer");
+    assert_eq!(seen["data"]["typing"], true);
+
+    let res = app.post(&path, &sara_token, json!({"typing": true})).await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    let seen = next_frame(&mut widget, |v| v["type"] == "typing").await;
+    assert_eq!(seen["data"]["role"], "agent");
+    assert_eq!(seen["data"]["agent_name"], "sara");
+    let res = app.post(&path, &sara_token, json!({"typing": false})).await;
+    assert_eq!(res.status, 204);
+    let seen = next_frame(&mut widget, |v| v["type"] == "typing").await;
+    assert_eq!(seen["data"]["typing"], false);
+    assert_eq!(
+        app.event_count(&id).await,
+        events_before,
+        "typing stores nothing"
+    );
+
+    // Tom (not the owner) sees no customer typing: the next frame he gets is the message.
+    app.post(
+        &format!("/v1/conversations/{id}/messages"),
+        &token,
+        json!({"text": "done typing"}),
+    )
+    .await;
+    let first = next_frame(&mut tom_live, |v| {
+        v["type"] == "typing" || v["type"] == "message_added"
+    })
+    .await;
+    assert_eq!(first["type"], "message_added", "{first}");
+
+    app.post(&path, &tom_token, json!({"typing": true}))
+        .await
+        .assert_error(409, "not_owner");
+    app.post(&path, &app.api_key, json!({"typing": true}))
+        .await
+        .assert_error(403, "forbidden");
+    let bad = app.post(&path, &token, json!({"typing": "yes"})).await;
+    assert!(bad.status.is_client_error(), "{}", bad.body);
+    assert!(bad.body["error"]["message"].is_string(), "{}", bad.body);
+    let _ = sara;
+}

@@ -237,6 +237,92 @@ pub struct ConversationFilter {
     pub until: Option<Timestamp>,
     /// Only conversations this agent may see (see [`AgentScope`]); `None`: all.
     pub visible_to: Option<AgentScope>,
+    /// Only conversations matching this search (see [`SearchText`]).
+    pub search: Option<SearchText>,
+}
+
+/// What an agent typed in the search box, parsed: words matched against the transcript by the
+/// database's full-text index (SQLite FTS5, PostgreSQL `tsvector`), each word as a prefix and
+/// all of them required; or the whole text against the customer's name, email and external id
+/// (case-insensitive substring) and the conversation's id (whole, or its last characters as
+/// the console shows them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText {
+    text: String,
+    words: Vec<String>,
+}
+
+impl SearchText {
+    /// At most this many words are matched.
+    pub const MAX_WORDS: usize = 8;
+
+    /// Parses a search; `None` when it has nothing to look for.
+    pub fn parse(raw: &str) -> Option<SearchText> {
+        let text = raw.trim().to_lowercase();
+        if text.is_empty() {
+            return None;
+        }
+        let mut words: Vec<String> = Vec::new();
+        for w in text.split(|c: char| !c.is_alphanumeric()) {
+            if !w.is_empty() && !words.iter().any(|x| x == w) && words.len() < Self::MAX_WORDS {
+                words.push(w.to_string());
+            }
+        }
+        Some(SearchText { text, words })
+    }
+
+    /// The whole search, trimmed and lowercased.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Its words (letters and digits), lowercased, without repeats.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
+    /// An FTS5 query: every word, quoted, as a prefix, all required.
+    pub fn fts5_query(&self) -> Option<String> {
+        if self.words.is_empty() {
+            return None;
+        }
+        Some(
+            self.words
+                .iter()
+                .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
+    /// A PostgreSQL `to_tsquery('simple', ...)` text: every word as a prefix, all required.
+    /// Words hold only letters and digits, so nothing in them is tsquery syntax.
+    pub fn tsquery(&self) -> Option<String> {
+        if self.words.is_empty() {
+            return None;
+        }
+        Some(
+            self.words
+                .iter()
+                .map(|w| format!("{w}:*"))
+                .collect::<Vec<_>>()
+                .join(" & "),
+        )
+    }
+
+    /// `LIKE` pattern for a case-insensitive substring match of the whole text.
+    pub fn like_pattern(&self) -> String {
+        let mut p = String::with_capacity(self.text.len() + 2);
+        p.push('%');
+        for c in self.text.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        p.push('%');
+        p
+    }
 }
 
 /// What an agent with the `agent` role may see: conversations assigned or offered to them,

@@ -162,14 +162,27 @@ pub async fn open_channel_conversation(
     Ok((outcome.conversation.id, true))
 }
 
-/// A conversation started by a customer of the web widget, with the customer token that lets
-/// them use it.
+/// A conversation started (or resumed) by a customer of the web widget, with the customer
+/// token that lets them use it.
 #[derive(Debug, Clone)]
 pub struct WidgetStart {
-    /// The conversation and its `started` event.
+    /// The conversation and its `started` event (no events when resumed).
     pub outcome: Outcome,
     /// The customer.
     pub customer: Customer,
+    /// True when this is the verified customer's open conversation, not a new one.
+    pub resumed: bool,
+}
+
+/// What a widget session may do with a customer's existing conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WidgetOpen {
+    /// Always a new conversation (anonymous or unverified visitors).
+    Start,
+    /// The verified customer's open web conversation if they have one, else a new one.
+    StartOrResume,
+    /// Only the verified customer's open web conversation; nothing is written without one.
+    ResumeOnly,
 }
 
 /// Starts a conversation and stores the hash of its customer token (expiring at
@@ -183,7 +196,71 @@ pub async fn start_widget_conversation(
     token_expires_at: Timestamp,
     now: Timestamp,
 ) -> StoreResult<WidgetStart> {
+    open_widget_conversation(
+        store,
+        tenant,
+        customer,
+        attributes,
+        WidgetOpen::Start,
+        token_hash,
+        token_expires_at,
+        now,
+    )
+    .await?
+    .ok_or(StoreError::NotFound("conversation"))
+}
+
+/// Opens a widget conversation as `mode` says, with a customer token for it, in one
+/// transaction. A verified customer (`StartOrResume`, `ResumeOnly`, which need
+/// `customer.external_id`) continues their newest open web conversation, on any device, and
+/// their profile takes what the site says now. `None` only for `ResumeOnly` without an open
+/// conversation (nothing is written then).
+#[allow(clippy::too_many_arguments)]
+pub async fn open_widget_conversation(
+    store: &dyn Store,
+    tenant: &TenantId,
+    customer: CustomerInput,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    mode: WidgetOpen,
+    token_hash: &str,
+    token_expires_at: Timestamp,
+    now: Timestamp,
+) -> StoreResult<Option<WidgetStart>> {
     let mut tx = store.begin().await?;
+    if mode != WidgetOpen::Start {
+        let Some(external_id) = customer.external_id.clone() else {
+            return Err(StoreError::InvalidInput(
+                "resuming a widget conversation needs the customer's external id".into(),
+            ));
+        };
+        // Two tabs of one customer opening at once resume or start one conversation.
+        tx.lock_key(&format!("widget-customer:{tenant}:{external_id}"))
+            .await?;
+        let known = tx.customer_by_external_id(tenant, &external_id).await?;
+        let open = match &known {
+            Some(c) => tx.open_conversation_on(tenant, &c.id, "web").await?,
+            None => None,
+        };
+        match open {
+            Some(id) => {
+                let conversation = load(tx.as_mut(), tenant, &id).await?;
+                let customer = upsert_customer(tx.as_mut(), tenant, customer, now).await?;
+                tx.insert_customer_token(token_hash, tenant, &id, token_expires_at)
+                    .await?;
+                tx.commit().await?;
+                return Ok(Some(WidgetStart {
+                    outcome: Outcome {
+                        conversation,
+                        events: Vec::new(),
+                    },
+                    customer,
+                    resumed: true,
+                }));
+            }
+            None if mode == WidgetOpen::ResumeOnly => return Ok(None),
+            None => {}
+        }
+    }
     let (outcome, customer) = start_conversation_in(
         tx.as_mut(),
         tenant,
@@ -202,7 +279,11 @@ pub async fn start_widget_conversation(
     )
     .await?;
     tx.commit().await?;
-    Ok(WidgetStart { outcome, customer })
+    Ok(Some(WidgetStart {
+        outcome,
+        customer,
+        resumed: false,
+    }))
 }
 
 /// [`start_conversation`] inside the caller's transaction (nothing is committed here).

@@ -640,10 +640,53 @@ impl QueryBuilder {
         clause.push(')');
         self.sql.push_str(&clause);
     }
+
+    /// `AND (...)`: the conversation matches `search` (see [`SearchText`]), on the
+    /// `conversations` row of the tenant bound to `$1`.
+    fn and_matching(&mut self, backend: Backend, search: &SearchText) {
+        let like = self.bind(Arg::Text(search.like_pattern()));
+        let exact = self.bind(Arg::Text(search.text().to_string()));
+        let mut any = vec![
+            format!("conversations.id = {exact}"),
+            format!(
+                "conversations.customer_id IN (SELECT c.id FROM customers c WHERE c.tenant = $1 \
+                 AND (LOWER(c.name) LIKE {like} ESCAPE '\\' OR LOWER(c.email) LIKE {like} ESCAPE '\\' \
+                 OR LOWER(c.external_id) LIKE {like} ESCAPE '\\'))"
+            ),
+        ];
+        // The console shows a conversation's last characters.
+        if search.text().len() >= 4 && search.text().bytes().all(|b| b.is_ascii_alphanumeric()) {
+            let suffix = self.bind(Arg::Text(format!("%{}", search.text())));
+            any.push(format!("conversations.id LIKE {suffix}"));
+        }
+        match backend {
+            Backend::Sqlite => {
+                if let Some(fts) = search.fts5_query() {
+                    let fts = self.bind(Arg::Text(fts));
+                    any.push(format!(
+                        "conversations.id IN (SELECT m.conversation FROM messages_fts \
+                         JOIN messages m ON m.seq = messages_fts.rowid \
+                         WHERE messages_fts MATCH {fts} AND m.tenant = $1)"
+                    ));
+                }
+            }
+            Backend::Postgres => {
+                if let Some(ts) = search.tsquery() {
+                    let ts = self.bind(Arg::Text(ts));
+                    any.push(format!(
+                        "conversations.id IN (SELECT m.conversation FROM messages m \
+                         WHERE m.tenant = $1 AND m.search @@ to_tsquery('simple', {ts}))"
+                    ));
+                }
+            }
+        }
+        self.sql.push_str(&format!(" AND ({})", any.join(" OR ")));
+    }
 }
 
 /// `SELECT data FROM conversations` with only the filters given, newest first.
 fn conversations_query(
+    backend: Backend,
     tenant: &TenantId,
     filter: &ConversationFilter,
     page: &PageRequest,
@@ -681,6 +724,9 @@ fn conversations_query(
     }
     if let Some(scope) = &filter.visible_to {
         q.and_visible_to(scope);
+    }
+    if let Some(search) = &filter.search {
+        q.and_matching(backend, search);
     }
     if let Some(cursor) = &page.cursor {
         let id = ConversationId::parse(cursor.as_str())
@@ -1159,7 +1205,7 @@ macro_rules! sql_backend {
                 filter: &ConversationFilter,
                 page: &PageRequest,
             ) -> StoreResult<Page<Conversation>> {
-                let (sql, args) = conversations_query(tenant, filter, page)?;
+                let (sql, args) = conversations_query($backend, tenant, filter, page)?;
                 let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
                 for arg in args {
                     query = match arg {

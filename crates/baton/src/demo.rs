@@ -613,6 +613,35 @@ async fn seed_new(shared: Arc<dyn Store>, hash: &str) -> anyhow::Result<baton_co
         service::run_command(store, &tenant, &c5.conversation.id, &command, &actor, now()).await?;
     }
     crate::kb::seed_knowledge_and_bot(store, &tenant, &admin).await?;
+    // Canned responses for the reply box's "/" picker.
+    service::put_settings(
+        store,
+        &tenant,
+        &[(
+            // The setting `GET /v1/canned-responses` reads.
+            "canned_responses",
+            serde_json::json!([
+                {"id": "greeting", "title": "Greeting",
+                 "text": "Hi {{customer.first_name}}, I'm {{agent.first_name}} from the support team. Let me look into this for you.",
+                 "tags": ["hello", "hi"]},
+                {"id": "refund-issued", "title": "Refund issued",
+                 "text": "I've issued your refund, {{customer.first_name}}. It shows on your statement within 5 business days.",
+                 "tags": ["refund", "charge", "money"]},
+                {"id": "order-status", "title": "Checking the order",
+                 "text": "Thanks for your patience. I'm checking your order with the warehouse now and will update you here shortly.",
+                 "tags": ["order", "shipping", "parcel", "delivery"]},
+                {"id": "follow-up-email", "title": "Follow up by email",
+                 "text": "I'll follow up by email at {{customer.email}} as soon as I have an answer. — {{agent.name}}",
+                 "tags": ["email", "later"]},
+                {"id": "closing", "title": "Anything else?",
+                 "text": "Is there anything else I can help you with today, {{customer.first_name}}?",
+                 "tags": ["bye", "thanks"]}
+            ]),
+        )],
+        &Actor::System,
+        now(),
+    )
+    .await?;
     // Last: marks the seed complete (see `seed`).
     service::put_settings(
         store,

@@ -549,6 +549,25 @@ async fn demo_seeds_a_tenant_once_and_prints_a_working_key() {
         "{}",
         agents.body
     );
+    // Canned responses for the reply box's "/" picker, with variables.
+    let canned = send(
+        &client,
+        Method::GET,
+        &first.url("/v1/canned-responses"),
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!(canned.status, 200, "{}", canned.body);
+    let canned = canned.body.as_array().unwrap();
+    assert_eq!(canned.len(), 5, "{canned:?}");
+    assert!(
+        canned.iter().any(|c| c["text"]
+            .as_str()
+            .unwrap()
+            .contains("{{customer.first_name}}")),
+        "{canned:?}"
+    );
     first.kill().await;
 
     // A second run on the same folder reuses the tenant and prints the same key.

@@ -1,7 +1,15 @@
 /* Baton customer widget. Embed with one tag:
  *   <script src="https://YOUR-BATON/widget.js" data-key="pk_..." async></script>
  * Plain JavaScript, no dependencies. The public key only starts conversations; each
- * conversation gets its own customer token (kept in localStorage so a reload resumes it). */
+ * conversation gets its own customer token (kept in localStorage so a reload resumes it).
+ *
+ * Who the customer is: data-external-id, data-identity-hash, data-name, data-email on the tag,
+ * or from script: Baton("identify", {...}) before the widget loads (queued) or
+ * Baton.identify({external_id, identity_hash, name, email, ...attributes}) after. Also
+ * Baton.open(), Baton.close(), Baton.reset() (logout: forget this browser's conversation) and
+ * Baton.on(event, fn) with events ready, open, close, conversation, message, state, error.
+ * identity_hash is the hex HMAC-SHA256 of external_id with the widget identity secret,
+ * computed by the site's server; see docs/channels-widget.md. */
 (function () {
   "use strict";
   var script = document.currentScript ||
@@ -11,7 +19,29 @@
   var KEY = script.getAttribute("data-key") || "";
   var BASE = new URL(script.src, location.href).origin;
   var TITLE = script.getAttribute("data-title") || "Chat with us";
+  // Looks: data-color (a CSS colour), data-position (right or left), data-launcher-text,
+  // data-greeting (shown before the first message).
+  var COLOR = (function (c) {
+    if (!c) return "#2b59c3";
+    var probe = document.createElement("span");
+    probe.style.color = c;
+    return probe.style.color ? c : "#2b59c3";
+  })(script.getAttribute("data-color"));
+  var LEFT = script.getAttribute("data-position") === "left";
+  var LAUNCHER = script.getAttribute("data-launcher-text") || TITLE;
+  var GREETING = script.getAttribute("data-greeting") || "";
   var STORE = "baton.widget." + KEY;
+  var KNOWN = ["external_id", "identity_hash", "name", "email", "phone", "language"];
+  // Who the site says the customer is; sent when a conversation starts.
+  var who = {};
+  KNOWN.forEach(function (k) {
+    var v = script.getAttribute("data-" + k.replace(/_/g, "-"));
+    if (v) who[k] = v;
+  });
+  var listeners = {};
+  function emit(name, detail) {
+    (listeners[name] || []).slice().forEach(function (fn) { try { fn(detail); } catch (e) { setTimeout(function () { throw e; }); } });
+  }
 
   var st = { conv: null, token: null, msgs: {}, order: [], agentName: null, ws: null,
     retry: 0, open: false, csatSent: false, lastState: null, joined: false };
@@ -20,9 +50,13 @@
     try { return JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { return null; }
   }
   function save() {
-    if (st.conv && st.token) localStorage.setItem(STORE, JSON.stringify({ conversation_id: st.conv.id, token: st.token }));
+    if (st.conv && st.token) localStorage.setItem(STORE, JSON.stringify({ conversation_id: st.conv.id, token: st.token, external_id: who.external_id || null }));
   }
-  function forget() { localStorage.removeItem(STORE); st.conv = null; st.token = null; st.msgs = {}; st.order = []; form = null; }
+  function forget() {
+    localStorage.removeItem(STORE); st.conv = null; st.token = null; st.msgs = {}; st.order = []; form = null;
+    st.agentName = null; st.joined = false; st.lastState = null;
+    if (st.ws) { var ws = st.ws; st.ws = null; ws.onclose = null; ws.close(); }
+  }
 
   function el(tag, attrs, kids) {
     var e = document.createElement(tag);
@@ -65,22 +99,61 @@
     ".baton-w-row button:disabled{opacity:.6;cursor:default}",
     ".baton-w-ok{background:#e7f6ea;border-color:#bfe3c7;color:#1e5b2c;overflow-wrap:anywhere}",
     ".baton-w-err{color:#b3261e;font-size:12px;margin-top:4px}",
-    "#baton-w-panel [hidden]{display:none}"
-  ].join("\n");
+    "#baton-w-panel [hidden]{display:none}",
+    "#baton-w-badge{position:absolute;top:-6px;right:-6px;min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:#d93025;color:#fff;font:700 12px/20px system-ui,sans-serif;text-align:center}",
+    "#baton-w-badge[hidden]{display:none}",
+    ".baton-w-msg a{color:inherit;text-decoration:underline}",
+    ".baton-w-greeting{align-self:flex-start;background:#f0f1f4;max-width:80%;padding:7px 10px;border-radius:10px}",
+    ".baton-w-card textarea{width:100%;box-sizing:border-box;border:1px solid #c9cdd6;border-radius:6px;padding:6px;font:inherit;margin:6px 0}"
+  ].join("\n").replace(/#2b59c3/g, COLOR).replace(/right:20px/g, LEFT ? "left:20px" : "right:20px");
 
-  var launch, panel, log, status, input, extra, human;
+  var launch, panel, log, status, input, extra, human, badge;
+  var unread = 0, typingNote;
+  // The agent sees "customer is typing": said at most every 3 s while typing, and "stopped"
+  // after 4 s without a key or when the message is sent.
+  var typingSent = 0, typingIdle = null, typingOn = false;
+  function typing(on) {
+    if (!st.conv || !st.token || !st.conv.state || st.conv.state !== "assigned") return;
+    clearTimeout(typingIdle);
+    var now = Date.now();
+    if (on) {
+      typingIdle = setTimeout(function () { typing(false); }, 4000);
+      if (typingOn && now - typingSent < 3000) return;
+    } else if (!typingOn) return;
+    typingOn = on; typingSent = now;
+    api("POST", "/v1/conversations/" + st.conv.id + "/typing", { typing: on }).catch(function () {});
+  }
+  var agentTypingTimer = null;
+  function showAgentTyping(on, name) {
+    if (!typingNote) return;
+    clearTimeout(agentTypingTimer);
+    typingNote.textContent = on ? (name || st.agentName || "The agent") + " is typing…" : "";
+    typingNote.hidden = !on;
+    if (on) agentTypingTimer = setTimeout(function () { showAgentTyping(false); }, 6000);
+  }
+  function setUnread(n) {
+    unread = n;
+    if (!badge) return;
+    badge.textContent = n > 9 ? "9+" : String(n);
+    badge.hidden = n === 0;
+    launch.setAttribute("aria-label", n ? "Open chat (" + n + " unread)" : "Open chat");
+  }
   function build() {
     document.head.appendChild(el("style", { text: css }));
-    launch = el("button", { id: "baton-w-launch", type: "button", "aria-label": "Open chat", "aria-expanded": "false", text: TITLE, onclick: toggle });
+    badge = el("span", { id: "baton-w-badge", hidden: "", "aria-hidden": "true" });
+    launch = el("button", { id: "baton-w-launch", type: "button", "aria-label": "Open chat", "aria-expanded": "false", onclick: toggle }, [document.createTextNode(LAUNCHER), badge]);
     log = el("div", { id: "baton-w-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
     status = el("div", { id: "baton-w-status", role: "status" });
     input = el("textarea", { id: "baton-w-input", "aria-label": "Type your message", placeholder: "Type your message…", rows: "1" });
     input.addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); submit(); } });
+    input.addEventListener("input", function () { typing(!!input.value.trim()); });
+    input.addEventListener("blur", function () { typing(false); });
+    typingNote = el("div", { id: "baton-w-typing", "class": "baton-w-notice", "aria-live": "polite", hidden: "" });
     human = el("button", { id: "baton-w-human", type: "button", text: "Talk to a person", onclick: talkToHuman });
     extra = el("div", { id: "baton-w-extra" });
     panel = el("section", { id: "baton-w-panel", hidden: "", "aria-label": "Chat" }, [
       el("div", { id: "baton-w-head" }, [el("h2", { text: TITLE }), el("button", { type: "button", "aria-label": "Close chat", text: "×", onclick: toggle })]),
-      status, log, extra, human,
+      status, log, typingNote, extra, human,
       el("form", { id: "baton-w-form", onsubmit: function (e) { e.preventDefault(); submit(); } }, [
         input, el("button", { id: "baton-w-send", type: "submit", text: "Send" })])
     ]);
@@ -92,7 +165,8 @@
     st.open = !st.open;
     panel.hidden = !st.open;
     launch.setAttribute("aria-expanded", String(st.open));
-    if (st.open) { input.focus(); scroll(); }
+    if (st.open) { input.focus(); scroll(); setUnread(0); }
+    emit(st.open ? "open" : "close", {});
   }
 
   function api(method, path, body) {
@@ -102,16 +176,43 @@
       .then(function (r) {
         return r.text().then(function (t) {
           var j = t ? JSON.parse(t) : null;
-          if (!r.ok) { var e = new Error((j && j.error && j.error.message) || ("HTTP " + r.status)); e.status = r.status; throw e; }
+          if (!r.ok) {
+            var e = new Error((j && j.error && j.error.message) || ("HTTP " + r.status));
+            e.status = r.status; e.code = j && j.error && j.error.code; throw e;
+          }
           return j;
         });
       });
   }
 
+  // The customer as the start and resume requests carry it: the known fields, the rest as
+  // attributes.
+  function customerBody() {
+    var c = { attributes: {} };
+    for (var k in who) {
+      if (who[k] == null || who[k] === "") continue;
+      if (KNOWN.indexOf(k) >= 0) c[k] = String(who[k]); else c.attributes[k] = who[k];
+    }
+    if (!c.language) c.language = (navigator.language || "en").slice(0, 16);
+    return c;
+  }
+  function opened(r) {
+    st.conv = r.conversation; st.token = r.token; save(); connect(); render();
+    emit("conversation", { id: r.conversation.id, resumed: !!r.resumed, identity: r.identity });
+    return st.conv;
+  }
   function ensureConversation() {
     if (st.conv) return Promise.resolve(st.conv);
-    return api("POST", "/v1/widget/conversations", { public_key: KEY, customer: { language: (navigator.language || "en").slice(0, 16) }, page_url: location.href.slice(0, 2000) })
-      .then(function (r) { st.conv = r.conversation; st.token = r.token; save(); connect(); render(); return st.conv; });
+    return api("POST", "/v1/widget/conversations", { public_key: KEY, customer: customerBody(), page_url: location.href.slice(0, 2000) })
+      .then(function (r) { opened(r); if (r.resumed) refetch(); return st.conv; });
+  }
+  // A verified customer's open conversation follows them to this browser.
+  function resume() {
+    if (st.conv || !who.external_id || !who.identity_hash) return Promise.resolve();
+    return api("POST", "/v1/widget/resume", { public_key: KEY, customer: customerBody(), page_url: location.href.slice(0, 2000) })
+      .then(function (r) { opened(r); return refetch(); }, function (e) {
+        if (e.status !== 404) { emit("error", { code: e.code, message: e.message }); }
+      });
   }
 
   function uid() { return "w-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10); }
@@ -125,25 +226,50 @@
       }).then(function (r) { addMessage(r.message); setConv(r.conversation); }, function (e) {
         // Same external_id on retry: the server stores it once.
         if (n < 3 && (!e.status || e.status >= 500)) return new Promise(function (ok) { setTimeout(ok, 800 * (n + 1)); }).then(function () { return attempt(n + 1); });
-        notice("Could not send: " + e.message, true);
+        emit("error", { code: e.code, message: e.message });
+        throw e;
       });
     };
     return attempt(0);
   }
 
+  // What went wrong, in words for the customer (the server's messages are for developers).
+  function humanError(e) {
+    if (e.code === "identity_not_verified") return "We couldn't confirm who you are. Please reload the page, or sign in again, and retry.";
+    if (e.code === "invalid_public_key") return "Chat isn't set up correctly on this site right now, so your message wasn't sent. Please try again later or contact us another way.";
+    if (e.status === 429) return "You've started several chats in a short time. Please wait a minute and send again.";
+    if (e.status === 413) return "That message is too long. Please shorten it and send again.";
+    if (e.status === 422) return "That message couldn't be sent: " + e.message;
+    if (e.status === 401 || e.status === 403 || e.status === 404) return "This chat has ended on our side. Send again to start a new one.";
+    if (!e.status || e.status >= 500) return "We couldn't reach our team. Check your connection and send again.";
+    return "Your message wasn't sent. Please try again.";
+  }
   function submit() {
     var text = input.value.trim();
     if (!text) return;
     input.value = "";
-    send(text);
+    typing(false);
+    send(text).catch(function (e) {
+      // The typed text comes back so nothing is lost.
+      if (!input.value) input.value = text;
+      if (e.status === 401 || e.status === 403 || e.status === 404) { if (e.code !== "identity_not_verified" && e.code !== "invalid_public_key") forget(); }
+      notice(humanError(e), true);
+      input.focus();
+    });
   }
-  function talkToHuman() { send("Talk to a person", "talk_to_human"); }
+  function talkToHuman() { send("Talk to a person", "talk_to_human").catch(function (e) { notice(humanError(e), true); }); }
 
   function addMessage(m) {
     if (!m || !m.id || m.role === "note") return false;
     var known = st.msgs[m.id];
     st.msgs[m.id] = Object.assign({}, known || {}, m);
-    if (!known) { st.order.push(m.id); }
+    if (!known) {
+      st.order.push(m.id);
+      if (m.role === "bot" || m.role === "agent") {
+        emit("message", { id: m.id, role: m.role, text: m.text });
+        if (!st.open && booted) setUnread(unread + 1);
+      }
+    }
     render();
     return !known;
   }
@@ -153,7 +279,8 @@
     var before = st.lastState;
     st.conv = Object.assign(st.conv || {}, c);
     st.lastState = c.state;
-    if (before && before !== "closed" && c.state === "closed") st.csatSent = false;
+    if (before && before !== "closed" && c.state === "closed") { st.csatSent = false; csat = null; csatScore = 0; }
+    if (before !== c.state && c.state) emit("state", { id: st.conv.id, state: c.state });
     render();
   }
 
@@ -200,9 +327,11 @@
         return;
       }
       if (e.type === "lagged") { refetch(); return; }
+      if (e.type === "typing") { showAgentTyping(!!(e.data && e.data.typing), e.data && e.data.agent_name); return; }
       var d = e.data || {};
       if (e.type === "message_added" && d.message) {
         if (d.message.role === "agent" && d.message.agent_name) st.agentName = d.message.agent_name;
+        if (d.message.role === "agent") showAgentTyping(false);
         addMessage(d.message);
       } else if (e.type === "assigned") {
         st.agentName = d.agent_name || "An agent";
@@ -250,6 +379,9 @@
     status.textContent = statusText();
     var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     log.textContent = "";
+    if (GREETING && !st.order.some(function (id) { return st.msgs[id].role !== "notice"; })) {
+      log.appendChild(el("div", { "class": "baton-w-greeting", id: "baton-w-greeting", text: GREETING }));
+    }
     st.order.forEach(function (id) {
       var m = st.msgs[id];
       if (m.role === "notice") {
@@ -259,7 +391,7 @@
       var who = m.role === "customer" ? "You" : m.role === "bot" ? "Assistant" :
         m.role === "agent" ? (m.agent_name || st.agentName || "Agent") : "";
       var node = el("div", { "class": "baton-w-msg baton-w-" + m.role, "data-id": m.id, "data-role": m.role }, [
-        who ? el("span", { "class": "who", text: who }) : null, el("span", { "class": "text", text: m.text })]);
+        who ? el("span", { "class": "who", text: who }) : null, el("span", { "class": "text" }, linkify(m.text))]);
       log.appendChild(node);
     });
     var c = st.conv;
@@ -273,11 +405,8 @@
     if (c && c.state === "closed") {
       extra.appendChild(el("div", { "class": "baton-w-card", id: "baton-w-closed", text: "Thanks for chatting with us — this conversation is now closed." }));
       if (c.csat == null && !st.csatSent) {
-        var stars = el("div", { "class": "baton-w-stars", role: "group", "aria-label": "Rate this conversation from 1 to 5" });
-        [1, 2, 3, 4, 5].forEach(function (n) {
-          stars.appendChild(el("button", { type: "button", "data-score": String(n), "aria-label": "Rate " + n + " out of 5", text: "★ " + n, onclick: function () { rate(n); } }));
-        });
-        extra.appendChild(el("div", { "class": "baton-w-card", id: "baton-w-csat" }, [el("div", { text: "How did we do?" }), stars]));
+        extra.appendChild(csatForm());
+        if (focused && csat && csat.contains(focused) && document.activeElement !== focused) focused.focus();
       } else {
         extra.appendChild(el("div", { "class": "baton-w-card", id: "baton-w-thanks", text: "Thank you for your rating!" }));
       }
@@ -291,6 +420,20 @@
       if (focused && form.contains(focused) && document.activeElement !== focused) focused.focus();
     }
     if (atBottom || st.order.length) scroll();
+  }
+  // Only http(s) URLs become links, opened apart from the site; the rest stays text.
+  function linkify(text) {
+    var out = [], re = /\bhttps?:\/\/[^\s<>"']+/gi, last = 0, m, s = String(text || "");
+    while ((m = re.exec(s))) {
+      var url = m[0].replace(/[.,;:!?)\]]+$/, ""), href = null;
+      try { var u = new URL(url); if (u.protocol === "http:" || u.protocol === "https:") href = u.href; } catch (e) { href = null; }
+      if (!href) continue;
+      out.push(document.createTextNode(s.slice(last, m.index)));
+      out.push(el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", text: url }));
+      last = m.index + url.length;
+    }
+    out.push(document.createTextNode(s.slice(last)));
+    return out;
   }
   function scroll() { if (log) log.scrollTop = log.scrollHeight; }
 
@@ -320,21 +463,86 @@
     return form;
   }
 
-  function rate(n) {
+  // Stars, then an optional comment; built once per closed conversation so typing survives
+  // live re-renders.
+  var csat = null, csatScore = 0;
+  function csatForm() {
+    if (csat) return csat;
+    var stars = el("div", { "class": "baton-w-stars", role: "group", "aria-label": "Rate this conversation from 1 to 5" });
+    var comment = el("textarea", { id: "baton-w-csat-comment", rows: "2", maxlength: "1000", "aria-label": "Anything to add? (optional)", placeholder: "Anything to add? (optional)" });
+    var sendB = el("button", { type: "submit", id: "baton-w-csat-send", text: "Send rating", disabled: "" });
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      stars.appendChild(el("button", { type: "button", "data-score": String(n), "aria-pressed": "false", "aria-label": "Rate " + n + " out of 5", text: "★ " + n, onclick: function () {
+        csatScore = n; sendB.disabled = false;
+        [].forEach.call(stars.children, function (b) { b.setAttribute("aria-pressed", String(Number(b.getAttribute("data-score")) === n)); b.style.background = Number(b.getAttribute("data-score")) <= n ? "#ffe9a8" : ""; });
+      } }));
+    });
+    csat = el("form", { "class": "baton-w-card", id: "baton-w-csat", onsubmit: function (e) { e.preventDefault(); if (csatScore) rate(csatScore, comment.value.trim()); } },
+      [el("div", { text: "How did we do?" }), stars, comment, el("div", { "class": "baton-w-row" }, [sendB])]);
+    return csat;
+  }
+  function rate(n, comment) {
     st.csatSent = true;
-    api("POST", "/v1/conversations/" + st.conv.id + "/csat", { score: n }).then(setConv, function (e) { st.csatSent = false; notice(e.message, true); });
+    var body = { score: n };
+    if (comment) body.comment = comment.slice(0, 1000);
+    api("POST", "/v1/conversations/" + st.conv.id + "/csat", body).then(function (c) { csat = null; csatScore = 0; setConv(c); }, function (e) { st.csatSent = false; notice(humanError(e), true); render(); });
     render();
   }
 
+  // Another account signed in on this browser never sees the previous account's saved
+  // conversation; signing out is Baton.reset().
+  function identify(info) {
+    if (!info || typeof info !== "object") return;
+    var before = who.external_id || null;
+    var next = {};
+    for (var k in info) if (Object.prototype.hasOwnProperty.call(info, k)) next[k] = info[k];
+    if (next.external_id != null) next.external_id = String(next.external_id);
+    who = next;
+    var s = saved();
+    var changed = (who.external_id || null) !== before;
+    // An anonymous conversation stays with the customer who signs in; another account's
+    // conversation is forgotten.
+    if (st.conv && changed && s && s.external_id && who.external_id && s.external_id !== who.external_id) { forget(); render(); }
+    if (started && !st.conv) resume();
+  }
+  function reset() { who = {}; forget(); render(); }
+
+  var started = false;
   function start() {
     build();
+    started = true;
     var s = saved();
+    if (s && s.token && s.conversation_id && s.external_id && who.external_id && s.external_id !== who.external_id) {
+      localStorage.removeItem(STORE); s = null;
+    }
     if (s && s.token && s.conversation_id) {
       st.token = s.token; st.conv = { id: s.conversation_id };
       refetch().then(function () { if (st.token) connect(); });
+    } else {
+      resume();
     }
     render();
     if (/[?&]baton_open=1/.test(location.search) || (s && s.token)) { if (!st.open) toggle(); }
+    emit("ready", {});
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+
+  // The public API; calls queued before the script loaded (Baton("identify", {...})) run now.
+  var queued = (typeof window.Baton === "function" && window.Baton.q) || [];
+  var Baton = function (method) {
+    var f = Baton[method];
+    if (typeof f === "function") return f.apply(null, Array.prototype.slice.call(arguments, 1));
+  };
+  Baton.identify = identify;
+  Baton.open = function () { if (!started) { pendingOpen = true; return; } if (!st.open) toggle(); };
+  Baton.close = function () { if (started && st.open) toggle(); };
+  Baton.reset = reset;
+  Baton.on = function (name, fn) { (listeners[name] = listeners[name] || []).push(fn); if (name === "ready" && started) fn({}); };
+  Baton.off = function (name, fn) { listeners[name] = (listeners[name] || []).filter(function (f) { return f !== fn; }); };
+  var pendingOpen = false;
+  window.Baton = Baton;
+  for (var i = 0; i < queued.length; i++) Baton.apply(null, Array.prototype.slice.call(queued[i]));
+
+  var booted = false;
+  function boot() { start(); if (pendingOpen && !st.open) toggle(); setTimeout(function () { booted = true; }, 0); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot); else boot();
 })();

@@ -9,11 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_core::conversation::{Command, HandoffSource};
 use baton_core::{
-    AgentId, AgentStatus, ConversationState, CsatScore, MessageRole, Priority, QueueId, Role,
-    TenantId,
+    AgentId, AgentStatus, ConversationState, CsatScore, CustomerId, MessageRole, Priority, QueueId,
+    Role, TenantId,
 };
 use baton_store::service::{self, NewMessage};
-use baton_store::{ConversationFilter, Store};
+use baton_store::{ConversationFilter, SearchText, Store};
 use serde::Deserialize;
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
@@ -171,6 +171,15 @@ struct ListQuery {
     /// Created before (RFC 3339).
     #[param(format = DateTime)]
     until: Option<String>,
+    /// Search, at most 200 characters: words of the transcript (each a prefix, all required,
+    /// through the database's full-text index), the customer's name, email or external id
+    /// (any part), or the conversation's id (whole or its last characters). Only the
+    /// conversations the caller may see.
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// Only this customer's conversations (a customer id, `cus_...`): their history.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    customer: Option<String>,
     /// 1-500.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
@@ -178,7 +187,7 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-/// List conversations, newest first.
+/// List or search conversations, newest first.
 #[utoipa::path(get, path = "/v1/conversations", tag = "conversations", params(ListQuery),
     responses((status = 200, body = Page<ConversationView>)), security(("bearer" = [])))]
 async fn list(
@@ -228,8 +237,28 @@ async fn list(
             .as_deref()
             .map(|s| parse_time("until", s))
             .transpose()?,
-        customer: None,
+        customer: q
+            .customer
+            .map(|s| {
+                CustomerId::parse(s).map_err(|_| {
+                    ApiError::invalid(
+                        "invalid_customer",
+                        "customer is not a customer id (cus_...)",
+                    )
+                })
+            })
+            .transpose()?,
         visible_to: scope_of(&state, &principal).await?,
+        search: match q.q {
+            Some(text) if text.chars().count() > 200 => {
+                return Err(ApiError::invalid(
+                    "invalid_search",
+                    "q is at most 200 characters",
+                ));
+            }
+            Some(text) => SearchText::parse(&text),
+            None => None,
+        },
         ..Default::default()
     };
     if let Some(queue) = &filter.queue {

@@ -33,7 +33,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_review, put_review))
 }
 
-/// A canned response: `{customer_name}` and `{agent_name}` are filled in.
+/// A canned response: its text's variables (`{{customer.name}}`, `{{customer.first_name}}`,
+/// `{{customer.email}}`, `{{agent.name}}`, `{{agent.first_name}}`; the older
+/// `{customer_name}` and `{agent_name}` are first names) are filled in.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CannedResponse {
@@ -80,10 +82,82 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn fill(template: &str, customer: &str, agent: &str) -> String {
-    template
-        .replace("{customer_name}", customer)
-        .replace("{agent_name}", agent)
+/// The variables a canned response may use, as `{{customer.name}}`.
+pub const CANNED_VARIABLES: &[&str] = &[
+    "customer.name",
+    "customer.first_name",
+    "customer.email",
+    "agent.name",
+    "agent.first_name",
+];
+
+/// What a canned response's variables are filled with.
+#[derive(Debug, Clone, Copy)]
+pub struct FillWith<'a> {
+    /// The customer's full name, if known ("there" otherwise: "Hi there").
+    pub customer_name: Option<&'a str>,
+    /// The customer's email, if known (empty otherwise).
+    pub customer_email: Option<&'a str>,
+    /// The agent's full name.
+    pub agent_name: &'a str,
+}
+
+fn first_word(s: &str) -> &str {
+    s.split_whitespace().next().unwrap_or("")
+}
+
+impl FillWith<'_> {
+    fn value(&self, variable: &str) -> Option<String> {
+        let customer = self.customer_name.map(str::trim).filter(|n| !n.is_empty());
+        Some(match variable {
+            "customer.name" => customer.unwrap_or("there").to_string(),
+            "customer.first_name" => customer.map(first_word).unwrap_or("there").to_string(),
+            "customer.email" => self.customer_email.unwrap_or("").to_string(),
+            "agent.name" => self.agent_name.trim().to_string(),
+            "agent.first_name" => first_word(self.agent_name).to_string(),
+            _ => return None,
+        })
+    }
+}
+
+/// The `{{...}}` variables of a template, trimmed, in order.
+fn variables(template: &str) -> impl Iterator<Item = (std::ops::Range<usize>, &str)> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = at + template[at..].find("{{")?;
+        let end = start + 2 + template[start + 2..].find("}}")?;
+        at = end + 2;
+        Some((start..end + 2, template[start + 2..end].trim()))
+    })
+}
+
+/// A template's unknown variable, if it has one (so an admin's typo is a 422, not a reply
+/// with `{{custmer.name}}` in it).
+pub fn unknown_variable(template: &str) -> Option<String> {
+    variables(template)
+        .map(|(_, v)| v)
+        .find(|v| !CANNED_VARIABLES.contains(v))
+        .map(String::from)
+}
+
+/// Fills `{{customer.name}}`-style variables (and the older `{customer_name}` and
+/// `{agent_name}`, first names).
+pub fn fill(template: &str, with: &FillWith<'_>) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut last = 0;
+    for (range, variable) in variables(template) {
+        if let Some(value) = with.value(variable) {
+            out.push_str(&template[last..range.start]);
+            out.push_str(&value);
+            last = range.end;
+        }
+    }
+    out.push_str(&template[last..]);
+    let first = with
+        .value("customer.first_name")
+        .unwrap_or_else(|| "there".into());
+    out.replace("{customer_name}", &first)
+        .replace("{agent_name}", first_word(with.agent_name))
 }
 
 /// Drafted replies for the conversation's latest customer messages.
@@ -187,7 +261,14 @@ async fn drafts(
             items.push(Draft {
                 id: format!("canned:{}", c.id),
                 source: "canned".into(),
-                text: fill(&c.text, &customer_name, &agent_name),
+                text: fill(
+                    &c.text,
+                    &FillWith {
+                        customer_name: customer.as_ref().and_then(|c| c.name.as_deref()),
+                        customer_email: customer.as_ref().and_then(|c| c.email.as_deref()),
+                        agent_name: &agent,
+                    },
+                ),
                 title: c.title,
                 score: (overlap as f64 / vocabulary.len().max(1) as f64).min(1.0),
             });
@@ -398,6 +479,19 @@ async fn put_canned(
         token(&format!("[{i}].id"), &c.id, 60)?;
         required_text(&format!("[{i}].title"), c.title.clone(), 200)?;
         required_text(&format!("[{i}].text"), c.text.clone(), MAX_TEXT)?;
+        if let Some(v) = unknown_variable(&c.text) {
+            return Err(ApiError::invalid(
+                "unknown_variable",
+                format!(
+                    "[{i}].text uses {{{{{v}}}}}; the variables are {}",
+                    CANNED_VARIABLES
+                        .iter()
+                        .map(|v| format!("{{{{{v}}}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         if body[..i].iter().any(|o| o.id == c.id) {
             return Err(ApiError::invalid(
                 "duplicate_id",
@@ -486,5 +580,41 @@ async fn llm_draft(
             tracing::warn!(error = %e, "LLM draft failed");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canned_variables_are_filled_and_checked() {
+        let with = FillWith {
+            customer_name: Some("Maya  Chen"),
+            customer_email: Some("maya@shop.example"),
+            agent_name: "Sara Lopez",
+        };
+        assert_eq!(
+            fill(
+                "Hi {{customer.first_name}} ({{ customer.name }}, {{customer.email}}), {{agent.name}} here. {customer_name}/{agent_name} {{x}} {{",
+                &with
+            ),
+            "Hi Maya (Maya  Chen, maya@shop.example), Sara Lopez here. Maya/Sara {{x}} {{"
+        );
+        let unknown = FillWith {
+            customer_name: None,
+            customer_email: None,
+            agent_name: "Sara",
+        };
+        assert_eq!(
+            fill("Hi {{customer.name}}{{customer.email}}!", &unknown),
+            "Hi there!"
+        );
+        assert_eq!(unknown_variable("Hi {{customer.name}}"), None);
+        assert_eq!(
+            unknown_variable("Hi {{customer.name}} {{ custmer.name }}").as_deref(),
+            Some("custmer.name")
+        );
+        assert_eq!(unknown_variable("no variables {single}"), None);
     }
 }

@@ -13,9 +13,11 @@ pub mod notifications;
 pub mod ops;
 pub mod people;
 pub mod rules;
+pub mod typing;
 pub mod web;
 pub mod webhooks;
 pub mod widget;
+pub mod widget_identity;
 
 use crate::AppState;
 use crate::auth::{Principal, PrincipalKind};

@@ -136,6 +136,7 @@ async fn live(
     let agent = principal.require_role(Role::Agent)?.clone();
     // Subscribe before answering, so nothing committed after the upgrade is missed.
     let events = state.store.subscribe();
+    let typing = state.typing.subscribe();
     let tenant = principal.tenant.clone();
     let sight = super::scope_of(&state, &principal)
         .await?
@@ -147,7 +148,7 @@ async fn live(
             agent: agent.clone(),
             session: session.map(|s| s.0.0),
         };
-        stream(socket, events, &state, tenant.clone(), sight, me).await;
+        stream(socket, events, typing, &state, tenant.clone(), sight, me).await;
         state.presence.disconnected(&tenant, &agent, crate::now());
     }))
 }
@@ -304,6 +305,7 @@ impl Me {
 async fn stream(
     mut socket: WebSocket,
     mut events: broadcast::Receiver<Arc<StoredEvent>>,
+    mut typing: broadcast::Receiver<Arc<super::typing::Typing>>,
     state: &AppState,
     tenant: TenantId,
     mut sight: Option<Sight>,
@@ -344,6 +346,21 @@ async fn stream(
                         return;
                     }
                 }
+                Err(RecvError::Closed) => return,
+            },
+            // A customer typing reaches the agent who owns their conversation.
+            signal = typing.recv() => match signal {
+                Ok(t) if t.role == "customer" && t.tenant == tenant && t.owner.as_ref() == Some(&me.agent) => {
+                    let frame = serde_json::json!({
+                        "type": "typing",
+                        "conversation_id": t.conversation,
+                        "data": {"role": "customer", "typing": t.typing},
+                    });
+                    if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             },
             incoming = socket.recv() => match incoming {

@@ -6,6 +6,7 @@
 //! start returns a customer token (`bc_...`, stored hashed) that may read and write that one
 //! conversation as the customer and nothing else ([`customer_may`]).
 
+use super::widget_identity::{self, Identity};
 use crate::auth::{Principal, PrincipalKind};
 use crate::dto::{ConversationView, CustomerBody, EventView};
 use crate::error::{ApiError, ApiResult, Json};
@@ -18,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use baton_core::{AgentId, ConversationId, EmailAddress, Role, TenantId};
 use baton_store::StoredEvent;
-use baton_store::service::{self, hash_secret, new_secret};
+use baton_store::service::{self, WidgetOpen, hash_secret, new_secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_key, rotate_key))
         .routes(routes!(start))
+        .routes(routes!(resume))
         .routes(routes!(contact))
         .routes(routes!(live))
 }
@@ -105,19 +107,36 @@ async fn rotate_key(
     ))
 }
 
-/// Who the customer says they are (all optional).
+/// Who the customer is (all optional). With a widget identity secret configured, an
+/// `external_id` needs its `identity_hash`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WidgetCustomerBody {
+    /// The site's own id for this customer (their account id): a known one links the
+    /// conversation to their profile and past conversations.
+    #[schema(max_length = 200)]
+    pub external_id: Option<String>,
+    /// Hex HMAC-SHA256 of `external_id` with the tenant's widget identity secret, computed by
+    /// the site's server (see `POST /v1/widget/identity-secret`).
+    #[schema(max_length = 128)]
+    pub identity_hash: Option<String>,
     /// Name.
     #[schema(max_length = 200)]
     pub name: Option<String>,
     /// Email (blank or with an `@` and no whitespace).
     #[schema(max_length = 254, pattern = "^(\\s*|[^\\s]*@[^\\s]*)$")]
     pub email: Option<String>,
+    /// Phone.
+    #[schema(max_length = 40)]
+    pub phone: Option<String>,
     /// Language (BCP 47, e.g. `en`, `pt-BR`).
     #[schema(max_length = 16, pattern = "^(\\s*|[A-Za-z0-9-]*)$")]
     pub language: Option<String>,
+    /// Anything else the site knows (plan, company...): at most 50 keys of up to 100
+    /// characters, each a string (up to 1000 characters), number, boolean or null.
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
 }
 
 /// `POST /v1/widget/conversations`.
@@ -134,28 +153,59 @@ pub struct WidgetStartBody {
     pub page_url: Option<String>,
 }
 
-/// A started widget conversation and the customer's token for it.
+/// A started (or resumed) widget conversation and the customer's token for it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WidgetStartResponse {
     /// The conversation (customer view).
     pub conversation: ConversationView,
     /// `bc_...`: lets this customer read and write this conversation only.
     pub token: String,
+    /// True when this is the verified customer's open conversation rather than a new one.
+    pub resumed: bool,
+    /// `anonymous`, `unverified` (an external id without a configured secret) or `verified`.
+    pub identity: String,
 }
 
-/// Start a conversation from the web widget with the tenant's public key.
-#[utoipa::path(post, path = "/v1/widget/conversations", tag = "conversations",
-    request_body = WidgetStartBody,
-    responses((status = 201, body = WidgetStartResponse), (status = 401, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody),
-        (status = 429, description = "Too many starts from this client; see Retry-After", body = crate::error::ErrorBody)))]
-async fn start(
-    State(state): State<AppState>,
+const MAX_ATTRIBUTES: usize = 50;
+
+fn widget_attributes(
+    attributes: serde_json::Map<String, Value>,
+) -> ApiResult<serde_json::Map<String, Value>> {
+    let bad = |m: String| ApiError::invalid("invalid_attributes", m);
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(bad(format!(
+            "customer.attributes has {} keys; at most {MAX_ATTRIBUTES}",
+            attributes.len()
+        )));
+    }
+    for (k, v) in &attributes {
+        if k.trim().is_empty() || k.chars().count() > 100 {
+            return Err(bad(
+                "customer.attributes keys are 1 to 100 characters".into()
+            ));
+        }
+        let ok = match v {
+            Value::String(s) => s.chars().count() <= 1000,
+            Value::Number(_) | Value::Bool(_) | Value::Null => true,
+            _ => false,
+        };
+        if !ok {
+            return Err(bad(format!(
+                "customer.attributes.{k} must be a string of at most 1000 characters, a number, a boolean or null"
+            )));
+        }
+    }
+    Ok(attributes)
+}
+
+/// Checks the public key and the client's start rate; the key's tenant.
+async fn widget_tenant(
+    state: &AppState,
+    public_key: &str,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Json(body): Json<WidgetStartBody>,
-) -> ApiResult<(StatusCode, Json<WidgetStartResponse>)> {
-    let key_hash = hash_secret(body.public_key.trim());
+    headers: &HeaderMap,
+) -> ApiResult<TenantId> {
+    let key_hash = hash_secret(public_key.trim());
     let tenant = state
         .store
         .widget_key_tenant(&key_hash)
@@ -168,7 +218,7 @@ async fn start(
         })?;
     // Counted per valid key and client address: unknown keys cost a lookup and no memory.
     let limit = &state.widget_limit;
-    if let Some(client) = limit.client_ip(&headers, peer.map(|Extension(ConnectInfo(a))| a))
+    if let Some(client) = limit.client_ip(headers, peer.map(|Extension(ConnectInfo(a))| a))
         && let Err(wait) = limit.check(&key_hash, client)
     {
         return Err(ApiError::TooManyRequests {
@@ -179,41 +229,179 @@ async fn start(
             retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
         });
     }
-    let customer = CustomerBody {
-        name: body.customer.name,
-        email: body.customer.email,
-        language: body.customer.language,
+    Ok(tenant)
+}
+
+/// Validates the start body and checks the identity it claims; nothing is written here.
+async fn widget_input(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: WidgetCustomerBody,
+    page_url: Option<String>,
+) -> ApiResult<(
+    baton_store::service::CustomerInput,
+    serde_json::Map<String, Value>,
+    Identity,
+)> {
+    let hash = crate::dto::optional_text("customer.identity_hash", customer.identity_hash, 128)?;
+    let customer_attributes = widget_attributes(customer.attributes)?;
+    let input = CustomerBody {
+        external_id: customer.external_id,
+        name: customer.name,
+        email: customer.email,
+        phone: customer.phone,
+        language: customer.language,
+        attributes: customer_attributes,
         ..CustomerBody::default()
     }
     .validate()?;
+    let identity =
+        widget_identity::verify(state, tenant, input.external_id.as_deref(), hash.as_deref())
+            .await?;
     let mut attributes = serde_json::Map::new();
     attributes.insert("source".into(), json!("widget"));
-    if let Some(url) = crate::dto::optional_text("page_url", body.page_url, 2000)? {
+    attributes.insert("identity".into(), json!(identity.as_str()));
+    if let Some(url) = crate::dto::optional_text("page_url", page_url, 2000)? {
         attributes.insert("page_url".into(), json!(url));
     }
-    // The conversation and its token commit together: never one without the other.
-    let token = new_secret("bc_");
-    let now = now();
-    let started = service::start_widget_conversation(
-        state.store.as_ref(),
+    Ok((input, attributes, identity))
+}
+
+/// Start a conversation from the web widget with the tenant's public key. A verified customer
+/// (see `POST /v1/widget/identity-secret`) who has an open web conversation gets that one back
+/// (200, `resumed`) with a new token; otherwise a new conversation starts (201).
+#[utoipa::path(post, path = "/v1/widget/conversations", tag = "conversations",
+    request_body = WidgetStartBody,
+    responses((status = 201, body = WidgetStartResponse),
+        (status = 200, description = "The verified customer's open conversation, resumed", body = WidgetStartResponse),
+        (status = 401, description = "Unknown public key, or an identity without a valid identity_hash (nothing is stored)", body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody),
+        (status = 429, description = "Too many starts from this client; see Retry-After", body = crate::error::ErrorBody)))]
+async fn start(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<WidgetStartBody>,
+) -> ApiResult<(StatusCode, Json<WidgetStartResponse>)> {
+    let tenant = widget_tenant(&state, &body.public_key, peer, &headers).await?;
+    let (customer, attributes, identity) =
+        widget_input(&state, &tenant, body.customer, body.page_url).await?;
+    let mode = if identity == Identity::Verified {
+        WidgetOpen::StartOrResume
+    } else {
+        WidgetOpen::Start
+    };
+    let opened = open(&state, &tenant, customer, attributes, mode, identity).await?;
+    let (status, response) = opened.ok_or(ApiError::NotFound("conversation"))?;
+    Ok((status, Json(response)))
+}
+
+/// `POST /v1/widget/resume`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetResumeBody {
+    /// The tenant's public widget key.
+    pub public_key: String,
+    /// The verified customer: `external_id` and `identity_hash` required.
+    pub customer: WidgetCustomerBody,
+    /// The page the widget runs on, at most 2000 characters.
+    #[schema(max_length = 2000)]
+    pub page_url: Option<String>,
+}
+
+/// A verified customer's open web conversation, with a new customer token for this device:
+/// what the widget calls on load when the site identifies the customer, so their conversation
+/// follows them. 404 when they have none open (nothing is written); identity verification
+/// must be on (a secret configured) and the identity valid.
+#[utoipa::path(post, path = "/v1/widget/resume", tag = "conversations",
+    request_body = WidgetResumeBody,
+    responses((status = 200, body = WidgetStartResponse),
+        (status = 401, description = "Unknown public key, or an identity without a valid identity_hash", body = crate::error::ErrorBody),
+        (status = 404, description = "No open conversation for this customer", body = crate::error::ErrorBody),
+        (status = 409, description = "Identity verification is off: only verified customers resume", body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody),
+        (status = 429, description = "Too many requests from this client; see Retry-After", body = crate::error::ErrorBody)))]
+async fn resume(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<WidgetResumeBody>,
+) -> ApiResult<Json<WidgetStartResponse>> {
+    let tenant = widget_tenant(&state, &body.public_key, peer, &headers).await?;
+    let (customer, attributes, identity) =
+        widget_input(&state, &tenant, body.customer, body.page_url).await?;
+    match identity {
+        Identity::Verified => {}
+        Identity::Anonymous => {
+            return Err(ApiError::invalid(
+                "invalid_identity",
+                "resuming needs customer.external_id and customer.identity_hash",
+            ));
+        }
+        Identity::Unverified => {
+            return Err(ApiError::Conflict {
+                code: "identity_verification_off",
+                message: "only verified customers resume conversations, and this site has no widget identity secret: an admin creates one with POST /v1/widget/identity-secret".into(),
+            });
+        }
+    }
+    let opened = open(
+        &state,
         &tenant,
         customer,
         attributes,
+        WidgetOpen::ResumeOnly,
+        identity,
+    )
+    .await?;
+    let (_, response) = opened.ok_or(ApiError::NotFound("open conversation"))?;
+    Ok(Json(response))
+}
+
+async fn open(
+    state: &AppState,
+    tenant: &TenantId,
+    customer: baton_store::service::CustomerInput,
+    attributes: serde_json::Map<String, Value>,
+    mode: WidgetOpen,
+    identity: Identity,
+) -> ApiResult<Option<(StatusCode, WidgetStartResponse)>> {
+    // The conversation and its token commit together: never one without the other.
+    let token = new_secret("bc_");
+    let now = now();
+    let Some(opened) = service::open_widget_conversation(
+        state.store.as_ref(),
+        tenant,
+        customer,
+        attributes,
+        mode,
         &hash_secret(&token),
         now.plus_millis(CUSTOMER_TOKEN_TTL_MS),
         now,
     )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(WidgetStartResponse {
-            conversation: customer_view(ConversationView::new(
-                started.outcome.conversation,
-                Some(started.customer),
-            )),
+    .await?
+    else {
+        return Ok(None);
+    };
+    let view = ConversationView::new(opened.outcome.conversation, Some(opened.customer));
+    let view = if opened.resumed {
+        crate::routes::conversations::with_position(state, tenant, view).await
+    } else {
+        view
+    };
+    Ok(Some((
+        if opened.resumed {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        WidgetStartResponse {
+            conversation: customer_view(view),
             token,
-        }),
-    ))
+            resumed: opened.resumed,
+            identity: identity.as_str().into(),
+        },
+    )))
 }
 
 /// `POST /v1/conversations/{id}/contact`.
@@ -302,7 +490,9 @@ pub fn customer_may(principal: &Principal, parts: &axum::http::request::Parts) -
     let allowed = match path.strip_prefix(own.as_str()) {
         Some("") => method == Method::GET,
         Some("/messages") => method == Method::GET || method == Method::POST,
-        Some("/handoff") | Some("/csat") | Some("/contact") => method == Method::POST,
+        Some("/handoff") | Some("/csat") | Some("/contact") | Some("/typing") => {
+            method == Method::POST
+        }
         _ => false,
     };
     if allowed || method == Method::OPTIONS {
@@ -368,6 +558,7 @@ async fn live(
         ));
     };
     let events = state.store.subscribe();
+    let typing = state.typing.subscribe();
     let tenant = principal.tenant.clone();
     let conv = state
         .store
@@ -394,7 +585,7 @@ async fn live(
     .to_string();
     Ok(ws.on_upgrade(move |mut socket| async move {
         if socket.send(Message::Text(hello.into())).await.is_ok() {
-            stream(socket, events, state, tenant, conversation, names).await;
+            stream(socket, events, typing, state, tenant, conversation, names).await;
         }
     }))
 }
@@ -495,6 +686,7 @@ async fn customer_event(event: &StoredEvent, state: &AppState, names: &mut Names
 async fn stream(
     mut socket: WebSocket,
     mut events: broadcast::Receiver<Arc<StoredEvent>>,
+    mut typing: broadcast::Receiver<Arc<super::typing::Typing>>,
     state: AppState,
     tenant: TenantId,
     conversation: ConversationId,
@@ -544,6 +736,20 @@ async fn stream(
                         return;
                     }
                 }
+                Err(RecvError::Closed) => return,
+            },
+            signal = typing.recv() => match signal {
+                Ok(t) if t.role == "agent" && t.tenant == tenant && t.conversation == conversation => {
+                    let frame = json!({
+                        "type": "typing",
+                        "conversation_id": conversation,
+                        "data": {"role": "agent", "agent_name": t.name, "typing": t.typing},
+                    });
+                    if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             },
             incoming = socket.recv() => match incoming {
