@@ -101,7 +101,7 @@ pub struct ExtractorSpec {
     #[schema(pattern = "^[a-z][a-z0-9_]{0,39}$")]
     pub name: String,
     /// Regular expression (Rust `regex` syntax) that does not match the empty text.
-    #[schema(min_length = 1, max_length = 500)]
+    #[schema(min_length = 1, max_length = 512)]
     pub pattern: String,
 }
 

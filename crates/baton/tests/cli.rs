@@ -1226,6 +1226,8 @@ async fn customer_erase_keeps_the_audit_chain_verifiable() {
         ),
     );
     assert_eq!(found, "0");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_escalation_reports_per_source_and_the_worst_source() {
     let dir = TempDir::new("eval");
