@@ -1074,11 +1074,25 @@ async fn erasure(db: &TestDatabase) {
     .unwrap();
     let facts_before = s.facts(&tenant, &id).await.unwrap().expect("facts");
     assert_eq!(s.verify_log().await.unwrap().broken, None);
+    // The handoff left its brief job pending (no worker runs here).
+    assert!(s.next_timer_due().await.unwrap().is_some());
 
     let erased = s
         .erase_customer(&tenant, &customer, &by, at(100))
         .await
         .unwrap();
+    // ...and the erasure took it: a worker that built the brief before cannot write it back.
+    assert!(
+        !service::record_brief(
+            s,
+            &tenant,
+            &id,
+            serde_json::json!({"summary": format!("{secret} wants a refund")}),
+            at(101),
+        )
+        .await
+        .unwrap()
+    );
     assert_eq!(erased.conversations, vec![id.clone()]);
     assert!(erased.messages >= 1, "{erased:?}");
     assert!(erased.events >= 5, "{erased:?}");

@@ -285,6 +285,9 @@ macro_rules! maintenance_backend {
                 let mut erased_events = Vec::new();
                 let mut messages = 0;
                 for (id, _, data) in &conversations {
+                    // A brief job still pending would write the text back after the erasure.
+                    crate::Tx::take_timer(&mut tx, tenant, &format!("{}{id}", crate::BRIEF_JOB))
+                        .await?;
                     let rows = sqlx::query_as::<_, HashedRow>(concat!(
                         "SELECT ",
                         hashed_cols!(),
