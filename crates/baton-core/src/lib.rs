@@ -9,6 +9,7 @@ pub mod conversation;
 pub mod escalation;
 pub mod hours;
 pub mod ids;
+pub mod language;
 pub mod routing;
 pub mod time;
 pub mod values;

@@ -120,8 +120,17 @@ pub async fn build(
         .map(|m| m.text.as_str())
         .collect::<Vec<_>>()
         .join(" ");
+    // In the language the customer is answered in (as the brief's `reply_language`).
+    let language = baton_core::language::of_customer(
+        customer.as_ref().and_then(|c| c.language.as_deref()),
+        messages
+            .iter()
+            .filter(|m| m.role == MessageRole::Customer)
+            .map(|m| m.text.as_str()),
+    );
     let opts = SearchOptions {
         limit: 3,
+        language,
         ..Default::default()
     };
     let articles: Vec<ArticleRef> = state

@@ -158,6 +158,183 @@ async fn drafts_come_from_the_knowledge_base_and_canned_responses() {
     .assert_error(409, "not_assignee");
 }
 
+/// A handed-off conversation of a customer who writes `text`, with `profile` as their
+/// customer fields, claimed by the agent.
+async fn claimed_with(app: &TestApp, token: &str, profile: Value, text: &str) -> String {
+    let r = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": profile, "channel": "web"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": text}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    for path in ["handoff", "claim"] {
+        let (who, body) = if path == "handoff" {
+            (app.api_key.as_str(), json!({"reason": "customer_request"}))
+        } else {
+            (token, json!({}))
+        };
+        let r = app
+            .post(&format!("/v1/conversations/{id}/{path}"), who, body)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    id
+}
+
+#[tokio::test]
+async fn drafts_and_the_greeting_speak_the_customers_language_and_fit_the_question() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = TestApp::spawn(backend, "copilot_language").await else {
+            continue;
+        };
+        let (_, agent) = app.person("eva@test.example", "agent").await;
+        for article in [
+            json!({"id": "charged-twice", "title": "Charged twice for one order",
+                "body": "Sometimes a payment shows twice while the bank holds the amount. The hold drops within three business days. If both charges remain after that, we refund the duplicate at once.",
+                "tags": ["billing"]}),
+            json!({"id": "pause-subscription", "title": "Pause your subscription",
+                "body": "You can pause your subscription for up to three months from Settings. You are not charged while it is paused.",
+                "tags": ["subscription"]}),
+            json!({"id": "es-cobro-doble", "title": "Cobro duplicado de un pedido", "language": "es",
+                "body": "A veces un pago aparece dos veces mientras el banco retiene el importe. La retención desaparece en tres días hábiles. Si los dos cobros siguen después, te reembolsamos el duplicado enseguida.",
+                "tags": ["facturacion"]}),
+            json!({"id": "pt-cobranca-duplicada", "title": "Cobrança duplicada de um pedido", "language": "pt",
+                "body": "Às vezes um pagamento aparece duas vezes enquanto o banco retém o valor. A retenção some em três dias úteis.",
+                "tags": ["cobranca"]}),
+        ] {
+            let r = app.post("/v1/kb/articles", &app.admin_token, article).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        let canned = json!([
+            {"id": "refund", "title": "Refund issued", "text": "Your refund is on its way.", "tags": ["refund", "charge"]},
+            {"id": "es-reembolso", "title": "Reembolso emitido", "language": "es", "text": "Tu reembolso ya está en camino.", "tags": ["reembolso", "cobro"]},
+            {"id": "cardigan", "title": "Cardigan sizes", "text": "Our cardigans run small.", "tags": ["cardigan"]}
+        ]);
+        let r = app
+            .put("/v1/canned-responses", &app.admin_token, canned)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        app.put(
+            "/v1/canned-responses",
+            &app.admin_token,
+            json!([{"id": "x", "title": "X", "text": "t", "language": "not a language"}]),
+        )
+        .await
+        .assert_error(422, "invalid_language");
+        let drafts = |id: String| {
+            let app = &app;
+            let agent = agent.clone();
+            async move {
+                let r = app
+                    .get(&format!("/v1/conversations/{id}/drafts"), &agent)
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                r.body["items"].as_array().unwrap().clone()
+            }
+        };
+
+        // A Spanish-speaking customer (the profile says so): Spanish drafts only, a Spanish
+        // greeting, Spanish articles in the brief; nothing Portuguese or English.
+        let es = claimed_with(
+            &app,
+            &agent,
+            json!({"external_id": "c-es", "name": "Lucía Gómez", "language": "es-ES"}),
+            "Me habéis hecho un cobro doble del pedido 12345, quiero el reembolso",
+        )
+        .await;
+        let items = drafts(es.clone()).await;
+        let ids: Vec<&str> = items.iter().map(|d| d["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.first(), Some(&"kb:es-cobro-doble"), "{ids:?}");
+        assert!(ids.contains(&"canned:es-reembolso"), "{ids:?}");
+        assert!(
+            ids.iter()
+                .all(|i| !i.contains("pt-") && *i != "canned:refund"),
+            "{ids:?}"
+        );
+        let text = items[0]["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("Hola, Lucía: Si los dos cobros siguen después, te reembolsamos")
+                && !text.contains('…')
+                && text.ends_with("en nuestro artículo “Cobro duplicado de un pedido”."),
+            "{text}"
+        );
+        app.settle().await;
+        let conv = app.get(&format!("/v1/conversations/{es}"), &agent).await;
+        let brief = &conv.body["brief"];
+        assert_eq!(brief["reply_language"], "es", "{brief}");
+        assert!(
+            brief["greeting"]
+                .as_str()
+                .unwrap()
+                .starts_with("Hola, Lucía, soy eva."),
+            "{brief}"
+        );
+        let articles: Vec<&str> = brief["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            articles.iter().all(|a| a.starts_with("es-")),
+            "{articles:?}"
+        );
+
+        // An English double charge: the billing article first, whole sentences (no "…"), and
+        // not the subscription article one shared word brings up; no unrelated canned reply.
+        let en = claimed_with(
+            &app,
+            &agent,
+            json!({"external_id": "c-en", "name": "Maya Chen"}),
+            "I was charged twice for the same order, please refund the duplicate charge",
+        )
+        .await;
+        let items = drafts(en).await;
+        let ids: Vec<&str> = items.iter().map(|d| d["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.first(), Some(&"kb:charged-twice"), "{ids:?}");
+        assert!(ids.contains(&"canned:refund"), "{ids:?}");
+        assert!(!ids.contains(&"canned:cardigan"), "{ids:?}");
+        for d in &items {
+            let text = d["text"].as_str().unwrap();
+            assert!(!text.contains('…'), "{text}");
+        }
+        assert!(
+            items[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Hi Maya, Sometimes a payment shows twice"),
+            "{}",
+            items[0]["text"]
+        );
+
+        // A language Baton does not write, with no canned response in it: no drafts, no
+        // greeting.
+        let ja = claimed_with(
+            &app,
+            &agent,
+            json!({"external_id": "c-ja", "name": "Ken", "language": "ja"}),
+            "二重に請求されました。返金してください。",
+        )
+        .await;
+        assert!(drafts(ja.clone()).await.is_empty());
+        app.settle().await;
+        let conv = app.get(&format!("/v1/conversations/{ja}"), &agent).await;
+        assert_eq!(conv.body["brief"]["greeting"], Value::Null, "{}", conv.body);
+        assert_eq!(conv.body["brief"]["reply_language"], "ja");
+    }
+}
+
 #[tokio::test]
 async fn review_mode_holds_low_confidence_bot_replies() {
     let Some(app) = TestApp::spawn(Backend::Sqlite, "copilot_review").await else {

@@ -1977,6 +1977,117 @@ async fn canned_responses_picker_and_admin() {
     until(&sara, "sent", "return [...document.querySelectorAll('#transcript .msg.agent')].some(m => m.textContent.includes(\"Hi Maya, I'm Sara.\"))").await;
 }
 
+/// A Spanish-speaking customer's conversation in the console: the brief says to reply in
+/// Spanish and suggests a Spanish greeting, and the copilot drafts from the Spanish article,
+/// in Spanish and in whole sentences; no English or Portuguese draft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copilot_speaks_the_customers_language() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_copilot_language").await;
+    let app = &scene.app;
+    for (id, language, title, body) in [
+        (
+            "es-envios",
+            "es",
+            "Plazos de envío",
+            "Los pedidos salen del almacén en 24 horas. El envío estándar tarda de 3 a 5 días hábiles y el urgente de 1 a 2 días.",
+        ),
+        (
+            "pt-envios",
+            "pt",
+            "Prazos de envio",
+            "Os pedidos saem do armazém em 24 horas. O envio padrão leva de 3 a 5 dias úteis.",
+        ),
+    ] {
+        let res = app
+            .post(
+                "/v1/kb/articles",
+                &app.admin_token,
+                json!({"id": id, "title": title, "body": body, "tags": ["envio"], "language": language}),
+            )
+            .await;
+        assert!(res.status.is_success(), "{}", res.body);
+    }
+    let res = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"name": "Lucía Gómez", "language": "es"}, "channel": "web"}),
+        )
+        .await;
+    let id = res.body["id"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": "¿Cuántos días tarda el envío estándar de mi pedido?"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    app.hand_off(&id, Some("general")).await;
+    let login = send(
+        &app.client,
+        reqwest::Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": "sara@e2e.example", "password": PASSWORD})),
+    )
+    .await;
+    let sara_token = login.body["token"].as_str().unwrap().to_string();
+    let claimed = app
+        .post(
+            &format!("/v1/conversations/{id}/claim"),
+            &sara_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    app.settle().await;
+
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let sara = driver.session("sara").await;
+    console_login(&sara, app, "sara@e2e.example").await;
+    click(&sara, &format!("#group-mine .item[data-id=\"{id}\"]")).await;
+    let language = until(&sara, "reply language", "const e = document.getElementById('brief-language'); return e && e.textContent !== '—' && e.textContent").await;
+    assert_eq!(language, "Spanish (es)");
+    let greeting = until(&sara, "greeting", "const e = document.getElementById('brief-greeting'); return e && e.textContent !== '—' && e.textContent").await;
+    assert!(
+        greeting
+            .as_str()
+            .unwrap()
+            .starts_with("Hola, Lucía, soy Sara."),
+        "{greeting}"
+    );
+    let drafts = until(&sara, "drafts", "const d = [...document.querySelectorAll('#drafts .draft')]; return d.length && d.map(x => x.textContent)").await;
+    let drafts: Vec<&str> = drafts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        drafts[0].contains("Hola, Lucía: Los pedidos salen del almacén en 24 horas.")
+            && drafts[0].contains("“Plazos de envío”"),
+        "{drafts:?}"
+    );
+    assert!(
+        drafts
+            .iter()
+            .all(|d| !d.contains("Prazos") && !d.contains("Shipping") && !d.contains('…')),
+        "{drafts:?}"
+    );
+    shot(&sara, "console-copilot-spanish").await.unwrap();
+    click(&sara, "#drafts .draft button.use").await;
+    until(
+        &sara,
+        "draft in the reply box",
+        "return document.getElementById('reply').value.startsWith('Hola, Lucía:')",
+    )
+    .await;
+}
+
 /// A phone (390×844): the inbox and the conversation take the whole width one at a time (no
 /// one-letter-per-line transcript), with a way back; the widget fits. The system's dark mode
 /// darkens the console.

@@ -635,7 +635,13 @@ async fn seed_new(shared: Arc<dyn Store>, hash: &str) -> anyhow::Result<baton_co
                  "tags": ["email", "later"]},
                 {"id": "closing", "title": "Anything else?",
                  "text": "Is there anything else I can help you with today, {{customer.first_name}}?",
-                 "tags": ["bye", "thanks"]}
+                 "tags": ["bye", "thanks"]},
+                {"id": "es-reembolso", "title": "Reembolso emitido", "language": "es",
+                 "text": "Ya he emitido tu reembolso, {{customer.first_name}}. Lo verás en tu extracto en un plazo de 5 días hábiles.",
+                 "tags": ["reembolso", "cobro", "cargo", "dinero"]},
+                {"id": "es-pedido", "title": "Revisando el pedido", "language": "es",
+                 "text": "Gracias por tu paciencia. Estoy revisando tu pedido con el almacén y te escribo por aquí en cuanto sepa algo.",
+                 "tags": ["pedido", "envío", "paquete", "entrega"]}
             ]),
         )],
         &Actor::System,

@@ -560,7 +560,7 @@ async fn demo_seeds_a_tenant_once_and_prints_a_working_key() {
     .await;
     assert_eq!(canned.status, 200, "{}", canned.body);
     let canned = canned.body.as_array().unwrap();
-    assert_eq!(canned.len(), 5, "{canned:?}");
+    assert_eq!(canned.len(), 7, "{canned:?}");
     assert!(
         canned.iter().any(|c| c["text"]
             .as_str()

@@ -12,6 +12,7 @@
 //! server with an LLM configured swaps its own text in with [`Brief::with_summary`].
 
 mod extract;
+mod greeting;
 mod summary;
 mod topics;
 
@@ -401,8 +402,12 @@ pub struct Brief {
     pub next_steps: Vec<String>,
     /// Related knowledge-base articles, best first.
     pub articles: Vec<ArticleRef>,
-    /// A first message for the agent that restates the issue.
-    pub greeting: String,
+    /// A first message for the agent that restates the issue, in [`Brief::reply_language`]
+    /// (English when that is unknown); `None` in a language Baton does not write.
+    pub greeting: Option<String>,
+    /// The language to reply in: the customer profile's, else the one the customer writes in
+    /// when it can be told (primary subtag, `es`); `None` when unknown.
+    pub reply_language: Option<String>,
     /// The customer.
     pub customer: CustomerView,
     /// Transcript counts.
@@ -472,7 +477,14 @@ pub fn build_brief(input: &BriefInput<'_>) -> Brief {
     };
     ctx.key = summary::key_turn(&ctx);
     let summary = summary::summary(&ctx);
-    let greeting = summary::greeting(&ctx);
+    let reply_language = crate::language::of_customer(
+        input.customer.language,
+        turns
+            .iter()
+            .filter(|t| t.role == MessageRole::Customer)
+            .map(|t| t.text),
+    );
+    let greeting = greeting::greeting(&ctx, reply_language.as_deref());
     let next_steps = summary::next_steps(&ctx, &articles);
 
     Brief {
@@ -489,6 +501,7 @@ pub fn build_brief(input: &BriefInput<'_>) -> Brief {
         next_steps,
         articles,
         greeting,
+        reply_language,
         customer,
         transcript: TranscriptStats {
             messages: turns.len() as u32,

@@ -1,6 +1,6 @@
-//! The brief's texts: summary, greeting and next steps. Deterministic templates over what the
-//! brief already computed, in English (they are read by agents; the greeting is a draft the agent
-//! edits).
+//! The brief's texts for the agent: summary and next steps. Deterministic templates over what
+//! the brief already computed, in English (they are read by agents). The greeting, written to
+//! the customer, is in [`super::greeting`].
 
 use super::topics::Topic;
 use super::{
@@ -32,9 +32,9 @@ pub(crate) struct Context<'c, 'a> {
 }
 
 /// The key values the templates mention.
-struct Keys<'c> {
-    order: Option<String>,
-    amount: Option<&'c Field>,
+pub(crate) struct Keys<'c> {
+    pub order: Option<String>,
+    pub amount: Option<&'c Field>,
     tracking: Option<&'c str>,
     email: Option<&'c str>,
     invoice: Option<&'c str>,
@@ -58,7 +58,7 @@ impl<'c> Context<'c, '_> {
             .or_else(|| self.first(name))
     }
 
-    fn keys(&self) -> Keys<'c> {
+    pub(crate) fn keys(&self) -> Keys<'c> {
         let key_id = self.key.map(|t| t.message_id);
         let amount = if self.primary() == Some(&BriefTopic::Known(Topic::Fraud)) {
             // Fraud: the biggest amount is the one that matters.
@@ -83,7 +83,7 @@ impl<'c> Context<'c, '_> {
         }
     }
 
-    fn primary(&self) -> Option<&'c BriefTopic> {
+    pub(crate) fn primary(&self) -> Option<&'c BriefTopic> {
         self.topics.first()
     }
 }
@@ -299,7 +299,7 @@ fn topic_want(topic: Option<&BriefTopic>, k: &Keys<'_>) -> String {
     s
 }
 
-fn humanize(s: &str) -> String {
+pub(crate) fn humanize(s: &str) -> String {
     s.replace(['_', '.'], " ").replace(':', ": ")
 }
 
@@ -532,76 +532,6 @@ pub(crate) fn summary(ctx: &Context<'_, '_>) -> String {
     s.push_str(&stands(ctx));
     if s.chars().count() > SUMMARY_MAX_CHARS {
         s = cut(&s, SUMMARY_MAX_CHARS);
-    }
-    s
-}
-
-/// The customer's first name, if the profile has a usable one.
-fn first_name<'a>(ctx: &Context<'_, 'a>) -> Option<&'a str> {
-    let name = ctx.input.customer.name?.split_whitespace().next()?;
-    let usable = !name.contains(['@', '+']) && !name.chars().any(|c| c.is_ascii_digit());
-    usable.then_some(name)
-}
-
-/// A first message for the agent, restating the issue so the customer knows they were heard.
-pub(crate) fn greeting(ctx: &Context<'_, '_>) -> String {
-    let keys = ctx.keys();
-    let mut s = String::new();
-    let _ = write!(s, "Hi {}", first_name(ctx).unwrap_or("there"));
-    match ctx
-        .input
-        .agent_name
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    {
-        Some(agent) => {
-            let _ = write!(s, ", this is {agent}.");
-        }
-        None => s.push_str(", thanks for waiting."),
-    }
-    let order = keys.order.as_deref();
-    let amount = keys.amount.map(|f| f.raw.trim());
-    let issue: Option<String> = match ctx.primary() {
-        Some(BriefTopic::Known(Topic::Legal)) => {
-            s.push_str(" I see you raised a formal concern, and I want to make sure it is handled properly.");
-            None
-        }
-        Some(BriefTopic::Known(t)) => Some(match t {
-            Topic::Refund => match order {
-                Some(o) => format!("a refund for order {o}"),
-                None => "a refund".to_owned(),
-            },
-            Topic::Cancellation => match order {
-                Some(o) => format!("cancelling order {o}"),
-                None => "cancelling".to_owned(),
-            },
-            Topic::Login => "trouble signing in to your account".to_owned(),
-            Topic::Delivery => match order {
-                Some(o) => format!("the delivery of order {o}"),
-                None => "your delivery".to_owned(),
-            },
-            Topic::Billing => match amount {
-                Some(a) => format!("a charge of {a}"),
-                None => "a charge on your account".to_owned(),
-            },
-            Topic::Fraud => "activity on your account that you did not make".to_owned(),
-            Topic::Legal => String::new(),
-            Topic::Outage => "the service not working for you".to_owned(),
-        }),
-        Some(BriefTopic::Other(h)) => Some(humanize(h)),
-        None => order.map(|o| format!("order {o}")),
-    };
-    match issue {
-        Some(i) => {
-            let _ = write!(s, " I see you were asking about {i}.");
-        }
-        None if ctx.primary() == Some(&BriefTopic::Known(Topic::Legal)) => {}
-        None => s.push_str(" I've read your conversation so far."),
-    }
-    if ctx.sentiment.frustration >= Frustration::Medium {
-        s.push_str(" I'm sorry for the trouble and the wait; you won't need to repeat anything, I'll take it from here.");
-    } else {
-        s.push_str(" You won't need to repeat anything; let me take it from here.");
     }
     s
 }

@@ -17,7 +17,7 @@ fn empty_transcript() {
     assert_eq!(b.sentiment.trend, Trend::Steady);
     assert_eq!(b.sentiment.frustration, Frustration::None);
     assert_eq!(
-        b.greeting,
+        b.greeting.as_deref().unwrap(),
         "Hi there, thanks for waiting. I've read your conversation so far. You won't need to repeat anything; let me take it from here."
     );
     assert_eq!(b.transcript.messages, 0);
@@ -120,13 +120,19 @@ fn missing_and_odd_names() {
     assert!(
         build_brief(&input)
             .greeting
+            .unwrap()
             .starts_with("Hi there, thanks for waiting.")
     );
     input.customer.name = Some("user+123@example.com");
-    assert!(build_brief(&input).greeting.starts_with("Hi there,"));
+    assert!(
+        build_brief(&input)
+            .greeting
+            .unwrap()
+            .starts_with("Hi there,")
+    );
     input.customer.name = Some("Zoë Müller");
     input.agent_name = Some("Sara");
-    let g = build_brief(&input).greeting;
+    let g = build_brief(&input).greeting.unwrap();
     assert!(
         g.starts_with("Hi Zoë, this is Sara. I see you were asking about cancelling."),
         "{g}"
@@ -269,4 +275,72 @@ fn topic_hints_win_and_map() {
         "{}",
         b.summary
     );
+}
+
+#[test]
+fn the_greeting_speaks_the_customers_language() {
+    let ex = Extractors::builtin();
+    // The profile names the language.
+    let turns = [Turn::customer(
+        "m1",
+        "I want a refund for order 12345",
+        t(0),
+        None,
+    )];
+    let mut input = BriefInput::new(&turns, &ex, t(10));
+    input.customer.name = Some("Lucía Gómez");
+    input.customer.language = Some("es-MX");
+    input.agent_name = Some("Sara");
+    let b = build_brief(&input);
+    assert_eq!(b.reply_language.as_deref(), Some("es"));
+    let g = b.greeting.unwrap();
+    assert!(
+        g.starts_with("Hola, Lucía, soy Sara. Veo que nos escribes por un reembolso del pedido"),
+        "{g}"
+    );
+    assert!(g.ends_with("yo me encargo a partir de aquí."), "{g}");
+    // Without a profile language, what the customer writes tells.
+    let turns = [Turn::customer(
+        "m1",
+        "Bonjour, j'ai été débité deux fois pour la même commande et personne ne me répond",
+        t(0),
+        None,
+    )];
+    let input = BriefInput::new(&turns, &ex, t(10));
+    let b = build_brief(&input);
+    assert_eq!(b.reply_language.as_deref(), Some("fr"));
+    let g = b.greeting.unwrap();
+    assert!(g.starts_with("Bonjour, merci de votre patience."), "{g}");
+    // A language Baton does not write: no greeting (the agent writes it), but the language is
+    // still told.
+    let turns = [Turn::customer("m1", "返金をお願いします", t(0), None)];
+    let mut input = BriefInput::new(&turns, &ex, t(10));
+    input.customer.language = Some("ja");
+    let b = build_brief(&input);
+    assert_eq!(b.reply_language.as_deref(), Some("ja"));
+    assert_eq!(b.greeting, None);
+    // Every written language has a greeting for every known topic, with no placeholder left.
+    for language in crate::language::WRITTEN {
+        for text in [
+            "refund for order 12345 please",
+            "cancel my subscription",
+            "I can't log in",
+            "where is my parcel, order 12345",
+            "you charged me $40 twice",
+            "someone used my card, fraud",
+            "the app is down",
+            "I will take legal action",
+            "hello",
+        ] {
+            let turns = [Turn::customer("m1", text, t(0), None)];
+            let mut input = BriefInput::new(&turns, &ex, t(10));
+            input.customer.language = Some(language);
+            let g = build_brief(&input).greeting.unwrap();
+            assert!(
+                !g.contains('{') && !g.contains("  "),
+                "{language} {text}: {g}"
+            );
+            assert!(g.ends_with('.'), "{language} {text}: {g}");
+        }
+    }
 }

@@ -739,8 +739,13 @@ function briefView(c) {
       h("dt", { text: "What the bot tried" }), h("dd", {}, list(b.bot_attempts, (a) => a.text + (a.confidence != null ? " (" + Number(a.confidence).toFixed(2) + ")" : ""))),
       h("dt", { text: "Next steps" }), h("dd", {}, list(b.next_steps, (x) => x)),
       h("dt", { text: "Articles" }), h("dd", {}, list(b.articles, (a) => a.title)),
-      h("dt", { text: "Suggested greeting" }), h("dd", {}, h("span", { id: "brief-greeting", text: b.greeting || "—" }), " ",
+      h("dt", { text: "Reply in" }), h("dd", { id: "brief-language", text: b.reply_language ? languageName(b.reply_language) : "—" }),
+      h("dt", { text: "Suggested greeting" }), h("dd", {}, h("span", { id: "brief-greeting", text: b.greeting || (b.reply_language ? "None in " + languageName(b.reply_language) + ": write your own." : "—") }), " ",
         b.greeting && c.state === "assigned" && c.assignee === S.me.id ? h("button", { text: "Insert", onclick: () => insertReply(b.greeting) }) : null)));
+}
+// A language code in words ("es" → "Spanish (es)").
+function languageName(code) {
+  try { const n = new Intl.DisplayNames(["en"], { type: "language" }).of(code); return n && n !== code ? n + " (" + code + ")" : code; } catch (e) { return code; }
 }
 // Only http(s) URLs become links; anything else is shown as text.
 function safeUrl(u) {

@@ -41,6 +41,10 @@ pub struct Phrases {
     pub waiting_ask: &'static str,
     /// The bot failed; a person takes over (a system message).
     pub connecting: &'static str,
+    /// An agent's drafted reply from an article (`{hello}`, `{snippet}`, `{title}`).
+    pub draft: &'static str,
+    /// `{hello}` with the customer's first name (`{name}`), and without one.
+    pub hello: (&'static str, &'static str),
 }
 
 const EN: Phrases = Phrases {
@@ -53,6 +57,8 @@ const EN: Phrases = Phrases {
     waiting_found: "While you wait, here's what I found in “{title}”: {snippet}",
     waiting_ask: "While you wait, could you give me your order number or any other details that will help our team?",
     connecting: "Let me connect you with a member of our team.",
+    draft: "{hello} {snippet} You can find the details in our article “{title}”.",
+    hello: ("Hi {name},", "Hi there,"),
 };
 
 const ES: Phrases = Phrases {
@@ -65,6 +71,8 @@ const ES: Phrases = Phrases {
     waiting_found: "Mientras esperas, esto es lo que encontré en “{title}”: {snippet}",
     waiting_ask: "Mientras esperas, ¿podrías darme tu número de pedido o cualquier otro dato que ayude a nuestro equipo?",
     connecting: "Te pongo en contacto con un miembro de nuestro equipo.",
+    draft: "{hello} {snippet} Encontrarás todos los detalles en nuestro artículo “{title}”.",
+    hello: ("Hola, {name}:", "Hola:"),
 };
 
 const PT: Phrases = Phrases {
@@ -77,6 +85,8 @@ const PT: Phrases = Phrases {
     waiting_found: "Enquanto espera, veja o que encontrei em “{title}”: {snippet}",
     waiting_ask: "Enquanto espera, pode me informar o número do seu pedido ou outros detalhes que ajudem a nossa equipe?",
     connecting: "Vou transferir você para um membro da nossa equipe.",
+    draft: "{hello} {snippet} Você encontra todos os detalhes no nosso artigo “{title}”.",
+    hello: ("Olá, {name}!", "Olá!"),
 };
 
 const DE: Phrases = Phrases {
@@ -89,6 +99,8 @@ const DE: Phrases = Phrases {
     waiting_found: "Während Sie warten: Das habe ich in „{title}“ gefunden: {snippet}",
     waiting_ask: "Während Sie warten: Können Sie mir Ihre Bestellnummer oder andere Details nennen, die unserem Team helfen?",
     connecting: "Ich verbinde Sie mit jemandem aus unserem Team.",
+    draft: "{hello} {snippet} Alle Details finden Sie in unserem Artikel „{title}“.",
+    hello: ("Hallo {name},", "Hallo,"),
 };
 
 const FR: Phrases = Phrases {
@@ -101,6 +113,8 @@ const FR: Phrases = Phrases {
     waiting_found: "En attendant, voici ce que j'ai trouvé dans « {title} » : {snippet}",
     waiting_ask: "En attendant, pourriez-vous me donner votre numéro de commande ou tout autre détail utile à notre équipe ?",
     connecting: "Je vous mets en relation avec un membre de notre équipe.",
+    draft: "{hello} {snippet} Vous trouverez tous les détails dans notre article « {title} ».",
+    hello: ("Bonjour {name},", "Bonjour,"),
 };
 
 const IT: Phrases = Phrases {
@@ -113,18 +127,27 @@ const IT: Phrases = Phrases {
     waiting_found: "Mentre attendi, ecco cosa ho trovato in “{title}”: {snippet}",
     waiting_ask: "Mentre attendi, puoi darmi il numero d'ordine o altri dettagli utili al nostro team?",
     connecting: "Ti metto in contatto con un membro del nostro team.",
+    draft: "{hello} {snippet} Trovi tutti i dettagli nel nostro articolo “{title}”.",
+    hello: ("Ciao {name},", "Ciao,"),
 };
 
 /// The phrases for a language code (primary subtag); English for unknown ones.
 pub fn phrases(language: Option<&str>) -> &'static Phrases {
-    match language.unwrap_or("en") {
+    written(language.unwrap_or("en")).unwrap_or(&EN)
+}
+
+/// The phrases for a language Baton writes (primary subtag, see
+/// [`baton_core::language::WRITTEN`]); `None` for another.
+pub fn written(language: &str) -> Option<&'static Phrases> {
+    Some(match language {
+        "en" => &EN,
         "es" => &ES,
         "pt" => &PT,
         "de" => &DE,
         "fr" => &FR,
         "it" => &IT,
-        _ => &EN,
-    }
+        _ => return None,
+    })
 }
 
 /// Unsure answers in a row before the bot offers a person.

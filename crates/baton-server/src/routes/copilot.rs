@@ -51,6 +51,11 @@ pub struct CannedResponse {
     /// Words that make it relevant.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The language it is written in (BCP 47, `es`, `pt-BR`); drafts offer it only to
+    /// customers of that language. Absent: English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^\s*[A-Za-z0-9-]{1,16}\s*$")]
+    pub language: Option<String>,
 }
 
 /// A drafted reply.
@@ -80,6 +85,49 @@ fn words(text: &str) -> Vec<String> {
         .filter(|w| w.chars().count() >= 4)
         .map(str::to_lowercase)
         .collect()
+}
+
+/// Whether a word the customer wrote is a canned response's word: the same, or one a form of
+/// the other ("charge", "charged", "charges"), not merely sharing a start ("pause", "paused"
+/// yes; "card", "cardigan" no: at most three more letters).
+fn same_word(asked: &str, word: &str) -> bool {
+    let (short, long) = if asked.len() <= word.len() {
+        (asked, word)
+    } else {
+        (word, asked)
+    };
+    long.starts_with(short) && long.chars().count() - short.chars().count() <= 3
+}
+
+/// An article match too weak to draft a reply from, as `1 − e^(−score/10)` (see
+/// [`baton_kb::confidence`]): a score under about 2, one common word in a large knowledge base.
+/// (BM25 scores are low in a small one, so the bar is low.)
+const MIN_ARTICLE_STRENGTH: f64 = 0.2;
+/// A second article is drafted only when it scores at least this share of the first.
+const SECOND_ARTICLE_SHARE: f32 = 0.6;
+/// The most a canned response scores: an article with a confidence above this answers the
+/// question better than any canned response matched on its title and tags.
+const CANNED_CEILING: f64 = 0.45;
+
+/// The whole sentences of a search passage: without the marks of a cut (`…`) and without a
+/// sentence cut short at either end; `None` when no whole sentence is left.
+fn whole_sentences(passage: &str) -> Option<String> {
+    let mut text = passage.trim();
+    if let Some(rest) = text.strip_prefix('…') {
+        // The passage starts at a sentence (see baton_kb's snippets); only the mark goes.
+        text = rest.trim_start();
+    }
+    if let Some(rest) = text.strip_suffix('…') {
+        // Cut inside a sentence: keep up to the last sentence end.
+        let end = rest.rfind(['.', '!', '?'])?;
+        text = &rest[..=end];
+    }
+    let text = text.trim();
+    let starts_well = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || c.is_numeric() || !c.is_alphabetic());
+    (starts_well && text.ends_with(['.', '!', '?'])).then(|| text.to_owned())
 }
 
 /// The variables a canned response may use, as `{{customer.name}}`.
@@ -196,17 +244,26 @@ async fn drafts(
     let customer_name = customer
         .as_ref()
         .and_then(|c| c.name.as_deref())
-        .and_then(|n| n.split_whitespace().next())
-        .unwrap_or("there")
-        .to_string();
+        .and_then(|n| n.split_whitespace().next());
     let agent = store
         .agent(&principal.tenant, &me)
         .await?
         .map(|a| a.name)
         .unwrap_or_default();
     let agent_name = agent.split_whitespace().next().unwrap_or("").to_string();
+    // Drafts are written in the customer's language (English when it cannot be told), from
+    // articles and canned responses in that language; none in a language Baton does not write.
+    let language = baton_core::language::of_customer(
+        customer.as_ref().and_then(|c| c.language.as_deref()),
+        messages
+            .iter()
+            .filter(|m| m.role == MessageRole::Customer)
+            .map(|m| m.text.as_str()),
+    )
+    .unwrap_or_else(|| "en".to_owned());
     let mut items = Vec::new();
-    if !query.trim().is_empty() {
+    let phrases = crate::bots::kb::written(&language);
+    if let (Some(phrases), false) = (phrases, query.trim().is_empty()) {
         let hits = state
             .knowledge
             .search(
@@ -215,25 +272,40 @@ async fn drafts(
                 &query,
                 &SearchOptions {
                     limit: 2,
+                    language: Some(language.clone()),
                     ..Default::default()
                 },
             )
             .await?;
         let confidence = baton_kb::confidence(&hits);
+        let top = hits.first().map_or(0.0, |h| h.score);
+        let hello = match customer_name {
+            Some(name) => phrases.hello.0.replace("{name}", name),
+            None => phrases.hello.1.to_owned(),
+        };
         for (rank, hit) in hits.into_iter().enumerate() {
+            // A weak match (one common word), or a second article far behind the first, is no
+            // reply: the agent is better without it.
+            let strength = 1.0 - (-f64::from(hit.score) / 10.0).exp();
+            if strength < MIN_ARTICLE_STRENGTH || hit.score < SECOND_ARTICLE_SHARE * top {
+                continue;
+            }
+            let Some(passage) = whole_sentences(&hit.snippet) else {
+                continue;
+            };
             items.push(Draft {
                 id: format!("kb:{}", hit.id),
                 source: "kb".into(),
-                text: format!(
-                    "Hi {customer_name}, {} You can find the details in our article “{}”.",
-                    hit.snippet.trim(),
-                    hit.title
-                ),
+                text: phrases
+                    .draft
+                    .replace("{hello}", &hello)
+                    .replace("{title}", &hit.title)
+                    .replace("{snippet}", &passage),
                 title: hit.title,
                 score: if rank == 0 {
                     confidence
                 } else {
-                    confidence / 2.0
+                    strength.min(confidence) / 2.0
                 },
             });
         }
@@ -245,19 +317,25 @@ async fn drafts(
         .unwrap_or_default();
     let asked = words(&query);
     for c in canned {
-        let vocabulary: Vec<String> = words(&c.title)
+        let written_in = c
+            .language
+            .as_deref()
+            .and_then(baton_core::language::primary)
+            .unwrap_or_else(|| "en".to_owned());
+        if written_in != language {
+            continue;
+        }
+        let mut vocabulary: Vec<String> = words(&c.title)
             .into_iter()
             .chain(c.tags.iter().map(|t| t.to_lowercase()))
             .collect();
-        let overlap = vocabulary
+        vocabulary.sort();
+        vocabulary.dedup();
+        let matched = vocabulary
             .iter()
-            .filter(|w| {
-                asked
-                    .iter()
-                    .any(|a| a.starts_with(w.as_str()) || w.starts_with(a.as_str()))
-            })
+            .filter(|w| asked.iter().any(|a| same_word(a, w)))
             .count();
-        if overlap > 0 {
+        if matched > 0 {
             items.push(Draft {
                 id: format!("canned:{}", c.id),
                 source: "canned".into(),
@@ -270,10 +348,13 @@ async fn drafts(
                     },
                 ),
                 title: c.title,
-                score: (overlap as f64 / vocabulary.len().max(1) as f64).min(1.0),
+                // More matched words rank higher, but never above an article the knowledge
+                // base is fairly sure of (its confidence from CANNED_CEILING up).
+                score: CANNED_CEILING * (1.0 - (-(matched as f64)).exp()),
             });
         }
     }
+    let customer_name = customer_name.unwrap_or("there").to_owned();
     if let Some(draft) = llm_draft(
         &state,
         &principal.tenant,
@@ -466,9 +547,14 @@ async fn get_canned(
 async fn put_canned(
     State(state): State<AppState>,
     principal: Principal,
-    Json(body): Json<Vec<CannedResponse>>,
+    Json(mut body): Json<Vec<CannedResponse>>,
 ) -> ApiResult<Json<serde_json::Value>> {
     principal.require_role(Role::Admin)?;
+    for c in &mut body {
+        if let Some(language) = c.language.take() {
+            c.language = crate::dto::languages(vec![language])?.pop();
+        }
+    }
     if body.len() > 500 {
         return Err(ApiError::invalid(
             "too_many",
