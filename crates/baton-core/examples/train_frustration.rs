@@ -69,14 +69,31 @@ fn describe(r: &CvReport) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--extra PATH NAME`: more labelled messages, trained on and held out as a source `NAME`
+    // of their own (the hand-written support-chat set, see scripts/train-frustration.sh).
+    let mut extra: Vec<(String, String)> = Vec::new();
+    while let Some(i) = args.iter().position(|a| a == "--extra") {
+        let (Some(path), Some(name)) = (args.get(i + 1).cloned(), args.get(i + 2).cloned()) else {
+            return Err("--extra needs PATH and NAME".into());
+        };
+        extra.push((path, name));
+        args.drain(i..i + 3);
+    }
     let (Some(input), Some(support), Some(output)) = (args.first(), args.get(1), args.get(2))
     else {
         return Err(
             "usage: train_frustration FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv".into(),
         );
     };
-    let examples = eval::parse_tsv(&std::fs::read_to_string(input)?)?;
+    let mut examples = eval::parse_tsv(&std::fs::read_to_string(input)?)?;
+    let dev_len = examples.len();
+    let mut extra_sources = Vec::new();
+    for (path, name) in &extra {
+        let more = eval::parse_tsv(&std::fs::read_to_string(path)?)?;
+        extra_sources.extend(std::iter::repeat_n(name.clone(), more.len()));
+        examples.extend(more);
+    }
     let support_examples = eval::parse_tsv(&std::fs::read_to_string(support)?)?;
     // The shipped recipe; BATON_L2 / BATON_EPOCHS / BATON_SUPPORT_WEIGHT override it for
     // experiments (the weights file records the recipe it was trained with).
@@ -103,7 +120,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
     let mut report = format!(
         "trained on {} ({} rows) and the support requests of {} ({} label-0 rows, {calm} calm ones used as negatives)\n{:?}\nseed {SEED}, support false-alarm cap {MAX_SUPPORT_FALSE_ALARMS}\n",
-        name(input),
+        name(input)
+            + &extra
+                .iter()
+                .map(|(p, n)| format!(" + {} (source {n})", name(p)))
+                .collect::<String>(),
         rows.len(),
         name(support),
         support_rows.len(),
@@ -116,7 +137,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|a| !a.starts_with("--"))
         .cloned()
         .unwrap_or_else(|| input.trim_end_matches(".tsv").to_string() + ".sources.tsv");
-    let sources = eval::attach_sources(&examples, &std::fs::read_to_string(&src_path)?)?;
+    let mut sources =
+        eval::attach_sources(&examples[..dev_len], &std::fs::read_to_string(&src_path)?)?;
+    sources.extend(extra_sources);
     let (names, groups) = training::group_ids(&sources);
     let lo = loso(
         data,
@@ -150,6 +173,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prf(&lo.pooled),
         fa(&lo.support)
     ));
+    if !extra.is_empty() {
+        let is_extra = |n: &str| extra.iter().any(|(_, e)| e == n);
+        let mut dev_only = Counts::default();
+        let mut worst: Option<(&str, f64)> = None;
+        for (n, _, c) in lo.per_source.iter().filter(|(n, _, _)| !is_extra(n)) {
+            dev_only.add(*c);
+            if worst.is_none_or(|(_, f)| c.f1() < f) {
+                worst = Some((n, c.f1()));
+            }
+        }
+        if let Some((n, f)) = worst {
+            report.push_str(&format!(
+                "  dev sources only: worst {n} F1 {f:.4}; pooled {}\n",
+                prf(&dev_only)
+            ));
+        }
+    }
     let lo_rules = loso(
         data,
         &groups,

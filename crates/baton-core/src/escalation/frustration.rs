@@ -517,6 +517,21 @@ pub fn measure_with_features(
     repeated_demand: bool,
     w: &FrustrationWeights,
 ) -> (Frustration, model::Features) {
+    // Handles, links, `RT`, HTML entities and wrapping quotes say where a message was posted,
+    // not how its writer feels (see `text::strip_artefacts`); a support chat seldom has any.
+    if let Some(clean) = super::text::strip_artefacts(text) {
+        let t = Tokens::new(&clean);
+        return measure_clean(&clean, &t, repeated_demand, w);
+    }
+    measure_clean(text, t, repeated_demand, w)
+}
+
+fn measure_clean(
+    text: &str,
+    t: &Tokens,
+    repeated_demand: bool,
+    w: &FrustrationWeights,
+) -> (Frustration, model::Features) {
     let polarity = sentiment::polarity_scores(text);
     let compound = polarity.compound;
     let mut level = (-compound).max(0.0);

@@ -195,6 +195,74 @@ impl std::hash::Hasher for FnvHasher {
     }
 }
 
+/// Removes what a message carries from the platform it was posted on rather than from its
+/// writer: @handles, links, a retweet's `RT`, HTML entities (`&amp;` is `&`), and quotes
+/// wrapping the whole message (a CSV export's). They say nothing about sentiment, but each
+/// data source writes them its own way (`@user`, `@anonymous`, `http://url_removed`), so a
+/// model trained on them can learn the source instead of the sentiment. `None` when there is
+/// nothing to remove (the usual case in a support chat: no allocation).
+pub fn strip_artefacts(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let quoted = b.len() > 2 && b[0] == b'"' && b[b.len() - 1] == b'"';
+    if !quoted
+        && !b.iter().any(|&c| matches!(c, b'@' | b'&'))
+        && !text.contains("http")
+        && !text.contains("www.")
+        && !text.contains("RT")
+    {
+        return None;
+    }
+    let inner = if quoted { &text[1..text.len() - 1] } else { text };
+    let mut out = String::with_capacity(inner.len());
+    let mut changed = quoted;
+    for chunk in inner.split_whitespace() {
+        let lower = chunk.to_ascii_lowercase();
+        if chunk == "RT"
+            || lower.starts_with("http://")
+            || lower.starts_with("https://")
+            || lower.starts_with("www.")
+        {
+            changed = true;
+            continue;
+        }
+        let mut word = String::with_capacity(chunk.len());
+        let mut rest = chunk;
+        while let Some(c) = rest.chars().next() {
+            if c == '@' && word.chars().last().is_none_or(|p| !p.is_alphanumeric()) {
+                let handle = rest[1..]
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(rest.len(), |e| e + 1);
+                if handle > 1 {
+                    rest = &rest[handle..];
+                    changed = true;
+                    continue;
+                }
+            }
+            if c == '&' {
+                let entity = [("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'")]
+                    .into_iter()
+                    .find(|(e, _)| rest.starts_with(e));
+                if let Some((e, r)) = entity {
+                    word.push_str(r);
+                    rest = &rest[e.len()..];
+                    changed = true;
+                    continue;
+                }
+            }
+            word.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word);
+    }
+    changed.then_some(out)
+}
+
 /// A `HashMap` with [`FnvHasher`].
 pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FnvHasher>>;
 
@@ -269,6 +337,22 @@ pub fn osa_within(a: &str, b: &str, max: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn strips_platform_artefacts() {
+        use super::strip_artefacts;
+        assert_eq!(strip_artefacts("where is my parcel"), None);
+        assert_eq!(strip_artefacts("mail me at a@b.com"), None);
+        assert_eq!(
+            strip_artefacts("RT @some_one: so bad &amp; slow http://x.co/1 #fail").as_deref(),
+            Some(": so bad & slow #fail")
+        );
+        assert_eq!(
+            strip_artefacts("\"@user I waited 3 hours\"").as_deref(),
+            Some("I waited 3 hours")
+        );
+        assert_eq!(strip_artefacts("@ home").as_deref(), None);
+    }
+
     use super::*;
 
     fn words(t: &str) -> Vec<String> {

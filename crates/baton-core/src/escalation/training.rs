@@ -140,6 +140,9 @@ fn row(text: &str, y: bool, cfg: &FeatureConfig) -> (Row, f64) {
         model_weight: 0.0,
         ..FrustrationWeights::default()
     };
+    // As in `frustration::measure_with_features`: platform artefacts are removed first.
+    let clean = super::text::strip_artefacts(text);
+    let text = clean.as_deref().unwrap_or(text);
     let t = Tokens::new(text);
     let fr = frustration::measure(text, &t, false, &rules_only);
     let p = sentiment::polarity_scores(text);
