@@ -104,9 +104,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         support_weight: env("BATON_SUPPORT_WEIGHT").unwrap_or(training::RECIPE.support_weight),
         ..training::RECIPE
     };
+    let recipe = Recipe {
+        features: baton_core::escalation::model::FeatureConfig {
+            char_max: env("BATON_CHAR_MAX").map_or(recipe.features.char_max, |e| e as usize),
+            bigrams: env("BATON_BIGRAMS").map_or(recipe.features.bigrams, |e| e > 0.0),
+            ..recipe.features
+        },
+        ..recipe
+    };
     let cfg = recipe.features;
-    let rows: Vec<Row> = training::rows(&examples, &cfg);
-    let support_rows: Vec<Row> = training::support_rows(&support_examples, &cfg);
+    let mut rows: Vec<Row> = training::rows(&examples, &cfg);
+    let mut support_rows: Vec<Row> = training::support_rows(&support_examples, &cfg);
+    // BATON_DROP_DENSE=NAME,NAME: zero those dense features everywhere (ablations).
+    if let Ok(drop) = std::env::var("BATON_DROP_DENSE") {
+        let names = baton_core::escalation::model::DENSE_NAMES;
+        for d in drop.split(',') {
+            let i = names.iter().position(|n| *n == d).ok_or("unknown dense feature")?;
+            for r in rows.iter_mut().chain(support_rows.iter_mut()) {
+                r.f.dense[i] = 0.0;
+            }
+        }
+    }
+    let src_path = args
+        .get(3)
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| input.trim_end_matches(".tsv").to_string() + ".sources.tsv");
+    let mut sources =
+        eval::attach_sources(&examples[..dev_len], &std::fs::read_to_string(&src_path)?)?;
+    sources.extend(extra_sources);
+    let (names, groups) = training::group_ids(&sources);
+    if env("BATON_BALANCE").is_some_and(|b| b > 0.0) {
+        training::balance_sources(&mut rows, &groups);
+    }
     let calm = support_rows
         .iter()
         .filter(|r| r.source == Source::Support { train: true })
@@ -132,16 +162,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 0. The figure that decides: nested leave-one-source-out.
-    let src_path = args
-        .get(3)
-        .filter(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| input.trim_end_matches(".tsv").to_string() + ".sources.tsv");
-    let mut sources =
-        eval::attach_sources(&examples[..dev_len], &std::fs::read_to_string(&src_path)?)?;
-    sources.extend(extra_sources);
-    let (names, groups) = training::group_ids(&sources);
-    let lo = loso(
+    // BATON_OBJECTIVE=mean|worst: choose the settings by the sources' mean or lowest F1
+    // instead of the shipped objective (experiments).
+    let objective = match std::env::var("BATON_OBJECTIVE").as_deref() {
+        Ok("mean") => training::Objective::MeanSource,
+        Ok("worst") => training::Objective::WorstSource,
+        Ok("pooled") => training::Objective::Pooled,
+        _ => training::OBJECTIVE,
+    };
+    let lo = training::loso_by(
         data,
         &groups,
         &names,
@@ -149,6 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         MAX_SUPPORT_FALSE_ALARMS,
         SEED,
         &recipe,
+        objective,
     );
     report.push_str(
         "nested leave-one-source-out (model trained, blend weight and threshold chosen on out-of-source scores of the other sources only; the figure that decides):\n",

@@ -204,7 +204,9 @@ impl std::hash::Hasher for FnvHasher {
 pub fn strip_artefacts(text: &str) -> Option<String> {
     let b = text.as_bytes();
     let quoted = b.len() > 2 && b[0] == b'"' && b[b.len() - 1] == b'"';
+    let escaped = text.contains('\\') || text.contains("\"\"");
     if !quoted
+        && !escaped
         && !b.iter().any(|&c| matches!(c, b'@' | b'&'))
         && !text.contains("http")
         && !text.contains("www.")
@@ -212,9 +214,14 @@ pub fn strip_artefacts(text: &str) -> Option<String> {
     {
         return None;
     }
+    let unescaped = escaped.then(|| unescape(text)).filter(|u| u != text);
+    let escaped = unescaped.is_some();
+    let text = unescaped.as_deref().unwrap_or(text);
+    let b = text.as_bytes();
+    let quoted = b.len() > 2 && b[0] == b'"' && b[b.len() - 1] == b'"';
     let inner = if quoted { &text[1..text.len() - 1] } else { text };
     let mut out = String::with_capacity(inner.len());
-    let mut changed = quoted;
+    let mut changed = quoted || escaped;
     for chunk in inner.split_whitespace() {
         let lower = chunk.to_ascii_lowercase();
         if chunk == "RT"
@@ -261,6 +268,34 @@ pub fn strip_artefacts(text: &str) -> Option<String> {
         out.push_str(&word);
     }
     changed.then_some(out)
+}
+
+/// Undoes an export's escaping: JSON-style `\uXXXX` (`can\u2019t` is `can’t`), `\"`, and
+/// CSV's doubled quotes (`""` is `"`).
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(hex) = rest.strip_prefix("\\u").and_then(|r| r.get(..4)) {
+            if let Some(ch) = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) {
+                out.push(ch);
+                rest = &rest[6..];
+                continue;
+            }
+        }
+        if rest.starts_with("\\\"") {
+            rest = &rest[1..];
+            continue;
+        }
+        if c == '"' {
+            out.push('"');
+            rest = rest.trim_start_matches('"');
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// A `HashMap` with [`FnvHasher`].
@@ -351,6 +386,10 @@ mod tests {
             Some("I waited 3 hours")
         );
         assert_eq!(strip_artefacts("@ home").as_deref(), None);
+        assert_eq!(
+            strip_artefacts("I can\\u2019t \"\"stop\"\"").as_deref(),
+            Some("I can\u{2019}t \"stop\"")
+        );
     }
 
     use super::*;

@@ -15,6 +15,7 @@ fn toy_row(y: bool, words: usize, compound: f64) -> Row {
         y,
         source: Source::Dev,
         grievance: false,
+        weight: 1.0,
     }
 }
 
