@@ -170,13 +170,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok("pooled") => training::Objective::Pooled,
         _ => training::OBJECTIVE,
     };
+    // BATON_LOSO_SEED: another seed for the LOSO runs (to see the spread; the report and the
+    // tests use SEED).
+    let loso_seed = env("BATON_LOSO_SEED").map_or(SEED, |s| s as u64);
     let lo = training::loso_by(
         data,
         &groups,
         &names,
         &MODEL_WEIGHTS,
         MAX_SUPPORT_FALSE_ALARMS,
-        SEED,
+        loso_seed,
         &recipe,
         objective,
     );
