@@ -105,6 +105,17 @@ fn dev_file(name: &str) -> Option<Vec<eval::Example>> {
     }
 }
 
+/// The hand-written support-chat messages (`training/frustration-handwritten.tsv`), which
+/// `scripts/train-frustration.sh` adds to the dev rows as a source of their own.
+fn frustration_handwritten() -> Vec<eval::Example> {
+    let h = eval::parse_tsv(include_str!(
+        "../../../training/frustration-handwritten.tsv"
+    ))
+    .expect("the hand-written frustration file parses");
+    assert!(h.len() > 350);
+    h
+}
+
 /// The nested CV of the shipped recipe on the dev files, computed once for both tests below.
 struct DevCv {
     dev: Vec<eval::Example>,
@@ -116,7 +127,9 @@ static DEV_CV: std::sync::LazyLock<Option<DevCv>> = std::sync::LazyLock::new(|| 
     let dev = dev_file("frustration-dev.tsv")?;
     let support = dev_file("human-request-dev.tsv")?;
     let cfg = RECIPE.features;
-    let dev_rows = rows(&dev, &cfg);
+    let mut all = dev.clone();
+    all.extend(frustration_handwritten());
+    let dev_rows = rows(&all, &cfg);
     let support_rows = support_rows(&support, &cfg);
     let d: Vec<&Row> = dev_rows.iter().collect();
     let s: Vec<&Row> = support_rows.iter().collect();
@@ -366,9 +379,13 @@ fn frustration_loso_on_dev() {
     ) else {
         return;
     };
-    let Some(src) = dev_sources("frustration-dev.sources.tsv", &dev) else {
+    let Some(mut src) = dev_sources("frustration-dev.sources.tsv", &dev) else {
         return;
     };
+    let mut dev = dev;
+    let handwritten = frustration_handwritten();
+    src.extend(std::iter::repeat_n("handwritten".to_string(), handwritten.len()));
+    dev.extend(handwritten);
     let cfg = RECIPE.features;
     let dev_rows = rows(&dev, &cfg);
     let support_rows = support_rows(&support, &cfg);
