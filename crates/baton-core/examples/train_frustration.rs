@@ -119,7 +119,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(drop) = std::env::var("BATON_DROP_DENSE") {
         let names = baton_core::escalation::model::DENSE_NAMES;
         for d in drop.split(',') {
-            let i = names.iter().position(|n| *n == d).ok_or("unknown dense feature")?;
+            let i = names
+                .iter()
+                .position(|n| *n == d)
+                .ok_or("unknown dense feature")?;
             for r in rows.iter_mut().chain(support_rows.iter_mut()) {
                 r.f.dense[i] = 0.0;
             }

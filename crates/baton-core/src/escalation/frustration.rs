@@ -519,9 +519,14 @@ pub fn measure_with_features(
 ) -> (Frustration, model::Features) {
     // Handles, links, `RT`, HTML entities and wrapping quotes say where a message was posted,
     // not how its writer feels (see `text::strip_artefacts`); a support chat seldom has any.
+    // The features returned (for the human-request model, trained on them) stay those of the
+    // message as written: that model was chosen on them, and the artefacts do not bias it
+    // towards a source's sentiment labels. So a message with artefacts is measured twice.
     if let Some(clean) = super::text::strip_artefacts(text) {
-        let t = Tokens::new(&clean);
-        return measure_clean(&clean, &t, repeated_demand, w);
+        let t_clean = Tokens::new(&clean);
+        let (fr, _) = measure_clean(&clean, &t_clean, repeated_demand, w);
+        let (_, features) = measure_clean(text, t, repeated_demand, w);
+        return (fr, features);
     }
     measure_clean(text, t, repeated_demand, w)
 }

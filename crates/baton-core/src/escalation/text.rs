@@ -219,7 +219,11 @@ pub fn strip_artefacts(text: &str) -> Option<String> {
     let text = unescaped.as_deref().unwrap_or(text);
     let b = text.as_bytes();
     let quoted = b.len() > 2 && b[0] == b'"' && b[b.len() - 1] == b'"';
-    let inner = if quoted { &text[1..text.len() - 1] } else { text };
+    let inner = if quoted {
+        &text[1..text.len() - 1]
+    } else {
+        text
+    };
     let mut out = String::with_capacity(inner.len());
     let mut changed = quoted || escaped;
     for chunk in inner.split_whitespace() {
@@ -246,9 +250,15 @@ pub fn strip_artefacts(text: &str) -> Option<String> {
                 }
             }
             if c == '&' {
-                let entity = [("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'")]
-                    .into_iter()
-                    .find(|(e, _)| rest.starts_with(e));
+                let entity = [
+                    ("&amp;", "&"),
+                    ("&lt;", "<"),
+                    ("&gt;", ">"),
+                    ("&quot;", "\""),
+                    ("&#39;", "'"),
+                ]
+                .into_iter()
+                .find(|(e, _)| rest.starts_with(e));
                 if let Some((e, r)) = entity {
                     word.push_str(r);
                     rest = &rest[e.len()..];
@@ -276,12 +286,12 @@ fn unescape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if let Some(hex) = rest.strip_prefix("\\u").and_then(|r| r.get(..4)) {
-            if let Some(ch) = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) {
-                out.push(ch);
-                rest = &rest[6..];
-                continue;
-            }
+        if let Some(hex) = rest.strip_prefix("\\u").and_then(|r| r.get(..4))
+            && let Some(ch) = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
+        {
+            out.push(ch);
+            rest = &rest[6..];
+            continue;
         }
         if rest.starts_with("\\\"") {
             rest = &rest[1..];

@@ -180,7 +180,14 @@ pub fn balance_sources(rows: &mut [Row], groups: &[usize]) {
     for &g in &ids {
         for y in [false, true] {
             let n = count(Some(g), y);
-            w.push(((g, y), if n > 0.0 { count(None, y) / (s * n) } else { 1.0 }));
+            w.push((
+                (g, y),
+                if n > 0.0 {
+                    count(None, y) / (s * n)
+                } else {
+                    1.0
+                },
+            ));
         }
     }
     for (r, g) in rows.iter_mut().zip(groups) {

@@ -384,7 +384,10 @@ fn frustration_loso_on_dev() {
     };
     let mut dev = dev;
     let handwritten = frustration_handwritten();
-    src.extend(std::iter::repeat_n("handwritten".to_string(), handwritten.len()));
+    src.extend(std::iter::repeat_n(
+        "handwritten".to_string(),
+        handwritten.len(),
+    ));
     dev.extend(handwritten);
     let cfg = RECIPE.features;
     let dev_rows = rows(&dev, &cfg);
