@@ -1,8 +1,12 @@
 //! Trains the linear frustration model on the dev files, reports cross-validation, and writes
 //! the weights. Deterministic: fixed seeds, fixed epoch count, no threads.
 //!
-//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv [FRUSTRATION-DEV.sources.tsv] [--loso-only]`
-//! (see `scripts/train-frustration.sh`). Train on the dev files only.
+//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv [FRUSTRATION-DEV.sources.tsv] [--loso-only] [--extra PATH NAME]...`
+//! (see `scripts/train-frustration.sh`). Trains on the dev files and on the `--extra` files
+//! (the script adds the hand-written support-chat set, held out as a source of its own).
+//! Experiment switches (environment): `BATON_L2`, `BATON_EPOCHS`, `BATON_SUPPORT_WEIGHT`,
+//! `BATON_CHAR_MAX`, `BATON_BIGRAMS`, `BATON_DROP_DENSE`, `BATON_BALANCE`, `BATON_OBJECTIVE`,
+//! `BATON_LOSO_SEED` (BENCHMARKS.md, "Frustration", records what they gave).
 //!
 //! The human-request dev file supplies the support traffic: its label-0 rows are ordinary
 //! support requests ("how do I reset my password"). All of them make up the false-alarm set;

@@ -473,7 +473,8 @@ pub fn has_negative_evidence(f: &model::Features) -> bool {
 
 /// The level of a message from the model probability `p` and the rule level: the blend
 /// `w·p + (1 − w)·rule_level`, where a message without negative sentiment or any cue
-/// (`evidence` false) is capped at [`UNGATED_CAP`] if it is shorter than [`GATE_WORDS`] ("menu" or "hello" must not offer a person because of a hashed n-gram),
+/// (`evidence` false) is capped at [`UNGATED_CAP`] if it is shorter than [`GATE_WORDS`] ("menu",
+/// "hello" or "where is my parcel" must not offer a person because of a hashed n-gram),
 /// and raised to `floor` (see [`floor`]). Shared by [`measure`] and the training code.
 pub fn blend(
     evidence: bool,
