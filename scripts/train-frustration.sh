@@ -2,9 +2,12 @@
 # Retrains the linear frustration model shipped in crates/baton-core/data/frustration_model.tsv.
 # Deterministic (fixed seeds, single thread): running it twice gives the same file.
 #
-# Trains on the DEV files only (crates/baton-core/src/escalation/training.rs): the frustration
-# dev file, plus the ordinary support requests (label-0 rows) of the human-request dev file as
-# the support-traffic false-alarm set; the calm ones are also training negatives. It prints, and
+# Trains on the DEV files (crates/baton-core/src/escalation/training.rs): the frustration
+# dev file, the hand-written support-chat messages of
+# crates/baton-core/training/frustration-handwritten.tsv (written for this repository, no dev
+# text; trained on and held out as a source of their own, `handwritten`), plus the ordinary
+# support requests (label-0 rows) of the human-request dev file as the support-traffic
+# false-alarm set; the calm ones are also training negatives. It prints, and
 # records in the header of the weights file:
 #   1. the honest figure: nested 5-fold cross-validation, where in each outer fold the blend
 #      weight and the threshold are chosen by an inner 5-fold CV of the training part only
@@ -25,4 +28,5 @@ set -eu
 cd "$(dirname "$0")/.."
 DEV="${1:-../shared/eval/frustration-dev.tsv}"
 SUPPORT="${2:-../shared/eval/human-request-dev.tsv}"
-cargo run --quiet -p baton-core --example train_frustration -- "$DEV" "$SUPPORT" crates/baton-core/data/frustration_model.tsv
+cargo run --quiet -p baton-core --example train_frustration -- "$DEV" "$SUPPORT" crates/baton-core/data/frustration_model.tsv \
+    --extra crates/baton-core/training/frustration-handwritten.tsv handwritten

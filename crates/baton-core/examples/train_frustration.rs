@@ -1,8 +1,12 @@
 //! Trains the linear frustration model on the dev files, reports cross-validation, and writes
 //! the weights. Deterministic: fixed seeds, fixed epoch count, no threads.
 //!
-//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv [FRUSTRATION-DEV.sources.tsv] [--loso-only]`
-//! (see `scripts/train-frustration.sh`). Train on the dev files only.
+//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv [FRUSTRATION-DEV.sources.tsv] [--loso-only] [--extra PATH NAME]...`
+//! (see `scripts/train-frustration.sh`). Trains on the dev files and on the `--extra` files
+//! (the script adds the hand-written support-chat set, held out as a source of its own).
+//! Experiment switches (environment): `BATON_L2`, `BATON_EPOCHS`, `BATON_SUPPORT_WEIGHT`,
+//! `BATON_CHAR_MAX`, `BATON_BIGRAMS`, `BATON_DROP_DENSE`, `BATON_BALANCE`, `BATON_OBJECTIVE`,
+//! `BATON_LOSO_SEED` (BENCHMARKS.md, "Frustration", records what they gave).
 //!
 //! The human-request dev file supplies the support traffic: its label-0 rows are ordinary
 //! support requests ("how do I reset my password"). All of them make up the false-alarm set;
@@ -69,14 +73,31 @@ fn describe(r: &CvReport) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--extra PATH NAME`: more labelled messages, trained on and held out as a source `NAME`
+    // of their own (the hand-written support-chat set, see scripts/train-frustration.sh).
+    let mut extra: Vec<(String, String)> = Vec::new();
+    while let Some(i) = args.iter().position(|a| a == "--extra") {
+        let (Some(path), Some(name)) = (args.get(i + 1).cloned(), args.get(i + 2).cloned()) else {
+            return Err("--extra needs PATH and NAME".into());
+        };
+        extra.push((path, name));
+        args.drain(i..i + 3);
+    }
     let (Some(input), Some(support), Some(output)) = (args.first(), args.get(1), args.get(2))
     else {
         return Err(
             "usage: train_frustration FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv".into(),
         );
     };
-    let examples = eval::parse_tsv(&std::fs::read_to_string(input)?)?;
+    let mut examples = eval::parse_tsv(&std::fs::read_to_string(input)?)?;
+    let dev_len = examples.len();
+    let mut extra_sources = Vec::new();
+    for (path, name) in &extra {
+        let more = eval::parse_tsv(&std::fs::read_to_string(path)?)?;
+        extra_sources.extend(std::iter::repeat_n(name.clone(), more.len()));
+        examples.extend(more);
+    }
     let support_examples = eval::parse_tsv(&std::fs::read_to_string(support)?)?;
     // The shipped recipe; BATON_L2 / BATON_EPOCHS / BATON_SUPPORT_WEIGHT override it for
     // experiments (the weights file records the recipe it was trained with).
@@ -87,9 +108,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         support_weight: env("BATON_SUPPORT_WEIGHT").unwrap_or(training::RECIPE.support_weight),
         ..training::RECIPE
     };
+    let recipe = Recipe {
+        features: baton_core::escalation::model::FeatureConfig {
+            char_max: env("BATON_CHAR_MAX").map_or(recipe.features.char_max, |e| e as usize),
+            bigrams: env("BATON_BIGRAMS").map_or(recipe.features.bigrams, |e| e > 0.0),
+            ..recipe.features
+        },
+        ..recipe
+    };
     let cfg = recipe.features;
-    let rows: Vec<Row> = training::rows(&examples, &cfg);
-    let support_rows: Vec<Row> = training::support_rows(&support_examples, &cfg);
+    let mut rows: Vec<Row> = training::rows(&examples, &cfg);
+    let mut support_rows: Vec<Row> = training::support_rows(&support_examples, &cfg);
+    // BATON_DROP_DENSE=NAME,NAME: zero those dense features everywhere (ablations).
+    if let Ok(drop) = std::env::var("BATON_DROP_DENSE") {
+        let names = baton_core::escalation::model::DENSE_NAMES;
+        for d in drop.split(',') {
+            let i = names
+                .iter()
+                .position(|n| *n == d)
+                .ok_or("unknown dense feature")?;
+            for r in rows.iter_mut().chain(support_rows.iter_mut()) {
+                r.f.dense[i] = 0.0;
+            }
+        }
+    }
+    let src_path = args
+        .get(3)
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| input.trim_end_matches(".tsv").to_string() + ".sources.tsv");
+    let mut sources =
+        eval::attach_sources(&examples[..dev_len], &std::fs::read_to_string(&src_path)?)?;
+    sources.extend(extra_sources);
+    let (names, groups) = training::group_ids(&sources);
+    if env("BATON_BALANCE").is_some_and(|b| b > 0.0) {
+        training::balance_sources(&mut rows, &groups);
+    }
     let calm = support_rows
         .iter()
         .filter(|r| r.source == Source::Support { train: true })
@@ -103,7 +157,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
     let mut report = format!(
         "trained on {} ({} rows) and the support requests of {} ({} label-0 rows, {calm} calm ones used as negatives)\n{:?}\nseed {SEED}, support false-alarm cap {MAX_SUPPORT_FALSE_ALARMS}\n",
-        name(input),
+        name(input)
+            + &extra
+                .iter()
+                .map(|(p, n)| format!(" + {} (source {n})", name(p)))
+                .collect::<String>(),
         rows.len(),
         name(support),
         support_rows.len(),
@@ -111,21 +169,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 0. The figure that decides: nested leave-one-source-out.
-    let src_path = args
-        .get(3)
-        .filter(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| input.trim_end_matches(".tsv").to_string() + ".sources.tsv");
-    let sources = eval::attach_sources(&examples, &std::fs::read_to_string(&src_path)?)?;
-    let (names, groups) = training::group_ids(&sources);
-    let lo = loso(
+    // BATON_OBJECTIVE=mean|worst: choose the settings by the sources' mean or lowest F1
+    // instead of the shipped objective (experiments).
+    let objective = match std::env::var("BATON_OBJECTIVE").as_deref() {
+        Ok("mean") => training::Objective::MeanSource,
+        Ok("worst") => training::Objective::WorstSource,
+        Ok("pooled") => training::Objective::Pooled,
+        _ => training::OBJECTIVE,
+    };
+    // BATON_LOSO_SEED: another seed for the LOSO runs (to see the spread; the report and the
+    // tests use SEED).
+    let loso_seed = env("BATON_LOSO_SEED").map_or(SEED, |s| s as u64);
+    let lo = training::loso_by(
         data,
         &groups,
         &names,
         &MODEL_WEIGHTS,
         MAX_SUPPORT_FALSE_ALARMS,
-        SEED,
+        loso_seed,
         &recipe,
+        objective,
     );
     report.push_str(
         "nested leave-one-source-out (model trained, blend weight and threshold chosen on out-of-source scores of the other sources only; the figure that decides):\n",
@@ -150,6 +213,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prf(&lo.pooled),
         fa(&lo.support)
     ));
+    if !extra.is_empty() {
+        let is_extra = |n: &str| extra.iter().any(|(_, e)| e == n);
+        let mut dev_only = Counts::default();
+        let mut worst: Option<(&str, f64)> = None;
+        for (n, _, c) in lo.per_source.iter().filter(|(n, _, _)| !is_extra(n)) {
+            dev_only.add(*c);
+            if worst.is_none_or(|(_, f)| c.f1() < f) {
+                worst = Some((n, c.f1()));
+            }
+        }
+        if let Some((n, f)) = worst {
+            report.push_str(&format!(
+                "  dev sources only: worst {n} F1 {f:.4}; pooled {}\n",
+                prf(&dev_only)
+            ));
+        }
+    }
     let lo_rules = loso(
         data,
         &groups,

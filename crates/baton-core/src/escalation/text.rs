@@ -195,6 +195,119 @@ impl std::hash::Hasher for FnvHasher {
     }
 }
 
+/// Removes what a message carries from the platform it was posted on rather than from its
+/// writer: @handles, links, a retweet's `RT`, HTML entities (`&amp;` is `&`), and quotes
+/// wrapping the whole message (a CSV export's). They say nothing about sentiment, but each
+/// data source writes them its own way (`@user`, `@anonymous`, `http://url_removed`), so a
+/// model trained on them can learn the source instead of the sentiment. `None` when there is
+/// nothing to remove (the usual case in a support chat: no allocation).
+pub fn strip_artefacts(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let quoted = b.len() > 2 && b[0] == b'"' && b[b.len() - 1] == b'"';
+    let escaped = text.contains('\\') || text.contains("\"\"");
+    if !quoted
+        && !escaped
+        && !b.iter().any(|&c| matches!(c, b'@' | b'&'))
+        && !text.contains("http")
+        && !text.contains("www.")
+        && !text.contains("RT")
+    {
+        return None;
+    }
+    let unescaped = escaped.then(|| unescape(text)).filter(|u| u != text);
+    let escaped = unescaped.is_some();
+    let text = unescaped.as_deref().unwrap_or(text);
+    let b = text.as_bytes();
+    let quoted = b.len() > 2 && b[0] == b'"' && b[b.len() - 1] == b'"';
+    let inner = if quoted {
+        &text[1..text.len() - 1]
+    } else {
+        text
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut changed = quoted || escaped;
+    for chunk in inner.split_whitespace() {
+        let lower = chunk.to_ascii_lowercase();
+        if chunk == "RT"
+            || lower.starts_with("http://")
+            || lower.starts_with("https://")
+            || lower.starts_with("www.")
+        {
+            changed = true;
+            continue;
+        }
+        let mut word = String::with_capacity(chunk.len());
+        let mut rest = chunk;
+        while let Some(c) = rest.chars().next() {
+            if c == '@' && word.chars().last().is_none_or(|p| !p.is_alphanumeric()) {
+                let handle = rest[1..]
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(rest.len(), |e| e + 1);
+                if handle > 1 {
+                    rest = &rest[handle..];
+                    changed = true;
+                    continue;
+                }
+            }
+            if c == '&' {
+                let entity = [
+                    ("&amp;", "&"),
+                    ("&lt;", "<"),
+                    ("&gt;", ">"),
+                    ("&quot;", "\""),
+                    ("&#39;", "'"),
+                ]
+                .into_iter()
+                .find(|(e, _)| rest.starts_with(e));
+                if let Some((e, r)) = entity {
+                    word.push_str(r);
+                    rest = &rest[e.len()..];
+                    changed = true;
+                    continue;
+                }
+            }
+            word.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word);
+    }
+    changed.then_some(out)
+}
+
+/// Undoes an export's escaping: JSON-style `\uXXXX` (`can\u2019t` is `can’t`), `\"`, and
+/// CSV's doubled quotes (`""` is `"`).
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(hex) = rest.strip_prefix("\\u").and_then(|r| r.get(..4))
+            && let Some(ch) = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
+        {
+            out.push(ch);
+            rest = &rest[6..];
+            continue;
+        }
+        if rest.starts_with("\\\"") {
+            rest = &rest[1..];
+            continue;
+        }
+        if c == '"' {
+            out.push('"');
+            rest = rest.trim_start_matches('"');
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// A `HashMap` with [`FnvHasher`].
 pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FnvHasher>>;
 
@@ -269,6 +382,26 @@ pub fn osa_within(a: &str, b: &str, max: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn strips_platform_artefacts() {
+        use super::strip_artefacts;
+        assert_eq!(strip_artefacts("where is my parcel"), None);
+        assert_eq!(strip_artefacts("mail me at a@b.com"), None);
+        assert_eq!(
+            strip_artefacts("RT @some_one: so bad &amp; slow http://x.co/1 #fail").as_deref(),
+            Some(": so bad & slow #fail")
+        );
+        assert_eq!(
+            strip_artefacts("\"@user I waited 3 hours\"").as_deref(),
+            Some("I waited 3 hours")
+        );
+        assert_eq!(strip_artefacts("@ home").as_deref(), None);
+        assert_eq!(
+            strip_artefacts("I can\\u2019t \"\"stop\"\"").as_deref(),
+            Some("I can\u{2019}t \"stop\"")
+        );
+    }
+
     use super::*;
 
     fn words(t: &str) -> Vec<String> {

@@ -104,6 +104,9 @@ pub struct Row {
     pub source: Source,
     /// Whether it tells of a service failure (see [`frustration::floor`]).
     pub grievance: bool,
+    /// Multiplies the row's class-balanced training weight (1 unless
+    /// [`balance_sources`] set it).
+    pub weight: f64,
 }
 
 impl Row {
@@ -140,6 +143,9 @@ fn row(text: &str, y: bool, cfg: &FeatureConfig) -> (Row, f64) {
         model_weight: 0.0,
         ..FrustrationWeights::default()
     };
+    // As in `frustration::measure_with_features`: platform artefacts are removed first.
+    let clean = super::text::strip_artefacts(text);
+    let text = clean.as_deref().unwrap_or(text);
     let t = Tokens::new(text);
     let fr = frustration::measure(text, &t, false, &rules_only);
     let p = sentiment::polarity_scores(text);
@@ -150,8 +156,46 @@ fn row(text: &str, y: bool, cfg: &FeatureConfig) -> (Row, f64) {
         source: Source::Dev,
         grievance: fr.cues.contains(&"grievance")
             || (rules_only.complaint_floor && fr.cues.contains(&"complaint")),
+        weight: 1.0,
     };
     (r, p.compound)
+}
+
+/// Reweights the dev rows so that every source carries the same weight in each class:
+/// a row of source `s` and class `c` gets `n_c / (S · n_{s,c})` (S sources), so each
+/// (source, class) pair weighs `1/S` of its class. Without it, a source with more positives
+/// (review snippets: 25%, a tweet sample: 16%) teaches the model that whatever marks that
+/// source marks frustration. A row's weight depends only on its own source, so it leaks
+/// nothing from a held-out source into training.
+pub fn balance_sources(rows: &mut [Row], groups: &[usize]) {
+    let ids = distinct(groups);
+    let s = ids.len().max(1) as f64;
+    let count = |g: Option<usize>, y: bool| {
+        rows.iter()
+            .zip(groups)
+            .filter(|(r, x)| r.y == y && g.is_none_or(|g| **x == g))
+            .count() as f64
+    };
+    let mut w = Vec::new();
+    for &g in &ids {
+        for y in [false, true] {
+            let n = count(Some(g), y);
+            w.push((
+                (g, y),
+                if n > 0.0 {
+                    count(None, y) / (s * n)
+                } else {
+                    1.0
+                },
+            ));
+        }
+    }
+    for (r, g) in rows.iter_mut().zip(groups) {
+        r.weight = w
+            .iter()
+            .find(|(k, _)| *k == (*g, r.y))
+            .map_or(1.0, |(_, v)| *v);
+    }
 }
 
 /// Computes the features of every example (a message is scored as a lone customer turn).
@@ -201,8 +245,8 @@ pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
     let weights: Vec<f64> = rows
         .iter()
         .map(|r| match (r.source, r.y) {
-            (Source::Dev, true) => w_pos,
-            (Source::Dev, false) => w_neg,
+            (Source::Dev, true) => w_pos * r.weight,
+            (Source::Dev, false) => w_neg * r.weight,
             _ => w_neg * recipe.support_weight,
         })
         .collect();
@@ -553,6 +597,91 @@ pub fn choose(
     best
 }
 
+/// What the blend weight and threshold are chosen to maximise on out-of-source scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objective {
+    /// F1 of all the rows pooled (the larger sources weigh most).
+    Pooled,
+    /// The mean of the sources' F1 (each source weighs the same).
+    MeanSource,
+    /// The lowest of the sources' F1 (a setting that holds on every source).
+    WorstSource,
+}
+
+/// The objective of the shipped choice (see [`Objective`]).
+pub const OBJECTIVE: Objective = Objective::Pooled;
+
+/// [`choose`] with another [`Objective`]; `groups[i]` is the source of dev row `i` (needed
+/// unless the objective is [`Objective::Pooled`]).
+pub fn choose_by(
+    data: Data<'_>,
+    probs: &[f64],
+    support_probs: &[f64],
+    weights: &[f64],
+    max_support_fa: f64,
+    groups: &[usize],
+    objective: Objective,
+) -> Settings {
+    if objective == Objective::Pooled {
+        return choose(data, probs, support_probs, weights, max_support_fa);
+    }
+    let ids = distinct(groups);
+    let mut best = None;
+    let mut best_value = -1.0;
+    for &wm in weights {
+        let s_scores: Vec<(f64, bool)> = data
+            .support
+            .iter()
+            .zip(support_probs)
+            .map(|(r, p)| (level(r, *p, wm), false))
+            .collect();
+        let by_source: Vec<Vec<(f64, bool)>> = ids
+            .iter()
+            .map(|g| {
+                data.dev
+                    .iter()
+                    .zip(probs)
+                    .zip(groups)
+                    .filter(|(_, x)| *x == g)
+                    .map(|((r, p), _)| (level(r, *p, wm), r.y))
+                    .collect()
+            })
+            .collect();
+        for t in (5..95)
+            .map(|t| f64::from(t) / 100.0)
+            .filter(|t| *t > frustration::UNGATED_CAP)
+        {
+            let s = Counts::at(&s_scores, t);
+            if s.false_alarm_rate() > max_support_fa {
+                continue;
+            }
+            let mut pooled = Counts::default();
+            let f1s: Vec<f64> = by_source
+                .iter()
+                .map(|sc| {
+                    let c = Counts::at(sc, t);
+                    pooled.add(c);
+                    c.f1()
+                })
+                .collect();
+            let value = match objective {
+                Objective::MeanSource => f1s.iter().sum::<f64>() / f1s.len().max(1) as f64,
+                _ => f1s.iter().copied().fold(f64::INFINITY, f64::min),
+            };
+            if value > best_value {
+                best_value = value;
+                best = Some(Settings {
+                    model_weight: wm,
+                    threshold: t,
+                    counts: pooled,
+                    support: s,
+                });
+            }
+        }
+    }
+    best.unwrap_or_else(|| choose(data, probs, support_probs, weights, max_support_fa))
+}
+
 /// Result of [`nested_cv`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct CvReport {
@@ -713,6 +842,30 @@ pub fn loso(
     seed: u64,
     recipe: &Recipe,
 ) -> LosoReport {
+    loso_by(
+        data,
+        groups,
+        names,
+        weights,
+        max_support_fa,
+        seed,
+        recipe,
+        OBJECTIVE,
+    )
+}
+
+/// [`loso`] with the settings chosen by another [`Objective`].
+#[allow(clippy::too_many_arguments)]
+pub fn loso_by(
+    data: Data<'_>,
+    groups: &[usize],
+    names: &[String],
+    weights: &[f64],
+    max_support_fa: f64,
+    seed: u64,
+    recipe: &Recipe,
+    objective: Objective,
+) -> LosoReport {
     let ids = distinct(groups);
     let k = ids.len();
     let s_order = shuffled(data.support.len(), seed ^ 0x5eed);
@@ -737,7 +890,15 @@ pub fn loso(
         };
         let inner_seed = seed.wrapping_mul(31).wrapping_add(100 * (j as u64 + 1));
         let (oof, s_oof) = group_oof(inner_data, &train_groups, inner_seed, recipe);
-        let s = choose(inner_data, &oof, &s_oof, weights, max_support_fa);
+        let s = choose_by(
+            inner_data,
+            &oof,
+            &s_oof,
+            weights,
+            max_support_fa,
+            &train_groups,
+            objective,
+        );
         let mut all_train = train_dev.clone();
         all_train.extend(train_sup.iter().copied());
         let m = train(&all_train, inner_seed, recipe);
@@ -802,6 +963,7 @@ pub fn request_rows(examples: &[Example]) -> Vec<RequestRow> {
                     y: e.label,
                     source: Source::Dev,
                     grievance: false,
+                    weight: 1.0,
                 },
                 rule: h.detected,
                 open: super::request_model::open_to_model(&h, about_bot, t.len()),

@@ -15,6 +15,7 @@ fn toy_row(y: bool, words: usize, compound: f64) -> Row {
         y,
         source: Source::Dev,
         grievance: false,
+        weight: 1.0,
     }
 }
 
@@ -104,6 +105,17 @@ fn dev_file(name: &str) -> Option<Vec<eval::Example>> {
     }
 }
 
+/// The hand-written support-chat messages (`training/frustration-handwritten.tsv`), which
+/// `scripts/train-frustration.sh` adds to the dev rows as a source of their own.
+fn frustration_handwritten() -> Vec<eval::Example> {
+    let h = eval::parse_tsv(include_str!(
+        "../../../training/frustration-handwritten.tsv"
+    ))
+    .expect("the hand-written frustration file parses");
+    assert!(h.len() > 350);
+    h
+}
+
 /// The nested CV of the shipped recipe on the dev files, computed once for both tests below.
 struct DevCv {
     dev: Vec<eval::Example>,
@@ -115,7 +127,9 @@ static DEV_CV: std::sync::LazyLock<Option<DevCv>> = std::sync::LazyLock::new(|| 
     let dev = dev_file("frustration-dev.tsv")?;
     let support = dev_file("human-request-dev.tsv")?;
     let cfg = RECIPE.features;
-    let dev_rows = rows(&dev, &cfg);
+    let mut all = dev.clone();
+    all.extend(frustration_handwritten());
+    let dev_rows = rows(&all, &cfg);
     let support_rows = support_rows(&support, &cfg);
     let d: Vec<&Row> = dev_rows.iter().collect();
     let s: Vec<&Row> = support_rows.iter().collect();
@@ -240,7 +254,13 @@ const NESTED_CV_FLOOR: f64 = 0.795;
 /// threshold came to be chosen by leave-one-source-out (0.60 and 0.36 instead of 0.90 and
 /// 0.50): the shipped detector leans less on a model trained on these very rows, so it
 /// reproduces less of them (in-sample F1 0.9269; an in-sample figure, not a measurement).
-const IN_SAMPLE_FLOOR: f64 = 0.92;
+/// Lowered again from 0.92 to 0.905 (in-sample 0.9119) when the hand-written support-chat set
+/// joined the training rows and messages under 5 words without negative sentiment or a cue
+/// were capped below the threshold (`frustration::GATE_WORDS`, chosen by LOSO for its support
+/// false alarms): short tweets and review snippets the model had memorised are no longer
+/// flagged on the model's word alone. The figures that measure (LOSO, random CV) are checked
+/// in the tests that hold them.
+const IN_SAMPLE_FLOOR: f64 = 0.905;
 /// See [`frustration_support_false_alarms`].
 const SUPPORT_FALSE_ALARM_BOUND: f64 = 0.20;
 
@@ -365,9 +385,16 @@ fn frustration_loso_on_dev() {
     ) else {
         return;
     };
-    let Some(src) = dev_sources("frustration-dev.sources.tsv", &dev) else {
+    let Some(mut src) = dev_sources("frustration-dev.sources.tsv", &dev) else {
         return;
     };
+    let mut dev = dev;
+    let handwritten = frustration_handwritten();
+    src.extend(std::iter::repeat_n(
+        "handwritten".to_string(),
+        handwritten.len(),
+    ));
+    dev.extend(handwritten);
     let cfg = RECIPE.features;
     let dev_rows = rows(&dev, &cfg);
     let support_rows = support_rows(&support, &cfg);
@@ -394,7 +421,8 @@ fn frustration_loso_on_dev() {
         w.f1(),
         l.support.false_alarm_rate()
     );
-    assert!(l.pooled.f1() >= 0.73, "LOSO pooled F1 {:.4}", l.pooled.f1());
+    // Pooled over the dev sources and the hand-written set (recorded: 0.7466).
+    assert!(l.pooled.f1() >= 0.74, "LOSO pooled F1 {:.4}", l.pooled.f1());
     assert!(w.f1() >= 0.545, "LOSO worst-source F1 {:.4}", w.f1());
     assert!(l.support.false_alarm_rate() <= SUPPORT_FALSE_ALARM_BOUND);
     let recorded = format!(
