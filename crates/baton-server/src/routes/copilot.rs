@@ -422,6 +422,7 @@ async fn use_draft(
                 agent: actor.agent().cloned(),
                 external_id: None,
                 bot: None,
+                attachment: None,
             },
         ));
     }
