@@ -160,6 +160,35 @@ async fn attachments_from_both_sides(backend: Backend) {
     assert_eq!(again.status, 201, "{}", again.body);
     assert_eq!(again.body["message"]["attachment"]["filename"], "file.png");
 
+    // A retried upload with the same Idempotency-Key (a file larger than JSON bodies may be)
+    // stores it once.
+    let mut photo = PNG.to_vec();
+    photo.resize(300 * 1024, 0);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let resp = app
+            .client
+            .post(app.url(&format!(
+                "/v1/conversations/{id}/attachments?filename=big.png"
+            )))
+            .bearer_auth(&token)
+            .header(CONTENT_TYPE, "image/png")
+            .header("Idempotency-Key", "photo-1")
+            .body(photo.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        ids.push(
+            body["message"]["attachment"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(ids[0], ids[1]);
+
     // The customer downloads it with their token: the type found at upload, shown inline,
     // sandboxed and never sniffed.
     let (status, headers, bytes) = download(&app, &id, &png_id, &token).await;
@@ -265,7 +294,7 @@ async fn attachments_from_both_sides(backend: Backend) {
             .collect();
         assert_eq!(
             files,
-            ["image/png", "image/png", "application/pdf"],
+            ["image/png", "image/png", "image/png", "application/pdf"],
             "{}",
             transcript.body
         );
