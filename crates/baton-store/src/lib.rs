@@ -372,6 +372,12 @@ pub trait Tx: Send {
     async fn delete_subscription(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool>;
     /// Inserts a transcript entry; its `seq` is assigned and returned.
     async fn insert_message(&mut self, message: &Message) -> StoreResult<i64>;
+    /// How many files a conversation holds and their total size in bytes.
+    async fn attachment_usage(
+        &mut self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<(u64, u64)>;
     /// Stores an attachment's record and bytes (after the message that carries it).
     async fn insert_attachment(&mut self, attachment: &Attachment, bytes: &[u8])
     -> StoreResult<()>;

@@ -875,17 +875,29 @@ pub struct NewAttachment {
 /// transaction: the transcript, the event log and live views see an ordinary message (its text
 /// is the file's name) with an `attachment` reference. The core checks the turn as for any
 /// message (nobody writes to a closed conversation). No escalation detection runs: a file holds
-/// no text the detector reads.
+/// no text the detector reads. A conversation holds at most `max_total` bytes of files
+/// (`409 attachments_full` beyond), so one token cannot fill the database.
 pub async fn post_attachment(
     store: &dyn Store,
     tenant: &TenantId,
     id: &ConversationId,
     file: NewAttachment,
+    max_total: u64,
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<MessageOutcome> {
     let mut tx = store.begin().await?;
     let mut conv = load(tx.as_mut(), tenant, id).await?;
+    let (_, used) = tx.attachment_usage(tenant, id).await?;
+    if used + file.bytes.len() as u64 > max_total {
+        return Err(StoreError::Conflict {
+            code: "attachments_full",
+            message: format!(
+                "this conversation already holds {used} bytes of files; the limit is \
+                 {max_total} bytes per conversation"
+            ),
+        });
+    }
     let attachment_id = baton_core::AttachmentId::with_suffix(&new_suffix());
     let size = file.bytes.len() as u64;
     let record = MessageRecord {

@@ -2213,6 +2213,22 @@ macro_rules! sql_backend {
                 Ok(seq)
             }
 
+            async fn attachment_usage(
+                &mut self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+            ) -> StoreResult<(u64, u64)> {
+                let (count, bytes) = sqlx::query_as::<_, (i64, i64)>(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments \
+                     WHERE tenant = $1 AND conversation = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok((count.max(0) as u64, bytes.max(0) as u64))
+            }
+
             async fn insert_attachment(
                 &mut self,
                 a: &crate::Attachment,

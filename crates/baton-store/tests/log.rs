@@ -1303,6 +1303,7 @@ async fn attachments(db: &TestDatabase) {
                     sha256: "00".repeat(32),
                     bytes,
                 },
+                1 << 20,
                 &Actor::Customer,
                 when,
             )
@@ -1324,6 +1325,33 @@ async fn attachments(db: &TestDatabase) {
     assert_eq!(read, bytes);
     assert_eq!(stored.message, sent.message.id);
     assert_eq!(stored.uploader, Actor::Customer);
+    // A conversation's files are limited in total.
+    let full = service::post_attachment(
+        s,
+        &tenant,
+        &id,
+        service::NewAttachment {
+            role: MessageRole::Customer,
+            filename: "more.pdf".into(),
+            content_type: "application/pdf".into(),
+            sha256: "00".repeat(32),
+            bytes: bytes.clone(),
+        },
+        2 * bytes.len() as u64 - 1,
+        &Actor::Customer,
+        at(25),
+    )
+    .await;
+    assert!(
+        matches!(
+            &full,
+            Err(StoreError::Conflict {
+                code: "attachments_full",
+                ..
+            })
+        ),
+        "{full:?}"
+    );
     let other_tenant = service::create_tenant(s, "Other", "admin@other.example", "h", at(0))
         .await
         .unwrap()

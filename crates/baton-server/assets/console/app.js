@@ -607,6 +607,7 @@ function attachError(status, body, name) {
   }
   if (status === 415) return "“" + name + "” cannot be sent: only images (PNG, JPEG, GIF, WebP) and PDF files can be attached.";
   if (err.code === "empty_file") return "“" + name + "” is empty.";
+  if (err.code === "attachments_full") return "“" + name + "” was not sent: this conversation already holds as many files as it can.";
   return "Could not send “" + name + "”: " + (err.message || "HTTP " + status);
 }
 // Sends a file to the conversation; throws an Error with a message for people.

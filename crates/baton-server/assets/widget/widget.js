@@ -295,6 +295,7 @@
     }
     if (status === 415) return "\u201c" + name + "\u201d can't be sent: only photos (PNG, JPEG, GIF, WebP) and PDF files can be attached.";
     if (err.code === "empty_file") return "\u201c" + name + "\u201d is empty.";
+    if (err.code === "attachments_full") return "\u201c" + name + "\u201d wasn't sent: this chat already holds as many files as it can.";
     if (status === 401 || status === 403 || status === 404) return "This chat has ended on our side. Send a message to start a new one.";
     if (!status || status >= 500) return "We couldn't send \u201c" + name + "\u201d. Check your connection and try again.";
     return "\u201c" + name + "\u201d couldn't be sent: " + (err.message || "HTTP " + status);

@@ -27,6 +27,10 @@ use utoipa_axum::routes;
 /// configuration changes it.
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 
+/// A conversation holds at most this many largest files' worth of attachments (100 MiB with
+/// the default limit).
+pub const FILES_PER_CONVERSATION: u64 = 10;
+
 /// The longest file name kept, in characters.
 const MAX_FILENAME: usize = 200;
 
@@ -111,7 +115,7 @@ pub struct UploadQuery {
         content(("image/png"), ("image/jpeg"), ("image/gif"), ("image/webp"), ("application/pdf"), ("application/octet-stream"))),
     responses((status = 201, body = PostMessageResponse),
         (status = 403, description = "An integration key (attachments come from agents and widget customers)", body = crate::error::ErrorBody),
-        (status = 409, description = "The conversation does not take this message (not the owner, closed)", body = crate::error::ErrorBody),
+        (status = 409, description = "The conversation does not take this message (not the owner), or holds its limit of files (`attachments_full`: ten times `max_attachment_bytes`)", body = crate::error::ErrorBody),
         (status = 413, description = "The file is larger than the limit (`max_attachment_bytes`, 10 MiB by default)", body = crate::error::ErrorBody),
         (status = 415, description = "Not a PNG, JPEG, GIF or WebP image or a PDF, or not what its Content-Type says", body = crate::error::ErrorBody),
         (status = 422, description = "An empty file", body = crate::error::ErrorBody)),
@@ -188,6 +192,7 @@ async fn upload(
             sha256,
             bytes,
         },
+        (state.max_attachment_bytes as u64).saturating_mul(FILES_PER_CONVERSATION),
         &principal.actor(),
         now(),
     )
