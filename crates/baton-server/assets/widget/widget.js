@@ -352,7 +352,7 @@
     if (!known) {
       st.order.push(m.id);
       if (m.role === "bot" || m.role === "agent") {
-        emit("message", { id: m.id, role: m.role, text: m.text });
+        emit("message", { id: m.id, role: m.role, text: m.text, attachment: m.attachment || null });
         if (!st.open && booted) setUnread(unread + 1);
       }
     }
