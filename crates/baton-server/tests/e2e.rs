@@ -2485,6 +2485,14 @@ async fn attachments_from_the_widget_and_the_console() {
     until(&agent, "widget image still shown after a re-render", "const i = document.querySelector('#transcript .msg.customer img.attachment-thumb'); return i && i.naturalWidth === 160").await;
     shot(&customer, "widget-attachments").await.unwrap();
     shot(&agent, "console-attachments").await.unwrap();
+    agent
+        .execute(
+            "document.getElementById('transcript').scrollTop = 1e6; document.getElementById('attach').scrollIntoView({block: 'end'}); return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&agent, "console-attachments-reply").await.unwrap();
     // Nothing else reached the transcript: the photo and the PDF.
     let transcript = app
         .get(
