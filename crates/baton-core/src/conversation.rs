@@ -347,6 +347,24 @@ pub struct MessageRecord {
     pub external_id: Option<String>,
     /// Bot turn metadata.
     pub bot: Option<BotTurn>,
+    /// The file this message carries (its text is then the file's name). Absent from the
+    /// events of messages without one, so their recorded form is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentRef>,
+}
+
+/// A file attached to a message, as the transcript and events name it; the bytes are stored
+/// apart (the store's attachments), fetched by `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// The attachment's id.
+    pub id: crate::AttachmentId,
+    /// The file's name as uploaded (sanitised).
+    pub filename: String,
+    /// Its media type, as found in its content (`image/png`, `application/pdf`, ...).
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// A bot reply held by review mode until an agent approves it.
@@ -1108,6 +1126,7 @@ pub fn decide(
                 agent: None,
                 external_id: None,
                 bot: held.bot.clone(),
+                attachment: None,
             };
             let mut events = vec![EventKind::BotReplyApproved {
                 id: id.clone(),

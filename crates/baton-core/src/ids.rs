@@ -87,6 +87,8 @@ id_type!(/// A queue (team) that conversations wait in.
     QueueId, "queue", "q_");
 id_type!(/// An integration API key (its id, never its secret).
     ApiKeyId, "api key", "key_");
+id_type!(/// A file (image or PDF) attached to a message.
+    AttachmentId, "attachment", "att_");
 
 #[cfg(test)]
 mod tests {

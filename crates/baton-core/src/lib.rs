@@ -17,6 +17,8 @@ pub mod values;
 pub use conversation::{
     Actor, Command, Conversation, ConversationState, EventKind, HandoffSource, TransitionError,
 };
-pub use ids::{AgentId, ApiKeyId, ConversationId, CustomerId, MessageId, QueueId, TenantId};
+pub use ids::{
+    AgentId, ApiKeyId, AttachmentId, ConversationId, CustomerId, MessageId, QueueId, TenantId,
+};
 pub use time::Timestamp;
 pub use values::{AgentStatus, CsatScore, EmailAddress, MessageRole, Priority, Role, ValueError};

@@ -35,7 +35,14 @@ pub async fn build(
         limit: TRANSCRIPT_LIMIT,
         cursor: None,
     };
-    let messages = store.messages(tenant, &conv.id, &page).await?.items;
+    // Files carry no words the brief reads (their text is only the file's name).
+    let messages: Vec<_> = store
+        .messages(tenant, &conv.id, &page)
+        .await?
+        .items
+        .into_iter()
+        .filter(|m| m.attachment.is_none())
+        .collect();
     let customer = store.customer(tenant, &conv.customer).await?;
     let filter = ConversationFilter {
         customer: Some(conv.customer.clone()),

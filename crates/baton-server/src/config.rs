@@ -68,6 +68,9 @@ pub struct Config {
     /// Connections served at once; more wait in the kernel's queue. Keep it below the
     /// process's open-file limit (`ulimit -n`). `BATON_MAX_CONNECTIONS`.
     pub max_connections: u32,
+    /// Largest file (image or PDF) a customer or agent may attach, in bytes; 10 MiB by
+    /// default. `BATON_MAX_ATTACHMENT_BYTES`.
+    pub max_attachment_bytes: u32,
     /// How long finished data is kept: the `[retention]` table, or `BATON_RETENTION_*`
     /// variables (see [`crate::retention::RetentionConfig`]).
     pub retention: crate::retention::RetentionConfig,
@@ -95,6 +98,7 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 10,
             max_connections: 900,
+            max_attachment_bytes: crate::routes::attachments::DEFAULT_MAX_ATTACHMENT_BYTES as u32,
             retention: Default::default(),
         }
     }
@@ -127,6 +131,7 @@ impl fmt::Debug for Config {
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("body_read_timeout_secs", &self.body_read_timeout_secs)
             .field("max_connections", &self.max_connections)
+            .field("max_attachment_bytes", &self.max_attachment_bytes)
             .field("retention", &self.retention)
             .finish()
     }
@@ -361,7 +366,8 @@ impl Config {
                 }
                 "BATON_HEADER_READ_TIMEOUT_SECS"
                 | "BATON_BODY_READ_TIMEOUT_SECS"
-                | "BATON_MAX_CONNECTIONS" => {
+                | "BATON_MAX_CONNECTIONS"
+                | "BATON_MAX_ATTACHMENT_BYTES" => {
                     let n: u32 = value
                         .parse()
                         .ok()
@@ -373,6 +379,7 @@ impl Config {
                     match name.as_str() {
                         "BATON_HEADER_READ_TIMEOUT_SECS" => config.header_read_timeout_secs = n,
                         "BATON_BODY_READ_TIMEOUT_SECS" => config.body_read_timeout_secs = n,
+                        "BATON_MAX_ATTACHMENT_BYTES" => config.max_attachment_bytes = n,
                         _ => config.max_connections = n,
                     }
                 }

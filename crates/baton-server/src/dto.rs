@@ -597,8 +597,37 @@ pub struct MessageView {
     pub external_id: Option<String>,
     /// Bot metadata.
     pub bot: Option<BotTurnView>,
+    /// The file this message carries (its `text` is then the file's name); download it from
+    /// `GET /v1/conversations/{conversation_id}/attachments/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentView>,
     /// When stored.
     pub created_at: String,
+}
+
+/// A file attached to a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    /// Its id (`att_...`).
+    pub id: String,
+    /// The file's name.
+    pub filename: String,
+    /// Its media type, found in its content: `image/png`, `image/jpeg`, `image/gif`,
+    /// `image/webp` or `application/pdf`.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl From<baton_core::conversation::AttachmentRef> for AttachmentView {
+    fn from(a: baton_core::conversation::AttachmentRef) -> Self {
+        AttachmentView {
+            id: a.id.to_string(),
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+        }
+    }
 }
 
 impl From<Message> for MessageView {
@@ -615,6 +644,7 @@ impl From<Message> for MessageView {
                 intent: b.intent,
                 fallback: b.fallback,
             }),
+            attachment: m.attachment.map(AttachmentView::from),
             created_at: rfc3339(m.created_at),
         }
     }

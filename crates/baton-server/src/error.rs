@@ -41,6 +41,14 @@ pub enum ApiError {
     /// 413: body too large.
     #[error("request body too large: the limit is {0} bytes")]
     PayloadTooLarge(usize),
+    /// 415: a body of a media type this route does not take.
+    #[error("{message}")]
+    UnsupportedMediaType {
+        /// Machine-readable code.
+        code: &'static str,
+        /// What is accepted.
+        message: String,
+    },
     /// 422: well-formed but invalid values.
     #[error("{message}")]
     Invalid {
@@ -88,6 +96,9 @@ impl ApiError {
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType { code, .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, code)
+            }
             ApiError::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

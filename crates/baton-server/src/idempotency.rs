@@ -40,9 +40,15 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         .extensions()
         .get::<Principal>()
         .map_or_else(|| "anonymous".to_string(), Principal::scope);
+    // Attachments are raw files, up to their own limit (the route refuses larger ones).
+    let limit = if request.uri().path().ends_with("/attachments") {
+        state.max_attachment_bytes.max(BODY_LIMIT)
+    } else {
+        BODY_LIMIT
+    };
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
-        return ApiError::PayloadTooLarge(BODY_LIMIT).into_response();
+    let Ok(bytes) = to_bytes(body, limit).await else {
+        return ApiError::PayloadTooLarge(limit).into_response();
     };
     let mut material = format!("{} {}\n", parts.method, parts.uri.path()).into_bytes();
     material.extend_from_slice(&bytes);

@@ -92,6 +92,8 @@ pub struct AppState {
     pub pruning: Option<retention::Pruning>,
     /// Typing indicators of this instance's clients (see [`routes::typing`]).
     pub typing: routes::typing::TypingHub,
+    /// Largest attachment accepted, in bytes (see [`routes::attachments`]).
+    pub max_attachment_bytes: usize,
 }
 
 impl AppState {
@@ -119,6 +121,7 @@ impl AppState {
             limits: listen::Limits::default(),
             pruning: None,
             typing: routes::typing::TypingHub::default(),
+            max_attachment_bytes: routes::attachments::DEFAULT_MAX_ATTACHMENT_BYTES,
         }
     }
 
@@ -185,6 +188,7 @@ impl utoipa::Modify for SecurityAddon {
 fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::conversations::router())
+        .merge(routes::attachments::router())
         .merge(routes::people::router())
         .merge(routes::config::router())
         .merge(routes::ops::router())

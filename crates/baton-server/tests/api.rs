@@ -877,6 +877,11 @@ async fn openapi_describes_every_route() {
         ("/v1/conversations/{id}/notes", &["post"]),
         ("/v1/conversations/{id}/close", &["post"]),
         ("/v1/conversations/{id}/csat", &["post"]),
+        ("/v1/conversations/{id}/attachments", &["post"]),
+        (
+            "/v1/conversations/{id}/attachments/{attachment_id}",
+            &["get"],
+        ),
         ("/v1/agents/me", &["get"]),
         ("/v1/agents/me/status", &["put"]),
         ("/v1/agents", &["get", "post"]),

@@ -2364,3 +2364,162 @@ async fn words_for_people_and_what_is_missing() {
     until(&agent, "customer typing", "const t = document.getElementById('customer-typing'); return t && !t.hidden && t.textContent.includes('Maya Chen is typing')").await;
     shot(&agent, "console-customer-typing").await.unwrap();
 }
+
+/// A 160x100 PNG of a parcel.
+const PARCEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAKAAAABkCAIAAACO1KzYAAAA8ElEQVR42u3dMQ0AIAxFQaQhq7KQgQ0WFhwwoYGJ0FzyBDT/BLSMtZW4YgLAAizAAizAAizAgAVYgAVYgAVYgAELsAALsJIAt6gPmz2uenstYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBgwYMCAAQMGDBiwvHgXYAEWYMBWACzAAizAAizAAgxYgPVBBw9KrGw/91umAAAAAElFTkSuQmCC";
+
+/// Puts a file (its bytes in base64) into the file input `selector` as a person choosing it
+/// would, and lets the page react to the choice.
+async fn choose_file(client: &Client, selector: &str, name: &str, kind: &str, base64: &str) {
+    css(client, selector).await;
+    client
+        .execute(
+            "const [sel, name, kind, b64] = arguments;
+             const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+             const dt = new DataTransfer();
+             dt.items.add(new File([bytes], name, { type: kind }));
+             const input = document.querySelector(sel);
+             input.files = dt.files;
+             input.dispatchEvent(new Event('change'));
+             return true",
+            vec![json!(selector), json!(name), json!(kind), json!(base64)],
+        )
+        .await
+        .unwrap();
+}
+
+/// Attachments in the browser: the customer sends a photo from the widget, the agent sees it
+/// inline in the transcript and sends a PDF back, which the customer sees with its name and
+/// size; a page renamed `.png` is refused in words on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_from_the_widget_and_the_console() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_attachments").await;
+    let app = &scene.app;
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let agent = driver.session("agent").await;
+    let customer = driver.session("customer").await;
+    console_login(&agent, app, "sara@e2e.example").await;
+    make_available(&agent).await;
+
+    // The customer asks for a person; Sara accepts.
+    customer
+        .goto(&app.url(&format!("/demo?key={}", scene.public_key)))
+        .await
+        .unwrap();
+    click(&customer, "#baton-w-launch").await;
+    click(&customer, "#baton-w-human").await;
+    until(
+        &agent,
+        "offer in the inbox",
+        "return document.querySelector('#group-offers .item')",
+    )
+    .await;
+    click(&agent, "#group-offers .item").await;
+    click(&agent, "#accept").await;
+    css(&agent, "#attach").await;
+    until(&customer, "agent joined", "return document.getElementById('baton-w-log').textContent.includes('Sara Lopez joined the chat')").await;
+
+    // The customer sends a photo of the parcel: shown in the widget and, inline, in the console.
+    choose_file(
+        &customer,
+        "#baton-w-file",
+        "parcel.png",
+        "image/png",
+        PARCEL_PNG,
+    )
+    .await;
+    until(&customer, "photo in the widget", "const i = document.querySelector('#baton-w-log .baton-w-customer .baton-w-file img'); return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth === 160").await;
+    until(&agent, "photo in the transcript", "const i = document.querySelector('#transcript .msg.customer img.attachment-thumb'); return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth === 160").await;
+    let label = until(
+        &agent,
+        "photo label",
+        "return document.querySelector('#transcript .msg.customer .attachment-name').textContent",
+    )
+    .await;
+    assert!(
+        label.as_str().unwrap().starts_with("parcel.png · "),
+        "{label}"
+    );
+
+    // Sara sends the return label as a PDF.
+    let pdf = "JVBERi0xLjQKMSAwIG9iaiA8PCAvVHlwZSAvQ2F0YWxvZyA+PiBlbmRvYmoKdHJhaWxlciA8PCAvUm9vdCAxIDAgUiA+PgolJUVPRgo=";
+    choose_file(
+        &agent,
+        "#attach-input",
+        "return-label.pdf",
+        "application/pdf",
+        pdf,
+    )
+    .await;
+    until(&agent, "PDF in the transcript", "const a = document.querySelector('#transcript .msg.agent .attachment.file'); return a && a.textContent.includes('return-label.pdf')").await;
+    let shown = until(&customer, "PDF in the widget", "const a = document.querySelector('#baton-w-log .baton-w-agent .baton-w-pdf'); return a && a.textContent").await;
+    assert!(
+        shown.as_str().unwrap().contains("return-label.pdf"),
+        "{shown}"
+    );
+    // The PDF downloads from memory (a blob: link), with the token in a header, never the URL.
+    click(&customer, "#baton-w-log .baton-w-pdf").await;
+
+    // A web page renamed .png is refused, in words, on both sides.
+    let page = "PGh0bWw+PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0PjwvaHRtbD4=";
+    choose_file(&customer, "#baton-w-file", "cute.png", "image/png", page).await;
+    let refused = until(&customer, "refusal in the widget", "const n = [...document.querySelectorAll('#baton-w-log .baton-w-err')].pop(); return n && n.textContent").await;
+    assert!(
+        refused.as_str().unwrap().contains("only photos"),
+        "{refused}"
+    );
+    choose_file(&agent, "#attach-input", "cute.png", "image/png", page).await;
+    let refused = until(
+        &agent,
+        "refusal in the console",
+        "const e = document.getElementById('conv-error'); return e && !e.hidden && e.textContent",
+    )
+    .await;
+    assert!(
+        refused.as_str().unwrap().contains("only images"),
+        "{refused}"
+    );
+    until(&agent, "widget image still shown after a re-render", "const i = document.querySelector('#transcript .msg.customer img.attachment-thumb'); return i && i.naturalWidth === 160").await;
+    shot(&customer, "widget-attachments").await.unwrap();
+    shot(&agent, "console-attachments").await.unwrap();
+    agent
+        .execute(
+            "document.getElementById('transcript').scrollTop = 1e6; document.getElementById('attach').scrollIntoView({block: 'end'}); return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&agent, "console-attachments-reply").await.unwrap();
+    // Nothing else reached the transcript: the photo and the PDF.
+    let transcript = app
+        .get(
+            &format!(
+                "/v1/conversations/{}/messages",
+                until(
+                    &agent,
+                    "conversation id",
+                    "return document.getElementById('conversation').dataset.id"
+                )
+                .await
+                .as_str()
+                .unwrap()
+            ),
+            &app.admin_token,
+        )
+        .await;
+    let files: Vec<&str> = transcript.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["attachment"]["filename"].as_str())
+        .collect();
+    assert_eq!(
+        files,
+        ["parcel.png", "return-label.pdf"],
+        "{}",
+        transcript.body
+    );
+}

@@ -8,6 +8,7 @@
 //! projections. [`service`] holds the backend-agnostic orchestration (load, decide in the core,
 //! persist) that the server and the CLI call.
 
+pub mod attachments;
 pub mod error;
 pub mod idempotency;
 pub mod live;
@@ -19,6 +20,7 @@ pub mod service;
 mod sql;
 pub mod testing;
 
+pub use attachments::{Attachment, Attachments};
 pub use error::{StoreError, StoreResult};
 pub use maintenance::Maintenance;
 pub use model::*;
@@ -45,7 +47,9 @@ pub const BRIEF_JOB: &str = "brief:";
 
 /// Persistence for Baton. Every call that touches tenant data takes the tenant id.
 #[async_trait]
-pub trait Store: Outbox + Reports + Maintenance + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    Outbox + Reports + Maintenance + Attachments + Send + Sync + std::fmt::Debug + 'static
+{
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.
@@ -368,6 +372,15 @@ pub trait Tx: Send {
     async fn delete_subscription(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool>;
     /// Inserts a transcript entry; its `seq` is assigned and returned.
     async fn insert_message(&mut self, message: &Message) -> StoreResult<i64>;
+    /// How many files a conversation holds and their total size in bytes.
+    async fn attachment_usage(
+        &mut self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<(u64, u64)>;
+    /// Stores an attachment's record and bytes (after the message that carries it).
+    async fn insert_attachment(&mut self, attachment: &Attachment, bytes: &[u8])
+    -> StoreResult<()>;
     /// A tenant's agents, read inside this transaction.
     async fn tenant_agents(&mut self, tenant: &TenantId) -> StoreResult<Vec<Agent>>;
     /// A tenant's queues, by id, read inside this transaction.

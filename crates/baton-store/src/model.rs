@@ -156,6 +156,8 @@ pub struct Message {
     pub external_id: Option<String>,
     /// Bot metadata.
     pub bot: Option<BotTurn>,
+    /// The file it carries, if any (its text is then the file's name).
+    pub attachment: Option<baton_core::conversation::AttachmentRef>,
     /// When it was stored.
     pub created_at: Timestamp,
 }

@@ -427,6 +427,7 @@ async fn append_with_messages(
                 agent: record.agent.clone(),
                 external_id: record.external_id.clone(),
                 bot: record.bot.clone(),
+                attachment: record.attachment.clone(),
                 created_at: now,
             };
             message.seq = tx.insert_message(&message).await?;
@@ -745,6 +746,7 @@ pub async fn post_message(
         agent: actor.agent().cloned(),
         external_id: input.external_id,
         bot: input.bot,
+        attachment: None,
     };
     // Review mode: a low-confidence bot reply waits for an agent instead of reaching the customer.
     let hold = record.role == MessageRole::Bot
@@ -786,6 +788,7 @@ pub async fn post_message(
                 agent: None,
                 external_id: record.external_id,
                 bot: record.bot,
+                attachment: None,
                 created_at: now,
             };
             return Ok(MessageOutcome {
@@ -849,6 +852,96 @@ pub async fn post_message(
         evaluation,
         held: false,
         customer: known_customer,
+    })
+}
+
+/// A file to attach to a conversation, already checked by the caller (type found in its
+/// content, size within the limit, name sanitised).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttachment {
+    /// Who sends it (`customer` or `agent`).
+    pub role: MessageRole,
+    /// The file's name; it is also the text of the message that carries it.
+    pub filename: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Hex SHA-256 of `bytes` (computed by the caller, off the async runtime).
+    pub sha256: String,
+    /// The content.
+    pub bytes: Vec<u8>,
+}
+
+/// Adds a message carrying a file to a conversation, and stores the file, in one
+/// transaction: the transcript, the event log and live views see an ordinary message (its text
+/// is the file's name) with an `attachment` reference. The core checks the turn as for any
+/// message (nobody writes to a closed conversation). No escalation detection runs: a file holds
+/// no text the detector reads. A conversation holds at most `max_total` bytes of files
+/// (`409 attachments_full` beyond), so one token cannot fill the database.
+pub async fn post_attachment(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    file: NewAttachment,
+    max_total: u64,
+    actor: &Actor,
+    now: Timestamp,
+) -> StoreResult<MessageOutcome> {
+    let mut tx = store.begin().await?;
+    let mut conv = load(tx.as_mut(), tenant, id).await?;
+    let (_, used) = tx.attachment_usage(tenant, id).await?;
+    if used + file.bytes.len() as u64 > max_total {
+        return Err(StoreError::Conflict {
+            code: "attachments_full",
+            message: format!(
+                "this conversation already holds {used} bytes of files; the limit is \
+                 {max_total} bytes per conversation"
+            ),
+        });
+    }
+    let attachment_id = baton_core::AttachmentId::with_suffix(&new_suffix());
+    let size = file.bytes.len() as u64;
+    let record = MessageRecord {
+        id: MessageId::with_suffix(&new_suffix()),
+        role: file.role,
+        text: file.filename.clone(),
+        agent: actor.agent().cloned(),
+        external_id: None,
+        bot: None,
+        attachment: Some(conversation::AttachmentRef {
+            id: attachment_id.clone(),
+            filename: file.filename.clone(),
+            content_type: file.content_type.clone(),
+            size,
+        }),
+    };
+    let events = conversation::execute(&mut conv, &Command::AddMessage(record), actor, now)?;
+    let (stored, inserted) = persist_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
+    let message = inserted
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Corrupt("an added message was not stored".into()))?;
+    let attachment = crate::Attachment {
+        id: attachment_id,
+        tenant: tenant.clone(),
+        conversation: id.clone(),
+        message: message.id.clone(),
+        uploader: actor.clone(),
+        filename: file.filename,
+        content_type: file.content_type,
+        size,
+        sha256: file.sha256,
+        created_at: now,
+    };
+    tx.insert_attachment(&attachment, &file.bytes).await?;
+    tx.commit().await?;
+    Ok(MessageOutcome {
+        message,
+        conversation: conv,
+        duplicate: false,
+        events: stored,
+        evaluation: None,
+        held: false,
+        customer: None,
     })
 }
 

@@ -9,6 +9,7 @@
 mod rows;
 #[macro_use]
 mod log;
+mod attachments;
 mod maintenance;
 #[macro_use]
 mod outbox;
@@ -2187,10 +2188,11 @@ macro_rules! sql_backend {
             async fn insert_message(&mut self, message: &Message) -> StoreResult<i64> {
                 let m = message;
                 let bot = m.bot.as_ref().map(serde_json::to_string).transpose()?;
+                let attachment = m.attachment.as_ref().map(serde_json::to_string).transpose()?;
                 let seq = sqlx::query_scalar::<_, i64>(
                     "INSERT INTO messages (id, tenant, conversation, role, text, agent, \
-                     external_id, bot, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+                     external_id, bot, attachment, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
                 )
                 .bind(m.id.as_str())
                 .bind(m.tenant.as_str())
@@ -2200,6 +2202,7 @@ macro_rules! sql_backend {
                 .bind(m.agent.as_ref().map(AgentId::as_str))
                 .bind(m.external_id.as_deref())
                 .bind(bot)
+                .bind(attachment)
                 .bind(m.created_at.millis())
                 .fetch_one(&mut *self.tx)
                 .await
@@ -2208,6 +2211,46 @@ macro_rules! sql_backend {
                     "a message with this external_id already exists",
                 ))?;
                 Ok(seq)
+            }
+
+            async fn attachment_usage(
+                &mut self,
+                tenant: &TenantId,
+                conversation: &ConversationId,
+            ) -> StoreResult<(u64, u64)> {
+                let (count, bytes) = sqlx::query_as::<_, (i64, i64)>(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments \
+                     WHERE tenant = $1 AND conversation = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(conversation.as_str())
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok((count.max(0) as u64, bytes.max(0) as u64))
+            }
+
+            async fn insert_attachment(
+                &mut self,
+                a: &crate::Attachment,
+                bytes: &[u8],
+            ) -> StoreResult<()> {
+                sqlx::query(attachments::INSERT_ATTACHMENT)
+                    .bind(a.id.as_str())
+                    .bind(a.tenant.as_str())
+                    .bind(a.conversation.as_str())
+                    .bind(a.message.as_str())
+                    .bind(serde_json::to_string(&a.uploader)?)
+                    .bind(&a.filename)
+                    .bind(&a.content_type)
+                    .bind(i64::try_from(a.size).map_err(|_| {
+                        StoreError::InvalidInput(format!("attachment of {} bytes", a.size))
+                    })?)
+                    .bind(&a.sha256)
+                    .bind(bytes)
+                    .bind(a.created_at.millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
             }
 
             async fn tenant_agents(&mut self, tenant: &TenantId) -> StoreResult<Vec<Agent>> {

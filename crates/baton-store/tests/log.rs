@@ -70,7 +70,7 @@ macro_rules! on_both {
     };
 }
 
-on_both!(chain, facts, outbox, retention, erasure);
+on_both!(chain, facts, outbox, retention, erasure, attachments);
 
 /// A tenant with one agent and one finished, handed-off conversation.
 async fn story(store: &dyn Store) -> (TenantId, ConversationId) {
@@ -1269,4 +1269,185 @@ async fn erasure(db: &TestDatabase) {
         .broken
         .expect("tampering is caught");
     assert_eq!(broken.seq, erased.event_seq);
+}
+
+/// Attachments: every byte value round-trips through the database (BLOB, BYTEA); the message
+/// that carries the file names it in the transcript and its event; erasure deletes the files
+/// of the customer's conversations and the chain still verifies; retention pruning takes a
+/// closed conversation's files with it.
+async fn attachments(db: &TestDatabase) {
+    let store = open(db).await;
+    let s = store.as_ref();
+    let tenant = service::create_tenant(s, "Acme", "admin@acme.example", "h", at(0))
+        .await
+        .unwrap()
+        .tenant
+        .id;
+    let bytes: Vec<u8> = b"%PDF-1.7\n"
+        .iter()
+        .copied()
+        .chain((0..=255u8).cycle().take(4096))
+        .collect();
+    let send = |conversation: ConversationId, when: Timestamp| {
+        let bytes = bytes.clone();
+        let tenant = tenant.clone();
+        async move {
+            service::post_attachment(
+                s,
+                &tenant,
+                &conversation,
+                service::NewAttachment {
+                    role: MessageRole::Customer,
+                    filename: "scan.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    sha256: "00".repeat(32),
+                    bytes,
+                },
+                1 << 20,
+                &Actor::Customer,
+                when,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let id = closed_conversation(s, &tenant, at(10)).await;
+    // A customer's file reopens a closed conversation, as any message of theirs does.
+    let sent = send(id.clone(), at(20)).await;
+    let file = sent.message.attachment.clone().expect("a reference");
+    assert_eq!(sent.message.text, "scan.pdf");
+    assert_eq!(file.size, bytes.len() as u64);
+    let (stored, read) = s
+        .attachment(&tenant, &id, &file.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(read, bytes);
+    assert_eq!(stored.message, sent.message.id);
+    assert_eq!(stored.uploader, Actor::Customer);
+    // A conversation's files are limited in total.
+    let full = service::post_attachment(
+        s,
+        &tenant,
+        &id,
+        service::NewAttachment {
+            role: MessageRole::Customer,
+            filename: "more.pdf".into(),
+            content_type: "application/pdf".into(),
+            sha256: "00".repeat(32),
+            bytes: bytes.clone(),
+        },
+        2 * bytes.len() as u64 - 1,
+        &Actor::Customer,
+        at(25),
+    )
+    .await;
+    assert!(
+        matches!(
+            &full,
+            Err(StoreError::Conflict {
+                code: "attachments_full",
+                ..
+            })
+        ),
+        "{full:?}"
+    );
+    let other_tenant = service::create_tenant(s, "Other", "admin@other.example", "h", at(0))
+        .await
+        .unwrap()
+        .tenant
+        .id;
+    assert!(
+        s.attachment(&other_tenant, &id, &file.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let page = PageRequest {
+        limit: 50,
+        cursor: None,
+    };
+    let transcript = s.messages(&tenant, &id, &page).await.unwrap().items;
+    assert_eq!(transcript.last().unwrap().attachment.as_ref(), Some(&file));
+    let events = s.events(&tenant, &id, &page).await.unwrap().items;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.data["message"]["attachment"]["id"] == file.id.as_str()),
+        "{events:?}"
+    );
+
+    // Erasure removes the file and its name.
+    service::run_command(
+        s,
+        &tenant,
+        &id,
+        &Command::Close {
+            resolution: None,
+            override_owner: true,
+        },
+        &Actor::System,
+        at(30),
+    )
+    .await
+    .unwrap();
+    let customer = s
+        .conversation(&tenant, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .customer;
+    let erased = s
+        .erase_customer(&tenant, &customer, &Actor::System, at(40))
+        .await
+        .unwrap();
+    assert_eq!(erased.conversations, vec![id.clone()]);
+    assert!(
+        s.attachment(&tenant, &id, &file.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let transcript = s.messages(&tenant, &id, &page).await.unwrap().items;
+    assert!(transcript.iter().all(|m| m.attachment.is_none()));
+    let events = s.events(&tenant, &id, &page).await.unwrap().items;
+    assert!(
+        !serde_json::to_string(&events.iter().map(|e| &e.data).collect::<Vec<_>>())
+            .unwrap()
+            .contains("scan.pdf")
+    );
+    let report = s.verify_log().await.unwrap();
+    assert_eq!(report.broken, None, "{report:?}");
+
+    // Retention takes a closed conversation's files with it.
+    let old = closed_conversation(s, &tenant, at(50)).await;
+    let file = send(old.clone(), at(60)).await.message.attachment.unwrap();
+    service::run_command(
+        s,
+        &tenant,
+        &old,
+        &Command::Close {
+            resolution: None,
+            override_owner: true,
+        },
+        &Actor::System,
+        at(70),
+    )
+    .await
+    .unwrap();
+    let policy = maintenance::Retention {
+        deliveries_ms: None,
+        idempotency_ms: None,
+        expired_sessions_ms: None,
+        closed_conversations_ms: Some(DAY),
+    };
+    let pruned = s.prune(&policy, at(10 * DAY), 10).await.unwrap();
+    assert_eq!(pruned.conversations, 2, "{pruned:?}");
+    assert!(
+        s.attachment(&tenant, &old, &file.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(count(db, "SELECT COUNT(*) FROM attachments").await, 0);
 }

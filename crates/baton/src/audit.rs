@@ -74,6 +74,7 @@ fn message(role: MessageRole, agent: Option<&AgentId>, text: &str) -> EventKind 
             agent: agent.cloned(),
             external_id: None,
             bot: None,
+            attachment: None,
         },
     }
 }

@@ -93,6 +93,7 @@ pub async fn run(
     state.allow_private_targets(config.allow_private_targets);
     state.metrics_token = config.metrics_token.clone();
     state.limits = config.limits();
+    state.max_attachment_bytes = config.max_attachment_bytes.max(1) as usize;
     state.pruning = Some(baton_server::retention::Pruning::from(&config.retention));
     state.metrics = std::sync::Arc::new(baton_server::Metrics::with_tenant_labels(
         config.metrics_per_tenant,

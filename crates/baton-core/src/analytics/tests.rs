@@ -57,6 +57,7 @@ impl History {
                     agent: from.map(agent),
                     external_id: None,
                     bot: None,
+                    attachment: None,
                 },
             },
         )
@@ -433,6 +434,7 @@ fn business_hours_first_response_skips_the_night_across_a_dst_change() {
                 agent: Some(agent("agt_ana")),
                 external_id: None,
                 bot: None,
+                attachment: None,
             },
         },
     );

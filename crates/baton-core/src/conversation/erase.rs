@@ -36,7 +36,12 @@ impl EventKind {
         let mut e = self.clone();
         match &mut e {
             EventKind::Started { attributes, .. } => attributes.clear(),
-            EventKind::MessageAdded { message } => message.text = ERASED.into(),
+            EventKind::MessageAdded { message } => {
+                message.text = ERASED.into();
+                if let Some(file) = &mut message.attachment {
+                    file.filename = ERASED.into();
+                }
+            }
             EventKind::HandoffRequested { note, .. } => {
                 *note = note.as_deref().map(erased_note);
             }
@@ -97,6 +102,7 @@ mod tests {
                 agent: None,
                 external_id: Some("wa-1".into()),
                 bot: None,
+                attachment: None,
             },
         };
         let erased = message.erased();

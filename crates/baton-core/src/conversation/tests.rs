@@ -79,6 +79,7 @@ fn msg(role: MessageRole, agent: Option<u8>) -> MessageRecord {
             intent: Some("greeting".into()),
             fallback: false,
         }),
+        attachment: None,
     }
 }
 
@@ -1345,6 +1346,7 @@ fn arb_message() -> impl Strategy<Value = MessageRecord> {
             agent,
             external_id,
             bot,
+            attachment: None,
         })
 }
 

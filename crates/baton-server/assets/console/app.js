@@ -551,9 +551,74 @@ function convView() {
 }
 function msgView(m) {
   const labels = { customer: "Customer", bot: "Bot", agent: m.agent_id === S.me.id ? "You" : "Agent", note: "Internal note", system: "System" };
-  return h("div", { class: "msg " + m.role, "data-role": m.role, "data-id": m.id },
+  return h("div", { class: "msg " + m.role + (m.attachment ? " has-attachment" : ""), "data-role": m.role, "data-id": m.id },
     h("span", { class: "meta", text: labels[m.role] + " · " + new Date(m.created_at).toLocaleTimeString() + (m.bot && m.bot.confidence != null ? " · confidence " + m.bot.confidence.toFixed(2) : "") }),
-    h("span", { class: "text" }, ...linkify(m.text)));
+    m.attachment ? attachmentView(m.conversation_id, m.attachment) : h("span", { class: "text" }, ...linkify(m.text)));
+}
+
+// ---------- attachments ----------
+// Files are fetched with the session token (never a token in the URL) and shown from memory
+// as blob: URLs, once per attachment per page load.
+const ATTACH_ACCEPT = "image/png,image/jpeg,image/gif,image/webp,application/pdf,.png,.jpg,.jpeg,.gif,.webp,.pdf";
+const blobs = new Map();
+function attachmentBlob(convId, a) {
+  if (!blobs.has(a.id)) {
+    const p = fetch("/v1/conversations/" + convId + "/attachments/" + a.id, { headers: { Authorization: "Bearer " + S.token } })
+      .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.blob(); })
+      .then((b) => URL.createObjectURL(b));
+    p.catch(() => blobs.delete(a.id));
+    blobs.set(a.id, p);
+  }
+  return blobs.get(a.id);
+}
+function sizeLabel(n) {
+  if (n < 1024) return n + " B";
+  if (n < 1024 * 1024) return Math.round(n / 1024) + " KB";
+  return (n / 1024 / 1024).toFixed(1) + " MB";
+}
+function attachmentView(convId, a) {
+  const label = a.filename + " · " + sizeLabel(a.size);
+  if (a.content_type.startsWith("image/")) {
+    const img = h("img", { class: "attachment-thumb", alt: a.filename });
+    attachmentBlob(convId, a).then((u) => { img.src = u; })
+      .catch(() => img.replaceWith(h("span", { class: "muted", text: a.filename + " (could not be loaded)" })));
+    return h("a", { class: "attachment image", href: "#", title: label + " — open full size", "data-attachment": a.id,
+      onclick: (e) => { e.preventDefault(); attachmentBlob(convId, a).then((u) => window.open(u, "_blank", "noopener")).catch(() => showError("Could not open " + a.filename)); } },
+    img, h("span", { class: "attachment-name muted", text: label }));
+  }
+  return h("a", { class: "attachment file", href: "#", title: "Download " + a.filename, "data-attachment": a.id,
+    onclick: async (e) => {
+      e.preventDefault();
+      try {
+        const u = await attachmentBlob(convId, a);
+        const dl = h("a", { href: u, download: a.filename, hidden: true });
+        document.body.append(dl); dl.click(); dl.remove();
+      } catch (err) { showError("Could not download " + a.filename); }
+    } },
+  h("span", { class: "attachment-icon", "aria-hidden": "true", text: "PDF" }), h("span", { class: "attachment-name", text: a.filename }),
+  h("span", { class: "muted", text: sizeLabel(a.size) }));
+}
+// Why a file was refused, in words.
+function attachError(status, body, name) {
+  const err = (body && body.error) || {};
+  if (status === 413) {
+    const limit = /(\d+) bytes/.exec(err.message || "");
+    return "“" + name + "” is too large to send" + (limit ? " (the limit is " + sizeLabel(+limit[1]) + ")" : "") + ".";
+  }
+  if (status === 415) return "“" + name + "” cannot be sent: only images (PNG, JPEG, GIF, WebP) and PDF files can be attached.";
+  if (err.code === "empty_file") return "“" + name + "” is empty.";
+  if (err.code === "attachments_full") return "“" + name + "” was not sent: this conversation already holds as many files as it can.";
+  return "Could not send “" + name + "”: " + (err.message || "HTTP " + status);
+}
+// Sends a file to the conversation; throws an Error with a message for people.
+async function uploadAttachment(base, file) {
+  const r = await fetch(base + "/attachments?filename=" + encodeURIComponent(file.name), {
+    method: "POST", headers: { Authorization: "Bearer " + S.token, "Content-Type": file.type || "application/octet-stream" }, body: file,
+  });
+  if (r.ok) return r.json();
+  let body = null;
+  try { body = await r.json(); } catch (e) { body = null; }
+  throw new Error(attachError(r.status, body, file.name));
 }
 // Text with its http(s) URLs as links that open apart from the console; nothing else is
 // interpreted (no HTML, no other schemes).
@@ -594,8 +659,22 @@ function replyBox(c, base) {
     h("div", { class: "muted", text: "Draft from " + d.source + (d.title ? ": " + d.title : "") }), h("div", { text: d.text }),
     h("button", { class: "use", "data-draft": d.id, text: "Use draft", onclick: () => { const box = document.getElementById("reply"); box.value = d.text; S.usedDraft = d; box.focus(); } })));
   const picker = cannedPicker(ta, c);
+  const fileInput = h("input", { type: "file", id: "attach-input", accept: ATTACH_ACCEPT, multiple: true, hidden: true, "aria-label": "Attach a file",
+    onchange: async () => {
+      const files = Array.from(fileInput.files || []);
+      fileInput.value = "";
+      const btn = document.getElementById("attach");
+      if (btn) { btn.disabled = true; btn.textContent = "Sending…"; }
+      let sent = 0;
+      for (const file of files) {
+        try { await uploadAttachment(base, file); sent++; } catch (e) { showError(e.message); }
+      }
+      if (btn) { btn.disabled = false; btn.textContent = "Attach file"; }
+      if (sent) await loadConv(false);
+    } });
   return h("div", { class: "card reply-card" }, h("h3", {}, h("label", { for: "reply", text: "Reply" })), h("div", { class: "muted", text: "Type / for canned responses" }), ta, picker.node,
-    h("div", { class: "actions", style: "margin-top:6px" }, h("button", { id: "send", class: "primary", text: "Send reply", onclick: send })),
+    h("div", { class: "actions", style: "margin-top:6px" }, h("button", { id: "send", class: "primary", text: "Send reply", onclick: send }),
+      h("button", { id: "attach", type: "button", title: "Send an image or a PDF (PNG, JPEG, GIF, WebP, PDF)", text: "Attach file", onclick: () => fileInput.click() }), fileInput),
     drafts.length ? h("div", { class: "drafts", id: "drafts" }, h("h3", { style: "margin-top:10px", text: "Copilot drafts" }), ...drafts) : null);
 }
 // Canned responses: the tenant's list, loaded once per session (the admin tab refreshes it).

@@ -88,6 +88,13 @@
     "#baton-w-human{margin:6px 12px 0;background:#fff;border:1px solid #2b59c3;color:#2b59c3;border-radius:16px;padding:6px 10px;cursor:pointer;font:600 13px system-ui,sans-serif}",
     "#baton-w-form{display:flex;gap:6px;padding:8px 12px;border-top:1px solid #e3e5ea}",
     "#baton-w-input{flex:1;resize:none;border:1px solid #c9cdd6;border-radius:8px;padding:6px 8px;font:inherit;height:38px}",
+    "#baton-w-attach{background:#fff;color:#2b59c3;border:1px solid #c9cdd6;border-radius:8px;padding:0 10px;cursor:pointer;font:600 13px system-ui,sans-serif}",
+    "#baton-w-attach:disabled{opacity:.6;cursor:default}",
+    ".baton-w-file{display:inline-flex;flex-direction:column;gap:3px;color:inherit;text-decoration:none}",
+    ".baton-w-file img{display:block;max-width:220px;max-height:160px;min-width:40px;min-height:40px;border-radius:6px;background:#fff;object-fit:contain}",
+    ".baton-w-file .baton-w-fname{font-size:12px;opacity:.85}",
+    ".baton-w-pdf{flex-direction:row;align-items:center;gap:6px}",
+    ".baton-w-pdf .baton-w-ficon{font-size:10px;font-weight:700;color:#fff;background:#c0392b;border-radius:4px;padding:3px 5px}",
     "#baton-w-send{background:#2b59c3;color:#fff;border:0;border-radius:8px;padding:0 14px;cursor:pointer;font-weight:600}",
     "#baton-w-extra{padding:0 12px}",
     ".baton-w-card{border:1px solid #d6dae3;border-radius:8px;padding:8px;margin:6px 0;background:#fafbfd}",
@@ -107,7 +114,7 @@
     ".baton-w-card textarea{width:100%;box-sizing:border-box;border:1px solid #c9cdd6;border-radius:6px;padding:6px;font:inherit;margin:6px 0}"
   ].join("\n").replace(/#2b59c3/g, COLOR).replace(/right:20px/g, LEFT ? "left:20px" : "right:20px");
 
-  var launch, panel, log, status, input, extra, human, badge;
+  var launch, panel, log, status, input, extra, human, badge, fileInput, attachB;
   var unread = 0, typingNote;
   // The agent sees "customer is typing": said at most every 3 s while typing, and "stopped"
   // after 4 s without a key or when the message is sent.
@@ -151,16 +158,32 @@
     typingNote = el("div", { id: "baton-w-typing", "class": "baton-w-notice", "aria-live": "polite", hidden: "" });
     human = el("button", { id: "baton-w-human", type: "button", text: "Talk to a person", onclick: talkToHuman });
     extra = el("div", { id: "baton-w-extra" });
+    fileInput = el("input", { type: "file", id: "baton-w-file", accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,.png,.jpg,.jpeg,.gif,.webp,.pdf", hidden: "", "aria-label": "Choose a file to send", onchange: function () {
+      var files = [].slice.call(fileInput.files || []);
+      fileInput.value = "";
+      files.reduce(function (p, f) { return p.then(function () { return sendFile(f); }); }, Promise.resolve());
+    } });
+    attachB = el("button", { id: "baton-w-attach", type: "button", title: "Send a photo or a PDF", "aria-label": "Attach a photo or a PDF", onclick: function () { fileInput.click(); } });
+    attachB.appendChild(clip());
     panel = el("section", { id: "baton-w-panel", hidden: "", "aria-label": "Chat" }, [
       el("div", { id: "baton-w-head" }, [el("h2", { text: TITLE }), el("button", { type: "button", "aria-label": "Close chat", text: "×", onclick: toggle })]),
       status, log, typingNote, extra, human,
       el("form", { id: "baton-w-form", onsubmit: function (e) { e.preventDefault(); submit(); } }, [
-        input, el("button", { id: "baton-w-send", type: "submit", text: "Send" })])
+        attachB, fileInput, input, el("button", { id: "baton-w-send", type: "submit", text: "Send" })])
     ]);
     document.body.appendChild(panel);
     document.body.appendChild(launch);
   }
 
+  // A paperclip (SVG: no emoji font needed).
+  function clip() {
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg"), path = document.createElementNS(ns, "path");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("width", "18"); svg.setAttribute("height", "18"); svg.setAttribute("aria-hidden", "true");
+    path.setAttribute("d", "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5");
+    path.setAttribute("fill", "none"); path.setAttribute("stroke", "currentColor"); path.setAttribute("stroke-width", "1.8"); path.setAttribute("stroke-linecap", "round");
+    svg.appendChild(path);
+    return svg;
+  }
   function toggle() {
     st.open = !st.open;
     panel.hidden = !st.open;
@@ -257,6 +280,69 @@
       input.focus();
     });
   }
+  // Files: sent raw with the customer token, shown from memory (blob: URLs) once fetched with
+  // the token (a token never goes in a URL).
+  function sizeLabel(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1048576) return Math.round(n / 1024) + " KB";
+    return (n / 1048576).toFixed(1) + " MB";
+  }
+  function fileError(status, body, name) {
+    var err = (body && body.error) || {};
+    if (status === 413) {
+      var limit = /(\d+) bytes/.exec(err.message || "");
+      return "\u201c" + name + "\u201d is too large to send" + (limit ? " (the limit is " + sizeLabel(+limit[1]) + ")" : "") + ".";
+    }
+    if (status === 415) return "\u201c" + name + "\u201d can't be sent: only photos (PNG, JPEG, GIF, WebP) and PDF files can be attached.";
+    if (err.code === "empty_file") return "\u201c" + name + "\u201d is empty.";
+    if (err.code === "attachments_full") return "\u201c" + name + "\u201d wasn't sent: this chat already holds as many files as it can.";
+    if (status === 401 || status === 403 || status === 404) return "This chat has ended on our side. Send a message to start a new one.";
+    if (!status || status >= 500) return "We couldn't send \u201c" + name + "\u201d. Check your connection and try again.";
+    return "\u201c" + name + "\u201d couldn't be sent: " + (err.message || "HTTP " + status);
+  }
+  function sendFile(file) {
+    attachB.disabled = true;
+    var done = function () { attachB.disabled = false; };
+    return ensureConversation().then(function () {
+      return fetch(BASE + "/v1/conversations/" + st.conv.id + "/attachments?filename=" + encodeURIComponent(file.name), {
+        method: "POST", headers: { Authorization: "Bearer " + st.token, "Content-Type": file.type || "application/octet-stream" }, body: file
+      });
+    }).then(function (r) {
+      return r.text().then(function (t) {
+        var j = null; try { j = t ? JSON.parse(t) : null; } catch (x) { j = null; }
+        if (!r.ok) { notice(fileError(r.status, j, file.name), true); emit("error", { code: j && j.error && j.error.code, message: j && j.error && j.error.message }); return; }
+        addMessage(j.message); setConv(j.conversation);
+      });
+    }, function (e) { notice(e.status ? humanError(e) : fileError(0, null, file.name), true); }).then(done, done);
+  }
+  var blobUrls = {}, blobPending = {};
+  function fileUrl(m) {
+    var a = m.attachment;
+    if (blobUrls[a.id]) return Promise.resolve(blobUrls[a.id]);
+    if (!blobPending[a.id]) {
+      blobPending[a.id] = fetch(BASE + "/v1/conversations/" + st.conv.id + "/attachments/" + a.id, { headers: { Authorization: "Bearer " + st.token } })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.blob(); })
+        .then(function (b) { blobUrls[a.id] = URL.createObjectURL(b); return blobUrls[a.id]; });
+      blobPending[a.id].catch(function () { delete blobPending[a.id]; });
+    }
+    return blobPending[a.id];
+  }
+  function fileView(m) {
+    var a = m.attachment;
+    if (/^image\//.test(a.content_type)) {
+      var img = el("img", { alt: a.filename });
+      if (blobUrls[a.id]) img.src = blobUrls[a.id];
+      else fileUrl(m).then(function (u) { img.src = u; }, function () { img.replaceWith(el("span", { text: a.filename + " (couldn't be loaded)" })); });
+      return el("a", { "class": "baton-w-file", href: "#", title: a.filename, "data-attachment": a.id, onclick: function (e) {
+        e.preventDefault(); fileUrl(m).then(function (u) { window.open(u, "_blank", "noopener"); });
+      } }, [img, el("span", { "class": "baton-w-fname", text: a.filename + " \u00b7 " + sizeLabel(a.size) })]);
+    }
+    return el("a", { "class": "baton-w-file baton-w-pdf", href: "#", title: "Download " + a.filename, "data-attachment": a.id, onclick: function (e) {
+      e.preventDefault();
+      fileUrl(m).then(function (u) { var dl = el("a", { href: u, download: a.filename }); document.body.appendChild(dl); dl.click(); dl.remove(); },
+        function () { notice("\u201c" + a.filename + "\u201d couldn't be downloaded. Please try again.", true); });
+    } }, [el("span", { "class": "baton-w-ficon", "aria-hidden": "true", text: "PDF" }), el("span", { text: a.filename }), el("span", { "class": "baton-w-fname", text: sizeLabel(a.size) })]);
+  }
   function talkToHuman() { send("Talk to a person", "talk_to_human").catch(function (e) { notice(humanError(e), true); }); }
 
   function addMessage(m) {
@@ -266,7 +352,7 @@
     if (!known) {
       st.order.push(m.id);
       if (m.role === "bot" || m.role === "agent") {
-        emit("message", { id: m.id, role: m.role, text: m.text });
+        emit("message", { id: m.id, role: m.role, text: m.text, attachment: m.attachment || null });
         if (!st.open && booted) setUnread(unread + 1);
       }
     }
@@ -391,7 +477,7 @@
       var who = m.role === "customer" ? "You" : m.role === "bot" ? "Assistant" :
         m.role === "agent" ? (m.agent_name || st.agentName || "Agent") : "";
       var node = el("div", { "class": "baton-w-msg baton-w-" + m.role, "data-id": m.id, "data-role": m.role }, [
-        who ? el("span", { "class": "who", text: who }) : null, el("span", { "class": "text" }, linkify(m.text))]);
+        who ? el("span", { "class": "who", text: who }) : null, m.attachment ? fileView(m) : el("span", { "class": "text" }, linkify(m.text))]);
       log.appendChild(node);
     });
     var c = st.conv;

@@ -278,7 +278,10 @@ pub fn transcript_text(messages: &[baton_store::Message], max_chars: usize) -> S
     let mut lines: Vec<String> = messages
         .iter()
         .filter(|m| m.role != MessageRole::Note)
-        .map(|m| format!("{}: {}", m.role.as_str(), m.text))
+        .map(|m| match &m.attachment {
+            Some(file) => format!("{}: (sent a file: {})", m.role.as_str(), file.filename),
+            None => format!("{}: {}", m.role.as_str(), m.text),
+        })
         .collect();
     // Keep the most recent turns within the budget.
     let mut total = 0;

@@ -235,7 +235,7 @@ async fn drafts(
     let recent: Vec<&str> = messages
         .iter()
         .rev()
-        .filter(|m| m.role == MessageRole::Customer)
+        .filter(|m| m.role == MessageRole::Customer && m.attachment.is_none())
         .take(2)
         .map(|m| m.text.as_str())
         .collect();
@@ -422,6 +422,7 @@ async fn use_draft(
                 agent: actor.agent().cloned(),
                 external_id: None,
                 bot: None,
+                attachment: None,
             },
         ));
     }

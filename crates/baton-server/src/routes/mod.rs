@@ -1,6 +1,7 @@
 //! Route modules, one `router()` each, merged in `lib.rs`.
 
 pub mod analytics;
+pub mod attachments;
 pub mod audit;
 pub mod bot;
 pub mod channels;

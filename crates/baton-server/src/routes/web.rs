@@ -21,15 +21,16 @@ const WIDGET_JS: &str = include_str!("../../assets/widget/widget.js");
 const DEMO_HTML: &str = include_str!("../../assets/widget/demo.html");
 
 /// The console's Content-Security-Policy: scripts, styles and connections (API and WebSocket)
-/// from this origin only, no inline script, and no framing by any page.
+/// from this origin only, no inline script, and no framing by any page. Images may also be
+/// `blob:` URLs: attachments are fetched with the session token and shown from memory.
 pub const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
 /// The demo host page's policy: like the console's, with the page's own `<style>` block
 /// (styles only; scripts stay external).
 pub const DEMO_CSP: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 /// The API reference's policy: Swagger UI's own files and the API description from this origin;

@@ -489,7 +489,8 @@ pub fn customer_may(principal: &Principal, parts: &axum::http::request::Parts) -
     let own = format!("/v1/conversations/{conversation}");
     let allowed = match path.strip_prefix(own.as_str()) {
         Some("") => method == Method::GET,
-        Some("/messages") => method == Method::GET || method == Method::POST,
+        Some("/messages") | Some("/attachments") => method == Method::GET || method == Method::POST,
+        Some(file) if file.starts_with("/attachments/") => method == Method::GET,
         Some("/handoff") | Some("/csat") | Some("/contact") | Some("/typing") => {
             method == Method::POST
         }
@@ -654,6 +655,7 @@ async fn customer_event(event: &StoredEvent, state: &AppState, names: &mut Names
                     "id": message["id"],
                     "role": message["role"],
                     "text": message["text"],
+                    "attachment": message.get("attachment"),
                     "created_at": view.at,
                     "agent_name": agent_name,
                 }

@@ -97,6 +97,7 @@ macro_rules! maintenance_backend {
                     for id in &ids {
                         for sql in [
                             "DELETE FROM deliveries WHERE conversation = $1",
+                            "DELETE FROM attachments WHERE conversation = $1",
                             "DELETE FROM messages WHERE conversation = $1",
                             "DELETE FROM events WHERE conversation = $1",
                             "DELETE FROM conversation_facts WHERE conversation = $1",
@@ -284,6 +285,7 @@ macro_rules! maintenance_backend {
                 }
                 let mut erased_events = Vec::new();
                 let mut messages = 0;
+                let mut attachments = 0;
                 for (id, _, data) in &conversations {
                     // A brief job still pending would write the text back after the erasure.
                     crate::Tx::take_timer(&mut tx, tenant, &format!("{}{id}", crate::BRIEF_JOB))
@@ -325,8 +327,18 @@ macro_rules! maintenance_backend {
                             }));
                         }
                     }
+                    // The files go with the text: their bytes and names are the customer's.
+                    attachments += sqlx::query(
+                        "DELETE FROM attachments WHERE tenant = $1 AND conversation = $2",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(id)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
                     messages += sqlx::query(
-                        "UPDATE messages SET text = $3 WHERE tenant = $1 AND conversation = $2",
+                        "UPDATE messages SET text = $3, attachment = NULL \
+                         WHERE tenant = $1 AND conversation = $2",
                     )
                     .bind(tenant.as_str())
                     .bind(id)
@@ -383,6 +395,7 @@ macro_rules! maintenance_backend {
                             "customer": customer,
                             "conversations": ids,
                             "messages": messages,
+                            "attachments": attachments,
                             "events": erased_events,
                         }),
                         at: now,

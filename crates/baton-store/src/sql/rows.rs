@@ -35,7 +35,7 @@ macro_rules! customer_cols {
 
 macro_rules! message_cols {
     () => {
-        "seq, id, tenant, conversation, role, text, agent, external_id, bot, created_at"
+        "seq, id, tenant, conversation, role, text, agent, external_id, bot, attachment, created_at"
     };
 }
 
@@ -246,6 +246,7 @@ pub(super) struct MessageRow {
     agent: Option<String>,
     external_id: Option<String>,
     bot: Option<String>,
+    attachment: Option<String>,
     created_at: i64,
 }
 
@@ -261,6 +262,7 @@ impl MessageRow {
             agent: opt_id(self.agent)?,
             external_id: self.external_id,
             bot: self.bot.as_deref().map(json).transpose()?,
+            attachment: self.attachment.as_deref().map(json).transpose()?,
             created_at: ts(self.created_at),
         })
     }
