@@ -13,7 +13,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use baton_store::IdempotencyClaim;
-use baton_store::service::hash_secret;
 
 const HEADER: &str = "idempotency-key";
 
@@ -52,7 +51,12 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     };
     let mut material = format!("{} {}\n", parts.method, parts.uri.path()).into_bytes();
     material.extend_from_slice(&bytes);
-    let fingerprint = hash_secret(&String::from_utf8_lossy(&material));
+    // Of the bytes themselves (a binary upload is not text): for a UTF-8 body this is the
+    // same digest as the text's, so fingerprints stored by older versions still compare.
+    let fingerprint = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(&material))
+    };
     let claim = match state
         .store
         .idempotency_claim(&scope, &key, &fingerprint, now())

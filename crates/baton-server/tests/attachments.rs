@@ -188,6 +188,39 @@ async fn attachments_from_both_sides(backend: Backend) {
         );
     }
     assert_eq!(ids[0], ids[1]);
+    // Another file under a key is a reuse, not the same request, even when the two differ
+    // only in bytes that are not text (the fingerprint is of the bytes themselves).
+    let upload_keyed = |file: Vec<u8>| {
+        let app = &app;
+        let token = token.clone();
+        let id = id.clone();
+        async move {
+            let resp = app
+                .client
+                .post(app.url(&format!(
+                    "/v1/conversations/{id}/attachments?filename=odd.png"
+                )))
+                .bearer_auth(&token)
+                .header(CONTENT_TYPE, "image/png")
+                .header("Idempotency-Key", "photo-2")
+                .body(file)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let mut first = PNG.to_vec();
+    first.push(0xfe);
+    let mut second = PNG.to_vec();
+    second.push(0xff);
+    let (status, body) = upload_keyed(first).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = upload_keyed(second).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "idempotency_key_reused", "{body}");
 
     // The customer downloads it with their token: the type found at upload, shown inline,
     // sandboxed and never sniffed.
@@ -294,7 +327,13 @@ async fn attachments_from_both_sides(backend: Backend) {
             .collect();
         assert_eq!(
             files,
-            ["image/png", "image/png", "image/png", "application/pdf"],
+            [
+                "image/png",
+                "image/png",
+                "image/png",
+                "image/png",
+                "application/pdf"
+            ],
             "{}",
             transcript.body
         );
