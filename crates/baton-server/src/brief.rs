@@ -11,7 +11,7 @@ use baton_core::conversation::Conversation;
 use baton_core::escalation::sentiment::polarity_scores;
 use baton_core::{ConversationState, MessageRole, Timestamp};
 use baton_kb::SearchOptions;
-use baton_store::{ConversationFilter, PageRequest};
+use baton_store::{ConversationFilter, Customer, Message, PageRequest};
 use serde_json::Value;
 
 /// How much transcript a brief reads.
@@ -128,13 +128,7 @@ pub async fn build(
         .collect::<Vec<_>>()
         .join(" ");
     // In the language the customer is answered in (as the brief's `reply_language`).
-    let language = baton_core::language::of_customer(
-        customer.as_ref().and_then(|c| c.language.as_deref()),
-        messages
-            .iter()
-            .filter(|m| m.role == MessageRole::Customer)
-            .map(|m| m.text.as_str()),
-    );
+    let language = reply_language(customer.as_ref(), &messages);
     let opts = SearchOptions {
         limit: 3,
         language,
@@ -230,4 +224,16 @@ async fn llm_summary(state: &AppState, conv: &Conversation) -> Option<String> {
             None
         }
     }
+}
+
+/// The language to answer the customer in: their profile's, else the one they write in when
+/// it can be told ([`baton_core::language::of_customer`], as the brief's `reply_language`).
+pub fn reply_language(customer: Option<&Customer>, messages: &[Message]) -> Option<String> {
+    baton_core::language::of_customer(
+        customer.and_then(|c| c.language.as_deref()),
+        messages
+            .iter()
+            .filter(|m| m.role == MessageRole::Customer)
+            .map(|m| m.text.as_str()),
+    )
 }

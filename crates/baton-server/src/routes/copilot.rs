@@ -253,14 +253,8 @@ async fn drafts(
     let agent_name = agent.split_whitespace().next().unwrap_or("").to_string();
     // Drafts are written in the customer's language (English when it cannot be told), from
     // articles and canned responses in that language; none in a language Baton does not write.
-    let language = baton_core::language::of_customer(
-        customer.as_ref().and_then(|c| c.language.as_deref()),
-        messages
-            .iter()
-            .filter(|m| m.role == MessageRole::Customer)
-            .map(|m| m.text.as_str()),
-    )
-    .unwrap_or_else(|| "en".to_owned());
+    let language = crate::brief::reply_language(customer.as_ref(), &messages)
+        .unwrap_or_else(|| "en".to_owned());
     let mut items = Vec::new();
     let phrases = crate::bots::kb::written(&language);
     if let (Some(phrases), false) = (phrases, query.trim().is_empty()) {
