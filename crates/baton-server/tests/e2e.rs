@@ -2523,3 +2523,484 @@ async fn attachments_from_the_widget_and_the_console() {
         transcript.body
     );
 }
+
+/// Logs `email` in through the API; returns the session token.
+async fn login_token(app: &TestApp, email: &str, password: &str) -> common::Res {
+    send(
+        &app.client,
+        reqwest::Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+    .await
+}
+
+/// Sets a `<select>` (or any input the driver cannot type into, like a colour) and tells the
+/// page it changed.
+async fn set_value(client: &Client, selector: &str, value: &str) {
+    css(client, selector).await;
+    let js = format!(
+        "const e = document.querySelector({}); e.value = {}; e.dispatchEvent(new Event('change')); return e.value",
+        json!(selector),
+        json!(value)
+    );
+    let set = client.execute(&js, vec![]).await.unwrap();
+    assert_eq!(set, json!(value), "{selector}");
+}
+
+/// Clicks the submit button of form `id` and waits for its success line; panics with the
+/// form's error when it shows one instead.
+async fn submit_ok(client: &Client, id: &str) {
+    click(client, &format!("#{id} button[type=submit]")).await;
+    let js = format!(
+        "const ok = document.getElementById('{id}-ok'), err = document.getElementById('{id}-error'); \
+         if (err && !err.hidden) return 'error: ' + err.textContent; return ok && !ok.hidden && ('ok: ' + ok.textContent)"
+    );
+    let shown = until(client, &format!("{id} saved"), &js).await;
+    assert!(shown.as_str().unwrap().starts_with("ok: "), "{id}: {shown}");
+}
+
+/// Clicks the submit button of form `id` and returns the error it shows.
+async fn submit_error(client: &Client, id: &str) -> String {
+    click(client, &format!("#{id} button[type=submit]")).await;
+    let js = format!(
+        "const e = document.getElementById('{id}-error'); return e && !e.hidden && e.textContent"
+    );
+    until(client, &format!("{id} error"), &js)
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A webhook receiver that answers every POST `410 Gone` (dead-lettered at once) and counts them.
+async fn gone_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { axum::http::StatusCode::GONE }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (format!("http://{addr}/hook"), hits)
+}
+
+/// The team lead's pages: everything the API configures, done in the console, each change
+/// checked through the API and each mistake answered with the API's own message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_team_leads_pages_configure_everything() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let scene = scene("e2e_teamlead").await;
+    let app = &scene.app;
+    app.person("ada@e2e.example", "admin").await;
+    let agents = app.get("/v1/agents", &app.admin_token).await;
+    let sara = agents.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == "sara@e2e.example")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Ann and Bob work the general queue; Ann owns a conversation with Maya.
+    let mut people = Vec::new();
+    for (email, name) in [
+        ("ann@e2e.example", "Ann Ito"),
+        ("bob@e2e.example", "Bob Park"),
+    ] {
+        let res = app
+            .post(
+                "/v1/agents",
+                &app.admin_token,
+                json!({"email": email, "name": name, "password": PASSWORD, "role": "agent",
+                       "skills": [], "languages": ["en"], "queues": ["general"], "capacity": 3}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let login = login_token(app, email, PASSWORD).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        people.push((
+            res.body["id"].as_str().unwrap().to_string(),
+            login.body["token"].as_str().unwrap().to_string(),
+        ));
+    }
+    let (ann, ann_token) = people[0].clone();
+    let (bob, bob_token) = people[1].clone();
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &bob_token,
+            json!({"status": "busy"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &ann_token,
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let maya = app.conversation_for("maya-1", "Maya Chen").await;
+    app.hand_off(&maya, Some("general")).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let c = app
+            .get(&format!("/v1/conversations/{maya}"), &app.admin_token)
+            .await;
+        if c.body["offer"]["agent"] == json!(ann) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no offer to Ann: {}", c.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = app
+        .post(
+            &format!("/v1/conversations/{maya}/accept"),
+            &ann_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .put(
+            "/v1/agents/me/status",
+            &bob_token,
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    let mut driver = Driver::start(chromium, chromedriver).await;
+    let admin = driver.session("admin").await;
+    console_login(&admin, app, "ada@e2e.example").await;
+    admin
+        .execute("window.confirm = () => true; return true", vec![])
+        .await
+        .unwrap();
+
+    // The supervisor view names the customer and her agent, and reassigns her to Bob.
+    click(&admin, "#nav-supervisor").await;
+    let row = format!("#assigned-table tr[data-id=\"{maya}\"]");
+    let named = until(
+        &admin,
+        "Maya's row",
+        &format!("const r = document.querySelector('{row}'); return r && r.textContent"),
+    )
+    .await;
+    let named = named.as_str().unwrap();
+    assert!(
+        named.contains("Maya Chen") && named.contains("Ann Ito"),
+        "{named}"
+    );
+    set_value(&admin, &format!("{row} select.reassign-to"), &bob).await;
+    shot(&admin, "console-supervisor-reassign").await.unwrap();
+    click(&admin, &format!("{row} button.reassign")).await;
+    until(&admin, "transfer pending", &format!("const r = document.querySelector('{row}'); return r && r.textContent.includes('transfer to Bob Park pending')")).await;
+    let c = app
+        .get(&format!("/v1/conversations/{maya}"), &app.admin_token)
+        .await;
+    assert_eq!(c.body["transfer"]["to_agent"], json!(bob), "{}", c.body);
+    assert_eq!(c.body["assignee"], json!(ann), "{}", c.body);
+
+    // Agents: edit Sara's skills and capacity; a bad capacity gets the API's message.
+    click(&admin, "#nav-admin").await;
+    click(&admin, "#tab-agents").await;
+    click(&admin, &format!("tr[data-agent=\"{sara}\"] button.edit")).await;
+    type_in(&admin, "#agent-edit-capacity", "500").await;
+    let error = submit_error(&admin, "agent-edit").await;
+    assert!(error.contains("capacity"), "{error}");
+    type_in(&admin, "#agent-edit-capacity", "5").await;
+    type_in(&admin, "#agent-edit-skills", "billing:2, refunds").await;
+    submit_ok(&admin, "agent-edit").await;
+    let got = app
+        .get(&format!("/v1/agents/{sara}"), &app.admin_token)
+        .await;
+    assert_eq!(got.body["capacity"], 5, "{}", got.body);
+    assert_eq!(
+        got.body["skills"],
+        json!([{"name": "billing", "level": 2}, {"name": "refunds", "level": 1}]),
+        "{}",
+        got.body
+    );
+    // Her password is reset; she is deactivated and reactivated.
+    type_in(&admin, "#agent-password-password", "a-brand-new-passphrase").await;
+    submit_ok(&admin, "agent-password").await;
+    let login = login_token(app, "sara@e2e.example", "a-brand-new-passphrase").await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    click(&admin, "#agent-deactivate").await;
+    until(&admin, "Sara deactivated", &format!("const r = document.querySelector('tr[data-agent=\"{sara}\"]'); return r && r.classList.contains('inactive') && document.getElementById('agent-reactivate')")).await;
+    let got = app
+        .get(&format!("/v1/agents/{sara}"), &app.admin_token)
+        .await;
+    assert_eq!(got.body["active"], false, "{}", got.body);
+    shot(&admin, "console-admin-agent-edit").await.unwrap();
+    click(&admin, "#agent-reactivate").await;
+    css(&admin, "#agent-deactivate").await;
+    let got = app
+        .get(&format!("/v1/agents/{sara}"), &app.admin_token)
+        .await;
+    assert_eq!(got.body["active"], true, "{}", got.body);
+
+    // Queues: strategy, first-reply timer, an overflow step and the queue's own hours.
+    click(&admin, "#tab-queues").await;
+    click(&admin, "tr[data-queue=general] button.edit").await;
+    set_value(&admin, "#queue-edit-strategy", "round_robin").await;
+    type_in(&admin, "#queue-edit-first_reply_secs", "1").await;
+    let error = submit_error(&admin, "queue-edit").await;
+    assert!(error.contains("first_reply_secs"), "{error}");
+    type_in(&admin, "#queue-edit-first_reply_secs", "120").await;
+    click(&admin, "#overflow-add").await;
+    type_in(&admin, ".overflow-step input.after", "90").await;
+    type_in(&admin, ".overflow-step input.by", "15").await;
+    click(&admin, "#queue-edit-own_hours").await;
+    type_in(&admin, "#queue-edit-hours_tz", "Europe/Berlin").await;
+    for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+        type_in(&admin, &format!("#queue-edit-hours_{day}"), "00:00-24:00").await;
+    }
+    shot(&admin, "console-admin-queue-edit").await.unwrap();
+    submit_ok(&admin, "queue-edit").await;
+    let q = app.get("/v1/queues/general", &app.admin_token).await;
+    assert_eq!(q.body["strategy"], "round_robin", "{}", q.body);
+    let st = &q.body["settings"];
+    assert_eq!(st["first_reply_secs"], 120, "{st}");
+    assert_eq!(
+        st["overflow"],
+        json!([{"after_secs": 90, "action": {"type": "raise_priority", "by": 15}}]),
+        "{st}"
+    );
+    assert_eq!(st["hours"]["tz"], "Europe/Berlin", "{st}");
+    assert_eq!(
+        st["hours"]["weekly"]["sun"],
+        json!([["00:00", "24:00"]]),
+        "{st}"
+    );
+
+    // Business hours: a slip is pointed at before anything is sent; then saved.
+    click(&admin, "#tab-hours").await;
+    type_in(&admin, "#hours-form-mon", "9 to 5").await;
+    let error = submit_error(&admin, "hours-form").await;
+    assert!(error.contains("Monday"), "{error}");
+    type_in(&admin, "#hours-form-tz", "Nowhere/Atlantis").await;
+    type_in(&admin, "#hours-form-mon", "08:00-18:00").await;
+    let error = submit_error(&admin, "hours-form").await;
+    assert!(error.contains("Nowhere/Atlantis"), "{error}");
+    type_in(&admin, "#hours-form-tz", "UTC").await;
+    submit_ok(&admin, "hours-form").await;
+    let hours = app.get("/v1/business-hours", &app.admin_token).await;
+    assert_eq!(
+        hours.body["weekly"]["mon"],
+        json!([["08:00", "18:00"]]),
+        "{}",
+        hours.body
+    );
+
+    // Rules: a common rule from the form, and it decides the next handoff.
+    click(&admin, "#tab-rules").await;
+    type_in(&admin, "#rule-form-name", "Code phrase").await;
+    type_in(&admin, "#rule-form-value", "purple elephant, blue whale").await;
+    set_value(&admin, "#rule-form-queue", "general").await;
+    type_in(&admin, "#rule-form-priority", "70").await;
+    submit_ok(&admin, "rule-form").await;
+    css(&admin, "#rules-table tr[data-rule=code_phrase]").await;
+    shot(&admin, "console-admin-rules").await.unwrap();
+    let zoe = app.conversation_for("zoe-1", "Zoe").await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{zoe}/messages"),
+            &app.api_key,
+            json!({"role": "customer", "text": "I saw a Purple Elephant today"}),
+        )
+        .await;
+    assert!(res.status.is_success(), "{}", res.body);
+    let c = app
+        .get(&format!("/v1/conversations/{zoe}"), &app.admin_token)
+        .await;
+    assert_eq!(c.body["handoff"]["reason"], "code_phrase", "{}", c.body);
+    assert_eq!(c.body["priority"], 70, "{}", c.body);
+
+    // The bot: a bad webhook URL is refused with the API's message; the KB bot is tuned.
+    click(&admin, "#tab-bot").await;
+    set_value(&admin, "#bot-form-type", "webhook").await;
+    type_in(&admin, "#bot-form-wh_url", "ftp://bot.example.com").await;
+    type_in(&admin, "#bot-form-wh_secret", "a-signing-secret").await;
+    let error = submit_error(&admin, "bot-form").await;
+    assert!(error.contains("webhook.url"), "{error}");
+    set_value(&admin, "#bot-form-type", "kb").await;
+    type_in(&admin, "#bot-form-kb_threshold", "0.4").await;
+    submit_ok(&admin, "bot-form").await;
+    let bot = app.get("/v1/bot", &app.admin_token).await;
+    assert_eq!(bot.body["type"], "kb", "{}", bot.body);
+    assert_eq!(bot.body["kb"]["threshold"], 0.4, "{}", bot.body);
+    click(&admin, "#review-form-enabled").await;
+    submit_ok(&admin, "review-form").await;
+    let review = app.get("/v1/review", &app.admin_token).await;
+    assert_eq!(review.body["enabled"], true, "{}", review.body);
+    type_in(&admin, "#extractor-form-name", "order_number").await;
+    type_in(&admin, "#extractor-form-pattern", "(").await;
+    let error = submit_error(&admin, "extractor-form").await;
+    assert!(
+        error.contains("order_number") || error.contains("regex") || error.contains("pattern"),
+        "{error}"
+    );
+    type_in(&admin, "#extractor-form-pattern", r"#(\d{6})").await;
+    submit_ok(&admin, "extractor-form").await;
+    css(&admin, "#extractors-table tr[data-extractor=order_number]").await;
+    let ex = app.get("/v1/extractors", &app.admin_token).await;
+    assert_eq!(
+        ex.body,
+        json!([{"name": "order_number", "pattern": r"#(\d{6})"}])
+    );
+
+    // Webhooks: one that answers 410 is dead-lettered; it is redelivered from the console.
+    let (hook, hits) = gone_receiver().await;
+    click(&admin, "#tab-integrations").await;
+    type_in(&admin, "#webhook-form-url", &hook).await;
+    type_in(
+        &admin,
+        "#webhook-form-events",
+        "conversation.handoff_requested",
+    )
+    .await;
+    type_in(&admin, "#webhook-form-description", "CRM").await;
+    submit_ok(&admin, "webhook-form").await;
+    let shown = until(
+        &admin,
+        "webhook secret",
+        "const o = document.getElementById('webhook-form-ok'); return o && o.textContent",
+    )
+    .await;
+    assert!(shown.as_str().unwrap().contains("whsec_"), "{shown}");
+    let leo = app.conversation_for("leo-1", "Leo").await;
+    app.hand_off(&leo, Some("general")).await;
+    set_value(&admin, "#delivery-state", "dead").await;
+    let dead = until(&admin, "dead letter", "const b = document.querySelector('#deliveries-table tr.delivery-dead button.redeliver'); if (!b) { document.getElementById('delivery-state').dispatchEvent(new Event('change')); return null; } return b.closest('tr').dataset.delivery").await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    shot(&admin, "console-admin-deliveries").await.unwrap();
+    click(
+        &admin,
+        "#deliveries-table tr.delivery-dead button.redeliver",
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    while hits.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "the redelivery never came");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d = app
+        .get(
+            &format!("/v1/deliveries/{}", dead.as_str().unwrap()),
+            &app.admin_token,
+        )
+        .await;
+    assert!(d.body["attempts"].as_u64().unwrap() >= 1, "{}", d.body);
+    // Slack: a notification for the general queue's handoffs only.
+    type_in(
+        &admin,
+        "#notification-form-url",
+        "https://hooks.slack.com/services/T000/B000/XXXX",
+    )
+    .await;
+    set_value(&admin, "#notification-form-queue", "general").await;
+    admin
+        .execute("document.querySelectorAll('#notification-form-notify input').forEach(i => i.checked = i.value === 'handoff'); return true", vec![])
+        .await
+        .unwrap();
+    submit_ok(&admin, "notification-form").await;
+    let notes = app.get("/v1/notifications", &app.admin_token).await;
+    let note = &notes.body["items"][0];
+    assert_eq!(note["kind"], "slack", "{}", notes.body);
+    assert_eq!(note["queue"], "general", "{}", notes.body);
+    assert_eq!(note["notify"], json!(["handoff"]), "{}", notes.body);
+
+    // Channels: email on, with Bob told of every handoff; WhatsApp connected.
+    click(&admin, "#tab-channels").await;
+    click(&admin, "#email-form-enabled").await;
+    admin
+        .execute(&format!("document.querySelector('#email-form-notify_agents input[value=\"{bob}\"]').checked = true; return true"), vec![])
+        .await
+        .unwrap();
+    submit_ok(&admin, "email-form").await;
+    let email = app.get("/v1/channels/email", &app.admin_token).await;
+    assert_eq!(email.body["enabled"], true, "{}", email.body);
+    assert_eq!(email.body["notify_agents"], json!([bob]), "{}", email.body);
+    css(&admin, "#smtp-missing").await;
+    type_in(&admin, "#whatsapp-form-phone_number_id", "1234567890").await;
+    type_in(&admin, "#whatsapp-form-access_token", "EAAG-token").await;
+    type_in(&admin, "#whatsapp-form-app_secret", "app-secret").await;
+    type_in(&admin, "#whatsapp-form-verify_token", "verify-me").await;
+    submit_ok(&admin, "whatsapp-form").await;
+    let callback = until(
+        &admin,
+        "callback URL",
+        "const p = document.getElementById('whatsapp-callback'); return p && p.textContent",
+    )
+    .await;
+    assert!(
+        callback.as_str().unwrap().contains("/webhook"),
+        "{callback}"
+    );
+    let wa = app.get("/v1/channels/whatsapp", &app.admin_token).await;
+    assert_eq!(wa.body["phone_number_id"], "1234567890", "{}", wa.body);
+    shot(&admin, "console-admin-channels").await.unwrap();
+
+    // The widget: its looks go into the snippet; identity verification is turned on.
+    click(&admin, "#tab-widget").await;
+    set_value(&admin, "#widget-looks-color", "#aa3300").await;
+    set_value(&admin, "#widget-looks-position", "left").await;
+    type_in(&admin, "#widget-looks-greeting", "Hi! Ask us anything.").await;
+    submit_ok(&admin, "widget-looks").await;
+    let snippet = until(&admin, "snippet", "const s = document.getElementById('widget-snippet'); return s && s.textContent.includes('data-color') && s.textContent").await;
+    let snippet = snippet.as_str().unwrap();
+    assert!(
+        snippet.contains(r##"data-color="#aa3300""##)
+            && snippet.contains(r#"data-position="left""#)
+            && snippet.contains(r#"data-greeting="Hi! Ask us anything.""#),
+        "{snippet}"
+    );
+    click(&admin, "#identity-secret-create").await;
+    let secret = until(&admin, "identity secret", "const s = document.getElementById('identity-secret-shown'); return s && s.querySelector('code').textContent").await;
+    assert!(secret.as_str().unwrap().starts_with("wis_"), "{secret}");
+    let status = app
+        .get("/v1/widget/identity-secret", &app.admin_token)
+        .await;
+    assert_eq!(status.body["configured"], true, "{}", status.body);
+    shot(&admin, "console-admin-widget").await.unwrap();
+
+    // The audit log: every change above, filtered by family like the API.
+    click(&admin, "#tab-audit").await;
+    until(
+        &admin,
+        "audit rows",
+        "return document.querySelectorAll('#audit-table tbody tr').length >= 8",
+    )
+    .await;
+    set_value(&admin, "#audit-filter-kind", "queue").await;
+    click(&admin, "#audit-filter button[type=submit]").await;
+    let expected = app
+        .get("/v1/audit?kind=queue&limit=50", &app.admin_token)
+        .await;
+    let n = expected.body["items"].as_array().unwrap().len();
+    assert!(n >= 2, "{}", expected.body);
+    until(
+        &admin,
+        "filtered audit",
+        &format!("return document.querySelectorAll('#audit-table tbody tr').length === {n}"),
+    )
+    .await;
+    shot(&admin, "console-admin-audit").await.unwrap();
+    let _ = admin.close().await;
+}

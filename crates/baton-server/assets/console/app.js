@@ -940,111 +940,32 @@ function supervisorView() {
   const brows = bots.map((c) => h("tr", { "data-id": c.id }, h("td", {}, h("a", { href: "#c/" + c.id, onclick: (e) => { e.preventDefault(); openConv(c.id); }, text: whoOf(c) })),
     h("td", { text: String(c.message_count) }), h("td", { text: ago(c.created_at) }), h("td", { class: "risk" }, h("strong", { text: risk(c).toFixed(1) }), h("div", { class: "muted", text: riskWhy(c) })),
     h("td", {}, h("button", { class: "takeover", text: "Take over", onclick: async () => { try { await api("POST", "/v1/conversations/" + c.id + "/handoff", { reason: "supervisor_takeover" }); await openConv(c.id); } catch (e) { toast(e.message); } } }))));
+  // Conversations in progress, by customer name, each reassignable to a colleague (a transfer
+  // made by the supervisor: the owner keeps it until the colleague accepts).
+  const qname = (id) => (S.queues.find((q) => q.id === id) || {}).name || id || "";
+  const aname = (id) => (S.agents.find((a) => a.id === id) || {}).name || "an agent";
+  const live = assigned.slice().sort((x, y) => String(x.assigned_at).localeCompare(String(y.assigned_at)));
+  const crows = live.map((c) => {
+    const to = h("select", { class: "reassign-to", "aria-label": "Reassign " + whoOf(c) + " to" }, h("option", { value: "", text: "Reassign to…" }),
+      ...S.agents.filter((a) => a.id !== c.assignee && a.active !== false && a.status !== "offline" && a.status !== "away").map((a) => h("option", { value: a.id, text: a.name + " (" + assigned.filter((x) => x.assignee === a.id).length + "/" + a.capacity + ")" })));
+    return h("tr", { "data-id": c.id }, h("td", {}, h("a", { href: "#c/" + c.id, onclick: (e) => { e.preventDefault(); openConv(c.id); }, text: whoOf(c) })),
+      h("td", { text: qname(qOf(c)) }), h("td", { class: "owner", text: aname(c.assignee) }), h("td", { text: ago(c.assigned_at) }),
+      h("td", {}, c.transfer ? h("span", { class: "badge", text: "transfer to " + (c.transfer.to_agent ? aname(c.transfer.to_agent) : qname(c.transfer.to_queue)) + " pending" }) : h("span", { class: "actions" }, to,
+        h("button", { class: "reassign", text: "Reassign", onclick: async () => {
+          if (!to.value) { toast("Choose who takes it over"); return; }
+          try {
+            await api("POST", "/v1/conversations/" + c.id + "/transfer", { to_agent: to.value, note: "Reassigned by " + S.me.name });
+            toast(whoOf(c) + " offered to " + aname(to.value));
+            await loadSupervisor(); render();
+          } catch (e) { toast(e.message); }
+        } }))));
+  });
   return [
     h("div", { class: "card" }, h("h3", { text: "Queues" }), h("table", { id: "queues-table" }, h("thead", {}, h("tr", {}, ...["Queue", "Waiting", "Oldest wait", "Offered", "Assigned"].map((t) => h("th", { text: t })))), h("tbody", {}, ...qrows))),
     h("div", { class: "card" }, h("h3", { text: "Agents" }), h("table", { id: "agents-table" }, h("thead", {}, h("tr", {}, ...["Agent", "Role", "Status", "Load"].map((t) => h("th", { text: t })))), h("tbody", {}, ...arows))),
+    h("div", { class: "card" }, h("h3", { text: "With an agent" }), crows.length ? h("table", { id: "assigned-table" }, h("thead", {}, h("tr", {}, ...["Customer", "Queue", "Agent", "For", ""].map((t) => h("th", { text: t })))), h("tbody", {}, ...crows)) : h("p", { class: "empty", text: "Nobody is talking to an agent right now." })),
     h("div", { class: "card" }, h("h3", { text: "Bot conversations at risk" }), brows.length ? h("table", { id: "risk-table" }, h("thead", {}, h("tr", {}, ...["Customer", "Messages", "Age", "Risk and why", ""].map((t) => h("th", { text: t })))), h("tbody", {}, ...brows)) : h("p", { class: "empty", text: "No conversations with the bot right now." })),
   ];
-}
-
-// ---------- admin ----------
-function formBox(id, fields, submitLabel, onsubmit) {
-  const err = h("div", { class: "error", id: id + "-error", role: "alert", hidden: true });
-  const ok = h("div", { class: "ok", id: id + "-ok", role: "status", hidden: true });
-  const inputs = {};
-  const cells = fields.map(([name, label, type, opts]) => {
-    const fid = id + "-" + name;
-    let input;
-    if (type === "select") input = h("select", { id: fid, name }, ...opts.map((o) => h("option", { value: o, text: o })));
-    else if (type === "textarea") input = h("textarea", { id: fid, name, rows: (opts && opts.rows) || 4, style: "width:100%" });
-    else input = h("input", { id: fid, name, type: type || "text", value: opts && opts.value });
-    inputs[name] = input;
-    return h("div", { style: type === "textarea" ? "flex-basis:100%" : null }, h("label", { for: fid, text: label }), input);
-  });
-  const form = h("form", { class: "inline", id, onsubmit: async (e) => {
-    e.preventDefault(); err.hidden = true; ok.hidden = true;
-    try { const msg = await onsubmit(inputs); ok.textContent = msg || "Saved"; ok.hidden = false; await renderAdminTab(); const o = document.getElementById(id + "-ok"); if (o) { o.textContent = msg || "Saved"; o.hidden = false; } }
-    catch (x) { err.textContent = x.message; err.hidden = false; }
-  } }, ...cells, h("div", {}, h("button", { class: "primary", type: "submit", text: submitLabel })));
-  return [form, err, ok];
-}
-const csv = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
-const ADMIN_TABS = [["agents", "Agents"], ["queues", "Queues"], ["rules", "Rules"], ["kb", "Knowledge base"], ["canned", "Canned responses"], ["keys", "API keys"], ["widget", "Widget"]];
-function adminView() {
-  const tabs = h("div", { class: "tabs", role: "tablist" }, ...ADMIN_TABS.map(([k, l]) => h("button", { role: "tab", id: "tab-" + k, "aria-selected": String(S.adminTab === k), text: l, onclick: () => { S.adminTab = k; history.replaceState(null, "", "#admin/" + k); render(); } })));
-  const panel = h("div", { id: "admin-panel", role: "tabpanel" }, h("p", { class: "muted", text: "Loading…" }));
-  setTimeout(renderAdminTab, 0);
-  return [tabs, panel];
-}
-async function renderAdminTab() {
-  const panel = document.getElementById("admin-panel");
-  if (!panel) return;
-  let kids = [];
-  try {
-    if (S.adminTab === "agents") {
-      const agents = (await api("GET", "/v1/agents")).items;
-      kids = [h("div", { class: "card" }, h("h3", { text: "Agents" }), h("table", {}, h("thead", {}, h("tr", {}, ...["Name", "Email", "Role", "Status", "Queues", "Capacity"].map((t) => h("th", { text: t })))),
-        h("tbody", {}, ...agents.map((a) => h("tr", {}, h("td", { text: a.name }), h("td", { text: a.email }), h("td", { text: a.role }), h("td", { text: a.status }), h("td", { text: a.queues.join(", ") }), h("td", { text: String(a.capacity) })))))),
-      h("div", { class: "card" }, h("h3", { text: "Add an agent" }), ...formBox("agent-form", [["name", "Name"], ["email", "Email", "email"], ["password", "Password", "password"], ["role", "Role", "select", ["agent", "supervisor", "admin"]], ["languages", "Languages (comma separated)", "text", { value: "en" }], ["queues", "Queues (comma separated)"], ["capacity", "Capacity", "number", { value: "3" }]], "Create agent",
-        async (f) => { await api("POST", "/v1/agents", { name: f.name.value, email: f.email.value, password: f.password.value, role: f.role.value, languages: csv(f.languages.value), queues: csv(f.queues.value), skills: [], capacity: Number(f.capacity.value) }); return "Agent created"; }))];
-    } else if (S.adminTab === "queues") {
-      const queues = (await api("GET", "/v1/queues")).items;
-      kids = [h("div", { class: "card" }, h("h3", { text: "Queues" }), h("table", {}, h("thead", {}, h("tr", {}, ...["Id", "Name", "Strategy", "Offer timeout", "Languages"].map((t) => h("th", { text: t })))),
-        h("tbody", {}, ...queues.map((q) => h("tr", {}, h("td", { text: q.id }), h("td", { text: q.name }), h("td", { text: q.strategy }), h("td", { text: q.offer_timeout_secs + "s" }), h("td", { text: q.languages.join(", ") })))))),
-      h("div", { class: "card" }, h("h3", { text: "Add a queue" }), ...formBox("queue-form", [["id", "Id"], ["name", "Name"], ["strategy", "Strategy", "select", ["longest_idle", "round_robin", "least_busy", "best_match"]], ["offer_timeout_secs", "Offer timeout (s)", "number", { value: "30" }], ["languages", "Languages (comma separated)"]], "Create queue",
-        async (f) => { await api("POST", "/v1/queues", { id: f.id.value || undefined, name: f.name.value, strategy: f.strategy.value, offer_timeout_secs: Number(f.offer_timeout_secs.value), languages: csv(f.languages.value), skills: [] }); return "Queue created"; }))];
-    } else if (S.adminTab === "rules") {
-      const rules = await api("GET", "/v1/rules");
-      const box = formBox("rules-form", [["doc", "Rules (JSON)", "textarea", { rows: 18 }]], "Save rules", async (f) => {
-        let doc; try { doc = JSON.parse(f.doc.value); } catch (x) { throw new Error("That is not valid JSON: " + x.message); }
-        await api("PUT", "/v1/rules", doc); return "Rules saved";
-      });
-      box[0].querySelector("textarea").value = JSON.stringify(rules, null, 2);
-      kids = [h("div", { class: "card" }, h("h3", { text: "Escalation rules" }), h("p", { class: "muted", text: "The whole document is checked before anything is stored; mistakes point at the exact place." }), ...box)];
-    } else if (S.adminTab === "kb") {
-      const arts = (await api("GET", "/v1/kb/articles")).items;
-      kids = [h("div", { class: "card" }, h("h3", { text: "Articles" }), h("table", {}, h("thead", {}, h("tr", {}, ...["Title", "Tags", "Language", ""].map((t) => h("th", { text: t })))),
-        h("tbody", {}, ...arts.map((a) => h("tr", {}, h("td", { text: a.title }), h("td", { text: a.tags.join(", ") }), h("td", { text: a.language }),
-          h("td", {}, h("button", { class: "danger", "aria-label": "Delete " + a.title, text: "Delete", onclick: async () => { if (confirm("Delete " + a.title + "?")) { await api("DELETE", "/v1/kb/articles/" + encodeURIComponent(a.id)).catch((e) => toast(e.message)); renderAdminTab(); } } }))))))),
-      h("div", { class: "card" }, h("h3", { text: "Add an article" }), ...formBox("kb-form", [["title", "Title"], ["tags", "Tags (comma separated)"], ["language", "Language", "text", { value: "en" }], ["body", "Body (Markdown)", "textarea", { rows: 6 }]], "Add article",
-        async (f) => { await api("POST", "/v1/kb/articles", { title: f.title.value, body: f.body.value, tags: csv(f.tags.value), language: f.language.value || undefined }); return "Article added"; }))];
-    } else if (S.adminTab === "canned") {
-      const list = await api("GET", "/v1/canned-responses");
-      S.canned = list;
-      const save = async (next) => { S.canned = await api("PUT", "/v1/canned-responses", next); };
-      kids = [h("div", { class: "card" }, h("h3", { text: "Canned responses" }),
-        h("p", { class: "muted", text: "Agents insert these by typing / in the reply box. Variables: {{customer.name}}, {{customer.first_name}}, {{customer.email}}, {{agent.name}}, {{agent.first_name}}." }),
-        h("table", { id: "canned-table" }, h("thead", {}, h("tr", {}, ...["Title", "Text", "Tags", ""].map((t) => h("th", { text: t })))),
-          h("tbody", {}, ...list.map((c) => h("tr", { "data-id": c.id }, h("td", { text: c.title }), h("td", { text: c.text }), h("td", { text: (c.tags || []).join(", ") }),
-            h("td", {}, h("button", { class: "danger", "aria-label": "Delete " + c.title, text: "Delete", onclick: async () => {
-              if (!confirm("Delete " + c.title + "?")) return;
-              try { await save(list.filter((x) => x.id !== c.id)); } catch (e) { toast(e.message); } renderAdminTab();
-            } }))))))),
-      h("div", { class: "card" }, h("h3", { text: "Add a canned response" }), ...formBox("canned-form", [["title", "Title"], ["tags", "Tags (comma separated)"], ["text", "Text", "textarea", { rows: 3 }]], "Add",
-        async (f) => {
-          const base = f.title.value.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 50) || "reply";
-          let id = base, n = 2;
-          while (list.some((c) => c.id === id)) id = base + "-" + n++;
-          await save(list.concat([{ id, title: f.title.value, text: f.text.value, tags: csv(f.tags.value) }]));
-          return "Canned response added";
-        }))];
-    } else if (S.adminTab === "keys") {
-      const keys = (await api("GET", "/v1/api-keys")).items;
-      kids = [h("div", { class: "card" }, h("h3", { text: "API keys" }), h("table", {}, h("thead", {}, h("tr", {}, ...["Name", "Prefix", "Created", "Revoked", ""].map((t) => h("th", { text: t })))),
-        h("tbody", {}, ...keys.map((k) => h("tr", {}, h("td", { text: k.name }), h("td", {}, h("code", { text: k.prefix })), h("td", { text: new Date(k.created_at).toLocaleString() }), h("td", { text: k.revoked_at ? new Date(k.revoked_at).toLocaleString() : "—" }),
-          h("td", {}, k.revoked_at ? null : h("button", { class: "danger", text: "Revoke", onclick: async () => { if (confirm("Revoke " + k.name + "?")) { await api("DELETE", "/v1/api-keys/" + k.id).catch((e) => toast(e.message)); renderAdminTab(); } } }))))))),
-      h("div", { class: "card" }, h("h3", { text: "Create a key" }), ...formBox("key-form", [["name", "Name"]], "Create key",
-        async (f) => { const k = await api("POST", "/v1/api-keys", { name: f.name.value }); return "Copy this key now, it is shown once: " + k.key; }))];
-    } else if (S.adminTab === "widget") {
-      const k = await api("GET", "/v1/widget/key");
-      const snippet = k.public_key ? '<script src="' + location.origin + '/widget.js" data-key="' + k.public_key + '" async></script>' : "";
-      kids = [h("div", { class: "card" }, h("h3", { text: "Customer widget" }),
-        k.public_key ? h("div", {}, h("p", { text: "Paste this tag into your site:" }), h("pre", { id: "widget-snippet", style: "white-space:pre-wrap" }, h("code", { text: snippet })),
-          h("p", {}, h("a", { href: "/demo?key=" + k.public_key, target: "_blank", text: "Open the demo page" }))) : h("p", { text: "No widget key yet." }),
-        ...formBox("widget-form", [], k.public_key ? "Rotate key" : "Create key", async () => { if (k.public_key && !confirm("The old key stops working. Rotate?")) throw new Error("Not rotated"); await api("POST", "/v1/widget/key"); return "New widget key created"; }))];
-    }
-  } catch (e) { kids = [h("div", { class: "error", role: "alert", text: e.message })]; }
-  panel.replaceChildren(...kids);
 }
 
 // ---------- navigation & keys ----------

@@ -16,6 +16,7 @@ use std::sync::{Arc, LazyLock};
 const CONSOLE_HTML: &str = include_str!("../../assets/console/index.html");
 const CONSOLE_JS: &str = include_str!("../../assets/console/app.js");
 const CONSOLE_ANALYTICS_JS: &str = include_str!("../../assets/console/analytics.js");
+const CONSOLE_ADMIN_JS: &str = include_str!("../../assets/console/admin.js");
 const CONSOLE_CSS: &str = include_str!("../../assets/console/app.css");
 const WIDGET_JS: &str = include_str!("../../assets/widget/widget.js");
 const DEMO_HTML: &str = include_str!("../../assets/widget/demo.html");
@@ -99,6 +100,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/analytics.js",
             get(|| async { asset("text/javascript; charset=utf-8", CONSOLE_ANALYTICS_JS) }),
+        )
+        .route(
+            "/console/admin.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CONSOLE_ADMIN_JS) }),
         )
         .route(
             "/console/app.css",
