@@ -1444,7 +1444,7 @@ async fn postgres_routing_lease_moves_to_the_survivor() {
 // ---------------------------------------------------------------- storm on PostgreSQL
 
 /// Two instances, 3 agents of capacity 2, 20 conversations handed off concurrently across both,
-/// with concurrent accepts, declines, status flips and transfers to the queue. Then the event
+/// with concurrent accepts, declines, claims, status flips and transfers to the queue. Then the event
 /// log must show no double assignment and no agent above capacity, and the end state must be
 /// settled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
@@ -1539,6 +1539,11 @@ async fn postgres_storm_across_two_instances() {
                         ("decline", json!({}))
                     } else if offered {
                         ("accept", json!({}))
+                    } else if view.body["state"] == "queued" && (round + id.len()) % 4 == 0 {
+                        // Claims race the router for the same agents and conversations: both
+                        // lock the agent's row before the conversation's, so neither waits on
+                        // the other in a circle (a deadlock would be a 500 here).
+                        ("claim", json!({}))
                     } else {
                         continue;
                     };
@@ -1599,7 +1604,7 @@ async fn postgres_storm_across_two_instances() {
     let mut owner: HashMap<String, String> = HashMap::new();
     let mut offer: HashMap<String, String> = HashMap::new();
     let mut load: HashMap<String, usize> = HashMap::new();
-    let (mut transfers, mut transfer_requests) = (0, 0);
+    let (mut transfers, mut transfer_requests, mut claims) = (0, 0, 0);
     for e in &log {
         let conv = e.conversation.as_ref().unwrap().to_string();
         let agent = e.data["agent"].as_str().map(String::from);
@@ -1629,6 +1634,9 @@ async fn postgres_storm_across_two_instances() {
                     "{agent} above capacity at seq {}",
                     e.seq
                 );
+                if e.data["via"] == "claim" {
+                    claims += 1;
+                }
                 owner.insert(conv.clone(), agent);
             }
             "transferred" => {
@@ -1672,6 +1680,7 @@ async fn postgres_storm_across_two_instances() {
             );
         }
     }
+    assert!(claims > 0, "no claim raced the router");
     // End state: assigned, or queued with no eligible free agent.
     for id in &ids {
         let view = get(&app, id).await;

@@ -11,6 +11,7 @@ use baton_core::{
     MessageRole, QueueId, Role, TenantId, Timestamp,
 };
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
 
 /// A fresh, time-sortable unique suffix for ids. Monotonic within the process, so ids made in
 /// the same millisecond still sort in creation order (list pagination relies on it).
@@ -487,9 +488,77 @@ pub async fn run_commands_as(
     now: Timestamp,
     override_capacity: bool,
 ) -> StoreResult<Outcome> {
+    // No tenant-wide lock: capacity is guarded by the agents' rows, each conversation by its
+    // own. Locks are taken in one order everywhere, the agents' rows (sorted) before the
+    // conversation's, as the router does (`LiveRouter::apply`), so a command and a routing
+    // batch cannot deadlock. Which agents the commands give the conversation to is read
+    // before the transaction (no connection held while waiting for another); when the locked
+    // conversation has moved on and names someone else, the attempt is rolled back and made
+    // again with them.
+    let mut planned: BTreeSet<AgentId> = BTreeSet::new();
+    if commands.iter().any(routes)
+        && let Some(mut seen) = store.conversation(tenant, id).await?
+    {
+        let seen_before = seen.clone();
+        let mut applies = true;
+        for command in commands {
+            if conversation::execute(&mut seen, command, actor, now).is_err() {
+                applies = false;
+                break;
+            }
+        }
+        if applies {
+            planned.extend(conversation::new_holders(&seen_before, &seen));
+        }
+    }
+    for _attempt in 0..MAX_HOLDER_ATTEMPTS {
+        match run_commands_once(
+            store,
+            tenant,
+            id,
+            commands,
+            actor,
+            now,
+            override_capacity,
+            &planned,
+        )
+        .await?
+        {
+            Attempt::Done(outcome) => return Ok(*outcome),
+            Attempt::Unplanned(more) => planned.extend(more),
+        }
+    }
+    Err(StoreError::Conflict {
+        code: "conversation_busy",
+        message: "the conversation kept changing hands while this was applied; try again".into(),
+    })
+}
+
+/// How often [`run_commands_as`] starts over because the conversation changed hands between
+/// its read and its lock.
+const MAX_HOLDER_ATTEMPTS: usize = 4;
+
+enum Attempt {
+    Done(Box<Outcome>),
+    /// New holders whose rows were not locked first: try again with them.
+    Unplanned(Vec<AgentId>),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_commands_once(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    commands: &[Command],
+    actor: &Actor,
+    now: Timestamp,
+    override_capacity: bool,
+    planned: &BTreeSet<AgentId>,
+) -> StoreResult<Attempt> {
     let mut tx = store.begin().await?;
-    if commands.iter().any(routes) {
-        tx.lock_tenant(tenant).await?;
+    let mut records = HashMap::new();
+    for agent in planned {
+        records.insert(agent.clone(), tx.agent_for_update(tenant, agent).await?);
     }
     let mut conv = load(tx.as_mut(), tenant, id).await?;
     let before = conv.clone();
@@ -497,8 +566,19 @@ pub async fn run_commands_as(
     for command in commands {
         events.extend(conversation::execute(&mut conv, command, actor, now)?);
     }
-    for agent in conversation::new_holders(&before, &conv) {
-        let Some(record) = tx.agent_for_update(tenant, &agent).await? else {
+    let holders = conversation::new_holders(&before, &conv);
+    let unplanned: Vec<AgentId> = holders
+        .iter()
+        .filter(|a| !planned.contains(*a))
+        .cloned()
+        .collect();
+    if !unplanned.is_empty() {
+        drop(tx); // rolled back
+        return Ok(Attempt::Unplanned(unplanned));
+    }
+    for agent in holders {
+        // Locked before the conversation, so read after the lock: current.
+        let Some(Some(record)) = records.remove(&agent) else {
             continue;
         };
         let held = tx.agent_load(tenant, &agent).await?;
@@ -518,10 +598,10 @@ pub async fn run_commands_as(
     }
     let stored = persist(tx.as_mut(), &conv, &events, actor, now).await?;
     tx.commit().await?;
-    Ok(Outcome {
+    Ok(Attempt::Done(Box::new(Outcome {
         conversation: conv,
         events: stored,
-    })
+    })))
 }
 
 /// The last step of a conversation's brief job ([`crate::BRIEF_JOB`]): takes the job's timer

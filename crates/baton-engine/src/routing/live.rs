@@ -539,6 +539,23 @@ impl TenantRouter {
             applied.lost_lease = true;
             return Ok(applied);
         }
+        // The agents' rows first, sorted, then conversations: the order commands take them in
+        // (`service::run_commands_as`), so a batch and a command never wait on each other in a
+        // circle. What each may still take is read under its lock.
+        let mut loads: HashMap<AgentId, Option<u32>> = HashMap::new();
+        let agents: BTreeSet<&AgentId> = decisions
+            .iter()
+            .filter_map(|d| match d {
+                Decision::Offer { agent, .. }
+                | Decision::Assign { agent, .. }
+                | Decision::AgentAway { agent, .. } => Some(agent),
+                _ => None,
+            })
+            .collect();
+        for agent in agents {
+            let room = self.room(tx.as_mut(), agent).await?;
+            loads.insert(agent.clone(), room);
+        }
         for id in std::mem::take(&mut self.overdue) {
             self.first_reply_overdue(tx.as_mut(), &id, now).await?;
         }
@@ -557,8 +574,7 @@ impl TenantRouter {
                 applied.stale.push(id);
             }
         }
-        // What each agent holds by the stored count, plus what this batch offered them.
-        let mut loads: HashMap<AgentId, Option<u32>> = HashMap::new();
+        // What each agent holds by the stored count, less what this batch offered them.
         for decision in decisions {
             if let Decision::AgentAway { agent, reason } = &decision {
                 // Only an agent still `available` is set away; one who changed her status
