@@ -57,7 +57,15 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Killing chromedriver does not end the browsers it started (a test that failed
+        // before closing its session leaves one running, with its renderers polling pages):
+        // end every process started with one of this driver's profiles, then remove them.
         for p in &self.profiles {
+            let _ = Command::new("pkill")
+                .arg("-KILL")
+                .arg("-f")
+                .arg(p.as_os_str())
+                .status();
             let _ = std::fs::remove_dir_all(p);
         }
     }
@@ -2638,22 +2646,8 @@ async fn the_team_leads_pages_configure_everything() {
     }
     let (ann, ann_token) = people[0].clone();
     let (bob, bob_token) = people[1].clone();
-    let res = app
-        .put(
-            "/v1/agents/me/status",
-            &bob_token,
-            json!({"status": "busy"}),
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    let res = app
-        .put(
-            "/v1/agents/me/status",
-            &ann_token,
-            json!({"status": "available"}),
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
+    app.set_status(&bob_token, "busy").await;
+    app.set_status(&ann_token, "available").await;
     let maya = app.conversation_for("maya-1", "Maya Chen").await;
     app.hand_off(&maya, Some("general")).await;
     let deadline = Instant::now() + WAIT;
@@ -2675,14 +2669,7 @@ async fn the_team_leads_pages_configure_everything() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
-    let res = app
-        .put(
-            "/v1/agents/me/status",
-            &bob_token,
-            json!({"status": "available"}),
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
+    app.set_status(&bob_token, "available").await;
 
     let mut driver = Driver::start(chromium, chromedriver).await;
     let admin = driver.session("admin").await;

@@ -78,16 +78,9 @@ async fn agent(
     assert_eq!(login.status, 200, "{}", login.body);
     let token = login.body["token"].as_str().unwrap().to_string();
     if status != "offline" {
-        set_status(app, &token, status).await;
+        app.set_status(&token, status).await;
     }
     (created.body["id"].as_str().unwrap().to_string(), token)
-}
-
-async fn set_status(app: &TestApp, token: &str, status: &str) {
-    let res = app
-        .put("/v1/agents/me/status", token, json!({"status": status}))
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
 }
 
 async fn queue(app: &TestApp, id: &str, offer_timeout_secs: u32) {
@@ -361,7 +354,7 @@ async fn away_releases_offers_and_available_gets_them(backend: Backend) {
     assert!(after["offer"].is_null());
 
     // Coming online requeues and routes it at once (within the status request).
-    set_status(&app, &a_token, "available").await;
+    app.set_status(&a_token, "available").await;
     let view = get(&app, &id).await;
     assert_eq!(view["state"], "queued", "{view}");
     assert_eq!(view["offer"]["agent"], a.as_str());
@@ -376,9 +369,9 @@ async fn away_releases_offers_and_available_gets_them(backend: Backend) {
         kinds.ends_with(&["deferred".into(), "requeued".into(), "offered".into()]),
         "{kinds:?}"
     );
-    set_status(&app, &b_token, "available").await;
+    app.set_status(&b_token, "available").await;
     // Going away withdraws the pending offer, and it moves on.
-    set_status(&app, &a_token, "away").await;
+    app.set_status(&a_token, "away").await;
     let view = get(&app, &id).await;
     assert_eq!(view["offer"]["agent"], b.as_str(), "{view}");
     let log = events(&app, &id).await;
@@ -728,7 +721,7 @@ async fn round_robin_and_handle_times_persist_between_passes(backend: Backend) {
 
     // Six handle times of about zero seconds pull the mean below the 300 s starting point.
     for (_, token) in &agents {
-        set_status(&app, token, "busy").await;
+        app.set_status(token, "busy").await;
     }
     let id = new_conversation(&app, 10).await;
     let waiting = handoff(&app, &id, Some("support")).await;
@@ -766,7 +759,7 @@ async fn sticky_previous_agent_and_language(backend: Backend) {
         )
         .await;
     assert_eq!(closed.status, 200, "{}", closed.body);
-    set_status(&app, &b_token, "available").await;
+    app.set_status(&b_token, "available").await;
     // The same customer (external id cust-7) comes back: b, not a (idle longer), is offered it.
     let second = new_conversation(&app, 7).await;
     let after = handoff(&app, &second, Some("support")).await;
@@ -808,7 +801,7 @@ async fn sticky_previous_agent_and_language(backend: Backend) {
     )
     .await;
     assert_eq!(login.status, 200, "{}", login.body);
-    set_status(&app, login.body["token"].as_str().unwrap(), "available").await;
+    app.set_status(login.body["token"].as_str().unwrap(), "available").await;
     let res = app
         .post(
             "/v1/conversations",
@@ -934,7 +927,7 @@ async fn a_lapse_sets_the_agent_away_and_she_gets_it_again_when_back(backend: Ba
         .expect("a waiting conversation has reasons");
         assert_eq!(&json!(stored).to_string(), live, "stored and live disagree");
     }
-    set_status(&app, &a_token, "available").await;
+    app.set_status(&a_token, "available").await;
     assert_eq!(get(&app, &id).await["offer"]["agent"], a.as_str());
     let log = events(&app, &id).await;
     assert_eq!(offered_to(&log), vec![a.clone(), b, a]);
@@ -1020,7 +1013,7 @@ async fn only_away_agents_defer_and_the_customer_is_told_when_the_team_is_back(b
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
-    set_status(&app, &a_token, "available").await;
+    app.set_status(&a_token, "available").await;
     let later = new_conversation(&app, 2).await;
     handoff(&app, &later, Some("support")).await;
     let widget_view = app
@@ -1579,7 +1572,7 @@ async fn postgres_storm_across_two_instances() {
     }
     // Settle: everyone available, one last change to route on.
     for (_, token) in &agents {
-        set_status(&app, token, "available").await;
+        app.set_status(token, "available").await;
     }
 
     // Replay the log in commit order.

@@ -377,11 +377,16 @@ impl TestApp {
     /// `queued` instead of being deferred for lack of anyone online) but get no offers.
     pub async fn staff(&self) -> String {
         let (id, token) = self.person("staffed@test.example", "agent").await;
+        self.set_status(&token, "busy").await;
+        id
+    }
+
+    /// Sets the presence of the person whose session `token` is.
+    pub async fn set_status(&self, token: &str, status: &str) {
         let res = self
-            .put("/v1/agents/me/status", &token, json!({"status": "busy"}))
+            .put("/v1/agents/me/status", token, json!({"status": status}))
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
-        id
     }
 
     /// Starts a conversation and hands it off to the default queue; returns its id.
