@@ -801,7 +801,8 @@ async fn sticky_previous_agent_and_language(backend: Backend) {
     )
     .await;
     assert_eq!(login.status, 200, "{}", login.body);
-    app.set_status(login.body["token"].as_str().unwrap(), "available").await;
+    app.set_status(login.body["token"].as_str().unwrap(), "available")
+        .await;
     let res = app
         .post(
             "/v1/conversations",
