@@ -57,6 +57,8 @@ const NOTIFY_BYTES: usize = 7_800;
 const SEQS_PER_QUERY: usize = 500;
 /// Notified seqs fetched together at most, when notifications queue up.
 const FAN_OUT_BATCH: usize = 2_000;
+/// Events older than this when published are reported (debug) as late.
+const LATE_PUBLICATION_MS: i64 = 50;
 /// An unfinished idempotent request older than this is presumed dead and may be taken over.
 const IDEMPOTENCY_TAKEOVER_MS: i64 = 60_000;
 /// Largest page a caller may ask for.
@@ -340,13 +342,32 @@ async fn pg_fan_out(
                     }
                 }
                 // Published in commit order, which is the notification order.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                let now = Timestamp::from_millis(now);
+                let mut oldest = 0;
                 for item in notified {
-                    match item {
-                        Notified::Events(events) => hub.publish(events),
+                    let events: Vec<StoredEvent> = match item {
+                        Notified::Events(events) => events,
                         Notified::Seqs(seqs) => {
-                            hub.publish(seqs.iter().filter_map(|s| fetched.remove(s)))
+                            seqs.iter().filter_map(|s| fetched.remove(s)).collect()
                         }
+                    };
+                    if let Some(first) = events.first() {
+                        oldest = oldest.max(now.millis_since(first.at));
                     }
+                    hub.publish(events);
+                }
+                // How far behind the live stream runs: an event's age when it is published
+                // (from its command's clock, so a long transaction counts too).
+                if oldest >= LATE_PUBLICATION_MS {
+                    tracing::debug!(
+                        events = count,
+                        oldest_ms = oldest,
+                        fetched = seqs.len(),
+                        "late live events"
+                    );
                 }
             }
             Ok(None) => tracing::warn!(
