@@ -2794,6 +2794,11 @@ async fn the_team_leads_pages_configure_everything() {
         "{}",
         hours.body
     );
+    // ...and removed again: always open.
+    click(&admin, "#hours-remove").await;
+    until(&admin, "hours removed", "return !document.getElementById('hours-remove') && document.getElementById('admin-panel').textContent.includes('always open')").await;
+    let hours = app.get("/v1/business-hours", &app.admin_token).await;
+    assert_eq!(hours.body, Value::Null);
 
     // Rules: a common rule from the form, and it decides the next handoff.
     click(&admin, "#tab-rules").await;

@@ -823,7 +823,7 @@ async fn tenant_business_hours_close_queues_without_hours(backend: Backend) {
         return;
     };
     queue(&app, "support", 30).await;
-    agent(&app, "a@hours.example", 1, &["support"], "available").await;
+    let (a, _) = agent(&app, "a@hours.example", 1, &["support"], "available").await;
     // Open one minute a week, at a time that is not now.
     let days_since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -850,6 +850,50 @@ async fn tenant_business_hours_close_queues_without_hours(backend: Backend) {
             .any(|e| e["type"] == "deferred" && e["data"]["reason"] == "after_hours"),
         "{log:#?}"
     );
+
+    // Removed, the hours no longer close the queue: the deferred conversation is offered.
+    let res = send(
+        &app.client,
+        Method::DELETE,
+        &app.url("/v1/business-hours"),
+        Some(&app.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    let hours = app.get("/v1/business-hours", &app.admin_token).await;
+    assert_eq!(hours.body, Value::Null);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let view = get(&app, &id).await;
+        if view["offer"]["agent"] == a.as_str() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never offered: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let audit = app
+        .get("/v1/audit?kind=business_hours", &app.admin_token)
+        .await;
+    assert_eq!(
+        audit.body["items"][0]["data"]["after"],
+        Value::Null,
+        "{}",
+        audit.body
+    );
+    // Removing none is not an error.
+    let again = send(
+        &app.client,
+        Method::DELETE,
+        &app.url("/v1/business-hours"),
+        Some(&app.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 204, "{}", again.body);
 }
 
 // ---------------------------------------------------------------- lapses, declines, staffing

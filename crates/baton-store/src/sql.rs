@@ -1389,6 +1389,8 @@ macro_rules! sql_backend {
                 .await?
                 .map(|v| serde_json::from_str(&v).map_err(StoreError::from))
                 .transpose()
+                // A setting removed is stored as null (its audit event keeps the before).
+                .map(|v| v.filter(|v: &serde_json::Value| !v.is_null()))
             }
 
             async fn kb_article(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<KbArticle>> {

@@ -283,7 +283,11 @@ ADMIN.hours = async () => {
   const spec = await api("GET", "/v1/business-hours");
   return [card("Business hours",
     muted(spec ? "Queues without their own hours follow these. While closed, new handoffs are deferred: the customer leaves an email and hears when the team is back." : "Not set: always open. Queues may have their own hours (Queues tab)."),
-    ...formBox("hours-form", hoursFields(spec), "Save hours", async (f) => { await api("PUT", "/v1/business-hours", readHours(f)); return "Business hours saved"; }))];
+    ...formBox("hours-form", hoursFields(spec), "Save hours", async (f) => { await api("PUT", "/v1/business-hours", readHours(f)); return "Business hours saved"; }),
+    spec ? action("Remove the hours: always open", { id: "hours-remove", class: "danger" }, async () => {
+      confirmOr("Remove the business hours? Queues without their own hours are always open, and conversations waiting for the opening are offered now.");
+      await api("DELETE", "/v1/business-hours"); return "Business hours removed: always open";
+    }) : null)];
 };
 
 // ---------- rules ----------

@@ -8,6 +8,7 @@ use crate::detection::{
 use crate::error::{ApiError, ApiResult, Json};
 use crate::{AppState, now};
 use axum::extract::State;
+use axum::http::StatusCode;
 use baton_core::Role;
 use baton_core::escalation::{DetectorConfig, RuleSet};
 use baton_store::service;
@@ -21,7 +22,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_rules, put_rules))
-        .routes(routes!(get_hours, put_hours))
+        .routes(routes!(get_hours, put_hours, delete_hours))
         .routes(routes!(get_extractors, put_extractors))
 }
 
@@ -156,6 +157,34 @@ async fn put_hours(
     .await?;
     state.detectors.invalidate(&principal.tenant);
     Ok(Json(body))
+}
+
+/// Remove the business hours: queues without hours of their own are always open again, and
+/// conversations deferred because they were closed are offered. Removing none is not an error.
+#[utoipa::path(delete, path = "/v1/business-hours", tag = "configuration",
+    responses((status = 204, description = "No business hours any more")), security(("bearer" = [])))]
+async fn delete_hours(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<StatusCode> {
+    principal.require_role(Role::Admin)?;
+    if state
+        .store
+        .setting(&principal.tenant, BUSINESS_HOURS)
+        .await?
+        .is_some()
+    {
+        service::put_settings(
+            state.store.as_ref(),
+            &principal.tenant,
+            &[(BUSINESS_HOURS, Value::Null)],
+            &principal.actor(),
+            now(),
+        )
+        .await?;
+        state.detectors.invalidate(&principal.tenant);
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The tenant's own field extractors for the handoff brief.
