@@ -584,11 +584,13 @@ async fn live(
         "agent_name": agent_name,
     })
     .to_string();
-    Ok(ws.on_upgrade(move |mut socket| async move {
-        if socket.send(Message::Text(hello.into())).await.is_ok() {
-            stream(socket, events, typing, state, tenant, conversation, names).await;
-        }
-    }))
+    Ok(ws
+        .read_buffer_size(super::ops::LIVE_READ_BUFFER)
+        .on_upgrade(move |mut socket| async move {
+            if socket.send(Message::Text(hello.into())).await.is_ok() {
+                stream(socket, events, typing, state, tenant, conversation, names).await;
+            }
+        }))
 }
 
 #[derive(Default)]
