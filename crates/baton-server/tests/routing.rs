@@ -852,14 +852,7 @@ async fn tenant_business_hours_close_queues_without_hours(backend: Backend) {
     );
 
     // Removed, the hours no longer close the queue: the deferred conversation is offered.
-    let res = send(
-        &app.client,
-        Method::DELETE,
-        &app.url("/v1/business-hours"),
-        Some(&app.admin_token),
-        None,
-    )
-    .await;
+    let res = app.delete("/v1/business-hours", &app.admin_token).await;
     assert_eq!(res.status, 204, "{}", res.body);
     let hours = app.get("/v1/business-hours", &app.admin_token).await;
     assert_eq!(hours.body, Value::Null);
@@ -885,14 +878,7 @@ async fn tenant_business_hours_close_queues_without_hours(backend: Backend) {
         audit.body
     );
     // Removing none is not an error.
-    let again = send(
-        &app.client,
-        Method::DELETE,
-        &app.url("/v1/business-hours"),
-        Some(&app.admin_token),
-        None,
-    )
-    .await;
+    let again = app.delete("/v1/business-hours", &app.admin_token).await;
     assert_eq!(again.status, 204, "{}", again.body);
 }
 

@@ -288,6 +288,19 @@ impl TestApp {
         self.routed(res, token).await
     }
 
+    /// DELETE `path`.
+    pub async fn delete(&self, path: &str, token: &str) -> Res {
+        let res = send(
+            &self.client,
+            Method::DELETE,
+            &self.url(path),
+            Some(token),
+            None,
+        )
+        .await;
+        self.routed(res, token).await
+    }
+
     /// Waits until this instance's router has handled everything committed so far.
     pub async fn settle(&self) {
         self.instance.settle(&self.tenant).await;
