@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use baton_core::conversation::Actor;
 use baton_core::{AgentId, ApiKeyId, Role, TenantId};
-use baton_store::service::hash_secret;
+use baton_store::ids::hash_secret;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

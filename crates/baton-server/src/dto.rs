@@ -125,7 +125,7 @@ pub struct CustomerBody {
 
 impl CustomerBody {
     /// Validates into the store's input.
-    pub fn validate(self) -> ApiResult<baton_store::service::CustomerInput> {
+    pub fn validate(self) -> ApiResult<baton_engine::service::CustomerInput> {
         let email = optional_text("customer.email", self.email, 254)?;
         if let Some(e) = &email
             && (!e.contains('@') || e.contains(char::is_whitespace))
@@ -144,7 +144,7 @@ impl CustomerBody {
                 "customer.language must be a BCP 47 tag such as en or pt-BR",
             ));
         }
-        Ok(baton_store::service::CustomerInput {
+        Ok(baton_engine::service::CustomerInput {
             external_id: optional_text("customer.external_id", self.external_id, 200)?,
             name: optional_text("customer.name", self.name, 200)?,
             email,

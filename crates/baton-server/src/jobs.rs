@@ -10,7 +10,8 @@
 
 use crate::AppState;
 use baton_core::{ConversationId, TenantId};
-use baton_store::{BRIEF_JOB, StoreResult, service};
+use baton_engine::service;
+use baton_store::{BRIEF_JOB, StoreResult};
 use std::time::Duration;
 use tokio::sync::watch;
 

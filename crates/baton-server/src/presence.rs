@@ -9,7 +9,7 @@
 use crate::{AppState, now};
 use baton_core::conversation::Actor;
 use baton_core::{AgentId, AgentStatus, TenantId, Timestamp};
-use baton_store::service;
+use baton_engine::service;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;

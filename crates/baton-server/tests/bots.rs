@@ -73,7 +73,7 @@ impl BotApp {
             })
             .collect();
         assert!(articles.len() > 10);
-        baton_store::service::save_kb_articles(
+        baton_engine::service::save_kb_articles(
             self.instance.store.as_ref(),
             &tenant,
             &articles,

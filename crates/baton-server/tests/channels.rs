@@ -8,10 +8,10 @@ use baton_channels::testing::{RecordedRequest, RecordingServer, Reply, SmtpServe
 use baton_channels::whatsapp::signature_header;
 use baton_core::conversation::Actor;
 use baton_core::{ConversationId, MessageRole, TenantId, Timestamp};
+use baton_engine::service::{self, CustomerInput, NewMessage};
 use baton_server::AppState;
 use baton_store::PageRequest;
 use baton_store::outbox::{Delivery, DeliveryState};
-use baton_store::service::{self, CustomerInput, NewMessage};
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -115,7 +115,7 @@ impl Driver {
         let profile = std::env::temp_dir().join(format!(
             "baton-e2e-{name}-{}-{}",
             std::process::id(),
-            baton_store::service::new_suffix()
+            baton_store::ids::new_suffix()
         ));
         std::fs::create_dir_all(&profile).unwrap();
         self.profiles.push(profile.clone());

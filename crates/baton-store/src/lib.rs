@@ -5,18 +5,18 @@
 //! accept), generated once by a macro in [`sql`], with separate migration folders.
 //!
 //! Writes go through a [`Tx`]: a command is one transaction that appends events and updates
-//! projections. [`service`] holds the backend-agnostic orchestration (load, decide in the core,
-//! persist) that the server and the CLI call.
+//! projections. The store only persists: the commands that decide what to write (load, decide
+//! in the core, persist) are `baton_engine::service`.
 
 pub mod attachments;
 pub mod error;
 pub mod idempotency;
+pub mod ids;
 pub mod live;
 pub mod maintenance;
 pub mod model;
 pub mod outbox;
 pub mod reports;
-pub mod service;
 mod sql;
 pub mod testing;
 

@@ -28,7 +28,7 @@ fn unique(name: &str) -> String {
         })
         .take(30)
         .collect();
-    format!("baton_test_{clean}_{}", crate::service::new_suffix())
+    format!("baton_test_{clean}_{}", crate::ids::new_suffix())
 }
 
 /// `admin` with its database path replaced by `db` (query string kept).

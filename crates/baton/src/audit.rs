@@ -9,7 +9,8 @@ use baton_core::{
     AgentId, Conversation, ConversationId, CsatScore, MessageId, MessageRole, Priority, QueueId,
     TenantId, Timestamp,
 };
-use baton_store::service::{self, new_suffix};
+use baton_engine::service;
+use baton_store::ids::new_suffix;
 use baton_store::{Customer, NewEvent, Store};
 use std::time::Instant;
 

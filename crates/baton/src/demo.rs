@@ -2,8 +2,8 @@
 
 use baton_core::conversation::{Actor, BotTurn, Command, HandoffSource};
 use baton_core::{CsatScore, MessageRole, Priority, QueueId, Role, Timestamp};
+use baton_engine::service::{self, CustomerInput, NewAgent, NewMessage};
 use baton_server::auth::hash_password_blocking;
-use baton_store::service::{self, CustomerInput, NewAgent, NewMessage};
 use baton_store::{Queue, Skill, Store, Tenant};
 use std::path::Path;
 use std::sync::Arc;
@@ -48,7 +48,7 @@ pub async fn create_tenant(
         anyhow::bail!("--admin-email '{admin_email}' is not an email address");
     }
     // Emails are unique per tenant: the same person may administer several tenants.
-    let password = service::new_secret("")[..20].to_string();
+    let password = baton_store::ids::new_secret("")[..20].to_string();
     let hash = hash_password_blocking(&password).map_err(anyhow::Error::msg)?;
     let created = service::create_tenant(store, name, &email, &hash, now()).await?;
     let tenant = created.tenant.id.clone();
@@ -135,7 +135,9 @@ async fn demo_key(
     let file = data_dir.join(KEY_FILE);
     if let Ok(kept) = std::fs::read_to_string(&file) {
         let kept = kept.trim().to_string();
-        if let Some(key) = store.api_key_by_hash(&service::hash_secret(&kept)).await?
+        if let Some(key) = store
+            .api_key_by_hash(&baton_store::ids::hash_secret(&kept))
+            .await?
             && &key.tenant == tenant
             && key.revoked_at.is_none()
         {

@@ -8,8 +8,8 @@
 
 use baton_core::conversation::{Actor, BotTurn, Command, HandoffSource};
 use baton_core::{AgentId, ConversationId, CsatScore, MessageRole, QueueId, TenantId, Timestamp};
+use baton_engine::service::{self, CustomerInput, NewMessage};
 use baton_store::Store;
-use baton_store::service::{self, CustomerInput, NewMessage};
 use std::sync::Arc;
 
 const MINUTE: i64 = 60_000;

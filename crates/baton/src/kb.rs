@@ -3,8 +3,9 @@
 use crate::demo_kb;
 use baton_core::conversation::Actor;
 use baton_core::{TenantId, Timestamp};
+use baton_engine::service;
 use baton_kb::ArticleDraft;
-use baton_store::{KbArticle, Store, service};
+use baton_store::{KbArticle, Store};
 use std::path::Path;
 
 fn now() -> Timestamp {

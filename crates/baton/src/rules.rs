@@ -107,7 +107,7 @@ async fn seed(
     tenant: &baton_core::TenantId,
     settings: &[(&str, serde_json::Value)],
 ) -> anyhow::Result<()> {
-    baton_store::service::put_settings(
+    baton_engine::service::put_settings(
         store,
         tenant,
         settings,

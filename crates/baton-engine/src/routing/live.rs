@@ -21,11 +21,11 @@ use super::snapshot::{
     RoutingMemory, Seen, Setup, agent_info, conversation_info, held_outside, setup,
     tenant_calendar, waiting,
 };
+use crate::service::{self, load, persist};
 use baton_core::conversation::{self, Actor, Command, Conversation};
 use baton_core::routing::{Decision, Router, RoutingState};
 use baton_core::{AgentId, AgentStatus, ConversationId, ConversationState, QueueId, TenantId};
 use baton_core::{Priority, Timestamp};
-use baton_store::service::{self, load, persist};
 use baton_store::{Agent, Store, StoreError, StoreResult, Tx};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

@@ -134,11 +134,7 @@ impl Routing {
     /// Routing over `store`, under a fresh holder id for this instance. Nothing runs until
     /// [`Routing::run`].
     pub fn new(store: Arc<dyn Store>) -> Routing {
-        let holder = format!(
-            "{}-{}",
-            std::process::id(),
-            baton_store::service::new_suffix()
-        );
+        let holder = format!("{}-{}", std::process::id(), baton_store::ids::new_suffix());
         Routing {
             inner: Arc::new(Inner {
                 store,

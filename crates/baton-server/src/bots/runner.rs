@@ -14,7 +14,7 @@ use baton_core::conversation::{Actor, BotTurn, Command, HandoffSource};
 use baton_core::{
     Conversation, ConversationState, MessageRole, QueueId, TenantId, TransitionError,
 };
-use baton_store::service::{self, NewMessage};
+use baton_engine::service::{self, NewMessage};
 use baton_store::{Customer, Message, PageRequest, StoreError, StoreResult};
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;

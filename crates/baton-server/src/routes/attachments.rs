@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use baton_core::{AttachmentId, MessageRole};
-use baton_store::service::{self, NewAttachment};
+use baton_engine::service::{self, NewAttachment};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;

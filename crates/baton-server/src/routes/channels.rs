@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use baton_channels::whatsapp::{self, Content, DeliveryStatus, Inbound};
 use baton_core::conversation::{Actor, Command, HandoffSource};
 use baton_core::{AgentId, ConversationId, ConversationState, MessageRole, Role, TenantId};
+use baton_engine::service::{self, CustomerInput, NewMessage};
 use baton_store::outbox::{Subscription, SubscriptionKind};
-use baton_store::service::{self, CustomerInput, NewMessage};
 use baton_store::{NewEvent, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -396,7 +396,7 @@ async fn channel_subscription(
         id: existing
             .as_ref()
             .map(|s| s.id.clone())
-            .unwrap_or_else(|| format!("sub_{}", service::new_suffix())),
+            .unwrap_or_else(|| format!("sub_{}", baton_store::ids::new_suffix())),
         tenant: tenant.clone(),
         kind,
         events: events.iter().map(|e| e.to_string()).collect(),

@@ -8,8 +8,8 @@ use crate::{AppState, now};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_core::{ApiKeyId, QueueId, Role};
+use baton_engine::service;
 use baton_store::Queue;
-use baton_store::service;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

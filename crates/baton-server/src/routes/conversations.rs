@@ -12,7 +12,7 @@ use baton_core::{
     AgentId, AgentStatus, ConversationState, CsatScore, CustomerId, MessageRole, Priority, QueueId,
     Role, TenantId,
 };
-use baton_store::service::{self, NewMessage};
+use baton_engine::service::{self, NewMessage};
 use baton_store::{ConversationFilter, SearchText, Store};
 use serde::Deserialize;
 use std::collections::HashMap;

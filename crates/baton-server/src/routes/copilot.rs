@@ -11,8 +11,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_core::conversation::{Command, DraftAction};
 use baton_core::{MessageId, MessageRole, Role};
+use baton_engine::service;
 use baton_kb::SearchOptions;
-use baton_store::service;
 use baton_store::{Message, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -410,7 +410,7 @@ async fn use_draft(
         })?;
         commands.push(Command::AddMessage(
             baton_core::conversation::MessageRecord {
-                id: baton_core::MessageId::with_suffix(&service::new_suffix()),
+                id: baton_core::MessageId::with_suffix(&baton_store::ids::new_suffix()),
                 role: MessageRole::Agent,
                 text,
                 agent: actor.agent().cloned(),

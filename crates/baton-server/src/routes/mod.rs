@@ -38,7 +38,7 @@ pub fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
 pub async fn scope_of(state: &AppState, principal: &Principal) -> ApiResult<Option<AgentScope>> {
     match &principal.kind {
         PrincipalKind::Person { agent, role } if !role.at_least(Role::Supervisor) => Ok(
-            baton_store::service::agent_scope(state.store.as_ref(), &principal.tenant, agent)
+            baton_engine::service::agent_scope(state.store.as_ref(), &principal.tenant, agent)
                 .await?,
         ),
         _ => Ok(None),

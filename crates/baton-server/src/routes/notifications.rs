@@ -15,8 +15,8 @@ use crate::now;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_core::{QueueId, Role};
+use baton_engine::service;
 use baton_store::outbox::{Subscription, SubscriptionKind};
-use baton_store::service;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -253,7 +253,7 @@ async fn create_notification(
         ));
     }
     let sub = Subscription {
-        id: format!("sub_{}", service::new_suffix()),
+        id: format!("sub_{}", baton_store::ids::new_suffix()),
         tenant: principal.tenant.clone(),
         kind,
         events,

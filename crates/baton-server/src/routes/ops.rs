@@ -105,7 +105,7 @@ async fn metrics(
             .map(str::trim)
             .unwrap_or_default();
         // Compared as hashes: the time taken says nothing about the token.
-        if baton_store::service::hash_secret(sent) != baton_store::service::hash_secret(expected) {
+        if baton_store::ids::hash_secret(sent) != baton_store::ids::hash_secret(expected) {
             return Err(ApiError::Unauthorized(
                 "invalid_metrics_token",
                 "send 'Authorization: Bearer <metrics_token>'".into(),
@@ -251,7 +251,7 @@ impl Sight {
     }
 
     async fn refresh(&mut self, state: &AppState) {
-        match baton_store::service::agent_scope(
+        match baton_engine::service::agent_scope(
             state.store.as_ref(),
             &self.tenant,
             &self.scope.agent,

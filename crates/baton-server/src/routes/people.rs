@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use baton_core::{QueueId, Role};
-use baton_store::service::{self, NewAgent};
+use baton_engine::service::{self, NewAgent};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

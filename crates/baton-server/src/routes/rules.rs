@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use baton_core::Role;
 use baton_core::escalation::{DetectorConfig, RuleSet};
-use baton_store::service;
+use baton_engine::service;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;

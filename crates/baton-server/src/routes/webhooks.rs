@@ -16,8 +16,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use baton_core::Role;
+use baton_engine::service;
 use baton_store::outbox::{Delivery, DeliveryState, Subscription, SubscriptionKind};
-use baton_store::service;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -310,7 +310,7 @@ async fn create_webhook(
     let channel = channel_filter(body.channel)?;
     let secret = new_webhook_secret();
     let sub = Subscription {
-        id: format!("sub_{}", service::new_suffix()),
+        id: format!("sub_{}", baton_store::ids::new_suffix()),
         tenant: principal.tenant.clone(),
         kind: SubscriptionKind::Webhook,
         events,

@@ -18,8 +18,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use baton_core::{AgentId, ConversationId, EmailAddress, Role, TenantId};
+use baton_engine::service::{self, WidgetOpen};
 use baton_store::StoredEvent;
-use baton_store::service::{self, WidgetOpen, hash_secret, new_secret};
+use baton_store::ids::{hash_secret, new_secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -239,7 +240,7 @@ async fn widget_input(
     customer: WidgetCustomerBody,
     page_url: Option<String>,
 ) -> ApiResult<(
-    baton_store::service::CustomerInput,
+    baton_engine::service::CustomerInput,
     serde_json::Map<String, Value>,
     Identity,
 )> {
@@ -361,7 +362,7 @@ async fn resume(
 async fn open(
     state: &AppState,
     tenant: &TenantId,
-    customer: baton_store::service::CustomerInput,
+    customer: baton_engine::service::CustomerInput,
     attributes: serde_json::Map<String, Value>,
     mode: WidgetOpen,
     identity: Identity,

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use baton_core::{Role, TenantId, Timestamp};
 use baton_store::NewEvent;
-use baton_store::service::new_secret;
+use baton_store::ids::new_secret;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Value, json};

@@ -445,10 +445,10 @@ impl TestApp {
 
 /// Creates a tenant directly through the service layer; returns (tenant id, api key, admin email).
 pub async fn create_tenant(store: &dyn Store, name: &str) -> (String, String, String) {
-    let email = format!("admin-{}@test.example", baton_store::service::new_suffix());
+    let email = format!("admin-{}@test.example", baton_store::ids::new_suffix());
     let hash = baton_server::auth::hash_password_blocking(PASSWORD).unwrap();
     let created =
-        baton_store::service::create_tenant(store, name, &email, &hash, baton_server::now())
+        baton_engine::service::create_tenant(store, name, &email, &hash, baton_server::now())
             .await
             .unwrap();
     (created.tenant.id.to_string(), created.api_key_secret, email)

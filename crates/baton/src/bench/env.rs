@@ -81,7 +81,7 @@ impl Env {
     /// A scratch folder and a fresh database: a file in the folder for SQLite, a new
     /// `baton_bench_<random>` database on the server of `postgres_url` for PostgreSQL.
     pub async fn create(backend: Backend, postgres_url: &str) -> anyhow::Result<Env> {
-        let suffix = baton_store::service::new_suffix();
+        let suffix = baton_store::ids::new_suffix();
         let dir = std::env::temp_dir().join(format!("baton-bench-{suffix}"));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the scratch folder {}", dir.display()))?;

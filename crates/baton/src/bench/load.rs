@@ -67,7 +67,7 @@ pub async fn seed(env: &mut Env, args: &LoadArgs) -> anyhow::Result<Tenant> {
         api,
         key,
         admin_token,
-        password: format!("bench-{}", baton_store::service::new_suffix()),
+        password: format!("bench-{}", baton_store::ids::new_suffix()),
     })
 }
 

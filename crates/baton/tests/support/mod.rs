@@ -34,7 +34,7 @@ impl TempDir {
         let dir = std::env::temp_dir().join(format!(
             "baton-cli-{name}-{}-{}",
             std::process::id(),
-            baton_store::service::new_suffix()
+            baton_store::ids::new_suffix()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)

@@ -2,40 +2,16 @@
 //! decide, persist events and projections, commit. The server and the CLI call these; nothing
 //! else writes conversation state.
 
-use crate::model::*;
-use crate::{Store, StoreError, StoreResult, Tx};
 use baton_core::conversation::{self, Actor, BotTurn, Command, EventKind, MessageRecord};
 use baton_core::escalation::{self, Detector};
 use baton_core::{
     AgentId, AgentStatus, ApiKeyId, Conversation, ConversationId, CustomerId, MessageId,
     MessageRole, QueueId, Role, TenantId, Timestamp,
 };
-use sha2::{Digest, Sha256};
+use baton_store::ids::{hash_secret, new_secret, new_suffix};
+use baton_store::model::*;
+use baton_store::{Store, StoreError, StoreResult, Tx};
 use std::collections::{BTreeSet, HashMap};
-
-/// A fresh, time-sortable unique suffix for ids. Monotonic within the process, so ids made in
-/// the same millisecond still sort in creation order (list pagination relies on it).
-pub fn new_suffix() -> String {
-    static GENERATOR: std::sync::Mutex<ulid::Generator> =
-        std::sync::Mutex::new(ulid::Generator::new());
-    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
-    let id = generator
-        .generate()
-        .unwrap_or_else(|_| ulid::Ulid::generate());
-    id.to_string().to_ascii_lowercase()
-}
-
-/// A random secret of 32 bytes, hex encoded, with a readable prefix (`bk_` keys, `bs_` sessions).
-pub fn new_secret(prefix: &str) -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!("{prefix}{}", hex::encode(bytes))
-}
-
-/// SHA-256 of a high-entropy secret (API keys, session tokens), hex encoded. These secrets are
-/// random, so a fast hash is enough; passwords use argon2 in the server.
-pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
 
 /// Customer details given when a conversation starts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -388,7 +364,7 @@ pub async fn persist(
 
 /// Appends events and saves the projection; the transcript is the projection of
 /// `message_added` events, so each one also inserts its message row (returned with its seq).
-pub(crate) async fn persist_with_messages(
+async fn persist_with_messages(
     tx: &mut dyn Tx,
     conv: &Conversation,
     events: &[EventKind],
@@ -414,7 +390,7 @@ async fn append_with_messages(
     for event in events {
         if matches!(event, EventKind::HandoffRequested { .. }) {
             // The brief is a follow-up job, committed with the handoff (see BRIEF_JOB).
-            let job = format!("{}{}", crate::BRIEF_JOB, conv.id);
+            let job = format!("{}{}", baton_store::BRIEF_JOB, conv.id);
             tx.set_timer(&conv.tenant, &job, Some(now)).await?;
         }
         if let EventKind::MessageAdded { message: record } = event {
@@ -604,7 +580,7 @@ async fn run_commands_once(
     })))
 }
 
-/// The last step of a conversation's brief job ([`crate::BRIEF_JOB`]): takes the job's timer
+/// The last step of a conversation's brief job ([`baton_store::BRIEF_JOB`]): takes the job's timer
 /// and records the brief (`brief_built`) in one transaction. False when there was nothing to
 /// do: another worker took the job first, the conversation is gone, or it no longer takes a
 /// brief (the job is dropped then too).
@@ -617,7 +593,7 @@ pub async fn record_brief(
 ) -> StoreResult<bool> {
     let mut tx = store.begin().await?;
     if !tx
-        .take_timer(tenant, &format!("{}{id}", crate::BRIEF_JOB))
+        .take_timer(tenant, &format!("{}{id}", baton_store::BRIEF_JOB))
         .await?
     {
         return Ok(false);
@@ -1000,7 +976,7 @@ pub async fn post_attachment(
         .into_iter()
         .next()
         .ok_or_else(|| StoreError::Corrupt("an added message was not stored".into()))?;
-    let attachment = crate::Attachment {
+    let attachment = baton_store::Attachment {
         id: attachment_id,
         tenant: tenant.clone(),
         conversation: id.clone(),
@@ -1581,8 +1557,8 @@ pub async fn delete_kb_article(
 }
 
 /// The audit family of a subscription kind: `webhook_created`, `notification_deleted`...
-fn subscription_family(kind: crate::outbox::SubscriptionKind) -> &'static str {
-    use crate::outbox::SubscriptionKind as K;
+fn subscription_family(kind: baton_store::outbox::SubscriptionKind) -> &'static str {
+    use baton_store::outbox::SubscriptionKind as K;
     match kind {
         K::Webhook => "webhook",
         K::Slack | K::Teams => "notification",
@@ -1593,7 +1569,7 @@ fn subscription_family(kind: crate::outbox::SubscriptionKind) -> &'static str {
 
 /// A subscription as the audit trail shows it: the signing secret never, and for kinds whose
 /// URL is itself a secret (Slack, Teams), only the URL's host.
-pub fn redacted_subscription(sub: &crate::outbox::Subscription) -> serde_json::Value {
+pub fn redacted_subscription(sub: &baton_store::outbox::Subscription) -> serde_json::Value {
     let mut value = serde_json::to_value(sub).unwrap_or(serde_json::Value::Null);
     if let Some(config) = value
         .get_mut("config")
@@ -1605,7 +1581,7 @@ pub fn redacted_subscription(sub: &crate::outbox::Subscription) -> serde_json::V
                 *v = serde_json::Value::String("[redacted]".into());
             }
         }
-        if sub.kind != crate::outbox::SubscriptionKind::Webhook
+        if sub.kind != baton_store::outbox::SubscriptionKind::Webhook
             && let Some(url) = config.get_mut("url")
             && let Some(text) = url.as_str()
         {
@@ -1628,7 +1604,7 @@ fn url_host(url: &str) -> String {
 /// `change` says what changed beyond the fields, e.g. `{"secret_rotated": true}`.
 pub async fn save_subscription(
     store: &dyn Store,
-    sub: &crate::outbox::Subscription,
+    sub: &baton_store::outbox::Subscription,
     change: Option<serde_json::Value>,
     actor: &Actor,
     now: Timestamp,
@@ -1667,7 +1643,7 @@ pub async fn delete_subscription(
     store: &dyn Store,
     tenant: &TenantId,
     id: &str,
-    kinds: &[crate::outbox::SubscriptionKind],
+    kinds: &[baton_store::outbox::SubscriptionKind],
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<()> {

@@ -4,9 +4,9 @@
 use baton_core::analytics::{self, Facts};
 use baton_core::conversation::{Actor, Command, HandoffSource};
 use baton_core::{ConversationId, CsatScore, MessageRole, Role, TenantId, Timestamp};
+use baton_engine::service::{self, CustomerInput, NewAgent, NewMessage};
 use baton_store::outbox::*;
 use baton_store::reports::AuditFilter;
-use baton_store::service::{self, CustomerInput, NewAgent, NewMessage};
 use baton_store::testing::TestDatabase;
 use baton_store::*;
 use sqlx::AssertSqlSafe;
@@ -83,7 +83,7 @@ async fn story(store: &dyn Store) -> (TenantId, ConversationId) {
         store,
         &tenant,
         NewAgent {
-            email: format!("ana-{}@acme.example", service::new_suffix()),
+            email: format!("ana-{}@acme.example", baton_store::ids::new_suffix()),
             name: "Ana".into(),
             role: Role::Agent,
             skills: vec![],
@@ -848,7 +848,7 @@ async fn retention(db: &TestDatabase) {
     }
     assert_eq!(count(db, "SELECT COUNT(*) FROM idempotency").await, 1);
     assert!(
-        s.session(&service::hash_secret(&live), now)
+        s.session(&baton_store::ids::hash_secret(&live), now)
             .await
             .unwrap()
             .is_some(),

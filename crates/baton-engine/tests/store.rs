@@ -7,7 +7,7 @@ use baton_core::{
     AgentId, Conversation, ConversationId, ConversationState, CsatScore, MessageRole, QueueId,
     Role, TenantId, Timestamp, TransitionError,
 };
-use baton_store::service::{self, CustomerInput, NewAgent, NewMessage};
+use baton_engine::service::{self, CustomerInput, NewAgent, NewMessage};
 use baton_store::*;
 use futures::FutureExt;
 use std::future::Future;
@@ -270,7 +270,7 @@ async fn story(store: Arc<dyn Store>) {
         Some(created.tenant.clone())
     );
     let key = store
-        .api_key_by_hash(&service::hash_secret(&created.api_key_secret))
+        .api_key_by_hash(&baton_store::ids::hash_secret(&created.api_key_secret))
         .await
         .unwrap()
         .expect("key by hash");
@@ -284,7 +284,7 @@ async fn story(store: Arc<dyn Store>) {
         .unwrap();
     assert!(
         store
-            .api_key_by_hash(&service::hash_secret(&created.api_key_secret))
+            .api_key_by_hash(&baton_store::ids::hash_secret(&created.api_key_secret))
             .await
             .unwrap()
             .is_none()
@@ -347,7 +347,7 @@ async fn story(store: Arc<dyn Store>) {
     let session_token = service::open_session(store, &agent, 1_000, at(0))
         .await
         .unwrap();
-    let token_hash = service::hash_secret(&session_token);
+    let token_hash = baton_store::ids::hash_secret(&session_token);
     let session = store
         .session(&token_hash, at(999))
         .await
@@ -2357,7 +2357,7 @@ async fn visibility_backfill(db: RawDb, store: Arc<dyn Store>) {
         Backend::Postgres => "postgres",
     };
     let migration = std::fs::read_to_string(format!(
-        "{}/migrations/{backend}/0009_visibility.sql",
+        "{}/../baton-store/migrations/{backend}/0009_visibility.sql",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
