@@ -5,8 +5,8 @@
 use baton_core::conversation::{self, Actor, BotTurn, Command, EventKind, MessageRecord};
 use baton_core::escalation::{self, Detector};
 use baton_core::{
-    AgentId, AgentStatus, ApiKeyId, Conversation, ConversationId, CustomerId, MessageId,
-    MessageRole, QueueId, Role, TenantId, Timestamp,
+    AgentId, AgentStatus, ApiKeyId, Conversation, ConversationId, ConversationState, CustomerId,
+    MessageId, MessageRole, QueueId, Role, TenantId, Timestamp,
 };
 use baton_store::ids::{hash_secret, new_secret, new_suffix};
 use baton_store::model::*;
@@ -53,11 +53,14 @@ pub struct MessageOutcome {
     /// The events appended.
     pub events: Vec<StoredEvent>,
     /// The escalation evaluation of this turn, when the detector ran.
-    pub evaluation: Option<serde_json::Value>,
+    pub evaluation: Option<escalation::Evaluation>,
     /// True when review mode held this bot reply for an agent (not in the transcript yet).
     pub held: bool,
     /// The conversation's customer, when it was read for detection (saves the caller a read).
     pub customer: Option<Customer>,
+    /// The bot's turn on this message, enqueued as a job in its transaction: the caller runs
+    /// it at once ([`crate::bots::runner::start`]).
+    pub bot_job: Option<String>,
 }
 
 /// A message to add to a conversation.
@@ -729,6 +732,45 @@ pub struct Detection<'a> {
     pub payload: Option<&'a serde_json::Value>,
     /// Review mode: bot replies with a confidence below this are held for an agent.
     pub review_below: Option<f64>,
+    /// The tenant runs a bot: a new customer message that the bot may answer (the
+    /// conversation is with the bot or waiting for a person) enqueues the bot's turn as a job
+    /// ([`baton_store::BOT_JOB`]) in the message's transaction.
+    pub bot: bool,
+}
+
+/// How long a bot turn's job stays with the instance that took the message before any job
+/// worker may run it: longer than the slowest bot may take (the webhook bot's timeout is at
+/// most 30 s), so it runs again only when that instance died.
+pub const BOT_JOB_LEASE_MS: i64 = 60_000;
+
+/// The bot job of a customer message (see [`baton_store::BOT_JOB`]).
+pub fn bot_job(conversation: &ConversationId, message: &MessageId, button: bool) -> String {
+    let suffix = if button { ":button" } else { "" };
+    format!("{}{conversation}:{message}{suffix}", baton_store::BOT_JOB)
+}
+
+/// The conversation and message of a bot job, and whether the message was a button press.
+pub fn parse_bot_job(kind: &str) -> Option<(ConversationId, MessageId, bool)> {
+    let rest = kind.strip_prefix(baton_store::BOT_JOB)?;
+    let (rest, button) = match rest.strip_suffix(":button") {
+        Some(rest) => (rest, true),
+        None => (rest, false),
+    };
+    let (conversation, message) = rest.split_once(':')?;
+    Some((
+        ConversationId::parse(conversation).ok()?,
+        MessageId::parse(message).ok()?,
+        button,
+    ))
+}
+
+/// Whether the bot may answer a customer message in a conversation in this state: while it
+/// has the conversation, and while the customer waits for a person.
+pub fn bot_may_answer(state: &ConversationState) -> bool {
+    matches!(
+        state,
+        ConversationState::Bot | ConversationState::Queued | ConversationState::Deferred
+    )
 }
 
 /// How many earlier turns the detector sees.
@@ -793,6 +835,7 @@ pub async fn post_message(
             evaluation: None,
             held: false,
             customer: None,
+            bot_job: None,
         });
     }
     let record = MessageRecord {
@@ -855,6 +898,7 @@ pub async fn post_message(
                 evaluation: None,
                 held: true,
                 customer: None,
+                bot_job: None,
             });
         }
     };
@@ -867,7 +911,7 @@ pub async fn post_message(
             history.retain(|m| m.id != message.id);
         }
         history.push(message.clone());
-        let (value, follow_up) = evaluate(
+        let (evaluation_of_turn, follow_up) = evaluate(
             &conv,
             &message,
             &history,
@@ -876,9 +920,12 @@ pub async fn post_message(
             detection,
             now,
         );
+        // The event keeps the evaluation as the API shows it (JSON); the engine's callers get
+        // it typed.
+        let recorded = serde_json::to_value(&evaluation_of_turn).unwrap_or(serde_json::Value::Null);
         let mut events = conversation::execute(
             &mut conv,
-            &Command::RecordEvaluation(value.clone()),
+            &Command::RecordEvaluation(recorded),
             &Actor::System,
             now,
         )?;
@@ -895,8 +942,19 @@ pub async fn post_message(
                 .await?
                 .0,
         );
-        evaluation = Some(value);
+        evaluation = Some(evaluation_of_turn);
         known_customer = customer;
+    }
+    let mut bot = None;
+    if detected.is_some_and(|d| d.bot)
+        && message.role == MessageRole::Customer
+        && bot_may_answer(&conv.state)
+    {
+        let button = evaluation.as_ref().is_some_and(|e| e.signals.button);
+        let job = bot_job(id, &message.id, button);
+        tx.set_timer(tenant, &job, Some(now.plus_millis(BOT_JOB_LEASE_MS)))
+            .await?;
+        bot = Some(job);
     }
     tx.save_conversation(&conv).await?;
     tx.commit().await?;
@@ -908,6 +966,7 @@ pub async fn post_message(
         evaluation,
         held: false,
         customer: known_customer,
+        bot_job: bot,
     })
 }
 
@@ -998,6 +1057,7 @@ pub async fn post_attachment(
         evaluation: None,
         held: false,
         customer: None,
+        bot_job: None,
     })
 }
 
@@ -1026,7 +1086,7 @@ fn evaluate(
     queues: &[QueueId],
     detection: Detection<'_>,
     now: Timestamp,
-) -> (serde_json::Value, Option<Command>) {
+) -> (escalation::Evaluation, Option<Command>) {
     let history: Vec<escalation::Turn<'_>> = transcript
         .iter()
         .filter(|m| m.id != message.id)
@@ -1061,8 +1121,7 @@ fn evaluate(
         .decision
         .as_ref()
         .and_then(|d| escalation::plan::command_for(conv, d, |q| queues.contains(q)));
-    let value = serde_json::to_value(&evaluation).unwrap_or(serde_json::Value::Null);
-    (value, command)
+    (evaluation, command)
 }
 
 /// What `create_tenant` made: the admin's password and the API key secret are shown once.

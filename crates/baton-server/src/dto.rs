@@ -9,40 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// Formats a timestamp as RFC 3339 UTC with millisecond precision.
-pub fn rfc3339(ts: Timestamp) -> String {
-    let nanos = i128::from(ts.millis()) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
-}
-
-/// Rewrites core timestamps (integer milliseconds under keys `at` or `*_at`) inside a JSON
-/// document as RFC 3339 strings, the API's one time format.
-pub fn times_to_rfc3339(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map.iter_mut() {
-                match v {
-                    Value::Number(n) if key == "at" || key.ends_with("_at") => {
-                        if let Some(ms) = n.as_i64() {
-                            *v = Value::String(rfc3339(Timestamp::from_millis(ms)));
-                        }
-                    }
-                    _ => times_to_rfc3339(v),
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(times_to_rfc3339),
-        _ => {}
-    }
-}
+pub use baton_engine::wire::{MAX_TEXT, rfc3339, times_to_rfc3339};
 
 /// Parses an RFC 3339 time from a query or body.
 pub fn parse_time(field: &str, value: &str) -> ApiResult<Timestamp> {
@@ -91,9 +58,6 @@ pub fn token(field: &str, value: &str, max: usize) -> ApiResult<String> {
         ))
     }
 }
-
-/// Longest message text accepted, in characters.
-pub const MAX_TEXT: usize = 20_000;
 
 /// Customer details when starting a conversation.
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -149,6 +149,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A configured URL outbound requests may not reach: 422 `private_target`.
+impl From<baton_engine::outbound::PrivateTarget> for ApiError {
+    fn from(e: baton_engine::outbound::PrivateTarget) -> Self {
+        ApiError::invalid("private_target", e.0)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

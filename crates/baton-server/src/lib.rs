@@ -1,25 +1,19 @@
 //! Baton's HTTP and WebSocket server.
 //!
 //! Handlers are thin: parse and validate (extractors and `dto`), authorize (`auth`), call the
-//! store's service layer, map errors once (`error`). The server starts from a bound listener and
+//! engine (`baton_engine`), map errors once (`error`). The server starts from a bound listener and
 //! a shutdown future, so tests run many instances on port 0 side by side.
 
 pub mod auth;
-pub mod bots;
-pub mod brief;
 pub mod config;
 pub mod contract;
 pub mod deliveries;
-pub mod detection;
 pub mod dto;
 pub mod error;
 mod idempotency;
 mod input;
-pub mod jobs;
-pub mod knowledge;
 pub mod listen;
 mod metrics;
-pub mod outbound;
 pub mod presence;
 pub mod rate_limit;
 pub mod retention;
@@ -27,11 +21,9 @@ mod routes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use baton_core::Timestamp;
 use baton_store::Store;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -46,16 +38,14 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 /// Shared state of one server instance.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The database.
+    /// The database, for the reads handlers answer from (the engine's store: the same one).
     pub store: Arc<dyn Store>,
+    /// The use cases: every write goes through it.
+    pub engine: baton_engine::Engine,
     /// Prometheus metrics of this instance.
     pub metrics: Arc<Metrics>,
     /// How long a login session lasts, in milliseconds.
     pub session_ttl_ms: i64,
-    /// Compiled per-tenant escalation settings.
-    pub detectors: Arc<detection::Detectors>,
-    /// Live routing of this instance (see [`baton_engine::routing`]).
-    pub routing: baton_engine::Routing,
     /// Live connections of agents to this instance (stale presence).
     pub presence: Arc<presence::Presence>,
     /// An available or busy agent whose live connection to this instance has been gone this
@@ -65,9 +55,7 @@ pub struct AppState {
     /// offline; 0 never does.
     pub offline_presence_ms: i64,
     /// The knowledge-base index.
-    pub knowledge: knowledge::Knowledge,
     /// Per-tenant bot configurations and the HTTP client the bots use.
-    pub bots: Arc<bots::Bots>,
     /// The instance's SMTP server (`[smtp]`), for handoff notifications, replies to deferred
     /// conversations and transcripts; `None` when email is not configured.
     pub mailer: Option<baton_channels::email::Mailer>,
@@ -79,7 +67,6 @@ pub struct AppState {
     pub widget_limit: Arc<rate_limit::WidgetLimit>,
     /// Which addresses outbound requests may reach (see [`outbound`]); set it with
     /// [`AppState::allow_private_targets`].
-    pub outbound: outbound::Outbound,
     /// The bearer token `/metrics` asks for (`metrics_token`); `None`: open to anyone who can
     /// reach it.
     pub metrics_token: Option<String>,
@@ -99,23 +86,18 @@ pub struct AppState {
 impl AppState {
     /// State over a store with default settings.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        let outbound = outbound::Outbound::default();
         AppState {
-            routing: baton_engine::Routing::new(store.clone()),
+            engine: baton_engine::Engine::new(store.clone()),
             store,
             metrics: Arc::new(Metrics::default()),
             session_ttl_ms: 12 * 3600 * 1000,
-            detectors: Arc::new(detection::Detectors::default()),
             presence: Arc::new(presence::Presence::default()),
             stale_presence_ms: 120_000,
             offline_presence_ms: 1_800_000,
-            knowledge: knowledge::Knowledge::default(),
-            bots: Arc::new(bots::Bots::with_http(outbound.http().clone())),
             mailer: None,
             public_url: "http://127.0.0.1:8080".into(),
             deliveries: deliveries::Settings::default(),
             widget_limit: Arc::new(rate_limit::WidgetLimit::default()),
-            outbound,
             metrics_token: None,
             login: Arc::new(auth::LoginGuard::default()),
             limits: listen::Limits::default(),
@@ -128,19 +110,12 @@ impl AppState {
     /// Lets outbound requests reach loopback and private addresses (development and tests
     /// with local servers), or not (the default).
     pub fn allow_private_targets(&mut self, allow: bool) {
-        self.outbound = outbound::Outbound::new(allow);
-        self.bots = Arc::new(bots::Bots::with_http(self.outbound.http().clone()));
+        self.engine.allow_private_targets(allow);
     }
 }
 
 /// The current time as a core timestamp. The only clock read of the server.
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    Timestamp::from_millis(ms as i64)
-}
+pub use baton_engine::now;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -257,22 +232,20 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    detection::spawn_invalidation(
-        state.store.clone(),
-        state.detectors.clone(),
-        state.knowledge.clone(),
-    );
-    bots::spawn_invalidation(state.store.clone(), state.bots.clone());
+    state.engine.spawn_invalidation();
     metrics::spawn_event_counter(state.store.clone(), state.metrics.clone());
     // Live routing and the presence worker run alongside and stop at shutdown.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let router = {
-        let routing = state.routing.clone();
+        let routing = state.engine.routing.clone();
         let stopped = stopped.clone();
         tokio::spawn(async move { routing.run(stopped).await })
     };
     let worker = tokio::spawn(presence::run_worker(state.clone(), stopped.clone()));
-    let jobs = tokio::spawn(jobs::run_worker(state.clone(), stopped.clone()));
+    let jobs = tokio::spawn(baton_engine::jobs::run_worker(
+        state.engine.clone(),
+        stopped.clone(),
+    ));
     let deliveries = state
         .deliveries
         .run_worker

@@ -42,7 +42,7 @@ impl BotApp {
     /// Waits (bounded) until no bot turn is running, then until routing has caught up with
     /// what they wrote.
     async fn settled(&self) {
-        tokio::time::timeout(Duration::from_secs(20), self.state.bots.settled())
+        tokio::time::timeout(Duration::from_secs(20), self.state.engine.bots.settled())
             .await
             .expect("bot turns did not finish within 20 s");
         self.app.settle().await;
@@ -1067,4 +1067,90 @@ async fn a_configured_llm_writes_the_brief_summary_and_a_draft() {
         "{}",
         drafts.body
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bot's turn is a durable job
+
+/// A customer message whose instance died before its bot answered: the message's transaction
+/// enqueued the bot's turn as a job, and once the lease runs out a job worker (here, the
+/// server's own) runs it. Run a second time, the turn stores its reply once.
+async fn a_bot_turn_outlives_the_instance_that_took_the_message(backend: Backend, name: &str) {
+    use baton_core::conversation::Actor;
+    use baton_engine::service::{self, Detection, NewMessage};
+    let Some(app) = BotApp::spawn(backend, name).await else {
+        return;
+    };
+    app.seed_demo_kb().await;
+    app.set_bot(json!({"type": "kb"})).await;
+    let id = app.start(None).await;
+    let store = app.instance.store.clone();
+    let tenant = baton_core::TenantId::parse(app.tenant.as_str()).unwrap();
+    let conversation = baton_core::ConversationId::parse(&id).unwrap();
+    let detector = baton_core::escalation::Detector::with_defaults();
+    // What the pipeline does up to the commit; the instance "dies" before it runs the turn.
+    let outcome = service::post_message(
+        store.as_ref(),
+        &tenant,
+        &conversation,
+        NewMessage {
+            role: baton_core::MessageRole::Customer,
+            text: "Where is my package? How can I track my order?".into(),
+            external_id: None,
+            bot: None,
+        },
+        &Actor::Customer,
+        baton_server::now(),
+        Some(Detection {
+            detector: &detector,
+            business_open: None,
+            payload: None,
+            review_below: None,
+            bot: true,
+        }),
+    )
+    .await
+    .unwrap();
+    let job = outcome
+        .bot_job
+        .expect("the message enqueued the bot's turn");
+    assert_eq!(
+        service::parse_bot_job(&job),
+        Some((conversation.clone(), outcome.message.id.clone(), false))
+    );
+    // Leased to the instance that took the message: no worker runs it yet.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(app.bot_messages(&id).await.is_empty());
+    // The lease runs out (as BOT_JOB_LEASE_MS after a crash): the job worker answers.
+    let mut tx = store.begin().await.unwrap();
+    tx.set_timer(&tenant, &job, Some(baton_server::now()))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let bot = loop {
+        let bot = app.bot_messages(&id).await;
+        if !bot.is_empty() || tokio::time::Instant::now() > deadline {
+            break bot;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(bot.len(), 1, "{bot:?}");
+    assert_eq!(bot[0]["bot"]["intent"], "track-your-order", "{}", bot[0]);
+    // The same turn run again (its instance died after the reply, before removing the row).
+    baton_engine::bots::runner::run_job(&app.state.engine, &tenant, &job)
+        .await
+        .unwrap();
+    assert_eq!(app.bot_messages(&id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_bot_turn_outlives_its_instance_sqlite() {
+    a_bot_turn_outlives_the_instance_that_took_the_message(Backend::Sqlite, "bots_job_sqlite")
+        .await;
+}
+
+#[tokio::test]
+async fn a_bot_turn_outlives_its_instance_postgres() {
+    a_bot_turn_outlives_the_instance_that_took_the_message(Backend::Postgres, "bots_job_pg").await;
 }

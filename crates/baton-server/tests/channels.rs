@@ -136,7 +136,7 @@ impl ChannelApp {
     async fn settle(&self) -> Vec<Delivery> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            tokio::time::timeout(Duration::from_secs(20), self.state.bots.settled())
+            tokio::time::timeout(Duration::from_secs(20), self.state.engine.bots.settled())
                 .await
                 .expect("bot turns did not finish within 20 s");
             let page = PageRequest {
@@ -151,7 +151,7 @@ impl ChannelApp {
                 .unwrap()
                 .items;
             if all.iter().all(|d| d.state != DeliveryState::Pending)
-                && self.state.bots.running() == 0
+                && self.state.engine.bots.running() == 0
             {
                 return all;
             }

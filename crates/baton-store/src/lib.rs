@@ -45,6 +45,13 @@ pub const TIMER_LEASE_MS: i64 = 30_000;
 /// records the brief, so a brief is recorded once even when two workers ran the job.
 pub const BRIEF_JOB: &str = "brief:";
 
+/// The kind of a follow-up job's timer that runs the bot's turn on a customer message:
+/// `bot:{conversation id}:{message id}`, ending in `:button` when the message is a "Talk to a
+/// person" press. Enqueued in the message's transaction, already leased to the instance that
+/// took the message (which runs the turn at once and removes the row when done); any
+/// instance's job worker runs it when that instance died first.
+pub const BOT_JOB: &str = "bot:";
+
 /// Persistence for Baton. Every call that touches tenant data takes the tenant id.
 #[async_trait]
 pub trait Store:

@@ -69,7 +69,7 @@ pub async fn seed_knowledge_and_bot(
         store,
         tenant,
         &[(
-            baton_server::bots::SETTING,
+            baton_engine::bots::SETTING,
             serde_json::json!({"type": "kb"}),
         )],
         admin,

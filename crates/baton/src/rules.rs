@@ -1,7 +1,7 @@
 //! `baton rules`: check escalation rules from a TOML or JSON file, and seed a tenant with them.
 
 use anyhow::{Context, bail};
-use baton_server::detection::{self, DETECTOR_CONFIG, RULES};
+use baton_engine::detection::{self, DETECTOR_CONFIG, RULES};
 use baton_store::Store;
 use std::path::{Path, PathBuf};
 

@@ -123,7 +123,7 @@ async fn handoff_notifications(
         .as_str()
         .unwrap_or("a person was requested")
         .replace('_', " ");
-    let brief = crate::brief::build(state, conv, None, crate::now())
+    let brief = baton_engine::brief::build(&state.engine, conv, None, crate::now())
         .await
         .map_err(|e| format!("building the brief: {e}"))?;
     let summary = brief

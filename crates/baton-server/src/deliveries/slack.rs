@@ -83,7 +83,7 @@ pub async fn deliver(
         );
         return results;
     };
-    if let Some(refused) = state.outbound.refusal(url) {
+    if let Some(refused) = state.engine.outbound.refusal(url) {
         all(Attempt::retry(refused), &ready, &mut results);
         return results;
     }
@@ -117,7 +117,7 @@ pub async fn deliver(
             _ => slack::render_digest(&notices),
         }
     };
-    let http = state.bots.http();
+    let http = state.engine.bots.http();
     let post = async {
         match subscription.kind {
             SubscriptionKind::Slack => slack::post(http, url, &message).await,
@@ -309,7 +309,7 @@ fn with_handoff(what: String, handoff_reason: &str) -> String {
 /// The brief's summary (template, or the LLM's when one wrote it).
 async fn summary(state: &AppState, job: &Job, now: Timestamp) -> Option<String> {
     let conv = job.conversation.as_ref()?;
-    match crate::brief::build(state, conv, None, now).await {
+    match baton_engine::brief::build(&state.engine, conv, None, now).await {
         Ok(Some(brief)) => brief["summary"].as_str().map(str::to_string),
         Ok(None) => None,
         Err(e) => {

@@ -6,8 +6,8 @@
 
 use super::{Attempt, Job};
 use crate::AppState;
-use crate::bots::webhook::{sign, signing_key};
 use crate::dto::{ConversationView, EventView, rfc3339};
+use baton_engine::bots::webhook::{sign, signing_key};
 use serde_json::{Value, json};
 
 /// The public event types a webhook can subscribe to, with the log's event kind behind each.
@@ -60,7 +60,7 @@ pub async fn body(state: &AppState, job: &Job) -> Result<Option<Value>, String> 
         data["conversation"] = serde_json::to_value(ConversationView::new(conv.clone(), customer))
             .unwrap_or(Value::Null);
         if event.kind == "handoff_requested" {
-            let brief = crate::brief::build(state, conv, None, crate::now())
+            let brief = baton_engine::brief::build(&state.engine, conv, None, crate::now())
                 .await
                 .map_err(|e| format!("building the brief: {e:?}"))?;
             data["brief"] = brief.unwrap_or(Value::Null);
@@ -91,7 +91,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
     let Some(url) = config["url"].as_str() else {
         return Attempt::permanent("the subscription has no url");
     };
-    if let Some(refused) = state.outbound.refusal(url) {
+    if let Some(refused) = state.engine.outbound.refusal(url) {
         return Attempt::retry(refused);
     }
     let key = match signing_key(config["secret"].as_str().unwrap_or_default()) {
@@ -107,6 +107,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
     let id = &job.delivery.id;
     let signature = sign(&key, id, timestamp, body.as_bytes());
     let sent = state
+        .engine
         .bots
         .http()
         .post(url)

@@ -58,11 +58,11 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
     if let Some(refused) = config
         .api_base_url
         .as_deref()
-        .and_then(|base| state.outbound.refusal(base))
+        .and_then(|base| state.engine.outbound.refusal(base))
     {
         return Attempt::retry(refused);
     }
-    let client = config.client(state.bots.http().clone());
+    let client = config.client(state.engine.bots.http().clone());
     let within = last_customer_message
         .is_some_and(|at| whatsapp::within_service_window(at, crate::now().millis()));
     if !within {

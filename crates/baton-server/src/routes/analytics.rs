@@ -100,7 +100,11 @@ fn parse_bound(calendar: &Calendar, field: &str, value: &str, end: bool) -> ApiR
 async fn load(state: &AppState, principal: &Principal, q: &ReportQuery) -> ApiResult<Report> {
     principal.require_role(Role::Supervisor)?;
     let tenant: &TenantId = &principal.tenant;
-    let detection = state.detectors.get(state.store.as_ref(), tenant).await?;
+    let detection = state
+        .engine
+        .detectors
+        .get(state.store.as_ref(), tenant)
+        .await?;
     let calendar = detection
         .calendar
         .clone()

@@ -1,11 +1,11 @@
-//! `/v1/bot`: which bot Baton runs for the tenant's customers (see [`crate::bots`]).
+//! `/v1/bot`: which bot Baton runs for the tenant's customers (see [`baton_engine::bots`]).
 
 use crate::auth::Principal;
-use crate::bots::{self, BotConfig};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::{AppState, now};
 use axum::extract::State;
 use baton_core::Role;
+use baton_engine::bots::{self, BotConfig};
 use baton_store::NewEvent;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -29,6 +29,7 @@ async fn get_bot(
 ) -> ApiResult<Json<BotConfig>> {
     principal.require_role(Role::Supervisor)?;
     let config = state
+        .engine
         .bots
         .get(state.store.as_ref(), &principal.tenant)
         .await?;
@@ -57,10 +58,14 @@ async fn put_bot(
     config.keep_secrets(stored.as_ref()).map_err(invalid)?;
     config.validate().map_err(invalid)?;
     if let Some(w) = &config.webhook {
-        state.outbound.check("webhook.url", &w.url).await?;
+        state.engine.outbound.check("webhook.url", &w.url).await?;
     }
     if let Some(l) = &config.llm {
-        state.outbound.check("llm.base_url", &l.base_url).await?;
+        state
+            .engine
+            .outbound
+            .check("llm.base_url", &l.base_url)
+            .await?;
     }
     let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
     // Like `service::put_settings`, but the audit trail (streamed live to agents) records the
@@ -78,6 +83,6 @@ async fn put_bot(
     })
     .await?;
     tx.commit().await?;
-    state.bots.invalidate(tenant);
+    state.engine.bots.invalidate(tenant);
     Ok(Json(config.redacted()))
 }

@@ -13,7 +13,6 @@
 //! - `PUT/GET /v1/channels/email` (admins): email notifications and follow-ups through the
 //!   instance's SMTP server (`deliveries::email`).
 
-use super::conversations::{add_turn, apply_command};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::{AppState, now};
@@ -24,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use baton_channels::whatsapp::{self, Content, DeliveryStatus, Inbound};
 use baton_core::conversation::{Actor, Command, HandoffSource};
 use baton_core::{AgentId, ConversationId, ConversationState, MessageRole, Role, TenantId};
+use baton_engine::pipeline::{add_turn, apply_command};
 use baton_engine::service::{self, CustomerInput, NewMessage};
 use baton_store::outbox::{Subscription, SubscriptionKind};
 use baton_store::{NewEvent, Store};
@@ -327,7 +327,7 @@ async fn put_whatsapp(
     config.keep_secrets(stored.as_ref())?;
     config.validate()?;
     if let Some(base) = &config.api_base_url {
-        state.outbound.check("api_base_url", base).await?;
+        state.engine.outbound.check("api_base_url", base).await?;
     }
     let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
     let subscription = channel_subscription(
@@ -719,7 +719,7 @@ async fn receive(
         outcome
     } else {
         add_turn(
-            state,
+            &state.engine,
             tenant,
             &conversation,
             input,
@@ -759,7 +759,7 @@ async fn request_person(
         note: None,
     };
     match apply_command(
-        state,
+        &state.engine,
         tenant,
         conversation,
         command,
@@ -767,6 +767,7 @@ async fn request_person(
         false,
     )
     .await
+    .map_err(ApiError::from)
     {
         // Someone else moved it meanwhile: it is with (or waiting for) a person either way.
         Ok(_) | Err(ApiError::Conflict { .. }) => Ok(()),

@@ -12,6 +12,7 @@ use baton_core::{
     AgentId, AgentStatus, ConversationState, CsatScore, CustomerId, MessageRole, Priority, QueueId,
     Role, TenantId,
 };
+use baton_engine::pipeline;
 use baton_engine::service::{self, NewMessage};
 use baton_store::{ConversationFilter, SearchText, Store};
 use serde::Deserialize;
@@ -89,7 +90,7 @@ pub(crate) async fn with_position(
     if view.state == "queued"
         && view.offer.is_none()
         && let Ok(id) = baton_core::ConversationId::parse(view.id.as_str())
-        && let Some(p) = state.routing.position(tenant, &id).await
+        && let Some(p) = state.engine.routing.position(tenant, &id).await
     {
         view.position = Some(p.position);
         view.estimated_wait_secs = p.estimated_wait_secs;
@@ -327,7 +328,7 @@ async fn get_one(
     let first_name = agent
         .as_ref()
         .and_then(|a| a.name.split_whitespace().next());
-    let brief = crate::brief::build(&state, &conv, first_name, now()).await?;
+    let brief = baton_engine::brief::build(&state.engine, &conv, first_name, now()).await?;
     let customer = state
         .store
         .customer(&principal.tenant, &conv.customer)
@@ -364,6 +365,7 @@ async fn routing_for_me(
         .agent()
         .ok_or_else(|| ApiError::forbidden("only people have routing reasons"))?;
     let (why_not_me, live) = state
+        .engine
         .routing
         .why_not(&principal.tenant, &conv.id, agent)
         .await?
@@ -434,8 +436,8 @@ async fn post_message(
         (_, None) => None,
     };
     let id = visible_id(&state, &principal, &id).await?;
-    let outcome = add_turn(
-        &state,
+    let outcome = pipeline::add_turn(
+        &state.engine,
         &principal.tenant,
         &id,
         NewMessage {
@@ -465,7 +467,9 @@ async fn post_message(
         }
     };
     let mut conversation = ConversationView::new(outcome.conversation, customer);
-    let mut escalation = outcome.evaluation;
+    let mut escalation = outcome
+        .evaluation
+        .map(|e| serde_json::to_value(e).unwrap_or(serde_json::Value::Null));
     if matches!(principal.kind, PrincipalKind::Customer { .. }) {
         conversation = crate::routes::widget::customer_view(conversation);
         escalation = None;
@@ -481,55 +485,6 @@ async fn post_message(
             held: outcome.held,
         }),
     ))
-}
-
-/// Adds a customer, bot or agent turn the way the API does: escalation detection (with the
-/// button `payload`, if any) in the same transaction, then the bot's answer to a new customer
-/// message (in the background), a routing pass when ownership changed, and the handoff brief.
-/// Channels (WhatsApp) call this for inbound customer messages, so they behave exactly like
-/// `POST /v1/conversations/{id}/messages`. A duplicate `external_id` runs nothing again.
-pub(crate) async fn add_turn(
-    state: &AppState,
-    tenant: &TenantId,
-    id: &baton_core::ConversationId,
-    input: NewMessage,
-    actor: &baton_core::conversation::Actor,
-    payload: Option<&serde_json::Value>,
-) -> ApiResult<service::MessageOutcome> {
-    let now = now();
-    let tenant_detection = state.detectors.get(state.store.as_ref(), tenant).await?;
-    let detection = service::Detection {
-        detector: &tenant_detection.detector,
-        business_open: tenant_detection.calendar.as_ref().map(|c| c.is_open(now)),
-        payload,
-        review_below: tenant_detection.review_below,
-    };
-    let outcome = service::post_message(
-        state.store.as_ref(),
-        tenant,
-        id,
-        input,
-        actor,
-        now,
-        Some(detection),
-    )
-    .await?;
-    if !outcome.duplicate {
-        // The bot answers in the background; the response does not wait for it.
-        // A "Talk to a person" press (the detector saw the payload) is no question for the bot.
-        let button = outcome
-            .evaluation
-            .as_ref()
-            .and_then(|e| e["signals"]["button"].as_bool())
-            .unwrap_or(false);
-        crate::bots::runner::after_customer_message(
-            state,
-            &outcome.conversation,
-            &outcome.message,
-            button,
-        );
-    }
-    Ok(outcome)
 }
 
 /// Integrations write on behalf of the customer or the bot; the event records that.
@@ -611,8 +566,8 @@ async fn run_with(
     override_capacity: bool,
 ) -> ApiResult<Json<ConversationView>> {
     let id = visible_id(state, principal, id).await?;
-    apply_command(
-        state,
+    pipeline::apply_command(
+        &state.engine,
         &principal.tenant,
         &id,
         command,
@@ -639,30 +594,6 @@ fn capacity_override(principal: &Principal, asked: bool) -> ApiResult<bool> {
         ));
     }
     Ok(asked)
-}
-
-/// Runs a lifecycle command the way the API does: the command (capacity enforced unless
-/// `override_capacity`), then the handoff brief. Routing follows from its events. Channels
-/// (WhatsApp's "Talk to a person" button) call this too.
-pub(crate) async fn apply_command(
-    state: &AppState,
-    tenant: &TenantId,
-    id: &baton_core::ConversationId,
-    command: Command,
-    actor: &baton_core::conversation::Actor,
-    override_capacity: bool,
-) -> ApiResult<service::Outcome> {
-    let outcome = service::run_commands_as(
-        state.store.as_ref(),
-        tenant,
-        id,
-        std::slice::from_ref(&command),
-        actor,
-        now(),
-        override_capacity,
-    )
-    .await?;
-    Ok(outcome)
 }
 
 /// Ask for a human. From an agent on a `bot` conversation this is a takeover.

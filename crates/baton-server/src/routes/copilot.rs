@@ -3,7 +3,6 @@
 
 use super::{visible_conversation, visible_id};
 use crate::auth::Principal;
-use crate::detection::{self, REVIEW, ReviewSettings};
 use crate::dto::{ConversationView, MAX_TEXT, MessageView, optional_text, required_text, token};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::{AppState, now};
@@ -11,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_core::conversation::{Command, DraftAction};
 use baton_core::{MessageId, MessageRole, Role};
+use baton_engine::detection::{self, REVIEW, ReviewSettings};
 use baton_engine::service;
 use baton_kb::SearchOptions;
 use baton_store::{Message, PageRequest};
@@ -253,12 +253,13 @@ async fn drafts(
     let agent_name = agent.split_whitespace().next().unwrap_or("").to_string();
     // Drafts are written in the customer's language (English when it cannot be told), from
     // articles and canned responses in that language; none in a language Baton does not write.
-    let language = crate::brief::reply_language(customer.as_ref(), &messages)
+    let language = baton_engine::brief::reply_language(customer.as_ref(), &messages)
         .unwrap_or_else(|| "en".to_owned());
     let mut items = Vec::new();
-    let phrases = crate::bots::kb::written(&language);
+    let phrases = baton_engine::bots::kb::written(&language);
     if let (Some(phrases), false) = (phrases, query.trim().is_empty()) {
         let hits = state
+            .engine
             .knowledge
             .search(
                 store,
@@ -627,7 +628,7 @@ async fn put_review(
         now(),
     )
     .await?;
-    state.detectors.invalidate(&principal.tenant);
+    state.engine.detectors.invalidate(&principal.tenant);
     Ok(Json(value))
 }
 
@@ -644,12 +645,17 @@ async fn llm_draft(
     customer_name: &str,
     agent_name: &str,
 ) -> Option<Draft> {
-    let config = state.bots.get(state.store.as_ref(), tenant).await.ok()?;
+    let config = state
+        .engine
+        .bots
+        .get(state.store.as_ref(), tenant)
+        .await
+        .ok()?;
     let settings = config.llm.as_ref()?;
-    let transcript = crate::bots::llm::transcript_text(messages, 12_000);
+    let transcript = baton_engine::bots::llm::transcript_text(messages, 12_000);
     let user =
         format!("Customer: {customer_name}. Agent: {agent_name}.\n\nTranscript:\n{transcript}");
-    match crate::bots::llm::complete(state, settings, DRAFT_PROMPT, &user).await {
+    match baton_engine::bots::llm::complete(&state.engine, settings, DRAFT_PROMPT, &user).await {
         Ok(text) => Some(Draft {
             id: "llm:reply".into(),
             source: "llm".into(),

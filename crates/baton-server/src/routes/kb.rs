@@ -170,7 +170,7 @@ async fn create(
     }
     let article = build(&principal, id, body, now())?;
     service::create_kb_article(state.store.as_ref(), &article, &principal.actor(), now()).await?;
-    state.knowledge.forget(&principal.tenant);
+    state.engine.knowledge.forget(&principal.tenant);
     Ok((StatusCode::CREATED, Json(article.into())))
 }
 
@@ -224,7 +224,7 @@ async fn replace(
         now(),
     )
     .await?;
-    state.knowledge.forget(&principal.tenant);
+    state.engine.knowledge.forget(&principal.tenant);
     Ok(Json(article.into()))
 }
 
@@ -246,7 +246,7 @@ async fn delete(
         now(),
     )
     .await?;
-    state.knowledge.forget(&principal.tenant);
+    state.engine.knowledge.forget(&principal.tenant);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -314,6 +314,7 @@ async fn search(
         tags: vec![],
     };
     let hits = state
+        .engine
         .knowledge
         .search(state.store.as_ref(), &principal.tenant, &query, &opts)
         .await?;

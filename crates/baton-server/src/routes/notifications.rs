@@ -230,7 +230,7 @@ async fn create_notification(
         }
     };
     let url = valid_url("url", &body.url)?;
-    state.outbound.check("url", &url).await?;
+    state.engine.outbound.check("url", &url).await?;
     let queue = match body.queue.filter(|q| !q.trim().is_empty()) {
         None => None,
         Some(q) => {

@@ -2,15 +2,15 @@
 //! compile is refused whole with a 422 that points at the problem; nothing is half-applied.
 
 use crate::auth::Principal;
-use crate::detection::{
-    self, BUSINESS_HOURS, DETECTOR_CONFIG, EXTRACTORS, ExtractorSpec, RULES, SettingsError,
-};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::{AppState, now};
 use axum::extract::State;
 use axum::http::StatusCode;
 use baton_core::Role;
 use baton_core::escalation::{DetectorConfig, RuleSet};
+use baton_engine::detection::{
+    self, BUSINESS_HOURS, DETECTOR_CONFIG, EXTRACTORS, ExtractorSpec, RULES, SettingsError,
+};
 use baton_engine::service;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,7 +114,7 @@ async fn put_rules(
         now(),
     )
     .await?;
-    state.detectors.invalidate(tenant);
+    state.engine.detectors.invalidate(tenant);
     Ok(Json(RulesDocument {
         rules: canonical["rules"].clone(),
         config,
@@ -155,7 +155,7 @@ async fn put_hours(
         now(),
     )
     .await?;
-    state.detectors.invalidate(&principal.tenant);
+    state.engine.detectors.invalidate(&principal.tenant);
     Ok(Json(body))
 }
 
@@ -182,7 +182,7 @@ async fn delete_hours(
             now(),
         )
         .await?;
-        state.detectors.invalidate(&principal.tenant);
+        state.engine.detectors.invalidate(&principal.tenant);
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -224,6 +224,6 @@ async fn put_extractors(
         now(),
     )
     .await?;
-    state.detectors.invalidate(&principal.tenant);
+    state.engine.detectors.invalidate(&principal.tenant);
     Ok(Json(value))
 }

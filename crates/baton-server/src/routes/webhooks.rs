@@ -304,7 +304,7 @@ async fn create_webhook(
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     principal.require_role(Role::Admin)?;
     let url = valid_url("url", &body.url)?;
-    state.outbound.check("url", &url).await?;
+    state.engine.outbound.check("url", &url).await?;
     let (events, all) = parse_events(&body.events)?;
     let description = optional_text("description", body.description, 500)?;
     let channel = channel_filter(body.channel)?;
@@ -358,7 +358,7 @@ async fn update_webhook(
     let mut sub = load_webhook(&state, &principal, &id).await?;
     if let Some(url) = body.url {
         let url = valid_url("url", &url)?;
-        state.outbound.check("url", &url).await?;
+        state.engine.outbound.check("url", &url).await?;
         sub.config["url"] = Value::String(url);
     }
     if let Some(events) = body.events {
@@ -646,7 +646,7 @@ mod tests {
     #[test]
     fn secrets_are_standard_webhooks_keys() {
         let s = new_webhook_secret();
-        let key = crate::bots::webhook::signing_key(&s).unwrap();
+        let key = baton_engine::bots::webhook::signing_key(&s).unwrap();
         assert_eq!(key.len(), 24);
     }
 }

@@ -707,7 +707,7 @@ async fn stream(
         tokio::select! {
             _ = positions.tick(), if moved => {
                 moved = false;
-                let place = state
+                let place = state.engine
                     .routing
                     .position(&tenant, &conversation)
                     .await

@@ -68,7 +68,7 @@ impl Instance {
     }
 }
 
-/// Waits (up to 10 s) until no follow-up job is left in the database (see `baton_server::jobs`).
+/// Waits (up to 10 s) until no follow-up job is left in the database (see `baton_engine::jobs`).
 pub async fn jobs_done(store: &dyn Store) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while store.next_timer_due().await.expect("jobs").is_some() {
@@ -131,7 +131,7 @@ pub async fn start_instance_configured(
     let instance = Instance {
         base: format!("http://{addr}"),
         addr,
-        routing: shared.routing.clone(),
+        routing: shared.engine.routing.clone(),
         store,
         shutdown: Some(tx),
     };

@@ -19,7 +19,7 @@ use super::runner::TurnContext;
 use super::{
     BotOutcome, BotReply, HandoffRequest, WebhookSettings, describe, read_limited, to_token,
 };
-use crate::dto::rfc3339;
+use crate::wire::rfc3339;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use baton_core::Timestamp;

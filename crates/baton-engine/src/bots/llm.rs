@@ -20,7 +20,7 @@ use super::{
     BotOutcome, BotReply, HandoffRequest, KbSettings, LlmSettings, describe, read_limited,
     to_token, truncate,
 };
-use crate::AppState;
+use crate::Engine;
 use baton_core::MessageRole;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -177,12 +177,12 @@ pub fn parse_response(body: &[u8], kb_confidence: f64) -> Result<BotOutcome, Str
 
 /// The LLM bot's turn.
 pub async fn call(
-    state: &AppState,
+    engine: &Engine,
     settings: &LlmSettings,
     kb: &KbSettings,
     ctx: &TurnContext,
 ) -> BotOutcome {
-    let (hits, kb_confidence) = match super::kb::retrieve(state, kb, ctx).await {
+    let (hits, kb_confidence) = match super::kb::retrieve(engine, kb, ctx).await {
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(conversation = %ctx.conversation.id, error = %e, "knowledge base search failed; asking the model without context");
@@ -191,7 +191,7 @@ pub async fn call(
     };
     let mut context = Vec::with_capacity(hits.len());
     for hit in &hits {
-        let body = match state.store.kb_article(&ctx.tenant, &hit.id).await {
+        let body = match engine.store.kb_article(&ctx.tenant, &hit.id).await {
             Ok(Some(a)) => truncate(&baton_kb::markdown_to_text(&a.body), ARTICLE_CONTEXT_CHARS),
             _ => hit.snippet.clone(),
         };
@@ -202,7 +202,7 @@ pub async fn call(
         "{}/chat/completions",
         settings.base_url.trim_end_matches('/')
     );
-    let mut request = state
+    let mut request = engine
         .bots
         .http()
         .post(url)
@@ -231,7 +231,7 @@ pub async fn call(
 /// One plain completion (no tools) for agent-facing text: the brief's summary and copilot
 /// drafts. Returns the model's text, or why there is none.
 pub async fn complete(
-    state: &AppState,
+    engine: &Engine,
     settings: &LlmSettings,
     system: &str,
     user: &str,
@@ -247,7 +247,7 @@ pub async fn complete(
         "{}/chat/completions",
         settings.base_url.trim_end_matches('/')
     );
-    let mut request = state
+    let mut request = engine
         .bots
         .http()
         .post(url)

@@ -4,13 +4,12 @@
 //! Two checks, one rule ([`forbidden_ip`]):
 //! - when a URL is configured, [`Outbound::check`] refuses a host that is, or resolves to, a
 //!   loopback, private, link-local, unique-local, CGNAT, multicast or unspecified address (and
-//!   names such as `localhost` or `*.internal`), with a 422;
+//!   names such as `localhost` or `*.internal`) with a [`PrivateTarget`];
 //! - when connecting, the HTTP client's resolver drops such addresses, so a name that resolved
 //!   to a public address at configuration and to an internal one later (DNS rebinding) fails.
 //!
 //! The client follows no redirects: a signed delivery is never re-sent to another address.
 
-use crate::error::{ApiError, ApiResult};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +24,12 @@ const INTERNAL_SUFFIXES: &[&str] = &[
     ".home.arpa",
     ".lan",
 ];
+
+/// A configured URL whose host outbound requests may not reach; the message names the field,
+/// the host and why (the server answers it as a 422 `private_target`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PrivateTarget(pub String);
 
 /// How long a configuration-time lookup may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -128,19 +133,16 @@ impl Outbound {
     /// Refuses (422 `private_target`) a URL whose host is, or resolves to, an address outbound
     /// requests may not reach. A name that does not resolve now is accepted: the client's
     /// resolver checks it again at every connection.
-    pub async fn check(&self, field: &str, url: &str) -> ApiResult<()> {
+    pub async fn check(&self, field: &str, url: &str) -> Result<(), PrivateTarget> {
         if self.allow_private {
             return Ok(());
         }
         let refuse = |host: &str, why: String| {
-            ApiError::invalid(
-                "private_target",
-                format!(
-                    "{field}: {host} {why}; outbound requests may only reach public addresses \
-                     (allow_private_targets / BATON_ALLOW_PRIVATE_TARGETS allows internal ones \
-                     for development)"
-                ),
-            )
+            PrivateTarget(format!(
+                "{field}: {host} {why}; outbound requests may only reach public addresses \
+                 (allow_private_targets / BATON_ALLOW_PRIVATE_TARGETS allows internal ones \
+                 for development)"
+            ))
         };
         let Ok(parsed) = reqwest::Url::parse(url.trim()) else {
             return Ok(()); // the URL's form is checked where it is parsed
@@ -194,7 +196,11 @@ impl Outbound {
     }
 }
 
-fn check_ip(ip: IpAddr, host: &str, refuse: &dyn Fn(&str, String) -> ApiError) -> ApiResult<()> {
+fn check_ip(
+    ip: IpAddr,
+    host: &str,
+    refuse: &dyn Fn(&str, String) -> PrivateTarget,
+) -> Result<(), PrivateTarget> {
     if forbidden_ip(ip) {
         let why = if host == ip.to_string() || host == format!("[{ip}]") {
             "is a loopback, private, link-local or otherwise internal address".to_string()
@@ -293,17 +299,7 @@ mod tests {
             "http://localhost:8080/",
         ] {
             let err = deny.check("url", bad).await.unwrap_err();
-            assert!(
-                matches!(
-                    &err,
-                    ApiError::Invalid {
-                        code: "private_target",
-                        ..
-                    }
-                ),
-                "{bad}: {err:?}"
-            );
-            assert!(err.to_string().starts_with("url: "), "{err}");
+            assert!(err.to_string().starts_with("url: "), "{bad}: {err}");
         }
         deny.check("url", "https://93.184.215.14/hook")
             .await

@@ -15,7 +15,7 @@
 
 use super::runner::{TurnContext, WHILE_WAITING};
 use super::{BotOutcome, BotReply, KbSettings};
-use crate::AppState;
+use crate::Engine;
 use baton_core::MessageRole;
 use baton_kb::{Hit, SearchOptions};
 use baton_store::StoreResult;
@@ -161,7 +161,7 @@ const FOLLOW_UP_WORDS: usize = 6;
 /// question also together with the previous customer turn. Returns the hits and their
 /// confidence; nothing for a "Talk to a person" button press.
 pub async fn retrieve(
-    state: &AppState,
+    engine: &Engine,
     settings: &KbSettings,
     ctx: &TurnContext,
 ) -> StoreResult<(Vec<Hit>, f64)> {
@@ -171,7 +171,14 @@ pub async fn retrieve(
     }
     let text = ctx.message.text.as_str();
     let language = ctx.language();
-    let mut best = search(state, ctx, text, language.as_deref(), settings.max_articles).await?;
+    let mut best = search(
+        engine,
+        ctx,
+        text,
+        language.as_deref(),
+        settings.max_articles,
+    )
+    .await?;
     // A short answer to the bot's clarifying question is read with the question it clarifies.
     let last_bot = ctx
         .history()
@@ -193,7 +200,7 @@ pub async fn retrieve(
         if let Some(previous) = previous {
             let combined = format!("{} {text}", previous.text);
             let found = search(
-                state,
+                engine,
                 ctx,
                 &combined,
                 language.as_deref(),
@@ -209,7 +216,7 @@ pub async fn retrieve(
 }
 
 async fn search(
-    state: &AppState,
+    engine: &Engine,
     ctx: &TurnContext,
     query: &str,
     language: Option<&str>,
@@ -220,15 +227,15 @@ async fn search(
         language: language.map(str::to_string),
         tags: vec![],
     };
-    let mut hits = state
+    let mut hits = engine
         .knowledge
-        .search(state.store.as_ref(), &ctx.tenant, query, &opts)
+        .search(engine.store.as_ref(), &ctx.tenant, query, &opts)
         .await?;
     if hits.is_empty() && opts.language.is_some() {
         opts.language = None;
-        hits = state
+        hits = engine
             .knowledge
-            .search(state.store.as_ref(), &ctx.tenant, query, &opts)
+            .search(engine.store.as_ref(), &ctx.tenant, query, &opts)
             .await?;
     }
     let confidence = baton_kb::confidence(&hits);
@@ -236,7 +243,7 @@ async fn search(
 }
 
 /// The KB bot's turn.
-pub async fn answer(state: &AppState, settings: &KbSettings, ctx: &TurnContext) -> BotOutcome {
+pub async fn answer(engine: &Engine, settings: &KbSettings, ctx: &TurnContext) -> BotOutcome {
     if ctx.button {
         // The text is the button's label ("Talk to a person"): searching it finds whatever
         // article mentions a person. While waiting, ask for details as for any message the
@@ -247,7 +254,7 @@ pub async fn answer(state: &AppState, settings: &KbSettings, ctx: &TurnContext) 
             BotOutcome::Silent
         };
     }
-    match retrieve(state, settings, ctx).await {
+    match retrieve(engine, settings, ctx).await {
         Ok((hits, confidence)) => compose(settings, ctx, &hits, confidence),
         Err(e) => BotOutcome::Failed(format!("knowledge base search failed: {e}")),
     }

@@ -81,7 +81,7 @@ pub struct KbSettings {
     /// How many articles to retrieve (1-10): the answer names the others as "see also", the
     /// LLM bot gets them all as context.
     #[schema(minimum = 1, maximum = 10)]
-    #[serde(deserialize_with = "crate::input::integral::exact")]
+    #[serde(deserialize_with = "crate::wire::integral::exact")]
     pub max_articles: usize,
 }
 
@@ -117,7 +117,7 @@ pub struct WebhookSettings {
     /// How long to wait for the reply (100-30000 ms).
     #[serde(
         default = "default_webhook_timeout",
-        deserialize_with = "crate::input::integral::exact"
+        deserialize_with = "crate::wire::integral::exact"
     )]
     #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: u64,
@@ -149,7 +149,7 @@ pub struct LlmSettings {
     /// How long to wait for the completion (100-30000 ms).
     #[serde(
         default = "default_llm_timeout",
-        deserialize_with = "crate::input::integral::exact"
+        deserialize_with = "crate::wire::integral::exact"
     )]
     #[schema(minimum = 100, maximum = 30000)]
     pub timeout_ms: u64,

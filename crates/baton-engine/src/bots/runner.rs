@@ -9,12 +9,12 @@
 //! the reason [`BOT_UNAVAILABLE`], after a short system message to the customer.
 
 use super::{BotKind, BotOutcome, BotReply, HandoffRequest, kb, llm, webhook};
-use crate::{AppState, now};
+use crate::service::{self, NewMessage};
+use crate::{Engine, now};
 use baton_core::conversation::{Actor, BotTurn, Command, HandoffSource};
 use baton_core::{
-    Conversation, ConversationState, MessageRole, QueueId, TenantId, TransitionError,
+    Conversation, ConversationState, MessageId, MessageRole, QueueId, TenantId, TransitionError,
 };
-use baton_engine::service::{self, NewMessage};
 use baton_store::{Customer, Message, PageRequest, StoreError, StoreResult};
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
@@ -26,7 +26,7 @@ pub const BOT_UNAVAILABLE: &str = "bot_unavailable";
 /// Transcript entries a bot sees (the webhook gets the last 10 before the message).
 const HISTORY: usize = 20;
 /// Longest bot reply stored, in characters.
-const MAX_REPLY: usize = crate::dto::MAX_TEXT;
+const MAX_REPLY: usize = crate::wire::MAX_TEXT;
 
 /// Everything a bot sees for one customer message.
 #[derive(Debug, Clone)]
@@ -68,41 +68,54 @@ impl TurnContext {
     }
 }
 
-/// Starts the bot's turn for a freshly stored customer message when the conversation is with
-/// the bot or waiting for a person. Returns the task, which tests and callers may await (or drop).
-/// `button`: the message is a "Talk to a person" button press (see [`TurnContext::button`]).
-pub fn after_customer_message(
-    state: &AppState,
-    conversation: &Conversation,
-    message: &Message,
-    button: bool,
-) -> Option<JoinHandle<()>> {
-    let eligible = matches!(
-        conversation.state,
-        ConversationState::Bot | ConversationState::Queued | ConversationState::Deferred
-    );
-    if message.role != MessageRole::Customer || !eligible {
-        return None;
-    }
-    let state = state.clone();
+/// Runs the bot's turn that a customer message enqueued (its [`MessageOutcome::bot_job`]) at
+/// once, on this instance, off the request path; the job's row is removed when the turn is
+/// done. Should this instance die first, a job worker runs it after the lease
+/// ([`service::BOT_JOB_LEASE_MS`]). Returns the task, which tests and callers may await (or
+/// drop).
+///
+/// [`MessageOutcome::bot_job`]: crate::service::MessageOutcome::bot_job
+pub fn start(engine: &Engine, job: String, message: &Message) -> JoinHandle<()> {
+    let engine = engine.clone();
     let message = message.clone();
-    let guard = state.bots.track();
-    Some(tokio::spawn(async move {
+    let guard = engine.bots.track();
+    tokio::spawn(async move {
         let _guard = guard;
-        if let Err(e) = run_turn(&state, &message, button).await {
-            tracing::warn!(conversation = %message.conversation, error = %e, "bot turn failed to run");
+        if let Err(e) = run_job(&engine, &message.tenant, &job).await {
+            tracing::warn!(conversation = %message.conversation, error = %e, "bot turn failed to run; retried after the lease");
         }
-    }))
+    })
+}
+
+/// Runs a bot job ([`baton_store::BOT_JOB`]) to the end, then removes its row. A turn run
+/// twice (its instance died after the reply and before the removal) stores its reply once:
+/// the reply's `external_id` names the message it answers.
+pub async fn run_job(engine: &Engine, tenant: &TenantId, job: &str) -> StoreResult<()> {
+    if let Some((conversation, id, button)) = service::parse_bot_job(job)
+        && let Some(message) = engine.store.message(tenant, &conversation, &id).await?
+    {
+        run_turn(engine, &message, button).await?;
+    }
+    service::drop_job(engine.store.as_ref(), tenant, job).await
+}
+
+/// The `external_id` of what the bot's turn on `message` writes (`what`: `reply` or
+/// `connecting`), so that a turn run again stores it once.
+fn answer_key(message: &MessageId, what: &str) -> String {
+    format!("bot-{what}:{message}")
 }
 
 /// One bot turn for `message`, start to finish (`button`: a "Talk to a person" press).
-pub async fn run_turn(state: &AppState, message: &Message, button: bool) -> StoreResult<()> {
+pub async fn run_turn(engine: &Engine, message: &Message, button: bool) -> StoreResult<()> {
     let tenant = &message.tenant;
-    let config = state.bots.get(state.store.as_ref(), tenant).await?;
+    if message.role != MessageRole::Customer {
+        return Ok(());
+    }
+    let config = engine.bots.get(engine.store.as_ref(), tenant).await?;
     if config.kind == BotKind::None {
         return Ok(());
     }
-    let Some(ctx) = context(state, message, button).await? else {
+    let Some(ctx) = context(engine, message, button).await? else {
         return Ok(());
     };
     if !(ctx.waiting() || ctx.conversation.state == ConversationState::Bot) {
@@ -110,18 +123,18 @@ pub async fn run_turn(state: &AppState, message: &Message, button: bool) -> Stor
     }
     let outcome = match config.kind {
         BotKind::None => return Ok(()),
-        BotKind::Kb => kb::answer(state, &config.kb, &ctx).await,
+        BotKind::Kb => kb::answer(engine, &config.kb, &ctx).await,
         BotKind::Webhook => match &config.webhook {
-            Some(w) => match state.outbound.refusal(&w.url) {
+            Some(w) => match engine.outbound.refusal(&w.url) {
                 Some(refused) => BotOutcome::Failed(refused),
-                None => webhook::call(state.bots.http(), w, &ctx, now()).await,
+                None => webhook::call(engine.bots.http(), w, &ctx, now()).await,
             },
             None => BotOutcome::Failed("no webhook configured".into()),
         },
         BotKind::Llm => match &config.llm {
-            Some(l) => match state.outbound.refusal(&l.base_url) {
+            Some(l) => match engine.outbound.refusal(&l.base_url) {
                 Some(refused) => BotOutcome::Failed(refused),
-                None => llm::call(state, l, &config.kb, &ctx).await,
+                None => llm::call(engine, l, &config.kb, &ctx).await,
             },
             None => BotOutcome::Failed("no LLM configured".into()),
         },
@@ -131,16 +144,16 @@ pub async fn run_turn(state: &AppState, message: &Message, button: bool) -> Stor
         BotKind::Llm => HandoffSource::Llm,
         _ => HandoffSource::Bot,
     };
-    apply(state, &ctx, outcome, source).await
+    apply(engine, &ctx, outcome, source).await
 }
 
 /// Loads the conversation, customer and recent transcript; `None` when the conversation is gone.
 async fn context(
-    state: &AppState,
+    engine: &Engine,
     message: &Message,
     button: bool,
 ) -> StoreResult<Option<TurnContext>> {
-    let store = state.store.as_ref();
+    let store = engine.store.as_ref();
     let tenant = &message.tenant;
     let Some(conversation) = store.conversation(tenant, &message.conversation).await? else {
         return Ok(None);
@@ -187,7 +200,7 @@ async fn context(
 }
 
 async fn apply(
-    state: &AppState,
+    engine: &Engine,
     ctx: &TurnContext,
     outcome: BotOutcome,
     source: HandoffSource,
@@ -197,7 +210,7 @@ async fn apply(
         BotOutcome::Silent => Ok(()),
         BotOutcome::Failed(why) => {
             tracing::warn!(conversation = %id, reason = %why, "bot failed");
-            let current = state
+            let current = engine
                 .store
                 .conversation(&ctx.tenant, id)
                 .await?
@@ -212,12 +225,12 @@ async fn apply(
             let system = NewMessage {
                 role: MessageRole::System,
                 text,
-                external_id: None,
+                external_id: Some(answer_key(&ctx.message.id, "connecting")),
                 bot: None,
             };
             ignore_refusal(
                 service::post_message(
-                    state.store.as_ref(),
+                    engine.store.as_ref(),
                     &ctx.tenant,
                     id,
                     system,
@@ -233,7 +246,7 @@ async fn apply(
                 queue: None,
                 note: Some(why),
             };
-            request_handoff(state, ctx, handoff, HandoffSource::Bot).await
+            request_handoff(engine, ctx, handoff, HandoffSource::Bot).await
         }
         BotOutcome::Reply(reply) => {
             let BotReply {
@@ -249,12 +262,12 @@ async fn apply(
                     intent,
                     fallback,
                 };
-                if !post_reply(state, ctx, text, turn).await? {
+                if !post_reply(engine, ctx, text, turn).await? {
                     return Ok(());
                 }
             }
             match handoff {
-                Some(h) => request_handoff(state, ctx, h, source).await,
+                Some(h) => request_handoff(engine, ctx, h, source).await,
                 None => Ok(()),
             }
         }
@@ -264,14 +277,14 @@ async fn apply(
 /// Stores the bot's reply through the detector. False when the core refused it (a person owns
 /// the conversation now, or it closed).
 async fn post_reply(
-    state: &AppState,
+    engine: &Engine,
     ctx: &TurnContext,
     text: String,
     mut turn: BotTurn,
 ) -> StoreResult<bool> {
     let tenant = &ctx.tenant;
     let id = &ctx.conversation.id;
-    let Some(current) = state.store.conversation(tenant, id).await? else {
+    let Some(current) = engine.store.conversation(tenant, id).await? else {
         return Ok(false);
     };
     if matches!(
@@ -281,22 +294,23 @@ async fn post_reply(
         turn.intent = Some(WHILE_WAITING.into());
     }
     let now = now();
-    let detection = state.detectors.get(state.store.as_ref(), tenant).await?;
+    let detection = engine.detectors.get(engine.store.as_ref(), tenant).await?;
     let detection_input = service::Detection {
         detector: &detection.detector,
         business_open: detection.calendar.as_ref().map(|c| c.is_open(now)),
         payload: None,
         // Review mode holds low-confidence replies for an agent, as for API-posted bot turns.
         review_below: detection.review_below,
+        bot: false,
     };
     let input = NewMessage {
         role: MessageRole::Bot,
         text: super::truncate(&text, MAX_REPLY),
-        external_id: None,
+        external_id: Some(answer_key(&ctx.message.id, "reply")),
         bot: Some(turn),
     };
     let posted = service::post_message(
-        state.store.as_ref(),
+        engine.store.as_ref(),
         tenant,
         id,
         input,
@@ -319,14 +333,14 @@ async fn post_reply(
 
 /// Asks for a person on the bot's behalf, when the conversation is still the bot's (or deferred).
 async fn request_handoff(
-    state: &AppState,
+    engine: &Engine,
     ctx: &TurnContext,
     handoff: HandoffRequest,
     source: HandoffSource,
 ) -> StoreResult<()> {
     let tenant = &ctx.tenant;
     let id = &ctx.conversation.id;
-    let Some(current) = state.store.conversation(tenant, id).await? else {
+    let Some(current) = engine.store.conversation(tenant, id).await? else {
         return Ok(());
     };
     if !matches!(
@@ -339,7 +353,7 @@ async fn request_handoff(
     let mut queue = None;
     if let Some(raw) = &handoff.queue {
         match QueueId::parse(raw.as_str()) {
-            Ok(q) if state.store.queue(tenant, &q).await?.is_some() => queue = Some(q),
+            Ok(q) if engine.store.queue(tenant, &q).await?.is_some() => queue = Some(q),
             _ => {
                 tracing::debug!(conversation = %id, queue = %raw, "bot asked for an unknown queue")
             }
@@ -353,7 +367,7 @@ async fn request_handoff(
         note: handoff.note.map(|n| super::truncate(&n, 2000)),
     };
     let done = service::run_command(
-        state.store.as_ref(),
+        engine.store.as_ref(),
         tenant,
         id,
         &command,

@@ -2,8 +2,7 @@
 //! the transcript, the customer and their past conversations, the escalation evaluation, and
 //! related articles. The brief itself is computed by the pure core (`baton_core::brief`).
 
-use crate::AppState;
-use crate::error::ApiResult;
+use crate::Engine;
 use baton_core::brief::{
     self, ArticleRef, BriefInput, CustomerProfile, HandoffRequest, PastConversation, Reason, Turn,
 };
@@ -11,7 +10,7 @@ use baton_core::conversation::Conversation;
 use baton_core::escalation::sentiment::polarity_scores;
 use baton_core::{ConversationState, MessageRole, Timestamp};
 use baton_kb::SearchOptions;
-use baton_store::{ConversationFilter, Customer, Message, PageRequest};
+use baton_store::{ConversationFilter, Customer, Message, PageRequest, StoreResult};
 use serde_json::Value;
 
 /// How much transcript a brief reads.
@@ -21,15 +20,15 @@ const PAST_LIMIT: u32 = 20;
 
 /// The brief of `conv`, or `None` while nobody asked for a person.
 pub async fn build(
-    state: &AppState,
+    engine: &Engine,
     conv: &Conversation,
     agent_name: Option<&str>,
     now: Timestamp,
-) -> ApiResult<Option<Value>> {
+) -> StoreResult<Option<Value>> {
     let Some(handoff) = &conv.handoff else {
         return Ok(None);
     };
-    let store = state.store.as_ref();
+    let store = engine.store.as_ref();
     let tenant = &conv.tenant;
     let page = PageRequest {
         limit: TRANSCRIPT_LIMIT,
@@ -134,7 +133,7 @@ pub async fn build(
         language,
         ..Default::default()
     };
-    let articles: Vec<ArticleRef> = state
+    let articles: Vec<ArticleRef> = engine
         .knowledge
         .search(store, tenant, &query, &opts)
         .await?
@@ -145,7 +144,7 @@ pub async fn build(
             score: f64::from(h.score),
         })
         .collect();
-    let settings = state.detectors.get(store, tenant).await?;
+    let settings = engine.detectors.get(store, tenant).await?;
     let mut input = BriefInput::new(&turns, &settings.extractors, now);
     input.customer = CustomerProfile {
         name: customer.as_ref().and_then(|c| c.name.as_deref()),
@@ -170,21 +169,18 @@ pub async fn build(
         None => built,
     };
     let mut value = serde_json::to_value(built).unwrap_or(Value::Null);
-    crate::dto::times_to_rfc3339(&mut value);
+    crate::wire::times_to_rfc3339(&mut value);
     Ok(Some(value))
 }
 
 /// The brief recorded after a handoff (the follow-up job in [`crate::jobs`]): the brief with
 /// the LLM-written summary when the tenant configured an LLM. `None` when the conversation has
 /// no handoff to brief on.
-pub async fn build_for_handoff(
-    state: &AppState,
-    conv: &Conversation,
-) -> crate::error::ApiResult<Option<Value>> {
-    let Some(mut brief) = build(state, conv, None, crate::now()).await? else {
+pub async fn build_for_handoff(engine: &Engine, conv: &Conversation) -> StoreResult<Option<Value>> {
+    let Some(mut brief) = build(engine, conv, None, crate::now()).await? else {
         return Ok(None);
     };
-    if let Some(summary) = llm_summary(state, conv).await {
+    if let Some(summary) = llm_summary(engine, conv).await {
         brief["summary"] = Value::String(summary);
         brief["summary_source"] = Value::String("llm".into());
     }
@@ -199,10 +195,10 @@ for a person and why). Never invent facts.";
 
 /// An LLM-written summary, when the tenant configured an LLM; `None` (logged) otherwise or on
 /// failure, so the template summary stands.
-async fn llm_summary(state: &AppState, conv: &Conversation) -> Option<String> {
-    let config = state
+async fn llm_summary(engine: &Engine, conv: &Conversation) -> Option<String> {
+    let config = engine
         .bots
-        .get(state.store.as_ref(), &conv.tenant)
+        .get(engine.store.as_ref(), &conv.tenant)
         .await
         .ok()?;
     let settings = config.llm.as_ref()?;
@@ -210,14 +206,14 @@ async fn llm_summary(state: &AppState, conv: &Conversation) -> Option<String> {
         limit: TRANSCRIPT_LIMIT,
         cursor: None,
     };
-    let messages = state
+    let messages = engine
         .store
         .messages(&conv.tenant, &conv.id, &page)
         .await
         .ok()?
         .items;
     let transcript = crate::bots::llm::transcript_text(&messages, 12_000);
-    match crate::bots::llm::complete(state, settings, SUMMARY_PROMPT, &transcript).await {
+    match crate::bots::llm::complete(engine, settings, SUMMARY_PROMPT, &transcript).await {
         Ok(text) => Some(text.chars().take(600).collect()),
         Err(e) => {
             tracing::warn!(conversation = %conv.id, error = %e, "LLM summary failed; keeping the template summary");
