@@ -159,6 +159,7 @@ backend_tests!(
     widget_start_is_atomic,
     customer_email,
     writes_that_queue_commit_together,
+    queue_gauges,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -2406,4 +2407,94 @@ async fn raw_sql(db: &RawDb, sql: &str) {
                 .unwrap();
         }
     }
+}
+
+/// The queue gauges of `/metrics`: per tenant and queue, how many wait and since when the one
+/// waiting longest entered the queue; offers pending across tenants. They follow every write
+/// of a conversation (its columns, not its document, are aggregated).
+async fn queue_gauges(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let tenant = new_tenant(store, "gauges").await.tenant.id;
+    let agent = new_agent(store, &tenant, &format!("g-{}@gauges.example", unique())).await;
+    let queue = QueueId::with_suffix("billing");
+    let mut waiting = Vec::new();
+    for (i, when) in [100, 200, 300].into_iter().enumerate() {
+        let conv = start(store, &tenant, Some(&format!("g-{i}"))).await;
+        service::run_command(
+            store,
+            &tenant,
+            &conv.id,
+            &handoff(&queue),
+            &Actor::Customer,
+            at(when),
+        )
+        .await
+        .unwrap();
+        waiting.push(conv.id);
+    }
+    let unqueued = start(store, &tenant, Some("g-none")).await;
+    service::run_command(
+        store,
+        &tenant,
+        &unqueued.id,
+        &Command::RequestHandoff {
+            reason: "customer_request".into(),
+            source: HandoffSource::Customer,
+            queue: None,
+            priority: None,
+            note: None,
+        },
+        &Actor::Customer,
+        at(400),
+    )
+    .await
+    .unwrap();
+    let offer = Command::Offer {
+        agent: agent.clone(),
+        expires_at: at(60_000),
+        explanation: None,
+    };
+    service::run_command(store, &tenant, &waiting[2], &offer, &Actor::System, at(500))
+        .await
+        .unwrap();
+    let gauge = |queue: &str, depth: i64, oldest: i64| baton_store::reports::QueueGauge {
+        tenant: tenant.to_string(),
+        queue: queue.to_string(),
+        depth,
+        oldest: Some(at(oldest)),
+    };
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!(
+        gauges.queues,
+        vec![gauge("", 1, 400), gauge(queue.as_str(), 3, 100)]
+    );
+    assert_eq!(gauges.offers_pending, 1);
+
+    // The longest-waiting one is taken: the next one is the oldest; the offer is accepted.
+    service::run_command(
+        store,
+        &tenant,
+        &waiting[0],
+        &Command::Claim,
+        &Actor::Agent { id: agent.clone() },
+        at(600),
+    )
+    .await
+    .unwrap();
+    service::run_command(
+        store,
+        &tenant,
+        &waiting[2],
+        &Command::Accept,
+        &Actor::Agent { id: agent.clone() },
+        at(700),
+    )
+    .await
+    .unwrap();
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!(
+        gauges.queues,
+        vec![gauge("", 1, 400), gauge(queue.as_str(), 1, 200)]
+    );
+    assert_eq!(gauges.offers_pending, 0);
 }

@@ -394,11 +394,11 @@ pub trait Tx: Send {
     async fn tenant_queues(&mut self, tenant: &TenantId) -> StoreResult<Vec<Queue>>;
     /// [`Store::open_conversations`] read inside this transaction.
     async fn open_conversations(&mut self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
-    /// Stores what the tenant's router learned.
+    /// Stores what the tenant's router learned (a JSON document).
     async fn put_routing_memory(
         &mut self,
         tenant: &TenantId,
-        memory: &serde_json::Value,
+        memory_json: &str,
         now: Timestamp,
     ) -> StoreResult<()>;
     /// Removes the tenant's timer of this kind; false when there was none (another worker

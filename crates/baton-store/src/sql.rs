@@ -553,6 +553,14 @@ impl Dialect for Postgres {
 }
 
 /// Maps a unique violation to a named conflict; other errors pass through.
+/// The `waiting_since` column: when a waiting conversation entered its current queue (the
+/// queue gauges' oldest wait); null unless it waits.
+fn waiting_since(c: &Conversation) -> Option<i64> {
+    (c.state == baton_core::ConversationState::Queued)
+        .then(|| c.entered_queue_at.or(c.queued_at).map(Timestamp::millis))
+        .flatten()
+}
+
 fn conflict(code: &'static str, message: &str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
@@ -1964,8 +1972,8 @@ macro_rules! sql_backend {
                 sqlx::query(
                     "INSERT INTO conversations (tenant, id, customer_id, channel, state, queue, \
                      assignee, priority, version, created_at, updated_at, data, offer_agent, \
-                     last_agent) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $7)",
+                     last_agent, waiting_since) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $7, $14)",
                 )
                 .bind(c.tenant.as_str())
                 .bind(c.id.as_str())
@@ -1980,6 +1988,7 @@ macro_rules! sql_backend {
                 .bind(c.updated_at.millis())
                 .bind(serde_json::to_string(c)?)
                 .bind(c.offer.as_ref().map(|o| o.agent.as_str()))
+                .bind(waiting_since(c))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(conflict("conversation_exists", "a conversation with this id exists"))?;
@@ -2052,7 +2061,7 @@ macro_rules! sql_backend {
                 let n = sqlx::query(
                     "UPDATE conversations SET state = $3, queue = $4, assignee = $5, \
                      priority = $6, version = $7, updated_at = $8, data = $9, offer_agent = $10, \
-                     last_agent = COALESCE($5, last_agent) \
+                     last_agent = COALESCE($5, last_agent), waiting_since = $11 \
                      WHERE tenant = $1 AND id = $2",
                 )
                 .bind(c.tenant.as_str())
@@ -2065,6 +2074,7 @@ macro_rules! sql_backend {
                 .bind(c.updated_at.millis())
                 .bind(serde_json::to_string(c)?)
                 .bind(c.offer.as_ref().map(|o| o.agent.as_str()))
+                .bind(waiting_since(c))
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();
@@ -2317,7 +2327,7 @@ macro_rules! sql_backend {
             async fn put_routing_memory(
                 &mut self,
                 tenant: &TenantId,
-                memory: &serde_json::Value,
+                memory_json: &str,
                 now: Timestamp,
             ) -> StoreResult<()> {
                 sqlx::query(
@@ -2326,7 +2336,7 @@ macro_rules! sql_backend {
                      updated_at = excluded.updated_at",
                 )
                 .bind(tenant.as_str())
-                .bind(serde_json::to_string(memory)?)
+                .bind(memory_json)
                 .bind(now.millis())
                 .execute(&mut *self.tx)
                 .await?;

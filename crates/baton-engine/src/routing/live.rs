@@ -82,7 +82,11 @@ pub struct TenantRouter {
     /// The queue and priority last given to the router per conversation.
     fed: HashMap<ConversationId, (QueueId, Priority)>,
     memory: RoutingMemory,
-    memory_saved: RoutingMemory,
+    /// The router's part of `memory` as last saved (small: rotation and handle times).
+    router_memory_saved: baton_core::routing::Memory,
+    /// `memory.seen` changed since it was last saved. A flag, not a copy to compare: `seen`
+    /// has an entry per waiting conversation.
+    seen_changed: bool,
     memory_saved_at: Timestamp,
     next_hours_check: Option<Timestamp>,
 }
@@ -131,8 +135,9 @@ impl TenantRouter {
             first_reply_due: HashMap::new(),
             overdue: Vec::new(),
             fed: HashMap::new(),
-            memory_saved: memory.clone(),
+            router_memory_saved: memory.router.clone(),
             memory,
+            seen_changed: false,
             memory_saved_at: now,
             next_hours_check: None,
         };
@@ -155,6 +160,7 @@ impl TenantRouter {
             if waiting(c) && !live.memory.seen.contains_key(&c.id) {
                 let seen = live.look_up(c).await?;
                 live.memory.seen.insert(c.id.clone(), seen);
+                live.seen_changed = true;
             }
             let Some(mut info) = conversation_info(c, &live.setup, live.memory.seen.get(&c.id))
             else {
@@ -465,6 +471,7 @@ impl TenantRouter {
                 if waiting(c) && !self.memory.seen.contains_key(id) {
                     let seen = self.look_up(c).await?;
                     self.memory.seen.insert(id.clone(), seen);
+                    self.seen_changed = true;
                 }
                 conversation_info(c, &self.setup, self.memory.seen.get(id))
             }
@@ -477,7 +484,9 @@ impl TenantRouter {
                 out.extend(self.router.conversation_closed(id, now));
             }
             self.fed.remove(id);
-            self.memory.seen.remove(id);
+            if self.memory.seen.remove(id).is_some() {
+                self.seen_changed = true;
+            }
             return Ok(());
         };
         let fed = (info.queue.clone(), info.priority);
@@ -523,7 +532,7 @@ impl TenantRouter {
             .filter(|d| !matches!(d, Decision::PositionsChanged { .. }))
             .collect();
         self.memory.router = self.router.memory();
-        let save_memory = self.memory != self.memory_saved
+        let save_memory = (self.seen_changed || self.memory.router != self.router_memory_saved)
             && now.millis_since(self.memory_saved_at) >= MEMORY_EVERY_MS;
         let mut applied = Applied::default();
         tracing::debug!(tenant = %self.tenant, ?decisions, ?lapsed, "routing batch");
@@ -630,12 +639,15 @@ impl TenantRouter {
             }
         }
         if save_memory {
-            tx.put_routing_memory(&self.tenant, &serde_json::to_value(&self.memory)?, now)
+            // Written straight to text: a JSON tree of `seen` would be a transient copy as large
+            // as the waiting line.
+            tx.put_routing_memory(&self.tenant, &serde_json::to_string(&self.memory)?, now)
                 .await?;
         }
         tx.commit().await?;
         if save_memory {
-            self.memory_saved = self.memory.clone();
+            self.router_memory_saved = self.memory.router.clone();
+            self.seen_changed = false;
             self.memory_saved_at = now;
         }
         Ok(applied)

@@ -208,38 +208,25 @@ macro_rules! reports_backend {
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                let waiting = sqlx::query_as::<_, (String, String)>(
-                    "SELECT tenant, data FROM conversations WHERE state = 'queued'",
+                // One aggregate: nothing per waiting conversation is read into memory.
+                let waiting = sqlx::query_as::<_, (String, String, i64, i64, Option<i64>)>(
+                    "SELECT tenant, COALESCE(queue, ''), COUNT(*), \
+                     SUM(CASE WHEN offer_agent IS NULL THEN 0 ELSE 1 END), MIN(waiting_since) \
+                     FROM conversations WHERE state = 'queued' \
+                     GROUP BY tenant, COALESCE(queue, '') ORDER BY 1, 2",
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                let mut queues: std::collections::BTreeMap<(String, String), (i64, Option<Timestamp>)> =
-                    Default::default();
-                let mut offers_pending = 0;
-                for (tenant, data) in waiting {
-                    let c = conversation_from_json(&data)?;
-                    if c.offer.is_some() {
-                        offers_pending += 1;
-                    }
-                    let entered = c.entered_queue_at.or(c.queued_at);
-                    let q = queues
-                        .entry((tenant, c.queue.map(|q| q.to_string()).unwrap_or_default()))
-                        .or_insert((0, None));
-                    q.0 += 1;
-                    q.1 = match (q.1, entered) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                }
+                let offers_pending = waiting.iter().map(|w| w.3).sum();
                 Ok(Gauges {
                     conversations,
-                    queues: queues
+                    queues: waiting
                         .into_iter()
-                        .map(|((tenant, queue), (depth, oldest))| QueueGauge {
+                        .map(|(tenant, queue, depth, _, oldest)| QueueGauge {
                             tenant,
                             queue,
                             depth,
-                            oldest,
+                            oldest: oldest.map(Timestamp::from_millis),
                         })
                         .collect(),
                     agents,
