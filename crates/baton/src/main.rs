@@ -1,5 +1,11 @@
 //! The `baton` command.
 
+/// jemalloc, not the system allocator: it gives freed memory back to the system, so resident
+/// memory follows what the server holds (BENCHMARKS.md, session 10).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod audit;
 mod backup;
 mod bench;
