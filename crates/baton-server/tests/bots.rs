@@ -568,6 +568,39 @@ async fn webhook_bot_gets_signed_requests_and_its_replies_are_stored() {
     let history = server.next().await.json()["history"].clone();
     assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
     assert_eq!(history[1]["role"], "bot");
+
+    // In a long conversation the bot sees its end: the last 10 turns before the message,
+    // without the agents' internal notes.
+    for i in 0..25 {
+        let res = app
+            .post(
+                &format!("/v1/conversations/{id}/messages"),
+                &app.api_key,
+                json!({"role": "bot", "text": format!("turn {i}")}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        if i % 5 == 0 {
+            let res = app
+                .post(
+                    &format!("/v1/conversations/{id}/notes"),
+                    &app.admin_token,
+                    json!({"text": format!("note {i}")}),
+                )
+                .await;
+            assert_eq!(res.status, 201, "{}", res.body);
+        }
+    }
+    app.customer_says(&id, "one more question").await;
+    let history = server.next().await.json()["history"].clone();
+    let texts: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (15..25).map(|i| format!("turn {i}")).collect();
+    assert_eq!(texts, expected, "{history}");
 }
 
 #[tokio::test]

@@ -15,8 +15,7 @@ use baton_core::conversation::{Actor, BotTurn, Command, HandoffSource};
 use baton_core::{
     Conversation, ConversationState, MessageId, MessageRole, QueueId, TenantId, TransitionError,
 };
-use baton_store::{Customer, Message, PageRequest, StoreError, StoreResult};
-use std::collections::VecDeque;
+use baton_store::{Customer, Message, StoreError, StoreResult};
 use tokio::task::JoinHandle;
 
 /// Intent of bot turns written while the conversation waits for a person.
@@ -159,33 +158,18 @@ async fn context(
         return Ok(None);
     };
     let customer = store.customer(tenant, &conversation.customer).await?;
-    // Oldest first, paged: keep the last HISTORY turns up to the message.
-    let mut recent = VecDeque::with_capacity(HISTORY + 1);
-    let mut page = PageRequest {
-        limit: 500,
-        cursor: None,
-    };
-    'pages: for _ in 0..50 {
-        let found = store.messages(tenant, &message.conversation, &page).await?;
-        for m in found.items {
-            if m.role == MessageRole::Note {
-                continue;
-            }
-            let done = m.id == message.id;
-            recent.push_back(m);
-            if recent.len() > HISTORY {
-                recent.pop_front();
-            }
-            if done {
-                break 'pages;
-            }
-        }
-        match found.next_cursor {
-            Some(c) => page.cursor = Some(c),
-            None => break,
-        }
+    // The last HISTORY turns up to the message, oldest first, from the end of the transcript
+    // (one read, however long the conversation): twice as many entries are read, as notes are
+    // skipped and a turn run late may find entries written after its message.
+    let mut transcript: Vec<Message> = store
+        .recent_messages(tenant, &message.conversation, (2 * HISTORY) as u32)
+        .await?
+        .into_iter()
+        .filter(|m| m.role != MessageRole::Note && m.seq <= message.seq)
+        .collect();
+    if let Some(extra) = transcript.len().checked_sub(HISTORY) {
+        transcript.drain(..extra);
     }
-    let mut transcript: Vec<Message> = recent.into();
     if transcript.last().map(|m| &m.id) != Some(&message.id) {
         transcript.push(message.clone());
     }
