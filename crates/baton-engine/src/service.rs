@@ -798,19 +798,12 @@ pub async fn post_message(
     // message came in between and the transcript is current.
     let context = match detected {
         Some(_) => {
-            let queues: Vec<QueueId> = store
-                .queues(tenant)
-                .await?
-                .into_iter()
-                .map(|q| q.id)
-                .collect();
-            let conv = store
-                .conversation(tenant, id)
+            let (conv, customer) = store
+                .conversation_with_customer(tenant, id)
                 .await?
                 .ok_or(StoreError::NotFound("conversation"))?;
             let history = store.recent_messages(tenant, id, DETECTION_HISTORY).await?;
-            let customer = store.customer(tenant, &conv.customer).await?;
-            Some((queues, customer, conv.version, history))
+            Some((customer, conv.version, history))
         }
         None => None,
     };
@@ -904,22 +897,31 @@ pub async fn post_message(
     };
     let mut evaluation = None;
     let mut known_customer = None;
-    if let (Some(detection), Some((queues, customer, version, mut history))) = (detected, context) {
+    if let (Some(detection), Some((customer, version, mut history))) = (detected, context) {
         // `conv` is one event (the message) past what was locked.
         if version + events.len() as u32 != conv.version {
             history = tx.recent_messages(tenant, id, DETECTION_HISTORY).await?;
             history.retain(|m| m.id != message.id);
         }
         history.push(message.clone());
-        let (evaluation_of_turn, follow_up) = evaluate(
-            &conv,
-            &message,
-            &history,
-            customer.as_ref(),
-            &queues,
-            detection,
-            now,
-        );
+        let evaluation_of_turn =
+            evaluate(&conv, &message, &history, customer.as_ref(), detection, now);
+        let follow_up = match &evaluation_of_turn.decision {
+            Some(decision) => {
+                // A rule may name a queue: it is used if it exists (else the default queue).
+                let queues: Vec<QueueId> = match &decision.queue {
+                    Some(_) => tx
+                        .tenant_queues(tenant)
+                        .await?
+                        .into_iter()
+                        .map(|q| q.id)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                escalation::plan::command_for(&conv, decision, |q| queues.contains(q))
+            }
+            None => None,
+        };
         // The event keeps the evaluation as the API shows it (JSON); the engine's callers get
         // it typed.
         let recorded = serde_json::to_value(&evaluation_of_turn).unwrap_or(serde_json::Value::Null);
@@ -1076,17 +1078,15 @@ fn turn_of(m: &Message) -> Option<escalation::Turn<'_>> {
     })
 }
 
-/// Runs the detector on the new message with the transcript before it; returns the serialized
-/// evaluation and the command its decision calls for.
+/// Runs the detector on the new message with the transcript before it.
 fn evaluate(
     conv: &Conversation,
     message: &Message,
     transcript: &[Message],
     customer: Option<&Customer>,
-    queues: &[QueueId],
     detection: Detection<'_>,
     now: Timestamp,
-) -> (escalation::Evaluation, Option<Command>) {
+) -> escalation::Evaluation {
     let history: Vec<escalation::Turn<'_>> = transcript
         .iter()
         .filter(|m| m.id != message.id)
@@ -1116,12 +1116,7 @@ fn evaluate(
         business_open: detection.business_open,
         explicit: None,
     };
-    let evaluation = detection.detector.evaluate(&input);
-    let command = evaluation
-        .decision
-        .as_ref()
-        .and_then(|d| escalation::plan::command_for(conv, d, |q| queues.contains(q)));
-    (evaluation, command)
+    detection.detector.evaluate(&input)
 }
 
 /// What `create_tenant` made: the admin's password and the API key secret are shown once.

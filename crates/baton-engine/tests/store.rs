@@ -160,6 +160,7 @@ backend_tests!(
     customer_email,
     writes_that_queue_commit_together,
     queue_gauges,
+    conversation_with_customer,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -2497,4 +2498,39 @@ async fn queue_gauges(store: Arc<dyn Store>) {
         vec![gauge("", 1, 400), gauge(queue.as_str(), 1, 200)]
     );
     assert_eq!(gauges.offers_pending, 0);
+}
+
+/// The detector's read: a conversation and its customer in one query, equal to the two reads.
+async fn conversation_with_customer(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let tenant = new_tenant(store, "joined").await.tenant.id;
+    let conv = start(store, &tenant, Some("joined-1")).await;
+    let (read, customer) = store
+        .conversation_with_customer(&tenant, &conv.id)
+        .await
+        .unwrap()
+        .expect("the conversation");
+    assert_eq!(
+        read,
+        store
+            .conversation(&tenant, &conv.id)
+            .await
+            .unwrap()
+            .unwrap()
+    );
+    let customer = customer.expect("its customer");
+    assert_eq!(customer.external_id.as_deref(), Some("joined-1"));
+    assert_eq!(
+        Some(customer),
+        store.customer(&tenant, &conv.customer).await.unwrap()
+    );
+    // Another tenant's conversation is not found.
+    let other = new_tenant(store, "joined-other").await.tenant.id;
+    assert!(
+        store
+            .conversation_with_customer(&other, &conv.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

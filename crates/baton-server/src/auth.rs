@@ -108,6 +108,103 @@ impl Principal {
     }
 }
 
+/// Valid API keys by the hash of their secret, so that an integration's requests do not each
+/// read the key (most of a contact centre's traffic comes with one). A revoked key is forgotten
+/// here at once by the instance that revokes it and, through the live event stream
+/// (`api_key_revoked`), by every other; an entry is trusted for [`KeyCache::TTL`] at most in
+/// any case. Only keys found valid are kept (unknown tokens are not), so the cache holds at most
+/// the tenants' keys.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: std::sync::RwLock<std::collections::HashMap<String, CachedKey>>,
+    /// Counts the forgettings: a key read before one is not kept (it may be the one revoked).
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+struct CachedKey {
+    tenant: TenantId,
+    id: ApiKeyId,
+    read_at: std::time::Instant,
+}
+
+impl KeyCache {
+    /// How long a key read from the database is trusted without reading it again.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    /// More keys than this and the cache starts over.
+    const MAX: usize = 10_000;
+
+    /// The tenant and id of the key with this hash, if it was found valid lately.
+    pub fn get(&self, hash: &str) -> Option<(TenantId, ApiKeyId)> {
+        let keys = self.keys.read().expect("lock");
+        keys.get(hash)
+            .filter(|k| k.read_at.elapsed() < Self::TTL)
+            .map(|k| (k.tenant.clone(), k.id.clone()))
+    }
+
+    /// What to pass to [`KeyCache::put`] for a key read from now on.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Remembers a key read from the database as valid, unless a key was forgotten since
+    /// `epoch` (from [`KeyCache::epoch`] before the read).
+    pub fn put(&self, hash: String, tenant: TenantId, id: ApiKeyId, epoch: u64) {
+        let mut keys = self.keys.write().expect("lock");
+        if self.epoch() != epoch {
+            return;
+        }
+        if keys.len() >= Self::MAX {
+            keys.clear();
+        }
+        let read_at = std::time::Instant::now();
+        keys.insert(
+            hash,
+            CachedKey {
+                tenant,
+                id,
+                read_at,
+            },
+        );
+    }
+
+    /// Forgets a key (it was revoked).
+    pub fn forget(&self, id: &str) {
+        let mut keys = self.keys.write().expect("lock");
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        keys.retain(|_, k| k.id.as_str() != id);
+    }
+
+    /// Forgets every key (events were missed).
+    pub fn clear(&self) {
+        let mut keys = self.keys.write().expect("lock");
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        keys.clear();
+    }
+
+    /// Forgets keys revoked on any instance, from the store's event stream.
+    pub fn spawn_invalidation(self: &std::sync::Arc<Self>, store: &dyn baton_store::Store) {
+        let mut events = store.subscribe();
+        let cache = self.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match events.recv().await {
+                    Ok(e) if e.kind == "api_key_revoked" => {
+                        match e.data.get("api_key").and_then(|v| v.as_str()) {
+                            Some(id) => cache.forget(id),
+                            None => cache.clear(),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => cache.clear(),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+}
+
 /// The bearer token from `Authorization`, or, on a WebSocket upgrade only, from `?token=`
 /// (browsers cannot set headers on a WebSocket). Anywhere else a token in the URL would end
 /// up in logs, histories and `Referer` headers, so it is not read.
@@ -147,14 +244,24 @@ pub struct SessionHash(pub String);
 pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal> {
     let hash = hash_secret(token);
     if token.starts_with("bk_") {
-        let key = state
-            .store
-            .api_key_by_hash(&hash)
-            .await?
-            .ok_or_else(invalid_token)?;
+        let (tenant, key) = match state.api_keys.get(&hash) {
+            Some(known) => known,
+            None => {
+                let epoch = state.api_keys.epoch();
+                let key = state
+                    .store
+                    .api_key_by_hash(&hash)
+                    .await?
+                    .ok_or_else(invalid_token)?;
+                state
+                    .api_keys
+                    .put(hash, key.tenant.clone(), key.id.clone(), epoch);
+                (key.tenant, key.id)
+            }
+        };
         return Ok(Principal {
-            tenant: key.tenant,
-            kind: PrincipalKind::Integration { key: key.id },
+            tenant,
+            kind: PrincipalKind::Integration { key },
         });
     }
     if token.starts_with("bc_") {

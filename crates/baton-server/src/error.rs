@@ -18,8 +18,8 @@ pub enum ApiError {
         /// What to fix.
         message: String,
     },
-    /// 401: no or invalid credentials.
-    #[error("{0}")]
+    /// 401: no or invalid credentials (code, what to do).
+    #[error("{1}")]
     Unauthorized(&'static str, String),
     /// 403: authenticated but not allowed.
     #[error("{0}")]

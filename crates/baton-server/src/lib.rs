@@ -54,8 +54,6 @@ pub struct AppState {
     /// An agent whose live connection to this instance has been gone this long (ms) is set
     /// offline; 0 never does.
     pub offline_presence_ms: i64,
-    /// The knowledge-base index.
-    /// Per-tenant bot configurations and the HTTP client the bots use.
     /// The instance's SMTP server (`[smtp]`), for handoff notifications, replies to deferred
     /// conversations and transcripts; `None` when email is not configured.
     pub mailer: Option<baton_channels::email::Mailer>,
@@ -65,8 +63,6 @@ pub struct AppState {
     pub deliveries: deliveries::Settings,
     /// How many widget conversations a client may start (see [`rate_limit`]).
     pub widget_limit: Arc<rate_limit::WidgetLimit>,
-    /// Which addresses outbound requests may reach (see [`outbound`]); set it with
-    /// [`AppState::allow_private_targets`].
     /// The bearer token `/metrics` asks for (`metrics_token`); `None`: open to anyone who can
     /// reach it.
     pub metrics_token: Option<String>,
@@ -81,6 +77,8 @@ pub struct AppState {
     pub typing: routes::typing::TypingHub,
     /// Largest attachment accepted, in bytes (see [`routes::attachments`]).
     pub max_attachment_bytes: usize,
+    /// API keys found valid lately (see [`auth::KeyCache`]).
+    pub api_keys: Arc<auth::KeyCache>,
 }
 
 impl AppState {
@@ -104,6 +102,7 @@ impl AppState {
             pruning: None,
             typing: routes::typing::TypingHub::default(),
             max_attachment_bytes: routes::attachments::DEFAULT_MAX_ATTACHMENT_BYTES,
+            api_keys: Arc::new(auth::KeyCache::default()),
         }
     }
 
@@ -233,6 +232,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.engine.spawn_invalidation();
+    state.api_keys.spawn_invalidation(state.store.as_ref());
     metrics::spawn_event_counter(state.store.clone(), state.metrics.clone());
     // Live routing and the presence worker run alongside and stop at shutdown.
     let (stop, stopped) = tokio::sync::watch::channel(false);

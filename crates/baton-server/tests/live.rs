@@ -668,3 +668,66 @@ async fn agent_sockets_hide_emails_and_close_on_deactivation_sqlite() {
 async fn agent_sockets_hide_emails_and_close_on_deactivation_postgres() {
     agent_sockets_hide_emails_and_close_on_deactivation(Backend::Postgres).await;
 }
+
+/// An instance remembers the API keys it saw valid (a read saved per request); a key revoked
+/// on another instance stops working on this one as soon as the revocation's event arrives,
+/// long before the cache's own expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_keys_stop_working_on_every_instance_postgres() {
+    let Some(app) = TestApp::spawn(Backend::Postgres, "key_revoked_two").await else {
+        return;
+    };
+    let b = second_instance(&app).await;
+    let created = app
+        .post("/v1/api-keys", &app.admin_token, json!({"name": "bot"}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let secret = created.body["key"].as_str().unwrap().to_string();
+    let key_id = created.body["id"].as_str().unwrap().to_string();
+    let on_b = format!("{}/v1/conversations", b.base);
+    // Used on B: B now holds the key as valid.
+    for _ in 0..2 {
+        let r = send(
+            &app.client,
+            Method::POST,
+            &on_b,
+            Some(&secret),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let revoked = send(
+        &app.client,
+        Method::DELETE,
+        &app.url(&format!("/v1/api-keys/{key_id}")),
+        Some(&app.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, 204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = send(
+            &app.client,
+            Method::POST,
+            &on_b,
+            Some(&secret),
+            Some(json!({})),
+        )
+        .await;
+        if r.status == 401 {
+            assert_eq!(r.body["error"]["code"], "invalid_token", "{}", r.body);
+            // The message says what to do, not the code again.
+            let message = r.body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("valid API key"), "{}", r.body);
+            break;
+        }
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "instance B still accepts a key revoked on A after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

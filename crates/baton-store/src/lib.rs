@@ -142,6 +142,13 @@ pub trait Store:
         tenant: &TenantId,
         id: &ConversationId,
     ) -> StoreResult<Option<Conversation>>;
+    /// One conversation with its customer, in one read (the customer is `None` only if its
+    /// record is gone).
+    async fn conversation_with_customer(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> StoreResult<Option<(Conversation, Option<Customer>)>>;
     /// One conversation, only if the agent of `scope` may see it (see [`AgentScope`]).
     async fn visible_conversation(
         &self,

@@ -35,8 +35,8 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{
-    AssertSqlSafe, ConnectOptions as _, Connection as _, Database, Pool, Postgres, Sqlite,
-    Transaction,
+    AssertSqlSafe, ConnectOptions as _, Connection as _, Database, FromRow as _, Pool, Postgres,
+    Row as _, Sqlite, Transaction,
 };
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -1229,6 +1229,33 @@ macro_rules! sql_backend {
                 .transpose()
             }
 
+            async fn conversation_with_customer(
+                &self,
+                tenant: &TenantId,
+                id: &ConversationId,
+            ) -> StoreResult<Option<(Conversation, Option<Customer>)>> {
+                let Some(row) = sqlx::query(
+                    "SELECT c.data AS conversation_data, cu.id, cu.tenant, cu.external_id, \
+                     cu.name, cu.email, cu.phone, cu.language, cu.tier, cu.attributes, \
+                     cu.created_at FROM conversations c LEFT JOIN customers cu \
+                     ON cu.tenant = c.tenant AND cu.id = c.customer_id \
+                     WHERE c.tenant = $1 AND c.id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let conversation = conversation_from_json(&row.try_get::<String, _>("conversation_data")?)?;
+                let customer = match row.try_get::<Option<String>, _>("id")? {
+                    Some(_) => Some(CustomerRow::from_row(&row)?.into_model()?),
+                    None => None,
+                };
+                Ok(Some((conversation, customer)))
+            }
+
             async fn conversations(
                 &self,
                 tenant: &TenantId,
@@ -2015,15 +2042,17 @@ macro_rules! sql_backend {
                         return Ok(None);
                     }
                 }
-                // The row, the head of its event chain, its analytics facts and the customer's
-                // tier (what appending its events needs next) in one round trip.
+                // The row, the head of its event chain, its analytics facts, the customer's
+                // tier and whether the tenant has any subscription (what appending its events
+                // needs next) in one round trip.
                 let row = sqlx::query_as::<
                     _,
-                    (String, Option<String>, Option<String>, Option<String>, Option<String>),
+                    (String, Option<String>, Option<String>, Option<String>, Option<String>, bool),
                 >(
                     "SELECT c.data, (SELECT e.hash FROM events e WHERE e.tenant = c.tenant \
                      AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1), f.data, \
-                     c.customer_id, cu.tier FROM conversations c \
+                     c.customer_id, cu.tier, EXISTS (SELECT 1 FROM subscriptions s \
+                     WHERE s.tenant = c.tenant AND s.enabled = 1) FROM conversations c \
                      LEFT JOIN conversation_facts f ON f.conversation = c.id \
                      LEFT JOIN customers cu ON cu.id = c.customer_id \
                      WHERE c.tenant = $1 AND c.id = $2",
@@ -2032,13 +2061,17 @@ macro_rules! sql_backend {
                 .bind(id.as_str())
                 .fetch_optional(&mut *self.tx)
                 .await?;
-                let Some((data, head, facts, customer, tier)) = row else {
+                let Some((data, head, facts, customer, tier, subscribed)) = row else {
                     return Ok(None);
                 };
                 let conversation = conversation_from_json(&data)?;
                 self.heads
                     .entry((tenant.to_string(), Some(id.to_string())))
                     .or_insert(head);
+                if !subscribed {
+                    // No deliveries to enqueue: spares reading the (no) subscriptions.
+                    self.subscriptions.entry(tenant.to_string()).or_default();
+                }
                 if let Some(facts) = facts
                     && !self.facts.contains_key(id.as_str())
                 {

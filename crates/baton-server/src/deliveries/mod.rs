@@ -168,9 +168,12 @@ pub fn outcome_with(
     }
 }
 
-/// Runs until `stopped` turns true.
+/// Runs until `stopped` turns true. Looks for due deliveries every [`POLL`], and at once after
+/// an event of a tenant that has a subscription (only such events can have enqueued one);
+/// a burst of events wakes it once.
 pub async fn run_worker(state: AppState, mut stopped: tokio::sync::watch::Receiver<bool>) {
     let mut events = state.store.subscribe();
+    let mut subscribed = Subscribed::default();
     loop {
         if *stopped.borrow() {
             return;
@@ -181,12 +184,85 @@ pub async fn run_worker(state: AppState, mut stopped: tokio::sync::watch::Receiv
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "delivery round failed"),
         }
+        let wake = async {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let wakes = match events.recv().await {
+                    Ok(event) => subscribed.wakes(&state, &event).await,
+                    Err(RecvError::Lagged(_)) => {
+                        subscribed.forget_all();
+                        true
+                    }
+                    Err(RecvError::Closed) => std::future::pending().await,
+                };
+                if wakes {
+                    // What is already queued is covered by the round about to run.
+                    while let Ok(event) = events.try_recv() {
+                        subscribed.note(&event);
+                    }
+                    return;
+                }
+            }
+        };
         tokio::select! {
             _ = stopped.changed() => {}
             _ = tokio::time::sleep(POLL) => {}
-            _ = events.recv() => {}
+            _ = wake => {}
         }
     }
+}
+
+/// Which tenants have a subscription, as far as the worker knows: most have none, and their
+/// events cannot have enqueued a delivery, so they need no round. Read once per tenant, and
+/// again after a change of its subscriptions (a `webhook_*`, `notification_*`,
+/// `email_notification_*` or `whatsapp_channel_*` event, on any instance).
+#[derive(Debug, Default)]
+struct Subscribed {
+    tenants: HashMap<baton_core::TenantId, bool>,
+}
+
+impl Subscribed {
+    /// Whether `event` may have enqueued a delivery. When the subscriptions cannot be read,
+    /// it may have.
+    async fn wakes(&mut self, state: &AppState, event: &StoredEvent) -> bool {
+        self.note(event);
+        if let Some(known) = self.tenants.get(&event.tenant) {
+            return *known;
+        }
+        match state.store.subscriptions(&event.tenant, None).await {
+            Ok(subs) => {
+                let any = subs.iter().any(|s| s.enabled);
+                self.tenants.insert(event.tenant.clone(), any);
+                any
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Forgets what it knew of a tenant whose subscriptions `event` changed.
+    fn note(&mut self, event: &StoredEvent) {
+        if changes_subscriptions(event) {
+            self.tenants.remove(&event.tenant);
+        }
+    }
+
+    fn forget_all(&mut self) {
+        self.tenants.clear();
+    }
+}
+
+/// Whether `event` records a change of its tenant's subscriptions (the audit families of
+/// `baton_engine::service::save_subscription` and `delete_subscription`).
+fn changes_subscriptions(event: &StoredEvent) -> bool {
+    event.conversation.is_none()
+        && [
+            "webhook_",
+            "notification_",
+            "email_notification_",
+            "whatsapp_channel_",
+        ]
+        .iter()
+        .any(|family| event.kind.starts_with(family))
 }
 
 /// One round: claim, send, record. Returns how many deliveries were claimed.

@@ -268,5 +268,6 @@ async fn revoke_key(
         now(),
     )
     .await?;
+    state.api_keys.forget(id.as_str());
     Ok(StatusCode::NO_CONTENT)
 }
