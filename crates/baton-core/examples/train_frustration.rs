@@ -6,7 +6,9 @@
 //! (the script adds the hand-written support-chat set, held out as a source of its own).
 //! Experiment switches (environment): `BATON_L2`, `BATON_EPOCHS`, `BATON_SUPPORT_WEIGHT`,
 //! `BATON_CHAR_MAX`, `BATON_BIGRAMS`, `BATON_DROP_DENSE`, `BATON_BALANCE`, `BATON_OBJECTIVE`,
-//! `BATON_LOSO_SEED` (BENCHMARKS.md, "Frustration", records what they gave).
+//! `BATON_LOSO_SEED`, and the word-embedding features of session 11, `BATON_GLOVE_VALENCE`,
+//! `BATON_WORD_VECTORS`, `BATON_EMB_GAIN` (`escalation::embeddings`; BENCHMARKS.md,
+//! "Frustration", records what they gave).
 //!
 //! The human-request dev file supplies the support traffic: its label-0 rows are ordinary
 //! support requests ("how do I reset my password"). All of them make up the false-alarm set;
@@ -132,6 +134,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    // BATON_GLOVE_VALENCE / BATON_WORD_VECTORS / BATON_EMB_GAIN: the word-embedding
+    // features of the session-11 experiment (escalation::embeddings; not shipped).
+    let experiment = baton_core::escalation::embeddings::Experiment::from_env()?;
+    if let Some(x) = &experiment {
+        for (r, e) in rows.iter_mut().zip(&examples) {
+            r.f.extra = x.features(&e.text, true);
+        }
+        let labelled_0 = support_examples.iter().filter(|e| !e.label);
+        for (r, e) in support_rows.iter_mut().zip(labelled_0) {
+            r.f.extra = x.features(&e.text, true);
+        }
+    }
     let src_path = args
         .get(3)
         .filter(|a| !a.starts_with("--"))
@@ -167,6 +181,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         support_rows.len(),
         recipe,
     );
+    if let Some(x) = &experiment {
+        report.push_str(&x.describe());
+        report.push('\n');
+    }
 
     // 0. The figure that decides: nested leave-one-source-out.
     // BATON_OBJECTIVE=mean|worst: choose the settings by the sources' mean or lowest F1
