@@ -11,7 +11,7 @@
 //! - [`Valence`]: a sentiment lexicon expanded by the embeddings. The script fits a ridge
 //!   regression from a word's vector to its AFINN-165 / VADER rating and predicts the valence
 //!   of every frequent word, so words no lexicon rates get the valence of their rated
-//!   neighbours ("shoddy", "unresponsive", "rubbish"). Three features: the sums of the negative
+//!   neighbours ("trash", "rubbish"). Three features: the sums of the negative
 //!   and of the positive valences, and the most negative one.
 //! - [`Vectors`]: the vectors themselves (reduced to their first principal components, `i8`),
 //!   pooled over the message's words: the mean weighted by `r / (r + 80)` for a word of
