@@ -1,12 +1,14 @@
 //! Trains the linear frustration model on the dev files, reports cross-validation, and writes
 //! the weights. Deterministic: fixed seeds, fixed epoch count, no threads.
 //!
-//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv [FRUSTRATION-DEV.sources.tsv] [--loso-only] [--extra PATH NAME]...`
+//! `cargo run --release -p baton-core --example train_frustration -- FRUSTRATION-DEV.tsv HUMAN-REQUEST-DEV.tsv OUT.tsv [FRUSTRATION-DEV.sources.tsv] [--loso-only] [--extra PATH NAME]... [--probe PATH]`
 //! (see `scripts/train-frustration.sh`). Trains on the dev files and on the `--extra` files
 //! (the script adds the hand-written support-chat set, held out as a source of its own).
 //! Experiment switches (environment): `BATON_L2`, `BATON_EPOCHS`, `BATON_SUPPORT_WEIGHT`,
 //! `BATON_CHAR_MAX`, `BATON_BIGRAMS`, `BATON_DROP_DENSE`, `BATON_BALANCE`, `BATON_OBJECTIVE`,
-//! `BATON_LOSO_SEED` (BENCHMARKS.md, "Frustration", records what they gave).
+//! `BATON_LOSO_SEED`, and the word-embedding features of session 11, `BATON_GLOVE_VALENCE`,
+//! `BATON_WORD_VECTORS`, `BATON_EMB_GAIN` (`escalation::embeddings`; BENCHMARKS.md,
+//! "Frustration", records what they gave).
 //!
 //! The human-request dev file supplies the support traffic: its label-0 rows are ordinary
 //! support requests ("how do I reset my password"). All of them make up the false-alarm set;
@@ -132,6 +134,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    // BATON_GLOVE_VALENCE / BATON_WORD_VECTORS / BATON_EMB_GAIN: the word-embedding
+    // features of the session-11 experiment (escalation::embeddings; not shipped).
+    let experiment = baton_core::escalation::embeddings::Experiment::from_env()?;
+    if let Some(x) = &experiment {
+        for (r, e) in rows.iter_mut().zip(&examples) {
+            r.f.extra = x.features(&e.text, true);
+        }
+        let labelled_0 = support_examples.iter().filter(|e| !e.label);
+        for (r, e) in support_rows.iter_mut().zip(labelled_0) {
+            r.f.extra = x.features(&e.text, true);
+        }
+    }
     let src_path = args
         .get(3)
         .filter(|a| !a.starts_with("--"))
@@ -167,6 +181,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         support_rows.len(),
         recipe,
     );
+    if let Some(x) = &experiment {
+        report.push_str(&x.describe());
+        report.push('\n');
+    }
 
     // 0. The figure that decides: nested leave-one-source-out.
     // BATON_OBJECTIVE=mean|worst: choose the settings by the sources' mean or lowest F1
@@ -247,6 +265,46 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_or(String::new(), |(n, _, c)| format!("{n} F1 {:.4}", c.f1())),
         fa(&lo_rules.support)
     ));
+    // `--probe FILE`: labelled messages written after training and never trained on, scored by
+    // a model trained on everything with settings chosen as the shipped ones are (pooled
+    // out-of-source scores); a check of what the recipe does on such text, not a measurement.
+    if let Some(i) = args.iter().position(|a| a == "--probe") {
+        let path = args.get(i + 1).ok_or("--probe needs a file")?;
+        let probe = eval::parse_tsv(&std::fs::read_to_string(path)?)?;
+        let mut probe_rows = training::rows(&probe, &cfg);
+        if let Some(x) = &experiment {
+            for (r, e) in probe_rows.iter_mut().zip(&probe) {
+                r.f.extra = x.features(&e.text, true);
+            }
+        }
+        let (oof, s_oof) = training::group_oof(data, &groups, SEED, &recipe);
+        let set = choose(data, &oof, &s_oof, &MODEL_WEIGHTS, MAX_SUPPORT_FALSE_ALARMS);
+        let mut all = dev.clone();
+        all.extend(sup.iter().copied());
+        let m = training::train(&all, SEED, &recipe);
+        let mut c = Counts::default();
+        let mut wrong = String::new();
+        for (r, e) in probe_rows.iter().zip(&probe) {
+            let l = level(r, m.probability(&r.f), set.model_weight);
+            let flagged = l >= set.threshold;
+            c.add(Counts::at(&[(l, r.y)], set.threshold));
+            if flagged != r.y {
+                wrong.push_str(&format!("    {l:.2} label {} {}\n", u8::from(r.y), e.text));
+            }
+        }
+        report.push_str(&format!(
+            "probe {} ({} messages; model_weight {:.2}, threshold {:.2}): {} (tp {} fp {} fn {} tn {})\n  wrong:\n{wrong}",
+            name(path),
+            probe.len(),
+            set.model_weight,
+            set.threshold,
+            prf(&c),
+            c.tp,
+            c.fp,
+            c.fn_,
+            c.tn
+        ));
+    }
     if args.iter().any(|a| a == "--loso-only") {
         eprint!("{report}");
         return Ok(());

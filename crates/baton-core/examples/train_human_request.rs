@@ -3,7 +3,9 @@
 //! count, no threads.
 //!
 //! `cargo run -p baton-core --example train_human_request -- HUMAN-REQUEST-DEV.tsv HUMAN-REQUEST-DEV.sources.tsv OUT.tsv [--report-only] [--by-subset] [--negatives FILE.tsv NAME] [--extra FILE.tsv NAME]...`
-//! (see `scripts/train-human-request.sh`). Train on the dev files only.
+//! (see `scripts/train-human-request.sh`). Train on the dev files only. Experiment switches
+//! (environment): `BATON_GLOVE_VALENCE`, `BATON_WORD_VECTORS`, `BATON_EMB_GAIN`, the
+//! word-embedding features of session 11 (`escalation::embeddings`; not shipped).
 //!
 //! The report:
 //! - the rules alone per source (they are not trained, so this is their leave-one-source-out
@@ -95,7 +97,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         i = at + 3;
     }
     let (names, groups) = training::group_ids(&src);
-    let rows: Vec<RequestRow> = training::request_rows(&examples);
+    let mut rows: Vec<RequestRow> = training::request_rows(&examples);
+    // BATON_GLOVE_VALENCE / BATON_WORD_VECTORS / BATON_EMB_GAIN: the word-embedding features
+    // of the session-11 experiment (escalation::embeddings; not shipped). The human-request
+    // model reads the message as written (no artefact removal).
+    let experiment = baton_core::escalation::embeddings::Experiment::from_env()?;
+    if let Some(x) = &experiment {
+        for (r, e) in rows.iter_mut().zip(&examples) {
+            r.row.f.extra = x.features(&e.text, false);
+        }
+    }
     let refs: Vec<&RequestRow> = rows.iter().collect();
     let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
     let mut report = format!(
@@ -105,6 +116,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         names.join(", "),
         REQUEST_RECIPE,
     );
+    if let Some(x) = &experiment {
+        report.push_str(&x.describe());
+        report.push('\n');
+    }
 
     let loso = request_loso(&refs, &groups, &names, REQUEST_SEED, &REQUEST_RECIPE);
     report.push_str(

@@ -22,6 +22,7 @@
 //! frustration offer a person. Explicit requests (bot, LLM tool call, agent, API) bypass the
 //! rules and always escalate.
 
+pub mod embeddings;
 pub mod eval;
 pub mod frustration;
 pub mod grievance;

@@ -98,6 +98,9 @@ pub struct Features {
     pub words: usize,
     /// Dense values, see [`DENSE_NAMES`].
     pub dense: [f64; DENSE],
+    /// Experimental dense values (empty for the shipped features; the training example fills
+    /// them for experiments, e.g. from word embeddings, see [`super::embeddings`]).
+    pub extra: Vec<f32>,
 }
 
 impl Default for Features {
@@ -109,6 +112,7 @@ impl Default for Features {
             char_scale: 1.0,
             words: 0,
             dense: [0.0; DENSE],
+            extra: Vec::new(),
         }
     }
 }
@@ -290,6 +294,7 @@ pub fn features_with(
             lex.emoji_negative.min(6.0) / 6.0,
             lex.emoji_positive.min(6.0) / 6.0,
         ],
+        extra: Vec::new(),
     }
 }
 
@@ -305,6 +310,8 @@ pub struct LinearModel {
     /// Weights of the character n-grams, one per bucket (a table of their own, so that a word
     /// feature and an n-gram never share a weight).
     pub chars: Vec<f32>,
+    /// Weights of [`Features::extra`] (empty for the shipped models).
+    pub extra: Vec<f64>,
 }
 
 impl LinearModel {
@@ -315,6 +322,7 @@ impl LinearModel {
             dense: [0.0; DENSE],
             sparse: vec![0.0; BUCKETS],
             chars: vec![0.0; BUCKETS],
+            extra: Vec::new(),
         }
     }
 
@@ -323,6 +331,9 @@ impl LinearModel {
         let mut z = self.bias;
         for (w, x) in self.dense.iter().zip(f.dense.iter()) {
             z += w * x;
+        }
+        for (w, x) in self.extra.iter().zip(f.extra.iter()) {
+            z += w * f64::from(*x);
         }
         let split = f.split.min(f.sparse.len());
         let mut s = 0.0f64;
@@ -342,7 +353,8 @@ impl LinearModel {
     }
 
     /// Reads the weights file: `bias\tW`, `dense:NAME\tW`, then `INDEX\tW` for the non-zero
-    /// word buckets and `c:INDEX\tW` for the non-zero character buckets.
+    /// word buckets and `c:INDEX\tW` for the non-zero character buckets (and `extra:INDEX\tW`
+    /// for experimental features, see [`Features::extra`]).
     pub fn parse(s: &str) -> Option<LinearModel> {
         let mut m = LinearModel::zeros();
         for line in s.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
@@ -353,6 +365,15 @@ impl LinearModel {
             } else if let Some(name) = k.strip_prefix("dense:") {
                 let i = DENSE_NAMES.iter().position(|n| *n == name)?;
                 m.dense[i] = v;
+            } else if let Some(i) = k.strip_prefix("extra:") {
+                let i: usize = i.parse().ok()?;
+                if i >= 4096 {
+                    return None;
+                }
+                if m.extra.len() <= i {
+                    m.extra.resize(i + 1, 0.0);
+                }
+                m.extra[i] = v;
             } else if let Some(i) = k.strip_prefix("c:") {
                 let i: usize = i.parse().ok()?;
                 *m.chars.get_mut(i)? = v as f32;
@@ -375,6 +396,9 @@ impl LinearModel {
         out.push_str(&format!("bias\t{:.6}\n", self.bias));
         for (n, w) in DENSE_NAMES.iter().zip(self.dense.iter()) {
             out.push_str(&format!("dense:{n}\t{w:.6}\n"));
+        }
+        for (i, w) in self.extra.iter().enumerate() {
+            out.push_str(&format!("extra:{i}\t{w:.6}\n"));
         }
         for (i, w) in self.sparse.iter().enumerate() {
             if w.abs() >= 0.0005 {

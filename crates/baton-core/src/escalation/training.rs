@@ -271,6 +271,10 @@ pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
         for (a, b) in avg.chars.iter_mut().zip(m.chars.iter()) {
             *a += b / n as f32;
         }
+        avg.extra.resize(m.extra.len(), 0.0);
+        for (a, b) in avg.extra.iter_mut().zip(m.extra.iter()) {
+            *a += b / n as f64;
+        }
     }
     avg
 }
@@ -327,6 +331,10 @@ fn train_one(
     // Both tables side by side: word buckets, then character buckets.
     let mut g_sparse = vec![1e-8f64; 2 * BUCKETS];
     let mut g_dense = [1e-8f64; DENSE];
+    // Experimental dense features (empty for the shipped recipe), updated like the dense ones.
+    let extra = rows.iter().map(|r| r.f.extra.len()).max().unwrap_or(0);
+    m.extra = vec![0.0; extra];
+    let mut g_extra = vec![1e-8f64; extra];
     let mut g_bias = 1e-8f64;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     let mut rng = Lcg(seed);
@@ -346,6 +354,16 @@ fn train_one(
                 .zip(r.f.dense.iter())
             {
                 let gk = g * x + l2 * *w;
+                *gd += gk * gk;
+                *w -= lr * gk / gd.sqrt();
+            }
+            for ((w, gd), x) in m
+                .extra
+                .iter_mut()
+                .zip(g_extra.iter_mut())
+                .zip(r.f.extra.iter())
+            {
+                let gk = g * f64::from(*x) + l2 * *w;
                 *gd += gk * gk;
                 *w -= lr * gk / gd.sqrt();
             }

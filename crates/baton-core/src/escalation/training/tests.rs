@@ -33,6 +33,35 @@ fn counts_and_f1() {
 }
 
 #[test]
+fn experimental_features_are_learned_and_written_with_the_weights() {
+    // Only the extra feature tells the classes apart (the experiments' word-embedding features
+    // travel this way, see `escalation::embeddings`).
+    let rows: Vec<Row> = (0..40)
+        .map(|i| {
+            let mut r = toy_row(i % 2 == 0, 5, 0.0);
+            r.f.extra = vec![if r.y { 1.0 } else { -1.0 }, 0.0];
+            r
+        })
+        .collect();
+    let refs: Vec<&Row> = rows.iter().collect();
+    let m = train(&refs, SEED, &RECIPE);
+    assert_eq!(m.extra.len(), 2);
+    assert!(m.extra[0] > 0.5 && m.extra[1] == 0.0, "{:?}", m.extra);
+    assert!(m.probability(&rows[0].f) > 0.8 && m.probability(&rows[1].f) < 0.2);
+    let back = LinearModel::parse(&m.to_tsv("toy")).expect("parses");
+    assert!((back.extra[0] - m.extra[0]).abs() < 1e-5);
+    // Features without them (the shipped ones) ignore those weights.
+    let mut f = rows[0].f.clone();
+    let with = back.margin(&f);
+    f.extra.clear();
+    assert!((with - back.margin(&f) - back.extra[0]).abs() < 1e-9);
+    // A model trained without them (the shipped recipe) has none and writes none.
+    let plain: Vec<Row> = (0..10).map(|i| toy_row(i % 2 == 0, 5, 0.0)).collect();
+    let m = train(&plain.iter().collect::<Vec<_>>(), SEED, &RECIPE);
+    assert!(m.extra.is_empty() && !m.to_tsv("toy").contains("extra:"));
+}
+
+#[test]
 fn folds_partition_the_rows_evenly_and_deterministically() {
     let f = folds(103, 5, SEED);
     assert_eq!(f, folds(103, 5, SEED));
