@@ -388,43 +388,59 @@ async fn append_with_messages(
     actor: &Actor,
     now: Timestamp,
 ) -> StoreResult<(Vec<StoredEvent>, Vec<Message>)> {
-    let mut stored = Vec::with_capacity(events.len());
+    append_batches(tx, conv, &[(events, actor)], now).await
+}
+
+/// [`append_with_messages`] for events of several actors, in order: the messages they add,
+/// then every event in one statement.
+async fn append_batches(
+    tx: &mut dyn Tx,
+    conv: &Conversation,
+    batches: &[(&[EventKind], &Actor)],
+    now: Timestamp,
+) -> StoreResult<(Vec<StoredEvent>, Vec<Message>)> {
+    let mut appended = Vec::new();
     let mut messages = Vec::new();
-    for event in events {
-        if matches!(event, EventKind::HandoffRequested { .. }) {
-            // The brief is a follow-up job, committed with the handoff (see BRIEF_JOB).
-            let job = format!("{}{}", baton_store::BRIEF_JOB, conv.id);
-            tx.set_timer(&conv.tenant, &job, Some(now)).await?;
-        }
-        if let EventKind::MessageAdded { message: record } = event {
-            let mut message = Message {
-                id: record.id.clone(),
-                tenant: conv.tenant.clone(),
-                conversation: conv.id.clone(),
-                seq: 0,
-                role: record.role,
-                text: record.text.clone(),
-                agent: record.agent.clone(),
-                external_id: record.external_id.clone(),
-                bot: record.bot.clone(),
-                attachment: record.attachment.clone(),
-                created_at: now,
-            };
-            message.seq = tx.insert_message(&message).await?;
-            messages.push(message);
-        }
-        stored.push(
-            tx.append_event(&NewEvent::conversation(
+    for (events, actor) in batches {
+        for event in *events {
+            if matches!(event, EventKind::HandoffRequested { .. }) {
+                // The brief is a follow-up job, committed with the handoff (see BRIEF_JOB).
+                let job = format!("{}{}", baton_store::BRIEF_JOB, conv.id);
+                tx.set_timer(&conv.tenant, &job, Some(now)).await?;
+            }
+            if let EventKind::MessageAdded { message: record } = event {
+                let mut message = message_of(conv, record, now);
+                message.seq = tx.insert_message(&message).await?;
+                messages.push(message);
+            }
+            appended.push(NewEvent::conversation(
                 &conv.tenant,
                 &conv.id,
                 event,
                 actor,
                 now,
-            ))
-            .await?,
-        );
+            ));
+        }
     }
+    let stored = tx.append_events(&appended).await?;
     Ok((stored, messages))
+}
+
+/// The transcript row of a `message_added` event (its `seq` is 0 until inserted).
+fn message_of(conv: &Conversation, record: &MessageRecord, now: Timestamp) -> Message {
+    Message {
+        id: record.id.clone(),
+        tenant: conv.tenant.clone(),
+        conversation: conv.id.clone(),
+        seq: 0,
+        role: record.role,
+        text: record.text.clone(),
+        agent: record.agent.clone(),
+        external_id: record.external_id.clone(),
+        bot: record.bot.clone(),
+        attachment: record.attachment.clone(),
+        created_at: now,
+    }
 }
 
 /// Runs one command on a conversation in one transaction.
@@ -862,46 +878,48 @@ pub async fn post_message(
         Command::AddMessage(record.clone())
     };
     let events = conversation::execute(&mut conv, &command, actor, now)?;
-    let (mut stored, inserted) =
-        append_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
-    let message = match inserted.into_iter().next() {
-        Some(message) => message,
-        None => {
-            // Held: nothing reaches the transcript (or the detector) until an agent approves.
-            tx.save_conversation(&conv).await?;
-            tx.commit().await?;
-            let message = Message {
-                id: record.id,
-                tenant: tenant.clone(),
-                conversation: id.clone(),
-                seq: 0,
-                role: record.role,
-                text: record.text,
-                agent: None,
-                external_id: record.external_id,
-                bot: record.bot,
-                attachment: None,
-                created_at: now,
-            };
-            return Ok(MessageOutcome {
-                message,
-                conversation: conv,
-                duplicate: false,
-                events: stored,
-                evaluation: None,
-                held: true,
-                customer: None,
-                bot_job: None,
-            });
-        }
+    let added = events.iter().find_map(|e| match e {
+        EventKind::MessageAdded { message } => Some(message_of(&conv, message, now)),
+        _ => None,
+    });
+    let Some(message) = added else {
+        // Held: nothing reaches the transcript (or the detector) until an agent approves.
+        let (stored, _) = append_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
+        tx.save_conversation(&conv).await?;
+        tx.commit().await?;
+        let message = Message {
+            id: record.id,
+            tenant: tenant.clone(),
+            conversation: id.clone(),
+            seq: 0,
+            role: record.role,
+            text: record.text,
+            agent: None,
+            external_id: record.external_id,
+            bot: record.bot,
+            attachment: None,
+            created_at: now,
+        };
+        return Ok(MessageOutcome {
+            message,
+            conversation: conv,
+            duplicate: false,
+            events: stored,
+            evaluation: None,
+            held: true,
+            customer: None,
+            bot_job: None,
+        });
     };
+    // The message is evaluated before anything is written, so that the message, its
+    // evaluation and what it calls for go in with one insert of events.
     let mut evaluation = None;
     let mut known_customer = None;
+    let mut follow_events = Vec::new();
     if let (Some(detection), Some((customer, version, mut history))) = (detected, context) {
-        // `conv` is one event (the message) past what was locked.
+        // `conv` is one event (the message) past what was read before the transaction.
         if version + events.len() as u32 != conv.version {
             history = tx.recent_messages(tenant, id, DETECTION_HISTORY).await?;
-            history.retain(|m| m.id != message.id);
         }
         history.push(message.clone());
         let evaluation_of_turn =
@@ -925,28 +943,34 @@ pub async fn post_message(
         // The event keeps the evaluation as the API shows it (JSON); the engine's callers get
         // it typed.
         let recorded = serde_json::to_value(&evaluation_of_turn).unwrap_or(serde_json::Value::Null);
-        let mut events = conversation::execute(
+        follow_events = conversation::execute(
             &mut conv,
             &Command::RecordEvaluation(recorded),
             &Actor::System,
             now,
         )?;
         if let Some(command) = follow_up {
-            events.extend(conversation::execute(
+            follow_events.extend(conversation::execute(
                 &mut conv,
                 &command,
                 &Actor::System,
                 now,
             )?);
         }
-        stored.extend(
-            append_with_messages(tx.as_mut(), &conv, &events, &Actor::System, now)
-                .await?
-                .0,
-        );
         evaluation = Some(evaluation_of_turn);
         known_customer = customer;
     }
+    let (stored, inserted) = append_batches(
+        tx.as_mut(),
+        &conv,
+        &[(&events, actor), (&follow_events, &Actor::System)],
+        now,
+    )
+    .await?;
+    let message = inserted
+        .into_iter()
+        .next()
+        .expect("a message_added event inserts its message");
     let mut bot = None;
     if detected.is_some_and(|d| d.bot)
         && message.role == MessageRole::Customer

@@ -70,7 +70,15 @@ macro_rules! on_both {
     };
 }
 
-on_both!(chain, facts, outbox, retention, erasure, attachments);
+on_both!(
+    chain,
+    one_insert_for_many_events,
+    facts,
+    outbox,
+    retention,
+    erasure,
+    attachments
+);
 
 /// A tenant with one agent and one finished, handed-off conversation.
 async fn story(store: &dyn Store) -> (TenantId, ConversationId) {
@@ -298,6 +306,48 @@ async fn chain(db: &TestDatabase) {
         .unwrap();
     assert_eq!(all.items[0].kind, "rules_updated");
     assert!(all.next_cursor.is_some());
+}
+
+/// Events of two chains appended with one statement: numbered in the order given, each hash
+/// following its own chain's previous one, so the log verifies in log order.
+async fn one_insert_for_many_events(db: &TestDatabase) {
+    let store = open(db).await;
+    let (tenant, id) = story(store.as_ref()).await;
+    let before = events_of(store.as_ref(), &tenant, &id).await.len();
+    let note = |n: usize| NewEvent {
+        tenant: tenant.clone(),
+        conversation: Some(id.clone()),
+        kind: "tagged".into(),
+        actor: Actor::System,
+        data: serde_json::json!({"type": "tagged", "tag": format!("t{n}")}),
+        at: at(800_000 + n as i64),
+    };
+    let tenant_event = NewEvent {
+        tenant: tenant.clone(),
+        conversation: None,
+        kind: "rules_updated".into(),
+        actor: Actor::System,
+        data: serde_json::json!({"n": 1}),
+        at: at(800_010),
+    };
+    let batch = vec![note(1), tenant_event, note(2), note(3)];
+    let mut tx = store.begin().await.unwrap();
+    let stored = tx.append_events(&batch).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(stored.len(), 4);
+    assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq), "{stored:?}");
+    for (given, got) in batch.iter().zip(&stored) {
+        assert_eq!((&given.kind, &given.data), (&got.kind, &got.data));
+    }
+    let events = events_of(store.as_ref(), &tenant, &id).await;
+    assert_eq!(events.len(), before + 3);
+    assert_eq!(events.last().unwrap().seq, stored[3].seq);
+    let report = store.verify_log().await.unwrap();
+    assert!(report.broken.is_none(), "{report:?}");
+    // Nothing to append is no statement and no error.
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.append_events(&[]).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
 }
 
 async fn facts(db: &TestDatabase) {

@@ -420,6 +420,8 @@ pub trait Tx: Send {
     ) -> StoreResult<()>;
     /// Appends an event; returns it with its `seq`.
     async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent>;
+    /// Appends events in the given order, as [`Tx::append_event`] does each, with one statement.
+    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>>;
     /// Commits, then publishes the appended events to live subscribers.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -2411,63 +2411,114 @@ macro_rules! sql_backend {
             }
 
             async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent> {
-                let actor = serde_json::to_string(&event.actor)?;
-                let data = serde_json::to_string(&event.data)?;
-                let conversation = event.conversation.as_ref();
-                let prev = self.chain_head(&event.tenant, conversation).await?;
-                let hash = crate::reports::event_hash(
-                    prev.as_deref(),
-                    event.tenant.as_str(),
-                    conversation.map(ConversationId::as_str),
-                    &event.kind,
-                    &actor,
-                    &data,
-                    event.at.millis(),
-                );
-                if let Some(c) = conversation {
-                    self.load_facts(&event.tenant, c).await?;
+                let mut stored = self.append_events(std::slice::from_ref(event)).await?;
+                Ok(stored.pop().expect("one event in, one out"))
+            }
+
+            async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {
+                if events.is_empty() {
+                    return Ok(Vec::new());
                 }
-                let seq = sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO events (tenant, conversation, kind, actor, data, at, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
-                )
-                .bind(event.tenant.as_str())
-                .bind(conversation.map(ConversationId::as_str))
-                .bind(&event.kind)
-                .bind(&actor)
-                .bind(&data)
-                .bind(event.at.millis())
-                .bind(&hash)
-                .fetch_one(&mut *self.tx)
-                .await?;
-                self.heads.insert(
-                    (event.tenant.to_string(), conversation.map(ToString::to_string)),
-                    Some(hash),
+                // Each event's hash chains to the one before it in its chain (in this list or
+                // stored); the rows go in with one statement.
+                let mut rows = Vec::with_capacity(events.len());
+                for event in events {
+                    let actor = serde_json::to_string(&event.actor)?;
+                    let data = serde_json::to_string(&event.data)?;
+                    let conversation = event.conversation.as_ref();
+                    let prev = self.chain_head(&event.tenant, conversation).await?;
+                    let hash = crate::reports::event_hash(
+                        prev.as_deref(),
+                        event.tenant.as_str(),
+                        conversation.map(ConversationId::as_str),
+                        &event.kind,
+                        &actor,
+                        &data,
+                        event.at.millis(),
+                    );
+                    if let Some(c) = conversation {
+                        self.load_facts(&event.tenant, c).await?;
+                    }
+                    self.heads.insert(
+                        (event.tenant.to_string(), conversation.map(ToString::to_string)),
+                        Some(hash.clone()),
+                    );
+                    rows.push((actor, data, hash));
+                }
+                let mut sql = String::from(
+                    "INSERT INTO events (tenant, conversation, kind, actor, data, at, hash) VALUES ",
                 );
-                if let Some(c) = conversation {
-                    let channel = match self.facts.get_mut(c.as_str()) {
-                        Some(f) => {
-                            if let Ok(kind) = serde_json::from_value::<EventKind>(event.data.clone()) {
-                                f.facts.apply(&kind, &event.actor, event.at);
-                                f.dirty = true;
+                for i in 0..events.len() {
+                    let b = i * 7;
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
+                    ));
+                }
+                sql.push_str(" RETURNING seq, hash");
+                let mut query = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
+                for (event, (actor, data, hash)) in events.iter().zip(&rows) {
+                    query = query
+                        .bind(event.tenant.as_str())
+                        .bind(event.conversation.as_ref().map(ConversationId::as_str))
+                        .bind(&event.kind)
+                        .bind(actor)
+                        .bind(data)
+                        .bind(event.at.millis())
+                        .bind(hash);
+                }
+                // RETURNING gives no order: the hashes (unique, each chained to the one before)
+                // say which seq is whose; the seqs must rise in the list's order, or the chain
+                // would not verify in log order.
+                let returned: HashMap<String, i64> = query
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .into_iter()
+                    .map(|(seq, hash)| (hash, seq))
+                    .collect();
+                let mut seqs = Vec::with_capacity(events.len());
+                for (_, _, hash) in &rows {
+                    let seq = *returned.get(hash).ok_or_else(|| {
+                        StoreError::Corrupt("an appended event's row did not come back".into())
+                    })?;
+                    if seqs.last().is_some_and(|last| *last >= seq) {
+                        return Err(StoreError::Corrupt(
+                            "appended events were numbered out of order".into(),
+                        ));
+                    }
+                    seqs.push(seq);
+                }
+                let mut stored_events = Vec::with_capacity(events.len());
+                for (event, seq) in events.iter().zip(seqs) {
+                    if let Some(c) = event.conversation.as_ref() {
+                        let channel = match self.facts.get_mut(c.as_str()) {
+                            Some(f) => {
+                                if let Ok(kind) = serde_json::from_value::<EventKind>(event.data.clone()) {
+                                    f.facts.apply(&kind, &event.actor, event.at);
+                                    f.dirty = true;
+                                }
+                                f.facts.channel.clone()
                             }
-                            f.facts.channel.clone()
-                        }
-                        None => String::new(),
+                            None => String::new(),
+                        };
+                        self.enqueue_deliveries(seq, event, &channel).await?;
+                    }
+                    let stored = StoredEvent {
+                        seq,
+                        tenant: event.tenant.clone(),
+                        conversation: event.conversation.clone(),
+                        kind: event.kind.clone(),
+                        actor: event.actor.clone(),
+                        data: event.data.clone(),
+                        at: event.at,
                     };
-                    self.enqueue_deliveries(seq, event, &channel).await?;
+                    self.events.push(stored.clone());
+                    stored_events.push(stored);
                 }
-                let stored = StoredEvent {
-                    seq,
-                    tenant: event.tenant.clone(),
-                    conversation: event.conversation.clone(),
-                    kind: event.kind.clone(),
-                    actor: event.actor.clone(),
-                    data: event.data.clone(),
-                    at: event.at,
-                };
-                self.events.push(stored.clone());
-                Ok(stored)
+                Ok(stored_events)
             }
 
             async fn commit(mut self: Box<Self>) -> StoreResult<()> {
