@@ -795,7 +795,8 @@ const DETECTION_HISTORY: u32 = 30;
 /// Adds a message (or note) to a conversation. A message whose `external_id` was seen before in
 /// this tenant is not stored again: the first one is returned with `duplicate: true`.
 ///
-/// With `detection`, customer and bot turns are evaluated in the same transaction: the
+/// With `detection`, customer and bot turns are evaluated before the write transaction (again
+/// inside it if the conversation moved meanwhile) and committed with the message: the
 /// evaluation is recorded as an event and its decision (hand over, raise priority, defer) is
 /// applied at once, so a message is never stored without its consequence.
 pub async fn post_message(
@@ -809,44 +810,6 @@ pub async fn post_message(
 ) -> StoreResult<MessageOutcome> {
     let detected =
         detection.filter(|_| matches!(input.role, MessageRole::Customer | MessageRole::Bot));
-    // Read-only context, read before the write transaction to keep it short. The transcript is
-    // read after the conversation: if the conversation's version is unchanged once locked, no
-    // message came in between and the transcript is current.
-    let context = match detected {
-        Some(_) => {
-            let (conv, customer) = store
-                .conversation_with_customer(tenant, id)
-                .await?
-                .ok_or(StoreError::NotFound("conversation"))?;
-            let history = store.recent_messages(tenant, id, DETECTION_HISTORY).await?;
-            Some((customer, conv.version, history))
-        }
-        None => None,
-    };
-    let mut tx = store.begin().await?;
-    let mut conv = load(tx.as_mut(), tenant, id).await?;
-    if let Some(ext) = &input.external_id
-        && let Some(message) = tx.message_by_external_id(tenant, ext).await?
-    {
-        if &message.conversation != id {
-            return Err(StoreError::Conflict {
-                code: "external_id_reused",
-                message: format!(
-                    "external_id '{ext}' already belongs to a message of another conversation"
-                ),
-            });
-        }
-        return Ok(MessageOutcome {
-            message,
-            conversation: conv,
-            duplicate: true,
-            events: vec![],
-            evaluation: None,
-            held: false,
-            customer: None,
-            bot_job: None,
-        });
-    }
     let record = MessageRecord {
         id: MessageId::with_suffix(&new_suffix()),
         role: input.role,
@@ -868,6 +831,49 @@ pub async fn post_message(
                     .unwrap_or(0.0)
                     < threshold
             });
+    // The turn is evaluated before the write transaction, on what was read before it, so that
+    // SQLite's one writer is not held while the detector runs. What the evaluation reads (the
+    // transcript, the customer, the conversation's channel and attributes) can only have
+    // changed if the conversation's version moved: then it is evaluated again once locked.
+    let early = match detected.filter(|_| !hold) {
+        Some(detection) => {
+            let (conv, customer) = store
+                .conversation_with_customer(tenant, id)
+                .await?
+                .ok_or(StoreError::NotFound("conversation"))?;
+            let mut history = store.recent_messages(tenant, id, DETECTION_HISTORY).await?;
+            let message = message_of(&conv, &record, now);
+            history.push(message.clone());
+            let evaluation = evaluate(&conv, &message, &history, customer.as_ref(), detection, now);
+            Some((conv.version, customer, evaluation))
+        }
+        None => None,
+    };
+    let mut tx = store.begin().await?;
+    let mut conv = load(tx.as_mut(), tenant, id).await?;
+    if let Some(ext) = &record.external_id
+        && let Some(message) = tx.message_by_external_id(tenant, ext).await?
+    {
+        if &message.conversation != id {
+            return Err(StoreError::Conflict {
+                code: "external_id_reused",
+                message: format!(
+                    "external_id '{ext}' already belongs to a message of another conversation"
+                ),
+            });
+        }
+        return Ok(MessageOutcome {
+            message,
+            conversation: conv,
+            duplicate: true,
+            events: vec![],
+            evaluation: None,
+            held: false,
+            customer: None,
+            bot_job: None,
+        });
+    }
+    let read_version = conv.version;
     let command = if hold {
         Command::HoldBotReply(conversation::HeldReply {
             id: record.id.clone(),
@@ -916,14 +922,14 @@ pub async fn post_message(
     let mut evaluation = None;
     let mut known_customer = None;
     let mut follow_events = Vec::new();
-    if let (Some(detection), Some((customer, version, mut history))) = (detected, context) {
-        // `conv` is one event (the message) past what was read before the transaction.
-        if version + events.len() as u32 != conv.version {
-            history = tx.recent_messages(tenant, id, DETECTION_HISTORY).await?;
-        }
-        history.push(message.clone());
-        let evaluation_of_turn =
-            evaluate(&conv, &message, &history, customer.as_ref(), detection, now);
+    if let (Some(detection), Some((version, customer, early))) = (detected, early) {
+        let evaluation_of_turn = if version == read_version {
+            early
+        } else {
+            let mut history = tx.recent_messages(tenant, id, DETECTION_HISTORY).await?;
+            history.push(message.clone());
+            evaluate(&conv, &message, &history, customer.as_ref(), detection, now)
+        };
         let follow_up = match &evaluation_of_turn.decision {
             Some(decision) => {
                 // A rule may name a queue: it is used if it exists (else the default queue).

@@ -339,3 +339,49 @@ async fn closed_hours_defer_requests_for_a_person() {
     assert_eq!(res.body["escalation"]["decision"]["action"], "defer");
     assert_eq!(res.body["escalation"]["decision"]["capture_email"], true);
 }
+
+/// Messages posted at once to one conversation are each evaluated on the transcript as it
+/// stands when they commit: the detector runs before the write transaction, on what was read
+/// before it, and again inside it when another message got in between. Each evaluation counts
+/// itself and the customer turns committed before it, so the counts are 1..=N, each once.
+async fn concurrent_turns_are_evaluated_on_the_current_transcript(backend: Backend, name: &str) {
+    let Some(app) = TestApp::spawn(backend, name).await else {
+        return;
+    };
+    let id = start(&app, None).await;
+    const N: u64 = 16;
+    let url = app.url(&format!("/v1/conversations/{id}/messages"));
+    let posts = (0..N).map(|i| {
+        send(
+            &app.client,
+            reqwest::Method::POST,
+            &url,
+            Some(&app.api_key),
+            Some(json!({"role": "customer", "text": format!("what are your opening hours, question {i}")})),
+        )
+    });
+    let mut counts: Vec<u64> = futures::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|res| {
+            assert_eq!(res.status, 201, "{}", res.body);
+            res.body["escalation"]["signals"]["customer_turns"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no turn count in {}", res.body))
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=N).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn concurrent_turns_are_evaluated_on_the_current_transcript_sqlite() {
+    concurrent_turns_are_evaluated_on_the_current_transcript(Backend::Sqlite, "esc_concurrent")
+        .await;
+}
+
+#[tokio::test]
+async fn concurrent_turns_are_evaluated_on_the_current_transcript_postgres() {
+    concurrent_turns_are_evaluated_on_the_current_transcript(Backend::Postgres, "esc_concurrent")
+        .await;
+}
