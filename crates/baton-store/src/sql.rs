@@ -2568,6 +2568,25 @@ sql_backend!(
 mod tests {
     use super::*;
 
+    /// The bundled SQLite is built with the query planner stability guarantee
+    /// (`.cargo/config.toml`): without it, every run of a statement with a bound `LIMIT` is
+    /// prepared again.
+    #[tokio::test]
+    async fn sqlite_is_built_with_a_stable_query_planner() {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
+            "SQLite was built without SQLITE_ENABLE_QPSG: {options:?}"
+        );
+    }
+
     fn event(seq: i64, text_len: usize) -> StoredEvent {
         StoredEvent {
             seq,
