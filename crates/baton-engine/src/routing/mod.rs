@@ -471,10 +471,13 @@ async fn run_tenant(
             }
         };
         let mut rebuild = false;
+        // When the batch's oldest change was made (its event's time), for the batch's log line.
+        let mut oldest: Option<Timestamp> = None;
         let mut take = |input: Input, router: &TenantRouter| match input {
             Input::Event(event) => match change_of(&event) {
                 Some(Change::Config) => rebuild = true,
                 Some(change) => {
+                    oldest = Some(oldest.map_or(event.at, |o| o.min(event.at)));
                     pending.insert(change);
                 }
                 None => {}
@@ -511,10 +514,26 @@ async fn run_tenant(
             (Vec::new(), Vec::new())
         };
         let changes = std::mem::take(&mut pending);
+        let count = changes.len();
+        let started = std::time::Instant::now();
         let result = match router.learn(changes, now).await {
             Ok(more) => {
                 decisions.extend(more);
-                settle(router, decisions, lapsed).await
+                let learned = started.elapsed();
+                let decided = decisions.len();
+                let settled = settle(router, decisions, lapsed).await;
+                // What an operator (or a benchmark) needs to see where an offer's time went:
+                // how late the batch's changes reached the router, reading them, committing.
+                tracing::debug!(
+                    %tenant,
+                    changes = count,
+                    decisions = decided,
+                    behind_ms = oldest.map(|o| now.millis_since(o)),
+                    learn_us = learned.as_micros() as u64,
+                    commit_us = (started.elapsed() - learned).as_micros() as u64,
+                    "routing batch"
+                );
+                settled
             }
             Err(e) => Err(e),
         };
