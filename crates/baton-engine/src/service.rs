@@ -893,18 +893,10 @@ pub async fn post_message(
         let (stored, _) = append_with_messages(tx.as_mut(), &conv, &events, actor, now).await?;
         tx.save_conversation(&conv).await?;
         tx.commit().await?;
+        // Not in the transcript: no seq yet, and no agent wrote it.
         let message = Message {
-            id: record.id,
-            tenant: tenant.clone(),
-            conversation: id.clone(),
-            seq: 0,
-            role: record.role,
-            text: record.text,
             agent: None,
-            external_id: record.external_id,
-            bot: record.bot,
-            attachment: None,
-            created_at: now,
+            ..message_of(&conv, &record, now)
         };
         return Ok(MessageOutcome {
             message,

@@ -4,7 +4,9 @@ use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -70,6 +72,8 @@ pub struct Metrics {
     offers_pending: Gauge,
     handoffs: Family<ReasonLabels, Counter>,
     whatsapp_statuses: Family<StatusLabels, Counter>,
+    /// SQLite's writer, as last read from the store (at scrape time).
+    writer: std::sync::Arc<WriterCollector>,
     /// Whether queue gauges carry the tenant id and queue (`metrics_per_tenant`); otherwise
     /// one series sums every queue, so the exposition names no tenant.
     per_tenant: bool,
@@ -158,8 +162,11 @@ impl Default for Metrics {
              failed_outside_window for error 131047)",
             whatsapp_statuses.clone(),
         );
+        let writer = std::sync::Arc::new(WriterCollector::default());
+        registry.register_collector(Box::new(writer.clone()));
         Metrics {
             registry,
+            writer,
             requests,
             latency,
             conversations,
@@ -242,6 +249,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Sets what SQLite's writer has done (read from the store at scrape time; `None` on
+    /// PostgreSQL, where these series are left out).
+    pub fn set_writer(&self, stats: Option<baton_store::WriterStats>) {
+        *self
+            .writer
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stats;
+    }
+
     /// Sets the operational gauges read from the store at scrape time.
     pub fn set_gauges(
         &self,
@@ -313,6 +330,57 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// SQLite's group commit: transactions, commits, and the time the writer was held and spent
+/// committing (counters kept by the store, exposed as read at the last scrape).
+#[derive(Debug, Default)]
+struct WriterCollector(std::sync::Mutex<Option<baton_store::WriterStats>>);
+
+impl Collector for WriterCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(stats) = *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        else {
+            return Ok(());
+        };
+        fn counter<N: prometheus_client::encoding::EncodeCounterValue + Copy>(
+            encoder: &mut DescriptorEncoder,
+            name: &str,
+            help: &str,
+            value: N,
+        ) -> Result<(), std::fmt::Error> {
+            let c = ConstCounter::new(value);
+            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)
+        }
+        counter(
+            &mut encoder,
+            "sqlite_write_transactions",
+            "SQLite write transactions committed",
+            stats.transactions,
+        )?;
+        counter(
+            &mut encoder,
+            "sqlite_write_commits",
+            "SQLite commits, one fsync each (transactions / commits: the group-commit batch)",
+            stats.commits,
+        )?;
+        counter(
+            &mut encoder,
+            "sqlite_writer_held_seconds",
+            "Seconds SQLite's one writer was held by write transactions",
+            stats.held_seconds,
+        )?;
+        counter(
+            &mut encoder,
+            "sqlite_commit_seconds",
+            "Seconds SQLite's writer spent committing",
+            stats.commit_seconds,
+        )?;
+        Ok(())
     }
 }
 

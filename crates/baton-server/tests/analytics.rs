@@ -355,6 +355,12 @@ async fn audit_trail_and_metrics(backend: Backend) {
     ] {
         assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
     }
+    // The group-commit counters are SQLite's writer's: PostgreSQL has none.
+    assert_eq!(
+        metrics.contains("baton_sqlite_write_transactions_total"),
+        backend == Backend::Sqlite,
+        "{metrics}"
+    );
     let _ = id;
 }
 

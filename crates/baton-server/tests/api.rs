@@ -1230,6 +1230,22 @@ async fn served_openapi_health_and_metrics() {
         text.contains("baton_http_request_duration_seconds_bucket"),
         "{text}"
     );
+    // SQLite's group commit: every write so far went through the one writer, in as many
+    // commits or fewer, and both took time.
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let transactions = value("baton_sqlite_write_transactions_total");
+    let commits = value("baton_sqlite_write_commits_total");
+    assert!(transactions >= 3.0, "{text}");
+    assert!(commits >= 1.0 && commits <= transactions, "{text}");
+    assert!(
+        value("baton_sqlite_writer_held_seconds_total") > 0.0,
+        "{text}"
+    );
+    assert!(value("baton_sqlite_commit_seconds_total") > 0.0, "{text}");
 }
 
 /// Ids of every conversation `token` lists with `query` (all pages).

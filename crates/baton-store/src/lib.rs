@@ -63,6 +63,8 @@ pub trait Store:
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// SQLite: what its one writer has done so far; `None` on PostgreSQL.
+    fn writer_stats(&self) -> Option<WriterStats>;
     /// The latest time until which any of `keys` is refused logins (see
     /// [`Store::login_failed`]), when that is after `now`.
     async fn login_locked_until(

@@ -434,6 +434,21 @@ pub enum Backend {
     Postgres,
 }
 
+/// What SQLite's one writer has done since the store opened (group commit's efficiency): how
+/// many write transactions it ran, in how many commits, how long transactions held it and how
+/// long its commits took (the fsync). Counters: rates come from two readings.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriterStats {
+    /// Write transactions committed.
+    pub transactions: u64,
+    /// Commits (each one fsync; each holds one or more transactions).
+    pub commits: u64,
+    /// Seconds the writer was held by transactions (their turn, from first to last statement).
+    pub held_seconds: f64,
+    /// Seconds spent in `COMMIT`.
+    pub commit_seconds: f64,
+}
+
 /// A knowledge-base article (Markdown body). Searched through the server's index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KbArticle {

@@ -856,6 +856,10 @@ macro_rules! sql_backend {
                 $backend
             }
 
+            fn writer_stats(&self) -> Option<WriterStats> {
+                (self.backend() == Backend::Sqlite).then(|| self.shared.writer.stats())
+            }
+
             async fn migrate(&self) -> StoreResult<()> {
                 // SQLite has no migration lock: processes opening a new file at once all try to
                 // apply migration 1 and the losers fail ("table already exists"). Each migration

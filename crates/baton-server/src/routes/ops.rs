@@ -116,6 +116,7 @@ async fn metrics(
     name_default_queues(&state, &mut gauges).await?;
     let deliveries = state.store.delivery_stats().await?;
     state.metrics.set_gauges(&gauges, &deliveries, crate::now());
+    state.metrics.set_writer(state.store.writer_stats());
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -13,12 +13,13 @@
 //! transaction in it, none of which was acknowledged.
 
 use crate::live::LiveHub;
-use crate::model::StoredEvent;
+use crate::model::{StoredEvent, WriterStats};
 use crate::{StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Sqlite, SqliteConnection};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
 
 /// The writer shared by a store and its transactions.
@@ -29,6 +30,24 @@ pub(super) struct Writer {
     waiting: AtomicUsize,
     /// Wakes the committer: a batch was handed on, or a transaction ended without committing.
     wake: Notify,
+    /// What it has done so far.
+    stats: Counters,
+}
+
+/// [`WriterStats`] as they are counted.
+#[derive(Debug, Default)]
+struct Counters {
+    transactions: AtomicU64,
+    commits: AtomicU64,
+    held_nanos: AtomicU64,
+    commit_nanos: AtomicU64,
+}
+
+impl Counters {
+    fn add_time(counter: &AtomicU64, since: Instant) {
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(nanos, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +72,8 @@ struct Member {
 pub(super) struct Turn {
     guard: Option<OwnedMutexGuard<State>>,
     writer: Arc<Writer>,
+    /// When it got the writer.
+    started: Instant,
 }
 
 impl std::ops::Deref for Turn {
@@ -85,6 +106,7 @@ impl std::ops::DerefMut for Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         if self.guard.take().is_some() {
+            Counters::add_time(&self.writer.stats.held_nanos, self.started);
             // Ended without committing: its savepoint is still open. The next writer, or the
             // committer, rolls it back (and commits the batch's other transactions).
             self.writer.wake.notify_one();
@@ -106,9 +128,21 @@ impl Writer {
         self.state.clone().lock_owned().await
     }
 
+    /// What it has done since the store opened.
+    pub(super) fn stats(&self) -> WriterStats {
+        let seconds = |n: &AtomicU64| n.load(Ordering::Relaxed) as f64 / 1e9;
+        WriterStats {
+            transactions: self.stats.transactions.load(Ordering::Relaxed),
+            commits: self.stats.commits.load(Ordering::Relaxed),
+            held_seconds: seconds(&self.stats.held_nanos),
+            commit_seconds: seconds(&self.stats.commit_nanos),
+        }
+    }
+
     /// Starts a write transaction once it is this writer's turn.
     pub(super) async fn begin(self: &Arc<Self>, pool: &Pool<Sqlite>) -> StoreResult<Turn> {
         let mut state = self.lock().await;
+        let started = Instant::now();
         if state.conn.is_none() {
             state.conn = Some(pool.acquire().await?);
         }
@@ -118,6 +152,7 @@ impl Writer {
             state.open = true;
         }
         if let Err(e) = state.execute("SAVEPOINT baton_tx").await {
+            Counters::add_time(&self.stats.held_nanos, started);
             // The committer closes the batch (and commits any transactions waiting in it).
             self.wake.notify_one();
             return Err(e);
@@ -126,6 +161,7 @@ impl Writer {
         Ok(Turn {
             guard: Some(state),
             writer: self.clone(),
+            started,
         })
     }
 
@@ -143,6 +179,7 @@ impl Writer {
             .guard
             .take()
             .expect("a turn holds the writer until it ends");
+        Counters::add_time(&self.stats.held_nanos, turn.started);
         if let Err(e) = released {
             let e = StoreError::from(e);
             state.fail(&e).await;
@@ -154,9 +191,10 @@ impl Writer {
         if self.waiting.load(Ordering::SeqCst) == 0 {
             // In a task of its own: a caller that gives up waiting must not cut a commit short.
             let hub = hub.clone();
+            let writer = turn.writer.clone();
             tokio::spawn(async move {
                 let mut state = state;
-                state.commit(&hub).await;
+                state.commit(&hub, &writer.stats).await;
             });
         } else {
             // Others are queued: they join this batch; the committer queues behind them.
@@ -179,7 +217,7 @@ impl Writer {
             self.wake.notified().await;
             let mut state = self.lock().await;
             if state.settle().await.is_ok() && state.open {
-                state.commit(&hub).await;
+                state.commit(&hub, &self.stats).await;
             }
         }
     }
@@ -219,13 +257,20 @@ impl State {
 
     /// Commits the open batch; on success publishes its events in order and acknowledges
     /// its transactions, else fails them all.
-    async fn commit(&mut self, hub: &LiveHub) {
+    async fn commit(&mut self, hub: &LiveHub, stats: &Counters) {
         if !self.open {
             return;
         }
-        match self.execute("COMMIT").await {
+        let started = Instant::now();
+        let committed = self.execute("COMMIT").await;
+        Counters::add_time(&stats.commit_nanos, started);
+        match committed {
             Ok(()) => {
                 self.open = false;
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .transactions
+                    .fetch_add(self.members.len() as u64, Ordering::Relaxed);
                 for member in self.members.drain(..) {
                     hub.publish(member.events);
                     let _ = member.done.send(Ok(()));

@@ -218,6 +218,43 @@ impl Api {
     }
 }
 
+/// SQLite's writer counters as `/metrics` shows them (absent on PostgreSQL).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriterReading {
+    /// Write transactions committed.
+    pub transactions: f64,
+    /// Commits.
+    pub commits: f64,
+    /// Seconds the writer was held by transactions.
+    pub held_seconds: f64,
+    /// Seconds spent committing.
+    pub commit_seconds: f64,
+}
+
+impl Api {
+    /// Server `i`'s SQLite writer counters; `None` when it does not answer or has none.
+    pub async fn writer(&self, i: usize) -> Option<WriterReading> {
+        let url = format!("{}/metrics", self.bases[i % self.bases.len()]);
+        let text = self.client.get(url).send().await.ok()?.text().await.ok()?;
+        parse_writer(&text)
+    }
+}
+
+fn parse_writer(metrics: &str) -> Option<WriterReading> {
+    let value = |name: &str| {
+        metrics.lines().find_map(|line| {
+            let (metric, value) = line.split_once(' ')?;
+            (metric == name).then(|| value.trim().parse::<f64>().ok())?
+        })
+    };
+    Some(WriterReading {
+        transactions: value("baton_sqlite_write_transactions_total")?,
+        commits: value("baton_sqlite_write_commits_total")?,
+        held_seconds: value("baton_sqlite_writer_held_seconds_total")?,
+        commit_seconds: value("baton_sqlite_commit_seconds_total")?,
+    })
+}
+
 /// `baton_conversations{state="queued"} 12` lines → `{"queued": 12}` (zeros left out).
 fn parse_states(metrics: &str) -> BTreeMap<String, i64> {
     metrics
@@ -310,5 +347,21 @@ mod tests {
         assert_eq!(states.len(), 2, "{states:?}");
         assert_eq!(states["bot"], 411);
         assert_eq!(states["queued"], 766);
+    }
+
+    #[test]
+    fn writer_counters_come_from_the_sqlite_series() {
+        let text = "# TYPE baton_sqlite_write_transactions counter\n\
+                    baton_sqlite_write_transactions_total 12411\n\
+                    baton_sqlite_write_commits_total 1533\n\
+                    baton_sqlite_writer_held_seconds_total 12.5\n\
+                    baton_sqlite_commit_seconds_total 2.25\n";
+        let w = parse_writer(text).unwrap();
+        assert_eq!(w.transactions, 12411.0);
+        assert_eq!(w.commits, 1533.0);
+        assert_eq!(w.held_seconds, 12.5);
+        assert_eq!(w.commit_seconds, 2.25);
+        // PostgreSQL: no writer series.
+        assert_eq!(parse_writer("baton_conversations{state=\"bot\"} 1\n"), None);
     }
 }

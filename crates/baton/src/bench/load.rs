@@ -2,7 +2,7 @@
 //! and `ingest` modes.
 
 use super::agents::{self, Agent, AgentFigures, Observed};
-use super::api::{self, Api};
+use super::api::{self, Api, WriterReading};
 use super::driver::{self, OpFigures, OpResult};
 use super::env::Env;
 use super::report::{Report, SetupFigures};
@@ -281,6 +281,48 @@ pub struct IngestFigures {
     pub concurrency: usize,
     /// Messages per second over the raw baseline's commits per second.
     pub ratio_to_baseline: Option<f64>,
+    /// SQLite: what the server's one writer did during the loop.
+    pub writer: Option<WriterFigures>,
+}
+
+/// SQLite's group commit during a run, from the server's `/metrics` before and after.
+#[derive(Debug, Clone, Serialize)]
+pub struct WriterFigures {
+    /// Write transactions committed.
+    pub transactions: u64,
+    /// Commits (fsyncs).
+    pub commits: u64,
+    /// Transactions per commit.
+    pub per_commit: f64,
+    /// Share of the run the writer was held by transactions.
+    pub held_share: f64,
+    /// Share of the run spent committing.
+    pub commit_share: f64,
+    /// Mean time a transaction held the writer, in microseconds.
+    pub held_us_per_transaction: f64,
+    /// Mean time of a commit, in microseconds.
+    pub commit_us: f64,
+}
+
+impl WriterFigures {
+    fn between(before: WriterReading, after: WriterReading, seconds: f64) -> Option<Self> {
+        let transactions = after.transactions - before.transactions;
+        let commits = after.commits - before.commits;
+        if commits <= 0.0 || transactions <= 0.0 || seconds <= 0.0 {
+            return None;
+        }
+        let held = after.held_seconds - before.held_seconds;
+        let commit = after.commit_seconds - before.commit_seconds;
+        Some(WriterFigures {
+            transactions: transactions as u64,
+            commits: commits as u64,
+            per_commit: transactions / commits,
+            held_share: held / seconds,
+            commit_share: commit / seconds,
+            held_us_per_transaction: held / transactions * 1e6,
+            commit_us: commit / commits * 1e6,
+        })
+    }
 }
 
 /// `--mode load`.
@@ -524,6 +566,8 @@ pub async fn run_ingest(
     );
     let pool = Arc::new(pool);
     let (api, key) = (tenant.api.clone(), tenant.key.clone());
+    let writer_before = tenant.api.writer(0).await;
+    let looped = Instant::now();
     let messages = driver::closed_loop(
         args.concurrency,
         Duration::from_secs(args.duration),
@@ -540,6 +584,11 @@ pub async fn run_ingest(
         },
     )
     .await;
+    let seconds = looped.elapsed().as_secs_f64();
+    let writer = match (writer_before, tenant.api.writer(0).await) {
+        (Some(before), Some(after)) => WriterFigures::between(before, after, seconds),
+        _ => None,
+    };
     let ratio = report
         .baseline
         .as_ref()
@@ -549,6 +598,7 @@ pub async fn run_ingest(
         messages,
         concurrency: args.concurrency,
         ratio_to_baseline: ratio,
+        writer,
     });
     Ok(())
 }
@@ -558,5 +608,34 @@ pub fn via_name(via: HandoffVia) -> &'static str {
     match via {
         HandoffVia::Message => "message",
         HandoffVia::Api => "api",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_figures_are_the_difference_of_two_readings() {
+        let before = WriterReading {
+            transactions: 100.0,
+            commits: 20.0,
+            held_seconds: 0.5,
+            commit_seconds: 0.1,
+        };
+        let after = WriterReading {
+            transactions: 900.0,
+            commits: 120.0,
+            held_seconds: 1.3,
+            commit_seconds: 0.25,
+        };
+        let w = WriterFigures::between(before, after, 1.0).unwrap();
+        assert_eq!((w.transactions, w.commits), (800, 100));
+        assert!((w.per_commit - 8.0).abs() < 1e-9);
+        assert!((w.held_share - 0.8).abs() < 1e-9);
+        assert!((w.held_us_per_transaction - 1000.0).abs() < 1e-6);
+        assert!((w.commit_us - 1500.0).abs() < 1e-6);
+        // Nothing committed in between: no figures.
+        assert!(WriterFigures::between(after, after, 1.0).is_none());
     }
 }

@@ -221,6 +221,22 @@ impl Report {
                     .map(|r| format!("{r:.3} of the raw commit rate"))
                     .unwrap_or_else(|| "-".into()),
             );
+            if let Some(w) = &i.writer {
+                row(
+                    "SQLite writer (group commit)",
+                    format!(
+                        "{} transactions in {} commits ({:.1} per commit); held {:.0} % of the \
+                         loop ({:.0} µs per transaction), committing {:.0} % ({:.0} µs per commit)",
+                        w.transactions,
+                        w.commits,
+                        w.per_commit,
+                        w.held_share * 100.0,
+                        w.held_us_per_transaction,
+                        w.commit_share * 100.0,
+                        w.commit_us
+                    ),
+                );
+            }
         }
         if let Some(b) = &self.backlog {
             let f = &b.fill;
