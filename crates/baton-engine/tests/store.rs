@@ -1957,6 +1957,32 @@ async fn listed(
     out
 }
 
+/// The live streams' rule ([`AgentScope::sees`] on the conversation's sight) decides as the
+/// store's visibility filter does.
+async fn assert_sight_agrees(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    scope: &AgentScope,
+) {
+    let filtered = store
+        .visible_conversation(tenant, id, scope)
+        .await
+        .unwrap()
+        .is_some();
+    let sight = store
+        .conversation_sight(tenant, id)
+        .await
+        .unwrap()
+        .expect("the tenant's conversation has a sight");
+    assert_eq!(
+        scope.sees(&sight),
+        filtered,
+        "{id} for {:?}: {sight:?}",
+        scope.agent
+    );
+}
+
 /// Agents see what is theirs and their teams'; supervisors see everything; the list and the
 /// single read agree.
 async fn visibility(store: Arc<dyn Store>) {
@@ -2066,6 +2092,7 @@ async fn visibility(store: Arc<dyn Store>) {
         ] {
             let one = store.visible_conversation(&tenant, id, s).await.unwrap();
             assert_eq!(one.is_some(), seen.contains(id), "{id} for {:?}", s.agent);
+            assert_sight_agrees(store, &tenant, id, s).await;
         }
     }
     // Filters combine with visibility.
@@ -2129,9 +2156,25 @@ async fn visibility(store: Arc<dyn Store>) {
         vec![billing.clone()],
         "ben's only queue is gone"
     );
+    // The live streams' rule agrees with the store's after the queue is gone too.
+    let in_sales_sight = store
+        .conversation_sight(&tenant, &in_sales)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!in_sales_sight.queue_exists);
+    for s in [&cid_now, &ben_now, &ana_s] {
+        for id in [&in_sales, &in_billing, &no_queue, &offered, &handed] {
+            assert_sight_agrees(store, &tenant, id, s).await;
+        }
+    }
 
     // Another tenant's agent sees nothing here, even with a look-alike scope.
     let other = new_tenant(store, "vis-other").await.tenant.id;
+    assert_eq!(
+        store.conversation_sight(&other, &in_billing).await.unwrap(),
+        None
+    );
     assert!(
         store
             .visible_conversation(&other, &in_billing, &ana_s)

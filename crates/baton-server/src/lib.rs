@@ -79,6 +79,8 @@ pub struct AppState {
     pub max_attachment_bytes: usize,
     /// API keys found valid lately (see [`auth::KeyCache`]).
     pub api_keys: Arc<auth::KeyCache>,
+    /// Who may see a conversation, read once for all live streams (see [`routes::sight`]).
+    pub sights: Arc<routes::sight::Sights>,
 }
 
 impl AppState {
@@ -103,6 +105,7 @@ impl AppState {
             typing: routes::typing::TypingHub::default(),
             max_attachment_bytes: routes::attachments::DEFAULT_MAX_ATTACHMENT_BYTES,
             api_keys: Arc::new(auth::KeyCache::default()),
+            sights: Arc::new(routes::sight::Sights::default()),
         }
     }
 

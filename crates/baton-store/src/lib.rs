@@ -151,6 +151,13 @@ pub trait Store:
         tenant: &TenantId,
         id: &ConversationId,
     ) -> StoreResult<Option<(Conversation, Option<Customer>)>>;
+    /// What decides who may see a conversation ([`AgentScope::sees`]), `None` if it is not the
+    /// tenant's: one row that serves every agent's decision at once.
+    async fn conversation_sight(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> StoreResult<Option<Sight>>;
     /// One conversation, only if the agent of `scope` may see it (see [`AgentScope`]).
     async fn visible_conversation(
         &self,

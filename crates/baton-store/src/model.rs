@@ -2,8 +2,8 @@
 
 use baton_core::conversation::{Actor, BotTurn, EventKind};
 use baton_core::{
-    AgentId, AgentStatus, ApiKeyId, ConversationId, CustomerId, MessageId, MessageRole, QueueId,
-    Role, TenantId, Timestamp,
+    AgentId, AgentStatus, ApiKeyId, ConversationId, ConversationState, CustomerId, MessageId,
+    MessageRole, QueueId, Role, TenantId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -374,6 +374,56 @@ impl AgentScope {
             queues,
             default_queue,
         }
+    }
+}
+
+/// What decides who may see a conversation (see [`AgentScope::sees`]): the columns the
+/// visibility rule of `GET /v1/conversations` reads, in one small row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sight {
+    /// Its state.
+    pub state: ConversationState,
+    /// The queue it waits or waited in.
+    pub queue: Option<QueueId>,
+    /// Whether that queue exists (a deleted queue's conversations count as the default queue's).
+    pub queue_exists: bool,
+    /// The agent who holds it.
+    pub assignee: Option<AgentId>,
+    /// The agent a pending offer is out to.
+    pub offer_agent: Option<AgentId>,
+    /// The last agent who held it.
+    pub last_agent: Option<AgentId>,
+}
+
+impl AgentScope {
+    /// Whether the agent may see a conversation with this [`Sight`]: the same rule as the
+    /// store's visibility filter (a test holds the two together on both databases). Theirs:
+    /// held by them, offered to them, or last held by them and closed or back with the bot;
+    /// their teams': waiting, deferred or assigned in a queue they work (the default queue
+    /// also holding those without an existing queue).
+    pub fn sees(&self, sight: &Sight) -> bool {
+        let me = Some(&self.agent);
+        if sight.assignee.as_ref() == me || sight.offer_agent.as_ref() == me {
+            return true;
+        }
+        if sight.last_agent.as_ref() == me
+            && matches!(
+                sight.state,
+                ConversationState::Closed | ConversationState::Bot
+            )
+        {
+            return true;
+        }
+        let open = matches!(
+            sight.state,
+            ConversationState::Queued | ConversationState::Deferred | ConversationState::Assigned
+        );
+        let in_team = sight
+            .queue
+            .as_ref()
+            .is_some_and(|q| self.queues.contains(q));
+        let in_default = self.default_queue && (sight.queue.is_none() || !sight.queue_exists);
+        open && (in_team || in_default)
     }
 }
 

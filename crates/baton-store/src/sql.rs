@@ -28,8 +28,8 @@ use crate::{Store, StoreError, StoreResult, Tx};
 use async_trait::async_trait;
 use baton_core::analytics::{Facts, FactsRow};
 use baton_core::{
-    AgentId, ApiKeyId, Conversation, ConversationId, CustomerId, EventKind, MessageId, QueueId,
-    TenantId, Timestamp,
+    AgentId, ApiKeyId, Conversation, ConversationId, ConversationState, CustomerId, EventKind,
+    MessageId, QueueId, TenantId, Timestamp,
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -1281,6 +1281,39 @@ macro_rules! sql_backend {
                     .map(|data| conversation_from_json(data))
                     .collect::<StoreResult<Vec<_>>>()?;
                 Ok(into_page(items, page_limit(page), |c| c.id.to_string()))
+            }
+
+            async fn conversation_sight(
+                &self,
+                tenant: &TenantId,
+                id: &ConversationId,
+            ) -> StoreResult<Option<Sight>> {
+                let row = sqlx::query_as::<
+                    _,
+                    (String, Option<String>, bool, Option<String>, Option<String>, Option<String>),
+                >(
+                    "SELECT c.state, c.queue, EXISTS (SELECT 1 FROM queues q \
+                     WHERE q.tenant = c.tenant AND q.id = c.queue), c.assignee, c.offer_agent, \
+                     c.last_agent FROM conversations c WHERE c.tenant = $1 AND c.id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((state, queue, queue_exists, assignee, offer_agent, last_agent)) = row
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(Sight {
+                    state: ConversationState::parse(&state).ok_or_else(|| {
+                        StoreError::Corrupt(format!("conversation {id} has state '{state}'"))
+                    })?,
+                    queue: opt_id(queue)?,
+                    queue_exists,
+                    assignee: opt_id(assignee)?,
+                    offer_agent: opt_id(offer_agent)?,
+                    last_agent: opt_id(last_agent)?,
+                }))
             }
 
             async fn visible_conversation(

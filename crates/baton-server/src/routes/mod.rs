@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod ops;
 pub mod people;
 pub mod rules;
+pub mod sight;
 pub mod typing;
 pub mod web;
 pub mod webhooks;

@@ -184,7 +184,8 @@ const SCOPE_EVENTS: &[&str] = &["agent_updated", "queue_created", "queue_deleted
 const SIGHT_MEMORY: usize = 10_000;
 
 /// What the live stream of an agent with the `agent` role carries: events of the conversations
-/// they may see (as `GET /v1/conversations` decides, asked of the store), plus the event that
+/// they may see (as `GET /v1/conversations` decides: [`AgentScope::sees`] on the conversation's
+/// sight, read once per event for all of the instance's streams), plus the event that
 /// takes one out of their sight (a transfer away, a close by someone else...), so their
 /// console can drop it. Visibility is remembered per conversation and asked again only on
 /// events that can change it.
@@ -225,11 +226,11 @@ impl Sight {
             _ if mine => true,
             Some(known) if !SIGHT_EVENTS.contains(&event.kind.as_str()) => known,
             _ => match state
-                .store
-                .visible_conversation(&self.tenant, conversation, &self.scope)
+                .sights
+                .get(state.store.as_ref(), &self.tenant, conversation, event.seq)
                 .await
             {
-                Ok(found) => found.is_some(),
+                Ok(sight) => sight.is_some_and(|sight| self.scope.sees(&sight)),
                 Err(e) => {
                     tracing::warn!(error = %e, "live stream: cannot tell whether an agent may see a conversation; not sending its event");
                     return false;

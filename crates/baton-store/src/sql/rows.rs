@@ -49,7 +49,9 @@ fn id<T: TryFrom<String, Error = IdError>>(s: String) -> StoreResult<T> {
     T::try_from(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn opt_id<T: TryFrom<String, Error = IdError>>(s: Option<String>) -> StoreResult<Option<T>> {
+pub(super) fn opt_id<T: TryFrom<String, Error = IdError>>(
+    s: Option<String>,
+) -> StoreResult<Option<T>> {
     s.map(id).transpose()
 }
 
