@@ -392,7 +392,7 @@ async fn append_with_messages(
 }
 
 /// [`append_with_messages`] for events of several actors, in order: the messages they add,
-/// then every event in one statement.
+/// then every event in one statement (on SQLite, all in one round trip).
 async fn append_batches(
     tx: &mut dyn Tx,
     conv: &Conversation,
@@ -409,9 +409,7 @@ async fn append_batches(
                 tx.set_timer(&conv.tenant, &job, Some(now)).await?;
             }
             if let EventKind::MessageAdded { message: record } = event {
-                let mut message = message_of(conv, record, now);
-                message.seq = tx.insert_message(&message).await?;
-                messages.push(message);
+                messages.push(message_of(conv, record, now));
             }
             appended.push(NewEvent::conversation(
                 &conv.tenant,
@@ -422,7 +420,7 @@ async fn append_batches(
             ));
         }
     }
-    let stored = tx.append_events(&appended).await?;
+    let stored = tx.append(&mut messages, &appended).await?;
     Ok((stored, messages))
 }
 
@@ -850,10 +848,12 @@ pub async fn post_message(
         None => None,
     };
     let mut tx = store.begin().await?;
-    let mut conv = load(tx.as_mut(), tenant, id).await?;
-    if let Some(ext) = &record.external_id
-        && let Some(message) = tx.message_by_external_id(tenant, ext).await?
-    {
+    let (mut conv, existing) = tx
+        .conversation_for_message(tenant, id, record.external_id.as_deref())
+        .await?
+        .ok_or(StoreError::NotFound("conversation"))?;
+    if let Some(message) = existing {
+        let ext = record.external_id.as_deref().unwrap_or_default();
         if &message.conversation != id {
             return Err(StoreError::Conflict {
                 code: "external_id_reused",

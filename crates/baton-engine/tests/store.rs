@@ -159,6 +159,7 @@ backend_tests!(
     widget_start_is_atomic,
     customer_email,
     writes_that_queue_commit_together,
+    deferred_writes,
     queue_gauges,
     conversation_with_customer,
 );
@@ -1151,6 +1152,157 @@ async fn live_events(store: Arc<dyn Store>) {
 /// Write transactions that queue behind each other (on SQLite, they share one commit): each
 /// one that commits is durable and published once its call returns, in commit order; one that
 /// ends without committing (dropped after writing) leaves nothing, even in the middle of others.
+/// A transaction's writes whose outcome it does not need at once (a conversation's new
+/// state, a timer) are sent later on SQLite, with its next read or its release: later reads of
+/// the same transaction see them, a write that changes nothing when it must still fails the
+/// transaction alone, and transcript rows and events go in together.
+async fn deferred_writes(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let tenant = new_tenant(s, "deferred").await.tenant.id;
+    let conv = start(s, &tenant, None).await;
+
+    // Read your own deferred writes.
+    let mut tx = s.begin().await.unwrap();
+    let mut c = tx
+        .conversation_for_update(&tenant, &conv.id)
+        .await
+        .unwrap()
+        .unwrap();
+    c.priority = baton_core::Priority::MAX;
+    c.version += 1;
+    tx.save_conversation(&c).await.unwrap();
+    tx.set_timer(&tenant, "deferred:job", Some(at(5)))
+        .await
+        .unwrap();
+    let again = tx
+        .conversation_for_update(&tenant, &conv.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.priority, again.version),
+        (baton_core::Priority::MAX, c.version)
+    );
+    tx.commit().await.unwrap();
+    let stored = s.conversation(&tenant, &conv.id).await.unwrap().unwrap();
+    assert_eq!(stored.priority, baton_core::Priority::MAX);
+    let due = s.due_timers(at(6), 100).await.unwrap();
+    assert!(
+        due.contains(&(tenant.clone(), "deferred:job".to_string())),
+        "{due:?}"
+    );
+
+    // A conversation that is not there: the commit fails, and nothing of the transaction
+    // stays (neither what was written before nor after the failing write).
+    let mut tx = s.begin().await.unwrap();
+    tx.put_setting(&tenant, "before", &serde_json::json!(1), at(7))
+        .await
+        .unwrap();
+    let mut ghost = c.clone();
+    ghost.id = ConversationId::with_suffix(&unique());
+    match tx.save_conversation(&ghost).await {
+        // SQLite: deferred, so the commit fails.
+        Ok(()) => {
+            assert_eq!(s.backend(), Backend::Sqlite);
+            tx.set_timer(&tenant, "deferred:after", Some(at(7)))
+                .await
+                .unwrap();
+            let committed = tx.commit().await;
+            assert!(
+                matches!(committed, Err(StoreError::NotFound("conversation"))),
+                "{committed:?}"
+            );
+        }
+        // PostgreSQL: run at once.
+        Err(e) => {
+            assert!(matches!(e, StoreError::NotFound("conversation")), "{e:?}");
+            drop(tx);
+        }
+    }
+    assert_eq!(s.setting(&tenant, "before").await.unwrap(), None);
+    let due = s.due_timers(at(8), 100).await.unwrap();
+    assert!(
+        !due.iter().any(|(_, kind)| kind == "deferred:after"),
+        "{due:?}"
+    );
+    // The writer goes on.
+    let mut tx = s.begin().await.unwrap();
+    tx.put_setting(&tenant, "after", &serde_json::json!(2), at(9))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        s.setting(&tenant, "after").await.unwrap(),
+        Some(serde_json::json!(2))
+    );
+
+    // Messages and their events in one append: each message gets its seq, in order.
+    let mut tx = s.begin().await.unwrap();
+    let mut messages: Vec<Message> = (0..2)
+        .map(|n| Message {
+            id: baton_core::MessageId::with_suffix(&unique()),
+            tenant: tenant.clone(),
+            conversation: conv.id.clone(),
+            seq: 0,
+            role: MessageRole::Customer,
+            text: format!("hello {n}"),
+            agent: None,
+            external_id: Some(format!("ext-{n}-{}", unique())),
+            bot: None,
+            attachment: None,
+            created_at: at(10),
+        })
+        .collect();
+    let event = NewEvent {
+        tenant: tenant.clone(),
+        conversation: Some(conv.id.clone()),
+        kind: "note".into(),
+        actor: Actor::System,
+        data: serde_json::json!({ "n": 1 }),
+        at: at(10),
+    };
+    let stored = tx.append(&mut messages, &[event]).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(
+        messages[0].seq > 0 && messages[1].seq > messages[0].seq,
+        "{messages:?}"
+    );
+    tx.commit().await.unwrap();
+    let transcript = s.recent_messages(&tenant, &conv.id, 10).await.unwrap();
+    let seqs: Vec<i64> = transcript
+        .iter()
+        .filter(|m| m.text.starts_with("hello "))
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, vec![messages[0].seq, messages[1].seq]);
+
+    // A reused external id is the conflict it was, and the transaction can end.
+    let mut tx = s.begin().await.unwrap();
+    let mut again = vec![Message {
+        id: baton_core::MessageId::with_suffix(&unique()),
+        ..messages[0].clone()
+    }];
+    let reused = tx.append(&mut again, &[]).await;
+    assert!(
+        matches!(
+            reused,
+            Err(StoreError::Conflict {
+                code: "external_id_reused",
+                ..
+            })
+        ),
+        "{reused:?}"
+    );
+    drop(tx);
+    assert_eq!(
+        s.recent_messages(&tenant, &conv.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        transcript.len()
+    );
+}
+
 async fn writes_that_queue_commit_together(store: Arc<dyn Store>) {
     let s = store.as_ref();
     let tenant = new_tenant(s, "batch").await.tenant.id;

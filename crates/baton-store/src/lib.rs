@@ -352,12 +352,14 @@ pub trait Tx: Send {
     ) -> StoreResult<Option<Conversation>>;
     /// Writes a conversation projection back.
     async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()>;
-    /// The message with this channel id in this tenant, if any.
-    async fn message_by_external_id(
+    /// [`Tx::conversation_for_update`], with the tenant's message that carries `external_id`
+    /// (a channel's id for it), if any: one round trip on SQLite.
+    async fn conversation_for_message(
         &mut self,
         tenant: &TenantId,
-        external_id: &str,
-    ) -> StoreResult<Option<Message>>;
+        id: &ConversationId,
+        external_id: Option<&str>,
+    ) -> StoreResult<Option<(Conversation, Option<Message>)>>;
     /// The last `limit` transcript entries of a conversation, oldest first.
     async fn recent_messages(
         &mut self,
@@ -393,8 +395,6 @@ pub trait Tx: Send {
     async fn put_subscription(&mut self, subscription: &outbox::Subscription) -> StoreResult<()>;
     /// Deletes a subscription and its undelivered deliveries; false when there is none.
     async fn delete_subscription(&mut self, tenant: &TenantId, id: &str) -> StoreResult<bool>;
-    /// Inserts a transcript entry; its `seq` is assigned and returned.
-    async fn insert_message(&mut self, message: &Message) -> StoreResult<i64>;
     /// How many files a conversation holds and their total size in bytes.
     async fn attachment_usage(
         &mut self,
@@ -430,7 +430,16 @@ pub trait Tx: Send {
     /// Appends an event; returns it with its `seq`.
     async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent>;
     /// Appends events in the given order, as [`Tx::append_event`] does each, with one statement.
-    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>>;
+    async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {
+        self.append(&mut [], events).await
+    }
+    /// Inserts transcript entries (assigning each its `seq`), then appends events as
+    /// [`Tx::append_events`] does; on SQLite all of it in one round trip to the database.
+    async fn append(
+        &mut self,
+        messages: &mut [Message],
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<StoredEvent>>;
     /// Commits, then publishes the appended events to live subscribers.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -15,11 +15,13 @@ mod maintenance;
 mod outbox;
 #[macro_use]
 mod reports;
+mod statement;
 mod writer;
 
 use self::log::{HashedRow, TxFacts, replay};
 use self::outbox::{DeliveryRow, SubscriptionRow};
 use self::rows::*;
+use self::statement::{Stmt, Value};
 use crate::live::LiveHub;
 use crate::model::*;
 use crate::outbox::*;
@@ -31,12 +33,18 @@ use baton_core::{
     AgentId, ApiKeyId, Conversation, ConversationId, ConversationState, CustomerId, EventKind,
     MessageId, QueueId, TenantId, Timestamp,
 };
+use futures::TryStreamExt as _;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::{
+    PgArguments, PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{
-    AssertSqlSafe, ConnectOptions as _, Connection as _, Database, FromRow as _, Pool, Postgres,
-    Row as _, Sqlite, Transaction,
+    Arguments as _, AssertSqlSafe, ConnectOptions as _, Connection as _, Database, Executor as _,
+    FromRow as _, Pool, Postgres, Row as _, Sqlite, Transaction,
 };
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -411,9 +419,10 @@ struct Shared {
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    /// A write transaction, once it is this writer's turn.
+    /// A write transaction, once it is this writer's turn, whose connection is used directly
+    /// (it defers nothing).
     async fn begin_turn(&self) -> StoreResult<DB::Handle> {
-        DB::begin_write(&self.pool, &self.shared).await
+        DB::begin_write(&self.pool, &self.shared, true).await
     }
 
     /// Commits a write that publishes no event.
@@ -462,8 +471,21 @@ impl<DB: Dialect> SqlTx<DB> {
 trait Dialect: Database {
     /// A write transaction's connection.
     type Handle: std::ops::DerefMut<Target = Self::Connection> + Send;
-    /// Starts a write transaction (on SQLite, once it is this writer's turn).
-    async fn begin_write(pool: &Pool<Self>, shared: &Shared) -> StoreResult<Self::Handle>;
+    /// Starts a write transaction (on SQLite, once it is this writer's turn). Unless `eager`,
+    /// SQLite sends its savepoint with its first statement: then the connection is reached
+    /// through [`Dialect::conn`].
+    async fn begin_write(
+        pool: &Pool<Self>,
+        shared: &Shared,
+        eager: bool,
+    ) -> StoreResult<Self::Handle>;
+    /// A write transaction's connection, once the writes it deferred are sent.
+    async fn conn(tx: &mut Self::Handle) -> StoreResult<&mut Self::Connection>;
+    /// A write whose outcome the transaction needs only by its commit: SQLite sends it with
+    /// the transaction's next statement (see [`statement`]); PostgreSQL runs it now.
+    async fn defer(tx: &mut Self::Handle, stmt: Stmt) -> StoreResult<()>;
+    /// Runs `stmts` in order after the deferred writes; the rows each returned.
+    async fn run(tx: &mut Self::Handle, stmts: Vec<Stmt>) -> StoreResult<Vec<Vec<Self::Row>>>;
     /// Serializes routing decisions of one tenant until commit.
     async fn lock_tenant(tx: &mut Self::Handle, tenant: &TenantId) -> StoreResult<()>;
     /// Serializes transactions that take the same key until commit.
@@ -480,8 +502,25 @@ trait Dialect: Database {
 impl Dialect for Sqlite {
     type Handle = writer::Turn;
 
-    async fn begin_write(pool: &Pool<Self>, shared: &Shared) -> StoreResult<writer::Turn> {
-        shared.writer.begin(pool).await
+    async fn begin_write(
+        pool: &Pool<Self>,
+        shared: &Shared,
+        eager: bool,
+    ) -> StoreResult<writer::Turn> {
+        shared.writer.begin(pool, eager).await
+    }
+
+    async fn conn(tx: &mut writer::Turn) -> StoreResult<&mut SqliteConnection> {
+        tx.conn().await
+    }
+
+    async fn defer(tx: &mut writer::Turn, stmt: Stmt) -> StoreResult<()> {
+        tx.defer(stmt);
+        Ok(())
+    }
+
+    async fn run(tx: &mut writer::Turn, stmts: Vec<Stmt>) -> StoreResult<Vec<Vec<SqliteRow>>> {
+        tx.run(stmts).await
     }
 
     async fn lock_tenant(_: &mut writer::Turn, _: &TenantId) -> StoreResult<()> {
@@ -511,8 +550,44 @@ impl Dialect for Sqlite {
 impl Dialect for Postgres {
     type Handle = Transaction<'static, Postgres>;
 
-    async fn begin_write(pool: &Pool<Self>, _: &Shared) -> StoreResult<Self::Handle> {
+    async fn begin_write(pool: &Pool<Self>, _: &Shared, _: bool) -> StoreResult<Self::Handle> {
         Ok(pool.begin().await?)
+    }
+
+    async fn conn(tx: &mut Self::Handle) -> StoreResult<&mut PgConnection> {
+        Ok(&mut **tx)
+    }
+
+    async fn defer(tx: &mut Self::Handle, stmt: Stmt) -> StoreResult<()> {
+        Self::run(tx, vec![stmt]).await.map(drop)
+    }
+
+    async fn run(tx: &mut Self::Handle, stmts: Vec<Stmt>) -> StoreResult<Vec<Vec<PgRow>>> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for stmt in stmts {
+            let mut args = PgArguments::default();
+            for value in &stmt.values {
+                let added = match value {
+                    Value::Text(v) => args.add(v.clone()),
+                    Value::Int(v) => args.add(*v),
+                };
+                added.map_err(sqlx::Error::Encode)?;
+            }
+            let mut changed = 0;
+            let mut rows = Vec::new();
+            let mut results =
+                (&mut **tx).fetch_many(sqlx::query_with(AssertSqlSafe(stmt.sql.clone()), args));
+            while let Some(result) = results.try_next().await.map_err(|e| stmt.error(e))? {
+                match result {
+                    sqlx::Either::Left(done) => changed += done.rows_affected(),
+                    sqlx::Either::Right(row) => rows.push(row),
+                }
+            }
+            drop(results);
+            stmt.check(changed)?;
+            out.push(rows);
+        }
+        Ok(out)
     }
 
     async fn lock_tenant(tx: &mut Self::Handle, tenant: &TenantId) -> StoreResult<()> {
@@ -951,7 +1026,7 @@ macro_rules! sql_backend {
             }
 
             async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-                let tx = self.begin_turn().await?;
+                let tx = <$db as Dialect>::begin_write(&self.pool, &self.shared, false).await?;
                 Ok(Box::new(SqlTx::<$db>::new(tx, self.shared.clone())))
             }
 
@@ -1651,6 +1726,83 @@ macro_rules! sql_backend {
             }
         }
 
+        impl SqlTx<$db> {
+            /// [`Tx::conversation_for_update`], and `also` run after it in the same round trip
+            /// (on SQLite): the rows each of them returned.
+            async fn load_for_update(
+                &mut self,
+                tenant: &TenantId,
+                id: &ConversationId,
+                also: Vec<Stmt>,
+            ) -> StoreResult<Option<(Conversation, Vec<Vec<<$db as Database>::Row>>)>> {
+                if !$for_update.is_empty() {
+                    // Lock first, then read: a read in the locking statement could see the
+                    // chain head and facts of before the transaction it waited for.
+                    let locked = sqlx::query(concat!(
+                        "SELECT 1 FROM conversations WHERE tenant = $1 AND id = $2",
+                        $for_update
+                    ))
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
+                    .await?;
+                    if locked.is_none() {
+                        return Ok(None);
+                    }
+                }
+                // The row, the head of its event chain, its analytics facts, the customer's
+                // tier and whether the tenant has any subscription (what appending its events
+                // needs next) in one round trip.
+                // On SQLite the transaction's savepoint and deferred writes go with it.
+                let stmt = Stmt::new(
+                    "SELECT c.data, (SELECT e.hash FROM events e WHERE e.tenant = c.tenant \
+                     AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1), f.data, \
+                     c.customer_id, cu.tier, EXISTS (SELECT 1 FROM subscriptions s \
+                     WHERE s.tenant = c.tenant AND s.enabled = 1) FROM conversations c \
+                     LEFT JOIN conversation_facts f ON f.conversation = c.id \
+                     LEFT JOIN customers cu ON cu.id = c.customer_id \
+                     WHERE c.tenant = $1 AND c.id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str());
+                let mut stmts = vec![stmt];
+                stmts.extend(also);
+                let mut rows = <$db as Dialect>::run(&mut self.tx, stmts).await?.into_iter();
+                let loaded = rows.next().unwrap_or_default();
+                let row = loaded
+                    .first()
+                    .map(<(String, Option<String>, Option<String>, Option<String>, Option<String>, bool)>::from_row)
+                    .transpose()?;
+                let Some((data, head, facts, customer, tier, subscribed)) = row else {
+                    return Ok(None);
+                };
+                let conversation = conversation_from_json(&data)?;
+                self.heads
+                    .entry((tenant.to_string(), Some(id.to_string())))
+                    .or_insert(head);
+                if !subscribed {
+                    // No deliveries to enqueue: spares reading the (no) subscriptions.
+                    self.subscriptions.entry(tenant.to_string()).or_default();
+                }
+                if let Some(facts) = facts
+                    && !self.facts.contains_key(id.as_str())
+                {
+                    self.facts.insert(
+                        id.to_string(),
+                        TxFacts {
+                            tenant: tenant.to_string(),
+                            customer,
+                            tier,
+                            facts: serde_json::from_str(&facts)?,
+                            dirty: false,
+                        },
+                    );
+                }
+                Ok(Some((conversation, rows.collect())))
+            }
+
+        }
+
         #[async_trait]
         impl Tx for SqlTx<$db> {
             async fn lock_tenant(&mut self, tenant: &TenantId) -> StoreResult<()> {
@@ -1671,7 +1823,7 @@ macro_rules! sql_backend {
                 .bind(tenant.as_str())
                 .bind(holder)
                 .bind(epoch)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(found.is_some())
             }
@@ -1693,7 +1845,7 @@ macro_rules! sql_backend {
                 .bind(tenant.as_str())
                 .bind(customer.as_str())
                 .bind(channel)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 id.map(|id| {
                     ConversationId::parse(id)
@@ -1711,7 +1863,7 @@ macro_rules! sql_backend {
                 )
                 .bind(tenant.as_str())
                 .bind(agent.as_str())
-                .fetch_one(&mut *self.tx)
+                .fetch_one(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(u32::try_from(n).unwrap_or(u32::MAX))
             }
@@ -1721,7 +1873,7 @@ macro_rules! sql_backend {
                     .bind(tenant.id.as_str())
                     .bind(&tenant.name)
                     .bind(tenant.created_at.millis())
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await
                     .map_err(conflict("tenant_exists", "a tenant with this id already exists"))?;
                 Ok(())
@@ -1739,7 +1891,7 @@ macro_rules! sql_backend {
                 .bind(hash)
                 .bind(key.created_at.millis())
                 .bind(key.revoked_at.map(Timestamp::millis))
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await
                 .map_err(conflict("api_key_exists", "this API key already exists"))?;
                 Ok(())
@@ -1758,7 +1910,7 @@ macro_rules! sql_backend {
                 .bind(tenant.as_str())
                 .bind(id.as_str())
                 .bind(now.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .rows_affected();
                 Ok(n > 0)
@@ -1783,7 +1935,7 @@ macro_rules! sql_backend {
                 .bind(i64::from(agent.capacity))
                 .bind(password_hash)
                 .bind(agent.created_at.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await
                 .map_err(conflict("email_taken", "an account with this email already exists"))?;
                 Ok(())
@@ -1802,7 +1954,7 @@ macro_rules! sql_backend {
                 ))
                 .bind(tenant.as_str())
                 .bind(id.as_str())
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .map(AgentRow::into_model)
                 .transpose()
@@ -1825,7 +1977,7 @@ macro_rules! sql_backend {
                 .bind(serde_json::to_string(&agent.queues)?)
                 .bind(i64::from(agent.capacity))
                 .bind(agent.deactivated_at.map(|t| t.millis()))
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .rows_affected();
                 if n == 0 {
@@ -1846,7 +1998,7 @@ macro_rules! sql_backend {
                 .bind(tenant.as_str())
                 .bind(id.as_str())
                 .bind(password_hash)
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .rows_affected();
                 if n == 0 {
@@ -1864,7 +2016,7 @@ macro_rules! sql_backend {
                 .bind(session.tenant.as_str())
                 .bind(session.agent.as_str())
                 .bind(session.expires_at.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await
                 .map_err(conflict("session_exists", "this session token already exists"))?;
                 Ok(())
@@ -1873,12 +2025,12 @@ macro_rules! sql_backend {
             async fn replace_widget_key(&mut self, tenant: &TenantId, key_hash: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM widget_keys WHERE tenant = $1")
                     .bind(tenant.as_str())
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?;
                 sqlx::query("INSERT INTO widget_keys (key_hash, tenant) VALUES ($1, $2)")
                     .bind(key_hash)
                     .bind(tenant.as_str())
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?;
                 Ok(())
             }
@@ -1898,7 +2050,7 @@ macro_rules! sql_backend {
                 .bind(tenant.as_str())
                 .bind(conversation.as_str())
                 .bind(expires_at.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(())
             }
@@ -1906,7 +2058,7 @@ macro_rules! sql_backend {
             async fn delete_session(&mut self, token_hash: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?;
                 Ok(())
             }
@@ -1919,7 +2071,7 @@ macro_rules! sql_backend {
                 let done = sqlx::query("DELETE FROM sessions WHERE tenant = $1 AND agent = $2")
                     .bind(tenant.as_str())
                     .bind(agent.as_str())
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?;
                 Ok(done.rows_affected())
             }
@@ -1944,7 +2096,7 @@ macro_rules! sql_backend {
                 .bind(i64::from(queue.offer_timeout_secs))
                 .bind(serde_json::to_string(&queue.settings)?)
                 .bind(queue.created_at.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(())
             }
@@ -1953,7 +2105,7 @@ macro_rules! sql_backend {
                 let n = sqlx::query("DELETE FROM queues WHERE tenant = $1 AND id = $2")
                     .bind(tenant.as_str())
                     .bind(id.as_str())
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?
                     .rows_affected();
                 Ok(n > 0)
@@ -1971,7 +2123,7 @@ macro_rules! sql_backend {
                 ))
                 .bind(tenant.as_str())
                 .bind(external_id)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .map(CustomerRow::into_model)
                 .transpose()
@@ -1990,7 +2142,7 @@ macro_rules! sql_backend {
                 ))
                 .bind(tenant.as_str())
                 .bind(id.as_str())
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .map(CustomerRow::into_model)
                 .transpose()
@@ -2017,7 +2169,7 @@ macro_rules! sql_backend {
                 .bind(customer.tier.as_deref())
                 .bind(serde_json::to_string(&customer.attributes)?)
                 .bind(customer.created_at.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await
                 .map_err(conflict(
                     "customer_external_id_taken",
@@ -2053,7 +2205,7 @@ macro_rules! sql_backend {
                 .bind(serde_json::to_string(c)?)
                 .bind(c.offer.as_ref().map(|o| o.agent.as_str()))
                 .bind(waiting_since(c))
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await
                 .map_err(conflict("conversation_exists", "a conversation with this id exists"))?;
                 Ok(())
@@ -2064,71 +2216,44 @@ macro_rules! sql_backend {
                 tenant: &TenantId,
                 id: &ConversationId,
             ) -> StoreResult<Option<Conversation>> {
-                if !$for_update.is_empty() {
-                    // Lock first, then read: a read in the locking statement could see the
-                    // chain head and facts of before the transaction it waited for.
-                    let locked = sqlx::query(concat!(
-                        "SELECT 1 FROM conversations WHERE tenant = $1 AND id = $2",
-                        $for_update
-                    ))
-                    .bind(tenant.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                    if locked.is_none() {
-                        return Ok(None);
-                    }
-                }
-                // The row, the head of its event chain, its analytics facts, the customer's
-                // tier and whether the tenant has any subscription (what appending its events
-                // needs next) in one round trip.
-                let row = sqlx::query_as::<
-                    _,
-                    (String, Option<String>, Option<String>, Option<String>, Option<String>, bool),
-                >(
-                    "SELECT c.data, (SELECT e.hash FROM events e WHERE e.tenant = c.tenant \
-                     AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1), f.data, \
-                     c.customer_id, cu.tier, EXISTS (SELECT 1 FROM subscriptions s \
-                     WHERE s.tenant = c.tenant AND s.enabled = 1) FROM conversations c \
-                     LEFT JOIN conversation_facts f ON f.conversation = c.id \
-                     LEFT JOIN customers cu ON cu.id = c.customer_id \
-                     WHERE c.tenant = $1 AND c.id = $2",
-                )
-                .bind(tenant.as_str())
-                .bind(id.as_str())
-                .fetch_optional(&mut *self.tx)
-                .await?;
-                let Some((data, head, facts, customer, tier, subscribed)) = row else {
+                Ok(self.load_for_update(tenant, id, Vec::new()).await?.map(|(c, _)| c))
+            }
+
+            async fn conversation_for_message(
+                &mut self,
+                tenant: &TenantId,
+                id: &ConversationId,
+                external_id: Option<&str>,
+            ) -> StoreResult<Option<(Conversation, Option<Message>)>> {
+                let also = external_id
+                    .map(|ext| {
+                        Stmt::new(concat!(
+                            "SELECT ",
+                            message_cols!(),
+                            " FROM messages WHERE tenant = $1 AND external_id = $2"
+                        ))
+                        .bind(tenant.as_str())
+                        .bind(ext)
+                    })
+                    .into_iter()
+                    .collect();
+                let Some((conversation, rows)) = self.load_for_update(tenant, id, also).await? else {
                     return Ok(None);
                 };
-                let conversation = conversation_from_json(&data)?;
-                self.heads
-                    .entry((tenant.to_string(), Some(id.to_string())))
-                    .or_insert(head);
-                if !subscribed {
-                    // No deliveries to enqueue: spares reading the (no) subscriptions.
-                    self.subscriptions.entry(tenant.to_string()).or_default();
-                }
-                if let Some(facts) = facts
-                    && !self.facts.contains_key(id.as_str())
-                {
-                    self.facts.insert(
-                        id.to_string(),
-                        TxFacts {
-                            tenant: tenant.to_string(),
-                            customer,
-                            tier,
-                            facts: serde_json::from_str(&facts)?,
-                            dirty: false,
-                        },
-                    );
-                }
-                Ok(Some(conversation))
+                let message = rows
+                    .into_iter()
+                    .next()
+                    .and_then(|rows| rows.into_iter().next())
+                    .map(|row| MessageRow::from_row(&row))
+                    .transpose()?
+                    .map(MessageRow::into_model)
+                    .transpose()?;
+                Ok(Some((conversation, message)))
             }
 
             async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()> {
                 let c = conversation;
-                let n = sqlx::query(
+                let stmt = Stmt::new(
                     "UPDATE conversations SET state = $3, queue = $4, assignee = $5, \
                      priority = $6, version = $7, updated_at = $8, data = $9, offer_agent = $10, \
                      last_agent = COALESCE($5, last_agent), waiting_since = $11 \
@@ -2145,31 +2270,8 @@ macro_rules! sql_backend {
                 .bind(serde_json::to_string(c)?)
                 .bind(c.offer.as_ref().map(|o| o.agent.as_str()))
                 .bind(waiting_since(c))
-                .execute(&mut *self.tx)
-                .await?
-                .rows_affected();
-                if n == 0 {
-                    return Err(StoreError::NotFound("conversation"));
-                }
-                Ok(())
-            }
-
-            async fn message_by_external_id(
-                &mut self,
-                tenant: &TenantId,
-                external_id: &str,
-            ) -> StoreResult<Option<Message>> {
-                sqlx::query_as::<_, MessageRow>(concat!(
-                    "SELECT ",
-                    message_cols!(),
-                    " FROM messages WHERE tenant = $1 AND external_id = $2"
-                ))
-                .bind(tenant.as_str())
-                .bind(external_id)
-                .fetch_optional(&mut *self.tx)
-                .await?
-                .map(MessageRow::into_model)
-                .transpose()
+                .or_not_found("conversation");
+                <$db as Dialect>::defer(&mut self.tx, stmt).await
             }
 
             async fn recent_messages(
@@ -2183,7 +2285,7 @@ macro_rules! sql_backend {
                         .bind(tenant.as_str())
                         .bind(conversation.as_str())
                         .bind(i64::from(limit))
-                        .fetch_all(&mut *self.tx)
+                        .fetch_all(<$db as Dialect>::conn(&mut self.tx).await?)
                         .await?,
                 )
             }
@@ -2204,7 +2306,7 @@ macro_rules! sql_backend {
                 .bind(key)
                 .bind(serde_json::to_string(value)?)
                 .bind(now.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(())
             }
@@ -2219,7 +2321,7 @@ macro_rules! sql_backend {
                 .bind(&article.id)
                 .bind(serde_json::to_string(article)?)
                 .bind(article.updated_at.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(())
             }
@@ -2233,7 +2335,7 @@ macro_rules! sql_backend {
                 .bind(&article.id)
                 .bind(serde_json::to_string(article)?)
                 .bind(article.updated_at.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -2242,7 +2344,7 @@ macro_rules! sql_backend {
                 let done = sqlx::query("DELETE FROM kb_articles WHERE tenant = $1 AND id = $2")
                     .bind(tenant.as_str())
                     .bind(id)
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -2264,7 +2366,7 @@ macro_rules! sql_backend {
                 .bind(serde_json::to_string(&sub.config)?)
                 .bind(i64::from(sub.enabled))
                 .bind(sub.created_at.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(())
             }
@@ -2277,43 +2379,15 @@ macro_rules! sql_backend {
                 )
                 .bind(tenant.as_str())
                 .bind(id)
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 let n = sqlx::query("DELETE FROM subscriptions WHERE tenant = $1 AND id = $2")
                     .bind(tenant.as_str())
                     .bind(id)
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?
                     .rows_affected();
                 Ok(n > 0)
-            }
-
-            async fn insert_message(&mut self, message: &Message) -> StoreResult<i64> {
-                let m = message;
-                let bot = m.bot.as_ref().map(serde_json::to_string).transpose()?;
-                let attachment = m.attachment.as_ref().map(serde_json::to_string).transpose()?;
-                let seq = sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO messages (id, tenant, conversation, role, text, agent, \
-                     external_id, bot, attachment, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
-                )
-                .bind(m.id.as_str())
-                .bind(m.tenant.as_str())
-                .bind(m.conversation.as_str())
-                .bind(m.role.as_str())
-                .bind(&m.text)
-                .bind(m.agent.as_ref().map(AgentId::as_str))
-                .bind(m.external_id.as_deref())
-                .bind(bot)
-                .bind(attachment)
-                .bind(m.created_at.millis())
-                .fetch_one(&mut *self.tx)
-                .await
-                .map_err(conflict(
-                    "external_id_reused",
-                    "a message with this external_id already exists",
-                ))?;
-                Ok(seq)
             }
 
             async fn attachment_usage(
@@ -2327,7 +2401,7 @@ macro_rules! sql_backend {
                 )
                 .bind(tenant.as_str())
                 .bind(conversation.as_str())
-                .fetch_one(&mut *self.tx)
+                .fetch_one(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok((count.max(0) as u64, bytes.max(0) as u64))
             }
@@ -2351,7 +2425,7 @@ macro_rules! sql_backend {
                     .bind(&a.sha256)
                     .bind(bytes)
                     .bind(a.created_at.millis())
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?;
                 Ok(())
             }
@@ -2363,7 +2437,7 @@ macro_rules! sql_backend {
                     " FROM agents WHERE tenant = $1 ORDER BY id"
                 ))
                 .bind(tenant.as_str())
-                .fetch_all(&mut *self.tx)
+                .fetch_all(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .into_iter()
                 .map(AgentRow::into_model)
@@ -2377,7 +2451,7 @@ macro_rules! sql_backend {
                     " FROM queues WHERE tenant = $1 ORDER BY id"
                 ))
                 .bind(tenant.as_str())
-                .fetch_all(&mut *self.tx)
+                .fetch_all(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .into_iter()
                 .map(QueueRow::into_model)
@@ -2387,7 +2461,7 @@ macro_rules! sql_backend {
             async fn open_conversations(&mut self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
                 sqlx::query_scalar::<_, String>(OPEN_CONVERSATIONS)
                     .bind(tenant.as_str())
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?
                     .iter()
                     .map(|data| conversation_from_json(data))
@@ -2408,7 +2482,7 @@ macro_rules! sql_backend {
                 .bind(tenant.as_str())
                 .bind(memory_json)
                 .bind(now.millis())
-                .execute(&mut *self.tx)
+                .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 Ok(())
             }
@@ -2417,7 +2491,7 @@ macro_rules! sql_backend {
                 let done = sqlx::query("DELETE FROM timers WHERE tenant = $1 AND kind = $2")
                     .bind(tenant.as_str())
                     .bind(kind)
-                    .execute(&mut *self.tx)
+                    .execute(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -2428,23 +2502,19 @@ macro_rules! sql_backend {
                 kind: &str,
                 due: Option<Timestamp>,
             ) -> StoreResult<()> {
-                match due {
-                    Some(due) => sqlx::query(
+                let stmt = match due {
+                    Some(due) => Stmt::new(
                         "INSERT INTO timers (tenant, kind, due_at) VALUES ($1, $2, $3) \
                          ON CONFLICT (tenant, kind) DO UPDATE SET due_at = excluded.due_at",
                     )
                     .bind(tenant.as_str())
                     .bind(kind)
-                    .bind(due.millis())
-                    .execute(&mut *self.tx)
-                    .await?,
-                    None => sqlx::query("DELETE FROM timers WHERE tenant = $1 AND kind = $2")
+                    .bind(due.millis()),
+                    None => Stmt::new("DELETE FROM timers WHERE tenant = $1 AND kind = $2")
                         .bind(tenant.as_str())
-                        .bind(kind)
-                        .execute(&mut *self.tx)
-                        .await?,
+                        .bind(kind),
                 };
-                Ok(())
+                <$db as Dialect>::defer(&mut self.tx, stmt).await
             }
 
             async fn append_event(&mut self, event: &NewEvent) -> StoreResult<StoredEvent> {
@@ -2452,12 +2522,17 @@ macro_rules! sql_backend {
                 Ok(stored.pop().expect("one event in, one out"))
             }
 
-            async fn append_events(&mut self, events: &[NewEvent]) -> StoreResult<Vec<StoredEvent>> {
-                if events.is_empty() {
+            async fn append(
+                &mut self,
+                messages: &mut [Message],
+                events: &[NewEvent],
+            ) -> StoreResult<Vec<StoredEvent>> {
+                if events.is_empty() && messages.is_empty() {
                     return Ok(Vec::new());
                 }
                 // Each event's hash chains to the one before it in its chain (in this list or
-                // stored); the rows go in with one statement.
+                // stored); the messages go in with one statement each, the events with one, all
+                // in one round trip on SQLite.
                 let mut rows = Vec::with_capacity(events.len());
                 for event in events {
                     let actor = serde_json::to_string(&event.actor)?;
@@ -2482,40 +2557,81 @@ macro_rules! sql_backend {
                     );
                     rows.push((actor, data, hash));
                 }
-                let mut sql = String::from(
-                    "INSERT INTO events (tenant, conversation, kind, actor, data, at, hash) VALUES ",
-                );
-                for i in 0..events.len() {
-                    let b = i * 7;
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
-                    ));
+                let mut stmts = Vec::with_capacity(messages.len() + 1);
+                for m in messages.iter() {
+                    let bot = m.bot.as_ref().map(serde_json::to_string).transpose()?;
+                    let attachment = m.attachment.as_ref().map(serde_json::to_string).transpose()?;
+                    stmts.push(
+                        Stmt::new(
+                            "INSERT INTO messages (id, tenant, conversation, role, text, agent, \
+                             external_id, bot, attachment, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
+                        )
+                        .bind(m.id.as_str())
+                        .bind(m.tenant.as_str())
+                        .bind(m.conversation.as_str())
+                        .bind(m.role.as_str())
+                        .bind(m.text.as_str())
+                        .bind(m.agent.as_ref().map(AgentId::as_str))
+                        .bind(m.external_id.as_deref())
+                        .bind(bot)
+                        .bind(attachment)
+                        .bind(m.created_at.millis())
+                        .unique_as(
+                            "external_id_reused",
+                            "a message with this external_id already exists",
+                        ),
+                    );
                 }
-                sql.push_str(" RETURNING seq, hash");
-                let mut query = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
-                for (event, (actor, data, hash)) in events.iter().zip(&rows) {
-                    query = query
-                        .bind(event.tenant.as_str())
-                        .bind(event.conversation.as_ref().map(ConversationId::as_str))
-                        .bind(&event.kind)
-                        .bind(actor)
-                        .bind(data)
-                        .bind(event.at.millis())
-                        .bind(hash);
+                if !events.is_empty() {
+                    let mut sql = String::from(
+                        "INSERT INTO events (tenant, conversation, kind, actor, data, at, hash) VALUES ",
+                    );
+                    for i in 0..events.len() {
+                        let b = i * 7;
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
+                        ));
+                    }
+                    sql.push_str(" RETURNING seq, hash");
+                    let mut stmt = Stmt::new(sql);
+                    for (event, (actor, data, hash)) in events.iter().zip(&rows) {
+                        stmt = stmt
+                            .bind(event.tenant.as_str())
+                            .bind(event.conversation.as_ref().map(ConversationId::as_str))
+                            .bind(event.kind.as_str())
+                            .bind(actor.as_str())
+                            .bind(data.as_str())
+                            .bind(event.at.millis())
+                            .bind(hash.as_str());
+                    }
+                    stmts.push(stmt);
+                }
+                let mut returned = <$db as Dialect>::run(&mut self.tx, stmts).await?.into_iter();
+                for m in messages.iter_mut() {
+                    m.seq = returned
+                        .next()
+                        .and_then(|rows| rows.into_iter().next())
+                        .map(|row| row.try_get::<i64, _>(0))
+                        .transpose()?
+                        .ok_or_else(|| StoreError::Corrupt("an inserted message's seq did not come back".into()))?;
+                }
+                if events.is_empty() {
+                    return Ok(Vec::new());
                 }
                 // RETURNING gives no order: the hashes (unique, each chained to the one before)
                 // say which seq is whose; the seqs must rise in the list's order, or the chain
                 // would not verify in log order.
-                let returned: HashMap<String, i64> = query
-                    .fetch_all(&mut *self.tx)
-                    .await?
-                    .into_iter()
-                    .map(|(seq, hash)| (hash, seq))
-                    .collect();
+                let returned: HashMap<String, i64> = returned
+                    .next()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|row| Ok((row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?)))
+                    .collect::<Result<_, sqlx::Error>>()?;
                 let mut seqs = Vec::with_capacity(events.len());
                 for (_, _, hash) in &rows {
                     let seq = *returned.get(hash).ok_or_else(|| {
@@ -2562,15 +2678,14 @@ macro_rules! sql_backend {
                 self.flush_facts().await?;
                 // The request's Idempotency-Key commits with its command.
                 if let Some((scope, key)) = crate::idempotency::current() {
-                    sqlx::query(
+                    let stmt = Stmt::new(
                         "UPDATE idempotency SET status = $3 \
                          WHERE scope = $1 AND idem_key = $2 AND status IS NULL",
                     )
                     .bind(scope)
                     .bind(key)
-                    .bind(crate::idempotency::COMMITTED)
-                    .execute(&mut *self.tx)
-                    .await?;
+                    .bind(crate::idempotency::COMMITTED);
+                    <$db as Dialect>::defer(&mut self.tx, stmt).await?;
                 }
                 let SqlTx { tx, events, shared, .. } = *self;
                 <$db as Dialect>::commit(tx, events, &shared).await

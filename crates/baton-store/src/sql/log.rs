@@ -82,7 +82,7 @@ macro_rules! log_backend {
                     Some(c) => {
                         sqlx::query(concat!("SELECT id FROM conversations WHERE id = $1", $for_update))
                             .bind(c.as_str())
-                            .fetch_optional(&mut *self.tx)
+                            .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                             .await?;
                         sqlx::query_scalar::<_, Option<String>>(
                             "SELECT hash FROM events WHERE tenant = $1 AND conversation = $2 \
@@ -90,7 +90,7 @@ macro_rules! log_backend {
                         )
                         .bind(tenant.as_str())
                         .bind(c.as_str())
-                        .fetch_optional(&mut *self.tx)
+                        .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                         .await?
                     }
                     None => {
@@ -100,7 +100,7 @@ macro_rules! log_backend {
                              ORDER BY seq DESC LIMIT 1",
                         )
                         .bind(tenant.as_str())
-                        .fetch_optional(&mut *self.tx)
+                        .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                         .await?
                     }
                 };
@@ -121,14 +121,14 @@ macro_rules! log_backend {
                     "SELECT data FROM conversation_facts WHERE conversation = $1",
                 )
                 .bind(conversation.as_str())
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?;
                 let (customer, tier) = sqlx::query_as::<_, (String, Option<String>)>(
                     "SELECT c.customer_id, cu.tier FROM conversations c \
                      JOIN customers cu ON cu.id = c.customer_id WHERE c.id = $1",
                 )
                 .bind(conversation.as_str())
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(<$db as Dialect>::conn(&mut self.tx).await?)
                 .await?
                 .map_or((None, None), |(c, t)| (Some(c), t));
                 let (facts, dirty) = match stored {
@@ -141,7 +141,7 @@ macro_rules! log_backend {
                         ))
                         .bind(tenant.as_str())
                         .bind(conversation.as_str())
-                        .fetch_all(&mut *self.tx)
+                        .fetch_all(<$db as Dialect>::conn(&mut self.tx).await?)
                         .await?;
                         (replay(&rows), true)
                     }
@@ -174,7 +174,7 @@ macro_rules! log_backend {
                          WHERE tenant = $1 AND enabled = 1 ORDER BY id",
                     )
                     .bind(event.tenant.as_str())
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(<$db as Dialect>::conn(&mut self.tx).await?)
                     .await?;
                     self.subscriptions.insert(event.tenant.to_string(), subs);
                 }
@@ -187,42 +187,46 @@ macro_rules! log_backend {
                     .map(|(id, _, _)| id.clone())
                     .collect();
                 for subscription in targets {
-                    sqlx::query(
+                    let stmt = Stmt::new(
                         "INSERT INTO deliveries (id, tenant, subscription, conversation, \
                          event_seq, state, attempts, next_attempt_at, created_at) \
                          VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
                     )
                     .bind(format!("dlv_{seq}_{subscription}"))
                     .bind(event.tenant.as_str())
-                    .bind(&subscription)
+                    .bind(subscription)
                     .bind(event.conversation.as_ref().map(ConversationId::as_str))
                     .bind(seq)
-                    .bind(event.at.millis())
-                    .execute(&mut *self.tx)
-                    .await?;
+                    .bind(event.at.millis());
+                    <$db as Dialect>::defer(&mut self.tx, stmt).await?;
                 }
                 Ok(())
             }
 
             /// Writes the facts changed in this transaction.
             async fn flush_facts(&mut self) -> StoreResult<()> {
-                for (conversation, f) in self.facts.iter().filter(|(_, f)| f.dirty) {
-                    sqlx::query(
-                        "INSERT INTO conversation_facts (conversation, tenant, started_at, channel, \
-                         data, customer, tier) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (conversation) DO UPDATE SET started_at = excluded.started_at, \
-                         channel = excluded.channel, data = excluded.data, \
-                         customer = excluded.customer, tier = excluded.tier",
-                    )
-                    .bind(conversation)
-                    .bind(&f.tenant)
-                    .bind(f.facts.started_at.millis())
-                    .bind(&f.facts.channel)
-                    .bind(serde_json::to_string(&f.facts)?)
-                    .bind(f.customer.as_deref())
-                    .bind(f.tier.as_deref())
-                    .execute(&mut *self.tx)
-                    .await?;
+                let mut stmts = Vec::new();
+                for (conversation, f) in self.facts.iter_mut().filter(|(_, f)| f.dirty) {
+                    stmts.push(
+                        Stmt::new(
+                            "INSERT INTO conversation_facts (conversation, tenant, started_at, \
+                             channel, data, customer, tier) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (conversation) DO UPDATE SET started_at = excluded.started_at, \
+                             channel = excluded.channel, data = excluded.data, \
+                             customer = excluded.customer, tier = excluded.tier",
+                        )
+                        .bind(conversation)
+                        .bind(&f.tenant)
+                        .bind(f.facts.started_at.millis())
+                        .bind(&f.facts.channel)
+                        .bind(serde_json::to_string(&f.facts)?)
+                        .bind(f.customer.clone())
+                        .bind(f.tier.clone()),
+                    );
+                    f.dirty = false;
+                }
+                for stmt in stmts {
+                    <$db as Dialect>::defer(&mut self.tx, stmt).await?;
                 }
                 Ok(())
             }
@@ -293,7 +297,7 @@ macro_rules! log_backend {
                         ))
                         .bind(tenant)
                         .bind(id)
-                        .fetch_all(&mut *tx.tx)
+                        .fetch_all(<$db as Dialect>::conn(&mut tx.tx).await?)
                         .await?;
                         tx.facts.insert(
                             id.clone(),

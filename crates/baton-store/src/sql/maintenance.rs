@@ -255,7 +255,7 @@ macro_rules! maintenance_backend {
                 ))
                 .bind(tenant.as_str())
                 .bind(customer.as_str())
-                .fetch_optional(&mut *tx.tx)
+                .fetch_optional(<$db as Dialect>::conn(&mut tx.tx).await?)
                 .await?;
                 if found.is_none() {
                     return Err(StoreError::NotFound("customer"));
@@ -267,7 +267,7 @@ macro_rules! maintenance_backend {
                 ))
                 .bind(tenant.as_str())
                 .bind(customer.as_str())
-                .fetch_all(&mut *tx.tx)
+                .fetch_all(<$db as Dialect>::conn(&mut tx.tx).await?)
                 .await?;
                 let open: Vec<&str> = conversations
                     .iter()
@@ -297,7 +297,7 @@ macro_rules! maintenance_backend {
                     ))
                     .bind(tenant.as_str())
                     .bind(id)
-                    .fetch_all(&mut *tx.tx)
+                    .fetch_all(<$db as Dialect>::conn(&mut tx.tx).await?)
                     .await?;
                     let mut prev: Option<String> = None;
                     for row in &rows {
@@ -317,7 +317,7 @@ macro_rules! maintenance_backend {
                             sqlx::query("UPDATE events SET data = $1 WHERE seq = $2")
                                 .bind(&new_data)
                                 .bind(row.seq)
-                                .execute(&mut *tx.tx)
+                                .execute(<$db as Dialect>::conn(&mut tx.tx).await?)
                                 .await?;
                             erased_events.push(json!({
                                 "seq": row.seq,
@@ -333,7 +333,7 @@ macro_rules! maintenance_backend {
                     )
                     .bind(tenant.as_str())
                     .bind(id)
-                    .execute(&mut *tx.tx)
+                    .execute(<$db as Dialect>::conn(&mut tx.tx).await?)
                     .await?
                     .rows_affected();
                     messages += sqlx::query(
@@ -343,7 +343,7 @@ macro_rules! maintenance_backend {
                     .bind(tenant.as_str())
                     .bind(id)
                     .bind(baton_core::conversation::ERASED)
-                    .execute(&mut *tx.tx)
+                    .execute(<$db as Dialect>::conn(&mut tx.tx).await?)
                     .await?
                     .rows_affected();
                     let mut conv: Conversation = serde_json::from_str(data)?;
@@ -352,7 +352,7 @@ macro_rules! maintenance_backend {
                         .bind(tenant.as_str())
                         .bind(id)
                         .bind(serde_json::to_string(&conv)?)
-                        .execute(&mut *tx.tx)
+                        .execute(<$db as Dialect>::conn(&mut tx.tx).await?)
                         .await?;
                     for sql in [
                         "DELETE FROM customer_tokens WHERE tenant = $1 AND conversation = $2",
@@ -362,7 +362,7 @@ macro_rules! maintenance_backend {
                         sqlx::query(sql)
                             .bind(tenant.as_str())
                             .bind(id)
-                            .execute(&mut *tx.tx)
+                            .execute(<$db as Dialect>::conn(&mut tx.tx).await?)
                             .await?;
                     }
                 }
@@ -373,11 +373,11 @@ macro_rules! maintenance_backend {
                 )
                 .bind(tenant.as_str())
                 .bind(customer.as_str())
-                .execute(&mut *tx.tx)
+                .execute(<$db as Dialect>::conn(&mut tx.tx).await?)
                 .await?;
                 sqlx::query("DELETE FROM idempotency WHERE body LIKE '%' || $1 || '%'")
                     .bind(customer.as_str())
-                    .execute(&mut *tx.tx)
+                    .execute(<$db as Dialect>::conn(&mut tx.tx).await?)
                     .await?;
                 let ids: Vec<ConversationId> = conversations
                     .iter()

@@ -11,16 +11,43 @@
 //! after that commit, in commit order. A transaction that ends without committing is rolled back
 //! to its savepoint; one that fails the batch (a failed `RELEASE` or `COMMIT`) fails every
 //! transaction in it, none of which was acknowledged.
+//!
+//! A transaction's statements are round trips to the connection's thread, and those cost more
+//! than SQLite's own work; so the savepoint that opens a transaction and the writes it defers
+//! ([`Turn::defer`]) travel in front of its next statement, and its last deferred writes with
+//! its `RELEASE`.
 
+use super::statement::{Stmt, Value, renumber};
 use crate::live::LiveHub;
 use crate::model::{StoredEvent, WriterStats};
 use crate::{StoreError, StoreResult};
+use futures::TryStreamExt as _;
 use sqlx::pool::PoolConnection;
-use sqlx::{Pool, Sqlite, SqliteConnection};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments as _, AssertSqlSafe, Either, Executor as _, Pool, Sqlite, SqliteConnection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
+
+/// How the writer's connection is set up when the writer takes it.
+///
+/// `temp_store = MEMORY`: each transaction is a savepoint, and SQLite copies a page's original
+/// content to the savepoint's sub-journal when the transaction first changes it; past 64 KiB the
+/// sub-journal spills to a temporary file, created, written and deleted for each transaction. A
+/// customer message changes more than that (message, its full-text index, events, the
+/// conversation, its facts), so under load those file writes were 22 % of the writer thread's
+/// time (`perf`, BENCHMARKS.md). In memory, a sub-journal costs what the transaction changed,
+/// and is freed at its release. Only the writer's connection: readers' sorts keep spilling to
+/// disk.
+///
+/// The guards' table: its check fails a guard.
+const SETUP: &str = "PRAGMA temp_store = MEMORY; \
+     CREATE TEMP TABLE IF NOT EXISTS baton_changed \
+     (id INTEGER PRIMARY KEY, n INTEGER NOT NULL CHECK (n > 0))";
+
+/// Fails (a CHECK constraint) when the statement before it changed no row.
+const GUARD: &str = "INSERT OR REPLACE INTO temp.baton_changed (id, n) VALUES (1, changes())";
 
 /// The writer shared by a store and its transactions.
 #[derive(Debug, Default)]
@@ -60,6 +87,9 @@ struct State {
     savepoint: bool,
     /// Transactions released into the open batch, waiting for its commit.
     members: Vec<Member>,
+    /// Statements of the running transaction not sent yet (its savepoint, its deferred
+    /// writes): they go in front of its next statement.
+    deferred: Vec<Stmt>,
 }
 
 #[derive(Debug)]
@@ -76,6 +106,8 @@ pub(super) struct Turn {
     started: Instant,
 }
 
+/// The connection itself, for transactions that defer nothing (begun with `eager`): a
+/// statement sent past deferred ones would overtake them.
 impl std::ops::Deref for Turn {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
@@ -83,6 +115,7 @@ impl std::ops::Deref for Turn {
             .guard
             .as_ref()
             .expect("a turn holds the writer until it ends");
+        debug_assert!(state.deferred.is_empty(), "deferred statements not sent");
         state
             .conn
             .as_ref()
@@ -96,10 +129,52 @@ impl std::ops::DerefMut for Turn {
             .guard
             .as_mut()
             .expect("a turn holds the writer until it ends");
+        debug_assert!(state.deferred.is_empty(), "deferred statements not sent");
         state
             .conn
             .as_mut()
             .expect("a turn's connection is taken before it starts")
+    }
+}
+
+impl Turn {
+    fn state(&mut self) -> &mut State {
+        self.guard
+            .as_mut()
+            .expect("a turn holds the writer until it ends")
+    }
+
+    /// Defers a write: it is sent in front of the transaction's next statement, or with its
+    /// commit, and its outcome checked then.
+    pub(super) fn defer(&mut self, stmt: Stmt) {
+        self.state().deferred.push(stmt);
+    }
+
+    /// The connection, once the deferred statements are sent.
+    pub(super) async fn conn(&mut self) -> StoreResult<&mut SqliteConnection> {
+        self.run(Vec::new()).await?;
+        self.state().conn()
+    }
+
+    /// Sends the deferred statements and then `stmts`, in one round trip; returns the rows of
+    /// each of `stmts`.
+    pub(super) async fn run(&mut self, stmts: Vec<Stmt>) -> StoreResult<Vec<Vec<SqliteRow>>> {
+        let state = self.state();
+        let mut all = std::mem::take(&mut state.deferred);
+        if all.is_empty() && stmts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sent = all.len();
+        all.extend(stmts);
+        let outcomes = state.send(&all).await.map_err(|(_, e)| e)?;
+        let mut rows = Vec::with_capacity(all.len() - sent);
+        for (i, (stmt, (changed, returned))) in all.iter().zip(outcomes).enumerate() {
+            stmt.check(changed)?;
+            if i >= sent {
+                rows.push(returned);
+            }
+        }
+        Ok(rows)
     }
 }
 
@@ -139,23 +214,34 @@ impl Writer {
         }
     }
 
-    /// Starts a write transaction once it is this writer's turn.
-    pub(super) async fn begin(self: &Arc<Self>, pool: &Pool<Sqlite>) -> StoreResult<Turn> {
+    /// Starts a write transaction once it is this writer's turn. Unless `eager`, its savepoint
+    /// is deferred: it goes with the transaction's first statement.
+    pub(super) async fn begin(
+        self: &Arc<Self>,
+        pool: &Pool<Sqlite>,
+        eager: bool,
+    ) -> StoreResult<Turn> {
         let mut state = self.lock().await;
         let started = Instant::now();
         if state.conn.is_none() {
-            state.conn = Some(pool.acquire().await?);
+            let mut conn = pool.acquire().await?;
+            sqlx::raw_sql(SETUP).execute(&mut *conn).await?;
+            state.conn = Some(conn);
         }
         state.settle().await?;
         if !state.open {
             state.execute("BEGIN IMMEDIATE").await?;
             state.open = true;
         }
-        if let Err(e) = state.execute("SAVEPOINT baton_tx").await {
-            Counters::add_time(&self.stats.held_nanos, started);
-            // The committer closes the batch (and commits any transactions waiting in it).
-            self.wake.notify_one();
-            return Err(e);
+        if eager {
+            if let Err(e) = state.execute("SAVEPOINT baton_tx").await {
+                Counters::add_time(&self.stats.held_nanos, started);
+                // The committer closes the batch (and commits any transactions waiting in it).
+                self.wake.notify_one();
+                return Err(e);
+            }
+        } else {
+            state.deferred.push(Stmt::new("SAVEPOINT baton_tx"));
         }
         state.savepoint = true;
         Ok(Turn {
@@ -172,16 +258,25 @@ impl Writer {
         events: Vec<StoredEvent>,
         hub: &LiveHub,
     ) -> StoreResult<()> {
-        // Released through the turn: if this future is dropped meanwhile, the turn's drop still
-        // wakes the committer.
-        let released = sqlx::raw_sql("RELEASE baton_tx").execute(&mut *turn).await;
+        // The deferred writes and the release, in one round trip. Sent through the turn: if this
+        // future is dropped meanwhile, the turn's drop still wakes the committer.
+        let mut stmts = std::mem::take(&mut turn.state().deferred);
+        let release = stmts.len();
+        stmts.push(Stmt::new("RELEASE baton_tx"));
+        let released = match turn.state().send(&stmts).await {
+            // A write failed before the release (a guard included): the transaction ends
+            // without committing, its savepoint still open (rolled back by the next writer, or
+            // the committer).
+            Err((failed, e)) if failed < release => return Err(e),
+            Err((_, e)) => Err(e),
+            Ok(_) => Ok(()),
+        };
         let mut state = turn
             .guard
             .take()
             .expect("a turn holds the writer until it ends");
         Counters::add_time(&self.stats.held_nanos, turn.started);
         if let Err(e) = released {
-            let e = StoreError::from(e);
             state.fail(&e).await;
             return Err(e);
         }
@@ -235,8 +330,79 @@ impl State {
         Ok(())
     }
 
+    /// Runs `stmts` in order as one query (one round trip to the connection's thread); returns
+    /// what each changed and the rows it returned, or the index of the one that failed (those
+    /// after it did not run). A statement that must change a row is followed by a guard that
+    /// fails when it changed none, so that what follows it (a `RELEASE`) does not run.
+    async fn send(
+        &mut self,
+        stmts: &[Stmt],
+    ) -> Result<Vec<(u64, Vec<SqliteRow>)>, (usize, StoreError)> {
+        let mut sql = String::new();
+        let mut args = SqliteArguments::default();
+        // For each statement sent: the index of the `Stmt` it is, and whether it is its guard.
+        let mut sent = Vec::with_capacity(stmts.len());
+        for (i, stmt) in stmts.iter().enumerate() {
+            if !sql.is_empty() {
+                sql.push_str(";\n");
+            }
+            sql.push_str(&renumber(&stmt.sql, args.len()));
+            sent.push((i, false));
+            for value in &stmt.values {
+                let added = match value {
+                    Value::Text(v) => args.add(v.clone()),
+                    Value::Int(v) => args.add(*v),
+                };
+                added.map_err(|e| (i, StoreError::Database(sqlx::Error::Encode(e))))?;
+            }
+            if stmt.not_found.is_some() {
+                sql.push_str(";\n");
+                sql.push_str(GUARD);
+                sent.push((i, true));
+            }
+        }
+        let conn = self.conn().map_err(|e| (0, e))?;
+        let mut outcomes = Vec::with_capacity(stmts.len());
+        let mut rows = Vec::new();
+        let mut answered = 0;
+        let mut stream = conn.fetch_many(sqlx::query_with(AssertSqlSafe(sql), args));
+        loop {
+            match stream.try_next().await {
+                Ok(Some(Either::Left(done))) => {
+                    if !sent.get(answered).is_some_and(|(_, guard)| *guard) {
+                        outcomes.push((done.rows_affected(), std::mem::take(&mut rows)));
+                    }
+                    answered += 1;
+                }
+                Ok(Some(Either::Right(row))) => rows.push(row),
+                Ok(None) => break,
+                Err(e) => {
+                    let Some(&(failed, guard)) = sent.get(answered) else {
+                        return Err((stmts.len() - 1, StoreError::Database(e)));
+                    };
+                    let stmt = &stmts[failed];
+                    return Err(match (guard, stmt.not_found) {
+                        (true, Some(what)) => (failed, StoreError::NotFound(what)),
+                        _ => (failed, stmt.error(e)),
+                    });
+                }
+            }
+        }
+        if answered != sent.len() {
+            return Err((
+                sent.get(answered).map_or(stmts.len() - 1, |(i, _)| *i),
+                StoreError::Corrupt(format!(
+                    "{} statements sent, {answered} answered",
+                    sent.len()
+                )),
+            ));
+        }
+        Ok(outcomes)
+    }
+
     /// Rolls back a savepoint left open by a transaction that ended without committing.
     async fn settle(&mut self) -> StoreResult<()> {
+        self.deferred.clear();
         if !self.savepoint {
             return Ok(());
         }
