@@ -399,6 +399,19 @@ async fn append_batches(
     batches: &[(&[EventKind], &Actor)],
     now: Timestamp,
 ) -> StoreResult<(Vec<StoredEvent>, Vec<Message>)> {
+    let (mut messages, appended) = appendable(tx, conv, batches, now).await?;
+    let stored = tx.append(&mut messages, &appended).await?;
+    Ok((stored, messages))
+}
+
+/// What appending events of several actors writes: the transcript rows of the messages they
+/// add and the events, in order; the brief job of a handoff among them is set.
+async fn appendable(
+    tx: &mut dyn Tx,
+    conv: &Conversation,
+    batches: &[(&[EventKind], &Actor)],
+    now: Timestamp,
+) -> StoreResult<(Vec<Message>, Vec<NewEvent>)> {
     let mut appended = Vec::new();
     let mut messages = Vec::new();
     for (events, actor) in batches {
@@ -420,8 +433,7 @@ async fn append_batches(
             ));
         }
     }
-    let stored = tx.append(&mut messages, &appended).await?;
-    Ok((stored, messages))
+    Ok((messages, appended))
 }
 
 /// The transcript row of a `message_added` event (its `seq` is 0 until inserted).
@@ -958,17 +970,13 @@ pub async fn post_message(
         evaluation = Some(evaluation_of_turn);
         known_customer = customer;
     }
-    let (stored, inserted) = append_batches(
+    let (mut inserted, appended) = appendable(
         tx.as_mut(),
         &conv,
         &[(&events, actor), (&follow_events, &Actor::System)],
         now,
     )
     .await?;
-    let message = inserted
-        .into_iter()
-        .next()
-        .expect("a message_added event inserts its message");
     let mut bot = None;
     if detected.is_some_and(|d| d.bot)
         && message.role == MessageRole::Customer
@@ -981,7 +989,12 @@ pub async fn post_message(
         bot = Some(job);
     }
     tx.save_conversation(&conv).await?;
-    tx.commit().await?;
+    // The message, its events and the projections in one commit (one round trip on SQLite).
+    let stored = tx.append_and_commit(&mut inserted, &appended).await?;
+    let message = inserted
+        .into_iter()
+        .next()
+        .expect("a message_added event inserts its message");
     Ok(MessageOutcome {
         message,
         conversation: conv,

@@ -1276,6 +1276,31 @@ async fn deferred_writes(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(seqs, vec![messages[0].seq, messages[1].seq]);
 
+    // Appended and committed at once: the same seqs, then durable.
+    let mut one = vec![Message {
+        id: baton_core::MessageId::with_suffix(&unique()),
+        external_id: None,
+        text: "hello 2".into(),
+        ..messages[0].clone()
+    }];
+    let note = NewEvent {
+        tenant: tenant.clone(),
+        conversation: Some(conv.id.clone()),
+        kind: "note".into(),
+        actor: Actor::System,
+        data: serde_json::json!({ "n": 2 }),
+        at: at(11),
+    };
+    let tx = s.begin().await.unwrap();
+    let stored = tx.append_and_commit(&mut one, &[note]).await.unwrap();
+    assert!(one[0].seq > messages[1].seq, "{one:?}");
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].seq > 0);
+    let events = all_events(s, &tenant, &conv.id).await;
+    assert_eq!(events.last().map(|e| e.seq), Some(stored[0].seq));
+    let transcript = s.recent_messages(&tenant, &conv.id, 10).await.unwrap();
+    assert_eq!(transcript.last().map(|m| m.seq), Some(one[0].seq));
+
     // A reused external id is the conflict it was, and the transaction can end.
     let mut tx = s.begin().await.unwrap();
     let mut again = vec![Message {

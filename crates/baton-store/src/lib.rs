@@ -442,4 +442,15 @@ pub trait Tx: Send {
     ) -> StoreResult<Vec<StoredEvent>>;
     /// Commits, then publishes the appended events to live subscribers.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+    /// [`Tx::append`] and [`Tx::commit`] together: on SQLite the append goes with the commit
+    /// in one round trip to the database. Returns the appended events.
+    async fn append_and_commit(
+        mut self: Box<Self>,
+        messages: &mut [Message],
+        events: &[NewEvent],
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let stored = self.append(messages, events).await?;
+        self.commit().await?;
+        Ok(stored)
+    }
 }

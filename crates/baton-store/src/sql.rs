@@ -486,6 +486,15 @@ trait Dialect: Database {
     async fn defer(tx: &mut Self::Handle, stmt: Stmt) -> StoreResult<()>;
     /// Runs `stmts` in order after the deferred writes; the rows each returned.
     async fn run(tx: &mut Self::Handle, stmts: Vec<Stmt>) -> StoreResult<Vec<Vec<Self::Row>>>;
+    /// Runs `last` after the deferred writes and commits, on SQLite in one round trip with the
+    /// release; `publish` makes the events to publish, once durable, from the rows each of
+    /// `last` returned (and what to answer with).
+    async fn run_and_commit<T: Send>(
+        tx: Self::Handle,
+        last: Vec<Stmt>,
+        shared: &Shared,
+        publish: impl FnOnce(Vec<Vec<Self::Row>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send,
+    ) -> StoreResult<T>;
     /// Serializes routing decisions of one tenant until commit.
     async fn lock_tenant(tx: &mut Self::Handle, tenant: &TenantId) -> StoreResult<()>;
     /// Serializes transactions that take the same key until commit.
@@ -521,6 +530,18 @@ impl Dialect for Sqlite {
 
     async fn run(tx: &mut writer::Turn, stmts: Vec<Stmt>) -> StoreResult<Vec<Vec<SqliteRow>>> {
         tx.run(stmts).await
+    }
+
+    async fn run_and_commit<T: Send>(
+        tx: writer::Turn,
+        last: Vec<Stmt>,
+        shared: &Shared,
+        publish: impl FnOnce(Vec<Vec<SqliteRow>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send,
+    ) -> StoreResult<T> {
+        shared
+            .writer
+            .run_and_commit(tx, last, &shared.hub, publish)
+            .await
     }
 
     async fn lock_tenant(_: &mut writer::Turn, _: &TenantId) -> StoreResult<()> {
@@ -590,6 +611,18 @@ impl Dialect for Postgres {
         Ok(out)
     }
 
+    async fn run_and_commit<T: Send>(
+        mut tx: Self::Handle,
+        last: Vec<Stmt>,
+        shared: &Shared,
+        publish: impl FnOnce(Vec<Vec<PgRow>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send,
+    ) -> StoreResult<T> {
+        let rows = Self::run(&mut tx, last).await?;
+        let (events, answer) = publish(rows)?;
+        Self::commit(tx, events, shared).await?;
+        Ok(answer)
+    }
+
     async fn lock_tenant(tx: &mut Self::Handle, tenant: &TenantId) -> StoreResult<()> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind(tenant.as_str())
@@ -625,6 +658,23 @@ impl Dialect for Postgres {
     }
 
     const MIGRATIONS_LOCKED: bool = true;
+}
+
+/// The stored form of appended `events`, numbered `seqs`.
+fn stored_events(events: &[NewEvent], seqs: &[i64]) -> Vec<StoredEvent> {
+    events
+        .iter()
+        .zip(seqs)
+        .map(|(event, seq)| StoredEvent {
+            seq: *seq,
+            tenant: event.tenant.clone(),
+            conversation: event.conversation.clone(),
+            kind: event.kind.clone(),
+            actor: event.actor.clone(),
+            data: event.data.clone(),
+            at: event.at,
+        })
+        .collect()
 }
 
 /// Maps a unique violation to a named conflict; other errors pass through.
@@ -1727,6 +1777,161 @@ macro_rules! sql_backend {
         }
 
         impl SqlTx<$db> {
+            /// What appending `messages` and `events` sends: each event's hash chained to its
+            /// predecessor and folded into its conversation's facts; the statements, and the
+            /// events' hashes.
+            async fn append_stmts(
+                &mut self,
+                messages: &[Message],
+                events: &[NewEvent],
+            ) -> StoreResult<(Vec<Stmt>, Vec<String>)> {
+                // Each event's hash chains to the one before it in its chain (in this list or
+                // stored); the messages go in with one statement each, the events with one, all
+                // in one round trip on SQLite.
+                let mut rows = Vec::with_capacity(events.len());
+                for event in events {
+                    let actor = serde_json::to_string(&event.actor)?;
+                    let data = serde_json::to_string(&event.data)?;
+                    let conversation = event.conversation.as_ref();
+                    let prev = self.chain_head(&event.tenant, conversation).await?;
+                    let hash = crate::reports::event_hash(
+                        prev.as_deref(),
+                        event.tenant.as_str(),
+                        conversation.map(ConversationId::as_str),
+                        &event.kind,
+                        &actor,
+                        &data,
+                        event.at.millis(),
+                    );
+                    if let Some(c) = conversation {
+                        self.load_facts(&event.tenant, c).await?;
+                        if let Some(f) = self.facts.get_mut(c.as_str())
+                            && let Ok(kind) = serde_json::from_value::<EventKind>(event.data.clone())
+                        {
+                            f.facts.apply(&kind, &event.actor, event.at);
+                            f.dirty = true;
+                        }
+                    }
+                    self.heads.insert(
+                        (event.tenant.to_string(), conversation.map(ToString::to_string)),
+                        Some(hash.clone()),
+                    );
+                    rows.push((actor, data, hash));
+                }
+                let mut stmts = Vec::with_capacity(messages.len() + 1);
+                for m in messages {
+                    let bot = m.bot.as_ref().map(serde_json::to_string).transpose()?;
+                    let attachment = m.attachment.as_ref().map(serde_json::to_string).transpose()?;
+                    stmts.push(
+                        Stmt::new(
+                            "INSERT INTO messages (id, tenant, conversation, role, text, agent, \
+                             external_id, bot, attachment, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
+                        )
+                        .bind(m.id.as_str())
+                        .bind(m.tenant.as_str())
+                        .bind(m.conversation.as_str())
+                        .bind(m.role.as_str())
+                        .bind(m.text.as_str())
+                        .bind(m.agent.as_ref().map(AgentId::as_str))
+                        .bind(m.external_id.as_deref())
+                        .bind(bot)
+                        .bind(attachment)
+                        .bind(m.created_at.millis())
+                        .unique_as(
+                            "external_id_reused",
+                            "a message with this external_id already exists",
+                        ),
+                    );
+                }
+                if !events.is_empty() {
+                    let mut sql = String::from(
+                        "INSERT INTO events (tenant, conversation, kind, actor, data, at, hash) VALUES ",
+                    );
+                    for i in 0..events.len() {
+                        let b = i * 7;
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
+                        ));
+                    }
+                    sql.push_str(" RETURNING seq, hash");
+                    let mut stmt = Stmt::new(sql);
+                    for (event, (actor, data, hash)) in events.iter().zip(&rows) {
+                        stmt = stmt
+                            .bind(event.tenant.as_str())
+                            .bind(event.conversation.as_ref().map(ConversationId::as_str))
+                            .bind(event.kind.as_str())
+                            .bind(actor.as_str())
+                            .bind(data.as_str())
+                            .bind(event.at.millis())
+                            .bind(hash.as_str());
+                    }
+                    stmts.push(stmt);
+                }
+                Ok((stmts, rows.into_iter().map(|(_, _, hash)| hash).collect()))
+            }
+
+            /// The seqs an append's statements returned: the `messages` messages', then the
+            /// events' in the order of their `hashes`.
+            fn appended_seqs(
+                messages: usize,
+                hashes: &[String],
+                rows: Vec<Vec<<$db as Database>::Row>>,
+            ) -> StoreResult<(Vec<i64>, Vec<i64>)> {
+                let mut returned = rows.into_iter();
+                let mut message_seqs = Vec::with_capacity(messages);
+                for _ in 0..messages {
+                    let seq = returned
+                        .next()
+                        .and_then(|rows| rows.into_iter().next())
+                        .map(|row| row.try_get::<i64, _>(0))
+                        .transpose()?
+                        .ok_or_else(|| StoreError::Corrupt("an inserted message's seq did not come back".into()))?;
+                    message_seqs.push(seq);
+                }
+                // RETURNING gives no order: the hashes (unique, each chained to the one before)
+                // say which seq is whose; the seqs must rise in the list's order, or the chain
+                // would not verify in log order.
+                let by_hash: HashMap<String, i64> = returned
+                    .next()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|row| Ok((row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?)))
+                    .collect::<Result<_, sqlx::Error>>()?;
+                let mut seqs = Vec::with_capacity(hashes.len());
+                for hash in hashes {
+                    let seq = *by_hash.get(hash).ok_or_else(|| {
+                        StoreError::Corrupt("an appended event's row did not come back".into())
+                    })?;
+                    if seqs.last().is_some_and(|last| *last >= seq) {
+                        return Err(StoreError::Corrupt(
+                            "appended events were numbered out of order".into(),
+                        ));
+                    }
+                    seqs.push(seq);
+                }
+                Ok((message_seqs, seqs))
+            }
+
+            /// Marks the request's Idempotency-Key committed with its command.
+            async fn defer_idempotency(&mut self) -> StoreResult<()> {
+                if let Some((scope, key)) = crate::idempotency::current() {
+                    let stmt = Stmt::new(
+                        "UPDATE idempotency SET status = $3 \
+                         WHERE scope = $1 AND idem_key = $2 AND status IS NULL",
+                    )
+                    .bind(scope)
+                    .bind(key)
+                    .bind(crate::idempotency::COMMITTED);
+                    <$db as Dialect>::defer(&mut self.tx, stmt).await?;
+                }
+                Ok(())
+            }
+
             /// [`Tx::conversation_for_update`], and `also` run after it in the same round trip
             /// (on SQLite): the rows each of them returned.
             async fn load_for_update(
@@ -2530,163 +2735,66 @@ macro_rules! sql_backend {
                 if events.is_empty() && messages.is_empty() {
                     return Ok(Vec::new());
                 }
-                // Each event's hash chains to the one before it in its chain (in this list or
-                // stored); the messages go in with one statement each, the events with one, all
-                // in one round trip on SQLite.
-                let mut rows = Vec::with_capacity(events.len());
-                for event in events {
-                    let actor = serde_json::to_string(&event.actor)?;
-                    let data = serde_json::to_string(&event.data)?;
-                    let conversation = event.conversation.as_ref();
-                    let prev = self.chain_head(&event.tenant, conversation).await?;
-                    let hash = crate::reports::event_hash(
-                        prev.as_deref(),
-                        event.tenant.as_str(),
-                        conversation.map(ConversationId::as_str),
-                        &event.kind,
-                        &actor,
-                        &data,
-                        event.at.millis(),
-                    );
-                    if let Some(c) = conversation {
-                        self.load_facts(&event.tenant, c).await?;
-                    }
-                    self.heads.insert(
-                        (event.tenant.to_string(), conversation.map(ToString::to_string)),
-                        Some(hash.clone()),
-                    );
-                    rows.push((actor, data, hash));
+                let (stmts, hashes) = self.append_stmts(messages, events).await?;
+                let rows = <$db as Dialect>::run(&mut self.tx, stmts).await?;
+                let (message_seqs, seqs) = Self::appended_seqs(messages.len(), &hashes, rows)?;
+                for (m, seq) in messages.iter_mut().zip(message_seqs) {
+                    m.seq = seq;
                 }
-                let mut stmts = Vec::with_capacity(messages.len() + 1);
-                for m in messages.iter() {
-                    let bot = m.bot.as_ref().map(serde_json::to_string).transpose()?;
-                    let attachment = m.attachment.as_ref().map(serde_json::to_string).transpose()?;
-                    stmts.push(
-                        Stmt::new(
-                            "INSERT INTO messages (id, tenant, conversation, role, text, agent, \
-                             external_id, bot, attachment, created_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
-                        )
-                        .bind(m.id.as_str())
-                        .bind(m.tenant.as_str())
-                        .bind(m.conversation.as_str())
-                        .bind(m.role.as_str())
-                        .bind(m.text.as_str())
-                        .bind(m.agent.as_ref().map(AgentId::as_str))
-                        .bind(m.external_id.as_deref())
-                        .bind(bot)
-                        .bind(attachment)
-                        .bind(m.created_at.millis())
-                        .unique_as(
-                            "external_id_reused",
-                            "a message with this external_id already exists",
-                        ),
-                    );
-                }
-                if !events.is_empty() {
-                    let mut sql = String::from(
-                        "INSERT INTO events (tenant, conversation, kind, actor, data, at, hash) VALUES ",
-                    );
-                    for i in 0..events.len() {
-                        let b = i * 7;
-                        if i > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push_str(&format!(
-                            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7
-                        ));
-                    }
-                    sql.push_str(" RETURNING seq, hash");
-                    let mut stmt = Stmt::new(sql);
-                    for (event, (actor, data, hash)) in events.iter().zip(&rows) {
-                        stmt = stmt
-                            .bind(event.tenant.as_str())
-                            .bind(event.conversation.as_ref().map(ConversationId::as_str))
-                            .bind(event.kind.as_str())
-                            .bind(actor.as_str())
-                            .bind(data.as_str())
-                            .bind(event.at.millis())
-                            .bind(hash.as_str());
-                    }
-                    stmts.push(stmt);
-                }
-                let mut returned = <$db as Dialect>::run(&mut self.tx, stmts).await?.into_iter();
-                for m in messages.iter_mut() {
-                    m.seq = returned
-                        .next()
-                        .and_then(|rows| rows.into_iter().next())
-                        .map(|row| row.try_get::<i64, _>(0))
-                        .transpose()?
-                        .ok_or_else(|| StoreError::Corrupt("an inserted message's seq did not come back".into()))?;
-                }
-                if events.is_empty() {
-                    return Ok(Vec::new());
-                }
-                // RETURNING gives no order: the hashes (unique, each chained to the one before)
-                // say which seq is whose; the seqs must rise in the list's order, or the chain
-                // would not verify in log order.
-                let returned: HashMap<String, i64> = returned
-                    .next()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|row| Ok((row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?)))
-                    .collect::<Result<_, sqlx::Error>>()?;
-                let mut seqs = Vec::with_capacity(events.len());
-                for (_, _, hash) in &rows {
-                    let seq = *returned.get(hash).ok_or_else(|| {
-                        StoreError::Corrupt("an appended event's row did not come back".into())
-                    })?;
-                    if seqs.last().is_some_and(|last| *last >= seq) {
-                        return Err(StoreError::Corrupt(
-                            "appended events were numbered out of order".into(),
-                        ));
-                    }
-                    seqs.push(seq);
-                }
-                let mut stored_events = Vec::with_capacity(events.len());
+                let stored = stored_events(events, &seqs);
                 for (event, seq) in events.iter().zip(seqs) {
                     if let Some(c) = event.conversation.as_ref() {
-                        let channel = match self.facts.get_mut(c.as_str()) {
-                            Some(f) => {
-                                if let Ok(kind) = serde_json::from_value::<EventKind>(event.data.clone()) {
-                                    f.facts.apply(&kind, &event.actor, event.at);
-                                    f.dirty = true;
-                                }
-                                f.facts.channel.clone()
-                            }
-                            None => String::new(),
-                        };
+                        let channel = self
+                            .facts
+                            .get(c.as_str())
+                            .map(|f| f.facts.channel.clone())
+                            .unwrap_or_default();
                         self.enqueue_deliveries(seq, event, &channel).await?;
                     }
-                    let stored = StoredEvent {
-                        seq,
-                        tenant: event.tenant.clone(),
-                        conversation: event.conversation.clone(),
-                        kind: event.kind.clone(),
-                        actor: event.actor.clone(),
-                        data: event.data.clone(),
-                        at: event.at,
-                    };
-                    self.events.push(stored.clone());
-                    stored_events.push(stored);
                 }
-                Ok(stored_events)
+                self.events.extend(stored.iter().cloned());
+                Ok(stored)
+            }
+
+            async fn append_and_commit(
+                mut self: Box<Self>,
+                messages: &mut [Message],
+                events: &[NewEvent],
+            ) -> StoreResult<Vec<StoredEvent>> {
+                // Deliveries need the events' seqs before they are written: with a subscription
+                // that may want them (or none known), the append goes first.
+                let quiet = events.iter().all(|e| {
+                    e.conversation.is_none()
+                        || self.subscriptions.get(e.tenant.as_str()).is_some_and(Vec::is_empty)
+                });
+                if !quiet {
+                    let stored = self.append(messages, events).await?;
+                    self.commit().await?;
+                    return Ok(stored);
+                }
+                let (stmts, hashes) = self.append_stmts(messages, events).await?;
+                self.flush_facts().await?;
+                self.defer_idempotency().await?;
+                let count = messages.len();
+                let SqlTx { tx, events: before, shared, .. } = *self;
+                let (message_seqs, stored) = <$db as Dialect>::run_and_commit(tx, stmts, &shared, |rows| {
+                    let (message_seqs, seqs) = Self::appended_seqs(count, &hashes, rows)?;
+                    let stored = stored_events(events, &seqs);
+                    let mut all = before;
+                    all.extend(stored.iter().cloned());
+                    Ok((all, (message_seqs, stored)))
+                })
+                .await?;
+                for (m, seq) in messages.iter_mut().zip(message_seqs) {
+                    m.seq = seq;
+                }
+                Ok(stored)
             }
 
             async fn commit(mut self: Box<Self>) -> StoreResult<()> {
                 self.flush_facts().await?;
                 // The request's Idempotency-Key commits with its command.
-                if let Some((scope, key)) = crate::idempotency::current() {
-                    let stmt = Stmt::new(
-                        "UPDATE idempotency SET status = $3 \
-                         WHERE scope = $1 AND idem_key = $2 AND status IS NULL",
-                    )
-                    .bind(scope)
-                    .bind(key)
-                    .bind(crate::idempotency::COMMITTED);
-                    <$db as Dialect>::defer(&mut self.tx, stmt).await?;
-                }
+                self.defer_idempotency().await?;
                 let SqlTx { tx, events, shared, .. } = *self;
                 <$db as Dialect>::commit(tx, events, &shared).await
             }

@@ -254,13 +254,29 @@ impl Writer {
     /// Commits `turn`'s transaction with its batch and publishes `events` once durable.
     pub(super) async fn commit(
         &self,
-        mut turn: Turn,
+        turn: Turn,
         events: Vec<StoredEvent>,
         hub: &LiveHub,
     ) -> StoreResult<()> {
-        // The deferred writes and the release, in one round trip. Sent through the turn: if this
-        // future is dropped meanwhile, the turn's drop still wakes the committer.
+        self.run_and_commit(turn, Vec::new(), hub, |_| Ok((events, ())))
+            .await
+    }
+
+    /// Runs `last` after the deferred writes, then commits `turn`'s transaction with its batch,
+    /// all of it sent with the release in one round trip; `publish` makes the events to
+    /// publish once durable from the rows each of `last` returned (and what to answer with).
+    pub(super) async fn run_and_commit<T>(
+        &self,
+        mut turn: Turn,
+        last: Vec<Stmt>,
+        hub: &LiveHub,
+        publish: impl FnOnce(Vec<Vec<SqliteRow>>) -> StoreResult<(Vec<StoredEvent>, T)>,
+    ) -> StoreResult<T> {
+        // Sent through the turn: if this future is dropped meanwhile, the turn's drop still
+        // wakes the committer.
         let mut stmts = std::mem::take(&mut turn.state().deferred);
+        let first = stmts.len();
+        stmts.extend(last);
         let release = stmts.len();
         stmts.push(Stmt::new("RELEASE baton_tx"));
         let released = match turn.state().send(&stmts).await {
@@ -269,17 +285,24 @@ impl Writer {
             // the committer).
             Err((failed, e)) if failed < release => return Err(e),
             Err((_, e)) => Err(e),
-            Ok(_) => Ok(()),
+            Ok(mut outcomes) => {
+                outcomes.truncate(release);
+                publish(outcomes.drain(first..).map(|(_, rows)| rows).collect())
+            }
         };
         let mut state = turn
             .guard
             .take()
             .expect("a turn holds the writer until it ends");
         Counters::add_time(&self.stats.held_nanos, turn.started);
-        if let Err(e) = released {
-            state.fail(&e).await;
-            return Err(e);
-        }
+        let (events, answer) = match released {
+            Ok(made) => made,
+            // Released (or failed releasing), so it cannot be undone alone.
+            Err(e) => {
+                state.fail(&e).await;
+                return Err(e);
+            }
+        };
         state.savepoint = false;
         let (done, outcome) = oneshot::channel();
         state.members.push(Member { events, done });
@@ -297,7 +320,7 @@ impl Writer {
             drop(state);
         }
         match outcome.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => Ok(answer),
             Ok(Err(message)) => Err(StoreError::Database(sqlx::Error::Protocol(message))),
             Err(_) => Err(StoreError::Database(sqlx::Error::Protocol(
                 "the SQLite writer stopped before committing".into(),
