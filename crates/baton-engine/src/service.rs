@@ -809,6 +809,11 @@ const DETECTION_HISTORY: u32 = 30;
 /// inside it if the conversation moved meanwhile) and committed with the message: the
 /// evaluation is recorded as an event and its decision (hand over, raise priority, defer) is
 /// applied at once, so a message is never stored without its consequence.
+///
+/// The conversation is read once, before the transaction; where the store can check at commit
+/// that nothing of what was read changed (SQLite, [`Tx::adopt`]), the transaction does not read
+/// it again and the message commits in one round trip to SQLite's writer. If it did change,
+/// nothing was written and the message goes again through the transaction's locked read.
 pub async fn post_message(
     store: &dyn Store,
     tenant: &TenantId,
@@ -841,50 +846,123 @@ pub async fn post_message(
                     .unwrap_or(0.0)
                     < threshold
             });
+    let read = store
+        .conversation_read(tenant, id, record.external_id.as_deref())
+        .await?
+        .ok_or(StoreError::NotFound("conversation"))?;
+    if let Some(message) = read.existing.clone() {
+        return duplicate(id, message, read.conversation.clone());
+    }
     // The turn is evaluated before the write transaction, on what was read before it, so that
     // SQLite's one writer is not held while the detector runs. What the evaluation reads (the
     // transcript, the customer, the conversation's channel and attributes) can only have
     // changed if the conversation's version moved: then it is evaluated again once locked.
     let early = match detected.filter(|_| !hold) {
         Some(detection) => {
-            let (conv, customer) = store
-                .conversation_with_customer(tenant, id)
-                .await?
-                .ok_or(StoreError::NotFound("conversation"))?;
+            let conv = &read.conversation;
             let mut history = store.recent_messages(tenant, id, DETECTION_HISTORY).await?;
-            let message = message_of(&conv, &record, now);
+            let message = message_of(conv, &record, now);
             history.push(message.clone());
-            let evaluation = evaluate(&conv, &message, &history, customer.as_ref(), detection, now);
-            Some((conv.version, customer, evaluation))
+            let evaluation = evaluate(
+                conv,
+                &message,
+                &history,
+                read.customer.as_ref(),
+                detection,
+                now,
+            );
+            Some((conv.version, evaluation))
         }
         None => None,
     };
-    let mut tx = store.begin().await?;
-    let (mut conv, existing) = tx
-        .conversation_for_message(tenant, id, record.external_id.as_deref())
-        .await?
-        .ok_or(StoreError::NotFound("conversation"))?;
-    if let Some(message) = existing {
-        let ext = record.external_id.as_deref().unwrap_or_default();
-        if &message.conversation != id {
-            return Err(StoreError::Conflict {
-                code: "external_id_reused",
-                message: format!(
-                    "external_id '{ext}' already belongs to a message of another conversation"
-                ),
-            });
+    let mut adopt = true;
+    loop {
+        let mut adopted = false;
+        let attempt = async {
+            let mut tx = store.begin().await?;
+            adopted = adopt && tx.adopt(&read).await?;
+            let (conv, existing) = if adopted {
+                (read.conversation.clone(), None)
+            } else {
+                tx.conversation_for_message(tenant, id, record.external_id.as_deref())
+                    .await?
+                    .ok_or(StoreError::NotFound("conversation"))?
+            };
+            if let Some(message) = existing {
+                return duplicate(id, message, conv);
+            }
+            add_message(
+                tx,
+                conv,
+                record.clone(),
+                hold,
+                actor,
+                now,
+                detected.map(|d| (d, early.as_ref(), read.customer.as_ref())),
+            )
+            .await
+        };
+        match attempt.await {
+            // What was read changed (or a concurrent message took the same external_id):
+            // nothing was written; again, reading under the transaction's lock.
+            Err(
+                StoreError::Stale(_)
+                | StoreError::Conflict {
+                    code: "external_id_reused",
+                    ..
+                },
+            ) if adopted => {
+                adopt = false;
+            }
+            outcome => return outcome,
         }
-        return Ok(MessageOutcome {
-            message,
-            conversation: conv,
-            duplicate: true,
-            events: vec![],
-            evaluation: None,
-            held: false,
-            customer: None,
-            bot_job: None,
+    }
+}
+
+/// The answer to a message whose `external_id` was seen before: the earlier message, unless it
+/// belongs to another conversation (`409 external_id_reused`).
+fn duplicate(
+    id: &ConversationId,
+    message: Message,
+    conversation: Conversation,
+) -> StoreResult<MessageOutcome> {
+    if &message.conversation != id {
+        let ext = message.external_id.as_deref().unwrap_or_default();
+        return Err(StoreError::Conflict {
+            code: "external_id_reused",
+            message: format!(
+                "external_id '{ext}' already belongs to a message of another conversation"
+            ),
         });
     }
+    Ok(MessageOutcome {
+        message,
+        conversation,
+        duplicate: true,
+        events: vec![],
+        evaluation: None,
+        held: false,
+        customer: None,
+        bot_job: None,
+    })
+}
+
+/// The evaluation of a turn made before its transaction: on the conversation at this version.
+type EarlyEvaluation = (u32, escalation::Evaluation);
+
+/// [`post_message`] in its transaction, on `conv` as the transaction has it: the message, its
+/// evaluation and what that calls for, committed together.
+async fn add_message(
+    mut tx: Box<dyn Tx>,
+    mut conv: Conversation,
+    record: MessageRecord,
+    hold: bool,
+    actor: &Actor,
+    now: Timestamp,
+    detected: Option<(Detection<'_>, Option<&EarlyEvaluation>, Option<&Customer>)>,
+) -> StoreResult<MessageOutcome> {
+    let tenant = &conv.tenant.clone();
+    let id = &conv.id.clone();
     let read_version = conv.version;
     let command = if hold {
         Command::HoldBotReply(conversation::HeldReply {
@@ -926,13 +1004,13 @@ pub async fn post_message(
     let mut evaluation = None;
     let mut known_customer = None;
     let mut follow_events = Vec::new();
-    if let (Some(detection), Some((version, customer, early))) = (detected, early) {
-        let evaluation_of_turn = if version == read_version {
-            early
+    if let Some((detection, Some((version, early)), customer)) = detected {
+        let evaluation_of_turn = if *version == read_version {
+            early.clone()
         } else {
             let mut history = tx.recent_messages(tenant, id, DETECTION_HISTORY).await?;
             history.push(message.clone());
-            evaluate(&conv, &message, &history, customer.as_ref(), detection, now)
+            evaluate(&conv, &message, &history, customer, detection, now)
         };
         let follow_up = match &evaluation_of_turn.decision {
             Some(decision) => {
@@ -968,7 +1046,7 @@ pub async fn post_message(
             )?);
         }
         evaluation = Some(evaluation_of_turn);
-        known_customer = customer;
+        known_customer = customer.cloned();
     }
     let (mut inserted, appended) = appendable(
         tx.as_mut(),
@@ -978,7 +1056,7 @@ pub async fn post_message(
     )
     .await?;
     let mut bot = None;
-    if detected.is_some_and(|d| d.bot)
+    if detected.is_some_and(|(d, _, _)| d.bot)
         && message.role == MessageRole::Customer
         && bot_may_answer(&conv.state)
     {

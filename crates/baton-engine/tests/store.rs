@@ -8,6 +8,7 @@ use baton_core::{
     Role, TenantId, Timestamp, TransitionError,
 };
 use baton_engine::service::{self, CustomerInput, NewAgent, NewMessage};
+use baton_store::outbox::{Subscription, SubscriptionKind};
 use baton_store::*;
 use futures::FutureExt;
 use std::future::Future;
@@ -161,7 +162,8 @@ backend_tests!(
     writes_that_queue_commit_together,
     deferred_writes,
     queue_gauges,
-    conversation_with_customer,
+    conversation_read,
+    adopted_reads,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -2720,37 +2722,206 @@ async fn queue_gauges(store: Arc<dyn Store>) {
     assert_eq!(gauges.offers_pending, 0);
 }
 
-/// The detector's read: a conversation and its customer in one query, equal to the two reads.
-async fn conversation_with_customer(store: Arc<dyn Store>) {
+/// The read a message starts from: the conversation and its customer, equal to the separate
+/// reads, and the message that already carries an external id.
+async fn conversation_read(store: Arc<dyn Store>) {
     let store = store.as_ref();
     let tenant = new_tenant(store, "joined").await.tenant.id;
     let conv = start(store, &tenant, Some("joined-1")).await;
-    let (read, customer) = store
-        .conversation_with_customer(&tenant, &conv.id)
+    let read = store
+        .conversation_read(&tenant, &conv.id, Some("ext-1"))
         .await
         .unwrap()
         .expect("the conversation");
     assert_eq!(
-        read,
+        read.conversation,
         store
             .conversation(&tenant, &conv.id)
             .await
             .unwrap()
             .unwrap()
     );
-    let customer = customer.expect("its customer");
+    assert_eq!(read.existing, None);
+    let customer = read.customer.expect("its customer");
     assert_eq!(customer.external_id.as_deref(), Some("joined-1"));
     assert_eq!(
         Some(customer),
         store.customer(&tenant, &conv.customer).await.unwrap()
     );
+    let first = say(store, &tenant, &conv.id, "hello", Some("ext-1"), 1).await;
+    let read = store
+        .conversation_read(&tenant, &conv.id, Some("ext-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.existing.map(|m| m.id), Some(first.message.id));
     // Another tenant's conversation is not found.
     let other = new_tenant(store, "joined-other").await.tenant.id;
     assert!(
         store
-            .conversation_with_customer(&other, &conv.id)
+            .conversation_read(&other, &conv.id, None)
             .await
             .unwrap()
             .is_none()
     );
+}
+
+/// A customer message through the engine, at `at(offset)`.
+async fn say(
+    store: &dyn Store,
+    tenant: &TenantId,
+    id: &ConversationId,
+    text: &str,
+    external_id: Option<&str>,
+    offset: i64,
+) -> service::MessageOutcome {
+    service::post_message(
+        store,
+        tenant,
+        id,
+        NewMessage {
+            role: MessageRole::Customer,
+            text: text.into(),
+            external_id: external_id.map(str::to_string),
+            bot: None,
+        },
+        &Actor::Customer,
+        at(offset),
+        None,
+    )
+    .await
+    .expect("message")
+}
+
+/// A transaction that takes a read made outside it ([`Tx::adopt`]) commits only if nothing of
+/// what was read changed meanwhile; else it fails as stale, having written nothing. Through the
+/// engine, a message whose read went stale goes again through the locked read.
+async fn adopted_reads(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let tenant = new_tenant(s, "adopted").await.tenant.id;
+    let conv = start(s, &tenant, None).await;
+    // A change to the conversation, appended and saved in `tx` as read.
+    async fn write(
+        tx: &mut dyn Tx,
+        read: &ConversationRead,
+        text: &str,
+        offset: i64,
+    ) -> StoreResult<()> {
+        let mut c = read.conversation.clone();
+        let events = conversation::execute(
+            &mut c,
+            &Command::AddMessage(conversation::MessageRecord {
+                id: baton_core::MessageId::with_suffix(&unique()),
+                role: MessageRole::Customer,
+                text: text.into(),
+                agent: None,
+                external_id: None,
+                bot: None,
+                attachment: None,
+            }),
+            &Actor::Customer,
+            at(offset),
+        )
+        .unwrap();
+        let events: Vec<_> = events
+            .iter()
+            .map(|e| NewEvent::conversation(&c.tenant, &c.id, e, &Actor::Customer, at(offset)))
+            .collect();
+        tx.append_events(&events).await?;
+        tx.save_conversation(&c).await
+    }
+    let read = || async {
+        s.conversation_read(&tenant, &conv.id, None)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    // Unchanged: the adopted read commits.
+    let first = read().await;
+    let mut tx = s.begin().await.unwrap();
+    if !tx.adopt(&first).await.unwrap() {
+        // PostgreSQL reads under the lock instead.
+        assert_eq!(s.backend(), Backend::Postgres);
+        return;
+    }
+    write(tx.as_mut(), &first, "one", 1).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        s.conversation(&tenant, &conv.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        first.conversation.version + 1
+    );
+
+    // Each thing the guard watches, changed after the read: the commit fails as stale and
+    // nothing of the transaction stays.
+    for change in ["conversation", "tier", "subscription"] {
+        let seen = read().await;
+        let mut tx = s.begin().await.unwrap();
+        match change {
+            "conversation" => write(tx.as_mut(), &seen, "moved on", 2).await.unwrap(),
+            "tier" => {
+                let mut customer = seen.customer.clone().unwrap();
+                customer.tier = Some(format!("gold-{}", unique()));
+                tx.upsert_customer(&customer).await.unwrap();
+            }
+            _ => tx
+                .put_subscription(&Subscription {
+                    id: format!("sub-{}", unique()),
+                    tenant: tenant.clone(),
+                    kind: SubscriptionKind::Webhook,
+                    events: vec!["started".into()],
+                    channel: None,
+                    config: serde_json::json!({}),
+                    enabled: true,
+                    created_at: at(0),
+                })
+                .await
+                .unwrap(),
+        }
+        tx.commit().await.unwrap();
+        let before = (
+            s.conversation(&tenant, &conv.id).await.unwrap(),
+            all_events(s, &tenant, &conv.id).await.len(),
+        );
+        let mut tx = s.begin().await.unwrap();
+        assert!(tx.adopt(&seen).await.unwrap());
+        // The guard goes with the transaction's first statement: whichever step sends it fails.
+        let written = async {
+            tx.put_setting(&tenant, "stale", &serde_json::json!(1), at(3))
+                .await?;
+            write(tx.as_mut(), &seen, "late", 3).await
+        }
+        .await;
+        let committed = match written {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        assert!(
+            matches!(committed, Err(StoreError::Stale("conversation"))),
+            "{change}: {committed:?}"
+        );
+        assert_eq!(s.setting(&tenant, "stale").await.unwrap(), None, "{change}");
+        let after = (
+            s.conversation(&tenant, &conv.id).await.unwrap(),
+            all_events(s, &tenant, &conv.id).await.len(),
+        );
+        assert_eq!(after, before, "{change}");
+    }
+
+    // Through the engine: two messages read together, each written once.
+    let (a, b) = tokio::join!(
+        say(s, &tenant, &conv.id, "first of two", None, 5),
+        say(s, &tenant, &conv.id, "second of two", None, 5),
+    );
+    let stored = s.recent_messages(&tenant, &conv.id, 100).await.unwrap();
+    for outcome in [a, b] {
+        assert_eq!(
+            stored.iter().filter(|m| m.id == outcome.message.id).count(),
+            1
+        );
+    }
 }

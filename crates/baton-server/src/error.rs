@@ -166,6 +166,11 @@ impl From<StoreError> for ApiError {
                 message: t.to_string(),
             },
             StoreError::InvalidInput(message) => ApiError::invalid("invalid_input", message),
+            // The engine retries these; one that still gets here is the client's to resend.
+            e @ StoreError::Stale(_) => ApiError::Conflict {
+                code: "changed_meanwhile",
+                message: e.to_string(),
+            },
             e if e.is_unavailable() => {
                 ApiError::Unavailable("the database is unavailable; retry shortly".into())
             }

@@ -30,6 +30,11 @@ pub enum StoreError {
     /// be reached at start-up.
     #[error("{0}")]
     Config(String),
+    /// What a transaction took as read outside it (to spare reading it again) changed before
+    /// its commit: nothing of it was written. The engine runs the command again, reading
+    /// under the transaction's lock; this reaches a caller only if that is not possible.
+    #[error("{0} changed while this request ran; send it again")]
+    Stale(&'static str),
     /// The caller passed something malformed (e.g. a page cursor that is not one of ours).
     #[error("{0}")]
     InvalidInput(String),

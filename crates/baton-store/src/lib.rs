@@ -144,13 +144,16 @@ pub trait Store:
         tenant: &TenantId,
         id: &ConversationId,
     ) -> StoreResult<Option<Conversation>>;
-    /// One conversation with its customer, in one read (the customer is `None` only if its
-    /// record is gone).
-    async fn conversation_with_customer(
+    /// What a message to a conversation starts from, read outside any transaction: the
+    /// conversation, its customer (`None` only if its record is gone), the tenant's message
+    /// that already carries `external_id` (a channel's id for it), and what appending to the
+    /// conversation needs next. A write transaction can take it as read ([`Tx::adopt`]).
+    async fn conversation_read(
         &self,
         tenant: &TenantId,
         id: &ConversationId,
-    ) -> StoreResult<Option<(Conversation, Option<Customer>)>>;
+        external_id: Option<&str>,
+    ) -> StoreResult<Option<ConversationRead>>;
     /// What decides who may see a conversation ([`AgentScope::sees`]), `None` if it is not the
     /// tenant's: one row that serves every agent's decision at once.
     async fn conversation_sight(
@@ -352,6 +355,15 @@ pub trait Tx: Send {
     ) -> StoreResult<Option<Conversation>>;
     /// Writes a conversation projection back.
     async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()>;
+    /// Takes `read` ([`Store::conversation_read`]) as this transaction's view of the
+    /// conversation instead of reading it again under a lock, if the database can check at
+    /// commit that none of it changed meanwhile (the conversation, its event chain, its
+    /// analytics facts, its customer's tier, whether the tenant has subscriptions): then the
+    /// transaction fails with [`StoreError::Stale`] if it did, having written nothing. On
+    /// SQLite this spares the transaction a round trip to the writer before its commit. `false`
+    /// (PostgreSQL, or a conversation the transaction has already read): read it with
+    /// [`Tx::conversation_for_message`].
+    async fn adopt(&mut self, read: &ConversationRead) -> StoreResult<bool>;
     /// [`Tx::conversation_for_update`], with the tenant's message that carries `external_id`
     /// (a channel's id for it), if any: one round trip on SQLite.
     async fn conversation_for_message(

@@ -135,6 +135,36 @@ pub struct Customer {
     pub created_at: Timestamp,
 }
 
+/// A conversation as read outside a transaction, for a message to it
+/// ([`crate::Store::conversation_read`]).
+#[derive(Debug, Clone)]
+pub struct ConversationRead {
+    /// The conversation.
+    pub conversation: baton_core::Conversation,
+    /// Its customer (`None` only if the record is gone).
+    pub customer: Option<Customer>,
+    /// The tenant's message that already carries the external id asked about, if any.
+    pub existing: Option<Message>,
+    /// What the transaction that takes it checks at commit, and what appending needs.
+    pub(crate) seen: Seen,
+}
+
+/// The stored state a [`ConversationRead`] was read from.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// The conversation's row as stored.
+    pub data: String,
+    /// Its customer's id and tier.
+    pub customer: Option<String>,
+    pub tier: Option<String>,
+    /// The hash of its last event.
+    pub head: Option<String>,
+    /// Its analytics facts as stored.
+    pub facts: Option<String>,
+    /// Whether the tenant has an enabled subscription.
+    pub subscribed: bool,
+}
+
 /// One transcript entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {

@@ -506,6 +506,11 @@ trait Dialect: Database {
     fn migrator() -> &'static Migrator;
     /// Whether concurrent migrators are serialized by the database (an advisory lock).
     const MIGRATIONS_LOCKED: bool;
+    /// A deferred statement that changes a row only if a conversation is still as read
+    /// outside the transaction ([`Tx::adopt`]; its values: tenant, id, the row's data, the
+    /// chain's head, the facts, the customer's tier, whether the tenant has subscriptions),
+    /// where the database can run it without a round trip of its own.
+    const READ_GUARD: Option<&'static str>;
 }
 
 impl Dialect for Sqlite {
@@ -566,6 +571,7 @@ impl Dialect for Sqlite {
     }
 
     const MIGRATIONS_LOCKED: bool = false;
+    const READ_GUARD: Option<&'static str> = Some(writer::READ_GUARD);
 }
 
 impl Dialect for Postgres {
@@ -585,12 +591,12 @@ impl Dialect for Postgres {
 
     async fn run(tx: &mut Self::Handle, stmts: Vec<Stmt>) -> StoreResult<Vec<Vec<PgRow>>> {
         let mut out = Vec::with_capacity(stmts.len());
-        for stmt in stmts {
+        for mut stmt in stmts {
             let mut args = PgArguments::default();
-            for value in &stmt.values {
+            for value in std::mem::take(&mut stmt.values) {
                 let added = match value {
-                    Value::Text(v) => args.add(v.clone()),
-                    Value::Int(v) => args.add(*v),
+                    Value::Text(v) => args.add(v),
+                    Value::Int(v) => args.add(v),
                 };
                 added.map_err(sqlx::Error::Encode)?;
             }
@@ -658,6 +664,8 @@ impl Dialect for Postgres {
     }
 
     const MIGRATIONS_LOCKED: bool = true;
+    // A guard would cost PostgreSQL a round trip of its own, as the locked read does.
+    const READ_GUARD: Option<&'static str> = None;
 }
 
 /// The stored form of appended `events`, numbered `seqs`.
@@ -1358,31 +1366,59 @@ macro_rules! sql_backend {
                 .transpose()
             }
 
-            async fn conversation_with_customer(
+            async fn conversation_read(
                 &self,
                 tenant: &TenantId,
                 id: &ConversationId,
-            ) -> StoreResult<Option<(Conversation, Option<Customer>)>> {
+                external_id: Option<&str>,
+            ) -> StoreResult<Option<ConversationRead>> {
+                // What `load_for_update` reads in a transaction, and the customer.
                 let Some(row) = sqlx::query(
-                    "SELECT c.data AS conversation_data, cu.id, cu.tenant, cu.external_id, \
-                     cu.name, cu.email, cu.phone, cu.language, cu.tier, cu.attributes, \
-                     cu.created_at FROM conversations c LEFT JOIN customers cu \
+                    "SELECT c.data AS conversation_data, c.customer_id AS customer_ref, \
+                     (SELECT e.hash FROM events e WHERE e.tenant = c.tenant \
+                     AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1) AS head, \
+                     f.data AS facts, EXISTS (SELECT 1 FROM subscriptions s \
+                     WHERE s.tenant = c.tenant AND s.enabled = 1) AS subscribed, \
+                     (SELECT m.id FROM messages m WHERE m.tenant = c.tenant \
+                     AND m.external_id = $3) AS existing, \
+                     cu.id, cu.tenant, cu.external_id, cu.name, cu.email, cu.phone, \
+                     cu.language, cu.tier, cu.attributes, cu.created_at \
+                     FROM conversations c LEFT JOIN customers cu \
                      ON cu.tenant = c.tenant AND cu.id = c.customer_id \
+                     LEFT JOIN conversation_facts f ON f.conversation = c.id \
                      WHERE c.tenant = $1 AND c.id = $2",
                 )
                 .bind(tenant.as_str())
                 .bind(id.as_str())
+                .bind(external_id)
                 .fetch_optional(&self.pool)
                 .await?
                 else {
                     return Ok(None);
                 };
-                let conversation = conversation_from_json(&row.try_get::<String, _>("conversation_data")?)?;
+                let data: String = row.try_get("conversation_data")?;
                 let customer = match row.try_get::<Option<String>, _>("id")? {
                     Some(_) => Some(CustomerRow::from_row(&row)?.into_model()?),
                     None => None,
                 };
-                Ok(Some((conversation, customer)))
+                // Seldom there: read whole only then.
+                let existing = match (row.try_get::<Option<String>, _>("existing")?, external_id) {
+                    (Some(_), Some(ext)) => self.message_with_external_id(tenant, ext).await?,
+                    _ => None,
+                };
+                Ok(Some(ConversationRead {
+                    conversation: conversation_from_json(&data)?,
+                    existing,
+                    seen: Seen {
+                        customer: row.try_get("customer_ref")?,
+                        tier: customer.as_ref().and_then(|c| c.tier.clone()),
+                        head: row.try_get("head")?,
+                        facts: row.try_get("facts")?,
+                        subscribed: row.try_get("subscribed")?,
+                        data,
+                    },
+                    customer,
+                }))
             }
 
             async fn conversations(
@@ -2422,6 +2458,44 @@ macro_rules! sql_backend {
                 id: &ConversationId,
             ) -> StoreResult<Option<Conversation>> {
                 Ok(self.load_for_update(tenant, id, Vec::new()).await?.map(|(c, _)| c))
+            }
+
+            async fn adopt(&mut self, read: &ConversationRead) -> StoreResult<bool> {
+                let Some(guard) = <$db as Dialect>::READ_GUARD else {
+                    return Ok(false);
+                };
+                let c = &read.conversation;
+                let key = (c.tenant.to_string(), Some(c.id.to_string()));
+                if self.heads.contains_key(&key) {
+                    return Ok(false);
+                }
+                let seen = &read.seen;
+                let facts = seen.facts.as_deref().map(serde_json::from_str).transpose()?;
+                let stmt = Stmt::new(guard)
+                    .bind(c.tenant.as_str())
+                    .bind(c.id.as_str())
+                    .bind(seen.data.as_str())
+                    .bind(seen.head.as_deref())
+                    .bind(seen.facts.as_deref())
+                    .bind(seen.tier.as_deref())
+                    .bind(i64::from(seen.subscribed))
+                    .or_stale("conversation");
+                <$db as Dialect>::defer(&mut self.tx, stmt).await?;
+                // What `load_for_update` would have learnt.
+                self.heads.insert(key, seen.head.clone());
+                if !seen.subscribed {
+                    self.subscriptions.entry(c.tenant.to_string()).or_default();
+                }
+                if let Some(facts) = facts {
+                    self.facts.entry(c.id.to_string()).or_insert(TxFacts {
+                        tenant: c.tenant.to_string(),
+                        customer: seen.customer.clone(),
+                        tier: seen.tier.clone(),
+                        facts,
+                        dirty: false,
+                    });
+                }
+                Ok(true)
             }
 
             async fn conversation_for_message(

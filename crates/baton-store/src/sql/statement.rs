@@ -62,13 +62,31 @@ impl From<Option<i64>> for Value {
     }
 }
 
+/// What it means when a statement that must change a row changed none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Unchanged {
+    /// The thing is not there.
+    NotFound(&'static str),
+    /// The thing changed since the transaction read it ([`StoreError::Stale`]).
+    Stale(&'static str),
+}
+
+impl Unchanged {
+    pub fn error(self) -> StoreError {
+        match self {
+            Unchanged::NotFound(what) => StoreError::NotFound(what),
+            Unchanged::Stale(what) => StoreError::Stale(what),
+        }
+    }
+}
+
 /// One statement, its values (`$1`, `$2`... in its text) and what its outcome means.
 #[derive(Debug, Clone)]
 pub(super) struct Stmt {
     pub sql: Cow<'static, str>,
     pub values: Vec<Value>,
-    /// It must change a row, else this is not found.
-    pub not_found: Option<&'static str>,
+    /// It must change a row, else this is the error.
+    pub must_change: Option<Unchanged>,
     /// A unique violation is this conflict (code, message).
     pub unique: Option<(&'static str, &'static str)>,
 }
@@ -78,7 +96,7 @@ impl Stmt {
         Stmt {
             sql: sql.into(),
             values: Vec::new(),
-            not_found: None,
+            must_change: None,
             unique: None,
         }
     }
@@ -91,7 +109,14 @@ impl Stmt {
 
     /// It must change a row, else `what` is not found.
     pub fn or_not_found(mut self, what: &'static str) -> Self {
-        self.not_found = Some(what);
+        self.must_change = Some(Unchanged::NotFound(what));
+        self
+    }
+
+    /// It must change a row, else `what` changed since it was read (the transaction fails
+    /// with [`StoreError::Stale`]).
+    pub fn or_stale(mut self, what: &'static str) -> Self {
+        self.must_change = Some(Unchanged::Stale(what));
         self
     }
 
@@ -116,8 +141,8 @@ impl Stmt {
 
     /// Checks what it changed.
     pub fn check(&self, rows_affected: u64) -> StoreResult<()> {
-        match self.not_found {
-            Some(what) if rows_affected == 0 => Err(StoreError::NotFound(what)),
+        match self.must_change {
+            Some(unchanged) if rows_affected == 0 => Err(unchanged.error()),
             _ => Ok(()),
         }
     }
@@ -167,6 +192,11 @@ mod tests {
             Err(StoreError::NotFound("conversation"))
         ));
         assert!(stmt.check(1).is_ok());
+        let guard = Stmt::new("INSERT INTO t SELECT 1 WHERE 0").or_stale("conversation");
+        assert!(matches!(
+            guard.check(0),
+            Err(StoreError::Stale("conversation"))
+        ));
         assert!(Stmt::new("DELETE FROM t").check(0).is_ok());
     }
 }

@@ -49,6 +49,18 @@ const SETUP: &str = "PRAGMA temp_store = MEMORY; \
 /// Fails (a CHECK constraint) when the statement before it changed no row.
 const GUARD: &str = "INSERT OR REPLACE INTO temp.baton_changed (id, n) VALUES (1, changes())";
 
+/// Changes a row (in the guards' table) only if a conversation is as a transaction read it
+/// outside itself: its row, the hash of its last event, its facts, its customer's tier and
+/// whether its tenant has subscriptions (`$1`..`$7`, see `Dialect::READ_GUARD`).
+pub(super) const READ_GUARD: &str = "INSERT OR REPLACE INTO temp.baton_changed (id, n) \
+     SELECT 2, 1 FROM conversations c WHERE c.tenant = $1 AND c.id = $2 AND c.data = $3 \
+     AND (SELECT e.hash FROM events e WHERE e.tenant = c.tenant AND e.conversation = c.id \
+     ORDER BY e.seq DESC LIMIT 1) IS $4 \
+     AND (SELECT f.data FROM conversation_facts f WHERE f.conversation = c.id) IS $5 \
+     AND (SELECT cu.tier FROM customers cu WHERE cu.id = c.customer_id) IS $6 \
+     AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant = c.tenant AND s.enabled = 1) \
+     = $7";
+
 /// The writer shared by a store and its transactions.
 #[derive(Debug, Default)]
 pub(super) struct Writer {
@@ -87,9 +99,6 @@ struct State {
     savepoint: bool,
     /// Transactions released into the open batch, waiting for its commit.
     members: Vec<Member>,
-    /// Statements of the running transaction not sent yet (its savepoint, its deferred
-    /// writes): they go in front of its next statement.
-    deferred: Vec<Stmt>,
 }
 
 #[derive(Debug)]
@@ -98,12 +107,21 @@ struct Member {
     done: oneshot::Sender<Result<(), String>>,
 }
 
-/// One write transaction's turn: the writer's connection, inside the open batch.
+/// One write transaction: its turn at the writer's connection, inside the open batch.
+///
+/// Unless begun `eager`, a transaction waits for its turn only when it first needs the
+/// connection (its first statement that returns rows, or its commit): what it computes before
+/// that, and the writes it defers, do not hold the writer.
 pub(super) struct Turn {
+    /// The writer, once this transaction's turn came.
     guard: Option<OwnedMutexGuard<State>>,
     writer: Arc<Writer>,
+    pool: Pool<Sqlite>,
     /// When it got the writer.
     started: Instant,
+    /// Statements not sent yet (its savepoint, its deferred writes): they go in front of its
+    /// next statement.
+    deferred: Vec<Stmt>,
 }
 
 /// The connection itself, for transactions that defer nothing (begun with `eager`): a
@@ -111,12 +129,10 @@ pub(super) struct Turn {
 impl std::ops::Deref for Turn {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
-        let state = self
-            .guard
+        debug_assert!(self.deferred.is_empty(), "deferred statements not sent");
+        self.guard
             .as_ref()
-            .expect("a turn holds the writer until it ends");
-        debug_assert!(state.deferred.is_empty(), "deferred statements not sent");
-        state
+            .expect("an eager transaction holds the writer until it ends")
             .conn
             .as_ref()
             .expect("a turn's connection is taken before it starts")
@@ -125,12 +141,10 @@ impl std::ops::Deref for Turn {
 
 impl std::ops::DerefMut for Turn {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        let state = self
-            .guard
+        debug_assert!(self.deferred.is_empty(), "deferred statements not sent");
+        self.guard
             .as_mut()
-            .expect("a turn holds the writer until it ends");
-        debug_assert!(state.deferred.is_empty(), "deferred statements not sent");
-        state
+            .expect("an eager transaction holds the writer until it ends")
             .conn
             .as_mut()
             .expect("a turn's connection is taken before it starts")
@@ -138,35 +152,46 @@ impl std::ops::DerefMut for Turn {
 }
 
 impl Turn {
-    fn state(&mut self) -> &mut State {
-        self.guard
+    /// The writer's state, once it is this transaction's turn (waits for it the first time).
+    async fn state(&mut self) -> StoreResult<&mut State> {
+        if self.guard.is_none() {
+            let state = self.writer.turn(&self.pool).await?;
+            self.started = Instant::now();
+            self.guard = Some(state);
+        }
+        Ok(self
+            .guard
             .as_mut()
-            .expect("a turn holds the writer until it ends")
+            .expect("a turn holds the writer until it ends"))
     }
 
     /// Defers a write: it is sent in front of the transaction's next statement, or with its
     /// commit, and its outcome checked then.
     pub(super) fn defer(&mut self, stmt: Stmt) {
-        self.state().deferred.push(stmt);
+        self.deferred.push(stmt);
     }
 
     /// The connection, once the deferred statements are sent.
     pub(super) async fn conn(&mut self) -> StoreResult<&mut SqliteConnection> {
         self.run(Vec::new()).await?;
-        self.state().conn()
+        self.state().await?.conn()
     }
 
     /// Sends the deferred statements and then `stmts`, in one round trip; returns the rows of
     /// each of `stmts`.
     pub(super) async fn run(&mut self, stmts: Vec<Stmt>) -> StoreResult<Vec<Vec<SqliteRow>>> {
-        let state = self.state();
-        let mut all = std::mem::take(&mut state.deferred);
-        if all.is_empty() && stmts.is_empty() {
+        if self.deferred.is_empty() && stmts.is_empty() {
             return Ok(Vec::new());
         }
+        let mut all = std::mem::take(&mut self.deferred);
         let sent = all.len();
         all.extend(stmts);
-        let outcomes = state.send(&all).await.map_err(|(_, e)| e)?;
+        let outcomes = self
+            .state()
+            .await?
+            .send(&mut all)
+            .await
+            .map_err(|(_, e)| e)?;
         let mut rows = Vec::with_capacity(all.len() - sent);
         for (i, (stmt, (changed, returned))) in all.iter().zip(outcomes).enumerate() {
             stmt.check(changed)?;
@@ -214,15 +239,36 @@ impl Writer {
         }
     }
 
-    /// Starts a write transaction once it is this writer's turn. Unless `eager`, its savepoint
-    /// is deferred: it goes with the transaction's first statement.
+    /// Starts a write transaction. If `eager`, once it is this writer's turn, its savepoint
+    /// open; else at once, its savepoint deferred: it waits for its turn at its first
+    /// statement, and its savepoint goes with that statement.
     pub(super) async fn begin(
         self: &Arc<Self>,
         pool: &Pool<Sqlite>,
         eager: bool,
     ) -> StoreResult<Turn> {
+        let mut turn = Turn {
+            guard: None,
+            writer: self.clone(),
+            pool: pool.clone(),
+            started: Instant::now(),
+            deferred: Vec::new(),
+        };
+        if eager {
+            let state = turn.state().await?;
+            // On failure, dropping the turn wakes the committer, which closes the batch (and
+            // commits any transactions waiting in it).
+            state.execute("SAVEPOINT baton_tx").await?;
+        } else {
+            turn.deferred.push(Stmt::new("SAVEPOINT baton_tx"));
+        }
+        Ok(turn)
+    }
+
+    /// Waits for this writer's turn, in the open batch (begun if none is); its transaction's
+    /// savepoint counts as open from now on (sent at once or deferred).
+    async fn turn(&self, pool: &Pool<Sqlite>) -> StoreResult<OwnedMutexGuard<State>> {
         let mut state = self.lock().await;
-        let started = Instant::now();
         if state.conn.is_none() {
             let mut conn = pool.acquire().await?;
             sqlx::raw_sql(SETUP).execute(&mut *conn).await?;
@@ -233,22 +279,8 @@ impl Writer {
             state.execute("BEGIN IMMEDIATE").await?;
             state.open = true;
         }
-        if eager {
-            if let Err(e) = state.execute("SAVEPOINT baton_tx").await {
-                Counters::add_time(&self.stats.held_nanos, started);
-                // The committer closes the batch (and commits any transactions waiting in it).
-                self.wake.notify_one();
-                return Err(e);
-            }
-        } else {
-            state.deferred.push(Stmt::new("SAVEPOINT baton_tx"));
-        }
         state.savepoint = true;
-        Ok(Turn {
-            guard: Some(state),
-            writer: self.clone(),
-            started,
-        })
+        Ok(state)
     }
 
     /// Commits `turn`'s transaction with its batch and publishes `events` once durable.
@@ -272,14 +304,22 @@ impl Writer {
         hub: &LiveHub,
         publish: impl FnOnce(Vec<Vec<SqliteRow>>) -> StoreResult<(Vec<StoredEvent>, T)>,
     ) -> StoreResult<T> {
+        if turn.guard.is_none() && last.is_empty() && turn.deferred.len() <= 1 {
+            // It wrote nothing (its deferred savepoint aside): nothing to commit.
+            let (events, answer) = publish(Vec::new())?;
+            if !events.is_empty() {
+                hub.publish(events);
+            }
+            return Ok(answer);
+        }
         // Sent through the turn: if this future is dropped meanwhile, the turn's drop still
         // wakes the committer.
-        let mut stmts = std::mem::take(&mut turn.state().deferred);
+        let mut stmts = std::mem::take(&mut turn.deferred);
         let first = stmts.len();
         stmts.extend(last);
         let release = stmts.len();
         stmts.push(Stmt::new("RELEASE baton_tx"));
-        let released = match turn.state().send(&stmts).await {
+        let released = match turn.state().await?.send(&mut stmts).await {
             // A write failed before the release (a guard included): the transaction ends
             // without committing, its savepoint still open (rolled back by the next writer, or
             // the committer).
@@ -356,29 +396,31 @@ impl State {
     /// Runs `stmts` in order as one query (one round trip to the connection's thread); returns
     /// what each changed and the rows it returned, or the index of the one that failed (those
     /// after it did not run). A statement that must change a row is followed by a guard that
-    /// fails when it changed none, so that what follows it (a `RELEASE`) does not run.
+    /// fails when it changed none, so that what follows it (a `RELEASE`) does not run. The
+    /// statements' values are moved into the query (the statements are kept for what a
+    /// failure means).
     async fn send(
         &mut self,
-        stmts: &[Stmt],
+        stmts: &mut [Stmt],
     ) -> Result<Vec<(u64, Vec<SqliteRow>)>, (usize, StoreError)> {
         let mut sql = String::new();
         let mut args = SqliteArguments::default();
         // For each statement sent: the index of the `Stmt` it is, and whether it is its guard.
         let mut sent = Vec::with_capacity(stmts.len());
-        for (i, stmt) in stmts.iter().enumerate() {
+        for (i, stmt) in stmts.iter_mut().enumerate() {
             if !sql.is_empty() {
                 sql.push_str(";\n");
             }
             sql.push_str(&renumber(&stmt.sql, args.len()));
             sent.push((i, false));
-            for value in &stmt.values {
+            for value in std::mem::take(&mut stmt.values) {
                 let added = match value {
-                    Value::Text(v) => args.add(v.clone()),
-                    Value::Int(v) => args.add(*v),
+                    Value::Text(v) => args.add(v),
+                    Value::Int(v) => args.add(v),
                 };
                 added.map_err(|e| (i, StoreError::Database(sqlx::Error::Encode(e))))?;
             }
-            if stmt.not_found.is_some() {
+            if stmt.must_change.is_some() {
                 sql.push_str(";\n");
                 sql.push_str(GUARD);
                 sent.push((i, true));
@@ -404,8 +446,8 @@ impl State {
                         return Err((stmts.len() - 1, StoreError::Database(e)));
                     };
                     let stmt = &stmts[failed];
-                    return Err(match (guard, stmt.not_found) {
-                        (true, Some(what)) => (failed, StoreError::NotFound(what)),
+                    return Err(match (guard, stmt.must_change) {
+                        (true, Some(unchanged)) => (failed, unchanged.error()),
                         _ => (failed, stmt.error(e)),
                     });
                 }
@@ -425,7 +467,6 @@ impl State {
 
     /// Rolls back a savepoint left open by a transaction that ended without committing.
     async fn settle(&mut self) -> StoreResult<()> {
-        self.deferred.clear();
         if !self.savepoint {
             return Ok(());
         }
