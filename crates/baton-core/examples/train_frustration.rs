@@ -6,7 +6,8 @@
 //! (the script adds the hand-written support-chat set, held out as a source of its own).
 //! Experiment switches (environment): `BATON_L2`, `BATON_EPOCHS`, `BATON_SUPPORT_WEIGHT`,
 //! `BATON_CHAR_MAX`, `BATON_BIGRAMS`, `BATON_DROP_DENSE`, `BATON_BALANCE`, `BATON_OBJECTIVE`,
-//! `BATON_LOSO_SEED`, and the word-embedding features of session 11, `BATON_GLOVE_VALENCE`,
+//! `BATON_LOSO_SEED` (`BATON_OBJECTIVE=mean|worst|pooled|betaNN`, the last a pooled F-beta with
+//! β = NN/10, session 15), and the word-embedding features of session 11, `BATON_GLOVE_VALENCE`,
 //! `BATON_WORD_VECTORS`, `BATON_EMB_GAIN` (`escalation::embeddings`; BENCHMARKS.md,
 //! "Frustration", records what they gave).
 //!
@@ -187,12 +188,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 0. The figure that decides: nested leave-one-source-out.
-    // BATON_OBJECTIVE=mean|worst: choose the settings by the sources' mean or lowest F1
-    // instead of the shipped objective (experiments).
+    // BATON_OBJECTIVE=mean|worst|betaNN: choose the settings by the sources' mean or lowest F1,
+    // or by the pooled F-beta with β = NN/10, instead of the shipped objective (experiments).
     let objective = match std::env::var("BATON_OBJECTIVE").as_deref() {
         Ok("mean") => training::Objective::MeanSource,
         Ok("worst") => training::Objective::WorstSource,
         Ok("pooled") => training::Objective::Pooled,
+        Ok(b) if b.starts_with("beta") => {
+            training::Objective::PooledBeta(b[4..].parse().map_err(|_| "BATON_OBJECTIVE=betaNN")?)
+        }
         _ => training::OBJECTIVE,
     };
     // BATON_LOSO_SEED: another seed for the LOSO runs (to see the spread; the report and the
