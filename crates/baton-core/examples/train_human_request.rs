@@ -105,6 +105,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // scored for the typo figures of the held-out source; BATON_TYPO_TRAIN=1 also trains on
     // the copies of the other sources (and the shipped model on all of them).
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    // BATON_L2 / BATON_EPOCHS: the recipe's penalty and passes (experiments; the weights file
+    // records the recipe it was trained with).
+    let recipe = training::Recipe {
+        l2: env("BATON_L2").unwrap_or(REQUEST_RECIPE.l2),
+        epochs: env("BATON_EPOCHS").map_or(REQUEST_RECIPE.epochs, |e| e as usize),
+        ..REQUEST_RECIPE
+    };
     let typo_rate = env("BATON_TYPOS").unwrap_or(0.0);
     let train_typos = typo_rate > 0.0 && env("BATON_TYPO_TRAIN").is_some_and(|v| v > 0.0);
     let negatives_name = args
@@ -169,7 +176,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         name(input),
         rows.len(),
         names.join(", "),
-        REQUEST_RECIPE,
+        recipe,
     );
     if let Some(x) = &experiment {
         report.push_str(&x.describe());
@@ -182,14 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rows.len() - clean_len
         ));
     }
-    let loso = request_loso_with(
-        &refs,
-        &groups,
-        &names,
-        loso_seed,
-        &REQUEST_RECIPE,
-        train_typos,
-    );
+    let loso = request_loso_with(&refs, &groups, &names, loso_seed, &recipe, train_typos);
     report.push_str(
         "nested leave-one-source-out (model trained and threshold chosen without the source):\n",
     );
@@ -265,7 +265,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|(r, _)| train_typos || !r.variant)
         .map(|(_, g)| *g)
         .collect();
-    let oof_all = request_oof(&trained, &trained_groups, REQUEST_SEED, &REQUEST_RECIPE);
+    let oof_all = request_oof(&trained, &trained_groups, REQUEST_SEED, &recipe);
     let (refs, oof): (Vec<&RequestRow>, Vec<f64>) = trained
         .iter()
         .zip(&oof_all)
@@ -295,7 +295,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let all: Vec<&training::Row> = trained.iter().map(|r| &r.row).collect();
-    let m = training::train(&all, REQUEST_SEED, &REQUEST_RECIPE);
+    let m = training::train(&all, REQUEST_SEED, &recipe);
     let probs: Vec<f64> = refs.iter().map(|r| m.probability(&r.row.f)).collect();
     let in_sample = request_counts(&refs, Some(&probs), threshold);
     let report = format!(
