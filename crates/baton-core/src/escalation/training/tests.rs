@@ -350,16 +350,17 @@ fn human_request_loso_on_dev() {
         m.f1()
     );
     // Floors a little under the recorded figures (pooled over the dev sources and the
-    // hand-written set): rules+model 0.9802, model alone 0.8802.
-    assert!(c.f1() >= 0.975, "LOSO rules+model F1 {:.4}", c.f1());
-    assert!(m.f1() >= 0.87, "LOSO model-alone F1 {:.4}", m.f1());
+    // hand-written set): rules+model 0.9828, model alone 0.8928 (0.9802 and 0.8802 before
+    // session 15's L2).
+    assert!(c.f1() >= 0.978, "LOSO rules+model F1 {:.4}", c.f1());
+    assert!(m.f1() >= 0.885, "LOSO model-alone F1 {:.4}", m.f1());
     let nlupp = l
         .per_source
         .iter()
         .find(|s| s.name == "nlupp")
         .expect("nlupp");
     assert!(
-        nlupp.model.f1() >= 0.55,
+        nlupp.model.f1() >= 0.70,
         "LOSO model-alone F1 on nlupp {:.4}",
         nlupp.model.f1()
     );
