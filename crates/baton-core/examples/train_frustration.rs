@@ -6,7 +6,9 @@
 //! (the script adds the hand-written support-chat set, held out as a source of its own).
 //! Experiment switches (environment): `BATON_L2`, `BATON_EPOCHS`, `BATON_SUPPORT_WEIGHT`,
 //! `BATON_CHAR_MAX`, `BATON_BIGRAMS`, `BATON_DROP_DENSE`, `BATON_BALANCE`, `BATON_OBJECTIVE`,
-//! `BATON_LOSO_SEED`, and the word-embedding features of session 11, `BATON_GLOVE_VALENCE`,
+//! `BATON_LOSO_SEED` (`BATON_OBJECTIVE=mean|worst|pooled|betaNN`, the last a pooled F-beta with
+//! β = NN/10, session 15), `BATON_CLAUSE` (session 15's clause features), and the
+//! word-embedding features of session 11, `BATON_GLOVE_VALENCE`,
 //! `BATON_WORD_VECTORS`, `BATON_EMB_GAIN` (`escalation::embeddings`; BENCHMARKS.md,
 //! "Frustration", records what they gave).
 //!
@@ -146,6 +148,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.f.extra = x.features(&e.text, true);
         }
     }
+    // BATON_CLAUSE=GAIN: two more dense features (session 15 experiment, not shipped): the
+    // most negative VADER compound over the message's clauses (split at . ! ? ; and "but";
+    // 0 if none is negative) and the largest negative share of a clause, times GAIN. A long
+    // review or chat whose one complaint is drowned by calm or kind clauses keeps it.
+    if let Some(gain) = env("BATON_CLAUSE") {
+        let clause = |text: &str| -> Vec<f32> {
+            let clean = baton_core::escalation::text::strip_artefacts(text);
+            let text = clean.as_deref().unwrap_or(text);
+            let mut worst: f64 = 0.0;
+            let mut neg: f64 = 0.0;
+            let lower = text.replace(" but ", ". ").replace(" But ", ". ");
+            for c in lower.split(['.', '!', '?', ';', '\n']) {
+                if c.split_whitespace().count() < 2 {
+                    continue;
+                }
+                let p = baton_core::escalation::sentiment::polarity_scores(c);
+                worst = worst.min(p.compound);
+                neg = neg.max(p.neg);
+            }
+            vec![(worst * gain) as f32, (neg * gain) as f32]
+        };
+        for (r, e) in rows.iter_mut().zip(&examples) {
+            r.f.extra.extend(clause(&e.text));
+        }
+        let labelled_0 = support_examples.iter().filter(|e| !e.label);
+        for (r, e) in support_rows.iter_mut().zip(labelled_0) {
+            r.f.extra.extend(clause(&e.text));
+        }
+    }
     let src_path = args
         .get(3)
         .filter(|a| !a.starts_with("--"))
@@ -187,12 +218,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 0. The figure that decides: nested leave-one-source-out.
-    // BATON_OBJECTIVE=mean|worst: choose the settings by the sources' mean or lowest F1
-    // instead of the shipped objective (experiments).
+    // BATON_OBJECTIVE=mean|worst|betaNN: choose the settings by the sources' mean or lowest F1,
+    // or by the pooled F-beta with β = NN/10, instead of the shipped objective (experiments).
     let objective = match std::env::var("BATON_OBJECTIVE").as_deref() {
         Ok("mean") => training::Objective::MeanSource,
         Ok("worst") => training::Objective::WorstSource,
         Ok("pooled") => training::Objective::Pooled,
+        Ok(b) if b.starts_with("beta") => {
+            training::Objective::PooledBeta(b[4..].parse().map_err(|_| "BATON_OBJECTIVE=betaNN")?)
+        }
         _ => training::OBJECTIVE,
     };
     // BATON_LOSO_SEED: another seed for the LOSO runs (to see the spread; the report and the

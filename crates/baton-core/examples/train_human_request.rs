@@ -5,7 +5,11 @@
 //! `cargo run -p baton-core --example train_human_request -- HUMAN-REQUEST-DEV.tsv HUMAN-REQUEST-DEV.sources.tsv OUT.tsv [--report-only] [--by-subset] [--negatives FILE.tsv NAME] [--extra FILE.tsv NAME]...`
 //! (see `scripts/train-human-request.sh`). Train on the dev files only. Experiment switches
 //! (environment): `BATON_GLOVE_VALENCE`, `BATON_WORD_VECTORS`, `BATON_EMB_GAIN`, the
-//! word-embedding features of session 11 (`escalation::embeddings`; not shipped).
+//! word-embedding features of session 11 (`escalation::embeddings`; not shipped);
+//! `BATON_TYPOS=RATE` (session 15: a typo copy of every row but the `--negatives` ones,
+//! `training::typo_variant`, scored as the held-out source's "with typos" figures),
+//! `BATON_TYPO_TRAIN=1` (also train on the other sources' copies), `BATON_REQUEST_SEED` (another
+//! seed for the LOSO runs, to see the spread). None is used by the script.
 //!
 //! The report:
 //! - the rules alone per source (they are not trained, so this is their leave-one-source-out
@@ -20,7 +24,7 @@ use baton_core::escalation::eval;
 use baton_core::escalation::request_model;
 use baton_core::escalation::training::{
     self, Counts, REQUEST_RECIPE, REQUEST_SEED, REQUEST_THRESHOLD_ALONE, RequestRow,
-    choose_request_threshold, model_counts, request_counts, request_loso, request_oof,
+    choose_request_threshold, model_counts, request_counts, request_loso_with, request_oof,
 };
 
 fn prf(c: &Counts) -> String {
@@ -96,8 +100,64 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         i = at + 3;
     }
+    // BATON_TYPOS=RATE: add a typo copy of every row but the `--negatives` ones
+    // (`training::typo_variant`, each word of 4+ letters misspelled with probability RATE),
+    // scored for the typo figures of the held-out source; BATON_TYPO_TRAIN=1 also trains on
+    // the copies of the other sources (and the shipped model on all of them).
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    // BATON_L2 / BATON_EPOCHS: the recipe's penalty and passes (experiments; the weights file
+    // records the recipe it was trained with).
+    let recipe = training::Recipe {
+        l2: env("BATON_L2").unwrap_or(REQUEST_RECIPE.l2),
+        epochs: env("BATON_EPOCHS").map_or(REQUEST_RECIPE.epochs, |e| e as usize),
+        ..REQUEST_RECIPE
+    };
+    let typo_rate = env("BATON_TYPOS").unwrap_or(0.0);
+    let train_typos = typo_rate > 0.0 && env("BATON_TYPO_TRAIN").is_some_and(|v| v > 0.0);
+    let negatives_name = args
+        .iter()
+        .position(|a| a == "--negatives")
+        .and_then(|i| args.get(i + 2))
+        .cloned();
+    let clean_len = examples.len();
+    if typo_rate > 0.0 {
+        for i in 0..clean_len {
+            if Some(&src[i]) == negatives_name.as_ref() {
+                continue;
+            }
+            let e = eval::Example {
+                text: training::typo_variant(&examples[i].text, i as u64, typo_rate),
+                ..examples[i].clone()
+            };
+            examples.push(e);
+            src.push(src[i].clone());
+        }
+    }
     let (names, groups) = training::group_ids(&src);
     let mut rows: Vec<RequestRow> = training::request_rows(&examples);
+    for r in &mut rows[clean_len..] {
+        r.variant = true;
+    }
+    // BATON_BALANCE=1: every source with rows of a class carries the same share of that
+    // class's training weight (a row of source s and class c weighs n_c / (S_c · n_{s,c}), S_c
+    // the number of sources with rows of class c), so Bitext's templates do not outweigh the
+    // other sources' phrasings. A row's weight depends only on its own source.
+    if env("BATON_BALANCE").is_some_and(|b| b > 0.0) {
+        let mut n = std::collections::BTreeMap::<(usize, bool), f64>::new();
+        for (r, g) in rows.iter().zip(&groups) {
+            *n.entry((*g, r.row.y)).or_default() += 1.0;
+        }
+        for (r, g) in rows.iter_mut().zip(&groups) {
+            let y = r.row.y;
+            let class: Vec<f64> = n
+                .iter()
+                .filter(|(k, _)| k.1 == y)
+                .map(|(_, v)| *v)
+                .collect();
+            let total: f64 = class.iter().sum();
+            r.row.weight = total / (class.len() as f64 * n[&(*g, y)]);
+        }
+    }
     // BATON_GLOVE_VALENCE / BATON_WORD_VECTORS / BATON_EMB_GAIN: the word-embedding features
     // of the session-11 experiment (escalation::embeddings; not shipped). The human-request
     // model reads the message as written (no artefact removal).
@@ -108,20 +168,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let refs: Vec<&RequestRow> = rows.iter().collect();
+    // BATON_REQUEST_SEED: another seed for the LOSO runs (to see the spread).
+    let loso_seed = env("BATON_REQUEST_SEED").map_or(REQUEST_SEED, |s| s as u64);
     let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
     let mut report = format!(
         "trained on {} ({} rows, sources {})\n{:?}\nseed {REQUEST_SEED}\n",
         name(input),
         rows.len(),
         names.join(", "),
-        REQUEST_RECIPE,
+        recipe,
     );
     if let Some(x) = &experiment {
         report.push_str(&x.describe());
         report.push('\n');
     }
 
-    let loso = request_loso(&refs, &groups, &names, REQUEST_SEED, &REQUEST_RECIPE);
+    if typo_rate > 0.0 {
+        report.push_str(&format!(
+            "typo copies at rate {typo_rate} of {} rows; trained on: {train_typos}; LOSO seed {loso_seed}\n",
+            rows.len() - clean_len
+        ));
+    }
+    let loso = request_loso_with(&refs, &groups, &names, loso_seed, &recipe, train_typos);
     report.push_str(
         "nested leave-one-source-out (model trained and threshold chosen without the source):\n",
     );
@@ -143,6 +211,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prf(&loso.model),
         prf(&loso.combined)
     ));
+    if typo_rate > 0.0 {
+        for s in &loso.per_source {
+            report.push_str(&format!(
+                "  {:<14} with typos: model alone {}\n  {:<14}             rules+model {}\n",
+                s.name,
+                prf(&s.model_typos),
+                "",
+                prf(&s.combined_typos)
+            ));
+        }
+        report.push_str(&format!(
+            "  pooled with typos: model alone {}\n  pooled with typos: rules+model {}\n",
+            prf(&loso.model_typos),
+            prf(&loso.combined_typos)
+        ));
+    }
     let worst = loso
         .per_source
         .iter()
@@ -172,7 +256,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         worst_fa.rules.false_alarm_rate()
     ));
 
-    let oof = request_oof(&refs, &groups, REQUEST_SEED, &REQUEST_RECIPE);
+    // The shipped threshold: on the out-of-source scores of the rows that are not typo copies
+    // (the copies are trained on only with BATON_TYPO_TRAIN).
+    let trained: Vec<&RequestRow> = rows.iter().filter(|r| train_typos || !r.variant).collect();
+    let trained_groups: Vec<usize> = rows
+        .iter()
+        .zip(&groups)
+        .filter(|(r, _)| train_typos || !r.variant)
+        .map(|(_, g)| *g)
+        .collect();
+    let oof_all = request_oof(&trained, &trained_groups, REQUEST_SEED, &recipe);
+    let (refs, oof): (Vec<&RequestRow>, Vec<f64>) = trained
+        .iter()
+        .zip(&oof_all)
+        .filter(|(r, _)| !r.variant)
+        .map(|(r, p)| (*r, *p))
+        .unzip();
     let (threshold, at) = choose_request_threshold(&refs, &oof, REQUEST_THRESHOLD_ALONE);
     report.push_str(&format!(
         "shipped threshold {threshold:.2}, chosen on pooled out-of-source scores of all sources (model alone: {REQUEST_THRESHOLD_ALONE}; optimistic for the figure it is chosen on: {})\n",
@@ -195,9 +294,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if report_only {
         return Ok(());
     }
-    let all: Vec<&training::Row> = rows.iter().map(|r| &r.row).collect();
-    let m = training::train(&all, REQUEST_SEED, &REQUEST_RECIPE);
-    let probs: Vec<f64> = rows.iter().map(|r| m.probability(&r.row.f)).collect();
+    let all: Vec<&training::Row> = trained.iter().map(|r| &r.row).collect();
+    let m = training::train(&all, REQUEST_SEED, &recipe);
+    let probs: Vec<f64> = refs.iter().map(|r| m.probability(&r.row.f)).collect();
     let in_sample = request_counts(&refs, Some(&probs), threshold);
     let report = format!(
         "{report}in-sample (trained on these rows; not a measurement): {}\n",

@@ -350,16 +350,17 @@ fn human_request_loso_on_dev() {
         m.f1()
     );
     // Floors a little under the recorded figures (pooled over the dev sources and the
-    // hand-written set): rules+model 0.9802, model alone 0.8802.
-    assert!(c.f1() >= 0.975, "LOSO rules+model F1 {:.4}", c.f1());
-    assert!(m.f1() >= 0.87, "LOSO model-alone F1 {:.4}", m.f1());
+    // hand-written set): rules+model 0.9828, model alone 0.8928 (0.9802 and 0.8802 before
+    // session 15's L2).
+    assert!(c.f1() >= 0.978, "LOSO rules+model F1 {:.4}", c.f1());
+    assert!(m.f1() >= 0.885, "LOSO model-alone F1 {:.4}", m.f1());
     let nlupp = l
         .per_source
         .iter()
         .find(|s| s.name == "nlupp")
         .expect("nlupp");
     assert!(
-        nlupp.model.f1() >= 0.55,
+        nlupp.model.f1() >= 0.70,
         "LOSO model-alone F1 on nlupp {:.4}",
         nlupp.model.f1()
     );
@@ -390,6 +391,7 @@ fn request_groups_split_a_source_holding_every_positive() {
         row: toy_row(y, 3, 0.0),
         rule: false,
         open: true,
+        variant: false,
     };
     let rows: Vec<RequestRow> = (0..20).map(|i| mk(i < 10)).collect();
     let refs: Vec<&RequestRow> = rows.iter().collect();
@@ -465,4 +467,18 @@ fn frustration_loso_on_dev() {
         file.lines().any(|x| x.starts_with(&recorded)),
         "the weights file does not record {recorded:?}: retrain with scripts/train-frustration.sh"
     );
+}
+
+#[test]
+fn typo_variants_are_deterministic_one_edit_per_word() {
+    let text = "Could you please transfer me to somebody from the support team?";
+    let a = super::typo_variant(text, 3, 1.0);
+    assert_eq!(a, super::typo_variant(text, 3, 1.0));
+    assert_ne!(a, text);
+    assert_eq!(super::typo_variant(text, 3, 0.0), text);
+    // Punctuation and short words are kept; each long word is at most one edit away.
+    assert!(a.ends_with("?") && a.contains(" me to "));
+    for (x, y) in text.split(' ').zip(a.split(' ')) {
+        assert!(crate::escalation::text::osa_within(x, y, 1), "{x} -> {y}");
+    }
 }
