@@ -846,8 +846,10 @@ pub async fn post_message(
                     .unwrap_or(0.0)
                     < threshold
             });
+    let evaluate_early = detected.is_some() && !hold;
+    let history = if evaluate_early { DETECTION_HISTORY } else { 0 };
     let read = store
-        .conversation_read(tenant, id, record.external_id.as_deref())
+        .conversation_read(tenant, id, record.external_id.as_deref(), history)
         .await?
         .ok_or(StoreError::NotFound("conversation"))?;
     if let Some(message) = read.existing.clone() {
@@ -860,7 +862,7 @@ pub async fn post_message(
     let early = match detected.filter(|_| !hold) {
         Some(detection) => {
             let conv = &read.conversation;
-            let mut history = store.recent_messages(tenant, id, DETECTION_HISTORY).await?;
+            let mut history = read.recent.clone();
             let message = message_of(conv, &record, now);
             history.push(message.clone());
             let evaluation = evaluate(

@@ -2729,7 +2729,7 @@ async fn conversation_read(store: Arc<dyn Store>) {
     let tenant = new_tenant(store, "joined").await.tenant.id;
     let conv = start(store, &tenant, Some("joined-1")).await;
     let read = store
-        .conversation_read(&tenant, &conv.id, Some("ext-1"))
+        .conversation_read(&tenant, &conv.id, Some("ext-1"), 0)
         .await
         .unwrap()
         .expect("the conversation");
@@ -2749,17 +2749,28 @@ async fn conversation_read(store: Arc<dyn Store>) {
         store.customer(&tenant, &conv.customer).await.unwrap()
     );
     let first = say(store, &tenant, &conv.id, "hello", Some("ext-1"), 1).await;
-    let read = store
-        .conversation_read(&tenant, &conv.id, Some("ext-1"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(read.existing.map(|m| m.id), Some(first.message.id));
+    say(store, &tenant, &conv.id, "again", None, 2).await;
+    say(store, &tenant, &conv.id, "and again", None, 3).await;
+    // With the transcript's end, as `recent_messages` reads it.
+    for history in [0, 2, 30] {
+        let read = store
+            .conversation_read(&tenant, &conv.id, Some("ext-1"), history)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.existing.map(|m| m.id), Some(first.message.id.clone()));
+        let recent = match history {
+            0 => Vec::new(),
+            n => store.recent_messages(&tenant, &conv.id, n).await.unwrap(),
+        };
+        assert_eq!(read.recent, recent, "{history}");
+        assert_eq!(read.recent.len(), (history as usize).min(3), "{history}");
+    }
     // Another tenant's conversation is not found.
     let other = new_tenant(store, "joined-other").await.tenant.id;
     assert!(
         store
-            .conversation_read(&other, &conv.id, None)
+            .conversation_read(&other, &conv.id, None, 0)
             .await
             .unwrap()
             .is_none()
@@ -2831,7 +2842,7 @@ async fn adopted_reads(store: Arc<dyn Store>) {
         tx.save_conversation(&c).await
     }
     let read = || async {
-        s.conversation_read(&tenant, &conv.id, None)
+        s.conversation_read(&tenant, &conv.id, None, 0)
             .await
             .unwrap()
             .unwrap()

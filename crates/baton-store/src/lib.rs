@@ -147,12 +147,14 @@ pub trait Store:
     /// What a message to a conversation starts from, read outside any transaction: the
     /// conversation, its customer (`None` only if its record is gone), the tenant's message
     /// that already carries `external_id` (a channel's id for it), and what appending to the
-    /// conversation needs next. A write transaction can take it as read ([`Tx::adopt`]).
+    /// conversation needs next, with its last `history` transcript entries (what the
+    /// detector reads). A write transaction can take it as read ([`Tx::adopt`]).
     async fn conversation_read(
         &self,
         tenant: &TenantId,
         id: &ConversationId,
         external_id: Option<&str>,
+        history: u32,
     ) -> StoreResult<Option<ConversationRead>>;
     /// What decides who may see a conversation ([`AgentScope::sees`]), `None` if it is not the
     /// tenant's: one row that serves every agent's decision at once.

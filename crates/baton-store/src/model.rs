@@ -145,6 +145,8 @@ pub struct ConversationRead {
     pub customer: Option<Customer>,
     /// The tenant's message that already carries the external id asked about, if any.
     pub existing: Option<Message>,
+    /// The last transcript entries asked for, oldest first.
+    pub recent: Vec<Message>,
     /// What the transaction that takes it checks at commit, and what appending needs.
     pub(crate) seen: Seen,
 }

@@ -923,6 +923,22 @@ const RECENT_MESSAGES: &str = concat!(
     " FROM messages WHERE tenant = $1 AND conversation = $2 ORDER BY seq DESC LIMIT $3"
 );
 
+/// A conversation, what appending to it needs, the customer and whether a message carries an
+/// external id (`$1` tenant, `$2` conversation, `$3` external id): `Store::conversation_read`.
+const CONVERSATION_READ: &str = "SELECT c.data AS conversation_data, c.customer_id AS customer_ref, \
+     (SELECT e.hash FROM events e WHERE e.tenant = c.tenant \
+     AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1) AS head, \
+     f.data AS facts, EXISTS (SELECT 1 FROM subscriptions s \
+     WHERE s.tenant = c.tenant AND s.enabled = 1) AS subscribed, \
+     (SELECT m.id FROM messages m WHERE m.tenant = c.tenant \
+     AND m.external_id = $3) AS existing, \
+     cu.id, cu.tenant, cu.external_id, cu.name, cu.email, cu.phone, \
+     cu.language, cu.tier, cu.attributes, cu.created_at \
+     FROM conversations c LEFT JOIN customers cu \
+     ON cu.tenant = c.tenant AND cu.id = c.customer_id \
+     LEFT JOIN conversation_facts f ON f.conversation = c.id \
+     WHERE c.tenant = $1 AND c.id = $2";
+
 /// Newest-first rows as messages, oldest first.
 fn oldest_first(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
     let mut items = rows
@@ -1371,31 +1387,56 @@ macro_rules! sql_backend {
                 tenant: &TenantId,
                 id: &ConversationId,
                 external_id: Option<&str>,
+                history: u32,
             ) -> StoreResult<Option<ConversationRead>> {
-                // What `load_for_update` reads in a transaction, and the customer.
-                let Some(row) = sqlx::query(
-                    "SELECT c.data AS conversation_data, c.customer_id AS customer_ref, \
-                     (SELECT e.hash FROM events e WHERE e.tenant = c.tenant \
-                     AND e.conversation = c.id ORDER BY e.seq DESC LIMIT 1) AS head, \
-                     f.data AS facts, EXISTS (SELECT 1 FROM subscriptions s \
-                     WHERE s.tenant = c.tenant AND s.enabled = 1) AS subscribed, \
-                     (SELECT m.id FROM messages m WHERE m.tenant = c.tenant \
-                     AND m.external_id = $3) AS existing, \
-                     cu.id, cu.tenant, cu.external_id, cu.name, cu.email, cu.phone, \
-                     cu.language, cu.tier, cu.attributes, cu.created_at \
-                     FROM conversations c LEFT JOIN customers cu \
-                     ON cu.tenant = c.tenant AND cu.id = c.customer_id \
-                     LEFT JOIN conversation_facts f ON f.conversation = c.id \
-                     WHERE c.tenant = $1 AND c.id = $2",
-                )
-                .bind(tenant.as_str())
-                .bind(id.as_str())
-                .bind(external_id)
-                .fetch_optional(&self.pool)
-                .await?
-                else {
+                // What `load_for_update` reads in a transaction, and the customer; on SQLite
+                // with the transcript's end in the same query (one round trip to a reader's
+                // thread; PostgreSQL takes no parameters in a query of several statements).
+                let (row, recent) = if $backend == Backend::Sqlite && history > 0 {
+                    let sql = format!(
+                        "{CONVERSATION_READ};\n{}",
+                        statement::renumber(RECENT_MESSAGES, 3)
+                    );
+                    let mut args = <$db as Database>::Arguments::default();
+                    for value in [Some(tenant.as_str()), Some(id.as_str()), external_id] {
+                        args.add(value).map_err(sqlx::Error::Encode)?;
+                    }
+                    args.add(tenant.as_str()).map_err(sqlx::Error::Encode)?;
+                    args.add(id.as_str()).map_err(sqlx::Error::Encode)?;
+                    args.add(i64::from(history)).map_err(sqlx::Error::Encode)?;
+                    let mut conn = self.pool.acquire().await?;
+                    let mut results = (&mut *conn).fetch_many(sqlx::query_with(AssertSqlSafe(sql), args));
+                    let (mut row, mut recent, mut done) = (None, Vec::new(), 0);
+                    while let Some(result) = results.try_next().await? {
+                        match result {
+                            sqlx::Either::Left(_) => done += 1,
+                            sqlx::Either::Right(r) if done == 0 => row = Some(r),
+                            sqlx::Either::Right(r) => recent.push(MessageRow::from_row(&r)?),
+                        }
+                    }
+                    (row, recent)
+                } else {
+                    let row = sqlx::query(CONVERSATION_READ)
+                        .bind(tenant.as_str())
+                        .bind(id.as_str())
+                        .bind(external_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    let recent = match (&row, history) {
+                        (Some(_), 1..) => sqlx::query_as::<_, MessageRow>(RECENT_MESSAGES)
+                            .bind(tenant.as_str())
+                            .bind(id.as_str())
+                            .bind(i64::from(history))
+                            .fetch_all(&self.pool)
+                            .await?,
+                        _ => Vec::new(),
+                    };
+                    (row, recent)
+                };
+                let Some(row) = row else {
                     return Ok(None);
                 };
+                let recent = oldest_first(recent)?;
                 let data: String = row.try_get("conversation_data")?;
                 let customer = match row.try_get::<Option<String>, _>("id")? {
                     Some(_) => Some(CustomerRow::from_row(&row)?.into_model()?),
@@ -1409,6 +1450,7 @@ macro_rules! sql_backend {
                 Ok(Some(ConversationRead {
                     conversation: conversation_from_json(&data)?,
                     existing,
+                    recent,
                     seen: Seen {
                         customer: row.try_get("customer_ref")?,
                         tier: customer.as_ref().and_then(|c| c.tier.clone()),
