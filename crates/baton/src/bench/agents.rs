@@ -74,6 +74,20 @@ pub struct Observed {
     lagged_events: AtomicU64,
     disconnects: AtomicU64,
     failures: Mutex<Failures>,
+    /// Who holds what, as the agents know it: each conversation accepted and not yet being
+    /// closed, and how many each agent holds.
+    holding: Mutex<Holding>,
+    /// Accepts answered 2xx for a conversation another agent (or the same) still held.
+    double_assignments: AtomicU64,
+    /// Accepts answered 2xx that took an agent past its capacity.
+    capacity_overruns: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Holding {
+    by_conversation: HashMap<String, String>,
+    by_agent: HashMap<String, u32>,
+    most: u32,
 }
 
 impl Observed {
@@ -94,6 +108,37 @@ impl Observed {
         first.insert(conversation.to_string(), at);
         if self.handoffs.contains(conversation) {
             self.offered_handoffs.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// `agent` got `conversation` (an accept answered 2xx). A conversation is counted as held
+    /// until its close is *sent*, so what is counted is surely still held by the server: an
+    /// overrun or double assignment counted here is one the server made.
+    fn took(&self, agent: &Agent, conversation: &str) {
+        let mut h = self.holding.lock().unwrap_or_else(|e| e.into_inner());
+        if h.by_conversation
+            .insert(conversation.to_string(), agent.id.clone())
+            .is_some()
+        {
+            self.double_assignments.fetch_add(1, Ordering::Relaxed);
+        }
+        let held = h.by_agent.entry(agent.id.clone()).or_default();
+        *held += 1;
+        let held = *held;
+        h.most = h.most.max(held);
+        if agent.capacity.is_some_and(|c| held > c) {
+            self.capacity_overruns.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `agent` is about to close `conversation`.
+    fn letting_go(&self, agent: &Agent, conversation: &str) {
+        let mut h = self.holding.lock().unwrap_or_else(|e| e.into_inner());
+        if h.by_conversation.get(conversation) == Some(&agent.id) {
+            h.by_conversation.remove(conversation);
+        }
+        if let Some(held) = h.by_agent.get_mut(&agent.id) {
+            *held = held.saturating_sub(1);
         }
     }
 
@@ -150,7 +195,11 @@ impl Observed {
         };
         let accept_conflicts = conflicts("accept ");
         let close_conflicts = conflicts("close ");
+        let most_held = self.holding.lock().unwrap_or_else(|e| e.into_inner()).most;
         AgentFigures {
+            double_assignments: self.double_assignments.load(Ordering::Relaxed),
+            capacity_overruns: self.capacity_overruns.load(Ordering::Relaxed),
+            most_held,
             offers: self.offers.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
             accept_conflicts,
@@ -191,6 +240,12 @@ pub struct AgentFigures {
     pub disconnects: u64,
     /// Every failure by `accept <kind>` / `close <kind>`.
     pub failures: Failures,
+    /// Accepts answered 2xx for a conversation an agent still held (should be 0).
+    pub double_assignments: u64,
+    /// Accepts answered 2xx that took an agent past its capacity (should be 0).
+    pub capacity_overruns: u64,
+    /// The most conversations one agent held at once.
+    pub most_held: u32,
 }
 
 /// One logged-in agent.
@@ -202,6 +257,8 @@ pub struct Agent {
     pub token: String,
     /// The server it talks to.
     pub instance: usize,
+    /// How many conversations it may hold at once, as the server answered its creation.
+    pub capacity: Option<u32>,
 }
 
 /// Runs `agent` on its open `socket` until `stop`: accepts every offer to it at once and
@@ -261,11 +318,13 @@ async fn take(
     {
         Ok(a) if a.status.is_success() => {
             observed.accepted.fetch_add(1, Ordering::Relaxed);
+            observed.took(&agent, &conversation);
         }
         Ok(a) => return observed.fail(&format!("accept {}", a.status.as_u16())),
         Err(e) => return observed.fail(&format!("accept {}", e.kind())),
     }
     tokio::time::sleep(handle).await;
+    observed.letting_go(&agent, &conversation);
     let path = format!("/v1/conversations/{conversation}/close");
     let body = Some(json!({"resolution": "resolved"}));
     match api

@@ -92,7 +92,8 @@ pub async fn create_agents(
                 body["capacity"] = json!(c);
             }
             let instance = j % t.api.instances();
-            t.api
+            let created = t
+                .api
                 .setup(
                     instance,
                     Method::POST,
@@ -107,6 +108,9 @@ pub async fn create_agents(
                 id,
                 token,
                 instance,
+                capacity: created["capacity"]
+                    .as_u64()
+                    .and_then(|c| u32::try_from(c).ok()),
             })
         }
     })

@@ -185,6 +185,13 @@ impl Report {
             }
             let a = &l.agents;
             row(
+                "double assignments, capacity overruns",
+                format!(
+                    "{}, {} (the most one agent held at once: {})",
+                    a.double_assignments, a.capacity_overruns, a.most_held
+                ),
+            );
+            row(
                 "agents",
                 format!(
                     "{} offers, {} accepted, {} accept 409, {} closed, {} close 409, {} still held",
