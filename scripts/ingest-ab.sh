@@ -19,7 +19,7 @@ for r in $(seq 1 "$rounds"); do
         # shellcheck disable=SC2086
         out=$("$bin" bench load --mode ingest --duration "${DURATION:-12}" ${EXTRA:-} 2>&1)
         rate=$(grep -o '([0-9.]*/s)' <<<"$(grep 'customer messages' <<<"$out")" || true)
-        raw=$(grep 'raw baseline' <<<"$out" | awk '{print $3}')
+        raw=$(grep '^  raw baseline' <<<"$out" | awk '{print $3}')
         ratio=$(grep 'ingest vs raw' <<<"$out" | awk '{print $5}')
         held=$(grep -o '([0-9]* µs per transaction)' <<<"$out" || true)
         echo "$bin round $r: messages $rate, raw $raw commits/s, ratio $ratio, writer held $held"

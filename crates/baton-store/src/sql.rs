@@ -489,11 +489,11 @@ trait Dialect: Database {
     /// Runs `last` after the deferred writes and commits, on SQLite in one round trip with the
     /// release; `publish` makes the events to publish, once durable, from the rows each of
     /// `last` returned (and what to answer with).
-    async fn run_and_commit<T: Send>(
+    async fn run_and_commit<T: Send + 'static>(
         tx: Self::Handle,
         last: Vec<Stmt>,
         shared: &Shared,
-        publish: impl FnOnce(Vec<Vec<Self::Row>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send,
+        publish: impl FnOnce(Vec<Vec<Self::Row>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send + 'static,
     ) -> StoreResult<T>;
     /// Serializes routing decisions of one tenant until commit.
     async fn lock_tenant(tx: &mut Self::Handle, tenant: &TenantId) -> StoreResult<()>;
@@ -537,11 +537,11 @@ impl Dialect for Sqlite {
         tx.run(stmts).await
     }
 
-    async fn run_and_commit<T: Send>(
+    async fn run_and_commit<T: Send + 'static>(
         tx: writer::Turn,
         last: Vec<Stmt>,
         shared: &Shared,
-        publish: impl FnOnce(Vec<Vec<SqliteRow>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send,
+        publish: impl FnOnce(Vec<Vec<SqliteRow>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send + 'static,
     ) -> StoreResult<T> {
         shared
             .writer
@@ -617,11 +617,11 @@ impl Dialect for Postgres {
         Ok(out)
     }
 
-    async fn run_and_commit<T: Send>(
+    async fn run_and_commit<T: Send + 'static>(
         mut tx: Self::Handle,
         last: Vec<Stmt>,
         shared: &Shared,
-        publish: impl FnOnce(Vec<Vec<PgRow>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send,
+        publish: impl FnOnce(Vec<Vec<PgRow>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send + 'static,
     ) -> StoreResult<T> {
         let rows = Self::run(&mut tx, last).await?;
         let (events, answer) = publish(rows)?;
@@ -2060,28 +2060,34 @@ macro_rules! sql_backend {
                     return Ok(None);
                 };
                 let conversation = conversation_from_json(&data)?;
+                self.learn(tenant, id, &Seen { data, customer, tier, head, facts, subscribed })?;
+                Ok(Some((conversation, rows.collect())))
+            }
+
+            /// Keeps what appending to a conversation needs, as read (locked, or adopted).
+            fn learn(&mut self, tenant: &TenantId, id: &ConversationId, seen: &Seen) -> StoreResult<()> {
                 self.heads
                     .entry((tenant.to_string(), Some(id.to_string())))
-                    .or_insert(head);
-                if !subscribed {
+                    .or_insert_with(|| seen.head.clone());
+                if !seen.subscribed {
                     // No deliveries to enqueue: spares reading the (no) subscriptions.
                     self.subscriptions.entry(tenant.to_string()).or_default();
                 }
-                if let Some(facts) = facts
+                if let Some(facts) = &seen.facts
                     && !self.facts.contains_key(id.as_str())
                 {
                     self.facts.insert(
                         id.to_string(),
                         TxFacts {
                             tenant: tenant.to_string(),
-                            customer,
-                            tier,
-                            facts: serde_json::from_str(&facts)?,
+                            customer: seen.customer.clone(),
+                            tier: seen.tier.clone(),
+                            facts: serde_json::from_str(facts)?,
                             dirty: false,
                         },
                     );
                 }
-                Ok(Some((conversation, rows.collect())))
+                Ok(())
             }
 
         }
@@ -2512,7 +2518,6 @@ macro_rules! sql_backend {
                     return Ok(false);
                 }
                 let seen = &read.seen;
-                let facts = seen.facts.as_deref().map(serde_json::from_str).transpose()?;
                 let stmt = Stmt::new(guard)
                     .bind(c.tenant.as_str())
                     .bind(c.id.as_str())
@@ -2523,20 +2528,7 @@ macro_rules! sql_backend {
                     .bind(i64::from(seen.subscribed))
                     .or_stale("conversation");
                 <$db as Dialect>::defer(&mut self.tx, stmt).await?;
-                // What `load_for_update` would have learnt.
-                self.heads.insert(key, seen.head.clone());
-                if !seen.subscribed {
-                    self.subscriptions.entry(c.tenant.to_string()).or_default();
-                }
-                if let Some(facts) = facts {
-                    self.facts.entry(c.id.to_string()).or_insert(TxFacts {
-                        tenant: c.tenant.to_string(),
-                        customer: seen.customer.clone(),
-                        tier: seen.tier.clone(),
-                        facts,
-                        dirty: false,
-                    });
-                }
+                self.learn(&c.tenant, &c.id, seen)?;
                 Ok(true)
             }
 
@@ -2893,9 +2885,11 @@ macro_rules! sql_backend {
                 self.defer_idempotency().await?;
                 let count = messages.len();
                 let SqlTx { tx, events: before, shared, .. } = *self;
-                let (message_seqs, stored) = <$db as Dialect>::run_and_commit(tx, stmts, &shared, |rows| {
+                // Owned: on SQLite the transaction may be sent whole by another task.
+                let events = events.to_vec();
+                let (message_seqs, stored) = <$db as Dialect>::run_and_commit(tx, stmts, &shared, move |rows| {
                     let (message_seqs, seqs) = Self::appended_seqs(count, &hashes, rows)?;
-                    let stored = stored_events(events, &seqs);
+                    let stored = stored_events(&events, &seqs);
                     let mut all = before;
                     all.extend(stored.iter().cloned());
                     Ok((all, (message_seqs, stored)))

@@ -25,6 +25,8 @@ use futures::TryStreamExt as _;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments as _, AssertSqlSafe, Either, Executor as _, Pool, Sqlite, SqliteConnection};
+use std::any::Any;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -71,6 +73,36 @@ pub(super) struct Writer {
     wake: Notify,
     /// What it has done so far.
     stats: Counters,
+    /// Transactions handed over whole ([`Writer::run_and_commit`] of a transaction that never
+    /// took its turn): whoever holds the writer next sends all of them in one round trip.
+    jobs: std::sync::Mutex<Vec<Job>>,
+}
+
+/// What a whole transaction's rows make: the events to publish once durable, and the answer.
+type Publish = Box<
+    dyn FnOnce(Vec<Vec<SqliteRow>>) -> StoreResult<(Vec<StoredEvent>, Box<dyn Any + Send>)> + Send,
+>;
+
+/// The answer to a whole transaction once released into the batch: what `publish` answered,
+/// and the batch's commit.
+type Released = StoreResult<(Box<dyn Any + Send>, oneshot::Receiver<Result<(), String>>)>;
+
+/// A transaction handed over whole.
+struct Job {
+    /// Its statements: its savepoint, its writes, its release.
+    stmts: Vec<Stmt>,
+    /// Those whose rows `publish` takes.
+    rows: std::ops::Range<usize>,
+    publish: Publish,
+    released: oneshot::Sender<Released>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("stmts", &self.stmts.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// [`WriterStats`] as they are counted.
@@ -269,16 +301,7 @@ impl Writer {
     /// savepoint counts as open from now on (sent at once or deferred).
     async fn turn(&self, pool: &Pool<Sqlite>) -> StoreResult<OwnedMutexGuard<State>> {
         let mut state = self.lock().await;
-        if state.conn.is_none() {
-            let mut conn = pool.acquire().await?;
-            sqlx::raw_sql(SETUP).execute(&mut *conn).await?;
-            state.conn = Some(conn);
-        }
-        state.settle().await?;
-        if !state.open {
-            state.execute("BEGIN IMMEDIATE").await?;
-            state.open = true;
-        }
+        state.prepare(pool).await?;
         state.savepoint = true;
         Ok(state)
     }
@@ -297,12 +320,12 @@ impl Writer {
     /// Runs `last` after the deferred writes, then commits `turn`'s transaction with its batch,
     /// all of it sent with the release in one round trip; `publish` makes the events to
     /// publish once durable from the rows each of `last` returned (and what to answer with).
-    pub(super) async fn run_and_commit<T>(
+    pub(super) async fn run_and_commit<T: Send + 'static>(
         &self,
         mut turn: Turn,
         last: Vec<Stmt>,
         hub: &LiveHub,
-        publish: impl FnOnce(Vec<Vec<SqliteRow>>) -> StoreResult<(Vec<StoredEvent>, T)>,
+        publish: impl FnOnce(Vec<Vec<SqliteRow>>) -> StoreResult<(Vec<StoredEvent>, T)> + Send + 'static,
     ) -> StoreResult<T> {
         if turn.guard.is_none() && last.is_empty() && turn.deferred.len() <= 1 {
             // It wrote nothing (its deferred savepoint aside): nothing to commit.
@@ -311,6 +334,34 @@ impl Writer {
                 hub.publish(events);
             }
             return Ok(answer);
+        }
+        if turn.guard.is_none() {
+            // It never needed the writer before: it goes whole, with the others queued.
+            let mut stmts = std::mem::take(&mut turn.deferred);
+            let first = stmts.len();
+            stmts.extend(last);
+            let rows = first..stmts.len();
+            stmts.push(Stmt::new("RELEASE baton_tx"));
+            let (writer, pool) = (turn.writer.clone(), turn.pool.clone());
+            drop(turn);
+            let (released, answer) = oneshot::channel();
+            let job = Job {
+                stmts,
+                rows,
+                publish: Box::new(move |rows| {
+                    publish(rows).map(|(events, t)| (events, Box::new(t) as Box<dyn Any + Send>))
+                }),
+                released,
+            };
+            // In a task of its own: a caller that gives up waiting must not leave the queue
+            // unsent or a batch half sent.
+            let hub = hub.clone();
+            tokio::spawn(async move { writer.submit(job, &pool, &hub).await });
+            let (answer, durable) = answer.await.map_err(|_| stopped())??;
+            durable_outcome(durable.await)?;
+            return Ok(*answer
+                .downcast::<T>()
+                .expect("a job answers what its publish made"));
         }
         // Sent through the turn: if this future is dropped meanwhile, the turn's drop still
         // wakes the committer.
@@ -359,12 +410,43 @@ impl Writer {
             self.wake.notify_one();
             drop(state);
         }
-        match outcome.await {
-            Ok(Ok(())) => Ok(answer),
-            Ok(Err(message)) => Err(StoreError::Database(sqlx::Error::Protocol(message))),
-            Err(_) => Err(StoreError::Database(sqlx::Error::Protocol(
-                "the SQLite writer stopped before committing".into(),
-            ))),
+        durable_outcome(outcome.await)?;
+        Ok(answer)
+    }
+
+    /// Queues a whole transaction and sends the queue, once it is this writer's turn (unless
+    /// the writer's holder took the job first): all queued transactions in one round trip,
+    /// each in its savepoint. Each job is answered once released into the batch.
+    async fn submit(self: &Arc<Self>, job: Job, pool: &Pool<Sqlite>, hub: &LiveHub) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(job);
+        let mut state = self.lock().await;
+        let started = Instant::now();
+        let mut sent = false;
+        loop {
+            let jobs: VecDeque<Job> =
+                std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner())).into();
+            if jobs.is_empty() {
+                break;
+            }
+            sent = true;
+            state.run_jobs(jobs, pool).await;
+        }
+        Counters::add_time(&self.stats.held_nanos, started);
+        if !sent || state.members.is_empty() || !state.open {
+            return;
+        }
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            let hub = hub.clone();
+            let writer = self.clone();
+            tokio::spawn(async move {
+                let mut state = state;
+                state.commit(&hub, &writer.stats).await;
+            });
+        } else {
+            self.wake.notify_one();
         }
     }
 
@@ -379,6 +461,23 @@ impl Writer {
             }
         }
     }
+}
+
+/// What the wait for a batch's commit says.
+fn durable_outcome(
+    outcome: Result<Result<(), String>, oneshot::error::RecvError>,
+) -> StoreResult<()> {
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(StoreError::Database(sqlx::Error::Protocol(message))),
+        Err(_) => Err(stopped()),
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(
+        "the SQLite writer stopped before committing".into(),
+    ))
 }
 
 impl State {
@@ -403,6 +502,17 @@ impl State {
         &mut self,
         stmts: &mut [Stmt],
     ) -> Result<Vec<(u64, Vec<SqliteRow>)>, (usize, StoreError)> {
+        match self.send_partly(stmts).await {
+            (outcomes, None) => Ok(outcomes),
+            (_, Some(failed)) => Err(failed),
+        }
+    }
+
+    /// [`State::send`], with the outcomes of the statements that ran before a failure.
+    async fn send_partly(
+        &mut self,
+        stmts: &mut [Stmt],
+    ) -> (Vec<(u64, Vec<SqliteRow>)>, Option<(usize, StoreError)>) {
         let mut sql = String::new();
         let mut args = SqliteArguments::default();
         // For each statement sent: the index of the `Stmt` it is, and whether it is its guard.
@@ -418,7 +528,12 @@ impl State {
                     Value::Text(v) => args.add(v),
                     Value::Int(v) => args.add(v),
                 };
-                added.map_err(|e| (i, StoreError::Database(sqlx::Error::Encode(e))))?;
+                if let Err(e) = added {
+                    return (
+                        Vec::new(),
+                        Some((i, StoreError::Database(sqlx::Error::Encode(e)))),
+                    );
+                }
             }
             if stmt.must_change.is_some() {
                 sql.push_str(";\n");
@@ -426,7 +541,10 @@ impl State {
                 sent.push((i, true));
             }
         }
-        let conn = self.conn().map_err(|e| (0, e))?;
+        let conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(e) => return (Vec::new(), Some((0, e))),
+        };
         let mut outcomes = Vec::with_capacity(stmts.len());
         let mut rows = Vec::new();
         let mut answered = 0;
@@ -443,26 +561,134 @@ impl State {
                 Ok(None) => break,
                 Err(e) => {
                     let Some(&(failed, guard)) = sent.get(answered) else {
-                        return Err((stmts.len() - 1, StoreError::Database(e)));
+                        return (outcomes, Some((stmts.len() - 1, StoreError::Database(e))));
                     };
                     let stmt = &stmts[failed];
-                    return Err(match (guard, stmt.must_change) {
-                        (true, Some(unchanged)) => (failed, unchanged.error()),
-                        _ => (failed, stmt.error(e)),
-                    });
+                    // A guard fails after its statement ran: that outcome is not the caller's.
+                    outcomes.truncate(failed);
+                    let error = match (guard, stmt.must_change) {
+                        (true, Some(unchanged)) => unchanged.error(),
+                        _ => stmt.error(e),
+                    };
+                    return (outcomes, Some((failed, error)));
                 }
             }
         }
         if answered != sent.len() {
-            return Err((
-                sent.get(answered).map_or(stmts.len() - 1, |(i, _)| *i),
-                StoreError::Corrupt(format!(
-                    "{} statements sent, {answered} answered",
-                    sent.len()
-                )),
+            let failed = sent.get(answered).map_or(stmts.len() - 1, |(i, _)| *i);
+            outcomes.truncate(failed);
+            let error = StoreError::Corrupt(format!(
+                "{} statements sent, {answered} answered",
+                sent.len()
             ));
+            return (outcomes, Some((failed, error)));
         }
-        Ok(outcomes)
+        (outcomes, None)
+    }
+
+    /// Makes the writer ready for a transaction: its connection, nothing left unfinished, a
+    /// batch open.
+    async fn prepare(&mut self, pool: &Pool<Sqlite>) -> StoreResult<()> {
+        if self.conn.is_none() {
+            let mut conn = pool.acquire().await?;
+            sqlx::raw_sql(SETUP).execute(&mut *conn).await?;
+            self.conn = Some(conn);
+        }
+        self.settle().await?;
+        if !self.open {
+            self.execute("BEGIN IMMEDIATE").await?;
+            self.open = true;
+        }
+        Ok(())
+    }
+
+    /// Sends whole transactions, in order, in as few round trips as their outcomes allow:
+    /// all at once; when one fails, it is rolled back to its savepoint (or, if its release
+    /// failed, the batch is) and answered with its error, and those after it go again.
+    async fn run_jobs(&mut self, mut jobs: VecDeque<Job>, pool: &Pool<Sqlite>) {
+        while !jobs.is_empty() {
+            if let Err(e) = self.prepare(pool).await {
+                let message = e.to_string();
+                for job in jobs.drain(..) {
+                    let _ = job
+                        .released
+                        .send(Err(StoreError::Database(sqlx::Error::Protocol(
+                            message.clone(),
+                        ))));
+                }
+                return;
+            }
+            // Statements keep no values once sent: a copy for those that may go again.
+            let mut all = Vec::new();
+            let mut ranges = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                let start = all.len();
+                all.extend(job.stmts.iter().cloned());
+                ranges.push(start..all.len());
+            }
+            self.savepoint = true;
+            let (mut outcomes, failed) = self.send_partly(&mut all).await;
+            let ran = failed.as_ref().map_or(all.len(), |(i, _)| *i);
+            // Those whose release ran are in the batch.
+            let mut done = 0;
+            while ranges.get(done).is_some_and(|r| r.end <= ran) {
+                done += 1;
+            }
+            let kept: Vec<_> = outcomes
+                .drain(
+                    ..ranges
+                        .get(done)
+                        .map_or(outcomes.len(), |r| r.start.min(outcomes.len())),
+                )
+                .collect();
+            let mut kept = kept.into_iter();
+            let mut publish_failed = None;
+            for (job, range) in jobs.drain(..done).zip(&ranges) {
+                let mine: Vec<_> = kept.by_ref().take(range.len()).collect();
+                let rows = mine
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| job.rows.contains(i))
+                    .map(|(_, (_, rows))| rows)
+                    .collect();
+                match (job.publish)(rows) {
+                    Ok((events, answer)) => {
+                        let (done_tx, durable) = oneshot::channel();
+                        self.members.push(Member {
+                            events,
+                            done: done_tx,
+                        });
+                        let _ = job.released.send(Ok((answer, durable)));
+                    }
+                    Err(e) => {
+                        // Released, so it cannot be undone alone: the batch fails with it.
+                        publish_failed = Some(e.to_string());
+                        let _ = job.released.send(Err(e));
+                    }
+                }
+            }
+            if let Some(message) = publish_failed {
+                self.fail(&StoreError::Corrupt(message)).await;
+            }
+            let Some((at, error)) = failed else {
+                self.savepoint = false;
+                continue;
+            };
+            let Some(job) = jobs.pop_front() else {
+                // A failure past every release: the commit of what ran is in doubt.
+                self.fail(&error).await;
+                continue;
+            };
+            let range = &ranges[done];
+            if at + 1 == range.end {
+                // Its release failed: the batch cannot be trusted.
+                self.fail(&error).await;
+            } else if let Err(e) = self.settle().await {
+                // Not even rolled back to its savepoint: `settle` failed the batch.
+                tracing::error!(%e, "rolling back a failed transaction");
+            }
+            let _ = job.released.send(Err(error));
+        }
     }
 
     /// Rolls back a savepoint left open by a transaction that ended without committing.
