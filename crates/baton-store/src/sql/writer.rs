@@ -15,7 +15,9 @@
 //! A transaction's statements are round trips to the connection's thread, and those cost more
 //! than SQLite's own work; so the savepoint that opens a transaction and the writes it defers
 //! ([`Turn::defer`]) travel in front of its next statement, and its last deferred writes with
-//! its `RELEASE`.
+//! its `RELEASE`. A transaction waits for its turn only when it first sends something; one that
+//! sends nothing before its commit is handed over whole ([`Writer::run_and_commit`]), and
+//! whoever holds the writer next sends all transactions queued so in one round trip.
 
 use super::statement::{Stmt, Value, renumber};
 use crate::live::LiveHub;
