@@ -109,26 +109,36 @@ pub async fn run(
     if let Some(banner) = banner {
         println!("{}", banner.replace("{base}", &format!("http://{addr}")));
     }
+    let shutdown = shutdown_signal();
     eprintln!("baton: listening on http://{addr} (API under /v1, description at /openapi.json)");
-    baton_server::serve(listener, state, shutdown_signal()).await?;
+    baton_server::serve(listener, state, shutdown).await?;
     eprintln!("baton: stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled: a signal sent once "listening" is printed stops the server cleanly
+/// instead of killing it with the signal's default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let terminate = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+        async move {
+            tokio::select! { _ = received(terminate) => {}, _ = received(interrupt) => {} }
+        }
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
