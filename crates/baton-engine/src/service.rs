@@ -810,10 +810,11 @@ const DETECTION_HISTORY: u32 = 30;
 /// evaluation is recorded as an event and its decision (hand over, raise priority, defer) is
 /// applied at once, so a message is never stored without its consequence.
 ///
-/// The conversation is read once, before the transaction; where the store can check at commit
-/// that nothing of what was read changed (SQLite, [`Tx::adopt`]), the transaction does not read
-/// it again and the message commits in one round trip to SQLite's writer. If it did change,
-/// nothing was written and the message goes again through the transaction's locked read.
+/// The conversation is read once, before the transaction, which adopts that read
+/// ([`Tx::adopt`]): it does not read it again, and checks before its commit that nothing of it
+/// changed (the message commits in one round trip to SQLite's writer; on PostgreSQL the
+/// conversation's update makes the check). If it did change, nothing was written and the
+/// message goes again through the transaction's locked read.
 pub async fn post_message(
     store: &dyn Store,
     tenant: &TenantId,

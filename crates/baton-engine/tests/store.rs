@@ -2907,11 +2907,7 @@ async fn adopted_reads(store: Arc<dyn Store>) {
     // Unchanged: the adopted read commits.
     let first = read().await;
     let mut tx = s.begin().await.unwrap();
-    if !tx.adopt(&first).await.unwrap() {
-        // PostgreSQL reads under the lock instead.
-        assert_eq!(s.backend(), Backend::Postgres);
-        return;
-    }
+    assert!(tx.adopt(&first).await.unwrap());
     write(tx.as_mut(), &first, "one", 1).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
@@ -2978,6 +2974,42 @@ async fn adopted_reads(store: Arc<dyn Store>) {
         );
         assert_eq!(after, before, "{change}");
     }
+
+    // Adopted but not written back: the check still runs before the commit.
+    let seen = read().await;
+    let mut tx = s.begin().await.unwrap();
+    write(tx.as_mut(), &seen, "moved on again", 4)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.adopt(&seen).await.unwrap());
+    let committed = match tx
+        .put_setting(&tenant, "unsaved", &serde_json::json!(1), at(4))
+        .await
+    {
+        Ok(()) => tx.commit().await,
+        Err(e) => {
+            drop(tx); // it holds SQLite's writer until it ends
+            Err(e)
+        }
+    };
+    assert!(
+        matches!(committed, Err(StoreError::Stale("conversation"))),
+        "{committed:?}"
+    );
+    assert_eq!(s.setting(&tenant, "unsaved").await.unwrap(), None);
+    let seen = read().await;
+    let mut tx = s.begin().await.unwrap();
+    assert!(tx.adopt(&seen).await.unwrap());
+    tx.put_setting(&tenant, "unsaved", &serde_json::json!(2), at(4))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        s.setting(&tenant, "unsaved").await.unwrap(),
+        Some(serde_json::json!(2))
+    );
 
     // Through the engine: two messages read together, each written once.
     let (a, b) = tokio::join!(

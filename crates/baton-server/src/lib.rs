@@ -35,9 +35,30 @@ pub use routes::widget::{rotate_widget_key, widget_key};
 /// Largest accepted request body, in bytes.
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-/// Shared state of one server instance.
+/// Shared state of one server instance: cloned for every request, so one pointer.
+///
+/// Its settings are read through [`std::ops::Deref`]; they are set through
+/// [`std::ops::DerefMut`] before the server starts (a clone made meanwhile keeps the settings
+/// it was cloned with).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Instance>);
+
+impl std::ops::Deref for AppState {
+    type Target = Instance;
+    fn deref(&self) -> &Instance {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Instance {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What one server instance shares between its requests (see [`AppState`]).
+#[derive(Debug, Clone)]
+pub struct Instance {
     /// The database, for the reads handlers answer from (the engine's store: the same one).
     pub store: Arc<dyn Store>,
     /// The use cases: every write goes through it.
@@ -86,7 +107,7 @@ pub struct AppState {
 impl AppState {
     /// State over a store with default settings.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppState {
+        AppState(Arc::new(Instance {
             engine: baton_engine::Engine::new(store.clone()),
             store,
             metrics: Arc::new(Metrics::default()),
@@ -106,7 +127,7 @@ impl AppState {
             max_attachment_bytes: routes::attachments::DEFAULT_MAX_ATTACHMENT_BYTES,
             api_keys: Arc::new(auth::KeyCache::default()),
             sights: Arc::new(routes::sight::Sights::default()),
-        }
+        }))
     }
 
     /// Lets outbound requests reach loopback and private addresses (development and tests

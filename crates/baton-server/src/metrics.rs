@@ -377,7 +377,7 @@ impl Collector for WriterCollector {
         counter(
             &mut encoder,
             "sqlite_commit_seconds",
-            "Seconds SQLite's writer spent committing",
+            "Seconds SQLite's writer spent in round trips that committed (a COMMIT alone, or with the writes of the batch's last transactions)",
             stats.commit_seconds,
         )?;
         Ok(())

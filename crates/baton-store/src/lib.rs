@@ -358,13 +358,15 @@ pub trait Tx: Send {
     /// Writes a conversation projection back.
     async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()>;
     /// Takes `read` ([`Store::conversation_read`]) as this transaction's view of the
-    /// conversation instead of reading it again under a lock, if the database can check at
-    /// commit that none of it changed meanwhile (the conversation, its event chain, its
-    /// analytics facts, its customer's tier, whether the tenant has subscriptions): then the
-    /// transaction fails with [`StoreError::Stale`] if it did, having written nothing. On
-    /// SQLite this spares the transaction a round trip to the writer before its commit. `false`
-    /// (PostgreSQL, or a conversation the transaction has already read): read it with
-    /// [`Tx::conversation_for_message`].
+    /// conversation instead of reading it again under a lock: the transaction checks before
+    /// its commit that none of it changed meanwhile (the conversation, its event chain, its
+    /// analytics facts, its customer's tier, whether the tenant has subscriptions), and fails
+    /// with [`StoreError::Stale`] if it did, having written nothing. It also does not look for
+    /// the message's `external_id` again: a message that takes one meanwhile makes the insert
+    /// fail with `external_id_reused`. On SQLite the check travels with the writes (one round
+    /// trip to the writer); on PostgreSQL the conversation's update makes it (no lock, locked
+    /// read or `external_id` lookup of its own). `false` (a conversation the transaction has
+    /// already read, or another one adopted): read it with [`Tx::conversation_for_message`].
     async fn adopt(&mut self, read: &ConversationRead) -> StoreResult<bool>;
     /// [`Tx::conversation_for_update`], with the tenant's message that carries `external_id`
     /// (a channel's id for it), if any: one round trip on SQLite.

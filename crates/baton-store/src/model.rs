@@ -527,7 +527,8 @@ pub struct WriterStats {
     pub commits: u64,
     /// Seconds the writer was held by transactions (their turn, from first to last statement).
     pub held_seconds: f64,
-    /// Seconds spent in `COMMIT`.
+    /// Seconds spent in round trips that committed: a `COMMIT` sent alone, or sent with the
+    /// writes of the batch's last transactions (then also counted in `held_seconds`).
     pub commit_seconds: f64,
 }
 

@@ -21,7 +21,7 @@ mod writer;
 use self::log::{HashedRow, TxFacts, replay};
 use self::outbox::{DeliveryRow, SubscriptionRow};
 use self::rows::*;
-use self::statement::{Stmt, Value};
+use self::statement::{Stmt, Value, renumber};
 use crate::live::LiveHub;
 use crate::model::*;
 use crate::outbox::*;
@@ -46,6 +46,7 @@ use sqlx::{
     Arguments as _, AssertSqlSafe, ConnectOptions as _, Connection as _, Database, Executor as _,
     FromRow as _, Pool, Postgres, Row as _, Sqlite, Transaction,
 };
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -452,6 +453,9 @@ struct SqlTx<DB: Dialect> {
     subscriptions: HashMap<String, Vec<(String, String, Option<String>)>>,
     /// Analytics facts of the conversations touched so far, by conversation id.
     facts: HashMap<String, TxFacts>,
+    /// A conversation adopted on PostgreSQL ([`Adopt::InUpdate`]) whose check has not run
+    /// yet: its tenant, its id and the check's values ([`ADOPTED`]).
+    adopted: Option<(String, String, Vec<Value>)>,
 }
 
 impl<DB: Dialect> SqlTx<DB> {
@@ -463,9 +467,46 @@ impl<DB: Dialect> SqlTx<DB> {
             heads: HashMap::new(),
             subscriptions: HashMap::new(),
             facts: HashMap::new(),
+            adopted: None,
         }
     }
 }
+
+/// How a transaction makes a read made outside it its own ([`Tx::adopt`]).
+#[derive(Debug, Clone, Copy)]
+enum Adopt {
+    /// A deferred statement that changes a row only if the conversation is still as read (its
+    /// values: tenant, id, the row's data, the chain's head, the facts, the customer's tier,
+    /// whether the tenant has subscriptions); it goes first with the transaction's writes, and
+    /// fails the transaction before its release.
+    Guard(&'static str),
+    /// The conversation's update checks [`ADOPTED`] (and takes the row's lock), so the check
+    /// costs no statement of its own; a transaction that commits without updating the
+    /// conversation checks it, locking the row, before its commit.
+    InUpdate,
+}
+
+/// A conversation is as a transaction read it outside itself (PostgreSQL's form, in a
+/// statement on `conversations`): its row (`$1`, the whole JSON), its customer's tier (`$2`)
+/// and whether its tenant has subscriptions (`$3`, 0 or 1).
+///
+/// The row's JSON holds the conversation's version, which moves with every event of its chain
+/// (`conversation::apply`) and with an erasure; so an unchanged row means an unchanged chain
+/// head and unchanged facts, which are not compared: the transaction may have appended to them
+/// itself before this runs (a statement sees its own transaction's writes). Under read
+/// committed, an update that waited for the row's lock checks the row as the transaction it
+/// waited for committed it, so a concurrent append cannot go unseen.
+const ADOPTED: &str = "conversations.data = $1 \
+     AND (SELECT cu.tier FROM customers cu WHERE cu.id = conversations.customer_id) \
+     IS NOT DISTINCT FROM $2 \
+     AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant = conversations.tenant \
+     AND s.enabled = 1) = ($3 <> 0)";
+
+/// A conversation's projection written back (`$1` tenant, `$2` id, `$3`..`$11` the columns).
+const UPDATE_CONVERSATION: &str = "UPDATE conversations SET state = $3, queue = $4, \
+     assignee = $5, priority = $6, version = $7, updated_at = $8, data = $9, offer_agent = $10, \
+     last_agent = COALESCE($5, last_agent), waiting_since = $11 \
+     WHERE tenant = $1 AND id = $2";
 
 /// What differs between the two databases.
 trait Dialect: Database {
@@ -506,11 +547,9 @@ trait Dialect: Database {
     fn migrator() -> &'static Migrator;
     /// Whether concurrent migrators are serialized by the database (an advisory lock).
     const MIGRATIONS_LOCKED: bool;
-    /// A deferred statement that changes a row only if a conversation is still as read
-    /// outside the transaction ([`Tx::adopt`]; its values: tenant, id, the row's data, the
-    /// chain's head, the facts, the customer's tier, whether the tenant has subscriptions),
-    /// where the database can run it without a round trip of its own.
-    const READ_GUARD: Option<&'static str>;
+    /// How a transaction checks a conversation it adopted ([`Tx::adopt`]) without a round
+    /// trip of its own.
+    const ADOPT: Adopt;
 }
 
 impl Dialect for Sqlite {
@@ -571,7 +610,7 @@ impl Dialect for Sqlite {
     }
 
     const MIGRATIONS_LOCKED: bool = false;
-    const READ_GUARD: Option<&'static str> = Some(writer::READ_GUARD);
+    const ADOPT: Adopt = Adopt::Guard(writer::READ_GUARD);
 }
 
 impl Dialect for Postgres {
@@ -664,8 +703,9 @@ impl Dialect for Postgres {
     }
 
     const MIGRATIONS_LOCKED: bool = true;
-    // A guard would cost PostgreSQL a round trip of its own, as the locked read does.
-    const READ_GUARD: Option<&'static str> = None;
+    // A guard would cost PostgreSQL a round trip of its own, as the locked read does: the
+    // conversation's update checks it.
+    const ADOPT: Adopt = Adopt::InUpdate;
 }
 
 /// The stored form of appended `events`, numbered `seqs`.
@@ -2064,6 +2104,21 @@ macro_rules! sql_backend {
                 Ok(Some((conversation, rows.collect())))
             }
 
+            /// Checks, locking its row, a conversation adopted whose update did not check it.
+            async fn check_adopted(&mut self) -> StoreResult<()> {
+                let Some((tenant, id, values)) = self.adopted.take() else {
+                    return Ok(());
+                };
+                let mut stmt = Stmt::new(format!(
+                    "SELECT 1 FROM conversations WHERE tenant = $1 AND id = $2 AND {} FOR UPDATE",
+                    renumber(ADOPTED, 2)
+                ))
+                .bind(tenant)
+                .bind(id);
+                stmt.values.extend(values);
+                <$db as Dialect>::defer(&mut self.tx, stmt.or_stale("conversation")).await
+            }
+
             /// Keeps what appending to a conversation needs, as read (locked, or adopted).
             fn learn(&mut self, tenant: &TenantId, id: &ConversationId, seen: &Seen) -> StoreResult<()> {
                 self.heads
@@ -2509,25 +2564,34 @@ macro_rules! sql_backend {
             }
 
             async fn adopt(&mut self, read: &ConversationRead) -> StoreResult<bool> {
-                let Some(guard) = <$db as Dialect>::READ_GUARD else {
-                    return Ok(false);
-                };
                 let c = &read.conversation;
                 let key = (c.tenant.to_string(), Some(c.id.to_string()));
-                if self.heads.contains_key(&key) {
+                if self.heads.contains_key(&key) || self.adopted.is_some() {
                     return Ok(false);
                 }
                 let seen = &read.seen;
-                let stmt = Stmt::new(guard)
-                    .bind(c.tenant.as_str())
-                    .bind(c.id.as_str())
-                    .bind(seen.data.as_str())
-                    .bind(seen.head.as_deref())
-                    .bind(seen.facts.as_deref())
-                    .bind(seen.tier.as_deref())
-                    .bind(i64::from(seen.subscribed))
-                    .or_stale("conversation");
-                <$db as Dialect>::defer(&mut self.tx, stmt).await?;
+                match <$db as Dialect>::ADOPT {
+                    Adopt::Guard(guard) => {
+                        let stmt = Stmt::new(guard)
+                            .bind(c.tenant.as_str())
+                            .bind(c.id.as_str())
+                            .bind(seen.data.as_str())
+                            .bind(seen.head.as_deref())
+                            .bind(seen.facts.as_deref())
+                            .bind(seen.tier.as_deref())
+                            .bind(i64::from(seen.subscribed))
+                            .or_stale("conversation");
+                        <$db as Dialect>::defer(&mut self.tx, stmt).await?;
+                    }
+                    Adopt::InUpdate => {
+                        let values = vec![
+                            Value::from(seen.data.as_str()),
+                            Value::from(seen.tier.as_deref()),
+                            Value::from(i64::from(seen.subscribed)),
+                        ];
+                        self.adopted = Some((c.tenant.to_string(), c.id.to_string(), values));
+                    }
+                }
                 self.learn(&c.tenant, &c.id, seen)?;
                 Ok(true)
             }
@@ -2566,24 +2630,32 @@ macro_rules! sql_backend {
 
             async fn save_conversation(&mut self, conversation: &Conversation) -> StoreResult<()> {
                 let c = conversation;
-                let stmt = Stmt::new(
-                    "UPDATE conversations SET state = $3, queue = $4, assignee = $5, \
-                     priority = $6, version = $7, updated_at = $8, data = $9, offer_agent = $10, \
-                     last_agent = COALESCE($5, last_agent), waiting_since = $11 \
-                     WHERE tenant = $1 AND id = $2",
-                )
-                .bind(c.tenant.as_str())
-                .bind(c.id.as_str())
-                .bind(c.state.as_str())
-                .bind(c.queue.as_ref().map(QueueId::as_str))
-                .bind(c.assignee.as_ref().map(AgentId::as_str))
-                .bind(i64::from(c.priority))
-                .bind(i64::from(c.version))
-                .bind(c.updated_at.millis())
-                .bind(serde_json::to_string(c)?)
-                .bind(c.offer.as_ref().map(|o| o.agent.as_str()))
-                .bind(waiting_since(c))
-                .or_not_found("conversation");
+                let adopted = self
+                    .adopted
+                    .take_if(|(tenant, id, _)| tenant == c.tenant.as_str() && id == c.id.as_str());
+                let sql: Cow<'static, str> = match adopted {
+                    None => UPDATE_CONVERSATION.into(),
+                    Some(_) => format!("{UPDATE_CONVERSATION} AND {}", renumber(ADOPTED, 11)).into(),
+                };
+                let mut stmt = Stmt::new(sql)
+                    .bind(c.tenant.as_str())
+                    .bind(c.id.as_str())
+                    .bind(c.state.as_str())
+                    .bind(c.queue.as_ref().map(QueueId::as_str))
+                    .bind(c.assignee.as_ref().map(AgentId::as_str))
+                    .bind(i64::from(c.priority))
+                    .bind(i64::from(c.version))
+                    .bind(c.updated_at.millis())
+                    .bind(serde_json::to_string(c)?)
+                    .bind(c.offer.as_ref().map(|o| o.agent.as_str()))
+                    .bind(waiting_since(c));
+                let stmt = match adopted {
+                    None => stmt.or_not_found("conversation"),
+                    Some((_, _, values)) => {
+                        stmt.values.extend(values);
+                        stmt.or_stale("conversation")
+                    }
+                };
                 <$db as Dialect>::defer(&mut self.tx, stmt).await
             }
 
@@ -2881,6 +2953,7 @@ macro_rules! sql_backend {
                     return Ok(stored);
                 }
                 let (stmts, hashes) = self.append_stmts(messages, events).await?;
+                self.check_adopted().await?;
                 self.flush_facts().await?;
                 self.defer_idempotency().await?;
                 let count = messages.len();
@@ -2902,6 +2975,7 @@ macro_rules! sql_backend {
             }
 
             async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+                self.check_adopted().await?;
                 self.flush_facts().await?;
                 // The request's Idempotency-Key commits with its command.
                 self.defer_idempotency().await?;

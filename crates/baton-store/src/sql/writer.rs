@@ -17,7 +17,12 @@
 //! ([`Turn::defer`]) travel in front of its next statement, and its last deferred writes with
 //! its `RELEASE`. A transaction waits for its turn only when it first sends something; one that
 //! sends nothing before its commit is handed over whole ([`Writer::run_and_commit`]), and
-//! whoever holds the writer next sends all transactions queued so in one round trip.
+//! whoever holds the writer next sends all transactions queued so in one round trip, behind the
+//! batch's `BEGIN` if none is open and, when the writer is not busy (no other writer waits for
+//! its turn, and the last commit held one transaction), followed by its `COMMIT`: a message that
+//! reaches an idle writer is begun, written and committed in one round trip. (That task is
+//! spawned and runs to its end: a commit sent by a caller that may give up waiting would leave
+//! the batch's state unknown.)
 
 use super::statement::{Stmt, Value, renumber};
 use crate::live::LiveHub;
@@ -133,6 +138,8 @@ struct State {
     savepoint: bool,
     /// Transactions released into the open batch, waiting for its commit.
     members: Vec<Member>,
+    /// How many transactions the last commit held.
+    last_batch: usize,
 }
 
 #[derive(Debug)]
@@ -372,6 +379,8 @@ impl Writer {
         stmts.extend(last);
         let release = stmts.len();
         stmts.push(Stmt::new("RELEASE baton_tx"));
+        // Its commit is not sent with it: this future may be dropped while the query runs,
+        // and a commit cut short would leave the batch's state unknown.
         let released = match turn.state().await?.send(&mut stmts).await {
             // A write failed before the release (a guard included): the transaction ends
             // without committing, its savepoint still open (rolled back by the next writer, or
@@ -434,7 +443,7 @@ impl Writer {
                 break;
             }
             sent = true;
-            state.run_jobs(jobs, pool).await;
+            state.run_jobs(jobs, pool, self, hub).await;
         }
         Counters::add_time(&self.stats.held_nanos, started);
         if !sent || state.members.is_empty() || !state.open {
@@ -462,6 +471,18 @@ impl Writer {
                 state.commit(&hub, &self.stats).await;
             }
         }
+    }
+}
+
+/// Answers every job with `error`: none of them ran.
+fn answer_all(jobs: VecDeque<Job>, error: &StoreError) {
+    let message = error.to_string();
+    for job in jobs {
+        let _ = job
+            .released
+            .send(Err(StoreError::Database(sqlx::Error::Protocol(
+                message.clone(),
+            ))));
     }
 }
 
@@ -591,11 +612,7 @@ impl State {
     /// Makes the writer ready for a transaction: its connection, nothing left unfinished, a
     /// batch open.
     async fn prepare(&mut self, pool: &Pool<Sqlite>) -> StoreResult<()> {
-        if self.conn.is_none() {
-            let mut conn = pool.acquire().await?;
-            sqlx::raw_sql(SETUP).execute(&mut *conn).await?;
-            self.conn = Some(conn);
-        }
+        self.connect(pool).await?;
         self.settle().await?;
         if !self.open {
             self.execute("BEGIN IMMEDIATE").await?;
@@ -604,51 +621,83 @@ impl State {
         Ok(())
     }
 
+    /// Whether the batch commits in the same round trip as the jobs being sent: when
+    /// no other writer waits for its turn and the last commit held one transaction (the
+    /// writer is not busy). Under load, the batch stays open until the writers that queue
+    /// meanwhile are in it: more transactions share one commit (a slow disk's fsync is worth
+    /// many round trips).
+    fn commits_at_once(&self, waiting: &AtomicUsize) -> bool {
+        self.last_batch <= 1 && waiting.load(Ordering::SeqCst) == 0
+    }
+
+    /// Takes the writer's connection from the pool, the first time.
+    async fn connect(&mut self, pool: &Pool<Sqlite>) -> StoreResult<()> {
+        if self.conn.is_none() {
+            let mut conn = pool.acquire().await?;
+            sqlx::raw_sql(SETUP).execute(&mut *conn).await?;
+            self.conn = Some(conn);
+        }
+        Ok(())
+    }
+
     /// Sends whole transactions, in order, in as few round trips as their outcomes allow:
-    /// all at once; when one fails, it is rolled back to its savepoint (or, if its release
+    /// all at once, behind the batch's `BEGIN` if none is open, and followed by its `COMMIT`
+    /// if no other writer waits for its turn (then one round trip begins, runs and commits
+    /// them all). When one fails, it is rolled back to its savepoint (or, if its release
     /// failed, the batch is) and answered with its error, and those after it go again.
-    async fn run_jobs(&mut self, mut jobs: VecDeque<Job>, pool: &Pool<Sqlite>) {
+    async fn run_jobs(
+        &mut self,
+        mut jobs: VecDeque<Job>,
+        pool: &Pool<Sqlite>,
+        writer: &Writer,
+        hub: &LiveHub,
+    ) {
         while !jobs.is_empty() {
-            if let Err(e) = self.prepare(pool).await {
-                let message = e.to_string();
-                for job in jobs.drain(..) {
-                    let _ = job
-                        .released
-                        .send(Err(StoreError::Database(sqlx::Error::Protocol(
-                            message.clone(),
-                        ))));
-                }
+            if let Err(e) = self.connect(pool).await.and(self.settle().await) {
+                answer_all(jobs, &e);
                 return;
             }
             // Statements keep no values once sent: a copy for those that may go again.
             let mut all = Vec::new();
+            let begin = !self.open;
+            if begin {
+                all.push(Stmt::new("BEGIN IMMEDIATE"));
+            }
             let mut ranges = Vec::with_capacity(jobs.len());
             for job in &jobs {
                 let start = all.len();
                 all.extend(job.stmts.iter().cloned());
                 ranges.push(start..all.len());
             }
+            let commit = self.commits_at_once(&writer.waiting);
+            if commit {
+                all.push(Stmt::new("COMMIT"));
+            }
             self.savepoint = true;
-            let (mut outcomes, failed) = self.send_partly(&mut all).await;
+            let sending = Instant::now();
+            let (outcomes, failed) = self.send_partly(&mut all).await;
+            if commit {
+                Counters::add_time(&writer.stats.commit_nanos, sending);
+            }
             let ran = failed.as_ref().map_or(all.len(), |(i, _)| *i);
+            if begin && ran == 0 {
+                self.savepoint = false;
+                let (_, e) = failed.expect("nothing ran, so something failed");
+                answer_all(jobs, &e);
+                return;
+            }
+            self.open = true;
             // Those whose release ran are in the batch.
             let mut done = 0;
             while ranges.get(done).is_some_and(|r| r.end <= ran) {
                 done += 1;
             }
-            let kept: Vec<_> = outcomes
-                .drain(
-                    ..ranges
-                        .get(done)
-                        .map_or(outcomes.len(), |r| r.start.min(outcomes.len())),
-                )
-                .collect();
-            let mut kept = kept.into_iter();
+            let mut kept = outcomes.into_iter().skip(usize::from(begin));
             let mut publish_failed = None;
             for (job, range) in jobs.drain(..done).zip(&ranges) {
-                let mine: Vec<_> = kept.by_ref().take(range.len()).collect();
-                let rows = mine
-                    .into_iter()
+                let rows = kept
+                    .by_ref()
+                    .take(range.len())
                     .enumerate()
                     .filter(|(i, _)| job.rows.contains(i))
                     .map(|(_, (_, rows))| rows)
@@ -663,7 +712,9 @@ impl State {
                         let _ = job.released.send(Ok((answer, durable)));
                     }
                     Err(e) => {
-                        // Released, so it cannot be undone alone: the batch fails with it.
+                        // Released, so it cannot be undone alone: the batch fails with it
+                        // (unless its commit already ran: then it is like a commit whose
+                        // answer was lost).
                         publish_failed = Some(e.to_string());
                         let _ = job.released.send(Err(e));
                     }
@@ -674,10 +725,14 @@ impl State {
             }
             let Some((at, error)) = failed else {
                 self.savepoint = false;
+                if commit && self.open {
+                    self.committed(hub, &writer.stats);
+                }
                 continue;
             };
             let Some(job) = jobs.pop_front() else {
-                // A failure past every release: the commit of what ran is in doubt.
+                // A failure past every release (the commit's): the commit of what ran is in
+                // doubt.
                 self.fail(&error).await;
                 continue;
             };
@@ -723,18 +778,23 @@ impl State {
         let committed = self.execute("COMMIT").await;
         Counters::add_time(&stats.commit_nanos, started);
         match committed {
-            Ok(()) => {
-                self.open = false;
-                stats.commits.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .transactions
-                    .fetch_add(self.members.len() as u64, Ordering::Relaxed);
-                for member in self.members.drain(..) {
-                    hub.publish(member.events);
-                    let _ = member.done.send(Ok(()));
-                }
-            }
+            Ok(()) => self.committed(hub, stats),
             Err(e) => self.fail(&e).await,
+        }
+    }
+
+    /// The open batch committed: publishes its events in order and acknowledges its
+    /// transactions.
+    fn committed(&mut self, hub: &LiveHub, stats: &Counters) {
+        self.open = false;
+        self.last_batch = self.members.len();
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats
+            .transactions
+            .fetch_add(self.members.len() as u64, Ordering::Relaxed);
+        for member in self.members.drain(..) {
+            hub.publish(member.events);
+            let _ = member.done.send(Ok(()));
         }
     }
 
