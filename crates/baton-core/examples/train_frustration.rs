@@ -7,10 +7,13 @@
 //! Experiment switches (environment): `BATON_L2`, `BATON_EPOCHS`, `BATON_SUPPORT_WEIGHT`,
 //! `BATON_CHAR_MAX`, `BATON_BIGRAMS`, `BATON_DROP_DENSE`, `BATON_BALANCE`, `BATON_OBJECTIVE`,
 //! `BATON_LOSO_SEED` (`BATON_OBJECTIVE=mean|worst|pooled|betaNN`, the last a pooled F-beta with
-//! β = NN/10, session 15), `BATON_CLAUSE` (session 15's clause features), and the
+//! β = NN/10, session 15), `BATON_CLAUSE` (session 15's clause features), the
 //! word-embedding features of session 11, `BATON_GLOVE_VALENCE`,
-//! `BATON_WORD_VECTORS`, `BATON_EMB_GAIN` (`escalation::embeddings`; BENCHMARKS.md,
-//! "Frustration", records what they gave).
+//! `BATON_WORD_VECTORS`, `BATON_EMB_GAIN` (`escalation::embeddings`), and session 16's source
+//! weighting and selection, `BATON_GROUP_DRO`, `BATON_DRO_REGRET`, `BATON_DRO_FROM_SIZES`,
+//! `BATON_DRO_TRACE`, `BATON_INVARIANT`, `BATON_INVARIANT_STRICT` (`training::Recipe`), and
+//! `BATON_PERSON` (BENCHMARKS.md, "Frustration" and "Session 16", records what they gave;
+//! none is shipped).
 //!
 //! The human-request dev file supplies the support traffic: its label-0 rows are ordinary
 //! support requests ("how do I reset my password"). All of them make up the false-alarm set;
@@ -118,6 +121,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bigrams: env("BATON_BIGRAMS").map_or(recipe.features.bigrams, |e| e > 0.0),
             ..recipe.features
         },
+        // Session 16 experiments: BATON_GROUP_DRO=η (0: every source the same total weight),
+        // BATON_INVARIANT=τ and BATON_INVARIANT_STRICT=1 (training::Recipe documents them).
+        group_weighting: env("BATON_GROUP_DRO").or(recipe.group_weighting),
+        invariant: env("BATON_INVARIANT").unwrap_or(recipe.invariant),
+        invariant_strict: env("BATON_INVARIANT_STRICT")
+            .map_or(recipe.invariant_strict, |e| e > 0.0),
+        dro_regret: env("BATON_DRO_REGRET").map_or(recipe.dro_regret, |e| e > 0.0),
+        dro_from_sizes: env("BATON_DRO_FROM_SIZES").map_or(recipe.dro_from_sizes, |e| e > 0.0),
         ..recipe
     };
     let cfg = recipe.features;
@@ -177,6 +188,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.f.extra.extend(clause(&e.text));
         }
     }
+    // BATON_PERSON=GAIN: three more dense features (session 16 experiment, not shipped): the
+    // VADER negative share times whether the message speaks of the writer (i, my, me, we,
+    // our...), addresses someone (you, your, u, ur), or neither, times GAIN. Negativity about
+    // oneself or aimed at the reader is a complaint; about the world ("refugees drowned"),
+    // news.
+    if let Some(gain) = env("BATON_PERSON") {
+        let person = |text: &str| -> Vec<f32> {
+            let clean = baton_core::escalation::text::strip_artefacts(text);
+            let text = clean.as_deref().unwrap_or(text);
+            let lower = text.to_lowercase();
+            let words: Vec<&str> = lower
+                .split(|c: char| !c.is_alphanumeric() && c != '\'')
+                .filter(|w| !w.is_empty())
+                .collect();
+            let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
+            let first = has(&[
+                "i", "i'm", "im", "i've", "ive", "i'd", "i'll", "me", "my", "mine", "we", "we're",
+                "our", "us", "myself",
+            ]);
+            let second = has(&["you", "your", "you're", "youre", "u", "ur", "yours", "yall"]);
+            let p = baton_core::escalation::sentiment::polarity_scores(text);
+            let neg = p.neg * gain;
+            vec![
+                (neg * f64::from(u8::from(first))) as f32,
+                (neg * f64::from(u8::from(second))) as f32,
+                (neg * f64::from(u8::from(!first && !second))) as f32,
+            ]
+        };
+        for (r, e) in rows.iter_mut().zip(&examples) {
+            r.f.extra.extend(person(&e.text));
+        }
+        let labelled_0 = support_examples.iter().filter(|e| !e.label);
+        for (r, e) in support_rows.iter_mut().zip(labelled_0) {
+            r.f.extra.extend(person(&e.text));
+        }
+    }
     let src_path = args
         .get(3)
         .filter(|a| !a.starts_with("--"))
@@ -186,6 +233,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eval::attach_sources(&examples[..dev_len], &std::fs::read_to_string(&src_path)?)?;
     sources.extend(extra_sources);
     let (names, groups) = training::group_ids(&sources);
+    for (r, g) in rows.iter_mut().zip(&groups) {
+        r.group = *g;
+    }
     if env("BATON_BALANCE").is_some_and(|b| b > 0.0) {
         training::balance_sources(&mut rows, &groups);
     }

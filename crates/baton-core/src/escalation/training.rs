@@ -58,6 +58,33 @@ pub struct Recipe {
     /// weights, so the average is one linear model (the mean of the members' log-odds) and
     /// inference costs the same as for one member.
     pub members: &'static [f64],
+    /// How the dev sources share the training weight (session 16 experiments; `None` in the
+    /// shipped recipe: each row weighs its class-balanced weight, so a large source counts
+    /// for more). `Some(η)`: each source gets a total weight `q_g` (the rows of a source keep
+    /// their relative weights), with `q` uniform at the start and, before every epoch after
+    /// the first, updated as `q_g ∝ q_g·exp(η·loss_g)`, `loss_g` the source's weighted mean
+    /// log-loss under the current model: group DRO (Sagawa et al. 2020, "Distributionally
+    /// Robust Neural Networks for Group Shifts"), training towards the worst source's loss
+    /// rather than the average. `Some(0.0)` is the plain variant: every source the same total
+    /// weight. Support rows keep their weight.
+    pub group_weighting: Option<f64>,
+    /// Source-invariant feature selection (session 16 experiment; 0 in the shipped recipe):
+    /// when above 0, a plain logistic regression is first trained on each dev source alone, a
+    /// weight of magnitude at least this counting as that source's vote for its sign; features
+    /// (buckets of both tables and dense features) whose votes disagree are held at 0 when the
+    /// model is trained (see [`Recipe::invariant_strict`]).
+    pub invariant: f64,
+    /// With [`Recipe::invariant`]: keep only features every source votes for with the same
+    /// sign (instead of dropping only those with conflicting votes).
+    pub invariant_strict: bool,
+    /// With [`Recipe::group_weighting`] `Some(η > 0)`: update `q` by each source's regret (its
+    /// loss minus that of a model trained on the source alone, the loss it cannot avoid)
+    /// rather than by its loss (minimax regret, Agarwal & Zhang 2022), so that a source whose
+    /// labels are noisier than the others' is not the one that takes the weight.
+    pub dro_regret: bool,
+    /// With [`Recipe::group_weighting`]: start `q` at each source's share of the weight (the
+    /// shipped weighting, so that η = 0 changes nothing) instead of uniform.
+    pub dro_from_sizes: bool,
 }
 
 /// The shipped recipe.
@@ -71,6 +98,11 @@ pub const RECIPE: Recipe = Recipe {
     // member weighs a bucket by how one-sided its evidence was in training, the plain one does
     // not; the average beat each alone under nested CV (BENCHMARKS.md).
     members: &[0.0, 0.3, 1.0],
+    group_weighting: None,
+    invariant: 0.0,
+    invariant_strict: false,
+    dro_regret: false,
+    dro_from_sizes: false,
 };
 
 /// Highest share of the support requests the chosen settings may flag on the out-of-fold
@@ -107,6 +139,9 @@ pub struct Row {
     /// Multiplies the row's class-balanced training weight (1 unless
     /// [`balance_sources`] set it).
     pub weight: f64,
+    /// The source of a dev row (index from [`group_ids`]; 0 unless set), used by
+    /// [`Recipe::group_weighting`] and [`Recipe::invariant`].
+    pub group: usize,
 }
 
 impl Row {
@@ -157,6 +192,7 @@ fn row(text: &str, y: bool, cfg: &FeatureConfig) -> (Row, f64) {
         grievance: fr.cues.contains(&"grievance")
             || (rules_only.complaint_floor && fr.cues.contains(&"complaint")),
         weight: 1.0,
+        group: 0,
     };
     (r, p.compound)
 }
@@ -250,6 +286,37 @@ pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
             _ => w_neg * recipe.support_weight,
         })
         .collect();
+    // Each dev row's source among those present (support rows: none).
+    let present = distinct(
+        &rows
+            .iter()
+            .filter(|r| r.source == Source::Dev)
+            .map(|r| r.group)
+            .collect::<Vec<_>>(),
+    );
+    let gidx: Vec<Option<usize>> = rows
+        .iter()
+        .map(|r| (r.source == Source::Dev).then(|| present.binary_search(&r.group).ok())?)
+        .collect();
+    let reference = if recipe.dro_regret
+        && recipe.group_weighting.is_some_and(|e| e > 0.0)
+        && present.len() > 1
+    {
+        reference_losses(&rows, &gidx, present.len(), seed, recipe)
+    } else {
+        Vec::new()
+    };
+    let groups = recipe
+        .group_weighting
+        .filter(|_| present.len() > 1)
+        .map(|eta| Groups {
+            of: &gidx,
+            count: present.len(),
+            eta,
+            reference: &reference,
+        });
+    let mask = (recipe.invariant > 0.0 && present.len() > 1)
+        .then(|| invariant_mask(&rows, &gidx, present.len(), seed, recipe));
     let n = recipe.members.len().max(1);
     let mut avg = LinearModel::zeros();
     for (k, &alpha) in recipe.members.iter().enumerate() {
@@ -260,6 +327,8 @@ pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
             ratios.as_deref(),
             seed.wrapping_add(k as u64),
             recipe,
+            groups,
+            mask.as_ref(),
         );
         avg.bias += m.bias / n as f64;
         for (a, b) in avg.dense.iter_mut().zip(m.dense.iter()) {
@@ -277,6 +346,160 @@ pub fn train(rows: &[&Row], seed: u64, recipe: &Recipe) -> LinearModel {
         }
     }
     avg
+}
+
+/// The dev sources of a training run, for [`Recipe::group_weighting`].
+#[derive(Clone, Copy)]
+struct Groups<'a> {
+    /// Per training row, its source (`0..count`), or `None` for a support row.
+    of: &'a [Option<usize>],
+    count: usize,
+    eta: f64,
+    /// Per source, the loss subtracted before the update ([`Recipe::dro_regret`]; empty: none).
+    reference: &'a [f64],
+}
+
+/// Class-balanced weights of `rows` among themselves.
+fn balanced(rows: &[&Row]) -> Vec<f64> {
+    let pos = rows.iter().filter(|r| r.y).count().max(1) as f64;
+    let neg = (rows.len() as f64 - pos).max(1.0);
+    let n = rows.len() as f64;
+    rows.iter()
+        .map(|r| {
+            r.weight
+                * if r.y {
+                    n / (2.0 * pos)
+                } else {
+                    n / (2.0 * neg)
+                }
+        })
+        .collect()
+}
+
+/// Weighted mean log-loss of `m` on `rows`.
+fn mean_loss(m: &LinearModel, rows: &[&Row], w: &[f64]) -> f64 {
+    let mut l = 0.0;
+    for (r, w) in rows.iter().zip(w) {
+        let p = m.probability(&r.f).clamp(1e-12, 1.0 - 1e-12);
+        l += w * -(if r.y { p.ln() } else { (1.0 - p).ln() });
+    }
+    l / w.iter().sum::<f64>().max(1e-12)
+}
+
+/// Per dev source, the class-balanced mean log-loss of a plain logistic regression trained on
+/// that source alone ([`Recipe::dro_regret`]).
+fn reference_losses(
+    rows: &[&Row],
+    gidx: &[Option<usize>],
+    count: usize,
+    seed: u64,
+    recipe: &Recipe,
+) -> Vec<f64> {
+    let plain = Recipe {
+        members: &[0.0],
+        group_weighting: None,
+        invariant: 0.0,
+        ..*recipe
+    };
+    (0..count)
+        .map(|g| {
+            let own: Vec<&Row> = rows
+                .iter()
+                .zip(gidx)
+                .filter(|(_, x)| **x == Some(g))
+                .map(|(r, _)| *r)
+                .collect();
+            let w = balanced(&own);
+            let m = train_one(&own, &w, None, seed ^ 0x1a7a, &plain, None, None);
+            let l = mean_loss(&m, &own, &w);
+            if std::env::var_os("BATON_DRO_TRACE").is_some() {
+                eprintln!("reference loss of source {g}: {l:.4}");
+            }
+            l
+        })
+        .collect()
+}
+
+/// Which features may be non-zero ([`Recipe::invariant`]): word and character buckets side by
+/// side, then the dense features.
+struct Mask {
+    slots: Vec<bool>,
+    dense: [bool; DENSE],
+}
+
+/// Trains a plain logistic regression on each dev source alone (class-balanced within it) and
+/// keeps the features whose votes agree ([`Recipe::invariant`], [`Recipe::invariant_strict`]).
+fn invariant_mask(
+    rows: &[&Row],
+    gidx: &[Option<usize>],
+    count: usize,
+    seed: u64,
+    recipe: &Recipe,
+) -> Mask {
+    let tau = recipe.invariant;
+    // Votes per feature: bit 0 positive, bit 1 negative; and how many sources voted.
+    let mut slot_votes = vec![(0u8, 0usize); 2 * BUCKETS];
+    let mut dense_votes = [(0u8, 0usize); DENSE];
+    let vote = |v: &mut (u8, usize), w: f64| {
+        if w >= tau {
+            v.0 |= 1;
+            v.1 += 1;
+        } else if w <= -tau {
+            v.0 |= 2;
+            v.1 += 1;
+        }
+    };
+    let plain = Recipe {
+        members: &[0.0],
+        group_weighting: None,
+        invariant: 0.0,
+        ..*recipe
+    };
+    for g in 0..count {
+        let own: Vec<&Row> = rows
+            .iter()
+            .zip(gidx)
+            .filter(|(_, x)| **x == Some(g))
+            .map(|(r, _)| *r)
+            .collect();
+        let w = balanced(&own);
+        let m = train_one(&own, &w, None, seed ^ 0x1a7a, &plain, None, None);
+        for (v, &x) in slot_votes
+            .iter_mut()
+            .zip(m.sparse.iter().chain(m.chars.iter()))
+        {
+            vote(v, f64::from(x));
+        }
+        for (v, &x) in dense_votes.iter_mut().zip(m.dense.iter()) {
+            vote(v, x);
+        }
+    }
+    let keep = |&(bits, n): &(u8, usize)| {
+        if recipe.invariant_strict {
+            n == count && bits != 3
+        } else {
+            bits != 3
+        }
+    };
+    let mut dense = [true; DENSE];
+    for (d, v) in dense.iter_mut().zip(&dense_votes) {
+        *d = keep(v);
+    }
+    if std::env::var_os("BATON_DRO_TRACE").is_some() {
+        let voted = slot_votes.iter().filter(|v| v.1 > 0).count();
+        let kept = slot_votes.iter().filter(|v| v.1 > 0 && keep(v)).count();
+        let dropped: Vec<&str> = super::model::DENSE_NAMES
+            .iter()
+            .zip(&dense)
+            .filter(|(_, k)| !**k)
+            .map(|(n, _)| *n)
+            .collect();
+        eprintln!("invariant: {kept} of {voted} voted buckets kept; dense dropped {dropped:?}");
+    }
+    Mask {
+        slots: slot_votes.iter().map(keep).collect(),
+        dense,
+    }
 }
 
 /// Log-count ratios per bucket of both tables (word buckets, then character buckets): ln of
@@ -322,8 +545,40 @@ fn train_one(
     ratios: Option<&[f32]>,
     seed: u64,
     recipe: &Recipe,
+    groups: Option<Groups<'_>>,
+    mask: Option<&Mask>,
 ) -> LinearModel {
     let (lr, l2) = (recipe.lr, recipe.l2);
+    // Group weighting: each source's rows scaled so that the source's total weight is
+    // `q_g · total` (q uniform at first, then the DRO update before each epoch).
+    let mut weights = weights.to_vec();
+    let mut dro = groups.map(|g| {
+        let mut total = vec![0.0f64; g.count];
+        for (w, x) in weights.iter().zip(g.of) {
+            if let Some(x) = x {
+                total[*x] += w;
+            }
+        }
+        let all: f64 = total.iter().sum();
+        let q = if recipe.dro_from_sizes {
+            total.iter().map(|t| t / all).collect()
+        } else {
+            vec![1.0 / g.count as f64; g.count]
+        };
+        (g, weights.clone(), total, all, q)
+    });
+    let reweight =
+        |weights: &mut [f64],
+         (g, base, total, all, q): &(Groups<'_>, Vec<f64>, Vec<f64>, f64, Vec<f64>)| {
+            for ((w, b), x) in weights.iter_mut().zip(base).zip(g.of) {
+                if let Some(x) = x {
+                    *w = b * q[*x] * all / total[*x].max(1e-12);
+                }
+            }
+        };
+    if let Some(d) = &dro {
+        reweight(&mut weights, d);
+    }
     let mut m = LinearModel::zeros();
     // With NB scaling, `raw` is what is learned and regularised; the model's tables hold
     // raw · ratio.
@@ -338,7 +593,31 @@ fn train_one(
     let mut g_bias = 1e-8f64;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     let mut rng = Lcg(seed);
-    for _ in 0..recipe.epochs {
+    for epoch in 0..recipe.epochs {
+        if let Some(d) = dro.as_mut().filter(|d| epoch > 0 && d.0.eta > 0.0) {
+            let (g, base, total, _, q) = d;
+            let mut loss = vec![0.0f64; g.count];
+            for ((r, b), x) in rows.iter().zip(base.iter()).zip(g.of) {
+                if let Some(x) = x {
+                    let p = m.probability(&r.f).clamp(1e-12, 1.0 - 1e-12);
+                    loss[*x] += b * -(if r.y { p.ln() } else { (1.0 - p).ln() });
+                }
+            }
+            for (x, ((q, l), t)) in q.iter_mut().zip(&loss).zip(total.iter()).enumerate() {
+                let reference = g.reference.get(x).copied().unwrap_or(0.0);
+                *q *= (g.eta * (l / t.max(1e-12) - reference)).exp();
+            }
+            let sum: f64 = q.iter().sum();
+            for q in q.iter_mut() {
+                *q /= sum;
+            }
+            if std::env::var_os("BATON_DRO_TRACE").is_some() {
+                eprintln!("dro epoch {epoch}: loss {loss:?} q {q:?}");
+            }
+        }
+        if let Some(d) = &dro {
+            reweight(&mut weights, d);
+        }
         rng.shuffle(&mut order);
         for &i in &order {
             let r = rows[i];
@@ -347,12 +626,16 @@ fn train_one(
             let g = (p - y) * weights[i];
             g_bias += g * g;
             m.bias -= lr * g / g_bias.sqrt();
-            for ((w, gd), x) in m
+            for (d, ((w, gd), x)) in m
                 .dense
                 .iter_mut()
                 .zip(g_dense.iter_mut())
                 .zip(r.f.dense.iter())
+                .enumerate()
             {
+                if mask.is_some_and(|k| !k.dense[d]) {
+                    continue;
+                }
                 let gk = g * x + l2 * *w;
                 *gd += gk * gk;
                 *w -= lr * gk / gd.sqrt();
@@ -368,6 +651,9 @@ fn train_one(
                 *w -= lr * gk / gd.sqrt();
             }
             for (k, slot) in slot_indices(&r.f).enumerate() {
+                if mask.is_some_and(|k| !k.slots[slot]) {
+                    continue;
+                }
                 let (x, table, b) = if k < r.f.split {
                     (r.f.scale, &mut m.sparse, slot)
                 } else {
@@ -956,6 +1242,11 @@ pub const REQUEST_RECIPE: Recipe = Recipe {
     l2: 3e-2,
     support_weight: 0.0,
     members: &[0.0, 1.0],
+    group_weighting: None,
+    invariant: 0.0,
+    invariant_strict: false,
+    dro_regret: false,
+    dro_from_sizes: false,
 };
 
 /// Seed of the human-request model's training.
@@ -1050,6 +1341,7 @@ pub fn request_rows(examples: &[Example]) -> Vec<RequestRow> {
                     source: Source::Dev,
                     grievance: false,
                     weight: 1.0,
+                    group: 0,
                 },
                 rule: h.detected,
                 open: super::request_model::open_to_model(&h, about_bot, t.len()),

@@ -16,6 +16,7 @@ fn toy_row(y: bool, words: usize, compound: f64) -> Row {
         source: Source::Dev,
         grievance: false,
         weight: 1.0,
+        group: 0,
     }
 }
 
@@ -481,4 +482,73 @@ fn typo_variants_are_deterministic_one_edit_per_word() {
     for (x, y) in text.split(' ').zip(a.split(' ')) {
         assert!(crate::escalation::text::osa_within(x, y, 1), "{x} -> {y}");
     }
+}
+
+/// Two sources that disagree on bucket 1 (a sign of frustration in the large one, of calm in
+/// the small one) and agree on bucket 3 (session 16's group weighting and invariant features).
+fn two_sources() -> Vec<Row> {
+    (0..48)
+        .map(|i| {
+            let y = i % 2 == 0;
+            let small = i >= 40;
+            let mut r = toy_row(y, 3, 0.0);
+            r.group = usize::from(small);
+            r.f.sparse = vec![2];
+            if y != small {
+                r.f.sparse.push(1);
+            }
+            if y && i % 4 == 0 {
+                r.f.sparse.push(3);
+            }
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn group_weighting_and_invariant_features() {
+    let rows = two_sources();
+    let refs: Vec<&Row> = rows.iter().collect();
+    let base = train(&refs, SEED, &RECIPE);
+    // Starting from the sources' shares with η = 0 is the shipped weighting.
+    let sizes = Recipe {
+        group_weighting: Some(0.0),
+        dro_from_sizes: true,
+        ..RECIPE
+    };
+    let same = train(&refs, SEED, &sizes);
+    assert!((same.sparse[1] - base.sparse[1]).abs() < 1e-4);
+    // Each source the same total weight: the small source's sign counts as much.
+    let equal = Recipe {
+        group_weighting: Some(0.0),
+        ..RECIPE
+    };
+    let eq = train(&refs, SEED, &equal);
+    assert!(base.sparse[1] > 0.5, "{}", base.sparse[1]);
+    assert!(
+        eq.sparse[1].abs() < 0.5 * base.sparse[1],
+        "{}",
+        eq.sparse[1]
+    );
+    // Group DRO from the sources' shares moves weight to the source fitted worse (the small).
+    let dro = Recipe {
+        group_weighting: Some(3.0),
+        dro_from_sizes: true,
+        ..RECIPE
+    };
+    let d = train(&refs, SEED, &dro);
+    assert!(
+        d.sparse[1] < base.sparse[1],
+        "{} {}",
+        d.sparse[1],
+        base.sparse[1]
+    );
+    // Invariant features: bucket 1's votes conflict, so it stays 0; bucket 3 is learned.
+    let inv = Recipe {
+        invariant: 0.01,
+        ..RECIPE
+    };
+    let m = train(&refs, SEED, &inv);
+    assert_eq!(m.sparse[1], 0.0);
+    assert!(m.sparse[3] > 0.0);
 }
