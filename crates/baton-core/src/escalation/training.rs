@@ -403,14 +403,7 @@ fn reference_losses(
     };
     (0..count)
         .map(|g| {
-            let own: Vec<&Row> = rows
-                .iter()
-                .zip(gidx)
-                .filter(|(_, x)| **x == Some(g))
-                .map(|(r, _)| *r)
-                .collect();
-            let w = balanced(&own);
-            let m = train_one(&own, &w, None, seed ^ 0x1a7a, &plain, None, None);
+            let (own, w, m) = source_alone(rows, gidx, g, seed, &plain);
             let l = mean_loss(&m, &own, &w);
             if std::env::var_os("BATON_DRO_TRACE").is_some() {
                 eprintln!("reference loss of source {g}: {l:.4}");
@@ -418,6 +411,26 @@ fn reference_losses(
             l
         })
         .collect()
+}
+
+/// A model trained on source `g` alone (class-balanced within it), with its rows and their
+/// weights.
+fn source_alone<'a>(
+    rows: &[&'a Row],
+    gidx: &[Option<usize>],
+    g: usize,
+    seed: u64,
+    plain: &Recipe,
+) -> (Vec<&'a Row>, Vec<f64>, LinearModel) {
+    let own: Vec<&Row> = rows
+        .iter()
+        .zip(gidx)
+        .filter(|(_, x)| **x == Some(g))
+        .map(|(r, _)| *r)
+        .collect();
+    let w = balanced(&own);
+    let m = train_one(&own, &w, None, seed ^ 0x1a7a, plain, None, None);
+    (own, w, m)
 }
 
 /// Which features may be non-zero ([`Recipe::invariant`]): word and character buckets side by
@@ -456,14 +469,7 @@ fn invariant_mask(
         ..*recipe
     };
     for g in 0..count {
-        let own: Vec<&Row> = rows
-            .iter()
-            .zip(gidx)
-            .filter(|(_, x)| **x == Some(g))
-            .map(|(r, _)| *r)
-            .collect();
-        let w = balanced(&own);
-        let m = train_one(&own, &w, None, seed ^ 0x1a7a, &plain, None, None);
+        let (_, _, m) = source_alone(rows, gidx, g, seed, &plain);
         for (v, &x) in slot_votes
             .iter_mut()
             .zip(m.sparse.iter().chain(m.chars.iter()))
