@@ -612,8 +612,7 @@ impl State {
     /// Makes the writer ready for a transaction: its connection, nothing left unfinished, a
     /// batch open.
     async fn prepare(&mut self, pool: &Pool<Sqlite>) -> StoreResult<()> {
-        self.connect(pool).await?;
-        self.settle().await?;
+        self.ready(pool).await?;
         if !self.open {
             self.execute("BEGIN IMMEDIATE").await?;
             self.open = true;
@@ -628,6 +627,12 @@ impl State {
     /// many round trips).
     fn commits_at_once(&self, waiting: &AtomicUsize) -> bool {
         self.last_batch <= 1 && waiting.load(Ordering::SeqCst) == 0
+    }
+
+    /// Its connection, and nothing left unfinished (no batch begun).
+    async fn ready(&mut self, pool: &Pool<Sqlite>) -> StoreResult<()> {
+        self.connect(pool).await?;
+        self.settle().await
     }
 
     /// Takes the writer's connection from the pool, the first time.
@@ -653,7 +658,7 @@ impl State {
         hub: &LiveHub,
     ) {
         while !jobs.is_empty() {
-            if let Err(e) = self.connect(pool).await.and(self.settle().await) {
+            if let Err(e) = self.ready(pool).await {
                 answer_all(jobs, &e);
                 return;
             }
