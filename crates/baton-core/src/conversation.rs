@@ -113,6 +113,20 @@ pub enum HandoffSource {
     Rule,
 }
 
+impl HandoffSource {
+    /// The snake_case name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffSource::Customer => "customer",
+            HandoffSource::Bot => "bot",
+            HandoffSource::Llm => "llm",
+            HandoffSource::Agent => "agent",
+            HandoffSource::Api => "api",
+            HandoffSource::Rule => "rule",
+        }
+    }
+}
+
 /// A pending offer: a reservation of a queued conversation for one agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
@@ -600,6 +614,30 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Whether the event names `agent` as the one it is about: offered to, declined or let
+    /// lapse by, assigned to, transferred from or to, overdue or over capacity.
+    pub fn names_agent(&self, agent: &AgentId) -> bool {
+        match self {
+            EventKind::Offered { agent: a, .. }
+            | EventKind::OfferDeclined { agent: a }
+            | EventKind::OfferExpired { agent: a }
+            | EventKind::Assigned { agent: a, .. }
+            | EventKind::FirstReplyOverdue { agent: a, .. }
+            | EventKind::CapacityOverridden { agent: a, .. } => a == agent,
+            EventKind::TransferRequested {
+                from_agent,
+                to_agent,
+                ..
+            }
+            | EventKind::Transferred {
+                from_agent,
+                to_agent,
+                ..
+            } => from_agent == agent || to_agent.as_ref() == Some(agent),
+            _ => false,
+        }
+    }
+
     /// The snake_case event name, as stored and streamed.
     pub fn name(&self) -> &'static str {
         match self {

@@ -195,10 +195,10 @@ pub fn spawn_invalidation(
     tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(event) if event.conversation.is_none() && is_settings_event(&event.kind) => {
+                Ok(event) if event.conversation.is_none() && is_settings_event(event.kind()) => {
                     detectors.invalidate(&event.tenant);
                 }
-                Ok(event) if event.kind.starts_with("kb_article_") => {
+                Ok(event) if event.kind().starts_with("kb_article_") => {
                     knowledge.forget(&event.tenant);
                 }
                 Ok(_) => {}

@@ -14,6 +14,7 @@
 
 use crate::Engine;
 use crate::service;
+use baton_core::conversation::EventKind;
 use baton_core::{ConversationId, TenantId};
 use baton_store::{BOT_JOB, BRIEF_JOB, StoreResult};
 use std::time::Duration;
@@ -44,7 +45,9 @@ pub async fn run_worker(engine: Engine, mut stopped: watch::Receiver<bool>) {
         let handoff = async {
             loop {
                 match events.recv().await {
-                    Ok(e) if e.kind == "handoff_requested" => return,
+                    Ok(e) if matches!(e.event(), Some(EventKind::HandoffRequested { .. })) => {
+                        return;
+                    }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => {

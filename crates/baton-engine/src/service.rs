@@ -1348,24 +1348,6 @@ async fn insert_api_key(
     Ok((key, secret))
 }
 
-/// Records a tenant-wide audit event (configuration changes, agent status).
-fn tenant_event(
-    tenant: &TenantId,
-    kind: &str,
-    actor: &Actor,
-    data: serde_json::Value,
-    now: Timestamp,
-) -> NewEvent {
-    NewEvent {
-        tenant: tenant.clone(),
-        conversation: None,
-        kind: kind.to_string(),
-        actor: actor.clone(),
-        data,
-        at: now,
-    }
-}
-
 /// Creates an agent; the caller hashed the password.
 pub async fn create_agent(
     store: &dyn Store,
@@ -1377,7 +1359,7 @@ pub async fn create_agent(
 ) -> StoreResult<Agent> {
     let mut tx = store.begin().await?;
     let agent = insert_agent(tx.as_mut(), tenant, new, password_hash, now).await?;
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         tenant,
         "agent_created",
         actor,
@@ -1431,7 +1413,7 @@ pub async fn update_agent(
     } else {
         "agent_updated"
     };
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         tenant,
         kind,
         actor,
@@ -1470,7 +1452,7 @@ pub async fn set_agent_away(
     agent.status = AgentStatus::Away;
     agent.status_changed_at = now;
     tx.update_agent(&agent).await?;
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         tenant,
         "agent_status_changed",
         &Actor::System,
@@ -1497,7 +1479,7 @@ pub async fn create_api_key(
 ) -> StoreResult<(ApiKey, String)> {
     let mut tx = store.begin().await?;
     let (key, secret) = insert_api_key(tx.as_mut(), tenant, name, now).await?;
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         tenant,
         "api_key_created",
         actor,
@@ -1521,7 +1503,7 @@ pub async fn revoke_api_key(
     if !tx.revoke_api_key(tenant, id, now).await? {
         return Err(StoreError::NotFound("api key"));
     }
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         tenant,
         "api_key_revoked",
         actor,
@@ -1548,9 +1530,9 @@ pub async fn put_settings(
     let mut tx = store.begin().await?;
     for ((key, value), before) in settings.iter().zip(before) {
         tx.put_setting(tenant, key, value, now).await?;
-        tx.append_event(&tenant_event(
+        tx.append_event(&NewEvent::tenant(
             tenant,
-            &format!("{key}_updated"),
+            format!("{key}_updated"),
             actor,
             serde_json::json!({ "key": key, "before": before, "after": value }),
             now,
@@ -1575,7 +1557,7 @@ pub async fn save_queue(
     } else {
         "queue_created"
     };
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         &queue.tenant,
         kind,
         actor,
@@ -1602,7 +1584,7 @@ pub async fn delete_queue(
     if !tx.delete_queue(tenant, id).await? {
         return Err(StoreError::NotFound("queue"));
     }
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         tenant,
         "queue_deleted",
         actor,
@@ -1641,7 +1623,7 @@ pub async fn close_session(store: &dyn Store, token: &str, now: Timestamp) -> St
     };
     let mut tx = store.begin().await?;
     tx.delete_session(&hash).await?;
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         &session.tenant,
         "session_closed",
         &Actor::Agent {
@@ -1665,7 +1647,7 @@ pub async fn save_kb_articles(
     let mut tx = store.begin().await?;
     for article in articles {
         tx.put_kb_article(article).await?;
-        tx.append_event(&tenant_event(
+        tx.append_event(&NewEvent::tenant(
             tenant,
             "kb_article_saved",
             actor,
@@ -1692,7 +1674,7 @@ pub async fn create_kb_article(
             message: format!("an article '{}' already exists", article.id),
         });
     }
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         &article.tenant,
         "kb_article_saved",
         actor,
@@ -1715,7 +1697,7 @@ pub async fn delete_kb_article(
     if !tx.delete_kb_article(tenant, id).await? {
         return Err(StoreError::NotFound("article"));
     }
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         tenant,
         "kb_article_deleted",
         actor,
@@ -1802,7 +1784,7 @@ pub async fn save_subscription(
     if let Some(change) = change {
         data["change"] = change;
     }
-    tx.append_event(&tenant_event(&sub.tenant, &kind, actor, data, now))
+    tx.append_event(&NewEvent::tenant(&sub.tenant, &kind, actor, data, now))
         .await?;
     tx.commit().await
 }
@@ -1827,7 +1809,7 @@ pub async fn delete_subscription(
         return Err(StoreError::NotFound("subscription"));
     }
     let kind = format!("{}_deleted", subscription_family(before.kind));
-    tx.append_event(&tenant_event(
+    tx.append_event(&NewEvent::tenant(
         tenant,
         &kind,
         actor,

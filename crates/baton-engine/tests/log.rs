@@ -240,7 +240,8 @@ async fn chain(db: &TestDatabase) {
             "UPDATE events SET data = REPLACE(data, 'On it', 'Not my job') WHERE seq = {}",
             events
                 .iter()
-                .find(|e| e.kind == "message_added" && e.data.to_string().contains("On it"))
+                .find(|e| e.kind() == "message_added"
+                    && e.body.to_json().to_string().contains("On it"))
                 .unwrap()
                 .seq
         ),
@@ -288,9 +289,9 @@ async fn chain(db: &TestDatabase) {
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(page.items[0].kind, "rules_updated");
+    assert_eq!(page.items[0].kind(), "rules_updated");
     assert_eq!(
-        page.items[0].data["after"],
+        page.items[0].body.to_json()["after"],
         serde_json::json!({"rules": []})
     );
     let all = store
@@ -304,7 +305,7 @@ async fn chain(db: &TestDatabase) {
         )
         .await
         .unwrap();
-    assert_eq!(all.items[0].kind, "rules_updated");
+    assert_eq!(all.items[0].kind(), "rules_updated");
     assert!(all.next_cursor.is_some());
 }
 
@@ -317,17 +318,18 @@ async fn one_insert_for_many_events(db: &TestDatabase) {
     let note = |n: usize| NewEvent {
         tenant: tenant.clone(),
         conversation: Some(id.clone()),
-        kind: "tagged".into(),
         actor: Actor::System,
-        data: serde_json::json!({"type": "tagged", "tag": format!("t{n}")}),
+        body: EventBody::record(
+            "tagged",
+            serde_json::json!({"type": "tagged", "tag": format!("t{n}")}),
+        ),
         at: at(800_000 + n as i64),
     };
     let tenant_event = NewEvent {
         tenant: tenant.clone(),
         conversation: None,
-        kind: "rules_updated".into(),
         actor: Actor::System,
-        data: serde_json::json!({"n": 1}),
+        body: EventBody::record("rules_updated", serde_json::json!({"n": 1})),
         at: at(800_010),
     };
     let batch = vec![note(1), tenant_event, note(2), note(3)];
@@ -337,7 +339,10 @@ async fn one_insert_for_many_events(db: &TestDatabase) {
     assert_eq!(stored.len(), 4);
     assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq), "{stored:?}");
     for (given, got) in batch.iter().zip(&stored) {
-        assert_eq!((&given.kind, &given.data), (&got.kind, &got.data));
+        assert_eq!(
+            (given.kind(), given.body.to_json()),
+            (got.kind(), got.body.to_json())
+        );
     }
     let events = events_of(store.as_ref(), &tenant, &id).await;
     assert_eq!(events.len(), before + 3);
@@ -364,7 +369,7 @@ async fn facts(db: &TestDatabase) {
     let events = events_of(store.as_ref(), &tenant, &id).await;
     let replayed = Facts::replay(events.iter().map(|e| {
         (
-            Box::leak(Box::new(serde_json::from_value(e.data.clone()).unwrap())) as &_,
+            Box::leak(Box::new(serde_json::from_value(e.body.to_json()).unwrap())) as &_,
             &e.actor,
             e.at,
         )
@@ -489,9 +494,11 @@ async fn outbox(db: &TestDatabase) {
         tx.append_event(&NewEvent {
             tenant: tenant.clone(),
             conversation: Some(id.clone()),
-            kind: "closed".into(),
             actor: Actor::System,
-            data: serde_json::json!({"type": "closed", "resolution": null}),
+            body: EventBody::record(
+                "closed",
+                serde_json::json!({"type": "closed", "resolution": null}),
+            ),
             at: at(30),
         })
         .await
@@ -1262,12 +1269,12 @@ async fn erasure(db: &TestDatabase) {
     assert_eq!(audit[0].actor, by);
     assert_eq!(audit[0].at, at(100));
     assert_eq!(audit[0].seq, erased.event_seq);
-    assert_eq!(audit[0].data["customer"], customer.as_str());
+    assert_eq!(audit[0].body.to_json()["customer"], customer.as_str());
     assert_eq!(
-        audit[0].data["events"].as_array().unwrap().len() as u64,
+        audit[0].body.to_json()["events"].as_array().unwrap().len() as u64,
         erased.events
     );
-    assert!(!audit[0].data.to_string().contains(secret));
+    assert!(!audit[0].body.to_json().to_string().contains(secret));
 
     // Erasing again changes nothing more and still verifies.
     let again = s
@@ -1423,7 +1430,7 @@ async fn attachments(db: &TestDatabase) {
     assert!(
         events
             .iter()
-            .any(|e| e.data["message"]["attachment"]["id"] == file.id.as_str()),
+            .any(|e| e.body.to_json()["message"]["attachment"]["id"] == file.id.as_str()),
         "{events:?}"
     );
 
@@ -1462,7 +1469,7 @@ async fn attachments(db: &TestDatabase) {
     assert!(transcript.iter().all(|m| m.attachment.is_none()));
     let events = s.events(&tenant, &id, &page).await.unwrap().items;
     assert!(
-        !serde_json::to_string(&events.iter().map(|e| &e.data).collect::<Vec<_>>())
+        !serde_json::to_string(&events.iter().map(|e| e.body.to_json()).collect::<Vec<_>>())
             .unwrap()
             .contains("scan.pdf")
     );

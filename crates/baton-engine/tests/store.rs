@@ -505,7 +505,7 @@ async fn story(store: Arc<dyn Store>) {
     let out = cmd(Command::Claim, bea_actor.clone(), 31).await.unwrap();
     assert_eq!(out.conversation.assignee.as_ref(), Some(&bea));
     assert_eq!(out.events.len(), 1);
-    assert_eq!(out.events[0].kind, "assigned");
+    assert_eq!(out.events[0].kind(), "assigned");
     let stolen = cmd(Command::Claim, Actor::Agent { id: cid.clone() }, 32).await;
     assert!(matches!(
         stolen,
@@ -618,8 +618,8 @@ async fn story(store: Arc<dyn Store>) {
         at(0),
     );
     for event in &before {
-        let kind: EventKind = serde_json::from_value(event.data.clone()).expect("event kind");
-        assert_eq!(kind.name(), event.kind);
+        let kind: EventKind = serde_json::from_value(event.body.to_json()).expect("event kind");
+        assert_eq!(kind.name(), event.kind());
         conversation::apply(&mut replayed, &kind, event.at);
     }
     assert_eq!(replayed, stored);
@@ -923,7 +923,7 @@ async fn pagination(store: Arc<dyn Store>) {
     let events = all_events(store, &tenant, id).await;
     assert_eq!(events.len(), 6);
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
-    assert_eq!(events[0].kind, "started");
+    assert_eq!(events[0].kind(), "started");
 
     // Bad cursors are the caller's mistake.
     let bad = PageRequest {
@@ -1100,7 +1100,7 @@ async fn live_events(store: Arc<dyn Store>) {
     let conv = start(s, &tenant, None).await;
     let started = recv(&mut rx).await;
     assert_eq!(
-        (started.kind.as_str(), started.conversation.as_ref()),
+        (started.kind(), started.conversation.as_ref()),
         ("started", Some(&conv.id))
     );
 
@@ -1109,9 +1109,8 @@ async fn live_events(store: Arc<dyn Store>) {
     let ghost = NewEvent {
         tenant: tenant.clone(),
         conversation: None,
-        kind: "ghost".into(),
         actor: Actor::System,
-        data: serde_json::json!({}),
+        body: EventBody::record("ghost", serde_json::json!({})),
         at: at(1),
     };
     tx.append_event(&ghost).await.unwrap();
@@ -1130,7 +1129,7 @@ async fn live_events(store: Arc<dyn Store>) {
     let mut tx = s.begin().await.unwrap();
     let audit = tx
         .append_event(&NewEvent {
-            kind: "audit".into(),
+            body: EventBody::record("audit", serde_json::json!({})),
             ..ghost.clone()
         })
         .await
@@ -1144,7 +1143,7 @@ async fn live_events(store: Arc<dyn Store>) {
     let mut expected = out.events.clone();
     expected.push(audit);
     assert_eq!(got, expected);
-    assert!(got.iter().all(|e| e.kind != "ghost"));
+    assert!(got.iter().all(|e| e.kind() != "ghost"));
     assert!(rx.try_recv().is_err(), "nothing else was published");
     assert_eq!(
         s.events_by_seq(&[expected[0].seq]).await.unwrap(),
@@ -1259,9 +1258,8 @@ async fn deferred_writes(store: Arc<dyn Store>) {
     let event = NewEvent {
         tenant: tenant.clone(),
         conversation: Some(conv.id.clone()),
-        kind: "note".into(),
         actor: Actor::System,
-        data: serde_json::json!({ "n": 1 }),
+        body: EventBody::record("note", serde_json::json!({ "n": 1 })),
         at: at(10),
     };
     let stored = tx.append(&mut messages, &[event]).await.unwrap();
@@ -1289,9 +1287,8 @@ async fn deferred_writes(store: Arc<dyn Store>) {
     let note = NewEvent {
         tenant: tenant.clone(),
         conversation: Some(conv.id.clone()),
-        kind: "note".into(),
         actor: Actor::System,
-        data: serde_json::json!({ "n": 2 }),
+        body: EventBody::record("note", serde_json::json!({ "n": 2 })),
         at: at(11),
     };
     let tx = s.begin().await.unwrap();
@@ -1339,9 +1336,8 @@ async fn writes_that_queue_commit_together(store: Arc<dyn Store>) {
     let audit = |n: u32| NewEvent {
         tenant: tenant.clone(),
         conversation: None,
-        kind: format!("audit_{n}"),
         actor: Actor::System,
-        data: serde_json::json!({ "n": n }),
+        body: EventBody::record(format!("audit_{n}"), serde_json::json!({ "n": n })),
         at: at(i64::from(n)),
     };
 
@@ -1397,7 +1393,7 @@ async fn writes_that_queue_commit_together(store: Arc<dyn Store>) {
         got.push(recv(&mut rx).await);
     }
     assert!(rx.try_recv().is_err(), "nothing else was published");
-    let mut kinds: Vec<&str> = got.iter().map(|e| e.kind.as_str()).collect();
+    let mut kinds: Vec<&str> = got.iter().map(|e| e.kind()).collect();
     assert_eq!(kinds[0], "audit_1");
     assert!(got.windows(2).all(|w| w[0].seq < w[1].seq), "commit order");
     kinds.sort_unstable();
@@ -1481,7 +1477,7 @@ async fn writes_that_queue_commit_together(store: Arc<dyn Store>) {
     while published.len() < seqs.len() {
         let event = recv(&mut rx).await;
         // On PostgreSQL the starts' own events can still be on their way (NOTIFY).
-        if event.kind != "started" {
+        if event.kind() != "started" {
             published.push(event);
         }
     }
@@ -1747,7 +1743,7 @@ async fn postgres_concurrent_claim_across_instances() {
             let assigned = all_events(b.as_ref(), &tenant, &conv.id)
                 .await
                 .into_iter()
-                .filter(|e| e.kind == "assigned")
+                .filter(|e| e.kind() == "assigned")
                 .count();
             assert_eq!(assigned, 1);
             // Closed again, so capacity (a hard limit) never decides a later round.
@@ -1780,7 +1776,7 @@ async fn postgres_live_across_instances() {
         let tenant = new_tenant(a.as_ref(), "fanout").await.tenant.id;
         let conv = start(a.as_ref(), &tenant, None).await;
         let on_b = recv(&mut rx_b).await;
-        assert_eq!(on_b.kind, "started");
+        assert_eq!(on_b.kind(), "started");
         assert_eq!(on_b.conversation.as_ref(), Some(&conv.id));
         let on_a = recv(&mut rx_a).await;
         assert_eq!(on_a, on_b);
@@ -2485,11 +2481,11 @@ async fn customer_email(store: Arc<dyn Store>) {
         Some("ada@example.com")
     );
     assert_eq!(outcome.events.len(), 1);
-    assert_eq!(outcome.events[0].kind, "customer_email_set");
-    assert_eq!(outcome.events[0].data["email"], "ada@example.com");
+    assert_eq!(outcome.events[0].kind(), "customer_email_set");
+    assert_eq!(outcome.events[0].body.to_json()["email"], "ada@example.com");
     assert_eq!(outcome.events[0].actor, Actor::Customer);
     let events = all_events(store, &tenant, &conv.id).await;
-    assert_eq!(events.last().unwrap().kind, "customer_email_set");
+    assert_eq!(events.last().unwrap().kind(), "customer_email_set");
     // Unknown conversation: nothing written.
     let missing = ConversationId::with_suffix(&unique());
     assert!(matches!(

@@ -190,8 +190,12 @@ impl KeyCache {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 match events.recv().await {
-                    Ok(e) if e.kind == "api_key_revoked" => {
-                        match e.data.get("api_key").and_then(|v| v.as_str()) {
+                    Ok(e) if e.kind() == "api_key_revoked" => {
+                        match e
+                            .record()
+                            .and_then(|d| d.get("api_key"))
+                            .and_then(|v| v.as_str())
+                        {
                             Some(id) => cache.forget(id),
                             None => cache.clear(),
                         }

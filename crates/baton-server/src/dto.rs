@@ -658,10 +658,10 @@ impl From<&StoredEvent> for EventView {
         EventView {
             seq: e.seq,
             conversation_id: e.conversation.as_ref().map(|c| c.to_string()),
-            kind: e.kind.clone(),
+            kind: e.kind().to_string(),
             actor: serde_json::to_value(&e.actor).unwrap_or(Value::Null),
             data: {
-                let mut data = e.data.clone();
+                let mut data = e.body.to_json();
                 times_to_rfc3339(&mut data);
                 data
             },

@@ -418,14 +418,16 @@ pub fn spawn_event_counter(
 ) {
     let mut events = store.subscribe();
     tokio::spawn(async move {
+        use baton_core::conversation::EventKind;
         use tokio::sync::broadcast::error::RecvError;
         loop {
             match events.recv().await {
-                Ok(e) if e.kind == "handoff_requested" => metrics.handoff(
-                    e.data["reason"].as_str().unwrap_or(""),
-                    e.data["source"].as_str().unwrap_or(""),
-                ),
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Ok(e) => {
+                    if let Some(EventKind::HandoffRequested { reason, source, .. }) = e.event() {
+                        metrics.handoff(reason, source.as_str());
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             }
         }

@@ -1005,12 +1005,15 @@ async fn bot_configuration_is_validated_and_secrets_are_redacted() {
         .events_by_seq(&(1..500).collect::<Vec<_>>())
         .await
         .unwrap();
-    let updated: Vec<_> = events.iter().filter(|e| e.kind == "bot_updated").collect();
+    let updated: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind() == "bot_updated")
+        .collect();
     assert_eq!(updated.len(), 1);
     assert!(
-        !updated[0].data.to_string().contains("sk-secret"),
+        !updated[0].body.to_json().to_string().contains("sk-secret"),
         "{}",
-        updated[0].data
+        updated[0].body.to_json()
     );
 
     // Writing back what was read keeps the secrets; the stored key is the original.

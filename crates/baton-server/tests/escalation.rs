@@ -305,7 +305,7 @@ async fn custom_rules_are_validated_whole_and_take_effect() {
     assert!(
         events
             .iter()
-            .any(|e| e.kind == "rules_updated" && e.data["before"].is_null())
+            .any(|e| e.kind() == "rules_updated" && e.body.to_json()["before"].is_null())
     );
 }
 

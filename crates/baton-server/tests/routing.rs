@@ -1631,8 +1631,8 @@ async fn postgres_storm_across_two_instances() {
     let (mut transfers, mut transfer_requests, mut claims) = (0, 0, 0);
     for e in &log {
         let conv = e.conversation.as_ref().unwrap().to_string();
-        let agent = e.data["agent"].as_str().map(String::from);
-        match e.kind.as_str() {
+        let agent = e.body.to_json()["agent"].as_str().map(String::from);
+        match e.kind() {
             "offered" => {
                 assert!(
                     !offer.contains_key(&conv),
@@ -1658,13 +1658,13 @@ async fn postgres_storm_across_two_instances() {
                     "{agent} above capacity at seq {}",
                     e.seq
                 );
-                if e.data["via"] == "claim" {
+                if e.body.to_json()["via"] == "claim" {
                     claims += 1;
                 }
                 owner.insert(conv.clone(), agent);
             }
             "transferred" => {
-                let from = e.data["from_agent"].as_str().unwrap().to_string();
+                let from = e.body.to_json()["from_agent"].as_str().unwrap().to_string();
                 assert_eq!(
                     owner.get(&conv),
                     Some(&from),
@@ -1673,7 +1673,8 @@ async fn postgres_storm_across_two_instances() {
                 );
                 offer.remove(&conv);
                 *load.get_mut(&from).unwrap() -= 1;
-                let agent = agent.or_else(|| e.data["to_agent"].as_str().map(String::from));
+                let agent =
+                    agent.or_else(|| e.body.to_json()["to_agent"].as_str().map(String::from));
                 let agent = agent.unwrap();
                 *load.entry(agent.clone()).or_default() += 1;
                 assert!(

@@ -194,6 +194,87 @@ pub struct Message {
     pub created_at: Timestamp,
 }
 
+/// What an event says: a conversation's event as the core defines it, typed, or a tenant-wide
+/// record (agents, configuration, keys, erasures) with its own JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventBody {
+    /// A conversation's event.
+    Conversation(EventKind),
+    /// A tenant-wide record, or a conversation event this version cannot read (written by
+    /// another version): its kind and JSON as stored.
+    Record {
+        /// Snake-case type name.
+        kind: String,
+        /// The body.
+        data: serde_json::Value,
+    },
+}
+
+impl EventBody {
+    /// A tenant-wide record.
+    pub fn record(kind: impl Into<String>, data: serde_json::Value) -> Self {
+        EventBody::Record {
+            kind: kind.into(),
+            data,
+        }
+    }
+
+    /// Snake-case type name (`handoff_requested`, `agent_created`...).
+    pub fn kind(&self) -> &str {
+        match self {
+            EventBody::Conversation(event) => event.name(),
+            EventBody::Record { kind, .. } => kind,
+        }
+    }
+
+    /// The body as JSON, for views and webhooks (a conversation event's carries its `type`).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            EventBody::Conversation(event) => {
+                serde_json::to_value(event).expect("events serialize")
+            }
+            EventBody::Record { data, .. } => data.clone(),
+        }
+    }
+
+    /// The body as stored.
+    pub(crate) fn to_text(&self) -> serde_json::Result<String> {
+        match self {
+            EventBody::Conversation(event) => serde_json::to_string(event),
+            EventBody::Record { data, .. } => serde_json::to_string(data),
+        }
+    }
+
+    /// The body of a stored row: typed when it is a conversation event this version knows.
+    pub(crate) fn from_text(
+        kind: String,
+        conversation: bool,
+        data: &str,
+    ) -> serde_json::Result<Self> {
+        if conversation
+            && let Ok(event) = serde_json::from_str::<EventKind>(data)
+            && event.name() == kind
+        {
+            return Ok(EventBody::Conversation(event));
+        }
+        Ok(EventBody::Record {
+            kind,
+            data: serde_json::from_str(data)?,
+        })
+    }
+
+    /// [`EventBody::from_text`] from JSON already parsed.
+    fn from_json(kind: String, conversation: bool, data: serde_json::Value) -> Self {
+        if conversation
+            && let Ok(event) = EventKind::deserialize(&data)
+            && event.name() == kind
+        {
+            return EventBody::Conversation(event);
+        }
+        EventBody::Record { kind, data }
+    }
+}
+
 /// An event to append: conversation events carry a core [`EventKind`]; tenant-wide events
 /// (agent status, configuration changes) carry their own JSON.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,12 +283,10 @@ pub struct NewEvent {
     pub tenant: TenantId,
     /// The conversation, for conversation events.
     pub conversation: Option<ConversationId>,
-    /// Snake-case type name.
-    pub kind: String,
     /// Who did it.
     pub actor: Actor,
-    /// The event body (for conversation events, the serialized [`EventKind`]).
-    pub data: serde_json::Value,
+    /// What happened.
+    pub body: EventBody,
     /// When.
     pub at: Timestamp,
 }
@@ -224,16 +303,39 @@ impl NewEvent {
         NewEvent {
             tenant: tenant.clone(),
             conversation: Some(conversation.clone()),
-            kind: event.name().to_string(),
             actor: actor.clone(),
-            data: serde_json::to_value(event).expect("events serialize"),
+            body: EventBody::Conversation(event.clone()),
             at,
         }
+    }
+
+    /// A tenant-wide record (configuration changes, agents, keys).
+    pub fn tenant(
+        tenant: &TenantId,
+        kind: impl Into<String>,
+        actor: &Actor,
+        data: serde_json::Value,
+        at: Timestamp,
+    ) -> Self {
+        NewEvent {
+            tenant: tenant.clone(),
+            conversation: None,
+            actor: actor.clone(),
+            body: EventBody::record(kind, data),
+            at,
+        }
+    }
+
+    /// Snake-case type name.
+    pub fn kind(&self) -> &str {
+        self.body.kind()
     }
 }
 
 /// An event as stored: the append-only log that feeds the live views and the audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Its JSON form (PostgreSQL's NOTIFY payloads) is `{seq, tenant, conversation, kind, actor,
+/// data, at}`, `data` as stored.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     /// Position in the log (increasing, unique across the store).
     pub seq: i64,
@@ -241,14 +343,98 @@ pub struct StoredEvent {
     pub tenant: TenantId,
     /// The conversation, for conversation events.
     pub conversation: Option<ConversationId>,
-    /// Snake-case type name.
-    pub kind: String,
     /// Who did it.
     pub actor: Actor,
-    /// The event body.
-    pub data: serde_json::Value,
+    /// What happened.
+    pub body: EventBody,
     /// When.
     pub at: Timestamp,
+}
+
+impl StoredEvent {
+    /// Snake-case type name.
+    pub fn kind(&self) -> &str {
+        self.body.kind()
+    }
+
+    /// The conversation event, typed (`None` for tenant-wide records).
+    pub fn event(&self) -> Option<&EventKind> {
+        match &self.body {
+            EventBody::Conversation(event) => Some(event),
+            EventBody::Record { .. } => None,
+        }
+    }
+
+    /// A tenant-wide record's JSON (`None` for conversation events).
+    pub fn record(&self) -> Option<&serde_json::Value> {
+        match &self.body {
+            EventBody::Record { data, .. } => Some(data),
+            EventBody::Conversation(_) => None,
+        }
+    }
+}
+
+/// [`StoredEvent`]'s JSON form, borrowed.
+#[derive(Serialize)]
+struct EventWire<'a> {
+    seq: i64,
+    tenant: &'a TenantId,
+    conversation: &'a Option<ConversationId>,
+    kind: &'a str,
+    actor: &'a Actor,
+    data: WireData<'a>,
+    at: Timestamp,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WireData<'a> {
+    Event(&'a EventKind),
+    Record(&'a serde_json::Value),
+}
+
+/// [`StoredEvent`]'s JSON form, read.
+#[derive(Deserialize)]
+struct EventWireOwned {
+    seq: i64,
+    tenant: TenantId,
+    conversation: Option<ConversationId>,
+    kind: String,
+    actor: Actor,
+    data: serde_json::Value,
+    at: Timestamp,
+}
+
+impl Serialize for StoredEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EventWire {
+            seq: self.seq,
+            tenant: &self.tenant,
+            conversation: &self.conversation,
+            kind: self.kind(),
+            actor: &self.actor,
+            data: match &self.body {
+                EventBody::Conversation(event) => WireData::Event(event),
+                EventBody::Record { data, .. } => WireData::Record(data),
+            },
+            at: self.at,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = EventWireOwned::deserialize(deserializer)?;
+        Ok(StoredEvent {
+            seq: wire.seq,
+            body: EventBody::from_json(wire.kind, wire.conversation.is_some(), wire.data),
+            tenant: wire.tenant,
+            conversation: wire.conversation,
+            actor: wire.actor,
+            at: wire.at,
+        })
+    }
 }
 
 /// Filters for listing conversations.

@@ -30,8 +30,8 @@ use crate::{Store, StoreError, StoreResult, Tx};
 use async_trait::async_trait;
 use baton_core::analytics::{Facts, FactsRow};
 use baton_core::{
-    AgentId, ApiKeyId, Conversation, ConversationId, ConversationState, CustomerId, EventKind,
-    MessageId, QueueId, TenantId, Timestamp,
+    AgentId, ApiKeyId, Conversation, ConversationId, ConversationState, CustomerId, MessageId,
+    QueueId, TenantId, Timestamp,
 };
 use futures::TryStreamExt as _;
 use sqlx::migrate::Migrator;
@@ -717,9 +717,8 @@ fn stored_events(events: &[NewEvent], seqs: &[i64]) -> Vec<StoredEvent> {
             seq: *seq,
             tenant: event.tenant.clone(),
             conversation: event.conversation.clone(),
-            kind: event.kind.clone(),
             actor: event.actor.clone(),
-            data: event.data.clone(),
+            body: event.body.clone(),
             at: event.at,
         })
         .collect()
@@ -1909,14 +1908,14 @@ macro_rules! sql_backend {
                 let mut rows = Vec::with_capacity(events.len());
                 for event in events {
                     let actor = serde_json::to_string(&event.actor)?;
-                    let data = serde_json::to_string(&event.data)?;
+                    let data = event.body.to_text()?;
                     let conversation = event.conversation.as_ref();
                     let prev = self.chain_head(&event.tenant, conversation).await?;
                     let hash = crate::reports::event_hash(
                         prev.as_deref(),
                         event.tenant.as_str(),
                         conversation.map(ConversationId::as_str),
-                        &event.kind,
+                        event.kind(),
                         &actor,
                         &data,
                         event.at.millis(),
@@ -1924,9 +1923,9 @@ macro_rules! sql_backend {
                     if let Some(c) = conversation {
                         self.load_facts(&event.tenant, c).await?;
                         if let Some(f) = self.facts.get_mut(c.as_str())
-                            && let Ok(kind) = serde_json::from_value::<EventKind>(event.data.clone())
+                            && let EventBody::Conversation(kind) = &event.body
                         {
-                            f.facts.apply(&kind, &event.actor, event.at);
+                            f.facts.apply(kind, &event.actor, event.at);
                             f.dirty = true;
                         }
                     }
@@ -1982,7 +1981,7 @@ macro_rules! sql_backend {
                         stmt = stmt
                             .bind(event.tenant.as_str())
                             .bind(event.conversation.as_ref().map(ConversationId::as_str))
-                            .bind(event.kind.as_str())
+                            .bind(event.kind())
                             .bind(actor.as_str())
                             .bind(data.as_str())
                             .bind(event.at.millis())
@@ -3036,11 +3035,44 @@ mod tests {
             seq,
             tenant: TenantId::with_suffix("t"),
             conversation: None,
-            kind: "note".into(),
             actor: baton_core::Actor::System,
-            data: serde_json::json!({ "text": "x".repeat(text_len) }),
+            body: EventBody::record("note", serde_json::json!({ "text": "x".repeat(text_len) })),
             at: Timestamp::from_millis(seq),
         }
+    }
+
+    /// A conversation event crosses NOTIFY typed, as it went in; a tenant-wide record as its
+    /// JSON; a conversation event this version cannot read as a record, not an error.
+    #[test]
+    fn notified_events_keep_their_type() {
+        let conversation = Some(ConversationId::with_suffix("c"));
+        let closed = StoredEvent {
+            conversation: conversation.clone(),
+            body: EventBody::Conversation(baton_core::conversation::EventKind::Closed {
+                resolution: Some("solved".into()),
+            }),
+            ..event(1, 3)
+        };
+        let unknown = StoredEvent {
+            conversation,
+            body: EventBody::record("from_a_later_version", serde_json::json!({"x": 1})),
+            ..event(2, 3)
+        };
+        let events = vec![closed, event(3, 3), unknown];
+        let payloads = notify_payloads(&events).unwrap();
+        let [payload] = payloads.as_slice() else {
+            panic!("one payload: {payloads:?}")
+        };
+        let Notified::Events(got) = Notified::parse(payload) else {
+            panic!("carried whole: {payload}")
+        };
+        assert_eq!(got, events);
+        assert!(matches!(
+            got[0].event(),
+            Some(baton_core::conversation::EventKind::Closed { .. })
+        ));
+        assert_eq!(got[2].kind(), "from_a_later_version");
+        assert_eq!(got[2].event(), None);
     }
 
     /// Every payload fits PostgreSQL's limit, and reading them back in order gives every event

@@ -415,7 +415,7 @@ pub fn spawn_invalidation(store: Arc<dyn Store>, bots: Arc<Bots>) {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(event) if event.conversation.is_none() && event.kind == kind => {
+                Ok(event) if event.conversation.is_none() && event.kind() == kind => {
                     bots.invalidate(&event.tenant)
                 }
                 Ok(_) => {}

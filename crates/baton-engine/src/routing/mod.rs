@@ -63,6 +63,7 @@ pub use settings::{
     primary_language,
 };
 
+use baton_core::conversation::EventKind;
 use baton_core::routing::Position;
 use baton_core::{AgentId, ConversationId, TenantId, Timestamp};
 use baton_store::{Store, StoreResult, StoredEvent};
@@ -395,32 +396,55 @@ impl Routing {
     }
 }
 
-/// Conversation events that never change who waits for or holds a conversation.
-const NOT_ROUTING: [&str; 12] = [
-    "started",
-    "message_added",
-    "escalation_evaluated",
-    "bot_reply_held",
-    "bot_reply_approved",
-    "bot_reply_rejected",
-    "brief_built",
-    "draft_used",
-    "csat_recorded",
-    "customer_email_set",
-    "queue_positions",
-    "capacity_overridden",
-];
+/// Whether a conversation event can change who waits for or holds a conversation. Every
+/// variant is named, so a new one must be decided here.
+fn moves_routing(event: &EventKind) -> bool {
+    use EventKind as E;
+    match event {
+        E::Reopened
+        | E::HandoffRequested { .. }
+        | E::Offered { .. }
+        | E::OfferDeclined { .. }
+        | E::OfferExpired { .. }
+        | E::Assigned { .. }
+        | E::TransferRequested { .. }
+        | E::TransferCancelled { .. }
+        | E::Transferred { .. }
+        | E::Deferred { .. }
+        | E::Requeued
+        | E::PriorityChanged { .. }
+        | E::Closed { .. }
+        | E::QueueChanged { .. }
+        | E::OverflowStep { .. }
+        | E::FirstReplyOverdue { .. } => true,
+        E::Started { .. }
+        | E::MessageAdded { .. }
+        | E::EscalationEvaluated { .. }
+        | E::BotReplyHeld { .. }
+        | E::BotReplyApproved { .. }
+        | E::BotReplyRejected { .. }
+        | E::BriefBuilt { .. }
+        | E::DraftUsed { .. }
+        | E::CsatRecorded { .. }
+        | E::CustomerEmailSet { .. }
+        | E::QueuePositions { .. }
+        | E::CapacityOverridden { .. } => false,
+    }
+}
 
-/// What an event means to the router.
+/// What an event means to the router. A conversation event this version cannot read counts
+/// as a change (the router re-reads the conversation).
 fn change_of(event: &StoredEvent) -> Option<Change> {
     if let Some(id) = &event.conversation {
-        return (!NOT_ROUTING.contains(&event.kind.as_str()))
+        return event
+            .event()
+            .is_none_or(moves_routing)
             .then(|| Change::Conversation(id.clone()));
     }
-    match event.kind.as_str() {
+    match event.kind() {
         "agent_created" | "agent_updated" | "agent_status_changed" => event
-            .data
-            .get("agent")
+            .record()
+            .and_then(|data| data.get("agent"))
             .and_then(|a| a.as_str())
             .and_then(|a| AgentId::parse(a).ok())
             .map(Change::Agent),

@@ -16,8 +16,9 @@ use super::{Attempt, Job};
 use crate::AppState;
 use crate::dto::rfc3339;
 use baton_channels::email::{self, Email, Mailer};
+use baton_core::conversation::{EventKind, MessageRecord};
 use baton_core::{AgentId, Conversation, MessageRole};
-use baton_store::{Message, PageRequest, StoredEvent};
+use baton_store::{Message, PageRequest};
 use std::collections::HashMap;
 
 /// The error when there is something to send but no SMTP server.
@@ -28,11 +29,13 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
     let Some(conv) = &job.conversation else {
         return Attempt::Skipped("not a conversation event".into());
     };
-    let emails = match job.event.kind.as_str() {
-        "handoff_requested" => handoff_notifications(state, job, conv).await,
-        "message_added" => agent_reply(state, &job.event, conv).await,
-        "closed" => transcript(state, conv).await,
-        other => Ok(Plan::Skip(format!("{other} sends no email"))),
+    let emails = match job.event.event() {
+        Some(EventKind::HandoffRequested { reason, .. }) => {
+            handoff_notifications(state, job, conv, reason).await
+        }
+        Some(EventKind::MessageAdded { message }) => agent_reply(state, message, conv).await,
+        Some(EventKind::Closed { .. }) => transcript(state, conv).await,
+        _ => Ok(Plan::Skip(format!("{} sends no email", job.event.kind()))),
     };
     let emails = match emails {
         Ok(Plan::Send(emails)) => emails,
@@ -90,6 +93,7 @@ async fn handoff_notifications(
     state: &AppState,
     job: &Job,
     conv: &Conversation,
+    reason: &str,
 ) -> Result<Plan, String> {
     let ids: Vec<String> = job.subscription.config["notify_agents"]
         .as_array()
@@ -119,10 +123,10 @@ async fn handoff_notifications(
     let customer_name = customer
         .and_then(|c| c.name)
         .unwrap_or_else(|| "A customer".into());
-    let reason = job.event.data["reason"]
-        .as_str()
-        .unwrap_or("a person was requested")
-        .replace('_', " ");
+    let reason = match reason {
+        "" => "a person was requested".to_string(),
+        reason => reason.replace('_', " "),
+    };
     let brief = baton_engine::brief::build(&state.engine, conv, None, crate::now())
         .await
         .map_err(|e| format!("building the brief: {e}"))?;
@@ -197,27 +201,23 @@ async fn follow_up_recipient(
 
 async fn agent_reply(
     state: &AppState,
-    event: &StoredEvent,
+    message: &MessageRecord,
     conv: &Conversation,
 ) -> Result<Plan, String> {
-    let message = &event.data["message"];
-    if message["role"] != "agent" {
+    if message.role != MessageRole::Agent {
         return Ok(Plan::Skip("only agent replies are emailed".into()));
     }
-    let text = message["text"].as_str().unwrap_or_default();
-    let message_id = message["id"].as_str().unwrap_or_default();
+    let text = message.text.as_str();
+    let message_id = message.id.as_str();
     let transcript = transcript_of(state, conv).await?;
     let recipient = match follow_up_recipient(state, conv, &transcript).await? {
         Ok(r) => r,
         Err(why) => return Ok(Plan::Skip(why)),
     };
-    let agent_name = match message["agent"]
-        .as_str()
-        .and_then(|a| AgentId::parse(a).ok())
-    {
+    let agent_name = match &message.agent {
         Some(agent) => state
             .store
-            .agent(&conv.tenant, &agent)
+            .agent(&conv.tenant, agent)
             .await
             .map_err(|e| format!("reading the agent: {e}"))?
             .map(|a| a.name),

@@ -262,7 +262,7 @@ fn changes_subscriptions(event: &StoredEvent) -> bool {
             "whatsapp_channel_",
         ]
         .iter()
-        .any(|family| event.kind.starts_with(family))
+        .any(|family| event.kind().starts_with(family))
 }
 
 /// One round: claim, send, record. Returns how many deliveries were claimed.

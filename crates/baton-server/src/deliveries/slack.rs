@@ -23,6 +23,7 @@ use super::{Attempt, Job};
 use crate::AppState;
 use baton_channels::notice::{Notice, NoticeKind};
 use baton_channels::{slack, teams};
+use baton_core::conversation::EventKind;
 use baton_core::{Conversation, ConversationState, QueueId, Timestamp};
 use baton_store::Queue;
 use baton_store::outbox::{Delivery, Subscription, SubscriptionKind};
@@ -151,12 +152,17 @@ async fn prepare(
     queues: &mut Option<Vec<Queue>>,
     now: Timestamp,
 ) -> Result<Result<Notice, String>, String> {
-    let event = &job.event;
-    let kind = match event.kind.as_str() {
-        "handoff_requested" => NoticeKind::Handoff,
-        "offer_expired" => NoticeKind::OfferUnanswered,
-        "overflow_step" | "queue_changed" => NoticeKind::WaitOverTarget,
-        other => return Ok(Err(format!("'{other}' is not a notification event"))),
+    let event = job.event.event();
+    let kind = match event {
+        Some(EventKind::HandoffRequested { .. }) => NoticeKind::Handoff,
+        Some(EventKind::OfferExpired { .. }) => NoticeKind::OfferUnanswered,
+        Some(EventKind::OverflowStep { .. } | EventKind::QueueChanged { .. }) => {
+            NoticeKind::WaitOverTarget
+        }
+        _ => {
+            let other = job.event.kind();
+            return Ok(Err(format!("'{other}' is not a notification event")));
+        }
     };
     let Some(conv) = &job.conversation else {
         return Ok(Err("the conversation no longer exists".into()));
@@ -182,11 +188,11 @@ async fn prepare(
         );
     }
     let queues = queues.as_deref().unwrap_or_default();
-    let named = match event.kind.as_str() {
-        "handoff_requested" | "queue_changed" => event.data["queue"]
-            .as_str()
-            .and_then(|q| QueueId::parse(q).ok())
-            .or_else(|| conv.queue.clone()),
+    let named = match event {
+        Some(EventKind::HandoffRequested { queue, .. }) => {
+            queue.clone().or_else(|| conv.queue.clone())
+        }
+        Some(EventKind::QueueChanged { queue }) => Some(queue.clone()),
         _ => conv.queue.clone(),
     };
     let queue = effective_queue(named, queues);
@@ -209,36 +215,31 @@ async fn prepare(
         .as_ref()
         .map(|h| readable(&h.reason))
         .unwrap_or_default();
-    let reason = match kind {
-        NoticeKind::Handoff => {
-            let mut reason = readable(event.data["reason"].as_str().unwrap_or("handoff"));
-            if let Some(note) = event.data["note"].as_str().filter(|n| !n.is_empty()) {
+    let reason = match event {
+        Some(EventKind::HandoffRequested { reason, note, .. }) => {
+            let mut reason = readable(if reason.is_empty() { "handoff" } else { reason });
+            if let Some(note) = note.as_deref().filter(|n| !n.is_empty()) {
                 reason = format!("{reason} ({note})");
             }
             reason
         }
-        NoticeKind::OfferUnanswered => {
-            let agent = match event.data["agent"]
-                .as_str()
-                .and_then(|a| baton_core::AgentId::parse(a).ok())
-            {
-                Some(id) => store
-                    .agent(&conv.tenant, &id)
-                    .await
-                    .map_err(|e| format!("reading the agent: {e}"))?
-                    .map(|a| a.name),
-                None => None,
-            };
+        Some(EventKind::OfferExpired { agent }) => {
+            let agent = store
+                .agent(&conv.tenant, agent)
+                .await
+                .map_err(|e| format!("reading the agent: {e}"))?
+                .map(|a| a.name);
             let who = agent.unwrap_or_else(|| "an agent".to_string());
             with_handoff(format!("offer to {who} went unanswered"), &handoff_reason)
         }
-        NoticeKind::WaitOverTarget => {
-            let what = match event.data["stage"].as_u64() {
-                Some(stage) => format!("waited beyond the queue's target (overflow step {stage})"),
-                None => format!("waited beyond the queue's target; moved to {queue}"),
-            };
-            with_handoff(what, &handoff_reason)
-        }
+        Some(EventKind::OverflowStep { stage }) => with_handoff(
+            format!("waited beyond the queue's target (overflow step {stage})"),
+            &handoff_reason,
+        ),
+        _ => with_handoff(
+            format!("waited beyond the queue's target; moved to {queue}"),
+            &handoff_reason,
+        ),
     };
     let queue_name = queues
         .iter()

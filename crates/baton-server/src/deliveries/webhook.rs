@@ -7,6 +7,8 @@
 use super::{Attempt, Job};
 use crate::AppState;
 use crate::dto::{ConversationView, EventView, rfc3339};
+use baton_core::MessageRole;
+use baton_core::conversation::EventKind;
 use baton_engine::bots::webhook::{sign, signing_key};
 use serde_json::{Value, json};
 
@@ -44,10 +46,12 @@ pub fn internal_event_kind(public: &str) -> Option<&'static str> {
 /// The JSON body for a job (`None` when there is nothing to announce, e.g. an internal note).
 pub async fn body(state: &AppState, job: &Job) -> Result<Option<Value>, String> {
     let event = &job.event;
-    let Some(name) = public_event_name(&event.kind) else {
+    let Some(name) = public_event_name(event.kind()) else {
         return Ok(None);
     };
-    if event.kind == "message_added" && event.data["message"]["role"] == "note" {
+    if let Some(EventKind::MessageAdded { message }) = event.event()
+        && message.role == MessageRole::Note
+    {
         return Ok(None);
     }
     let mut data = json!({ "event": EventView::from(event) });
@@ -59,7 +63,7 @@ pub async fn body(state: &AppState, job: &Job) -> Result<Option<Value>, String> 
             .map_err(|e| format!("reading the customer: {e}"))?;
         data["conversation"] = serde_json::to_value(ConversationView::new(conv.clone(), customer))
             .unwrap_or(Value::Null);
-        if event.kind == "handoff_requested" {
+        if let Some(EventKind::HandoffRequested { .. }) = event.event() {
             let brief = baton_engine::brief::build(&state.engine, conv, None, crate::now())
                 .await
                 .map_err(|e| format!("building the brief: {e:?}"))?;

@@ -12,19 +12,19 @@ use crate::routes::channels::{
     HANDOFF_BUTTON_ID, HANDOFF_BUTTON_TITLE, WHATSAPP_CHANNEL, WhatsappConfig,
 };
 use baton_channels::whatsapp::{self, SendError};
-use baton_core::{Conversation, ConversationState};
+use baton_core::conversation::EventKind;
+use baton_core::{Conversation, ConversationState, MessageRole};
 
 /// The error of a message that cannot be sent because the window closed.
 pub const OUTSIDE_WINDOW: &str = "outside WhatsApp's 24-hour customer-service window; configure a fallback template (fallback_template in PUT /v1/channels/whatsapp)";
 
 /// Sends one job.
 pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
-    if job.event.kind != "message_added" {
-        return Attempt::Skipped(format!("{} is not sent to WhatsApp", job.event.kind));
-    }
-    let message = &job.event.data["message"];
-    let role = message["role"].as_str().unwrap_or_default();
-    if !matches!(role, "bot" | "agent") {
+    let Some(EventKind::MessageAdded { message }) = job.event.event() else {
+        return Attempt::Skipped(format!("{} is not sent to WhatsApp", job.event.kind()));
+    };
+    if !matches!(message.role, MessageRole::Bot | MessageRole::Agent) {
+        let role = message.role.as_str();
         return Attempt::Skipped(format!("{role} messages are not sent to the customer"));
     }
     let Some(conv) = &job.conversation else {
@@ -33,7 +33,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
     if conv.channel != WHATSAPP_CHANNEL {
         return Attempt::Skipped(format!("a {} conversation", conv.channel));
     }
-    let text = message["text"].as_str().unwrap_or_default();
+    let text = message.text.as_str();
     if text.trim().is_empty() {
         return Attempt::Skipped("an empty message".into());
     }
@@ -68,7 +68,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
     if !within {
         return send_template(&client, &config, &to).await;
     }
-    let offer_button = role == "bot"
+    let offer_button = message.role == MessageRole::Bot
         && conv.state == ConversationState::Bot
         && config.offers_handoff_button()
         && text.chars().count() <= whatsapp::MAX_INTERACTIVE_BODY;

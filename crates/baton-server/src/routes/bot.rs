@@ -73,14 +73,13 @@ async fn put_bot(
     let now = now();
     let mut tx = state.store.begin().await?;
     tx.put_setting(tenant, bots::SETTING, &value, now).await?;
-    tx.append_event(&NewEvent {
-        tenant: tenant.clone(),
-        conversation: None,
-        kind: format!("{}_updated", bots::SETTING),
-        actor: principal.actor(),
-        data: json!({"key": bots::SETTING, "before": stored.map(|s| s.redacted()), "after": config.redacted()}),
-        at: now,
-    })
+    tx.append_event(&NewEvent::tenant(
+        tenant,
+        format!("{}_updated", bots::SETTING),
+        &principal.actor(),
+        json!({"key": bots::SETTING, "before": stored.map(|s| s.redacted()), "after": config.redacted()}),
+        now,
+    ))
     .await?;
     tx.commit().await?;
     state.engine.bots.invalidate(tenant);

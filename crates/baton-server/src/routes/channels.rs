@@ -440,14 +440,13 @@ async fn save_channel(
     }
     // Like `service::put_settings`, but the audit trail (streamed live to agents) never sees
     // the secrets.
-    tx.append_event(&NewEvent {
-        tenant: tenant.clone(),
-        conversation: None,
-        kind: format!("{key}_updated"),
-        actor: principal.actor(),
+    tx.append_event(&NewEvent::tenant(
+        tenant,
+        format!("{key}_updated"),
+        &principal.actor(),
         data,
-        at: now,
-    })
+        now,
+    ))
     .await?;
     tx.commit().await?;
     Ok(())

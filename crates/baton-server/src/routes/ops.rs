@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use baton_core::conversation::EventKind;
 use baton_core::{AgentId, ConversationId, Role, TenantId};
 use baton_store::{AgentScope, StoredEvent};
 use std::collections::HashMap;
@@ -162,20 +163,41 @@ async fn live(
         }))
 }
 
-/// Events that can change who may see a conversation.
-const SIGHT_EVENTS: &[&str] = &[
-    "handoff_requested",
-    "offered",
-    "offer_declined",
-    "offer_expired",
-    "assigned",
-    "transferred",
-    "deferred",
-    "requeued",
-    "closed",
-    "reopened",
-    "queue_changed",
-];
+/// Whether a conversation event can change who may see the conversation. Every variant is
+/// named, so a new one must be decided here.
+fn changes_sight(event: &EventKind) -> bool {
+    use EventKind as E;
+    match event {
+        E::HandoffRequested { .. }
+        | E::Offered { .. }
+        | E::OfferDeclined { .. }
+        | E::OfferExpired { .. }
+        | E::Assigned { .. }
+        | E::Transferred { .. }
+        | E::Deferred { .. }
+        | E::Requeued
+        | E::Closed { .. }
+        | E::Reopened
+        | E::QueueChanged { .. } => true,
+        E::Started { .. }
+        | E::MessageAdded { .. }
+        | E::TransferRequested { .. }
+        | E::TransferCancelled { .. }
+        | E::PriorityChanged { .. }
+        | E::CsatRecorded { .. }
+        | E::BotReplyHeld { .. }
+        | E::BotReplyApproved { .. }
+        | E::BotReplyRejected { .. }
+        | E::DraftUsed { .. }
+        | E::BriefBuilt { .. }
+        | E::EscalationEvaluated { .. }
+        | E::OverflowStep { .. }
+        | E::QueuePositions { .. }
+        | E::CustomerEmailSet { .. }
+        | E::FirstReplyOverdue { .. }
+        | E::CapacityOverridden { .. } => false,
+    }
+}
 
 /// Tenant-wide events that can change which queues an agent works.
 const SCOPE_EVENTS: &[&str] = &["agent_updated", "queue_created", "queue_deleted"];
@@ -212,7 +234,7 @@ impl Sight {
             return true;
         }
         let Some(conversation) = &event.conversation else {
-            if SCOPE_EVENTS.contains(&event.kind.as_str()) {
+            if SCOPE_EVENTS.contains(&event.kind()) {
                 self.refresh(state).await;
             }
             return true;
@@ -220,11 +242,12 @@ impl Sight {
         let before = self.known.get(conversation).copied();
         // An offer or an assignment to this agent makes the conversation theirs to see: no
         // need to ask the store (this is the event an agent waits for; keep it fast).
-        let mine = matches!(event.kind.as_str(), "offered" | "assigned")
-            && event.data.get("agent").and_then(|v| v.as_str()) == Some(self.scope.agent.as_str());
+        let me = &self.scope.agent;
+        let mine = matches!(event.event(), Some(EventKind::Offered { agent, .. } | EventKind::Assigned { agent, .. }) if agent == me);
+        // A conversation event this version cannot read is asked about.
         let now = match before {
             _ if mine => true,
-            Some(known) if !SIGHT_EVENTS.contains(&event.kind.as_str()) => known,
+            Some(known) if event.event().is_some_and(|e| !changes_sight(e)) => known,
             _ => match state
                 .sights
                 .get(state.store.as_ref(), &self.tenant, conversation, event.seq)
@@ -246,10 +269,9 @@ impl Sight {
 
     /// Whether the event is about this agent by name (an offer to them that lapsed...).
     fn names_me(&self, event: &StoredEvent) -> bool {
-        let me = self.scope.agent.as_str();
-        ["agent", "from_agent", "to_agent"]
-            .iter()
-            .any(|k| event.data.get(*k).and_then(|v| v.as_str()) == Some(me))
+        event
+            .event()
+            .is_some_and(|e| e.names_agent(&self.scope.agent))
     }
 
     async fn refresh(&mut self, state: &AppState) {
@@ -300,8 +322,12 @@ impl Me {
     /// Whether `event` ended this socket's session (asked of the store, so it holds across
     /// instances: the event reaches every instance).
     async fn ended_by(&self, state: &AppState, event: &StoredEvent) -> bool {
-        if !SESSION_EVENTS.contains(&event.kind.as_str())
-            || event.data.get("agent").and_then(|v| v.as_str()) != Some(self.agent.as_str())
+        if !SESSION_EVENTS.contains(&event.kind())
+            || event
+                .record()
+                .and_then(|d| d.get("agent"))
+                .and_then(|v| v.as_str())
+                != Some(self.agent.as_str())
         {
             return false;
         }

@@ -503,7 +503,7 @@ async fn views(state: &AppState, deliveries: Vec<Delivery>) -> ApiResult<Vec<Del
             .events_by_seq(&seqs)
             .await?
             .into_iter()
-            .map(|e| (e.seq, e.kind))
+            .map(|e| (e.seq, e.kind().to_string()))
             .collect()
     };
     Ok(deliveries

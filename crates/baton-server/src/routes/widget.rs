@@ -8,7 +8,7 @@
 
 use super::widget_identity::{self, Identity};
 use crate::auth::{Principal, PrincipalKind};
-use crate::dto::{ConversationView, CustomerBody, EventView};
+use crate::dto::{ConversationView, CustomerBody, rfc3339};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::{AppState, now};
 use axum::Extension;
@@ -17,7 +17,8 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use baton_core::{AgentId, ConversationId, EmailAddress, Role, TenantId};
+use baton_core::conversation::EventKind;
+use baton_core::{AgentId, ConversationId, EmailAddress, MessageRole, Role, TenantId};
 use baton_engine::service::{self, WidgetOpen};
 use baton_store::StoredEvent;
 use baton_store::ids::{hash_secret, new_secret};
@@ -622,69 +623,73 @@ impl Names {
 /// How often a waiting customer's place in line is looked at, at most.
 const POSITION_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-const CUSTOMER_EVENTS: &[&str] = &[
-    "message_added",
-    "handoff_requested",
-    "assigned",
-    "transferred",
-    "closed",
-    "reopened",
-    "deferred",
-    "requeued",
-    "queue_positions",
-    "csat_recorded",
-];
-
 /// The customer-facing form of an event, or `None` when the customer must not see it.
 async fn customer_event(event: &StoredEvent, state: &AppState, names: &mut Names) -> Option<Value> {
-    if !CUSTOMER_EVENTS.contains(&event.kind.as_str()) {
-        return None;
-    }
-    let view = EventView::from(event);
-    let data = &view.data;
-    let agent_of = |v: &Value| v.as_str().and_then(|s| AgentId::parse(s).ok());
-    let data = match view.kind.as_str() {
-        "message_added" => {
-            let message = &data["message"];
-            if message["role"] == "note" {
+    use EventKind as E;
+    let at = rfc3339(event.at);
+    let data = match event.event()? {
+        E::MessageAdded { message } => {
+            if message.role == MessageRole::Note {
                 return None;
             }
-            let agent_name = match agent_of(&message["agent"]) {
-                Some(a) => names.get(state, &event.tenant, &a).await,
+            let agent_name = match &message.agent {
+                Some(a) => names.get(state, &event.tenant, a).await,
                 None => None,
             };
             json!({
                 "message": {
-                    "id": message["id"],
-                    "role": message["role"],
-                    "text": message["text"],
-                    "attachment": message.get("attachment"),
-                    "created_at": view.at,
+                    "id": message.id,
+                    "role": message.role,
+                    "text": message.text,
+                    "attachment": message.attachment,
+                    "created_at": at,
                     "agent_name": agent_name,
                 }
             })
         }
-        "assigned" => {
-            let agent_name = match agent_of(&data["agent"]) {
-                Some(a) => names.get(state, &event.tenant, &a).await,
-                None => None,
-            };
-            json!({ "agent_name": agent_name })
+        E::Assigned { agent, .. } => {
+            json!({ "agent_name": names.get(state, &event.tenant, agent).await })
         }
-        "queue_positions" => json!({
-            "position": data["position"],
-            "estimated_wait_secs": data["estimated_wait_secs"],
+        E::QueuePositions {
+            position,
+            estimated_wait_secs,
+        } => json!({
+            "position": position,
+            "estimated_wait_secs": estimated_wait_secs,
         }),
-        "closed" => json!({ "resolution": data["resolution"] }),
-        "csat_recorded" => json!({ "score": data["score"] }),
-        _ => json!({}),
+        E::Closed { resolution } => json!({ "resolution": resolution }),
+        E::CsatRecorded { score, .. } => json!({ "score": score }),
+        E::HandoffRequested { .. }
+        | E::Transferred { .. }
+        | E::Reopened
+        | E::Deferred { .. }
+        | E::Requeued => json!({}),
+        // The team's side of the conversation.
+        E::Started { .. }
+        | E::Offered { .. }
+        | E::OfferDeclined { .. }
+        | E::OfferExpired { .. }
+        | E::TransferRequested { .. }
+        | E::TransferCancelled { .. }
+        | E::PriorityChanged { .. }
+        | E::BotReplyHeld { .. }
+        | E::BotReplyApproved { .. }
+        | E::BotReplyRejected { .. }
+        | E::DraftUsed { .. }
+        | E::BriefBuilt { .. }
+        | E::EscalationEvaluated { .. }
+        | E::QueueChanged { .. }
+        | E::OverflowStep { .. }
+        | E::CustomerEmailSet { .. }
+        | E::FirstReplyOverdue { .. }
+        | E::CapacityOverridden { .. } => return None,
     };
     Some(json!({
-        "seq": view.seq,
-        "type": view.kind,
-        "conversation_id": view.conversation_id,
+        "seq": event.seq,
+        "type": event.kind(),
+        "conversation_id": event.conversation,
         "data": data,
-        "at": view.at,
+        "at": at,
     }))
 }
 

@@ -151,14 +151,13 @@ async fn save(state: &AppState, principal: &Principal, value: &Value, kind: &str
     let mut tx = state.store.begin().await?;
     tx.put_setting(tenant, IDENTITY_SETTING, value, now).await?;
     // The audit trail says what happened, never the secret.
-    tx.append_event(&NewEvent {
-        tenant: tenant.clone(),
-        conversation: None,
-        kind: kind.into(),
-        actor: principal.actor(),
-        data: json!({ "key": IDENTITY_SETTING }),
-        at: now,
-    })
+    tx.append_event(&NewEvent::tenant(
+        tenant,
+        kind,
+        &principal.actor(),
+        json!({ "key": IDENTITY_SETTING }),
+        now,
+    ))
     .await?;
     tx.commit().await?;
     Ok(())

@@ -178,7 +178,7 @@ macro_rules! log_backend {
                     .await?;
                     self.subscriptions.insert(event.tenant.to_string(), subs);
                 }
-                let wanted = format!(",{},", event.kind);
+                let wanted = format!(",{},", event.kind());
                 let targets: Vec<String> = self.subscriptions[event.tenant.as_str()]
                     .iter()
                     .filter(|(_, events, on)| {

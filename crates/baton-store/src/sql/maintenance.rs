@@ -386,20 +386,19 @@ macro_rules! maintenance_backend {
                     .map_err(|e| StoreError::Corrupt(format!("conversation id: {e}")))?;
                 let count = erased_events.len() as u64;
                 let stored = tx
-                    .append_event(&NewEvent {
-                        tenant: tenant.clone(),
-                        conversation: None,
-                        kind: CUSTOMER_ERASED.into(),
-                        actor: actor.clone(),
-                        data: json!({
+                    .append_event(&NewEvent::tenant(
+                        tenant,
+                        CUSTOMER_ERASED,
+                        actor,
+                        json!({
                             "customer": customer,
                             "conversations": ids,
                             "messages": messages,
                             "attachments": attachments,
                             "events": erased_events,
                         }),
-                        at: now,
-                    })
+                        now,
+                    ))
                     .await?;
                 Box::new(tx).commit().await?;
                 Ok(Erasure {

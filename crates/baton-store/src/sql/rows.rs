@@ -286,10 +286,10 @@ impl EventRow {
         Ok(StoredEvent {
             seq: self.seq,
             tenant: id(self.tenant)?,
+            body: EventBody::from_text(self.kind, self.conversation.is_some(), &self.data)
+                .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", self.seq)))?,
             conversation: opt_id(self.conversation)?,
-            kind: self.kind,
             actor: json(&self.actor)?,
-            data: json(&self.data)?,
             at: ts(self.at),
         })
     }
