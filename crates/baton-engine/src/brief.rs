@@ -4,7 +4,8 @@
 
 use crate::Engine;
 use baton_core::brief::{
-    self, ArticleRef, BriefInput, CustomerProfile, HandoffRequest, PastConversation, Reason, Turn,
+    self, ArticleRef, Brief, BriefInput, CustomerProfile, HandoffRequest, PastConversation, Reason,
+    Turn,
 };
 use baton_core::conversation::Conversation;
 use baton_core::escalation::sentiment::polarity_scores;
@@ -24,7 +25,7 @@ pub async fn build(
     conv: &Conversation,
     agent_name: Option<&str>,
     now: Timestamp,
-) -> StoreResult<Option<Value>> {
+) -> StoreResult<Option<Brief>> {
     let Some(handoff) = &conv.handoff else {
         return Ok(None);
     };
@@ -164,27 +165,30 @@ pub async fn build(
     input.topics = &topics;
     input.agent_name = agent_name;
     let built = brief::build_brief(&input);
-    let built = match &conv.llm_summary {
+    Ok(Some(match &conv.llm_summary {
         Some(summary) => built.with_summary(summary.clone()),
         None => built,
-    };
-    let mut value = serde_json::to_value(built).unwrap_or(Value::Null);
+    }))
+}
+
+/// A brief as the API, webhooks and the event log show it: its times in RFC 3339.
+pub fn to_json(brief: &Brief) -> Value {
+    let mut value = serde_json::to_value(brief).expect("briefs serialize");
     crate::wire::times_to_rfc3339(&mut value);
-    Ok(Some(value))
+    value
 }
 
 /// The brief recorded after a handoff (the follow-up job in [`crate::jobs`]): the brief with
 /// the LLM-written summary when the tenant configured an LLM. `None` when the conversation has
 /// no handoff to brief on.
-pub async fn build_for_handoff(engine: &Engine, conv: &Conversation) -> StoreResult<Option<Value>> {
-    let Some(mut brief) = build(engine, conv, None, crate::now()).await? else {
+pub async fn build_for_handoff(engine: &Engine, conv: &Conversation) -> StoreResult<Option<Brief>> {
+    let Some(brief) = build(engine, conv, None, crate::now()).await? else {
         return Ok(None);
     };
-    if let Some(summary) = llm_summary(engine, conv).await {
-        brief["summary"] = Value::String(summary);
-        brief["summary_source"] = Value::String("llm".into());
-    }
-    Ok(Some(brief))
+    Ok(Some(match llm_summary(engine, conv).await {
+        Some(summary) => brief.with_summary(summary),
+        None => brief,
+    }))
 }
 
 /// Instructions for the LLM-written summary.

@@ -131,9 +131,15 @@ async fn brief(engine: &Engine, tenant: &TenantId, id: &ConversationId) -> Resul
         None => None,
     };
     match brief {
-        Some(brief) => service::record_brief(store, tenant, id, brief, crate::now())
-            .await
-            .map(|_| ()),
+        Some(brief) => service::record_brief(
+            store,
+            tenant,
+            id,
+            crate::brief::to_json(&brief),
+            crate::now(),
+        )
+        .await
+        .map(|_| ()),
         None => service::drop_job(store, tenant, &job).await,
     }
     .map_err(|e| e.to_string())

@@ -130,10 +130,7 @@ async fn handoff_notifications(
     let brief = baton_engine::brief::build(&state.engine, conv, None, crate::now())
         .await
         .map_err(|e| format!("building the brief: {e}"))?;
-    let summary = brief
-        .as_ref()
-        .and_then(|b| b["summary"].as_str())
-        .map(str::to_string);
+    let summary = brief.map(|b| b.summary);
     let link = format!(
         "{}/console#c/{}",
         state.public_url.trim_end_matches('/'),

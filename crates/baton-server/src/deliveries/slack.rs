@@ -311,7 +311,7 @@ fn with_handoff(what: String, handoff_reason: &str) -> String {
 async fn summary(state: &AppState, job: &Job, now: Timestamp) -> Option<String> {
     let conv = job.conversation.as_ref()?;
     match baton_engine::brief::build(&state.engine, conv, None, now).await {
-        Ok(Some(brief)) => brief["summary"].as_str().map(str::to_string),
+        Ok(Some(brief)) => Some(brief.summary),
         Ok(None) => None,
         Err(e) => {
             // A notification without a summary beats no notification.

@@ -67,7 +67,9 @@ pub async fn body(state: &AppState, job: &Job) -> Result<Option<Value>, String> 
             let brief = baton_engine::brief::build(&state.engine, conv, None, crate::now())
                 .await
                 .map_err(|e| format!("building the brief: {e:?}"))?;
-            data["brief"] = brief.unwrap_or(Value::Null);
+            data["brief"] = brief
+                .as_ref()
+                .map_or(Value::Null, baton_engine::brief::to_json);
             // What a contact center needs to move a call: the transfer target of the queue it
             // waits in (the tenant's default queue when none was named).
             let queues = store

@@ -344,7 +344,7 @@ async fn get_one(
         return Ok(Json(crate::routes::widget::customer_view(view)));
     }
     name_default_queue(&state, &principal.tenant, std::slice::from_mut(&mut view)).await?;
-    view.brief = brief;
+    view.brief = brief.as_ref().map(baton_engine::brief::to_json);
     Ok(Json(view))
 }
 
