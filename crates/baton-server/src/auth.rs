@@ -253,7 +253,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal>
             None => {
                 let epoch = state.api_keys.epoch();
                 let key = state
-                    .store
+                    .store()
                     .api_key_by_hash(&hash)
                     .await?
                     .ok_or_else(invalid_token)?;
@@ -270,7 +270,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal>
     }
     if token.starts_with("bc_") {
         let (tenant, conversation) = state
-            .store
+            .store()
             .customer_token(&hash, crate::now())
             .await?
             .ok_or_else(invalid_token)?;
@@ -280,12 +280,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Principal>
         });
     }
     let session = state
-        .store
+        .store()
         .session(&hash, crate::now())
         .await?
         .ok_or_else(invalid_token)?;
     let agent = state
-        .store
+        .store()
         .agent(&session.tenant, &session.agent)
         .await?
         .filter(|a| a.deactivated_at.is_none())
@@ -533,7 +533,7 @@ impl LoginGuard {
         let mut keys = vec![account.as_str()];
         keys.extend(address.as_deref());
         let now = crate::now();
-        if let Some(until) = state.store.login_locked_until(&keys, now).await? {
+        if let Some(until) = state.store().login_locked_until(&keys, now).await? {
             let secs = (until.millis() - now.millis() + 999) / 1000;
             return Err(ApiError::TooManyRequests {
                 message: "too many failed logins; wait before trying again".into(),
@@ -558,16 +558,16 @@ impl LoginGuard {
             }
         };
         if matched.is_some() {
-            state.store.login_succeeded(&account).await?;
+            state.store().login_succeeded(&account).await?;
         } else {
             let now = crate::now();
             state
-                .store
+                .store()
                 .login_failed(&account, self.per_account, self.window_ms, now)
                 .await?;
             if let Some(address) = &address {
                 state
-                    .store
+                    .store()
                     .login_failed(address, self.per_address, self.window_ms, now)
                     .await?;
             }

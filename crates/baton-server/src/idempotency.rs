@@ -58,7 +58,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         hex::encode(Sha256::digest(&material))
     };
     let claim = match state
-        .store
+        .store()
         .idempotency_claim(&scope, &key, &fingerprint, now())
         .await
     {
@@ -105,15 +105,15 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             .await;
             let (parts, body) = response.into_parts();
             let Ok(bytes) = to_bytes(body, usize::MAX).await else {
-                let _ = state.store.idempotency_release(&scope, &key).await;
+                let _ = state.store().idempotency_release(&scope, &key).await;
                 return ApiError::Internal("reading response body".into()).into_response();
             };
             let recorded = if parts.status.is_server_error() {
-                state.store.idempotency_release(&scope, &key).await
+                state.store().idempotency_release(&scope, &key).await
             } else {
                 let text = String::from_utf8_lossy(&bytes);
                 state
-                    .store
+                    .store()
                     .idempotency_complete(&scope, &key, parts.status.as_u16(), &text)
                     .await
             };

@@ -59,9 +59,8 @@ impl std::ops::DerefMut for AppState {
 /// What one server instance shares between its requests (see [`AppState`]).
 #[derive(Debug, Clone)]
 pub struct Instance {
-    /// The database, for the reads handlers answer from (the engine's store: the same one).
-    pub store: Arc<dyn Store>,
-    /// The use cases: every write goes through it.
+    /// The use cases: every write goes through it; its store is the one handlers read from
+    /// ([`Instance::store`]).
     pub engine: baton_engine::Engine,
     /// Prometheus metrics of this instance.
     pub metrics: Arc<Metrics>,
@@ -104,12 +103,18 @@ pub struct Instance {
     pub sights: Arc<routes::sight::Sights>,
 }
 
+impl Instance {
+    /// The database, for the reads handlers answer from (the engine's).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.engine.store
+    }
+}
+
 impl AppState {
     /// State over a store with default settings.
     pub fn new(store: Arc<dyn Store>) -> Self {
         AppState(Arc::new(Instance {
-            engine: baton_engine::Engine::new(store.clone()),
-            store,
+            engine: baton_engine::Engine::new(store),
             metrics: Arc::new(Metrics::default()),
             session_ttl_ms: 12 * 3600 * 1000,
             presence: Arc::new(presence::Presence::default()),
@@ -256,8 +261,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.engine.spawn_invalidation();
-    state.api_keys.spawn_invalidation(state.store.as_ref());
-    metrics::spawn_event_counter(state.store.clone(), state.metrics.clone());
+    state.api_keys.spawn_invalidation(state.store().as_ref());
+    metrics::spawn_event_counter(state.store().clone(), state.metrics.clone());
     // Live routing and the presence worker run alongside and stop at shutdown.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let router = {

@@ -138,7 +138,7 @@ async fn mark_stale(state: &AppState, now: Timestamp) {
     {
         let mut changed = false;
         let updated = service::update_agent(
-            state.store.as_ref(),
+            state.store().as_ref(),
             &tenant,
             &agent,
             &Actor::System,

@@ -125,7 +125,7 @@ pub(crate) async fn run_worker(state: AppState, mut stopped: watch::Receiver<boo
     };
     loop {
         match state
-            .store
+            .store()
             .prune(&pruning.policy, now(), pruning.batch)
             .await
         {

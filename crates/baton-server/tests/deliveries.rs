@@ -80,7 +80,7 @@ impl App {
         let work = async {
             loop {
                 if self.round().await == 0 {
-                    match self.state.store.next_delivery_due().await.unwrap() {
+                    match self.state.store().next_delivery_due().await.unwrap() {
                         None => return,
                         // A retry due in a millisecond or two.
                         Some(_) => tokio::time::sleep(Duration::from_millis(5)).await,

@@ -103,7 +103,7 @@ async fn handoff_notifications(
                 .collect()
         })
         .unwrap_or_default();
-    let store = state.store.as_ref();
+    let store = state.store().as_ref();
     let mut agents = Vec::new();
     for id in ids {
         let Ok(id) = AgentId::parse(id) else { continue };
@@ -174,7 +174,7 @@ async fn follow_up_recipient(
         ));
     }
     let customer = state
-        .store
+        .store()
         .customer(&conv.tenant, &conv.customer)
         .await
         .map_err(|e| format!("reading the customer: {e}"))?;
@@ -213,7 +213,7 @@ async fn agent_reply(
     };
     let agent_name = match &message.agent {
         Some(agent) => state
-            .store
+            .store()
             .agent(&conv.tenant, agent)
             .await
             .map_err(|e| format!("reading the agent: {e}"))?
@@ -264,7 +264,7 @@ async fn transcript(state: &AppState, conv: &Conversation) -> Result<Plan, Strin
                     Some(agent) => {
                         if !names.contains_key(agent) {
                             let name = state
-                                .store
+                                .store()
                                 .agent(&conv.tenant, agent)
                                 .await
                                 .map_err(|e| format!("reading an agent: {e}"))?
@@ -308,7 +308,7 @@ async fn transcript_of(state: &AppState, conv: &Conversation) -> Result<Vec<Mess
     };
     loop {
         let found = state
-            .store
+            .store()
             .messages(&conv.tenant, &conv.id, &page)
             .await
             .map_err(|e| format!("reading the transcript: {e}"))?;
@@ -326,7 +326,7 @@ async fn was_deferred(state: &AppState, conv: &Conversation) -> Result<bool, Str
         return Ok(true);
     }
     let facts = state
-        .store
+        .store()
         .facts(&conv.tenant, &conv.id)
         .await
         .map_err(|e| format!("reading the conversation's facts: {e}"))?;

@@ -172,7 +172,7 @@ pub fn outcome_with(
 /// an event of a tenant that has a subscription (only such events can have enqueued one);
 /// a burst of events wakes it once.
 pub async fn run_worker(state: AppState, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let mut events = state.store.subscribe();
+    let mut events = state.store().subscribe();
     let mut subscribed = Subscribed::default();
     loop {
         if *stopped.borrow() {
@@ -229,7 +229,7 @@ impl Subscribed {
         if let Some(known) = self.tenants.get(&event.tenant) {
             return *known;
         }
-        match state.store.subscriptions(&event.tenant, None).await {
+        match state.store().subscriptions(&event.tenant, None).await {
             Ok(subs) => {
                 let any = subs.iter().any(|s| s.enabled);
                 self.tenants.insert(event.tenant.clone(), any);
@@ -267,7 +267,7 @@ fn changes_subscriptions(event: &StoredEvent) -> bool {
 
 /// One round: claim, send, record. Returns how many deliveries were claimed.
 pub async fn round(state: &AppState) -> StoreResult<usize> {
-    let store = state.store.as_ref();
+    let store = state.store().as_ref();
     let claimed = store.claim_deliveries(crate::now(), BATCH).await?;
     if claimed.is_empty() {
         return Ok(0);

@@ -178,7 +178,7 @@ async fn prepare(
             conv.state.as_str()
         )));
     }
-    let store = state.store.as_ref();
+    let store = state.store().as_ref();
     if queues.is_none() {
         *queues = Some(
             store

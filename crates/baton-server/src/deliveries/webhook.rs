@@ -56,7 +56,7 @@ pub async fn body(state: &AppState, job: &Job) -> Result<Option<Value>, String> 
     }
     let mut data = json!({ "event": EventView::from(event) });
     if let Some(conv) = &job.conversation {
-        let store = state.store.as_ref();
+        let store = state.store().as_ref();
         let customer = store
             .customer(&conv.tenant, &conv.customer)
             .await

@@ -37,7 +37,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Attempt {
     if text.trim().is_empty() {
         return Attempt::Skipped("an empty message".into());
     }
-    let store = state.store.as_ref();
+    let store = state.store().as_ref();
     let config = match WhatsappConfig::load(store, &conv.tenant).await {
         Ok(Some(config)) => config,
         Ok(None) => return Attempt::permanent("the WhatsApp channel is not configured"),
@@ -128,7 +128,7 @@ async fn last_customer_message_ms(
     conv: &Conversation,
 ) -> Result<Option<i64>, String> {
     let facts = state
-        .store
+        .store()
         .facts(&conv.tenant, &conv.id)
         .await
         .map_err(|e| format!("reading the conversation's facts: {e}"))?;

@@ -103,7 +103,7 @@ async fn load(state: &AppState, principal: &Principal, q: &ReportQuery) -> ApiRe
     let detection = state
         .engine
         .detectors
-        .get(state.store.as_ref(), tenant)
+        .get(state.store().as_ref(), tenant)
         .await?;
     let calendar = detection
         .calendar
@@ -157,7 +157,7 @@ async fn load(state: &AppState, principal: &Principal, q: &ReportQuery) -> ApiRe
         reason: q.reason.clone().filter(|r| !r.is_empty()),
         tier: q.tier.clone().filter(|t| !t.is_empty()),
     };
-    let rows = state.store.facts_rows(tenant, from, to).await?;
+    let rows = state.store().facts_rows(tenant, from, to).await?;
     Ok(Report {
         from,
         to,
@@ -328,7 +328,7 @@ async fn agents(
 ) -> ApiResult<Response> {
     let r = load(&state, &principal, &q).await?;
     let names: std::collections::HashMap<AgentId, String> = state
-        .store
+        .store()
         .agents(&principal.tenant)
         .await?
         .into_iter()

@@ -182,7 +182,7 @@ async fn upload(
     .await
     .map_err(|e| ApiError::Internal(format!("hashing an attachment: {e}")))?;
     let outcome = service::post_attachment(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         NewAttachment {
@@ -198,7 +198,7 @@ async fn upload(
     )
     .await?;
     let customer = state
-        .store
+        .store()
         .customer(&principal.tenant, &outcome.conversation.customer)
         .await?;
     let mut conversation = ConversationView::new(outcome.conversation, customer);
@@ -260,7 +260,7 @@ async fn download(
     let attachment_id =
         AttachmentId::parse(attachment_id).map_err(|_| ApiError::NotFound("attachment"))?;
     let (attachment, bytes) = state
-        .store
+        .store()
         .attachment(&principal.tenant, &conversation.id, &attachment_id)
         .await?
         .ok_or(ApiError::NotFound("attachment"))?;

@@ -85,7 +85,7 @@ async fn list(
     }
     .into_request()?;
     let events = state
-        .store
+        .store()
         .audit_events(&principal.tenant, &filter, &page)
         .await?;
     Ok(Json(Page {

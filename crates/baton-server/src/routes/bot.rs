@@ -31,7 +31,7 @@ async fn get_bot(
     let config = state
         .engine
         .bots
-        .get(state.store.as_ref(), &principal.tenant)
+        .get(state.store().as_ref(), &principal.tenant)
         .await?;
     Ok(Json(config.redacted()))
 }
@@ -51,7 +51,7 @@ async fn put_bot(
     let mut config: BotConfig = serde_json::from_value(body)
         .map_err(|e| ApiError::invalid("invalid_bot", format!("bot: {e}")))?;
     let stored = state
-        .store
+        .store()
         .setting(tenant, bots::SETTING)
         .await?
         .and_then(|v| BotConfig::parse(&v).ok());
@@ -71,7 +71,7 @@ async fn put_bot(
     // Like `service::put_settings`, but the audit trail (streamed live to agents) records the
     // change without the secrets.
     let now = now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = state.store().begin().await?;
     tx.put_setting(tenant, bots::SETTING, &value, now).await?;
     tx.append_event(&NewEvent::tenant(
         tenant,

@@ -303,7 +303,7 @@ async fn get_whatsapp(
     principal: Principal,
 ) -> ApiResult<Json<WhatsappView>> {
     principal.require_role(Role::Supervisor)?;
-    let config = WhatsappConfig::load(state.store.as_ref(), &principal.tenant)
+    let config = WhatsappConfig::load(state.store().as_ref(), &principal.tenant)
         .await?
         .ok_or(ApiError::NotFound("whatsapp channel"))?;
     Ok(Json(whatsapp_view(&principal.tenant, &config)))
@@ -323,7 +323,7 @@ async fn put_whatsapp(
     let tenant = &principal.tenant;
     let mut config: WhatsappConfig = serde_json::from_value(body)
         .map_err(|e| ApiError::invalid("invalid_whatsapp", format!("whatsapp: {e}")))?;
-    let stored = WhatsappConfig::load(state.store.as_ref(), tenant).await?;
+    let stored = WhatsappConfig::load(state.store().as_ref(), tenant).await?;
     config.keep_secrets(stored.as_ref())?;
     config.validate()?;
     if let Some(base) = &config.api_base_url {
@@ -331,7 +331,7 @@ async fn put_whatsapp(
     }
     let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
     let subscription = channel_subscription(
-        state.store.as_ref(),
+        state.store().as_ref(),
         tenant,
         SubscriptionKind::Whatsapp,
         &["message_added"],
@@ -363,7 +363,7 @@ async fn delete_whatsapp(
     principal: Principal,
 ) -> ApiResult<StatusCode> {
     principal.require_role(Role::Admin)?;
-    let stored = WhatsappConfig::load(state.store.as_ref(), &principal.tenant)
+    let stored = WhatsappConfig::load(state.store().as_ref(), &principal.tenant)
         .await?
         .ok_or(ApiError::NotFound("whatsapp channel"))?;
     save_channel(
@@ -421,14 +421,14 @@ async fn save_channel(
     let tenant = &principal.tenant;
     let now = now();
     let removed = match &subscription {
-        Err(kind) => state.store.subscriptions(tenant, Some(*kind)).await?,
+        Err(kind) => state.store().subscriptions(tenant, Some(*kind)).await?,
         Ok(_) => Vec::new(),
     };
     let mut data = json!({ "key": key });
     if let (Some(data), Value::Object(audit)) = (data.as_object_mut(), audit) {
         data.extend(audit);
     }
-    let mut tx = state.store.begin().await?;
+    let mut tx = state.store().begin().await?;
     tx.put_setting(tenant, key, value, now).await?;
     match &subscription {
         Ok(sub) => tx.put_subscription(sub).await?,
@@ -489,7 +489,7 @@ async fn whatsapp_handshake(
     Query(q): Query<HandshakeQuery>,
 ) -> ApiResult<Response> {
     let tenant = tenant_of(&tenant)?;
-    let config = WhatsappConfig::load(state.store.as_ref(), &tenant)
+    let config = WhatsappConfig::load(state.store().as_ref(), &tenant)
         .await?
         .ok_or(ApiError::NotFound("whatsapp channel"))?;
     let challenge = whatsapp::verify_handshake(
@@ -535,7 +535,7 @@ async fn whatsapp_webhook(
     body: Bytes,
 ) -> ApiResult<Json<WebhookReceipt>> {
     let tenant = tenant_of(&tenant)?;
-    let config = WhatsappConfig::load(state.store.as_ref(), &tenant)
+    let config = WhatsappConfig::load(state.store().as_ref(), &tenant)
         .await?
         .ok_or(ApiError::NotFound("whatsapp channel"))?;
     let signature = headers
@@ -666,7 +666,7 @@ async fn receive(
         tracing::warn!(%tenant, "WhatsApp message without a usable id or sender ignored");
         return Ok(Received::Ignored);
     }
-    let store = state.store.as_ref();
+    let store = state.store().as_ref();
     let handoff = matches!(&content, Content::Button { id, .. } if id == HANDOFF_BUTTON_ID);
     // Seen before (a retry by Meta): nothing is stored and the bot does not run again. A retry
     // that races its original past this read is still caught inside post_message.
@@ -741,7 +741,7 @@ async fn request_person(
     tenant: &TenantId,
     conversation: &ConversationId,
 ) -> ApiResult<()> {
-    let Some(conv) = state.store.conversation(tenant, conversation).await? else {
+    let Some(conv) = state.store().conversation(tenant, conversation).await? else {
         return Ok(());
     };
     if !matches!(
@@ -794,7 +794,7 @@ async fn open_conversation(
     let mut attributes = serde_json::Map::new();
     attributes.insert("source".into(), json!("whatsapp"));
     let (id, _) = service::open_channel_conversation(
-        state.store.as_ref(),
+        state.store().as_ref(),
         tenant,
         customer,
         WHATSAPP_CHANNEL,
@@ -851,7 +851,7 @@ async fn get_email(
 ) -> ApiResult<Json<EmailChannelView>> {
     principal.require_role(Role::Supervisor)?;
     let channel = state
-        .store
+        .store()
         .setting(&principal.tenant, EMAIL_SETTING)
         .await?
         .and_then(|v| serde_json::from_value(v).ok())
@@ -878,7 +878,11 @@ async fn put_email(
     for raw in &body.notify_agents {
         let unknown = || ApiError::invalid("unknown_agent", format!("there is no agent '{raw}'"));
         let id = AgentId::parse(raw.as_str()).map_err(|_| unknown())?;
-        state.store.agent(tenant, &id).await?.ok_or_else(unknown)?;
+        state
+            .store()
+            .agent(tenant, &id)
+            .await?
+            .ok_or_else(unknown)?;
         if !notify.contains(raw) {
             notify.push(raw.clone());
         }
@@ -888,10 +892,10 @@ async fn put_email(
         notify_agents: notify,
     };
     let value = serde_json::to_value(&channel).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let before = state.store.setting(tenant, EMAIL_SETTING).await?;
+    let before = state.store().setting(tenant, EMAIL_SETTING).await?;
     let subscription = if channel.enabled {
         Ok(channel_subscription(
-            state.store.as_ref(),
+            state.store().as_ref(),
             tenant,
             SubscriptionKind::Email,
             &["handoff_requested", "message_added", "closed"],

@@ -31,7 +31,7 @@ async fn list_queues(
 ) -> ApiResult<Json<Page<QueueView>>> {
     // Every agent may read them: transfers name a queue.
     principal.require_role(Role::Agent)?;
-    let queues = state.store.queues(&principal.tenant).await?;
+    let queues = state.store().queues(&principal.tenant).await?;
     Ok(Json(Page {
         items: queues.into_iter().map(Into::into).collect(),
         next_cursor: None,
@@ -45,7 +45,7 @@ async fn queue_ids_with(
     id: &QueueId,
 ) -> ApiResult<Vec<QueueId>> {
     let mut ids: Vec<QueueId> = state
-        .store
+        .store()
         .queues(&principal.tenant)
         .await?
         .into_iter()
@@ -117,7 +117,7 @@ async fn create_queue(
     };
     let id =
         QueueId::parse(raw.as_str()).map_err(|e| ApiError::invalid("invalid_id", e.to_string()))?;
-    if state.store.queue(&principal.tenant, &id).await?.is_some() {
+    if state.store().queue(&principal.tenant, &id).await?.is_some() {
         return Err(ApiError::Conflict {
             code: "queue_exists",
             message: format!("a queue '{id}' already exists"),
@@ -125,7 +125,7 @@ async fn create_queue(
     }
     let ids = queue_ids_with(&state, &principal, &id).await?;
     let queue = build_queue(&principal, id, body, now(), &ids)?;
-    service::save_queue(state.store.as_ref(), &queue, &principal.actor(), now()).await?;
+    service::save_queue(state.store().as_ref(), &queue, &principal.actor(), now()).await?;
     Ok((StatusCode::CREATED, Json(queue.into())))
 }
 
@@ -152,7 +152,7 @@ async fn get_queue(
     principal.require_role(Role::Supervisor)?;
     let id = queue_id(&id)?;
     let queue = state
-        .store
+        .store()
         .queue(&principal.tenant, &id)
         .await?
         .ok_or(ApiError::NotFound("queue"))?;
@@ -179,13 +179,13 @@ async fn replace_queue(
         ));
     }
     let existing = state
-        .store
+        .store()
         .queue(&principal.tenant, &id)
         .await?
         .ok_or(ApiError::NotFound("queue"))?;
     let ids = queue_ids_with(&state, &principal, &id).await?;
     let queue = build_queue(&principal, id, body, existing.created_at, &ids)?;
-    service::save_queue(state.store.as_ref(), &queue, &principal.actor(), now()).await?;
+    service::save_queue(state.store().as_ref(), &queue, &principal.actor(), now()).await?;
     Ok(Json(queue.into()))
 }
 
@@ -201,7 +201,7 @@ async fn delete_queue(
     principal.require_role(Role::Admin)?;
     let id = queue_id(&id)?;
     service::delete_queue(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &principal.actor(),
@@ -219,7 +219,7 @@ async fn list_keys(
     principal: Principal,
 ) -> ApiResult<Json<Page<ApiKeyView>>> {
     principal.require_role(Role::Admin)?;
-    let keys = state.store.api_keys(&principal.tenant).await?;
+    let keys = state.store().api_keys(&principal.tenant).await?;
     Ok(Json(Page {
         items: keys.into_iter().map(Into::into).collect(),
         next_cursor: None,
@@ -237,7 +237,7 @@ async fn create_key(
     principal.require_role(Role::Admin)?;
     let name = required_text("name", body.name, 100)?;
     let (key, secret) = service::create_api_key(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &name,
         &principal.actor(),
@@ -261,7 +261,7 @@ async fn revoke_key(
     principal.require_role(Role::Admin)?;
     let id = ApiKeyId::parse(id).map_err(|_| ApiError::NotFound("api key"))?;
     service::revoke_api_key(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &principal.actor(),

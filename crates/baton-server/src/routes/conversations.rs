@@ -45,11 +45,11 @@ async fn view(
     id: &baton_core::ConversationId,
 ) -> ApiResult<ConversationView> {
     let conv = state
-        .store
+        .store()
         .conversation(tenant, id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
-    let customer = state.store.customer(tenant, &conv.customer).await?;
+    let customer = state.store().customer(tenant, &conv.customer).await?;
     let mut view = ConversationView::new(conv, customer);
     name_default_queue(state, tenant, std::slice::from_mut(&mut view)).await?;
     Ok(with_position(state, tenant, view).await)
@@ -65,7 +65,7 @@ pub(crate) async fn name_default_queue(
     if views.iter().all(|v| v.state == "bot") {
         return Ok(());
     }
-    let mut queues = state.store.queues(tenant).await?;
+    let mut queues = state.store().queues(tenant).await?;
     queues.sort_by(|a, b| a.id.cmp(&b.id));
     let default = baton_engine::routing::snapshot::default_queue(&queues);
     for v in views.iter_mut().filter(|v| v.state != "bot") {
@@ -136,7 +136,7 @@ async fn start(
     let customer = body.customer.validate()?;
     let channel = token("channel", body.channel.as_deref().unwrap_or("api"), 32)?;
     let (outcome, customer) = service::start_conversation(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         customer,
         channel,
@@ -264,7 +264,7 @@ async fn list(
     };
     if let Some(queue) = &filter.queue {
         // The default queue is named on conversations that have none; filtering by it finds them.
-        let mut queues = state.store.queues(&principal.tenant).await?;
+        let mut queues = state.store().queues(&principal.tenant).await?;
         queues.sort_by(|a, b| a.id.cmp(&b.id));
         filter.queue_is_default = baton_engine::routing::snapshot::default_queue(&queues) == *queue;
     }
@@ -274,7 +274,7 @@ async fn list(
     }
     .into_request()?;
     let found = state
-        .store
+        .store()
         .conversations(&principal.tenant, &filter, &page)
         .await?;
     // Customer names for the inbox: one lookup per distinct customer, at most
@@ -286,7 +286,7 @@ async fn list(
             continue;
         }
         let name = state
-            .store
+            .store()
             .customer(&principal.tenant, &c.customer)
             .await?
             .and_then(|cu| cu.name);
@@ -322,7 +322,7 @@ async fn get_one(
     let conv = visible_conversation(&state, &principal, &id).await?;
     // The greeting is written for the owner, or for the person looking.
     let agent = match conv.assignee.as_ref().or(principal.agent()) {
-        Some(agent) => state.store.agent(&principal.tenant, agent).await?,
+        Some(agent) => state.store().agent(&principal.tenant, agent).await?,
         None => None,
     };
     let first_name = agent
@@ -330,7 +330,7 @@ async fn get_one(
         .and_then(|a| a.name.split_whitespace().next());
     let brief = baton_engine::brief::build(&state.engine, &conv, first_name, now()).await?;
     let customer = state
-        .store
+        .store()
         .customer(&principal.tenant, &conv.customer)
         .await?;
     let mut view = with_position(
@@ -461,7 +461,7 @@ async fn post_message(
         Some(customer) => Some(customer),
         None => {
             state
-                .store
+                .store()
                 .customer(&principal.tenant, &outcome.conversation.customer)
                 .await?
         }
@@ -509,7 +509,10 @@ async fn list_messages(
 ) -> ApiResult<Json<Page<MessageView>>> {
     let page = page.into_request()?;
     let id = visible_conversation(&state, &principal, &id).await?.id;
-    let found = state.store.messages(&principal.tenant, &id, &page).await?;
+    let found = state
+        .store()
+        .messages(&principal.tenant, &id, &page)
+        .await?;
     // Integrations face the customer: internal notes never reach them.
     let customer_facing = matches!(
         principal.kind,
@@ -540,7 +543,7 @@ async fn list_events(
     principal.require_role(Role::Agent)?;
     let page = page.into_request()?;
     let id = visible_conversation(&state, &principal, &id).await?.id;
-    let found = state.store.events(&principal.tenant, &id, &page).await?;
+    let found = state.store().events(&principal.tenant, &id, &page).await?;
     Ok(Json(Page {
         items: found.items.iter().map(EventView::from).collect(),
         next_cursor: found.next_cursor,
@@ -638,7 +641,7 @@ async fn handoff(
             ));
         }
     };
-    let queue = known_queue(state.store.as_ref(), &principal.tenant, body.queue).await?;
+    let queue = known_queue(state.store().as_ref(), &principal.tenant, body.queue).await?;
     let note = optional_text("note", body.note, 2000)?;
     let override_capacity = capacity_override(&principal, body.override_capacity)?;
     let command = Command::RequestHandoff {
@@ -715,12 +718,12 @@ async fn transfer(
     principal.require_role(Role::Agent)?;
     let override_capacity = capacity_override(&principal, body.override_capacity)?;
     let note = required_text("note", body.note, 2000)?;
-    let to_agent = known_agent(state.store.as_ref(), &principal.tenant, body.to_agent).await?;
-    let to_queue = known_queue(state.store.as_ref(), &principal.tenant, body.to_queue).await?;
+    let to_agent = known_agent(state.store().as_ref(), &principal.tenant, body.to_agent).await?;
+    let to_queue = known_queue(state.store().as_ref(), &principal.tenant, body.to_queue).await?;
     if let Some(agent) = &to_agent {
         // An offer to someone away or offline is withdrawn at once: say so instead.
         let status = state
-            .store
+            .store()
             .agent(&principal.tenant, agent)
             .await?
             .map(|a| a.status);
@@ -737,7 +740,7 @@ async fn transfer(
         .role()
         .is_some_and(|r| r.at_least(Role::Supervisor));
     let expires_at = service::transfer_expiry(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &visible_id(&state, &principal, &id).await?,
         to_queue.as_ref(),
@@ -797,7 +800,7 @@ async fn note(
     let id = visible_id(&state, &principal, &id).await?;
     let text = required_text("text", body.text, MAX_TEXT)?;
     let outcome = service::post_message(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         NewMessage {

@@ -220,7 +220,7 @@ async fn drafts(
     let me = principal.require_role(Role::Agent)?.clone();
     let conv = visible_conversation(&state, &principal, &id).await?;
     let id = conv.id.clone();
-    let store = state.store.as_ref();
+    let store = state.store().as_ref();
     let messages: Vec<Message> = store
         .messages(
             &principal.tenant,
@@ -427,7 +427,7 @@ async fn use_draft(
         action: body.action,
     });
     let outcome = service::run_commands(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &commands,
@@ -476,7 +476,7 @@ async fn approve_held(
         text,
     };
     service::run_command(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &command,
@@ -485,7 +485,7 @@ async fn approve_held(
     )
     .await?;
     let message = state
-        .store
+        .store()
         .message(&principal.tenant, &id, &held)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
@@ -508,7 +508,7 @@ async fn reject_held(
         id: held_id(&held)?,
     };
     let outcome = service::run_command(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &command,
@@ -529,7 +529,7 @@ async fn get_canned(
     principal.require_role(Role::Agent)?;
     Ok(Json(
         state
-            .store
+            .store()
             .setting(&principal.tenant, CANNED)
             .await?
             .unwrap_or_else(|| serde_json::json!([])),
@@ -583,7 +583,7 @@ async fn put_canned(
     }
     let value = serde_json::to_value(&body).unwrap_or_default();
     service::put_settings(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &[(CANNED, value.clone())],
         &principal.actor(),
@@ -601,7 +601,7 @@ async fn get_review(
     principal: Principal,
 ) -> ApiResult<Json<serde_json::Value>> {
     principal.require_role(Role::Supervisor)?;
-    let value = state.store.setting(&principal.tenant, REVIEW).await?;
+    let value = state.store().setting(&principal.tenant, REVIEW).await?;
     Ok(Json(value.unwrap_or_else(
         || serde_json::json!({"enabled": false, "threshold": 0.5}),
     )))
@@ -621,7 +621,7 @@ async fn put_review(
     detection::parse_review(&value)
         .map_err(|e| ApiError::invalid("invalid_review", e.to_string()))?;
     service::put_settings(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &[(REVIEW, value.clone())],
         &principal.actor(),
@@ -648,7 +648,7 @@ async fn llm_draft(
     let config = state
         .engine
         .bots
-        .get(state.store.as_ref(), tenant)
+        .get(state.store().as_ref(), tenant)
         .await
         .ok()?;
     let settings = config.llm.as_ref()?;

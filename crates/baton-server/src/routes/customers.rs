@@ -54,7 +54,7 @@ async fn erase(
     principal.require_role(Role::Admin)?;
     let id = CustomerId::parse(id).map_err(|_| ApiError::NotFound("customer"))?;
     let erased = state
-        .store
+        .store()
         .erase_customer(&principal.tenant, &id, &principal.actor(), now())
         .await?;
     Ok(Json(ErasureView {

@@ -139,7 +139,7 @@ async fn list(
     principal: Principal,
 ) -> ApiResult<Json<Page<ArticleView>>> {
     principal.require_role(Role::Agent)?;
-    let items = state.store.kb_articles(&principal.tenant).await?;
+    let items = state.store().kb_articles(&principal.tenant).await?;
     Ok(Json(Page {
         items: items.into_iter().map(Into::into).collect(),
         next_cursor: None,
@@ -169,7 +169,7 @@ async fn create(
         ));
     }
     let article = build(&principal, id, body, now())?;
-    service::create_kb_article(state.store.as_ref(), &article, &principal.actor(), now()).await?;
+    service::create_kb_article(state.store().as_ref(), &article, &principal.actor(), now()).await?;
     state.engine.knowledge.forget(&principal.tenant);
     Ok((StatusCode::CREATED, Json(article.into())))
 }
@@ -185,7 +185,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ArticleView>> {
     let article = state
-        .store
+        .store()
         .kb_article(&principal.tenant, &id)
         .await?
         .ok_or(ApiError::NotFound("article"))?;
@@ -211,13 +211,13 @@ async fn replace(
         ));
     }
     let existing = state
-        .store
+        .store()
         .kb_article(&principal.tenant, &id)
         .await?
         .ok_or(ApiError::NotFound("article"))?;
     let article = build(&principal, existing.id, body, existing.created_at)?;
     service::save_kb_articles(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         std::slice::from_ref(&article),
         &principal.actor(),
@@ -239,7 +239,7 @@ async fn delete(
 ) -> ApiResult<StatusCode> {
     principal.require_role(Role::Admin)?;
     service::delete_kb_article(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &principal.actor(),
@@ -316,7 +316,7 @@ async fn search(
     let hits = state
         .engine
         .knowledge
-        .search(state.store.as_ref(), &principal.tenant, &query, &opts)
+        .search(state.store().as_ref(), &principal.tenant, &query, &opts)
         .await?;
     let confidence = baton_kb::confidence(&hits);
     let items = hits

@@ -39,7 +39,7 @@ pub fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
 pub async fn scope_of(state: &AppState, principal: &Principal) -> ApiResult<Option<AgentScope>> {
     match &principal.kind {
         PrincipalKind::Person { agent, role } if !role.at_least(Role::Supervisor) => Ok(
-            baton_engine::service::agent_scope(state.store.as_ref(), &principal.tenant, agent)
+            baton_engine::service::agent_scope(state.store().as_ref(), &principal.tenant, agent)
                 .await?,
         ),
         _ => Ok(None),
@@ -54,7 +54,7 @@ pub async fn visible_conversation(
     raw: &str,
 ) -> ApiResult<Conversation> {
     let id = conversation_id(raw)?;
-    let store = state.store.as_ref();
+    let store = state.store().as_ref();
     let found = match scope_of(state, principal).await? {
         Some(scope) => {
             store
@@ -78,7 +78,7 @@ pub async fn visible_id(
         Some(scope) => {
             let id = conversation_id(raw)?;
             state
-                .store
+                .store()
                 .visible_conversation(&principal.tenant, &id, &scope)
                 .await?
                 .ok_or(ApiError::NotFound("conversation"))?;

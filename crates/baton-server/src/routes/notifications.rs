@@ -174,7 +174,7 @@ fn all_notify() -> (Vec<String>, Vec<String>) {
 
 async fn load(state: &AppState, principal: &Principal, id: &str) -> ApiResult<Subscription> {
     state
-        .store
+        .store()
         .subscription(&principal.tenant, id)
         .await?
         .filter(|s| KINDS.contains(&s.kind))
@@ -195,7 +195,7 @@ async fn list_notifications(
     for kind in KINDS {
         subs.extend(
             state
-                .store
+                .store()
                 .subscriptions(&principal.tenant, Some(kind))
                 .await?,
         );
@@ -237,7 +237,7 @@ async fn create_notification(
             let unknown = || ApiError::invalid("unknown_queue", format!("no queue '{q}'"));
             let id = QueueId::parse(q.as_str()).map_err(|_| unknown())?;
             state
-                .store
+                .store()
                 .queue(&principal.tenant, &id)
                 .await?
                 .ok_or_else(unknown)?;
@@ -264,7 +264,14 @@ async fn create_notification(
         enabled: true,
         created_at: now(),
     };
-    service::save_subscription(state.store.as_ref(), &sub, None, &principal.actor(), now()).await?;
+    service::save_subscription(
+        state.store().as_ref(),
+        &sub,
+        None,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(NotificationView::from(&sub))))
 }
 
@@ -295,7 +302,7 @@ async fn delete_notification(
 ) -> ApiResult<StatusCode> {
     principal.require_role(Role::Admin)?;
     service::delete_subscription(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &KINDS,

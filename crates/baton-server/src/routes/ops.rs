@@ -43,7 +43,7 @@ async fn healthz() -> &'static str {
     responses((status = 200, description = "ready"), (status = 503, body = crate::error::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<&'static str> {
     state
-        .store
+        .store()
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(format!("database not ready: {e}")))?;
@@ -62,7 +62,7 @@ async fn name_default_queues(
         if !known.contains_key(&g.tenant) {
             let tenant = baton_core::TenantId::parse(g.tenant.as_str())
                 .map_err(|e| ApiError::Internal(format!("stored tenant id: {e}")))?;
-            let mut queues = state.store.queues(&tenant).await?;
+            let mut queues = state.store().queues(&tenant).await?;
             queues.sort_by(|a, b| a.id.cmp(&b.id));
             let default = baton_engine::routing::snapshot::default_queue(&queues).to_string();
             let ids = queues.into_iter().map(|q| q.id.to_string()).collect();
@@ -113,11 +113,11 @@ async fn metrics(
             ));
         }
     }
-    let mut gauges = state.store.gauges().await?;
+    let mut gauges = state.store().gauges().await?;
     name_default_queues(&state, &mut gauges).await?;
-    let deliveries = state.store.delivery_stats().await?;
+    let deliveries = state.store().delivery_stats().await?;
     state.metrics.set_gauges(&gauges, &deliveries, crate::now());
-    state.metrics.set_writer(state.store.writer_stats());
+    state.metrics.set_writer(state.store().writer_stats());
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -143,7 +143,7 @@ async fn live(
 ) -> ApiResult<Response> {
     let agent = principal.require_role(Role::Agent)?.clone();
     // Subscribe before answering, so nothing committed after the upgrade is missed.
-    let events = state.store.subscribe();
+    let events = state.store().subscribe();
     let typing = state.typing.subscribe();
     let tenant = principal.tenant.clone();
     let sight = super::scope_of(&state, &principal)
@@ -250,7 +250,12 @@ impl Sight {
             Some(known) if event.event().is_some_and(|e| !changes_sight(e)) => known,
             _ => match state
                 .sights
-                .get(state.store.as_ref(), &self.tenant, conversation, event.seq)
+                .get(
+                    state.store().as_ref(),
+                    &self.tenant,
+                    conversation,
+                    event.seq,
+                )
                 .await
             {
                 Ok(sight) => sight.is_some_and(|sight| self.scope.sees(&sight)),
@@ -276,7 +281,7 @@ impl Sight {
 
     async fn refresh(&mut self, state: &AppState) {
         match baton_engine::service::agent_scope(
-            state.store.as_ref(),
+            state.store().as_ref(),
             &self.tenant,
             &self.scope.agent,
         )
@@ -334,7 +339,7 @@ impl Me {
         let Some(hash) = &self.session else {
             return false;
         };
-        matches!(state.store.session(hash, crate::now()).await, Ok(None))
+        matches!(state.store().session(hash, crate::now()).await, Ok(None))
     }
 }
 

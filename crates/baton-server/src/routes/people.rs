@@ -44,7 +44,7 @@ async fn login(
     // Emails are unique per tenant: the password picks the account (or `tenant`, when the same
     // email and password open accounts in several tenants).
     let (mut agents, hashes): (Vec<_>, Vec<_>) = state
-        .store
+        .store()
         .agents_for_login(&email)
         .await?
         .into_iter()
@@ -68,7 +68,7 @@ async fn login(
         }
     };
     let token =
-        service::open_session(state.store.as_ref(), &agent, state.session_ttl_ms, now()).await?;
+        service::open_session(state.store().as_ref(), &agent, state.session_ttl_ms, now()).await?;
     Ok(Json(LoginResponse {
         token,
         agent: agent.into(),
@@ -85,7 +85,7 @@ async fn logout(
 ) -> ApiResult<StatusCode> {
     principal.require_role(Role::Agent)?;
     if let Some(token) = auth::bearer_token(&parts) {
-        service::close_session(state.store.as_ref(), &token, now()).await?;
+        service::close_session(state.store().as_ref(), &token, now()).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -96,7 +96,7 @@ async fn logout(
 async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<AgentView>> {
     let id = principal.require_role(Role::Agent)?;
     let agent = state
-        .store
+        .store()
         .agent(&principal.tenant, id)
         .await?
         .ok_or(ApiError::NotFound("agent"))?;
@@ -115,7 +115,7 @@ async fn set_my_status(
     let id = principal.require_role(Role::Agent)?.clone();
     let status = body.parse()?;
     let agent = service::update_agent(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &principal.actor(),
@@ -139,7 +139,7 @@ async fn list_agents(
     let sees_emails = principal
         .role()
         .is_some_and(|r| r.at_least(Role::Supervisor));
-    let agents = state.store.agents(&principal.tenant).await?;
+    let agents = state.store().agents(&principal.tenant).await?;
     let items = agents
         .into_iter()
         .map(|a| {
@@ -260,7 +260,7 @@ async fn queue_ids(
         let unknown = || ApiError::invalid("unknown_queue", format!("there is no queue '{q}'"));
         let id = QueueId::parse(q.as_str()).map_err(|_| unknown())?;
         state
-            .store
+            .store()
             .queue(&principal.tenant, &id)
             .await?
             .ok_or_else(unknown)?;
@@ -304,7 +304,7 @@ async fn create_agent(
     };
     let hash = auth::hash_password(&state, body.password).await?;
     let agent = service::create_agent(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         new,
         &hash,
@@ -328,7 +328,7 @@ async fn get_agent(
     principal.require_role(Role::Supervisor)?;
     let id = agent_id(&id)?;
     let agent = state
-        .store
+        .store()
         .agent(&principal.tenant, &id)
         .await?
         .ok_or(ApiError::NotFound("agent"))?;
@@ -383,7 +383,7 @@ async fn update_agent(
     // A deactivated agent stays offline: reactivate them first.
     if status.is_some() && body.active != Some(true) {
         let target = state
-            .store
+            .store()
             .agent(&principal.tenant, &id)
             .await?
             .ok_or(ApiError::NotFound("agent"))?;
@@ -399,7 +399,7 @@ async fn update_agent(
     let hash = match body.password {
         Some(p) => {
             let target = state
-                .store
+                .store()
                 .agent(&principal.tenant, &id)
                 .await?
                 .ok_or(ApiError::NotFound("agent"))?;
@@ -409,7 +409,7 @@ async fn update_agent(
         None => None,
     };
     let agent = service::update_agent(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &principal.actor(),

@@ -59,9 +59,9 @@ async fn get_rules(
     principal: Principal,
 ) -> ApiResult<Json<RulesDocument>> {
     principal.require_role(Role::Supervisor)?;
-    let stored = state.store.setting(&principal.tenant, RULES).await?;
+    let stored = state.store().setting(&principal.tenant, RULES).await?;
     let config = state
-        .store
+        .store()
         .setting(&principal.tenant, DETECTOR_CONFIG)
         .await?;
     let defaults = stored.is_none();
@@ -92,9 +92,9 @@ async fn put_rules(
     let rules_doc = serde_json::json!({ "rules": body.rules });
     let config = match body.config {
         Some(c) => Some(c),
-        None => state.store.setting(tenant, DETECTOR_CONFIG).await?,
+        None => state.store().setting(tenant, DETECTOR_CONFIG).await?,
     };
-    let hours = state.store.setting(tenant, BUSINESS_HOURS).await?;
+    let hours = state.store().setting(tenant, BUSINESS_HOURS).await?;
     // Compile everything together before storing anything.
     let compiled = detection::compile(Some(&rules_doc), config.as_ref(), hours.as_ref(), None)
         .map_err(unprocessable)?;
@@ -107,7 +107,7 @@ async fn put_rules(
         settings.push((DETECTOR_CONFIG, c.clone()));
     }
     service::put_settings(
-        state.store.as_ref(),
+        state.store().as_ref(),
         tenant,
         &settings,
         &principal.actor(),
@@ -129,7 +129,7 @@ async fn get_hours(State(state): State<AppState>, principal: Principal) -> ApiRe
     principal.require_role(Role::Supervisor)?;
     Ok(Json(
         state
-            .store
+            .store()
             .setting(&principal.tenant, BUSINESS_HOURS)
             .await?
             .unwrap_or(Value::Null),
@@ -148,7 +148,7 @@ async fn put_hours(
     principal.require_role(Role::Admin)?;
     detection::parse_calendar(&body).map_err(unprocessable)?;
     service::put_settings(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &[(BUSINESS_HOURS, body.clone())],
         &principal.actor(),
@@ -169,13 +169,13 @@ async fn delete_hours(
 ) -> ApiResult<StatusCode> {
     principal.require_role(Role::Admin)?;
     if state
-        .store
+        .store()
         .setting(&principal.tenant, BUSINESS_HOURS)
         .await?
         .is_some()
     {
         service::put_settings(
-            state.store.as_ref(),
+            state.store().as_ref(),
             &principal.tenant,
             &[(BUSINESS_HOURS, Value::Null)],
             &principal.actor(),
@@ -197,7 +197,7 @@ async fn get_extractors(
     principal.require_role(Role::Supervisor)?;
     Ok(Json(
         state
-            .store
+            .store()
             .setting(&principal.tenant, EXTRACTORS)
             .await?
             .unwrap_or_else(|| serde_json::json!([])),
@@ -217,7 +217,7 @@ async fn put_extractors(
     let value = serde_json::to_value(&body).unwrap_or_default();
     detection::parse_extractors(&value).map_err(unprocessable)?;
     service::put_settings(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &[(EXTRACTORS, value.clone())],
         &principal.actor(),

@@ -104,7 +104,7 @@ async fn typing(
                 });
             }
             state
-                .store
+                .store()
                 .agent(&principal.tenant, me)
                 .await?
                 .map(|a| a.name)

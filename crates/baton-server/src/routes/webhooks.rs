@@ -245,7 +245,7 @@ async fn load_webhook(
     id: &str,
 ) -> ApiResult<Subscription> {
     state
-        .store
+        .store()
         .subscription(&principal.tenant, id)
         .await?
         .filter(|s| s.kind == SubscriptionKind::Webhook)
@@ -279,7 +279,7 @@ async fn list_webhooks(
 ) -> ApiResult<Json<Page<WebhookView>>> {
     principal.require_role(Role::Supervisor)?;
     let mut subs = state
-        .store
+        .store()
         .subscriptions(&principal.tenant, Some(SubscriptionKind::Webhook))
         .await?;
     // `sub_<ulid>` ids sort in creation order.
@@ -321,7 +321,14 @@ async fn create_webhook(
         enabled: true,
         created_at: now(),
     };
-    service::save_subscription(state.store.as_ref(), &sub, None, &principal.actor(), now()).await?;
+    service::save_subscription(
+        state.store().as_ref(),
+        &sub,
+        None,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     let mut view = WebhookView::from(&sub);
     view.secret = Some(secret);
     Ok((StatusCode::CREATED, Json(view)))
@@ -375,7 +382,14 @@ async fn update_webhook(
     if let Some(description) = body.description {
         sub.config["description"] = json!(optional_text("description", description, 500)?);
     }
-    service::save_subscription(state.store.as_ref(), &sub, None, &principal.actor(), now()).await?;
+    service::save_subscription(
+        state.store().as_ref(),
+        &sub,
+        None,
+        &principal.actor(),
+        now(),
+    )
+    .await?;
     Ok(Json(WebhookView::from(&sub)))
 }
 
@@ -391,7 +405,7 @@ async fn delete_webhook(
 ) -> ApiResult<StatusCode> {
     principal.require_role(Role::Admin)?;
     service::delete_subscription(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &[SubscriptionKind::Webhook],
@@ -422,7 +436,7 @@ async fn rotate_secret(
     let secret = new_webhook_secret();
     sub.config["secret"] = Value::String(secret.clone());
     service::save_subscription(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &sub,
         Some(json!({"secret_rotated": true})),
         &principal.actor(),
@@ -499,7 +513,7 @@ async fn views(state: &AppState, deliveries: Vec<Delivery>) -> ApiResult<Vec<Del
         HashMap::new()
     } else {
         state
-            .store
+            .store()
             .events_by_seq(&seqs)
             .await?
             .into_iter()
@@ -517,7 +531,7 @@ async fn views(state: &AppState, deliveries: Vec<Delivery>) -> ApiResult<Vec<Del
 
 async fn load_delivery(state: &AppState, principal: &Principal, id: &str) -> ApiResult<Delivery> {
     state
-        .store
+        .store()
         .delivery(&principal.tenant, id)
         .await?
         .ok_or(ApiError::NotFound("delivery"))
@@ -552,7 +566,7 @@ async fn list_deliveries(
     }
     .into_request()?;
     let found = state
-        .store
+        .store()
         .deliveries(&principal.tenant, filter, &page)
         .await?;
     Ok(Json(Page {
@@ -598,7 +612,11 @@ async fn redeliver(
     if delivery.state == DeliveryState::Pending {
         return Err(pending());
     }
-    if !state.store.redeliver(&principal.tenant, &id, now()).await? {
+    if !state
+        .store()
+        .redeliver(&principal.tenant, &id, now())
+        .await?
+    {
         return Err(pending());
     }
     tracing::info!(delivery = %id, tenant = %principal.tenant, "redelivery requested");

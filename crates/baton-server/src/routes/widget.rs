@@ -88,7 +88,7 @@ async fn get_key(
     principal: Principal,
 ) -> ApiResult<Json<WidgetKeyView>> {
     principal.require_role(Role::Admin)?;
-    let public_key = widget_key(state.store.as_ref(), &principal.tenant).await?;
+    let public_key = widget_key(state.store().as_ref(), &principal.tenant).await?;
     Ok(Json(WidgetKeyView { public_key }))
 }
 
@@ -100,7 +100,7 @@ async fn rotate_key(
     principal: Principal,
 ) -> ApiResult<(StatusCode, Json<WidgetKeyView>)> {
     principal.require_role(Role::Admin)?;
-    let key = rotate_widget_key(state.store.as_ref(), &principal.tenant).await?;
+    let key = rotate_widget_key(state.store().as_ref(), &principal.tenant).await?;
     Ok((
         StatusCode::CREATED,
         Json(WidgetKeyView {
@@ -209,7 +209,7 @@ async fn widget_tenant(
 ) -> ApiResult<TenantId> {
     let key_hash = hash_secret(public_key.trim());
     let tenant = state
-        .store
+        .store()
         .widget_key_tenant(&key_hash)
         .await?
         .ok_or_else(|| {
@@ -372,7 +372,7 @@ async fn open(
     let token = new_secret("bc_");
     let now = now();
     let Some(opened) = service::open_widget_conversation(
-        state.store.as_ref(),
+        state.store().as_ref(),
         tenant,
         customer,
         attributes,
@@ -445,7 +445,7 @@ async fn contact(
     let email =
         EmailAddress::parse(&body.email).map_err(|e| ApiError::invalid("invalid_email", e.0))?;
     let (outcome, customer) = service::set_customer_email(
-        state.store.as_ref(),
+        state.store().as_ref(),
         &principal.tenant,
         &id,
         &email,
@@ -560,11 +560,11 @@ async fn live(
             "this stream is for widget customer tokens",
         ));
     };
-    let events = state.store.subscribe();
+    let events = state.store().subscribe();
     let typing = state.typing.subscribe();
     let tenant = principal.tenant.clone();
     let conv = state
-        .store
+        .store()
         .conversation(&tenant, &conversation)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
@@ -573,7 +573,7 @@ async fn live(
         Some(a) => names.get(&state, &tenant, a).await,
         None => None,
     };
-    let customer = state.store.customer(&tenant, &conv.customer).await?;
+    let customer = state.store().customer(&tenant, &conv.customer).await?;
     let view = crate::routes::conversations::with_position(
         &state,
         &tenant,
@@ -609,7 +609,7 @@ impl Names {
             return name.clone();
         }
         let name = state
-            .store
+            .store()
             .agent(tenant, agent)
             .await
             .ok()

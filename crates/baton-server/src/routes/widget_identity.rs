@@ -89,7 +89,7 @@ fn verifies(secret: &str, external_id: &str, hash: &str) -> bool {
 }
 
 async fn stored_secret(state: &AppState, tenant: &TenantId) -> ApiResult<Option<(String, i64)>> {
-    let value = state.store.setting(tenant, IDENTITY_SETTING).await?;
+    let value = state.store().setting(tenant, IDENTITY_SETTING).await?;
     Ok(value.and_then(|v| {
         let secret = v["secret"].as_str()?.to_string();
         Some((secret, v["created_at_ms"].as_i64().unwrap_or(0)))
@@ -148,7 +148,7 @@ async fn get_secret(
 async fn save(state: &AppState, principal: &Principal, value: &Value, kind: &str) -> ApiResult<()> {
     let tenant = &principal.tenant;
     let now = now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = state.store().begin().await?;
     tx.put_setting(tenant, IDENTITY_SETTING, value, now).await?;
     // The audit trail says what happened, never the secret.
     tx.append_event(&NewEvent::tenant(
