@@ -80,6 +80,10 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// SQLite: create the database file (and its folder) when missing.
     pub create_if_missing: bool,
+    /// PostgreSQL: open the whole pool at once and keep it open, so the first burst of load
+    /// does not wait for new connections (and their backends' first reads of the catalog).
+    /// A server wants this; a short-lived command or a test does not.
+    pub open_whole_pool: bool,
 }
 
 impl Default for ConnectOptions {
@@ -87,6 +91,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             max_connections: 8,
             create_if_missing: true,
+            open_whole_pool: false,
         }
     }
 }
@@ -198,8 +203,10 @@ async fn connect_postgres(url: &str, opts: &ConnectOptions) -> StoreResult<SqlSt
         })?
         .map_err(unreachable)?;
     probe.close().await.ok();
+    let size = opts.max_connections.max(1);
     let pool = PgPoolOptions::new()
-        .max_connections(opts.max_connections.max(1))
+        .max_connections(size)
+        .min_connections(if opts.open_whole_pool { size } else { 0 })
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options.clone())
         .await

@@ -33,6 +33,7 @@ pub async fn run(config: &Config, dest: &Path) -> anyhow::Result<()> {
     let options = baton_store::ConnectOptions {
         max_connections: 2,
         create_if_missing: false,
+        open_whole_pool: false,
     };
     let store = baton_store::connect_with(&url, options)
         .await

@@ -130,6 +130,7 @@ async fn database(config: &Config, out: &mut Vec<Check>) -> Option<Arc<dyn Store
     let options = baton_store::ConnectOptions {
         max_connections: 2,
         create_if_missing: false,
+        open_whole_pool: false,
     };
     let opened = tokio::time::timeout(
         Duration::from_secs(15),

@@ -49,6 +49,7 @@ pub async fn open_store_quietly(config: &Config, quiet: bool) -> anyhow::Result<
             } else {
                 16
             }),
+        open_whole_pool: true,
         ..defaults
     };
     let store = baton_store::connect_with(&url, options).await.with_context(|| {
