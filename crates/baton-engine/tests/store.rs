@@ -1618,6 +1618,67 @@ async fn errors_and_conflicts(store: Arc<dyn Store>) {
 
 // ---------------------------------------------------------------- PostgreSQL only
 
+/// A server's store opens its whole pool at start and keeps it (`open_whole_pool`); a short-
+/// lived command's opens connections only as it needs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_servers_pool_opens_whole() {
+    use sqlx::Connection;
+    let Some(admin_url) = postgres_admin_url("whole_pool") else {
+        return;
+    };
+    with_postgres_db("whole_pool", |url| async move {
+        let db = url
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        let mut backends = async move || -> i64 {
+            sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = $1 AND backend_type = 'client backend'",
+            )
+            .bind(&db)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap()
+        };
+        let options = |whole| baton_store::ConnectOptions {
+            max_connections: 6,
+            open_whole_pool: whole,
+            ..Default::default()
+        };
+        let lazy = baton_store::connect_with(&url, options(false))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The pool's first connection and the live listener's.
+        let opened_lazily = backends().await;
+        assert!(opened_lazily < 6, "{opened_lazily} backends");
+        drop(lazy);
+        let whole = baton_store::connect_with(&url, options(true))
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let n = backends().await;
+            if n >= 6 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {n} backends 10 s after opening a whole pool of 6"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(whole);
+    })
+    .await;
+}
+
 /// Two instances (two pools) give one agent conversations at once: her capacity holds (3
 /// here), whichever instance the claims arrive on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
