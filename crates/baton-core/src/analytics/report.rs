@@ -2,7 +2,6 @@
 //! README quotes them. A report covers the conversations that *started* in its date range.
 
 use super::facts::{Facts, OfferEnd, SegmentEnd, WaitEnd};
-use crate::conversation::HandoffSource;
 use crate::hours::Calendar;
 use crate::ids::{AgentId, ConversationId, QueueId};
 use crate::time::Timestamp;
@@ -259,18 +258,6 @@ fn shares(counts: BTreeMap<String, usize>, whole: usize) -> Vec<Share> {
     out
 }
 
-/// Who asked, as the reports name it.
-pub fn requester(source: HandoffSource) -> &'static str {
-    match source {
-        HandoffSource::Customer => "customer",
-        HandoffSource::Bot => "bot",
-        HandoffSource::Llm => "llm",
-        HandoffSource::Agent => "agent",
-        HandoffSource::Api => "api",
-        HandoffSource::Rule => "rule",
-    }
-}
-
 /// Whether the customer left this conversation while it waited for a person.
 pub fn abandoned(f: &Facts) -> bool {
     f.waits.iter().any(|w| w.ended == Some(WaitEnd::Abandoned))
@@ -318,9 +305,7 @@ pub fn summary(rows: &[FactsRow], filter: &Filter, calendar: &Calendar) -> Summa
         if let Some(h) = f.handoffs.first() {
             s.handed_off += 1;
             *reasons.entry(h.reason.clone()).or_insert(0) += 1;
-            *requested
-                .entry(requester(h.source).to_string())
-                .or_insert(0) += 1;
+            *requested.entry(h.source.as_str().to_string()).or_insert(0) += 1;
         }
         for h in &f.handoffs {
             for rule in &h.rules {
@@ -600,10 +585,7 @@ impl Drill {
             Drill::DeferredWaiting => f.deferrals.iter().any(|d| d.followed_up_at.is_none()),
             Drill::CsatAfterHandoff => f.csat.is_some() && f.handed_off(),
             Drill::CsatBotOnly => f.csat.is_some() && !f.handed_off(),
-            Drill::RequestedBy(who) => f
-                .handoffs
-                .first()
-                .is_some_and(|h| requester(h.source) == who),
+            Drill::RequestedBy(who) => f.handoffs.first().is_some_and(|h| h.source.as_str() == who),
             Drill::Rule(rule) => f.handoffs.iter().any(|h| h.rules.contains(rule)),
             Drill::Offer(end) => f.offers.iter().any(|o| o.ended == Some(*end)),
             Drill::Waited => queue_waits(f).next().is_some(),

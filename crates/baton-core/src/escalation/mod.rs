@@ -553,14 +553,7 @@ impl Detector {
             })
         };
         let decision = if let Some(x) = input.explicit {
-            let source = match x.source {
-                HandoffSource::Customer => "customer",
-                HandoffSource::Bot => "bot",
-                HandoffSource::Llm => "llm",
-                HandoffSource::Agent => "agent",
-                HandoffSource::Api => "api",
-                HandoffSource::Rule => "rule",
-            };
+            let source = x.source.as_str();
             Some(Decision {
                 action: DecisionAction::Escalate,
                 reason: x
