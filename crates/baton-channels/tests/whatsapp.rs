@@ -660,17 +660,18 @@ async fn error_mapping_and_retry_classification() {
 
 #[tokio::test]
 async fn network_errors_are_retryable() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port bound but never listened on: connections to it are refused, and while the socket
+    // is held no other test's server can be given the port (a port that was merely free a
+    // moment ago once went to a fake Graph API of a test running beside this one).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
     let client = Client::new(baton_channels::http_client(), "1", "t")
         .with_base_url(format!("http://127.0.0.1:{port}"));
     let e = client.send_text("16505551234", "hi").await.unwrap_err();
     assert!(matches!(e, SendError::Network(_)), "{e:?}");
     assert!(e.retryable());
+    drop(socket);
 }
 
 #[test]
