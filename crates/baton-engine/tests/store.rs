@@ -1918,15 +1918,56 @@ async fn timers_and_open_conversations(store: Arc<dyn Store>) {
     .await
     .unwrap();
     let open: Vec<ConversationId> = store
-        .open_conversations(&t1)
+        .open_conversations(&t1, None, 100)
         .await
         .unwrap()
         .into_iter()
         .map(|c| c.id)
         .collect();
     assert_eq!(open, vec![queued.id.clone()]);
+
+    // Pages: by id across the states, each page after the last one's final id.
+    let mut expected = vec![queued.id.clone()];
+    for n in 0..4 {
+        let c = start(store, &t1, None).await;
+        let mut commands = vec![handoff(&queue)];
+        if n % 2 == 1 {
+            commands.push(Command::Defer {
+                reason: "no_agent_available".into(),
+                back_at: None,
+            });
+        }
+        for command in &commands {
+            service::run_command(store, &t1, &c.id, command, &Actor::Customer, at(30))
+                .await
+                .unwrap();
+        }
+        expected.push(c.id);
+    }
+    expected.sort();
+    let (mut paged, mut after, mut sizes) = (Vec::new(), None, Vec::new());
+    loop {
+        let page = store
+            .open_conversations(&t1, after.as_ref(), 2)
+            .await
+            .unwrap();
+        sizes.push(page.len());
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        paged.extend(page.into_iter().map(|c| (c.id, c.state)));
+    }
+    assert_eq!(sizes, vec![2, 2, 1, 0]);
+    assert_eq!(
+        paged.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    let deferred = paged
+        .iter()
+        .filter(|(_, state)| *state == ConversationState::Deferred)
+        .count();
+    assert_eq!(deferred, 2);
+
     let mut tx = store.begin().await.unwrap();
-    assert_eq!(tx.open_conversations(&t1).await.unwrap().len(), 1);
     assert_eq!(tx.tenant_agents(&t1).await.unwrap().len(), 1);
     assert!(tx.tenant_queues(&t1).await.unwrap().is_empty());
     drop(tx);

@@ -229,9 +229,15 @@ pub trait Store:
     async fn kb_article(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<KbArticle>>;
     /// A tenant's knowledge-base articles, by id.
     async fn kb_articles(&self, tenant: &TenantId) -> StoreResult<Vec<KbArticle>>;
-    /// A tenant's open conversations as the router tracks them: `queued`, `assigned` and
-    /// `deferred`, by id.
-    async fn open_conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
+    /// One page of a tenant's open conversations as the router tracks them (`queued`,
+    /// `assigned` and `deferred`), by id: at most `limit` after `after`. Paged so that reading
+    /// a long line holds one page of documents at a time.
+    async fn open_conversations(
+        &self,
+        tenant: &TenantId,
+        after: Option<&ConversationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>>;
     /// The earliest due time of any persisted timer (all tenants).
     async fn next_timer_due(&self) -> StoreResult<Option<Timestamp>>;
     /// Claims up to `limit` timers due at `now` (earliest first): each claimed timer is pushed
@@ -424,8 +430,6 @@ pub trait Tx: Send {
     async fn tenant_agents(&mut self, tenant: &TenantId) -> StoreResult<Vec<Agent>>;
     /// A tenant's queues, by id, read inside this transaction.
     async fn tenant_queues(&mut self, tenant: &TenantId) -> StoreResult<Vec<Queue>>;
-    /// [`Store::open_conversations`] read inside this transaction.
-    async fn open_conversations(&mut self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
     /// Stores what the tenant's router learned (a JSON document).
     async fn put_routing_memory(
         &mut self,

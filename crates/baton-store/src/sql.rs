@@ -996,8 +996,17 @@ fn oldest_first(rows: Vec<MessageRow>) -> StoreResult<Vec<Message>> {
 }
 
 /// The conversations a router tracks (served by the `(tenant, state, id)` index).
-const OPEN_CONVERSATIONS: &str = "SELECT data FROM conversations WHERE tenant = $1 \
-     AND state IN ('queued', 'assigned', 'deferred') ORDER BY id";
+/// A page of open conversations (`$1` tenant, after id `$2`, `$3` of them): each state's
+/// branch is a range of the `(tenant, state, id)` index, where one `state IN (..)` would be
+/// planned as a walk over all of the tenant's conversations, closed ones included.
+const OPEN_CONVERSATIONS: &str = "SELECT data FROM (\
+     SELECT id, data FROM (SELECT id, data FROM conversations WHERE tenant = $1 \
+     AND state = 'queued' AND id > $2 ORDER BY id LIMIT $3) q \
+     UNION ALL SELECT id, data FROM (SELECT id, data FROM conversations WHERE tenant = $1 \
+     AND state = 'assigned' AND id > $2 ORDER BY id LIMIT $3) a \
+     UNION ALL SELECT id, data FROM (SELECT id, data FROM conversations WHERE tenant = $1 \
+     AND state = 'deferred' AND id > $2 ORDER BY id LIMIT $3) d\
+     ) page ORDER BY id LIMIT $3";
 
 /// `... WHERE seq IN ($1, ..., $n)` for one chunk of seqs.
 fn events_by_seq_query(count: usize) -> String {
@@ -1738,9 +1747,16 @@ macro_rules! sql_backend {
                 .collect()
             }
 
-            async fn open_conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
+            async fn open_conversations(
+                &self,
+                tenant: &TenantId,
+                after: Option<&ConversationId>,
+                limit: u32,
+            ) -> StoreResult<Vec<Conversation>> {
                 sqlx::query_scalar::<_, String>(OPEN_CONVERSATIONS)
                     .bind(tenant.as_str())
+                    .bind(after.map_or("", ConversationId::as_str))
+                    .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await?
                     .iter()
@@ -2847,16 +2863,6 @@ macro_rules! sql_backend {
                 .into_iter()
                 .map(QueueRow::into_model)
                 .collect()
-            }
-
-            async fn open_conversations(&mut self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
-                sqlx::query_scalar::<_, String>(OPEN_CONVERSATIONS)
-                    .bind(tenant.as_str())
-                    .fetch_all(<$db as Dialect>::conn(&mut self.tx).await?)
-                    .await?
-                    .iter()
-                    .map(|data| conversation_from_json(data))
-                    .collect()
             }
 
             async fn put_routing_memory(

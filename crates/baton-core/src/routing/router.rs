@@ -2193,6 +2193,13 @@ impl Router {
             .find(|p| &p.conversation == id)
     }
 
+    /// The queue a conversation is routed in and its priority as the router holds them
+    /// (overflow may have raised it). `None` when the router does not hold it.
+    pub fn placement(&self, id: &ConversationId) -> Option<(&QueueId, Priority)> {
+        let c = self.conv(*self.conv_index.get(id)?);
+        Some((&self.queues[c.queue].cfg.id, c.priority))
+    }
+
     /// Where the router thinks a conversation stands.
     pub fn conversation_state(&self, id: &ConversationId) -> Option<RoutingState> {
         let c = *self.conv_index.get(id)?;

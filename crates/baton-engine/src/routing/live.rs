@@ -22,10 +22,10 @@ use super::snapshot::{
     tenant_calendar, waiting,
 };
 use crate::service::{self, load, persist};
+use baton_core::Timestamp;
 use baton_core::conversation::{self, Actor, Command, Conversation};
-use baton_core::routing::{Decision, Router, RoutingState};
+use baton_core::routing::{ConversationInfo, Decision, Router, RoutingState};
 use baton_core::{AgentId, AgentStatus, ConversationId, ConversationState, QueueId, TenantId};
-use baton_core::{Priority, Timestamp};
 use baton_store::{Agent, Store, StoreError, StoreResult, Tx};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -35,6 +35,9 @@ const MEMORY_EVERY_MS: i64 = 10_000;
 /// How often queues with business hours are looked at while open (ms): a queue closes at most
 /// this late.
 const HOURS_CHECK_MS: i64 = 30_000;
+
+/// Open conversations read per page while a router is built.
+const BUILD_PAGE: u32 = 500;
 
 /// Something that changed and that the router must learn.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,8 +82,6 @@ pub struct TenantRouter {
     first_reply_due: HashMap<ConversationId, Timestamp>,
     /// Conversations whose first-reply time passed, to flag and offer onward in the next batch.
     overdue: Vec<ConversationId>,
-    /// The queue and priority last given to the router per conversation.
-    fed: HashMap<ConversationId, (QueueId, Priority)>,
     memory: RoutingMemory,
     /// The router's part of `memory` as last saved (small: rotation and handle times).
     router_memory_saved: baton_core::routing::Memory,
@@ -105,7 +106,6 @@ impl TenantRouter {
         let mut queues = store.queues(tenant).await?;
         queues.sort_by(|a, b| a.id.cmp(&b.id));
         let agents = store.agents(tenant).await?;
-        let open = store.open_conversations(tenant).await?;
         let memory: RoutingMemory = store
             .routing_memory(tenant)
             .await?
@@ -134,7 +134,6 @@ impl TenantRouter {
             first_reply: BTreeSet::new(),
             first_reply_due: HashMap::new(),
             overdue: Vec::new(),
-            fed: HashMap::new(),
             router_memory_saved: memory.router.clone(),
             memory,
             seen_changed: false,
@@ -142,49 +141,24 @@ impl TenantRouter {
             next_hours_check: None,
         };
         let mut released = Vec::new();
-        let mut busy_since: HashMap<&AgentId, Timestamp> = HashMap::new();
-        for c in &open {
-            if let (ConversationState::Assigned, Some(a), Some(at)) =
-                (c.state, &c.assignee, c.assigned_at)
-            {
-                let e = busy_since.entry(a).or_insert(at);
-                *e = (*e).max(at);
+        let mut busy_since: HashMap<AgentId, Timestamp> = HashMap::new();
+        let mut infos = Vec::new();
+        // A page of stored documents at a time: all of a long line's at once held several
+        // times the router's own memory of it (about 7 KB each) at every start.
+        let mut after: Option<ConversationId> = None;
+        loop {
+            let page = store
+                .open_conversations(tenant, after.as_ref(), BUILD_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            for c in &page {
+                live.build_one(c, &mut busy_since, &mut released, &mut infos)
+                    .await?;
             }
-            if let Some(from) = held_outside(c) {
-                live.transferring.insert(c.id.clone(), from.clone());
+            if page.len() < BUILD_PAGE as usize {
+                break;
             }
-        }
-        let mut infos = Vec::with_capacity(open.len());
-        for c in &open {
-            live.track(c);
-            if waiting(c) && !live.memory.seen.contains_key(&c.id) {
-                let seen = live.look_up(c).await?;
-                live.memory.seen.insert(c.id.clone(), seen);
-                live.seen_changed = true;
-            }
-            let Some(mut info) = conversation_info(c, &live.setup, live.memory.seen.get(&c.id))
-            else {
-                continue;
-            };
-            // Offers held by agents who went away or offline are withdrawn first; the router
-            // then sees the conversation waiting (a withdrawn offer is not a decline).
-            if let RoutingState::Offered { agent, .. } = &info.state
-                && !live
-                    .agents
-                    .get(agent)
-                    .is_some_and(|a| matches!(a.status, AgentStatus::Available | AgentStatus::Busy))
-                && c.transfer.as_ref().is_none_or(|t| t.to_agent.is_none())
-            {
-                released.push(Decision::ReleaseOffer {
-                    conversation: c.id.clone(),
-                    agent: agent.clone(),
-                    reason: "agent_gone".into(),
-                });
-                info.state = RoutingState::Waiting;
-            }
-            live.fed
-                .insert(info.id.clone(), (info.queue.clone(), info.priority));
-            infos.push(info);
         }
         let mut counts: HashMap<&AgentId, u32> = HashMap::new();
         for owner in live.transferring.values() {
@@ -212,6 +186,53 @@ impl TenantRouter {
         decisions.extend(live.router.route_all(now));
         live.schedule_hours(now);
         Ok((live, decisions))
+    }
+
+    /// [`TenantRouter::build`]'s look at one open conversation: when its agent last took one,
+    /// the capacity a transfer holds, its timers, and what the router is to be given.
+    async fn build_one(
+        &mut self,
+        c: &Conversation,
+        busy_since: &mut HashMap<AgentId, Timestamp>,
+        released: &mut Vec<Decision>,
+        infos: &mut Vec<ConversationInfo>,
+    ) -> StoreResult<()> {
+        if let (ConversationState::Assigned, Some(a), Some(at)) =
+            (c.state, &c.assignee, c.assigned_at)
+        {
+            let e = busy_since.entry(a.clone()).or_insert(at);
+            *e = (*e).max(at);
+        }
+        if let Some(from) = held_outside(c) {
+            self.transferring.insert(c.id.clone(), from.clone());
+        }
+        self.track(c);
+        if waiting(c) && !self.memory.seen.contains_key(&c.id) {
+            let seen = self.look_up(c).await?;
+            self.memory.seen.insert(c.id.clone(), seen);
+            self.seen_changed = true;
+        }
+        let Some(mut info) = conversation_info(c, &self.setup, self.memory.seen.get(&c.id)) else {
+            return Ok(());
+        };
+        // Offers held by agents who went away or offline are withdrawn first; the router
+        // then sees the conversation waiting (a withdrawn offer is not a decline).
+        if let RoutingState::Offered { agent, .. } = &info.state
+            && !self
+                .agents
+                .get(agent)
+                .is_some_and(|a| matches!(a.status, AgentStatus::Available | AgentStatus::Busy))
+            && c.transfer.as_ref().is_none_or(|t| t.to_agent.is_none())
+        {
+            released.push(Decision::ReleaseOffer {
+                conversation: c.id.clone(),
+                agent: agent.clone(),
+                reason: "agent_gone".into(),
+            });
+            info.state = RoutingState::Waiting;
+        }
+        infos.push(info);
+        Ok(())
     }
 
     /// The tenant.
@@ -483,28 +504,27 @@ impl TenantRouter {
             if current.is_some() {
                 out.extend(self.router.conversation_closed(id, now));
             }
-            self.fed.remove(id);
             if self.memory.seen.remove(id).is_some() {
                 self.seen_changed = true;
             }
             return Ok(());
         };
-        let fed = (info.queue.clone(), info.priority);
-        let same_place = self.fed.get(id).is_some_and(|(q, _)| *q == fed.0);
+        // The router's own queue and priority, not a copy of what it was last given: a
+        // priority raised by overflow comes back stored and is then already the router's.
+        let placed = self.router.placement(id);
         if let Some(current) = &current
             && same_state(current, &info.state)
-            && same_place
+            && let Some((queue, priority)) = placed
+            && *queue == info.queue
         {
-            if self.fed.get(id).is_some_and(|(_, p)| *p != fed.1) {
-                match self.router.priority_changed(id, fed.1, now) {
+            if priority != info.priority {
+                match self.router.priority_changed(id, info.priority, now) {
                     Ok(d) => out.extend(d),
                     Err(e) => tracing::warn!(tenant = %self.tenant, error = %e, "priority"),
                 }
-                self.fed.insert(id.clone(), fed);
             }
             return Ok(());
         }
-        self.fed.insert(id.clone(), fed);
         let result = if info.state == RoutingState::Waiting {
             self.router.conversation_queued(info, now)
         } else {
@@ -623,8 +643,8 @@ impl TenantRouter {
             };
             let back_at = match &decision {
                 Decision::Defer { .. } => self
-                    .fed
-                    .get(&id)
+                    .router
+                    .placement(&id)
                     .and_then(|(queue, _)| self.setup.back_at(queue, now)),
                 _ => None,
             };
