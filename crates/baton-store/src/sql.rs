@@ -133,7 +133,12 @@ async fn connect_sqlite(url: &str, opts: &ConnectOptions) -> StoreResult<SqlStor
         // FULL: an acknowledged commit survives kill -9 and power loss, also in WAL mode.
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(Duration::from_secs(10))
+        // Readers keep 1 MiB of pages each (SQLite's default is 2 MB): they read what the
+        // operating system's cache holds anyway, and the pool's eight full caches add up on a
+        // large database (BENCHMARKS.md, session 18). The writer keeps the default
+        // (`writer::SETUP`).
+        .pragma("cache_size", "-1024");
     let path = options.get_filename().to_path_buf();
     if opts.create_if_missing
         && let Some(parent) = path.parent()
