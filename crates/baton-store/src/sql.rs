@@ -1197,6 +1197,23 @@ macro_rules! sql_backend {
                 now: Timestamp,
                 ttl_ms: i64,
             ) -> StoreResult<Option<i64>> {
+                // A live lease of another instance is seen by a plain read first. The upsert
+                // below locks the lease's row even where its condition then leaves the row be,
+                // and the holder's fenced commits read that row `FOR SHARE`: every instance
+                // that does not route the tenant would otherwise queue the holder's commits
+                // behind its attempt, every second.
+                let current = sqlx::query_as::<_, (String, i64)>(
+                    "SELECT holder, expires_at FROM routing_leases WHERE tenant = $1",
+                )
+                .bind(tenant.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some((other, expires_at)) = current
+                    && other != holder
+                    && expires_at >= now.millis()
+                {
+                    return Ok(None);
+                }
                 let mut w = self.begin_turn().await?;
                 let done = sqlx::query_scalar::<_, i64>(
                     "INSERT INTO routing_leases (tenant, holder, epoch, expires_at) \
