@@ -35,7 +35,8 @@ use crate::ids::{AgentId, ConversationId, QueueId};
 use crate::time::Timestamp;
 use crate::values::{AgentStatus, Priority};
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// Why the router refused an input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,8 +149,10 @@ struct Conv {
     queued_at: Timestamp,
     entered_at: Timestamp,
     stage: u32,
-    language: Option<String>,
-    channel: String,
+    /// Shared with every conversation of the same language or channel ([`Router::intern`]):
+    /// few distinct values, held by each of a long line's entries.
+    language: Option<Arc<str>>,
+    channel: Arc<str>,
     class: usize,
     weight: u32,
     /// Agents kept out of it, and until when (a decline's cool-down, or for good).
@@ -217,6 +220,10 @@ pub struct Router {
     next_seq: u64,
     touched: Vec<bool>,
     touched_list: Vec<usize>,
+    /// The languages and channels conversations name, each held once.
+    names: HashSet<Arc<str>>,
+    /// How many names were left by the last sweep of `names`.
+    names_swept_at: usize,
 }
 
 fn eligible(info: &AgentInfo, queue: &QueueId, pool: &Pool) -> bool {
@@ -288,6 +295,8 @@ impl Router {
             next_seq: 0,
             touched: Vec::new(),
             touched_list: Vec::new(),
+            names: HashSet::new(),
+            names_swept_at: 0,
         };
         for cfg in &config.queues {
             if router
@@ -485,8 +494,8 @@ impl Router {
             queued_at: info.queued_at,
             entered_at: info.entered_queue_at.unwrap_or(info.queued_at),
             stage,
-            language: info.language,
-            channel: info.channel,
+            language: info.language.map(|l| self.intern(l)),
+            channel: self.intern(info.channel),
             class,
             weight,
             declined,
@@ -1006,7 +1015,7 @@ impl Router {
         let cv = self.conv(c);
         let ag = &self.agents[a as usize];
         let lang = match &cv.language {
-            Some(l) if ag.info.languages.contains(l) => w.language,
+            Some(l) if ag.info.languages.iter().any(|x| x.as_str() == &**l) => w.language,
             _ => 0.0,
         };
         let prev = if cv.previous == Some(a) {
@@ -2193,6 +2202,22 @@ impl Router {
             .find(|p| &p.conversation == id)
     }
 
+    /// `name`, shared with every other use of the same text. Names no conversation holds any
+    /// more are dropped whenever the set has doubled since the last such sweep, so channel
+    /// names sent by clients cannot grow it without bound.
+    fn intern(&mut self, name: String) -> Arc<str> {
+        if let Some(held) = self.names.get(name.as_str()) {
+            return held.clone();
+        }
+        if self.names.len() >= self.names_swept_at.max(32) * 2 {
+            self.names.retain(|n| Arc::strong_count(n) > 1);
+            self.names_swept_at = self.names.len();
+        }
+        let held: Arc<str> = name.into();
+        self.names.insert(held.clone());
+        held
+    }
+
     /// The queue a conversation is routed in and its priority as the router holds them
     /// (overflow may have raised it). `None` when the router does not hold it.
     pub fn placement(&self, id: &ConversationId) -> Option<(&QueueId, Priority)> {
@@ -2268,8 +2293,8 @@ impl Router {
                     queue: self.queues[cv.queue].cfg.id.clone(),
                     priority: cv.priority,
                     queued_at: cv.queued_at,
-                    language: cv.language.clone(),
-                    channel: cv.channel.clone(),
+                    language: cv.language.as_deref().map(String::from),
+                    channel: cv.channel.to_string(),
                     excluded: cv
                         .declined
                         .iter()
@@ -2389,5 +2414,27 @@ impl Router {
 impl WaitKey {
     fn queued_at_ts(&self) -> Timestamp {
         Timestamp::from_millis(self.queued_at)
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn interned_names_are_shared_and_unheld_ones_swept() {
+        let mut router = Router::new(RouterConfig::default(), Vec::new(), Vec::new()).unwrap();
+        let web = router.intern("web".to_string());
+        assert!(Arc::ptr_eq(&web, &router.intern("web".to_string())));
+        // Names a hostile client makes up and no conversation holds any more do not pile up.
+        for i in 0..10_000 {
+            drop(router.intern(format!("channel-{i}")));
+        }
+        assert!(
+            router.names.len() <= 64,
+            "{} names held",
+            router.names.len()
+        );
+        assert!(Arc::ptr_eq(&web, &router.intern("web".to_string())));
     }
 }
