@@ -1082,6 +1082,96 @@ async fn only_away_agents_defer_and_the_customer_is_told_when_the_team_is_back(b
     assert_eq!(offered, 1, "one agent with capacity 1 got one of them");
 }
 
+/// How many conversations are in `state`, counted page by page.
+async fn count_in(app: &TestApp, state: &str) -> usize {
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/conversations?state={state}&limit=200");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = app.get(&path, &app.admin_token).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        count += page.body["items"].as_array().unwrap().len();
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return count,
+        }
+    }
+}
+
+/// Waits (at most `secs`) until `n` conversations are in `state`.
+async fn wait_count(app: &TestApp, state: &str, n: usize, secs: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let count = count_in(app, state).await;
+        if count == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} {state}, expected {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A line longer than the router commits in one transaction: the only agent coming back
+/// requeues every deferred conversation and gets an offer; her going away withdraws it and
+/// defers the whole line again. Nothing is lost or doubled between the chunks.
+async fn a_long_line_is_deferred_and_requeued_whole(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_long_line").await else {
+        return;
+    };
+    const LINE: usize = 300;
+    queue(&app, "support", 30).await;
+    let (a, a_token) = agent(&app, "a@longline.example", 1, &["support"], "away").await;
+    let ids: Vec<String> = futures::stream::iter(0..LINE)
+        .map(|n| {
+            let app = &app;
+            async move {
+                let id = new_conversation(app, n).await;
+                assert_eq!(handoff(app, &id, Some("support")).await["state"], "deferred");
+                id
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert_eq!(count_in(&app, "deferred").await, LINE);
+
+    let mut socket = connect(app.addr, &a_token).await;
+    app.set_status(&a_token, "available").await;
+    let offered = wait_for(&mut socket, 30, |e| {
+        e["type"] == "offered" && e["data"]["agent"] == a.as_str()
+    })
+    .await;
+    let first = offered["conversation_id"].as_str().unwrap().to_string();
+    assert!(ids.contains(&first));
+    wait_count(&app, "deferred", 0, 60).await;
+    assert_eq!(count_in(&app, "queued").await, LINE);
+    let offers: Vec<String> = futures::stream::iter(&ids)
+        .map(|id| {
+            let app = &app;
+            async move { get(app, id).await }
+        })
+        .buffer_unordered(8)
+        .filter_map(|v| async move { v["offer"]["agent"].as_str().map(str::to_string) })
+        .collect()
+        .await;
+    assert_eq!(offers, vec![a.clone()], "one offer, to her");
+
+    app.set_status(&a_token, "away").await;
+    wait_count(&app, "deferred", LINE, 60).await;
+    let log = events(&app, &first).await;
+    let kinds: Vec<&str> = log.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(
+        kinds.ends_with(&["offered", "offer_expired", "deferred"]),
+        "{kinds:?}"
+    );
+}
+
 // ---------------------------------------------------------------- capacity on every path
 
 /// Capacity is a hard limit: claim, accept and a directed transfer are refused with
@@ -1379,6 +1469,7 @@ both!(
     a_lapse_sets_the_agent_away_and_she_gets_it_again_when_back,
     a_decline_cools_down_then_it_comes_back_when_nobody_else_may_take_it,
     only_away_agents_defer_and_the_customer_is_told_when_the_team_is_back,
+    a_long_line_is_deferred_and_requeued_whole,
     capacity_is_enforced_on_claim_accept_and_transfer,
     agent_and_queue_edits_route_at_once,
     the_default_queue_is_named,

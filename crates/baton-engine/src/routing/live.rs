@@ -27,7 +27,7 @@ use baton_core::conversation::{self, Actor, Command, Conversation};
 use baton_core::routing::{ConversationInfo, Decision, Router, RoutingState};
 use baton_core::{AgentId, AgentStatus, ConversationId, ConversationState, QueueId, TenantId};
 use baton_store::{Agent, Store, StoreError, StoreResult, Tx};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// How often learned figures are written back at most (ms).
@@ -38,6 +38,12 @@ const HOURS_CHECK_MS: i64 = 30_000;
 
 /// Open conversations read per page while a router is built.
 const BUILD_PAGE: u32 = 500;
+
+/// Decisions committed per transaction. A batch can be as long as a queue's line (a queue
+/// losing its last staffed agent defers every conversation in it; staff coming back requeues
+/// them all): split, customers' and agents' commands interleave with it at the writer instead
+/// of waiting for all of it.
+const APPLY_CHUNK: usize = 256;
 
 /// Something that changed and that the router must learn.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -540,17 +546,21 @@ impl TenantRouter {
         Ok(())
     }
 
-    /// Carries out decisions (and lapses of direct transfer offers) in one fenced transaction.
+    /// Carries out decisions (and lapses of direct transfer offers) in fenced transactions of
+    /// at most [`APPLY_CHUNK`] decisions.
     pub async fn apply(
         &mut self,
         decisions: Vec<Decision>,
         lapsed: Vec<ConversationId>,
         now: Timestamp,
     ) -> StoreResult<Applied> {
-        let decisions: Vec<Decision> = decisions
+        let mut decisions: Vec<Decision> = decisions
             .into_iter()
             .filter(|d| !matches!(d, Decision::PositionsChanged { .. }))
             .collect();
+        if decisions.len() > APPLY_CHUNK {
+            agents_first(&mut decisions);
+        }
         self.memory.router = self.router.memory();
         let save_memory = (self.seen_changed || self.memory.router != self.router_memory_saved)
             && now.millis_since(self.memory_saved_at) >= MEMORY_EVERY_MS;
@@ -559,6 +569,49 @@ impl TenantRouter {
         if decisions.is_empty() && lapsed.is_empty() && self.overdue.is_empty() && !save_memory {
             return Ok(applied);
         }
+        // Each chunk is fenced and committed on its own. The router has taken every decision
+        // already; one that a later chunk finds refused (the conversation changed between the
+        // commits) comes back as stale, as within one transaction.
+        let mut chunk = decisions;
+        let mut lapsed = Some(lapsed);
+        loop {
+            let rest = if chunk.len() > APPLY_CHUNK {
+                chunk.split_off(APPLY_CHUNK)
+            } else {
+                Vec::new()
+            };
+            let last = rest.is_empty();
+            self.apply_chunk(
+                chunk,
+                lapsed.take().unwrap_or_default(),
+                last && save_memory,
+                now,
+                &mut applied,
+            )
+            .await?;
+            if applied.lost_lease || last {
+                break;
+            }
+            chunk = rest;
+        }
+        if save_memory && !applied.lost_lease {
+            self.router_memory_saved = self.memory.router.clone();
+            self.seen_changed = false;
+            self.memory_saved_at = now;
+        }
+        Ok(applied)
+    }
+
+    /// One transaction of [`apply`](Self::apply): the lease checked, the agents' rows locked,
+    /// the decisions run (and the lapsed offers and overdue first replies, in the first chunk).
+    async fn apply_chunk(
+        &mut self,
+        decisions: Vec<Decision>,
+        lapsed: Vec<ConversationId>,
+        save_memory: bool,
+        now: Timestamp,
+        applied: &mut Applied,
+    ) -> StoreResult<()> {
         let mut tx = self.store.begin().await?;
         tx.lock_tenant(&self.tenant).await?;
         if !tx
@@ -566,7 +619,7 @@ impl TenantRouter {
             .await?
         {
             applied.lost_lease = true;
-            return Ok(applied);
+            return Ok(());
         }
         // The agents' rows first, sorted, then conversations: the order commands take them in
         // (`service::run_commands_as`), so a batch and a command never wait on each other in a
@@ -664,13 +717,7 @@ impl TenantRouter {
             tx.put_routing_memory(&self.tenant, &serde_json::to_string(&self.memory)?, now)
                 .await?;
         }
-        tx.commit().await?;
-        if save_memory {
-            self.router_memory_saved = self.memory.router.clone();
-            self.seen_changed = false;
-            self.memory_saved_at = now;
-        }
-        Ok(applied)
+        tx.commit().await
     }
 
     /// How many more conversations the agent may be offered, by the stored truth; `None` when
@@ -830,6 +877,33 @@ pub async fn why_not_stored(
 }
 
 /// Whether the router's state and the stored one agree (who holds it, not since when).
+/// Puts agents' work first: the decisions about conversations offered, assigned or withdrawn
+/// (and agents set away) keep their order in front; requeues, deferrals and overflow steps of
+/// the other conversations, which no agent waits on and a customer sees by position on read,
+/// follow in their order. An agent coming back to a long deferred line gets her offer in the
+/// first chunk rather than after the whole line's requeues.
+fn agents_first(decisions: &mut [Decision]) {
+    let for_agents: HashSet<ConversationId> = decisions
+        .iter()
+        .filter(|d| touches_agent(d))
+        .filter_map(|d| d.conversation().cloned())
+        .collect();
+    // Stable: false (agents' work) before true, each side in its order.
+    decisions.sort_by_key(|d| d.conversation().is_some_and(|c| !for_agents.contains(c)));
+}
+
+/// Whether carrying out the decision takes or frees an agent's room (or sets her away).
+fn touches_agent(decision: &Decision) -> bool {
+    matches!(
+        decision,
+        Decision::Offer { .. }
+            | Decision::Assign { .. }
+            | Decision::OfferExpired { .. }
+            | Decision::ReleaseOffer { .. }
+            | Decision::AgentAway { .. }
+    )
+}
+
 fn same_state(a: &RoutingState, b: &RoutingState) -> bool {
     match (a, b) {
         (RoutingState::Waiting, RoutingState::Waiting)
@@ -839,5 +913,59 @@ fn same_state(a: &RoutingState, b: &RoutingState) -> bool {
             x == y
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::routing::{Explanation, Strategy};
+
+    fn conv(n: u32) -> ConversationId {
+        ConversationId::parse(format!("c{n}")).unwrap()
+    }
+
+    fn requeue(n: u32) -> Decision {
+        Decision::Requeue {
+            conversation: conv(n),
+        }
+    }
+
+    #[test]
+    fn agents_work_goes_first_and_each_conversations_decisions_keep_their_order() {
+        let agent = AgentId::parse("a1").unwrap();
+        let offer = Decision::Offer {
+            conversation: conv(2),
+            agent: agent.clone(),
+            expires_at: Timestamp::from_millis(1_000),
+            explanation: Explanation {
+                queue: QueueId::parse("support").unwrap(),
+                strategy: Strategy::RoundRobin,
+                candidates: Vec::new(),
+                winner_reason: String::new(),
+                relaxation: None,
+            },
+        };
+        let away = Decision::AgentAway {
+            agent: agent.clone(),
+            reason: "missed_offer".into(),
+        };
+        let defer = Decision::Defer {
+            conversation: conv(4),
+            reason: "no_agent_available".into(),
+        };
+        let mut decisions = vec![
+            requeue(1),
+            requeue(2),
+            requeue(3),
+            offer.clone(),
+            defer.clone(),
+            away.clone(),
+        ];
+        agents_first(&mut decisions);
+        assert_eq!(
+            decisions,
+            vec![requeue(2), offer, away, requeue(1), requeue(3), defer]
+        );
     }
 }
