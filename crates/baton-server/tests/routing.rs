@@ -1132,7 +1132,10 @@ async fn a_long_line_is_deferred_and_requeued_whole(backend: Backend) {
             let app = &app;
             async move {
                 let id = new_conversation(app, n).await;
-                assert_eq!(handoff(app, &id, Some("support")).await["state"], "deferred");
+                assert_eq!(
+                    handoff(app, &id, Some("support")).await["state"],
+                    "deferred"
+                );
                 id
             }
         })
@@ -1141,7 +1144,7 @@ async fn a_long_line_is_deferred_and_requeued_whole(backend: Backend) {
         .await;
     assert_eq!(count_in(&app, "deferred").await, LINE);
 
-    let mut socket = connect(app.addr, &a_token).await;
+    let mut socket = connect(app.instance.addr, &a_token).await;
     app.set_status(&a_token, "available").await;
     let offered = wait_for(&mut socket, 30, |e| {
         e["type"] == "offered" && e["data"]["agent"] == a.as_str()

@@ -43,7 +43,7 @@ const BUILD_PAGE: u32 = 500;
 /// losing its last staffed agent defers every conversation in it; staff coming back requeues
 /// them all): split, customers' and agents' commands interleave with it at the writer instead
 /// of waiting for all of it.
-const APPLY_CHUNK: usize = 256;
+const APPLY_CHUNK: usize = 64;
 
 /// Something that changed and that the router must learn.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -96,6 +96,10 @@ pub struct TenantRouter {
     seen_changed: bool,
     memory_saved_at: Timestamp,
     next_hours_check: Option<Timestamp>,
+    /// Decisions taken (the router's state has them) but not yet committed: the tail of a
+    /// batch longer than [`APPLY_CHUNK`], after the agents' work. The next batch commits its
+    /// next chunk, so the router keeps taking changes while a long line is requeued.
+    backlog: Vec<Decision>,
 }
 
 impl TenantRouter {
@@ -145,6 +149,7 @@ impl TenantRouter {
             seen_changed: false,
             memory_saved_at: now,
             next_hours_check: None,
+            backlog: Vec::new(),
         };
         let mut released = Vec::new();
         let mut busy_since: HashMap<AgentId, Timestamp> = HashMap::new();
@@ -246,6 +251,12 @@ impl TenantRouter {
         &self.tenant
     }
 
+    /// Whether decisions wait to be committed ([`apply`](Self::apply) commits the next
+    /// chunk): the caller comes back at once, and "settled" waits for them.
+    pub fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
     /// When [`TenantRouter::tick`] next has something to do.
     pub fn next_wake(&self) -> Option<Timestamp> {
         [
@@ -313,6 +324,8 @@ impl TenantRouter {
         changes: impl IntoIterator<Item = Change>,
         now: Timestamp,
     ) -> StoreResult<Vec<Decision>> {
+        let changes: Vec<Change> = changes.into_iter().collect();
+        self.commit_backlog_of(&changes, now).await?;
         let mut out = Vec::new();
         for change in changes {
             match change {
@@ -322,6 +335,31 @@ impl TenantRouter {
             }
         }
         Ok(out)
+    }
+
+    /// Commits the backlog's decisions about the changed conversations ahead of the rest, so
+    /// that reading them finds what the router already decided. One refused there is read and
+    /// reconciled right after; a lost lease is found by the next batch's fence.
+    async fn commit_backlog_of(&mut self, changes: &[Change], now: Timestamp) -> StoreResult<()> {
+        if self.backlog.is_empty() {
+            return Ok(());
+        }
+        let changed: HashSet<&ConversationId> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Conversation(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        let (ahead, rest): (Vec<Decision>, Vec<Decision>) = std::mem::take(&mut self.backlog)
+            .into_iter()
+            .partition(|d| d.conversation().is_some_and(|c| changed.contains(c)));
+        self.backlog = rest;
+        if !ahead.is_empty() {
+            self.apply_chunk(ahead, Vec::new(), false, now, &mut Applied::default())
+                .await?;
+        }
+        Ok(())
     }
 
     async fn agent_changed(
@@ -547,19 +585,26 @@ impl TenantRouter {
     }
 
     /// Carries out decisions (and lapses of direct transfer offers) in fenced transactions of
-    /// at most [`APPLY_CHUNK`] decisions.
+    /// at most [`APPLY_CHUNK`] decisions: those about agents' work all, behind what was left
+    /// over from the batches before; of the rest, one chunk, the others left in the backlog.
     pub async fn apply(
         &mut self,
         decisions: Vec<Decision>,
         lapsed: Vec<ConversationId>,
         now: Timestamp,
     ) -> StoreResult<Applied> {
-        let mut decisions: Vec<Decision> = decisions
+        // The backlog first: a new decision about a conversation comes after its older ones.
+        let mut decisions: Vec<Decision> = std::mem::take(&mut self.backlog)
             .into_iter()
-            .filter(|d| !matches!(d, Decision::PositionsChanged { .. }))
+            .chain(
+                decisions
+                    .into_iter()
+                    .filter(|d| !matches!(d, Decision::PositionsChanged { .. })),
+            )
             .collect();
         if decisions.len() > APPLY_CHUNK {
-            agents_first(&mut decisions);
+            let front = agents_first(&mut decisions);
+            self.backlog = decisions.split_off(front.max(APPLY_CHUNK));
         }
         self.memory.router = self.router.memory();
         let save_memory = (self.seen_changed || self.memory.router != self.router_memory_saved)
@@ -882,14 +927,17 @@ pub async fn why_not_stored(
 /// the other conversations, which no agent waits on and a customer sees by position on read,
 /// follow in their order. An agent coming back to a long deferred line gets her offer in the
 /// first chunk rather than after the whole line's requeues.
-fn agents_first(decisions: &mut [Decision]) {
+/// Returns how many went in front.
+fn agents_first(decisions: &mut [Decision]) -> usize {
     let for_agents: HashSet<ConversationId> = decisions
         .iter()
         .filter(|d| touches_agent(d))
         .filter_map(|d| d.conversation().cloned())
         .collect();
     // Stable: false (agents' work) before true, each side in its order.
-    decisions.sort_by_key(|d| d.conversation().is_some_and(|c| !for_agents.contains(c)));
+    let behind = |d: &Decision| d.conversation().is_some_and(|c| !for_agents.contains(c));
+    decisions.sort_by_key(behind);
+    decisions.iter().take_while(|d| !behind(d)).count()
 }
 
 /// Whether carrying out the decision takes or frees an agent's room (or sets her away).
@@ -962,7 +1010,7 @@ mod tests {
             defer.clone(),
             away.clone(),
         ];
-        agents_first(&mut decisions);
+        assert_eq!(agents_first(&mut decisions), 3);
         assert_eq!(
             decisions,
             vec![requeue(2), offer, away, requeue(1), requeue(3), defer]

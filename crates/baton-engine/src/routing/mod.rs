@@ -13,7 +13,10 @@
 //!   current);
 //! - fed by the tenant's events: a conversation event reconciles that one conversation, an
 //!   agent event that one agent, a queue or business-hours change rebuilds; events that arrive
-//!   together are handled as one batch, and the batch's decisions commit in one transaction;
+//!   together are handled as one batch, and the batch's decisions commit in one transaction
+//!   (a batch longer than 64 decisions, such as a long line deferred or requeued at once,
+//!   commits the agents' work first and the rest a chunk per batch, while new changes keep
+//!   coming in between);
 //! - woken by its own timers (offer expiries, overflow steps, sticky windows, queue hours).
 //!
 //! Requests never wait for routing: a command commits its events and answers; the event
@@ -478,13 +481,22 @@ async fn run_tenant(
                     continue;
                 }
             }
-            // A rebuild handled everything that came before the barriers waiting for it.
-            for done in barriers.drain(..) {
-                let _ = done.send(());
+            // A rebuild handled everything that came before the barriers waiting for it (once
+            // its first decisions are all committed).
+            if !live.as_ref().is_some_and(TenantRouter::has_backlog) {
+                for done in barriers.drain(..) {
+                    let _ = done.send(());
+                }
             }
         }
         let router = live.as_mut().expect("built above");
-        let wake = router.next_wake();
+        // Decisions left to commit: a batch at once (it commits their next chunk), after what
+        // arrived meanwhile.
+        let wake = if router.has_backlog() {
+            Some(now())
+        } else {
+            router.next_wake()
+        };
         let sleep = async {
             match wake {
                 Some(at) => {
@@ -571,8 +583,10 @@ async fn run_tenant(
                 continue;
             }
         }
-        for done in barriers.drain(..) {
-            let _ = done.send(());
+        if !router.has_backlog() {
+            for done in barriers.drain(..) {
+                let _ = done.send(());
+            }
         }
     }
 }
