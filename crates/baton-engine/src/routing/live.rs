@@ -940,16 +940,10 @@ fn agents_first(decisions: &mut [Decision]) -> usize {
     decisions.iter().take_while(|d| !behind(d)).count()
 }
 
-/// Whether carrying out the decision takes or frees an agent's room (or sets her away).
+/// Whether carrying out the decision takes or frees an agent's room (an offer or its end, the
+/// decisions a transfer is allowed) or sets her away.
 fn touches_agent(decision: &Decision) -> bool {
-    matches!(
-        decision,
-        Decision::Offer { .. }
-            | Decision::Assign { .. }
-            | Decision::OfferExpired { .. }
-            | Decision::ReleaseOffer { .. }
-            | Decision::AgentAway { .. }
-    )
+    transfer_decision(decision) || matches!(decision, Decision::AgentAway { .. })
 }
 
 fn same_state(a: &RoutingState, b: &RoutingState) -> bool {
