@@ -15,6 +15,7 @@
 //! what they own and what is offered to them. A refused decision means the router was behind:
 //! the conversations it touched are reconciled again at once.
 
+use super::backlog::Backlog;
 use super::decisions::{commands, transfer_decision};
 use super::settings::primary_language;
 use super::snapshot::{
@@ -27,7 +28,7 @@ use baton_core::conversation::{self, Actor, Command, Conversation};
 use baton_core::routing::{ConversationInfo, Decision, Router, RoutingState};
 use baton_core::{AgentId, AgentStatus, ConversationId, ConversationState, QueueId, TenantId};
 use baton_store::{Agent, Store, StoreError, StoreResult, Tx};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// How often learned figures are written back at most (ms).
@@ -99,7 +100,7 @@ pub struct TenantRouter {
     /// Decisions taken (the router's state has them) but not yet committed: the tail of a
     /// batch longer than [`APPLY_CHUNK`], after the agents' work. The next batch commits its
     /// next chunk, so the router keeps taking changes while a long line is requeued.
-    backlog: Vec<Decision>,
+    backlog: Backlog,
 }
 
 impl TenantRouter {
@@ -149,7 +150,7 @@ impl TenantRouter {
             seen_changed: false,
             memory_saved_at: now,
             next_hours_check: None,
-            backlog: Vec::new(),
+            backlog: Backlog::default(),
         };
         let mut released = Vec::new();
         let mut busy_since: HashMap<AgentId, Timestamp> = HashMap::new();
@@ -257,6 +258,11 @@ impl TenantRouter {
         !self.backlog.is_empty()
     }
 
+    /// Conversations with decisions waiting to be committed.
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.len()
+    }
+
     /// When [`TenantRouter::tick`] next has something to do.
     pub fn next_wake(&self) -> Option<Timestamp> {
         [
@@ -344,17 +350,12 @@ impl TenantRouter {
         if self.backlog.is_empty() {
             return Ok(());
         }
-        let changed: HashSet<&ConversationId> = changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::Conversation(id) => Some(id),
-                _ => None,
-            })
-            .collect();
-        let (ahead, rest): (Vec<Decision>, Vec<Decision>) = std::mem::take(&mut self.backlog)
-            .into_iter()
-            .partition(|d| d.conversation().is_some_and(|c| changed.contains(c)));
-        self.backlog = rest;
+        let mut ahead = Vec::new();
+        for change in changes {
+            if let Change::Conversation(id) = change {
+                ahead.extend(self.backlog.take(id));
+            }
+        }
         if !ahead.is_empty() {
             self.apply_chunk(ahead, Vec::new(), false, now, &mut Applied::default())
                 .await?;
@@ -585,27 +586,19 @@ impl TenantRouter {
     }
 
     /// Carries out decisions (and lapses of direct transfer offers) in fenced transactions of
-    /// at most [`APPLY_CHUNK`] decisions: those about agents' work all, behind what was left
-    /// over from the batches before; of the rest, one chunk, the others left in the backlog.
+    /// at most [`APPLY_CHUNK`] decisions: the agents' work, and one chunk of the rest and of
+    /// what waits from the batches before; the others wait ([`Backlog::plan`]).
     pub async fn apply(
         &mut self,
         decisions: Vec<Decision>,
         lapsed: Vec<ConversationId>,
         now: Timestamp,
     ) -> StoreResult<Applied> {
-        // The backlog first: a new decision about a conversation comes after its older ones.
-        let mut decisions: Vec<Decision> = std::mem::take(&mut self.backlog)
+        let decisions: Vec<Decision> = decisions
             .into_iter()
-            .chain(
-                decisions
-                    .into_iter()
-                    .filter(|d| !matches!(d, Decision::PositionsChanged { .. })),
-            )
+            .filter(|d| !matches!(d, Decision::PositionsChanged { .. }))
             .collect();
-        if decisions.len() > APPLY_CHUNK {
-            let front = agents_first(&mut decisions);
-            self.backlog = decisions.split_off(front.max(APPLY_CHUNK));
-        }
+        let decisions = self.backlog.plan(decisions, APPLY_CHUNK);
         self.memory.router = self.router.memory();
         let save_memory = (self.seen_changed || self.memory.router != self.router_memory_saved)
             && now.millis_since(self.memory_saved_at) >= MEMORY_EVERY_MS;
@@ -922,30 +915,6 @@ pub async fn why_not_stored(
 }
 
 /// Whether the router's state and the stored one agree (who holds it, not since when).
-/// Puts agents' work first: the decisions about conversations offered, assigned or withdrawn
-/// (and agents set away) keep their order in front; requeues, deferrals and overflow steps of
-/// the other conversations, which no agent waits on and a customer sees by position on read,
-/// follow in their order. An agent coming back to a long deferred line gets her offer in the
-/// first chunk rather than after the whole line's requeues.
-/// Returns how many went in front.
-fn agents_first(decisions: &mut [Decision]) -> usize {
-    let for_agents: HashSet<ConversationId> = decisions
-        .iter()
-        .filter(|d| touches_agent(d))
-        .filter_map(|d| d.conversation().cloned())
-        .collect();
-    // Stable: false (agents' work) before true, each side in its order.
-    let behind = |d: &Decision| d.conversation().is_some_and(|c| !for_agents.contains(c));
-    decisions.sort_by_key(behind);
-    decisions.iter().take_while(|d| !behind(d)).count()
-}
-
-/// Whether carrying out the decision takes or frees an agent's room (an offer or its end, the
-/// decisions a transfer is allowed) or sets her away.
-fn touches_agent(decision: &Decision) -> bool {
-    transfer_decision(decision) || matches!(decision, Decision::AgentAway { .. })
-}
-
 fn same_state(a: &RoutingState, b: &RoutingState) -> bool {
     match (a, b) {
         (RoutingState::Waiting, RoutingState::Waiting)
@@ -955,59 +924,5 @@ fn same_state(a: &RoutingState, b: &RoutingState) -> bool {
             x == y
         }
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use baton_core::routing::{Explanation, Strategy};
-
-    fn conv(n: u32) -> ConversationId {
-        ConversationId::parse(format!("c{n}")).unwrap()
-    }
-
-    fn requeue(n: u32) -> Decision {
-        Decision::Requeue {
-            conversation: conv(n),
-        }
-    }
-
-    #[test]
-    fn agents_work_goes_first_and_each_conversations_decisions_keep_their_order() {
-        let agent = AgentId::parse("a1").unwrap();
-        let offer = Decision::Offer {
-            conversation: conv(2),
-            agent: agent.clone(),
-            expires_at: Timestamp::from_millis(1_000),
-            explanation: Explanation {
-                queue: QueueId::parse("support").unwrap(),
-                strategy: Strategy::RoundRobin,
-                candidates: Vec::new(),
-                winner_reason: String::new(),
-                relaxation: None,
-            },
-        };
-        let away = Decision::AgentAway {
-            agent: agent.clone(),
-            reason: "missed_offer".into(),
-        };
-        let defer = Decision::Defer {
-            conversation: conv(4),
-            reason: "no_agent_available".into(),
-        };
-        let mut decisions = vec![
-            requeue(1),
-            requeue(2),
-            requeue(3),
-            offer.clone(),
-            defer.clone(),
-            away.clone(),
-        ];
-        assert_eq!(agents_first(&mut decisions), 3);
-        assert_eq!(
-            decisions,
-            vec![requeue(2), offer, away, requeue(1), requeue(3), defer]
-        );
     }
 }

@@ -55,6 +55,7 @@
 //! Positions and estimated waits are not written as events: the conversation's position is
 //! read from the live router when asked for ([`Routing::position`]).
 
+mod backlog;
 pub mod decisions;
 pub mod live;
 pub mod settings;
@@ -567,6 +568,7 @@ async fn run_tenant(
                     behind_ms = oldest.map(|o| now.millis_since(o)),
                     learn_us = learned.as_micros() as u64,
                     commit_us = (started.elapsed() - learned).as_micros() as u64,
+                    backlog = router.backlog_len(),
                     "routing batch"
                 );
                 settled
