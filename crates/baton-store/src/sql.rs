@@ -3046,11 +3046,12 @@ sql_backend!(
 mod tests {
     use super::*;
 
-    /// The bundled SQLite is built with the query planner stability guarantee
-    /// (`.cargo/config.toml`): without it, every run of a statement with a bound `LIMIT` is
-    /// prepared again.
+    /// The bundled SQLite is built with the options `.cargo/config.toml` gives it: the query
+    /// planner stability guarantee (without it, every run of a statement with a bound `LIMIT`
+    /// is prepared again), no allocation counting under a process-wide mutex, and a page cache
+    /// per connection (not one under a process-wide mutex).
     #[tokio::test]
-    async fn sqlite_is_built_with_a_stable_query_planner() {
+    async fn sqlite_is_built_with_our_options() {
         use sqlx::Connection as _;
         let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
             .await
@@ -3062,6 +3063,14 @@ mod tests {
         assert!(
             options.iter().any(|o| o == "ENABLE_QPSG"),
             "SQLite was built without SQLITE_ENABLE_QPSG: {options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "SQLite counts allocations: {options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "SQLite's connections share one page cache: {options:?}"
         );
     }
 
