@@ -816,6 +816,75 @@ async fn sticky_previous_agent_and_language(backend: Backend) {
     assert_eq!(after["offer"]["agent"], es.as_str(), "{after}");
 }
 
+/// What the router knows of a customer is looked up when their conversation waits, also when
+/// the router first met it assigned: rebuilt (a new queue) while an agent holds it, it knows
+/// nothing of her language until the agent transfers it back to the queue; then it looks it
+/// up and offers it to the agent who speaks it, not to the one idle longer.
+async fn a_conversation_first_met_assigned_is_looked_up_when_it_waits(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "routing_unlooked").await else {
+        return;
+    };
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "intl", "name": "intl", "strategy": "best_match",
+                   "settings": {"weights": {"skill": 0, "language": 5, "previous_agent": 0, "handle_time": 0, "csat": 0}}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let (_, owner_token) = agent(&app, "owner@unlooked.example", 1, &["intl"], "available").await;
+    let res = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"external_id": "cust-es", "name": "Lucía", "language": "es"}, "channel": "web"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let id = res.body["id"].as_str().unwrap().to_string();
+    handoff(&app, &id, Some("intl")).await;
+    assert_eq!(act(&app, &id, &owner_token, "accept").await.status, 200);
+    // A new queue rebuilds the router: it meets the conversation assigned.
+    queue(&app, "other", 30).await;
+    let (plain, _) = agent(&app, "plain@unlooked.example", 1, &["intl"], "available").await;
+    let created = app
+        .post(
+            "/v1/agents",
+            &app.admin_token,
+            json!({"email": "es@unlooked.example", "name": "Sofia", "password": PASSWORD,
+                   "role": "agent", "languages": ["es-MX"], "queues": ["intl"], "capacity": 1}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let es = created.body["id"].as_str().unwrap().to_string();
+    let login = send(
+        &app.client,
+        Method::POST,
+        &app.url("/v1/auth/login"),
+        None,
+        Some(json!({"email": "es@unlooked.example", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    app.set_status(login.body["token"].as_str().unwrap(), "available")
+        .await;
+    let res = app
+        .post(
+            &format!("/v1/conversations/{id}/transfer"),
+            &owner_token,
+            json!({"to_queue": "intl", "note": "she writes in Spanish"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.body["offer"]["agent"],
+        es.as_str(),
+        "not to the Spanish speaker {es} (idle longer: {plain}): {}",
+        res.body
+    );
+}
+
 /// A queue without its own hours follows the tenant's business hours: closed, a handoff is
 /// deferred `after_hours`.
 async fn tenant_business_hours_close_queues_without_hours(backend: Backend) {
@@ -1468,6 +1537,7 @@ both!(
     transfer_to_a_queue_is_routed_while_the_owner_keeps_it,
     round_robin_and_handle_times_persist_between_passes,
     sticky_previous_agent_and_language,
+    a_conversation_first_met_assigned_is_looked_up_when_it_waits,
     tenant_business_hours_close_queues_without_hours,
     a_lapse_sets_the_agent_away_and_she_gets_it_again_when_back,
     a_decline_cools_down_then_it_comes_back_when_nobody_else_may_take_it,

@@ -2225,6 +2225,28 @@ impl Router {
         Some((&self.queues[c.queue].cfg.id, c.priority))
     }
 
+    /// The customer's language and previous agent the router holds for a conversation (as
+    /// its [`ConversationInfo`] gave them). `None` when the router does not hold it.
+    pub fn customer_of(&self, id: &ConversationId) -> Option<(Option<&str>, Option<&AgentId>)> {
+        let c = self.conv(*self.conv_index.get(id)?);
+        Some(self.customer(c))
+    }
+
+    /// [`Router::customer_of`] for every conversation the router holds, in no order.
+    pub fn customers(
+        &self,
+    ) -> impl Iterator<Item = (&ConversationId, Option<&str>, Option<&AgentId>)> {
+        self.convs.iter().flatten().map(|c| {
+            let (language, previous) = self.customer(c);
+            (&c.id, language, previous)
+        })
+    }
+
+    fn customer<'a>(&'a self, c: &'a Conv) -> (Option<&'a str>, Option<&'a AgentId>) {
+        let previous = c.previous.map(|a| &self.agents[a as usize].info.id);
+        (c.language.as_deref(), previous)
+    }
+
     /// Where the router thinks a conversation stands.
     pub fn conversation_state(&self, id: &ConversationId) -> Option<RoutingState> {
         let c = *self.conv_index.get(id)?;

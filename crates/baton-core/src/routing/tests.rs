@@ -539,6 +539,41 @@ fn sticky_routing_waits_for_the_previous_agent_within_the_window() {
     r.check_invariants(t(90)).unwrap();
 }
 
+/// The router gives back the customer's language and previous agent it was given, also a
+/// previous agent it does not know (gone since), and forgets them when the conversation closes.
+#[test]
+fn the_customer_of_a_conversation_is_what_it_was_given() {
+    let mut r = router(
+        vec![QueueConfig::new(q("support"))],
+        vec![agent("ann", &["support"], 0)],
+    );
+    r.agent_status(&a("ann"), AgentStatus::Busy, t(0));
+    let mut c1 = waiting("c1", "support", 10);
+    c1.language = Some("es".into());
+    c1.previous_agent = Some(a("gone"));
+    r.conversation_queued(c1, t(10)).unwrap();
+    r.conversation_queued(waiting("c2", "support", 11), t(11))
+        .unwrap();
+    assert_eq!(
+        r.customer_of(&c("c1")),
+        Some((Some("es"), Some(&a("gone"))))
+    );
+    assert_eq!(r.customer_of(&c("c2")), Some((None, None)));
+    assert_eq!(r.customer_of(&c("c3")), None);
+    let mut all: Vec<_> = r.customers().map(|(id, l, p)| (id.clone(), l, p)).collect();
+    all.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        all,
+        vec![
+            (c("c1"), Some("es"), Some(&a("gone"))),
+            (c("c2"), None, None)
+        ]
+    );
+    r.conversation_closed(&c("c1"), t(12));
+    assert_eq!(r.customer_of(&c("c1")), None);
+    assert_eq!(r.customers().count(), 1);
+}
+
 #[test]
 fn best_match_scores_and_explains() {
     let mut qc = QueueConfig::new(q("support"));

@@ -25,10 +25,10 @@ use super::snapshot::{
 use crate::service::{self, load, persist};
 use baton_core::Timestamp;
 use baton_core::conversation::{self, Actor, Command, Conversation};
-use baton_core::routing::{ConversationInfo, Decision, Router, RoutingState};
+use baton_core::routing::{ConversationInfo, Decision, Memory, Router, RoutingState};
 use baton_core::{AgentId, AgentStatus, ConversationId, ConversationState, QueueId, TenantId};
 use baton_store::{Agent, Store, StoreError, StoreResult, Tx};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// How often learned figures are written back at most (ms).
@@ -89,11 +89,17 @@ pub struct TenantRouter {
     first_reply_due: HashMap<ConversationId, Timestamp>,
     /// Conversations whose first-reply time passed, to flag and offer onward in the next batch.
     overdue: Vec<ConversationId>,
-    memory: RoutingMemory,
-    /// The router's part of `memory` as last saved (small: rotation and handle times).
-    router_memory_saved: baton_core::routing::Memory,
-    /// `memory.seen` changed since it was last saved. A flag, not a copy to compare: `seen`
-    /// has an entry per waiting conversation.
+    /// What the router learned (rotation and handle times), as last taken from it.
+    router_memory: Memory,
+    /// `router_memory` as last saved.
+    router_memory_saved: Memory,
+    /// Conversations the router holds with nothing looked up about their customer: not
+    /// waiting when first seen. Looked up when they start waiting. Every other conversation it
+    /// holds has its customer's language and previous agent in the router itself, and those
+    /// are what is saved as [`RoutingMemory::seen`]: no copy per waiting conversation.
+    unlooked: HashSet<ConversationId>,
+    /// What is saved as [`RoutingMemory::seen`] changed since it was last saved. A flag, not a
+    /// copy to compare: it has an entry per waiting conversation.
     seen_changed: bool,
     memory_saved_at: Timestamp,
     next_hours_check: Option<Timestamp>,
@@ -117,7 +123,7 @@ impl TenantRouter {
         let mut queues = store.queues(tenant).await?;
         queues.sort_by(|a, b| a.id.cmp(&b.id));
         let agents = store.agents(tenant).await?;
-        let memory: RoutingMemory = store
+        let mut memory: RoutingMemory = store
             .routing_memory(tenant)
             .await?
             .and_then(|v| {
@@ -146,7 +152,8 @@ impl TenantRouter {
             first_reply_due: HashMap::new(),
             overdue: Vec::new(),
             router_memory_saved: memory.router.clone(),
-            memory,
+            router_memory: memory.router,
+            unlooked: HashSet::new(),
             seen_changed: false,
             memory_saved_at: now,
             next_hours_check: None,
@@ -165,8 +172,14 @@ impl TenantRouter {
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
             for c in &page {
-                live.build_one(c, &mut busy_since, &mut released, &mut infos)
-                    .await?;
+                live.build_one(
+                    c,
+                    &mut memory.seen,
+                    &mut busy_since,
+                    &mut released,
+                    &mut infos,
+                )
+                .await?;
             }
             if page.len() < BUILD_PAGE as usize {
                 break;
@@ -193,7 +206,9 @@ impl TenantRouter {
             .collect();
         live.router = Router::new(live.setup.config.clone(), agent_infos, infos)
             .map_err(|e| StoreError::Corrupt(format!("routing state: {e}")))?;
-        live.router.remember(&live.memory.router);
+        live.router.remember(&live.router_memory);
+        // What was saved about conversations closed since: gone with the next save.
+        live.seen_changed |= !memory.seen.is_empty();
         let mut decisions = released;
         decisions.extend(live.router.route_all(now));
         live.schedule_hours(now);
@@ -205,6 +220,7 @@ impl TenantRouter {
     async fn build_one(
         &mut self,
         c: &Conversation,
+        saved: &mut BTreeMap<ConversationId, Seen>,
         busy_since: &mut HashMap<AgentId, Timestamp>,
         released: &mut Vec<Decision>,
         infos: &mut Vec<ConversationInfo>,
@@ -219,12 +235,12 @@ impl TenantRouter {
             self.transferring.insert(c.id.clone(), from.clone());
         }
         self.track(c);
-        if waiting(c) && !self.memory.seen.contains_key(&c.id) {
-            let seen = self.look_up(c).await?;
-            self.memory.seen.insert(c.id.clone(), seen);
-            self.seen_changed = true;
-        }
-        let Some(mut info) = conversation_info(c, &self.setup, self.memory.seen.get(&c.id)) else {
+        let seen = match saved.remove(&c.id) {
+            Some(seen) => Some(seen),
+            None => self.seen_of(c).await?,
+        };
+        let Some(mut info) = conversation_info(c, &self.setup, seen.as_ref()) else {
+            self.unlooked.remove(&c.id);
             return Ok(());
         };
         // Offers held by agents who went away or offline are withdrawn first; the router
@@ -495,8 +511,25 @@ impl TenantRouter {
     }
 
     /// The customer's language and previous agent, looked up once per waiting conversation.
-    async fn look_up(&self, c: &Conversation) -> StoreResult<Seen> {
-        look_up(self.store.as_ref(), &self.tenant, c).await
+    /// What the router is to know about `c`'s customer: what it holds already, else looked
+    /// up if `c` waits (and then saved with the memory), else nothing for now.
+    async fn seen_of(&mut self, c: &Conversation) -> StoreResult<Option<Seen>> {
+        if !self.unlooked.contains(&c.id)
+            && let Some((language, previous)) = self.router.customer_of(&c.id)
+        {
+            return Ok(Some(Seen {
+                language: language.map(String::from),
+                previous_agent: previous.cloned(),
+            }));
+        }
+        if waiting(c) {
+            let seen = look_up(self.store.as_ref(), &self.tenant, c).await?;
+            self.unlooked.remove(&c.id);
+            self.seen_changed = true;
+            return Ok(Some(seen));
+        }
+        self.unlooked.insert(c.id.clone());
+        Ok(None)
     }
 
     /// Brings the router's view of one conversation in line with its stored projection.
@@ -534,12 +567,8 @@ impl TenantRouter {
         let info = match &conv {
             Some(c) => {
                 self.track(c);
-                if waiting(c) && !self.memory.seen.contains_key(id) {
-                    let seen = self.look_up(c).await?;
-                    self.memory.seen.insert(id.clone(), seen);
-                    self.seen_changed = true;
-                }
-                conversation_info(c, &self.setup, self.memory.seen.get(id))
+                let seen = self.seen_of(c).await?;
+                conversation_info(c, &self.setup, seen.as_ref())
             }
             None => None,
         };
@@ -548,10 +577,9 @@ impl TenantRouter {
         let Some(info) = info else {
             if current.is_some() {
                 out.extend(self.router.conversation_closed(id, now));
+                self.seen_changed |= !self.unlooked.contains(id);
             }
-            if self.memory.seen.remove(id).is_some() {
-                self.seen_changed = true;
-            }
+            self.unlooked.remove(id);
             return Ok(());
         };
         // The router's own queue and priority, not a copy of what it was last given: a
@@ -599,8 +627,8 @@ impl TenantRouter {
             .filter(|d| !matches!(d, Decision::PositionsChanged { .. }))
             .collect();
         let decisions = self.backlog.plan(decisions, APPLY_CHUNK);
-        self.memory.router = self.router.memory();
-        let save_memory = (self.seen_changed || self.memory.router != self.router_memory_saved)
+        self.router_memory = self.router.memory();
+        let save_memory = (self.seen_changed || self.router_memory != self.router_memory_saved)
             && now.millis_since(self.memory_saved_at) >= MEMORY_EVERY_MS;
         let mut applied = Applied::default();
         tracing::debug!(tenant = %self.tenant, ?decisions, ?lapsed, "routing batch");
@@ -633,7 +661,7 @@ impl TenantRouter {
             chunk = rest;
         }
         if save_memory && !applied.lost_lease {
-            self.router_memory_saved = self.memory.router.clone();
+            self.router_memory_saved = self.router_memory.clone();
             self.seen_changed = false;
             self.memory_saved_at = now;
         }
@@ -750,9 +778,14 @@ impl TenantRouter {
             }
         }
         if save_memory {
-            // Written straight to text: a JSON tree of `seen` would be a transient copy as large
-            // as the waiting line.
-            tx.put_routing_memory(&self.tenant, &serde_json::to_string(&self.memory)?, now)
+            // Written straight to text from the router: a JSON tree of `seen` would be a
+            // transient copy as large as the waiting line.
+            let saved = SavedMemory {
+                router: &self.router_memory,
+                live: &self.router,
+                unlooked: &self.unlooked,
+            };
+            tx.put_routing_memory(&self.tenant, &serde_json::to_string(&saved)?, now)
                 .await?;
         }
         tx.commit().await
@@ -826,6 +859,49 @@ impl TenantRouter {
 }
 
 /// The customer's language and previous agent of a waiting conversation.
+/// [`RoutingMemory`] as saved by a live router: `seen` is what its router holds about each
+/// conversation's customer, the unlooked ones left out.
+struct SavedMemory<'a> {
+    router: &'a Memory,
+    live: &'a Router,
+    unlooked: &'a HashSet<ConversationId>,
+}
+
+impl serde::Serialize for SavedMemory<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        /// [`Seen`], borrowed from the router.
+        #[derive(serde::Serialize)]
+        struct SeenRef<'a> {
+            language: Option<&'a str>,
+            previous_agent: Option<&'a AgentId>,
+        }
+        struct SeenMap<'a>(&'a SavedMemory<'a>);
+        impl serde::Serialize for SeenMap<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let SavedMemory { live, unlooked, .. } = self.0;
+                s.collect_map(
+                    live.customers()
+                        .filter(|(id, ..)| !unlooked.contains(*id))
+                        .map(|(id, language, previous_agent)| {
+                            (
+                                id,
+                                SeenRef {
+                                    language,
+                                    previous_agent,
+                                },
+                            )
+                        }),
+                )
+            }
+        }
+        let mut out = s.serialize_struct("RoutingMemory", 2)?;
+        out.serialize_field("router", self.router)?;
+        out.serialize_field("seen", &SeenMap(self))?;
+        out.end()
+    }
+}
+
 async fn look_up(store: &dyn Store, tenant: &TenantId, c: &Conversation) -> StoreResult<Seen> {
     let profile = store.customer(tenant, &c.customer).await?;
     let language = profile
