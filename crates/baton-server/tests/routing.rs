@@ -58,12 +58,24 @@ async fn agent(
     queues: &[&str],
     status: &str,
 ) -> (String, String) {
+    agent_speaking(app, email, &["en"], capacity, queues, status).await
+}
+
+/// [`agent`], speaking `languages`.
+async fn agent_speaking(
+    app: &TestApp,
+    email: &str,
+    languages: &[&str],
+    capacity: u32,
+    queues: &[&str],
+    status: &str,
+) -> (String, String) {
     let created = app
         .post(
             "/v1/agents",
             &app.admin_token,
             json!({"email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD,
-                   "role": "agent", "languages": ["en"], "queues": queues, "capacity": capacity}),
+                   "role": "agent", "languages": languages, "queues": queues, "capacity": capacity}),
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
@@ -92,6 +104,29 @@ async fn queue(app: &TestApp, id: &str, offer_timeout_secs: u32) {
         )
         .await;
     assert_eq!(res.status, 201, "{}", res.body);
+}
+
+/// A conversation of a Spanish-speaking customer, and a best-match queue `intl` that weighs
+/// only the language.
+async fn spanish_customer_and_intl_queue(app: &TestApp) -> String {
+    let res = app
+        .post(
+            "/v1/queues",
+            &app.admin_token,
+            json!({"id": "intl", "name": "intl", "strategy": "best_match",
+                   "settings": {"weights": {"skill": 0, "language": 5, "previous_agent": 0, "handle_time": 0, "csat": 0}}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let res = app
+        .post(
+            "/v1/conversations",
+            &app.api_key,
+            json!({"customer": {"external_id": "cust-es", "name": "Lucía", "language": "es"}, "channel": "web"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    res.body["id"].as_str().unwrap().to_string()
 }
 
 async fn handoff(app: &TestApp, id: &str, queue: Option<&str>) -> Value {
@@ -772,46 +807,17 @@ async fn sticky_previous_agent_and_language(backend: Backend) {
     );
 
     // Language: a best_match queue, an English and a Spanish agent, a Spanish-speaking customer.
-    let res = app
-        .post(
-            "/v1/queues",
-            &app.admin_token,
-            json!({"id": "intl", "name": "intl", "strategy": "best_match",
-                   "settings": {"weights": {"skill": 0, "language": 5, "previous_agent": 0, "handle_time": 0, "csat": 0}}}),
-        )
-        .await;
-    assert_eq!(res.status, 201, "{}", res.body);
+    let id = spanish_customer_and_intl_queue(&app).await;
     let (_en, _) = agent(&app, "en@sticky.example", 1, &["intl"], "available").await;
-    let created = app
-        .post(
-            "/v1/agents",
-            &app.admin_token,
-            json!({"email": "es@sticky.example", "name": "Sofia", "password": PASSWORD,
-                   "role": "agent", "languages": ["es-MX"], "queues": ["intl"], "capacity": 1}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let es = created.body["id"].as_str().unwrap().to_string();
-    let login = send(
-        &app.client,
-        Method::POST,
-        &app.url("/v1/auth/login"),
-        None,
-        Some(json!({"email": "es@sticky.example", "password": PASSWORD})),
+    let (es, _) = agent_speaking(
+        &app,
+        "es@sticky.example",
+        &["es-MX"],
+        1,
+        &["intl"],
+        "available",
     )
     .await;
-    assert_eq!(login.status, 200, "{}", login.body);
-    app.set_status(login.body["token"].as_str().unwrap(), "available")
-        .await;
-    let res = app
-        .post(
-            "/v1/conversations",
-            &app.api_key,
-            json!({"customer": {"external_id": "cust-es", "name": "Lucía", "language": "es"}, "channel": "web"}),
-        )
-        .await;
-    assert_eq!(res.status, 201, "{}", res.body);
-    let id = res.body["id"].as_str().unwrap().to_string();
     let after = handoff(&app, &id, Some("intl")).await;
     assert_eq!(after["offer"]["agent"], es.as_str(), "{after}");
 }
@@ -824,51 +830,22 @@ async fn a_conversation_first_met_assigned_is_looked_up_when_it_waits(backend: B
     let Some(app) = TestApp::spawn(backend, "routing_unlooked").await else {
         return;
     };
-    let res = app
-        .post(
-            "/v1/queues",
-            &app.admin_token,
-            json!({"id": "intl", "name": "intl", "strategy": "best_match",
-                   "settings": {"weights": {"skill": 0, "language": 5, "previous_agent": 0, "handle_time": 0, "csat": 0}}}),
-        )
-        .await;
-    assert_eq!(res.status, 201, "{}", res.body);
+    let id = spanish_customer_and_intl_queue(&app).await;
     let (_, owner_token) = agent(&app, "owner@unlooked.example", 1, &["intl"], "available").await;
-    let res = app
-        .post(
-            "/v1/conversations",
-            &app.api_key,
-            json!({"customer": {"external_id": "cust-es", "name": "Lucía", "language": "es"}, "channel": "web"}),
-        )
-        .await;
-    assert_eq!(res.status, 201, "{}", res.body);
-    let id = res.body["id"].as_str().unwrap().to_string();
     handoff(&app, &id, Some("intl")).await;
     assert_eq!(act(&app, &id, &owner_token, "accept").await.status, 200);
     // A new queue rebuilds the router: it meets the conversation assigned.
     queue(&app, "other", 30).await;
     let (plain, _) = agent(&app, "plain@unlooked.example", 1, &["intl"], "available").await;
-    let created = app
-        .post(
-            "/v1/agents",
-            &app.admin_token,
-            json!({"email": "es@unlooked.example", "name": "Sofia", "password": PASSWORD,
-                   "role": "agent", "languages": ["es-MX"], "queues": ["intl"], "capacity": 1}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let es = created.body["id"].as_str().unwrap().to_string();
-    let login = send(
-        &app.client,
-        Method::POST,
-        &app.url("/v1/auth/login"),
-        None,
-        Some(json!({"email": "es@unlooked.example", "password": PASSWORD})),
+    let (es, _) = agent_speaking(
+        &app,
+        "es@unlooked.example",
+        &["es-MX"],
+        1,
+        &["intl"],
+        "available",
     )
     .await;
-    assert_eq!(login.status, 200, "{}", login.body);
-    app.set_status(login.body["token"].as_str().unwrap(), "available")
-        .await;
     let res = app
         .post(
             &format!("/v1/conversations/{id}/transfer"),
