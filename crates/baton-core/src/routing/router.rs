@@ -2310,12 +2310,13 @@ impl Router {
             .filter_map(|(c, cv)| {
                 let cv = cv.as_ref()?;
                 let agent = |a: &Slot| self.agents[*a as usize].info.id.clone();
+                let (language, previous_agent) = self.customer(cv);
                 Some(ConversationInfo {
                     id: cv.id.clone(),
                     queue: self.queues[cv.queue].cfg.id.clone(),
                     priority: cv.priority,
                     queued_at: cv.queued_at,
-                    language: cv.language.as_deref().map(String::from),
+                    language: language.map(String::from),
                     channel: cv.channel.to_string(),
                     excluded: cv
                         .declined
@@ -2325,7 +2326,7 @@ impl Router {
                             until: *until,
                         })
                         .collect(),
-                    previous_agent: cv.previous.as_ref().map(agent),
+                    previous_agent: previous_agent.cloned(),
                     overflow_stage: cv.stage,
                     entered_queue_at: Some(cv.entered_at),
                     state: self.routing_state(c as Slot),

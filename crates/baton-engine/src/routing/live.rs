@@ -510,7 +510,6 @@ impl TenantRouter {
         Ok(())
     }
 
-    /// The customer's language and previous agent, looked up once per waiting conversation.
     /// What the router is to know about `c`'s customer: what it holds already, else looked
     /// up if `c` waits (and then saved with the memory), else nothing for now.
     async fn seen_of(&mut self, c: &Conversation) -> StoreResult<Option<Seen>> {
@@ -858,7 +857,6 @@ impl TenantRouter {
     }
 }
 
-/// The customer's language and previous agent of a waiting conversation.
 /// [`RoutingMemory`] as saved by a live router: `seen` is what its router holds about each
 /// conversation's customer, the unlooked ones left out.
 struct SavedMemory<'a> {
@@ -902,6 +900,7 @@ impl serde::Serialize for SavedMemory<'_> {
     }
 }
 
+/// The customer's language and previous agent of a waiting conversation, from the store.
 async fn look_up(store: &dyn Store, tenant: &TenantId, c: &Conversation) -> StoreResult<Seen> {
     let profile = store.customer(tenant, &c.customer).await?;
     let language = profile
